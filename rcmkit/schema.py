@@ -1,0 +1,297 @@
+"""The canonical tables: one declaration each, shared by ingest, the store, the metrics and the reports.
+
+Conventions (../shared/DESIGN.md, "Canonical tables"):
+
+* **Money is integer cents** (``int64``) in columns whose names end in ``_cents``. Sums are exact; nothing is
+  rounded until it is displayed. (DESIGN.md allows "decimal or integer cents"; integer cents keep every metric
+  vectorized on pandas, DuckDB and Spark alike, and the suffix makes the unit unmistakable to any other tool.)
+* **Dates are dates**: ``date32`` in parquet, ``datetime64[ns]`` (midnight, no time zone) in pandas.
+* **Identifiers are strings** (leading zeros matter): payer IDs, NPIs, claim IDs, codes.
+* ``modifiers`` is the procedure modifiers joined by ``:`` (``"25"``, ``"59:RT"``, ``""`` for none), so a
+  (code, modifiers) pair is a plain join key. ``diagnosis_codes`` is a list, principal diagnosis first.
+
+The ``ledger`` is derived (see :mod:`rcmkit.ledger`), but it is stored beside the others so any tool can read
+A/R history without rcmkit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = [
+    "Column",
+    "TableSpec",
+    "TABLES",
+    "PAYER_CLASSES",
+    "LEDGER_KINDS",
+    "SchemaError",
+    "conform",
+    "empty",
+    "to_arrow",
+    "from_arrow",
+]
+
+PAYER_CLASSES = ("medicare", "medicaid", "commercial", "self_pay", "other")
+
+#: Ledger event kinds. Amounts are signed: charges and reversals of credits are positive, credits negative.
+LEDGER_KINDS = (
+    "charge",  # the claim's charge, posted once on its first submission
+    "insurance_payment",  # 835 CLP04 (negative in the ledger)
+    "patient_payment",  # practice-recorded patient payment (negative)
+    "contractual",  # CO (and PI) adjustments that are not denials (negative)
+    "denial",  # a denial write-off (practice-recorded, or 835 denial under the "at_remit" variant)
+    "patient_responsibility",  # PR: moves balance from payer to patient (a -x payer row and a +x patient row)
+    "other_adjustment",  # anything else: small-balance, bad-debt, refunds (refunds are positive)
+    "reversal",  # 835 CLP02=22 payment reversal (positive: the money goes back)
+)
+
+
+class SchemaError(ValueError):
+    """A table does not match its canonical declaration. ``problems`` lists every mismatch found."""
+
+    def __init__(self, table: str, problems: list[str]):
+        self.table = table
+        self.problems = problems
+        super().__init__(f"table {table!r} does not match its schema: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    nullable: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    grain: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type, nullable=c.nullable) for c in self.columns])
+
+
+S, D, I64, I32, F64 = pa.string(), pa.date32(), pa.int64(), pa.int32(), pa.float64()
+LIST_S = pa.list_(pa.string())
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in [
+        TableSpec(
+            "payers",
+            "one row per payer",
+            (
+                Column("payer_id", S, doc="payer identifier (837 SBR/NM1*PR, 835 N1*PR); 'SELF' for self-pay"),
+                Column("payer_name", S),
+                Column("payer_class", S, doc="one of " + ", ".join(PAYER_CLASSES)),
+            ),
+            key=("payer_id",),
+        ),
+        TableSpec(
+            "claims",
+            "one row per submission of a claim (originals, replacements and voids are separate rows)",
+            (
+                Column("claim_id", S, doc="patient control number (837 CLM01), stable across resubmissions"),
+                Column("submission_id", S, doc="unique per submission"),
+                Column("frequency_code", S, doc="CLM05-3: '1' original, '7' replacement, '8' void"),
+                Column("claim_type", S, doc="'professional' (837P) or 'institutional' (837I)"),
+                Column("submitted_on", D, doc="BHT04 creation date of the 837"),
+                Column("service_from", D),
+                Column("service_to", D),
+                Column("payer_id", S),
+                Column("billing_npi", S),
+                Column("rendering_npi", S, nullable=True),
+                Column("place_of_service", S, nullable=True),
+                Column("patient_key", S, doc="a pseudonym; never a name or member ID"),
+                Column("total_charge_cents", I64, doc="CLM02"),
+                Column("diagnosis_codes", LIST_S, doc="ICD-10-CM, principal first, without the dot"),
+                Column("payer_claim_ref", S, nullable=True, doc="REF*F8 on a replacement/void: the payer's claim number"),
+                Column("source", S, nullable=True, doc="where the row came from (file and segment, or 'demo')"),
+            ),
+            key=("submission_id",),
+        ),
+        TableSpec(
+            "claim_lines",
+            "one row per service line of a submission",
+            (
+                Column("submission_id", S),
+                Column("line_number", I32),
+                Column("procedure_code", S, doc="CPT or HCPCS Level II"),
+                Column("modifiers", S, doc="':'-joined, '' when none"),
+                Column("units", F64),
+                Column("charge_cents", I64),
+                Column("service_date", D),
+            ),
+            key=("submission_id", "line_number"),
+        ),
+        TableSpec(
+            "remittances",
+            "one row per 835 claim payment (CLP)",
+            (
+                Column("remit_id", S, doc="unique per CLP occurrence"),
+                Column("claim_id", S, doc="CLP01"),
+                Column("payer_claim_id", S, nullable=True, doc="CLP07"),
+                Column("status_code", S, doc="CLP02"),
+                Column("billed_cents", I64, doc="CLP03"),
+                Column("paid_cents", I64, doc="CLP04"),
+                Column("patient_responsibility_cents", I64, doc="CLP05 (0 when absent)"),
+                Column("payer_id", S),
+                Column("paid_on", D, doc="BPR16 (or its documented fallback)"),
+                Column("trace_number", S, nullable=True, doc="TRN02"),
+                Column("source", S, nullable=True, doc="file and segment position"),
+            ),
+            key=("remit_id",),
+        ),
+        TableSpec(
+            "remit_lines",
+            "one row per 835 service line (SVC)",
+            (
+                Column("remit_id", S),
+                Column("line_number", I32),
+                Column("procedure_code", S),
+                Column("modifiers", S),
+                Column("billed_cents", I64, doc="SVC02"),
+                Column("paid_cents", I64, doc="SVC03"),
+                Column("allowed_cents", I64, nullable=True, doc="AMT*B6 when present"),
+                Column("units", F64, doc="SVC05 paid units, 1 when absent"),
+                Column("service_date", D, nullable=True),
+            ),
+            key=("remit_id", "line_number"),
+        ),
+        TableSpec(
+            "adjustments",
+            "one row per CAS reason/amount pair",
+            (
+                Column("remit_id", S),
+                Column("line_number", I32, nullable=True, doc="null for claim-level CAS"),
+                Column("group_code", S, doc="CO, PR, OA, PI (CR in 4010)"),
+                Column("reason_code", S, doc="CARC"),
+                Column("amount_cents", I64),
+                Column("quantity", F64, nullable=True),
+            ),
+        ),
+        TableSpec(
+            "postings",
+            "one row per practice-recorded money event that is not in an 835 (PM export): patient payments, "
+            "write-offs, refunds",
+            (
+                Column("claim_id", S),
+                Column("posted_on", D),
+                Column("kind", S, doc="a ledger kind: patient_payment, denial, other_adjustment, ..."),
+                Column("amount_cents", I64, doc="signed as in the ledger: payments and write-offs negative"),
+                Column("responsible", S, doc="payer_id or 'patient'"),
+                Column("source", S, nullable=True),
+            ),
+        ),
+        TableSpec(
+            "ledger",
+            "one row per financial event on a claim (derived: rcmkit.ledger.build_ledger)",
+            (
+                Column("claim_id", S),
+                Column("posted_on", D),
+                Column("kind", S, doc="one of " + ", ".join(LEDGER_KINDS)),
+                Column("amount_cents", I64, doc="signed: charges +, credits -"),
+                Column("responsible", S, doc="payer_id or 'patient'"),
+            ),
+        ),
+    ]
+}
+
+
+def _pandas_kind_ok(series: pd.Series, t: pa.DataType) -> bool:
+    if pa.types.is_string(t):
+        return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+    if pa.types.is_date(t):
+        return pd.api.types.is_datetime64_any_dtype(series.dtype)
+    if pa.types.is_integer(t):
+        return pd.api.types.is_integer_dtype(series.dtype)
+    if pa.types.is_floating(t):
+        return pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype)
+    return True  # lists: checked by arrow conversion
+
+
+def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the canonical columns of table ``name`` in order and canonical pandas dtypes.
+
+    Never mutates ``df``. Raises :class:`SchemaError` listing every missing column, wrong type and null in a
+    non-nullable column (a lazy report, not the first failure only).
+    """
+    spec = TABLES[name]
+    problems: list[str] = []
+    missing = [c for c in spec.names if c not in df.columns]
+    if missing:
+        problems.append(f"missing columns {missing}")
+    out = {}
+    for col in spec.columns:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        try:
+            if pa.types.is_date(col.type):
+                s = pd.to_datetime(s, errors="raise").astype("datetime64[ns]")
+                if getattr(s.dt, "tz", None) is not None or (s.dropna() != s.dropna().dt.normalize()).any():
+                    problems.append(f"column {col.name!r} holds times; dates only")
+            elif pa.types.is_integer(col.type):
+                if not pd.api.types.is_integer_dtype(s.dtype):
+                    if s.isna().any() and not col.nullable:
+                        raise TypeError("nulls")
+                    if pd.api.types.is_float_dtype(s.dtype) and not (s.dropna() == s.dropna().round()).all():
+                        raise TypeError("fractional values in an integer (cents) column")
+                s = s.astype("Int64" if col.nullable else "int64") if col.type == pa.int64() else s.astype(
+                    "Int32" if col.nullable else "int32"
+                )
+            elif pa.types.is_floating(col.type):
+                s = s.astype("float64")
+            elif pa.types.is_string(col.type):
+                if not _pandas_kind_ok(s, col.type):
+                    raise TypeError(f"dtype {s.dtype}")
+                s = s.astype(object)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"column {col.name!r}: expected {col.type}, got {s.dtype} ({exc})")
+            continue
+        if not col.nullable and s.isna().any():
+            problems.append(f"column {col.name!r} has {int(s.isna().sum())} null value(s); it is required")
+        out[col.name] = s
+    if problems:
+        raise SchemaError(name, problems)
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+
+
+def empty(name: str) -> pd.DataFrame:
+    """An empty frame with the canonical columns and dtypes of table ``name``."""
+    return from_arrow(name, TABLES[name].arrow_schema.empty_table())
+
+
+def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
+    """Convert a conformed frame to an arrow table with the canonical parquet schema."""
+    df = conform(name, df)
+    return pa.Table.from_pandas(df, schema=TABLES[name].arrow_schema, preserve_index=False)
+
+
+def from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
+    """Convert an arrow table read from the store to the canonical pandas form."""
+    spec = TABLES[name]
+    df = table.to_pandas(date_as_object=False)
+    for col in spec.columns:
+        if col.name not in df.columns:
+            continue
+        if pa.types.is_date(col.type):
+            df[col.name] = df[col.name].astype("datetime64[ns]")
+        elif col.type == pa.int64():
+            df[col.name] = df[col.name].astype("Int64" if col.nullable else "int64")
+        elif col.type == pa.int32():
+            df[col.name] = df[col.name].astype("Int32" if col.nullable else "int32")
+        elif pa.types.is_list(col.type):
+            df[col.name] = df[col.name].map(lambda v: list(v) if v is not None else [])
+    return df[spec.names]
