@@ -256,7 +256,7 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
             elif pa.types.is_string(col.type):
                 if not _pandas_kind_ok(s, col.type):
                     raise TypeError(f"dtype {s.dtype}")
-                s = s.astype(object)
+                s = s.astype("str")
         except (TypeError, ValueError) as exc:
             problems.append(f"column {col.name!r}: expected {col.type}, got {s.dtype} ({exc})")
             continue

@@ -1,0 +1,175 @@
+"""The transaction ledger: every financial event on a claim, derived from the other canonical tables.
+
+A/R is computed from the ledger only: the A/R of a claim as of a date is the sum of its ledger amounts posted on
+or before that date (DESIGN.md, "Canonical tables"). Posting rules:
+
+* **charge** (+): once per claim, on its first submission that is not a void (``submitted_on``), for its
+  ``total_charge_cents``; responsible is the claim's payer, or ``"patient"`` for a self-pay payer. A replacement
+  (frequency 7) or a duplicate posts no new charge. A claim whose *last* submission is a void (frequency 8) is
+  withdrawn: the void posts the charge back (a negative ``charge``) on its date.
+* **insurance_payment** (-): 835 CLP04 on ``paid_on``; responsible is the paying payer.
+* **reversal** (+): CLP02 = 22 negates an earlier payment (its CLP04 is negative, so the ledger amount is positive).
+* **contractual** (-): CAS adjustments the CARC crosswalk treats as contractual (CO-45, CO-253, ...). A
+  reversal's negated contractual re-debits the claim.
+* **patient_responsibility**: a PR adjustment moves the amount from the payer to the patient: one row ``-x`` for
+  the payer and one ``+x`` for the patient. Total A/R is unchanged.
+* **denial**: by default (``denial_policy="keep_in_ar"``) an 835 denial does **not** post: the denied balance
+  stays in A/R and ages until it is paid on resubmission or written off by a practice write-off (a ``postings``
+  row of kind ``denial``). The variant ``"at_remit"`` posts the 835's denial adjustment as a credit at once; it
+  flatters days in A/R exactly when denials rise, so it is never the default. Under it, a later adjudication of
+  the same claim takes the denial credit back, and practice denial write-offs are not posted a second time.
+* OA-23 (prior payer) and OA-18 (duplicate) do not post: neither moves money on this claim.
+* **postings** (patient payments, write-offs, refunds recorded by the practice) are appended as they are.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from . import schema, store
+from .reference import classify_adjustments
+
+__all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES"]
+
+DENIAL_POLICIES = ("keep_in_ar", "at_remit")
+REVERSAL_STATUS = "22"
+#: CLP02 values that are not payments at all: predetermination (25) and reviewed (27) claims.
+NON_PAYMENT_STATUSES = ("25", "27")
+
+_LEDGER_COLUMNS = schema.TABLES["ledger"].names
+
+
+def _self_pay_ids(payers: pd.DataFrame | None) -> set[str]:
+    if payers is None or payers.empty:
+        return {"SELF"}
+    return set(payers.loc[payers["payer_class"] == "self_pay", "payer_id"]) | {"SELF"}
+
+
+def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
+    ordered = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id", keep="first")
+    responsible = first["payer_id"].where(~first["payer_id"].isin(self_pay), "patient")
+    charges = pd.DataFrame(
+        {
+            "claim_id": first["claim_id"],
+            "posted_on": first["submitted_on"],
+            "kind": "charge",
+            "amount_cents": first["total_charge_cents"],
+            "responsible": responsible,
+        }
+    )
+    last = ordered.drop_duplicates("claim_id", keep="last")
+    voided = last[last["frequency_code"] == "8"].merge(
+        charges[["claim_id", "amount_cents", "responsible"]], on="claim_id", how="inner"
+    )
+    voids = pd.DataFrame(
+        {
+            "claim_id": voided["claim_id"],
+            "posted_on": voided["submitted_on"],
+            "kind": "charge",
+            "amount_cents": -voided["amount_cents"],
+            "responsible": voided["responsible"],
+        }
+    )
+    return pd.concat([charges, voids], ignore_index=True)
+
+
+def _payments(remittances: pd.DataFrame) -> pd.DataFrame:
+    r = remittances[~remittances["status_code"].isin(NON_PAYMENT_STATUSES) & (remittances["paid_cents"] != 0)]
+    return pd.DataFrame(
+        {
+            "claim_id": r["claim_id"],
+            "posted_on": r["paid_on"],
+            "kind": r["status_code"].map(lambda s: "reversal" if s == REVERSAL_STATUS else "insurance_payment"),
+            "amount_cents": -r["paid_cents"],
+            "responsible": r["payer_id"],
+        }
+    )
+
+
+def _rows(df: pd.DataFrame, kind, amount, responsible, posted_on=None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "claim_id": df["claim_id"],
+            "posted_on": df["paid_on"] if posted_on is None else posted_on,
+            "kind": kind,
+            "amount_cents": amount,
+            "responsible": responsible,
+        }
+    )
+
+
+def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFrame:
+    """The ``at_remit`` variant: a denial credits the claim when its 835 posts, and the credit is taken back when
+    a later adjudication of the same claim arrives (the resubmission's payment then settles the balance)."""
+    later = denials[["claim_id", "remit_id", "paid_on"]].merge(
+        remittances.loc[remittances["status_code"] != REVERSAL_STATUS, ["claim_id", "remit_id", "paid_on"]],
+        on="claim_id", suffixes=("", "_next"),
+    )
+    later = later[(later["paid_on_next"] > later["paid_on"])
+                  | ((later["paid_on_next"] == later["paid_on"]) & (later["remit_id_next"] > later["remit_id"]))]
+    next_date = later.groupby("remit_id")["paid_on_next"].min()
+    undone = denials[denials["remit_id"].isin(next_date.index)]
+    return pd.concat(
+        [
+            _rows(denials, "denial", -denials["amount_cents"], denials["payer_id"]),
+            _rows(undone, "denial", undone["amount_cents"], undone["payer_id"],
+                  posted_on=undone["remit_id"].map(next_date)),
+        ],
+        ignore_index=True,
+    )
+
+
+def _adjustment_rows(remittances: pd.DataFrame, adjustments: pd.DataFrame, denial_policy: str) -> pd.DataFrame:
+    adj = classify_adjustments(adjustments).merge(
+        remittances[["remit_id", "claim_id", "payer_id", "paid_on", "status_code"]], on="remit_id", how="inner"
+    )
+    adj = adj[~adj["status_code"].isin(NON_PAYMENT_STATUSES) & (adj["amount_cents"] != 0)]
+    contractual = adj[adj["treatment"] == "contractual"]
+    pr = adj[adj["treatment"] == "patient"]
+    frames = [
+        _rows(contractual, "contractual", -contractual["amount_cents"], contractual["payer_id"]),
+        _rows(pr, "patient_responsibility", -pr["amount_cents"], pr["payer_id"]),
+        _rows(pr, "patient_responsibility", pr["amount_cents"], "patient"),
+    ]
+    if denial_policy == "at_remit":
+        frames.append(_denial_rows(remittances, adj[adj["treatment"] == "denial"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_in_ar") -> pd.DataFrame:
+    """Derive the ledger from ``claims``, ``remittances``, ``adjustments``, ``postings`` (and ``payers``).
+
+    Pure and vectorized: inputs are not modified; the result is sorted by (claim_id, posted_on, kind,
+    responsible, amount) so the same inputs give byte-identical output.
+    """
+    if denial_policy not in DENIAL_POLICIES:
+        raise ValueError(f"denial_policy must be one of {DENIAL_POLICIES}, got {denial_policy!r}")
+    get = lambda name: tables.get(name) if tables.get(name) is not None else schema.empty(name)  # noqa: E731
+    claims, remits, adjustments, postings = get("claims"), get("remittances"), get("adjustments"), get("postings")
+    parts = [
+        _charges(claims, _self_pay_ids(tables.get("payers"))),
+        _payments(remits),
+        _adjustment_rows(remits, adjustments, denial_policy),
+        # Under "at_remit" the 835 denial already took the balance: a practice denial write-off would count twice.
+        postings.loc[(postings["kind"] != "denial") | (denial_policy == "keep_in_ar"), _LEDGER_COLUMNS],
+    ]
+    ledger = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    if ledger.empty:
+        return schema.empty("ledger")
+    ledger = ledger[ledger["amount_cents"] != 0]
+    ledger = ledger.sort_values(
+        ["claim_id", "posted_on", "kind", "responsible", "amount_cents"], kind="mergesort"
+    ).reset_index(drop=True)
+    return schema.conform("ledger", ledger)
+
+
+def write_ledger(root: str | os.PathLike, practice: str) -> pd.DataFrame:
+    """Rebuild the practice's stored ledger (default policy) from its stored tables; returns it."""
+    names = ["payers", "claims", "remittances", "adjustments", "postings"]
+    tables = store.load_tables(root, practice, names, required=False)
+    ledger = build_ledger(tables)
+    store.save_tables(root, practice, {"ledger": ledger})
+    return ledger

@@ -1,0 +1,22 @@
+"""rcmkit metrics: pure functions over the canonical tables, one definition per KPI, each citing its source.
+
+Families: A/R (:mod:`.ar`), claims and denials (:mod:`.denials`), reimbursement (:mod:`.reimbursement`),
+collections (:mod:`.collections`); :mod:`.summary` assembles the month's KPI set for reports.
+Every function takes a :class:`MetricOptions`; no function mutates its inputs or reads today's date.
+"""
+
+from ._common import KPI, MetricOptions, Window, format_value, last_full_month, ledger_for, month_window
+from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
+from .collections import charges, net_collection_rate, payments
+from .denials import clean_claim_rate, denial_reasons, first_adjudications, initial_denial_rate
+from .reimbursement import reimbursement_by_payer_code
+from .summary import definitions_used, kpi_trend, monthly_kpis
+
+__all__ = [
+    "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
+    "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
+    "charges", "net_collection_rate", "payments",
+    "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",
+    "reimbursement_by_payer_code",
+    "definitions_used", "kpi_trend", "monthly_kpis",
+]

@@ -1,0 +1,171 @@
+"""Shared pieces of the metrics: the KPI result type, the options every metric reads, and month arithmetic."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..ledger import DENIAL_POLICIES, build_ledger
+
+__all__ = ["KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One number of the report with everything needed to defend it.
+
+    ``value`` is ``None`` when the metric is undefined (an empty denominator), never a silent zero.
+    Units: ``pct`` values are fractions (0.935), ``usd`` values are dollars, ``days`` are days.
+    """
+
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    numerator: float | None
+    denominator: float | None
+    definition: str
+    source: str
+
+    def display(self) -> str:
+        return format_value(self.value, self.unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Format a KPI value for people: '42.1 days', '93.5%', '$1,234,568'. Undefined values show as 'n/a'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "pct":
+        return f"{value * 100:.1f}%"
+    if unit == "usd":
+        return f"${value:,.0f}"
+    if unit == "days":
+        return f"{value:.1f} days"
+    return f"{value:,.2f}"
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """Every definitional choice a metric makes. Defaults follow ../shared/DESIGN.md; each report prints them.
+
+    * ``days_in_ar``: ``"gross_3m"`` (AAFP: gross A/R / average daily gross charges of the last 3 full
+      months) or ``"gross_12m"`` (MGMA: 12 months of charges / their days).
+    * ``days_in_ar_net_months``: months of net revenue in the HFMA net variant (3 = HFMA's internal rolling
+      average; 12 = the external, annual / 365 convention).
+    * ``aging_basis``: ``"service_date"`` (AAFP: never re-aged) or ``"submission_date"`` (MGMA: from invoice).
+    * ``aged_over_days``: 120 (MGMA/AAFP, total A/R) or 90 (HFMA AR-3 style).
+    * ``denial_policy``: ``"keep_in_ar"`` (a denied balance stays in A/R until paid or written off) or
+      ``"at_remit"`` (the 835 denial removes it at once; flatters A/R).
+    * ``denial_scope``: a claim is an initial denial when its first adjudication carries ``"any"`` denial
+      adjustment, or only when it was ``"full"``-y denied (paid 0).
+    * ``collection_months``: trailing months of the net collection rate (3 or 12; one month swings widely).
+    * ``reimbursement_months``: trailing months of the payer x code table; ``min_cell_count``: cells with
+      fewer claims are suppressed.
+    """
+
+    days_in_ar: str = "gross_3m"
+    days_in_ar_net_months: int = 3
+    aging_basis: str = "service_date"
+    aged_over_days: int = 120
+    denial_policy: str = "keep_in_ar"
+    denial_scope: str = "any"
+    collection_months: int = 3
+    reimbursement_months: int = 3
+    min_cell_count: int = 5
+
+    _CHOICES = {
+        "days_in_ar": ("gross_3m", "gross_12m"),
+        "days_in_ar_net_months": (3, 12),
+        "aging_basis": ("service_date", "submission_date"),
+        "aged_over_days": (90, 120),
+        "denial_policy": DENIAL_POLICIES,
+        "denial_scope": ("any", "full"),
+        "collection_months": (1, 3, 12),
+        "reimbursement_months": (1, 3, 6, 12),
+    }
+
+    def __post_init__(self) -> None:
+        for name, allowed in self._CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"metric option {name!r} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        if not isinstance(self.min_cell_count, int) or self.min_cell_count < 1:
+            raise ValueError(f"metric option 'min_cell_count' must be a positive integer, got {self.min_cell_count!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> "MetricOptions":
+        """Build options from a parameter file's ``metrics`` mapping; unknown keys raise a ValueError naming them."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown metric option(s) {unknown}; known options: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of whole calendar months: ``start`` (first day) to ``end`` (last day), inclusive."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def days(self) -> int:
+        return int((self.end - self.start).days) + 1
+
+    def contains(self, dates: pd.Series) -> pd.Series:
+        return (dates >= self.start) & (dates <= self.end)
+
+
+def _period(month: str | pd.Period) -> pd.Period:
+    try:
+        return pd.Period(month, freq="M")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
+
+
+def month_window(month: str | pd.Period, months: int = 1) -> Window:
+    """The ``months`` full calendar months ending with ``month`` ('2026-03', 3 -> 2026-01-01..2026-03-31)."""
+    p = _period(month)
+    return Window((p - (months - 1)).start_time.normalize(), p.end_time.normalize())
+
+
+def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
+    """The last calendar month that the data covers completely, as 'YYYY-MM'.
+
+    The data's end is its latest event (submission, payment or posting); if that date is the last day of its
+    month, that month is complete, otherwise the month before it. Nothing here reads today's date.
+    """
+    dates = []
+    for name, col in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"), ("ledger", "posted_on")):
+        df = tables.get(name)
+        if df is not None and len(df):
+            dates.append(df[col].max())
+    if not dates:
+        raise ValueError("the practice has no dated events: no claims, remittances or postings")
+    end = max(dates)
+    p = pd.Period(end, freq="M")
+    return str(p if end.normalize() == p.end_time.normalize() else p - 1)
+
+
+def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:
+    """The ledger under the options' denial policy: the stored one for the default, else rebuilt."""
+    stored = tables.get("ledger")
+    if options.denial_policy == "keep_in_ar" and stored is not None:
+        return stored
+    return build_ledger(dict(tables), denial_policy=options.denial_policy)
+

@@ -1,0 +1,223 @@
+"""Every metric on the hand-made practice of tests/small_practice.py, with the arithmetic done by hand here.
+
+Open balances at 2026-03-31 (ledger sums per claim and responsible party):
+  C03 MCD 150.00 (DOS 2025-11-20, 131 days: 120+)      C04 MCR 120.00 (DOS 03-25, 6 days: 0-30)
+  C05 patient 60.00 (self-pay 100 - 40; 58 days)        C06 BCX 50.00 (CO-97 denial stays in A/R; 49 days)
+  C06 patient 30.00 (PR-3 copay; 49 days)               C08 MCD 80.00 (CO-197 denial stays; 28 days)
+  C12 patient -5.00 (overpayment: a credit balance, excluded)
+  every other claim nets to zero (C07's reversal and correction included; C10 voided; C11 written off).
+  Gross A/R = 150 + 120 + 60 + 50 + 30 + 80 = 490.00
+Charges posted 2026-01-01..03-31: C01 200, C02 300, C05 100, C06 250, C07 100, C04 120, C08 80, C09 90 (once,
+  the duplicate posts nothing), C12 60, C10 100 - 100 (void) = 1,300.00 over 90 days.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pandas as pd
+import pytest
+
+from rcmkit.ledger import build_ledger
+from rcmkit.metrics import (
+    AGING_BUCKETS, MetricOptions, ar_aging, ar_balances, days_in_ar, days_in_ar_net, definitions_used,
+    denial_reasons, first_adjudications, kpi_trend, last_full_month, monthly_kpis, reimbursement_by_payer_code,
+)
+
+from small_practice import tables as small_tables
+
+MONTH = "2026-03"
+
+
+@pytest.fixture(scope="module")
+def t():
+    return small_tables()
+
+
+def test_days_in_ar_gross_3_months(t):
+    kpi = days_in_ar(t, MONTH)
+    assert kpi.numerator == 490.00
+    assert kpi.denominator == pytest.approx(1300 / 90)
+    assert kpi.value == pytest.approx(490 * 90 / 1300)  # 33.923 days
+    assert "90 days" in kpi.definition
+
+
+def test_days_in_ar_mgma_12_months(t):
+    """12 months 2025-04-01..2026-03-31 (365 days): 1,300 + C03 150 (Nov) + C11 500 (Dec) = 1,950."""
+    kpi = days_in_ar(t, MONTH, MetricOptions(days_in_ar="gross_12m"))
+    assert kpi.value == pytest.approx(490 * 365 / 1950)
+
+
+def test_days_in_ar_net_hfma(t):
+    """Net revenue = 1,300 - contractuals (C01 80, C02 120, C06 50, C07 20 - 20 + 20, C09 30, C12 15 = 315) = 985.
+
+    Unadjudicated insurance balances are netted at their payer's contractual rate over the trailing year:
+    MCR: (80 + 20) / (200 + 100) = 1/3 -> C04 120 * 2/3 = 80.
+    MCD: C08 (80, adjudicated: denied, 0 contractual) and C12 (60, 15) -> 15/140 -> C03 150 * 125/140.
+    Adjudicated and patient balances stay: 60 + 50 + 30 + 80.
+    """
+    net_ar = Fraction(150) * Fraction(125, 140) + 80 + 60 + 50 + 30 + 80
+    kpi = days_in_ar_net(t, MONTH)
+    assert kpi.denominator == pytest.approx(985 / 90)
+    assert kpi.value == pytest.approx(float(net_ar * 90 / 985))  # 39.648 days
+
+
+def test_aging_by_payer_and_responsible(t):
+    aging = ar_aging(t, MONTH).set_index(["payer_id", "bucket"])["balance_cents"]
+    assert aging[("MCD", "120+")] == 15000
+    assert aging[("MCD", "0-30")] == 8000
+    assert aging[("MCR", "0-30")] == 12000
+    assert aging[("BCX", "31-60")] == 5000
+    assert aging[("patient", "31-60")] == 9000  # C05 60 + C06 30; C12's -5 credit is not A/R
+    assert aging.sum() == 49000
+    assert set(ar_aging(t, MONTH)["bucket"].astype(str)) == set(AGING_BUCKETS)
+    split = ar_aging(t, MONTH, by="responsible").groupby("responsible")["balance_cents"].sum()
+    assert split.to_dict() == {"insurance": 40000, "patient": 9000}
+
+
+def test_aging_from_bill_date_variant(t):
+    """From the first bill date C03 is 2025-11-21 -> 130 days, still 120+; C05 billed 02-02 -> 57 days."""
+    bal = ar_balances(t, "2026-03-31", MetricOptions(aging_basis="submission_date")).set_index(
+        ["claim_id", "responsible"])
+    assert bal.loc[("C03", "MCD"), "age_days"] == 130
+    assert bal.loc[("C05", "patient"), "age_days"] == 57
+
+
+def test_credit_balance_is_returned_but_not_counted(t):
+    bal = ar_balances(t, "2026-03-31").set_index(["claim_id", "responsible"])["balance_cents"]
+    assert bal[("C12", "patient")] == -500
+    assert monthly_kpis(t, MONTH)["ar_total"].value == 490.00
+
+
+def test_first_adjudication_skips_duplicates_and_reversals(t):
+    first = first_adjudications(t).set_index("claim_id")
+    assert first.loc["C09", "remit_id"] == "R09"  # R10 (OA-18, earlier) is a duplicate rejection
+    assert first.loc["C07", "remit_id"] == "R05"  # not the reversal R06
+    assert first.loc["C02", "remit_id"] == "R02"  # the denial, not the paid resubmission
+    assert "C03" not in first.index  # never adjudicated
+
+
+def test_clean_claim_and_denial_rates_march(t):
+    """March first adjudications: C06 (R04, CO-97 on one line), C07 (R05), C08 (R08, CO-197, nothing paid),
+    C09 (R09; it was submitted twice), C12 (R12). Clean: C07, C12 -> 2/5.
+    Initial denials (any denial adjustment): C06, C08 -> 2/5; dollars (250 + 80) / (250 + 100 + 80 + 90 + 60).
+    Full denials only: C08 -> 1/5, 80/580."""
+    k = monthly_kpis(t, MONTH)
+    assert (k["clean_claim_rate"].numerator, k["clean_claim_rate"].denominator) == (2, 5)
+    assert (k["initial_denial_rate"].numerator, k["initial_denial_rate"].denominator) == (2, 5)
+    assert k["initial_denial_rate_dollars"].value == pytest.approx(330 / 580)
+    full = monthly_kpis(t, MONTH, MetricOptions(denial_scope="full"))
+    assert full["initial_denial_rate"].value == pytest.approx(1 / 5)
+    assert full["initial_denial_rate_dollars"].value == pytest.approx(80 / 580)
+
+
+def test_rates_in_other_months(t):
+    """January: C01 clean, C11 denied. February: only C02, denied (and replaced on 02-20)."""
+    jan, feb = monthly_kpis(t, "2026-01"), monthly_kpis(t, "2026-02")
+    assert jan["clean_claim_rate"].value == 0.5 and jan["initial_denial_rate"].value == 0.5
+    assert jan["initial_denial_rate_dollars"].value == pytest.approx(500 / 700)
+    assert feb["clean_claim_rate"].value == 0.0 and feb["initial_denial_rate"].value == 1.0
+
+
+def test_month_without_adjudications_is_undefined_not_zero(t):
+    k = monthly_kpis(t, "2025-10")
+    assert k["clean_claim_rate"].value is None
+    assert k["initial_denial_rate"].value is None
+    assert k["days_in_ar"].value is None  # no charges in Aug-Oct 2025
+    assert k["ar_total"].value == 0
+
+
+def test_denial_reasons_march(t):
+    reasons = denial_reasons(t, MONTH)
+    assert reasons[["category", "group_code", "reason_code", "claims", "denied_cents"]].values.tolist() == [
+        ["Authorization / referral", "CO", "197", 1, 8000],
+        ["Bundling / NCCI", "CO", "97", 1, 5000],
+    ]
+
+
+def test_collections_march(t):
+    """Payments Jan-Mar: insurance 100 + 180 + 120 + 64 - 64 + 80 + 60 + 45 = 585, patients 20 + 40 + 5 = 65.
+    Net collection rate = 650 / 985. March alone: charges 120 + 80 + 90 + 60 = 350; payments 485 + 45 = 530."""
+    k = monthly_kpis(t, MONTH)
+    assert k["net_collection_rate"].value == pytest.approx(650 / 985)
+    assert k["charges"].value == 350.00
+    assert k["payments"].value == 530.00
+
+
+def test_reimbursement_by_payer_and_code(t):
+    """BCX 99214: R02 (denied, no AMT: allowed = paid + PR = 0), R03 (300/180/180), R04 line 1 (200/120/150):
+    2 claims, 3 lines, billed 800, allowed 330, paid 300. MCR 99212: R05 + reversal R06 + R07 nets to one
+    line, one unit, billed 100, allowed 80, paid 80. The OA-18 duplicate R10 is left out of BCX 99213."""
+    r = reimbursement_by_payer_code(t, MONTH, MetricOptions(min_cell_count=1)).set_index(
+        ["payer_id", "procedure_code"])
+    bcx = r.loc[("BCX", "99214")]
+    assert (bcx["claims"], bcx["lines"], bcx["units"]) == (2, 3, 3.0)
+    assert (bcx["billed_cents"], bcx["allowed_cents"], bcx["paid_cents"]) == (80000, 33000, 30000)
+    assert bcx["paid_to_allowed"] == pytest.approx(300 / 330)
+    assert bcx["paid_per_unit_cents"] == 10000
+    mcr = r.loc[("MCR", "99212")]
+    assert (mcr["lines"], mcr["units"], mcr["billed_cents"], mcr["allowed_cents"], mcr["paid_cents"]) == (
+        1, 1.0, 10000, 8000, 8000)
+    assert r.loc[("BCX", "99213"), "billed_cents"] == 9000
+    suppressed = reimbursement_by_payer_code(t, MONTH, MetricOptions(min_cell_count=2))
+    assert suppressed.loc[suppressed["suppressed"], "paid_cents"].isna().all()
+    assert suppressed.loc[~suppressed["suppressed"], "procedure_code"].tolist() == ["99214"]
+
+
+def test_at_remit_variant_takes_denials_out_of_ar(t):
+    """C08's CO-197 (80) and C06's CO-97 (50) leave A/R at once: 490 - 130 = 360. C02's CO-16 credit is taken
+    back when R03 pays (else it would show a -300 credit), and C11's practice write-off is not posted twice."""
+    opts = MetricOptions(denial_policy="at_remit")
+    assert monthly_kpis(t, MONTH, opts)["ar_total"].value == 360.00
+    ledger = build_ledger(t, denial_policy="at_remit")
+    c02 = ledger[(ledger["claim_id"] == "C02") & (ledger["kind"] == "denial")]
+    assert c02["amount_cents"].tolist() == [-30000, 30000]
+    assert ledger.loc[ledger["claim_id"] == "C11", "amount_cents"].sum() == 0
+
+
+def test_point_in_time_ar_equals_truncated_ledger(t):
+    """A/R as of a past date from the full ledger equals A/R computed from only the rows posted by then."""
+    for as_of in ["2026-01-31", "2026-02-28", "2026-03-15"]:
+        cut = dict(t, ledger=t["ledger"][t["ledger"]["posted_on"] <= as_of])
+        full = ar_balances(t, as_of)
+        assert full.equals(ar_balances(cut, as_of))
+    feb = ar_balances(t, "2026-02-28")
+    assert feb.loc[feb["balance_cents"] > 0, "balance_cents"].sum() == 140000  # see the trend test below
+
+
+def test_trend_is_history_not_rebucketed(t):
+    """At 2026-02-28: C02 300, C03 150, C05 100, C06 250, C07 100, C11 500 open = 1,400; C01's patient 20 was
+    paid 02-10."""
+    trend = kpi_trend(t, MONTH, months=3).set_index("month")
+    assert trend.loc["2026-02", "ar_total"] == 1400.00
+    assert trend.loc["2026-01", "ar_total"] == 970.00  # C01 patient 20, C02 300, C03 150, C11 500
+    assert trend.loc["2026-03", "ar_total"] == 490.00
+
+
+def test_inputs_are_not_mutated(t):
+    before = {k: v.copy(deep=True) for k, v in t.items()}
+    monthly_kpis(t, MONTH, MetricOptions(denial_policy="at_remit"))
+    reimbursement_by_payer_code(t, MONTH)
+    denial_reasons(t, MONTH)
+    for k in t:
+        pd.testing.assert_frame_equal(t[k], before[k])
+
+
+def test_last_full_month(t):
+    assert last_full_month(t) == "2026-03"  # the last event is C12's payment on 2026-03-31
+    cut = {k: v for k, v in t.items() if k in ("claims",)}
+    assert last_full_month(cut) == "2026-02"  # last submission 2026-03-27: March is not complete
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="days_in_ar"):
+        MetricOptions(days_in_ar="weekly")
+    with pytest.raises(ValueError, match=r"unknown metric option\(s\) \['colour'\]"):
+        MetricOptions.from_dict({"colour": "red"})
+
+
+def test_definitions_name_every_kpi_and_the_options():
+    defs = definitions_used(MetricOptions(aged_over_days=90))
+    assert "A/R over 90 days" in defs["metric"].tolist()
+    assert defs["source"].str.len().gt(0).all()
+    assert "aged_over_days=90" in defs.iloc[-1]["definition"]

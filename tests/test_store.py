@@ -1,0 +1,99 @@
+"""The store: canonical round trip, deterministic bytes, crash recovery (roll back / roll forward), locking."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from rcmkit import schema, store
+from small_practice import tables as small_tables
+
+
+def test_round_trip_is_exact_and_readable_by_plain_parquet(tmp_path):
+    t = small_tables()
+    store.save_tables(tmp_path, "p1", t)
+    back = store.load_tables(tmp_path, "p1", list(t))
+    for name in t:
+        pd.testing.assert_frame_equal(back[name], schema.conform(name, t[name]), check_dtype=False)
+    raw = pq.read_table(tmp_path / "p1" / "claims.parquet")  # any tool: plain parquet, dates as date32
+    assert str(raw.schema.field("submitted_on").type) == "date32[day]"
+    assert raw.column("total_charge_cents").to_pylist()[0] == 20000
+
+
+def test_same_tables_give_identical_bytes(tmp_path):
+    t = small_tables()
+    a = store.save_tables(tmp_path, "a", t)
+    b = store.save_tables(tmp_path, "b", t)
+    assert {k: v["sha256"] for k, v in a["tables"].items()} == {k: v["sha256"] for k, v in b["tables"].items()}
+
+
+def test_schema_errors_list_every_problem_and_write_nothing(tmp_path):
+    bad = small_tables()["claims"].drop(columns=["payer_id"]).assign(total_charge_cents=1.5)
+    with pytest.raises(schema.SchemaError) as err:
+        store.save_tables(tmp_path, "p1", {"claims": bad})
+    assert "missing columns ['payer_id']" in str(err.value)
+    assert "total_charge_cents" in str(err.value)
+    assert not (tmp_path / "p1" / "claims.parquet").exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc", ".hidden", "a/b", "", "x" * 65])
+def test_practice_names_cannot_escape_the_root(tmp_path, name):
+    with pytest.raises(store.StoreError, match="invalid practice name"):
+        store.practice_dir(tmp_path, name)
+
+
+def test_uncommitted_write_is_rolled_back(tmp_path):
+    t = small_tables()
+    store.save_tables(tmp_path, "p1", {"payers": t["payers"]})
+    folder = tmp_path / "p1"
+    (folder / "payers.parquet.tmp-dead").write_bytes(b"half a file")  # a writer killed before its commit point
+    store.save_tables(tmp_path, "p1", {"claims": t["claims"]})
+    assert not list(folder.glob("*.tmp-*"))
+    assert len(store.load_table(tmp_path, "p1", "payers")) == 4
+
+
+def test_committed_write_is_rolled_forward_by_the_next_reader(tmp_path):
+    t = small_tables()
+    store.save_tables(tmp_path, "p1", {"payers": t["payers"]})
+    folder = tmp_path / "p1"
+    # Simulate a writer killed after writing its journal but before renaming: new payers table has 2 rows.
+    newer = schema.to_arrow("payers", t["payers"].head(2))
+    pq.write_table(newer, folder / "payers.parquet.tmp-abcd")
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest["version"] += 1
+    (folder / "_commit.json").write_text(json.dumps({"renames": [["payers.parquet.tmp-abcd", "payers.parquet"]],
+                                                     "manifest": manifest}))
+    assert len(store.load_table(tmp_path, "p1", "payers")) == 2
+    assert not (folder / "_commit.json").exists()
+    assert json.loads((folder / "_manifest.json").read_text())["version"] == manifest["version"]
+
+
+def _hold_lock(folder, seconds, ready):
+    with store.practice_lock(folder):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_busy_practice_names_the_holder(tmp_path):
+    folder = tmp_path / "p1"
+    ready = mp.Event()
+    holder = mp.Process(target=_hold_lock, args=(folder, 3, ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(store.PracticeBusy, match=rf"practice 'p1' is busy: held by pid {holder.pid} since"):
+            with store.practice_lock(folder, timeout=0.5):
+                pass
+    finally:
+        holder.join()
+
+
+def test_missing_table_says_how_to_create_it(tmp_path):
+    with pytest.raises(store.StoreError, match=r"rcmkit demo --practice nowhere"):
+        store.load_table(tmp_path, "nowhere", "claims")
+    assert store.load_table(tmp_path, "nowhere", "postings", required=False).empty
