@@ -221,3 +221,13 @@ def test_definitions_name_every_kpi_and_the_options():
     assert "A/R over 90 days" in defs["metric"].tolist()
     assert defs["source"].str.len().gt(0).all()
     assert "aged_over_days=90" in defs.iloc[-1]["definition"]
+
+
+def test_metrics_reference_doc_is_current():
+    """docs/metrics.md is generated from the metric docstrings; regenerate it when a definition changes."""
+    from pathlib import Path
+
+    from rcmkit.metrics.reference_doc import render
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    assert doc.read_text(encoding="utf-8") == render(), "run: python -m rcmkit.metrics.reference_doc > docs/metrics.md"
