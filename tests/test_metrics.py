@@ -13,8 +13,6 @@ Charges posted 2026-01-01..03-31: C01 200, C02 300, C05 100, C06 250, C07 100, C
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pandas as pd
 import pytest
 
@@ -51,15 +49,17 @@ def test_days_in_ar_mgma_12_months(t):
 def test_days_in_ar_net_hfma(t):
     """Net revenue = 1,300 - contractuals (C01 80, C02 120, C06 50, C07 20 - 20 + 20, C09 30, C12 15 = 315) = 985.
 
-    Unadjudicated insurance balances are netted at their payer's contractual rate over the trailing year:
+    Insurance balances the payer has not priced (no contractual posted) are netted at their payer's rate over
+    the claims it priced in the trailing year:
     MCR: (80 + 20) / (200 + 100) = 1/3 -> C04 120 * 2/3 = 80.
-    MCD: C08 (80, adjudicated: denied, 0 contractual) and C12 (60, 15) -> 15/140 -> C03 150 * 125/140.
-    Adjudicated and patient balances stay: 60 + 50 + 30 + 80.
+    MCD: only C12 priced, 15/60 = 1/4 -> C03 150 * 3/4 = 112.50 and C08 (denied, unpriced) 80 * 3/4 = 60.
+    C06's BCX 50 is priced (CO-45 posted) and patient balances are net: 60 + 50 + 30.
+    Net A/R = 80 + 112.50 + 60 + 60 + 50 + 30 = 392.50 -> 392.50 / (985 / 90) days.
     """
-    net_ar = Fraction(150) * Fraction(125, 140) + 80 + 60 + 50 + 30 + 80
     kpi = days_in_ar_net(t, MONTH)
+    assert kpi.numerator == 392.50
     assert kpi.denominator == pytest.approx(985 / 90)
-    assert kpi.value == pytest.approx(float(net_ar * 90 / 985))  # 39.648 days
+    assert kpi.value == pytest.approx(392.5 * 90 / 985)  # 35.863 days
 
 
 def test_aging_by_payer_and_responsible(t):
@@ -206,7 +206,9 @@ def test_inputs_are_not_mutated(t):
 def test_last_full_month(t):
     assert last_full_month(t) == "2026-03"  # the last event is C12's payment on 2026-03-31
     cut = {k: v for k, v in t.items() if k in ("claims",)}
-    assert last_full_month(cut) == "2026-02"  # last submission 2026-03-27: March is not complete
+    assert last_full_month(cut) == "2026-02"  # last submission Friday 2026-03-27: March's last weekday is the 31st
+    friday = {"claims": t["claims"].assign(submitted_on=pd.Timestamp("2026-10-30"))}
+    assert last_full_month(friday) == "2026-10"  # Saturday 10-31 needs no events for October to be complete
 
 
 def test_options_are_validated():

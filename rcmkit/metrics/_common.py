@@ -147,8 +147,10 @@ def month_window(month: str | pd.Period, months: int = 1) -> Window:
 def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
     """The last calendar month that the data covers completely, as 'YYYY-MM'.
 
-    The data's end is its latest event (submission, payment or posting); if that date is the last day of its
-    month, that month is complete, otherwise the month before it. Nothing here reads today's date.
+    The data's end is its latest event (submission, payment or posting). Practices bill and payers pay on
+    business days, so a month counts as complete once the data reaches its last weekday (Monday-Friday):
+    data ending Friday 2026-10-30 covers October 2026 even though the 31st is a Saturday. Otherwise the month
+    before is the last full one. Nothing here reads today's date.
     """
     dates = []
     for name, col in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"), ("ledger", "posted_on")):
@@ -159,7 +161,8 @@ def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
         raise ValueError("the practice has no dated events: no claims, remittances or postings")
     end = max(dates)
     p = pd.Period(end, freq="M")
-    return str(p if end.normalize() == p.end_time.normalize() else p - 1)
+    last_weekday = pd.offsets.BMonthEnd().rollforward(p.start_time).normalize()
+    return str(p if end.normalize() >= last_weekday else p - 1)
 
 
 def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:

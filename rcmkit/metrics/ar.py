@@ -135,21 +135,15 @@ def days_in_ar(
     )
 
 
-def _adjudicated(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Index:
-    """Claims with any 835 claim payment (paid, denied or reversed) dated on or before ``as_of``."""
-    remits = tables["remittances"]
-    return pd.Index(remits.loc[remits["paid_on"] <= as_of, "claim_id"].unique())
-
-
-def _expected_contractual_rate(ledger: pd.DataFrame, adjudicated: pd.Index, as_of: pd.Timestamp) -> tuple[pd.Series, float]:
-    """Per payer: contractual adjustments / charges of claims adjudicated by ``as_of``, charged in the last year."""
+def _expected_contractual_rate(ledger: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Series, float]:
+    """Per payer: contractual adjustments / charges over the claims charged in the year before ``as_of`` that
+    have a contractual adjustment posted by then (claims the payer has priced), and the practice-wide rate."""
     posted = ledger[ledger["posted_on"] <= as_of]
-    charges = posted[posted["kind"] == "charge"]
-    recent = charges[charges["posted_on"] > as_of - pd.DateOffset(years=1)]
-    recent = recent[recent["claim_id"].isin(adjudicated)]
-    per_claim = recent.groupby("claim_id").agg(payer=("responsible", "first"), charge=("amount_cents", "sum"))
+    charges = posted[(posted["kind"] == "charge") & (posted["posted_on"] > as_of - pd.DateOffset(years=1))]
     contractual = posted[posted["kind"] == "contractual"].groupby("claim_id")["amount_cents"].sum()
-    per_claim["contractual"] = -contractual.reindex(per_claim.index, fill_value=0)
+    priced = charges[charges["claim_id"].isin(contractual.index)]
+    per_claim = priced.groupby("claim_id").agg(payer=("responsible", "first"), charge=("amount_cents", "sum"))
+    per_claim["contractual"] = -contractual.reindex(per_claim.index)
     by_payer = per_claim.groupby("payer")[["contractual", "charge"]].sum()
     overall = ratio(by_payer["contractual"].sum(), by_payer["charge"].sum()) or 0.0
     return (by_payer["contractual"] / by_payer["charge"]).where(by_payer["charge"] > 0), overall
@@ -161,26 +155,28 @@ def days_in_ar_net(
     """Net days in A/R (HFMA MAP Key): net A/R / average daily net revenue of the last N full months.
 
     Net revenue = charges + contractual adjustments posted in the window (contractuals are credits). Net A/R =
-    gross A/R (credit balances excluded) less the contractual allowance still expected on insurance balances of
-    claims not yet adjudicated, at each payer's rate over the trailing 12 months (contractual / charges of its
-    adjudicated claims; the practice-wide rate for a payer with none). Patient balances are already net.
+    gross A/R (credit balances excluded) less the contractual allowance still expected on insurance balances
+    the payer has not priced yet (no contractual adjustment posted: unadjudicated, or denied and still open),
+    at each payer's rate over the trailing 12 months (contractual / charges of its priced claims; the
+    practice-wide rate for a payer with none). Patient balances and priced claims are already net.
     HFMA P&P Board Statement 16: 3-month rolling average for internal use (``days_in_ar_net_months=3``), annual
     / 365 for external users (12).
     """
     window = month_window(month, options.days_in_ar_net_months)
     ledger = ledger_for(tables, options)
     balances = _open(ar_balances(tables, window.end, options))
-    adjudicated = _adjudicated(tables, window.end)
-    rates, overall = _expected_contractual_rate(ledger, adjudicated, window.end)
-    pending = (balances["responsible"] != "patient") & ~balances["claim_id"].isin(adjudicated)
+    posted = ledger[ledger["posted_on"] <= window.end]
+    priced = posted.loc[posted["kind"] == "contractual", "claim_id"].unique()
+    rates, overall = _expected_contractual_rate(ledger, window.end)
+    pending = (balances["responsible"] != "patient") & ~balances["claim_id"].isin(priced)
     rate = balances["responsible"].map(rates.to_dict()).astype("float64").fillna(overall).where(pending, 0.0)
     net_ar = float((balances["balance_cents"] * (1 - rate)).sum())
     net_revenue = _posted_in(ledger, window, ("charge", "contractual"))
     daily = net_revenue / window.days
     return KPI(
         "days_in_ar_net", "Net days in A/R", ratio(net_ar, daily), "days", round(net_ar) / 100, daily / 100,
-        f"net A/R at {window.end.date()} (gross A/R less expected contractual allowance on unadjudicated "
-        f"insurance balances) / (charges less contractual adjustments posted {window.start.date()}.."
+        f"net A/R at {window.end.date()} (gross A/R less the expected contractual allowance on insurance "
+        f"balances not yet priced by the payer) / (charges less contractual adjustments posted {window.start.date()}.."
         f"{window.end.date()} / {window.days} days)",
         "HFMA MAP Keys (net days in A/R); HFMA P&P Board Statement 16",
     )
