@@ -137,9 +137,13 @@ def test_denial_reasons_march(t):
 
 def test_collections_march(t):
     """Payments Jan-Mar: insurance 100 + 180 + 120 + 64 - 64 + 80 + 60 + 45 = 585, patients 20 + 40 + 5 = 65.
-    Net collection rate = 650 / 985. March alone: charges 120 + 80 + 90 + 60 = 350; payments 485 + 45 = 530."""
+    Net collection rate (3 months) = 650 / 985. Over the default 12 months (2025-04..2026-03) the charges add
+    C03 150 and C11 500 (no payments): 650 / (1,950 - 315). March alone: charges 120 + 80 + 90 + 60 = 350;
+    payments 485 + 45 = 530."""
     k = monthly_kpis(t, MONTH)
-    assert k["net_collection_rate"].value == pytest.approx(650 / 985)
+    assert k["net_collection_rate"].value == pytest.approx(650 / 1635)
+    three = monthly_kpis(t, MONTH, MetricOptions(collection_months=3))["net_collection_rate"]
+    assert three.value == pytest.approx(650 / 985)
     assert k["charges"].value == 350.00
     assert k["payments"].value == 530.00
 

@@ -69,7 +69,8 @@ class MetricOptions:
       ``"at_remit"`` (the 835 denial removes it at once; flatters A/R).
     * ``denial_scope``: a claim is an initial denial when its first adjudication carries ``"any"`` denial
       adjustment, or only when it was ``"full"``-y denied (paid 0).
-    * ``collection_months``: trailing months of the net collection rate (3 or 12; one month swings widely).
+    * ``collection_months``: trailing months of the net collection rate (default 12, as AAFP advises: adjustments
+      and payments post weeks after their charges, so 1- or 3-month windows swing with charge volume).
     * ``reimbursement_months``: trailing months of the payer x code table; ``min_cell_count``: cells with
       fewer claims are suppressed.
     """
@@ -80,7 +81,7 @@ class MetricOptions:
     aged_over_days: int = 120
     denial_policy: str = "keep_in_ar"
     denial_scope: str = "any"
-    collection_months: int = 3
+    collection_months: int = 12
     reimbursement_months: int = 3
     min_cell_count: int = 5
 

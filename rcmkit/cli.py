@@ -1,0 +1,101 @@
+"""The ``rcmkit`` command: a flat list of thin commands, each calling the Python API.
+
+Exit codes: 0 success; 1 the work failed (a notebook cell raised, ...); 2 bad input (parameters, options),
+reported as one ``error: ...`` line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rcmkit")
+def main() -> None:
+    """rcmkit: revenue-cycle analytics for medical practices."""
+
+
+# --------------------------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--practice", default="demo", show_default=True, help="Practice folder name to create.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--claims", "n_claims", type=click.IntRange(min=1), default=25_000, show_default=True,
+              help="Number of claims to generate.")
+@click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
+              help="Folder holding one folder of canonical tables per practice.")
+def demo(practice: str, seed: int, n_claims: int, data_root: str) -> None:
+    """Generate a demo practice: its canonical tables and ledger."""
+    from . import store
+
+    try:
+        folder = store.practice_dir(data_root, practice)
+    except store.StoreError as exc:
+        _fail(f"--practice: {exc}", 2)
+    from .demo import write_demo
+    from .ledger import write_ledger
+
+    try:
+        manifest = write_demo(data_root, practice, seed=seed, n_claims=n_claims) or {}
+        if "ledger" not in manifest.get("tables", {}):
+            write_ledger(data_root, practice)
+    except (store.StoreError, OSError) as exc:
+        _fail(f"cannot write the demo practice to {folder}: {exc}", 1)
+    manifest_path = folder / "_manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    tables = manifest.get("tables", {})
+    click.echo(f"wrote demo practice {practice!r} (seed {seed}, {n_claims:,} claims) to {folder.resolve()}")
+    for name in sorted(tables):
+        click.echo(f"  {name + '.parquet':<24} {tables[name].get('rows', 0):>10,} rows")
+
+
+# --------------------------------------------------------------------------------------------- report
+@main.command()
+@click.argument("params_file", metavar="PARAMS.yaml")
+@click.option("--month", default=None, metavar="YYYY-MM", help="Report month; overrides the parameter file.")
+@click.option("--output-root", default=None, type=click.Path(file_okay=False),
+              help="Reports folder; overrides the parameter file (default: reports).")
+@click.option("--notebook", default=None, type=click.Path(dir_okay=False),
+              help="Report notebook to run (default: the packaged monthly report).")
+@click.option("--kernel", default=None, help="Jupyter kernel (default: 'rcmkit', registered when missing).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def report(params_file: str, month: str | None, output_root: str | None, notebook: str | None, kernel: str | None,
+           progress: bool) -> None:
+    """Run the monthly report for PARAMS.yaml and print the HTML path.
+
+    Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, the executed notebook and
+    metrics.json. Parameters are validated before any kernel starts (exit 2 on a bad file).
+    """
+    from .report import NotebookFailed, ParamError, ReportError, load_params, run_report
+
+    try:
+        params = load_params(params_file, month=month, output_root=output_root)
+    except ParamError as exc:
+        _fail(str(exc), 2)
+    if notebook is not None and not Path(notebook).is_file():
+        _fail(f"--notebook: no such file {notebook}", 2)
+    log = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    try:
+        result = run_report(params, notebook=notebook, kernel=kernel, progress=progress, log=log)
+    except NotebookFailed as exc:
+        _fail(str(exc), 1)
+    except ReportError as exc:
+        _fail(str(exc), 1)
+    log(f"published {result.report_dir} in {result.seconds:.1f} s")
+    click.echo(str(result.html.resolve()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,381 @@
+"""Report charts: pure functions from metric frames to matplotlib Figures.
+
+Every function returns a new :class:`matplotlib.figure.Figure` (no pyplot state, nothing global is changed),
+with a title, axis labels and $ / % tick formatters. Payers keep one colour in every chart
+(:func:`payer_colors`); a notebook displays a Figure by leaving it as a cell's last value.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from .formatting import short_month
+from .record import month_end
+
+__all__ = [
+    "PATIENT_COLOR",
+    "payer_colors",
+    "payer_order",
+    "usd_formatter",
+    "kpi_trend_chart",
+    "ar_balance_trend",
+    "claim_quality_trend",
+    "charges_payments_trend",
+    "aging_by_payer",
+    "denial_reasons_chart",
+    "paid_per_unit_by_payer",
+]
+
+# Colour-blind-safe qualitative palette (Okabe-Ito, without black and the yellow that prints poorly), then tab10.
+_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D31", "#117733",
+            "#882255", "#44AA99", "#AA4499", "#332288"]
+PATIENT_COLOR = "#8c8c8c"
+_SELF_PAY_IDS = {"patient", "self", "self_pay", "selfpay"}
+BUCKETS = ["0-30", "31-60", "61-90", "91-120", "120+"]
+FIGSIZE = (10.0, 3.8)
+
+_INK = "#333333"
+_GRID = "#e6e6e6"
+
+
+# --------------------------------------------------------------------------------------------- colours
+def _is_patient(payer_id: str, payer_class: str | None = None) -> bool:
+    return str(payer_id).lower() in _SELF_PAY_IDS or payer_class == "self_pay"
+
+
+def payer_colors(payers: pd.DataFrame | Iterable[str]) -> dict[str, str]:
+    """A stable ``{payer_id: colour}`` mapping: payers sorted by ID get palette colours in order; self-pay and the
+    patient share grey. Pass the ``payers`` table (so every payer of the practice keeps its colour whichever
+    payers a month's data happens to hold), or any iterable of payer IDs."""
+    if isinstance(payers, pd.DataFrame):
+        classes = dict(zip(payers["payer_id"].astype(str), payers.get("payer_class", pd.Series(dtype=object))))
+        ids = sorted(set(payers["payer_id"].astype(str)))
+    else:
+        ids = sorted({str(p) for p in payers})
+        classes = {}
+    out: dict[str, str] = {}
+    i = 0
+    for pid in ids:
+        if _is_patient(pid, classes.get(pid)):
+            out[pid] = PATIENT_COLOR
+        else:
+            out[pid] = _PALETTE[i % len(_PALETTE)]
+            i += 1
+    out.setdefault("patient", PATIENT_COLOR)
+    return out
+
+
+def payer_order(payer_ids: Iterable[str], colors: Mapping[str, str]) -> list[str]:
+    """``payer_ids`` in the colour mapping's order (unknown IDs last, sorted), patient last."""
+    rank = {pid: i for i, pid in enumerate(colors)}
+    ids = {str(p) for p in payer_ids}
+    return sorted(ids, key=lambda p: (_is_patient(p), rank.get(p, len(rank)), p))
+
+
+def _color(colors: Mapping[str, str], payer_id: str) -> str:
+    if payer_id in colors:
+        return colors[payer_id]
+    return PATIENT_COLOR if _is_patient(payer_id) else "#bbbbbb"
+
+
+# --------------------------------------------------------------------------------------------- formatters
+def usd_formatter(max_abs: float = 0.0) -> FuncFormatter:
+    """Dollar ticks, scaled to the data: ``$850``, ``$12k``, ``$1.2M``."""
+    if max_abs >= 2_000_000:
+        return FuncFormatter(lambda v, _: f"${v / 1e6:,.1f}M")
+    if max_abs >= 10_000:
+        return FuncFormatter(lambda v, _: f"${v / 1e3:,.0f}k")
+    return FuncFormatter(lambda v, _: f"${v:,.0f}")
+
+
+def _pct_formatter(max_frac: float) -> PercentFormatter:
+    return PercentFormatter(xmax=1.0, decimals=0 if max_frac >= 0.1 else 1)
+
+
+def _new(figsize=FIGSIZE, ncols: int = 1, **kw) -> tuple[Figure, list]:
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    axes = fig.subplots(1, ncols, **kw)
+    axes = list(np.atleast_1d(axes))
+    for ax in axes:
+        _style(ax)
+    return fig, axes
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#999999")
+    ax.tick_params(colors=_INK, labelsize=9)
+    ax.grid(axis="y", color=_GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.title.set_color(_INK)
+
+
+def _values(frame: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
+
+
+def _month_axis(ax, months: Sequence[str]) -> None:
+    ax.set_xticks(range(len(months)))
+    ax.set_xticklabels([short_month(m) for m in months], rotation=0, fontsize=8)
+    ax.set_xlabel("Month")
+
+
+def _empty(ax, text: str = "No data for this month") -> None:
+    """Turn ``ax`` into a short note: a chart with nothing to plot says so instead of drawing empty axes."""
+    ax.figure.set_size_inches(FIGSIZE[0], 0.9)
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777", fontsize=10)
+
+
+# --------------------------------------------------------------------------------------------- trends
+def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: str | None = None) -> Figure:
+    """Lines of several KPIs that share a unit ("days", "pct", "usd") over the trend's months.
+
+    ``kpis`` are the month's KPI objects (for their keys, labels and unit); the values come from ``trend``.
+    """
+    fig, (ax,) = _new()
+    months = list(trend["month"])
+    unit = kpis[0].unit
+    x = np.arange(len(months))
+    top = 0.0
+    styles = ["-", "--", ":"]
+    colors = ["#0072B2", "#D55E00", "#009E73"]
+    for i, kpi in enumerate(kpis):
+        y = _values(trend, kpi.key)
+        top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
+        ax.plot(x, y, styles[i % 3], color=colors[i % 3], marker="o", markersize=4, linewidth=2, label=kpi.label)
+        if len(y) and np.isfinite(y[-1]):
+            ax.annotate(_fmt(y[-1], unit), (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=8, color=colors[i % 3])
+    _month_axis(ax, months)
+    _unit_axis(ax, unit, top)
+    ax.set_ylim(bottom=0, top=top * 1.15 if top > 0 else None)
+    ax.set_xlim(-0.5, len(months) - 0.2)
+    ax.set_ylabel(ylabel or {"days": "Days", "pct": "Percent", "usd": "Dollars"}.get(unit, ""))
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    if len(kpis) > 1:
+        ax.legend(frameon=False, fontsize=9, loc="lower left")
+    return fig
+
+
+def _fmt(v: float, unit: str) -> str:
+    if unit == "pct":
+        return f"{v * 100:.1f}%"
+    if unit == "usd":
+        return f"${v / 1e3:,.0f}k" if abs(v) >= 10_000 else f"${v:,.0f}"
+    return f"{v:.1f}"
+
+
+def _unit_axis(ax, unit: str, top: float) -> None:
+    if unit == "pct":
+        ax.yaxis.set_major_formatter(_pct_formatter(top))
+    elif unit == "usd":
+        ax.yaxis.set_major_formatter(usd_formatter(top))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+
+
+def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None) -> Figure:
+    """A/R total at each month end (bars) beside the share of it older than N days (line). ``aged_key`` is the
+    trend column of that share; by default the trend's ``ar_over_<N>_pct`` column (120, or 90 by option)."""
+    if aged_key is None:
+        aged_key = next((c for c in trend.columns if c.startswith("ar_over_")), "ar_over_120_pct")
+    over = "".join(ch for ch in aged_key if ch.isdigit()) or "120"
+    fig, (ax1, ax2) = _new(ncols=2)
+    months = list(trend["month"])
+    x = np.arange(len(months))
+    ar = _values(trend, "ar_total")
+    ax1.bar(x, ar, color="#0072B2", width=0.7)
+    _month_axis(ax1, months)
+    ax1.tick_params(axis="x", labelrotation=90)
+    top = np.nanmax(ar) if np.isfinite(ar).any() else 0.0
+    ax1.yaxis.set_major_formatter(usd_formatter(top))
+    ax1.set_ylabel("Gross A/R at month end")
+    ax1.set_title("A/R total", loc="left", fontsize=11, fontweight="bold")
+    old = _values(trend, aged_key)
+    ax2.plot(x, old, "-", marker="o", markersize=4, linewidth=2, color="#D55E00")
+    _month_axis(ax2, months)
+    ax2.tick_params(axis="x", labelrotation=90)
+    otop = np.nanmax(old) if np.isfinite(old).any() else 0.0
+    ax2.set_ylim(0, max(otop * 1.25, 0.05))
+    ax2.yaxis.set_major_formatter(_pct_formatter(otop))
+    ax2.set_ylabel(f"Share of A/R over {over} days")
+    ax2.set_title(f"A/R over {over} days", loc="left", fontsize=11, fontweight="bold")
+    return fig
+
+
+def claim_quality_trend(trend: pd.DataFrame) -> Figure:
+    """Clean-claim rate and initial denial rates (by count and by dollars), month by month."""
+    fig, (ax1, ax2) = _new(ncols=2)
+    months = list(trend["month"])
+    x = np.arange(len(months))
+    clean = _values(trend, "clean_claim_rate")
+    ax1.plot(x, clean, "-", marker="o", markersize=4, linewidth=2, color="#009E73")
+    lo = np.nanmin(clean) if np.isfinite(clean).any() else 0.8
+    ax1.set_ylim(max(0.0, min(lo - 0.03, 0.85)), 1.0)
+    ax1.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    _month_axis(ax1, months)
+    ax1.tick_params(axis="x", labelrotation=90)
+    ax1.set_ylabel("Clean claims / original claims")
+    ax1.set_title("Clean-claim rate", loc="left", fontsize=11, fontweight="bold")
+    top = 0.0
+    for key, label, style, color in (
+        ("initial_denial_rate", "by claim count", "-", "#D55E00"),
+        ("initial_denial_rate_dollars", "by charge dollars", "--", "#CC79A7"),
+    ):
+        y = _values(trend, key)
+        top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
+        ax2.plot(x, y, style, marker="o", markersize=4, linewidth=2, color=color, label=label)
+    ax2.set_ylim(0, max(top * 1.25, 0.05))
+    ax2.yaxis.set_major_formatter(_pct_formatter(top))
+    _month_axis(ax2, months)
+    ax2.tick_params(axis="x", labelrotation=90)
+    ax2.set_ylabel("Denied on first adjudication")
+    ax2.set_title("Initial denial rate", loc="left", fontsize=11, fontweight="bold")
+    ax2.legend(frameon=False, fontsize=9, loc="lower left")
+    return fig
+
+
+def charges_payments_trend(trend: pd.DataFrame) -> Figure:
+    """Gross charges and payments received, month by month (paired bars)."""
+    fig, (ax,) = _new()
+    months = list(trend["month"])
+    x = np.arange(len(months))
+    ch, pay = _values(trend, "charges"), _values(trend, "payments")
+    w = 0.4
+    ax.bar(x - w / 2, ch, w, label="Charges", color="#56B4E9")
+    ax.bar(x + w / 2, pay, w, label="Payments", color="#0072B2")
+    top = np.nanmax(np.concatenate([ch, pay])) if len(x) and np.isfinite(np.concatenate([ch, pay])).any() else 0.0
+    ax.yaxis.set_major_formatter(usd_formatter(top))
+    _month_axis(ax, months)
+    ax.set_ylabel("Dollars in the month")
+    ax.set_title("Charges and payments", loc="left", fontsize=11, fontweight="bold")
+    ax.legend(frameon=False, fontsize=9, ncols=2, loc="upper left", bbox_to_anchor=(0, 1.0))
+    ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- aging
+def aging_by_payer(aging: pd.DataFrame, colors: Mapping[str, str], *, month: str | None = None) -> Figure:
+    """Open A/R by aging bucket, each bar stacked by payer (payer colours as everywhere in the report)."""
+    fig, (ax,) = _new(figsize=(10.0, 4.2))
+    if aging is None or len(aging) == 0:
+        _empty(ax, "No open A/R")
+        return fig
+    df = aging.assign(payer_id=aging["payer_id"].astype(str), bucket=aging["bucket"].astype(str))
+    names = _payer_names(df)
+    table = (
+        df.groupby(["payer_id", "bucket"], observed=True)["balance_cents"].sum().unstack("bucket", fill_value=0)
+        .reindex(columns=BUCKETS, fill_value=0)
+    )
+    order = payer_order(table.index, colors)
+    bottom = np.zeros(len(BUCKETS))
+    x = np.arange(len(BUCKETS))
+    for pid in order:
+        vals = table.loc[pid].to_numpy(dtype=float) / 100.0
+        ax.bar(x, vals, 0.62, bottom=bottom, color=_color(colors, pid), label=names.get(pid, pid),
+               edgecolor="white", linewidth=0.5)
+        bottom += vals
+    total = bottom.sum()
+    for xi, b in zip(x, bottom):
+        share = b / total if total else 0
+        ax.annotate(f"${b:,.0f}\n{share:.0%}", (xi, b), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=8, color=_INK)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{b} days" for b in BUCKETS])
+    ax.set_xlabel("Days since date of service")
+    ax.yaxis.set_major_formatter(usd_formatter(bottom.max()))
+    ax.set_ylim(0, bottom.max() * 1.22 if bottom.max() > 0 else 1)
+    ax.set_ylabel("Open balance")
+    as_of = month_end(month) if month else None
+    ax.set_title("A/R aging by payer" + (f", as of {as_of}" if as_of else ""), loc="left", fontsize=11,
+                 fontweight="bold")
+    handles, labels = ax.get_legend_handles_labels()  # legend top-down in the stack's visual order
+    ax.legend(handles[::-1], labels[::-1], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              title="Responsible", title_fontsize=8)
+    return fig
+
+
+def _payer_names(df: pd.DataFrame) -> dict[str, str]:
+    if "payer_name" not in df.columns:
+        return {}
+    names = df.drop_duplicates("payer_id").set_index("payer_id")["payer_name"]
+    return {str(k): (str(v) if isinstance(v, str) and v else ("Patient" if _is_patient(k) else str(k)))
+            for k, v in names.items()}
+
+
+# --------------------------------------------------------------------------------------------- denials
+def denial_label(row: Mapping) -> str:
+    code = f"{row.get('group_code') or ''}-{row.get('reason_code') or ''}".strip("-")
+    cat = str(row.get("category") or "").replace("_", " ")
+    return f"{code} {cat}".strip()
+
+
+def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> Figure:
+    """Top denial reasons: denied charge dollars (bars) with the number of claims at the end of each bar."""
+    n = len(reasons) if reasons is not None else 0
+    fig, (ax,) = _new(figsize=(10.0, max(2.6, 0.42 * n + 1.2)))
+    if n == 0:
+        _empty(ax, "No denials this month")
+        return fig
+    df = reasons.reset_index(drop=True)
+    labels = [denial_label(r) for r in df.to_dict("records")]
+    dollars = df["denied_cents"].to_numpy(dtype=float) / 100.0
+    y = np.arange(n)[::-1]
+    ax.barh(y, dollars, 0.65, color="#D55E00")
+    for yi, d, c in zip(y, dollars, df["claims"]):
+        claims = f"{int(c):,} claim" + ("s" if int(c) != 1 else "")
+        ax.annotate(f"${d:,.0f} · {claims}", (d, yi), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8, color=_INK)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=_GRID, linewidth=0.8)
+    ax.xaxis.set_major_formatter(usd_formatter(dollars.max()))
+    ax.set_xlim(0, dollars.max() * 1.3 if dollars.max() > 0 else 1)
+    ax.set_xlabel("Denied charges")
+    ax.set_title("Denial reasons" + (f", {month}" if month else "") + " (group-CARC and category)", loc="left",
+                 fontsize=11, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- reimbursement
+def paid_per_unit_by_payer(reimb: pd.DataFrame, colors: Mapping[str, str], *, top: int = 6) -> Figure:
+    """Paid per unit for the most-billed procedure codes, one bar per payer (payer colours), so a payer that pays
+    less for the same code stands out."""
+    fig, (ax,) = _new(figsize=(10.0, 4.2))
+    if reimb is None or len(reimb) == 0:
+        _empty(ax, "No remittances this month")
+        return fig
+    df = reimb.assign(payer_id=reimb["payer_id"].astype(str))
+    codes = (df.groupby("procedure_code")["claims"].sum().sort_values(ascending=False, kind="stable")
+             .head(top).index.tolist())
+    df = df[df["procedure_code"].isin(codes)]
+    if not df["paid_per_unit_cents"].notna().any():
+        _empty(ax, "Every payer-code cell has too few claims to show (suppressed)")
+        return fig
+    payers = payer_order(df["payer_id"].unique(), colors)
+    names = _payer_names(df)
+    width = 0.8 / max(len(payers), 1)
+    x = np.arange(len(codes))
+    top_val = 0.0
+    for i, pid in enumerate(payers):
+        sub = df[df["payer_id"] == pid].set_index("procedure_code")["paid_per_unit_cents"]
+        vals = np.array([float(sub[c]) / 100.0 if c in sub.index and pd.notna(sub[c]) else np.nan for c in codes])
+        top_val = max(top_val, np.nanmax(vals) if np.isfinite(vals).any() else 0.0)
+        ax.bar(x - 0.4 + width * (i + 0.5), vals, width, color=_color(colors, pid), label=names.get(pid, pid))
+    ax.set_xticks(x)
+    ax.set_xticklabels(codes)
+    ax.set_xlabel("Procedure code (most claims first)")
+    ax.yaxis.set_major_formatter(usd_formatter(top_val))
+    ax.set_ylabel("Paid per unit")
+    ax.set_title("Paid per unit by payer, top procedure codes", loc="left", fontsize=11, fontweight="bold")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="Payer", title_fontsize=8)
+    return fig

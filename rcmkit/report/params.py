@@ -1,0 +1,312 @@
+"""Report parameter files: read and validate them before any kernel starts.
+
+A parameter file is a small YAML mapping (``parameters/demo.yaml``)::
+
+    practice: demo          # folder under data_root (letters, digits, '-', '_', '.')
+    data_root: data         # relative paths are resolved against the current directory (the project root)
+    month: null             # "YYYY-MM" (quote it), or null for the last full month in the data
+    output_root: reports    # reports land in <output_root>/<practice>/<YYYY-MM>/
+    title: null             # optional report title
+    metrics: {}             # metric options, see rcmkit.metrics.MetricOptions
+
+Every problem raises :class:`ParamError`, whose message is one line naming the file, the key (and the line when
+known) and what was expected, e.g. ``parameters/demo.yaml:3: month: expected a quoted "YYYY-MM" month such as
+"2026-09", got '2026-9'``. The CLI prints it and exits with status 2.
+
+Scalars of the string keys are taken from the YAML text as written, so ``practice: 00123`` stays ``"00123"`` and
+``month: 2026-09`` stays ``"2026-09"`` (YAML 1.1 would turn the first into the octal integer 83).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+__all__ = ["ParamError", "ReportParams", "load_params", "validate_data", "check_month", "KEYS", "REQUIRED_TABLES"]
+
+#: The keys a parameter file may hold, with what each expects (used in messages).
+KEYS: dict[str, str] = {
+    "practice": "a practice name (letters, digits, '-', '_' or '.')",
+    "data_root": "a folder path",
+    "month": 'a quoted "YYYY-MM" month, or null for the last full month in the data',
+    "output_root": "a folder path",
+    "title": "a string, or null",
+    "metrics": "a mapping of metric options",
+}
+DEFAULTS: dict[str, Any] = {
+    "data_root": "data", "month": None, "output_root": "reports", "title": None, "metrics": None,
+}
+
+#: The canonical tables a report reads; each must exist before the kernel starts.
+REQUIRED_TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "ledger")
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ParamError(ValueError):
+    """A parameter file (or a command-line override) is invalid. ``str(err)`` is one line for the user."""
+
+    def __init__(self, source: str, key: str | None, message: str, line: int | None = None):
+        self.source = source
+        self.key = key
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """Validated report parameters; paths are absolute and ``month`` is always resolved."""
+
+    source: str  # the parameter file as given (for messages)
+    practice: str
+    data_root: Path
+    month: str
+    output_root: Path
+    title: str | None = None
+    metric_options: dict = field(default_factory=dict)  # as written; rebuilt in the kernel with from_dict
+    month_is_default: bool = False  # True when month was null and resolved to the last full month
+
+    @property
+    def report_dir(self) -> Path:
+        return self.output_root / self.practice / self.month
+
+    def notebook_parameters(self, output_dir: str | os.PathLike) -> dict[str, Any]:
+        """The papermill ``parameters`` dict: strings, None and the metric-options mapping; never CLI-parsed."""
+        return {
+            "practice": self.practice,
+            "data_root": str(self.data_root),
+            "month": self.month,
+            "output_dir": str(output_dir),
+            "title": self.title,
+            "metric_options": dict(self.metric_options),
+        }
+
+
+# --------------------------------------------------------------------------------------------- reading YAML
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _read_mapping(path: Path, source: str) -> dict[str, tuple[yaml.Node, int]]:
+    """The top-level mapping as {key: (value node, line)}; rejects bad YAML, non-mappings and duplicate keys."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamError(source, None, "no such parameter file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamError(source, None, f"cannot read the parameter file ({exc})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamError(source, None, f"not valid YAML ({problem})", line=mark.line + 1 if mark else None) from None
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise ParamError(source, None, "expected a YAML mapping of parameters (key: value lines)", line=_line(root))
+    out: dict[str, tuple[yaml.Node, int]] = {}
+    for key_node, value_node in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ParamError(source, None, "expected plain keys", line=_line(key_node))
+        key = key_node.value
+        if key in out:
+            raise ParamError(source, key, "duplicate key (it appears twice)", line=_line(key_node))
+        out[key] = (value_node, _line(key_node))
+    return out
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _string(source: str, key: str, node: yaml.Node, line: int) -> str | None:
+    """A scalar as written in the file (no YAML 1.1 int/date/bool coercion); None for null."""
+    if _is_null(node):
+        return None
+    if not isinstance(node, yaml.ScalarNode):
+        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+        raise ParamError(source, key, f"expected {KEYS[key]}, got a YAML {kind}", line)
+    return node.value
+
+
+def _construct(node: yaml.Node) -> Any:
+    """Plain YAML construction (numbers, booleans, lists) for the metric options."""
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+# --------------------------------------------------------------------------------------------- validation
+def check_month(source: str, key: str, value: Any, line: int | None = None) -> str:
+    if not isinstance(value, str) or not MONTH_RE.match(value.strip()):
+        raise ParamError(source, key, f'expected a quoted "YYYY-MM" month such as "2026-09", got {value!r}', line)
+    return value.strip()
+
+
+def _resolve_path(value: str, cwd: Path) -> Path:
+    p = Path(os.path.expanduser(value))
+    return (p if p.is_absolute() else cwd / p).resolve()
+
+
+def load_params(
+    path: str | os.PathLike,
+    *,
+    month: str | None = None,
+    output_root: str | os.PathLike | None = None,
+    cwd: str | os.PathLike | None = None,
+    check_data: bool = True,
+) -> ReportParams:
+    """Read and validate a parameter file; ``month``/``output_root`` override the file (command-line options).
+
+    Relative paths are resolved against ``cwd`` (default: the current directory, i.e. the project root).
+    With ``check_data`` (the default) the practice's tables must exist and the month must be a full month in
+    them; a null month becomes the last full month (:func:`rcmkit.metrics.last_full_month`).
+    Raises :class:`ParamError` for the first problem found.
+    """
+    source = os.fspath(path)
+    cwd = Path(cwd) if cwd is not None else Path.cwd()
+    raw = _read_mapping(Path(source) if Path(source).is_absolute() else cwd / source, source)
+
+    unknown = [k for k in raw if k not in KEYS]
+    if unknown:
+        k = unknown[0]
+        raise ParamError(source, k, f"unknown parameter; expected one of {', '.join(KEYS)}", raw[k][1])
+    if "practice" not in raw or _is_null(raw["practice"][0]):
+        line = raw["practice"][1] if "practice" in raw else None
+        raise ParamError(source, "practice", f"required; expected {KEYS['practice']}", line)
+
+    values: dict[str, Any] = dict(DEFAULTS)
+    lines: dict[str, int | None] = {k: None for k in KEYS}
+    for key, (node, line) in raw.items():
+        lines[key] = line
+        if key == "metrics":
+            if _is_null(node):
+                values[key] = None
+            elif not isinstance(node, yaml.MappingNode):
+                raise ParamError(source, key, f"expected {KEYS[key]} (option: value lines), got {node.value!r}", line)
+            else:
+                values[key] = _construct(node)
+        else:
+            values[key] = _string(source, key, node, line)
+
+    practice = values["practice"]
+    from ..store import PRACTICE_NAME
+
+    if not PRACTICE_NAME.match(practice) or ".." in practice:
+        raise ParamError(source, "practice", f"expected {KEYS['practice']}, at most 64 characters, not starting "
+                         f"with '.'; got {practice!r}", lines["practice"])
+    for key in ("data_root", "output_root"):
+        if values[key] is None or not str(values[key]).strip():
+            raise ParamError(source, key, f"expected {KEYS[key]}, got an empty value", lines[key])
+    data_root = _resolve_path(values["data_root"], cwd)
+    if output_root is not None:
+        out_root = _resolve_path(os.fspath(output_root), cwd)
+        if out_root.exists() and not out_root.is_dir():
+            raise ParamError("--output-root", None, f"{out_root} exists and is not a folder; expected a folder path")
+    else:
+        out_root = _resolve_path(values["output_root"], cwd)
+        if out_root.exists() and not out_root.is_dir():
+            raise ParamError(source, "output_root", f"{out_root} exists and is not a folder; expected "
+                             f"{KEYS['output_root']}", lines["output_root"])
+
+    metric_options = values["metrics"] or {}
+    if not all(isinstance(k, str) for k in metric_options):
+        raise ParamError(source, "metrics", "expected option names as keys", lines["metrics"])
+    try:
+        from ..metrics import MetricOptions
+
+        MetricOptions.from_dict(dict(metric_options))
+    except (ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise ParamError(source, "metrics", first, lines["metrics"]) from None
+
+    month_source, month_line, month_value = source, lines["month"], values["month"]
+    if month is not None:
+        month_source, month_line, month_value = "--month", None, _check_cli_month(month)
+    elif month_value is not None:
+        month_value = check_month(source, "month", month_value, month_line)
+
+    params = ReportParams(
+        source=source,
+        practice=practice,
+        data_root=data_root,
+        month=month_value or "",
+        output_root=out_root,
+        title=values["title"],
+        metric_options=dict(metric_options),
+        month_is_default=month_value is None,
+    )
+    if check_data:
+        params = validate_data(params, month_source=month_source, lines={**lines, "month": month_line})
+    return params
+
+
+def _check_cli_month(value: str) -> str:
+    if not isinstance(value, str) or not MONTH_RE.match(value.strip()):
+        raise ParamError("--month", None, f'expected a "YYYY-MM" month such as 2026-09, got {value!r}')
+    return value.strip()
+
+
+def validate_data(
+    params: ReportParams, *, month_source: str | None = None, lines: Mapping[str, int | None] | None = None
+) -> ReportParams:
+    """Check that the practice's tables exist and that the month is a full month in them; resolve a null month."""
+    from dataclasses import replace
+
+    from .. import store
+
+    source = params.source
+    lines = lines or {}
+    practice, root = params.practice, params.data_root
+    folder = root / practice
+    make = f"create it with 'rcmkit demo --practice {practice}' or 'rcmkit ingest'"
+    if not root.is_dir():
+        raise ParamError(source, "data_root", f"folder {root} does not exist; expected the folder that holds "
+                         f"<practice>/<table>.parquet ({make})", lines.get("data_root"))
+    if not folder.is_dir():
+        raise ParamError(source, "practice", f"no data for practice {practice!r}: folder {folder} does not exist "
+                         f"({make})", lines.get("practice"))
+    missing = [t for t in REQUIRED_TABLES if not store.table_path(root, practice, t).exists()]
+    if missing:
+        raise ParamError(source, "practice", f"practice {practice!r} in {root} lacks the table(s) {', '.join(missing)}; "
+                         f"expected {', '.join(REQUIRED_TABLES)} ({make})", lines.get("practice"))
+    try:  # the tables last_full_month looks at, as the notebook will load them
+        tables = store.load_tables(root, practice, ("claims", "remittances", "postings", "ledger"), required=False)
+    except store.StoreError as exc:
+        raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
+    from ..metrics import last_full_month
+
+    try:
+        last = last_full_month(tables)
+    except ValueError as exc:  # no dated events at all
+        raise ParamError(source, "practice", f"practice {practice!r} has no full month of data ({exc})",
+                         lines.get("practice")) from None
+    if params.month_is_default:
+        return replace(params, month=last)
+    first = _first_month(tables)
+    msource = month_source or source
+    key = "month" if msource == source else None
+    if params.month > last:
+        raise ParamError(msource, key, f"{params.month} is not a full month in the data for {practice!r}; expected "
+                         f"a month from {first or '?'} to {last} (the last full month)", lines.get("month"))
+    if first and params.month < first:
+        raise ParamError(msource, key, f"{params.month} is before the data for {practice!r}; expected a month "
+                         f"from {first} to {last}", lines.get("month"))
+    return params
+
+
+def _first_month(tables: Mapping[str, Any]) -> str | None:
+    ledger = tables.get("ledger")
+    if ledger is None or len(ledger) == 0:
+        return None
+    return ledger["posted_on"].min().strftime("%Y-%m")

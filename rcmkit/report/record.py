@@ -1,0 +1,94 @@
+"""``metrics.json``: the month's KPI values in machine-readable form, written beside the HTML report.
+
+The document is deterministic: sorted keys, no wall-clock time, floats as Python writes them (they read back
+bit-identical), NaN written as null. Two runs on the same data and options produce the same bytes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["METRICS_FILE", "metrics_document", "write_metrics", "read_metrics", "month_end"]
+
+METRICS_FILE = "metrics.json"
+KPI_FIELDS = ("label", "value", "unit", "numerator", "denominator", "definition", "source")
+
+
+def month_end(month: str) -> str:
+    """``"2026-09"`` -> ``"2026-09-30"``."""
+    year, mon = (int(p) for p in month.split("-"))
+    return f"{year:04d}-{mon:02d}-{calendar.monthrange(year, mon)[1]:02d}"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: numpy numbers to Python numbers, NaN/NA to None."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+def metrics_document(practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None) -> dict:
+    """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
+
+    ``definitions`` is the ``definitions_used(opts)`` frame (columns metric, definition, source) or a list of dicts.
+    """
+    from .. import __version__
+
+    out_kpis = {}
+    for key, kpi in kpis.items():
+        out_kpis[key] = {f: _clean(getattr(kpi, f, None)) for f in KPI_FIELDS}
+    if definitions is None:
+        defs: list = []
+    elif hasattr(definitions, "to_dict"):
+        defs = definitions.to_dict(orient="records")
+    else:
+        defs = list(definitions)
+    defs = [{k: _clean(v) for k, v in d.items()} for d in defs]
+    return {
+        "practice": practice,
+        "month": month,
+        "as_of": month_end(month),
+        "rcmkit_version": __version__,
+        "kpis": out_kpis,
+        "definitions": defs,
+    }
+
+
+def write_metrics(
+    output_dir: str | os.PathLike | None, practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None
+) -> Path | None:
+    """Write ``<output_dir>/metrics.json`` and return its path; does nothing when ``output_dir`` is None
+    (a notebook run by hand, outside ``rcmkit report``)."""
+    if output_dir is None:
+        return None
+    doc = metrics_document(practice, month, kpis, definitions)
+    path = Path(output_dir) / METRICS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_metrics(path: str | os.PathLike) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,310 @@
+"""Run the monthly report: execute the notebook with papermill, export static HTML, publish atomically.
+
+Layout of the output (``<output_root>/<practice>/<YYYY-MM>/``)::
+
+    monthly_report.ipynb   the executed notebook (inputs, outputs, parameters)
+    monthly_report.html    the report: no code, no prompts, images embedded as data URIs
+    metrics.json           the month's KPIs (written by the notebook through rcmkit.report.write_metrics)
+
+Everything is built in a hidden staging folder beside the target and then renamed into place, so a reader sees
+the old complete report or the new complete report, never a mix. When a notebook cell fails, the partial
+executed notebook is kept in ``<YYYY-MM>.failed/`` (the previous good report, if any, is left untouched) and
+:class:`NotebookFailed` says which cell failed and why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .params import ReportParams
+from .record import METRICS_FILE, read_metrics
+
+__all__ = [
+    "ReportError",
+    "NotebookFailed",
+    "ReportResult",
+    "KERNEL_NAME",
+    "NOTEBOOK_FILE",
+    "HTML_FILE",
+    "default_notebook",
+    "resolve_kernel",
+    "run_report",
+    "publish_dir",
+]
+
+KERNEL_NAME = "rcmkit"
+NOTEBOOK_FILE = "monthly_report.ipynb"
+HTML_FILE = "monthly_report.html"
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class ReportError(RuntimeError):
+    """The report could not be produced. ``str(err)`` is one line for the user."""
+
+
+class NotebookFailed(ReportError):
+    """A cell of the report notebook raised. Carries the cell, the error and where the partial notebook is."""
+
+    def __init__(
+        self, cell_index: int, exec_count: int | None, source: str, ename: str, evalue: str, notebook: Path | None
+    ):
+        self.cell_index = cell_index
+        self.exec_count = exec_count
+        self.source = source
+        self.ename = ename
+        self.evalue = evalue
+        self.notebook = notebook
+        code = [ln.strip() for ln in (source or "").splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        first_src = code[0] if code else ""
+        if len(first_src) > 70:
+            first_src = first_src[:67] + "..."
+        first_err = next((ln.strip() for ln in (evalue or "").splitlines() if ln.strip()), "")
+        where = f"In [{exec_count}]" if exec_count else f"cell {cell_index}"
+        kept = f"; partial notebook kept at {notebook}" if notebook else ""
+        super().__init__(
+            f"the report notebook failed at {where} ({first_src!r}): {ename}: {first_err}".rstrip(": ") + kept
+        )
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    report_dir: Path
+    html: Path
+    notebook: Path
+    metrics: Path
+    kernel: str
+    seconds: float
+
+
+# --------------------------------------------------------------------------------------------- notebook + kernel
+def default_notebook() -> Path:
+    """The monthly report notebook: ``notebooks/`` of the rcmkit checkout (rcmkit runs from a clone)."""
+    candidate = Path(__file__).resolve().parents[2] / "notebooks" / NOTEBOOK_FILE
+    if candidate.is_file():
+        return candidate
+    raise ReportError(f"cannot find {candidate}; pass --notebook PATH")
+
+
+def _runs_this_python(argv: list[str]) -> bool:
+    if not argv:
+        return False
+    exe = argv[0]
+    major, minor = sys.version_info[:2]
+    if exe in {"python", f"python{major}", f"python{major}.{minor}"}:
+        return True  # jupyter_client launches these names with sys.executable
+    # Compare the paths without resolving symlinks: every venv's python links to the same base interpreter.
+    return os.path.dirname(os.path.abspath(exe)) == os.path.dirname(os.path.abspath(sys.executable))
+
+
+def resolve_kernel(preferred: str = KERNEL_NAME, *, log: Log = _stderr) -> str:
+    """The kernel to run the report with: ``preferred`` when it runs this Python.
+
+    When it is not registered, register it for this environment (as ``make install`` does with
+    ``python -m ipykernel install --sys-prefix --name rcmkit``); when that is impossible, or the registered spec runs
+    another interpreter, fall back to this Python's native ``python3`` kernel and say so.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        spec = ksm.get_kernel_spec(preferred)
+    except NoSuchKernel:
+        spec = None
+    if spec is not None:
+        if _runs_this_python(spec.argv):
+            return preferred
+        log(f"note: Jupyter kernel {preferred!r} ({spec.resource_dir}) runs {spec.argv[0]}, not this Python "
+            f"({sys.executable}); using this Python's 'python3' kernel instead")
+        return "python3"
+    try:
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=preferred, display_name="Python (rcmkit)", prefix=sys.prefix)
+        spec = KernelSpecManager().get_kernel_spec(preferred)
+        if _runs_this_python(spec.argv):
+            log(f"note: registered the Jupyter kernel {preferred!r} for {sys.executable} (in {sys.prefix})")
+            return preferred
+    except Exception as exc:  # read-only prefix, shadowed spec, ...
+        log(f"note: Jupyter kernel {preferred!r} is not registered and could not be ({exc}); "
+            "using this Python's 'python3' kernel")
+        return "python3"
+    log(f"note: Jupyter kernel {preferred!r} resolves to another interpreter; using this Python's 'python3' kernel")
+    return "python3"
+
+
+# --------------------------------------------------------------------------------------------- publishing
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when the platform cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def publish_dir(staging: Path, final: Path) -> None:
+    """Move the complete folder ``staging`` to ``final``, replacing an older ``final`` without a window in which
+    a reader could see a half-written report. ``staging`` must be beside ``final`` (same filesystem)."""
+    for path in staging.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    try:
+        os.rename(staging, final)  # no older report (a non-empty final makes this fail)
+    except OSError:
+        if not final.exists():
+            raise
+        if _exchange(staging, final):  # staging now holds the old report
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+            os.rename(final, old)
+            os.rename(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(final.parent)
+
+
+# --------------------------------------------------------------------------------------------- running
+def run_report(
+    params: ReportParams,
+    *,
+    notebook: str | os.PathLike | None = None,
+    kernel: str | None = None,
+    progress: bool = True,
+    timeout: int = 900,
+    log: Log = _stderr,
+) -> ReportResult:
+    """Execute the report notebook for validated ``params`` and publish ``<output_root>/<practice>/<month>/``.
+
+    Raises :class:`NotebookFailed` when a cell raises (the partial notebook is kept in ``<month>.failed/``) and
+    :class:`ReportError` for anything else that stops the report. Nothing incomplete is ever published.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from .export import external_references, notebook_to_html
+
+    t0 = time.monotonic()
+    nb_in = Path(notebook) if notebook is not None else default_notebook()
+    if not nb_in.is_file():
+        raise ReportError(f"notebook {nb_in} does not exist")
+    kernel = kernel or resolve_kernel(log=log)
+    final = params.report_dir
+    staging = final.with_name(f".{final.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise ReportError(f"cannot create the report folder {final.parent}: {exc.strerror or exc}") from None
+    out_nb = staging / NOTEBOOK_FILE
+    try:
+        month_note = " (the last full month)" if params.month_is_default else ""
+        log(f"running {nb_in.name} for practice {params.practice!r}, month {params.month}{month_note}, "
+            f"kernel {kernel!r}")
+        try:
+            papermill.execute_notebook(
+                str(nb_in),
+                str(out_nb),
+                parameters=params.notebook_parameters(staging),
+                kernel_name=kernel,
+                language="python",
+                progress_bar=progress,
+                cwd=str(staging),
+                execution_timeout=timeout,
+                start_timeout=120,
+                # The kernel's own log (e.g. ipykernel's "running over TCP without encryption") is not report
+                # output; errors still reach the terminal.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
+        except PapermillExecutionError as exc:
+            kept = _keep_failed(staging, final, out_nb)
+            raise NotebookFailed(exc.cell_index, exc.exec_count, exc.source, exc.ename, exc.evalue, kept) from exc
+        except Exception as exc:  # dead kernel, timeout, missing kernel, unreadable notebook ...
+            kept = _keep_failed(staging, final, out_nb)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            where = f"; partial notebook kept at {kept}" if kept else ""
+            raise ReportError(f"the report notebook did not run: {type(exc).__name__}: {first}{where}") from exc
+
+        metrics = staging / METRICS_FILE
+        if not metrics.is_file():
+            kept = _keep_failed(staging, final, out_nb)
+            raise ReportError(f"the notebook ran but wrote no {METRICS_FILE} (it must call rcmkit.report.write_metrics "
+                              f"with output_dir); notebook kept at {kept}")
+        doc = read_metrics(metrics)
+        if (doc.get("practice"), doc.get("month")) != (params.practice, params.month):
+            raise ReportError(f"{METRICS_FILE} is for {doc.get('practice')!r} {doc.get('month')!r}, expected "
+                              f"{params.practice!r} {params.month!r}")
+
+        log("exporting HTML")
+        nb = nbformat.read(out_nb, as_version=4)
+        html, n_stderr = notebook_to_html(nb, title=params.title or f"{params.practice} monthly report {params.month}")
+        if n_stderr:
+            log(f"note: {n_stderr} stderr output(s) (warnings) left out of the HTML; see {final / NOTEBOOK_FILE}")
+        ext = external_references(html)
+        if ext:
+            log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
+        (staging / HTML_FILE).write_text(html, encoding="utf-8")
+
+        try:
+            publish_dir(staging, final)
+        except OSError as exc:
+            raise ReportError(f"cannot publish the report to {final}: {exc.strerror or exc}") from None
+        shutil.rmtree(final.with_name(f"{final.name}.failed"), ignore_errors=True)  # stale failure of an older run
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return ReportResult(
+        report_dir=final,
+        html=final / HTML_FILE,
+        notebook=final / NOTEBOOK_FILE,
+        metrics=final / METRICS_FILE,
+        kernel=kernel,
+        seconds=time.monotonic() - t0,
+    )
+
+
+def _keep_failed(staging: Path, final: Path, out_nb: Path) -> Path | None:
+    """Publish the partial executed notebook (only it) to ``<month>.failed/``; return its path or None."""
+    if not out_nb.is_file():
+        return None
+    failed = final.with_name(f"{final.name}.failed")
+    box = final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}")
+    box.mkdir()
+    shutil.move(str(out_nb), box / NOTEBOOK_FILE)
+    publish_dir(box, failed)
+    return failed / NOTEBOOK_FILE

@@ -1,0 +1,370 @@
+"""HTML building blocks for the report: title block, KPI tiles with sparklines, and styled tables.
+
+Each function returns an HTML string (wrap it in ``IPython.display.HTML`` in a notebook). Inputs are never
+modified. The HTML is self-contained: inline CSS and inline SVG, no scripts, no external files.
+Nothing here shows patient-level data: the tables take the aggregated frames of :mod:`rcmkit.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import formatting as fmt
+from .charts import BUCKETS, _color, _is_patient, payer_order
+
+__all__ = [
+    "STYLE",
+    "title_block",
+    "kpi_tiles",
+    "sparkline_svg",
+    "html_table",
+    "aging_table",
+    "denial_table",
+    "reimbursement_table",
+    "definitions_table",
+    "options_note",
+]
+
+#: Which direction is better for each KPI (+1 higher is better, -1 lower is better, 0 neither).
+BETTER = {
+    "days_in_ar": -1,
+    "days_in_ar_net": -1,
+    "ar_total": 0,
+    "ar_over_120_pct": -1,
+    "ar_over_90_pct": -1,
+    "net_collection_rate": 1,
+    "clean_claim_rate": 1,
+    "initial_denial_rate": -1,
+    "initial_denial_rate_dollars": -1,
+    "charges": 0,
+    "payments": 0,
+}
+
+STYLE = """<style>
+.rcm { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; }
+.rcm-title { padding: 0 5px; }
+.rcm-title h1 { font-size: 1.9em; margin: 0 0 .15em 0; }
+.rcm-title .rcm-sub { color: #555; font-size: 1.05em; }
+.rcm-title .rcm-meta { color: #777; font-size: .85em; margin-top: .3em; }
+.rcm-tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(205px, 1fr)); gap: 10px; margin: 6px 0; }
+.rcm-tile { border: 1px solid #dcdcdc; border-radius: 6px; padding: 9px 11px 6px 11px; background: #fcfcfc; }
+.rcm-tile .rcm-label { font-size: .82em; color: #555; text-transform: uppercase; letter-spacing: .03em; min-height: 2.3em; }
+.rcm-tile .rcm-value { font-size: 1.55em; font-weight: 600; margin: 2px 0; font-variant-numeric: tabular-nums; }
+.rcm-tile .rcm-prior { font-size: .82em; color: #555; }
+.rcm-good { color: #1a7f37; } .rcm-bad { color: #c0392b; } .rcm-flat { color: #666; }
+.rcm-spark { display: block; margin-top: 4px; }
+table.rcm.rcm-table { border-collapse: collapse; font-size: .86em; margin: 6px 0 10px 0; font-variant-numeric: tabular-nums; }
+table.rcm.rcm-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; color: #333; font-size: 1.1em; }
+table.rcm.rcm-table th { background: #f0f2f4; border-bottom: 2px solid #c8cdd2; padding: 5px 9px; text-align: left; }
+table.rcm.rcm-table td { border-bottom: 1px solid #e6e6e6; padding: 4px 9px; vertical-align: top; text-align: left; }
+table.rcm.rcm-table td.num, table.rcm.rcm-table th.num { text-align: right; white-space: nowrap; }
+table.rcm.rcm-table tr.rcm-total td { font-weight: 600; border-top: 2px solid #c8cdd2; }
+table.rcm.rcm-table tr.rcm-first td { border-top: 1px solid #b9bec4; }
+.rcm-swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -0.05em; }
+.rcm-note { color: #666; font-size: .85em; }
+</style>"""
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+# --------------------------------------------------------------------------------------------- title
+def title_block(practice: str, month: str, *, title: str | None = None, options: Any = None,
+                practice_name: str | None = None) -> str:
+    """The report's heading: title, practice and month, the as-of date, the rcmkit version and the metric
+    options in force (``options``: a :class:`rcmkit.metrics.MetricOptions`)."""
+    from .. import __version__
+    from .record import month_end
+
+    heading = title or "Monthly revenue-cycle report"
+    who = practice_name or practice
+    opts = f" Metric options: {_e(_options_text(options))}." if options is not None else ""
+    return (
+        f'{STYLE}<div class="rcm rcm-title"><h1>{_e(heading)}</h1>'
+        f'<div class="rcm-sub">{_e(who)} &middot; {_e(fmt.month_label(month))}</div>'
+        f'<div class="rcm-meta">Balances as of {_e(month_end(month))} (end of day). '
+        f"Practice <code>{_e(practice)}</code>, rcmkit {_e(__version__)}.{opts}</div></div>"
+    )
+
+
+def _options_text(options: Any) -> str:
+    """``"the defaults"`` or the options that differ from them (``days_in_ar = 'gross_12m'; ...``)."""
+    try:
+        fields = dataclasses.fields(options)
+    except TypeError:
+        return str(options)
+    changed = []
+    for f in fields:
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        value = getattr(options, f.name)
+        if default is dataclasses.MISSING or value != default:
+            changed.append(f"{f.name} = {value!r}")
+    return "the defaults" if not changed else "; ".join(changed)
+
+
+def options_note(options: Any) -> str:
+    """One line naming the metric options in force (the non-default ones)."""
+    if options is None:
+        return ""
+    return f'<p class="rcm rcm-note">Metric options: {_e(_options_text(options))}.</p>'
+
+
+# --------------------------------------------------------------------------------------------- tiles
+def sparkline_svg(values: Sequence[Any], *, width: int = 150, height: int = 30, color: str = "#0072B2",
+                  title: str | None = None) -> str:
+    """A tiny inline SVG line of ``values`` (gaps where a value is missing); the last point is marked."""
+    v = np.array([np.nan if fmt.is_missing(x) else float(x) for x in values], dtype=float)
+    if not np.isfinite(v).any():
+        return ""
+    lo, hi = np.nanmin(v), np.nanmax(v)
+    span = hi - lo if hi > lo else 1.0
+    pad = 3
+    n = len(v)
+    xs = [pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
+    ys = [pad + (height - 2 * pad) * (1 - (val - lo) / span) if np.isfinite(val) else None for val in v]
+    segments, cur = [], []
+    for x, y in zip(xs, ys):
+        if y is None:
+            if cur:
+                segments.append(cur)
+            cur = []
+        else:
+            cur.append(f"{x:.1f},{y:.1f}")
+    if cur:
+        segments.append(cur)
+    lines = "".join(
+        f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{" ".join(s)}"/>' for s in segments
+    )
+    last = next(((x, y) for x, y in zip(reversed(xs), reversed(ys)) if y is not None), None)
+    dot = f'<circle cx="{last[0]:.1f}" cy="{last[1]:.1f}" r="2.4" fill="{color}"/>' if last else ""
+    tip = f"<title>{_e(title)}</title>" if title else ""
+    return (f'<svg class="rcm-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'xmlns="http://www.w3.org/2000/svg" role="img">{tip}{lines}{dot}</svg>')
+
+
+def _display(kpi: Any, value: Any) -> str:
+    """Format ``value`` exactly as the KPI formats its own value (KPI.display), falling back to the unit."""
+    if fmt.is_missing(value):
+        return "—"
+    try:
+        return dataclasses.replace(kpi, value=float(value)).display()
+    except Exception:
+        return fmt.by_unit(value, getattr(kpi, "unit", ""))
+
+
+def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, month: str | None = None) -> str:
+    """One tile per KPI: the month's value (``KPI.display()``), the prior month's value and the change (green when
+    better, red when worse), and a sparkline of the trend's months."""
+    rows: dict[str, dict] = {}
+    months: list[str] = []
+    if trend is not None and len(trend):
+        t = trend.sort_values("month")
+        months = list(t["month"])
+        rows = {m: r for m, r in zip(months, t.to_dict("records"))}
+    current = month or (months[-1] if months else None)
+    prior_month = fmt.previous_month(current) if current else None
+    parts = [STYLE, '<div class="rcm rcm-tiles">']
+    for key, kpi in kpis.items():
+        unit = getattr(kpi, "unit", "")
+        value = getattr(kpi, "value", None)
+        prior = rows.get(prior_month, {}).get(key) if prior_month else None
+        prior_html = ""
+        if prior_month:
+            prior_html = f"{_e(fmt.short_month(prior_month))}: {_e(_display(kpi, prior))}"
+            if not fmt.is_missing(prior) and not fmt.is_missing(value):
+                change = float(value) - float(prior)
+                better = BETTER.get(key, 0) * change
+                cls = "rcm-good" if better > 0 else ("rcm-bad" if better < 0 else "rcm-flat")
+                arrow = "▲" if change > 0 else ("▼" if change < 0 else "■")
+                prior_html += f' <span class="{cls}">{arrow} {_e(fmt.delta(change, unit))}</span>'
+        spark = ""
+        if months and key in (trend.columns if trend is not None else ()):
+            series = [rows[m].get(key) for m in months]
+            spark = sparkline_svg(series, title=f"{getattr(kpi, 'label', key)}, {fmt.short_month(months[0])} to "
+                                                f"{fmt.short_month(months[-1])}")
+        definition = getattr(kpi, "definition", "")
+        parts.append(
+            f'<div class="rcm-tile" title="{_e(definition)}">'
+            f'<div class="rcm-label">{_e(getattr(kpi, "label", key))}</div>'
+            f'<div class="rcm-value">{_e(kpi.display() if hasattr(kpi, "display") else fmt.by_unit(value, unit))}</div>'
+            f'<div class="rcm-prior">{prior_html}</div>{spark}</div>'
+        )
+    parts.append("</div>")
+    if months:
+        parts.append(f'<p class="rcm rcm-note">Lines show {len(months)} months, {_e(fmt.short_month(months[0]))} to '
+                     f"{_e(fmt.short_month(months[-1]))}. Green and red mark a change for the better or the worse; "
+                     "balances and volumes are left uncoloured.</p>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------- tables
+Column = tuple  # (key, header, formatter or None, numeric: bool)
+
+
+def html_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
+    *,
+    caption: str | None = None,
+    row_class: Callable[[int, Mapping[str, Any]], str] | None = None,
+    cell_style: Callable[[str, Mapping[str, Any]], str] | None = None,
+    empty: str = "No rows.",
+) -> str:
+    """A small, dependency-free HTML table. ``columns`` are ``(key, header, formatter, numeric)`` tuples;
+    formatters return text (escaped here) and numeric columns are right-aligned."""
+    head = "".join(f'<th class="{"num" if c[3] else ""}">{_e(c[1])}</th>' for c in columns)
+    body = []
+    for i, row in enumerate(rows):
+        cls = row_class(i, row) if row_class else ""
+        cells = []
+        for key, _header, formatter, numeric in columns:
+            val = row.get(key)
+            text = row.get(f"__html_{key}") or _e(formatter(val) if formatter else ("" if fmt.is_missing(val) else val))
+            style = cell_style(key, row) if cell_style else ""
+            style_attr = f' style="{style}"' if style else ""
+            cells.append(f'<td class="{"num" if numeric else ""}"{style_attr}>{text}</td>')
+        body.append(f'<tr class="{cls}">{"".join(cells)}</tr>')
+    if not body:
+        body.append(f'<tr><td colspan="{len(columns)}" class="rcm-note">{_e(empty)}</td></tr>')
+    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+    return (f'{STYLE}<table class="rcm rcm-table">{cap}<thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _swatch(color: str) -> str:
+    return f'<span class="rcm-swatch" style="background:{_e(color)}"></span>'
+
+
+def _payer_cell(pid: str, name: Any, colors: Mapping[str, str]) -> str:
+    label = name if isinstance(name, str) and name else ("Patient" if _is_patient(pid) else pid)
+    return _swatch(_color(colors, pid)) + _e(label)
+
+
+def aging_table(aging: pd.DataFrame, colors: Mapping[str, str]) -> str:
+    """Open A/R by payer (rows) and aging bucket (columns), with totals and each payer's share over 120 days."""
+    if aging is None or len(aging) == 0:
+        return html_table([], [("payer", "Responsible", None, False)], caption="Open A/R by aging bucket",
+                          empty="No open A/R.")
+    df = aging.assign(payer_id=aging["payer_id"].astype(str), bucket=aging["bucket"].astype(str))
+    names = df.drop_duplicates("payer_id").set_index("payer_id")["payer_name"].to_dict() if "payer_name" in df else {}
+    piv = (df.groupby(["payer_id", "bucket"], observed=True)["balance_cents"].sum().unstack("bucket", fill_value=0)
+           .reindex(columns=BUCKETS, fill_value=0))
+    rows = []
+    for pid in payer_order(piv.index, colors):
+        r = {b: int(piv.loc[pid, b]) for b in BUCKETS}
+        total = sum(r.values())
+        r.update(total=total, over=(r["120+"] / total) if total else None,
+                 __html_payer=_payer_cell(pid, names.get(pid), colors))
+        rows.append(r)
+    tot = {b: int(piv[b].sum()) for b in BUCKETS}
+    grand = sum(tot.values())
+    tot.update(total=grand, over=(tot["120+"] / grand) if grand else None, payer="All payers and patients",
+               __total=True)
+    rows.append(tot)
+    cols = [("payer", "Responsible", None, False)] + [(b, f"{b} days", fmt.usd_cents, True) for b in BUCKETS] + [
+        ("total", "Total", fmt.usd_cents, True), ("over", "Over 120 days", fmt.pct, True)]
+    return html_table(rows, cols, caption="Open A/R by aging bucket (days since date of service)",
+                      row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
+
+
+def denial_table(reasons: pd.DataFrame) -> str:
+    """Top denial reasons: category, group and reason code, claims, denied charge dollars."""
+    rows = [] if reasons is None else reasons.to_dict("records")
+    for r in rows:
+        r["code"] = f"{r.get('group_code') or ''}-{r.get('reason_code') or ''}".strip("-")
+        r["category"] = str(r.get("category") or "").replace("_", " ")
+    cols = [("category", "Category", None, False), ("code", "Group-CARC", None, False),
+            ("claims", "Claims", fmt.count, True), ("denied_cents", "Denied charges", fmt.usd_cents, True)]
+    return html_table(rows, cols, caption="Top denial reasons this month", empty="No denials this month.")
+
+
+def _window_caption(month: str | None, options: Any) -> str:
+    n = getattr(options, "reimbursement_months", None)
+    if not month or not n:
+        return ""
+    start = month
+    for _ in range(int(n) - 1):
+        start = fmt.previous_month(start)
+    span = fmt.short_month(month) if start == month else f"{fmt.short_month(start)} to {fmt.short_month(month)}"
+    return f", lines paid {span}"
+
+
+def reimbursement_table(
+    reimb: pd.DataFrame, colors: Mapping[str, str], *, month: str | None = None, options: Any = None,
+    max_codes_per_payer: int | None = 10,
+) -> str:
+    """Reimbursement by payer and procedure code: payers in their chart order, each with its
+    ``max_codes_per_payer`` largest codes by billed dollars (None: all). Cells suppressed for having fewer claims
+    than the ``min_cell_count`` option are left out and counted in a note. Paid/allowed carries an in-cell bar."""
+    caption = "Reimbursement by payer and procedure code" + _window_caption(month, options)
+    if reimb is None or len(reimb) == 0:
+        return html_table([], [("payer", "Payer", None, False)], caption=caption,
+                          empty="No remittances in this period.")
+    df = reimb.assign(payer_id=reimb["payer_id"].astype(str))
+    suppressed = df["suppressed"].astype(bool) if "suppressed" in df.columns else pd.Series(False, index=df.index)
+    n_suppressed = int(suppressed.sum())
+    shown = df[~suppressed]
+    rows: list[dict] = []
+    n_beyond = 0
+    for pid in payer_order(shown["payer_id"].unique(), colors):
+        sub = shown[shown["payer_id"] == pid].sort_values(["billed_cents", "procedure_code"], ascending=[False, True],
+                                                         kind="stable")
+        if max_codes_per_payer and len(sub) > max_codes_per_payer:
+            n_beyond += len(sub) - max_codes_per_payer
+            sub = sub.head(max_codes_per_payer)
+        for j, r in enumerate(sub.to_dict("records")):
+            r["__first"] = j == 0
+            r["__html_payer"] = _payer_cell(pid, r.get("payer_name"), colors) if j == 0 else ""
+            rows.append(r)
+
+    def ratio_style(key: str, r: Mapping) -> str:
+        if key != "paid_to_allowed" or fmt.is_missing(r.get(key)):
+            return ""
+        w = max(0.0, min(1.0, float(r[key]))) * 100
+        return f"background: linear-gradient(90deg, #e3eef8 {w:.0f}%, transparent {w:.0f}%)"
+
+    cols = [
+        ("payer", "Payer", None, False),
+        ("procedure_code", "Code", None, False),
+        ("claims", "Claims", fmt.count, True),
+        ("units", "Units", fmt.count, True),
+        ("billed_cents", "Billed", fmt.usd_cents, True),
+        ("allowed_cents", "Allowed", fmt.usd_cents, True),
+        ("paid_cents", "Paid", fmt.usd_cents, True),
+        ("paid_to_allowed", "Paid / allowed", fmt.pct, True),
+        ("paid_per_unit_cents", "Paid per unit", fmt.usd_cents, True),
+    ]
+    table = html_table(rows, cols, caption=caption, empty="Every payer-code cell is too small to show.",
+                       row_class=lambda i, r: "rcm-first" if r.get("__first") and i else "", cell_style=ratio_style)
+    notes = []
+    if n_beyond:
+        notes.append(f"{n_beyond} smaller payer-code cell(s) beyond each payer's top {max_codes_per_payer} codes by "
+                     "billed dollars")
+    if n_suppressed:
+        min_count = getattr(options, "min_cell_count", None)
+        below = f"fewer than {min_count} claims" if min_count else "too few claims"
+        notes.append(f"{n_suppressed} cell(s) with {below}, suppressed because small cells swing too much to read "
+                     "and can point at individual patients")
+    if notes:
+        table += (f'<p class="rcm rcm-note">Not shown: {_e("; ".join(notes))}. '
+                  "<code>rcmkit.metrics.reimbursement_by_payer_code</code> returns every cell.</p>")
+    return table
+
+
+def definitions_table(defs: pd.DataFrame) -> str:
+    """The methods section: every metric definition used in this report, with its source."""
+    rows = [] if defs is None else defs.to_dict("records")
+    cols = [("metric", "Metric", None, False), ("definition", "Definition used", None, False),
+            ("source", "Source", None, False)]
+    return html_table(rows, cols, caption="Definitions used in this report")

@@ -1,0 +1,55 @@
+"""Shared fixtures: a small demo practice and one executed monthly report, both built once per session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+#: Claims in the test demo: enough for every chart and table to have data, small enough to stay fast.
+DEMO_CLAIMS = 1500
+RCMKIT = Path(sys.executable).parent / "rcmkit"  # the installed entry point of this environment
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RCMKIT), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def demo_cli(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """``rcmkit demo`` run once: a data root holding practice 'demo' (seed 7, DEMO_CLAIMS claims) and its ledger."""
+    root = tmp_path_factory.mktemp("data")
+    proc = run_cli("demo", "--practice", "demo", "--claims", str(DEMO_CLAIMS), "--data-root", str(root), cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root, proc
+
+
+@pytest.fixture(scope="session")
+def demo_root(demo_cli) -> Path:
+    return demo_cli[0]
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    project: Path  # the working directory the command ran in
+    params: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    report_dir: Path | None
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_root, tmp_path_factory) -> ReportRun:
+    """``rcmkit report`` run once on the demo practice, from a project folder with relative paths."""
+    project = tmp_path_factory.mktemp("project")
+    params = project / "parameters" / "demo.yaml"
+    params.parent.mkdir()
+    params.write_text(f"practice: demo\ndata_root: {demo_root}\nmonth: null\noutput_root: reports\n", encoding="utf-8")
+    proc = run_cli("report", "parameters/demo.yaml", "--no-progress", cwd=project)
+    lines = proc.stdout.strip().splitlines()
+    report_dir = Path(lines[-1]).parent if proc.returncode == 0 and lines else None
+    return ReportRun(project, params, proc.returncode, proc.stdout, proc.stderr, report_dir)
