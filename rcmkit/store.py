@@ -28,9 +28,10 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema
@@ -43,6 +44,7 @@ __all__ = [
     "load_table",
     "load_tables",
     "save_tables",
+    "update_tables",
     "practice_lock",
     "table_path",
     "has_tables",
@@ -156,6 +158,27 @@ def _recover(folder: Path) -> None:
         stray.unlink()
 
 
+def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
+    """Write the tables as one transaction. The caller holds the practice lock."""
+    manifest_path = folder / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 0, "tables": {}}
+    token = secrets.token_hex(4)
+    renames = []
+    for name, table in sorted(arrow.items()):
+        final = f"{name}.parquet"
+        tmp = folder / f"{final}.tmp-{token}"
+        # Deterministic bytes: fixed writer options, no pandas metadata, no timestamps.
+        pq.write_table(table, tmp, compression="zstd", store_schema=False)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": _sha256(tmp)}
+        renames.append((tmp.name, final))
+    manifest["version"] = int(manifest.get("version", 0)) + 1
+    _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest})
+    _recover(folder)
+    return manifest
+
+
 def save_tables(
     root: str | os.PathLike,
     practice: str,
@@ -171,38 +194,38 @@ def save_tables(
     folder = practice_dir(root, practice)
     arrow = {name: schema.to_arrow(name, df) for name, df in tables.items()}
     with practice_lock(folder, timeout=lock_timeout):
-        manifest_path = folder / MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 0, "tables": {}}
-        token = secrets.token_hex(4)
-        renames = []
-        for name, table in sorted(arrow.items()):
-            final = f"{name}.parquet"
-            tmp = folder / f"{final}.tmp-{token}"
-            # Deterministic bytes: fixed writer options, no pandas metadata, no timestamps.
-            pq.write_table(table, tmp, compression="zstd", store_schema=False)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": _sha256(tmp)}
-            renames.append((tmp.name, final))
-        manifest["version"] = int(manifest.get("version", 0)) + 1
-        _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest})
-        _recover(folder)
-        return manifest
+        return _commit(folder, arrow)
+
+
+def update_tables(
+    root: str | os.PathLike,
+    practice: str,
+    names: Iterable[str],
+    change: Callable[[dict[str, pd.DataFrame]], Mapping[str, pd.DataFrame]],
+    *,
+    lock_timeout: float = 600.0,
+) -> dict:
+    """Read-modify-write under the practice lock: ``change(current tables)`` returns the tables to replace.
+
+    The lock is held from the read to the commit, so two concurrent updates serialize and neither loses the
+    other's rows (an ingest while another ingest runs waits, then sees its result).
+    """
+    folder = practice_dir(root, practice)
+    with practice_lock(folder, timeout=lock_timeout):
+        current = {n: _read(folder, n, required=False) for n in names}
+        changed = change(current)
+        arrow = {name: schema.to_arrow(name, df) for name, df in changed.items()}
+        return _commit(folder, arrow) if arrow else {}
 
 
 # --------------------------------------------------------------------------------------------- reading
-def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True) -> pd.DataFrame:
-    """One canonical table as a pandas frame; an empty canonical frame when absent and not ``required``."""
-    path = table_path(root, practice, name)
-    folder = path.parent
-    if (folder / JOURNAL).exists():  # a writer died after its commit point: finish its work first
-        with practice_lock(folder):
-            pass
+def _read(folder: Path, name: str, *, required: bool) -> pd.DataFrame:
+    path = folder / f"{name}.parquet"
     if not path.exists():
         if required:
             raise StoreError(
-                f"no {name!r} table for practice {practice!r}: expected {path}. "
-                f"Create it with 'rcmkit demo --practice {practice}' or 'rcmkit ingest --practice {practice} FILES'."
+                f"no {name!r} table for practice {folder.name!r}: expected {path}. Create it with "
+                f"'rcmkit demo --practice {folder.name}' or 'rcmkit ingest --practice {folder.name} FILES'."
             )
         return schema.empty(name)
     try:
@@ -213,6 +236,15 @@ def load_table(root: str | os.PathLike, practice: str, name: str, *, required: b
     if missing:
         raise StoreError(f"{path}: missing canonical columns {missing}")
     return schema.from_arrow(name, table.select(schema.TABLES[name].names))
+
+
+def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True) -> pd.DataFrame:
+    """One canonical table as a pandas frame; an empty canonical frame when absent and not ``required``."""
+    folder = table_path(root, practice, name).parent
+    if (folder / JOURNAL).exists():  # a writer died after its commit point: finish its work first
+        with practice_lock(folder):
+            pass
+    return _read(folder, name, required=required)
 
 
 def load_tables(

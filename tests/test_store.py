@@ -97,3 +97,22 @@ def test_missing_table_says_how_to_create_it(tmp_path):
     with pytest.raises(store.StoreError, match=r"rcmkit demo --practice nowhere"):
         store.load_table(tmp_path, "nowhere", "claims")
     assert store.load_table(tmp_path, "nowhere", "postings", required=False).empty
+
+
+def _append_payer(root, practice, payer_id, delay):
+    def change(current):
+        time.sleep(delay)  # widen the read-modify-write window
+        row = pd.DataFrame({"payer_id": [payer_id], "payer_name": [payer_id], "payer_class": ["other"]})
+        return {"payers": pd.concat([current["payers"], row], ignore_index=True)}
+
+    store.update_tables(root, practice, ["payers"], change)
+
+
+def test_concurrent_updates_serialize_and_lose_nothing(tmp_path):
+    workers = [mp.Process(target=_append_payer, args=(tmp_path, "p1", f"X{i}", 0.3)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert all(w.exitcode == 0 for w in workers)
+    assert sorted(store.load_table(tmp_path, "p1", "payers")["payer_id"]) == ["X0", "X1", "X2", "X3"]
