@@ -237,3 +237,40 @@ def test_metrics_reference_doc_is_current():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
     assert doc.read_text(encoding="utf-8") == render(), "run: python -m rcmkit.metrics.reference_doc > docs/metrics.md"
+
+
+def test_charge_lag_march(t):
+    """First submissions in March (originals): C04 2 days, C08 1, C09 1 (its duplicate is not a new claim), C12 1.
+    Median 1; p90 by linear interpolation on [1, 1, 1, 2]: position 0.9 * 3 = 2.7 -> 1 + 0.7 * (2 - 1) = 1.7."""
+    from rcmkit.metrics import charge_lag
+
+    lag = charge_lag(t, MONTH).iloc[0]
+    assert (lag["claims"], lag["median"], lag["p90"]) == (4, 1.0, pytest.approx(1.7))
+
+
+def test_days_to_pay_by_payer_march(t):
+    """First adjudications in March, paid_on - first submission: BCX C06 22 (03-05 - 02-11), C09 17;
+    MCD C08 21, C12 14; MCR C07 14. BCX median 19.5, p90 17 + 0.9 * 5 = 21.5; MCD 17.5 and 20.3."""
+    from rcmkit.metrics import days_to_pay
+
+    d = days_to_pay(t, MONTH).set_index("payer_id")
+    assert d.loc["BCX", ["claims", "median", "p90"]].tolist() == [2, 19.5, pytest.approx(21.5)]
+    assert d.loc["MCD", ["median", "p90"]].tolist() == [17.5, pytest.approx(20.3)]
+    assert d.loc["MCR", ["claims", "median"]].tolist() == [1, 14.0]
+
+
+def test_benchmark_status(t):
+    """Days in A/R 33.9 <= 40 (AAFP): meeting; A/R over 120 days 30.6% > 25%: missing; charges: no target.
+    With the practice's own target of 30 (acceptable 35), 33.9 is near."""
+    from rcmkit.metrics import benchmark_status
+    from rcmkit.reference import benchmarks
+
+    kpis = monthly_kpis(t, MONTH)
+    status = benchmark_status(kpis).set_index("key")["status"]
+    assert status["days_in_ar"] == "meeting"
+    assert status["ar_over_120_pct"] == "missing"
+    assert status["charges"] == "no target"
+    own = benchmarks(overrides={"days_in_ar": {"good": 30, "acceptable": 35}})
+    assert benchmark_status(kpis, own).set_index("key").loc["days_in_ar", "status"] == "near"
+    empty = monthly_kpis(t, "2025-10")
+    assert benchmark_status(empty).set_index("key").loc["clean_claim_rate", "status"] == "n/a"

@@ -7,15 +7,17 @@ Every function takes a :class:`MetricOptions`; no function mutates its inputs or
 
 from ._common import KPI, MetricOptions, Window, format_value, last_full_month, ledger_for, month_window
 from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
+from .benchmarks import STATUSES, benchmark_status
 from .collections import charges, net_collection_rate, payments
 from .denials import clean_claim_rate, denial_reasons, first_adjudications, initial_denial_rate
+from .lags import charge_lag, days_to_pay
 from .reimbursement import reimbursement_by_payer_code
 from .summary import definitions_used, kpi_trend, monthly_kpis
 
 __all__ = [
     "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
-    "charges", "net_collection_rate", "payments",
+    "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
     "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",
     "reimbursement_by_payer_code",
     "definitions_used", "kpi_trend", "monthly_kpis",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import ar, collections, denials, reimbursement
+from . import ar, benchmarks, collections, denials, lags, reimbursement
 from ._common import MetricOptions
 from .summary import definitions_used
 
@@ -18,6 +18,8 @@ FAMILIES = [
      [denials.first_adjudications, denials.clean_claim_rate, denials.initial_denial_rate, denials.denial_reasons]),
     ("Reimbursement", reimbursement, [reimbursement.reimbursement_by_payer_code]),
     ("Collections", collections, [collections.charges, collections.payments, collections.net_collection_rate]),
+    ("Lags", lags, [lags.charge_lag, lags.days_to_pay]),
+    ("Benchmarks", benchmarks, [benchmarks.benchmark_status]),
 ]
 
 

@@ -1,0 +1,61 @@
+"""Lags: how long the cycle takes from service to bill (charge lag) and from bill to payment (days to pay).
+
+Sources: HFMA physician-practice MAP Key "total charge lag days" (named; equation member-gated); industry
+definitions of claim lag and payer lag (kpi-anchors.md 1.3: DOS -> claim sent; claim sent -> payment). Medians and
+90th percentiles rather than means, because payment lags have long tails.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+
+from ._common import MetricOptions, month_window
+from .denials import first_adjudications
+
+__all__ = ["charge_lag", "days_to_pay"]
+
+
+def _summary(days: pd.Series, keys: list[pd.Series] | None) -> pd.DataFrame:
+    frame = pd.DataFrame({"days": days.astype("float64")})
+    if keys:
+        for k in keys:
+            frame[k.name] = k.to_numpy()
+        grouped = frame.groupby([k.name for k in keys], sort=True)["days"]
+    else:
+        grouped = frame.assign(group="all").groupby("group")["days"]
+    out = grouped.agg(claims="size", median="median", p90=lambda s: s.quantile(0.9, interpolation="linear"))
+    return out.reset_index()
+
+
+def charge_lag(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str | None = None
+) -> pd.DataFrame:
+    """Charge lag of the claims first submitted in ``month``: first submission date - date of service, in days.
+
+    One row per group (``by=None``: the practice; ``"payer"``) with claims, median and p90 (linear
+    interpolation between order statistics, numpy's default). Replacements and voids are not new claims.
+    """
+    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    first = claims.drop_duplicates("claim_id", keep="first")
+    first = first[first["frequency_code"] == "1"]
+    first = first[month_window(month).contains(first["submitted_on"])]
+    days = (first["submitted_on"] - first["service_from"]).dt.days
+    return _summary(days, [first["payer_id"]] if by == "payer" else None)
+
+
+def days_to_pay(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str | None = "payer"
+) -> pd.DataFrame:
+    """Days to pay of the claims first adjudicated in ``month``: first adjudication's payment date (BPR16) -
+    the claim's first submission date. By payer (default) or for the practice (``by=None``); claims, median,
+    p90. Denied first adjudications count too: the payer took that long to answer.
+    """
+    first = first_adjudications(tables, options)
+    first = first[month_window(month).contains(first["paid_on"])]
+    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    submitted = claims.drop_duplicates("claim_id", keep="first")[["claim_id", "submitted_on"]]
+    first = first.merge(submitted, on="claim_id", how="inner")
+    days = (first["paid_on"] - first["submitted_on"]).dt.days
+    return _summary(days, [first["payer_id"]] if by == "payer" else None)
