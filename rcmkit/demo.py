@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: The canonical tables :func:`generate` returns, in this order (no ledger: it is derived).
-TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings")
+TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts")
 
 
 # ============================================================================================ practices as data
@@ -1208,7 +1208,7 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     ``n_claims`` original claims are generated over ``start``..``end`` (months, inclusive; default: the
     profile's size), a few fewer once visits not yet billed by the end are left out. Same arguments, same
     tables, byte for byte; nothing depends on today's date. Returns payers, claims, claim_lines, remittances,
-    remit_lines, adjustments and postings; the ledger is derived from them by :mod:`rcmkit.ledger`.
+    remit_lines, adjustments, postings and contracts; the ledger is derived from them by :mod:`rcmkit.ledger`.
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -1226,7 +1226,15 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     lines, dx_orig = _variants(lines, dx, den)
     flow = _flows(_rng(seed, _S_FLOW), c, den, _claim_totals(lines, den), prof, cal)
     charge = np.bincount(lines["claim"], weights=lines["charge"], minlength=len(c)).astype(np.int64)
-    return _assemble(seed, c, lines, dx, dx_orig, den, flow, charge, prof, cal)
+    tables = _assemble(seed, c, lines, dx, dx_orig, den, flow, charge, prof, cal)
+    return {**tables, "contracts": _contracts(profile, start)}
+
+
+def _contracts(profile: str, start: str) -> pd.DataFrame:
+    """The payers' contracts as the canonical ``contracts`` table, effective from the first month of the data."""
+    rates = contract_schedule(profile)
+    return schema.conform("contracts", rates.assign(modifiers="", effective_from=pd.Period(start, "M").start_time)[
+        ["payer_id", "procedure_code", "modifiers", "effective_from", "allowed_cents"]])
 
 
 def _claim_totals(lines: pd.DataFrame, den: pd.DataFrame) -> pd.DataFrame:
@@ -1266,7 +1274,8 @@ def _assemble(seed: int, c: pd.DataFrame, lines: pd.DataFrame, dx: list[list[str
         "adjustments": _adjustments_table(_cas(x, adj, charge), adj),
         "postings": _postings(_rng(seed, _S_PATIENT), c, adj, remittances, x, flow, charge, cal),
     }
-    return {name: schema.conform(name, tables[name]) if len(tables[name]) else schema.empty(name) for name in TABLES}
+    return {name: schema.conform(name, tables[name]) if len(tables[name]) else schema.empty(name)
+            for name in TABLES if name in tables}
 
 
 def _number_remits(adj: pd.DataFrame, prof: Profile) -> pd.DataFrame:

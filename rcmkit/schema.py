@@ -195,6 +195,18 @@ TABLES: dict[str, TableSpec] = {
             ),
         ),
         TableSpec(
+            "contracts",
+            "one row per contracted rate: payer x procedure code x modifiers, from an effective date on",
+            (
+                Column("payer_id", S),
+                Column("procedure_code", S),
+                Column("modifiers", S, doc="'' = any modifiers (a row with the exact modifiers wins)"),
+                Column("effective_from", D, doc="the rate applies to services on or after this date"),
+                Column("allowed_cents", I64, doc="expected allowed amount per unit"),
+            ),
+            key=("payer_id", "procedure_code", "modifiers", "effective_from"),
+        ),
+        TableSpec(
             "ledger",
             "one row per financial event on a claim (derived: rcmkit.ledger.build_ledger)",
             (

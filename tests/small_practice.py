@@ -93,6 +93,15 @@ REMITS = [
     ("R12", "C12", "1", "MCD", "2026-03-30", 60, 45, [("99213", 60, 45, 45, 1)], [(1, "CO", "45", 15)]),
 ]
 
+# payer, code, modifiers, effective_from, allowed per unit
+CONTRACTS = [
+    ("MCR", "99213", "", "2025-01-01", 90), ("MCR", "36415", "", "2025-01-01", 30),
+    ("MCR", "99212", "", "2025-01-01", 85),
+    ("BCX", "99214", "", "2025-01-01", 150), ("BCX", "99214", "", "2026-03-01", 180),
+    ("BCX", "99213", "", "2025-01-01", 65), ("BCX", "99213", "25", "2025-01-01", 40),
+    ("MCD", "99213", "", "2025-01-01", 44),
+]
+
 POSTINGS = [
     ("C01", "2026-02-10", "patient_payment", -20, "patient"),
     ("C05", "2026-03-01", "patient_payment", -40, "patient"),
@@ -135,5 +144,8 @@ def tables() -> dict[str, pd.DataFrame]:
             posted_on=pd.to_datetime(postings["posted_on"]), amount_cents=postings["amount"].map(_c),
             source="fixture")),
     }
+    contracts = pd.DataFrame(CONTRACTS, columns=["payer_id", "procedure_code", "modifiers", "effective_from", "rate"])
+    out["contracts"] = schema.conform("contracts", contracts.assign(
+        effective_from=pd.to_datetime(contracts["effective_from"]), allowed_cents=contracts["rate"].map(_c)))
     out["ledger"] = build_ledger(out)
     return out

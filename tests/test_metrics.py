@@ -274,3 +274,43 @@ def test_benchmark_status(t):
     assert benchmark_status(kpis, own).set_index("key").loc["days_in_ar", "status"] == "near"
     empty = monthly_kpis(t, "2025-10")
     assert benchmark_status(empty).set_index("key").loc["clean_claim_rate", "status"] == "n/a"
+
+
+def test_underpayments_against_contract(t):
+    """Contract rates (tests/small_practice.py CONTRACTS); lines paid Jan-Mar 2026 (remit line dates = paid dates):
+    BCX 99214 R04 (03-05): the 03-01 rate 180 applies, expected min(180, billed 200) = 180, allowed 150 -> 30 short.
+    BCX 99214 R03 (03-10): 180 allowed, on contract. R02 is a denial, not an underpayment.
+    BCX 99213 R09: no '25' modifier, so the '' row 65 applies; allowed 60 -> 5 short (> max(2% x 65, 1.00)).
+    MCR 99212: R05 was reversed (excluded); R07 allowed 80 vs 85 -> 5 short. MCR 99213/36415 on contract.
+    MCD 99213 R12: 45 allowed vs 44: paid above contract, not flagged. R10 (duplicate) and denied lines left out."""
+    from rcmkit.metrics import underpayment_summary, underpayments
+
+    flagged = underpayments(t, MONTH)
+    assert flagged[["remit_id", "procedure_code", "expected_cents", "allowed_cents", "shortfall_cents"]].values.tolist() == [
+        ["R04", "99214", 18000, 15000, 3000],
+        ["R07", "99212", 8500, 8000, 500],
+        ["R09", "99213", 6500, 6000, 500],
+    ]
+    assert "R05" not in set(flagged["remit_id"])
+    assert underpayments(t, MONTH, tolerance_cents=600)["remit_id"].tolist() == ["R04"]
+    summary = underpayment_summary(t, MONTH).set_index(["payer_id", "procedure_code"])["shortfall_cents"]
+    assert summary.to_dict() == {("BCX", "99214"): 3000, ("BCX", "99213"): 500, ("MCR", "99212"): 500}
+
+
+def test_work_lists(t):
+    """At 2026-03-31. No answer for more than 30 days: only C03 (MCD, billed 2025-11-21: 130 days; C04 waits 4).
+    Timely filing, MCD 180 days (data file): C03 DOS 2025-11-20 + 180 = 2026-05-19, 49 days left -> on the list at
+    warn_days=60, not at 30; C04 (MCR, 365 days) has until 2027-03-25. A per-payer override of 120 days puts C03
+    past its deadline (2026-03-20: -11). Denied and not resubmitted: C08 (CO-197, 80.00), then C06 (CO-97 line,
+    50.00 open); C02 was resubmitted and paid, C11 written off."""
+    from rcmkit.metrics import denied_not_resubmitted, no_response, timely_filing_risk
+
+    assert no_response(t, MONTH)[["claim_id", "payer_id", "days_waiting", "balance_cents"]].values.tolist() == [
+        ["C03", "MCD", 130, 15000]]
+    assert timely_filing_risk(t, MONTH, warn_days=30).empty
+    risk = timely_filing_risk(t, MONTH, warn_days=60)
+    assert risk[["claim_id", "deadline", "days_left"]].values.tolist() == [["C03", pd.Timestamp("2026-05-19"), 49]]
+    assert timely_filing_risk(t, MONTH, limits={"MCD": 120}).iloc[0]["days_left"] == -11
+    denied = denied_not_resubmitted(t, MONTH)
+    assert denied[["claim_id", "payer_id", "balance_cents"]].values.tolist() == [["C08", "MCD", 8000],
+                                                                                 ["C06", "BCX", 5000]]

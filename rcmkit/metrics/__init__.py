@@ -12,6 +12,8 @@ from .collections import charges, net_collection_rate, payments
 from .denials import clean_claim_rate, denial_reasons, first_adjudications, initial_denial_rate
 from .lags import charge_lag, days_to_pay
 from .reimbursement import reimbursement_by_payer_code
+from .contracts import contract_lines, underpayment_summary, underpayments
+from .worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
 from .summary import definitions_used, kpi_trend, monthly_kpis
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
     "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",
-    "reimbursement_by_payer_code",
+    "reimbursement_by_payer_code", "contract_lines", "underpayment_summary", "underpayments",
+    "denied_not_resubmitted", "no_response", "timely_filing_limits", "timely_filing_risk",
     "definitions_used", "kpi_trend", "monthly_kpis",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import ar, benchmarks, collections, denials, lags, reimbursement
+from . import ar, benchmarks, collections, denials, lags, contracts, reimbursement, worklists
 from ._common import MetricOptions
 from .summary import definitions_used
 
@@ -18,7 +18,11 @@ FAMILIES = [
      [denials.first_adjudications, denials.clean_claim_rate, denials.initial_denial_rate, denials.denial_reasons]),
     ("Reimbursement", reimbursement, [reimbursement.reimbursement_by_payer_code]),
     ("Collections", collections, [collections.charges, collections.payments, collections.net_collection_rate]),
+    ("Underpayments", contracts,
+     [contracts.contract_lines, contracts.underpayments, contracts.underpayment_summary]),
     ("Lags", lags, [lags.charge_lag, lags.days_to_pay]),
+    ("Work lists", worklists,
+     [worklists.no_response, worklists.timely_filing_risk, worklists.denied_not_resubmitted]),
     ("Benchmarks", benchmarks, [benchmarks.benchmark_status]),
 ]
 

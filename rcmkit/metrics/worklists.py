@@ -1,0 +1,106 @@
+"""Work lists a biller acts on: claims waiting on a payer, claims near their timely-filing limit, and denied
+claims not yet resubmitted. Each is sorted by dollars at risk and names claims by claim_id and payer only.
+
+Sources: industry follow-up practice (kpi-anchors.md 5: "A/R follow-up"); Medicare's 12-month filing limit
+(42 CFR 424.44); CAQH CORE/HFMA denial-management guidance. Filing limits are data
+(``rcmkit/data/timely_filing.csv`` by payer class, overridable per payer).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from ._common import MetricOptions, month_window
+from .ar import ar_balances
+from .denials import _remit_flags
+
+__all__ = ["no_response", "timely_filing_risk", "denied_not_resubmitted", "timely_filing_limits"]
+
+
+def timely_filing_limits(payers: pd.DataFrame, overrides: Mapping[str, int] | None = None) -> pd.Series:
+    """Filing limit in days per payer_id: its class's default from the data file, then per-payer overrides."""
+    path = Path(str(resources.files("rcmkit") / "data" / "timely_filing.csv"))
+    by_class = pd.read_csv(path, dtype={"payer_class": str}).set_index("payer_class")["days"]
+    limits = payers.set_index("payer_id")["payer_class"].map(by_class).dropna().astype("int64")
+    for payer_id, days in (overrides or {}).items():
+        limits[payer_id] = int(days)
+    return limits
+
+
+def _insurance_open(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, options: MetricOptions) -> pd.DataFrame:
+    bal = ar_balances(tables, as_of, options)
+    bal = bal[(bal["balance_cents"] > 0) & (bal["responsible"] != "patient")]
+    return bal.groupby(["claim_id", "responsible"], as_index=False).agg(
+        balance_cents=("balance_cents", "sum"), service_from=("service_from", "first"))
+
+
+def _last_submission(claims: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    c = claims[claims["submitted_on"] <= as_of].sort_values(["claim_id", "submitted_on", "submission_id"],
+                                                              kind="mergesort")
+    return c.drop_duplicates("claim_id", keep="last")[["claim_id", "submitted_on", "frequency_code"]].rename(
+        columns={"submitted_on": "last_submitted_on"})
+
+
+def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    r = _remit_flags(tables)
+    r = r[r["paid_on"] <= as_of].sort_values(["claim_id", "paid_on", "remit_id"], kind="mergesort")
+    return r.drop_duplicates("claim_id", keep="last")[["claim_id", "paid_on", "any_denial", "paid_cents"]].rename(
+        columns={"paid_on": "last_answer_on"})
+
+
+def no_response(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), days: int = 30
+) -> pd.DataFrame:
+    """Open insurance balances whose latest submission has had no payer answer (835) for more than ``days``
+    days at the end of ``month``: claim_id, payer_id, last_submitted_on, days_waiting, balance_cents."""
+    as_of = month_window(month).end
+    open_ = _insurance_open(tables, as_of, options)
+    work = open_.merge(_last_submission(tables["claims"], as_of), on="claim_id").merge(
+        _last_answer(tables, as_of), on="claim_id", how="left")
+    waiting = work["last_answer_on"].isna() | (work["last_answer_on"] < work["last_submitted_on"])
+    work = work[waiting].assign(days_waiting=(as_of - work["last_submitted_on"]).dt.days)
+    work = work[work["days_waiting"] > days].rename(columns={"responsible": "payer_id"})
+    cols = ["claim_id", "payer_id", "last_submitted_on", "days_waiting", "balance_cents"]
+    return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
+def timely_filing_risk(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
+    warn_days: int = 30, limits: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """Open insurance balances never adjudicated whose filing deadline (date of service + the payer's limit)
+    falls within ``warn_days`` days after the end of ``month`` or has passed: claim_id, payer_id,
+    service_from, deadline, days_left (negative: past), balance_cents. A claim a payer never received must be
+    filed (again) before the deadline."""
+    as_of = month_window(month).end
+    open_ = _insurance_open(tables, as_of, options)
+    answered = _last_answer(tables, as_of)["claim_id"]
+    work = open_[~open_["claim_id"].isin(answered)].rename(columns={"responsible": "payer_id"})
+    limit = work["payer_id"].map(timely_filing_limits(tables["payers"], limits).to_dict())
+    work = work.assign(deadline=work["service_from"] + pd.to_timedelta(limit, unit="D")).dropna(subset=["deadline"])
+    work = work.assign(days_left=(work["deadline"] - as_of).dt.days)
+    work = work[work["days_left"] <= warn_days]
+    cols = ["claim_id", "payer_id", "service_from", "deadline", "days_left", "balance_cents"]
+    return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
+def denied_not_resubmitted(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> pd.DataFrame:
+    """Open insurance balances whose latest payer answer carried a denial and that have not been resubmitted
+    since: claim_id, payer_id, last_answer_on, days_since_denial, balance_cents."""
+    as_of = month_window(month).end
+    open_ = _insurance_open(tables, as_of, options)
+    work = open_.merge(_last_answer(tables, as_of), on="claim_id").merge(
+        _last_submission(tables["claims"], as_of), on="claim_id", how="left")
+    stale = work["any_denial"] & ~(work["last_submitted_on"] > work["last_answer_on"])
+    work = work[stale].rename(columns={"responsible": "payer_id"})
+    work = work.assign(days_since_denial=(as_of - work["last_answer_on"]).dt.days)
+    cols = ["claim_id", "payer_id", "last_answer_on", "days_since_denial", "balance_cents"]
+    return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
