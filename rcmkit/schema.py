@@ -221,6 +221,169 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+
+# Tables that ingest adds beside the canonical ones (X12 details, provider-level adjustments, and what ingest
+# recovered from or refused). Same conventions; see rcmkit/ingest/tables.py for how they are filled.
+_FILE = Column("file", S, doc="file name (no folder)")
+_SOURCE = Column("source", S, doc="'<file name>#<segment number>' (segment number counted from the file start)")
+
+TABLES.update({
+    t.name: t
+    for t in [
+        TableSpec(
+            "payments",
+            "one row per 835 transaction set (one check or EFT, or a notice with no payment)",
+            (
+                Column("payment_id", S, doc="unique: '<file sha256[:12]>:<ISA13>:<ST02>:<ST segment number>'"),
+                Column("trace_number", S, nullable=True, doc="TRN02 check or EFT trace number"),
+                Column("payer_id", S, doc="N1*PR N104, else REF*2U, else TRN03, else the payer name"),
+                Column("payer_name", S, nullable=True, doc="N1*PR N102"),
+                Column("payee_id", S, nullable=True, doc="N1*PE N104 (usually the NPI or TIN)"),
+                Column("handling_code", S, doc="BPR01: I remittance with payment, H notification only, ..."),
+                Column("payment_cents", I64, doc="BPR02 total actual provider payment amount"),
+                Column("credit_debit", S, nullable=True, doc="BPR03: C credit, D debit"),
+                Column("payment_method", S, nullable=True, doc="BPR04: ACH, CHK, NON, FWT, BOP"),
+                Column("paid_on", D, doc="BPR16 check issue or EFT effective date (fallback DTM*405, warned)"),
+                Column("production_date", D, nullable=True, doc="DTM*405 production date"),
+                Column("claims", I64, doc="number of CLP in the set"),
+                Column("claim_paid_cents", I64, doc="sum of CLP04 in the set"),
+                Column("plb_cents", I64, doc="sum of PLB amounts (positive reduces the payment)"),
+                Column("version", S, doc="GS08/ST03 implementation guide version"),
+                _SOURCE,
+            ),
+            key=("payment_id",),
+        ),
+        TableSpec(
+            "remittance_details",
+            "one row per 835 CLP: fields not in the canonical remittances table",
+            (
+                Column("remit_id", S),
+                Column("payment_id", S),
+                Column("claim_filing_indicator", S, nullable=True, doc="CLP06 (MA, MB, MC, 12, ...)"),
+                Column("facility_code", S, nullable=True, doc="CLP08 facility type / place of service code"),
+                Column("frequency_code", S, nullable=True, doc="CLP09 claim frequency code"),
+                Column("statement_from", D, nullable=True, doc="DTM*232 claim statement period start"),
+                Column("statement_to", D, nullable=True, doc="DTM*233 claim statement period end"),
+                Column("received_on", D, nullable=True, doc="DTM*050 date the payer received the claim"),
+                Column("coverage_amount_cents", I64, nullable=True, doc="AMT*AU coverage amount"),
+            ),
+            key=("remit_id",),
+        ),
+        TableSpec(
+            "remit_line_details",
+            "one row per 835 SVC: fields not in the canonical remit_lines table",
+            (
+                Column("remit_id", S),
+                Column("line_number", I32),
+                Column("procedure_qualifier", S, doc="SVC01-1 product/service ID qualifier: HC, AD, NU, N4, ..."),
+                Column("submitted_procedure_code", S, nullable=True, doc="SVC06-2 when the payer changed the code"),
+                Column("revenue_code", S, nullable=True, doc="SVC04 NUBC revenue code"),
+                Column("service_to", D, nullable=True, doc="DTM*151 service period end (DTM*472 repeated)"),
+                Column("line_control_number", S, nullable=True, doc="REF*6R: the 837 line item control number"),
+            ),
+            key=("remit_id", "line_number"),
+        ),
+        TableSpec(
+            "claim_line_details",
+            "one row per 837 service line: fields not in the canonical claim_lines table",
+            (
+                Column("submission_id", S),
+                Column("line_number", I32),
+                Column("procedure_qualifier", S, nullable=True, doc="SV101-1 / SV202-1: HC, HP, IV, WK, ..."),
+                Column("revenue_code", S, nullable=True, doc="SV201 service line revenue code (837I)"),
+                Column("unit_basis", S, nullable=True, doc="SV103 / SV204: UN units, MJ minutes, DA days"),
+                Column("place_of_service", S, nullable=True, doc="SV105 when it differs from CLM05-1"),
+                Column("rendering_npi", S, nullable=True, doc="NM1*82 in loop 2420A (line level)"),
+                Column("line_control_number", S, nullable=True, doc="REF*6R line item control number"),
+            ),
+            key=("submission_id", "line_number"),
+        ),
+        TableSpec(
+            "plb",
+            "one row per 835 provider-level adjustment (a PLB03/04 pair, up to six per PLB segment)",
+            (
+                Column("payment_id", S),
+                Column("payer_id", S),
+                Column("provider_id", S, doc="PLB01 provider identifier"),
+                Column("fiscal_period_date", D, nullable=True, doc="PLB02"),
+                Column("reason_code", S, doc="PLB03-1 adjustment reason code: WO, 72, FB, L6, CV, CS, ..."),
+                Column("reference_id", S, nullable=True, doc="PLB03-2 provider adjustment identifier"),
+                Column("amount_cents", I64, doc="PLB04: positive reduces the payment, negative increases it"),
+                Column("paid_on", D, doc="the payment's date (BPR16)"),
+                _SOURCE,
+            ),
+        ),
+        TableSpec(
+            "remarks",
+            "one row per remittance advice remark code on an 835 claim (MOA, MIA) or line (LQ)",
+            (
+                Column("remit_id", S),
+                Column("line_number", I32, nullable=True, doc="null for claim-level remarks"),
+                Column("element", S, doc="where the code sat: LQ02, MOA03..MOA07, MIA05, MIA20..MIA23"),
+                Column("qualifier", S, doc="LQ01 code list qualifier: HE (RARC) or RX (NCPDP); HE for MOA/MIA"),
+                Column("remark_code", S),
+            ),
+        ),
+        TableSpec(
+            "ingest_warnings",
+            "one row per recoverable deviation: the data loaded, and this says what was unusual",
+            (
+                _FILE,
+                Column("segment_number", I64, nullable=True, doc="counted from the file start (ISA = 1)"),
+                Column("segment_id", S, nullable=True),
+                Column("st_control_number", S, nullable=True, doc="ST02 of the transaction set"),
+                Column("claim_id", S, nullable=True),
+                Column("code", S, doc="machine-readable kind, e.g. control_count, balance, date_fallback"),
+                Column("found", S, nullable=True),
+                Column("expected", S, nullable=True),
+                Column("message", S, doc="for humans; names the file and segment, never a patient"),
+            ),
+        ),
+        TableSpec(
+            "rejections",
+            "one row per transaction set (or file) that was not loaded at all",
+            (
+                _FILE,
+                Column("st_control_number", S, nullable=True, doc="null when the whole file was refused"),
+                Column("transaction_type", S, nullable=True, doc="ST01: 835 or 837"),
+                Column("first_segment", I64, nullable=True),
+                Column("last_segment", I64, nullable=True),
+                Column("claims", I64, doc="CLP or CLM segments in the set that were not loaded"),
+                Column("code", S, doc="machine-readable kind, e.g. truncated, not_a_number, missing_element"),
+                Column("message", S, doc="names the file, the segment number and what was expected"),
+            ),
+        ),
+        TableSpec(
+            "ingested_files",
+            "one row per file read",
+            (
+                _FILE,
+                Column("sha256", S),
+                Column("size_bytes", I64),
+                Column("encoding", S, doc="utf-8, windows-1252, utf-16-le, ..."),
+                Column("transaction_sets", I64, doc="ST/SE sets found"),
+                Column("rejected_sets", I64),
+                Column("warnings", I64),
+            ),
+            key=("sha256",),
+        ),
+        TableSpec(
+            "csv_rejections",
+            "one row per problem that kept a row of a PM CSV/Excel export out (rcmkit.ingest.pm_csv)",
+            (
+                _FILE,
+                Column("line", I64, doc="1-based, as a spreadsheet shows it (header = 1)"),
+                Column("column", S, nullable=True),
+                Column("claim_id", S, nullable=True),
+                Column("code", S),
+                Column("expected", S, nullable=True),
+                Column("message", S, doc="names the file, line and column; never a patient value"),
+            ),
+        ),
+    ]
+})
+
+
 def _pandas_kind_ok(series: pd.Series, t: pa.DataType) -> bool:
     if pa.types.is_string(t):
         return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)

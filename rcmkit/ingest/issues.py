@@ -1,0 +1,101 @@
+"""What ingest reports besides the data: warnings (loaded anyway) and rejections (not loaded at all).
+
+Policy: liberal in what we read, exact in what we report. A deviation that leaves every number known loads with a
+warning row; one that leaves a number unknowable rejects its whole transaction set (ST..SE), never half of it.
+Every message names the file and the segment number; none carries a patient name, member ID or birth date
+(readers only ever pass amounts, codes, dates of service and claim IDs into messages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Issues", "SetRejected", "where"]
+
+
+def where(file: str, segment_number: int | None, segment_id: str | None, claim_id: str | None = None) -> str:
+    """'name.835, segment 17 (CLP, claim 123)': the prefix every message starts with."""
+    place = file
+    if segment_number is not None:
+        place += f", segment {segment_number}"
+    details = [d for d in (segment_id, f"claim {claim_id}" if claim_id else None) if d]
+    if details:
+        place += f" ({', '.join(details)})"
+    return place
+
+
+class SetRejected(Exception):
+    """A transaction set cannot be loaded; raised inside a reader, turned into a ``rejections`` row."""
+
+    def __init__(self, code: str, segment_number: int, segment_id: str, text: str, claim_id: str | None = None):
+        self.code = code
+        self.segment_number = segment_number
+        self.segment_id = segment_id
+        self.text = text
+        self.claim_id = claim_id
+        super().__init__(text)
+
+
+@dataclass
+class Issues:
+    """Collects the warning and rejection rows of one file."""
+
+    file: str
+    warnings: list[dict] = field(default_factory=list)
+    rejections: list[dict] = field(default_factory=list)
+
+    def warn(
+        self,
+        code: str,
+        text: str,
+        *,
+        segment_number: int | None = None,
+        segment_id: str | None = None,
+        st: str | None = None,
+        claim_id: str | None = None,
+        found: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.warnings.append(
+            {
+                "file": self.file,
+                "segment_number": segment_number,
+                "segment_id": segment_id,
+                "st_control_number": st,
+                "claim_id": claim_id,
+                "code": code,
+                "found": found,
+                "expected": expected,
+                "message": f"{where(self.file, segment_number, segment_id, claim_id)}: {text}",
+            }
+        )
+
+    def reject(
+        self,
+        code: str,
+        text: str,
+        *,
+        st: str | None = None,
+        transaction_type: str | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        claims: int = 0,
+        segment_number: int | None = None,
+        segment_id: str | None = None,
+        claim_id: str | None = None,
+    ) -> None:
+        """Record that a transaction set (``st`` given) or the whole file (``st`` None) was not loaded."""
+        scope = f"transaction set {st} (segments {first}-{last})" if st is not None else "file"
+        self.rejections.append(
+            {
+                "file": self.file,
+                "st_control_number": st,
+                "transaction_type": transaction_type,
+                "first_segment": first,
+                "last_segment": last,
+                "claims": claims,
+                "code": code,
+                "message": f"{where(self.file, segment_number, segment_id, claim_id)}: {text}; "
+                f"{scope} not loaded",
+            }
+        )

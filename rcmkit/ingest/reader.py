@@ -1,0 +1,167 @@
+"""Reading X12 files into canonical tables: the entry point of :mod:`rcmkit.ingest`.
+
+Pure: files in, pandas frames out; nothing is written. The transaction type is decided per transaction set
+(ST01 835 or 837), so one file may mix remittances and claims. Every file yields either its tables or a
+``rejections`` row saying why not; within a file, every transaction set loads or is rejected whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from rcmkit import schema
+
+from .claims837 import read_837
+from .context import FileContext
+from .era835 import read_835
+from .issues import Issues
+from .tables import CANONICAL_OUTPUTS, EXTRA_TABLES, to_frame
+from .x12 import TransactionSet, X12FileError, decode, segment_runs, transaction_sets
+
+__all__ = ["IngestResult", "read_x12", "parse_x12", "DEFAULT_PATIENT_SALT", "OUTPUT_TABLES"]
+
+#: Salt of the patient pseudonym when the caller gives none. A practice should pass its own secret salt, so that
+#: its patient keys cannot be recomputed from a member ID and birth date by anyone else.
+DEFAULT_PATIENT_SALT = b"rcmkit-patient-key-v1"
+
+#: Tables in :attr:`IngestResult.tables` (always all of them, empty when a file has no such data).
+OUTPUT_TABLES = CANONICAL_OUTPUTS + (
+    "payments", "remittance_details", "remit_line_details", "claim_line_details", "plb", "remarks",
+    "ingested_files",
+)
+
+
+def _spec(name: str) -> schema.TableSpec:
+    return schema.TABLES[name] if name in CANONICAL_OUTPUTS else EXTRA_TABLES[name]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What reading X12 files produced.
+
+    ``tables`` maps every name of :data:`OUTPUT_TABLES` to a frame in canonical form (see
+    :func:`rcmkit.schema.conform`); ``warnings`` (table ``ingest_warnings``) lists what loaded despite a
+    deviation; ``rejections`` lists the transaction sets and files that did not load, and why. ``stats`` counts
+    files, transaction sets, rows and money (integer cents).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    warnings: pd.DataFrame
+    rejections: pd.DataFrame
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _FileOutput:
+    tables: dict[str, pa.Table]
+    issues: Issues
+    file_row: dict
+
+
+def read_x12(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+             patient_salt: str | bytes = DEFAULT_PATIENT_SALT) -> IngestResult:
+    """Read one X12 file, or several, into canonical tables.
+
+    >>> result = read_x12("remit.835")                       # doctest: +SKIP
+    >>> result.tables["remittances"].paid_cents.sum()        # doctest: +SKIP
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    outputs = [_read_bytes(Path(p).read_bytes(), Path(p).name, _salt(patient_salt)) for p in paths]
+    return _combine(outputs)
+
+
+def parse_x12(data: bytes, name: str, *, patient_salt: str | bytes = DEFAULT_PATIENT_SALT) -> IngestResult:
+    """Like :func:`read_x12` for bytes already in memory; ``name`` stands for the file name in messages."""
+    return _combine([_read_bytes(data, name, _salt(patient_salt))])
+
+
+def _salt(salt: str | bytes) -> bytes:
+    return salt.encode("utf-8") if isinstance(salt, str) else salt
+
+
+def _read_bytes(raw: bytes, name: str, salt: bytes) -> _FileOutput:
+    sha = hashlib.sha256(raw).hexdigest()
+    issues = Issues(name)
+    ctx = FileContext(name, sha[:12], issues, salt)
+    text, encoding = decode(raw, issues)
+    sets: list[TransactionSet] = []
+    try:
+        for run in segment_runs(text, issues):
+            sets += transaction_sets(run, issues)
+    except X12FileError as exc:
+        issues.reject("not_x12", str(exc))
+    tables = _read_sets(sets, ctx)
+    truncated = sum(1 for r in issues.rejections if r["code"] == "truncated")
+    file_row = {
+        "file": name, "sha256": sha, "size_bytes": len(raw), "encoding": encoding,
+        "transaction_sets": len(sets) + truncated,
+        "rejected_sets": sum(1 for r in issues.rejections if r["st_control_number"] is not None),
+        "warnings": len(issues.warnings),
+    }
+    return _FileOutput(tables, issues, file_row)
+
+
+def _read_sets(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
+    """Route each set by ST01: 835 and 837 are read, anything else is reported and skipped."""
+    by_type: dict[str, list[TransactionSet]] = {"835": [], "837": []}
+    for ts in sets:
+        if ts.transaction_type in by_type:
+            by_type[ts.transaction_type].append(ts)
+        else:
+            ctx.issues.warn("unsupported", f"transaction set type {ts.transaction_type!r} is not an 835 or 837; "
+                            "skipped", segment_number=ts.first_number, segment_id="ST", st=ts.control_number,
+                            found=ts.transaction_type, expected="835 or 837")
+    tables: dict[str, pa.Table] = {}
+    if by_type["835"]:
+        tables.update(read_835(by_type["835"], ctx))
+    if by_type["837"]:
+        tables.update(read_837(by_type["837"], ctx))
+    return tables
+
+
+def _combine(outputs: list[_FileOutput]) -> IngestResult:
+    frames = {}
+    for name in OUTPUT_TABLES:
+        spec = _spec(name)
+        parts = [o.tables[name].select(spec.names) for o in outputs if name in o.tables]
+        if name == "ingested_files":
+            parts = [pa.Table.from_pylist([o.file_row for o in outputs], schema=spec.arrow_schema)]
+        table = pa.concat_tables(parts, promote_options="permissive") if parts else spec.arrow_schema.empty_table()
+        frames[name] = to_frame(spec, table)
+    warnings = _issue_frame("ingest_warnings", [w for o in outputs for w in o.issues.warnings])
+    rejections = _issue_frame("rejections", [r for o in outputs for r in o.issues.rejections])
+    return IngestResult(frames, warnings, rejections, _stats(frames, warnings, rejections))
+
+
+def _issue_frame(name: str, rows: list[dict]) -> pd.DataFrame:
+    spec = EXTRA_TABLES[name]
+    return to_frame(spec, pa.Table.from_pylist(rows, schema=spec.arrow_schema))
+
+
+def _stats(frames: dict[str, pd.DataFrame], warnings: pd.DataFrame, rejections: pd.DataFrame) -> dict[str, int]:
+    files = frames["ingested_files"]
+    return {
+        "files": len(files),
+        "bytes": int(files["size_bytes"].sum()),
+        "transaction_sets": int(files["transaction_sets"].sum()),
+        "rejected_sets": int(files["rejected_sets"].sum()),
+        "rejected_files": int(rejections["st_control_number"].isna().sum()),
+        "warnings": len(warnings),
+        "claims": len(frames["claims"]),
+        "claim_lines": len(frames["claim_lines"]),
+        "charge_cents": int(frames["claims"]["total_charge_cents"].sum()),
+        "payments": len(frames["payments"]),
+        "remittances": len(frames["remittances"]),
+        "remit_lines": len(frames["remit_lines"]),
+        "adjustments": len(frames["adjustments"]),
+        "paid_cents": int(frames["remittances"]["paid_cents"].sum()),
+        "plb_cents": int(frames["plb"]["amount_cents"].sum()),
+    }
