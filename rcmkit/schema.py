@@ -429,6 +429,8 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
             elif pa.types.is_floating(col.type):
                 s = s.astype("float64")
             elif pa.types.is_string(col.type):
+                if s.isna().all():  # an all-missing column (e.g. from reindex) is null strings, whatever its dtype
+                    s = s.astype(object)
                 if not _pandas_kind_ok(s, col.type):
                     raise TypeError(f"dtype {s.dtype}")
                 s = s.astype("str")

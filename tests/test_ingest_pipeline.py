@@ -1,0 +1,113 @@
+"""`rcmkit ingest`: files into a practice's stored tables, idempotently, losing nothing good, in one transaction."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rcmkit import store
+from rcmkit.cli import main
+from rcmkit.ingest.pipeline import ingest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+X12 = FIXTURES / "x12"
+ERA = X12 / "era_paid_and_denied.835"
+
+
+def _hashes(root, practice):
+    manifest = json.loads((Path(root) / practice / "_manifest.json").read_text())
+    return {name: t["sha256"] for name, t in manifest["tables"].items()}
+
+
+def test_ingest_fills_tables_and_rebuilds_the_ledger(tmp_path):
+    summary = ingest(tmp_path, "p", [X12], progress=False)
+    t = store.load_tables(tmp_path, "p", ["claims", "remittances", "ledger", "payers", "ingested_files"])
+    assert summary.files == 4 and len(t["ingested_files"]) == 4
+    assert summary.added["claims"] == len(t["claims"]) > 0
+    assert summary.added["remittances"] == len(t["remittances"]) > 0
+    assert summary.paid_cents == int(t["remittances"]["paid_cents"].sum())
+    # every claim and remittance reached the ledger: charges equal the first submissions' totals
+    first = t["claims"].sort_values("submitted_on").drop_duplicates("claim_id")
+    charges = t["ledger"].query("kind == 'charge'")["amount_cents"].sum()
+    assert charges == first.loc[first["frequency_code"] != "8", "total_charge_cents"].sum()
+    assert set(t["remittances"]["payer_id"]) <= set(t["payers"]["payer_id"])
+
+
+def test_ingesting_the_same_files_twice_changes_nothing(tmp_path):
+    ingest(tmp_path, "p", [X12], progress=False)
+    before = _hashes(tmp_path, "p")
+    again = ingest(tmp_path, "p", [X12, ERA], progress=False)
+    assert again.files == 0 and len(again.skipped) == 5
+    assert _hashes(tmp_path, "p") == before
+
+
+def test_same_payment_in_other_bytes_is_not_loaded_twice(tmp_path):
+    ingest(tmp_path, "p", [ERA], progress=False)
+    paid = int(store.load_table(tmp_path, "p", "remittances")["paid_cents"].sum())
+    crlf = tmp_path / "resent.835"
+    crlf.write_bytes(ERA.read_bytes().replace(b"~", b"~\r\n"))  # re-downloaded with line breaks
+    summary = ingest(tmp_path, "p", [crlf], progress=False)
+    assert summary.files == 1 and summary.duplicates >= 1
+    assert int(store.load_table(tmp_path, "p", "remittances")["paid_cents"].sum()) == paid
+
+
+def test_a_bad_transaction_set_is_rejected_and_the_good_ones_load(tmp_path):
+    good = ERA.read_text()
+    bad = good.replace("ST*835*0001~", "ST*835*0002~", 1).replace("CLP*PCN-100*1*200.00*112.50", "CLP*PCN-100*1*200.00*ABC", 1)
+    mixed = tmp_path / "in" / "mixed.835"
+    mixed.parent.mkdir()
+    mixed.write_text(bad)
+    (tmp_path / "in" / "good.835").write_text(good)
+    summary = ingest(tmp_path / "data", "p", [tmp_path / "in"], progress=False)
+    assert len(summary.rejections) == 1
+    assert "mixed.835" in summary.rejections[0] and "segment" in summary.rejections[0]
+    remits = store.load_table(tmp_path / "data", "p", "remittances")
+    assert remits["source"].str.startswith("good.835").all() and len(remits) > 0
+    rejections = store.load_table(tmp_path / "data", "p", "rejections")
+    assert rejections["file"].tolist() == ["mixed.835"]
+
+
+def test_pm_csv_export_with_column_map(tmp_path):
+    summary = ingest(tmp_path, "p", [FIXTURES / "pm_csv" / "generic"], column_map="generic", progress=False)
+    t = store.load_tables(tmp_path, "p", ["claims", "postings", "ledger"])
+    assert summary.added["claims"] == len(t["claims"]) > 0 and summary.added["postings"] == len(t["postings"]) > 0
+    assert summary.charge_cents == 143000  # the generic fixture's charges (tests/test_pm_csv.py)
+    with pytest.raises(ValueError, match="needs --column-map"):
+        ingest(tmp_path, "q", [FIXTURES / "pm_csv" / "generic"], progress=False)
+
+
+def _ingest_worker(root, paths):
+    ingest(root, "p", paths, progress=False)
+
+
+def test_concurrent_ingests_equal_a_serial_run(tmp_path):
+    serial = tmp_path / "serial"
+    ingest(serial, "p", [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"], progress=False)
+    ingest(serial, "p", [X12 / "claims_professional.837", X12 / "era_reversal_plb.835"], progress=False)
+    both = tmp_path / "both"
+    a = mp.Process(target=_ingest_worker, args=(both, [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"]))
+    b = mp.Process(target=_ingest_worker, args=(both, [X12 / "claims_professional.837", X12 / "era_reversal_plb.835"]))
+    a.start(), b.start()
+    a.join(), b.join()
+    assert a.exitcode == 0 and b.exitcode == 0
+    for name in ("claims", "remittances", "adjustments", "ledger"):
+        x = store.load_table(serial, "p", name).sort_values(list(store.load_table(serial, "p", name).columns[:2]))
+        y = store.load_table(both, "p", name).sort_values(list(x.columns[:2]))
+        assert x.reset_index(drop=True).equals(y.reset_index(drop=True)), name
+
+
+def test_cli_ingest_summary_and_errors(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["ingest", "--practice", "p", "--data-root", str(tmp_path), "--no-progress", str(X12)])
+    assert ok.exit_code == 0, ok.output
+    assert "files read: 4" in ok.output and "rejected: 0" in ok.output
+    missing = runner.invoke(main, ["ingest", "--practice", "p", "--data-root", str(tmp_path), str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    escape = runner.invoke(main, ["ingest", "--practice", "../p", "--data-root", str(tmp_path), str(X12)])
+    assert escape.exit_code == 2 and "invalid practice name" in escape.output
+    shutil.rmtree(tmp_path / "p")
