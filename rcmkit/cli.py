@@ -33,32 +33,49 @@ def main() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--claims", "n_claims", type=click.IntRange(min=1), default=25_000, show_default=True,
               help="Number of claims to generate.")
+@click.option("--profile", default="family_medicine", show_default=True,
+              help="Practice profile: family_medicine or pediatrics.")
 @click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
               help="Folder holding one folder of canonical tables per practice.")
-def demo(practice: str, seed: int, n_claims: int, data_root: str) -> None:
-    """Generate a demo practice: its canonical tables and ledger."""
+@click.option("--direct", is_flag=True, help="Save the generated tables directly instead of writing X12/CSV files "
+              "and ingesting them (faster; skips the real input path).")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes reading the demo's X12 files.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, direct: bool, jobs: int,
+         progress: bool) -> None:
+    """Generate a demo practice: by default as real 837P/835 files and a PM export, ingested like a practice's."""
     from . import store
+    from .demo import PROFILES, build_demo, write_demo
 
     try:
         folder = store.practice_dir(data_root, practice)
     except store.StoreError as exc:
         _fail(f"--practice: {exc}", 2)
-    from .demo import write_demo
-    from .ledger import write_ledger
-
+    if profile not in PROFILES:
+        _fail(f"--profile: unknown profile {profile!r}; expected one of {sorted(PROFILES)}", 2)
+    kwargs = {"seed": seed, "n_claims": n_claims, "profile": profile}
     try:
-        manifest = write_demo(data_root, practice, seed=seed, n_claims=n_claims) or {}
-        if "ledger" not in manifest.get("tables", {}):
+        if direct:
+            write_demo(data_root, practice, **kwargs)
+            from .ledger import write_ledger
+
             write_ledger(data_root, practice)
-    except (store.StoreError, OSError) as exc:
+        else:
+            built = build_demo(data_root, practice, jobs=jobs, progress=progress, **kwargs)
+            files = built["files"]
+            click.echo(f"wrote {files['837']['files']} 837P files, {files['835']['files']} 835 files and "
+                       f"{files['pm']['files']} PM export files to {files['inbox']}")
+            for line in built["ingest"].lines():
+                click.echo(line)
+    except (store.StoreError, OSError, RuntimeError) as exc:
         _fail(f"cannot write the demo practice to {folder}: {exc}", 1)
-    manifest_path = folder / "_manifest.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
     tables = manifest.get("tables", {})
-    click.echo(f"wrote demo practice {practice!r} (seed {seed}, {n_claims:,} claims) to {folder.resolve()}")
-    for name in sorted(tables):
-        click.echo(f"  {name + '.parquet':<24} {tables[name].get('rows', 0):>10,} rows")
+    click.echo(f"demo practice {practice!r} (seed {seed}, {n_claims:,} claims) is in {folder.resolve()}")
+    for name in ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings",
+                 "contracts", "ledger"):
+        click.echo(f"  {name + '.parquet':<24} {tables.get(name, {}).get('rows', 0):>10,} rows")
 
 
 # --------------------------------------------------------------------------------------------- report

@@ -1433,8 +1433,34 @@ def _patient_balances(adj: pd.DataFrame, remittances: pd.DataFrame) -> pd.DataFr
 
 
 def write_demo(root: str | os.PathLike, practice: str = "demo", **generate_kwargs) -> dict:
-    """Generate the demo practice and save its canonical tables under ``root/practice``; returns the manifest.
+    """Generate the demo practice and save its canonical tables under ``root/practice`` directly (no files in
+    between: fast, for tests and benchmarks); returns the manifest. See :func:`build_demo` for the real path.
 
     ``generate_kwargs`` go to :func:`generate` (seed, n_claims, start, end, profile).
     """
     return store.save_tables(root, practice, generate(**generate_kwargs))
+
+
+def build_demo(root: str | os.PathLike, practice: str = "demo", *, jobs: int = 1, progress: bool = True,
+               **generate_kwargs) -> dict:
+    """The demo practice the way a real one arrives: write its X12 837P and 835 files and its PM export (payers,
+    charges, patient payments and write-offs) under ``root/practice/inbox/``, then ingest them into empty
+    tables with :func:`rcmkit.ingest.pipeline.ingest`. The contracts table is reference data and is saved as it
+    is. Raises RuntimeError when the demo's own files do not load cleanly. Returns the file counts and the
+    ingest summary.
+    """
+    from .ingest.pipeline import ingest
+    from .x12write import write_demo_files
+
+    tables = generate(**generate_kwargs)
+    roster = patients(**generate_kwargs)
+    empty = {name: schema.empty(name) for name in schema.TABLES}
+    store.save_tables(root, practice, {**empty, "contracts": tables["contracts"]})
+    counts = write_demo_files(root, tables, roster, practice=practice)
+    inbox = store.practice_dir(root, practice) / "inbox"
+    summary = ingest(root, practice, [inbox / "837", inbox / "835", inbox / "pm"], column_map="generic",
+                     jobs=jobs, progress=progress)
+    if summary.rejections or summary.warnings:
+        raise RuntimeError(f"the demo's own files did not load cleanly: {summary.warnings} warning(s), "
+                           f"rejected: {summary.rejections[:3]}")
+    return {"files": counts, "ingest": summary}
