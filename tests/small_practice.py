@@ -149,3 +149,28 @@ def tables() -> dict[str, pd.DataFrame]:
         effective_from=pd.to_datetime(contracts["effective_from"]), allowed_cents=contracts["rate"].map(_c)))
     out["ledger"] = build_ledger(out)
     return out
+
+
+def one_claim_tables(payments: list[tuple[str, float, list[tuple[str, str, float]]]]) -> dict[str, pd.DataFrame]:
+    """A practice with one 100.00 Medicare claim (DOS 2026-01-05, billed 01-06) and the given 835 payments:
+    (paid_on, paid dollars, [(group, reason, amount)]) each; billed 100 on every remittance."""
+    base = tables()
+    claims = base["claims"][base["claims"]["claim_id"] == "C01"].reset_index(drop=True).assign(total_charge_cents=10000)
+    remits, adjs = [], []
+    for n, (paid_on, paid, cas) in enumerate(payments, start=1):
+        rid = f"X{n}"
+        remits.append(dict(remit_id=rid, claim_id="C01", payer_claim_id="PCNC01", status_code="1",
+                           billed_cents=10000, paid_cents=_c(paid), patient_responsibility_cents=0, payer_id="MCR",
+                           paid_on=D(paid_on), trace_number="T" + paid_on, source="fixture"))
+        adjs += [dict(remit_id=rid, line_number=None, group_code=g, reason_code=r, amount_cents=_c(a), quantity=None)
+                 for g, r, a in cas]
+    out = {
+        "payers": base["payers"], "claims": claims, "claim_lines": base["claim_lines"].iloc[:0],
+        "remittances": schema.conform("remittances", pd.DataFrame(remits)),
+        "remit_lines": base["remit_lines"].iloc[:0],
+        "adjustments": schema.conform("adjustments", pd.DataFrame(adjs, columns=schema.TABLES["adjustments"].names)
+                                      .astype({"line_number": "Int32"})),
+        "postings": base["postings"].iloc[:0],
+    }
+    out["ledger"] = build_ledger(out)
+    return out

@@ -314,3 +314,76 @@ def test_work_lists(t):
     denied = denied_not_resubmitted(t, MONTH)
     assert denied[["claim_id", "payer_id", "balance_cents"]].values.tolist() == [["C08", "MCD", 8000],
                                                                                  ["C06", "BCX", 5000]]
+
+
+def test_collections_in_depth(t):
+    """Gross collection rate (12 mo): 650 / 1,950. Adjustments Jan-Mar as a share of the 1,300 charges:
+    contractual 315 (24.2%), denial write-offs C11 500 (38.5%). March payments by class: commercial R03 180 + R04
+    120 + R09 60 = 360; medicare R05 64 - 64 (reversal) + R07 80 = 80; medicaid R12 45; patients 40 + 5 = 45."""
+    from rcmkit.metrics import adjustment_shares, gross_collection_rate, payments_by_payer_class
+
+    assert gross_collection_rate(t, MONTH).value == pytest.approx(650 / 1950)
+    shares = adjustment_shares(t, MONTH, MetricOptions(collection_months=3)).set_index("kind")
+    assert shares["amount_cents"].to_dict() == {"contractual": 31500, "denial": 50000, "other_adjustment": 0}
+    assert shares.loc["contractual", "share_of_charges"] == pytest.approx(315 / 1300)
+    by_class = payments_by_payer_class(t, MONTH).set_index("payer_class")["payments_cents"]
+    assert by_class.to_dict() == {"commercial": 36000, "medicare": 8000, "medicaid": 4500, "patient": 4500}
+
+
+def test_aging_by_payer_class(t):
+    """Medicaid: C03 150 + C08 80; medicare C04 120; commercial C06 50; patients 90."""
+    by_class = ar_aging(t, MONTH, by="payer_class").groupby("payer_class")["balance_cents"].sum()
+    assert by_class.to_dict() == {"commercial": 5000, "medicaid": 23000, "medicare": 12000, "patient": 9000}
+
+
+def test_unbilled_charges(t):
+    """All four March services were billed in March; if C04 (DOS 03-25, 120.00) had gone out on 04-02, it would
+    be March's one unbilled claim out of four (charges 120 of 350)."""
+    from rcmkit.metrics import unbilled_charges
+
+    assert unbilled_charges(t, MONTH).iloc[0].to_dict() == {
+        "claims": 0, "charge_cents": 0, "month_claims": 4, "month_charge_cents": 35000}
+    late = t["claims"].assign(submitted_on=t["claims"]["submitted_on"].where(
+        t["claims"]["claim_id"] != "C04", pd.Timestamp("2026-04-02")))
+    assert unbilled_charges(dict(t, claims=late), MONTH).iloc[0][["claims", "charge_cents"]].tolist() == [1, 12000]
+
+
+def test_denial_rates_by_payer_and_code(t):
+    """March cohort. By payer: BCX C06 (250, denied) + C09 (90); MCD C08 (80, denied) + C12 (60); MCR C07.
+    By code, line level: 81002 (C06 line 2, CO-97) denied; 99214 (C06 line 1) not; 99212 C07 + C08 (CO-197 on its
+    line) -> 1 of 2, 80 of 180 billed; 99213 C09 + C12, none."""
+    from rcmkit.metrics import denial_rates_by
+
+    payer = denial_rates_by(t, MONTH).set_index("payer")
+    assert payer.loc["BCX", ["claims", "denied", "billed_cents", "denied_billed_cents"]].tolist() == [2, 1, 34000, 25000]
+    assert payer["denied"].sum() == monthly_kpis(t, MONTH)["initial_denial_rate"].numerator
+    code = denial_rates_by(t, MONTH, by="procedure_code").set_index("procedure_code")
+    assert code.loc["99212", ["claims", "denied", "billed_cents", "denied_billed_cents"]].tolist() == [2, 1, 18000, 8000]
+    assert code.loc["81002", "rate"] == 1.0 and code.loc["99214", "denied"] == 0 and code.loc["99213", "denied"] == 0
+
+
+def test_denial_outcomes(t):
+    """January's denial C11 was written off (03-15); February's C02 was overturned: R03 paid 180 on resubmission;
+    March's C06 and C08 are still open. As of 2026-03-01 C02 was still open."""
+    from rcmkit.metrics import denial_outcomes
+
+    def table(month, as_of=None):
+        return denial_outcomes(t, month, as_of=as_of).set_index("outcome")[["claims", "recovered_cents"]]
+
+    assert table("2026-01").loc["written off"].tolist() == [1, 0]
+    assert table("2026-02").loc["overturned"].tolist() == [1, 18000]
+    assert table("2026-02", "2026-03-01").loc["still open"].tolist() == [1, 0]
+    assert table("2026-03").loc["still open", "claims"] == 2
+
+
+def test_claim_paid_in_two_partial_payments():
+    """One 100.00 claim (MCR, DOS 2026-01-05, billed 01-06) paid 30.00 on 01-20 and 50.00 on 02-10 (CO-45 20.00
+    with the second): A/R 70.00 at January's end and 0 at February's; the first payment is its first adjudication;
+    February's payments are 50.00."""
+    from small_practice import one_claim_tables
+
+    t = one_claim_tables(payments=[("2026-01-20", 30, []), ("2026-02-10", 50, [("CO", "45", 20)])])
+    assert monthly_kpis(t, "2026-01")["ar_total"].value == 70.00
+    assert monthly_kpis(t, "2026-02")["ar_total"].value == 0
+    assert first_adjudications(t)["paid_on"].tolist() == [pd.Timestamp("2026-01-20")]
+    assert monthly_kpis(t, "2026-02")["payments"].value == 50.00

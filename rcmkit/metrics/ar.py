@@ -76,7 +76,8 @@ def ar_aging(
     """Open A/R at the end of ``month`` by age bucket (0-30, 31-60, 61-90, 91-120, 120+ days).
 
     ``by="payer"``: one group per responsible party (each payer, and 'patient'); ``by="responsible"``:
-    'insurance' vs 'patient'; ``by=None``: the practice total. Returns the group columns, bucket (ordered
+    'insurance' vs 'patient'; ``by="payer_class"``: medicare, medicaid, commercial, ..., 'patient';
+    ``by=None``: the practice total. Returns the group columns, bucket (ordered
     categorical, every bucket present for every group) and balance_cents. Source: AAFP; MGMA aging buckets.
     """
     balances = _open(ar_balances(tables, month_window(month).end, options))
@@ -86,10 +87,13 @@ def ar_aging(
         groups = {"payer_id": who, "payer_name": who.map(names).where(who != "patient", "Patient").fillna(who)}
     elif by == "responsible":
         groups = {"responsible": who.where(who == "patient", "insurance")}
+    elif by == "payer_class":
+        classes = tables["payers"].set_index("payer_id")["payer_class"].to_dict() if "payers" in tables else {}
+        groups = {"payer_class": who.map(classes).where(who != "patient", "patient").fillna("other")}
     elif by is None:
         groups = {"group": pd.Series("all", index=balances.index)}
     else:
-        raise ValueError(f"by must be 'payer', 'responsible' or None, got {by!r}")
+        raise ValueError(f"by must be 'payer', 'responsible', 'payer_class' or None, got {by!r}")
     frame = pd.DataFrame({**groups, "bucket": balances["bucket"].astype(str), "balance_cents": balances["balance_cents"]})
     sums = frame.groupby(list(groups) + ["bucket"], sort=True)["balance_cents"].sum()
     wide = sums.unstack("bucket", fill_value=0).reindex(columns=list(AGING_BUCKETS), fill_value=0)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ._common import KPI, MetricOptions, ledger_for, month_window, ratio
 
-__all__ = ["charges", "payments", "net_collection_rate", "PAYMENT_KINDS"]
+__all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
+           "payments_by_payer_class", "PAYMENT_KINDS"]
 
 #: Money received (negative in the ledger) and given back (reversals: positive).
 PAYMENT_KINDS = ("insurance_payment", "patient_payment", "reversal")
@@ -58,3 +59,56 @@ def net_collection_rate(
         f"{window.end.date()} (same-period posting basis)",
         "AAFP (adjusted collection rate); MGMA (adjusted FFS collection %)",
     )
+
+
+def gross_collection_rate(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> KPI:
+    """Gross collection rate (MGMA gross FFS collection %): payments net of reversals / gross charges, over the
+    trailing ``collection_months`` months. It depends on how high the practice sets its fees: compare it over
+    time, not across practices."""
+    m = options.collection_months
+    ledger = ledger_for(tables, options)
+    paid = -_sum(ledger, month, m, PAYMENT_KINDS)
+    charged = _sum(ledger, month, m, ("charge",))
+    window = month_window(month, m)
+    return KPI(
+        "gross_collection_rate", f"Gross collection rate ({m} mo)", ratio(paid, charged), "pct", paid / 100,
+        charged / 100,
+        f"payments net of reversals / gross charges, posted {window.start.date()}..{window.end.date()}",
+        "MGMA (gross FFS collection %)",
+    )
+
+
+def adjustment_shares(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> pd.DataFrame:
+    """Adjustments posted in the trailing ``collection_months`` months as a share of the charges posted then:
+    one row per ledger kind (contractual, denial write-offs, other adjustments) with amount_cents (positive =
+    a credit) and share_of_charges. AAFP advises tracking non-contractual adjustments apart from contractual
+    ones: denial write-offs are money lost, contractuals are the price agreed."""
+    m = options.collection_months
+    ledger = ledger_for(tables, options)
+    charged = _sum(ledger, month, m, ("charge",))
+    rows = [{"kind": kind, "amount_cents": -_sum(ledger, month, m, (kind,))}
+            for kind in ("contractual", "denial", "other_adjustment")]
+    out = pd.DataFrame(rows)
+    out["share_of_charges"] = out["amount_cents"] / charged if charged else float("nan")
+    return out
+
+
+def payments_by_payer_class(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> pd.DataFrame:
+    """Payments posted in ``month`` by payer class (medicare, medicaid, commercial, ..., and 'patient'):
+    payer_class, payments_cents, share. Insurance payments are net of reversals."""
+    window = month_window(month)
+    ledger = ledger_for(tables, options)
+    rows = ledger[ledger["kind"].isin(PAYMENT_KINDS) & window.contains(ledger["posted_on"])]
+    classes = tables["payers"].set_index("payer_id")["payer_class"].to_dict() if "payers" in tables else {}
+    payer_class = rows["responsible"].map(classes).where(rows["responsible"] != "patient", "patient").fillna("other")
+    out = (-rows["amount_cents"]).groupby(payer_class.rename("payer_class")).sum().rename("payments_cents")
+    out = out.reset_index().sort_values(["payments_cents", "payer_class"], ascending=[False, True])
+    total = out["payments_cents"].sum()
+    out["share"] = out["payments_cents"] / total if total else float("nan")
+    return out.reset_index(drop=True)

@@ -17,7 +17,8 @@ from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
 from ._common import KPI, MetricOptions, month_window, ratio
 
-__all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons"]
+__all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
+           "denial_outcomes"]
 
 #: CLP02 = 4: denied (in 5010 only when the patient is not recognised).
 DENIED_STATUS = "4"
@@ -157,3 +158,66 @@ def denial_reasons(
     )
     out["denied_cents"] = out["denied_cents"].astype("int64")
     return (out.head(top) if top else out).reset_index(drop=True)
+
+
+def denial_rates_by(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str = "payer"
+) -> pd.DataFrame:
+    """The initial denial rate of ``month`` split ``by`` "payer" or "procedure_code" (a claim counts under every
+    code billed on its first adjudicated remittance; denied when that line carried a denial adjustment or the
+    claim was denied at claim level). Columns: the key, claims, denied, rate, billed_cents, denied_billed_cents.
+    The payer split adds up to :func:`initial_denial_rate`."""
+    cohort = _in_month(first_adjudications(tables, options), month)
+    if by == "payer":
+        keyed = cohort.assign(key=cohort["payer_id"], billed=cohort["billed_cents"])
+    elif by == "procedure_code":
+        lines = tables["remit_lines"].merge(cohort[["remit_id", "claim_id", "denied"]], on="remit_id")
+        adj = classify_adjustments(tables["adjustments"])
+        den = adj[(adj["treatment"] == "denial") & adj["line_number"].notna() & (adj["amount_cents"] > 0)]
+        den = den.assign(line_number=den["line_number"].astype("int32"))[["remit_id", "line_number"]]
+        lines = lines.merge(den.drop_duplicates().assign(line_denied=True), on=["remit_id", "line_number"], how="left")
+        claim_level = cohort["denied"] & ~cohort["remit_id"].isin(den["remit_id"])
+        whole = set(cohort.loc[claim_level, "remit_id"])
+        lines["denied"] = lines["line_denied"].fillna(False).astype(bool) | lines["remit_id"].isin(whole)
+        keyed = lines.assign(key=lines["procedure_code"], billed=lines["billed_cents"])
+    else:
+        raise ValueError(f"by must be 'payer' or 'procedure_code', got {by!r}")
+    keyed = keyed.assign(denied_billed=keyed["billed"].where(keyed["denied"], 0))
+    out = keyed.groupby("key", as_index=False).agg(
+        claims=("claim_id", "nunique"), denied=("denied", "sum"), billed_cents=("billed", "sum"),
+        denied_billed_cents=("denied_billed", "sum"))
+    out["denied"] = keyed[keyed["denied"]].groupby("key")["claim_id"].nunique().reindex(out["key"]).fillna(0).astype(
+        "int64").to_numpy()
+    out["rate"] = out["denied"] / out["claims"]
+    out = out.rename(columns={"key": by})
+    return out.sort_values(["denied_billed_cents", by], ascending=[False, True]).reset_index(drop=True)
+
+
+def denial_outcomes(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
+    as_of: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """What became of the claims initially denied in ``month``, as of ``as_of`` (default: the latest data):
+    overturned (a later adjudication paid something), written off (a practice denial write-off posted), or
+    still open. One row per outcome with claims, denied_billed_cents, and recovered_cents (payments on the
+    overturned claims after the denial, net of reversals). The share overturned is an HFMA Claim Integrity
+    Task Force denial KPI ("% of initial denials overturned")."""
+    cohort = _in_month(first_adjudications(tables, options), month)
+    cohort = cohort[cohort["denied"]]
+    end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.max
+    remits = tables["remittances"]
+    later = remits[remits["claim_id"].isin(cohort["claim_id"]) & (remits["paid_on"] <= end)].merge(
+        cohort[["claim_id", "paid_on", "remit_id"]], on="claim_id", suffixes=("", "_first"))
+    later = later[(later["remit_id"] != later["remit_id_first"]) & (later["paid_on"] >= later["paid_on_first"])]
+    recovered = later.groupby("claim_id")["paid_cents"].sum()
+    postings = tables["postings"]
+    written = set(postings.loc[(postings["kind"] == "denial") & (postings["posted_on"] <= end), "claim_id"])
+    got = cohort["claim_id"].map(recovered.to_dict()).fillna(0).astype("int64")
+    outcome = pd.Series("still open", index=cohort.index)
+    outcome[cohort["claim_id"].isin(written)] = "written off"
+    outcome[got > 0] = "overturned"
+    frame = cohort.assign(outcome=outcome, recovered=got)
+    out = frame.groupby("outcome").agg(claims=("claim_id", "size"), denied_billed_cents=("billed_cents", "sum"),
+                                       recovered_cents=("recovered", "sum"))
+    out = out.reindex(["overturned", "written off", "still open"], fill_value=0).reset_index()
+    return out

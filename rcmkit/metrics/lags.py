@@ -14,7 +14,7 @@ import pandas as pd
 from ._common import MetricOptions, month_window
 from .denials import first_adjudications
 
-__all__ = ["charge_lag", "days_to_pay"]
+__all__ = ["charge_lag", "days_to_pay", "unbilled_charges"]
 
 
 def _summary(days: pd.Series, keys: list[pd.Series] | None) -> pd.DataFrame:
@@ -59,3 +59,21 @@ def days_to_pay(
     first = first.merge(submitted, on="claim_id", how="inner")
     days = (first["paid_on"] - first["submitted_on"]).dt.days
     return _summary(days, [first["payer_id"]] if by == "payer" else None)
+
+
+def unbilled_charges(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> pd.DataFrame:
+    """Services of ``month`` not yet billed at its end: claims whose date of service is in the month and whose
+    first submission came after the month's end (point in time, from the claims table). One row: claims,
+    charge_cents, and the same for all services of the month (``month_claims``, ``month_charge_cents``), so
+    the share is visible. HFMA calls the hospital version DNFB (discharged not final billed)."""
+    window = month_window(month)
+    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    first = claims.drop_duplicates("claim_id", keep="first")
+    served = first[window.contains(first["service_from"]) & (first["frequency_code"] != "8")]
+    late = served[served["submitted_on"] > window.end]
+    return pd.DataFrame([{
+        "claims": len(late), "charge_cents": int(late["total_charge_cents"].sum()),
+        "month_claims": len(served), "month_charge_cents": int(served["total_charge_cents"].sum()),
+    }])
