@@ -22,6 +22,11 @@ demo: $(STAMP)
 	$(BIN)/rcmkit demo --practice demo
 	$(BIN)/rcmkit report $(PRACTICE_PARAMS)
 
+.PHONY: portfolio
+portfolio: $(STAMP)
+	$(BIN)/python scripts/portfolio_demo.py --data-root data
+	$(BIN)/rcmkit run-monthly parameters/portfolio/ --jobs 2
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

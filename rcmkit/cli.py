@@ -114,6 +114,49 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
     click.echo(str(result.html.resolve()))
 
 
+# --------------------------------------------------------------------------------------------- run-monthly
+@main.command("run-monthly")
+@click.argument("paths", nargs=-1, required=True, metavar="PARAMS.yaml|FOLDER...")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="Report month for every practice (default: each practice's parameter file, or its last full month).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Practices run at the same time (one Jupyter kernel each).")
+@click.option("--force", is_flag=True, help="Rerun practices whose inputs and parameters are unchanged.")
+@click.option("--output-root", default=None, type=click.Path(file_okay=False),
+              help="Reports folder for every practice; overrides the parameter files.")
+@click.option("--notebook", default=None, type=click.Path(dir_okay=False),
+              help="Report notebook to run (default: the packaged monthly report).")
+@click.option("--kernel", default=None, help="Jupyter kernel (default: 'rcmkit', registered when missing).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Print each report to PDF with Chromium.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: bool, output_root: str | None,
+                notebook: str | None, kernel: str | None, pdf: bool, progress: bool) -> None:
+    """Run the monthly report for every parameter file given (or every *.yaml in a FOLDER), JOBS at a time.
+
+    Each practice's outputs land in <output_root>/<practice>/<YYYY-MM>/ (notebook, HTML, PDF, slides,
+    metrics.json, run.json); <output_root>/<YYYY-MM>/index.html lists every practice. A practice that fails does
+    not stop the others; the command ends with a table of results and exits 1 when any practice failed.
+    """
+    from .report.batch import outcome_table, run_monthly as run_all
+    from .report.params import MONTH_RE
+
+    if month is not None and not MONTH_RE.match(month.strip()):
+        _fail(f'--month: expected a "YYYY-MM" month such as 2026-09, got {month!r}', 2)
+    if notebook is not None and not Path(notebook).is_file():
+        _fail(f"--notebook: no such file {notebook}", 2)
+    try:
+        result = run_all(paths, month=month.strip() if month else None, jobs=jobs, force=force,
+                         output_root=output_root, notebook=notebook, kernel=kernel, pdf=pdf, progress=progress,
+                         log=lambda msg: click.echo(msg, err=True))
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    for note in result.notes:
+        click.echo(note, err=True)
+    click.echo(outcome_table(result))
+    if result.failed:
+        raise SystemExit(1)
+
+
 # --------------------------------------------------------------------------------------------- ingest
 @main.command()
 @click.option("--practice", required=True, help="Practice folder name under the data root.")

@@ -48,6 +48,7 @@ __all__ = [
     "practice_lock",
     "table_path",
     "has_tables",
+    "file_sha256",
 ]
 
 #: A practice name is a plain folder name: letters, digits, '-', '_' and '.', not starting with '.'.
@@ -134,7 +135,8 @@ def _write_json_atomic(path: Path, payload: dict) -> None:
     _fsync_dir(path.parent)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -171,7 +173,7 @@ def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
         pq.write_table(table, tmp, compression="zstd", store_schema=False)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": _sha256(tmp)}
+        manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}
         renames.append((tmp.name, final))
     manifest["version"] = int(manifest.get("version", 0)) + 1
     _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest})

@@ -68,6 +68,13 @@ CASES = [
     ("not-a-mapping", "- practice\n- demo\n", (), ["p.yaml:1:", "expected a YAML mapping"]),
     ("duplicate-key", BASE + "practice: demo\n", (), ["p.yaml:3: practice:", "duplicate key"]),
     ("output-root-a-file", BASE + "output_root: p.yaml\n", (), ["p.yaml:3: output_root:", "is not a folder"]),
+    ("benchmarks-unknown-kpi", BASE + "benchmarks:\n  days_in_rx: {good: 30}\n", (),
+     ["p.yaml:3: benchmarks:", "benchmark override for unknown KPI 'days_in_rx'"]),
+    ("benchmarks-bad-field", BASE + "benchmarks:\n  days_in_ar: {target: 30}\n", (),
+     ["p.yaml:3: benchmarks:", "unknown field(s) ['target']"]),
+    ("benchmarks-not-a-number", BASE + "benchmarks:\n  days_in_ar: {good: soon}\n", (),
+     ["p.yaml:3: benchmarks:", "days_in_ar.good: expected a number, got 'soon'"]),
+    ("benchmarks-not-mapping", BASE + "benchmarks: [1]\n", (), ["p.yaml:3: benchmarks:", "expected a mapping of KPI"]),
 ]
 
 
@@ -120,9 +127,11 @@ def test_ids_and_months_stay_strings(tmp_path):
         "month": "2026-03",
         "output_dir": "/out",
         "title": "2026",
+        "practice_name": None,
         "metric_options": {"reimbursement_months": 6},
+        "benchmark_overrides": {},
     }
-    assert all(isinstance(v, (str, type(None))) for k, v in nb.items() if k != "metric_options")
+    assert all(isinstance(v, (str, type(None))) for k, v in nb.items() if k not in ("metric_options", "benchmark_overrides"))
 
 
 def test_param_error_names_file_line_and_key():
@@ -149,3 +158,26 @@ def test_cli_runs_report_after_validation(project, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == str(Result.html.resolve())
     assert seen["params"].month == "2026-02" and seen["params"].practice == "small"
+
+
+def test_practice_name_and_benchmark_overrides(tmp_path):
+    (tmp_path / "b.yaml").write_text(
+        "practice: lakeside\npractice_name: Lakeside Family Medicine\nbenchmarks:\n"
+        "  days_in_ar: {good: 35, acceptable: 45, source: client goal}\n", encoding="utf-8")
+    p = load_params(tmp_path / "b.yaml", check_data=False)
+    assert p.practice_name == "Lakeside Family Medicine"
+    assert p.benchmark_overrides == {"days_in_ar": {"good": 35, "acceptable": 45, "source": "client goal"}}
+    nb = p.notebook_parameters(".")
+    assert nb["practice_name"] == "Lakeside Family Medicine" and nb["benchmark_overrides"] == p.benchmark_overrides
+    assert p.fingerprint_fields()["benchmark_overrides"] == p.benchmark_overrides
+
+
+def test_shipped_portfolio_parameter_files_are_valid():
+    folder = Path(__file__).resolve().parent.parent / "parameters" / "portfolio"
+    files = sorted(folder.glob("*.yaml"))
+    assert len(files) == 3
+    practices = {load_params(f, check_data=False).practice for f in files}
+    import runpy
+
+    script = runpy.run_path(str(folder.parent.parent / "scripts" / "portfolio_demo.py"))
+    assert practices == {name for name, *_ in script["PRACTICES"]}  # the script makes what the files name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html as htmllib
 import json
 import re
@@ -17,12 +18,17 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import rcmkit
 from conftest import run_cli
-from rcmkit.metrics import KPI, MetricOptions, definitions_used, last_full_month, monthly_kpis
+from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_used, denial_reasons, last_full_month,
+                            monthly_kpis)
+from rcmkit.metrics.payers import open_denials, payer_scorecard
+from rcmkit.reference import benchmarks
+from rcmkit.report.narrative import data_through, executive_summary
 from rcmkit.report import charts, tiles
-from rcmkit.report.export import external_references, notebook_to_html
+from rcmkit.report.export import external_references, find_chromium, notebook_to_html
 from rcmkit.report.record import write_metrics
 from rcmkit.report.run import _runs_this_python, default_notebook, publish_dir
 from rcmkit.store import load_tables
+from small_practice import tables as small_tables
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monthly_report.ipynb"
 
@@ -57,18 +63,56 @@ def test_demo_command_writes_tables_and_ledger(demo_cli):
 
 
 @pytest.mark.slow
-def test_report_publishes_three_files(demo_report, expected):
+def test_report_publishes_its_files(demo_report, expected):
     assert demo_report.returncode == 0, demo_report.stderr
     month = expected["month"]
     report_dir = demo_report.report_dir
     assert report_dir == (demo_report.project / "reports" / "demo" / month).resolve()
-    assert sorted(p.name for p in report_dir.iterdir()) == ["metrics.json", "monthly_report.html", "monthly_report.ipynb"]
+    files = ["metrics.json", "monthly_report.html", "monthly_report.ipynb", "monthly_report.pdf",
+             "monthly_report.slides.html", "run.json"]
+    if find_chromium() is None:  # without Chromium the report says so in one line and skips the PDF
+        files.remove("monthly_report.pdf")
+        assert "PDF skipped: chromium not found" in demo_report.stderr.splitlines()
+    assert sorted(p.name for p in report_dir.iterdir()) == files
     assert [p.name for p in report_dir.parent.iterdir()] == [month]  # no staging or failure folders left
     last = demo_report.stdout.strip().splitlines()[-1]
     assert Path(last).is_absolute() and Path(last) == report_dir / "monthly_report.html"
     executed = nbformat.read(report_dir / "monthly_report.ipynb", as_version=4)
     assert executed.metadata.papermill.parameters["month"] == month  # resolved before the kernel started
     assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+def test_executed_notebook_and_run_log(demo_report, expected):
+    """Wall-clock times live in run.json only: the executed notebook has none, nor the staging folder's path."""
+    report_dir = demo_report.report_dir
+    text = (report_dir / "monthly_report.ipynb").read_text(encoding="utf-8")
+    for needle in ('"start_time"', '"end_time"', '"duration"', '"iopub.execute_input"', ".tmp-"):
+        assert needle not in text, needle
+    nb = nbformat.read(report_dir / "monthly_report.ipynb", as_version=4)
+    assert nb.metadata.papermill.output_path == str(report_dir / "monthly_report.ipynb")
+    run = json.loads((report_dir / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "ok" and run["practice"] == "demo" and run["month"] == expected["month"]
+    assert run["rcmkit_version"] == rcmkit.__version__ and run["kernel"]
+    manifest = json.loads((Path(run["parameters"]["data_root"]) / "demo" / "_manifest.json").read_text())
+    assert run["inputs"] == {t["file"]: t["sha256"] for t in manifest["tables"].values()}
+    assert run["notebook"]["sha256"] == hashlib.sha256(NOTEBOOK.read_bytes()).hexdigest()
+    assert run["started_at"] <= run["finished_at"] and run["started_at"].endswith("Z")
+    assert run["outputs"]["html"] == "monthly_report.html" and run["outputs"]["slides"] == "monthly_report.slides.html"
+    assert re.fullmatch(r"[0-9a-f]{64}", run["fingerprint"])
+
+
+@pytest.mark.slow
+def test_slides_are_one_view_per_slide_without_code(demo_report):
+    slides = (demo_report.report_dir / "monthly_report.slides.html").read_text(encoding="utf-8")
+    assert "reveal" in slides.lower()
+    sections = re.findall(r"<section\b", slides)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    n_slides = sum(c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide") for c in nb.cells)
+    assert len(sections) >= n_slides >= 12
+    for code in ("load_tables(", "monthly_kpis(", "setup_notebook(", "write_metrics(", "Traceback"):
+        assert code not in slides, code
+    assert len(re.findall(r'<img[^>]*\ssrc="data:image/png;base64,', slides)) >= 9
 
 
 @pytest.mark.slow
@@ -92,7 +136,8 @@ def test_html_shows_the_kpis_as_displayed(report_html, expected):
     for kpi in kpis.values():
         assert htmllib.escape(kpi.label) in report_html, kpi.label
         assert htmllib.escape(kpi.display()) in report_html, (kpi.key, kpi.display())
-    for section in ("Key indicators", "Twelve-month trends", "A/R aging by payer", "Denial reasons",
+    for section in ("Executive summary", "Key indicators", "Twelve-month trends", "A/R aging by payer",
+                    "Denials by category", "Denial reasons", "Payer scorecard",
                     "Reimbursement by payer and procedure code", "Methods"):
         assert section in report_html
     for d in expected["definitions"].itertuples():
@@ -102,7 +147,7 @@ def test_html_shows_the_kpis_as_displayed(report_html, expected):
 @pytest.mark.slow
 def test_html_embeds_its_charts(report_html):
     srcs = re.findall(r'<img[^>]*\ssrc="([^"]+)"', report_html)
-    assert len(srcs) >= 7  # 4 trend charts, aging, denials, paid per unit
+    assert len(srcs) >= 9  # 4 trend charts, aging, denial categories, denial reasons, payer scorecard, paid per unit
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     png = base64.b64decode(srcs[0].split(",", 1)[1])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -123,8 +168,18 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
         for field in ("value", "unit", "numerator", "denominator", "definition", "source", "label"):
             assert got[field] == getattr(kpi, field), (key, field)  # exact: floats survive JSON unchanged
     assert doc["definitions"] == expected["definitions"].to_dict(orient="records")
+    # the report's other parts, computed here independently of the notebook
+    tables = load_tables(Path(json.loads((demo_report.report_dir / "run.json").read_text())["parameters"]["data_root"]),
+                         "demo", required=False)
+    status = benchmark_status(expected["kpis"])
+    summary = executive_summary(tables, month, MetricOptions(), kpis=expected["kpis"], status=status, practice="demo")
+    scorecard = payer_scorecard(tables, month)
+    assert doc["summary"] == json.loads(json.dumps(summary.to_dict()))
+    assert doc["benchmarks"]["days_in_ar"]["status"] == status.set_index("key").loc["days_in_ar", "status"]
+    assert sum(r["open_ar_cents"] for r in doc["payer_scorecard"]) == round(doc["kpis"]["ar_total"]["value"] * 100)
     # deterministic: the same inputs give the same bytes (no wall-clock time inside)
-    again = write_metrics(tmp_path, "demo", month, expected["kpis"], expected["definitions"])
+    again = write_metrics(tmp_path, "demo", month, expected["kpis"], expected["definitions"], status=status,
+                          summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None)
     assert again.read_bytes() == path.read_bytes()
 
 
@@ -175,8 +230,15 @@ def test_committed_notebook_is_clean_and_thin():
         for op in (".groupby(", ".sum(", ".mean(", ".merge(", "pd.", "np.", ".loc[", "for ", "lambda"):
             assert op not in src, f"computation in the notebook ({op!r}); move it into rcmkit: {c.source!r}"
     params = {ln.split(":")[0].split("=")[0].strip() for ln in code[0].source.splitlines() if ln and ln[0].isalpha()}
-    assert params == {"practice", "data_root", "month", "output_dir", "title", "metric_options"}
-    assert sum(c.cell_type == "markdown" for c in nb.cells) >= 6  # prose between the sections
+    assert params == {"practice", "data_root", "month", "output_dir", "title", "practice_name", "metric_options",
+                      "benchmark_overrides"}
+    assert sum(c.cell_type == "markdown" for c in nb.cells) >= 10  # prose between the sections
+    # slide metadata on every cell: setup cells skipped, one KPI view per slide
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert all(k in ("slide", "subslide", "-", "skip") for k in kinds), kinds
+    assert kinds[:3] == ["skip", "skip", "skip"] and kinds[-1] == "skip"
+    assert all(c.cell_type == "markdown" for c, k in zip(nb.cells, kinds) if k == "slide" and c is not nb.cells[3])
+    assert len({c.id for c in nb.cells}) == len(nb.cells)  # stable, unique cell ids
 
 
 def test_publish_dir_replaces_an_older_folder(tmp_path):
@@ -269,3 +331,163 @@ def test_title_block_names_month_as_of_and_non_default_options():
     assert "September 2026" in out and "Balances as of 2026-09-30" in out
     assert "Metric options: days_in_ar = &#x27;gross_12m&#x27;." in out
     assert "the defaults" in tiles.title_block("demo", "2026-09", options=MetricOptions())
+
+
+# --------------------------------------------------------------------------------------------- consultant pieces
+def test_kpi_tiles_are_coloured_by_benchmark_status():
+    kpis = {"days_in_ar": _kpi("days_in_ar", 45.0, "days"), "clean_claim_rate": _kpi("clean_claim_rate", 0.96, "pct"),
+            "net_collection_rate": _kpi("net_collection_rate", 0.90, "pct"), "charges": _kpi("charges", 1000.0, "usd")}
+    status = benchmark_status(kpis)
+    out = tiles.kpi_tiles(kpis, None, month="2026-09", status=status)
+    assert '<div class="rcm-tile rcm-st-near"' in out and "Near target" in out  # 45 days: between 40 and 50
+    assert '<div class="rcm-tile rcm-st-meeting"' in out and "Meets target" in out  # 96% >= 95%
+    assert '<div class="rcm-tile rcm-st-missing"' in out and "Misses target" in out  # 90% < 95%
+    assert '<div class="rcm-tile" ' in out  # charges: no target, no colour
+    assert "Target ≤ 40 days; near ≤ 50 days" in out and "Target ≥ 95%; near ≥ 93%" in out
+    assert "Source: AAFP: 30-40 days preferable, under 50 minimum, evidence grade A" in out
+    overridden = benchmark_status(kpis, benchmarks(overrides={"days_in_ar": {"good": 46, "acceptable": 55}}))
+    assert '<div class="rcm-tile rcm-st-meeting" title="definition of days_in_ar"' in tiles.kpi_tiles(
+        kpis, None, status=overridden)
+
+
+def test_target_text_directions_and_units():
+    assert tiles.target_text("ar_over_120_pct", "pct", 0.12, 0.25) == "Target ≤ 12%; near ≤ 25%"
+    assert tiles.target_text("net_collection_rate", "pct", 0.99, 0.95) == "Target ≥ 99%; near ≥ 95%"
+    assert tiles.target_text("days_in_ar", "days", 40, 40) == "Target ≤ 40 days"
+    assert tiles.target_text("charges", "usd", None, None) == ""
+
+
+def test_executive_summary_of_the_small_practice():
+    t = small_tables()
+    es = executive_summary(t, "2026-03", MetricOptions(), practice="small", practice_name="Small Clinic")
+    assert es.prior_month == "2026-02"
+    assert es.headline.startswith("In March 2026 Small Clinic billed $350 and collected $530. Open A/R at month end "
+                                  "was $490, 33.9 days of charges.")
+    improved = {c.key for c in es.improved}
+    assert {"days_in_ar", "clean_claim_rate", "initial_denial_rate"} <= improved
+    assert [c.key for c in es.worsened] == ["ar_over_120_pct"]  # C03 turned 131 days old
+    assert all(c.key not in {"charges", "payments", "ar_total"} for c in es.improved + es.worsened)
+    # opportunities: MCD's C03 (150 over 120 days), then the open denials C08 (80) and C06 (50); MCD's A/R past
+    # 60 days (the same C03) is not counted twice
+    assert [(o.kind, o.cents) for o in es.opportunities] == [("aged_ar", 15000), ("open_denials", 8000),
+                                                              ("open_denials", 5000)]
+    assert es.opportunities[0].text.startswith("$150 owed by State Medicaid is over 120 days old (65% of its open")
+    text = es.to_text()
+    assert "Worse than February 2026: A/R over 120 days from 0.0% to 30.6% (+30.6 pts)." in text
+    assert "2. $80 on 1 claim denied for authorization / referral, not yet resubmitted" in text
+    html_out = es.to_html()
+    assert "<ol class=\"rcm-opps\">" in html_out and html_out.count("<li>") == len(es.improved) + 1 + 3
+    assert es.to_dict()["opportunities"][0]["label"] == "State Medicaid A/R over 120 days"
+    # the same inputs give the same words
+    assert executive_summary(t, "2026-03", practice="small", practice_name="Small Clinic") == es
+
+
+def test_executive_summary_without_a_prior_month():
+    es = executive_summary(small_tables(), "2025-11")
+    assert es.prior_month is None and not es.improved and not es.worsened
+    assert "There is no prior month in the data to compare with." in es.to_text()
+    assert es.headline.startswith("In November 2025 the practice billed $150")
+
+
+def test_data_through_is_the_latest_event_not_today():
+    assert data_through(small_tables()) == "2026-03-31"  # C12's patient payment
+    out = tiles.title_block("demo", "2026-03", data_through="2026-03-31")
+    assert "Report date 2026-03-31" in out
+
+
+def test_scorecard_and_open_denials_tables():
+    t = small_tables()
+    colors = charts.payer_colors(t["payers"])
+    out = tiles.scorecard_table(payer_scorecard(t, "2026-03"), colors)
+    for text in ("State Medicaid", "$140", "$360", "50.0%", "17.5", "65.2%", "All payers and patients", "$490"):
+        assert text in out, text
+    assert tiles.open_denials_table(open_denials(t, "2026-03")).count("<tr") == 4  # header, 2 categories, total
+    fig = charts.payer_scorecard_chart(payer_scorecard(t, "2026-03"), colors)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Initial denial rate", "Median days to pay",
+                                                             "A/R over 120 days"]
+    fig = charts.denials_by_category(denial_reasons(t, "2026-03", top=None), open_denials(t, "2026-03"),
+                                     month="2026-03")
+    assert [lbl.get_text() for lbl in fig.axes[0].get_yticklabels()] == ["Authorization / referral", "Bundling / NCCI"]
+
+
+def test_portfolio_page_is_static_and_links_relatively(tmp_path):
+    from rcmkit.report.portfolio import write_portfolio
+
+    doc = {"practice": "p1", "month": "2026-03", "practice_name": "Clinic <One>", "data_through": "2026-03-31",
+           "kpis": {"days_in_ar": {"value": 45.0, "unit": "days"}, "charges": {"value": 1234.5, "unit": "usd"}},
+           "benchmarks": {"days_in_ar": {"status": "near", "good": 40, "acceptable": 50, "source": "AAFP",
+                                         "grade": "A"}},
+           "summary": {"opportunities": [{"label": "Patient balances over 120 days", "cents": 123456}]}}
+    folder = tmp_path / "p1" / "2026-03"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(doc))
+    page = write_portfolio(tmp_path, "2026-03", {"p2": "p2.yaml:1: practice: no data"})
+    html_out = page.read_text()
+    assert page == tmp_path / "2026-03" / "index.html"
+    assert "<script" not in html_out and "Clinic &lt;One&gt;" in html_out
+    assert 'href="../p1/2026-03/monthly_report.html"' in html_out and "monthly_report.pdf" not in html_out
+    assert 'class="num st-near"' in html_out and "45.0 days" in html_out
+    assert "Patient balances over 120 days: $1,235" in html_out
+    assert "p2.yaml:1: practice: no data" in html_out and html_out.index("Clinic") < html_out.index("p2.yaml")
+    assert write_portfolio(tmp_path, "2026-03", {"p2": "p2.yaml:1: practice: no data"}).read_text() == html_out
+
+
+# --------------------------------------------------------------------------------------------- PDF
+def test_pdf_is_printed_on_letter_pages(tmp_path):
+    from rcmkit.report.export import html_to_pdf
+
+    if find_chromium() is None:
+        pytest.skip("PDF skipped: chromium not found")
+    page = tmp_path / "r.html"
+    page.write_text("<html><head><style>@page { size: Letter; margin: .5in; }</style></head>"
+                    "<body><h1>Days in A/R 42.0 days</h1></body></html>")
+    pdf = html_to_pdf(page, tmp_path / "r.pdf")
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-" and b"/MediaBox [0 0 612 792]" in data  # US Letter, in points
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]  # no temporary files left
+
+
+def test_pdf_errors_are_one_line(tmp_path, monkeypatch):
+    from rcmkit.report import export
+
+    page = tmp_path / "r.html"
+    page.write_text("<p>x</p>")
+    monkeypatch.setenv("RCMKIT_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(export.ChromiumNotFound, match="^chromium not found$"):
+        export.html_to_pdf(page, tmp_path / "r.pdf")
+    sleeper = tmp_path / "slow-chromium"
+    sleeper.write_text("#!/bin/sh\nsleep 30\n")
+    sleeper.chmod(0o755)
+    with pytest.raises(export.PdfError, match="did not finish printing r.html within 1 s"):
+        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(sleeper), timeout=1)
+    failing = tmp_path / "bad-chromium"
+    failing.write_text("#!/bin/sh\necho 'first\nlast words' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    with pytest.raises(export.PdfError, match=r"could not print r.html \(exit 3\): last words$"):
+        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(failing))
+    assert not (tmp_path / "r.pdf").exists()
+
+
+@pytest.mark.slow
+def test_report_without_chromium_still_publishes_html(demo_root, tmp_path, monkeypatch):
+    from rcmkit.report import export, load_params, run_report
+
+    nb = new_notebook(metadata={"kernelspec": {"name": "rcmkit", "language": "python", "display_name": "rcmkit"}},
+                      cells=[
+        new_code_cell("practice = data_root = month = output_dir = title = practice_name = None\n"
+                      "metric_options = benchmark_overrides = {}", metadata={"tags": ["parameters"]}),
+        new_code_cell("from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})"),
+        new_code_cell("from IPython.display import HTML\nHTML('<p>tiny report</p>')"),
+    ])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    (tmp_path / "p.yaml").write_text(f"practice: demo\ndata_root: {demo_root}\noutput_root: {tmp_path / 'out'}\n")
+    monkeypatch.setattr(export, "find_chromium", lambda: None)
+    lines: list[str] = []
+    result = run_report(load_params(tmp_path / "p.yaml"), notebook=tmp_path / "tiny.ipynb", progress=False,
+                        log=lines.append)
+    assert lines.count("PDF skipped: chromium not found") == 1
+    assert result.pdf is None and result.notes == ("PDF skipped: chromium not found",)
+    assert "tiny report" in result.html.read_text()
+    assert not (result.report_dir / "monthly_report.pdf").exists()
+    run = json.loads(result.run.read_text())
+    assert run["outputs"]["pdf"] is None and run["notes"] == ["PDF skipped: chromium not found"]

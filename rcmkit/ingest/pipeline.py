@@ -11,7 +11,6 @@ claims that X12 files already gave (same claim_id) are not added again: the 837 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -81,14 +80,6 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     return files
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_batch(paths: list[str], salt: bytes):
@@ -194,7 +185,7 @@ def ingest(
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
     seen = set(store.load_table(root, practice, "ingested_files", required=False)["sha256"])
-    hashes = {f: _sha256(f) for f in files}
+    hashes = {f: store.file_sha256(f) for f in files}
     summary = IngestSummary(skipped=[str(f) for f in files if hashes[f] in seen])
     todo = [f for f in files if hashes[f] not in seen]
     todo = list({hashes[f]: f for f in todo}.values())  # the same bytes twice in one run: read once

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from rcmkit.schema import TABLES, TableSpec
+from rcmkit.schema import TABLES, TableSpec, from_arrow
 
 __all__ = ["EXTRA_TABLES", "CANONICAL_OUTPUTS", "to_frame"]
 
@@ -36,17 +36,5 @@ CANONICAL_OUTPUTS = ("claims", "claim_lines", "remittances", "remit_lines", "adj
 
 
 def to_frame(spec: TableSpec, table: pa.Table) -> pd.DataFrame:
-    """The canonical pandas form of an arrow table, as :func:`rcmkit.schema.from_arrow` returns it from the store:
-    string columns, ``datetime64[ns]`` dates, ``int64``/``Int64`` integers, lists as Python lists."""
-    table = table.select(spec.names).cast(spec.arrow_schema)
-    df = table.to_pandas(date_as_object=False)
-    for col in spec.columns:
-        if pa.types.is_date(col.type):
-            df[col.name] = df[col.name].astype("datetime64[ns]")
-        elif col.type == pa.int64():
-            df[col.name] = df[col.name].astype("Int64" if col.nullable else "int64")
-        elif col.type == pa.int32():
-            df[col.name] = df[col.name].astype("Int32" if col.nullable else "int32")
-        elif pa.types.is_list(col.type):
-            df[col.name] = df[col.name].map(lambda v: list(v) if v is not None else [])
-    return df
+    """The canonical pandas form of an arrow table, as the store returns it (:func:`rcmkit.schema.from_arrow`)."""
+    return from_arrow(spec.name, table.select(spec.names).cast(spec.arrow_schema))

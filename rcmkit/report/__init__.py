@@ -2,15 +2,21 @@
 
 Public API::
 
-    from rcmkit.report import load_params, run_report
+    from rcmkit.report import load_params, run_report, run_monthly
     params = load_params("parameters/demo.yaml")        # ParamError (one line) before any kernel starts
     result = run_report(params)                          # NotebookFailed / ReportError on failure
-    print(result.html)
+    print(result.html, result.pdf)
+    run = run_monthly(["parameters/portfolio/"], jobs=2)  # many practices; never raises for one practice
+    print([o.status for o in run.outcomes], run.portfolios)
 
 Notebook helpers live in :mod:`rcmkit.report.charts` (matplotlib Figures), :mod:`rcmkit.report.tiles`
-(HTML tiles and tables) and :func:`setup_notebook`; :func:`write_metrics` writes ``metrics.json``.
+(HTML tiles and tables), :mod:`rcmkit.report.narrative` (the executive summary) and :func:`setup_notebook`;
+:func:`write_metrics` writes ``metrics.json``. Exports (HTML, PDF, slides) are in :mod:`rcmkit.report.export`,
+the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.report.runlog`.
 """
 
+from .batch import MonthlyRun, PracticeOutcome, run_monthly
+from .narrative import ExecutiveSummary, executive_summary
 from .notebook import setup_notebook
 from .params import ParamError, ReportParams, load_params
 from .record import metrics_document, write_metrics
@@ -28,4 +34,9 @@ __all__ = (
     "metrics_document",
     "write_metrics",
     "setup_notebook",
+    "run_monthly",
+    "MonthlyRun",
+    "PracticeOutcome",
+    "executive_summary",
+    "ExecutiveSummary",
 )

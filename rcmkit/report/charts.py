@@ -28,6 +28,8 @@ __all__ = [
     "charges_payments_trend",
     "aging_by_payer",
     "denial_reasons_chart",
+    "denials_by_category",
+    "payer_scorecard_chart",
     "paid_per_unit_by_payer",
 ]
 
@@ -343,6 +345,84 @@ def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> 
     ax.set_xlabel("Denied charges")
     ax.set_title("Denial reasons" + (f", {month}" if month else "") + " (group-CARC and category)", loc="left",
                  fontsize=11, fontweight="bold")
+    return fig
+
+
+def denials_by_category(reasons: pd.DataFrame, open_denials: pd.DataFrame | None = None, *,
+                        month: str | None = None) -> Figure:
+    """Denied charge dollars by category: the month's initial denials (``denial_reasons(..., top=None)``) beside
+    the balances of denied claims still not resubmitted at month end (``open_denials``), largest first."""
+    month_cat = (reasons.groupby("category")["denied_cents"].sum() if reasons is not None and len(reasons)
+                 else pd.Series(dtype="int64"))
+    open_cat = (open_denials.set_index("category")["balance_cents"] if open_denials is not None
+                and len(open_denials) else pd.Series(dtype="int64"))
+    cats = sorted(set(month_cat.index) | set(open_cat.index),
+                  key=lambda c: (-max(int(month_cat.get(c, 0)), int(open_cat.get(c, 0))), str(c)))
+    n = len(cats)
+    fig, (ax,) = _new(figsize=(10.0, max(2.6, 0.5 * n + 1.3)))
+    if n == 0:
+        _empty(ax, "No denials this month and none waiting for resubmission")
+        return fig
+    y = np.arange(n)[::-1]
+    h = 0.38
+    a = np.array([month_cat.get(c, 0) for c in cats], dtype=float) / 100.0
+    b = np.array([open_cat.get(c, 0) for c in cats], dtype=float) / 100.0
+    label_month = f"Denied in {short_month(month)}" if month else "Denied this month"
+    ax.barh(y + h / 2, a, h, color="#D55E00", label=label_month)
+    ax.barh(y - h / 2, b, h, color="#E69F00", label="Open, not yet resubmitted (all months)")
+    top = max(a.max(), b.max())
+    for yi, v in zip(list(y + h / 2) + list(y - h / 2), list(a) + list(b)):
+        if v > 0:
+            ax.annotate(f"${v:,.0f}", (v, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8,
+                        color=_INK)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(c) for c in cats], fontsize=9)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=_GRID, linewidth=0.8)
+    ax.xaxis.set_major_formatter(usd_formatter(top))
+    ax.set_xlim(0, top * 1.22 if top > 0 else 1)
+    ax.set_xlabel("Denied charges / open balance")
+    ax.set_title("Denials by category", loc="left", fontsize=11, fontweight="bold")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return fig
+
+
+def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120) -> Figure:
+    """Three views of the payer scorecard, one bar per insurer in its report colour and in the scorecard's row
+    order (top to bottom): initial denial rate, median days to pay, and the share of its open A/R older than
+    ``aged_over_days`` days."""
+    df = scorecard[scorecard["payer_id"].astype(str) != "patient"] if scorecard is not None else None
+    if df is None or not len(df):
+        fig, (ax,) = _new()
+        _empty(ax, "No insurance activity this month")
+        return fig
+    df = df.assign(payer_id=df["payer_id"].astype(str)).drop_duplicates("payer_id")
+    order = list(df["payer_id"])
+    df = df.set_index("payer_id")
+    n = len(order)
+    fig, axes = _new(figsize=(10.0, max(2.4, 0.34 * n + 1.3)), ncols=3, sharey=True)
+    y = np.arange(n)[::-1]
+    cols = [_color(colors, p) for p in order]
+    panels = [("denial_rate", "Initial denial rate", "pct"), ("median_days_to_pay", "Median days to pay", "days"),
+              ("ar_over_pct", f"A/R over {aged_over_days} days", "pct")]
+    for ax, (col, title, unit) in zip(axes, panels):
+        vals = pd.to_numeric(df[col], errors="coerce").astype(float).to_numpy()
+        ax.barh(y, np.nan_to_num(vals), 0.65, color=cols)
+        top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
+        for yi, v in zip(y, vals):
+            text = "n/a" if not np.isfinite(v) else (f"{v * 100:.1f}%" if unit == "pct" else f"{v:.0f}")
+            ax.annotate(text, (0 if not np.isfinite(v) else v, yi), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=8, color=_INK)
+        ax.set_xlim(0, top * 1.35 if top > 0 else 1)
+        if unit == "pct":
+            ax.xaxis.set_major_formatter(_pct_formatter(top))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", color=_GRID, linewidth=0.8)
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+    names = df["payer_name"].astype(str).tolist()
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(names, fontsize=9)
     return fig
 
 

@@ -7,7 +7,9 @@ A parameter file is a small YAML mapping (``parameters/demo.yaml``)::
     month: null             # "YYYY-MM" (quote it), or null for the last full month in the data
     output_root: reports    # reports land in <output_root>/<practice>/<YYYY-MM>/
     title: null             # optional report title
+    practice_name: null     # optional display name ("Lakeside Family Medicine"); default: the practice folder
     metrics: {}             # metric options, see rcmkit.metrics.MetricOptions
+    benchmarks: {}          # benchmark target overrides, e.g. {days_in_ar: {good: 35, acceptable: 45}}
 
 Every problem raises :class:`ParamError`, whose message is one line naming the file, the key (and the line when
 known) and what was expected, e.g. ``parameters/demo.yaml:3: month: expected a quoted "YYYY-MM" month such as
@@ -36,11 +38,15 @@ KEYS: dict[str, str] = {
     "month": 'a quoted "YYYY-MM" month, or null for the last full month in the data',
     "output_root": "a folder path",
     "title": "a string, or null",
+    "practice_name": "a display name for the practice, or null",
     "metrics": "a mapping of metric options",
+    "benchmarks": "a mapping of KPI: {good: N, acceptable: N} benchmark target overrides",
 }
 DEFAULTS: dict[str, Any] = {
-    "data_root": "data", "month": None, "output_root": "reports", "title": None, "metrics": None,
+    "data_root": "data", "month": None, "output_root": "reports", "title": None, "practice_name": None,
+    "metrics": None, "benchmarks": None,
 }
+_MAPPINGS = ("metrics", "benchmarks")
 
 #: The canonical tables a report reads; each must exist before the kernel starts.
 REQUIRED_TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "ledger")
@@ -72,6 +78,8 @@ class ReportParams:
     title: str | None = None
     metric_options: dict = field(default_factory=dict)  # as written; rebuilt in the kernel with from_dict
     month_is_default: bool = False  # True when month was null and resolved to the last full month
+    practice_name: str | None = None
+    benchmark_overrides: dict = field(default_factory=dict)  # {kpi: {good, acceptable, ...}}, validated
 
     @property
     def report_dir(self) -> Path:
@@ -85,7 +93,21 @@ class ReportParams:
             "month": self.month,
             "output_dir": str(output_dir),
             "title": self.title,
+            "practice_name": self.practice_name,
             "metric_options": dict(self.metric_options),
+            "benchmark_overrides": {k: dict(v) for k, v in self.benchmark_overrides.items()},
+        }
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """Everything in the parameters that changes the report's content (for run.json and skipping)."""
+        return {
+            "practice": self.practice,
+            "data_root": str(self.data_root),
+            "month": self.month,
+            "title": self.title,
+            "practice_name": self.practice_name,
+            "metric_options": dict(self.metric_options),
+            "benchmark_overrides": {k: dict(v) for k, v in self.benchmark_overrides.items()},
         }
 
 
@@ -189,11 +211,12 @@ def load_params(
     lines: dict[str, int | None] = {k: None for k in KEYS}
     for key, (node, line) in raw.items():
         lines[key] = line
-        if key == "metrics":
+        if key in _MAPPINGS:
             if _is_null(node):
                 values[key] = None
             elif not isinstance(node, yaml.MappingNode):
-                raise ParamError(source, key, f"expected {KEYS[key]} (option: value lines), got {node.value!r}", line)
+                got = node.value if isinstance(node, yaml.ScalarNode) else "a YAML list"
+                raise ParamError(source, key, f"expected {KEYS[key]} (name: value lines), got {got!r}", line)
             else:
                 values[key] = _construct(node)
         else:
@@ -230,6 +253,8 @@ def load_params(
         first = str(exc).splitlines()[0] if str(exc) else repr(exc)
         raise ParamError(source, "metrics", first, lines["metrics"]) from None
 
+    overrides = _check_benchmarks(source, values["benchmarks"], lines["benchmarks"])
+
     month_source, month_line, month_value = source, lines["month"], values["month"]
     if month is not None:
         month_source, month_line, month_value = "--month", None, _check_cli_month(month)
@@ -245,10 +270,34 @@ def load_params(
         title=values["title"],
         metric_options=dict(metric_options),
         month_is_default=month_value is None,
+        practice_name=values["practice_name"],
+        benchmark_overrides=overrides,
     )
     if check_data:
         params = validate_data(params, month_source=month_source, lines={**lines, "month": month_line})
     return params
+
+
+def _check_benchmarks(source: str, value: Any, line: int | None) -> dict:
+    """Benchmark overrides: {kpi: {good: number, acceptable: number, source: text, grade: text}}."""
+    if not value:
+        return {}
+    from ..reference import benchmarks
+
+    out: dict[str, dict] = {}
+    for kpi, fields in value.items():
+        if not isinstance(kpi, str) or not isinstance(fields, dict):
+            raise ParamError(source, "benchmarks", f"expected {KEYS['benchmarks']}, got {kpi!r}: {fields!r}", line)
+        for name in ("good", "acceptable"):
+            v = fields.get(name)
+            if name in fields and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ParamError(source, "benchmarks", f"{kpi}.{name}: expected a number, got {v!r}", line)
+        out[kpi] = dict(fields)
+    try:
+        benchmarks(overrides=out)
+    except (ValueError, TypeError) as exc:
+        raise ParamError(source, "benchmarks", str(exc).splitlines()[0], line) from None
+    return out
 
 
 def _check_cli_month(value: str) -> str:

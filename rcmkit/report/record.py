@@ -46,10 +46,24 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def metrics_document(practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None) -> dict:
+def _records(frame: Any) -> list[dict]:
+    if frame is None:
+        return []
+    rows = frame.to_dict(orient="records") if hasattr(frame, "to_dict") else list(frame)
+    return [{k: _clean(v) for k, v in r.items()} for r in rows]
+
+
+def metrics_document(
+    practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None, *,
+    status: Any = None, summary: Any = None, scorecard: Any = None, data_through: str | None = None,
+    practice_name: str | None = None,
+) -> dict:
     """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
 
     ``definitions`` is the ``definitions_used(opts)`` frame (columns metric, definition, source) or a list of dicts.
+    Optional parts, written when given: ``status`` (``benchmark_status``: the KPI's target status, under
+    ``benchmarks``), ``summary`` (an :class:`~rcmkit.report.narrative.ExecutiveSummary`), ``scorecard``
+    (``payer_scorecard``), ``data_through`` (the data's as-of date) and ``practice_name``.
     """
     from .. import __version__
 
@@ -63,7 +77,7 @@ def metrics_document(practice: str, month: str, kpis: Mapping[str, Any], definit
     else:
         defs = list(definitions)
     defs = [{k: _clean(v) for k, v in d.items()} for d in defs]
-    return {
+    doc = {
         "practice": practice,
         "month": month,
         "as_of": month_end(month),
@@ -71,16 +85,30 @@ def metrics_document(practice: str, month: str, kpis: Mapping[str, Any], definit
         "kpis": out_kpis,
         "definitions": defs,
     }
+    if practice_name is not None:
+        doc["practice_name"] = practice_name
+    if data_through is not None:
+        doc["data_through"] = data_through
+    if status is not None:
+        doc["benchmarks"] = {r["key"]: {k: r[k] for k in ("status", "good", "acceptable", "source", "grade")}
+                             for r in _records(status)}
+    if summary is not None:
+        doc["summary"] = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    if scorecard is not None:
+        doc["payer_scorecard"] = _records(scorecard)
+    return doc
 
 
 def write_metrics(
-    output_dir: str | os.PathLike | None, practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None
+    output_dir: str | os.PathLike | None, practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None,
+    **parts: Any,
 ) -> Path | None:
     """Write ``<output_dir>/metrics.json`` and return its path; does nothing when ``output_dir`` is None
-    (a notebook run by hand, outside ``rcmkit report``)."""
+    (a notebook run by hand, outside ``rcmkit report``). ``parts``: the optional parts of
+    :func:`metrics_document`."""
     if output_dir is None:
         return None
-    doc = metrics_document(practice, month, kpis, definitions)
+    doc = metrics_document(practice, month, kpis, definitions, **parts)
     path = Path(output_dir) / METRICS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"

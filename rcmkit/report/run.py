@@ -2,9 +2,12 @@
 
 Layout of the output (``<output_root>/<practice>/<YYYY-MM>/``)::
 
-    monthly_report.ipynb   the executed notebook (inputs, outputs, parameters)
-    monthly_report.html    the report: no code, no prompts, images embedded as data URIs
-    metrics.json           the month's KPIs (written by the notebook through rcmkit.report.write_metrics)
+    monthly_report.ipynb         the executed notebook (inputs, outputs, parameters; no timestamps)
+    monthly_report.html          the report: no code, no prompts, images embedded as data URIs
+    monthly_report.pdf           the HTML printed by headless Chromium (skipped, with a note, without Chromium)
+    monthly_report.slides.html   the same report as a reveal.js slide deck
+    metrics.json                 the month's KPIs (written by the notebook through rcmkit.report.write_metrics)
+    run.json                     the run log: parameters, input hashes, rcmkit version, times, status
 
 Everything is built in a hidden staging folder beside the target and then renamed into place, so a reader sees
 the old complete report or the new complete report, never a mix. When a notebook cell fails, the partial
@@ -26,6 +29,7 @@ from typing import Callable
 
 from .params import ReportParams
 from .record import METRICS_FILE, read_metrics
+from .runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
 
 __all__ = [
     "ReportError",
@@ -34,6 +38,9 @@ __all__ = [
     "KERNEL_NAME",
     "NOTEBOOK_FILE",
     "HTML_FILE",
+    "PDF_FILE",
+    "SLIDES_FILE",
+    "RUN_FILE",
     "default_notebook",
     "resolve_kernel",
     "run_report",
@@ -43,6 +50,8 @@ __all__ = [
 KERNEL_NAME = "rcmkit"
 NOTEBOOK_FILE = "monthly_report.ipynb"
 HTML_FILE = "monthly_report.html"
+PDF_FILE = "monthly_report.pdf"
+SLIDES_FILE = "monthly_report.slides.html"
 
 Log = Callable[[str], None]
 
@@ -87,6 +96,10 @@ class ReportResult:
     metrics: Path
     kernel: str
     seconds: float
+    pdf: Path | None = None
+    slides: Path | None = None
+    run: Path | None = None
+    notes: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------- notebook + kernel
@@ -206,23 +219,29 @@ def run_report(
     kernel: str | None = None,
     progress: bool = True,
     timeout: int = 900,
+    pdf: bool = True,
+    slides: bool = True,
     log: Log = _stderr,
 ) -> ReportResult:
     """Execute the report notebook for validated ``params`` and publish ``<output_root>/<practice>/<month>/``.
 
     Raises :class:`NotebookFailed` when a cell raises (the partial notebook is kept in ``<month>.failed/``) and
-    :class:`ReportError` for anything else that stops the report. Nothing incomplete is ever published.
+    :class:`ReportError` for anything else that stops the report. Nothing incomplete is ever published. Without
+    Chromium the PDF is skipped with one line ("PDF skipped: chromium not found"); the HTML is still published.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .export import external_references, notebook_to_html
+    from .export import ChromiumNotFound, PdfError, external_references, html_to_pdf, notebook_to_html, notebook_to_slides
 
     t0 = time.monotonic()
+    started_at = utc_now()
     nb_in = Path(notebook) if notebook is not None else default_notebook()
     if not nb_in.is_file():
         raise ReportError(f"notebook {nb_in} does not exist")
+    nb_sha = file_sha256(nb_in)
+    inputs = input_hashes(params.data_root, params.practice)
     kernel = kernel or resolve_kernel(log=log)
     final = params.report_dir
     staging = final.with_name(f".{final.name}.tmp-{secrets.token_hex(4)}")
@@ -232,6 +251,13 @@ def run_report(
     except OSError as exc:
         raise ReportError(f"cannot create the report folder {final.parent}: {exc.strerror or exc}") from None
     out_nb = staging / NOTEBOOK_FILE
+    notes: list[str] = []
+
+    def run_log(status: str, outputs: dict | None = None, error: str | None = None) -> dict:
+        return run_document(params, notebook=nb_in, status=status, started_at=started_at, finished_at=utc_now(),
+                            seconds=time.monotonic() - t0, inputs=inputs, notebook_sha256=nb_sha, kernel=kernel,
+                            outputs=outputs, notes=notes, error=error)
+
     try:
         month_note = " (the last full month)" if params.month_is_default else ""
         log(f"running {nb_in.name} for practice {params.practice!r}, month {params.month}{month_note}, "
@@ -240,7 +266,8 @@ def run_report(
             papermill.execute_notebook(
                 str(nb_in),
                 str(out_nb),
-                parameters=params.notebook_parameters(staging),
+                # output_dir "." is the staging folder (the kernel's cwd): no random path in the executed notebook
+                parameters=params.notebook_parameters("."),
                 kernel_name=kernel,
                 language="python",
                 progress_bar=progress,
@@ -252,33 +279,53 @@ def run_report(
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as exc:
-            kept = _keep_failed(staging, final, out_nb)
+            err = NotebookFailed(exc.cell_index, exc.exec_count, exc.source, exc.ename, exc.evalue, None)
+            kept = _keep_failed(staging, final, out_nb, run_log("failed", error=str(err)))
             raise NotebookFailed(exc.cell_index, exc.exec_count, exc.source, exc.ename, exc.evalue, kept) from exc
         except Exception as exc:  # dead kernel, timeout, missing kernel, unreadable notebook ...
-            kept = _keep_failed(staging, final, out_nb)
             first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"the report notebook did not run: {type(exc).__name__}: {first}"
+            kept = _keep_failed(staging, final, out_nb, run_log("failed", error=message))
             where = f"; partial notebook kept at {kept}" if kept else ""
-            raise ReportError(f"the report notebook did not run: {type(exc).__name__}: {first}{where}") from exc
+            raise ReportError(message + where) from exc
 
         metrics = staging / METRICS_FILE
         if not metrics.is_file():
-            kept = _keep_failed(staging, final, out_nb)
-            raise ReportError(f"the notebook ran but wrote no {METRICS_FILE} (it must call rcmkit.report.write_metrics "
-                              f"with output_dir); notebook kept at {kept}")
+            message = (f"the notebook ran but wrote no {METRICS_FILE} (it must call rcmkit.report.write_metrics "
+                       "with output_dir)")
+            kept = _keep_failed(staging, final, out_nb, run_log("failed", error=message))
+            raise ReportError(f"{message}; notebook kept at {kept}")
         doc = read_metrics(metrics)
         if (doc.get("practice"), doc.get("month")) != (params.practice, params.month):
             raise ReportError(f"{METRICS_FILE} is for {doc.get('practice')!r} {doc.get('month')!r}, expected "
                               f"{params.practice!r} {params.month!r}")
 
+        nb = _without_timestamps(nbformat.read(out_nb, as_version=4), final / NOTEBOOK_FILE)
+        nbformat.write(nb, out_nb)
         log("exporting HTML")
-        nb = nbformat.read(out_nb, as_version=4)
-        html, n_stderr = notebook_to_html(nb, title=params.title or f"{params.practice} monthly report {params.month}")
+        title = params.title or f"{params.practice_name or params.practice} monthly report {params.month}"
+        html, n_stderr = notebook_to_html(nb, title=title)
         if n_stderr:
             log(f"note: {n_stderr} stderr output(s) (warnings) left out of the HTML; see {final / NOTEBOOK_FILE}")
         ext = external_references(html)
         if ext:
             log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
         (staging / HTML_FILE).write_text(html, encoding="utf-8")
+        outputs = {"notebook": NOTEBOOK_FILE, "html": HTML_FILE, "metrics": METRICS_FILE, "pdf": None, "slides": None}
+        if slides:
+            (staging / SLIDES_FILE).write_text(notebook_to_slides(nb, title=title), encoding="utf-8")
+            outputs["slides"] = SLIDES_FILE
+        if pdf:
+            try:
+                html_to_pdf(staging / HTML_FILE, staging / PDF_FILE)
+                outputs["pdf"] = PDF_FILE
+            except ChromiumNotFound:
+                notes.append("PDF skipped: chromium not found")
+                log(notes[-1])
+            except PdfError as exc:
+                notes.append(f"PDF failed: {exc}")
+                log(notes[-1])
+        write_run(staging, run_log("ok", outputs))
 
         try:
             publish_dir(staging, final)
@@ -295,16 +342,47 @@ def run_report(
         metrics=final / METRICS_FILE,
         kernel=kernel,
         seconds=time.monotonic() - t0,
+        pdf=final / PDF_FILE if outputs["pdf"] else None,
+        slides=final / SLIDES_FILE if outputs["slides"] else None,
+        run=final / RUN_FILE,
+        notes=tuple(notes),
     )
 
 
-def _keep_failed(staging: Path, final: Path, out_nb: Path) -> Path | None:
-    """Publish the partial executed notebook (only it) to ``<month>.failed/``; return its path or None."""
+#: Wall-clock fields papermill and nbclient write into an executed notebook (they belong in run.json only).
+_TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+def _without_timestamps(nb, output_path: Path):
+    """The executed notebook without wall-clock times (cell ``execution`` timings, papermill start/end/duration),
+    with its papermill ``output_path`` set to where it is published and a fixed id for the injected-parameters
+    cell, so reruns give the same notebook."""
+    pm = nb.metadata.get("papermill")
+    if pm is not None:
+        for key in _TIMING_KEYS:
+            pm.pop(key, None)
+        pm["output_path"] = str(output_path)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives the cell it adds a random id
+        cell.metadata.pop("execution", None)
+        cpm = cell.metadata.get("papermill")
+        if cpm is not None:
+            for key in _TIMING_KEYS:
+                cpm.pop(key, None)
+    return nb
+
+
+def _keep_failed(staging: Path, final: Path, out_nb: Path, run_doc: dict | None = None) -> Path | None:
+    """Publish the partial executed notebook (with a run.json saying what failed) to ``<month>.failed/``; return
+    the notebook's path, or None when there is no notebook to keep."""
     if not out_nb.is_file():
         return None
     failed = final.with_name(f"{final.name}.failed")
     box = final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}")
     box.mkdir()
     shutil.move(str(out_nb), box / NOTEBOOK_FILE)
+    if run_doc is not None:
+        write_run(box, run_doc)
     publish_dir(box, failed)
     return failed / NOTEBOOK_FILE

@@ -19,8 +19,14 @@ from .charts import BUCKETS, _color, _is_patient, payer_order
 
 __all__ = [
     "STYLE",
+    "STATUS_COLORS",
     "title_block",
     "kpi_tiles",
+    "target_text",
+    "scorecard_table",
+    "open_denials_table",
+    "benchmarks_table",
+    "scorecard_definitions_table",
     "sparkline_svg",
     "html_table",
     "aging_table",
@@ -67,7 +73,26 @@ table.rcm.rcm-table tr.rcm-total td { font-weight: 600; border-top: 2px solid #c
 table.rcm.rcm-table tr.rcm-first td { border-top: 1px solid #b9bec4; }
 .rcm-swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -0.05em; }
 .rcm-note { color: #666; font-size: .85em; }
+.rcm-tile.rcm-st-meeting { border-left: 6px solid #1a7f37; background: #f0f8f2; }
+.rcm-tile.rcm-st-near { border-left: 6px solid #b7791f; background: #fff8e6; }
+.rcm-tile.rcm-st-missing { border-left: 6px solid #c0392b; background: #fdf0ee; }
+.rcm-badge { display: inline-block; font-size: .72em; font-weight: 600; padding: 1px 6px; border-radius: 9px; margin-left: 4px; vertical-align: .15em; color: #fff; letter-spacing: .02em; text-transform: none; }
+.rcm-badge.rcm-st-meeting { background: #1a7f37; } .rcm-badge.rcm-st-near { background: #b7791f; } .rcm-badge.rcm-st-missing { background: #c0392b; }
+.rcm-target { font-size: .72em; color: #666; margin-top: 3px; line-height: 1.25; }
+.rcm-title .rcm-asof { font-size: .95em; color: #333; margin-top: .25em; }
+.rcm-summary { font-size: 1em; line-height: 1.45; max-width: 70em; padding: 0 5px; }
+.rcm-summary .rcm-lead { font-size: 1.08em; margin: 0 0 .5em 0; }
+.rcm-summary h4 { margin: .6em 0 .2em 0; font-size: 1em; }
+.rcm-summary .rcm-cols { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+.rcm-summary ul, .rcm-summary ol { margin: .2em 0; padding-left: 1.4em; }
+.rcm-summary li { margin: .15em 0; }
+.rcm-legend { font-size: .8em; color: #555; margin: 4px 0; }
+.rcm-legend span { margin-right: 14px; }
 </style>"""
+
+#: Benchmark status -> (colour, words shown on the tile).
+STATUS_COLORS = {"meeting": ("#1a7f37", "Meets target"), "near": ("#b7791f", "Near target"),
+                 "missing": ("#c0392b", "Misses target")}
 
 
 def _e(v: Any) -> str:
@@ -76,18 +101,23 @@ def _e(v: Any) -> str:
 
 # --------------------------------------------------------------------------------------------- title
 def title_block(practice: str, month: str, *, title: str | None = None, options: Any = None,
-                practice_name: str | None = None) -> str:
-    """The report's heading: title, practice and month, the as-of date, the rcmkit version and the metric
-    options in force (``options``: a :class:`rcmkit.metrics.MetricOptions`)."""
+                practice_name: str | None = None, data_through: str | None = None) -> str:
+    """The report's heading: title, practice and month, the date the report is as of, the rcmkit version and the
+    metric options in force (``options``: a :class:`rcmkit.metrics.MetricOptions`).
+
+    ``data_through`` (:func:`rcmkit.report.narrative.data_through`) is the report's date: the data's latest
+    event, never the wall clock, so a rerun on the same data gives the same report."""
     from .. import __version__
     from .record import month_end
 
     heading = title or "Monthly revenue-cycle report"
     who = practice_name or practice
     opts = f" Metric options: {_e(_options_text(options))}." if options is not None else ""
+    asof = (f'<div class="rcm-asof">Report date {_e(data_through)} (the data runs through this day)</div>'
+            if data_through else "")
     return (
         f'{STYLE}<div class="rcm rcm-title"><h1>{_e(heading)}</h1>'
-        f'<div class="rcm-sub">{_e(who)} &middot; {_e(fmt.month_label(month))}</div>'
+        f'<div class="rcm-sub">{_e(who)} &middot; {_e(fmt.month_label(month))}</div>{asof}'
         f'<div class="rcm-meta">Balances as of {_e(month_end(month))} (end of day). '
         f"Practice <code>{_e(practice)}</code>, rcmkit {_e(__version__)}.{opts}</div></div>"
     )
@@ -163,9 +193,45 @@ def _display(kpi: Any, value: Any) -> str:
         return fmt.by_unit(value, getattr(kpi, "unit", ""))
 
 
-def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, month: str | None = None) -> str:
+def _target_number(value: float, unit: str) -> str:
+    if unit == "pct":
+        return f"{value * 100:g}%"
+    if unit == "days":
+        return f"{value:g} days"
+    if unit == "usd":
+        return fmt.usd(value)
+    return f"{value:g}"
+
+
+def target_text(key: str, unit: str, good: Any, acceptable: Any) -> str:
+    """``"Target ≤ 40 days; near ≤ 50 days"`` from a benchmark row (direction from :data:`BETTER`, else from the
+    order of the two thresholds)."""
+    if fmt.is_missing(good):
+        return ""
+    good, acceptable = float(good), float(acceptable) if not fmt.is_missing(acceptable) else None
+    lower = BETTER.get(key, 0) == -1 or (BETTER.get(key, 0) == 0 and acceptable is not None and good < acceptable)
+    op = "≤" if lower else "≥"
+    text = f"Target {op} {_target_number(good, unit)}"
+    if acceptable is not None and acceptable != good:
+        text += f"; near {op} {_target_number(acceptable, unit)}"
+    return text
+
+
+def _status_rows(status: pd.DataFrame | None) -> dict[str, dict]:
+    if status is None or not len(status):
+        return {}
+    return {str(r["key"]): r for r in status.to_dict("records")}
+
+
+def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, month: str | None = None,
+              status: pd.DataFrame | None = None) -> str:
     """One tile per KPI: the month's value (``KPI.display()``), the prior month's value and the change (green when
-    better, red when worse), and a sparkline of the trend's months."""
+    better, red when worse), and a sparkline of the trend's months.
+
+    With ``status`` (:func:`rcmkit.metrics.benchmark_status`) each tile with a target is coloured by its status
+    (meeting green, near amber, missing red, also said in words) and shows the target and its source in small
+    print."""
+    targets = _status_rows(status)
     rows: dict[str, dict] = {}
     months: list[str] = []
     if trend is not None and len(trend):
@@ -194,17 +260,33 @@ def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, mon
             spark = sparkline_svg(series, title=f"{getattr(kpi, 'label', key)}, {fmt.short_month(months[0])} to "
                                                 f"{fmt.short_month(months[-1])}")
         definition = getattr(kpi, "definition", "")
+        row = targets.get(key, {})
+        st = row.get("status")
+        st_cls, badge, target = "", "", ""
+        if st in STATUS_COLORS:
+            st_cls = f" rcm-st-{st}"
+            badge = f'<span class="rcm-badge rcm-st-{st}">{_e(STATUS_COLORS[st][1])}</span>'
+            grade = f", evidence grade {row.get('grade')}" if row.get("grade") else ""
+            target = (f'<div class="rcm-target">{_e(target_text(key, unit, row.get("good"), row.get("acceptable")))}'
+                      f'<br>Source: {_e(row.get("source") or "")}{_e(grade)}</div>')
         parts.append(
-            f'<div class="rcm-tile" title="{_e(definition)}">'
+            f'<div class="rcm-tile{st_cls}" title="{_e(definition)}">'
             f'<div class="rcm-label">{_e(getattr(kpi, "label", key))}</div>'
-            f'<div class="rcm-value">{_e(kpi.display() if hasattr(kpi, "display") else fmt.by_unit(value, unit))}</div>'
-            f'<div class="rcm-prior">{prior_html}</div>{spark}</div>'
+            f'<div class="rcm-value">{_e(kpi.display() if hasattr(kpi, "display") else fmt.by_unit(value, unit))}'
+            f'{badge}</div>'
+            f'<div class="rcm-prior">{prior_html}</div>{spark}{target}</div>'
         )
     parts.append("</div>")
+    notes = []
+    if targets:
+        notes.append("Tile colour: meets its benchmark target (green), near it (amber) or misses it (red); "
+                     "indicators without a target are left white.")
     if months:
-        parts.append(f'<p class="rcm rcm-note">Lines show {len(months)} months, {_e(fmt.short_month(months[0]))} to '
-                     f"{_e(fmt.short_month(months[-1]))}. Green and red mark a change for the better or the worse; "
-                     "balances and volumes are left uncoloured.</p>")
+        notes.append(f"Lines show {len(months)} months, {_e(fmt.short_month(months[0]))} to "
+                     f"{_e(fmt.short_month(months[-1]))}. Green and red arrows mark a change for the better or the "
+                     "worse since the prior month; balances and volumes are left uncoloured.")
+    if notes:
+        parts.append(f'<p class="rcm rcm-note">{" ".join(notes)}</p>')
     return "".join(parts)
 
 
@@ -368,3 +450,77 @@ def definitions_table(defs: pd.DataFrame) -> str:
     cols = [("metric", "Metric", None, False), ("definition", "Definition used", None, False),
             ("source", "Source", None, False)]
     return html_table(rows, cols, caption="Definitions used in this report")
+
+
+def scorecard_table(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120) -> str:
+    """The payer scorecard (:func:`rcmkit.metrics.payers.payer_scorecard`): one row per payer, the patient last,
+    with a totals row. Payer swatches use the report's payer colours."""
+    caption = "Payer scorecard"
+    cols = [
+        ("payer", "Payer", None, False),
+        ("charges_cents", "Charges", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+        ("payments_cents", "Payments", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+        ("claims_adjudicated", "Claims adjudicated", fmt.count, True),
+        ("denial_rate", "Initial denial rate", fmt.pct, True),
+        ("median_days_to_pay", "Median days to pay", lambda v: "—" if fmt.is_missing(v) else f"{float(v):.1f}".removesuffix(".0"),
+         True),
+        ("open_ar_cents", "Open A/R", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+        ("ar_over_pct", f"A/R over {aged_over_days} days", fmt.pct, True),
+    ]
+    if scorecard is None or not len(scorecard):
+        return html_table([], cols, caption=caption, empty="No payer activity this month.")
+    rows = []
+    for r in scorecard.to_dict("records"):
+        r = dict(r)
+        pid = str(r["payer_id"])
+        if pid == "patient":
+            r["denial_rate"] = r["median_days_to_pay"] = r["claims_adjudicated"] = None
+        r["__html_payer"] = _payer_cell(pid, r.get("payer_name"), colors)
+        rows.append(r)
+    tot = {k: int(scorecard[k].sum()) for k in ("charges_cents", "payments_cents", "claims_adjudicated",
+                                                 "claims_denied", "open_ar_cents", "ar_over_cents")}
+    tot.update(payer="All payers and patients", __total=True,
+               denial_rate=(tot["claims_denied"] / tot["claims_adjudicated"]) if tot["claims_adjudicated"] else None,
+               median_days_to_pay=None,
+               ar_over_pct=(tot["ar_over_cents"] / tot["open_ar_cents"]) if tot["open_ar_cents"] else None)
+    rows.append(tot)
+    return html_table(rows, cols, caption=caption, row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
+
+
+def open_denials_table(denials: pd.DataFrame) -> str:
+    """Denied claims not yet resubmitted at month end, by category (:func:`rcmkit.metrics.payers.open_denials`)."""
+    rows = [] if denials is None else denials.to_dict("records")
+    cols = [("category", "Category", None, False), ("claims", "Claims", fmt.count, True),
+            ("balance_cents", "Open balance", fmt.usd_cents, True)]
+    if rows:
+        rows.append({"category": "All categories", "claims": int(denials["claims"].sum()),
+                     "balance_cents": int(denials["balance_cents"].sum()), "__total": True})
+    return html_table(rows, cols, caption="Denied claims not yet resubmitted, open at month end",
+                      empty="No open denials waiting for resubmission.",
+                      row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
+
+
+def benchmarks_table(status: pd.DataFrame, kpis: Mapping[str, Any] | None = None) -> str:
+    """The benchmark targets the tiles are coloured by: KPI, target, status, source and evidence grade."""
+    rows = []
+    for r in ([] if status is None else status.to_dict("records")):
+        if r.get("status") not in STATUS_COLORS:
+            continue
+        kpi = (kpis or {}).get(r["key"])
+        unit = getattr(kpi, "unit", "pct" if str(r["key"]).endswith(("_pct", "_rate", "_dollars")) else "days")
+        rows.append({"label": r["label"], "target": target_text(str(r["key"]), unit, r["good"], r["acceptable"]),
+                     "status": STATUS_COLORS[r["status"]][1], "source": r["source"], "grade": r["grade"]})
+    cols = [("label", "Indicator", None, False), ("target", "Target", None, False), ("status", "This month", None, False),
+            ("source", "Source of the target", None, False), ("grade", "Evidence", None, False)]
+    return html_table(rows, cols, caption="Benchmark targets (rcmkit/data/benchmarks.csv, with this practice's "
+                                          "overrides)", empty="No benchmark targets.")
+
+
+def scorecard_definitions_table(definitions: Mapping[str, str], *, aged_over_days: int = 120) -> str:
+    """The payer scorecard's column definitions (:data:`rcmkit.metrics.payers.SCORECARD_DEFINITIONS`)."""
+    names = {"charges_cents": "Charges", "payments_cents": "Payments", "denial_rate": "Initial denial rate",
+             "median_days_to_pay": "Median days to pay", "open_ar_cents": "Open A/R",
+             "ar_over_pct": f"A/R over {aged_over_days} days"}
+    rows = [{"metric": names.get(k, k), "definition": v} for k, v in definitions.items()]
+    cols = [("metric", "Scorecard column", None, False), ("definition", "Definition used", None, False)]
+    return html_table(rows, cols, caption="Payer scorecard definitions")

@@ -1,0 +1,355 @@
+"""The executive summary: the month in words, generated from the metrics API (nothing computed in a notebook).
+
+:func:`executive_summary` compares the month's KPIs with the prior month's (what improved, what got worse),
+counts the KPIs meeting, near and missing their benchmark targets, and names the three largest dollar
+opportunities: A/R over 120 days by payer, denied dollars not yet resubmitted by category, and the payer with
+the most open insurance A/R past 60 days. The result is a frozen value with ``to_text()``, ``to_html()`` and
+``to_dict()``; the same inputs give the same words.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import formatting as fmt
+from .tiles import BETTER
+
+__all__ = ["Change", "Opportunity", "ExecutiveSummary", "executive_summary", "data_through", "opportunities",
+           "BETTER", "STEADY"]
+
+#: A change smaller than this (in the KPI's unit: days, or a fraction for percentages) is "steady".
+STEADY = {"days": 0.5, "pct": 0.005}
+
+#: What to do about unworked denials, by crosswalk category.
+_DENIAL_ACTIONS = {
+    "Registration / eligibility": "verify coverage, correct the registration and resubmit",
+    "Authorization / referral": "obtain the authorization or referral (retro where the payer allows) and resubmit",
+    "Missing information": "complete the missing fields and resubmit",
+    "Coding / modifier": "review the coding and modifiers, correct and resubmit",
+    "Medical necessity / non-covered": "appeal with documentation where covered, else bill the patient per policy",
+    "Timely filing": "appeal with proof of timely filing, or write off",
+    "Bundling / NCCI": "check the NCCI edits and modifiers, then correct and resubmit or appeal",
+    "Coordination of benefits": "update the coordination of benefits and bill the primary payer",
+    "Credentialing / enrollment": "fix the provider's enrollment with the payer and resubmit",
+    "Documentation requested": "send the requested records",
+    "Benefit limits / frequency": "check the benefit limits, then appeal or bill the patient per policy",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One KPI's move from the prior month: ``verdict`` is improved, worse, steady or changed (no direction)."""
+
+    key: str
+    label: str
+    unit: str
+    before: float | None
+    after: float | None
+    verdict: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    """A dollar amount the practice can act on. ``kind``: aged_ar, open_denials or insurance_ar_60."""
+
+    kind: str
+    subject: str
+    cents: int
+    text: str
+    payer_id: str | None = None
+    claims: int | None = None
+    label: str = ""  # a short name for tables: "Patient balances over 120 days"
+
+
+@dataclass(frozen=True)
+class ExecutiveSummary:
+    practice: str
+    month: str
+    headline: str
+    improved: tuple[Change, ...] = ()
+    worsened: tuple[Change, ...] = ()
+    steady: tuple[Change, ...] = ()
+    opportunities: tuple[Opportunity, ...] = ()
+    status_counts: Mapping[str, int] = field(default_factory=dict)
+    prior_month: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "headline": self.headline,
+            "prior_month": self.prior_month,
+            "improved": [c.text for c in self.improved],
+            "worsened": [c.text for c in self.worsened],
+            "steady": [c.label for c in self.steady],
+            "status_counts": dict(self.status_counts),
+            "opportunities": [asdict(o) for o in self.opportunities],
+        }
+
+    def _compare_lines(self) -> tuple[str, str]:
+        if self.prior_month is None:
+            return "There is no prior month in the data to compare with.", ""
+        prior = fmt.month_label(self.prior_month)
+        better = "; ".join(_lower_first(c.text) for c in self.improved) or "nothing moved noticeably"
+        worse = "; ".join(_lower_first(c.text) for c in self.worsened) or "nothing moved noticeably"
+        return f"Better than {prior}: {better}.", f"Worse than {prior}: {worse}."
+
+    def to_text(self) -> str:
+        lines = [self.headline, *[s for s in self._compare_lines() if s]]
+        if self.opportunities:
+            lines.append("Largest dollar opportunities:")
+            lines += [f"{i}. {o.text}" for i, o in enumerate(self.opportunities, start=1)]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        from .tiles import STYLE
+
+        e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+        better, worse = self._compare_lines()
+        parts = [STYLE, '<div class="rcm rcm-summary">', f'<p class="rcm-lead">{e(self.headline)}</p>']
+        if self.prior_month is None:
+            parts.append(f"<p>{e(better)}</p>")
+        else:
+            prior = e(fmt.short_month(self.prior_month))
+            parts.append('<div class="rcm-cols">')
+            for title, items, cls in ((f"Better than {prior}", self.improved, "rcm-good"),
+                                      (f"Worse than {prior}", self.worsened, "rcm-bad")):
+                li = "".join(f"<li>{e(c.text)}</li>" for c in items) or '<li class="rcm-note">Nothing moved noticeably.</li>'
+                parts.append(f'<div><h4 class="{cls}">{title}</h4><ul>{li}</ul></div>')
+            parts.append("</div>")
+        if self.opportunities:
+            n = len(self.opportunities)
+            head = "The largest dollar opportunity" if n == 1 else f"The {n} largest dollar opportunities"
+            items = "".join(f"<li>{e(o.text)}</li>" for o in self.opportunities)
+            parts.append(f'<h4>{head}</h4><ol class="rcm-opps">{items}</ol>')
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _repr_html_(self) -> str:  # a notebook cell can show the summary as its last value
+        return self.to_html()
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def data_through(tables: Mapping[str, pd.DataFrame]) -> str:
+    """The data's as-of date ('YYYY-MM-DD'): its latest dated event (submission, payment or posting).
+
+    A report says this instead of the wall-clock time it was made, so a rerun on the same data is identical.
+    """
+    dates = []
+    for name, col in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"),
+                      ("ledger", "posted_on")):
+        df = tables.get(name)
+        if df is not None and len(df):
+            dates.append(pd.Timestamp(df[col].max()))
+    if not dates:
+        raise ValueError("the practice has no dated events")
+    return max(dates).strftime("%Y-%m-%d")
+
+
+def _usd(cents: float) -> str:
+    return fmt.usd_cents(int(round(cents)), cents_shown=False)
+
+
+def _change(kpi: Any, before: Any) -> Change:
+    key, unit, after = kpi.key, kpi.unit, kpi.value
+    label = kpi.label
+    if fmt.is_missing(before) or fmt.is_missing(after):
+        return Change(key, label, unit, None if fmt.is_missing(before) else float(before),
+                      None if fmt.is_missing(after) else float(after), "n/a", f"{label}: no comparison")
+    before, after = float(before), float(after)
+    delta = after - before
+    direction = BETTER.get(key, 0)
+    if direction == 0:
+        verdict = "changed"
+    elif abs(delta) < STEADY.get(unit, 0.0):
+        verdict = "steady"
+    else:
+        verdict = "improved" if delta * direction > 0 else "worse"
+    text = f"{label} from {_value(kpi, before)} to {_value(kpi, after)} ({fmt.delta(delta, unit)})"
+    return Change(key, label, unit, before, after, verdict, text)
+
+
+def _value(kpi: Any, value: float) -> str:
+    from dataclasses import replace
+
+    try:
+        return replace(kpi, value=value).display()
+    except Exception:  # a KPI-like object that is not a dataclass
+        return fmt.by_unit(value, kpi.unit)
+
+
+def _over_buckets(over_days: int) -> list[str]:
+    from ..metrics import AGING_BUCKETS
+
+    edges = {"0-30": 0, "31-60": 30, "61-90": 60, "91-120": 90, "120+": 120}
+    return [b for b in AGING_BUCKETS if edges[b] >= over_days]
+
+
+def opportunities(
+    tables: Mapping[str, pd.DataFrame], month: str, options: Any = None, *, top: int = 3,
+    aging: pd.DataFrame | None = None, denials: pd.DataFrame | None = None,
+) -> list[Opportunity]:
+    """The ``top`` largest dollar opportunities at the end of ``month``, largest first.
+
+    Candidates: each responsible party's A/R older than ``options.aged_over_days`` (``ar_aging`` by payer); each
+    denial category's open balance not yet resubmitted (``open_denials``); and the single payer with the most
+    open insurance A/R past 60 days. A/R candidates of a payer already chosen are skipped, so no dollar is
+    counted twice among the A/R items (a denied claim's balance is also A/R: the denial item names the work,
+    not new money).
+    """
+    from ..metrics import MetricOptions, ar_aging
+    from ..metrics.payers import open_denials
+
+    options = options or MetricOptions()
+    aging = ar_aging(tables, month, options, by="payer") if aging is None else aging
+    denials = open_denials(tables, month, options) if denials is None else denials
+    n = options.aged_over_days
+    cands: list[Opportunity] = []
+    if len(aging):
+        a = aging.assign(payer_id=aging["payer_id"].astype(str), bucket=aging["bucket"].astype(str))
+        names = a.drop_duplicates("payer_id").set_index("payer_id")["payer_name"].to_dict()
+        total = a.groupby("payer_id")["balance_cents"].sum()
+        over = a[a["bucket"].isin(_over_buckets(n))].groupby("payer_id")["balance_cents"].sum()
+        for pid, cents in over.items():
+            if cents <= 0:
+                continue
+            share = fmt.pct(cents / total[pid], 0)
+            if pid == "patient":
+                text = (f"{_usd(cents)} of patient balances are over {n} days old ({share} of what patients owe): "
+                        "send final statements, offer payment plans, and decide what goes to collections or is "
+                        "written off.")
+                subject = "Patient balances"
+            else:
+                name = names.get(pid) or pid
+                text = (f"{_usd(cents)} owed by {name} is over {n} days old ({share} of its open balance): work "
+                        "these claims oldest first, appeal or correct what is collectible and write off what is not.")
+                subject = str(name)
+            cands.append(Opportunity("aged_ar", subject, int(cents), text, payer_id=pid,
+                                     label=f"{subject} over {n} days" if pid == "patient"
+                                     else f"{subject} A/R over {n} days"))
+        ins = a[(a["payer_id"] != "patient") & a["bucket"].isin(_over_buckets(60))]
+        past60 = ins.groupby("payer_id")["balance_cents"].sum()
+        past60 = past60[past60 > 0]
+        if len(past60):
+            pid = sorted(past60.index, key=lambda p: (-int(past60[p]), p))[0]
+            name = names.get(pid) or pid
+            cents = int(past60[pid])
+            text = (f"{name} holds the most insurance A/R past 60 days, {_usd(cents)}: call the payer about every "
+                    "claim still unpaid after 60 days (claim status, missing information, denials not yet worked).")
+            cands.append(Opportunity("insurance_ar_60", str(name), cents, text, payer_id=pid,
+                                     label=f"{name}: insurance A/R past 60 days"))
+    for row in denials.to_dict("records"):
+        cents = int(row["balance_cents"])
+        if cents <= 0:
+            continue
+        cat = str(row["category"])
+        claims = int(row["claims"])
+        action = _DENIAL_ACTIONS.get(cat, "correct and resubmit, or appeal")
+        text = (f"{_usd(cents)} on {claims:,} claim{'s' if claims != 1 else ''} denied for "
+                f"{_lower_first(cat)}, not yet resubmitted: {action}.")
+        cands.append(Opportunity("open_denials", cat, cents, text, claims=claims,
+                                 label=f"Denials not resubmitted: {_lower_first(cat)}"))
+    kind_rank = {"aged_ar": 0, "insurance_ar_60": 1, "open_denials": 2}
+    cands.sort(key=lambda o: (-o.cents, kind_rank[o.kind], o.subject))
+    chosen: list[Opportunity] = []
+    payers_chosen: set[str] = set()
+    for o in cands:
+        if len(chosen) >= top:
+            break
+        if o.payer_id is not None:
+            if o.payer_id in payers_chosen:
+                continue
+            payers_chosen.add(o.payer_id)
+        chosen.append(o)
+    return chosen
+
+
+def executive_summary(
+    tables: Mapping[str, pd.DataFrame],
+    month: str,
+    options: Any = None,
+    *,
+    kpis: Mapping[str, Any] | None = None,
+    prior: Mapping[str, Any] | None = None,
+    trend: pd.DataFrame | None = None,
+    status: pd.DataFrame | None = None,
+    practice: str = "",
+    practice_name: str | None = None,
+) -> ExecutiveSummary:
+    """The month in words, from the metrics API.
+
+    ``kpis`` (``monthly_kpis`` of ``month``), ``prior`` (``{key: value}`` of the prior month; taken from
+    ``trend``, a ``kpi_trend`` frame, when that holds the prior month) and ``status`` (``benchmark_status``) are
+    computed when not given. With no data before ``month`` there is nothing to compare: the summary says so.
+    """
+    from ..metrics import MetricOptions, benchmark_status, monthly_kpis
+
+    options = options or MetricOptions()
+    kpis = monthly_kpis(tables, month, options) if kpis is None else kpis
+    prior_month = fmt.previous_month(month)
+    first = _first_month(tables)
+    if first is None or prior_month < first:
+        prior = None  # no data before this month: nothing to compare with
+    elif prior is None and trend is not None and "month" in trend.columns:
+        rows = trend[trend["month"].astype(str) == prior_month].to_dict("records")
+        prior = {k: v for k, v in rows[0].items() if k != "month"} if rows else None
+    if prior is None and first is not None and prior_month >= first:
+        prior = {k: v.value for k, v in monthly_kpis(tables, prior_month, options).items()}
+    if not prior:
+        prior_month = None
+    status = benchmark_status(kpis) if status is None else status
+
+    changes = [_change(k, prior.get(key)) for key, k in kpis.items()] if prior else []
+    improved = tuple(c for c in changes if c.verdict == "improved")
+    worsened = tuple(c for c in changes if c.verdict == "worse")
+    steady = tuple(c for c in changes if c.verdict == "steady")
+
+    counts = {s: int((status["status"] == s).sum()) for s in ("meeting", "near", "missing")}
+    who = practice_name or "the practice"
+    parts = []
+    if "charges" in kpis and "payments" in kpis:
+        parts.append(f"In {fmt.month_label(month)} {who} billed {kpis['charges'].display()} and collected "
+                     f"{kpis['payments'].display()}.")
+    if "ar_total" in kpis and "days_in_ar" in kpis:
+        parts.append(f"Open A/R at month end was {kpis['ar_total'].display()}, "
+                     f"{kpis['days_in_ar'].display()} of charges.")
+    rated = sum(counts.values())
+    if rated:
+        missing = status.loc[status["status"] == "missing", "label"].tolist()
+        miss = f": {_join([_lower_first(m) for m in missing])}" if missing else ""
+        verb = lambda n, one, many: f"{n} {one if n == 1 else many}"  # noqa: E731
+        parts.append(f"Of {rated} indicators with a benchmark target, {verb(counts['meeting'], 'meets', 'meet')} it, "
+                     f"{verb(counts['near'], 'is', 'are')} near it and {verb(counts['missing'], 'misses', 'miss')} "
+                     f"it{miss}.")
+    return ExecutiveSummary(
+        practice=practice,
+        month=month,
+        headline=" ".join(parts),
+        improved=improved,
+        worsened=worsened,
+        steady=steady,
+        opportunities=tuple(opportunities(tables, month, options)),
+        status_counts=counts,
+        prior_month=prior_month,
+    )
+
+
+def _lower_first(text: str) -> str:
+    """'Clean-claim rate' -> 'clean-claim rate' inside a sentence; 'A/R over 120 days' stays as it is."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _first_month(tables: Mapping[str, pd.DataFrame]) -> str | None:
+    ledger = tables.get("ledger")
+    if ledger is None or not len(ledger):
+        return None
+    return pd.Timestamp(ledger["posted_on"].min()).strftime("%Y-%m")
