@@ -92,8 +92,8 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
            progress: bool) -> None:
     """Run the monthly report for PARAMS.yaml and print the HTML path.
 
-    Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, the executed notebook and
-    metrics.json. Parameters are validated before any kernel starts (exit 2 on a bad file).
+    Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, its PDF (when chromium is
+    installed) and slide deck, the executed notebook, metrics.json and run.json. Parameters are validated before any kernel starts (exit 2 on a bad file).
     """
     from .report import NotebookFailed, ParamError, ReportError, load_params, run_report
 

@@ -15,6 +15,7 @@ from .denials import (
     clean_claim_rate, denial_outcomes, denial_rates_by, denial_reasons, first_adjudications, initial_denial_rate,
 )
 from .lags import charge_lag, days_to_pay, unbilled_charges
+from .payers import open_denials, payer_scorecard
 from .reimbursement import reimbursement_by_payer_code
 from .contracts import contract_lines, underpayment_summary, underpayments
 from .worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
@@ -27,6 +28,7 @@ __all__ = [
     "unbilled_charges", "adjustment_shares", "gross_collection_rate", "payments_by_payer_class", "denial_outcomes",
     "denial_rates_by",
     "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",
+    "open_denials", "payer_scorecard",
     "reimbursement_by_payer_code", "contract_lines", "underpayment_summary", "underpayments",
     "denied_not_resubmitted", "no_response", "timely_filing_limits", "timely_filing_risk",
     "definitions_used", "kpi_trend", "monthly_kpis",

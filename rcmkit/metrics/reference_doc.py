@@ -18,6 +18,7 @@ FAMILIES = [
      [denials.first_adjudications, denials.clean_claim_rate, denials.initial_denial_rate, denials.denial_reasons,
       denials.denial_rates_by, denials.denial_outcomes]),
     ("Reimbursement", reimbursement, [reimbursement.reimbursement_by_payer_code]),
+    ("Payers", payers, [payers.payer_scorecard, payers.open_denials]),
     ("Collections", collections,
      [collections.charges, collections.payments, collections.net_collection_rate, collections.gross_collection_rate,
       collections.adjustment_shares, collections.payments_by_payer_class]),
