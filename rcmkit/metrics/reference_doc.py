@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import ar, benchmarks, collections, denials, lags, contracts, reimbursement, worklists
+from . import ar, benchmarks, collections, contracts, denials, lags, payers, reimbursement, worklists
 from ._common import MetricOptions
 from .summary import definitions_used
 
