@@ -111,3 +111,31 @@ def test_cli_ingest_summary_and_errors(tmp_path):
     escape = runner.invoke(main, ["ingest", "--practice", "../p", "--data-root", str(tmp_path), str(X12)])
     assert escape.exit_code == 2 and "invalid practice name" in escape.output
     shutil.rmtree(tmp_path / "p")
+
+
+@pytest.mark.parametrize("pm_first", [True, False])
+def test_a_claim_from_both_a_pm_export_and_an_837_is_held_once(tmp_path, pm_first):
+    """The same claims arrive in a PM charges export and in 837P files, in either order: every claim the 837s
+    carry is held as its 837 submissions only; self-pay claims (never billed on an 837) stay from the export."""
+    from rcmkit.demo import generate, patients
+    from rcmkit.x12write import write_837p, write_pm_charges_csv, write_pm_payers_csv
+
+    truth = generate(seed=5, n_claims=40)
+    self_pay = set(truth["payers"].loc[truth["payers"]["payer_class"] == "self_pay", "payer_id"])
+    billed = truth["claims"][~truth["claims"]["payer_id"].isin(self_pay)]
+    pm = tmp_path / "pm"
+    pm.mkdir()
+    (pm / "payers.csv").write_text(write_pm_payers_csv(truth["payers"]))
+    (pm / "charges.csv").write_text(write_pm_charges_csv(truth["claims"], truth["claim_lines"]))
+    x12 = tmp_path / "837"
+    x12.mkdir()
+    for name, text in write_837p(billed, truth["claim_lines"], truth["payers"], patients(seed=5, n_claims=40)):
+        (x12 / name).write_text(text)
+    for folder in ([pm, x12] if pm_first else [x12, pm]):
+        ingest(tmp_path / "data", "p", [folder], column_map="generic", progress=False)
+    claims = store.load_table(tmp_path / "data", "p", "claims")
+    from_pm = claims["submission_id"] == claims["claim_id"]
+    assert sorted(claims.loc[~from_pm, "claim_id"]) == sorted(billed["claim_id"])  # every 837 submission, once
+    assert set(claims.loc[from_pm, "claim_id"]) == set(truth["claims"]["claim_id"]) - set(billed["claim_id"])
+    lines = store.load_table(tmp_path / "data", "p", "claim_lines")
+    assert set(lines["submission_id"]) <= set(claims["submission_id"])

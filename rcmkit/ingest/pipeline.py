@@ -5,8 +5,8 @@ practice already holds under other bytes (the same payer check or EFT trace numb
 amount; the same claim submission) is not loaded twice. Everything a run adds is appended in one crash-safe
 store transaction under the practice lock, and the ledger is rebuilt from the result, so a run either lands
 whole or not at all. X12 files are read in worker processes (small files batched per task; memory is bounded by
-the batch size or the largest file, not by the total input), with a progress bar over files. A PM export's
-claims that X12 files already gave (same claim_id) are not added again: the 837 is the richer source.
+the batch size or the largest file, not by the total input), with a progress bar over files. A claim known
+from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def derive_payers(existing: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) ->
     filing = details.dropna(subset=["claim_filing_indicator"])
     mode = filing.groupby("payer_id")["claim_filing_indicator"].agg(lambda s: s.value_counts().index[0])
     added = pd.DataFrame({"payer_id": new})
-    added["payer_name"] = added["payer_id"].map(names.to_dict()).fillna(added["payer_id"])
+    added["payer_name"] = added["payer_id"].map(names.to_dict()).astype(object).fillna(added["payer_id"])
     added["payer_class"] = added["payer_id"].map(mode.to_dict()).map(FILING_INDICATOR_CLASS).fillna("other")
     return pd.concat([existing, added], ignore_index=True)
 
@@ -157,6 +157,21 @@ def _drop_known(new: dict[str, pd.DataFrame], old: dict[str, pd.DataFrame]) -> t
             df = df[~df["submission_id"].isin(subs)]
         out[name] = df
     return out, len(held) + len(subs)
+
+
+def _drop_pm_claims(current: dict[str, pd.DataFrame], x12_claim_ids: set[str]) -> dict[str, pd.DataFrame]:
+    """Claims first known from a PM export (their submission_id is the claim_id) give way to the 837
+    submissions of the same claims when those arrive: the 837 is the richer source, and one claim must not
+    count twice."""
+    claims = current["claims"]
+    replaced = claims.loc[(claims["submission_id"] == claims["claim_id"]) & claims["claim_id"].isin(x12_claim_ids),
+                          "submission_id"]
+    if replaced.empty:
+        return current
+    out = dict(current)
+    out["claims"] = claims[~claims["submission_id"].isin(replaced)]
+    out["claim_lines"] = current["claim_lines"][~current["claim_lines"]["submission_id"].isin(replaced)]
+    return out
 
 
 def _append(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -220,6 +235,7 @@ def ingest(
     summary.files = len(x12s) + len(csvs)
 
     def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
         fresh, summary.duplicates = _drop_known(new, current)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
         held = set(current["claims"]["claim_id"]) | set(fresh["claims"]["claim_id"])
