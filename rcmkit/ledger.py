@@ -158,12 +158,16 @@ def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_
     ]
     ledger = pd.concat([p for p in parts if len(p)], ignore_index=True)
     if ledger.empty:
-        return schema.empty("ledger")
+        ledger = schema.empty("ledger")
+        ledger.attrs["denial_policy"] = denial_policy
+        return ledger
     ledger = ledger[ledger["amount_cents"] != 0]
     ledger = ledger.sort_values(
         ["claim_id", "posted_on", "kind", "responsible", "amount_cents"], kind="mergesort"
     ).reset_index(drop=True)
-    return schema.conform("ledger", ledger)
+    ledger = schema.conform("ledger", ledger)
+    ledger.attrs["denial_policy"] = denial_policy  # lets metrics reuse it instead of rebuilding (ledger_for)
+    return ledger
 
 
 def write_ledger(root: str | os.PathLike, practice: str) -> pd.DataFrame:

@@ -387,3 +387,14 @@ def test_claim_paid_in_two_partial_payments():
     assert monthly_kpis(t, "2026-02")["ar_total"].value == 0
     assert first_adjudications(t)["paid_on"].tolist() == [pd.Timestamp("2026-01-20")]
     assert monthly_kpis(t, "2026-02")["payments"].value == 50.00
+
+
+def test_variant_ledger_is_built_once_per_kpi_set(t, monkeypatch):
+    """Under at_remit, monthly_kpis builds the variant ledger once and every metric reuses it."""
+    import rcmkit.metrics._common as common
+
+    calls = []
+    real = common.build_ledger
+    monkeypatch.setattr(common, "build_ledger", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monthly_kpis(t, MONTH, MetricOptions(denial_policy="at_remit"))
+    assert len(calls) == 1

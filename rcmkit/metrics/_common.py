@@ -167,9 +167,9 @@ def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
 
 
 def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:
-    """The ledger under the options' denial policy: the stored one for the default, else rebuilt."""
+    """The ledger under the options' denial policy: the given one when it was built under that policy (a stored
+    ledger is the default policy's), else rebuilt from the tables."""
     stored = tables.get("ledger")
-    if options.denial_policy == "keep_in_ar" and stored is not None:
+    if stored is not None and stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
         return stored
     return build_ledger(dict(tables), denial_policy=options.denial_policy)
-
