@@ -11,10 +11,11 @@ from .ar import ar_aged_pct, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from .collections import charges, net_collection_rate, payments
 from .denials import clean_claim_rate, first_adjudications, initial_denial_rate
 
-__all__ = ["monthly_kpis", "kpi_trend", "definitions_used"]
+__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis"]
 
 
-def _ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions) -> list[KPI]:
+def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions) -> list[KPI]:
+    """A/R total and the share aged over ``options.aged_over_days`` at the end of ``month`` (AAFP; MGMA)."""
     balances = ar_balances(tables, month_window(month).end, options)
     total = ar_total(balances)
     aged, _ = ar_aged_pct(balances, options.aged_over_days)
@@ -40,7 +41,7 @@ def monthly_kpis(
     kpis = [
         days_in_ar(tables, month, options),
         days_in_ar_net(tables, month, options),
-        *_ar_kpis(tables, month, options),
+        *ar_kpis(tables, month, options),
         clean_claim_rate(tables, month, options, first=first),
         denial_count,
         denial_dollars,
