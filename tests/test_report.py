@@ -18,12 +18,14 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import rcmkit
 from conftest import run_cli
-from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_used, denial_reasons, last_full_month,
-                            monthly_kpis)
+from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_used, denial_outcomes, denial_reasons,
+                            denied_not_resubmitted, last_full_month, monthly_kpis, no_response, timely_filing_risk,
+                            underpayment_summary)
 from rcmkit.metrics.payers import open_denials, payer_scorecard
 from rcmkit.reference import benchmarks
 from rcmkit.report.narrative import data_through, executive_summary
-from rcmkit.report import charts, tiles
+from rcmkit.report import charts, suite, tiles
+from rcmkit.report import formatting as fmt
 from rcmkit.report.export import external_references, find_chromium, notebook_to_html
 from rcmkit.report.record import write_metrics
 from rcmkit.report.run import _runs_this_python, default_notebook, publish_dir
@@ -155,6 +157,88 @@ def test_html_embeds_its_charts(report_html):
     assert external_references(report_html) == []
 
 
+@pytest.fixture(scope="session")
+def demo_tables(demo_root):
+    return load_tables(demo_root, "demo", required=False)
+
+
+def _table(report_html: str, caption_start: str) -> str:
+    """The HTML of the report table whose caption starts with ``caption_start``."""
+    m = re.search(r"<table[^>]*><caption>" + re.escape(htmllib.escape(caption_start)) + r".*?</table>", report_html,
+                  re.S)
+    assert m, f"no table captioned {caption_start!r}"
+    return m.group(0)
+
+
+def _rows(table_html: str) -> list[list[str]]:
+    """The text of each body row's cells (tags removed, entities unescaped)."""
+    body = table_html.split("<tbody>", 1)[1]
+    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+@pytest.mark.slow
+def test_html_shows_the_rest_of_the_kpi_suite(report_html, expected):
+    for section in ("Collections and lags", "Charge lag and unbilled charges", "Underpayments", "Work lists",
+                    "What became of the denials of three months ago", "Denials by procedure code",
+                    "Definitions of the other measures in this report"):
+        assert f">{section}" in report_html, section  # a heading (or caption) of its own
+    month = expected["month"]
+    assert "Gross collection rate (12 mo)" in report_html and "Net collection rate (12 mo)" in report_html
+    assert f"posted {fmt.span_label(month, 12)} (12 months)" in report_html  # the trailing window, named
+    cohort = fmt.months_back(month, 3)
+    assert f"Initial denials of {fmt.month_label(cohort)}, as of " in report_html
+
+
+@pytest.mark.slow
+def test_underpayment_total_equals_the_metric(report_html, demo_tables, expected):
+    summary = underpayment_summary(demo_tables, expected["month"])
+    assert "55120" in set(summary["payer_id"])  # the demo's payer that allows below its contract
+    rows = _rows(_table(report_html, "Underpayments against contract"))
+    assert rows[-1][0] == "All payers"
+    assert rows[-1][-1] == fmt.usd_cents(summary["shortfall_cents"].sum())  # the report's money format
+    assert len(rows) == len(summary) + 1 and any(r[0] == "Northstar Health" for r in rows)
+    assert "Tolerance: a line counts as underpaid only when" in report_html
+
+
+@pytest.mark.slow
+def test_worklist_counts_equal_the_metrics(report_html, demo_tables, expected):
+    month = expected["month"]
+    metrics = {"No payer response": no_response(demo_tables, month, days=30),
+               "Timely filing at risk": timely_filing_risk(demo_tables, month, warn_days=30),
+               "Denied, not resubmitted": denied_not_resubmitted(demo_tables, month)}
+    rows = {r[0]: r for r in _rows(_table(report_html, "Work lists at the end of"))}
+    assert set(rows) == set(metrics)
+    for name, frame in metrics.items():
+        assert rows[name][2] == fmt.count(len(frame)), name
+        assert rows[name][3] == fmt.usd_cents(int(frame["balance_cents"].sum()), cents_shown=False), name
+        top = _rows(_table(report_html, f"{name}: "))
+        assert [r[0] for r in top] == list(frame["claim_id"].head(10)) or (not len(frame) and len(top) == 1)
+    assert sum(len(f) for f in metrics.values()) > 0  # the demo has work to do
+
+
+@pytest.mark.slow
+def test_denial_outcomes_shown_are_the_metric(report_html, demo_tables, expected):
+    month = expected["month"]
+    out = denial_outcomes(demo_tables, fmt.months_back(month, 3), as_of=str(pd.Period(month, "M").end_time.date()))
+    rows = _rows(_table(report_html, "Initial denials of "))
+    assert [r[0] for r in rows] == ["Overturned", "Written off", "Still open", "All initial denials"]
+    assert [r[1] for r in rows[:3]] == [fmt.count(n) for n in out["claims"]]
+    assert rows[-1][-1] == fmt.usd_cents(int(out["recovered_cents"].sum()))
+
+
+@pytest.mark.slow
+def test_no_patient_keys_in_the_report(report_html, demo_report, demo_tables):
+    keys = set(demo_tables["claims"]["patient_key"].astype(str))
+    assert keys and all(re.fullmatch(r"P[0-9a-f]{16}", k) for k in keys)  # how the demo's pseudonyms look
+    for path in ("monthly_report.html", "monthly_report.slides.html"):
+        text = (demo_report.report_dir / path).read_text(encoding="utf-8")
+        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)  # embedded charts are not text
+        assert not re.findall(r"P[0-9a-f]{16}", text), path
+        assert not re.findall(r"\bP\d{6}\b", text), path  # the generator's roster keys
+        assert not keys & set(re.findall(r"P\w+", text)), path
+
+
 @pytest.mark.slow
 def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     path = demo_report.report_dir / "metrics.json"
@@ -174,12 +258,19 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     status = benchmark_status(expected["kpis"])
     summary = executive_summary(tables, month, MetricOptions(), kpis=expected["kpis"], status=status, practice="demo")
     scorecard = payer_scorecard(tables, month)
+    worklists = suite.worklist_summary(tables, month, no_response_days=30, warn_days=30)
+    underpaid = underpayment_summary(tables, month)
     assert doc["summary"] == json.loads(json.dumps(summary.to_dict()))
+    assert doc["worklists"]["no_response"]["claims"] == len(no_response(tables, month, days=30))
+    assert doc["worklists"]["denied_not_resubmitted"]["balance_cents"] == int(
+        denied_not_resubmitted(tables, month)["balance_cents"].sum())
+    assert doc["underpayments"]["shortfall_cents"] == round(underpaid["shortfall_cents"].sum()) > 0
     assert doc["benchmarks"]["days_in_ar"]["status"] == status.set_index("key").loc["days_in_ar", "status"]
     assert sum(r["open_ar_cents"] for r in doc["payer_scorecard"]) == round(doc["kpis"]["ar_total"]["value"] * 100)
     # deterministic: the same inputs give the same bytes (no wall-clock time inside)
     again = write_metrics(tmp_path, "demo", month, expected["kpis"], expected["definitions"], status=status,
-                          summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None)
+                          summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None,
+                          worklists=worklists, underpayments=underpaid)
     assert again.read_bytes() == path.read_bytes()
 
 
@@ -430,6 +521,42 @@ def test_portfolio_page_is_static_and_links_relatively(tmp_path):
     assert "Patient balances over 120 days: $1,235" in html_out
     assert "p2.yaml:1: practice: no data" in html_out and html_out.index("Clinic") < html_out.index("p2.yaml")
     assert write_portfolio(tmp_path, "2026-03", {"p2": "p2.yaml:1: practice: no data"}).read_text() == html_out
+
+
+def test_months_back_and_span_label():
+    assert fmt.months_back("2026-10", 3) == "2026-07" and fmt.months_back("2026-02", 3) == "2025-11"
+    assert fmt.span_label("2026-10", 12) == "Nov 25 to Oct 26" and fmt.span_label("2026-10", 1) == "Oct 26"
+    assert suite.denial_cohort_month("2026-01") == "2025-10"
+
+
+def test_worklists_and_underpayments_of_the_small_practice():
+    t = small_tables()
+    colors = charts.payer_colors(t["payers"])
+    wl = suite.worklist_summary(t, "2026-03")
+    assert [(w.key, w.claims) for w in wl] == [("no_response", len(no_response(t, "2026-03"))),
+                                              ("timely_filing_risk", len(timely_filing_risk(t, "2026-03"))),
+                                              ("denied_not_resubmitted", len(denied_not_resubmitted(t, "2026-03")))]
+    assert wl.to_dict()["denied_not_resubmitted"] == {"name": "Denied, not resubmitted", "claims": 2,
+                                                      "balance_cents": 13000}
+    summary_html = tiles.worklist_summary_table(wl)
+    assert "Work lists at the end of March 2026" in summary_html and "$130" in summary_html
+    rows = tiles.worklist_table(wl["denied_not_resubmitted"], t["payers"], colors)
+    assert "Denied, not resubmitted: 2 claims" in rows and "patient" not in rows.lower()
+    assert list(wl["no_response"].top(10).columns) == list(suite.WORKLIST_COLUMNS["no_response"])
+    assert "No claims on this list." in tiles.worklist_table(wl["timely_filing_risk"], t["payers"], colors)
+    under = underpayment_summary(t, "2026-03")
+    out = tiles.underpayment_table(under, t["payers"], colors, month="2026-03", options=MetricOptions())
+    assert "BlueCross X" in out and "$40.00" in out  # 3000 + 500 + 500 cents short
+    assert "more than 2% of that amount or $1.00" in out
+    assert suite.underpayment_totals(under)["shortfall_cents"] == 4000
+    no_contracts = tiles.underpayment_table(under.head(0), t["payers"], colors, contracts=t["contracts"].head(0))
+    assert "No contract rates are loaded" in no_contracts
+    outcomes = tiles.denial_outcomes_table(denial_outcomes(t, "2026-01", as_of="2026-03-31"), cohort_month="2026-01",
+                                           as_of="2026-03-31")
+    assert "Initial denials of January 2026, as of 2026-03-31" in outcomes and "All initial denials" in outcomes
+    defs = suite.measure_definitions()
+    assert len(defs) == 11 and not defs["definition"].str.contains("``|:func:").any()
+    assert "more than 30 days" in defs.set_index("metric").loc["No payer response", "definition"]
 
 
 # --------------------------------------------------------------------------------------------- PDF

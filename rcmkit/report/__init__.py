@@ -10,7 +10,8 @@ Public API::
     print([o.status for o in run.outcomes], run.portfolios)
 
 Notebook helpers live in :mod:`rcmkit.report.charts` (matplotlib Figures), :mod:`rcmkit.report.tiles`
-(HTML tiles and tables), :mod:`rcmkit.report.narrative` (the executive summary) and :func:`setup_notebook`;
+(HTML tiles and tables), :mod:`rcmkit.report.narrative` (the executive summary), :mod:`rcmkit.report.suite` (work
+lists, the denial cohort and the other measures' definitions, shaped from the metrics) and :func:`setup_notebook`;
 :func:`write_metrics` writes ``metrics.json``. Exports (HTML, PDF, slides) are in :mod:`rcmkit.report.export`,
 the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.report.runlog`.
 """

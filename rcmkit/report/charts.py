@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .formatting import short_month
+from .formatting import short_month, span_label
 from .record import month_end
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "denials_by_category",
     "payer_scorecard_chart",
     "paid_per_unit_by_payer",
+    "collections_chart",
+    "denied_codes_chart",
 ]
 
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black and the yellow that prints poorly), then tab10.
@@ -459,3 +461,95 @@ def paid_per_unit_by_payer(reimb: pd.DataFrame, colors: Mapping[str, str], *, to
     ax.set_title("Paid per unit by payer, top procedure codes", loc="left", fontsize=11, fontweight="bold")
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="Payer", title_fontsize=8)
     return fig
+
+
+# --------------------------------------------------------------------------------------------- collections
+_CLASS_LABELS = {"medicare": "Medicare", "medicaid": "Medicaid", "commercial": "Commercial", "self_pay": "Self-pay",
+                 "other": "Other insurance", "patient": "Patients"}
+_INSURANCE_COLOR = "#0072B2"
+
+
+def collections_chart(by_class: pd.DataFrame, adjustments: pd.DataFrame | None = None, *, month: str | None = None,
+                      months: int | None = None) -> Figure:
+    """Two panels: the month's payments by payer class (``payments_by_payer_class``; patients in the report's
+    patient grey) and, when given, adjustments as a share of the charges of the trailing window
+    (``adjustment_shares``)."""
+    fig, axes = _new(figsize=(10.0, 3.2), ncols=2 if adjustments is not None else 1)
+    ax = axes[0]
+    if by_class is None or not len(by_class):
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "No payments this month", ha="center", va="center", transform=ax.transAxes,
+                color="#777777", fontsize=10)
+    else:
+        df = by_class.reset_index(drop=True)
+        n = len(df)
+        y = np.arange(n)[::-1]
+        dollars = df["payments_cents"].to_numpy(dtype=float) / 100.0
+        colors = [PATIENT_COLOR if str(c) in ("patient", "self_pay") else _INSURANCE_COLOR for c in df["payer_class"]]
+        ax.barh(y, dollars, 0.62, color=colors)
+        for yi, d, share in zip(y, dollars, df["share"]):
+            ax.annotate(f"${d:,.0f} · {float(share):.0%}", (max(d, 0), yi), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize=8, color=_INK)
+        ax.set_yticks(y)
+        ax.set_yticklabels([_CLASS_LABELS.get(str(c), str(c)) for c in df["payer_class"]], fontsize=9)
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", color=_GRID, linewidth=0.8)
+        top = max(dollars.max(), 0.0)
+        ax.xaxis.set_major_formatter(usd_formatter(top))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.set_xlim(0, top * 1.45 if top > 0 else 1)
+        ax.set_xlabel("Payments received, net of reversals")
+        ax.set_title("Payments by payer class" + (f", {short_month(month)}" if month else ""), loc="left",
+                     fontsize=11, fontweight="bold")
+    if adjustments is not None:
+        ax2 = axes[1]
+        labels = {"contractual": "Contractual", "denial": "Denial write-offs", "other_adjustment": "Other"}
+        adj = adjustments.reset_index(drop=True)
+        shares = pd.to_numeric(adj["share_of_charges"], errors="coerce").astype(float).fillna(0.0).to_numpy()
+        y = np.arange(len(adj))[::-1]
+        ax2.barh(y, shares, 0.62, color=["#56B4E9", "#D55E00", "#E69F00"][: len(adj)])
+        for yi, v in zip(y, shares):
+            ax2.annotate(f"{v * 100:.1f}%", (v, yi), xytext=(4, 0), textcoords="offset points", va="center",
+                         fontsize=8, color=_INK)
+        ax2.set_yticks(y)
+        ax2.set_yticklabels([labels.get(str(k), str(k)) for k in adj["kind"]], fontsize=9)
+        ax2.grid(axis="y", visible=False)
+        ax2.grid(axis="x", color=_GRID, linewidth=0.8)
+        top = float(shares.max()) if len(shares) else 0.0
+        ax2.xaxis.set_major_formatter(_pct_formatter(top))
+        ax2.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax2.set_xlim(0, top * 1.3 if top > 0 else 1)
+        ax2.set_xlabel("Share of gross charges")
+        window = f", {span_label(month, months)}" if month and months else ""
+        ax2.set_title("Adjustments" + window, loc="left", fontsize=11, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- denied codes
+def denied_codes_chart(rates: pd.DataFrame, *, month: str | None = None, top: int = 10) -> Figure:
+    """The ``top`` procedure codes by denied charge dollars (``denial_rates_by(by="procedure_code")``), each bar
+    labelled with its denied claims and the code's denial rate."""
+    df = rates[rates["denied_billed_cents"] > 0].head(top).reset_index(drop=True) if rates is not None else None
+    n = 0 if df is None else len(df)
+    fig, (ax,) = _new(figsize=(10.0, max(2.4, 0.36 * n + 1.2)))
+    if n == 0:
+        _empty(ax, "No denied lines this month")
+        return fig
+    y = np.arange(n)[::-1]
+    dollars = df["denied_billed_cents"].to_numpy(dtype=float) / 100.0
+    ax.barh(y, dollars, 0.65, color="#D55E00")
+    for yi, d, den, cl, rate in zip(y, dollars, df["denied"], df["claims"], df["rate"]):
+        ax.annotate(f"${d:,.0f} · {int(den):,} of {int(cl):,} claims ({float(rate) * 100:.1f}%)", (d, yi),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, color=_INK)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(c) for c in df["procedure_code"]], fontsize=9)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=_GRID, linewidth=0.8)
+    ax.xaxis.set_major_formatter(usd_formatter(dollars.max()))
+    ax.set_xlim(0, dollars.max() * 1.45 if dollars.max() > 0 else 1)
+    ax.set_xlabel("Denied charges")
+    ax.set_ylabel("Procedure code")
+    ax.set_title("Procedure codes by denied charges" + (f", {short_month(month)}" if month else ""), loc="left",
+                 fontsize=11, fontweight="bold")
+    return fig
+

@@ -21,6 +21,8 @@ __all__ = [
     "month_label",
     "short_month",
     "previous_month",
+    "months_back",
+    "span_label",
 ]
 
 
@@ -118,3 +120,16 @@ def previous_month(month: str) -> str:
     y, m = (int(p) for p in month.split("-"))
     y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return f"{y:04d}-{m:02d}"
+
+
+def months_back(month: str, n: int) -> str:
+    """``months_back("2026-10", 3)`` -> ``"2026-07"``."""
+    for _ in range(int(n)):
+        month = previous_month(month)
+    return month
+
+
+def span_label(month: str, months: int) -> str:
+    """The ``months`` months ending with ``month``: ``"Nov 25 to Oct 26"`` (one month: ``"Oct 26"``)."""
+    start = months_back(month, max(int(months), 1) - 1)
+    return short_month(month) if start == month else f"{short_month(start)} to {short_month(month)}"

@@ -56,14 +56,16 @@ def _records(frame: Any) -> list[dict]:
 def metrics_document(
     practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None, *,
     status: Any = None, summary: Any = None, scorecard: Any = None, data_through: str | None = None,
-    practice_name: str | None = None,
+    practice_name: str | None = None, worklists: Any = None, underpayments: Any = None,
 ) -> dict:
     """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
 
     ``definitions`` is the ``definitions_used(opts)`` frame (columns metric, definition, source) or a list of dicts.
     Optional parts, written when given: ``status`` (``benchmark_status``: the KPI's target status, under
     ``benchmarks``), ``summary`` (an :class:`~rcmkit.report.narrative.ExecutiveSummary`), ``scorecard``
-    (``payer_scorecard``), ``data_through`` (the data's as-of date) and ``practice_name``.
+    (``payer_scorecard``), ``data_through`` (the data's as-of date), ``practice_name``, ``worklists`` (a
+    :class:`~rcmkit.report.suite.WorkLists`: claims and open dollars per list) and ``underpayments`` (an
+    ``underpayment_summary`` frame: its totals, whole cents).
     """
     from .. import __version__
 
@@ -96,6 +98,12 @@ def metrics_document(
         doc["summary"] = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
     if scorecard is not None:
         doc["payer_scorecard"] = _records(scorecard)
+    if worklists is not None:
+        doc["worklists"] = worklists.to_dict() if hasattr(worklists, "to_dict") else dict(worklists)
+    if underpayments is not None:
+        from .suite import underpayment_totals
+
+        doc["underpayments"] = underpayment_totals(underpayments)
     return doc
 
 

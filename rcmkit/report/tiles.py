@@ -34,6 +34,14 @@ __all__ = [
     "reimbursement_table",
     "definitions_table",
     "options_note",
+    "collections_table",
+    "lags_table",
+    "denial_outcomes_table",
+    "denied_codes_table",
+    "underpayment_table",
+    "worklist_summary_table",
+    "worklist_table",
+    "measures_table",
 ]
 
 #: Which direction is better for each KPI (+1 higher is better, -1 lower is better, 0 neither).
@@ -524,3 +532,219 @@ def scorecard_definitions_table(definitions: Mapping[str, str], *, aged_over_day
     rows = [{"metric": names.get(k, k), "definition": v} for k, v in definitions.items()]
     cols = [("metric", "Scorecard column", None, False), ("definition", "Definition used", None, False)]
     return html_table(rows, cols, caption="Payer scorecard definitions")
+
+
+# --------------------------------------------------------------------------------------------- the rest of the suite
+def _status_cell(status: str | None) -> str:
+    """A coloured badge for a benchmark status; '' for a KPI without a target."""
+    if status not in STATUS_COLORS:
+        return '<span class="rcm-note">No target</span>'
+    return f'<span class="rcm-badge rcm-st-{_e(status)}">{_e(STATUS_COLORS[status][1])}</span>'
+
+
+def _names(payers: pd.DataFrame | Mapping[str, str] | None) -> dict[str, str]:
+    if payers is None:
+        return {}
+    if isinstance(payers, pd.DataFrame):
+        return dict(zip(payers["payer_id"].astype(str), payers["payer_name"].astype(str)))
+    return {str(k): str(v) for k, v in payers.items()}
+
+
+_ADJUSTMENT_LABELS = {"contractual": "Contractual adjustments", "denial": "Denial write-offs",
+                      "other_adjustment": "Other adjustments"}
+
+
+def collections_table(collection_kpis: Mapping[str, Any], status: pd.DataFrame | None,
+                      adjustments: pd.DataFrame | None, *, month: str, months: int) -> str:
+    """Gross and net collection rate (with their benchmark status) and the adjustments of the same trailing
+    window as a share of charges (:func:`rcmkit.metrics.adjustment_shares`)."""
+    window = fmt.span_label(month, months)
+    targets = _status_rows(status)
+    rows: list[dict] = []
+    for key, kpi in collection_kpis.items():
+        row = targets.get(key, {})
+        paid, base = getattr(kpi, "numerator", None), getattr(kpi, "denominator", None)
+        basis = "charges" if key == "gross_collection_rate" else "charges less contractual adjustments"
+        rows.append({"label": kpi.label, "value": kpi.display(),
+                     "dollars": f"{fmt.usd(paid)} paid / {fmt.usd(base)} {basis}",
+                     "target": target_text(key, kpi.unit, row.get("good"), row.get("acceptable")) or "—",
+                     "__html_status": _status_cell(row.get("status"))})
+    for j, r in enumerate([] if adjustments is None else adjustments.to_dict("records")):
+        rows.append({"label": _ADJUSTMENT_LABELS.get(str(r["kind"]), str(r["kind"])) + " / charges",
+                     "value": fmt.pct(r["share_of_charges"]),
+                     "dollars": fmt.usd_cents(r["amount_cents"], cents_shown=False), "target": "—",
+                     "__html_status": '<span class="rcm-note">No target</span>', "__first": j == 0})
+    cols = [("label", "Indicator", None, False), ("value", "Value", None, True), ("dollars", "Dollars", None, True),
+            ("target", "Target", None, False), ("status", "Status", None, False)]
+    return html_table(rows, cols, caption=f"Collections and adjustments, posted {window} ({months} months)",
+                      row_class=lambda i, r: "rcm-first" if r.get("__first") and i else "")
+
+
+def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *, month: str,
+               unbilled_prior: pd.DataFrame | None = None, data_through: str | None = None) -> str:
+    """Charge lag of the month's new claims (median and 90th percentile) and the month's unbilled charges
+    (:func:`rcmkit.metrics.charge_lag`, :func:`rcmkit.metrics.unbilled_charges`), optionally with the prior
+    month's unbilled charges. When the data ends at the month's end, says that services of the month billed
+    later cannot be in it yet."""
+    from .record import month_end
+
+    rows: list[dict] = []
+    lag = None if charge_lag is None or not len(charge_lag) else charge_lag.iloc[0]
+    claims = 0 if lag is None else int(lag["claims"])
+    rows.append({"label": f"Charge lag, claims first submitted in {fmt.short_month(month)}",
+                 "a": "—" if lag is None else fmt.days(lag["median"]),
+                 "b": "—" if lag is None else fmt.days(lag["p90"]), "c": f"{claims:,} claims"})
+
+    def unbilled_row(frame: pd.DataFrame | None, mon: str) -> None:
+        if frame is None or not len(frame):
+            return
+        u = frame.iloc[0]
+        share = (u["charge_cents"] / u["month_charge_cents"]) if u["month_charge_cents"] else None
+        rows.append({"label": f"Unbilled at month end, services of {fmt.short_month(mon)}",
+                     "a": f"{int(u['claims']):,} claims", "b": fmt.usd_cents(u["charge_cents"], cents_shown=False),
+                     "c": f"{fmt.pct(share)} of {fmt.usd_cents(u['month_charge_cents'], cents_shown=False)} charged "
+                          f"for the month's services"})
+
+    unbilled_row(unbilled, month)
+    if unbilled_prior is not None:
+        unbilled_row(unbilled_prior, fmt.previous_month(month))
+    cols = [("label", "Measure", None, False), ("a", "Median / claims", None, True),
+            ("b", "90th percentile / charges", None, True), ("c", "Basis", None, False)]
+    out = html_table(rows, cols, caption="Charge lag of the month's new claims; services not billed by month end")
+    if data_through is not None and data_through <= month_end(month):
+        out += (f'<p class="rcm rcm-note">The data runs through {_e(data_through)}: services of '
+                f"{_e(fmt.month_label(month))} billed after that are not in it yet, so this month's unbilled charges "
+                "can only be seen in later reports; the prior month's figure is known by now.</p>")
+    return out
+
+
+def denial_outcomes_table(outcomes: pd.DataFrame | None, *, cohort_month: str, as_of: str) -> str:
+    """What became of one month's initial denials (:func:`rcmkit.metrics.denial_outcomes`): overturned, written
+    off, still open, with claims, their share, denied charges and the dollars recovered; a total row."""
+    caption = f"Initial denials of {fmt.month_label(cohort_month)}, as of {as_of}"
+    cols = [("outcome", "Outcome", None, False), ("claims", "Claims", fmt.count, True),
+            ("share", "Share of claims", fmt.pct, True),
+            ("denied_billed_cents", "Denied charges", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+            ("recovered_cents", "Recovered", fmt.usd_cents, True)]
+    total = 0 if outcomes is None or not len(outcomes) else int(outcomes["claims"].sum())
+    if not total:
+        return html_table([], cols, caption=caption, empty=f"No initial denials in {fmt.month_label(cohort_month)}.")
+    rows = [dict(r, outcome=str(r["outcome"]).capitalize(), share=r["claims"] / total)
+            for r in outcomes.to_dict("records")]
+    rows.append({"outcome": "All initial denials", "claims": total, "share": 1.0, "__total": True,
+                 "denied_billed_cents": int(outcomes["denied_billed_cents"].sum()),
+                 "recovered_cents": int(outcomes["recovered_cents"].sum())})
+    return html_table(rows, cols, caption=caption, row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
+
+
+def denied_codes_table(rates: pd.DataFrame | None, *, month: str, top: int = 10) -> str:
+    """The procedure codes with the most denied charge dollars this month (:func:`rcmkit.metrics.denial_rates_by`
+    with ``by="procedure_code"``): claims adjudicated, claims denied, rate, billed and denied charges."""
+    cols = [("procedure_code", "Code", None, False), ("claims", "Claims adjudicated", fmt.count, True),
+            ("denied", "Claims denied", fmt.count, True), ("rate", "Denial rate", fmt.pct, True),
+            ("billed_cents", "Billed", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+            ("denied_billed_cents", "Denied charges", lambda v: fmt.usd_cents(v, cents_shown=False), True)]
+    rows = [] if rates is None else rates[rates["denied_billed_cents"] > 0].head(top).to_dict("records")
+    return html_table(rows, cols, caption=f"Procedure codes by denied charges, first adjudicated in "
+                                          f"{fmt.month_label(month)} (top {top})",
+                      empty="No denied lines this month.")
+
+
+def underpayment_table(summary: pd.DataFrame | None, payers: pd.DataFrame | Mapping[str, str] | None,
+                       colors: Mapping[str, str], *, month: str | None = None, options: Any = None,
+                       contracts: pd.DataFrame | None = None) -> str:
+    """Underpaid lines by payer and procedure code (:func:`rcmkit.metrics.underpayment_summary`): lines, what the
+    contract says the payer should have allowed, what it allowed, and the shortfall (the dollars at stake),
+    with a total row. Given the practice's ``contracts`` table and it is empty, says that nothing could be
+    checked rather than that nothing was underpaid."""
+    from .suite import underpayment_tolerance, underpayment_totals
+
+    pct, cents = underpayment_tolerance()
+    note = (f'<p class="rcm rcm-note">Tolerance: a line counts as underpaid only when the payer allowed less than '
+            f"its contract amount by more than {pct * 100:g}% of that amount or {_e(fmt.usd_cents(cents))}, whichever "
+            "is larger; smaller differences are rounding.</p>")
+    caption = "Underpayments against contract by payer and procedure code" + _window_caption(month, options)
+    cols = [("payer", "Payer", None, False), ("procedure_code", "Code", None, False),
+            ("lines", "Lines", fmt.count, True), ("expected_cents", "Contract (expected)", fmt.usd_cents, True),
+            ("allowed_cents", "Allowed", fmt.usd_cents, True), ("ratio", "Allowed / expected", fmt.pct, True),
+            ("shortfall_cents", "Shortfall", fmt.usd_cents, True)]
+    if contracts is not None and not len(contracts):
+        return html_table([], cols, caption=caption, empty="No contract rates are loaded for this practice (its "
+                          "contracts table is empty), so payments cannot be checked against contract.")
+    if summary is None or not len(summary):
+        return html_table([], cols, caption=caption, empty="No line was allowed below its contract rate.") + note
+    names = _names(payers)
+    rows = []
+    for r in summary.to_dict("records"):
+        pid = str(r["payer_id"])
+        rows.append(dict(r, __html_payer=_payer_cell(pid, names.get(pid), colors),
+                         ratio=(r["allowed_cents"] / r["expected_cents"]) if r["expected_cents"] else None))
+    tot = underpayment_totals(summary)
+    rows.append(dict(tot, payer="All payers", __total=True,
+                     ratio=(tot["allowed_cents"] / tot["expected_cents"]) if tot["expected_cents"] else None))
+    return html_table(rows, cols, caption=caption,
+                      row_class=lambda i, r: "rcm-total" if r.get("__total") else "") + note
+
+
+def worklist_summary_table(worklists: Any) -> str:
+    """The work lists in one compact table: list, what it holds and what to do, claims, dollars
+    (``worklists``: :func:`rcmkit.report.suite.worklist_summary`)."""
+    rows = [{"name": w.name, "rule": w.rule, "claims": w.claims, "balance_cents": w.balance_cents}
+            for w in worklists]
+    cols = [("name", "Work list", None, False), ("rule", "Claims on it, and what to do", None, False),
+            ("claims", "Claims", fmt.count, True),
+            ("balance_cents", "Dollars", lambda v: fmt.usd_cents(v, cents_shown=False), True)]
+    month = getattr(worklists, "month", None)
+    caption = "Work lists" + (f" at the end of {fmt.month_label(month)}" if month else "")
+    return (html_table(rows, cols, caption=caption) +
+            '<p class="rcm rcm-note">Dollars are the claims\' open insurance balances. A claim can be on more than '
+            "one list (a claim the payer never answered can also be near its filing deadline), so the lists are "
+            "not added up.</p>")
+
+
+_WORKLIST_HEADERS = {
+    "claim_id": ("Claim", None, False),
+    "last_submitted_on": ("Last submitted", None, False),
+    "days_waiting": ("Days waiting", fmt.count, True),
+    "deadline": ("Filing deadline", None, False),
+    "days_left": ("Days left", fmt.count, True),
+    "last_answer_on": ("Denied on", None, False),
+    "days_since_denial": ("Days since denial", fmt.count, True),
+    "balance_cents": ("Open balance", fmt.usd_cents, True),
+}
+
+
+def _date(v: Any) -> str:
+    return "—" if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
+def worklist_table(worklist: Any, payers: pd.DataFrame | Mapping[str, str] | None, colors: Mapping[str, str], *,
+                   top: int = 10) -> str:
+    """The ``top`` claims of one work list by open balance, identified by claim ID and payer only."""
+    names = _names(payers)
+    frame = worklist.top(top)
+    rows = []
+    for r in frame.to_dict("records"):
+        pid = str(r["payer_id"])
+        r = {k: (_date(v) if k in ("last_submitted_on", "deadline", "last_answer_on") else v) for k, v in r.items()}
+        r["__html_payer"] = _payer_cell(pid, names.get(pid), colors)
+        rows.append(r)
+    cols = []
+    for key in frame.columns:
+        if key == "payer_id":
+            cols.append(("payer", "Payer", None, False))
+        else:
+            header, formatter, numeric = _WORKLIST_HEADERS[key]
+            cols.append((key, header, formatter, numeric))
+    shown = min(top, worklist.claims)
+    caption = f"{worklist.name}: the {shown} largest of {worklist.claims:,} claims" if worklist.claims > shown else \
+        f"{worklist.name}: {worklist.claims:,} claim{'s' if worklist.claims != 1 else ''}"
+    return html_table(rows, cols, caption=caption, empty="No claims on this list.")
+
+
+def measures_table(defs: pd.DataFrame | None) -> str:
+    """The definitions of the measures beyond the headline KPIs (:func:`rcmkit.report.suite.measure_definitions`)."""
+    rows = [] if defs is None else defs.to_dict("records")
+    cols = [("metric", "Measure", None, False), ("definition", "Definition used", None, False),
+            ("function", "Function", None, False)]
+    return html_table(rows, cols, caption="Definitions of the other measures in this report")
