@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
+__all__ = ["isin", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,15 @@ def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd
     if stored is not None and stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
         return stored
     return build_ledger(dict(tables), denial_policy=options.denial_policy)
+
+
+def isin(series: pd.Series, values) -> pd.Series:
+    """``series.isin(values)``, fast on pandas' pyarrow-backed strings (where pandas builds the value set one
+    Python object at a time): the membership test runs in arrow. Missing values are never members."""
+    if not pd.api.types.is_string_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
+        return series.isin(values)
+    arr = pa.array(series.astype("str"), from_pandas=True)
+    value_set = pa.array([v for v in (values.tolist() if hasattr(values, "tolist") else list(values))
+                          if isinstance(v, str)], type=arr.type)
+    hit = pc.fill_null(pc.is_in(arr, value_set=value_set), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=series.index, name=series.name)

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ._common import KPI, MetricOptions, Window, ledger_for, month_window, ratio
+from ._common import KPI, MetricOptions, Window, isin, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
 
@@ -145,7 +145,7 @@ def _expected_contractual_rate(ledger: pd.DataFrame, as_of: pd.Timestamp) -> tup
     posted = ledger[ledger["posted_on"] <= as_of]
     charges = posted[(posted["kind"] == "charge") & (posted["posted_on"] > as_of - pd.DateOffset(years=1))]
     contractual = posted[posted["kind"] == "contractual"].groupby("claim_id")["amount_cents"].sum()
-    priced = charges[charges["claim_id"].isin(contractual.index)]
+    priced = charges[isin(charges["claim_id"], contractual.index)]
     per_claim = priced.groupby("claim_id").agg(payer=("responsible", "first"), charge=("amount_cents", "sum"))
     per_claim["contractual"] = -contractual.reindex(per_claim.index)
     by_payer = per_claim.groupby("payer")[["contractual", "charge"]].sum()
@@ -172,7 +172,7 @@ def days_in_ar_net(
     posted = ledger[ledger["posted_on"] <= window.end]
     priced = posted.loc[posted["kind"] == "contractual", "claim_id"].unique()
     rates, overall = _expected_contractual_rate(ledger, window.end)
-    pending = (balances["responsible"] != "patient") & ~balances["claim_id"].isin(priced)
+    pending = (balances["responsible"] != "patient") & ~isin(balances["claim_id"], priced)
     rate = balances["responsible"].map(rates.to_dict()).astype("float64").fillna(overall).where(pending, 0.0)
     net_ar = float((balances["balance_cents"] * (1 - rate)).sum())
     net_revenue = _posted_in(ledger, window, ("charge", "contractual"))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import MetricOptions, month_window
+from ._common import MetricOptions, isin, month_window
 
 __all__ = ["contract_lines", "underpayments", "underpayment_summary"]
 
@@ -70,7 +70,7 @@ def contract_lines(
     adj = classify_adjustments(tables["adjustments"])
     skip = set(_reversed_remits(remits)) | set(adj.loc[adj["treatment"] == "duplicate", "remit_id"])
     remits = remits[~remits["status_code"].isin((REVERSAL_STATUS, *NON_PAYMENT_STATUSES))
-                    & window.contains(remits["paid_on"]) & ~remits["remit_id"].isin(skip)]
+                    & window.contains(remits["paid_on"]) & ~isin(remits["remit_id"], skip)]
     lines = tables["remit_lines"].merge(remits[["remit_id", "claim_id", "payer_id", "paid_on"]], on="remit_id")
     line_adj = adj[adj["line_number"].notna()].assign(line_number=lambda d: d["line_number"].astype("int32"))
     denied = line_adj[line_adj["treatment"] == "denial"][["remit_id", "line_number"]].drop_duplicates()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import KPI, MetricOptions, month_window, ratio
+from ._common import KPI, MetricOptions, isin, month_window, ratio
 
 __all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
            "denial_outcomes"]
@@ -29,7 +29,7 @@ def _remit_flags(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     remits = tables["remittances"]
     remits = remits[~remits["status_code"].isin((REVERSAL_STATUS, *NON_PAYMENT_STATUSES))]
     adj = classify_adjustments(tables["adjustments"])
-    adj = adj[adj["remit_id"].isin(remits["remit_id"])]
+    adj = adj[isin(adj["remit_id"], remits["remit_id"])]
     flags = pd.DataFrame(
         {
             "remit_id": adj["remit_id"],
@@ -63,7 +63,7 @@ def first_adjudications(
     claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
     not_original = claims.drop_duplicates("claim_id", keep="first")
     not_original = set(not_original.loc[not_original["frequency_code"].isin(("7", "8")), "claim_id"])
-    first = first[~first["claim_id"].isin(not_original)].copy()
+    first = first[~isin(first["claim_id"], not_original)].copy()
     first["month"] = first["paid_on"].dt.to_period("M").astype(str)
     first["denied"] = first["any_denial"] if options.denial_scope == "any" else first["full_denial"]
     cols = ["claim_id", "remit_id", "payer_id", "paid_on", "month", "billed_cents", "paid_cents",
@@ -148,7 +148,7 @@ def denial_reasons(
     first = _in_month(first_adjudications(tables, options), month)
     first = first[first["denied"]]
     adj = classify_adjustments(tables["adjustments"])
-    adj = adj[(adj["treatment"] == "denial") & adj["remit_id"].isin(first["remit_id"])]
+    adj = adj[(adj["treatment"] == "denial") & isin(adj["remit_id"], first["remit_id"])]
     adj = adj.merge(first[["remit_id", "claim_id", "payer_id"]], on="remit_id")
     keys = (["payer_id"] if by == "payer" else []) + ["category", "group_code", "reason_code"]
     out = (
@@ -176,9 +176,9 @@ def denial_rates_by(
         den = adj[(adj["treatment"] == "denial") & adj["line_number"].notna() & (adj["amount_cents"] > 0)]
         den = den.assign(line_number=den["line_number"].astype("int32"))[["remit_id", "line_number"]]
         lines = lines.merge(den.drop_duplicates().assign(line_denied=True), on=["remit_id", "line_number"], how="left")
-        claim_level = cohort["denied"] & ~cohort["remit_id"].isin(den["remit_id"])
+        claim_level = cohort["denied"] & ~isin(cohort["remit_id"], den["remit_id"])
         whole = set(cohort.loc[claim_level, "remit_id"])
-        lines["denied"] = lines["line_denied"].fillna(False).astype(bool) | lines["remit_id"].isin(whole)
+        lines["denied"] = lines["line_denied"].fillna(False).astype(bool) | isin(lines["remit_id"], whole)
         keyed = lines.assign(key=lines["procedure_code"], billed=lines["billed_cents"])
     else:
         raise ValueError(f"by must be 'payer' or 'procedure_code', got {by!r}")
@@ -206,7 +206,7 @@ def denial_outcomes(
     cohort = cohort[cohort["denied"]]
     end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.max
     remits = tables["remittances"]
-    later = remits[remits["claim_id"].isin(cohort["claim_id"]) & (remits["paid_on"] <= end)].merge(
+    later = remits[isin(remits["claim_id"], cohort["claim_id"]) & (remits["paid_on"] <= end)].merge(
         cohort[["claim_id", "paid_on", "remit_id"]], on="claim_id", suffixes=("", "_first"))
     later = later[(later["remit_id"] != later["remit_id_first"]) & (later["paid_on"] >= later["paid_on_first"])]
     recovered = later.groupby("claim_id")["paid_cents"].sum()
@@ -214,7 +214,7 @@ def denial_outcomes(
     written = set(postings.loc[(postings["kind"] == "denial") & (postings["posted_on"] <= end), "claim_id"])
     got = cohort["claim_id"].map(recovered.to_dict()).fillna(0).astype("int64")
     outcome = pd.Series("still open", index=cohort.index)
-    outcome[cohort["claim_id"].isin(written)] = "written off"
+    outcome[isin(cohort["claim_id"], written)] = "written off"
     outcome[got > 0] = "overturned"
     frame = cohort.assign(outcome=outcome, recovered=got)
     out = frame.groupby("outcome").agg(claims=("claim_id", "size"), denied_billed_cents=("billed_cents", "sum"),

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..reference import classify_adjustments
-from ._common import MetricOptions, ledger_for, month_window
+from ._common import MetricOptions, isin, ledger_for, month_window
 from .ar import ar_balances
 from .collections import PAYMENT_KINDS
 from .denials import _remit_flags, first_adjudications
@@ -126,7 +126,7 @@ def open_denials(
         remits.loc[remits["any_denial"], ["claim_id", "paid_on", "remit_id"]],
         left_on=["claim_id", "last_answer_on"], right_on=["claim_id", "paid_on"], how="inner")
     adj = classify_adjustments(tables["adjustments"])
-    adj = adj[(adj["treatment"] == "denial") & adj["remit_id"].isin(answers["remit_id"])]
+    adj = adj[(adj["treatment"] == "denial") & isin(adj["remit_id"], answers["remit_id"])]
     adj = adj.merge(answers[["remit_id", "claim_id"]], on="remit_id")
     per_cat = adj.groupby(["claim_id", "category"], as_index=False)["amount_cents"].sum()
     per_cat = per_cat.sort_values(["claim_id", "amount_cents", "category"], ascending=[True, False, True],

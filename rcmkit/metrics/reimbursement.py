@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import MetricOptions, month_window
+from ._common import MetricOptions, isin, month_window
 
 __all__ = ["reimbursement_by_payer_code"]
 
@@ -37,7 +37,7 @@ def reimbursement_by_payer_code(
     remits = tables["remittances"]
     duplicates = adj.loc[adj["treatment"] == "duplicate", "remit_id"]
     remits = remits[~remits["status_code"].isin(NON_PAYMENT_STATUSES) & window.contains(remits["paid_on"])
-                    & ~remits["remit_id"].isin(duplicates)]
+                    & ~isin(remits["remit_id"], duplicates)]
     lines = tables["remit_lines"].merge(
         remits[["remit_id", "claim_id", "payer_id", "status_code"]], on="remit_id", how="inner"
     )

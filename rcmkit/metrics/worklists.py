@@ -14,7 +14,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ._common import MetricOptions, month_window
+from ._common import MetricOptions, isin, month_window
 from .ar import ar_balances
 from .denials import _remit_flags
 
@@ -79,7 +79,7 @@ def timely_filing_risk(
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
     answered = _last_answer(tables, as_of)["claim_id"]
-    work = open_[~open_["claim_id"].isin(answered)].rename(columns={"responsible": "payer_id"})
+    work = open_[~isin(open_["claim_id"], answered)].rename(columns={"responsible": "payer_id"})
     limit = work["payer_id"].map(timely_filing_limits(tables["payers"], limits).to_dict())
     work = work.assign(deadline=work["service_from"] + pd.to_timedelta(limit, unit="D")).dropna(subset=["deadline"])
     work = work.assign(days_left=(work["deadline"] - as_of).dt.days)
