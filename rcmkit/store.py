@@ -13,8 +13,16 @@ Writes are transactions over several tables at once and are crash safe:
 
 A process killed before step 2 leaves only temporary files, which the next writer deletes (roll back); killed
 after it, the next reader or writer finishes the renames from the journal (roll forward). Either way the tables
-are exactly the old or exactly the new version. Writers on one practice serialize on an advisory lock
-(``.lock``); different practices never wait for each other.
+are exactly the old or exactly the new version (``tests/test_reliability.py`` kills writers at every step, and
+readers in the middle of a roll forward, to prove it). A journal can only rename a table's temporary file onto
+that table: it is checked before a roll forward. Writers on one practice serialize on an advisory lock
+(``.lock``, ``flock`` exclusive); readers of several tables hold it shared, so they see one version, never a
+mix of the tables before and after a commit. Different practices never wait for each other.
+
+Files and folders the store creates are private to their owner: ``0600`` files in ``0700`` folders, or the mode
+in the environment variable ``RCMKIT_FILE_MODE`` (octal, e.g. ``0640``: folders get ``x`` wherever files get
+``r``). :func:`make_dirs`, :func:`write_file` and :func:`restrict` apply the same rule for other writers under
+the data and report roots.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -49,6 +58,12 @@ __all__ = [
     "table_path",
     "has_tables",
     "file_sha256",
+    "FILE_MODE_ENV",
+    "file_mode",
+    "dir_mode",
+    "make_dirs",
+    "write_file",
+    "restrict",
 ]
 
 #: A practice name is a plain folder name: letters, digits, '-', '_' and '.', not starting with '.'.
@@ -56,6 +71,12 @@ PRACTICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MANIFEST = "_manifest.json"
 JOURNAL = "_commit.json"
 LOCK = ".lock"
+#: Environment variable with the octal mode of created files (default 0600: owner only).
+FILE_MODE_ENV = "RCMKIT_FILE_MODE"
+DEFAULT_FILE_MODE = 0o600
+#: Test hook: the name of a step of a commit (see :func:`_crash_point`) at which the process kills itself.
+CRASH_ENV = "RCMKIT_CRASH_AT"
+_TMP_NAME = re.compile(r"(?P<final>(?P<table>[a-z_]+)\.parquet)\.tmp-[0-9a-f]{1,32}")
 
 
 class StoreError(RuntimeError):
@@ -68,7 +89,7 @@ class PracticeBusy(StoreError):
 
 def practice_dir(root: str | os.PathLike, practice: str) -> Path:
     """The folder of ``practice`` under ``root``; rejects names that could escape it."""
-    if not isinstance(practice, str) or not PRACTICE_NAME.match(practice) or ".." in practice:
+    if not isinstance(practice, str) or not PRACTICE_NAME.fullmatch(practice) or ".." in practice:
         raise StoreError(
             f"invalid practice name {practice!r}: use letters, digits, '-', '_' or '.', "
             "at most 64 characters, not starting with '.'"
@@ -86,34 +107,169 @@ def has_tables(root: str | os.PathLike, practice: str, tables: Iterable[str] = (
     return all(table_path(root, practice, t).exists() for t in tables)
 
 
+# --------------------------------------------------------------------------------------------- file modes
+def file_mode() -> int:
+    """The mode of files the store (and rcmkit's other writers under data/ and reports/) create: 0600, or the
+    octal mode in ``RCMKIT_FILE_MODE``. The owner must be able to read and write; no execute bits."""
+    text = os.environ.get(FILE_MODE_ENV, "").strip()
+    if not text:
+        return DEFAULT_FILE_MODE
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if mode < 0 or mode & ~0o666 or mode & 0o600 != 0o600:
+        raise StoreError(f"{FILE_MODE_ENV}={text!r} is not a file mode rcmkit can use: expected an octal mode "
+                         "such as 0600 (owner only, the default) or 0640, readable and writable by the owner, "
+                         "without execute bits")
+    return mode
+
+
+def dir_mode() -> int:
+    """The mode of created folders: the file mode with ``x`` wherever it has ``r`` (0600 -> 0700, 0640 -> 0750)."""
+    mode = file_mode()
+    return mode | ((mode & 0o444) >> 2)
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """``mkdir -p``: each folder it creates gets :func:`dir_mode` exactly (whatever the umask); folders that
+    exist are left as they are. Returns ``path``."""
+    path = Path(path)
+    missing = []
+    folder = path
+    while not folder.is_dir() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    mode = dir_mode()
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, mode)
+        except FileExistsError:
+            continue  # made by a concurrent process (or a file: the caller's next step says so)
+        os.chmod(folder, mode)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def _create(path: Path, *, exclusive: bool = True) -> int:
+    """A file opened for writing, created with :func:`file_mode` exactly (an existing one is truncated and
+    given that mode when not ``exclusive``)."""
+    mode = file_mode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC), mode)
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` (replacing it) as a file with :func:`file_mode`; its folder must exist."""
+    with os.fdopen(_create(Path(path), exclusive=False), "wb") as fh:
+        fh.write(data)
+
+
+def restrict(path: str | os.PathLike) -> None:
+    """Give ``path`` (a file, or a folder and everything under it) the store's modes: for output that another
+    library wrote (papermill, nbconvert, a browser's PDF). Symbolic links are not followed."""
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if path.is_dir():
+        for sub, _dirs, files in os.walk(path):
+            os.chmod(sub, dir_mode())
+            for name in files:
+                if not os.path.islink(os.path.join(sub, name)):
+                    os.chmod(os.path.join(sub, name), file_mode())
+    elif path.is_file():
+        os.chmod(path, file_mode())
+
+
 # --------------------------------------------------------------------------------------------- locking
+def _crash_point(point: str) -> None:
+    """Test hook: die here, as a SIGKILL or a power loss would (no cleanup, no flush), when the environment
+    variable ``RCMKIT_CRASH_AT`` names ``point``. Points, in commit order: ``tmp:<table>`` (its temporary file
+    written), ``journal-tmp`` (journal written, not yet renamed into place: the commit point is the rename),
+    ``committed`` (journal in place), ``rename:<k>`` (k-th rename done), ``renamed``, ``manifest``,
+    ``journal-removed``. The ``rename:``..``journal-removed`` points are also passed when a later process
+    rolls a dead writer's commit forward."""
+    if os.environ.get(CRASH_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _open_lock(folder: Path) -> int | None:
+    """The practice's lock file opened (created with :func:`file_mode` when missing); read-only when the folder
+    is not writable; None when it does not exist and cannot be created (a read-only copy that nobody writes)."""
+    lock_path = folder / LOCK
+    try:
+        os.close(_create(lock_path))
+    except FileExistsError:
+        pass
+    except OSError:  # read-only folder or file system
+        try:
+            return os.open(lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+    try:
+        return os.open(lock_path, os.O_RDWR)
+    except PermissionError:
+        return os.open(lock_path, os.O_RDONLY)
+
+
+def _acquire(fd: int, operation: int, folder: Path, timeout: float, poll: float) -> None:
+    """``flock(fd, operation)``, retried (every 10 ms, doubling up to ``poll`` s) for ``timeout`` seconds; then
+    :class:`PracticeBusy` naming the holder."""
+    deadline = time.monotonic() + timeout
+    wait = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or \
+                    "other processes are reading its tables"
+                raise PracticeBusy(f"practice {folder.name!r} is busy: {holder}; gave up after {timeout:.0f} s") \
+                    from None
+            time.sleep(max(0.0, min(wait, poll, deadline - time.monotonic())))
+            wait *= 2
+
+
 @contextlib.contextmanager
 def practice_lock(folder: Path, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
     """Hold the practice's exclusive lock. After ``timeout`` seconds raise :class:`PracticeBusy` naming the holder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / LOCK
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    make_dirs(folder)
+    fd = _open_lock(folder)
+    if fd is None:
+        raise StoreError(f"cannot create the lock file {folder / LOCK}: is the data folder writable?")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                    raise PracticeBusy(
-                        f"practice {folder.name!r} is busy: {holder}; gave up after {timeout:.0f} s"
-                    ) from None
-                time.sleep(poll)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"held by pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
-        _recover(folder)
+        _acquire(fd, fcntl.LOCK_EX, folder, timeout, poll)
+        try:
+            with contextlib.suppress(OSError):  # the note is for humans; a read-only lock file cannot take it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"held by pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+            _recover(folder)
+            yield
+        finally:  # only the holder clears its note: a process that gave up must not erase the holder's
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+@contextlib.contextmanager
+def _read_lock(folder: Path, timeout: float, poll: float = 0.2) -> Iterator[None]:
+    """Hold the practice's lock shared while several tables are read: no commit happens in between (writers
+    wait), and readers do not wait for each other."""
+    fd = _open_lock(folder)
+    if fd is None:
+        yield
+        return
+    try:
+        _acquire(fd, fcntl.LOCK_SH, folder, timeout, poll)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)  # closing releases the flock
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------- commit
@@ -125,12 +281,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
+def _write_json_atomic(path: Path, payload: dict, crash_point: str | None = None) -> None:
     tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with os.fdopen(_create(tmp), "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
+    if crash_point:
+        _crash_point(crash_point)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -148,16 +306,38 @@ def _recover(folder: Path) -> None:
     """Finish a committed transaction (roll forward) or drop an uncommitted one (roll back). Needs the lock."""
     journal = folder / JOURNAL
     if journal.exists():
-        plan = json.loads(journal.read_text(encoding="utf-8"))
-        for tmp_name, final_name in plan["renames"]:
+        renames, manifest = _read_journal(journal)
+        for k, (tmp_name, final_name) in enumerate(renames, start=1):
             tmp = folder / tmp_name
             if tmp.exists():
                 os.replace(tmp, folder / final_name)
+            _crash_point(f"rename:{k}")
         _fsync_dir(folder)
-        _write_json_atomic(folder / MANIFEST, plan["manifest"])
+        _crash_point("renamed")
+        _write_json_atomic(folder / MANIFEST, manifest)
+        _crash_point("manifest")
         journal.unlink()
+        _crash_point("journal-removed")
     for stray in folder.glob("*.tmp-*"):
         stray.unlink()
+
+
+def _read_journal(journal: Path) -> tuple[list[tuple[str, str]], dict]:
+    """The renames and manifest of a commit journal, checked: each rename must turn a temporary file of a
+    canonical table into that table's file in the same folder (a journal cannot move files anywhere else)."""
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        renames = [(str(a), str(b)) for a, b in plan["renames"]]
+        manifest = plan["manifest"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"{journal}: not a commit journal rcmkit can read ({exc}); the tables are the previous "
+                         "version until it is removed") from exc
+    for tmp_name, final_name in renames:
+        match = _TMP_NAME.fullmatch(tmp_name)
+        if not match or match["final"] != final_name or match["table"] not in schema.TABLES:
+            raise StoreError(f"{journal}: renames {tmp_name!r} to {final_name!r}, which is not a temporary file "
+                             "of a canonical table becoming that table; refusing to roll forward")
+    return renames, manifest
 
 
 def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
@@ -170,13 +350,16 @@ def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
         final = f"{name}.parquet"
         tmp = folder / f"{final}.tmp-{token}"
         # Deterministic bytes: fixed writer options, no pandas metadata, no timestamps.
-        pq.write_table(table, tmp, compression="zstd", store_schema=False)
-        with open(tmp, "rb+") as fh:
+        with os.fdopen(_create(tmp), "wb") as fh:
+            pq.write_table(table, fh, compression="zstd", store_schema=False)
+            fh.flush()
             os.fsync(fh.fileno())
         manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}
         renames.append((tmp.name, final))
+        _crash_point(f"tmp:{name}")
     manifest["version"] = int(manifest.get("version", 0)) + 1
-    _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest})
+    _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest}, crash_point="journal-tmp")
+    _crash_point("committed")
     _recover(folder)
     return manifest
 
@@ -240,18 +423,28 @@ def _read(folder: Path, name: str, *, required: bool) -> pd.DataFrame:
     return schema.from_arrow(name, table.select(schema.TABLES[name].names))
 
 
-def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True) -> pd.DataFrame:
+def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,
+               lock_timeout: float = 600.0) -> pd.DataFrame:
     """One canonical table as a pandas frame; an empty canonical frame when absent and not ``required``."""
-    folder = table_path(root, practice, name).parent
-    if (folder / JOURNAL).exists():  # a writer died after its commit point: finish its work first
-        with practice_lock(folder):
-            pass
-    return _read(folder, name, required=required)
+    return load_tables(root, practice, [name], required=required, lock_timeout=lock_timeout)[name]
 
 
 def load_tables(
-    root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *, required: bool = True
+    root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *, required: bool = True,
+    lock_timeout: float = 600.0,
 ) -> dict[str, pd.DataFrame]:
-    """Several tables at once (all canonical tables by default)."""
+    """Several tables at once (all canonical tables by default), all of one committed version: the practice's
+    lock is held shared while they are read, so a commit waits for the read and a read for a commit."""
     names = list(names) if names is not None else list(schema.TABLES)
-    return {n: load_table(root, practice, n, required=required) for n in names}
+    for name in names:
+        table_path(root, practice, name)  # an unknown table or practice name is an error, before any waiting
+    folder = practice_dir(root, practice)
+    if not folder.is_dir():
+        return {n: _read(folder, n, required=required) for n in names}
+    while True:
+        with _read_lock(folder, lock_timeout):
+            if not (folder / JOURNAL).exists():
+                return {n: _read(folder, n, required=required) for n in names}
+        # A writer died after its commit point (a live one holds the lock while its journal exists): finish it.
+        with practice_lock(folder, timeout=lock_timeout):
+            pass

@@ -22,7 +22,9 @@ time of day, control numbers from a sequence, no wall clock, no randomness).
 
 Patient names, birth dates, sexes and member IDs come from the roster (:func:`rcmkit.demo.patients`) and
 appear in the files, as in real ones; ingest turns them into pseudonyms. Addresses, provider names, the
-practice's tax ID and the payers' addresses are fixed fakes (the canonical tables do not hold them).
+practice's tax ID and the payers' addresses are fixed fakes (the canonical tables do not hold them). Because the
+files hold (fake) patient data, the inbox is written private to its owner like the store (0600 files in 0700
+folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.store.file_mode`).
 """
 
 from __future__ import annotations
@@ -722,12 +724,13 @@ def write_demo_files(root: str | os.PathLike, tables: Mapping[str, pd.DataFrame]
     for leftover in (tmp, old):
         if leftover.exists():
             shutil.rmtree(leftover)
-    tmp.mkdir(parents=True)
+    store.make_dirs(folder)
+    os.mkdir(tmp, store.dir_mode())
+    os.chmod(tmp, store.dir_mode())  # private like the store (RCMKIT_FILE_MODE): the files hold patient data
     try:
         files, counts = _write_inbox(tmp, tables, patients)
-        with open(tmp / _INBOX_MARKER, "w", encoding="utf-8") as fh:
-            json.dump({"practice": practice, "counts": counts, "files": files}, fh, indent=1, sort_keys=True)
-            fh.write("\n")
+        marker = json.dumps({"practice": practice, "counts": counts, "files": files}, indent=1, sort_keys=True)
+        store.write_file(tmp / _INBOX_MARKER, (marker + "\n").encode("utf-8"))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -740,14 +743,17 @@ def write_demo_files(root: str | os.PathLike, tables: Mapping[str, pd.DataFrame]
 
 
 def _write_inbox(folder: Path, t: Mapping[str, pd.DataFrame], patients: pd.DataFrame) -> tuple[dict, dict]:
-    """Write every file under ``folder``; return {relative path: {bytes, sha256}} and the counts."""
+    """Write every file under ``folder`` (private: :func:`rcmkit.store.file_mode`, folders
+    :func:`rcmkit.store.dir_mode`); return {relative path: {bytes, sha256}} and the counts."""
+    from . import store
+
     files: dict[str, dict] = {}
 
     def put(relative: str, text: str) -> int:
         data = text.encode("ascii", "replace") if relative.endswith(".x12") else text.encode("utf-8")
         path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        store.make_dirs(path.parent)
+        store.write_file(path, data)
         files[relative] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         return len(data)
 

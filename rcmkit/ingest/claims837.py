@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from rcmkit.schema import TABLES
 
-from . import fields
+from . import fields, limits
 from .context import FileContext
 from .issues import Issues, SetRejected
 from .tables import EXTRA_TABLES
@@ -68,6 +68,7 @@ class _Level:
     payer_id: str | None = None
     member_id: str | None = None
     birth_date: str | None = None
+    depth: int = 1
 
     def inherited(self, attribute: str) -> str | None:
         level: _Level | None = self
@@ -205,7 +206,11 @@ class _SetReader:
             parent = self.billing_level
             self.warn("hierarchy", f"HL02 parent '{e[2]}' is not an earlier HL01 in the set; read under the last "
                       "billing provider (HL03 20)", found=e[2], expected="an earlier HL01")
-        self.level = _Level(e[3], parent)
+        self.level = _Level(e[3], parent, depth=parent.depth + 1 if parent else 1)
+        if self.level.depth > limits.MAX_HL_DEPTH:  # inherited() walks the chain for every claim
+            raise self.reject("hierarchy", f"HL nesting is {self.level.depth} levels deep, more than the limit of "
+                              f"{limits.MAX_HL_DEPTH} (rcmkit.ingest.limits.MAX_HL_DEPTH); expected billing "
+                              "provider (20) > subscriber (22) > patient (23)")
         self.levels[e[1]] = self.level
         if e[3] == "20":
             self.billing_level = self.level
@@ -522,7 +527,8 @@ def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table
                               claims=int((ts.segments.codes[ts.first : ts.last + 1] == _CLM).sum()),
                               segment_number=exc.segment_number, segment_id=exc.segment_id, claim_id=exc.claim_id)
             continue
-        ctx.issues.warnings.extend(sorted(reader.warnings.warnings, key=lambda w: w["segment_number"]))
+        reader.warnings.warnings.sort(key=lambda w: w["segment_number"])
+        ctx.issues.absorb(reader.warnings)
     return {name: pa.Table.from_pylist(rows, schema=_SCHEMAS[name]) for name, rows in out.items()}
 
 

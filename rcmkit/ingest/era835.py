@@ -279,8 +279,7 @@ def read_835(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table
         results = [read(b) for b in batches]
     parts: dict[str, list[pa.Table]] = {}
     for tables, issues in results:
-        ctx.issues.warnings.extend(issues.warnings)
-        ctx.issues.rejections.extend(issues.rejections)
+        ctx.issues.absorb(issues)
         for name, table in tables.items():
             parts.setdefault(name, []).append(table)
     return {name: pa.concat_tables(tables) for name, tables in parts.items()}

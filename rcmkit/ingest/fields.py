@@ -6,7 +6,9 @@
   at most two decimals and at most 13 integer digits (the pattern), or every value within 1e-3 of a whole number
   of cents below 1e12 cents after a cast of characters limited to digits, sign and point.
 * Quantities (units, CAS quantities) are R as well, kept as float.
-* Dates are data type DT, ``CCYYMMDD``; a date that does not exist (``20002316``) is invalid.
+* Dates are data type DT, ``CCYYMMDD``; a date that does not exist (``20002316``) is invalid, and so is one
+  outside :data:`MIN_DATE`..:data:`MAX_DATE` (``99991231``, a common "no end date" filler, cannot be a date of
+  service or payment, and the canonical tables cannot hold it).
 * Composites (SVC01, SV101, SV202, CLM05, HI, PLB03) are split on the component separator. When a value does not
   contain the declared ISA16 separator but does contain another usual one (``:``, ``>``, ``^``) the value is read
   with that one: senders do this (``SVC*HC>55669`` under ISA16 ``:``) and the caller warns.
@@ -23,6 +25,8 @@ import pyarrow.compute as pc
 
 __all__ = [
     "AMOUNT_PATTERN",
+    "MIN_DATE",
+    "MAX_DATE",
     "COMPONENT_CANDIDATES",
     "amount_problem",
     "parse_cents",
@@ -44,10 +48,14 @@ QUANTITY_PATTERN = r"^[-+]?(?:\d{1,15}(?:\.\d*)?|\.\d+)$"
 DATE_PATTERN = r"^\d{8}$"
 COMPONENT_CANDIDATES = (":", ">", "^")
 
-_AMOUNT = re.compile(AMOUNT_PATTERN)
-_QUANTITY = re.compile(QUANTITY_PATTERN)
-_DATE = re.compile(DATE_PATTERN)
-_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
+#: The dates a reader accepts: a date outside is reported as invalid.
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+# re.ASCII: X12 numbers are ASCII digits ('\d' would also take Arabic-Indic and other Unicode digits).
+_AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
+_QUANTITY = re.compile(QUANTITY_PATTERN, re.ASCII)
+_DATE = re.compile(DATE_PATTERN, re.ASCII)
+_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
 
 
 # ------------------------------------------------------------------------------------------------ scalar
@@ -79,13 +87,15 @@ def parse_quantity(text: str) -> float | None:
 
 
 def parse_date(text: str) -> dt.date | None:
-    """A CCYYMMDD date, or None when the text is not one or the day does not exist."""
+    """A CCYYMMDD date, or None when the text is not one, the day does not exist or it is outside
+    :data:`MIN_DATE`..:data:`MAX_DATE`."""
     if not _DATE.fullmatch(text):
         return None
     try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
+    return day if MIN_DATE <= day <= MAX_DATE else None
 
 
 def split_composite(value: str, declared: str) -> tuple[list[str], str | None]:
@@ -176,6 +186,9 @@ def date_column(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
         values = pc.if_else(pc.match_substring_regex(values, DATE_PATTERN), values, "")
     parsed = pc.strptime(values, format="%Y%m%d", unit="s", error_is_null=True)
     dates = pc.cast(parsed, pa.date32())
+    in_range = pc.and_(pc.greater_equal(dates, pa.scalar(MIN_DATE, pa.date32())),
+                       pc.less_equal(dates, pa.scalar(MAX_DATE, pa.date32())))
+    dates = pc.if_else(in_range, dates, pa.scalar(None, pa.date32()))
     return dates, dates.is_null().to_numpy(zero_copy_only=False) & ~empty
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import limits
+
 __all__ = ["Issues", "SetRejected", "where"]
 
 
@@ -38,11 +40,42 @@ class SetRejected(Exception):
 
 @dataclass
 class Issues:
-    """Collects the warning and rejection rows of one file."""
+    """Collects the warning and rejection rows of one file. Warnings are kept up to
+    :data:`~rcmkit.ingest.limits.MAX_WARNINGS_PER_CODE` per code; the rest are counted in ``suppressed`` and
+    summed up in one row per code by :meth:`finish`."""
 
     file: str
     warnings: list[dict] = field(default_factory=list)
     rejections: list[dict] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
+    _kept: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def _add_warning(self, row: dict) -> None:
+        code = row["code"]
+        if self._kept.get(code, 0) < limits.MAX_WARNINGS_PER_CODE:
+            self._kept[code] = self._kept.get(code, 0) + 1
+            self.warnings.append(row)
+        else:
+            self.suppressed[code] = self.suppressed.get(code, 0) + 1
+
+    def absorb(self, other: Issues) -> None:
+        """Add the warnings (within the limit) and rejections another collector of the same file gathered."""
+        for row in other.warnings:
+            self._add_warning(row)
+        for code, count in other.suppressed.items():
+            self.suppressed[code] = self.suppressed.get(code, 0) + count
+        self.rejections.extend(other.rejections)
+
+    def finish(self) -> None:
+        """One summary warning per code that had more warnings than were kept."""
+        for code, count in sorted(self.suppressed.items()):
+            self.warnings.append({
+                "file": self.file, "segment_number": None, "segment_id": None, "st_control_number": None,
+                "claim_id": None, "code": code, "found": str(count), "expected": None,
+                "message": f"{self.file}: {count:,} more '{code}' warnings not listed (the first "
+                f"{limits.MAX_WARNINGS_PER_CODE:,} are: rcmkit.ingest.limits.MAX_WARNINGS_PER_CODE)",
+            })
+        self.suppressed = {}
 
     def warn(
         self,
@@ -56,7 +89,7 @@ class Issues:
         found: str | None = None,
         expected: str | None = None,
     ) -> None:
-        self.warnings.append(
+        self._add_warning(
             {
                 "file": self.file,
                 "segment_number": segment_number,
@@ -84,8 +117,12 @@ class Issues:
         segment_id: str | None = None,
         claim_id: str | None = None,
     ) -> None:
-        """Record that a transaction set (``st`` given) or the whole file (``st`` None) was not loaded."""
-        scope = f"transaction set {st} (segments {first}-{last})" if st is not None else "file"
+        """Record that a transaction set (``st`` given), segments outside any set (``st`` None, ``first`` given) or
+        the whole file (neither) was not loaded."""
+        if st is not None:
+            scope = f"transaction set {st} (segments {first}-{last})"
+        else:
+            scope = f"segments {first}-{last}" if first is not None else "file"
         self.rejections.append(
             {
                 "file": self.file,

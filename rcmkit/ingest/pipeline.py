@@ -256,7 +256,9 @@ def ingest(
             payers = _append(payers, fresh["payers"], "payers")
         out["payers"] = derive_payers(payers, merged)
         merged["payers"] = out["payers"]
-        out["ledger"] = build_ledger(merged)
+        # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
+        money = any(len(merged[n]) for n in ("claims", "remittances", "adjustments", "postings"))
+        out["ledger"] = build_ledger(merged) if money else schema.empty("ledger")
         summary.added = {n: len(out[n]) - len(current[n]) for n in ("claims", "remittances", "postings") if n in out}
         added_claims = fresh["claims"][~fresh["claims"]["submission_id"].isin(current["claims"]["submission_id"])]
         added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]

@@ -7,6 +7,7 @@ Pure: files in, pandas frames out; nothing is written. The transaction type is d
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable
@@ -20,10 +21,12 @@ from rcmkit import schema
 
 from .claims837 import read_837
 from .context import FileContext
+from . import limits
 from .era835 import read_835
 from .issues import Issues
+from .limits import LimitExceeded
 from .tables import CANONICAL_OUTPUTS, EXTRA_TABLES, to_frame
-from .x12 import TransactionSet, X12FileError, decode, segment_runs, transaction_sets
+from .x12 import TransactionSet, X12FileError, claim_segments, decode, segment_runs, transaction_sets
 
 __all__ = ["IngestResult", "read_x12", "parse_x12", "DEFAULT_PATIENT_SALT", "OUTPUT_TABLES"]
 
@@ -62,7 +65,7 @@ class IngestResult:
 class _FileOutput:
     tables: dict[str, pa.Table]
     issues: Issues
-    file_row: dict
+    file_row: dict | None  # None: refused by a limit, not recorded as ingested
 
 
 def read_x12(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -74,7 +77,13 @@ def read_x12(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    outputs = [_read_bytes(Path(p).read_bytes(), Path(p).name, _salt(patient_salt)) for p in paths]
+    outputs = []
+    for p in map(Path, paths):
+        size = p.stat().st_size
+        if size > limits.MAX_FILE_BYTES:  # refused before it is read into memory
+            outputs.append(_too_large(p.name, size))
+        else:
+            outputs.append(_read_bytes(p.read_bytes(), p.name, _salt(patient_salt)))
     return _combine(outputs)
 
 
@@ -87,7 +96,17 @@ def _salt(salt: str | bytes) -> bytes:
     return salt.encode("utf-8") if isinstance(salt, str) else salt
 
 
+def _too_large(name: str, size: int) -> _FileOutput:
+    issues = Issues(name)
+    issues.reject("limit", f"the file is {size:,} bytes, more than the limit of {limits.MAX_FILE_BYTES:,} "
+                  "(environment variable RCMKIT_MAX_X12_BYTES, or rcmkit.ingest.limits.MAX_FILE_BYTES); split it "
+                  "at interchange (ISA..IEA) boundaries or raise the limit")
+    return _FileOutput({}, issues, None)
+
+
 def _read_bytes(raw: bytes, name: str, salt: bytes) -> _FileOutput:
+    if len(raw) > limits.MAX_FILE_BYTES:
+        return _too_large(name, len(raw))
     sha = hashlib.sha256(raw).hexdigest()
     issues = Issues(name)
     ctx = FileContext(name, sha[:12], issues, salt)
@@ -96,9 +115,14 @@ def _read_bytes(raw: bytes, name: str, salt: bytes) -> _FileOutput:
     try:
         for run in segment_runs(text, issues):
             sets += transaction_sets(run, issues)
+    except LimitExceeded as exc:  # refused whole and not recorded as ingested: a higher limit reads it later
+        refused = Issues(name)
+        refused.reject("limit", str(exc))
+        return _FileOutput({}, refused, None)
     except X12FileError as exc:
         issues.reject("not_x12", str(exc))
     tables = _read_sets(sets, ctx)
+    issues.finish()
     truncated = sum(1 for r in issues.rejections if r["code"] == "truncated")
     file_row = {
         "file": name, "sha256": sha, "size_bytes": len(raw), "encoding": encoding,
@@ -115,15 +139,44 @@ def _read_sets(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Tab
     for ts in sets:
         if ts.transaction_type in by_type:
             by_type[ts.transaction_type].append(ts)
+        elif claims := claim_segments(ts.segments, ts.first, ts.last, None):
+            ctx.issues.reject("unsupported", f"transaction set type {ts.transaction_type!r} is not an 835 or 837 "
+                              f"but the set holds {claims} claim(s) (CLP/CLM); expected ST01 835 or 837",
+                              st=ts.control_number, transaction_type=ts.transaction_type, first=ts.first_number,
+                              last=ts.last_number, claims=claims, segment_number=ts.first_number, segment_id="ST")
         else:
             ctx.issues.warn("unsupported", f"transaction set type {ts.transaction_type!r} is not an 835 or 837; "
                             "skipped", segment_number=ts.first_number, segment_id="ST", st=ts.control_number,
                             found=ts.transaction_type, expected="835 or 837")
     tables: dict[str, pa.Table] = {}
     if by_type["835"]:
-        tables.update(read_835(by_type["835"], ctx))
+        tables.update(_guarded(read_835, by_type["835"], ctx))
     if by_type["837"]:
-        tables.update(read_837(by_type["837"], ctx))
+        tables.update(_guarded(read_837, by_type["837"], ctx))
+    return tables
+
+
+def _guarded(read, sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
+    """``read(sets, ctx)``; should it fail unexpectedly (a bug: the fuzz tests look for these), the sets are read
+    one by one and only those that still fail are rejected ('internal_error'), so one odd set costs neither its
+    file nor the run. The message names the exception type only: its text could quote patient data."""
+    trial = dataclasses.replace(ctx, issues=Issues(ctx.name))
+    try:
+        tables = read(sets, trial)
+    except Exception as exc:
+        if len(sets) == 1:
+            ts = sets[0]
+            claims = claim_segments(ts.segments, ts.first, ts.last, ts.transaction_type)
+            ctx.issues.reject("internal_error", f"rcmkit failed reading this set ({type(exc).__name__}); this is a "
+                              "bug in rcmkit: please report it", st=ts.control_number,
+                              transaction_type=ts.transaction_type, first=ts.first_number, last=ts.last_number,
+                              claims=claims, segment_number=ts.first_number, segment_id="ST")
+            return {}
+        parts = [_guarded(read, [ts], ctx) for ts in sets]
+        names = {name for part in parts for name in part}
+        return {name: pa.concat_tables([p[name] for p in parts if name in p], promote_options="permissive")
+                for name in names}
+    ctx.issues.absorb(trial.issues)
     return tables
 
 
@@ -133,7 +186,8 @@ def _combine(outputs: list[_FileOutput]) -> IngestResult:
         spec = _spec(name)
         parts = [o.tables[name].select(spec.names) for o in outputs if name in o.tables]
         if name == "ingested_files":
-            parts = [pa.Table.from_pylist([o.file_row for o in outputs], schema=spec.arrow_schema)]
+            rows = [o.file_row for o in outputs if o.file_row is not None]
+            parts = [pa.Table.from_pylist(rows, schema=spec.arrow_schema)]
         table = pa.concat_tables(parts, promote_options="permissive") if parts else spec.arrow_schema.empty_table()
         frames[name] = to_frame(spec, table)
     warnings = _issue_frame("ingest_warnings", [w for o in outputs for w in o.issues.warnings])
@@ -153,7 +207,7 @@ def _stats(frames: dict[str, pd.DataFrame], warnings: pd.DataFrame, rejections: 
         "bytes": int(files["size_bytes"].sum()),
         "transaction_sets": int(files["transaction_sets"].sum()),
         "rejected_sets": int(files["rejected_sets"].sum()),
-        "rejected_files": int(rejections["st_control_number"].isna().sum()),
+        "rejected_files": int(rejections["first_segment"].isna().sum()),
         "warnings": len(warnings),
         "claims": len(frames["claims"]),
         "claim_lines": len(frames["claim_lines"]),

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .issues import Issues
+from .limits import LimitExceeded
 from .x12 import X12FileError, decode, segment_runs
 
 __all__ = ["ValidationReport", "validate_x12", "ERROR_COLUMNS"]
@@ -83,6 +84,8 @@ def validate_x12(path: str | os.PathLike, *, max_bytes: int | None = None) -> Va
         begin = int(segment_runs(data, issues)[0].starts[0])
     except X12FileError as exc:
         return failed(f"not an X12 file: {exc}")
+    except LimitExceeded as exc:
+        return failed(f"not read: {exc}")
     if data[begin : begin + 3] != b"ISA":
         return failed("pyx12 needs an ISA interchange header; the file starts at "
                       f"{data[begin:begin + 2].decode()} (ingest reads it, pyx12 cannot)")

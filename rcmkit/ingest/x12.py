@@ -35,7 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import limits
 from .issues import Issues
+from .limits import LimitExceeded
 
 __all__ = [
     "Separators",
@@ -49,6 +51,7 @@ __all__ = [
     "tag_code",
     "short_code",
     "looks_like_x12",
+    "claim_segments",
 ]
 
 _WHITESPACE = np.zeros(256, dtype=bool)
@@ -75,6 +78,9 @@ def tag_name(code: int) -> str:
 
 ISA, GS, ST, SE, GE, IEA = (tag_code(t) for t in ("ISA", "GS", "ST", "SE", "GE", "IEA"))
 _ENVELOPE = np.array([ISA, GS, ST, SE, GE, IEA], dtype=np.int32)
+_CLAIM_CODES = np.array([tag_code("CLP"), tag_code("CLM")], dtype=np.int32)
+_CLAIM_CODE_OF = {"835": [tag_code("CLP")], "837": [tag_code("CLM")]}
+_ISA_MAX_BYTES = 512  # an ISA is 106 bytes; senders pad or trim a few elements, never by hundreds of bytes
 
 
 # --------------------------------------------------------------------------------------------- decoding
@@ -100,7 +106,12 @@ def decode(raw: bytes, issues: Issues) -> tuple[bytes, str]:
     if codec:
         issues.warn("encoding", f"the file is UTF-16 ({codec}); X12 is 8-bit text; read as UTF-16",
                     found=codec, expected="ASCII")
-        return raw.decode(codec).encode("utf-8"), codec
+        try:
+            return raw.decode(codec).encode("utf-8"), codec
+        except UnicodeDecodeError as exc:  # an odd byte count (a cut file) or an unpaired surrogate
+            issues.warn("encoding", f"invalid {codec} at byte {exc.start} ({exc.reason}); those bytes read as "
+                        "U+FFFD", found=codec, expected="ASCII")
+            return raw.decode(codec, errors="replace").encode("utf-8"), codec
     if raw.isascii():
         return raw, "ascii"
     try:
@@ -136,7 +147,7 @@ def _isa_separators(data: bytes, at: int) -> tuple[Separators, list[str]]:
     element = data[at + 3 : at + 4]
     pos = at + 3
     for _ in range(15):
-        pos = data.find(element, pos + 1)
+        pos = data.find(element, pos + 1, at + _ISA_MAX_BYTES)  # bounded: a hostile ISA must not scan the file
         if pos < 0:
             raise X12FileError(f"the ISA at byte {at} has fewer than 16 elements; expected ISA01 to ISA16")
     component, segment = data[pos + 1 : pos + 2], data[pos + 2 : pos + 3]
@@ -152,7 +163,7 @@ def _isa_separators(data: bytes, at: int) -> tuple[Separators, list[str]]:
         remarks.append(f"ISA11 repetition separator {repetition.decode()!r} equals another separator; not used")
         repetition = None
     seps = [element, component, segment] + ([repetition] if repetition else [])
-    if len(set(seps)) < 3 or component.isalnum() or component == b" ":
+    if len({element, component, segment}) < 3 or component.isalnum() or component == b" ":
         raise X12FileError(f"unusable separators in the ISA at byte {at}: element {element!r}, component "
                            f"{component!r}, segment {segment!r}; expected three different punctuation characters")
     if any(s[0] > 127 for s in seps):
@@ -168,6 +179,9 @@ def _inferred_separators(data: bytes, at: int) -> Separators:
     for pos in range(at + 3, min(len(data), at + 400)):
         ch = data[pos : pos + 1]
         if not (ch.isalnum() or ch in (b" ", element, b".", b"-")):
+            if ch[0] > 127 or element[0] > 127:
+                raise X12FileError(f"non-ASCII character at byte {pos} where the segment terminator after the "
+                                   f"{data[at:at + 2].decode()} at byte {at} should be; expected ASCII punctuation")
             return Separators(element.decode(), ":" if element != b":" else ">", None, ch.decode())
     raise X12FileError(f"no segment terminator found after the {data[at:at + 2].decode()} at byte {at}")
 
@@ -254,7 +268,13 @@ def _index(data: bytes, begin: int, seps: Separators, first_number: int) -> Segm
     """Split ``data[begin:]`` on the segment terminator (one numpy pass) and tag every segment."""
     term = ord(seps.segment)
     arr = np.frombuffer(data, dtype=np.uint8)
-    terms = begin + np.flatnonzero(arr[begin:] == term)
+    hits = arr[begin:] == term
+    count = int(np.count_nonzero(hits))
+    if count > limits.MAX_SEGMENTS:  # checked before the index arrays (8 bytes per segment each) are made
+        raise LimitExceeded(f"the file has {count:,} segment terminators {seps.segment!r}, more than the limit of "
+                            f"{limits.MAX_SEGMENTS:,} (rcmkit.ingest.limits.MAX_SEGMENTS)")
+    terms = begin + np.flatnonzero(hits)
+    del hits
     if arr[(terms[-1] + 1 if len(terms) else begin):].tobytes().strip():
         data += seps.segment.encode()  # an unterminated last segment: terminate it so every segment has one
         arr = np.frombuffer(data, dtype=np.uint8)
@@ -309,21 +329,46 @@ def _tag_codes(segments: SegmentIndex) -> np.ndarray:
 def segment_runs(data: bytes, issues: Issues) -> list[SegmentIndex]:
     """Index every segment of the file, one :class:`SegmentIndex` per run of interchanges sharing separators.
 
-    Raises :class:`X12FileError` when no envelope can be found or the first ISA is unusable.
+    Raises :class:`X12FileError` when no envelope can be found or the first ISA is unusable, and
+    :class:`~rcmkit.ingest.limits.LimitExceeded` when the file breaks a limit of :mod:`rcmkit.ingest.limits`.
     """
     begin, seps = _find_start(data, issues)
     runs: list[SegmentIndex] = []
     number = 1
     while True:
         index = _index(data, begin, seps, number)
+        _check_envelopes([*runs, index])  # before _separator_change reads every ISA
         cut = _separator_change(index, issues)
         if cut is None:
             runs.append(index)
+            _check_segments(runs)
             return runs
         runs.append(index.head(cut))
+        if len(runs) >= limits.MAX_SEPARATOR_RUNS:
+            raise LimitExceeded(f"the separators change at segment {index.number(cut)}, the {len(runs)}th change "
+                                f"in the file; the limit is {limits.MAX_SEPARATOR_RUNS - 1} "
+                                "(rcmkit.ingest.limits.MAX_SEPARATOR_RUNS)")
         number += cut
         begin = int(index.starts[cut])
         seps, _ = _isa_separators(index.data, begin)
+
+
+def _check_envelopes(runs: list[SegmentIndex]) -> None:
+    for code, name in ((ISA, "ISA"), (GS, "GS"), (ST, "ST")):
+        count = sum(int(np.count_nonzero(run.codes == code)) for run in runs)
+        if count > limits.MAX_ENVELOPES:
+            raise LimitExceeded(f"the file has {count:,} {name} segments, more than the limit of "
+                                f"{limits.MAX_ENVELOPES:,} (rcmkit.ingest.limits.MAX_ENVELOPES)")
+
+
+def _check_segments(runs: list[SegmentIndex]) -> None:
+    for run in runs:
+        lengths = run.stops - run.starts
+        if len(lengths) and int(lengths.max()) > limits.MAX_SEGMENT_BYTES:
+            i = int(np.argmax(lengths > limits.MAX_SEGMENT_BYTES))
+            raise LimitExceeded(f"segment {run.number(i)} ({run.tag(i)}) is {int(lengths[i]):,} bytes long, more "
+                                f"than the limit of {limits.MAX_SEGMENT_BYTES:,} bytes "
+                                "(rcmkit.ingest.limits.MAX_SEGMENT_BYTES)")
 
 
 def _separator_change(index: SegmentIndex, issues: Issues) -> int | None:
@@ -452,6 +497,13 @@ class TransactionSet:
         return self.segments.number(self.last)
 
 
+def claim_segments(segments: SegmentIndex, first: int, last: int, transaction_type: str | None) -> int:
+    """The claims in segments ``first..last`` that a rejection of them counts: CLP in an 835, CLM in an 837,
+    both anywhere else (the claims a reader of that type would have loaded)."""
+    codes = _CLAIM_CODE_OF.get(transaction_type or "", _CLAIM_CODES)
+    return int(np.isin(segments.codes[first : last + 1], codes).sum())
+
+
 def _element(parts: list[str], n: int) -> str:
     return parts[n].strip() if len(parts) > n else ""
 
@@ -498,7 +550,7 @@ class _EnvelopeWalker:
             why = f"segment {seg.number(last + 1)} is {seg.tag(last + 1)}"
         else:
             why = f"the file ends after segment {seg.number(last)}"
-        claims = int(np.isin(seg.codes[first : last + 1], [tag_code("CLP"), tag_code("CLM")]).sum())
+        claims = claim_segments(seg, first, last, _element(parts, 1))
         self.issues.reject(
             "truncated",
             f"transaction set {_element(parts, 2)} has no SE trailer: {why}; expected SE first",
@@ -592,6 +644,13 @@ class _EnvelopeWalker:
         edges = np.flatnonzero(np.diff(np.concatenate(([0], outside.astype(np.int8), [0]))))
         for lo, hi in zip(edges[::2], edges[1::2], strict=True):
             first, last = self.segments.number(lo), self.segments.number(hi - 1)
+            claims = claim_segments(self.segments, int(lo), int(hi) - 1, None)
+            if claims:  # a set whose ST was lost: its claims are reported, not silently dropped
+                self.issues.reject(
+                    "envelope", f"segments {first}-{last} sit outside any ST..SE transaction set and hold {claims} "
+                    "claim(s) (CLP/CLM); expected an ST before them", first=int(first), last=int(last),
+                    claims=claims, segment_number=int(first), segment_id=self.segments.tag(int(lo)))
+                continue
             self.warn(int(lo), "envelope", f"segments {first}-{last} sit outside any ST..SE transaction set; "
                       "ignored", expected="ST before them")
 

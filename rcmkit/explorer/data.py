@@ -1,0 +1,316 @@
+"""The explorer's model: what the controls select (:class:`ExplorerState`) and the practice's tables with everything
+that does not depend on the selection computed once (:class:`ExplorerData`).
+
+A control change makes a new state; :class:`ExplorerData` answers it from the cut-down tables (a numpy take per
+table through a :class:`~rcmkit.explorer.filters.ClaimIndex`), from its filter-independent caches (first
+adjudications, classified adjustments, the ledger under the options' denial policy) and from a small memo of
+recent answers, so going back to a selection seen before costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
+from ..reference import classify_adjustments
+from . import views
+from .filters import ClaimIndex, Filters, Period, filter_tables
+
+__all__ = ["METRICS", "LEVELS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
+
+#: The metric control: key -> label. Each metric has its chart and its drill-down levels (:data:`LEVELS`).
+METRICS: dict[str, str] = {
+    "initial_denial_rate": "Initial denial rate",
+    "clean_claim_rate": "Clean-claim rate",
+    "ar": "A/R and aging",
+    "charges_payments": "Charges and payments",
+}
+
+#: Drill-down levels per metric, from the broadest to the claims behind the KPI: (label, key).
+LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
+    "initial_denial_rate": (("By category", "category"), ("By code", "code"), ("By payer", "payer"),
+                            ("Claims", "claims")),
+    "clean_claim_rate": (("By payer", "payer"), ("Claims", "claims")),
+    "ar": (("By payer", "payer"), ("Claims", "claims")),
+    "charges_payments": (("By payer", "payer"), ("Claims", "claims")),
+}
+
+#: The tables the explorer reads.
+TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
+          "ledger")
+
+#: Which KPI keys each metric's chart plots month by month.
+_TREND_KEYS = {
+    "initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
+    "clean_claim_rate": ("clean_claim_rate",),
+    "charges_payments": ("charges", "payments"),
+    "ar": (),
+}
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """Everything the controls say, as one value: the selection (``filters``, ``period``), the drill-down
+    (``metric``, ``level``, ``category``, ``code``), the tab shown and the reimbursement view's settings."""
+
+    period: Period
+    filters: Filters = field(default_factory=Filters)
+    metric: str = "initial_denial_rate"
+    level: str = "category"
+    category: str | None = None
+    code: tuple[str, str] | None = None
+    tab: str = "drill"  # "drill" or "reimbursement"
+    measure: str = "paid_per_unit"
+    rank_by: str = "units"
+    top: int = 12
+    sort_payers: str = "name"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {list(METRICS)}, got {self.metric!r}")
+        levels = [k for _, k in LEVELS[self.metric]]
+        if self.level not in levels:
+            raise ValueError(f"level {self.level!r} is not a drill-down level of {self.metric!r}: {levels}")
+        if self.tab not in ("drill", "reimbursement"):
+            raise ValueError(f"tab must be 'drill' or 'reimbursement', got {self.tab!r}")
+        if self.measure not in views.MEASURES:
+            raise ValueError(f"measure must be one of {list(views.MEASURES)}, got {self.measure!r}")
+
+    def replace(self, **changes) -> "ExplorerState":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The tables cut down to the claims of ``filters``, with the caches cut the same way."""
+
+    filters: Filters
+    tables: Mapping[str, pd.DataFrame]
+    first: pd.DataFrame  # first adjudications of the selected claims
+    adjustments: pd.DataFrame  # their adjustments, classified
+    claims: int  # number of selected claims
+
+
+def data_months(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The months a period can end in: from the first month with a submission or a payment to the last full month
+    (:func:`rcmkit.metrics.last_full_month`), oldest first."""
+    end = pd.Period(last_full_month(tables), freq="M")
+    starts = [t[c].min() for n, c in (("claims", "submitted_on"), ("remittances", "paid_on"))
+              if (t := tables.get(n)) is not None and len(t)]
+    start = pd.Period(min(starts), freq="M") if starts else end
+    return [str(p) for p in pd.period_range(min(start, end), end, freq="M")]
+
+
+class _Memo:
+    """A small least-recently-used memo: the last ``size`` answers by key."""
+
+    def __init__(self, size: int = 24):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = compute()
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class ExplorerData:
+    """A practice's tables prepared for exploring.
+
+    Built once (about a second for 25,000 claims): the claim index, each claim's first adjudication, the classified
+    adjustments, and the ledger under ``options.denial_policy``. Patient keys are dropped on the way in, so no
+    view can show one. Every method is a pure function of its arguments and these tables (answers are memoized).
+    """
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricOptions(), *,
+                 practice: str = "", practice_name: str | None = None):
+        missing = [n for n in ("payers", "claims", "remittances", "adjustments", "ledger") if n not in tables]
+        if missing:
+            raise ValueError(f"the explorer needs the tables {missing}")
+        t = {n: tables[n] for n in TABLES if n in tables}
+        t["claims"] = t["claims"].drop(columns=[c for c in views.PATIENT_COLUMNS if c in t["claims"].columns])
+        # Built once under the options' denial policy; metric calls then read it as the stored ledger.
+        t["ledger"] = ledger_for(t, options)
+        t["adjustments"] = classify_adjustments(t["adjustments"])
+        self.options = options
+        self.call_options = dataclasses.replace(options, denial_policy="keep_in_ar")
+        self.tables: dict[str, pd.DataFrame] = t
+        self.practice = practice
+        self.practice_name = practice_name or practice
+        self.index = ClaimIndex(t)
+        self.first = first_adjudications(t, self.call_options)
+        self._first_pos = self.index.positions(self.first["claim_id"])
+        self.months = data_months(t)
+        payers = t["payers"]
+        self.payer_names: dict[str, str] = dict(zip(payers["payer_id"], payers["payer_name"]))
+        self.payer_names.setdefault("patient", "Patient")
+        # The claim's payer for the rows the by-payer splits cut (claims, ledger, first adjudications).
+        claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
+        self._claim_payer = claim_payer
+        self._memo = _Memo()
+
+    # ----------------------------------------------------------------------------------------- choices
+    @property
+    def last_month(self) -> str:
+        return self.months[-1]
+
+    def payer_choices(self) -> list[tuple[str, str]]:
+        """(label, payer_id) for every payer with claims, by name."""
+        counts = self.index.attributes["payer_id"].value_counts()
+        ids = sorted(counts.index, key=lambda p: (self.payer_names.get(p, p), p))
+        return [(f"{self.payer_names.get(p, p)} ({p})", p) for p in ids]
+
+    def payer_class_choices(self) -> list[tuple[str, str]]:
+        classes = self.index.attributes["payer_class"].value_counts()
+        return [(c.replace("_", "-").capitalize(), c) for c in sorted(classes.index)]
+
+    def provider_choices(self) -> list[tuple[str, str]]:
+        """(label, rendering NPI) by number of claims."""
+        npis = self.index.attributes["rendering_npi"].dropna().astype(str)
+        counts = npis.value_counts()
+        order = sorted(counts.index, key=lambda n: (-counts[n], n))
+        return [(f"{n} ({counts[n]:,} claims)", n) for n in order]
+
+    # ----------------------------------------------------------------------------------------- selection
+    def select(self, filters: Filters) -> Selection:
+        """The tables and caches cut down to the claims ``filters`` selects."""
+        return self._memo.get(("select", filters), lambda: self._select(filters))
+
+    def _select(self, filters: Filters) -> Selection:
+        if filters.is_empty:
+            return Selection(filters, self.tables, self.first, self.tables["adjustments"], self.index.size)
+        mask = self.index.claim_mask(filters)
+        tables = filter_tables(self.tables, filters, index=self.index)
+        keep = np.zeros(len(self._first_pos), dtype=bool)
+        known = self._first_pos >= 0
+        keep[known] = mask[self._first_pos[known]]
+        first = self.first[keep].reset_index(drop=True)
+        return Selection(filters, tables, first, tables["adjustments"], int(mask.sum()))
+
+    # ----------------------------------------------------------------------------------------- numbers
+    def monthly(self, filters: Filters, months: tuple[str, ...], keys: tuple[str, ...] = views.FLOW_KEYS
+                ) -> dict[str, dict[str, KPI]]:
+        """Flow KPIs per month (:func:`rcmkit.explorer.views.monthly_flow_kpis`) for the selection."""
+        def compute():
+            sel = self.select(filters)
+            return views.monthly_flow_kpis(sel.tables, list(months), self.call_options, first=sel.first, keys=keys)
+        return self._memo.get(("monthly", filters, months, keys), compute)
+
+    def kpis(self, filters: Filters, period: Period) -> dict[str, KPI]:
+        """The tiles: :func:`rcmkit.explorer.views.period_kpis` of the selection."""
+        def compute():
+            sel = self.select(filters)
+            monthly = self.monthly(filters, tuple(period.month_list))
+            return views.period_kpis(sel.tables, period, self.call_options, first=sel.first, monthly=monthly)
+        return self._memo.get(("kpis", filters, period), compute)
+
+    def trend(self, filters: Filters, period: Period, metric: str, months: int = 12) -> pd.DataFrame:
+        """The chart's months: the metric's flow KPIs for the ``months`` months ending with the period's end."""
+        keys = _TREND_KEYS[metric]
+        chart = tuple(Period(period.end, 12).month_list[-months:])
+        if not keys:
+            return pd.DataFrame({"month": list(chart)})
+        in_period = set(period.month_list)
+        monthly = {**self.monthly(filters, tuple(m for m in chart if m not in in_period), keys),
+                   **{m: {k: v for k, v in kpis.items() if k in keys}
+                      for m, kpis in self.monthly(filters, tuple(period.month_list)).items()}}
+        return views.monthly_values({m: monthly[m] for m in chart})
+
+    def by_payer(self, filters: Filters, period: Period, metric: str) -> pd.DataFrame:
+        """The metric's period KPIs for each payer of the selection (the payer filter narrowed to one payer: each
+        row equals the tiles with that payer selected)."""
+        if metric == "ar":
+            return self._memo.get(("aging", filters, period), lambda: views.aging_table(
+                self.select(filters).tables, period, self.call_options))
+        keys = {"initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
+                "clean_claim_rate": ("clean_claim_rate",), "charges_payments": ("charges", "payments")}[metric]
+
+        def compute():
+            sel = self.select(filters)
+            payer_of = self._payer_of_rows(filters)
+            per_payer = {}
+            for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):
+                # The selection narrowed to one payer: the flow KPIs read only these three frames.
+                tables = {**sel.tables, **{n: sel.tables[n][payer_of[n] == pid] for n in ("claims", "ledger")}}
+                first = sel.first[payer_of["first"] == pid]
+                monthly = views.monthly_flow_kpis(tables, period.month_list, self.call_options, first=first, keys=keys)
+                per_month = [monthly[m] for m in period.month_list]
+                per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
+            return views.payer_rows(per_payer, metric, self.tables["payers"])
+        return self._memo.get(("by_payer", filters, period, metric), compute)
+
+    def _payer_of_rows(self, filters: Filters) -> dict[str, np.ndarray]:
+        """The claim's payer (as the payer filter sees it) of each row of the selection's claims, ledger and first
+        adjudications."""
+        def compute():
+            sel = self.select(filters)
+            frames = {"claims": sel.tables["claims"], "ledger": sel.tables["ledger"], "first": sel.first}
+            return {n: self._claim_payer[self.index.positions(f["claim_id"])] for n, f in frames.items()}
+        return self._memo.get(("payer_of_rows", filters), compute)
+
+    def denial_lines(self, filters: Filters, period: Period) -> pd.DataFrame:
+        def compute():
+            sel = self.select(filters)
+            return views.denial_lines(sel.tables, period, self.call_options, first=sel.first,
+                                      adjustments=sel.adjustments)
+        return self._memo.get(("denial_lines", filters, period), compute)
+
+    def drill_table(self, state: ExplorerState) -> pd.DataFrame:
+        """The drill-down table of ``state``: a breakdown, or the claims behind the KPI (all rows)."""
+        f, p = state.filters, state.period
+        if state.metric == "initial_denial_rate":
+            if state.level in ("category", "code"):
+                lines = self.denial_lines(f, p)
+                if state.code is not None:
+                    lines = lines[(lines["group_code"] == state.code[0]) & (lines["reason_code"] == state.code[1])]
+                return views.denial_breakdown(lines, state.level, category=state.category)
+            if state.level == "claims":
+                def compute():
+                    sel = self.select(f)
+                    return views.denied_claims(sel.tables, p, self.call_options, first=sel.first,
+                                               adjustments=sel.adjustments, category=state.category, code=state.code)
+                return self._memo.get(("denied_claims", f, p, state.category, state.code), compute)
+        if state.level == "payer":
+            return self.by_payer(f, p, state.metric)
+        sel = self.select(f)
+        if state.metric == "clean_claim_rate":
+            return self._memo.get(("not_clean", f, p), lambda: views.not_clean_claims(
+                sel.tables, p, self.call_options, first=sel.first, adjustments=sel.adjustments))
+        if state.metric == "ar":
+            return self._memo.get(("open_ar", f, p), lambda: views.open_ar_claims(sel.tables, p, self.call_options))
+        return self._memo.get(("activity", f, p), lambda: views.activity_claims(sel.tables, p, self.call_options))
+
+    def aging(self, filters: Filters, period: Period) -> pd.DataFrame:
+        """Open A/R at the period's end by payer and bucket, long (:func:`rcmkit.metrics.ar_aging`), for the chart."""
+        from ..metrics import ar_aging
+
+        return self._memo.get(("ar_aging", filters, period), lambda: ar_aging(
+            self.select(filters).tables, period.end, self.call_options))
+
+    def reimbursement(self, filters: Filters, period: Period, measure: str) -> pd.DataFrame:
+        """Payer x code cells with the measure (:func:`rcmkit.explorer.views.reimbursement_cells`)."""
+        return self._memo.get(("reimbursement", filters, period, measure), lambda: views.reimbursement_cells(
+            self.select(filters).tables, period, self.call_options, measure))
+
+    def categories(self, filters: Filters, period: Period) -> list[str]:
+        """Denial categories present in the selection's period, most dollars first."""
+        return list(views.denial_breakdown(self.denial_lines(filters, period), "category")["category"])
+
+    def codes(self, filters: Filters, period: Period, category: str | None) -> list[tuple[str, str]]:
+        """(group, CARC) denial codes present, within ``category`` when given, most dollars first."""
+        table = views.denial_breakdown(self.denial_lines(filters, period), "code", category=category)
+        return list(zip(table["group_code"], table["reason_code"]))

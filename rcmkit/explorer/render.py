@@ -1,0 +1,292 @@
+"""HTML and charts for the explorer: the report's tiles, tables, payer colours and chart functions, reused.
+
+Every function returns a string of self-contained HTML (inline CSS, no scripts) or a matplotlib Figure; inputs
+are never modified. Patient identifiers never reach these functions (the frames come from
+:mod:`rcmkit.explorer.views`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..metrics import KPI, benchmark_status
+from ..reference import carc_crosswalk
+from ..report import charts
+from ..report import formatting as fmt
+from ..report.tiles import STYLE, html_table, kpi_tiles
+from .filters import Filters, Period
+from .views import FLOW_KEYS, MEASURES
+
+__all__ = ["EXPLORER_STYLE", "header_html", "tiles_html", "table_html", "heatmap_html", "chart_figure", "figure_png",
+           "png_img", "carc_descriptions", "MAX_ROWS"]
+
+#: Rows of a claims list shown on the page (the export carries every row).
+MAX_ROWS = 200
+
+EXPLORER_STYLE = """<style>
+.rcmx-head { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; margin: 2px 0 4px 0; }
+.rcmx-head h2 { font-size: 1.35em; margin: 0; }
+.rcmx-head .rcmx-sub { color: #555; font-size: .92em; }
+.rcmx-group { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; font-size: .8em; color: #555; text-transform: uppercase; letter-spacing: .04em; margin: 6px 0 0 2px; }
+.rcmx-crumb { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; font-size: .92em; color: #333; margin: 4px 0; }
+.rcmx-crumb b { font-weight: 600; }
+table.rcmx-heat { border-collapse: collapse; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; font-size: .84em; font-variant-numeric: tabular-nums; }
+table.rcmx-heat th { background: #f0f2f4; border-bottom: 2px solid #c8cdd2; padding: 4px 7px; text-align: right; white-space: nowrap; }
+table.rcmx-heat th.rcmx-payer, table.rcmx-heat td.rcmx-payer { text-align: left; }
+table.rcmx-heat th small { display: block; font-weight: normal; color: #666; font-size: .85em; }
+table.rcmx-heat td { border: 1px solid #fff; padding: 4px 7px; text-align: right; white-space: nowrap; }
+table.rcmx-heat td.rcmx-sup { color: #999; background: #f7f7f7; }
+.rcmx-table { overflow-x: auto; }
+.rcmx-table table.rcm.rcm-table td { white-space: nowrap; }
+.rcmx-error { color: #b00020; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+.rcmx-status { color: #777; font-size: .8em; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+</style>"""
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+def header_html(practice_name: str, period: Period, filters: Filters, payer_names: Mapping[str, str],
+                claims: int, data_through: str | None = None) -> str:
+    """The explorer's heading: practice, period, what is selected and how many claims that is."""
+    through = f" Data through {_e(data_through)}." if data_through else ""
+    return (f'{EXPLORER_STYLE}<div class="rcmx-head"><h2>{_e(practice_name)} &middot; {_e(period.label)}</h2>'
+            f'<div class="rcmx-sub">Selected: {_e(filters.describe(payer_names))} ({claims:,} claims).{through} '
+            "Hover a tile for its definition.</div></div>")
+
+
+def tiles_html(kpis: Mapping[str, KPI], period: Period, targets: pd.DataFrame | None = None) -> str:
+    """The KPI tiles in two groups, the period's flows and the balances at its end, coloured by benchmark status
+    (:func:`rcmkit.report.tiles.kpi_tiles`)."""
+    status = benchmark_status(kpis, targets)
+    flows = {k: v for k, v in kpis.items() if k in FLOW_KEYS}
+    ends = {k: v for k, v in kpis.items() if k not in FLOW_KEYS}
+    end = pd.Period(period.end, freq="M").end_time.date()
+    first = kpi_tiles(flows, status=status).split('<p class="rcm rcm-note">')[0]  # the colour note once, below
+    return (f'<div class="rcmx-group">In the period, {_e(period.label)}</div>' + first
+            + f'<div class="rcmx-group">At the period\'s end, {_e(end)}</div>' + kpi_tiles(ends, status=status))
+
+
+# --------------------------------------------------------------------------------------------- tables
+def _date(v: Any) -> str:
+    return "" if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
+def _usd0(v: Any) -> str:
+    return fmt.usd_cents(v, cents_shown=False)
+
+
+_CLAIM_LIST = [
+    ("claim_id", "Claim", None, False), ("payer", "Payer", None, False), ("service_from", "Service", _date, False),
+    ("submitted_on", "Submitted", _date, False), ("adjudicated_on", "First 835", _date, False),
+    ("billed_cents", "Billed", fmt.usd_cents, True), ("paid_cents", "Paid", fmt.usd_cents, True),
+    ("status", "Status", None, False), ("reasons", "Reasons", None, False),
+    ("denied_cents", "Denied", fmt.usd_cents, True), ("resubmitted_on", "Resubmitted", _date, False),
+    ("open_cents", "Open at period end", fmt.usd_cents, True),
+]
+
+#: Column specs per table kind: (key, header, formatter, numeric).
+COLUMNS: dict[str, list[tuple]] = {
+    "category": [("category", "Denial category", None, False), ("claims", "Claims", fmt.count, True),
+                 ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", _usd0, True),
+                 ("share", "Share of denied $", fmt.pct, True)],
+    "code": [("category", "Denial category", None, False), ("code", "Code", None, False),
+             ("description", "Reason (CARC)", None, False), ("claims", "Claims", fmt.count, True),
+             ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", _usd0, True)],
+    "payer:initial_denial_rate": [
+        ("payer", "Payer", None, False), ("claims_adjudicated", "Claims first adjudicated", fmt.count, True),
+        ("claims_denied", "Denied", fmt.count, True), ("denial_rate", "Initial denial rate", fmt.pct, True),
+        ("billed_cents", "Billed", _usd0, True), ("denied_billed_cents", "Billed, denied claims", _usd0, True),
+        ("denial_rate_dollars", "Denial rate ($)", fmt.pct, True)],
+    "payer:clean_claim_rate": [
+        ("payer", "Payer", None, False), ("claims_adjudicated", "Claims first adjudicated", fmt.count, True),
+        ("clean_claims", "Clean", fmt.count, True), ("not_clean", "Not clean", fmt.count, True),
+        ("clean_claim_rate", "Clean-claim rate", fmt.pct, True)],
+    "payer:charges_payments": [("payer", "Payer", None, False), ("charges_cents", "Charges", _usd0, True),
+                               ("payments_cents", "Payments", _usd0, True)],
+    "payer:ar": [("payer", "Responsible", None, False)] + [
+        (f"{b.replace('-', '_').replace('+', '_plus')}_cents", f"{b} days", _usd0, True) for b in charts.BUCKETS
+    ] + [("total_cents", "Total", _usd0, True)],
+    "claims:initial_denial_rate": _CLAIM_LIST,
+    "claims:clean_claim_rate": _CLAIM_LIST,
+    "claims:ar": [("claim_id", "Claim", None, False), ("responsible", "Owed by", None, False),
+                  ("payer", "Claim payer", None, False), ("service_from", "Service", _date, False),
+                  ("first_billed_on", "First billed", _date, False), ("age_days", "Age (days)", fmt.count, True),
+                  ("bucket", "Bucket", None, False), ("balance_cents", "Open balance", fmt.usd_cents, True)],
+    "claims:charges_payments": [("claim_id", "Claim", None, False), ("payer", "Payer", None, False),
+                                ("service_from", "Service", _date, False), ("submitted_on", "Submitted", _date, False),
+                                ("charges_cents", "Charges in period", fmt.usd_cents, True),
+                                ("payments_cents", "Payments in period", fmt.usd_cents, True)],
+}
+
+
+def table_kind(metric: str, level: str) -> str:
+    """The :data:`COLUMNS` key of a drill-down table."""
+    if level in ("category", "code"):
+        return level
+    return f"{level}:{metric}"
+
+
+def carc_descriptions() -> dict[tuple[str, str], str]:
+    """(group, CARC) -> the crosswalk's short description; group '*' rows apply to every group."""
+    xw = carc_crosswalk()
+    return {(g, r): n for g, r, n in zip(xw["group_code"], xw["reason_code"], xw["note"])}
+
+
+def _describe(group: str, reason: str, notes: Mapping[tuple[str, str], str]) -> str:
+    return notes.get((group, reason)) or notes.get(("*", reason)) or ""
+
+
+def display_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The drill-down frame with the derived columns a person reads (share of dollars, 'CO-16', the CARC text);
+    also what the export writes."""
+    out = frame.copy()
+    if kind == "category" and len(out):
+        total = out["denied_cents"].sum()
+        out["share"] = out["denied_cents"] / total if total else np.nan
+    if kind == "code":
+        notes = carc_descriptions()
+        out.insert(1, "code", [f"{g}-{r}" for g, r in zip(out["group_code"], out["reason_code"])])
+        out.insert(2, "description", [_describe(g, r, notes) for g, r in zip(out["group_code"], out["reason_code"])])
+    return out
+
+
+def _swatch_cell(pid: str, name: str, colors: Mapping[str, str]) -> str:
+    color = colors.get(pid, charts.PATIENT_COLOR if pid == "patient" else "#bbbbbb")
+    return f'<span class="rcm-swatch" style="background:{_e(color)}"></span>{_e(name)}'
+
+
+def table_html(frame: pd.DataFrame, kind: str, colors: Mapping[str, str], payer_names: Mapping[str, str], *,
+               caption: str, limit: int = MAX_ROWS) -> str:
+    """A drill-down table (``frame`` from :func:`display_frame`), at most ``limit`` rows, with payer swatches."""
+    cols = COLUMNS[kind]
+    rows = frame.head(limit).to_dict("records")
+    for r in rows:
+        pid = r.get("payer_id") if kind != "claims:ar" else r.get("responsible")
+        if pid is not None and not fmt.is_missing(pid):
+            key = "responsible" if kind == "claims:ar" else "payer"
+            r[f"__html_{key}"] = _swatch_cell(str(pid), payer_names.get(str(pid), str(pid)), colors)
+        if kind == "claims:ar":
+            r["payer"] = payer_names.get(str(r.get("payer_id")), r.get("payer_id"))
+    note = ""
+    if len(frame) > limit:
+        note = (f'<p class="rcm rcm-note">Showing the first {limit:,} of {len(frame):,} rows; the export has them '
+                "all.</p>")
+    table = html_table(rows, cols, caption=caption, empty="Nothing to show for this selection.")
+    return f'{EXPLORER_STYLE}<div class="rcmx-table">{table}</div>{note}'
+
+
+# --------------------------------------------------------------------------------------------- heat map
+def _mix(hex_color: str, weight: float) -> str:
+    """``hex_color`` blended with white: weight 0 is white, 1 the colour."""
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    w = max(0.0, min(1.0, weight))
+    return "#{:02x}{:02x}{:02x}".format(*(round(255 + (c - 255) * w) for c in (r, g, b)))
+
+
+def _cell_color(ratio_to_ref: float, span: float = 0.25) -> str:
+    if not np.isfinite(ratio_to_ref):
+        return "#ffffff"
+    d = ratio_to_ref - 1.0
+    return _mix("#d6604d" if d < 0 else "#4393c3", min(abs(d) / span, 1.0) * 0.85)
+
+
+def heatmap_html(values: pd.DataFrame, cells: pd.DataFrame, measure: str, colors: Mapping[str, str],
+                 payer_names: Mapping[str, str], *, period: Period, rank_by: str, min_cell_count: int) -> str:
+    """The payer x code heat map: one row per payer, one column per code, each cell its number and coloured by how
+    it compares: paid per unit and paid/allowed against the median payer for the code, allowed against the
+    contract (100%). Suppressed cells (too few claims) show a dot."""
+    label, unit = MEASURES[measure]
+    title = f"{label} by payer and procedure code, lines paid {period.label}"
+    if values.empty:
+        return (f'<div class="rcmx-crumb"><b>{_e(title)}</b></div>'
+                '<p class="rcm rcm-note">No remittances in this period.</p>')
+    by_cell = cells.set_index(["payer_id", "procedure_code"])
+    totals = cells.groupby("procedure_code")[["units", "paid_cents"]].sum(min_count=1)
+    head = ['<th class="rcmx-payer">Payer</th>']
+    for code in values.columns:
+        t = totals.loc[code]
+        sub = (f"{t['units']:,.0f} units" if rank_by == "units" else _usd0(t["paid_cents"]))
+        head.append(f"<th>{_e(code)}<small>{_e(sub)}</small></th>")
+    reference = values.median(axis=0, skipna=True) if measure != "allowed_to_contract" else pd.Series(
+        1.0, index=values.columns)
+    body = []
+    for pid, row in values.iterrows():
+        name = payer_names.get(str(pid), str(pid))
+        cells_html = [f'<td class="rcmx-payer">{_swatch_cell(str(pid), name, colors)}</td>']
+        for code, v in row.items():
+            if (pid, code) not in by_cell.index:
+                cells_html.append("<td></td>")
+                continue
+            c = by_cell.loc[(pid, code)]
+            if fmt.is_missing(v):
+                why = (f"fewer than {min_cell_count} claims: suppressed"
+                       if bool(c["suppressed"]) or measure != "allowed_to_contract"
+                       else "no contract rate, or too few claims with one")
+                cells_html.append(f'<td class="rcmx-sup" title="{_e(why)}">&middot;</td>')
+                continue
+            ref = float(reference.get(code, np.nan))
+            rel = float(v) / ref if ref and np.isfinite(ref) else np.nan
+            text = fmt.usd_cents(v) if unit == "usd" else fmt.pct(v)
+            tip = (f"{name}, {code}: {int(c['claims']):,} claims, {c['units']:,.0f} units, "
+                   f"paid {fmt.usd_cents(c['paid_cents'])}")
+            if np.isfinite(rel):
+                versus = "the contract" if measure == "allowed_to_contract" else "the median payer"
+                tip += f"; {abs(rel - 1) * 100:.1f}% {'below' if rel < 1 else 'above'} {versus}"
+            cells_html.append(f'<td style="background:{_cell_color(rel)}" title="{_e(tip)}">{_e(text)}</td>')
+        body.append(f"<tr>{''.join(cells_html)}</tr>")
+    legend = ("Colour: each cell against the contract (100%): red below, blue above."
+              if measure == "allowed_to_contract" else
+              "Colour: each cell against the median payer for the code: red pays less, blue more; "
+              "25% and more is full colour.")
+    return (f'{STYLE}{EXPLORER_STYLE}<div class="rcmx-crumb"><b>{_e(title)}</b></div>'
+            f'<table class="rcmx-heat"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            f'<p class="rcm rcm-note">{_e(legend)} A dot: fewer than {min_cell_count} claims (suppressed, as in the '
+            "report). Hover a cell for its claims, units and dollars.</p>")
+
+
+# --------------------------------------------------------------------------------------------- charts
+def chart_figure(metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], period: Period,
+                 aging: pd.DataFrame | None, colors: Mapping[str, str]) -> Figure:
+    """The metric's chart (the report's chart functions): the trend of the 12 months ending with the period, the
+    period shaded; for A/R the aging by payer at the period's end."""
+    if metric == "ar":
+        return charts.aging_by_payer(aging, colors, month=period.end)
+    if metric == "charges_payments":
+        fig = charts.charges_payments_trend(trend)
+    elif metric == "initial_denial_rate":
+        fig = charts.kpi_trend_chart(trend, [kpis["initial_denial_rate"], kpis["initial_denial_rate_dollars"]],
+                                     title="Initial denial rate by month of first adjudication")
+    else:
+        fig = charts.kpi_trend_chart(trend, [kpis["clean_claim_rate"]],
+                                     title="Clean-claim rate by month of first adjudication")
+    months = list(trend["month"])
+    inside = [i for i, m in enumerate(months) if m in set(period.month_list)]
+    if inside and len(inside) < len(months):
+        ax = fig.axes[0]
+        ax.axvspan(inside[0] - 0.5, inside[-1] + 0.5, color="#fff3cd", zorder=0, lw=0)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def png_img(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
+
+
+def crumb_html(parts: Sequence[str]) -> str:
+    """A drill-down path: ``Initial denial rate › Authorization / referral › CO-197``."""
+    return f'{EXPLORER_STYLE}<div class="rcmx-crumb">{" &rsaquo; ".join(parts)}</div>'

@@ -1,0 +1,456 @@
+"""The explorer without a browser: its pure functions and its widget class, driven by setting control values.
+
+Hand-checked on the dozen claims of tests/small_practice.py (the arithmetic of tests/test_metrics.py), then checked
+for agreement with the metric functions on the demo practice. Payers: BCX owns C02, C06, C09, C11; MCR C01, C04,
+C07, C10; MCD C03, C08, C12; SELF C05.
+
+March 2026, BlueCross X alone: first adjudications C06 (R04: CO-97 on a line, paid 120: a partial denial) and C09
+(R09; its OA-18 duplicate R10 does not count; submitted twice, so not clean): initial denial rate 1/2, dollars
+250 / (250 + 90); clean-claim rate 0/2. Charges posted in March: C09 90. Payments: R03 180 + R04 120 + R09 60 =
+360. Open A/R at 03-31: C06 50 (payer) + 30 (patient) = 80, none over 120 days. Charges Jan-Mar: C02 300 + C06 250
++ C09 90 = 640, so days in A/R = 80 / (640 / 90) = 11.25.
+
+January to March 2026, every payer: January C01 clean, C11 denied; February C02 denied (and replaced 02-20);
+March 2 of 5 denied and 2 of 5 clean (tests/test_metrics.py). Pooled: denials 4 of 8 claims, dollars (500 + 300 +
+330) / (700 + 300 + 580); clean 3 of 8. Denials by category: Missing information CO-16 (C11 500 claim level, C02
+300) 2 claims $800; Authorization / referral CO-197 (C08) $80; Bundling / NCCI CO-97 (C06) $50.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rcmkit import store
+from rcmkit.explorer import (
+    ClaimIndex, Explorer, ExplorerData, ExplorerState, Filters, Period, filter_tables, parse_codes, to_csv_bytes,
+    to_xlsx_bytes,
+)
+from rcmkit.explorer import views
+from rcmkit.metrics import MetricOptions, denial_reasons, monthly_kpis
+
+from small_practice import tables as small_tables
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
+MARCH = Period("2026-03", 1)
+Q1 = Period("2026-03", 3)
+
+
+@pytest.fixture(scope="module")
+def t():
+    return small_tables()
+
+
+@pytest.fixture()
+def x(t):
+    """A fresh explorer on January-March 2026, every cell shown (min_cell_count 1: the fixture is tiny)."""
+    return Explorer(ExplorerData(t, MetricOptions(min_cell_count=1), practice="small"), end="2026-03", months=3)
+
+
+def values(kpis):
+    return {k: v.value for k, v in kpis.items()}
+
+
+# --------------------------------------------------------------------------------------------- filters
+def test_code_search_terms():
+    assert parse_codes(" 99213, 9921*  g04;J3420") == ("99213", "9921", "G04", "J3420")
+    assert parse_codes("") == ()
+    with pytest.raises(ValueError, match="'99-213'"):
+        parse_codes("99-213")
+
+
+def test_filters_and_periods_are_validated():
+    with pytest.raises(ValueError, match="payer class"):
+        Filters(payer_classes=("gold",))
+    with pytest.raises(ValueError, match="1, 3, 6, 12"):
+        Period("2026-03", 2)
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        Period("March")
+    assert Q1.month_list == ["2026-01", "2026-02", "2026-03"]
+    assert Q1.label == "Jan 2026 to Mar 2026" and MARCH.label == "Mar 2026"
+    assert Filters(payers="BCX", codes="9921").describe({"BCX": "BlueCross X"}) == (
+        "payer BlueCross X; procedure codes 9921*")
+    assert Filters().is_empty and Filters().describe() == "all claims"
+
+
+def _naive(t, keep_claims):
+    """The filter written the plain way: claims by id, lines through submissions, 835 rows through remittances."""
+    keep = set(keep_claims)
+    subs = set(t["claims"].loc[t["claims"]["claim_id"].isin(keep), "submission_id"])
+    remits = set(t["remittances"].loc[t["remittances"]["claim_id"].isin(keep), "remit_id"])
+    out = {}
+    for name, key, ids in (("claims", "claim_id", keep), ("remittances", "claim_id", keep),
+                           ("postings", "claim_id", keep), ("ledger", "claim_id", keep),
+                           ("claim_lines", "submission_id", subs),
+                           ("remit_lines", "remit_id", remits), ("adjustments", "remit_id", remits)):
+        out[name] = t[name][t[name][key].isin(ids)].reset_index(drop=True)
+    return out
+
+
+@pytest.mark.parametrize("filters, claims", [
+    (Filters(payers=("BCX",)), {"C02", "C06", "C09", "C11"}),
+    (Filters(payer_classes=("medicaid", "self_pay")), {"C03", "C05", "C08", "C12"}),
+    (Filters(codes="99214"), {"C02", "C06"}),  # billed as 99213 (837) but paid as 99214 (835)
+    (Filters(codes="3641"), {"C01"}),
+    (Filters(codes="99213", payers=("MCR",)), {"C01", "C04", "C07", "C10"}),
+    (Filters(service_from="2026-03-01"), {"C04", "C08", "C09", "C12"}),
+    (Filters(payers=("BCX",), service_to="2025-12-31"), {"C11"}),
+])
+def test_filter_tables_cuts_every_table_by_claim(t, filters, claims):
+    before = {k: v.copy(deep=True) for k, v in t.items()}
+    out = filter_tables(t, filters)
+    assert set(out["claims"]["claim_id"]) == claims
+    for name, frame in _naive(t, claims).items():
+        pd.testing.assert_frame_equal(out[name], frame, check_dtype=True)
+    assert out["payers"] is t["payers"] and out["contracts"] is t["contracts"]  # not claim tables: passed through
+    for k in t:
+        pd.testing.assert_frame_equal(t[k], before[k])  # pure
+
+
+def test_provider_filter_and_unfiltered_pass_through(t):
+    t2 = dict(t, claims=t["claims"].assign(rendering_npi=np.where(t["claims"]["claim_id"] == "C06", "1999999999",
+                                                                   "1234567893")))
+    index = ClaimIndex(t2)
+    assert set(filter_tables(t2, Filters(providers=("1999999999",)), index=index)["claims"]["claim_id"]) == {"C06"}
+    same = filter_tables(t2, Filters(), index=index)
+    assert all(same[k] is t2[k] for k in t2)
+    with pytest.raises(ValueError, match="rebuild"):
+        index.take("claims", t["claims"].head(3), index.claim_mask(Filters()))
+
+
+# --------------------------------------------------------------------------------------------- numbers
+def test_one_month_period_is_the_monthly_report(t):
+    k, report = views.period_kpis(t, MARCH), monthly_kpis(t, "2026-03")
+    assert set(k) == set(views.FLOW_KEYS) | {"ar_total", "ar_over_120_pct", "days_in_ar", "net_collection_rate"}
+    for key, kpi in k.items():
+        assert kpi == report[key], key
+
+
+def test_period_pools_the_months(t):
+    k = views.period_kpis(t, Q1)
+    assert (k["initial_denial_rate"].numerator, k["initial_denial_rate"].denominator) == (4, 8)
+    assert k["initial_denial_rate_dollars"].value == pytest.approx(1130 / 1580)
+    assert (k["clean_claim_rate"].numerator, k["clean_claim_rate"].denominator) == (3, 8)
+    assert (k["charges"].value, k["payments"].value) == (1300.0, 650.0)
+    assert k["ar_total"].value == 490.0  # at the period's end
+    assert "pooled over the months 2026-01..2026-03" in k["initial_denial_rate"].definition
+    assert "2026-01..2026-03 added up" in k["charges"].definition
+
+
+def test_payer_bcx_in_march(t):
+    k = views.period_kpis(filter_tables(t, Filters(payers=("BCX",))), MARCH)
+    assert values(k) == pytest.approx({
+        "charges": 90.0, "payments": 360.0, "initial_denial_rate": 0.5, "initial_denial_rate_dollars": 250 / 340,
+        "clean_claim_rate": 0.0, "ar_total": 80.0, "ar_over_120_pct": 0.0, "days_in_ar": 11.25,
+        "net_collection_rate": 360 / 940})
+
+
+def test_denial_breakdown_and_claims_agree(t):
+    lines = views.denial_lines(t, Q1)
+    cats = views.denial_breakdown(lines, "category")
+    assert cats.values.tolist() == [["Missing information", 2, 2, 80000], ["Authorization / referral", 1, 1, 8000],
+                                    ["Bundling / NCCI", 1, 1, 5000]]
+    claims = views.denied_claims(t, Q1)
+    assert claims["claim_id"].tolist() == ["C11", "C02", "C08", "C06"]  # the KPI's 4 denied claims
+    assert claims["status"].tolist() == ["denied", "denied", "denied", "partially denied"]
+    assert claims["resubmitted_on"].tolist()[:2] == [pd.NaT, pd.Timestamp("2026-02-20")]
+    assert claims["open_cents"].tolist() == [0, 0, 8000, 8000]  # C11 written off; C06 50 payer + 30 patient
+    co16 = views.denied_claims(t, Q1, code=("CO", "16"))
+    assert co16[["claim_id", "denied_cents"]].values.tolist() == [["C11", 50000], ["C02", 30000]]
+    assert "patient_key" not in claims.columns
+
+
+# --------------------------------------------------------------------------------------------- the widget
+def test_widget_starts_on_the_period_and_shows_the_tiles(x):
+    assert x.last_error is None
+    assert x.state == ExplorerState(period=Q1)
+    assert x.kpis["initial_denial_rate"].display() == "50.0%"
+    assert "50.0%" in x.tiles.value and "71.5%" in x.tiles.value and "37.5%" in x.tiles.value
+    assert "Jan 2026 to Mar 2026" in x.header.value and "12 claims" in x.header.value
+    assert x.chart.value[:4] == b"\x89PNG"
+    bundle = x._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab and Voila show the live widget
+    assert "Initial denial rate (claims)" in bundle["text/html"]  # static viewers (and papermill output) the state
+
+
+def test_setting_the_payer_control_updates_tiles_chart_and_table(x):
+    chart = x.chart.value
+    x.months.value = 1
+    x.payer.value = ("BCX",)
+    assert x.last_error is None
+    assert values(x.kpis)["initial_denial_rate"] == 0.5
+    assert x.kpis["clean_claim_rate"].value == 0.0
+    assert (x.kpis["charges"].value, x.kpis["payments"].value, x.kpis["ar_total"].value) == (90.0, 360.0, 80.0)
+    assert x.kpis["days_in_ar"].display() == "11.2 days"
+    assert "payer BlueCross X" in x.header.value and "(4 claims)" in x.header.value
+    assert "11.2 days" in x.tiles.value and "$80" in x.tiles.value
+    assert x.chart.value != chart
+    assert x.view_frame[["category", "claims", "denied_cents"]].values.tolist() == [["Bundling / NCCI", 1, 5000]]
+    x.payer.value = ("MCD",)
+    assert (x.kpis["initial_denial_rate"].numerator, x.kpis["ar_total"].value) == (1, 230.0)
+    x.payer_class.value = ("medicare",)  # MCD and medicare: no claims at all
+    assert x.kpis["initial_denial_rate"].value is None and x.kpis["charges"].value == 0
+    assert "n/a" in x.tiles.value and x.last_error is None
+    x.clear_filters()
+    assert x.filters.is_empty and x.kpis["initial_denial_rate"].value == 0.4
+
+
+def test_drill_down_from_the_denial_rate_to_the_claims(x):
+    assert x.level.value == "category"
+    assert [v for _, v in x.category.options][1:] == ["Missing information", "Authorization / referral",
+                                                      "Bundling / NCCI"]
+    x.category.value = "Missing information"  # choosing a category goes to its codes
+    assert x.level.value == "code"
+    assert x.view_frame[["code", "claims", "denied_cents"]].values.tolist() == [["CO-16", 2, 80000]]
+    assert "lacks information" in x.view_frame.loc[0, "description"]
+    assert "Category: <b>Missing information</b>" in x.crumb.value
+    x.code.value = "CO-16"  # choosing a code goes to its claims
+    assert x.level.value == "claims"
+    frame = x.view_frame
+    cols = ["claim_id", "payer_name", "billed_cents", "paid_cents", "status", "denied_cents"]
+    assert frame[cols].values.tolist() == [["C11", "BlueCross X", 50000, 0, "denied", 50000],
+                                           ["C02", "BlueCross X", 30000, 0, "denied", 30000]]
+    assert frame["denied_cents"].sum() == 80000  # adds up to the breakdown row
+    assert "C11" in x.table.value and "2026-02-20" in x.table.value
+    x.category.value = "__all__"
+    x.code.value = "__all__"
+    assert x.view_frame["claim_id"].tolist() == ["C11", "C02", "C08", "C06"]
+    assert len(x.view_frame) == x.kpis["initial_denial_rate"].numerator
+    x.level.value = "payer"
+    by = x.view_frame.set_index("payer_id")
+    assert by.loc["BCX", ["claims_adjudicated", "claims_denied"]].tolist() == [4, 3]
+    assert by.loc["BCX", ["billed_cents", "denied_billed_cents"]].tolist() == [114000, 105000]
+    assert by.loc["MCD", ["claims_adjudicated", "claims_denied"]].tolist() == [2, 1]
+    assert by.loc["MCR", ["claims_adjudicated", "claims_denied"]].tolist() == [2, 0]
+    assert by["claims_adjudicated"].sum() == 8 and by["claims_denied"].sum() == 4
+    x.payer.value = ("MCD",)  # a by-payer row is the tiles with that payer selected
+    assert x.kpis["initial_denial_rate"].value == by.loc["MCD", "denial_rate"] == 0.5
+
+
+def test_other_metrics_and_their_claims(x):
+    x.metric.value = "clean_claim_rate"
+    assert x.level.value == "payer" and x.category.layout.display == "none"
+    x.level.value = "claims"
+    nc = x.view_frame.set_index("claim_id")["status"]
+    assert nc.to_dict() == {"C11": "denied", "C02": "denied, resubmitted", "C06": "partially denied",
+                            "C09": "paid, resubmitted", "C08": "denied"}
+    assert len(nc) == x.kpis["clean_claim_rate"].denominator - x.kpis["clean_claim_rate"].numerator
+    x.metric.value = "ar"
+    aging = x.view_frame.set_index("payer_id")
+    assert aging.loc["MCD", ["0_30_cents", "120_plus_cents", "total_cents"]].tolist() == [8000, 15000, 23000]
+    assert aging["total_cents"].sum() == 49000 and list(aging.index)[-1] == "patient"
+    x.level.value = "claims"
+    assert x.view_frame["balance_cents"].sum() == 49000 == x.kpis["ar_total"].value * 100
+    assert x.view_frame.iloc[0][["claim_id", "age_days", "bucket"]].tolist() == ["C03", 131, "120+"]
+    x.metric.value = "charges_payments"
+    x.months.value = 1
+    x.level.value = "claims"
+    frame = x.view_frame
+    assert frame["charges_cents"].sum() == 35000 and frame["payments_cents"].sum() == 53000
+    x.level.value = "payer"
+    assert x.view_frame.set_index("payer_id").loc["BCX", ["charges_cents", "payments_cents"]].tolist() == [9000, 36000]
+
+
+def test_reimbursement_heat_map(x):
+    x.tabs.selected_index = 1
+    assert x.state.tab == "reimbursement" and x.last_error is None
+    cells = x.view_frame.set_index(["payer_id", "procedure_code"])
+    assert cells.loc[("BCX", "99214"), ["claims", "units", "paid_cents", "paid_per_unit_cents"]].tolist() == [
+        2, 3.0, 30000.0, 10000.0]
+    assert "$100.00" in x.heatmap.value and "BlueCross X" in x.heatmap.value
+    x.top.value = 4
+    values_, shown = views.reimbursement_matrix(x.data.reimbursement(x.filters, x.period, "paid_per_unit"), top=4)
+    assert list(values_.columns) == ["99213", "99214", "99212", "36415"]  # by units: 3, 3, 2, 1 (ties by code)
+    assert list(values_.index) == ["BCX", "MCR", "MCD"]  # by name: BlueCross X, Medicare Part B, State Medicaid
+    x.rank_by.value = "paid"
+    assert re.findall(r"<th>(\w+)<small>", x.heatmap.value) == ["99214", "99213", "99212", "36415"]
+    x.measure.value = "allowed_to_contract"
+    cells = x.view_frame.set_index(["payer_id", "procedure_code"])
+    # R03 and R04 allowed 180 + 150 against 180 + 180 (the 03-01 rate); R07 allowed 80 against 85.
+    assert cells.loc[("BCX", "99214"), "allowed_to_contract"] == pytest.approx(330 / 360)
+    assert cells.loc[("MCR", "99212"), "allowed_to_contract"] == pytest.approx(80 / 85)
+    assert "91.7%" in x.heatmap.value and "below the contract" in x.heatmap.value
+
+
+def test_small_cells_are_suppressed_as_in_the_report(t):
+    x = Explorer(ExplorerData(t), end="2026-03", months=3)  # default min_cell_count 5: every fixture cell is small
+    x.tabs.selected_index = 1
+    assert x.view_frame["suppressed"].all() and x.view_frame["paid_per_unit_cents"].isna().all()
+    assert "fewer than 5 claims" in x.heatmap.value
+
+
+def test_export_the_current_view(x, tmp_path):
+    x.export_dir = tmp_path
+    x.level.value = "claims"
+    path = x.export("csv")
+    assert path.name == "small_initial-denial-rate-claims_2026-01_2026-03.csv"
+    assert path.stat().st_mode & 0o777 == store.file_mode()  # practice data: owner only, as the store writes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    text = path.read_text()
+    assert text.splitlines()[0] == ("claim_id,payer_id,payer_name,service_from,submitted_on,adjudicated_on,billed,paid,"
+                                    "status,reasons,denied,resubmitted_on,open")
+    assert text.splitlines()[1] == ("C11,BCX,BlueCross X,2025-12-15,2025-12-16,2026-01-15,500.00,0.00,denied,"
+                                    "CO-16 Missing information,500.00,,0.00")
+    href = re.search(r'href="data:text/csv;base64,([^"]+)"', x.download.value).group(1)
+    assert base64.b64decode(href) == path.read_bytes()  # the page's download link is the same file
+    xlsx = x.export("xlsx")
+    with zipfile.ZipFile(xlsx) as zf:
+        assert zf.testzip() is None
+        sheet = ET.fromstring(zf.read("xl/worksheets/sheet1.xml"))
+        ET.fromstring(zf.read("xl/workbook.xml"))
+        ET.fromstring(zf.read("xl/styles.xml"))
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    rows = sheet.findall(".//m:row", ns)
+    assert len(rows) == 5  # header and the 4 claims
+    cells = {c.get("r"): c for c in rows[1].findall("m:c", ns)}
+    assert cells["A2"].find(".//m:t", ns).text == "C11"
+    assert cells["G2"].find("m:v", ns).text == "500.0" and cells["G2"].get("s") == "2"  # dollars, #,##0.00
+    assert cells["D2"].find("m:v", ns).text == str((pd.Timestamp("2025-12-15") - pd.Timestamp("1899-12-30")).days)
+    assert "L2" not in cells  # no resubmission: an empty cell
+    openpyxl = pytest.importorskip("openpyxl")  # the test extra has it; rcmkit writes workbooks without it
+    ws = openpyxl.load_workbook(xlsx).active
+    assert [c.value for c in ws[1]][:3] == ["claim_id", "payer_id", "payer_name"]
+    row = [c.value for c in ws[2]]
+    assert row[0] == "C11" and row[3] == pd.Timestamp("2025-12-15").to_pydatetime() and row[6] == 500.0
+    assert ws["G2"].number_format == "#,##0.00" and ws["D2"].number_format == "yyyy-mm-dd"
+    assert ws.max_row == 5 and ws.freeze_panes == "A2"
+
+
+def test_exports_are_exact_and_refuse_patient_identifiers():
+    frame = pd.DataFrame({"claim_id": ["A", "B"], "paid_cents": [123456789, -5], "when": pd.to_datetime(
+        ["2026-01-02", None])})
+    assert to_csv_bytes(frame).decode() == "claim_id,paid,when\nA,1234567.89,2026-01-02\nB,-0.05,\n"
+    assert to_xlsx_bytes(frame) == to_xlsx_bytes(frame)  # deterministic bytes
+    with pytest.raises(ValueError, match="patient identifier"):
+        to_csv_bytes(frame.assign(patient_key="P1"))
+    with pytest.raises(ValueError, match="patient identifier"):
+        to_xlsx_bytes(frame.assign(patient_key="P1"))
+
+
+def test_no_view_shows_a_patient_identifier(t):
+    secret = dict(t, claims=t["claims"].assign(patient_key=[f"SECRET-PATIENT-{i}" for i in range(len(t["claims"]))]))
+    data = ExplorerData(secret, MetricOptions(min_cell_count=1))
+    assert "patient_key" not in data.tables["claims"].columns
+    x = Explorer(data, end="2026-03", months=3)
+    seen = []
+    for metric, levels in (("initial_denial_rate", ["category", "code", "payer", "claims"]),
+                           ("clean_claim_rate", ["payer", "claims"]), ("ar", ["payer", "claims"]),
+                           ("charges_payments", ["payer", "claims"])):
+        x.metric.value = metric
+        for level in levels:
+            x.level.value = level
+            seen.append((x.view_frame, x.header.value + x.tiles.value + x.crumb.value + x.table.value))
+    x.tabs.selected_index = 1
+    seen.append((x.view_frame, x.heatmap.value))
+    for frame, page in seen:
+        assert "patient_key" not in frame.columns
+        assert "SECRET-PATIENT" not in page and "SECRET-PATIENT" not in to_csv_bytes(frame).decode()
+    assert x.last_error is None
+
+
+def test_a_bad_code_search_is_reported_not_raised(x):
+    x.codes.value = "99-213"
+    assert "'99-213' is not a code" in x.last_error and "99-213" in x.status.value
+    assert x.kpis["initial_denial_rate"].value == 0.5  # the last good view stays
+    x.codes.value = "99214"
+    assert x.last_error is None and x.header.value.count("(2 claims)") == 1
+
+
+def test_state_is_validated_and_hold_refreshes_once(x, monkeypatch):
+    with pytest.raises(ValueError, match="not a drill-down level"):
+        ExplorerState(period=Q1, metric="ar", level="code")
+    calls = []
+    monkeypatch.setattr(x, "_refresh", lambda: calls.append(1))
+    with x.hold():
+        x.payer.value = ("BCX",)
+        x.months.value = 1
+        x.end.value = "2026-02"
+    assert calls == [1]
+    with pytest.raises(ValueError, match="outside the data"):
+        Explorer(x.data, end="2030-01")
+
+
+# --------------------------------------------------------------------------------------------- the demo practice
+@pytest.fixture(scope="module")
+def demo(demo_root):
+    from rcmkit import store
+    from rcmkit.explorer.data import TABLES
+
+    return store.load_tables(demo_root, "demo", TABLES, required=False)
+
+
+@pytest.fixture(scope="module")
+def demo_data(demo):
+    return ExplorerData(demo)
+
+
+def test_on_the_demo_every_number_is_the_metric_functions(demo, demo_data):
+    """The explorer's caches, slices and pools give exactly what the metric functions give on filtered tables."""
+    data = demo_data
+    months = data.months[-3:]
+    for m in months:
+        k = data.kpis(Filters(), Period(m, 1))
+        report = monthly_kpis(demo, m)
+        assert all(k[key] == report[key] for key in k), m
+        reasons = denial_reasons(demo, m, top=None)
+        mine = views.denial_breakdown(data.denial_lines(Filters(), Period(m, 1)), "code")
+        cols = ["category", "group_code", "reason_code", "claims", "lines", "denied_cents"]
+        pd.testing.assert_frame_equal(mine[cols], reasons[cols])
+    period = Period(months[-1], 3)
+    by_payer = data.by_payer(Filters(), period, "initial_denial_rate").set_index("payer_id")
+    for pid in by_payer.index[:3]:
+        one = Filters(payers=(pid,))
+        tiles = data.kpis(one, period)
+        plain = views.period_kpis(filter_tables(demo, one), period)
+        assert tiles == plain
+        assert by_payer.loc[pid, "claims_denied"] == tiles["initial_denial_rate"].numerator
+        denied = data.drill_table(ExplorerState(period=period, filters=one, level="claims"))
+        assert len(denied) == tiles["initial_denial_rate"].numerator
+    clean = data.kpis(Filters(), period)["clean_claim_rate"]
+    not_clean = data.drill_table(ExplorerState(period=period, metric="clean_claim_rate", level="claims"))
+    assert len(not_clean) == clean.denominator - clean.numerator
+
+
+def test_demo_control_changes_are_fast(demo_data):
+    """A loose guard on the latency (benchmarks/explorer_latency.py measures it properly): every change well under a
+    second on this small demo, even on a busy 2-core machine."""
+    x = Explorer(demo_data, months=3)
+    times = []
+    for pid in [v for _, v in x.payer.options][:3]:
+        x.payer.value = (pid,)
+        times.append(x.last_refresh_seconds)
+    x.months.value = 12
+    times.append(x.last_refresh_seconds)
+    assert x.last_error is None and max(times) < 2.0, times
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_papermill(demo_root, tmp_path):
+    """notebooks/explore.ipynb runs headless: the widget and a static copy of its initial state are in the output."""
+    import nbformat
+    import papermill
+
+    from rcmkit.report.run import resolve_kernel
+
+    out = tmp_path / "explore.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(out),
+        parameters={"data_root": str(demo_root), "practice": "demo", "months": 3, "export_dir": None},
+        kernel_name=resolve_kernel(log=lambda _m: None), progress_bar=False, cwd=str(tmp_path),
+        extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    shown = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(shown) == 1
+    page = shown[0]["data"]["text/html"]
+    assert "Initial denial rate (claims)" in page and "Denials by category" in page
+    assert nb.metadata.get("widgets"), "the widget state is saved with the notebook"
+    assert "patient_key" not in page
