@@ -156,7 +156,8 @@ def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_
         # Under "at_remit" the 835 denial already took the balance: a practice denial write-off would count twice.
         postings.loc[(postings["kind"] != "denial") | (denial_policy == "keep_in_ar"), _LEDGER_COLUMNS],
     ]
-    ledger = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    parts = [p for p in parts if len(p)]
+    ledger = pd.concat(parts, ignore_index=True) if parts else schema.empty("ledger")
     if ledger.empty:
         ledger = schema.empty("ledger")
         ledger.attrs["denial_policy"] = denial_policy
@@ -171,9 +172,14 @@ def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_
 
 
 def write_ledger(root: str | os.PathLike, practice: str) -> pd.DataFrame:
-    """Rebuild the practice's stored ledger (default policy) from its stored tables; returns it."""
+    """Rebuild the practice's stored ledger (default policy) from its stored tables, under the practice lock
+    (so a concurrent ingest's rows are never overwritten); returns it."""
     names = ["payers", "claims", "remittances", "adjustments", "postings"]
-    tables = store.load_tables(root, practice, names, required=False)
-    ledger = build_ledger(tables)
-    store.save_tables(root, practice, {"ledger": ledger})
-    return ledger
+    built: dict[str, pd.DataFrame] = {}
+
+    def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        built["ledger"] = build_ledger(current)
+        return built
+
+    store.update_tables(root, practice, names, change)
+    return built["ledger"]
