@@ -64,6 +64,7 @@ __all__ = [
     "make_dirs",
     "write_file",
     "restrict",
+    "committed_paths",
 ]
 
 #: A practice name is a plain folder name: letters, digits, '-', '_' and '.', not starting with '.'.
@@ -446,5 +447,26 @@ def load_tables(
             if not (folder / JOURNAL).exists():
                 return {n: _read(folder, n, required=required) for n in names}
         # A writer died after its commit point (a live one holds the lock while its journal exists): finish it.
+        with practice_lock(folder, timeout=lock_timeout):
+            pass
+
+
+def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *,
+                    lock_timeout: float = 600.0) -> dict[str, Path]:
+    """The files of the practice's current committed version (after finishing a commit a dead writer left
+    behind), for engines that scan parquet themselves (DuckDB, Spark: :func:`rcmkit.engine.open_tables`).
+    Tables the practice does not have are left out. A lazy scan opens the files when its query runs: run
+    queries that span several tables while no ingest is committing to the practice, or load them with
+    :func:`load_tables`, which holds the practice's lock shared while it reads."""
+    names = list(names) if names is not None else list(schema.TABLES)
+    for name in names:
+        table_path(root, practice, name)
+    folder = practice_dir(root, practice)
+    if not folder.is_dir():
+        return {}
+    while True:
+        with _read_lock(folder, lock_timeout):
+            if not (folder / JOURNAL).exists():
+                return {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
         with practice_lock(folder, timeout=lock_timeout):
             pass

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from ..ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["isin", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
+__all__ = ["isin", "pandas_only", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
 
 
 @dataclass(frozen=True)
@@ -170,11 +170,41 @@ def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
 
 def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:
     """The ledger under the options' denial policy: the given one when it was built under that policy (a stored
-    ledger is the default policy's), else rebuilt from the tables."""
+    ledger is the default policy's), else rebuilt from the tables.
+
+    On a lazy engine (DuckDB, Spark) the stored ledger is used as it is for the default policy; another policy
+    rebuilds it in pandas from the collected tables and hands it back to the engine (one practice at a time).
+    """
     stored = tables.get("ledger")
-    if stored is not None and stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
+    if isinstance(stored, pd.DataFrame):
+        if stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
+            return stored
+    elif stored is not None and options.denial_policy == "keep_in_ar":
         return stored
-    return build_ledger(dict(tables), denial_policy=options.denial_policy)
+    if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
+        return build_ledger(dict(tables), denial_policy=options.denial_policy)
+    from ..engine import lazy, like, pandas_tables
+
+    sources = pandas_tables({k: v for k, v in tables.items() if k != "ledger"})
+    template = lazy(next(v for v in tables.values() if v is not None and not isinstance(v, pd.DataFrame)))
+    return like(build_ledger(sources, denial_policy=options.denial_policy), template)
+
+
+def pandas_only(func):
+    """For the metrics computed in pandas only (work lists, scorecards, lags): tables on a lazy engine are
+    collected first (one practice at a time). The KPI suite itself runs on every engine."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(tables, *args, **kwargs):
+        if not all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
+            from ..engine import pandas_tables
+
+            tables = pandas_tables(tables)
+        return func(tables, *args, **kwargs)
+
+    wrapper.pandas_only = True
+    return wrapper
 
 
 def isin(series: pd.Series, values) -> pd.Series:

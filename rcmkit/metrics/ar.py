@@ -9,26 +9,68 @@ rolling for internal use, HFMA P&P Board Statement 16). Details: ../shared/refer
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
-import numpy as np
+import narwhals as nw
 import pandas as pd
 
-from ._common import KPI, MetricOptions, Window, isin, ledger_for, month_window, ratio
+from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, on_or_before
+from ._common import KPI, MetricOptions, Window, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
 
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
-_EDGES = [-np.inf, 30, 60, 90, 120, np.inf]  # right-closed: 0-30, 31-60, 61-90, 91-120, 121+
+_UPPER = (30, 60, 90, 120)  # right-closed: 0-30, 31-60, 61-90, 91-120, 121+
 
 
-def _claim_dates(claims: pd.DataFrame) -> pd.DataFrame:
+def first_rows(frame: nw.LazyFrame, key: str, order: list[str]) -> nw.LazyFrame:
+    """One row per ``key``: the first in ``order`` (ascending; the last order column must be unique within a
+    key, so ties cannot remain). Engine-agnostic: a window minimum per order column, then a filter."""
+    for col in order:
+        frame = (frame.with_columns(_first=nw.col(col).min().over(key)).filter(nw.col(col) == nw.col("_first"))
+                 .drop("_first"))
+    return frame
+
+
+def claim_first_submissions(claims: nw.LazyFrame, *, voids: bool = True) -> nw.LazyFrame:
+    """Each claim's first submission (earliest ``submitted_on``, then lowest ``submission_id``); with
+    ``voids=False``, its first submission that is not a void (frequency 8)."""
+    if not voids:
+        claims = claims.filter(nw.col("frequency_code") != "8")
+    return first_rows(claims, "claim_id", ["submitted_on", "submission_id"])
+
+
+def _claim_dates(claims: nw.LazyFrame) -> nw.LazyFrame:
     """Per claim: its payer, date of service and first bill date, from its first non-void submission."""
-    ordered = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
-    first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id", keep="first")
-    return first[["claim_id", "payer_id", "service_from", "submitted_on"]].rename(
-        columns={"payer_id": "claim_payer_id", "submitted_on": "first_billed_on"}
-    )
+    return claim_first_submissions(claims, voids=False).select(
+        "claim_id", nw.col("payer_id").alias("claim_payer_id"), "service_from",
+        nw.col("submitted_on").alias("first_billed_on"))
+
+
+def _bucket(age: nw.Expr) -> nw.Expr:
+    expr = nw.lit(AGING_BUCKETS[-1])
+    for upper, label in reversed(list(zip(_UPPER, AGING_BUCKETS))):
+        expr = nw.when(age <= upper).then(nw.lit(label)).otherwise(expr)
+    return expr
+
+
+def balances_frame(tables: Mapping[str, Any], as_of: pd.Timestamp, options: MetricOptions) -> nw.LazyFrame:
+    """:func:`ar_balances` as a lazy frame on the tables' engine (what the A/R metrics aggregate)."""
+    as_of = pd.Timestamp(as_of)
+    ledger = lazy(ledger_for(tables, options))
+    claims = lazy_tables(tables, ["claims"])["claims"]
+    posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
+    bal = (posted.group_by("claim_id", "responsible").agg(int_sum("amount_cents", "balance_cents"))
+           .filter(nw.col("balance_cents") != 0))
+    # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting.
+    first_post = posted.group_by("claim_id").agg(nw.col("posted_on").min().alias("first_posted_on"))
+    bal = (bal.join(_claim_dates(claims), on="claim_id", how="left")
+           .join(first_post, on="claim_id", how="left"))
+    start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
+    as_of_day = (as_of.normalize() - pd.Timestamp("1970-01-01")).days
+    age = nw.lit(as_of_day) - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
+    return (bal.with_columns(age_days=age.cast(nw.Int64)).with_columns(bucket=_bucket(nw.col("age_days")))
+            .drop("first_posted_on"))
 
 
 def ar_balances(
@@ -42,29 +84,23 @@ def ar_balances(
     Age counts whole days from the date of service (``aging_basis="service_date"``, AAFP: never re-aged on a
     transfer to a secondary payer or the patient) or from the claim's first bill date (MGMA variant).
     """
-    as_of = pd.Timestamp(as_of)
-    ledger = ledger_for(tables, options)
-    posted = ledger[ledger["posted_on"] <= as_of]
-    bal = posted.groupby(["claim_id", "responsible"], as_index=False, sort=True)["amount_cents"].sum()
-    bal = bal[bal["amount_cents"] != 0].rename(columns={"amount_cents": "balance_cents"})
-    bal = bal.merge(_claim_dates(tables["claims"]), on="claim_id", how="left")
-    # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting.
-    first_post = posted.groupby("claim_id", as_index=False)["posted_on"].min()
-    bal = bal.merge(first_post.rename(columns={"posted_on": "first_posted_on"}), on="claim_id", how="left")
-    start = bal["service_from"] if options.aging_basis == "service_date" else bal["first_billed_on"]
-    bal["age_days"] = (as_of - start.fillna(bal["first_posted_on"])).dt.days.astype("int64")
-    bal = bal.drop(columns="first_posted_on")
-    bal["bucket"] = pd.cut(bal["age_days"], _EDGES, labels=list(AGING_BUCKETS))
-    return bal.reset_index(drop=True)
+    out = collect(balances_frame(tables, as_of, options).sort("claim_id", "responsible"))
+    out = out[["claim_id", "responsible", "balance_cents", "claim_payer_id", "service_from", "first_billed_on",
+               "age_days", "bucket"]]
+    out["balance_cents"] = out["balance_cents"].astype("int64")
+    out["age_days"] = out["age_days"].astype("int64")
+    out["bucket"] = pd.Categorical(out["bucket"], categories=list(AGING_BUCKETS), ordered=True)
+    return out
 
 
-def _open(balances: pd.DataFrame) -> pd.DataFrame:
-    return balances[balances["balance_cents"] > 0]
+def _open(balances) -> nw.LazyFrame:
+    return lazy(balances).filter(nw.col("balance_cents") > 0)
 
 
-def ar_total(balances: pd.DataFrame) -> int:
-    """Gross A/R in cents: the sum of positive balances (credit balances excluded, AAFP/MGMA)."""
-    return int(_open(balances)["balance_cents"].sum())
+def ar_total(balances) -> int:
+    """Gross A/R in cents: the sum of positive balances (credit balances excluded, AAFP/MGMA). ``balances``:
+    :func:`ar_balances` (or its lazy form on another engine)."""
+    return ar_aged_pct(balances, None)[1]
 
 
 def ar_aging(
@@ -80,21 +116,23 @@ def ar_aging(
     ``by=None``: the practice total. Returns the group columns, bucket (ordered
     categorical, every bucket present for every group) and balance_cents. Source: AAFP; MGMA aging buckets.
     """
-    balances = _open(ar_balances(tables, month_window(month).end, options))
-    who = balances["responsible"]
+    if by not in ("payer", "responsible", "payer_class", None):
+        raise ValueError(f"by must be 'payer', 'responsible', 'payer_class' or None, got {by!r}")
+    balances = _open(balances_frame(tables, month_window(month).end, options))
+    sums = collect(balances.group_by("responsible", "bucket").agg(int_sum("balance_cents")))
+    who = sums["responsible"]
+    payers = collect(lazy(tables["payers"])) if tables.get("payers") is not None else None
     if by == "payer":
-        names = tables["payers"].set_index("payer_id")["payer_name"] if "payers" in tables else pd.Series(dtype=str)
+        names = payers.set_index("payer_id")["payer_name"] if payers is not None else pd.Series(dtype=str)
         groups = {"payer_id": who, "payer_name": who.map(names).where(who != "patient", "Patient").fillna(who)}
     elif by == "responsible":
         groups = {"responsible": who.where(who == "patient", "insurance")}
     elif by == "payer_class":
-        classes = tables["payers"].set_index("payer_id")["payer_class"].to_dict() if "payers" in tables else {}
+        classes = payers.set_index("payer_id")["payer_class"].to_dict() if payers is not None else {}
         groups = {"payer_class": who.map(classes).where(who != "patient", "patient").fillna("other")}
-    elif by is None:
-        groups = {"group": pd.Series("all", index=balances.index)}
     else:
-        raise ValueError(f"by must be 'payer', 'responsible', 'payer_class' or None, got {by!r}")
-    frame = pd.DataFrame({**groups, "bucket": balances["bucket"].astype(str), "balance_cents": balances["balance_cents"]})
+        groups = {"group": pd.Series("all", index=sums.index)}
+    frame = pd.DataFrame({**groups, "bucket": sums["bucket"].astype(str), "balance_cents": sums["balance_cents"]})
     sums = frame.groupby(list(groups) + ["bucket"], sort=True)["balance_cents"].sum()
     wide = sums.unstack("bucket", fill_value=0).reindex(columns=list(AGING_BUCKETS), fill_value=0)
     out = wide.stack().rename("balance_cents").reset_index()
@@ -103,15 +141,24 @@ def ar_aging(
     return out
 
 
-def ar_aged_pct(balances: pd.DataFrame, over_days: int) -> tuple[int, int]:
+def ar_aged_pct(balances, over_days: int | None) -> tuple[int, int]:
     """(A/R older than ``over_days`` days, total A/R), in cents; positive balances only."""
     open_ = _open(balances)
-    return int(open_.loc[open_["age_days"] > over_days, "balance_cents"].sum()), int(open_["balance_cents"].sum())
+    over = nw.col("balance_cents") if over_days is None else nw.when(nw.col("age_days") > over_days).then(
+        nw.col("balance_cents")).otherwise(0)
+    sums = collect(open_.with_columns(_aged=over).select(int_sum("_aged"), int_sum("balance_cents")))
+    return _int(sums["_aged"].iloc[0]), _int(sums["balance_cents"].iloc[0])
 
 
-def _posted_in(ledger: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> int:
-    rows = ledger[ledger["kind"].isin(kinds) & window.contains(ledger["posted_on"])]
-    return int(rows["amount_cents"].sum())
+def _int(value) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _posted_in(ledger, window: Window, kinds: tuple[str, ...]) -> int:
+    """The sum of ledger amounts of ``kinds`` posted within ``window``, in cents."""
+    ledger = lazy(ledger)
+    rows = ledger.filter(nw.col("kind").is_in(list(kinds)), between(ledger, "posted_on", window.start, window.end))
+    return _int(collect(rows.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
 
 
 def days_in_ar(
@@ -127,7 +174,7 @@ def days_in_ar(
     months = 3 if options.days_in_ar == "gross_3m" else 12
     window = month_window(month, months)
     ledger = ledger_for(tables, options)
-    ar = ar_total(ar_balances(tables, window.end, options))
+    ar = ar_total(balances_frame({**tables, "ledger": ledger}, window.end, options))
     charges = _posted_in(ledger, window, ("charge",))
     daily = charges / window.days
     src = "AAFP (days in A/R)" if months == 3 else "MGMA (days of gross FFS charges in A/R)"
@@ -139,18 +186,24 @@ def days_in_ar(
     )
 
 
-def _expected_contractual_rate(ledger: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Series, float]:
+def _expected_contractual_rate(ledger, as_of: pd.Timestamp) -> tuple[dict[str, float], float]:
     """Per payer: contractual adjustments / charges over the claims charged in the year before ``as_of`` that
     have a contractual adjustment posted by then (claims the payer has priced), and the practice-wide rate."""
-    posted = ledger[ledger["posted_on"] <= as_of]
-    charges = posted[(posted["kind"] == "charge") & (posted["posted_on"] > as_of - pd.DateOffset(years=1))]
-    contractual = posted[posted["kind"] == "contractual"].groupby("claim_id")["amount_cents"].sum()
-    priced = charges[isin(charges["claim_id"], contractual.index)]
-    per_claim = priced.groupby("claim_id").agg(payer=("responsible", "first"), charge=("amount_cents", "sum"))
-    per_claim["contractual"] = -contractual.reindex(per_claim.index)
-    by_payer = per_claim.groupby("payer")[["contractual", "charge"]].sum()
+    ledger = lazy(ledger)
+    posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
+    year_ago = as_of - pd.DateOffset(years=1)
+    charges = posted.filter(nw.col("kind") == "charge",
+                            nw.col("posted_on") > date_value(posted, "posted_on", year_ago))
+    contractual = (posted.filter(nw.col("kind") == "contractual").group_by("claim_id")
+                   .agg(int_sum("amount_cents", "contractual")))
+    per_claim = (charges.group_by("claim_id").agg(nw.col("responsible").min().alias("payer"),
+                                                   int_sum("amount_cents", "charge"))
+                 .join(contractual, on="claim_id", how="inner"))
+    by_payer = collect(per_claim.group_by("payer").agg(int_sum("contractual"), int_sum("charge")))
+    by_payer["contractual"] = -by_payer["contractual"].astype("int64")
     overall = ratio(by_payer["contractual"].sum(), by_payer["charge"].sum()) or 0.0
-    return (by_payer["contractual"] / by_payer["charge"]).where(by_payer["charge"] > 0), overall
+    priced = by_payer[by_payer["charge"] > 0]
+    return dict(zip(priced["payer"], priced["contractual"] / priced["charge"])), overall
 
 
 def days_in_ar_net(
@@ -167,14 +220,17 @@ def days_in_ar_net(
     / 365 for external users (12).
     """
     window = month_window(month, options.days_in_ar_net_months)
-    ledger = ledger_for(tables, options)
-    balances = _open(ar_balances(tables, window.end, options))
-    posted = ledger[ledger["posted_on"] <= window.end]
-    priced = posted.loc[posted["kind"] == "contractual", "claim_id"].unique()
+    native = ledger_for(tables, options)
+    ledger = lazy(native)
+    balances = _open(balances_frame({**tables, "ledger": native}, window.end, options))
+    posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
+    priced = posted.filter(nw.col("kind") == "contractual").select("claim_id").unique()
     rates, overall = _expected_contractual_rate(ledger, window.end)
-    pending = (balances["responsible"] != "patient") & ~isin(balances["claim_id"], priced)
-    rate = balances["responsible"].map(rates.to_dict()).astype("float64").fillna(overall).where(pending, 0.0)
-    net_ar = float((balances["balance_cents"] * (1 - rate)).sum())
+    pending = balances.filter(nw.col("responsible") != "patient").join(priced, on="claim_id", how="anti")
+    gross = ar_total(balances)
+    by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents")))
+    expected = sum(float(b) * rates.get(p, overall) for p, b in zip(by_payer["responsible"], by_payer["balance_cents"]))
+    net_ar = gross - expected
     net_revenue = _posted_in(ledger, window, ("charge", "contractual"))
     daily = net_revenue / window.days
     return KPI(

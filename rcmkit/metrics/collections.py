@@ -11,7 +11,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ._common import KPI, MetricOptions, ledger_for, month_window, ratio
+from ._common import KPI, MetricOptions, ledger_for, month_window, pandas_only, ratio
+from .ar import _posted_in
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "PAYMENT_KINDS"]
@@ -20,10 +21,8 @@ __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate"
 PAYMENT_KINDS = ("insurance_payment", "patient_payment", "reversal")
 
 
-def _sum(ledger: pd.DataFrame, month: str, months: int, kinds: tuple[str, ...]) -> int:
-    window = month_window(month, months)
-    rows = ledger[ledger["kind"].isin(kinds) & window.contains(ledger["posted_on"])]
-    return int(rows["amount_cents"].sum())
+def _sum(ledger, month: str, months: int, kinds: tuple[str, ...]) -> int:
+    return _posted_in(ledger, month_window(month, months), kinds)
 
 
 def charges(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()) -> KPI:
@@ -97,6 +96,7 @@ def adjustment_shares(
     return out
 
 
+@pandas_only
 def payments_by_payer_class(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import MetricOptions, isin, month_window
+from ._common import MetricOptions, isin, month_window, pandas_only
 
 __all__ = ["contract_lines", "underpayments", "underpayment_summary"]
 
@@ -54,6 +54,7 @@ def _expected_rate(lines: pd.DataFrame, contracts: pd.DataFrame) -> pd.Series:
     return out
 
 
+@pandas_only
 def contract_lines(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:
@@ -90,6 +91,7 @@ def contract_lines(
                               shortfall_cents=(expected.round() - lines["allowed_cents"]))
 
 
+@pandas_only
 def underpayments(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
     tolerance_pct: float = 0.02, tolerance_cents: int = 100,
@@ -104,6 +106,7 @@ def underpayments(
                                kind="mergesort").reset_index(drop=True)
 
 
+@pandas_only
 def underpayment_summary(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
     tolerance_pct: float = 0.02, tolerance_cents: int = 100,

@@ -9,13 +9,16 @@ resolution); X12 CARC list and CAQH CORE business scenarios for the denial categ
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
+import narwhals as nw
 import pandas as pd
 
+from ..engine import between, classify, collect, int_sum, lazy, lazy_tables, materialize, on_or_before
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import KPI, MetricOptions, isin, month_window, ratio
+from ._common import KPI, MetricOptions, isin, month_window, ratio, pandas_only
+from .ar import claim_first_submissions, first_rows
 
 __all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
            "denial_outcomes"]
@@ -24,24 +27,40 @@ __all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "de
 DENIED_STATUS = "4"
 
 
+def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
+    """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily."""
+    t = lazy_tables(tables, ["remittances", "adjustments"])
+    remits = t["remittances"].filter(~nw.col("status_code").is_in([REVERSAL_STATUS, *NON_PAYMENT_STATUSES]))
+    adj = classify(t["adjustments"]).join(remits.select("remit_id"), on="remit_id", how="semi")
+    flags = (adj.with_columns(
+                 _denial=((nw.col("treatment") == "denial") & (nw.col("amount_cents") > 0)).cast(nw.Int8),
+                 _duplicate=(nw.col("treatment") == "duplicate").cast(nw.Int8))
+             .group_by("remit_id").agg(nw.col("_denial").max(), nw.col("_duplicate").max()))
+    out = remits.join(flags, on="remit_id", how="left").with_columns(
+        any_denial=(nw.col("_denial").fill_null(0) == 1) | (nw.col("status_code") == DENIED_STATUS),
+        duplicate=nw.col("_duplicate").fill_null(0) == 1,
+    ).drop("_denial", "_duplicate")
+    return out.with_columns(
+        full_denial=(nw.col("any_denial") & (nw.col("paid_cents") == 0)) | (nw.col("status_code") == DENIED_STATUS))
+
+
 def _remit_flags(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags."""
-    remits = tables["remittances"]
-    remits = remits[~remits["status_code"].isin((REVERSAL_STATUS, *NON_PAYMENT_STATUSES))]
-    adj = classify_adjustments(tables["adjustments"])
-    adj = adj[isin(adj["remit_id"], remits["remit_id"])]
-    flags = pd.DataFrame(
-        {
-            "remit_id": adj["remit_id"],
-            "any_denial": adj["treatment"].eq("denial") & adj["amount_cents"].gt(0),
-            "duplicate": adj["treatment"].eq("duplicate"),
-        }
-    ).groupby("remit_id", as_index=False)[["any_denial", "duplicate"]].any()
-    out = remits.merge(flags, on="remit_id", how="left")
-    out[["any_denial", "duplicate"]] = out[["any_denial", "duplicate"]].fillna(False).astype(bool)
-    out["any_denial"] |= out["status_code"].eq(DENIED_STATUS)
-    out["full_denial"] = (out["any_denial"] & out["paid_cents"].eq(0)) | out["status_code"].eq(DENIED_STATUS)
-    return out
+    """:func:`remit_flags_frame` collected to pandas, in remittance order (for the pandas-only work lists)."""
+    return collect(remit_flags_frame(tables).sort("remit_id"))
+
+
+def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
+    """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column)."""
+    t = lazy_tables(tables, ["claims"])
+    adjudications = remit_flags_frame(tables).filter(~nw.col("duplicate"))
+    first = first_rows(adjudications, "claim_id", ["paid_on", "remit_id"])
+    not_original = (claim_first_submissions(t["claims"]).filter(nw.col("frequency_code").is_in(["7", "8"]))
+                    .select("claim_id"))
+    first = first.join(not_original, on="claim_id", how="anti")
+    denied = nw.col("any_denial") if options.denial_scope == "any" else nw.col("full_denial")
+    return first.with_columns(denied=denied).select(
+        "claim_id", "remit_id", "payer_id", "paid_on", "billed_cents", "paid_cents", "any_denial", "full_denial",
+        "denied")
 
 
 def first_adjudications(
@@ -55,25 +74,25 @@ def first_adjudications(
     Returns claim_id, remit_id, payer_id, paid_on, month ('YYYY-MM' of paid_on), billed_cents, paid_cents,
     any_denial, full_denial and ``denied`` (per ``options.denial_scope``).
     """
-    adjudications = _remit_flags(tables)
-    adjudications = adjudications[~adjudications["duplicate"]]
-    first = adjudications.sort_values(["claim_id", "paid_on", "remit_id"], kind="mergesort").drop_duplicates(
-        "claim_id", keep="first"
-    )
-    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
-    not_original = claims.drop_duplicates("claim_id", keep="first")
-    not_original = set(not_original.loc[not_original["frequency_code"].isin(("7", "8")), "claim_id"])
-    first = first[~isin(first["claim_id"], not_original)].copy()
-    first["month"] = first["paid_on"].dt.to_period("M").astype(str)
-    first["denied"] = first["any_denial"] if options.denial_scope == "any" else first["full_denial"]
-    cols = ["claim_id", "remit_id", "payer_id", "paid_on", "month", "billed_cents", "paid_cents",
-            "any_denial", "full_denial", "denied"]
-    return first[cols].reset_index(drop=True)
+    first = collect(first_adjudications_frame(tables, options).sort("claim_id"))
+    first.insert(4, "month", first["paid_on"].dt.to_period("M").astype(str))
+    for col in ("any_denial", "full_denial", "denied"):
+        first[col] = first[col].astype(bool)
+    return first
 
 
-def _in_month(first: pd.DataFrame, month: str) -> pd.DataFrame:
+def _in_month(first, month: str) -> nw.LazyFrame:
     window = month_window(month)
-    return first[window.contains(first["paid_on"])]
+    first = lazy(first)
+    return first.filter(between(first, "paid_on", window.start, window.end))
+
+
+def _month_rows(first: pd.DataFrame, month: str) -> pd.DataFrame:
+    return first[month_window(month).contains(first["paid_on"])]
+
+
+def _first(tables, options: MetricOptions, first) -> nw.LazyFrame:
+    return first_adjudications_frame(tables, options) if first is None else lazy(first)
 
 
 def clean_claim_rate(
@@ -87,14 +106,17 @@ def clean_claim_rate(
     Denominator: original claims first adjudicated in ``month``. HFMA CL-1 (scrubber edits passed with no
     manual touch) needs clearinghouse data an 835 does not carry, so it is not computed here.
     """
-    first = first_adjudications(tables, options) if first is None else first
-    cohort = _in_month(first, month)
+    cohort = _in_month(_first(tables, options, first), month)
     end = month_window(month).end
-    claims = tables["claims"]
-    submissions = claims[claims["submitted_on"] <= end].groupby("claim_id").size()
-    resubmitted = cohort["claim_id"].map(submissions).fillna(1) > 1
-    clean = ~cohort["any_denial"] & ~resubmitted
-    n, d = int(clean.sum()), len(cohort)
+    claims = lazy_tables(tables, ["claims"])["claims"]
+    submissions = (claims.filter(on_or_before(claims, "submitted_on", end)).group_by("claim_id")
+                   .agg(nw.len().alias("_submissions")))
+    counted = (cohort.join(submissions, on="claim_id", how="left")
+               .with_columns(_clean=(~nw.col("any_denial") & (nw.col("_submissions").fill_null(1) <= 1))
+                             .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
+               .select(int_sum("_clean"), int_sum("_one")))
+    row = collect(counted).iloc[0]
+    n, d = _int(row["_clean"]), _int(row["_one"])
     return KPI(
         "clean_claim_rate", "Clean-claim rate", ratio(n, d), "pct", n, d,
         "original claims first adjudicated in the month with no denial adjustment on that adjudication and no "
@@ -102,6 +124,10 @@ def clean_claim_rate(
         "HFMA CL-1 scrubber variant not computable from 835s)",
         "Industry payer first-pass definition; HFMA MAP Key CL-1 (named, not computed)",
     )
+
+
+def _int(value) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def initial_denial_rate(
@@ -114,18 +140,21 @@ def initial_denial_rate(
     adjustment on it; ``"full"``: nothing paid) — count, and their billed charges (CLP03). Denominator: claims
     first adjudicated in ``month`` — count, and billed charges. Duplicates (OA-18) and reversals are excluded.
     """
-    first = first_adjudications(tables, options) if first is None else first
-    cohort = _in_month(first, month)
-    denied = cohort[cohort["denied"]]
+    cohort = _in_month(_first(tables, options, first), month)
+    sums = collect(cohort.with_columns(
+        _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
+        _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
+    ).select(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents"))).iloc[0]
+    denied_n, cohort_n = _int(sums["_denied"]), _int(sums["_one"])
     scope = "any denial adjustment" if options.denial_scope == "any" else "a full denial (nothing paid)"
     count = KPI(
-        "initial_denial_rate", "Initial denial rate (claims)", ratio(len(denied), len(cohort)), "pct",
-        len(denied), len(cohort),
+        "initial_denial_rate", "Initial denial rate (claims)", ratio(denied_n, cohort_n), "pct",
+        denied_n, cohort_n,
         f"claims whose first adjudication in the month carried {scope} / claims first adjudicated in the month; "
         "duplicates (OA-18) and reversals excluded",
         "HFMA Claim Integrity Task Force (initial denial rate); AAFP",
     )
-    dn, dd = int(denied["billed_cents"].sum()), int(cohort["billed_cents"].sum())
+    dn, dd = _int(sums["_denied_billed"]), _int(sums["billed_cents"])
     dollars = KPI(
         "initial_denial_rate_dollars", "Initial denial rate (dollars)", ratio(dn, dd), "pct", dn / 100, dd / 100,
         f"billed charges of claims whose first adjudication in the month carried {scope} / billed charges of "
@@ -137,7 +166,7 @@ def initial_denial_rate(
 
 def denial_reasons(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
-    top: int | None = 10, by: str | None = None,
+    top: int | None = 10, by: str | None = None, first: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Denial adjustments on the claims initially denied in ``month``, by crosswalk category and CARC.
 
@@ -145,21 +174,20 @@ def denial_reasons(
     claims), lines (adjustment rows) and denied_cents, largest dollars first; ``top`` rows at most.
     Categories come from the versioned crosswalk ``rcmkit/data/carc_crosswalk.csv``.
     """
-    first = _in_month(first_adjudications(tables, options), month)
-    first = first[first["denied"]]
-    adj = classify_adjustments(tables["adjustments"])
-    adj = adj[(adj["treatment"] == "denial") & isin(adj["remit_id"], first["remit_id"])]
-    adj = adj.merge(first[["remit_id", "claim_id", "payer_id"]], on="remit_id")
+    denied = _in_month(_first(tables, options, first), month).filter(nw.col("denied"))
+    adj = classify(lazy_tables(tables, ["adjustments"])["adjustments"]).filter(nw.col("treatment") == "denial")
+    adj = adj.join(denied.select("remit_id", "claim_id", "payer_id"), on="remit_id", how="inner")
     keys = (["payer_id"] if by == "payer" else []) + ["category", "group_code", "reason_code"]
-    out = (
-        adj.groupby(keys, as_index=False)
-        .agg(claims=("claim_id", "nunique"), lines=("remit_id", "size"), denied_cents=("amount_cents", "sum"))
-        .sort_values(["denied_cents", "claims"] + keys, ascending=[False, False] + [True] * len(keys))
-    )
-    out["denied_cents"] = out["denied_cents"].astype("int64")
+    out = collect(adj.group_by(*keys).agg(nw.col("claim_id").n_unique().alias("claims"),
+                                          nw.len().alias("lines"), int_sum("amount_cents", "denied_cents")))
+    out = out.sort_values(["denied_cents", "claims"] + keys, ascending=[False, False] + [True] * len(keys))
+    out = out[keys + ["claims", "lines", "denied_cents"]]
+    for col in ("claims", "lines", "denied_cents"):
+        out[col] = out[col].astype("int64")
     return (out.head(top) if top else out).reset_index(drop=True)
 
 
+@pandas_only
 def denial_rates_by(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str = "payer"
 ) -> pd.DataFrame:
@@ -167,7 +195,7 @@ def denial_rates_by(
     code billed on its first adjudicated remittance; denied when that line carried a denial adjustment or the
     claim was denied at claim level). Columns: the key, claims, denied, rate, billed_cents, denied_billed_cents.
     The payer split adds up to :func:`initial_denial_rate`."""
-    cohort = _in_month(first_adjudications(tables, options), month)
+    cohort = _month_rows(first_adjudications(tables, options), month)
     if by == "payer":
         keyed = cohort.assign(key=cohort["payer_id"], billed=cohort["billed_cents"])
     elif by == "procedure_code":
@@ -193,6 +221,7 @@ def denial_rates_by(
     return out.sort_values(["denied_billed_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
+@pandas_only
 def denial_outcomes(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
     as_of: str | pd.Timestamp | None = None,
@@ -202,7 +231,7 @@ def denial_outcomes(
     still open. One row per outcome with claims, denied_billed_cents, and recovered_cents (payments on the
     overturned claims after the denial, net of reversals). The share overturned is an HFMA Claim Integrity
     Task Force denial KPI ("% of initial denials overturned")."""
-    cohort = _in_month(first_adjudications(tables, options), month)
+    cohort = _month_rows(first_adjudications(tables, options), month)
     cohort = cohort[cohort["denied"]]
     end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.max
     remits = tables["remittances"]

@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ._common import MetricOptions, month_window
+from ._common import MetricOptions, month_window, pandas_only
 from .denials import first_adjudications
 
 __all__ = ["charge_lag", "days_to_pay", "unbilled_charges"]
@@ -29,6 +29,7 @@ def _summary(days: pd.Series, keys: list[pd.Series] | None) -> pd.DataFrame:
     return out.reset_index()
 
 
+@pandas_only
 def charge_lag(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str | None = None
 ) -> pd.DataFrame:
@@ -45,6 +46,7 @@ def charge_lag(
     return _summary(days, [first["payer_id"]] if by == "payer" else None)
 
 
+@pandas_only
 def days_to_pay(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str | None = "payer"
 ) -> pd.DataFrame:
@@ -61,6 +63,7 @@ def days_to_pay(
     return _summary(days, [first["payer_id"]] if by == "payer" else None)
 
 
+@pandas_only
 def unbilled_charges(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:

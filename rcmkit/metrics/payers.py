@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..reference import classify_adjustments
-from ._common import MetricOptions, isin, ledger_for, month_window
+from ._common import MetricOptions, isin, ledger_for, month_window, pandas_only
 from .ar import ar_balances
 from .collections import PAYMENT_KINDS
 from .denials import _remit_flags, first_adjudications
@@ -44,6 +44,7 @@ _COLUMNS = ["payer_id", "payer_name", "payer_class", "charges_cents", "payments_
             "claims_denied", "denial_rate", "median_days_to_pay", "open_ar_cents", "ar_over_cents", "ar_over_pct"]
 
 
+@pandas_only
 def payer_scorecard(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:
@@ -105,6 +106,7 @@ def payer_scorecard(
     return pd.concat([insurers, frame[frame["payer_id"] == "patient"]])[_COLUMNS].reset_index(drop=True)
 
 
+@pandas_only
 def open_denials(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
     by: str | None = "category",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from ..engine import between, classify, collect, int_sum, lazy, lazy_tables
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
-from ..reference import classify_adjustments
-from ._common import MetricOptions, isin, month_window
+from ._common import MetricOptions, month_window
 
 __all__ = ["reimbursement_by_payer_code"]
 
@@ -33,38 +34,40 @@ def reimbursement_by_payer_code(
     patients and swing too much to read). Ordered by paid dollars, largest first.
     """
     window = month_window(month, options.reimbursement_months)
-    adj = classify_adjustments(tables["adjustments"])
-    remits = tables["remittances"]
-    duplicates = adj.loc[adj["treatment"] == "duplicate", "remit_id"]
-    remits = remits[~remits["status_code"].isin(NON_PAYMENT_STATUSES) & window.contains(remits["paid_on"])
-                    & ~isin(remits["remit_id"], duplicates)]
-    lines = tables["remit_lines"].merge(
-        remits[["remit_id", "claim_id", "payer_id", "status_code"]], on="remit_id", how="inner"
-    )
-    pr = (
-        adj[(adj["treatment"] == "patient") & adj["line_number"].notna()]
-        .groupby(["remit_id", "line_number"])["amount_cents"].sum()
-        .rename("pr_cents").reset_index()
-    )
-    pr["line_number"] = pr["line_number"].astype("int32")
-    lines = lines.merge(pr, on=["remit_id", "line_number"], how="left")
-    derived = lines["paid_cents"] + lines["pr_cents"].fillna(0).astype("int64")
-    lines = lines.assign(
-        allowed=lines["allowed_cents"].astype("float64").fillna(derived.astype("float64")).astype("int64"),
-        sign=np.where(lines["status_code"] == REVERSAL_STATUS, -1, 1),
-    )
-    lines["units"] = lines["units"].abs() * lines["sign"]
-    out = lines.groupby(["payer_id", "procedure_code"], as_index=False).agg(
-        claims=("claim_id", "nunique"),
-        lines=("sign", "sum"),
-        units=("units", "sum"),
-        billed_cents=("billed_cents", "sum"),
-        allowed_cents=("allowed", "sum"),
-        paid_cents=("paid_cents", "sum"),
-    )
-    names = tables["payers"][["payer_id", "payer_name"]] if "payers" in tables else None
-    if names is not None:
-        out = out.merge(names, on="payer_id", how="left")
+    t = lazy_tables(tables, ["remittances", "remit_lines", "adjustments"])
+    adj = classify(t["adjustments"])
+    remits = t["remittances"]
+    duplicates = adj.filter(nw.col("treatment") == "duplicate").select("remit_id").unique()
+    remits = (remits.filter(~nw.col("status_code").is_in(list(NON_PAYMENT_STATUSES)),
+                            between(remits, "paid_on", window.start, window.end))
+              .join(duplicates, on="remit_id", how="anti"))
+    lines = t["remit_lines"].join(remits.select("remit_id", "claim_id", "payer_id", "status_code"),
+                                  on="remit_id", how="inner")
+    pr = (adj.filter(nw.col("treatment") == "patient", ~nw.col("line_number").is_null())
+          .with_columns(nw.col("line_number").cast(nw.Int32))
+          .group_by("remit_id", "line_number").agg(int_sum("amount_cents", "pr_cents")))
+    sign = nw.when(nw.col("status_code") == REVERSAL_STATUS).then(nw.lit(-1, nw.Int64)).otherwise(nw.lit(1, nw.Int64))
+    lines = (lines.with_columns(nw.col("line_number").cast(nw.Int32))
+             .join(pr, on=["remit_id", "line_number"], how="left")
+             .with_columns(
+                 allowed=nw.coalesce(nw.col("allowed_cents").cast(nw.Int64),
+                                     nw.col("paid_cents") + nw.col("pr_cents").fill_null(0).cast(nw.Int64)),
+                 sign=sign,
+                 units=nw.col("units").abs() * sign.cast(nw.Float64)))
+    out = collect(lines.group_by("payer_id", "procedure_code").agg(
+        nw.col("claim_id").n_unique().alias("claims"),
+        nw.col("sign").sum().alias("lines"),
+        nw.col("units").sum(),
+        int_sum("billed_cents"),
+        int_sum("allowed", "allowed_cents"),
+        int_sum("paid_cents"),
+    ))
+    for col in ("claims", "lines"):
+        out[col] = out[col].astype("int64")
+    out["units"] = out["units"].astype("float64")
+    payers = tables.get("payers")
+    if payers is not None:
+        out = out.merge(collect(lazy(payers).select("payer_id", "payer_name")), on="payer_id", how="left")
     out["payer_name"] = out.get("payer_name", out["payer_id"]).fillna(out["payer_id"])
     out["paid_to_allowed"] = (out["paid_cents"] / out["allowed_cents"].where(out["allowed_cents"] != 0)).astype(float)
     out["paid_per_unit_cents"] = (out["paid_cents"] / out["units"].where(out["units"] != 0)).astype(float)

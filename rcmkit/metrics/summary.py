@@ -6,19 +6,20 @@ from typing import Mapping
 
 import pandas as pd
 
+from ..engine import materialize
 from ._common import KPI, MetricOptions, ledger_for, month_window
-from .ar import ar_aged_pct, ar_balances, ar_total, days_in_ar, days_in_ar_net
+from .ar import ar_aged_pct, ar_aging, balances_frame, days_in_ar, days_in_ar_net
 from .collections import charges, net_collection_rate, payments
-from .denials import clean_claim_rate, first_adjudications, initial_denial_rate
+from .denials import clean_claim_rate, denial_reasons, first_adjudications_frame, initial_denial_rate
+from .reimbursement import reimbursement_by_payer_code
 
-__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis"]
+__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite"]
 
 
 def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions) -> list[KPI]:
     """A/R total and the share aged over ``options.aged_over_days`` at the end of ``month`` (AAFP; MGMA)."""
-    balances = ar_balances(tables, month_window(month).end, options)
-    total = ar_total(balances)
-    aged, _ = ar_aged_pct(balances, options.aged_over_days)
+    balances = balances_frame(tables, month_window(month).end, options)
+    aged, total = ar_aged_pct(balances, options.aged_over_days)
     n = options.aged_over_days
     basis = "date of service (never re-aged)" if options.aging_basis == "service_date" else "first bill date"
     return [
@@ -31,12 +32,14 @@ def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
 
 
 def monthly_kpis(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, first=None
 ) -> dict[str, KPI]:
-    """Every headline KPI for ``month`` ('YYYY-MM'), in report order, keyed by KPI key."""
+    """Every headline KPI for ``month`` ('YYYY-MM'), in report order, keyed by KPI key. ``first``: the first
+    adjudications when the caller has them (:func:`rcmkit.metrics.denials.first_adjudications_frame`)."""
     tables = dict(tables)
     tables["ledger"] = ledger_for(tables, options)  # build a variant ledger once, not per metric
-    first = first_adjudications(tables, options)
+    if first is None:  # computed once, read by three KPIs
+        first = materialize(first_adjudications_frame(tables, options))
     denial_count, denial_dollars = initial_denial_rate(tables, month, options, first=first)
     kpis = [
         days_in_ar(tables, month, options),
@@ -50,6 +53,24 @@ def monthly_kpis(
         payments(tables, month, options),
     ]
     return {k.key: k for k in kpis}
+
+
+def kpi_suite(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> dict:
+    """The full KPI suite of ``month`` on any engine (pandas frames, DuckDB relations or Spark DataFrames, see
+    :mod:`rcmkit.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
+    ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
+    top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
+    tables = dict(tables)
+    tables["ledger"] = ledger_for(tables, options)
+    first = materialize(first_adjudications_frame(tables, options))
+    return {
+        "kpis": monthly_kpis(tables, month, options, first=first),
+        "aging": ar_aging(tables, month, options, by="payer"),
+        "reimbursement": reimbursement_by_payer_code(tables, month, options),
+        "denial_reasons": denial_reasons(tables, month, options, top=None, first=first),
+    }
 
 
 def kpi_trend(

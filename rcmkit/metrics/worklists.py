@@ -14,7 +14,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ._common import MetricOptions, isin, month_window
+from ._common import MetricOptions, isin, month_window, pandas_only
 from .ar import ar_balances
 from .denials import _remit_flags
 
@@ -52,6 +52,7 @@ def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.
         columns={"paid_on": "last_answer_on"})
 
 
+@pandas_only
 def no_response(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), days: int = 30
 ) -> pd.DataFrame:
@@ -68,6 +69,7 @@ def no_response(
     return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
+@pandas_only
 def timely_filing_risk(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
     warn_days: int = 30, limits: Mapping[str, int] | None = None,
@@ -88,6 +90,7 @@ def timely_filing_risk(
     return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
+@pandas_only
 def denied_not_resubmitted(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:

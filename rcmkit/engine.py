@@ -1,0 +1,286 @@
+"""Where the metrics run: pandas (the default), DuckDB (one machine, larger than memory) or PySpark (a cluster).
+
+The metric functions are written once, on `narwhals <https://narwhals-dev.github.io/narwhals/>`_ expressions,
+and run unchanged on whichever engine holds the tables:
+
+* a mapping of **pandas** DataFrames (what :func:`rcmkit.store.load_tables` returns and notebooks use);
+* lazy **DuckDB** relations over the practice's parquet files: ``open_tables(root, practice, "duckdb")``;
+* **PySpark** DataFrames: ``open_tables(root, practice, "spark", spark=session)``, ``root`` may be any URI
+  the session reads (``s3a://bucket/rcm``, ``hdfs://...``, ``abfss://...``).
+
+Small results (a KPI's numerator, an aging table, a payer x code table) are collected to pandas; per-claim work
+stays in the engine. Rules the metric code follows, because narwhals' backends differ at their edges:
+
+* aggregations inside ``group_by().agg()`` are plain column reductions (``nw.col(x).sum()``); derived values are
+  computed with ``with_columns`` first (the pandas backend of narwhals 2.29 silently mis-aggregates a
+  ``when/then`` inside ``agg``: ``tests/test_engine.py`` pins this);
+* membership in another table's keys is a semi or anti join, never a Python list of keys;
+* dates are compared with literals of the column's own type (:func:`on_or_before`, :func:`between`) so DuckDB and
+  Spark prune row groups, and day differences use :func:`day_number` (Spark has no duration arithmetic);
+* integer sums come back as int64 from :func:`collect` (DuckDB widens them to DECIMAL(38)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import narwhals as nw
+import pandas as pd
+import pyarrow as pa
+
+from . import schema
+
+__all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "like", "open_tables",
+           "pandas_tables", "day_number", "on_or_before", "between", "date_value", "classify", "int_sum"]
+
+ENGINES = ("pandas", "duckdb", "spark")
+
+
+def engine_of(frame: Any) -> str:
+    """'pandas', 'duckdb' or 'spark' for a native frame or a narwhals frame over one."""
+    native = frame.to_native() if isinstance(frame, (nw.DataFrame, nw.LazyFrame)) else frame
+    if isinstance(native, pd.DataFrame):
+        return "pandas"
+    module = type(native).__module__
+    if module.startswith("duckdb"):
+        return "duckdb"
+    if module.startswith("pyspark"):
+        return "spark"
+    raise TypeError(f"tables must be pandas DataFrames, DuckDB relations or Spark DataFrames, got {type(native)}")
+
+
+def lazy(frame: Any) -> nw.LazyFrame:
+    """A narwhals LazyFrame over any supported native frame (pandas frames stay eager underneath)."""
+    if isinstance(frame, nw.LazyFrame):
+        return frame
+    if isinstance(frame, nw.DataFrame):
+        return frame.lazy()
+    wrapped = nw.from_native(frame)
+    return wrapped.lazy() if isinstance(wrapped, nw.DataFrame) else wrapped
+
+
+def lazy_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, nw.LazyFrame]:
+    """The named tables as LazyFrames; a table missing from ``tables`` is the canonical empty table, in the
+    engine of the others."""
+    names = list(names)
+    present = {n: lazy(tables[n]) for n in names if n in tables and tables[n] is not None}
+    if len(present) < len(names):
+        template = next(iter(present.values()), None) or next(
+            (lazy(v) for v in tables.values() if v is not None), None)
+        for n in names:
+            if n not in present:
+                empty = schema.empty(n)
+                present[n] = like(empty, template) if template is not None else lazy(empty)
+    return present
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas in the canonical dtypes: dates as datetime64[ns], whole decimals as int64."""
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_date(t):
+            t = pa.timestamp("ns")
+        elif pa.types.is_decimal(t):
+            t = pa.int64() if t.scale == 0 else pa.float64()
+        fields.append(pa.field(f.name, t))
+    return table.cast(pa.schema(fields)).to_pandas()
+
+
+def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
+    """Run a lazy query and return its result as a pandas DataFrame (pandas-backed frames are returned as they
+    are, without a copy through arrow)."""
+    if engine_of(frame) == "pandas":
+        native = frame.collect().to_native() if isinstance(frame, nw.LazyFrame) else frame.to_native()
+        return native.reset_index(drop=True)
+    result = frame.collect(backend="pyarrow") if isinstance(frame, nw.LazyFrame) else frame
+    return _to_pandas(result.to_native())
+
+
+def like(df: pd.DataFrame, template: nw.LazyFrame) -> nw.LazyFrame:
+    """A small pandas frame (a crosswalk, a rebuilt ledger) as a LazyFrame of ``template``'s engine, so the two
+    can be joined."""
+    kind = engine_of(template)
+    if kind == "pandas":
+        return lazy(df)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.cast(pa.schema([pa.field(f.name, pa.date32() if pa.types.is_timestamp(f.type) else f.type)
+                                  for f in table.schema]))
+    if kind == "duckdb":
+        import duckdb
+
+        return lazy(duckdb.from_arrow(table))
+    session = template.to_native().sparkSession
+    return lazy(session.createDataFrame(table.to_pandas()) if len(table) else session.createDataFrame(
+        [], _spark_schema(table.schema)))
+
+
+def _spark_schema(arrow_schema: pa.Schema):
+    from pyspark.sql import types as T
+
+    def conv(t):
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return T.StringType()
+        if pa.types.is_int64(t):
+            return T.LongType()
+        if pa.types.is_int32(t):
+            return T.IntegerType()
+        if pa.types.is_floating(t):
+            return T.DoubleType()
+        if pa.types.is_boolean(t):
+            return T.BooleanType()
+        if pa.types.is_date(t):
+            return T.DateType()
+        if pa.types.is_list(t):
+            return T.ArrayType(conv(t.value_type))
+        return T.StringType()
+
+    return T.StructType([T.StructField(f.name, conv(f.type), True) for f in arrow_schema])
+
+
+def materialize(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """Compute a lazy intermediate once (per-claim first adjudications, say) so the metrics that reuse it do
+    not recompute it: pandas frames already are; DuckDB results move to an in-memory arrow table; Spark
+    results are cached."""
+    kind = engine_of(frame)
+    if kind == "pandas":
+        return frame
+    if kind == "duckdb":
+        import duckdb
+
+        return lazy(duckdb.from_arrow(frame.collect(backend="pyarrow").to_native()))
+    return lazy(frame.to_native().cache())
+
+
+def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """Every table as a pandas DataFrame in canonical dtypes (lazy tables are collected). For the few metrics
+    that are computed in pandas only (work lists, scorecards): they read one practice at a time."""
+    out = {}
+    for name, frame in tables.items():
+        if frame is None or isinstance(frame, pd.DataFrame):
+            out[name] = frame
+            continue
+        df = collect(lazy(frame))
+        if name in schema.TABLES:
+            spec = schema.TABLES[name]
+            df = schema.from_arrow(name, pa.Table.from_pandas(df, preserve_index=False).select(
+                [c for c in spec.names if c in df.columns]))
+        out[name] = df
+    return out
+
+
+def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", *,
+                names: Iterable[str] | None = None, spark: Any = None, connection: Any = None) -> dict[str, Any]:
+    """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
+    DuckDB relations or Spark DataFrames (lazy scans of the committed parquet files; each query reads only the
+    columns and row groups it needs: tables are sorted by date with a row group per month).
+
+    ``spark``: the SparkSession to use (default: the active one, or a local one). ``connection``: a DuckDB
+    connection (default: DuckDB's default connection). A table the practice does not have is left out.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    names = list(names) if names is not None else list(schema.TABLES)
+    if engine == "pandas":
+        from . import store
+
+        return store.load_tables(root, practice, names, required=False)
+    paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
+    if engine == "duckdb":
+        import duckdb
+
+        con = connection or duckdb.default_connection()
+        return {n: con.read_parquet(str(p)) for n, p in paths.items()}
+    session = spark or _spark_session()
+    return {n: session.read.parquet(str(p)) for n, p in paths.items()}
+
+
+def _table_paths(root, practice: str, names: list[str], *, local: bool) -> dict[str, Any]:
+    from . import store
+
+    if local:
+        return store.committed_paths(root, practice, names)
+    if not store.PRACTICE_NAME.fullmatch(practice):
+        raise ValueError(f"practice name {practice!r} is not a plain folder name")
+    return {n: f"{str(root).rstrip('/')}/{practice}/{n}.parquet" for n in names}
+
+
+def _spark_session():
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    return (SparkSession.builder.master("local[2]").appName("rcmkit")
+            .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+
+
+# -- expressions ------------------------------------------------------------------------------------------------
+
+def day_number(expr: nw.Expr) -> nw.Expr:
+    """Days since 1970-01-01 of a date expression, by integer arithmetic on year and day of year (proleptic
+    Gregorian), so differences of dates work on every engine."""
+    y = expr.dt.year().cast(nw.Int64)
+    return ((y - 1970) * 365 + (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400
+            + expr.dt.ordinal_day().cast(nw.Int64) - 1)
+
+
+def date_value(frame: nw.LazyFrame, column: str, when: pd.Timestamp | str) -> nw.Expr:
+    """A literal of ``when`` in the type of ``frame[column]`` (a date on DuckDB/Spark, a datetime on pandas)."""
+    ts = pd.Timestamp(when)
+    if frame.collect_schema()[column] == nw.Date:
+        return nw.lit(ts.date(), nw.Date)
+    return nw.lit(ts.to_pydatetime())
+
+
+def on_or_before(frame: nw.LazyFrame, column: str, when) -> nw.Expr:
+    return nw.col(column) <= date_value(frame, column, when)
+
+
+def between(frame: nw.LazyFrame, column: str, start, end) -> nw.Expr:
+    """``start <= column <= end`` (both inclusive)."""
+    return (nw.col(column) >= date_value(frame, column, start)) & (nw.col(column) <= date_value(frame, column, end))
+
+
+def int_sum(column: str, alias: str | None = None) -> nw.Expr:
+    """Sum of an integer column (a plain reduction, so pandas group-bys stay on their fast path; DuckDB's
+    DECIMAL(38) sums come back as int64 from :func:`collect`)."""
+    return nw.col(column).sum().alias(alias or column)
+
+
+def classify(adjustments: nw.LazyFrame, crosswalk: pd.DataFrame | None = None) -> nw.LazyFrame:
+    """``adjustments`` with ``treatment`` and ``category`` from the CARC crosswalk, as engine expressions: the
+    same lookup order as :func:`rcmkit.reference.classify_adjustments` (exact (group, code), then (group, '*'),
+    then ('*', code), else a denial in category 'Other'; the 4010 group CR is looked up as CO)."""
+    from .reference import carc_crosswalk
+
+    xw = crosswalk if crosswalk is not None else carc_crosswalk()
+    g = nw.col("group_code").str.to_uppercase()
+    g = nw.when(g == "CR").then(nw.lit("CO")).otherwise(g)
+    r = nw.col("reason_code").str.to_uppercase()
+    exact = xw[(xw["group_code"] != "*") & (xw["reason_code"] != "*")]
+    by_group = xw[(xw["group_code"] != "*") & (xw["reason_code"] == "*")]
+    by_code = xw[(xw["group_code"] == "*") & (xw["reason_code"] != "*")]
+    key = nw.concat_str([nw.col("_g"), nw.lit("|"), nw.col("_r")])
+
+    def chain(column: str, default: str) -> nw.Expr:
+        cases: list[tuple[nw.Expr, str]] = []
+        for value, rows in exact.groupby(column, sort=True):
+            cases.append((key.is_in(sorted(rows["group_code"] + "|" + rows["reason_code"])), value))
+        for value, rows in by_group.groupby(column, sort=True):
+            cases.append((nw.col("_g").is_in(sorted(rows["group_code"])), value))
+        for value, rows in by_code.groupby(column, sort=True):
+            cases.append((nw.col("_r").is_in(sorted(rows["reason_code"])), value))
+        # exact matches first: nest from the last case outwards so the first matching case wins
+        expr: nw.Expr = nw.lit(default)
+        for cond, value in reversed(cases):
+            expr = nw.when(cond).then(nw.lit(value)).otherwise(expr)
+        return expr
+
+    return (adjustments.with_columns(_g=g, _r=r)
+            .with_columns(treatment=chain("treatment", "denial"), category=chain("category", "Other"))
+            .drop("_g", "_r"))

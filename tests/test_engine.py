@@ -1,0 +1,165 @@
+"""One metric implementation, three engines: pandas, DuckDB and PySpark give the same KPI suite, to the cent.
+
+The small hand-computed practice (tests/small_practice.py) and a generated demo practice are saved to a store,
+then opened on each engine with :func:`rcmkit.engine.open_tables`; :func:`rcmkit.metrics.kpi_suite` must return
+identical numbers. The Spark tests need Java 17 (``.ci/run`` installs Debian's openjdk-17-jre-headless where
+``java`` is missing); without Java they skip and say why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+
+import narwhals as nw
+import pandas as pd
+import pytest
+
+from rcmkit import demo, engine, store
+from rcmkit.ledger import build_ledger
+from rcmkit.metrics import MetricOptions, kpi_suite
+from rcmkit.reference import classify_adjustments
+from small_practice import tables as small_tables
+
+duckdb = pytest.importorskip("duckdb")
+MONTH = "2026-03"  # the small practice's month
+DEMO_MONTH = "2026-10"
+
+
+def _save(root, practice, tables):
+    tables = dict(tables)
+    tables.setdefault("ledger", build_ledger(tables))
+    store.save_tables(root, practice, tables)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engines")
+    _save(root, "small", small_tables())
+    _save(root, "demo", demo.generate(n_claims=1200, seed=11))
+    return root
+
+
+def _assert_same_suite(expected: dict, got: dict, label: str) -> None:
+    assert list(expected["kpis"]) == list(got["kpis"]), label
+    for key, kpi in expected["kpis"].items():
+        other = got["kpis"][key]
+        for field in ("value", "numerator", "denominator"):
+            a, b = getattr(kpi, field), getattr(other, field)
+            if a is None or b is None:
+                assert a is b, f"{label}: {key}.{field}: {a} vs {b}"
+            else:  # cents are exact; ratios of exact cents agree to float rounding
+                assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{label}: {key}.{field}: {a} vs {b}"
+        assert kpi.definition == other.definition
+    for name in ("aging", "reimbursement", "denial_reasons"):
+        pd.testing.assert_frame_equal(expected[name], got[name], check_dtype=False, obj=f"{label}: {name}")
+
+
+@pytest.mark.parametrize("practice,month", [("small", MONTH), ("demo", DEMO_MONTH)])
+@pytest.mark.parametrize("options", [MetricOptions(), MetricOptions(
+    days_in_ar="gross_12m", aging_basis="submission_date", aged_over_days=90, denial_scope="full",
+    reimbursement_months=12, min_cell_count=1)], ids=["defaults", "variants"])
+def test_duckdb_equals_pandas(stores, practice, month, options):
+    pandas_suite = kpi_suite(engine.open_tables(stores, practice, "pandas"), month, options)
+    duck = engine.open_tables(stores, practice, "duckdb")
+    assert all(engine.engine_of(v) == "duckdb" for v in duck.values())
+    _assert_same_suite(pandas_suite, kpi_suite(duck, month, options), f"duckdb {practice}")
+
+
+def test_small_practice_suite_has_the_hand_computed_numbers(stores):
+    """The engine tests compare engines; this pins that they compare the right numbers (test_metrics.py derives
+    them by hand): 12 claims, March 2026."""
+    suite = kpi_suite(engine.open_tables(stores, "small", "duckdb"), MONTH)
+    reference = kpi_suite(small_tables(), MONTH)
+    _assert_same_suite(reference, suite, "duckdb vs in-memory fixture")
+    assert suite["kpis"]["initial_denial_rate"].denominator > 0
+
+
+def test_variant_ledger_on_duckdb(stores):
+    """A denial policy other than the stored ledger's rebuilds the ledger and hands it to the engine."""
+    options = MetricOptions(denial_policy="at_remit")
+    _assert_same_suite(kpi_suite(engine.open_tables(stores, "demo", "pandas"), DEMO_MONTH, options),
+                       kpi_suite(engine.open_tables(stores, "demo", "duckdb"), DEMO_MONTH, options), "at_remit")
+
+
+def test_day_number_matches_the_calendar():
+    days = [dt.date(1970, 1, 1), dt.date(1999, 12, 31), dt.date(2000, 2, 29), dt.date(2000, 3, 1),
+            dt.date(2024, 12, 31), dt.date(2026, 11, 25), dt.date(2100, 3, 1)]
+    frame = pd.DataFrame({"d": pd.to_datetime(days)})
+    got = engine.collect(engine.lazy(frame).select(n=engine.day_number(nw.col("d"))))["n"].tolist()
+    assert got == [(d - dt.date(1970, 1, 1)).days for d in days]
+    rel = duckdb.from_arrow(__import__("pyarrow").table({"d": days}))
+    assert engine.collect(engine.lazy(rel).select(n=engine.day_number(nw.col("d"))))["n"].tolist() == got
+
+
+def test_classify_matches_the_pandas_crosswalk():
+    """The engine-side CARC classification equals rcmkit.reference.classify_adjustments on every code the
+    crosswalk names, wildcard cases, the 4010 group CR, lower case and an unknown code."""
+    from rcmkit.reference import carc_crosswalk
+
+    xw = carc_crosswalk()
+    pairs = [(g if g != "*" else "CO", r if r != "*" else "999") for g, r in zip(xw["group_code"], xw["reason_code"])]
+    pairs += [("PR", "3"), ("CR", "45"), ("co", "97"), ("OA", "ZZ9"), ("PI", "18"), ("XX", "1")]
+    adj = pd.DataFrame({"remit_id": [f"R{i}" for i in range(len(pairs))], "group_code": [g for g, _ in pairs],
+                        "reason_code": [r for _, r in pairs], "amount_cents": 1})
+    expected = classify_adjustments(adj)[["treatment", "category"]]
+    for frame in (adj, duckdb.from_df(adj)):
+        got = engine.collect(engine.classify(engine.lazy(frame)).sort("remit_id"))
+        got = got.set_index("remit_id").loc[adj["remit_id"], ["treatment", "category"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_metric_aggregations_stay_plain():
+    """rcmkit.engine's rule: no when/then inside group_by().agg() (narwhals 2.29's pandas backend computes it
+    wrongly: a conditional sum over {a: 100, 200} came out 300, not 200). Derived values go in with_columns."""
+    import inspect
+    import re
+
+    import rcmkit.metrics as metrics
+
+    for module in {inspect.getmodule(f) for f in vars(metrics).values() if callable(f)}:
+        source = inspect.getsource(module)
+        for match in re.finditer(r"\.agg\(", source):
+            depth, i = 1, match.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(source[i], 0)
+                i += 1
+            assert "when(" not in source[match.end():i], f"{module.__name__}: when/then inside agg()"
+
+
+def test_open_tables_rejects_bad_names(stores):
+    with pytest.raises(store.StoreError):
+        engine.open_tables(stores, "../small", "duckdb")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        engine.open_tables(stores, "small", "polars")
+
+
+# --------------------------------------------------------------------------------------------- Spark
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[test]')")
+    if shutil.which("java") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the Spark tests: .ci/run installs openjdk-17-jre-headless as root")
+        pytest.skip("Spark needs Java 17: `apt-get install openjdk-17-jre-headless` (.ci/run does this as root)")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[1]").appName("rcmkit-tests")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.driver.memory", "1g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("practice,month", [("small", MONTH), ("demo", DEMO_MONTH)])
+def test_spark_equals_pandas(stores, spark, practice, month):
+    options = MetricOptions()
+    pandas_suite = kpi_suite(engine.open_tables(stores, practice, "pandas"), month, options)
+    tables = engine.open_tables(stores, practice, "spark", spark=spark)
+    assert all(engine.engine_of(v) == "spark" for v in tables.values())
+    _assert_same_suite(pandas_suite, kpi_suite(tables, month, options), f"spark {practice}")
