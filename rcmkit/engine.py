@@ -258,6 +258,8 @@ def classify(adjustments: nw.LazyFrame, crosswalk: pd.DataFrame | None = None) -
     then ('*', code), else a denial in category 'Other'; the 4010 group CR is looked up as CO)."""
     from .reference import carc_crosswalk
 
+    if crosswalk is None and "treatment" in adjustments.columns and "category" in adjustments.columns:
+        return adjustments  # classified already (rcmkit.metrics.summary does it once per KPI set)
     xw = crosswalk if crosswalk is not None else carc_crosswalk()
     g = nw.col("group_code").str.to_uppercase()
     g = nw.when(g == "CR").then(nw.lit("CO")).otherwise(g)

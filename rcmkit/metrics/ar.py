@@ -55,7 +55,9 @@ def _bucket(age: nw.Expr) -> nw.Expr:
 
 
 def balances_frame(tables: Mapping[str, Any], as_of: pd.Timestamp, options: MetricOptions) -> nw.LazyFrame:
-    """:func:`ar_balances` as a lazy frame on the tables' engine (what the A/R metrics aggregate)."""
+    """:func:`ar_balances` as a lazy frame on the tables' engine (what the A/R metrics aggregate). The A/R
+    functions take it as ``balances=`` when the caller has it for the month's end (every window they use ends
+    there), so a KPI set computes the balances once."""
     as_of = pd.Timestamp(as_of)
     ledger = lazy(ledger_for(tables, options))
     claims = lazy_tables(tables, ["claims"])["claims"]
@@ -108,6 +110,8 @@ def ar_aging(
     month: str,
     options: MetricOptions = MetricOptions(),
     by: str = "payer",
+    *,
+    balances=None,
 ) -> pd.DataFrame:
     """Open A/R at the end of ``month`` by age bucket (0-30, 31-60, 61-90, 91-120, 120+ days).
 
@@ -118,7 +122,9 @@ def ar_aging(
     """
     if by not in ("payer", "responsible", "payer_class", None):
         raise ValueError(f"by must be 'payer', 'responsible', 'payer_class' or None, got {by!r}")
-    balances = _open(balances_frame(tables, month_window(month).end, options))
+    if balances is None:
+        balances = balances_frame(tables, month_window(month).end, options)
+    balances = _open(balances)
     sums = collect(balances.group_by("responsible", "bucket").agg(int_sum("balance_cents")))
     who = sums["responsible"]
     payers = collect(lazy(tables["payers"])) if tables.get("payers") is not None else None
@@ -162,7 +168,7 @@ def _posted_in(ledger, window: Window, kinds: tuple[str, ...]) -> int:
 
 
 def days_in_ar(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> KPI:
     """Days in A/R (gross): gross A/R at the end of ``month`` / average daily gross charges.
 
@@ -174,7 +180,9 @@ def days_in_ar(
     months = 3 if options.days_in_ar == "gross_3m" else 12
     window = month_window(month, months)
     ledger = ledger_for(tables, options)
-    ar = ar_total(balances_frame({**tables, "ledger": ledger}, window.end, options))
+    if balances is None:
+        balances = balances_frame({**tables, "ledger": ledger}, window.end, options)
+    ar = ar_total(balances)
     charges = _posted_in(ledger, window, ("charge",))
     daily = charges / window.days
     src = "AAFP (days in A/R)" if months == 3 else "MGMA (days of gross FFS charges in A/R)"
@@ -207,7 +215,7 @@ def _expected_contractual_rate(ledger, as_of: pd.Timestamp) -> tuple[dict[str, f
 
 
 def days_in_ar_net(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> KPI:
     """Net days in A/R (HFMA MAP Key): net A/R / average daily net revenue of the last N full months.
 
@@ -222,7 +230,9 @@ def days_in_ar_net(
     window = month_window(month, options.days_in_ar_net_months)
     native = ledger_for(tables, options)
     ledger = lazy(native)
-    balances = _open(balances_frame({**tables, "ledger": native}, window.end, options))
+    if balances is None:
+        balances = balances_frame({**tables, "ledger": native}, window.end, options)
+    balances = _open(balances)
     posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
     priced = posted.filter(nw.col("kind") == "contractual").select("claim_id").unique()
     rates, overall = _expected_contractual_rate(ledger, window.end)

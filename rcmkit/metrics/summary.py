@@ -6,7 +6,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..engine import materialize
+from ..engine import classify, lazy, materialize
 from ._common import KPI, MetricOptions, ledger_for, month_window
 from .ar import ar_aged_pct, ar_aging, balances_frame, days_in_ar, days_in_ar_net
 from .collections import charges, net_collection_rate, payments
@@ -16,9 +16,10 @@ from .reimbursement import reimbursement_by_payer_code
 __all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite"]
 
 
-def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions) -> list[KPI]:
+def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions, *, balances=None) -> list[KPI]:
     """A/R total and the share aged over ``options.aged_over_days`` at the end of ``month`` (AAFP; MGMA)."""
-    balances = balances_frame(tables, month_window(month).end, options)
+    if balances is None:
+        balances = balances_frame(tables, month_window(month).end, options)
     aged, total = ar_aged_pct(balances, options.aged_over_days)
     n = options.aged_over_days
     basis = "date of service (never re-aged)" if options.aging_basis == "service_date" else "first bill date"
@@ -31,20 +32,33 @@ def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
     ]
 
 
+def _prepared(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> dict:
+    """The tables with what several KPIs share computed once: the ledger of the options' denial policy, and the
+    adjustments classified through the CARC crosswalk (:func:`rcmkit.engine.classify`)."""
+    tables = dict(tables)
+    tables["ledger"] = ledger_for(tables, options)
+    if tables.get("adjustments") is not None and "treatment" not in lazy(tables["adjustments"]).columns:
+        tables["adjustments"] = materialize(classify(lazy(tables["adjustments"]))).to_native()
+    return tables
+
+
 def monthly_kpis(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, first=None
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, first=None,
+    balances=None,
 ) -> dict[str, KPI]:
     """Every headline KPI for ``month`` ('YYYY-MM'), in report order, keyed by KPI key. ``first``: the first
-    adjudications when the caller has them (:func:`rcmkit.metrics.denials.first_adjudications_frame`)."""
-    tables = dict(tables)
-    tables["ledger"] = ledger_for(tables, options)  # build a variant ledger once, not per metric
+    adjudications when the caller has them (:func:`rcmkit.metrics.denials.first_adjudications_frame`), and
+    ``balances`` the month-end balances (:func:`rcmkit.metrics.ar.balances_frame`)."""
+    tables = _prepared(tables, options)
+    if balances is None:
+        balances = materialize(balances_frame(tables, month_window(month).end, options))
     if first is None:  # computed once, read by three KPIs
         first = materialize(first_adjudications_frame(tables, options))
     denial_count, denial_dollars = initial_denial_rate(tables, month, options, first=first)
     kpis = [
-        days_in_ar(tables, month, options),
-        days_in_ar_net(tables, month, options),
-        *ar_kpis(tables, month, options),
+        days_in_ar(tables, month, options, balances=balances),
+        days_in_ar_net(tables, month, options, balances=balances),
+        *ar_kpis(tables, month, options, balances=balances),
         clean_claim_rate(tables, month, options, first=first),
         denial_count,
         denial_dollars,
@@ -62,12 +76,12 @@ def kpi_suite(
     :mod:`rcmkit.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
-    tables = dict(tables)
-    tables["ledger"] = ledger_for(tables, options)
+    tables = _prepared(tables, options)
     first = materialize(first_adjudications_frame(tables, options))
+    balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
-        "kpis": monthly_kpis(tables, month, options, first=first),
-        "aging": ar_aging(tables, month, options, by="payer"),
+        "kpis": monthly_kpis(tables, month, options, first=first, balances=balances),
+        "aging": ar_aging(tables, month, options, by="payer", balances=balances),
         "reimbursement": reimbursement_by_payer_code(tables, month, options),
         "denial_reasons": denial_reasons(tables, month, options, top=None, first=first),
     }
