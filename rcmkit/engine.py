@@ -187,7 +187,8 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
     if engine == "pandas":
         from . import store
 
-        return store.load_tables(root, practice, names, required=False)
+        present = [n for n in names if n in store.committed_paths(root, practice, names)]
+        return store.load_tables(root, practice, present, required=False)
     paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
     if engine == "duckdb":
         import duckdb

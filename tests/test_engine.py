@@ -163,3 +163,16 @@ def test_spark_equals_pandas(stores, spark, practice, month):
     tables = engine.open_tables(stores, practice, "spark", spark=spark)
     assert all(engine.engine_of(v) == "spark" for v in tables.values())
     _assert_same_suite(pandas_suite, kpi_suite(tables, month, options), f"spark {practice}")
+
+
+def test_practice_without_some_tables(tmp_path):
+    """A practice holding only 837 and 835 tables (no postings, payers or stored ledger) gives the same suite
+    on DuckDB as on pandas: missing tables are the canonical empty tables, the ledger is derived."""
+    full = small_tables()
+    store.save_tables(tmp_path, "bare", {k: full[k] for k in ("claims", "claim_lines", "remittances",
+                                                              "remit_lines", "adjustments")})
+    expected = kpi_suite(engine.open_tables(tmp_path, "bare", "pandas"), MONTH)
+    duck = engine.open_tables(tmp_path, "bare", "duckdb")
+    assert "postings" not in duck and "ledger" not in duck
+    _assert_same_suite(expected, kpi_suite(duck, MONTH), "bare practice")
+    assert expected["kpis"]["charges"].value > 0
