@@ -44,11 +44,13 @@ class ReportRun:
 
 @pytest.fixture(scope="session")
 def demo_report(demo_root, tmp_path_factory) -> ReportRun:
-    """``rcmkit report`` run once on the demo practice, from a project folder with relative paths."""
+    """``rcmkit report`` run once on the demo practice, from a project folder with relative paths (paths stay inside
+    the project: the session's demo data root is linked in as ``demo-data``)."""
     project = tmp_path_factory.mktemp("project")
+    (project / "demo-data").symlink_to(demo_root, target_is_directory=True)
     params = project / "parameters" / "demo.yaml"
     params.parent.mkdir()
-    params.write_text(f"practice: demo\ndata_root: {demo_root}\nmonth: null\noutput_root: reports\n", encoding="utf-8")
+    params.write_text("practice: demo\ndata_root: demo-data\nmonth: null\noutput_root: reports\n", encoding="utf-8")
     proc = run_cli("report", "parameters/demo.yaml", "--no-progress", cwd=project)
     lines = proc.stdout.strip().splitlines()
     report_dir = Path(lines[-1]).parent if proc.returncode == 0 and lines else None

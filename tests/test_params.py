@@ -75,11 +75,18 @@ CASES = [
     ("benchmarks-not-a-number", BASE + "benchmarks:\n  days_in_ar: {good: soon}\n", (),
      ["p.yaml:3: benchmarks:", "days_in_ar.good: expected a number, got 'soon'"]),
     ("benchmarks-not-mapping", BASE + "benchmarks: [1]\n", (), ["p.yaml:3: benchmarks:", "expected a mapping of KPI"]),
+    # paths stay inside the project folder (the current directory) unless RCMKIT_ALLOW_OUTSIDE_ROOTS=1
+    ("data-root-dotdot", "practice: small\ndata_root: ../data\n", (),
+     ["p.yaml:2: data_root: '../data' contains '..'", "inside the project folder", "RCMKIT_ALLOW_OUTSIDE_ROOTS=1"]),
+    ("output-root-outside", BASE + "output_root: /\n", (), ["p.yaml:3: output_root: '/' is outside the project folder"]),
+    ("cli-output-root-dotdot", BASE, ("--output-root", "../out"), ["--output-root: '../out' contains '..'"]),
+    ("practice-trailing-newline", 'practice: "small\\n"\n', (), ["p.yaml:1: practice:", "expected a practice name"]),
 ]
 
 
 @pytest.mark.parametrize("text,extra,fragments", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_invalid_parameters_exit_2_with_one_line(project, monkeypatch, no_kernel, text, extra, fragments):
+    monkeypatch.delenv("RCMKIT_ALLOW_OUTSIDE_ROOTS", raising=False)
     result = invoke(project, text, *extra, monkeypatch=monkeypatch)
     assert result.exit_code == 2, result.output
     err = result.stderr

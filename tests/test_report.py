@@ -277,7 +277,7 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
 @pytest.mark.slow
 def test_failing_notebook_keeps_partial_and_publishes_nothing(demo_report, expected, tmp_path):
     month = expected["month"]
-    out = tmp_path / "reports"
+    out = demo_report.project / f"reports-{tmp_path.name}"  # --output-root stays inside the project
     good = out / "demo" / month
     shutil.copytree(demo_report.report_dir, good)  # an older, complete report that must survive
     good_html = (good / "monthly_report.html").read_bytes()
@@ -607,11 +607,12 @@ def test_report_without_chromium_still_publishes_html(demo_root, tmp_path, monke
         new_code_cell("from IPython.display import HTML\nHTML('<p>tiny report</p>')"),
     ])
     nbformat.write(nb, tmp_path / "tiny.ipynb")
-    (tmp_path / "p.yaml").write_text(f"practice: demo\ndata_root: {demo_root}\noutput_root: {tmp_path / 'out'}\n")
+    (tmp_path / "demo-data").symlink_to(demo_root, target_is_directory=True)  # paths stay inside the project
+    (tmp_path / "p.yaml").write_text("practice: demo\ndata_root: demo-data\noutput_root: out\n")
     monkeypatch.setattr(export, "find_chromium", lambda: None)
     lines: list[str] = []
-    result = run_report(load_params(tmp_path / "p.yaml"), notebook=tmp_path / "tiny.ipynb", progress=False,
-                        log=lines.append)
+    result = run_report(load_params(tmp_path / "p.yaml", cwd=tmp_path), notebook=tmp_path / "tiny.ipynb",
+                        progress=False, log=lines.append)
     assert lines.count("PDF skipped: chromium not found") == 1
     assert result.pdf is None and result.notes == ("PDF skipped: chromium not found",)
     assert "tiny report" in result.html.read_text()

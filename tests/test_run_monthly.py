@@ -55,8 +55,9 @@ def portfolio(demo_root, demo_report, tmp_path_factory) -> PortfolioRun:
         write_ledger(data, name)
     params = project / "parameters"
     params.mkdir()
+    (project / "demo-data").symlink_to(demo_root, target_is_directory=True)  # paths stay inside the project
     # the same parameter text as conftest's demo_report: its outputs must be byte-identical to this run's
-    (params / "demo.yaml").write_text(f"practice: demo\ndata_root: {demo_root}\nmonth: null\noutput_root: reports\n")
+    (params / "demo.yaml").write_text("practice: demo\ndata_root: demo-data\nmonth: null\noutput_root: reports\n")
     (params / "riverbend.yaml").write_text(
         "practice: riverbend\npractice_name: Riverbend Pediatrics\ndata_root: data\noutput_root: reports\n")
     (params / "hillcrest.yaml").write_text(

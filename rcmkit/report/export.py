@@ -221,6 +221,9 @@ def html_to_pdf(
         lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
         detail = lines[-1] if lines else "no output"
         raise PdfError(f"chromium could not print {html_path.name} (exit {proc.returncode}): {detail}")
+    from .. import store
+
+    store.restrict(tmp_pdf)  # Chromium writes with the umask; the PDF is private like every report file
     os.replace(tmp_pdf, pdf_path)
     return pdf_path
 

@@ -3,7 +3,7 @@
 A parameter file is a small YAML mapping (``parameters/demo.yaml``)::
 
     practice: demo          # folder under data_root (letters, digits, '-', '_', '.')
-    data_root: data         # relative paths are resolved against the current directory (the project root)
+    data_root: data         # a folder inside the project: relative to the current directory (the project root)
     month: null             # "YYYY-MM" (quote it), or null for the last full month in the data
     output_root: reports    # reports land in <output_root>/<practice>/<YYYY-MM>/
     title: null             # optional report title
@@ -14,6 +14,15 @@ A parameter file is a small YAML mapping (``parameters/demo.yaml``)::
 Every problem raises :class:`ParamError`, whose message is one line naming the file, the key (and the line when
 known) and what was expected, e.g. ``parameters/demo.yaml:3: month: expected a quoted "YYYY-MM" month such as
 "2026-09", got '2026-9'``. The CLI prints it and exits with status 2.
+
+Paths (``data_root``, ``output_root`` and the ``--output-root`` option) are confined to the project folder: the
+current directory (``load_params(cwd=...)``). A relative path is resolved against it; an absolute path must lie
+inside it; a ``..`` component is refused wherever it leads. Symbolic links inside the project are followed (the
+project's owner put them there: ``data -> /mnt/rcm/data`` works). Set ``RCMKIT_ALLOW_OUTSIDE_ROOTS=1`` to allow
+folders outside the project (any absolute path, or ``..``). ``practice`` is a plain folder name
+(:data:`rcmkit.store.PRACTICE_NAME`), and ``output_root`` may not be ``data_root`` itself (reports would land in
+the practices' table folders). Free text (``title``, ``practice_name``, a benchmark's ``source``) is data: the
+report escapes it wherever it shows it, and papermill injects it as a Python string literal.
 
 Scalars of the string keys are taken from the YAML text as written, so ``practice: 00123`` stays ``"00123"`` and
 ``month: 2026-09`` stays ``"2026-09"`` (YAML 1.1 would turn the first into the octal integer 83).
@@ -29,7 +38,8 @@ from typing import Any, Mapping
 
 import yaml
 
-__all__ = ["ParamError", "ReportParams", "load_params", "validate_data", "check_month", "KEYS", "REQUIRED_TABLES"]
+__all__ = ["ParamError", "ReportParams", "load_params", "validate_data", "check_month", "KEYS", "REQUIRED_TABLES",
+           "ALLOW_OUTSIDE_ENV", "outside_roots_allowed", "confined_path"]
 
 #: The keys a parameter file may hold, with what each expects (used in messages).
 KEYS: dict[str, str] = {
@@ -52,6 +62,8 @@ _MAPPINGS = ("metrics", "benchmarks")
 REQUIRED_TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "ledger")
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: Environment variable that lets ``data_root``/``output_root`` (and ``--output-root``) leave the project folder.
+ALLOW_OUTSIDE_ENV = "RCMKIT_ALLOW_OUTSIDE_ROOTS"
 
 
 class ParamError(ValueError):
@@ -83,7 +95,16 @@ class ReportParams:
 
     @property
     def report_dir(self) -> Path:
-        return self.output_root / self.practice / self.month
+        """``<output_root>/<practice>/<YYYY-MM>``; the practice and month are checked again (a ReportParams can
+        be built by hand), so the folder is always inside ``output_root``."""
+        from .. import store
+
+        if not isinstance(self.month, str) or not MONTH_RE.fullmatch(self.month):
+            raise ParamError(self.source, "month", f'expected a "YYYY-MM" month, got {self.month!r}')
+        try:
+            return store.practice_dir(self.output_root, self.practice) / self.month
+        except store.StoreError as exc:
+            raise ParamError(self.source, "practice", str(exc)) from None
 
     def notebook_parameters(self, output_dir: str | os.PathLike) -> dict[str, Any]:
         """The papermill ``parameters`` dict: strings, None and the metric-options mapping; never CLI-parsed."""
@@ -170,14 +191,43 @@ def _construct(node: yaml.Node) -> Any:
 
 # --------------------------------------------------------------------------------------------- validation
 def check_month(source: str, key: str, value: Any, line: int | None = None) -> str:
-    if not isinstance(value, str) or not MONTH_RE.match(value.strip()):
+    if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
         raise ParamError(source, key, f'expected a quoted "YYYY-MM" month such as "2026-09", got {value!r}', line)
     return value.strip()
 
 
-def _resolve_path(value: str, cwd: Path) -> Path:
+def outside_roots_allowed() -> bool:
+    """True when ``RCMKIT_ALLOW_OUTSIDE_ROOTS`` is set to 1 (or true/yes/on): paths may leave the project."""
+    return os.environ.get(ALLOW_OUTSIDE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def confined_path(source: str, key: str | None, value: str, project: Path, line: int | None = None, *,
+                  allow_outside: bool | None = None, expected: str = "a folder path") -> Path:
+    """``value`` (a path from a parameter file or the command line) resolved against ``project``, refused with a
+    :class:`ParamError` when it could lead outside it: a ``..`` component, or an absolute path (``~`` included)
+    that is not inside ``project``. ``allow_outside`` (default: :func:`outside_roots_allowed`) lifts both checks.
+    The check is on the path as written: symbolic links inside the project are followed, as its owner made them.
+    Returns the absolute path with symbolic links resolved."""
+    allow = outside_roots_allowed() if allow_outside is None else allow_outside
+    if "\x00" in value:
+        raise ParamError(source, key, f"{value!r} contains a NUL character; expected {expected}", line)
     p = Path(os.path.expanduser(value))
-    return (p if p.is_absolute() else cwd / p).resolve()
+    target = p if p.is_absolute() else project / p
+    if not allow:
+        hint = (f"; expected {expected} inside the project folder {project} (relative paths are relative to it), "
+                f"or set {ALLOW_OUTSIDE_ENV}=1 to allow folders outside it")
+        if ".." in p.parts:
+            raise ParamError(source, key, f"{value!r} contains '..'{hint}", line)
+        lexical = os.path.normpath(os.path.abspath(target))
+        inside = _within(lexical, os.path.normpath(os.path.abspath(project))) or \
+            _within(os.path.realpath(lexical), os.path.realpath(project))
+        if not inside:
+            raise ParamError(source, key, f"{value!r} is outside the project folder{hint}", line)
+    return target.resolve()
 
 
 def load_params(
@@ -190,7 +240,9 @@ def load_params(
 ) -> ReportParams:
     """Read and validate a parameter file; ``month``/``output_root`` override the file (command-line options).
 
-    Relative paths are resolved against ``cwd`` (default: the current directory, i.e. the project root).
+    Relative paths are resolved against ``cwd`` (default: the current directory, i.e. the project root), and
+    ``data_root``/``output_root`` must stay inside it (see :func:`confined_path`; ``RCMKIT_ALLOW_OUTSIDE_ROOTS=1``
+    lifts that).
     With ``check_data`` (the default) the practice's tables must exist and the month must be a full month in
     them; a null month becomes the last full month (:func:`rcmkit.metrics.last_full_month`).
     Raises :class:`ParamError` for the first problem found.
@@ -223,24 +275,37 @@ def load_params(
             values[key] = _string(source, key, node, line)
 
     practice = values["practice"]
-    from ..store import PRACTICE_NAME
+    from .. import store
 
-    if not PRACTICE_NAME.match(practice) or ".." in practice:
+    if not store.PRACTICE_NAME.fullmatch(practice) or ".." in practice:
         raise ParamError(source, "practice", f"expected {KEYS['practice']}, at most 64 characters, not starting "
                          f"with '.'; got {practice!r}", lines["practice"])
     for key in ("data_root", "output_root"):
         if values[key] is None or not str(values[key]).strip():
             raise ParamError(source, key, f"expected {KEYS[key]}, got an empty value", lines[key])
-    data_root = _resolve_path(values["data_root"], cwd)
+    project = cwd.absolute()
+    data_root = confined_path(source, "data_root", values["data_root"], project, lines["data_root"],
+                              expected=KEYS["data_root"])
     if output_root is not None:
-        out_root = _resolve_path(os.fspath(output_root), cwd)
+        out_source, out_key, out_line = "--output-root", None, None
+        out_root = confined_path(out_source, out_key, os.fspath(output_root), project, expected="a folder path")
         if out_root.exists() and not out_root.is_dir():
             raise ParamError("--output-root", None, f"{out_root} exists and is not a folder; expected a folder path")
     else:
-        out_root = _resolve_path(values["output_root"], cwd)
+        out_source, out_key, out_line = source, "output_root", lines["output_root"]
+        out_root = confined_path(source, "output_root", values["output_root"], project, lines["output_root"],
+                                 expected=KEYS["output_root"])
         if out_root.exists() and not out_root.is_dir():
             raise ParamError(source, "output_root", f"{out_root} exists and is not a folder; expected "
                              f"{KEYS['output_root']}", lines["output_root"])
+    if out_root == data_root:
+        raise ParamError(out_source, out_key, f"{out_root} is the data_root: reports would be written into the "
+                         "practices' table folders; expected another folder, e.g. reports", out_line)
+    try:  # the practice's folder under each root is a plain subfolder (the store's own rule)
+        store.practice_dir(data_root, practice)
+        store.practice_dir(out_root, practice)
+    except store.StoreError as exc:  # pragma: no cover - the name was checked above
+        raise ParamError(source, "practice", str(exc), lines["practice"]) from None
 
     metric_options = values["metrics"] or {}
     if not all(isinstance(k, str) for k in metric_options):
@@ -301,7 +366,7 @@ def _check_benchmarks(source: str, value: Any, line: int | None) -> dict:
 
 
 def _check_cli_month(value: str) -> str:
-    if not isinstance(value, str) or not MONTH_RE.match(value.strip()):
+    if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
         raise ParamError("--month", None, f'expected a "YYYY-MM" month such as 2026-09, got {value!r}')
     return value.strip()
 
@@ -317,7 +382,10 @@ def validate_data(
     source = params.source
     lines = lines or {}
     practice, root = params.practice, params.data_root
-    folder = root / practice
+    try:
+        folder = store.practice_dir(root, practice)
+    except store.StoreError as exc:
+        raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
     make = f"create it with 'rcmkit demo --practice {practice}' or 'rcmkit ingest'"
     if not root.is_dir():
         raise ParamError(source, "data_root", f"folder {root} does not exist; expected the folder that holds "

@@ -4,7 +4,8 @@ An RCM company sees its whole book at once: one row per practice with its headli
 status (each practice's own targets, as its report used them), its largest dollar opportunity, and relative links
 to its HTML and PDF report. Static HTML with inline CSS: no JavaScript, nothing fetched. It is built from the
 ``metrics.json`` files on disk (plus this run's failures), sorted by practice, with no wall-clock time in it:
-the same reports give the same page.
+the same reports give the same page. Like every report file it is private to its owner (``0600`` in ``0700``
+folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.store.write_file`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .. import store
 from . import formatting as fmt
 from .record import METRICS_FILE
 
@@ -54,7 +56,9 @@ def collect_rows(output_root: str | os.PathLike, month: str,
                 continue
             if doc.get("month") != month:
                 continue
-            practice = str(doc.get("practice") or path.parent.parent.name)
+            practice = str(doc.get("practice") or "")
+            if not store.PRACTICE_NAME.fullmatch(practice) or ".." in practice:
+                practice = path.parent.parent.name  # links are built from it: only a plain folder name
             rows[practice] = PortfolioRow(practice, month, doc, None,
                                           has_pdf=(path.parent / "monthly_report.pdf").is_file())
     for practice, error in (failures or {}).items():
@@ -201,11 +205,14 @@ def portfolio_html(rows: Iterable[PortfolioRow], month: str, *, title: str | Non
 def write_portfolio(output_root: str | os.PathLike, month: str, failures: Mapping[str, str] | None = None,
                     *, title: str | None = None) -> Path:
     """Write ``<output_root>/<month>/index.html`` (atomically) and return its path."""
+    from .params import MONTH_RE
+
+    if not isinstance(month, str) or not MONTH_RE.fullmatch(month):
+        raise ValueError(f'portfolio month: expected a "YYYY-MM" month, got {month!r}')
     rows = collect_rows(output_root, month, failures)
-    folder = Path(output_root) / month
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = store.make_dirs(Path(output_root) / month)
     path = folder / INDEX_FILE
     tmp = path.with_name(f".{INDEX_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(portfolio_html(rows, month, title=title), encoding="utf-8")
+    store.write_file(tmp, portfolio_html(rows, month, title=title).encode("utf-8"))
     os.replace(tmp, path)
     return path

@@ -10,7 +10,11 @@ Layout of the output (``<output_root>/<practice>/<YYYY-MM>/``)::
     run.json                     the run log: parameters, input hashes, rcmkit version, times, status
 
 Everything is built in a hidden staging folder beside the target and then renamed into place, so a reader sees
-the old complete report or the new complete report, never a mix. When a notebook cell fails, the partial
+the old complete report or the new complete report, never a mix. Report folders and files are private to their
+owner like the data (``0700`` folders, ``0600`` files, or the mode in ``RCMKIT_FILE_MODE``, see
+:func:`rcmkit.store.file_mode`): folders are made with :func:`rcmkit.store.make_dirs`, rcmkit's own files are
+written with :func:`rcmkit.store.write_file`, and what papermill, the kernel and Chromium wrote is given the same
+modes (:func:`rcmkit.store.restrict`) before the staging folder is published. When a notebook cell fails, the partial
 executed notebook is kept in ``<YYYY-MM>.failed/`` (the previous good report, if any, is left untouched) and
 :class:`NotebookFailed` says which cell failed and why.
 """
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import store
 from .params import ReportParams
 from .record import METRICS_FILE, read_metrics
 from .runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
@@ -189,9 +194,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _private_dir(path: Path) -> Path:
+    """Create the folder ``path`` (it must not exist) with the store's folder mode, whatever the umask."""
+    mode = store.dir_mode()
+    os.mkdir(path, mode)
+    os.chmod(path, mode)
+    return path
+
+
 def publish_dir(staging: Path, final: Path) -> None:
     """Move the complete folder ``staging`` to ``final``, replacing an older ``final`` without a window in which
-    a reader could see a half-written report. ``staging`` must be beside ``final`` (same filesystem)."""
+    a reader could see a half-written report. ``staging`` must be beside ``final`` (same filesystem).
+
+    Before the move, ``staging`` and everything in it get the store's modes (:func:`rcmkit.store.restrict`:
+    ``0700``/``0600`` unless ``RCMKIT_FILE_MODE`` says otherwise), whoever wrote the files."""
+    store.restrict(staging)
     for path in staging.rglob("*"):
         if path.is_file():
             with open(path, "rb") as fh:
@@ -246,10 +263,12 @@ def run_report(
     final = params.report_dir
     staging = final.with_name(f".{final.name}.tmp-{secrets.token_hex(4)}")
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
+        store.make_dirs(final.parent)
+        _private_dir(staging)
     except OSError as exc:
         raise ReportError(f"cannot create the report folder {final.parent}: {exc.strerror or exc}") from None
+    except store.StoreError as exc:  # RCMKIT_FILE_MODE is not a usable mode
+        raise ReportError(str(exc)) from None
     out_nb = staging / NOTEBOOK_FILE
     notes: list[str] = []
 
@@ -301,7 +320,7 @@ def run_report(
                               f"{params.practice!r} {params.month!r}")
 
         nb = _without_timestamps(nbformat.read(out_nb, as_version=4), final / NOTEBOOK_FILE)
-        nbformat.write(nb, out_nb)
+        _write_notebook(nb, out_nb)
         log("exporting HTML")
         title = params.title or f"{params.practice_name or params.practice} monthly report {params.month}"
         html, n_stderr = notebook_to_html(nb, title=title)
@@ -310,10 +329,10 @@ def run_report(
         ext = external_references(html)
         if ext:
             log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
-        (staging / HTML_FILE).write_text(html, encoding="utf-8")
+        store.write_file(staging / HTML_FILE, html.encode("utf-8"))
         outputs = {"notebook": NOTEBOOK_FILE, "html": HTML_FILE, "metrics": METRICS_FILE, "pdf": None, "slides": None}
         if slides:
-            (staging / SLIDES_FILE).write_text(notebook_to_slides(nb, title=title), encoding="utf-8")
+            store.write_file(staging / SLIDES_FILE, notebook_to_slides(nb, title=title).encode("utf-8"))
             outputs["slides"] = SLIDES_FILE
         if pdf:
             try:
@@ -349,6 +368,16 @@ def run_report(
     )
 
 
+def _write_notebook(nb, path: Path) -> None:
+    """``nbformat.write`` (the same bytes: JSON and a final newline) through :func:`rcmkit.store.write_file`."""
+    import nbformat
+
+    text = nbformat.writes(nb)
+    if not text.endswith("\n"):
+        text += "\n"
+    store.write_file(path, text.encode("utf-8"))
+
+
 #: Wall-clock fields papermill and nbclient write into an executed notebook (they belong in run.json only).
 _TIMING_KEYS = ("start_time", "end_time", "duration")
 
@@ -379,8 +408,7 @@ def _keep_failed(staging: Path, final: Path, out_nb: Path, run_doc: dict | None 
     if not out_nb.is_file():
         return None
     failed = final.with_name(f"{final.name}.failed")
-    box = final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}")
-    box.mkdir()
+    box = _private_dir(final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}"))
     shutil.move(str(out_nb), box / NOTEBOOK_FILE)
     if run_doc is not None:
         write_run(box, run_doc)

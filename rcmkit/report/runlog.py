@@ -41,7 +41,7 @@ def input_hashes(data_root: str | os.PathLike, practice: str) -> dict[str, str]:
     store transaction), or hashed from the files when there is no manifest."""
     from .. import store
 
-    folder = Path(data_root) / practice
+    folder = store.practice_dir(data_root, practice)
     manifest = folder / store.MANIFEST
     if manifest.is_file():
         try:
@@ -97,9 +97,12 @@ def run_document(
 
 
 def write_run(folder: str | os.PathLike, doc: Mapping[str, Any]) -> Path:
+    """Write ``<folder>/run.json`` atomically, private to its owner (:func:`rcmkit.store.write_file`)."""
+    from .. import store
+
     path = Path(folder) / RUN_FILE
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    store.write_file(tmp, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
     os.replace(tmp, path)
     return path
 
