@@ -341,6 +341,44 @@ def _read_journal(journal: Path) -> tuple[list[tuple[str, str]], dict]:
     return renames, manifest
 
 
+#: Tables stored in date order with one row group per calendar month of this column, so DuckDB and Spark skip
+#: the months a query does not need (row-group min/max statistics) while the table stays one plain file.
+MONTH_CLUSTERED = {"claims": "submitted_on", "remittances": "paid_on", "postings": "posted_on", "ledger": "posted_on"}
+#: Row groups of other tables (and of a very large month) hold at most this many rows.
+ROW_GROUP_ROWS = 1 << 20
+
+
+def _month_groups(table: pa.Table, column: str) -> tuple[pa.Table, list[tuple[int, int]]]:
+    """``table`` in a stable order by the calendar month of ``column`` (nulls last) and the (offset, length) of
+    each month's rows."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    dates = table[column]
+    key = pc.add(pc.multiply(pc.year(dates), 12), pc.month(dates))
+    key = pc.fill_null(key, np.iinfo(np.int64).max).to_numpy().astype("int64", copy=False)
+    order = np.argsort(key, kind="stable")
+    ordered = table.take(pa.array(order)) if len(order) and (np.diff(order) != 1).any() else table
+    sorted_key = key[order]
+    bounds = np.flatnonzero(np.diff(sorted_key)) + 1
+    starts = np.concatenate([[0], bounds]).astype(int)
+    ends = np.concatenate([bounds, [len(sorted_key)]]).astype(int)
+    return ordered, [(int(a), int(b - a)) for a, b in zip(starts, ends)]
+
+
+def _write_parquet(name: str, table: pa.Table, fh) -> None:
+    """Deterministic bytes (fixed writer options, no pandas metadata, no timestamps); month-clustered tables get
+    one row group per month (:data:`MONTH_CLUSTERED`)."""
+    column = MONTH_CLUSTERED.get(name)
+    if column is None or table.num_rows == 0:
+        pq.write_table(table, fh, compression="zstd", store_schema=False, row_group_size=ROW_GROUP_ROWS)
+        return
+    ordered, months = _month_groups(table, column)
+    with pq.ParquetWriter(fh, ordered.schema, compression="zstd", store_schema=False) as writer:
+        for offset, length in months:
+            writer.write_table(ordered.slice(offset, length), row_group_size=ROW_GROUP_ROWS)
+
+
 def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
     """Write the tables as one transaction. The caller holds the practice lock."""
     manifest_path = folder / MANIFEST
@@ -350,9 +388,8 @@ def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
     for name, table in sorted(arrow.items()):
         final = f"{name}.parquet"
         tmp = folder / f"{final}.tmp-{token}"
-        # Deterministic bytes: fixed writer options, no pandas metadata, no timestamps.
         with os.fdopen(_create(tmp), "wb") as fh:
-            pq.write_table(table, fh, compression="zstd", store_schema=False)
+            _write_parquet(name, table, fh)
             fh.flush()
             os.fsync(fh.fileno())
         manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}

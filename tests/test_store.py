@@ -14,15 +14,26 @@ from rcmkit import schema, store
 from small_practice import tables as small_tables
 
 
+def _in_stored_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` in the order the store keeps: month-clustered tables by month of their date, stably."""
+    column = store.MONTH_CLUSTERED.get(name)
+    if column is None:
+        return df.reset_index(drop=True)
+    month = df[column].dt.year * 12 + df[column].dt.month
+    return df.iloc[month.argsort(kind="stable")].reset_index(drop=True)
+
+
 def test_round_trip_is_exact_and_readable_by_plain_parquet(tmp_path):
     t = small_tables()
     store.save_tables(tmp_path, "p1", t)
     back = store.load_tables(tmp_path, "p1", list(t))
     for name in t:
-        pd.testing.assert_frame_equal(back[name], schema.conform(name, t[name]), check_dtype=False)
+        pd.testing.assert_frame_equal(back[name], _in_stored_order(name, schema.conform(name, t[name])),
+                                      check_dtype=False)
     raw = pq.read_table(tmp_path / "p1" / "claims.parquet")  # any tool: plain parquet, dates as date32
     assert str(raw.schema.field("submitted_on").type) == "date32[day]"
-    assert raw.column("total_charge_cents").to_pylist()[0] == 20000
+    expected = _in_stored_order("claims", schema.conform("claims", t["claims"]))["total_charge_cents"].tolist()
+    assert raw.column("total_charge_cents").to_pylist() == expected and 20000 in expected
 
 
 def test_same_tables_give_identical_bytes(tmp_path):
@@ -116,3 +127,27 @@ def test_concurrent_updates_serialize_and_lose_nothing(tmp_path):
         w.join()
     assert all(w.exitcode == 0 for w in workers)
     assert sorted(store.load_table(tmp_path, "p1", "payers")["payer_id"]) == ["X0", "X1", "X2", "X3"]
+
+
+def test_dated_tables_are_stored_with_a_row_group_per_month(tmp_path):
+    """Claims, remittances, postings and the ledger are stored in date order with one row group per calendar
+    month (row-group statistics let DuckDB and Spark skip months); rows of a month keep their order."""
+    from rcmkit import demo
+    from rcmkit.ledger import build_ledger
+
+    t = demo.generate(n_claims=600, seed=3, start="2026-01", end="2026-06")
+    t["ledger"] = build_ledger(t)
+    store.save_tables(tmp_path, "p", t)
+    for name, column in store.MONTH_CLUSTERED.items():
+        meta = pq.ParquetFile(tmp_path / "p" / f"{name}.parquet").metadata
+        index = meta.schema.to_arrow_schema().get_field_index(column)
+        months = []
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(index).statistics
+            lo, hi = pd.Timestamp(stats.min), pd.Timestamp(stats.max)
+            assert (lo.year, lo.month) == (hi.year, hi.month), f"{name}: row group {g} spans {lo}..{hi}"
+            months.append((lo.year, lo.month))
+        assert months == sorted(set(months)) and len(months) >= 6, f"{name}: {months}"
+        back = store.load_table(tmp_path, "p", name)
+        pd.testing.assert_frame_equal(back, _in_stored_order(name, schema.conform(name, t[name])),
+                                      check_dtype=False)
