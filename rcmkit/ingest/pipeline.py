@@ -123,14 +123,20 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -
 
 def derive_payers(existing: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The payers table after ingest: known payers kept as they are; a new payer_id gets its 835 name (N1*PR)
-    and a class from its most frequent claim filing indicator (CLP06), else 'other'. Edit the stored payers
+    and a class from its most frequent claim filing indicator (CLP06), else 'other' (and its ID as its name
+    until an 835 names it: such a payer is derived again when one does). Edit the stored payers
     table (or load a PM payers list) to correct a class."""
     ids = pd.concat([tables["claims"]["payer_id"], tables["remittances"]["payer_id"]]).dropna().unique()
-    new = sorted(set(ids) - set(existing["payer_id"]))
-    if not new:
-        return existing
+    # A payer first met in an 837 has no name there (its ID stands in) and no filing indicator: once its 835s
+    # arrive, it is derived again from them, whichever order the files came in.
+    placeholder = existing["payer_name"].astype(str) == existing["payer_id"].astype(str)
     payments = tables["payments"]
     names = payments.dropna(subset=["payer_name"]).drop_duplicates("payer_id").set_index("payer_id")["payer_name"]
+    rederive = set(existing.loc[placeholder & existing["payer_id"].isin(names.index), "payer_id"])
+    new = sorted((set(ids) - set(existing["payer_id"])) | rederive)
+    if not new:
+        return existing
+    existing = existing[~existing["payer_id"].isin(rederive)]
     details = tables["remittance_details"].merge(tables["remittances"][["remit_id", "payer_id"]], on="remit_id")
     filing = details.dropna(subset=["claim_filing_indicator"])
     mode = filing.groupby("payer_id")["claim_filing_indicator"].agg(lambda s: s.value_counts().index[0])
@@ -270,3 +276,4 @@ def ingest(
 
     store.update_tables(root, practice, _STORED, change)
     return summary
+
