@@ -96,9 +96,11 @@ def kpi_trend(
     is true history, not today's balances re-bucketed.
     """
     end = pd.Period(month_window(month).end, freq="M")
+    tables = _prepared(tables, options)
+    first = materialize(first_adjudications_frame(tables, options))  # the same for every month
     rows = []
     for p in pd.period_range(end - (months - 1), end, freq="M"):
-        kpis = monthly_kpis(tables, str(p), options)
+        kpis = monthly_kpis(tables, str(p), options, first=first)
         rows.append({"month": str(p), **{k: v.value for k, v in kpis.items()}})
     return pd.DataFrame(rows)
 
