@@ -254,36 +254,18 @@ def int_sum(column: str, alias: str | None = None) -> nw.Expr:
 
 
 def classify(adjustments: nw.LazyFrame, crosswalk: pd.DataFrame | None = None) -> nw.LazyFrame:
-    """``adjustments`` with ``treatment`` and ``category`` from the CARC crosswalk, as engine expressions: the
-    same lookup order as :func:`rcmkit.reference.classify_adjustments` (exact (group, code), then (group, '*'),
-    then ('*', code), else a denial in category 'Other'; the 4010 group CR is looked up as CO)."""
-    from .reference import carc_crosswalk
+    """``adjustments`` with ``treatment`` and ``category`` from the CARC crosswalk. The distinct (group, reason)
+    pairs (a few dozen) are classified by :func:`rcmkit.reference.classify_adjustments`, the one definition of
+    the lookup, and joined back on the engine: one pass over the adjustments instead of a chain of tests."""
+    from .reference import classify_adjustments
 
     if crosswalk is None and "treatment" in adjustments.columns and "category" in adjustments.columns:
         return adjustments  # classified already (rcmkit.metrics.summary does it once per KPI set)
-    xw = crosswalk if crosswalk is not None else carc_crosswalk()
-    g = nw.col("group_code").str.to_uppercase()
-    g = nw.when(g == "CR").then(nw.lit("CO")).otherwise(g)
-    r = nw.col("reason_code").str.to_uppercase()
-    exact = xw[(xw["group_code"] != "*") & (xw["reason_code"] != "*")]
-    by_group = xw[(xw["group_code"] != "*") & (xw["reason_code"] == "*")]
-    by_code = xw[(xw["group_code"] == "*") & (xw["reason_code"] != "*")]
-    key = nw.concat_str([nw.col("_g"), nw.lit("|"), nw.col("_r")])
-
-    def chain(column: str, default: str) -> nw.Expr:
-        cases: list[tuple[nw.Expr, str]] = []
-        for value, rows in exact.groupby(column, sort=True):
-            cases.append((key.is_in(sorted(rows["group_code"] + "|" + rows["reason_code"])), value))
-        for value, rows in by_group.groupby(column, sort=True):
-            cases.append((nw.col("_g").is_in(sorted(rows["group_code"])), value))
-        for value, rows in by_code.groupby(column, sort=True):
-            cases.append((nw.col("_r").is_in(sorted(rows["reason_code"])), value))
-        # exact matches first: nest from the last case outwards so the first matching case wins
-        expr: nw.Expr = nw.lit(default)
-        for cond, value in reversed(cases):
-            expr = nw.when(cond).then(nw.lit(value)).otherwise(expr)
-        return expr
-
-    return (adjustments.with_columns(_g=g, _r=r)
-            .with_columns(treatment=chain("treatment", "denial"), category=chain("category", "Other"))
-            .drop("_g", "_r"))
+    pairs = collect(adjustments.select("group_code", "reason_code").unique())
+    pairs = pairs.dropna().sort_values(["group_code", "reason_code"]).reset_index(drop=True)
+    if pairs.empty:  # no adjustments (group and reason codes are never null)
+        return adjustments.with_columns(treatment=nw.lit("denial"), category=nw.lit("Other"))
+    looked_up = classify_adjustments(pairs, crosswalk)[["group_code", "reason_code", "treatment", "category"]]
+    looked_up = looked_up.astype({c: "str" for c in looked_up.columns})
+    return adjustments.join(like(looked_up, adjustments), on=["group_code", "reason_code"], how="left").with_columns(
+        treatment=nw.col("treatment").fill_null("denial"), category=nw.col("category").fill_null("Other"))

@@ -25,11 +25,8 @@ _UPPER = (30, 60, 90, 120)  # right-closed: 0-30, 31-60, 61-90, 91-120, 121+
 
 def first_rows(frame: nw.LazyFrame, key: str, order: list[str]) -> nw.LazyFrame:
     """One row per ``key``: the first in ``order`` (ascending; the last order column must be unique within a
-    key, so ties cannot remain). Engine-agnostic: a window minimum per order column, then a filter."""
-    for col in order:
-        frame = (frame.with_columns(_first=nw.col(col).min().over(key)).filter(nw.col(col) == nw.col("_first"))
-                 .drop("_first"))
-    return frame
+    key, so no tie remains and every engine keeps the same row)."""
+    return frame.unique(key, keep="first", order_by=order)
 
 
 def claim_first_submissions(claims: nw.LazyFrame, *, voids: bool = True) -> nw.LazyFrame:
@@ -160,10 +157,36 @@ def _int(value) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 
-def _posted_in(ledger, window: Window, kinds: tuple[str, ...]) -> int:
-    """The sum of ledger amounts of ``kinds`` posted within ``window``, in cents."""
-    ledger = lazy(ledger)
-    rows = ledger.filter(nw.col("kind").is_in(list(kinds)), between(ledger, "posted_on", window.start, window.end))
+def _ym(expr: nw.Expr) -> nw.Expr:
+    return expr.dt.year().cast(nw.Int64) * 12 + expr.dt.month().cast(nw.Int64) - 1
+
+
+def ledger_months(ledger) -> nw.LazyFrame:
+    """The ledger's amounts summed by kind and calendar month of posting (kind, _ym = year * 12 + month - 1,
+    amount_cents): every money window of the metrics is whole months, so a KPI set sums this small table instead
+    of scanning the ledger once per KPI."""
+    return lazy(ledger).with_columns(_ym=_ym(nw.col("posted_on"))).group_by("kind", "_ym").agg(
+        int_sum("amount_cents"))
+
+
+def money_source(tables: Mapping[str, Any], options: MetricOptions):
+    """What :func:`_posted_in` sums: the KPI set's :func:`ledger_months` when it made them, else the ledger."""
+    months = tables.get("_ledger_months")
+    return months if months is not None else ledger_for(tables, options)
+
+
+def _posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
+    """The sum of ledger amounts of ``kinds`` posted within ``window`` (whole months), in cents. ``source``: the
+    ledger, or its :func:`ledger_months`."""
+    frame = lazy(source)
+    if "_ym" in frame.columns:
+        first, last = window.start.year * 12 + window.start.month - 1, window.end.year * 12 + window.end.month - 1
+        if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
+            raise ValueError(f"monthly sums need a window of whole months, got {window}")
+        in_window = (nw.col("_ym") >= first) & (nw.col("_ym") <= last)
+    else:
+        in_window = between(frame, "posted_on", window.start, window.end)
+    rows = frame.filter(nw.col("kind").is_in(list(kinds)), in_window)
     return _int(collect(rows.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
 
 
@@ -183,7 +206,7 @@ def days_in_ar(
     if balances is None:
         balances = balances_frame({**tables, "ledger": ledger}, window.end, options)
     ar = ar_total(balances)
-    charges = _posted_in(ledger, window, ("charge",))
+    charges = _posted_in(money_source(tables, options), window, ("charge",))
     daily = charges / window.days
     src = "AAFP (days in A/R)" if months == 3 else "MGMA (days of gross FFS charges in A/R)"
     return KPI(
@@ -241,7 +264,7 @@ def days_in_ar_net(
     by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents")))
     expected = sum(float(b) * rates.get(p, overall) for p, b in zip(by_payer["responsible"], by_payer["balance_cents"]))
     net_ar = gross - expected
-    net_revenue = _posted_in(ledger, window, ("charge", "contractual"))
+    net_revenue = _posted_in(money_source(tables, options), window, ("charge", "contractual"))
     daily = net_revenue / window.days
     return KPI(
         "days_in_ar_net", "Net days in A/R", ratio(net_ar, daily), "days", round(net_ar) / 100, daily / 100,

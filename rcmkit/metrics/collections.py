@@ -12,7 +12,7 @@ from typing import Mapping
 import pandas as pd
 
 from ._common import KPI, MetricOptions, ledger_for, month_window, pandas_only, ratio
-from .ar import _posted_in
+from .ar import _posted_in, money_source
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "PAYMENT_KINDS"]
@@ -27,14 +27,14 @@ def _sum(ledger, month: str, months: int, kinds: tuple[str, ...]) -> int:
 
 def charges(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()) -> KPI:
     """Gross charges posted in ``month`` (each claim's charge posts once, on its first submission)."""
-    c = _sum(ledger_for(tables, options), month, 1, ("charge",))
+    c = _sum(money_source(tables, options), month, 1, ("charge",))
     return KPI("charges", "Charges", c / 100, "usd", c / 100, None,
                "gross charges posted in the month (claims' first submissions, less voids)", "MGMA (gross FFS charges)")
 
 
 def payments(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()) -> KPI:
     """Payments received in ``month``: insurance (835 CLP04) and patient payments, net of payer reversals."""
-    p = -_sum(ledger_for(tables, options), month, 1, PAYMENT_KINDS)
+    p = -_sum(money_source(tables, options), month, 1, PAYMENT_KINDS)
     return KPI("payments", "Payments", p / 100, "usd", p / 100, None,
                "insurance and patient payments posted in the month, net of payer reversals", "MGMA; AAFP")
 
@@ -47,7 +47,7 @@ def net_collection_rate(
     (payments - reversals) / (charges - contractual adjustments), all by posting date (same-period variant).
     """
     m = options.collection_months
-    ledger = ledger_for(tables, options)
+    ledger = money_source(tables, options)
     paid = -_sum(ledger, month, m, PAYMENT_KINDS)
     adjusted = _sum(ledger, month, m, ("charge", "contractual"))
     window = month_window(month, m)
@@ -67,7 +67,7 @@ def gross_collection_rate(
     trailing ``collection_months`` months. It depends on how high the practice sets its fees: compare it over
     time, not across practices."""
     m = options.collection_months
-    ledger = ledger_for(tables, options)
+    ledger = money_source(tables, options)
     paid = -_sum(ledger, month, m, PAYMENT_KINDS)
     charged = _sum(ledger, month, m, ("charge",))
     window = month_window(month, m)
@@ -87,7 +87,7 @@ def adjustment_shares(
     a credit) and share_of_charges. AAFP advises tracking non-contractual adjustments apart from contractual
     ones: denial write-offs are money lost, contractuals are the price agreed."""
     m = options.collection_months
-    ledger = ledger_for(tables, options)
+    ledger = money_source(tables, options)
     charged = _sum(ledger, month, m, ("charge",))
     rows = [{"kind": kind, "amount_cents": -_sum(ledger, month, m, (kind,))}
             for kind in ("contractual", "denial", "other_adjustment")]

@@ -8,9 +8,9 @@ import pandas as pd
 
 from ..engine import classify, lazy, materialize
 from ._common import KPI, MetricOptions, ledger_for, month_window
-from .ar import ar_aged_pct, ar_aging, balances_frame, days_in_ar, days_in_ar_net
+from .ar import ar_aged_pct, ar_aging, balances_frame, days_in_ar, days_in_ar_net, ledger_months
 from .collections import charges, net_collection_rate, payments
-from .denials import clean_claim_rate, denial_reasons, first_adjudications_frame, initial_denial_rate
+from .denials import _in_month, clean_claim_rate, denial_reasons, first_adjudications_frame, initial_denial_rate
 from .reimbursement import reimbursement_by_payer_code
 
 __all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite"]
@@ -34,11 +34,16 @@ def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
 
 def _prepared(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> dict:
     """The tables with what several KPIs share computed once: the ledger of the options' denial policy, and the
-    adjustments classified through the CARC crosswalk (:func:`rcmkit.engine.classify`)."""
+    adjustments classified through the CARC crosswalk (:func:`rcmkit.engine.classify`), and the ledger's monthly
+    sums (:func:`rcmkit.metrics.ar.ledger_months`) that the charge, revenue and payment KPIs read."""
     tables = dict(tables)
+    if "_ledger_months" in tables:  # prepared already (kpi_suite and kpi_trend call monthly_kpis)
+        return tables
     tables["ledger"] = ledger_for(tables, options)
+    tables["_ledger_months"] = materialize(ledger_months(tables["ledger"]))
     if tables.get("adjustments") is not None and "treatment" not in lazy(tables["adjustments"]).columns:
-        tables["adjustments"] = materialize(classify(lazy(tables["adjustments"]))).to_native()
+        # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
+        tables["adjustments"] = classify(lazy(tables["adjustments"])).to_native()
     return tables
 
 
@@ -52,8 +57,8 @@ def monthly_kpis(
     tables = _prepared(tables, options)
     if balances is None:
         balances = materialize(balances_frame(tables, month_window(month).end, options))
-    if first is None:  # computed once, read by three KPIs
-        first = materialize(first_adjudications_frame(tables, options))
+    if first is None:  # computed once (the month's cohort only), read by three KPIs
+        first = materialize(_in_month(first_adjudications_frame(tables, options), month))
     denial_count, denial_dollars = initial_denial_rate(tables, month, options, first=first)
     kpis = [
         days_in_ar(tables, month, options, balances=balances),
@@ -77,7 +82,7 @@ def kpi_suite(
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
     tables = _prepared(tables, options)
-    first = materialize(first_adjudications_frame(tables, options))
+    first = materialize(_in_month(first_adjudications_frame(tables, options), month))
     balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
         "kpis": monthly_kpis(tables, month, options, first=first, balances=balances),
