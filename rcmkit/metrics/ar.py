@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, on_or_before
+from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
 from ._common import KPI, MetricOptions, Window, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
@@ -217,16 +217,15 @@ def days_in_ar(
     )
 
 
-def _expected_contractual_rate(ledger, as_of: pd.Timestamp) -> tuple[dict[str, float], float]:
+def _expected_contractual_rate(ledger, as_of: pd.Timestamp, contractual: nw.LazyFrame) -> tuple[dict[str, float], float]:
     """Per payer: contractual adjustments / charges over the claims charged in the year before ``as_of`` that
-    have a contractual adjustment posted by then (claims the payer has priced), and the practice-wide rate."""
+    have a contractual adjustment posted by then (claims the payer has priced: ``contractual``, per claim), and
+    the practice-wide rate."""
     ledger = lazy(ledger)
     posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
     year_ago = as_of - pd.DateOffset(years=1)
     charges = posted.filter(nw.col("kind") == "charge",
                             nw.col("posted_on") > date_value(posted, "posted_on", year_ago))
-    contractual = (posted.filter(nw.col("kind") == "contractual").group_by("claim_id")
-                   .agg(int_sum("amount_cents", "contractual")))
     per_claim = (charges.group_by("claim_id").agg(nw.col("responsible").min().alias("payer"),
                                                    int_sum("amount_cents", "charge"))
                  .join(contractual, on="claim_id", how="inner"))
@@ -257,8 +256,10 @@ def days_in_ar_net(
         balances = balances_frame({**tables, "ledger": native}, window.end, options)
     balances = _open(balances)
     posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
-    priced = posted.filter(nw.col("kind") == "contractual").select("claim_id").unique()
-    rates, overall = _expected_contractual_rate(ledger, window.end)
+    contractual = materialize(posted.filter(nw.col("kind") == "contractual").group_by("claim_id")
+                              .agg(int_sum("amount_cents", "contractual")))
+    priced = contractual.select("claim_id")
+    rates, overall = _expected_contractual_rate(ledger, window.end, contractual)
     pending = balances.filter(nw.col("responsible") != "patient").join(priced, on="claim_id", how="anti")
     gross = ar_total(balances)
     by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents")))

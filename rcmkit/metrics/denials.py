@@ -31,7 +31,7 @@ def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily."""
     t = lazy_tables(tables, ["remittances", "adjustments"])
     remits = t["remittances"].filter(~nw.col("status_code").is_in([REVERSAL_STATUS, *NON_PAYMENT_STATUSES]))
-    adj = classify(t["adjustments"]).join(remits.select("remit_id"), on="remit_id", how="semi")
+    adj = classify(t["adjustments"])  # flags of every remittance; the join below keeps the adjudications'
     flags = (adj.with_columns(
                  _denial=((nw.col("treatment") == "denial") & (nw.col("amount_cents") > 0)).cast(nw.Int8),
                  _duplicate=(nw.col("treatment") == "duplicate").cast(nw.Int8))
