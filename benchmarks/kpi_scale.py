@@ -25,10 +25,9 @@ denial rate by claims and dollars, net collection rate, charges, payments), agin
 x code and denial reasons.
 
 * ``sql``: ``kpi_reference.reference_suite`` (DuckDB over ``read_parquet``).
-* ``duckdb``: ``rcmkit.engine.open_tables(..., engine="duckdb")`` + ``rcmkit.metrics.kpi_suite``; reported as
-  "not available" until those exist.
-* ``pandas``: today ``rcmkit.store.load_tables`` (the six tables the suite reads) + the four metric calls
-  (``rcmkit.metrics.kpi_suite`` once it exists).
+* ``duckdb``: ``rcmkit.engine.open_tables(..., engine="duckdb")`` + ``rcmkit.metrics.kpi_suite``.
+* ``pandas``: ``rcmkit.engine.open_tables(..., engine="pandas", columns=rcmkit.metrics.SUITE_COLUMNS)`` (the
+  suite's tables and columns, loaded into memory: timed apart as "load") + ``rcmkit.metrics.kpi_suite``.
 
 Each engine's results are compared with the SQL reference's (KPIs to the cent, every cell of the three tables); a
 mismatch is printed loudly. The table shows seconds, peak GiB and the ratio to the SQL reference, then the issue's
@@ -41,9 +40,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
-import importlib.util
-import inspect
 import json
 import os
 import pickle
@@ -235,67 +231,20 @@ def build_dataset(lines: int, seed: int, cache_dir: Path, base_lines: int = 500_
 
 
 # ============================================================================================== the engines
-def _local_kpi_suite(tables, month, options):
-    """The suite composed from today's metric functions (until ``rcmkit.metrics.kpi_suite`` exists)."""
-    from rcmkit.metrics import ar_aging, denial_reasons, monthly_kpis, reimbursement_by_payer_code
-
-    return {
-        "kpis": monthly_kpis(tables, month, options),
-        "aging": ar_aging(tables, month, options, by="payer"),
-        "reimbursement": reimbursement_by_payer_code(tables, month, options),
-        "denial_reasons": denial_reasons(tables, month, options, top=None),
-    }
-
-
-def _suite_function():
-    from rcmkit import metrics
-
-    return getattr(metrics, "kpi_suite", None)
-
-
-def _open_tables(root: str, engine: str):
-    """``rcmkit.engine.open_tables`` when it exists (asking for the suite's tables only when it takes a names
-    argument), else None."""
-    from kpi_reference import TABLES
-
-    try:
-        engine_module = importlib.import_module("rcmkit.engine")
-    except ModuleNotFoundError:
-        return None
-    open_tables = engine_module.open_tables
-    params = inspect.signature(open_tables).parameters
-    for name in ("names", "tables"):
-        if name in params:
-            return open_tables(root, PRACTICE, engine=engine, **{name: list(TABLES)})
-    return open_tables(root, PRACTICE, engine=engine)
-
-
-def _availability(engine: str) -> str | None:
-    """Why ``engine`` cannot run with this rcmkit (None when it can)."""
-    if engine == "duckdb":
-        if importlib.util.find_spec("rcmkit.engine") is None:
-            return "not available: rcmkit.engine missing"
-        if _suite_function() is None:
-            return "not available: rcmkit.metrics.kpi_suite missing"
-    return None
-
-
 def _run_once(engine: str, root: str, month: str) -> tuple[dict, float | None]:
-    """(the normalized suite, seconds spent loading tables or None when not separable)."""
+    """(the normalized suite, seconds spent loading tables (pandas) or None (lazy engines load as they go))."""
     from kpi_reference import TABLES, normalize_suite, reference_suite
 
-    from rcmkit import store
-    from rcmkit.metrics import MetricOptions
+    from rcmkit.engine import open_tables
+    from rcmkit.metrics import SUITE_COLUMNS, MetricOptions, kpi_suite
 
     options = MetricOptions()
     if engine == "sql":
         return normalize_suite(reference_suite(root, PRACTICE, month, options)), None
     started = time.perf_counter()
-    tables = _open_tables(root, engine)
-    if tables is None:  # today's pandas path
-        tables = store.load_tables(root, PRACTICE, TABLES)
+    tables = open_tables(root, PRACTICE, engine, names=list(TABLES), columns=SUITE_COLUMNS)
     loaded = time.perf_counter() - started if engine == "pandas" else None
-    suite = (_suite_function() or _local_kpi_suite)(tables, month, options)
+    suite = kpi_suite(tables, month, options)
     return normalize_suite(suite), loaded  # normalizing materializes lazy results: inside the timing
 
 
@@ -303,11 +252,6 @@ def worker(args) -> int:
     """One engine in this (fresh) process: ``--runs`` timed runs, then the peak memory; JSON + pickle to --out."""
     out = Path(args.out)
     result = {"engine": args.worker, "runs": [], "load_seconds": []}
-    reason = _availability(args.worker)
-    if reason:
-        result["status"] = reason
-        out.with_suffix(".json").write_text(json.dumps(result))
-        return 0
     import duckdb  # noqa: F401  imports are not timed
     import pandas  # noqa: F401
 

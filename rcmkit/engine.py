@@ -173,13 +173,17 @@ def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
 
 
 def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", *,
-                names: Iterable[str] | None = None, spark: Any = None, connection: Any = None) -> dict[str, Any]:
+                names: Iterable[str] | None = None, columns: Mapping[str, Iterable[str]] | None = None,
+                spark: Any = None, connection: Any = None) -> dict[str, Any]:
     """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
     DuckDB relations or Spark DataFrames (lazy scans of the committed parquet files; each query reads only the
     columns and row groups it needs: tables are sorted by date with a row group per month).
 
-    ``spark``: the SparkSession to use (default: the active one, or a local one). ``connection``: a DuckDB
-    connection (default: DuckDB's default connection). A table the practice does not have is left out.
+    ``names``: the tables to open (default: all). ``columns``: per table, the columns pandas reads (e.g.
+    :data:`rcmkit.metrics.SUITE_COLUMNS`: what :func:`rcmkit.metrics.kpi_suite` needs; the lazy engines read
+    only what a query uses anyway). ``spark``: the SparkSession to use (default: the active one, or a local
+    one). ``connection``: a DuckDB connection (default: DuckDB's default connection). A table the practice does
+    not have is left out.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -188,7 +192,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
         from . import store
 
         present = [n for n in names if n in store.committed_paths(root, practice, names)]
-        return store.load_tables(root, practice, present, required=False)
+        return store.load_tables(root, practice, present, required=False, columns=columns)
     paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
     if engine == "duckdb":
         import duckdb

@@ -459,7 +459,10 @@ def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
 def from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
     """Convert an arrow table read from the store to the canonical pandas form."""
     spec = TABLES[name]
-    df = table.to_pandas(date_as_object=False)
+    lists = [f.name for f in table.schema if pa.types.is_list(f.type)]
+    df = table.drop_columns(lists).to_pandas(date_as_object=False)
+    for col in lists:  # Python lists, as the canonical frames hold them (one C call, not a lambda per row)
+        df[col] = [v if v is not None else [] for v in table.column(col).to_pylist()]
     for col in spec.columns:
         if col.name not in df.columns:
             continue
@@ -469,6 +472,4 @@ def from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
             df[col.name] = df[col.name].astype("Int64" if col.nullable else "int64")
         elif col.type == pa.int32():
             df[col.name] = df[col.name].astype("Int32" if col.nullable else "int32")
-        elif pa.types.is_list(col.type):
-            df[col.name] = df[col.name].map(lambda v: list(v) if v is not None else [])
-    return df[spec.names]
+    return df[[c for c in spec.names if c in df.columns]]

@@ -442,7 +442,7 @@ def update_tables(
 
 
 # --------------------------------------------------------------------------------------------- reading
-def _read(folder: Path, name: str, *, required: bool) -> pd.DataFrame:
+def _read(folder: Path, name: str, *, required: bool, columns: Iterable[str] | None = None) -> pd.DataFrame:
     path = folder / f"{name}.parquet"
     if not path.exists():
         if required:
@@ -450,15 +450,18 @@ def _read(folder: Path, name: str, *, required: bool) -> pd.DataFrame:
                 f"no {name!r} table for practice {folder.name!r}: expected {path}. Create it with "
                 f"'rcmkit demo --practice {folder.name}' or 'rcmkit ingest --practice {folder.name} FILES'."
             )
-        return schema.empty(name)
+        empty = schema.empty(name)
+        return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
+    wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
+                                                                  if c in set(columns)]
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=wanted)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{path}: not a readable parquet file ({exc})") from exc
-    missing = [c for c in schema.TABLES[name].names if c not in table.column_names]
+    missing = [c for c in wanted if c not in table.column_names]
     if missing:
         raise StoreError(f"{path}: missing canonical columns {missing}")
-    return schema.from_arrow(name, table.select(schema.TABLES[name].names))
+    return schema.from_arrow(name, table.select(wanted))
 
 
 def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,
@@ -469,20 +472,23 @@ def load_table(root: str | os.PathLike, practice: str, name: str, *, required: b
 
 def load_tables(
     root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *, required: bool = True,
-    lock_timeout: float = 600.0,
+    lock_timeout: float = 600.0, columns: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Several tables at once (all canonical tables by default), all of one committed version: the practice's
-    lock is held shared while they are read, so a commit waits for the read and a read for a commit."""
+    lock is held shared while they are read, so a commit waits for the read and a read for a commit.
+    ``columns``: for the tables it names, read only those columns (in canonical order), e.g.
+    :data:`rcmkit.metrics.SUITE_COLUMNS` for the KPI suite."""
     names = list(names) if names is not None else list(schema.TABLES)
+    columns = dict(columns or {})
     for name in names:
         table_path(root, practice, name)  # an unknown table or practice name is an error, before any waiting
     folder = practice_dir(root, practice)
     if not folder.is_dir():
-        return {n: _read(folder, n, required=required) for n in names}
+        return {n: _read(folder, n, required=required, columns=columns.get(n)) for n in names}
     while True:
         with _read_lock(folder, lock_timeout):
             if not (folder / JOURNAL).exists():
-                return {n: _read(folder, n, required=required) for n in names}
+                return {n: _read(folder, n, required=required, columns=columns.get(n)) for n in names}
         # A writer died after its commit point (a live one holds the lock while its journal exists): finish it.
         with practice_lock(folder, timeout=lock_timeout):
             pass

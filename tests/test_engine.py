@@ -17,7 +17,7 @@ import narwhals as nw
 import pandas as pd
 import pytest
 
-from rcmkit import demo, engine, store
+from rcmkit import demo, engine, schema, store
 from rcmkit.ledger import build_ledger
 from rcmkit.metrics import MetricOptions, kpi_suite
 from rcmkit.reference import classify_adjustments
@@ -176,3 +176,19 @@ def test_practice_without_some_tables(tmp_path):
     assert "postings" not in duck and "ledger" not in duck
     _assert_same_suite(expected, kpi_suite(duck, MONTH), "bare practice")
     assert expected["kpis"]["charges"].value > 0
+
+
+@pytest.mark.parametrize("policy", ["keep_in_ar", "at_remit"])
+def test_suite_needs_only_its_columns(stores, policy):
+    """kpi_suite runs on the columns SUITE_COLUMNS names (what pandas loads at scale) and gives the same
+    numbers as on the full tables; without the stored ledger it rebuilds it from those columns too."""
+    from rcmkit.metrics import SUITE_COLUMNS
+
+    options = MetricOptions(denial_policy=policy)
+    full = kpi_suite(engine.open_tables(stores, "demo", "pandas"), DEMO_MONTH, options)
+    narrow = engine.open_tables(stores, "demo", "pandas", names=list(SUITE_COLUMNS), columns=SUITE_COLUMNS)
+    assert all(list(narrow[n].columns) == [c for c in schema.TABLES[n].names if c in SUITE_COLUMNS[n]]
+               for n in narrow)
+    _assert_same_suite(full, kpi_suite(narrow, DEMO_MONTH, options), "narrow columns")
+    without_ledger = {k: v for k, v in narrow.items() if k != "ledger"}
+    _assert_same_suite(full, kpi_suite(without_ledger, DEMO_MONTH, options), "narrow, ledger rebuilt")

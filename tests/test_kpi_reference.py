@@ -77,9 +77,8 @@ def test_sql_reference_equals_pandas_to_the_cent(practice, month):
     assert e["aging"]["balance_cents"].sum() == a["aging"]["balance_cents"].sum() == round(
         expected["kpis"]["ar_total"].numerator * 100)
     assert len(a["reimbursement"]) and len(a["aging"]) == 5 * a["aging"]["payer_id"].nunique()
-    # The one-call suite the benchmark times (rcmkit.metrics.kpi_suite, where it exists) gives the same numbers.
-    if hasattr(metrics, "kpi_suite"):
-        assert compare_suites(metrics.kpi_suite(tables, month, options), actual) == []
+    # The one-call suite the benchmark times (rcmkit.metrics.kpi_suite) gives the same numbers.
+    assert compare_suites(metrics.kpi_suite(tables, month, options), actual) == []
 
 
 def test_sql_reference_follows_the_option_variants(practice):

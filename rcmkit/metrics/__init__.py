@@ -19,7 +19,7 @@ from .payers import open_denials, payer_scorecard
 from .reimbursement import reimbursement_by_payer_code
 from .contracts import contract_lines, underpayment_summary, underpayments
 from .worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
-from .summary import definitions_used, kpi_suite, kpi_trend, monthly_kpis
+from .summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis
 
 __all__ = [
     "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
@@ -31,5 +31,5 @@ __all__ = [
     "open_denials", "payer_scorecard",
     "reimbursement_by_payer_code", "contract_lines", "underpayment_summary", "underpayments",
     "denied_not_resubmitted", "no_response", "timely_filing_limits", "timely_filing_risk",
-    "definitions_used", "kpi_suite", "kpi_trend", "monthly_kpis",
+    "SUITE_COLUMNS", "definitions_used", "kpi_suite", "kpi_trend", "monthly_kpis",
 ]

@@ -13,7 +13,22 @@ from .collections import charges, net_collection_rate, payments
 from .denials import _in_month, clean_claim_rate, denial_reasons, first_adjudications_frame, initial_denial_rate
 from .reimbursement import reimbursement_by_payer_code
 
-__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite"]
+__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite", "SUITE_COLUMNS"]
+
+#: The tables and columns :func:`kpi_suite` (and :func:`monthly_kpis`, :func:`kpi_trend`) read: pass it as
+#: ``columns=`` to :func:`rcmkit.engine.open_tables` so pandas loads nothing else (``tests/test_engine.py``
+#: runs the suite on exactly these columns).
+SUITE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "payers": ("payer_id", "payer_name", "payer_class"),
+    "claims": ("claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id",
+               "total_charge_cents"),
+    "remittances": ("remit_id", "claim_id", "status_code", "billed_cents", "paid_cents", "payer_id", "paid_on"),
+    "remit_lines": ("remit_id", "line_number", "procedure_code", "billed_cents", "paid_cents", "allowed_cents",
+                    "units"),
+    "adjustments": ("remit_id", "line_number", "group_code", "reason_code", "amount_cents"),
+    "postings": ("claim_id", "posted_on", "kind", "amount_cents", "responsible"),
+    "ledger": ("claim_id", "posted_on", "kind", "amount_cents", "responsible"),
+}
 
 
 def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions, *, balances=None) -> list[KPI]:
