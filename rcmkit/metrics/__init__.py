@@ -3,6 +3,9 @@
 Families: A/R (:mod:`.ar`), claims and denials (:mod:`.denials`), reimbursement (:mod:`.reimbursement`),
 collections (:mod:`.collections`); :mod:`.summary` assembles the month's KPI set for reports.
 Every function takes a :class:`MetricOptions`; no function mutates its inputs or reads today's date.
+The tables may be pandas DataFrames, DuckDB relations or Spark DataFrames (:mod:`rcmkit.engine`): the KPI suite
+(:func:`kpi_suite`) is written once on narwhals and runs on each; the functions marked pandas-only collect a
+lazy engine's tables first.
 """
 
 from ._common import KPI, MetricOptions, Window, format_value, last_full_month, ledger_for, month_window
