@@ -4,7 +4,8 @@ The metric functions are written once, on `narwhals <https://narwhals-dev.github
 and run unchanged on whichever engine holds the tables:
 
 * a mapping of **pandas** DataFrames (what :func:`rcmkit.store.load_tables` returns and notebooks use);
-* lazy **DuckDB** relations over the practice's parquet files: ``open_tables(root, practice, "duckdb")``;
+* lazy **DuckDB** relations over the practice's parquet files: ``open_tables(root, practice, "duckdb")`` (any
+  relations of DuckDB's default connection will do: ``duckdb.read_parquet(...)``, ``duckdb.sql(...)``);
 * **PySpark** DataFrames: ``open_tables(root, practice, "spark", spark=session)``, ``root`` may be any URI
   the session reads (``s3a://bucket/rcm``, ``hdfs://...``, ``abfss://...``).
 
@@ -174,7 +175,7 @@ def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
 
 def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", *,
                 names: Iterable[str] | None = None, columns: Mapping[str, Iterable[str]] | None = None,
-                spark: Any = None, connection: Any = None) -> dict[str, Any]:
+                spark: Any = None) -> dict[str, Any]:
     """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
     DuckDB relations or Spark DataFrames (lazy scans of the committed parquet files; each query reads only the
     columns and row groups it needs: tables are sorted by date with a row group per month).
@@ -182,8 +183,9 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
     ``names``: the tables to open (default: all). ``columns``: per table, the columns pandas reads (e.g.
     :data:`rcmkit.metrics.SUITE_COLUMNS`: what :func:`rcmkit.metrics.kpi_suite` needs; the lazy engines read
     only what a query uses anyway). ``spark``: the SparkSession to use (default: the active one, or a local
-    one). ``connection``: a DuckDB connection (default: DuckDB's default connection). A table the practice does
-    not have is left out.
+    one). DuckDB runs on its default connection (the small frames rcmkit joins in, and its intermediate results,
+    live there too): configure it with ``duckdb.default_connection().execute("SET memory_limit = '4GB'")``.
+    A table the practice does not have is left out.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -197,7 +199,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
     if engine == "duckdb":
         import duckdb
 
-        con = connection or duckdb.default_connection()
+        con = duckdb.default_connection()
         return {n: con.read_parquet(str(p)) for n, p in paths.items()}
     session = spark or _spark_session()
     return {n: session.read.parquet(str(p)) for n, p in paths.items()}
