@@ -213,5 +213,56 @@ def validate(files: tuple[str, ...]) -> None:
     raise SystemExit(0 if all(v is not False for v in verdicts) else 1)
 
 
+# --------------------------------------------------------------------------------------------- kpis
+@main.command()
+@click.option("--practice", required=True, help="Practice folder name under the data root.")
+@click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
+              help="Folder holding one folder of tables per practice.")
+@click.option("--month", default=None, help="YYYY-MM (default: the last full month in the data).")
+@click.option("--engine", "engine_name", type=click.Choice(["pandas", "duckdb", "spark"]), default="duckdb",
+              show_default=True, help="Where the metrics run (rcmkit.engine).")
+@click.option("--json", "as_json", is_flag=True, help="Print the KPIs as JSON (value, numerator, denominator, "
+              "definition and source of each) instead of a table.")
+def kpis(practice: str, data_root: str, month: str | None, engine_name: str, as_json: bool) -> None:
+    """Print a practice's headline KPIs for a month, computed on DuckDB (default), pandas or Spark.
+
+    No notebook, no report: the numbers and the definitions they follow, for checks and scripts. Large practices
+    are where DuckDB pays off (see the README's benchmark); Spark uses the active session or a local one.
+    """
+    import time
+
+    import narwhals as nw
+
+    from . import engine, store
+    from .metrics import SUITE_COLUMNS, MetricOptions, last_full_month, monthly_kpis
+    from .report.params import check_month
+
+    started = time.perf_counter()
+    try:
+        if not store.practice_dir(data_root, practice).is_dir():
+            raise store.StoreError(f"no practice {practice!r} under {data_root}")
+        tables = engine.open_tables(data_root, practice, engine_name, names=list(SUITE_COLUMNS),
+                                    columns=SUITE_COLUMNS)
+        if "claims" not in tables:
+            raise store.StoreError(f"practice {practice!r} has no claims table under {data_root}")
+        # the latest date of each dated table, computed on the engine
+        latest = {name: engine.collect(engine.lazy(tables[name]).select(nw.col(column).max())).dropna()
+                  for name, column in store.MONTH_CLUSTERED.items() if name in tables}
+        last = last_full_month(latest)
+        month = check_month("--month", None, month) if month else last
+        if month > last:
+            raise ValueError(f"--month {month} is not complete in the data: the last full month is {last}")
+        result = monthly_kpis(tables, month, MetricOptions())
+    except (ValueError, store.StoreError) as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        click.echo(json.dumps({"practice": practice, "month": month, "engine": engine_name,
+                               "kpis": {k: v.to_dict() for k, v in result.items()}}, indent=1))
+        return
+    click.echo(f"{practice} {month} ({engine_name}, {time.perf_counter() - started:.1f} s)")
+    for kpi in result.values():
+        click.echo(f"  {kpi.label:<34} {kpi.display():>14}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

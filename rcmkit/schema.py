@@ -462,7 +462,8 @@ def from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
     lists = [f.name for f in table.schema if pa.types.is_list(f.type)]
     df = table.drop_columns(lists).to_pandas(date_as_object=False)
     for col in lists:  # Python lists, as the canonical frames hold them (one C call, not a lambda per row)
-        df[col] = [v if v is not None else [] for v in table.column(col).to_pylist()]
+        df[col] = pd.Series([v if v is not None else [] for v in table.column(col).to_pylist()], index=df.index,
+                            dtype=object)
     for col in spec.columns:
         if col.name not in df.columns:
             continue

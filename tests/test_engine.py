@@ -192,3 +192,28 @@ def test_suite_needs_only_its_columns(stores, policy):
     _assert_same_suite(full, kpi_suite(narrow, DEMO_MONTH, options), "narrow columns")
     without_ledger = {k: v for k, v in narrow.items() if k != "ledger"}
     _assert_same_suite(full, kpi_suite(without_ledger, DEMO_MONTH, options), "narrow, ledger rebuilt")
+
+
+def test_cli_kpis_on_each_engine(stores):
+    """`rcmkit kpis` prints the month's KPIs computed on the chosen engine: the same numbers as monthly_kpis on
+    pandas; bad practice names and incomplete months are one-line errors (exit 2)."""
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from rcmkit.cli import main
+    from rcmkit.metrics import monthly_kpis
+
+    expected = monthly_kpis(engine.open_tables(stores, "demo", "pandas"), DEMO_MONTH)
+    for name in ("duckdb", "pandas"):
+        out = CliRunner().invoke(main, ["kpis", "--practice", "demo", "--data-root", str(stores), "--engine", name,
+                                        "--month", DEMO_MONTH, "--json"])
+        assert out.exit_code == 0, out.output
+        got = _json.loads(out.output)["kpis"]
+        assert {k: v["numerator"] for k, v in got.items()} == {k: v.numerator for k, v in expected.items()}
+    table = CliRunner().invoke(main, ["kpis", "--practice", "demo", "--data-root", str(stores)])
+    assert table.exit_code == 0 and "Days in A/R" in table.output and table.output.startswith("demo 2026-10")
+    for args, message in ((["--practice", "../demo"], "invalid practice name"),
+                          (["--practice", "demo", "--month", "2031-01"], "not complete in the data")):
+        bad = CliRunner().invoke(main, ["kpis", "--data-root", str(stores), *args])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
