@@ -114,32 +114,7 @@ def like(df: pd.DataFrame, template: nw.LazyFrame) -> nw.LazyFrame:
         import duckdb
 
         return lazy(duckdb.from_arrow(table))
-    session = template.to_native().sparkSession
-    return lazy(session.createDataFrame(table.to_pandas()) if len(table) else session.createDataFrame(
-        [], _spark_schema(table.schema)))
-
-
-def _spark_schema(arrow_schema: pa.Schema):
-    from pyspark.sql import types as T
-
-    def conv(t):
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return T.StringType()
-        if pa.types.is_int64(t):
-            return T.LongType()
-        if pa.types.is_int32(t):
-            return T.IntegerType()
-        if pa.types.is_floating(t):
-            return T.DoubleType()
-        if pa.types.is_boolean(t):
-            return T.BooleanType()
-        if pa.types.is_date(t):
-            return T.DateType()
-        if pa.types.is_list(t):
-            return T.ArrayType(conv(t.value_type))
-        return T.StringType()
-
-    return T.StructType([T.StructField(f.name, conv(f.type), True) for f in arrow_schema])
+    return lazy(template.to_native().sparkSession.createDataFrame(table))  # Spark 4 takes arrow tables
 
 
 def materialize(frame: nw.LazyFrame) -> nw.LazyFrame:
