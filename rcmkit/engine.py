@@ -152,8 +152,9 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
                 names: Iterable[str] | None = None, columns: Mapping[str, Iterable[str]] | None = None,
                 spark: Any = None) -> dict[str, Any]:
     """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
-    DuckDB relations or Spark DataFrames (lazy scans of the committed parquet files; each query reads only the
-    columns and row groups it needs: tables are sorted by date with a row group per month).
+    DuckDB relations or Spark DataFrames (lazy scans of a snapshot of the committed parquet files, so later
+    commits do not change what they read: :func:`rcmkit.store.committed_paths`; each query reads only the
+    columns and row groups it needs: dated tables are sorted by date with a row group per month).
 
     ``names``: the tables to open (default: all). ``columns``: per table, the columns pandas reads (e.g.
     :data:`rcmkit.metrics.SUITE_COLUMNS`: what :func:`rcmkit.metrics.kpi_suite` needs; the lazy engines read
@@ -168,7 +169,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
     if engine == "pandas":
         from . import store
 
-        present = [n for n in names if n in store.committed_paths(root, practice, names)]
+        present = [n for n in names if n in store.committed_paths(root, practice, names, snapshot=False)]
         return store.load_tables(root, practice, present, required=False, columns=columns)
     paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
     if engine == "duckdb":

@@ -494,13 +494,22 @@ def load_tables(
             pass
 
 
+#: Where :func:`committed_paths` keeps snapshots (hard links) of a version for lazy readers, and how long.
+SNAPSHOTS = ".snapshots"
+SNAPSHOT_TTL_SECONDS = 24 * 3600
+
+
 def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *,
-                    lock_timeout: float = 600.0) -> dict[str, Path]:
+                    lock_timeout: float = 600.0, snapshot: bool = True) -> dict[str, Path]:
     """The files of the practice's current committed version (after finishing a commit a dead writer left
     behind), for engines that scan parquet themselves (DuckDB, Spark: :func:`rcmkit.engine.open_tables`).
-    Tables the practice does not have are left out. A lazy scan opens the files when its query runs: run
-    queries that span several tables while no ingest is committing to the practice, or load them with
-    :func:`load_tables`, which holds the practice's lock shared while it reads."""
+    Tables the practice does not have are left out.
+
+    A lazy scan opens its files when a query runs, perhaps after a later commit. With ``snapshot`` (the default)
+    the files are hard-linked, under the practice's shared lock, into ``.snapshots/<id>/``: a link keeps that
+    version's bytes whatever later commits rename over the table files, so every query of a KPI run reads one
+    version. Snapshots older than a day are removed when the next one is taken. Where the file system has no
+    hard links, the table files themselves are returned."""
     names = list(names) if names is not None else list(schema.TABLES)
     for name in names:
         table_path(root, practice, name)
@@ -510,6 +519,31 @@ def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str]
     while True:
         with _read_lock(folder, lock_timeout):
             if not (folder / JOURNAL).exists():
-                return {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
+                current = {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
+                return _snapshot(folder, current) if snapshot and current else current
         with practice_lock(folder, timeout=lock_timeout):
             pass
+
+
+def _snapshot(folder: Path, files: Mapping[str, Path]) -> dict[str, Path]:
+    snapshots = folder / SNAPSHOTS
+    now = time.time()
+    if snapshots.is_dir():
+        for old in snapshots.iterdir():
+            try:
+                if now - old.stat().st_mtime > SNAPSHOT_TTL_SECONDS:
+                    for f in old.iterdir():
+                        f.unlink()
+                    old.rmdir()
+            except OSError:
+                pass  # another reader is cleaning it up
+    target = snapshots / f"{time.time_ns()}-{secrets.token_hex(4)}"
+    try:
+        make_dirs(target)
+        out = {}
+        for name, path in files.items():
+            os.link(path, target / path.name)
+            out[name] = target / path.name
+        return out
+    except OSError:
+        return dict(files)

@@ -217,3 +217,25 @@ def test_cli_kpis_on_each_engine(stores):
                           (["--practice", "demo", "--month", "2031-01"], "not complete in the data")):
         bad = CliRunner().invoke(main, ["kpis", "--data-root", str(stores), *args])
         assert bad.exit_code == 2 and message in bad.output, bad.output
+
+
+def test_lazy_tables_read_one_version_while_commits_land(tmp_path):
+    """A DuckDB scan opened before a commit keeps reading the version it opened (hard-linked snapshot), so a
+    KPI run that spans many queries never mixes versions; a new open sees the new version. Snapshots are
+    private and old ones are cleaned up."""
+    import os
+    import time
+
+    t = small_tables()
+    store.save_tables(tmp_path, "p", t)
+    before = engine.open_tables(tmp_path, "p", "duckdb", names=["claims"])["claims"]
+    store.save_tables(tmp_path, "p", {"claims": t["claims"].iloc[:3]})
+    assert len(before.fetchall()) == len(t["claims"]) > 3
+    after = engine.open_tables(tmp_path, "p", "duckdb", names=["claims"])["claims"]
+    assert len(after.fetchall()) == 3
+    snapshots = sorted((tmp_path / "p" / store.SNAPSHOTS).iterdir())
+    assert len(snapshots) == 2 and all(oct(s.stat().st_mode & 0o777) == "0o700" for s in snapshots)
+    old = time.time() - store.SNAPSHOT_TTL_SECONDS - 60
+    os.utime(snapshots[0], (old, old))
+    engine.open_tables(tmp_path, "p", "duckdb", names=["claims"])
+    assert not snapshots[0].exists() and snapshots[1].exists()
