@@ -14,7 +14,7 @@ stays in the engine. Rules the metric code follows, because narwhals' backends d
 
 * aggregations inside ``group_by().agg()`` are plain column reductions (``nw.col(x).sum()``); derived values are
   computed with ``with_columns`` first (the pandas backend of narwhals 2.29 silently mis-aggregates a
-  ``when/then`` inside ``agg``: ``tests/test_engine.py`` pins this);
+  ``when/then`` inside ``agg``; ``tests/test_engine.py`` checks the metric code keeps to this rule);
 * membership in another table's keys is a semi or anti join, never a Python list of keys;
 * dates are compared with literals of the column's own type (:func:`on_or_before`, :func:`between`) so DuckDB and
   Spark prune row groups, and day differences use :func:`day_number` (Spark has no duration arithmetic);
@@ -23,9 +23,7 @@ stays in the engine. Rules the metric code follows, because narwhals' backends d
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import narwhals as nw
@@ -69,8 +67,8 @@ def lazy_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, nw
     names = list(names)
     present = {n: lazy(tables[n]) for n in names if n in tables and tables[n] is not None}
     if len(present) < len(names):
-        template = next(iter(present.values()), None) or next(
-            (lazy(v) for v in tables.values() if v is not None), None)
+        others = [v for v in tables.values() if v is not None]
+        template = next(iter(present.values())) if present else (lazy(others[0]) if others else None)
         for n in names:
             if n not in present:
                 empty = schema.empty(n)

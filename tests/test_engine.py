@@ -77,11 +77,19 @@ def test_small_practice_suite_has_the_hand_computed_numbers(stores):
     assert suite["kpis"]["initial_denial_rate"].denominator > 0
 
 
-def test_variant_ledger_on_duckdb(stores):
-    """A denial policy other than the stored ledger's rebuilds the ledger and hands it to the engine."""
+def test_variant_ledger_on_duckdb(stores, monkeypatch):
+    """A denial policy other than the stored ledger's rebuilds the ledger, once per KPI set, and hands it to
+    the engine."""
+    import rcmkit.metrics._common as common
+
+    calls = []
+    real = common.build_ledger
+    monkeypatch.setattr(common, "build_ledger", lambda *a, **k: calls.append(1) or real(*a, **k))
     options = MetricOptions(denial_policy="at_remit")
-    _assert_same_suite(kpi_suite(engine.open_tables(stores, "demo", "pandas"), DEMO_MONTH, options),
-                       kpi_suite(engine.open_tables(stores, "demo", "duckdb"), DEMO_MONTH, options), "at_remit")
+    expected = kpi_suite(engine.open_tables(stores, "demo", "pandas"), DEMO_MONTH, options)
+    got = kpi_suite(engine.open_tables(stores, "demo", "duckdb"), DEMO_MONTH, options)
+    assert len(calls) == 2  # one per engine
+    _assert_same_suite(expected, got, "at_remit")
 
 
 def test_day_number_matches_the_calendar():

@@ -176,17 +176,20 @@ def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd
     rebuilds it in pandas from the collected tables and hands it back to the engine (one practice at a time).
     """
     stored = tables.get("ledger")
+    if stored is not None and tables.get("_ledger_policy") == options.denial_policy:
+        return stored  # built for this policy by the KPI set (rcmkit.metrics.summary), on any engine
     if isinstance(stored, pd.DataFrame):
         if stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
             return stored
     elif stored is not None and options.denial_policy == "keep_in_ar":
         return stored
-    if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
-        return build_ledger(dict(tables), denial_policy=options.denial_policy)
+    frames = {k: v for k, v in tables.items() if not k.startswith("_")}
+    if all(v is None or isinstance(v, pd.DataFrame) for v in frames.values()):
+        return build_ledger(frames, denial_policy=options.denial_policy)
     from ..engine import lazy, like, pandas_tables
 
-    sources = pandas_tables({k: v for k, v in tables.items() if k != "ledger"})
-    template = lazy(next(v for v in tables.values() if v is not None and not isinstance(v, pd.DataFrame)))
+    sources = pandas_tables({k: v for k, v in frames.items() if k != "ledger"})
+    template = lazy(next(v for v in frames.values() if v is not None and not isinstance(v, pd.DataFrame)))
     return like(build_ledger(sources, denial_policy=options.denial_policy), template)
 
 
@@ -197,6 +200,7 @@ def pandas_only(func):
 
     @functools.wraps(func)
     def wrapper(tables, *args, **kwargs):
+        tables = {k: v for k, v in tables.items() if not k.startswith("_")}  # a KPI set's shared results
         if not all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
             from ..engine import pandas_tables
 

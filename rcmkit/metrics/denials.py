@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from ..engine import between, classify, collect, int_sum, lazy, lazy_tables, materialize, on_or_before
+from ..engine import between, classify, collect, int_sum, lazy, lazy_tables, on_or_before
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
 from ._common import KPI, MetricOptions, isin, month_window, ratio, pandas_only

@@ -55,6 +55,7 @@ def _prepared(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> dic
     if "_ledger_months" in tables:  # prepared already (kpi_suite and kpi_trend call monthly_kpis)
         return tables
     tables["ledger"] = ledger_for(tables, options)
+    tables["_ledger_policy"] = options.denial_policy
     tables["_ledger_months"] = materialize(ledger_months(tables["ledger"]))
     if tables.get("adjustments") is not None and "treatment" not in lazy(tables["adjustments"]).columns:
         # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
