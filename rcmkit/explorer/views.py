@@ -35,6 +35,7 @@ from ..metrics import (
 )
 from ..metrics._common import ledger_for, month_window, ratio
 from ..metrics.collections import PAYMENT_KINDS
+from ..metrics.ar import balances_frame
 from ..metrics.summary import ar_kpis
 from ..reference import classify_adjustments
 from .filters import Period
@@ -159,7 +160,8 @@ def end_kpis(
 ) -> dict[str, KPI]:
     """The point-in-time KPIs at the end of ``month``: A/R total, A/R over N days, days in A/R, net collection rate
     (trailing ``options.collection_months``)."""
-    kpis = [*ar_kpis(tables, month, options), days_in_ar(tables, month, options),
+    balances = balances_frame(tables, month_window(month).end, options)  # eager on pandas: computed once
+    kpis = [*ar_kpis(tables, month, options, balances=balances), days_in_ar(tables, month, options, balances=balances),
             net_collection_rate(tables, month, options)]
     return {k.key: k for k in kpis}
 
