@@ -175,6 +175,10 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
 
         con = duckdb.default_connection()
         return {n: con.read_parquet(str(p)) for n, p in paths.items()}
+    import warnings
+
+    # pyspark 4.x warns about pandas 3 wherever it checks the version; rcmkit hands Spark arrow tables
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     session = spark or _spark_session()
     return {n: session.read.parquet(str(p)) for n, p in paths.items()}
 
