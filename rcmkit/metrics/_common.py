@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from ..ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["isin", "pandas_only", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
+__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "days":
         return f"{value:.1f} days"
     return f"{value:,.2f}"
+
+
+def as_int(value) -> int:
+    """A collected sum as a Python int: an empty sum (null on a lazy engine) is 0."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

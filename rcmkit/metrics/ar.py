@@ -15,7 +15,7 @@ import narwhals as nw
 import pandas as pd
 
 from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
-from ._common import KPI, MetricOptions, Window, ledger_for, month_window, ratio
+from ._common import KPI, MetricOptions, Window, as_int, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
 
@@ -150,11 +150,7 @@ def ar_aged_pct(balances, over_days: int | None) -> tuple[int, int]:
     over = nw.col("balance_cents") if over_days is None else nw.when(nw.col("age_days") > over_days).then(
         nw.col("balance_cents")).otherwise(0)
     sums = collect(open_.with_columns(_aged=over).select(int_sum("_aged"), int_sum("balance_cents")))
-    return _int(sums["_aged"].iloc[0]), _int(sums["balance_cents"].iloc[0])
-
-
-def _int(value) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
+    return as_int(sums["_aged"].iloc[0]), as_int(sums["balance_cents"].iloc[0])
 
 
 def _ym(expr: nw.Expr) -> nw.Expr:
@@ -187,7 +183,7 @@ def _posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
     else:
         in_window = between(frame, "posted_on", window.start, window.end)
     rows = frame.filter(nw.col("kind").is_in(list(kinds)), in_window)
-    return _int(collect(rows.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
+    return as_int(collect(rows.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
 
 
 def days_in_ar(

@@ -17,7 +17,7 @@ import pandas as pd
 from ..engine import between, classify, collect, int_sum, lazy, lazy_tables, on_or_before
 from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from ..reference import classify_adjustments
-from ._common import KPI, MetricOptions, isin, month_window, ratio, pandas_only
+from ._common import KPI, MetricOptions, as_int, isin, month_window, pandas_only, ratio
 from .ar import claim_first_submissions, first_rows
 
 __all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
@@ -116,7 +116,7 @@ def clean_claim_rate(
                              .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
                .select(int_sum("_clean"), int_sum("_one")))
     row = collect(counted).iloc[0]
-    n, d = _int(row["_clean"]), _int(row["_one"])
+    n, d = as_int(row["_clean"]), as_int(row["_one"])
     return KPI(
         "clean_claim_rate", "Clean-claim rate", ratio(n, d), "pct", n, d,
         "original claims first adjudicated in the month with no denial adjustment on that adjudication and no "
@@ -124,10 +124,6 @@ def clean_claim_rate(
         "HFMA CL-1 scrubber variant not computable from 835s)",
         "Industry payer first-pass definition; HFMA MAP Key CL-1 (named, not computed)",
     )
-
-
-def _int(value) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def initial_denial_rate(
@@ -145,7 +141,7 @@ def initial_denial_rate(
         _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
         _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
     ).select(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents"))).iloc[0]
-    denied_n, cohort_n = _int(sums["_denied"]), _int(sums["_one"])
+    denied_n, cohort_n = as_int(sums["_denied"]), as_int(sums["_one"])
     scope = "any denial adjustment" if options.denial_scope == "any" else "a full denial (nothing paid)"
     count = KPI(
         "initial_denial_rate", "Initial denial rate (claims)", ratio(denied_n, cohort_n), "pct",
@@ -154,7 +150,7 @@ def initial_denial_rate(
         "duplicates (OA-18) and reversals excluded",
         "HFMA Claim Integrity Task Force (initial denial rate); AAFP",
     )
-    dn, dd = _int(sums["_denied_billed"]), _int(sums["billed_cents"])
+    dn, dd = as_int(sums["_denied_billed"]), as_int(sums["billed_cents"])
     dollars = KPI(
         "initial_denial_rate_dollars", "Initial denial rate (dollars)", ratio(dn, dd), "pct", dn / 100, dd / 100,
         f"billed charges of claims whose first adjudication in the month carried {scope} / billed charges of "
