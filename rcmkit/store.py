@@ -483,13 +483,20 @@ def load_tables(
     for name in names:
         table_path(root, practice, name)  # an unknown table or practice name is an error, before any waiting
     folder = practice_dir(root, practice)
-    if not folder.is_dir():
+
+    def read() -> dict[str, pd.DataFrame]:
         return {n: _read(folder, n, required=required, columns=columns.get(n)) for n in names}
+
+    return _committed(folder, lock_timeout, read) if folder.is_dir() else read()
+
+
+def _committed(folder: Path, lock_timeout: float, read: Callable[[], dict]):
+    """``read()`` under the practice's shared lock, once no commit is pending: a writer that died after its
+    commit point (a live one holds the lock while its journal exists) is finished first (roll forward)."""
     while True:
         with _read_lock(folder, lock_timeout):
             if not (folder / JOURNAL).exists():
-                return {n: _read(folder, n, required=required, columns=columns.get(n)) for n in names}
-        # A writer died after its commit point (a live one holds the lock while its journal exists): finish it.
+                return read()
         with practice_lock(folder, timeout=lock_timeout):
             pass
 
@@ -516,13 +523,12 @@ def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str]
     folder = practice_dir(root, practice)
     if not folder.is_dir():
         return {}
-    while True:
-        with _read_lock(folder, lock_timeout):
-            if not (folder / JOURNAL).exists():
-                current = {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
-                return _snapshot(folder, current) if snapshot and current else current
-        with practice_lock(folder, timeout=lock_timeout):
-            pass
+
+    def read() -> dict[str, Path]:
+        current = {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
+        return _snapshot(folder, current) if snapshot and current else current
+
+    return _committed(folder, lock_timeout, read)
 
 
 def _snapshot(folder: Path, files: Mapping[str, Path]) -> dict[str, Path]:
