@@ -44,8 +44,9 @@ LEDGER_KINDS = (
     "contractual",  # CO (and PI) adjustments that are not denials (negative)
     "denial",  # a denial write-off (practice-recorded, or 835 denial under the "at_remit" variant)
     "patient_responsibility",  # PR: moves balance from payer to patient (a -x payer row and a +x patient row)
-    "other_adjustment",  # anything else: small-balance, bad-debt, refunds (refunds are positive)
+    "other_adjustment",  # anything else: small-balance, bad-debt, courtesy write-offs
     "reversal",  # 835 CLP02=22 payment reversal (positive: the money goes back)
+    "refund",  # money the practice gives back to a patient or payer (positive: the balance rises again)
 )
 
 
@@ -64,6 +65,8 @@ class Column:
     type: pa.DataType
     nullable: bool = False
     doc: str = ""
+    #: Added to the schema after tables were stored without it: frames and files that lack it read it as nulls.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,10 @@ TABLES: dict[str, TableSpec] = {
             "one row per practice-recorded money event that is not in an 835 (PM export): patient payments, "
             "write-offs, refunds",
             (
+                Column("posting_id", S, nullable=True, optional=True,
+                       doc="natural key: 't:' + the export's transaction id, or 'k:' + claim|date|kind|reason|party|"
+                           "amount|occurrence in the file (a re-read or cumulative export adds only what is new); "
+                           "a transfer's second row ends in '/to'"),
                 Column("claim_id", S),
                 Column("posted_on", D),
                 Column("kind", S, doc="a ledger kind: patient_payment, denial, other_adjustment, ..."),
@@ -193,6 +200,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("responsible", S, doc="payer_id or 'patient'"),
                 Column("source", S, nullable=True),
             ),
+            key=("posting_id",),
         ),
         TableSpec(
             "contracts",
@@ -368,6 +376,33 @@ TABLES.update({
             key=("sha256",),
         ),
         TableSpec(
+            "unapplied_postings",
+            "one row per PM posting whose claim the practice does not hold yet (suspense): applied, and moved to "
+            "postings, by the first ingest that brings the claim",
+            (
+                Column("posting_id", S, doc="the posting's natural key (see postings.posting_id)"),
+                Column("claim_id", S),
+                Column("posted_on", D),
+                Column("kind", S, doc="a ledger kind, or 'transfer' (split in two when applied)"),
+                Column("amount_cents", I64, doc="signed as in the ledger"),
+                Column("responsible", S, doc="payer_id, 'patient', 'primary' or 'secondary' (resolved when applied)"),
+                Column("transfer_to", S, nullable=True, doc="a transfer's receiving party, same tokens"),
+                Column("source", S, nullable=True, doc="'<file name>:<line>'"),
+            ),
+            key=("posting_id",),
+        ),
+        TableSpec(
+            "providers",
+            "one row per provider NPI met in an 837 (NM1*85 billing, NM1*82 rendering) or a PM export",
+            (
+                Column("npi", S),
+                Column("name", S, doc="'LAST, FIRST' for a person, the organization name otherwise"),
+                Column("entity_type", S, nullable=True, doc="NM102: '1' person, '2' organization"),
+                Column("source", S, nullable=True, doc="where the name was last read"),
+            ),
+            key=("npi",),
+        ),
+        TableSpec(
             "csv_rejections",
             "one row per problem that kept a row of a PM CSV/Excel export out (rcmkit.ingest.pm_csv)",
             (
@@ -404,6 +439,9 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """
     spec = TABLES[name]
     problems: list[str] = []
+    added = [c.name for c in spec.columns if c.optional and c.name not in df.columns]
+    if added:
+        df = df.assign(**{name: None for name in added})
     missing = [c for c in spec.names if c not in df.columns]
     if missing:
         problems.append(f"missing columns {missing}")

@@ -455,9 +455,14 @@ def _read(folder: Path, name: str, *, required: bool, columns: Iterable[str] | N
     wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
                                                                   if c in set(columns)]
     try:
-        table = pq.read_table(path, columns=wanted)
+        present = set(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[c for c in wanted if c in present])
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{path}: not a readable parquet file ({exc})") from exc
+    # Columns added to a table's schema later (Column.optional): a file written before reads them as nulls.
+    spec = {c.name: c for c in schema.TABLES[name].columns}
+    for c in [c for c in wanted if c not in table.column_names and spec[c].optional]:
+        table = table.append_column(pa.field(c, spec[c].type, nullable=True), pa.nulls(table.num_rows, spec[c].type))
     missing = [c for c in wanted if c not in table.column_names]
     if missing:
         raise StoreError(f"{path}: missing canonical columns {missing}")
