@@ -25,6 +25,7 @@ or before that date (DESIGN.md, "Canonical tables"). Posting rules:
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 
@@ -101,6 +102,41 @@ def _rows(df: pd.DataFrame, kind, amount, responsible, posted_on=None) -> pd.Dat
     )
 
 
+_POSITION = re.compile(r"^(?P<file>.*)#(?P<segment>\d+)$")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> tuple:
+    """Natural sort key: digit runs compare as numbers ('R9' < 'R10', 'R09' == 'R9' in rank), text as text.
+    re.split with a capturing group alternates text and digits, so keys of any two ids compare element-wise."""
+    parts = _DIGITS.split(text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def _event_order(remittances: pd.DataFrame, ids) -> pd.Series:
+    """A rank (0, 1, ...) of the given remit_ids in the order their events happened within one day.
+
+    Within one 835 the file's segment order rules (a reversal and its correction sit side by side): the order key
+    is the source file, then the CLP's segment number as an integer (``source`` is '<file>#<segment number>', as
+    rcmkit.ingest.era835 writes it), so '...:102' follows '...:92'. Ids without a position (the demo, hand-built
+    tables) follow a natural sort of the id's digit runs; the remit_id's natural key breaks any remaining tie.
+    """
+    ids = list(ids)
+    sources = {}
+    if "source" in remittances.columns:
+        sub = remittances.loc[remittances["remit_id"].isin(ids), ["remit_id", "source"]]
+        sources = dict(zip(sub["remit_id"], sub["source"]))
+
+    def key(rid: str) -> tuple:
+        m = _POSITION.match(str(sources.get(rid) or ""))
+        if m:
+            return (0, _natural(m.group("file")), int(m.group("segment")), _natural(str(rid)))
+        return (1, (), 0, _natural(str(rid)))
+
+    ordered = sorted(ids, key=key)
+    return pd.Series(range(len(ordered)), index=pd.Index(ordered, dtype=object))
+
+
 def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFrame:
     """The ``at_remit`` variant: a denial credits the claim when its 835 posts, and the credit is taken back when
     a later adjudication of the same claim arrives (the resubmission's payment then settles the balance)."""
@@ -108,8 +144,15 @@ def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFra
         remittances.loc[remittances["status_code"] != REVERSAL_STATUS, ["claim_id", "remit_id", "paid_on"]],
         on="claim_id", suffixes=("", "_next"),
     )
-    later = later[(later["paid_on_next"] > later["paid_on"])
-                  | ((later["paid_on_next"] == later["paid_on"]) & (later["remit_id_next"] > later["remit_id"]))]
+    same_day = later["paid_on_next"] == later["paid_on"]
+    if same_day.any():
+        tied = later.loc[same_day]
+        rank = _event_order(remittances, pd.concat([tied["remit_id"], tied["remit_id_next"]]).unique())
+        after = pd.Series(False, index=later.index)
+        after[same_day] = tied["remit_id_next"].map(rank) > tied["remit_id"].map(rank)
+    else:
+        after = same_day
+    later = later[(later["paid_on_next"] > later["paid_on"]) | after]
     next_date = later.groupby("remit_id")["paid_on_next"].min()
     undone = denials[denials["remit_id"].isin(next_date.index)]
     return pd.concat(
