@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,7 @@ def _read_bytes(raw: bytes, name: str, salt: bytes) -> _FileOutput:
     except X12FileError as exc:
         issues.reject("not_x12", str(exc))
     tables = _read_sets(sets, ctx)
+    _claims_not_read(text, tables, issues)
     issues.finish()
     truncated = sum(1 for r in issues.rejections if r["code"] == "truncated")
     file_row = {
@@ -131,6 +133,33 @@ def _read_bytes(raw: bytes, name: str, salt: bytes) -> _FileOutput:
         "warnings": len(issues.warnings),
     }
     return _FileOutput(tables, issues, file_row)
+
+
+#: A CLP or CLM segment in a file's text, whatever its layout: the segment ID (any case) at the start of the data or
+#: after a byte that ends a segment (a terminator or a line break), followed by its element separator. 'pre' is
+#: checked against 'sep' below: 'N1*PR*CLP*...' is an element that holds the letters CLP, not a segment.
+_CLAIM_SEGMENT = re.compile(rb"(?:^|(?P<pre>[^0-9A-Za-z \t]))[ \t\r\n]*(?i:CL[PM])(?P<sep>[^0-9A-Za-z\s])")
+
+
+def claim_segments_in_text(text: bytes) -> int:
+    """How many CLP/CLM segments the file's bytes hold, read without trusting its separators."""
+    return sum(1 for m in _CLAIM_SEGMENT.finditer(text) if m.group("pre") != m.group("sep"))
+
+
+def _claims_not_read(text: bytes, tables: dict[str, pa.Table], issues: Issues) -> None:
+    """No silent loss: a file whose text holds CLP/CLM segments but that produced no claim row, and no rejection
+    covering them, is rejected ('claims_not_read') with the count seen, never left to warnings alone."""
+    if any(len(tables.get(name, ())) for name in ("remittances", "claims")):
+        return
+    if any(r["claims"] or r["first_segment"] is None for r in issues.rejections):
+        return  # already rejected: the set(s) holding them, or the whole file
+    seen = claim_segments_in_text(text)
+    if seen:
+        issues.reject("claims_not_read", f"the file's text holds {seen:,} CLP/CLM segment(s) but none was read as a "
+                      "claim; expected them inside ST..SE transaction sets of type 835 or 837 (check the segment "
+                      f"terminator and the envelope; the file's {len(issues.warnings):,} warning(s) say what was "
+                      "skipped)",
+                      claims=seen)
 
 
 def _read_sets(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:

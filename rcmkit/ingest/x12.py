@@ -19,7 +19,8 @@ Python object per element (see :class:`ElementIndex`). Python loops run over env
 
 Deviations tolerated here, each reported through :class:`~rcmkit.ingest.issues.Issues`: a byte order mark,
 UTF-16, Windows-1252 bytes, prose or blanks before the ISA, files that start at GS or ST (separators inferred),
-a non-fixed-width ISA, newline-only terminators, indentation, blank lines, several interchanges with different
+a non-fixed-width ISA, newline-only terminators, a line break before each terminator ('...\\n~GS*...\\n~'),
+indentation, blank lines, several interchanges with different
 separators in one file, wrong control counts and numbers, missing GE/IEA trailers.
 """
 
@@ -150,7 +151,7 @@ def _isa_separators(data: bytes, at: int) -> tuple[Separators, list[str]]:
         pos = data.find(element, pos + 1, at + _ISA_MAX_BYTES)  # bounded: a hostile ISA must not scan the file
         if pos < 0:
             raise X12FileError(f"the ISA at byte {at} has fewer than 16 elements; expected ISA01 to ISA16")
-    component, segment = data[pos + 1 : pos + 2], data[pos + 2 : pos + 3]
+    component, segment = data[pos + 1 : pos + 2], _terminator_after(data, pos + 2)
     if not segment or segment.isalnum() or segment == b" ":
         raise X12FileError(
             f"no segment terminator after ISA16 at byte {pos + 2} (found {segment!r}); "
@@ -172,6 +173,25 @@ def _isa_separators(data: bytes, at: int) -> tuple[Separators, list[str]]:
                       segment.decode()), remarks
 
 
+def _terminator_after(data: bytes, pos: int) -> bytes:
+    """The segment terminator that follows the ISA (or a bare GS/ST) at byte ``pos``.
+
+    Usually the byte at ``pos`` itself (ISA position 106). Some senders put a line break *before* each terminator
+    ('ISA*...*:\\n~GS*...\\n~ST*...'): when the byte at ``pos`` is whitespace and the next non-whitespace byte is
+    punctuation, that byte is the terminator and the whitespace around segments is layout. When the next
+    non-whitespace byte is data (a letter: 'GS', 'ST'), the whitespace itself (a newline) terminates segments.
+    """
+    here = data[pos : pos + 1]
+    if not here or not _WHITESPACE[here[0]]:
+        return here
+    for at in range(pos + 1, min(len(data), pos + 64)):  # bounded: blank lines and indentation, not a file
+        ch = data[at : at + 1]
+        if _WHITESPACE[ch[0]]:
+            continue
+        return ch if not ch.isalnum() and ch[0] < 128 else here
+    return here
+
+
 def _inferred_separators(data: bytes, at: int) -> Separators:
     """Separators of a file that starts at GS or ST (no ISA): the element separator follows the segment ID, the
     terminator is the first character after it that cannot be data; the component separator is assumed ':'."""
@@ -179,6 +199,9 @@ def _inferred_separators(data: bytes, at: int) -> Separators:
     for pos in range(at + 3, min(len(data), at + 400)):
         ch = data[pos : pos + 1]
         if not (ch.isalnum() or ch in (b" ", element, b".", b"-")):
+            ch = _terminator_after(data, pos)
+            if ch in (element, b".", b"-"):
+                ch = data[pos : pos + 1]
             if ch[0] > 127 or element[0] > 127:
                 raise X12FileError(f"non-ASCII character at byte {pos} where the segment terminator after the "
                                    f"{data[at:at + 2].decode()} at byte {at} should be; expected ASCII punctuation")
