@@ -16,6 +16,11 @@ the HL hierarchy reads most clearly this way). Segments and elements read (TR3 n
   loop 2310B NM1*82 Rendering Provider.
 * Loops 2320/2330 (other subscriber and payer, after an SBR inside the claim) are skipped: their NM1*PR,
   NM1*82 and REF*F8 describe another payer's view.
+* Provider names (table ``providers``, one row per NPI per file): NM1*85 (2010AA) and NM1*82 (2310B claim,
+  2420A line) with NM108 = XX: NM102 Entity Type Qualifier (1 person, 2 organization), NM103 last or
+  organization name, NM104 first name, NM105 middle name, NM109 NPI. A person reads 'LAST, FIRST MIDDLE', an
+  organization its name; the last non-empty name in the file wins. No other NM1 is read for names: the
+  subscriber and patient (NM1*IL, NM1*QC) never reach this table.
 * Loop 2400 line: LX; SV1 Professional Service (SV101 Composite Medical Procedure Identifier, SV102 Line Item
   Charge Amount, SV103 Unit or Basis for Measurement Code, SV104 Service Unit Count, SV105 Place of Service Code)
   or SV2 Institutional Service Line (SV201 Service Line Revenue Code, SV202 procedure composite, SV203 Line Item
@@ -41,7 +46,7 @@ from .issues import Issues, SetRejected
 from .tables import EXTRA_TABLES
 from .x12 import TransactionSet, tag_code
 
-__all__ = ["read_837", "patient_key"]
+__all__ = ["read_837", "patient_key", "provider_name"]
 
 _PRINCIPAL = ("ABK", "BK")
 _OTHER = ("ABF", "BF")
@@ -55,6 +60,15 @@ def patient_key(salt: bytes, member_id: str, birth_date: str) -> str:
     Never a name or member ID; without the practice's salt it cannot be recomputed from them."""
     digest = hashlib.sha256(b"\x1f".join((salt, member_id.encode(), birth_date.encode()))).hexdigest()
     return "P" + digest[:16]
+
+
+def provider_name(entity_type: str, last: str, first: str = "", middle: str = "") -> str:
+    """The display name of an NM1 provider: 'LAST, FIRST MIDDLE' for a person (NM102 '1', or a first name sent
+    without NM102), the organization name (NM103) otherwise; runs of spaces collapsed, '' when none is sent."""
+    last, given = " ".join(last.split()), " ".join(f"{first} {middle}".split())
+    if entity_type == "2" or not given:
+        return last
+    return f"{last}, {given}" if last else given
 
 
 # --------------------------------------------------------------------------------------------- records
@@ -136,6 +150,7 @@ class _SetReader:
         self.other_payer = False  # inside loops 2320/2330 (after an SBR within the claim)
         self.prior_adjudication = False  # inside loop 2430 (after SVD)
         self.submitted_on: date | None = None
+        self.providers: dict[str, dict] = {}  # NPI -> providers row (NM1*85, NM1*82 with NM108 XX)
         self.number, self.tag = ts.first_number, "ST"
 
     # ------------------------------------------------------------------ helpers
@@ -223,6 +238,7 @@ class _SetReader:
                 return
             if entity == "85":
                 self.level.billing_npi = identifier
+                self.provider(e)
             elif entity == "IL":
                 self.level.member_id = identifier
             elif entity == "PR":
@@ -232,6 +248,19 @@ class _SetReader:
                 self.line.rendering_npi = identifier or None
             else:
                 self.claim.rendering_npi = identifier or None
+            self.provider(e)
+
+    def provider(self, e: list[str]) -> None:
+        """Note the name of an NM1*85 / NM1*82 identified by an NPI (NM108 XX); a later non-empty name wins."""
+        npi = e[9].strip()
+        if e[8].strip() != "XX" or not npi:
+            return
+        entity_type = e[2].strip() if e[2].strip() in ("1", "2") else None
+        name = provider_name(e[2].strip(), e[3], e[4], e[5])
+        known = self.providers.get(npi)
+        if known is None or name:
+            self.providers[npi] = {"npi": npi, "name": name, "entity_type": entity_type,
+                                   "source": f"{self.ctx.name}#{self.number}"}
 
     def on_dmg(self, e: list[str]) -> None:
         if self.claim is None and self.level is not None:
@@ -513,14 +542,19 @@ def _first_line_rendering(claim: _Claim) -> str | None:
 
 # --------------------------------------------------------------------------------------------- entry
 def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
-    """Arrow tables ``claims``, ``claim_lines``, ``claim_line_details`` of the given 837 sets (canonical column
-    names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
+    """Arrow tables ``claims``, ``claim_lines``, ``claim_line_details`` and ``providers`` (one row per NPI named
+    in the sets, in order of first appearance) of the given 837 sets (canonical column names); a rejected set
+    leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
     out: dict[str, list[dict]] = {"claims": [], "claim_lines": [], "claim_line_details": []}
+    providers: dict[str, dict] = {}
     for ts in sets:
         reader = _SetReader(ts, ctx)
         try:
             reader.read()
             _claim_rows(reader, ctx, out)
+            for npi, row in reader.providers.items():
+                if npi not in providers or row["name"]:
+                    providers[npi] = row
         except SetRejected as exc:
             ctx.issues.reject(exc.code, exc.text, st=ts.control_number, transaction_type="837",
                               first=ts.first_number, last=ts.last_number,
@@ -529,8 +563,10 @@ def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table
             continue
         reader.warnings.warnings.sort(key=lambda w: w["segment_number"])
         ctx.issues.absorb(reader.warnings)
+    out["providers"] = list(providers.values())
     return {name: pa.Table.from_pylist(rows, schema=_SCHEMAS[name]) for name, rows in out.items()}
 
 
 _SCHEMAS = {"claims": TABLES["claims"].arrow_schema, "claim_lines": TABLES["claim_lines"].arrow_schema,
-            "claim_line_details": EXTRA_TABLES["claim_line_details"].arrow_schema}
+            "claim_line_details": EXTRA_TABLES["claim_line_details"].arrow_schema,
+            "providers": TABLES["providers"].arrow_schema}

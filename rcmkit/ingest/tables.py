@@ -31,8 +31,9 @@ EXTRA_TABLES: dict[str, TableSpec] = {
                  "ingest_warnings", "rejections", "ingested_files")
 }
 
-#: Canonical tables (rcmkit.schema.TABLES) that X12 ingest fills.
-CANONICAL_OUTPUTS = ("claims", "claim_lines", "remittances", "remit_lines", "adjustments")
+#: Canonical tables (rcmkit.schema.TABLES) that X12 ingest fills (``providers``: the 837's NM1*85 / NM1*82 names,
+#: one row per NPI per file; empty for an 835).
+CANONICAL_OUTPUTS = ("claims", "claim_lines", "remittances", "remit_lines", "adjustments", "providers")
 
 
 def to_frame(spec: TableSpec, table: pa.Table) -> pd.DataFrame:
