@@ -38,7 +38,8 @@ def _set(control: str, segments: list[str]) -> str:
 
 #: Billing provider SMITH, JANE (a person, NM102 1); claim PCN-1 rendered by LEE, ANN MARIE (2310B) with a line
 #: rendered by OAK VALLEY CLINIC (2420A, an organization); an other-payer loop (2320/2330) naming a rendering
-#: provider that must be skipped; a second claim with an NM1*82 identified by a non-NPI (NM108 XX missing).
+#: provider that must be skipped; a second billing provider sent without a name (no row) whose claim has an
+#: NM1*82 identified by a non-NPI (NM108 24, not XX: no row).
 _SET_1 = _set("0001", [
     "HL*1**20*1", "NM1*85*1*SMITH*JANE****XX*1234567893", "N3*1 MAIN STREET", "N4*SPRINGFIELD*IL*62701",
     "HL*2*1*22*0", "SBR*P*18*GRP100******CI", "NM1*IL*1*DOE*PATIENTNAME****MI*MEMBER123", "DMG*D8*19800115*F",
@@ -50,9 +51,10 @@ _SET_1 = _set("0001", [
     "LX*1", "SV1*HC:99214*150.00*UN*1***1", "DTP*472*D8*20240201",
     "NM1*82*2*OAK  VALLEY CLINIC*****XX*1666666666",
     "LX*2", "SV1*HC:36415*50.00*UN*1***1", "DTP*472*D8*20240201",
-    "HL*3*1*22*1", "SBR*P*18*GRP100******CI", "NM1*IL*1*ROE*SUBSCRIBERNAME****MI*MEMBER456",
+    "HL*3*1*20*1", "NM1*85*2******XX*1888888888",
+    "HL*5*3*22*1", "SBR*P*18*GRP100******CI", "NM1*IL*1*ROE*SUBSCRIBERNAME****MI*MEMBER456",
     "DMG*D8*19700301*M", "NM1*PR*2*ACME HEALTH PLAN*****PI*ACME01",
-    "HL*4*3*23*0", "PAT*19", "NM1*QC*1*ROE*CHILDNAME", "DMG*D8*20100301*F",
+    "HL*4*5*23*0", "PAT*19", "NM1*QC*1*ROE*CHILDNAME", "DMG*D8*20100301*F",
     "CLM*PCN-2*80.00***11:B:1*Y*A*Y*Y", "HI*ABK:J069",
     "NM1*82*1*NOTANNPI*BOB****24*123456789",
     "LX*1", "SV1*HC:99213*80.00*UN*1***1", "DTP*472*D8*20240202",
@@ -106,7 +108,7 @@ def test_a_later_name_wins_and_an_empty_one_does_not():
     providers = result.tables["providers"].set_index("npi")
     assert providers.index.tolist() == ["1234567893", "1987654321", "1666666666", "1777777777"]
     assert providers["name"].tolist() == ["SMITH, JANE Q", "LEE, ANN MARIE", "OAK VALLEY CLINIC", "PARK, MIN"]
-    assert providers["source"].tolist() == ["hand.837#51", "hand.837#18", "hand.837#26", "hand.837#65"]
+    assert providers["source"].tolist() == ["hand.837#53", "hand.837#18", "hand.837#26", "hand.837#67"]
     assert pd.isna(providers.loc["1777777777", "entity_type"])  # NM102 not sent
 
 
@@ -114,7 +116,7 @@ def test_patient_and_other_payer_names_never_reach_the_table():
     result = parse_x12(_837(_SET_1, _SET_2), "hand.837")
     text = result.tables["providers"].to_csv()
     for word in ("DOE", "ROE", "PATIENTNAME", "SUBSCRIBERNAME", "CHILDNAME", "OTHERSUBSCRIBER", "WRONG",
-                 "OTHERPAYER", "NOTANNPI", "1555555555", "123456789,"):
+                 "OTHERPAYER", "NOTANNPI", "1555555555", "123456789,", "1888888888"):
         assert word not in text
 
 
