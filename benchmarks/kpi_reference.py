@@ -129,12 +129,12 @@ SELECT
     coalesce(sum(amount_cents) FILTER (WHERE kind = 'charge' AND posted_on >= $dar_start), 0)::BIGINT AS dar_charges,
     coalesce(sum(amount_cents) FILTER (WHERE kind IN ('charge', 'contractual') AND posted_on >= $net_start), 0)::BIGINT
         AS net_revenue,
-    coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('insurance_payment', 'patient_payment', 'reversal')
+    coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('insurance_payment', 'patient_payment', 'reversal', 'refund')
                                           AND posted_on >= $collection_start), 0)::BIGINT AS collected,
     coalesce(sum(amount_cents) FILTER (WHERE kind IN ('charge', 'contractual') AND posted_on >= $collection_start),
              0)::BIGINT AS adjusted_charges,
     coalesce(sum(amount_cents) FILTER (WHERE kind = 'charge' AND posted_on >= $month_start), 0)::BIGINT AS charges,
-    coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('insurance_payment', 'patient_payment', 'reversal')
+    coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('insurance_payment', 'patient_payment', 'reversal', 'refund')
                                           AND posted_on >= $month_start), 0)::BIGINT AS payments
 FROM ledger
 WHERE posted_on BETWEEN $earliest_start AND $as_of;

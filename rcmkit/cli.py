@@ -68,6 +68,11 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
                        f"{files['pm']['files']} PM export files to {files['inbox']}")
             for line in built["ingest"].lines():
                 click.echo(line)
+        from .ingest.reader import DEFAULT_PATIENT_SALT
+        from .ingest.salt import write_salt
+
+        # The demo's patients are fictional and keyed with rcmkit's public salt; later ingests reuse it.
+        write_salt(data_root, practice, DEFAULT_PATIENT_SALT)
     except (store.StoreError, OSError, RuntimeError) as exc:
         _fail(f"cannot write the demo practice to {folder}: {exc}", 1)
     manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
@@ -168,30 +173,37 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes reading X12 files.")
 @click.option("--salt-env", default="RCMKIT_PATIENT_SALT", show_default=True,
-              help="Environment variable holding the practice's secret salt for patient pseudonyms.")
+              help="Environment variable holding the practice's secret salt for patient pseudonyms; when it is "
+              "unset, the practice's own random secret is used (created on the first ingest).")
+@click.option("--force", is_flag=True, help="Read files again even when they were ingested before (what is "
+              "already held is not loaded twice).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def ingest(practice: str, paths: tuple[str, ...], data_root: str, column_map: str | None, jobs: int,
-           salt_env: str, progress: bool) -> None:
+           salt_env: str, force: bool, progress: bool) -> None:
     """Read X12 835/837 files and PM exports (files or folders) into a practice's tables.
 
-    Idempotent: files already ingested (same SHA-256) are skipped, and payments or claim submissions the
-    practice already holds are not loaded twice. Ends with a summary, including every rejected file or
-    transaction set and why.
-    """
-    import os
+    Idempotent: files already ingested (same SHA-256) are skipped, and payments, claim submissions and PM
+    postings the practice already holds are not loaded twice. A PM file with rejected rows is read again on the
+    next run. Ends with a summary: each kind of rejection and warning with its count and first example.
 
+    Exit codes: 0 everything loaded; 3 loaded, but rows or files were rejected, files will be read again or
+    postings wait in suspense for their claim; 2 bad usage or input that stopped the run (nothing written);
+    1 an unexpected failure.
+    """
     from . import store
     from .ingest.pipeline import ingest as run_ingest
-    from .ingest.reader import DEFAULT_PATIENT_SALT
+    from .ingest.salt import SaltError, practice_salt
 
-    salt = os.environ.get(salt_env) or DEFAULT_PATIENT_SALT
     try:
+        salt, said = practice_salt(data_root, practice, salt_env)
+        click.echo(said, err=True)
         summary = run_ingest(data_root, practice, paths, column_map=column_map, patient_salt=salt, jobs=jobs,
-                             progress=progress)
-    except (FileNotFoundError, ValueError, store.StoreError) as exc:
+                             progress=progress, force=force)
+    except (FileNotFoundError, ValueError, store.StoreError, SaltError) as exc:
         _fail(str(exc), 2)
     for line in summary.lines():
         click.echo(line)
+    raise SystemExit(summary.exit_code)
 
 
 # --------------------------------------------------------------------------------------------- validate

@@ -165,6 +165,9 @@ def test_messy_export_loads_the_same_tables(messy, clean):
     """Windows-1252, a BOM, CRLF, a blank line, '$' amounts, (250.00), dates in three formats, lower-case codes,
     a spaced header name, a quoted field over two lines: the good rows load exactly as in the clean export."""
     for name, table in clean.tables.items():
+        if name == "unapplied_postings":  # the messy export's postings on unknown or rejected claims wait there
+            assert set(messy.tables[name]["claim_id"]) == {"E9999", "E2001"} and table.empty
+            continue
         pd.testing.assert_frame_equal(messy.tables[name].drop(columns="source", errors="ignore"),
                                       table.drop(columns="source", errors="ignore"), obj=name)
 
@@ -178,12 +181,10 @@ def test_messy_export_rejects_each_bad_row_once_and_says_where(messy):
         ("charges.csv", 10, "ServiceDate", "E2002", "bad_date"),
         ("charges.csv", 12, "PatientAccount", "E2003", "missing_value"),
         ("charges.csv", 14, "PayerID", "E2004", "unknown_payer"),
-        ("charges.csv", 15, "(row)", "", "extra_fields"),
+        ("charges.csv", 15, "(row)", "", "field_count"),
         ("charges.csv", 18, "Charge", "E2006", "bad_amount"),
         ("payments.csv", 20, "Amount", "E1006", "bad_amount"),  # line 8 holds a field spanning two lines
-        ("payments.csv", 21, "ClaimID", "E9999", "unknown_claim"),
         ("payments.csv", 22, "Type", "E1003", "unknown_value"),
-        ("payments.csv", 23, "ClaimID", "E2001", "claim_not_loaded"),
         ("payments.csv", 24, "PostDate", "E1001", "bad_date"),
         ("payments.csv", 25, "PayerID", "E1001", "unknown_payer"),
         ("payments.csv", 26, "AdjReason", "E1003", "bad_reason"),
@@ -200,11 +201,11 @@ def test_messy_export_rejects_each_bad_row_once_and_says_where(messy):
     assert messages[("charges.csv", 12)] == ("charges.csv line 12, column PatientAccount (claim E2003): missing "
                                              "required value; expected a value for patient_key")
     assert "unknown payer 'ZZZ'" in messages[("charges.csv", 14)]
-    assert "too many fields, found '17'; expected 16 fields" in messages[("charges.csv", 15)]
+    assert "so the row is not loaded; fields found '17'; expected 16 fields, as in the header" in messages[
+        ("charges.csv", 15)]
     assert "amount in fractions of a cent '10.005'" in messages[("charges.csv", 18)]
     assert "unexpected value 'FOO'; expected one of INSPAY, PATPAY, ADJ" in messages[("payments.csv", 22)]
-    assert "posting on a claim that was not loaded" in messages[("payments.csv", 23)]
-    assert messy.stats["rejected_rows"] == 15
+    assert messy.stats["rejected_rows"] == 13
 
 
 def test_messages_never_show_patient_identifiers(messy):
@@ -219,7 +220,7 @@ def test_messy_export_warns_about_what_it_recovered(messy):
         ("charges.csv", "", "bom"), ("payers.csv", "", "encoding"),
         ("charges.csv", "ServiceDate", "date_formats"), ("charges.csv", "BillDate", "date_formats"),
         ("charges.csv", "Charge", "amount_format"), ("payments.csv", "Amount", "amount_format"),
-        ("payments.csv", "AdjReason", "not_posted"),
+        ("payments.csv", "AdjReason", "not_posted"), ("payments.csv", "ClaimID", "claim_not_loaded"),
     }
     assert warned[("charges.csv", "Charge", "amount_format")].count == 4
     assert warned[("payments.csv", "Amount", "amount_format")].message.endswith("(3 row(s): line 2, 6, 16)")
@@ -253,15 +254,14 @@ MINI_MAP = {
 def test_map_options_delimiter_header_line_cents_and_ledger_signs(tmp_path):
     _write(tmp_path, "lines.txt", "Practice report\nrun 2026-04-01\nClaim;Acct;Date;Code;Cents\n"
                                   "C1;9;2026-03-02;99213;12345\nC2;8;2026-03-03;99212;12.5\n")
-    _write(tmp_path, "money.txt", "Claim;Date;Amount;Who\nC1;2026-03-20;-100.00;primary\nC1;2026-03-21;1.00-\n")
+    _write(tmp_path, "money.txt", "Claim;Date;Amount;Who\nC1;2026-03-20;-100.00;primary\nC1;2026-03-21;1.00-;\n")
     result = read_pm_export(tmp_path, MINI_MAP)
     assert result.tables["claim_lines"]["charge_cents"].tolist() == [12345]
     assert result.rejections[["file", "line", "code"]].values.tolist() == [["lines.txt", 5, "bad_amount"]]
     p = result.tables["postings"]
     assert p["amount_cents"].tolist() == [-10000, -100]  # credits: negative keeps the export's signs
-    assert p["responsible"].tolist() == ["MCR", "MCR"]  # the short row's empty Who: the primary payer
-    assert result.warnings[["file", "line", "code"]].values.tolist() == [
-        ["money.txt", 3, "ragged_row"], ["money.txt", 3, "amount_format"]]
+    assert p["responsible"].tolist() == ["MCR", "MCR"]  # the empty Who: the primary payer
+    assert result.warnings[["file", "line", "code"]].values.tolist() == [["money.txt", 3, "amount_format"]]
 
 
 def test_missing_required_column_rejects_the_file_for_that_spec(tmp_path):
@@ -344,8 +344,8 @@ def test_map_errors_name_the_map_and_the_key(path, value, key, problem):
 
 
 def test_map_file_errors_name_the_file(tmp_path):
-    path = _write(tmp_path, "mine.yaml", yaml.safe_dump(_edit(["files", "payers"], None) | {"payers": []}))
-    with pytest.raises(ColumnMapError, match=r"column map .*mine\.yaml, files: the map defines no payers"):
+    path = _write(tmp_path, "mine.yaml", yaml.safe_dump(_edit(["files"], {})))
+    with pytest.raises(ColumnMapError, match=r"column map .*mine\.yaml, files: expected a mapping of file specs"):
         read_pm_export(FIXTURES / "generic", path)
     claims_spec = {"pattern": "claims.csv", "table": "claims", "fields": {"claim_id": "Id"}}
     with pytest.raises(ColumnMapError, match=r"files\.charges\.fields\.patient_key: unknown target col.*claims file"):

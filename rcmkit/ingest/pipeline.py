@@ -29,8 +29,11 @@ __all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "CSV_SUFF
 CSV_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
 
 #: Tables a run reads and rewrites (the ledger is rebuilt from them).
-_STORED = ("payers",) + tuple(t for t in OUTPUT_TABLES if t != "ingested_files") + (
-    "postings", "ingest_warnings", "rejections", "csv_rejections", "ingested_files")
+_STORED = tuple(dict.fromkeys(("payers",) + tuple(t for t in OUTPUT_TABLES if t != "ingested_files") + (
+    "postings", "unapplied_postings", "contracts", "providers", "ingest_warnings", "rejections", "csv_rejections",
+    "ingested_files")))
+#: What the PM export's lookups read of the stored claims.
+_PARTY_COLUMNS = ["claim_id", "submission_id", "frequency_code", "submitted_on", "payer_id"]
 
 #: 835 CLP06 / 837 SBR09 claim filing indicator -> payer class.
 FILING_INDICATOR_CLASS = {
@@ -42,9 +45,15 @@ FILING_INDICATOR_CLASS = {
 }
 
 
+#: Exit codes of ``rcmkit ingest`` (also in the README): success; the work failed (a crash); bad usage or
+#: input that stopped the run; loaded, but rows or files were rejected or postings wait in suspense.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ATTENTION = 0, 1, 2, 3
+
+
 @dataclass
 class IngestSummary:
-    """What a run did: files read and skipped, rows added, money, and every rejection with its reason."""
+    """What a run did: files read and skipped, rows added, money, every kind of rejection and warning with its
+    count and first example, the files that will be read again, and what waits in suspense."""
 
     files: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -54,18 +63,56 @@ class IngestSummary:
     duplicates: int = 0
     rejections: list[str] = field(default_factory=list)
     warnings: int = 0
+    #: (code, count, first message) of each kind of rejection, then of each kind of warning
+    rejection_kinds: list[tuple[str, int, str]] = field(default_factory=list)
+    warning_kinds: list[tuple[str, int, str]] = field(default_factory=list)
+    #: files not recorded as ingested (rows rejected, or no column-map pattern matched): read again next run
+    retry: list[str] = field(default_factory=list)
+    #: postings whose claim the practice does not hold yet, after this run: count and ledger cents
+    unapplied: int = 0
+    unapplied_cents: int = 0
+    #: postings applied from suspense in this run; postings replaced by a corrected export (same transaction id)
+    applied_from_suspense: int = 0
+    corrected: int = 0
+    contracts: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """:data:`EXIT_ATTENTION` when anything was rejected, a file will be retried or postings wait in
+        suspense; :data:`EXIT_OK` otherwise."""
+        return EXIT_ATTENTION if (self.rejections or self.retry or self.unapplied) else EXIT_OK
 
     def lines(self) -> list[str]:
         out = [
             f"files read: {self.files}; skipped as already ingested: {len(self.skipped)}",
             f"claims added: {self.added.get('claims', 0):,} (charges ${self.charge_cents / 100:,.2f}); "
             f"remittances added: {self.added.get('remittances', 0):,} (paid ${self.paid_cents / 100:,.2f}); "
-            f"postings added: {self.added.get('postings', 0):,}",
-            f"transactions already held under other bytes, not loaded again: {self.duplicates}",
-            f"warnings: {self.warnings}; rejected: {len(self.rejections)}",
+            f"postings added: {self.added.get('postings', 0):,}"
+            + (f" ({self.applied_from_suspense:,} from suspense)" if self.applied_from_suspense else "")
+            + (f"; postings corrected: {self.corrected:,}" if self.corrected else ""),
         ]
-        out += [f"  rejected: {msg}" for msg in self.rejections]
+        if self.contracts:
+            out.append(f"contract rates loaded: {self.contracts:,}")
+        out.append(f"transactions already held under other bytes, not loaded again: {self.duplicates}")
+        if self.unapplied:
+            out.append(f"unapplied postings (suspense: their claim is not held yet; applied when it arrives): "
+                       f"{self.unapplied:,} (${-self.unapplied_cents / 100:,.2f})")
+        out.append(f"warnings: {self.warnings}; rejected: {len(self.rejections)}")
+        out += [f"  rejected [{code}] x{n}: {first}" for code, n, first in self.rejection_kinds]
+        out += [f"  warning [{code}] x{n}: {first}" for code, n, first in self.warning_kinds]
+        if self.retry:
+            out.append(f"will be read again next run (rows rejected or no column-map pattern matched; what loaded "
+                       f"is not loaded twice): {', '.join(self.retry)}")
         return out
+
+
+def _kinds(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
+    """(code, count, first message) per code, most frequent first."""
+    if frame.empty:
+        return []
+    groups = frame.groupby("code", sort=False)["message"]
+    out = [(str(code), int(g.size), str(g.iloc[0])) for code, g in groups]
+    return sorted(out, key=lambda k: (-k[1], k[0]))
 
 
 def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -101,6 +148,22 @@ def _batches(files: list[Path], max_files: int = 64, max_bytes: int = 64 << 20) 
     return batches
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel kills this worker when its parent dies (``kill -9`` included), so no
+    orphan stays blocked on a pipe holding its memory (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -> list:
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
     batches = _batches(files)
@@ -111,7 +174,8 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -
                 results.append(_read_batch([str(f) for f in batch], salt))
                 bar.update(len(batch))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 args = [[str(f) for f in batch] for batch in batches]
                 for batch, result in zip(batches, pool.map(_read_batch, args, [salt] * len(args))):
                     results.append(result)
@@ -180,12 +244,49 @@ def _drop_pm_claims(current: dict[str, pd.DataFrame], x12_claim_ids: set[str]) -
     return out
 
 
-def _append(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+def _append(old: pd.DataFrame, new: pd.DataFrame, name: str, keep: str = "first") -> pd.DataFrame:
     if new.empty:
         return old
     both = pd.concat([old, schema.conform(name, new)], ignore_index=True) if len(old) else schema.conform(name, new)
     key = list(schema.TABLES[name].key)
-    return both.drop_duplicates(key, keep="first") if key else both
+    return both.drop_duplicates(key, keep=keep) if key else both
+
+
+def _legacy_ids(postings: pd.DataFrame) -> pd.DataFrame:
+    """Postings stored before they had a natural key get one from where they came from (file:line)."""
+    missing = postings["posting_id"].isna()
+    if not missing.any():
+        return postings
+    base = "legacy:" + postings["source"].fillna("").astype(str)
+    ids = base + "#" + (base.groupby(base).cumcount() + 1).astype(str)
+    return postings.assign(posting_id=postings["posting_id"].where(~missing, ids))
+
+
+_POSTING_CONTENT = ["claim_id", "posted_on", "kind", "amount_cents", "responsible"]
+
+
+def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Stored postings plus the new ones, by natural key: a key already held adds nothing, unless its content
+    differs (a corrected export of the same transaction id), which replaces the stored row. Returns the
+    postings and how many were corrected."""
+    stored = _legacy_ids(stored)
+    if new.empty:
+        return stored, 0
+    new = schema.conform("postings", new).drop_duplicates("posting_id", keep="last")
+    both = stored.merge(new[["posting_id"] + _POSTING_CONTENT], on="posting_id", suffixes=("", "_new"))
+    changed = pd.Series(False, index=both.index)
+    for c in _POSTING_CONTENT:
+        changed |= both[c].astype(str) != both[f"{c}_new"].astype(str)
+    corrected = set(both.loc[changed, "posting_id"])
+    kept = stored[~stored["posting_id"].isin(corrected)]
+    return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected})
+
+
+def _replace_by_file(old: pd.DataFrame, new: pd.DataFrame, files: set[str], name: str) -> pd.DataFrame:
+    """A file read again replaces what earlier runs said about it (its warnings and rejections)."""
+    kept = old[~old["file"].isin(files)]
+    frames = [f for f in (kept, new) if len(f)]
+    return schema.conform(name, pd.concat(frames, ignore_index=True)) if frames else schema.empty(name)
 
 
 def ingest(
@@ -197,17 +298,27 @@ def ingest(
     patient_salt: str | bytes = DEFAULT_PATIENT_SALT,
     jobs: int = 1,
     progress: bool = True,
+    force: bool = False,
 ) -> IngestSummary:
     """Read ``paths`` (files or folders) into ``practice``'s tables under ``root``; returns what happened.
 
     X12 files (any name; recognised by content) go to :func:`rcmkit.ingest.read_x12`; ``.csv``/``.xlsx``
-    exports to :func:`rcmkit.ingest.pm_csv.read_pm_export` with ``column_map`` (required for them).
+    exports to :func:`rcmkit.ingest.pm_csv.read_pm_export` with ``column_map`` (required for them), whose
+    lookups see the practice's stored payers and claims. A PM file is recorded as ingested only when all of it
+    loaded (no rejected row, a map pattern matched): otherwise it is read again on the next run, and what
+    already loaded is not loaded twice (claims by claim ID, postings by natural key, payers and contract rates
+    by their keys). Postings whose claim is not held wait in ``unapplied_postings`` and are applied by the run
+    that brings the claim. ``force`` reads files already ingested again.
     """
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
-    seen = set(store.load_table(root, practice, "ingested_files", required=False)["sha256"])
+    stored = store.load_tables(root, practice, ["ingested_files", "payers", "claims", "unapplied_postings"],
+                               required=False, columns={"claims": _PARTY_COLUMNS})
+    seen = set() if force else set(stored["ingested_files"]["sha256"])
     hashes = {f: store.file_sha256(f) for f in files}
-    summary = IngestSummary(skipped=[str(f) for f in files if hashes[f] in seen])
+    summary = IngestSummary(skipped=[str(f) for f in files if hashes[f] in seen],
+                            unapplied=len(stored["unapplied_postings"]),
+                            unapplied_cents=int(stored["unapplied_postings"]["amount_cents"].sum()))
     todo = [f for f in files if hashes[f] not in seen]
     todo = list({hashes[f]: f for f in todo}.values())  # the same bytes twice in one run: read once
     if not todo:
@@ -224,44 +335,82 @@ def ingest(
     rejections = [r.rejections for r in results]
     csv_new: dict[str, pd.DataFrame] = {}
     csv_rejections = schema.empty("csv_rejections")
+    parties = None
     if csvs:
         from .pm_csv import read_pm_export
 
-        csv_result = read_pm_export(csvs, column_map, patient_salt=salt)
-        csv_new = csv_result.tables
+        x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
+                                   .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
+        known_payers = pd.concat([stored["payers"], x12_payers[~x12_payers["payer_id"].isin(stored["payers"]["payer_id"])]],
+                                 ignore_index=True)
+        known_claims = pd.concat([stored["claims"], new["claims"][_PARTY_COLUMNS]], ignore_index=True)
+        csv_result = read_pm_export(csvs, column_map, patient_salt=salt,
+                                    known={"payers": known_payers, "claims": known_claims})
+        csv_new, parties = csv_result.tables, csv_result.parties
         csv_rejections = csv_result.rejections
         w = csv_result.warnings
         warnings.append(pd.DataFrame({"file": w["file"], "segment_number": w["line"], "segment_id": w["column"],
                                       "code": w["code"], "found": w["count"].astype(str) + " row(s)",
                                       "message": w["message"]}).reindex(columns=schema.TABLES["ingest_warnings"].names))
-        csv_files = pd.DataFrame({"file": [f.name for f in csvs], "sha256": [hashes[f] for f in csvs],
-                                  "size_bytes": [f.stat().st_size for f in csvs], "encoding": "csv",
+        unmatched = set(w.loc[w["code"] == "unmatched_file", "file"])
+        summary.retry = sorted(set(csv_rejections["file"]) | unmatched)
+        done = [f for f in csvs if f.name not in set(summary.retry)]
+        csv_files = pd.DataFrame({"file": [f.name for f in done], "sha256": [hashes[f] for f in done],
+                                  "size_bytes": [f.stat().st_size for f in done], "encoding": "csv",
                                   "transaction_sets": 0, "rejected_sets": 0, "warnings": 0})
         new["ingested_files"] = pd.concat([new["ingested_files"], csv_files], ignore_index=True)
     summary.files = len(x12s) + len(csvs)
+    read_names = {f.name for f in x12s + csvs}
+    from .pm_csv import apply_postings, claim_parties
+    from .pm_csv import _parties as merge_parties
 
     def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
         fresh, summary.duplicates = _drop_known(new, current)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
         held = set(current["claims"]["claim_id"]) | set(fresh["claims"]["claim_id"])
-        for name, df in csv_new.items():
-            if name == "claims":
-                df = df[~df["claim_id"].isin(held)]
-            elif name == "claim_lines":
-                df = df[df["submission_id"].isin(csv_new["claims"].loc[~csv_new["claims"]["claim_id"].isin(held),
-                                                                       "submission_id"])]
-            fresh[name] = pd.concat([fresh[name], df], ignore_index=True) if name in fresh else df
-        fresh["ingest_warnings"] = pd.concat(warnings, ignore_index=True) if warnings else schema.empty("ingest_warnings")
-        fresh["rejections"] = pd.concat(rejections, ignore_index=True) if rejections else schema.empty("rejections")
-        fresh["csv_rejections"] = csv_rejections
-        out = {name: _append(current[name], fresh[name], name) for name in _STORED if name in fresh and name != "payers"}
+        pm_claims = csv_new.get("claims", schema.empty("claims"))
+        pm_claims = pm_claims[~pm_claims["claim_id"].isin(held)]
+        pm_lines = csv_new.get("claim_lines", schema.empty("claim_lines"))
+        pm_lines = pm_lines[pm_lines["submission_id"].isin(pm_claims["submission_id"])]
+        for name, df in (("claims", pm_claims), ("claim_lines", pm_lines)):
+            fresh[name] = pd.concat([fresh[name], df], ignore_index=True) if len(df) else fresh[name]
+        out = {name: _append(current[name], fresh[name], name)
+               for name in ("claims", "claim_lines", "remittances", "remit_lines", "adjustments", "payments",
+                            "remittance_details", "remit_line_details", "claim_line_details", "plb", "remarks",
+                            "ingested_files")}
+        for name, table in (("ingest_warnings", warnings), ("rejections", rejections)):
+            run = pd.concat(table, ignore_index=True) if table else schema.empty(name)
+            out[name] = _replace_by_file(current[name], run, read_names, name)
         merged = {**current, **out}
-        payers = current["payers"]
-        if "payers" in fresh and len(fresh["payers"]):
-            payers = _append(payers, fresh["payers"], "payers")
-        out["payers"] = derive_payers(payers, merged)
-        merged["payers"] = out["payers"]
+        # a PM payers file is the practice's word on its payers: it replaces stored rows of the same payer_id
+        payers = _append(current["payers"], csv_new.get("payers", schema.empty("payers")), "payers", keep="last")
+        out["payers"] = merged["payers"] = derive_payers(payers, merged)
+        # postings: the run's, then those waiting in suspense whose claim is now held
+        pending = pd.concat([current["unapplied_postings"], csv_new.get("unapplied_postings",
+                                                                        schema.empty("unapplied_postings"))],
+                            ignore_index=True).drop_duplicates("posting_id", keep="last")
+        all_parties = merge_parties(claim_parties(merged["claims"]), parties)
+        applied, waiting, late = apply_postings(pending, all_parties, merged["payers"])
+        from_suspense = set(current["unapplied_postings"]["posting_id"])
+        summary.applied_from_suspense = int(applied["posting_id"].str.removesuffix("/to").isin(from_suspense)
+                                            .groupby(applied["posting_id"].str.removesuffix("/to")).first().sum())
+        run_postings = pd.concat([csv_new.get("postings", schema.empty("postings")), applied], ignore_index=True)
+        out["postings"], summary.corrected = _merge_postings(current["postings"], run_postings)
+        waiting = waiting[~waiting["posting_id"].isin(out["postings"]["posting_id"])]
+        out["unapplied_postings"] = waiting
+        run_csv_rejections = pd.concat([csv_rejections, late], ignore_index=True) if len(late) else csv_rejections
+        out["csv_rejections"] = _replace_by_file(current["csv_rejections"], run_csv_rejections,
+                                                 read_names | set(late["file"]), "csv_rejections")
+        # contract rates replace stored ones of the same key; provider names: the latest non-empty one wins
+        rates = csv_new.get("contracts", schema.empty("contracts"))
+        out["contracts"] = _append(current["contracts"], rates, "contracts", keep="last")
+        names = [current["providers"], new.get("providers", schema.empty("providers")),
+                 csv_new.get("providers", schema.empty("providers"))]
+        names = [n for n in names if len(n)]
+        out["providers"] = (pd.concat(names, ignore_index=True).dropna(subset=["name"])
+                            .drop_duplicates("npi", keep="last") if names else current["providers"])
+        merged = {**merged, **out}
         # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
         money = any(len(merged[n]) for n in ("claims", "remittances", "adjustments", "postings"))
         out["ledger"] = build_ledger(merged) if money else schema.empty("ledger")
@@ -270,10 +419,15 @@ def ingest(
         added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]
         summary.charge_cents = int(added_claims["total_charge_cents"].sum())
         summary.paid_cents = int(added_remits["paid_cents"].sum())
-        summary.warnings = len(fresh["ingest_warnings"])
-        summary.rejections = list(fresh["rejections"]["message"]) + list(csv_rejections.get("message", []))
+        run_warnings = pd.concat(warnings, ignore_index=True) if warnings else schema.empty("ingest_warnings")
+        run_rejections = pd.concat(rejections + [run_csv_rejections], ignore_index=True)
+        summary.warnings = len(run_warnings)
+        summary.rejections = list(run_rejections["message"])
+        summary.rejection_kinds, summary.warning_kinds = _kinds(run_rejections), _kinds(run_warnings)
+        summary.unapplied = len(waiting)
+        summary.unapplied_cents = int(waiting["amount_cents"].sum())
+        summary.contracts = len(rates)
         return out
 
     store.update_tables(root, practice, _STORED, change)
     return summary
-

@@ -94,7 +94,7 @@ DEFAULT_PATIENT_SALT = "rcmkit-patient-key-v1"
 #: What a ``postings`` file's ``kind`` column may map to: ledger kinds, plus ``transfer`` (a balance moving
 #: between responsible parties) and ``adjustment`` (classified by its CARC).
 POSTING_KINDS = (
-    "insurance_payment", "patient_payment", "contractual", "denial", "other_adjustment", "reversal",
+    "insurance_payment", "patient_payment", "contractual", "denial", "other_adjustment", "reversal", "refund",
     "transfer", "adjustment",
 )
 CLAIM_TYPES = ("professional", "institutional")
@@ -132,6 +132,8 @@ _HEADER_FIELDS = {
     "service_from": _Field("date"),
     "service_to": _Field("date"),
     "rendering_npi": _Field("id"),
+    "rendering_name": _Field("text"),
+    "billing_name": _Field("text"),
     "place_of_service": _Field("id"),
     "diagnosis_codes": _Field("codes"),
     "claim_type": _Field("choice", choices=CLAIM_TYPES),
@@ -163,10 +165,18 @@ TABLE_FIELDS: dict[str, dict[str, _Field]] = {
         "responsible": _Field("party"),
         "transfer_to": _Field("party"),
         "reason_code": _Field("code"),
+        "transaction_id": _Field("id"),
+    },
+    "contracts": {
+        "payer_id": _Field("id", True),
+        "procedure_code": _Field("code", True),
+        "modifiers": _Field("modifiers"),
+        "effective_from": _Field("date", True),
+        "allowed_cents": _Field("amount", True),
     },
 }
 _LIST_TYPES = ("codes", "modifiers")
-_TRANSFORMS = ("column", "value", "default", "map", "formats", "unit", "fill")
+_TRANSFORMS = ("column", "value", "default", "map", "formats", "unit", "fill", "optional")
 _SPEC_KEYS = ("pattern", "table", "fields", "where", "encoding", "delimiter", "sheet", "header_line", "description")
 _MAP_KEYS = ("rcmkit_column_map", "name", "description", "patient_key_salt", "credits", "date_formats", "payers",
              "files")
@@ -188,6 +198,7 @@ class FieldMap:
     formats: tuple[str, ...] = ()
     unit: str = "dollars"
     fill: str | None = None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,10 +292,10 @@ def _formats(value: Any, key: str, fail) -> tuple[str, ...]:
 
 
 def _check_tables(tables: set, inline_payers: bool, fail) -> None:
-    if "payers" not in tables and not inline_payers:
-        fail("files", "the map defines no payers: add a file spec with table: payers or an inline payers list")
-    if tables & {"claims", "postings"} and "claim_lines" not in tables:
-        fail("files", "claims and postings need a file spec with table: claim_lines (the charges)")
+    """A map may describe any subset of an export (payments alone, a fee schedule alone): lookups also see the
+    practice's stored payers and claims. Only a claims file needs its charge lines."""
+    if "claims" in tables and "claim_lines" not in tables:
+        fail("files", "a claims file spec needs a file spec with table: claim_lines (the charges)")
 
 
 def _file_spec(name: str, spec: Any, has_claims: bool, date_formats: tuple[str, ...], fail) -> FileSpec:
@@ -364,10 +375,12 @@ def _field_map(name: str, spec: Any, allowed: dict[str, _Field], table: str, dat
         fail(f"{key}.unit", "unit applies to amount columns and is 'dollars' or 'cents'")
     if spec.get("fill") not in (None, "down", "up"):
         fail(f"{key}.fill", "expected 'down' or 'up'")
+    if spec.get("optional", False) not in (True, False) or (spec.get("optional") and decl.required):
+        fail(f"{key}.optional", "expected true or false, and only for a field that is not required")
     formats = _formats(spec["formats"], f"{key}.formats", fail) if "formats" in spec else date_formats
     map_keys = tuple(str(k) for k in spec["map"]) if mapping else ()
     return FieldMap(name, tuple(columns), value, default, mapping, map_keys, formats, spec.get("unit", "dollars"),
-                    spec.get("fill"))
+                    spec.get("fill"), bool(spec.get("optional", False)))
 
 
 def _value_map(mapping: Any, decl: _Field, key: str, fail) -> dict[str, str] | None:
@@ -535,8 +548,12 @@ def _read_file(path: Path, spec: FileSpec, issues: _Issues) -> _Raw | None:
 
 
 def _frame(name: str, records: list[list[str]], starts: list[int], header_line: int, issues: _Issues) -> _Raw | None:
-    """Header and rows as a text frame. Short rows are padded (warned), rows with extra non-empty fields are
-    rejected (their alignment is unknowable), blank rows are dropped; line numbers are kept throughout."""
+    """Header and rows as a text frame; blank rows are dropped and line numbers kept throughout.
+
+    A row is never loaded with its columns moved: a row with more or fewer fields than the header (an unquoted
+    ``1,234.50`` or ``LAST, FIRST`` adds a field and shifts every later column) is rejected with its line. One
+    layout is recognised instead of rejected: every row carrying the same empty trailing field(s) (a trailing
+    delimiter the header lacks), which is cut with a warning."""
     first = next((i for i, (r, s) in enumerate(zip(records, starts)) if s >= header_line and any(r)), None)
     if first is None:
         issues.warn_file(name, "empty", f"has no header at line {header_line} or after; nothing read", header_line)
@@ -545,20 +562,29 @@ def _frame(name: str, records: list[list[str]], starts: list[int], header_line: 
     body, lines = records[first + 1:], pd.Series(starts[first + 1:], dtype="int64")
     width = len(header)
     lengths = pd.Series(np.fromiter(map(len, body), dtype=np.int64, count=len(body)))
-    uneven = lengths.index[lengths != width]
-    ragged = uneven[lengths[uneven] > 0]  # blank lines are uneven too, but not worth a warning
-    too_long = [i for i in ragged if any(f.strip() for f in body[i][width:])]
-    for i in uneven:  # only these rows: pad or cut to the header's width
+    blank = pd.Series([not any(f.strip() for f in r) for r in body], dtype=bool)
+    uneven = lengths.index[(lengths != width) & ~blank]
+    extra_empty = pd.Series(False, index=lengths.index)
+    for i in uneven:
+        extra_empty[i] = len(body[i]) > width and not any(f.strip() for f in body[i][width:])
+    trailing = len(uneven) > 0 and len(uneven) == int((~blank).sum()) and extra_empty[uneven].all() \
+        and lengths[uneven].nunique() == 1
+    if trailing:
+        issues.warn(name, "", lines[uneven], "trailing_delimiter",
+                    f"every row ends with {int(lengths[uneven].iloc[0]) - width} empty field(s) the header does not "
+                    "have (a trailing delimiter); cut")
+        uneven = uneven[:0]
+    for i in lengths.index[(lengths != width)]:  # only these rows: pad or cut to the header's width
         body[i] = (body[i] + [""] * width)[:width]
-    issues.warn(name, "", lines[ragged.difference(too_long)], "ragged_row",
-                f"rows with fewer fields than the header's {width} (or extra empty ones); missing fields read as empty")
+    issues.reject(name, lines[uneven], "(row)", None, "field_count",
+                  "a value with an unquoted delimiter (such as 1,234.50 or LAST, FIRST) or a missing field would "
+                  "shift every later column, so the row is not loaded; fields found",
+                  f"{width} fields, as in the header (quote values that contain the delimiter)",
+                  values=lengths[uneven].astype(str))
     frame = pd.DataFrame(body, columns=header, dtype="str") if body else pd.DataFrame(columns=header, dtype="str")
-    keep = frame.ne("").any(axis=1) if width else pd.Series(False, index=frame.index)
-    keep[too_long] = False
-    bad = lines[too_long]
-    issues.reject(name, bad, "(row)", None, "extra_fields", "too many fields, found",
-                  f"{width} fields, as in the header", values=lengths[too_long].astype(str))
-    frame, lines = frame[keep].reset_index(drop=True), lines[keep].reset_index(drop=True)
+    keep = ~blank if width else pd.Series(False, index=frame.index)
+    keep[uneven] = False
+    frame, lines = frame[keep.to_numpy()].reset_index(drop=True), lines[keep.to_numpy()].reset_index(drop=True)
     return _Raw(name, frame, lines, {h.casefold(): h for h in reversed(header)})
 
 
@@ -682,9 +708,10 @@ def _parse_choice(text: pd.Series, choices: tuple[str, ...]) -> tuple[pd.Series,
 
 
 def _parse_codes(text: pd.Series) -> pd.Series:
-    """Diagnosis codes: a list, upper case, without dots, split on commas, semicolons, pipes or spaces."""
+    """Diagnosis codes: a list, upper case, without dots, split on commas, colons, semicolons, pipes or spaces
+    (``M1711:M25561`` is two codes, as the modifiers' ``25:GT`` is two modifiers)."""
     joined = text.fillna("").str.upper().str.replace(".", "", regex=False)
-    joined = joined.str.replace(r"[\s,;|]+", ",", regex=True).str.strip(",")
+    joined = joined.str.replace(r"[\s,:;|]+", ",", regex=True).str.strip(",")
     return joined.str.split(",").where(joined != "")  # the claims table turns missing into []
 
 
@@ -785,8 +812,9 @@ def _check_columns(raw: _Raw, spec: FileSpec, issues: _Issues) -> pd.Series | No
                           f"column missing from the header; no row of this file loaded for file spec {spec.name}",
                           f"a column {absent[0]!r} (mapped to {name})")
             return None
-        issues.warn_file(raw.name, "missing_column", f"column(s) {absent} (mapped to {name}) not in the header; "
-                         "read as empty")
+        if not fm.optional:
+            issues.warn_file(raw.name, "missing_column", f"column(s) {absent} (mapped to {name}) not in the "
+                             "header; read as empty")
     return keep
 
 
@@ -833,9 +861,10 @@ def _concat(records: list[_Records], table: str) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _build_payers(frame: pd.DataFrame | None, inline: tuple[dict[str, str], ...], ctx: _Context) -> pd.DataFrame:
+def _build_payers(frame: pd.DataFrame | None, inline: tuple[dict[str, str], ...], ctx: _Context,
+                  stored: set[str] = frozenset()) -> pd.DataFrame:
     """Payers from the files (the first row of an ID wins, later ones are rejected), then the map's inline
-    payers whose IDs the files do not have."""
+    payers whose IDs neither the files nor the practice's ``stored`` payers have."""
     names = ["payer_id", "payer_name", "payer_class"]
     rows = pd.DataFrame(columns=names, dtype="str")
     if frame is not None:
@@ -845,7 +874,7 @@ def _build_payers(frame: pd.DataFrame | None, inline: tuple[dict[str, str], ...]
         rows = good[~dup].copy()
         rows["payer_name"] = rows["payer_name"].fillna(rows["payer_id"]) if "payer_name" in rows else rows["payer_id"]
     extra = pd.DataFrame(list(inline), columns=names, dtype="str")
-    extra = extra[~extra["payer_id"].isin(rows["payer_id"])]
+    extra = extra[~extra["payer_id"].isin(rows["payer_id"]) & ~extra["payer_id"].isin(stored)]
     return schema.conform("payers", pd.concat([rows[names], extra], ignore_index=True))
 
 
@@ -869,15 +898,15 @@ def _claim_headers(lines: pd.DataFrame, claims: pd.DataFrame | None, ctx: _Conte
     return first
 
 
-def _unknown_payers(headers: pd.DataFrame, payers: pd.DataFrame, ctx: _Context) -> pd.Series:
-    """Reject the header rows naming a payer missing from the payers; return their mask."""
-    known = set(payers["payer_id"])
+def _unknown_payers(headers: pd.DataFrame, known: set[str], ctx: _Context) -> pd.Series:
+    """Reject the header rows naming a payer missing from the payers (the run's and the practice's stored ones);
+    return their mask."""
     bad_any = pd.Series(False, index=headers.index)
     for name in ("payer_id", "secondary_payer_id"):
         if name in headers:
             bad = headers["_ok"] & headers[name].notna() & ~headers[name].isin(known)
             ctx.reject(headers[bad], name, "unknown_payer", "unknown payer",
-                       "a payer_id listed in the payers file or the map", headers[name])
+                       "a payer_id listed in a payers file, the map or the practice's stored payers", headers[name])
             bad_any |= bad
     return bad_any
 
@@ -886,7 +915,7 @@ def _row_keys(rows: pd.DataFrame) -> pd.Series:
     return rows["_file"] + "\x00" + rows["_line"].astype(str)
 
 
-def _build_claims(records: list[_Records], payers: pd.DataFrame, ctx: _Context
+def _build_claims(records: list[_Records], known_payers: set[str], ctx: _Context
                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, set[str]]:
     """(claims, claim_lines, loaded claim headers, IDs of claims not loaded). A claim loads whole or not at all:
     the first rejected row of a claim (line or header) sinks it, and its other rows are rejected pointing there."""
@@ -904,7 +933,7 @@ def _build_claims(records: list[_Records], payers: pd.DataFrame, ctx: _Context
         no_lines = headers["_ok"] & ~headers["claim_id"].isin(lines["claim_id"])
         ctx.reject(headers[no_lines], "claim_id", "no_lines", "claim without charge lines", "at least one charge line")
         headers = headers[~no_lines]
-    sunk = _row_keys(headers[_unknown_payers(headers, payers, ctx)])
+    sunk = _row_keys(headers[_unknown_payers(headers, known_payers, ctx)])
     headers = headers.assign(_ok=headers["_ok"] & ~_row_keys(headers).isin(sunk))
     lines = lines.assign(_ok=lines["_ok"] & ~_row_keys(lines).isin(sunk))
     bad_rows = pd.concat([lines[~lines["_ok"]], headers[~headers["_ok"]] if claims is not None else None])
@@ -970,46 +999,103 @@ def _lines_table(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 # ============================================================================================== postings
-def _build_postings(records: list[_Records], headers: pd.DataFrame, rejected: set[str], payers: pd.DataFrame,
-                    credits: str, ctx: _Context) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Postings in ledger form, and counts of rows not posted: claims checked, adjustments classified, parties
-    resolved, signs made the ledger's, transfers split in two; zero amounts are not posted."""
+#: Columns of a posting waiting for its parties to be resolved (the ``unapplied_postings`` table's).
+PENDING_COLUMNS = list(schema.TABLES["unapplied_postings"].names)
+
+
+def _posting_ids(rows: pd.DataFrame) -> pd.Series:
+    """Each posting row's natural key: ``t:`` + the export's transaction id when the map names one, else ``k:``
+    + claim|date|kind|reason|party|amount as exported; then ``#`` + its occurrence among equal keys in its file.
+    A re-read, corrected or cumulative export gives the same rows the same keys, so only new rows load."""
+    text = lambda name: rows[name].astype("str").fillna("") if name in rows else pd.Series("", index=rows.index)  # noqa: E731
+    natural = ("k:" + rows["claim_id"].astype(str) + "|" + rows["posted_on"].dt.strftime("%Y-%m-%d") + "|"
+               + rows["kind"].astype(str) + "|" + text("reason_code").str.replace(r"[\s-]+", "", regex=True) + "|"
+               + text("responsible") + "|"
+               + rows["amount_cents"].astype("int64").astype(str))
+    txn = rows["transaction_id"] if "transaction_id" in rows else pd.Series(np.nan, index=rows.index, dtype="str")
+    base = ("t:" + txn.astype("str")).where(txn.notna(), natural)
+    occurrence = base.groupby([rows["_file"], rows["_spec"], base]).cumcount() + 1
+    return base + "#" + occurrence.astype(str)
+
+
+def _pending_postings(records: list[_Records], credits: str, ctx: _Context) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Posting rows as the ledger will hold them, before their claim and parties are looked up: keyed,
+    adjustments classified, default parties filled, signs made the ledger's; zero amounts are not posted."""
     rows = _concat(records, "postings")
     if rows is None:
-        return schema.empty("postings"), {}
-    rows = _on_loaded_claims(rows[rows["_ok"]], headers, rejected, ctx)
+        return pd.DataFrame(columns=PENDING_COLUMNS + ["_file", "_spec", "_line", "_order"]), {}
+    rows = rows[rows["_ok"]]
+    rows = rows.assign(posting_id=_posting_ids(rows))
     rows, not_posted = _classify(rows, ctx)
     kind = rows["kind"]
-    default_party = pd.Series(np.where(kind == "patient_payment", "patient", "primary"), index=rows.index)
+    default_party = pd.Series(np.where(kind.isin(["patient_payment", "refund"]), "patient", "primary"),
+                              index=rows.index, dtype="str")
     responsible = rows["responsible"].fillna(default_party) if "responsible" in rows else default_party
-    transfer_to = rows["transfer_to"].fillna("patient") if "transfer_to" in rows else "patient"
-    transfer_to = pd.Series(transfer_to, index=rows.index).where((kind == "transfer") & ~rows["_to_patient"], "patient")
-    rows = rows.assign(responsible=responsible, transfer_to=transfer_to)
-    rows = _resolve(rows, "responsible", headers, payers, ctx)
-    rows = _resolve(rows, "transfer_to", headers, payers, ctx)
+    given = rows["transfer_to"] if "transfer_to" in rows else pd.Series(np.nan, index=rows.index, dtype="str")
+    transfer_to = given.fillna("patient").where(~rows["_to_patient"], "patient").where(kind == "transfer")
     amount = -rows["amount_cents"] if credits == "positive" else rows["amount_cents"]
-    rows = rows.assign(amount_cents=amount)
+    rows = rows.assign(responsible=responsible, transfer_to=transfer_to, amount_cents=amount.astype("int64"),
+                       source=rows["_file"] + ":" + rows["_line"].astype(str))
     zero = rows["amount_cents"] == 0
-    rows = rows[~zero]
+    return rows[~zero], {**not_posted, "zero_amount": int(zero.sum())}
+
+
+def claim_parties(claims: pd.DataFrame) -> pd.DataFrame:
+    """``claim_id``, ``payer_id`` (primary) and ``secondary_payer_id`` of each claim of a canonical claims
+    table (its first submission that is not a void; no secondary payer is stored with a claim)."""
+    if claims is None or claims.empty:
+        return pd.DataFrame({"claim_id": pd.Series(dtype="str"), "payer_id": pd.Series(dtype="str"),
+                             "secondary_payer_id": pd.Series(dtype="str")})
+    ordered = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id")
+    return pd.DataFrame({"claim_id": first["claim_id"].to_numpy(), "payer_id": first["payer_id"].to_numpy(),
+                         "secondary_payer_id": pd.Series(np.nan, index=range(len(first)), dtype="str")})
+
+
+def _parties(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Claim parties from several sources; the first source that knows a claim gives its primary payer, any
+    source its secondary payer."""
+    both = pd.concat([f for f in frames if f is not None and len(f)] or [claim_parties(None)], ignore_index=True)
+    secondary = both.dropna(subset=["secondary_payer_id"]).drop_duplicates("claim_id").set_index("claim_id")
+    out = both.drop_duplicates("claim_id").set_index("claim_id")
+    out["secondary_payer_id"] = secondary["secondary_payer_id"].reindex(out.index)
+    return out.reset_index()
+
+
+def _apply(pending: pd.DataFrame, parties: pd.DataFrame, payers: pd.DataFrame, reject
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(postings, still unapplied): postings on a claim in ``parties`` get their parties resolved and their
+    transfers split in two; the others wait. ``reject(rows, field, code, problem, expected, values)`` is told
+    about rows whose party cannot be resolved."""
+    held = pending["claim_id"].isin(parties["claim_id"])
+    waiting = pending[~held]
+    rows = _resolve(pending[held], "responsible", parties, payers, reject)
     moves = rows["kind"] == "transfer"
-    t = rows[moves]
+    t = _resolve(rows[moves], "transfer_to", parties, payers, reject)
     t_kind = np.where(t["transfer_to"] == "patient", "patient_responsibility", "other_adjustment")
     out = pd.concat([rows[~moves], t.assign(kind=t_kind),
-                     t.assign(kind=t_kind, amount_cents=-t["amount_cents"], responsible=t["transfer_to"])],
-                    ignore_index=True).sort_values("_order", kind="mergesort")
-    out["source"] = out["_file"] + ":" + out["_line"].astype(str)
-    return schema.conform("postings", out), {**not_posted, "zero_amount": int(zero.sum())}
+                     t.assign(kind=t_kind, amount_cents=-t["amount_cents"], responsible=t["transfer_to"],
+                              posting_id=t["posting_id"] + "/to")], ignore_index=True)
+    order = [c for c in ("_order", "posted_on", "posting_id") if c in out]
+    out = out.sort_values(order, kind="mergesort")
+    return schema.conform("postings", out), waiting
 
 
-def _on_loaded_claims(rows: pd.DataFrame, headers: pd.DataFrame, rejected: set[str], ctx: _Context) -> pd.DataFrame:
-    """Keep the postings whose claim loaded; reject the others (claim rejected, or never seen)."""
-    missing = ~rows["claim_id"].isin(headers["claim_id"])
-    sunk = missing & rows["claim_id"].isin(rejected)
-    ctx.reject(rows[sunk], "claim_id", "claim_not_loaded", "posting on a claim that was not loaded",
-               "a loaded claim (see the claim's own rejections)")
-    ctx.reject(rows[missing & ~sunk], "claim_id", "unknown_claim", "posting on an unknown claim",
-               "a claim id from the charges")
-    return rows[~missing]
+def apply_postings(pending: pd.DataFrame, parties: pd.DataFrame, payers: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply stored unapplied postings (the ``unapplied_postings`` table) now that more claims are known.
+
+    ``parties``: :func:`claim_parties` of the practice's claims (plus any run's PM claim headers). Returns
+    (postings to add, postings still waiting, rejections in the ``csv_rejections`` form for rows whose party
+    cannot be resolved, e.g. a payer the practice does not know)."""
+    issues = _Issues()
+    where = pending["source"].fillna("?:0").str.rsplit(":", n=1, expand=True) if len(pending) else None
+    rows = pending.assign(_file=where[0] if where is not None else "", _spec="",
+                          _line=pd.to_numeric(where[1], errors="coerce").fillna(0).astype("int64")
+                          if where is not None else 0)
+    ctx = _Context(issues, {})
+    postings, waiting = _apply(rows, parties, payers, ctx.reject)
+    return postings, schema.conform("unapplied_postings", waiting), issues.rejections()
 
 
 def _classify(rows: pd.DataFrame, ctx: _Context) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -1037,24 +1123,62 @@ def _classify(rows: pd.DataFrame, ctx: _Context) -> tuple[pd.DataFrame, dict[str
     return rows.assign(kind=kind, _to_patient=to_patient)[keep], {"adjustments_not_posted": int(silent.sum())}
 
 
-def _resolve(rows: pd.DataFrame, name: str, headers: pd.DataFrame, payers: pd.DataFrame, ctx: _Context
-             ) -> pd.DataFrame:
+def _resolve(rows: pd.DataFrame, name: str, parties: pd.DataFrame, payers: pd.DataFrame, reject) -> pd.DataFrame:
     """Turn a party column into ledger ``responsible`` values: 'patient' or a known payer ID. 'primary' and
     'secondary' are the claim's payers, and a self-pay payer is the patient. Unresolvable rows are rejected."""
-    h = headers.set_index("claim_id")
-    secondary = h["secondary_payer_id"] if "secondary_payer_id" in h else pd.Series(np.nan, index=h.index, dtype="str")
+    h = parties.set_index("claim_id")
     party = rows[name]
     value = party.where(party != "primary", rows["claim_id"].map(h["payer_id"]))
-    value = value.where(party != "secondary", rows["claim_id"].map(secondary))
+    value = value.where(party != "secondary", rows["claim_id"].map(h["secondary_payer_id"]))
     self_pay = set(payers.loc[payers["payer_class"] == "self_pay", "payer_id"]) | {"SELF"}
     value = value.where(~value.isin(self_pay), "patient")
     no_secondary = (party == "secondary") & value.isna()
     unknown = value.notna() & (value != "patient") & ~value.isin(set(payers["payer_id"]))
-    ctx.reject(rows[no_secondary], name, "no_secondary_payer", "the claim has no secondary payer",
-               "a claim with a secondary payer")
-    ctx.reject(rows[unknown], name, "unknown_payer", "unknown payer",
-               "a payer_id listed in the payers file or the map, or patient, primary, secondary", party)
+    reject(rows[no_secondary], name, "no_secondary_payer", "the claim has no secondary payer on record",
+           "a claim whose charges name a secondary payer")
+    reject(rows[unknown], name, "unknown_payer", "unknown payer",
+           "a payer_id listed in a payers file, the map or the practice's stored payers, or patient, primary, "
+           "secondary", party)
     return rows.assign(**{name: value})[~(no_secondary | unknown)]
+
+
+# ============================================================================================== contracts
+def _build_contracts(records: list[_Records], known_payers: set[str], ctx: _Context) -> pd.DataFrame:
+    """Contracted rates (payer x code x modifiers x effective date -> allowed per unit). Within a run a later
+    row of the same key replaces an earlier one (warned); a payer not known yet is warned, not refused (a fee
+    schedule may arrive before the payer's first claim)."""
+    rows = _concat(records, "contracts")
+    if rows is None:
+        return schema.empty("contracts")
+    rows = rows[rows["_ok"]]
+    negative = rows["allowed_cents"] < 0
+    ctx.reject(rows[negative], "allowed_cents", "bad_amount", "negative contracted amount",
+               "an allowed amount of 0 or more per unit")
+    rows = rows[~negative].assign(modifiers=rows["modifiers"] if "modifiers" in rows else "")
+    key = ["payer_id", "procedure_code", "modifiers", "effective_from"]
+    repeated = rows.duplicated(key, keep="last")
+    ctx.warn(rows[repeated], "procedure_code", "contract_repeated",
+             "rates listed again later for the same payer, code, modifiers and date; the last one is used")
+    rows = rows[~repeated]
+    ctx.warn(rows[~rows["payer_id"].isin(known_payers)], "payer_id", "contract_payer_unknown",
+             "contracts for payers the practice does not know yet; loaded (check the payer IDs)")
+    return schema.conform("contracts", rows.sort_values(key, kind="mergesort"))
+
+
+def _build_providers(records: list[_Records]) -> pd.DataFrame:
+    """Provider names a charges or claims file gives beside the NPIs (rendering_name, billing_name)."""
+    frames = []
+    for r in records:
+        f = r.frame[r.frame["_ok"]]
+        for npi, name in (("rendering_npi", "rendering_name"), ("billing_npi", "billing_name")):
+            if npi in f and name in f:
+                part = f.dropna(subset=[npi, name])
+                frames.append(pd.DataFrame({"npi": part[npi], "name": part[name], "entity_type": None,
+                                            "source": part["_file"] + ":" + part["_line"].astype(str)}))
+    if not frames:
+        return schema.empty("providers")
+    out = pd.concat(frames, ignore_index=True).drop_duplicates("npi", keep="last")
+    return schema.conform("providers", out.sort_values("npi", kind="mergesort"))
 
 
 # ============================================================================================== entry point
@@ -1073,6 +1197,8 @@ class CsvIngestResult:
     warnings: pd.DataFrame
     rejections: pd.DataFrame
     stats: dict[str, Any]
+    #: claim_id, payer_id, secondary_payer_id of the claims the files' charges name (for postings applied later)
+    parties: pd.DataFrame | None = None
 
     def summary(self) -> str:
         """A few lines for people: what loaded, what did not, and the first messages of each."""
@@ -1087,13 +1213,19 @@ class CsvIngestResult:
 
 def read_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
                    column_map: str | os.PathLike | Mapping[str, Any] | ColumnMap,
-                   *, patient_salt: str | bytes | None = None) -> CsvIngestResult:
+                   *, patient_salt: str | bytes | None = None,
+                   known: Mapping[str, pd.DataFrame] | None = None) -> CsvIngestResult:
     """Read a PM system's CSV/Excel export into canonical tables, as the column map says.
 
     ``paths``: files, or folders (the files in them that a file spec matches; others are ignored). A file
     named explicitly that no file spec matches is warned and not read; a file several specs match feeds each.
     ``column_map``: a path, a built-in map name or a dict (see :func:`load_column_map`). ``patient_salt``
-    overrides the map's salt of the patient pseudonym. Pure: nothing is written.
+    overrides the map's salt of the patient pseudonym. ``known``: the practice's stored ``payers`` and
+    ``claims`` (canonical frames; either may be missing): lookups see them as well as this call's files, so
+    any file may arrive alone, in any month and in any order. Pure: nothing is written.
+
+    A posting on a claim that neither the files nor ``known`` hold is not lost: it goes to
+    ``tables["unapplied_postings"]`` (suspense) until its claim arrives (:func:`apply_postings`).
 
     Raises :class:`ColumnMapError` for a bad map, FileNotFoundError for a missing path, ImportError for an
     ``.xlsx`` file when openpyxl is not installed and ValueError for an old ``.xls`` workbook; every problem
@@ -1113,13 +1245,25 @@ def read_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
             parsed = _read_spec(raws[key], spec, salt, issues, order) if raws[key] is not None else None
             records += [parsed] if parsed is not None else []
     ctx = _Context(issues, {k: v for s in cmap.files for k, v in _source_columns(s).items()})
-    payers = _build_payers(_concat(records, "payers"), cmap.payers, ctx)
-    claims, lines, headers, rejected = _build_claims(records, payers, ctx)
-    postings, not_posted = _build_postings(records, headers, rejected, payers, cmap.credits, ctx)
-    tables = {"payers": payers, "claims": claims, "claim_lines": lines, "postings": postings}
+    known = dict(known or {})
+    stored_payers = known.get("payers") if known.get("payers") is not None else schema.empty("payers")
+    payers = _build_payers(_concat(records, "payers"), cmap.payers, ctx, set(stored_payers["payer_id"]))
+    all_payers = pd.concat([payers, stored_payers[~stored_payers["payer_id"].isin(payers["payer_id"])]],
+                           ignore_index=True)
+    known_payer_ids = set(all_payers["payer_id"])
+    claims, lines, headers, rejected = _build_claims(records, known_payer_ids, ctx)
+    pending, not_posted = _pending_postings(records, cmap.credits, ctx)
+    run_parties = headers.reindex(columns=["claim_id", "payer_id", "secondary_payer_id"]).astype("str")
+    parties = _parties(claim_parties(known.get("claims")), run_parties)
+    postings, waiting = _apply(pending, parties, all_payers, ctx.reject)
+    ctx.warn(waiting[waiting["claim_id"].isin(rejected)], "claim_id", "claim_not_loaded",
+             "postings on claims whose charges were rejected in this run; they wait in suspense for the claim")
+    tables = {"payers": payers, "claims": claims, "claim_lines": lines, "postings": postings,
+              "unapplied_postings": schema.conform("unapplied_postings", waiting),
+              "contracts": _build_contracts(records, known_payer_ids, ctx), "providers": _build_providers(records)}
     rejections = issues.rejections()
     stats = _stats(files, records, tables, rejections, not_posted)
-    return CsvIngestResult(tables, issues.warnings(), rejections, stats)
+    return CsvIngestResult(tables, issues.warnings(), rejections, stats, run_parties)
 
 
 def _files(paths: list[str | os.PathLike] | str | os.PathLike, cmap: ColumnMap, issues: _Issues) -> list[Path]:
@@ -1148,5 +1292,6 @@ def _stats(files: list[Path], records: list[_Records], tables: dict[str, pd.Data
         "rejected_rows": int(len(rejections[["file", "line"]].drop_duplicates())),
         "charge_cents": int(tables["claims"]["total_charge_cents"].sum()),
         "postings_cents": {k: int(v) for k, v in tables["postings"].groupby("kind")["amount_cents"].sum().items()},
+        "unapplied_cents": int(tables["unapplied_postings"]["amount_cents"].sum()),
         "not_posted": not_posted,
     }

@@ -17,8 +17,9 @@ from .ar import _posted_in, money_source
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "PAYMENT_KINDS"]
 
-#: Money received (negative in the ledger) and given back (reversals: positive).
-PAYMENT_KINDS = ("insurance_payment", "patient_payment", "reversal")
+#: Money received (negative in the ledger) and given back (payer reversals and refunds: positive). Payments are
+#: net of both, as AAFP's adjusted collection rate defines them: (payments - refunds/credits) / (...).
+PAYMENT_KINDS = ("insurance_payment", "patient_payment", "reversal", "refund")
 
 
 def _sum(ledger, month: str, months: int, kinds: tuple[str, ...]) -> int:
@@ -33,10 +34,12 @@ def charges(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
 
 
 def payments(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()) -> KPI:
-    """Payments received in ``month``: insurance (835 CLP04) and patient payments, net of payer reversals."""
+    """Payments received in ``month``: insurance (835 CLP04) and patient payments, net of payer reversals and of
+    refunds to patients and payers (AAFP: payments - refunds/credits)."""
     p = -_sum(money_source(tables, options), month, 1, PAYMENT_KINDS)
     return KPI("payments", "Payments", p / 100, "usd", p / 100, None,
-               "insurance and patient payments posted in the month, net of payer reversals", "MGMA; AAFP")
+               "insurance and patient payments posted in the month, net of payer reversals and refunds",
+               "MGMA; AAFP")
 
 
 def net_collection_rate(
@@ -44,7 +47,8 @@ def net_collection_rate(
 ) -> KPI:
     """Net (adjusted) collection rate over the trailing ``collection_months`` months ending with ``month``.
 
-    (payments - reversals) / (charges - contractual adjustments), all by posting date (same-period variant).
+    (payments - reversals - refunds) / (charges - contractual adjustments), all by posting date (same-period
+    variant).
     """
     m = options.collection_months
     ledger = money_source(tables, options)
@@ -54,7 +58,7 @@ def net_collection_rate(
     return KPI(
         "net_collection_rate", f"Net collection rate ({m} mo)", ratio(paid, adjusted), "pct", paid / 100,
         adjusted / 100,
-        f"payments net of reversals / (charges - contractual adjustments), posted {window.start.date()}.."
+        f"payments net of reversals and refunds / (charges - contractual adjustments), posted {window.start.date()}.."
         f"{window.end.date()} (same-period posting basis)",
         "AAFP (adjusted collection rate); MGMA (adjusted FFS collection %)",
     )
@@ -74,7 +78,7 @@ def gross_collection_rate(
     return KPI(
         "gross_collection_rate", f"Gross collection rate ({m} mo)", ratio(paid, charged), "pct", paid / 100,
         charged / 100,
-        f"payments net of reversals / gross charges, posted {window.start.date()}..{window.end.date()}",
+        f"payments net of reversals and refunds / gross charges, posted {window.start.date()}..{window.end.date()}",
         "MGMA (gross FFS collection %)",
     )
 
@@ -101,7 +105,7 @@ def payments_by_payer_class(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:
     """Payments posted in ``month`` by payer class (medicare, medicaid, commercial, ..., and 'patient'):
-    payer_class, payments_cents, share. Insurance payments are net of reversals."""
+    payer_class, payments_cents, share. Payments are net of reversals and refunds."""
     window = month_window(month)
     ledger = ledger_for(tables, options)
     rows = ledger[ledger["kind"].isin(PAYMENT_KINDS) & window.contains(ledger["posted_on"])]
