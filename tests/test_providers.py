@@ -155,3 +155,75 @@ def test_public_837_samples():
     assert cob.tables["providers"][["npi", "name", "entity_type"]].values.tolist() == [
         ["0100000009", "SPECIALISTS", "2"], ["9090909090", "HENZES, JACK", "1"]]
     assert "MEDYUM" not in cob.tables["providers"].to_csv()
+
+
+# --------------------------------------------------------------------------------------------- labels
+from rcmkit.metrics.providers import label_providers, provider_label, provider_names  # noqa: E402
+
+
+def _providers(*rows: tuple[str, str, str | None]) -> pd.DataFrame:
+    return schema.conform("providers", pd.DataFrame(rows, columns=["npi", "name", "entity_type"]).assign(
+        source="test"))
+
+
+def test_provider_names_and_labels():
+    tables = {"providers": _providers(("1234567893", "SMITH, JANE", "1"), ("1111111112", "  ", "1"),
+                                      ("1987654321", "OAK CLINIC", "2"), ("1987654321", "OAK VALLEY CLINIC", "2"))}
+    names = provider_names(tables)
+    assert names == {"1234567893": "SMITH, JANE", "1987654321": "OAK VALLEY CLINIC"}
+    assert provider_names(tables["providers"]) == names
+    assert provider_names(names) == names
+    assert provider_names({"claims": pd.DataFrame()}) == {}  # a practice without a providers table
+    assert provider_names({"providers": schema.empty("providers")}) == {}
+    assert provider_label("1234567893", names) == "SMITH, JANE (1234567893)"
+    assert provider_label("1111111112", names) == "1111111112"  # a blank name is no name
+    assert provider_label(None, names) == "" and provider_label(float("nan"), names) == ""
+    frame = pd.DataFrame({"claim_id": ["A", "B", "C"], "rendering_npi": ["1234567893", "1999999999", None]})
+    labelled = label_providers(frame, "rendering_npi", tables)
+    assert labelled["rendering_npi"].tolist() == ["SMITH, JANE (1234567893)", "1999999999", ""]
+    assert frame["rendering_npi"].tolist()[:2] == ["1234567893", "1999999999"]  # the input is not changed
+    kept = label_providers(frame, "rendering_npi", tables, into="provider")
+    assert kept.columns.tolist() == ["claim_id", "rendering_npi", "provider"]
+    assert kept["provider"].tolist() == ["SMITH, JANE (1234567893)", "1999999999", ""]
+
+
+def _small_with_names():
+    from small_practice import tables as small_tables
+
+    t = small_tables()
+    return t, {**t, "providers": _providers(("1234567893", "SMITH, JANE", "1"))}
+
+
+def test_work_lists_name_the_rendering_provider():
+    """The small practice bills every claim under rendering NPI 1234567893 (tests/small_practice.py); the lists
+    of test_metrics.test_work_lists gain its name, or keep the bare NPI without a providers table."""
+    from rcmkit.metrics import denied_not_resubmitted, no_response, timely_filing_risk
+
+    t, named = _small_with_names()
+    month = "2026-03"
+    assert denied_not_resubmitted(named, month)[["claim_id", "rendering_npi", "provider"]].values.tolist() == [
+        ["C08", "1234567893", "SMITH, JANE (1234567893)"], ["C06", "1234567893", "SMITH, JANE (1234567893)"]]
+    assert no_response(named, month)[["claim_id", "provider"]].values.tolist() == [
+        ["C03", "SMITH, JANE (1234567893)"]]
+    assert timely_filing_risk(named, month, warn_days=60)[["claim_id", "provider"]].values.tolist() == [
+        ["C03", "SMITH, JANE (1234567893)"]]
+    assert no_response(t, month)["provider"].tolist() == ["1234567893"]
+    assert list(no_response(t, month).columns) == ["claim_id", "payer_id", "rendering_npi", "provider",
+                                                   "last_submitted_on", "days_waiting", "balance_cents"]
+
+
+def test_report_work_list_table_shows_the_provider_name():
+    from rcmkit.report import charts, suite, tiles
+
+    t, named = _small_with_names()
+    colors = charts.payer_colors(t["payers"])
+    wl = suite.worklist_summary(named, "2026-03")
+    out = tiles.worklist_table(wl["denied_not_resubmitted"], t["payers"], colors)
+    assert "<th class=\"\">Provider</th>" in out and out.count("SMITH, JANE (1234567893)") == 2
+    assert out.index("Payer") < out.index("Provider") < out.index("Denied on")
+    # names given to the table win over the list's; a list made without names still shows the NPI
+    plain = suite.worklist_summary(t, "2026-03")
+    assert out == tiles.worklist_table(plain["denied_not_resubmitted"], t["payers"], colors, providers=named)
+    bare = tiles.worklist_table(plain["denied_not_resubmitted"], t["payers"], colors)
+    assert "SMITH" not in bare and bare.count(">1234567893<") == 2
+    assert "No claims on this list." in tiles.worklist_table(wl["timely_filing_risk"], t["payers"], colors)

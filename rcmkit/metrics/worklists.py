@@ -1,5 +1,7 @@
 """Work lists a biller acts on: claims waiting on a payer, claims near their timely-filing limit, and denied
-claims not yet resubmitted. Each is sorted by dollars at risk and names claims by claim_id and payer only.
+claims not yet resubmitted. Each is sorted by dollars at risk and names claims by claim_id, payer and rendering
+provider only (``rendering_npi`` of the latest submission, and ``provider``: "NAME (NPI)" from the ``providers``
+table, the bare NPI when the practice has no name for it; :mod:`rcmkit.metrics.providers`).
 
 Sources: industry follow-up practice (kpi-anchors.md 5: "A/R follow-up"); Medicare's 12-month filing limit
 (42 CFR 424.44); CAQH CORE/HFMA denial-management guidance. Filing limits are data
@@ -17,6 +19,7 @@ import pandas as pd
 from ._common import MetricOptions, isin, month_window, pandas_only
 from .ar import ar_balances
 from .denials import _remit_flags
+from .providers import label_providers
 
 __all__ = ["no_response", "timely_filing_risk", "denied_not_resubmitted", "timely_filing_limits"]
 
@@ -41,8 +44,14 @@ def _insurance_open(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, opt
 def _last_submission(claims: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     c = claims[claims["submitted_on"] <= as_of].sort_values(["claim_id", "submitted_on", "submission_id"],
                                                               kind="mergesort")
-    return c.drop_duplicates("claim_id", keep="last")[["claim_id", "submitted_on", "frequency_code"]].rename(
+    return c.drop_duplicates("claim_id", keep="last")[["claim_id", "submitted_on", "frequency_code",
+                                                       "rendering_npi"]].rename(
         columns={"submitted_on": "last_submitted_on"})
+
+
+def _with_provider(work: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """``provider``: the rendering NPI as "NAME (NPI)" (the NPI alone when no name is known)."""
+    return label_providers(work, "rendering_npi", tables, into="provider")
 
 
 def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
@@ -57,15 +66,16 @@ def no_response(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), days: int = 30
 ) -> pd.DataFrame:
     """Open insurance balances whose latest submission has had no payer answer (835) for more than ``days``
-    days at the end of ``month``: claim_id, payer_id, last_submitted_on, days_waiting, balance_cents."""
+    days at the end of ``month``: claim_id, payer_id, rendering_npi, provider, last_submitted_on, days_waiting,
+    balance_cents."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
     work = open_.merge(_last_submission(tables["claims"], as_of), on="claim_id").merge(
         _last_answer(tables, as_of), on="claim_id", how="left")
     waiting = work["last_answer_on"].isna() | (work["last_answer_on"] < work["last_submitted_on"])
     work = work[waiting].assign(days_waiting=(as_of - work["last_submitted_on"]).dt.days)
-    work = work[work["days_waiting"] > days].rename(columns={"responsible": "payer_id"})
-    cols = ["claim_id", "payer_id", "last_submitted_on", "days_waiting", "balance_cents"]
+    work = _with_provider(work[work["days_waiting"] > days].rename(columns={"responsible": "payer_id"}), tables)
+    cols = ["claim_id", "payer_id", "rendering_npi", "provider", "last_submitted_on", "days_waiting", "balance_cents"]
     return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
@@ -75,8 +85,8 @@ def timely_filing_risk(
     warn_days: int = 30, limits: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Open insurance balances never adjudicated whose filing deadline (date of service + the payer's limit)
-    falls within ``warn_days`` days after the end of ``month`` or has passed: claim_id, payer_id,
-    service_from, deadline, days_left (negative: past), balance_cents. A claim a payer never received must be
+    falls within ``warn_days`` days after the end of ``month`` or has passed: claim_id, payer_id, rendering_npi,
+    provider, service_from, deadline, days_left (negative: past), balance_cents. A claim a payer never received must be
     filed (again) before the deadline."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
@@ -85,8 +95,11 @@ def timely_filing_risk(
     limit = work["payer_id"].map(timely_filing_limits(tables["payers"], limits).to_dict())
     work = work.assign(deadline=work["service_from"] + pd.to_timedelta(limit, unit="D")).dropna(subset=["deadline"])
     work = work.assign(days_left=(work["deadline"] - as_of).dt.days)
-    work = work[work["days_left"] <= warn_days]
-    cols = ["claim_id", "payer_id", "service_from", "deadline", "days_left", "balance_cents"]
+    work = work[work["days_left"] <= warn_days].merge(
+        _last_submission(tables["claims"], as_of)[["claim_id", "rendering_npi"]], on="claim_id", how="left")
+    work = _with_provider(work, tables)
+    cols = ["claim_id", "payer_id", "rendering_npi", "provider", "service_from", "deadline", "days_left",
+            "balance_cents"]
     return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 
@@ -95,15 +108,16 @@ def denied_not_resubmitted(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> pd.DataFrame:
     """Open insurance balances whose latest payer answer carried a denial and that have not been resubmitted
-    since: claim_id, payer_id, last_answer_on, days_since_denial, balance_cents."""
+    since: claim_id, payer_id, rendering_npi, provider, last_answer_on, days_since_denial, balance_cents."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
     work = open_.merge(_last_answer(tables, as_of), on="claim_id").merge(
         _last_submission(tables["claims"], as_of), on="claim_id", how="left")
     stale = work["any_denial"] & ~(work["last_submitted_on"] > work["last_answer_on"])
     work = work[stale].rename(columns={"responsible": "payer_id"})
-    work = work.assign(days_since_denial=(as_of - work["last_answer_on"]).dt.days)
-    cols = ["claim_id", "payer_id", "last_answer_on", "days_since_denial", "balance_cents"]
+    work = _with_provider(work.assign(days_since_denial=(as_of - work["last_answer_on"]).dt.days), tables)
+    cols = ["claim_id", "payer_id", "rendering_npi", "provider", "last_answer_on", "days_since_denial",
+            "balance_cents"]
     return work.sort_values(["balance_cents", "claim_id"], ascending=[False, True])[cols].reset_index(drop=True)
 
 

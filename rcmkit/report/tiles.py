@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..metrics.providers import label_providers
 from . import formatting as fmt
 from .charts import BUCKETS, _color, _is_patient, payer_order
 
@@ -704,6 +705,7 @@ def worklist_summary_table(worklists: Any) -> str:
 
 _WORKLIST_HEADERS = {
     "claim_id": ("Claim", None, False),
+    "provider": ("Provider", None, False),
     "last_submitted_on": ("Last submitted", None, False),
     "days_waiting": ("Days waiting", fmt.count, True),
     "deadline": ("Filing deadline", None, False),
@@ -718,11 +720,32 @@ def _date(v: Any) -> str:
     return "—" if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
+def _worklist_providers(worklist: Any, frame: pd.DataFrame, top: int, providers: Any) -> list[str] | None:
+    """The provider label of each row of ``frame`` (the work list's ``top`` rows): "NAME (NPI)" from
+    ``providers`` (tables, providers frame or {npi: name}) when given, else the list's own ``provider`` column,
+    else the bare rendering NPI; None when the list carries no provider."""
+    rows = getattr(worklist, "rows", frame).head(top) if "provider" not in frame.columns else frame
+    if providers is not None and "rendering_npi" in rows.columns:
+        return label_providers(rows, "rendering_npi", providers, into="provider")["provider"].tolist()
+    if "provider" in rows.columns:
+        return ["" if fmt.is_missing(v) else str(v) for v in rows["provider"].tolist()]
+    if "rendering_npi" in rows.columns:
+        return label_providers(rows, "rendering_npi", {}, into="provider")["provider"].tolist()
+    return None
+
+
 def worklist_table(worklist: Any, payers: pd.DataFrame | Mapping[str, str] | None, colors: Mapping[str, str], *,
-                   top: int = 10) -> str:
-    """The ``top`` claims of one work list by open balance, identified by claim ID and payer only."""
+                   top: int = 10, providers: Any = None) -> str:
+    """The ``top`` claims of one work list by open balance, identified by claim ID, payer and rendering provider
+    ("NAME (NPI)", or the NPI when no name is known; ``providers``: the practice's tables, its providers frame
+    or {npi: name}, by default the names the work list carries)."""
     names = _names(payers)
     frame = worklist.top(top)
+    labels = _worklist_providers(worklist, frame, top, providers)
+    if labels is not None and len(labels) == len(frame):
+        frame = frame.drop(columns=[c for c in ("provider", "rendering_npi") if c in frame.columns])
+        at = list(frame.columns).index("payer_id") + 1 if "payer_id" in frame.columns else 1
+        frame.insert(at, "provider", labels)
     rows = []
     for r in frame.to_dict("records"):
         pid = str(r["payer_id"])
