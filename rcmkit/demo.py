@@ -1,7 +1,7 @@
 """The demo practice: a seeded, deterministic generator of a realistic practice's canonical tables.
 
 :func:`generate` returns the canonical frames (payers, claims, claim_lines, remittances, remit_lines,
-adjustments, postings) of one practice over a span of months; :func:`write_demo` saves them with
+adjustments, postings, contracts, providers) of one practice over a span of months; :func:`write_demo` saves them with
 :mod:`rcmkit.store`. The ledger is not generated: :func:`rcmkit.ledger.build_ledger` derives it as for any
 other source.
 
@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 #: The canonical tables :func:`generate` returns, in this order (no ledger: it is derived).
-TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts")
+TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
+          "providers")
 
 
 # ============================================================================================ practices as data
@@ -1208,7 +1209,7 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     ``n_claims`` original claims are generated over ``start``..``end`` (months, inclusive; default: the
     profile's size), a few fewer once visits not yet billed by the end are left out. Same arguments, same
     tables, byte for byte; nothing depends on today's date. Returns payers, claims, claim_lines, remittances,
-    remit_lines, adjustments, postings and contracts; the ledger is derived from them by :mod:`rcmkit.ledger`.
+    remit_lines, adjustments, postings, contracts and providers (fictional names); the ledger is derived from them by :mod:`rcmkit.ledger`.
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -1227,7 +1228,29 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     flow = _flows(_rng(seed, _S_FLOW), c, den, _claim_totals(lines, den), prof, cal)
     charge = np.bincount(lines["claim"], weights=lines["charge"], minlength=len(c)).astype(np.int64)
     tables = _assemble(seed, c, lines, dx, dx_orig, den, flow, charge, prof, cal)
-    return {**tables, "contracts": _contracts(profile, start)}
+    return {**tables, "contracts": _contracts(profile, start), "providers": _providers(seed, prof, tables["claims"])}
+
+
+#: Fictional clinicians' names for the demo's rendering providers: (last names, first names).
+_PROVIDER_LAST = ("REYES", "CHEN", "PATEL", "OKAFOR", "NOVAK", "LINDQVIST", "MORALES", "IBRAHIM")
+_PROVIDER_FIRST = ("ANA", "DAVID", "PRIYA", "SAMUEL", "ELENA", "MARK", "GRACE", "OMAR")
+
+
+def _providers(seed: int, prof: Profile, claims: pd.DataFrame) -> pd.DataFrame:
+    """The ``providers`` table: the billing NPI named as the practice (the name its 837s and 835s carry,
+    :data:`rcmkit.x12write.DEMO_PRACTICE`), each rendering NPI a fictional clinician, 'LAST, FIRST' (distinct
+    names, chosen by the seed); only NPIs that appear on a claim."""
+    from .x12write import DEMO_PRACTICE
+
+    npis = _npis(_rng(seed, _S_PROVIDERS), len(prof.providers) + 1)  # the NPIs of _submit
+    n = len(_PROVIDER_LAST)
+    rows = [(npis[0], DEMO_PRACTICE.name, "2")]
+    rows += [(npi, f"{_PROVIDER_LAST[(seed + i) % n]}, {_PROVIDER_FIRST[(3 * seed + 5 * i + i // n) % n]}", "1")
+             for i, npi in enumerate(npis[1:])]
+    used = set(claims["billing_npi"].astype(str)) | set(claims["rendering_npi"].dropna().astype(str))
+    frame = pd.DataFrame([r for r in rows if r[0] in used], columns=["npi", "name", "entity_type"]).assign(
+        source="demo")
+    return schema.conform("providers", frame) if len(frame) else schema.empty("providers")
 
 
 def _contracts(profile: str, start: str) -> pd.DataFrame:

@@ -21,8 +21,9 @@ time of day, control numbers from a sequence, no wall clock, no randomness).
   whole (written to a temporary folder, then renamed).
 
 Patient names, birth dates, sexes and member IDs come from the roster (:func:`rcmkit.demo.patients`) and
-appear in the files, as in real ones; ingest turns them into pseudonyms. Addresses, provider names, the
-practice's tax ID and the payers' addresses are fixed fakes (the canonical tables do not hold them). Because the
+appear in the files, as in real ones; ingest turns them into pseudonyms. Addresses, the practice's tax ID and
+the payers' addresses are fixed fakes (the canonical tables do not hold them); rendering provider names are those
+of the ``providers`` table when given (the demo's are fictional), else fixed fakes. Because the
 files hold (fake) patient data, the inbox is written private to its owner like the store (0600 files in 0700
 folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.store.file_mode`).
 """
@@ -226,6 +227,25 @@ def _provider_name(npi: str) -> tuple[str, str]:
     return _PROVIDER_LAST[h % len(_PROVIDER_LAST)], _PROVIDER_FIRST[(h >> 8) % len(_PROVIDER_FIRST)]
 
 
+def _provider_nm1(providers: pd.DataFrame | None) -> dict[str, tuple[str, str, str, str]]:
+    """NPI -> (NM102, NM103, NM104, NM105) from a canonical ``providers`` table: a person's 'LAST, FIRST MIDDLE'
+    split back into its elements, an organization's name in NM103."""
+    if providers is None or not len(providers):
+        return {}
+    out = {}
+    for npi, name, entity in zip(_strings(providers["npi"]), _strings(providers["name"]),
+                                 _strings(providers["entity_type"])):
+        if not npi or not _text(name):
+            continue
+        last, comma, given = str(name).partition(",")
+        if entity == "2" or not comma:
+            out[npi] = ("2" if entity == "2" else "1", _text(name), "", "")
+        else:
+            first, _, middle = _text(given).partition(" ")
+            out[npi] = ("1", _text(last), first, middle)
+    return out
+
+
 def _isa(sender: Party, receiver: Party, date8: str, control: int, usage: str) -> str:
     for who in (sender, receiver):
         if not 1 <= len(who.id) <= 15 or _SEPARATORS.search(who.id):
@@ -282,13 +302,15 @@ def _refuse(table: str, mask: pd.Series | np.ndarray, ids: pd.Series, what: str)
 def write_837p(claims: pd.DataFrame, claim_lines: pd.DataFrame, payers: pd.DataFrame, patients: pd.DataFrame, *,
                submitter: Party = DEMO_SUBMITTER, receiver: Party = DEMO_CLEARINGHOUSE,
                practice: Practice = DEMO_PRACTICE, usage: str = "T", first_control_number: int = 1,
-               max_claims_per_set: int = MAX_CLAIMS_PER_SET) -> Iterator[tuple[str, str]]:
+               max_claims_per_set: int = MAX_CLAIMS_PER_SET,
+               providers: pd.DataFrame | None = None) -> Iterator[tuple[str, str]]:
     """Yield ``(file name, X12 text)``: one 837P (005010X222A1) interchange per submission day.
 
     Every claim submission (``claims`` row) whose payer is not self-pay becomes a CLM under its own subscriber
     loop (SBR*P*18: the patient is the subscriber), with the payer (NM1*PR, PI ``payer_id``), the diagnoses
     (HI, ICD-10-CM without the dot, ABK principal then ABF), REF*F8 ``payer_claim_ref`` on a replacement (7)
-    or void (8), the rendering provider (NM1*82) when it differs from the billing NPI, and its ``claim_lines``
+    or void (8), the rendering provider (NM1*82) when it differs from the billing NPI (named as in the canonical
+    ``providers`` table when given, else a fixed fictional name per NPI), and its ``claim_lines``
     as LX/SV1/DTP*472. Claims are grouped under a billing provider loop (NM1*85) per ``billing_npi``. Files
     are named ``837P_<CCYYMMDD>.x12`` and numbered (ISA13 = GS06) from ``first_control_number`` in date
     order. ``patients`` is the roster of :func:`rcmkit.demo.patients` (names, sex, birth date, member ID).
@@ -319,6 +341,7 @@ def write_837p(claims: pd.DataFrame, claim_lines: pd.DataFrame, payers: pd.DataF
     _check_ids("patients", "member_id", pat["member_id"])
 
     lines_text = _837_lines(c, claim_lines)
+    named = _provider_nm1(providers)
     payer_names = c["payer_id"].map(payer["payer_name"]).map(_text).tolist()
     indicator = c["payer_id"].map(payer["payer_class"]).map(FILING_INDICATORS).fillna("ZZ").tolist()
     blocks = []
@@ -347,8 +370,9 @@ def write_837p(claims: pd.DataFrame, claim_lines: pd.DataFrame, payers: pd.DataF
             parts.append(f"REF*F8*{ref}{_END}")
         parts.append(f"HI*{hi}{_END}")
         if rnpi and rnpi != npi:
-            plast, pfirst = _provider_name(rnpi)
-            parts.append(f"NM1*82*1*{plast}*{pfirst}****XX*{rnpi}{_END}PRV*PE*PXC*{practice.taxonomy}{_END}")
+            kind, plast, pfirst, pmiddle = named.get(rnpi) or ("1", *_provider_name(rnpi), "")
+            parts.append(f"NM1*82*{kind}*{plast}*{pfirst}*{pmiddle}***XX*{rnpi}{_END}"
+                         f"PRV*PE*PXC*{practice.taxonomy}{_END}")
         if sub not in lines_text:
             raise WriteError(f"claims: submission {sub!r} has no claim_lines; an 837P claim needs a service line")
         parts.append(lines_text[sub])
@@ -760,7 +784,8 @@ def _write_inbox(folder: Path, t: Mapping[str, pd.DataFrame], patients: pd.DataF
     payer_class = t["claims"]["payer_id"].map(t["payers"].set_index("payer_id")["payer_class"])
     c837 = {"files": 0, "transaction_sets": 0, "claims": 0, "service_lines": 0, "bytes": 0,
             "claims_not_billed_self_pay": int((payer_class == "self_pay").sum())}
-    for name, text in write_837p(t["claims"], t["claim_lines"], t["payers"], patients):
+    for name, text in write_837p(t["claims"], t["claim_lines"], t["payers"], patients,
+                                 providers=t.get("providers")):
         c837["bytes"] += put(f"837/{name}", text)
         c837["files"] += 1
         c837["transaction_sets"] += text.count("\nST*")

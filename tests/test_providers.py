@@ -227,3 +227,37 @@ def test_report_work_list_table_shows_the_provider_name():
     bare = tiles.worklist_table(plain["denied_not_resubmitted"], t["payers"], colors)
     assert "SMITH" not in bare and bare.count(">1234567893<") == 2
     assert "No claims on this list." in tiles.worklist_table(wl["timely_filing_risk"], t["payers"], colors)
+
+
+# --------------------------------------------------------------------------------------------- demo
+def test_demo_names_its_providers_and_its_837s_carry_the_same_names():
+    from rcmkit import demo, x12write
+
+    t = demo.generate(seed=7, n_claims=300)
+    providers = t["providers"]
+    assert list(providers.columns) == schema.TABLES["providers"].names and providers["npi"].is_unique
+    claims = t["claims"]
+    assert set(providers["npi"]) == set(claims["billing_npi"]) | set(claims["rendering_npi"].dropna())
+    billing = providers.set_index("npi").loc[claims["billing_npi"].iloc[0]]
+    assert (billing["name"], billing["entity_type"]) == (x12write.DEMO_PRACTICE.name, "2")
+    people = providers[providers["entity_type"] == "1"]["name"]
+    assert people.str.fullmatch(r"[A-Z]+, [A-Z]+").all() and people.is_unique
+    assert demo.generate(seed=7, n_claims=300)["providers"].equals(providers)  # deterministic
+    roster = demo.patients(seed=7, n_claims=300)
+    read = []
+    for name, text in x12write.write_837p(claims, t["claim_lines"], t["payers"], roster, providers=providers):
+        result = parse_x12(text.encode(), name)
+        assert result.rejections.empty
+        read.append(result.tables["providers"])
+    got = pd.concat(read).drop_duplicates("npi", keep="last").sort_values("npi")
+    want = providers.sort_values("npi")
+    assert got[["npi", "name", "entity_type"]].values.tolist() == want[["npi", "name", "entity_type"]].values.tolist()
+
+
+def test_writer_splits_names_back_into_nm1_elements():
+    from rcmkit.x12write import _provider_nm1
+
+    frame = _providers(("1234567893", "SMITH, JANE Q", "1"), ("1987654321", "OAK VALLEY CLINIC", "2"),
+                       ("1666666666", "  ", "1"))
+    assert _provider_nm1(frame) == {"1234567893": ("1", "SMITH", "JANE", "Q"),
+                                    "1987654321": ("2", "OAK VALLEY CLINIC", "", "")}
