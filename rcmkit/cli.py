@@ -226,6 +226,44 @@ def validate(files: tuple[str, ...]) -> None:
 
 
 # --------------------------------------------------------------------------------------------- kpis
+_KPI_TABLES = ("aging", "payers", "reimbursement", "denials")
+
+
+def _metric_options(pairs: tuple[str, ...]):
+    """``MetricOptions`` from ``KEY=VALUE`` pairs (integers where the option is one); ValueError names the bad one."""
+    import dataclasses
+
+    from .metrics import MetricOptions
+
+    fields = {f.name: f for f in dataclasses.fields(MetricOptions) if not f.name.startswith("_")}
+    values: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"--option {pair[:80]!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        if fields[key].type in (int, "int"):
+            try:
+                values[key] = int(value)
+            except ValueError:
+                raise ValueError(f"--option {key}: expected a whole number, got {value[:40]!r}") from None
+        else:
+            values[key] = value.strip()
+    return MetricOptions(**values)
+
+
+def _readable(frame):
+    """A table for the terminal: ``*_cents`` columns as dollars, shares as percentages."""
+    out = frame.copy()
+    for c in list(out.columns):
+        if c.endswith("_cents"):
+            out[c] = out[c].map(lambda v: "" if v != v else f"{v / 100:,.2f}")
+            out = out.rename(columns={c: c.removesuffix("_cents")})
+        elif c.endswith(("_rate", "_pct", "share")) and out[c].dtype.kind == "f":
+            out[c] = out[c].map(lambda v: "" if v != v else f"{v:.1%}")
+    return out
+
+
 @main.command()
 @click.option("--practice", required=True, help="Practice folder name under the data root.")
 @click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
@@ -233,12 +271,21 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--month", default=None, help="YYYY-MM (default: the last full month in the data).")
 @click.option("--engine", "engine_name", type=click.Choice(["pandas", "duckdb", "spark"]), default="duckdb",
               show_default=True, help="Where the metrics run (rcmkit.engine).")
-@click.option("--json", "as_json", is_flag=True, help="Print the KPIs as JSON (value, numerator, denominator, "
-              "definition and source of each) instead of a table.")
-def kpis(practice: str, data_root: str, month: str | None, engine_name: str, as_json: bool) -> None:
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A metric option, as in a report's parameter file (repeatable): days_in_ar=gross_12m, "
+              "denial_policy=at_remit, aging_basis=submission_date, aged_over_days=90, denial_scope=full, "
+              "collection_months=3, reimbursement_months=12, min_cell_count=11, days_in_ar_net_months=12.")
+@click.option("--table", "tables_wanted", multiple=True, type=click.Choice(_KPI_TABLES + ("all",)),
+              help="Also print a table (repeatable): A/R aging by payer, the payer scorecard, reimbursement by "
+              "payer x code, denial reasons; 'all' for every one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the KPIs (value, numerator, denominator, "
+              "definition and source of each) and the tables asked for as JSON instead of text.")
+def kpis(practice: str, data_root: str, month: str | None, engine_name: str, options: tuple[str, ...],
+         tables_wanted: tuple[str, ...], as_json: bool) -> None:
     """Print a practice's headline KPIs for a month, computed on DuckDB (default), pandas or Spark.
 
-    No notebook, no report: the numbers and the definitions they follow, for checks and scripts. Large practices
+    No notebook, no report: the numbers, the definitions they follow (every metric option can be set with
+    --option) and, with --table, the aging, payer and reimbursement tables the report shows. Large practices
     are where DuckDB pays off (see the README's benchmark); Spark uses the active session or a local one.
     """
     import time
@@ -246,11 +293,14 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, as_
     import narwhals as nw
 
     from . import engine, store
-    from .metrics import SUITE_COLUMNS, MetricOptions, last_full_month, monthly_kpis
+    from .metrics import SUITE_COLUMNS, kpi_suite, last_full_month, monthly_kpis, payer_scorecard
     from .report.params import check_month
 
     started = time.perf_counter()
+    wanted = list(_KPI_TABLES) if "all" in tables_wanted else list(dict.fromkeys(tables_wanted))
+    extra: dict = {}
     try:
+        opts = _metric_options(options)
         if not store.practice_dir(data_root, practice).is_dir():
             raise store.StoreError(f"no practice {practice!r} under {data_root}")
         tables = engine.open_tables(data_root, practice, engine_name, names=list(SUITE_COLUMNS),
@@ -264,16 +314,43 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, as_
         month = check_month("--month", None, month) if month else last
         if month > last:
             raise ValueError(f"--month {month} is not complete in the data: the last full month is {last}")
-        result = monthly_kpis(tables, month, MetricOptions())
+        if set(wanted) & {"aging", "reimbursement", "denials"}:
+            suite = kpi_suite(tables, month, opts)
+            result = suite["kpis"]
+            extra = {"aging": suite["aging"], "reimbursement": suite["reimbursement"],
+                     "denials": suite["denial_reasons"]}
+        else:
+            result = monthly_kpis(tables, month, opts)
+        if "payers" in wanted:
+            every = store.load_tables(data_root, practice, required=False)
+            extra["payers"] = payer_scorecard(every, month, opts)
+        suspense = store.load_table(data_root, practice, "unapplied_postings", required=False)
     except (ValueError, store.StoreError) as exc:
         _fail(str(exc), 2)
+    shown = {name: extra[name] for name in wanted}
     if as_json:
         click.echo(json.dumps({"practice": practice, "month": month, "engine": engine_name,
-                               "kpis": {k: v.to_dict() for k, v in result.items()}}, indent=1))
+                               "options": {k: v for k, v in vars(opts).items() if not k.startswith("_")},
+                               "kpis": {k: v.to_dict() for k, v in result.items()},
+                               "unapplied_postings": {"count": len(suspense),
+                                                      "amount_cents": int(-suspense["amount_cents"].sum())},
+                               "tables": {k: json.loads(v.to_json(orient="records", date_format="iso"))
+                                          for k, v in shown.items()}}, indent=1))
         return
     click.echo(f"{practice} {month} ({engine_name}, {time.perf_counter() - started:.1f} s)")
     for kpi in result.values():
         click.echo(f"  {kpi.label:<34} {kpi.display():>14}")
+    if len(suspense):
+        click.echo(f"  {'Unapplied postings (suspense)':<34} {len(suspense):>6,} ${-suspense['amount_cents'].sum() / 100:,.2f}")
+    changed = {k: v for k, v in vars(opts).items() if not k.startswith("_") and v != getattr(type(opts)(), k)}
+    if changed:
+        click.echo("  options: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200):
+        for name, frame in shown.items():
+            click.echo(f"\n{name}:")
+            click.echo(_readable(frame).to_string(index=False) if len(frame) else "  (none)")
 
 
 if __name__ == "__main__":  # pragma: no cover

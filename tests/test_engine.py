@@ -271,3 +271,41 @@ def test_every_public_metric_runs_on_duckdb_tables(stores, name):
                                       check_dtype=False, check_categorical=False, obj=name)
     else:
         assert expected == got, name
+
+
+def test_cli_kpis_takes_every_metric_option_and_prints_the_report_tables(stores):
+    """`rcmkit kpis --option KEY=VALUE` gives the numbers of MetricOptions(KEY=VALUE), and --table prints the
+    aging, payer and reimbursement tables the report shows: an analyst needs no Python for them."""
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from rcmkit.cli import main
+    from rcmkit.metrics import ar_aging, monthly_kpis, payer_scorecard
+
+    small = engine.open_tables(stores, "small", "pandas")
+    opts = MetricOptions(denial_policy="at_remit", aged_over_days=90, days_in_ar="gross_12m")
+    expected = monthly_kpis(small, MONTH, opts)
+    out = CliRunner().invoke(main, ["kpis", "--practice", "small", "--data-root", str(stores), "--engine", "pandas",
+                                    "--month", MONTH, "--option", "denial_policy=at_remit", "--option",
+                                    "aged_over_days=90", "--option", "days-in-ar=gross_12m", "--table", "all",
+                                    "--json"])
+    assert out.exit_code == 0, out.output
+    got = _json.loads(out.output)
+    assert got["options"]["denial_policy"] == "at_remit" and got["options"]["aged_over_days"] == 90
+    assert {k: v["numerator"] for k, v in got["kpis"].items()} == {k: v.numerator for k, v in expected.items()}
+    assert got["kpis"]["ar_total"]["value"] == 360.00  # by hand: tests/test_metrics.py, the at_remit variant
+    assert expected["ar_total"].numerator != monthly_kpis(small, MONTH)["ar_total"].numerator  # the option mattered
+    aging = ar_aging(small, MONTH, opts, by="payer")
+    assert sum(r["balance_cents"] for r in got["tables"]["aging"]) == int(aging["balance_cents"].sum())
+    scorecard = payer_scorecard(store.load_tables(stores, "small", required=False), MONTH, opts)
+    assert [r["payer_id"] for r in got["tables"]["payers"]] == scorecard["payer_id"].tolist()
+    assert set(got["tables"]) == {"aging", "payers", "reimbursement", "denials"}
+    text = CliRunner().invoke(main, ["kpis", "--practice", "small", "--data-root", str(stores), "--month", MONTH,
+                                     "--option", "aged_over_days=90", "--table", "aging"])
+    assert "options: aged_over_days=90" in text.output and "\naging:\n" in text.output and "balance" in text.output
+    for bad, message in ((["--option", "denial_policy=sometimes"], "must be one of"),
+                         (["--option", "aged_over_days=ninety"], "expected a whole number"),
+                         (["--option", "nonsense"], "expected KEY=VALUE")):
+        result = CliRunner().invoke(main, ["kpis", "--practice", "small", "--data-root", str(stores), *bad])
+        assert result.exit_code == 2 and message in result.output, result.output
