@@ -261,3 +261,33 @@ def test_writer_splits_names_back_into_nm1_elements():
                        ("1666666666", "  ", "1"))
     assert _provider_nm1(frame) == {"1234567893": ("1", "SMITH", "JANE", "Q"),
                                     "1987654321": ("2", "OAK VALLEY CLINIC", "", "")}
+
+
+# --------------------------------------------------------------------------------------------- explorer
+def test_explorer_names_providers_in_choices_and_heading():
+    pytest.importorskip("ipywidgets")
+    from rcmkit.explorer import Explorer, ExplorerData, Filters
+    from rcmkit.metrics import MetricOptions
+
+    t, named = _small_with_names()
+    data = ExplorerData(named, MetricOptions(min_cell_count=1), practice="small")
+    assert data.provider_choices() == [("SMITH, JANE (1234567893): 12 claims", "1234567893")]
+    x = Explorer(data, end="2026-03", months=3, providers=("1234567893",))
+    assert "rendering provider SMITH, JANE (1234567893)" in x.header.value
+    assert "rendering provider SMITH, JANE (1234567893)" == Filters(providers=("1234567893",)).describe(
+        {}, data.provider_names)
+    bare = ExplorerData(t, MetricOptions(min_cell_count=1), practice="small")  # no providers table
+    assert bare.provider_choices() == [("1234567893: 12 claims", "1234567893")]
+    assert Filters(providers=("1234567893",)).describe() == "rendering provider 1234567893"
+
+
+def test_explorer_loads_a_practice_without_a_providers_table(tmp_path):
+    from rcmkit import store
+    from rcmkit.explorer import load_data
+
+    t, named = _small_with_names()
+    store.save_tables(tmp_path, "p", {k: v for k, v in t.items() if k != "providers"})
+    assert not store.table_path(tmp_path, "p", "providers").exists()
+    assert load_data(tmp_path, "p").provider_names == {}
+    store.save_tables(tmp_path, "q", named)
+    assert load_data(tmp_path, "q").provider_names == {"1234567893": "SMITH, JANE"}

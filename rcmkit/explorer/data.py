@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
+from ..metrics.providers import provider_label, provider_names
 from ..reference import classify_adjustments
 from . import views
 from .filters import ClaimIndex, Filters, Period, filter_tables
@@ -41,9 +42,9 @@ LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
     "charges_payments": (("By payer", "payer"), ("Claims", "claims")),
 }
 
-#: The tables the explorer reads.
+#: The tables the explorer reads (``providers`` names the NPIs; a practice without it shows bare NPIs).
 TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
-          "ledger")
+          "ledger", "providers")
 
 #: Which KPI keys each metric's chart plots month by month.
 _TREND_KEYS = {
@@ -158,6 +159,7 @@ class ExplorerData:
         payers = t["payers"]
         self.payer_names: dict[str, str] = dict(zip(payers["payer_id"], payers["payer_name"]))
         self.payer_names.setdefault("patient", "Patient")
+        self.provider_names: dict[str, str] = provider_names(t)  # NPI -> 'LAST, FIRST' or organization name
         # The claim's payer for the rows the by-payer splits cut (claims, ledger, first adjudications).
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
@@ -178,12 +180,17 @@ class ExplorerData:
         classes = self.index.attributes["payer_class"].value_counts()
         return [(c.replace("_", "-").capitalize(), c) for c in sorted(classes.index)]
 
+    def provider_label(self, npi: str) -> str:
+        """"SMITH, JANE (1234567893)", or the NPI alone when the practice has no name for it."""
+        return provider_label(npi, self.provider_names)
+
     def provider_choices(self) -> list[tuple[str, str]]:
-        """(label, rendering NPI) by number of claims."""
+        """(label, rendering NPI) by number of claims; the label names the provider when its name is known:
+        "SMITH, JANE (1234567893): 1,234 claims", else "1234567893: 1,234 claims"."""
         npis = self.index.attributes["rendering_npi"].dropna().astype(str)
         counts = npis.value_counts()
         order = sorted(counts.index, key=lambda n: (-counts[n], n))
-        return [(f"{n} ({counts[n]:,} claims)", n) for n in order]
+        return [(f"{self.provider_label(n)}: {counts[n]:,} claim{'s' if counts[n] != 1 else ''}", n) for n in order]
 
     # ----------------------------------------------------------------------------------------- selection
     def select(self, filters: Filters) -> Selection:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import MetricOptions, Window, month_window
+from ..metrics.providers import provider_label
 from ..schema import PAYER_CLASSES
 
 __all__ = ["Filters", "Period", "ClaimIndex", "filter_tables", "parse_codes", "check_month", "PERIOD_MONTHS",
@@ -98,7 +99,7 @@ class Filters:
     """The claims the explorer looks at; an empty field selects everything.
 
     * ``payers``: payer IDs (the claim's payer); ``payer_classes``: medicare, medicaid, commercial, self_pay, other;
-    * ``providers``: rendering NPIs;
+    * ``providers``: rendering NPIs (shown with their names: :func:`rcmkit.metrics.providers.provider_label`);
     * ``codes``: procedure-code search terms (see :func:`parse_codes`; a string is parsed);
     * ``service_from`` / ``service_to``: an optional date-of-service cohort (inclusive), for analyses by service
       date; the explorer's period is separate (:class:`Period`).
@@ -133,8 +134,10 @@ class Filters:
     def replace(self, **changes) -> "Filters":
         return dataclasses.replace(self, **changes)
 
-    def describe(self, payer_names: Mapping[str, str] | None = None) -> str:
-        """``"payer Medicare Part B; codes 9921*"`` (``"all claims"`` when nothing is selected)."""
+    def describe(self, payer_names: Mapping[str, str] | None = None,
+                 provider_names: Mapping[str, str] | None = None) -> str:
+        """``"payer Medicare Part B; rendering provider SMITH, JANE (1234567893); codes 9921*"`` (``"all claims"``
+        when nothing is selected). A provider without a name in ``provider_names`` is shown by its NPI."""
         names = payer_names or {}
         parts = []
         if self.payers:
@@ -142,7 +145,8 @@ class Filters:
         if self.payer_classes:
             parts.append("payer class " + ", ".join(c.replace("_", "-") for c in self.payer_classes))
         if self.providers:
-            parts.append("rendering NPI " + ", ".join(self.providers))
+            parts.append("rendering provider " + ", ".join(provider_label(n, provider_names or {})
+                                                            for n in self.providers))
         if self.codes:
             parts.append("procedure codes " + ", ".join(c + "*" for c in self.codes))
         if self.service_from is not None or self.service_to is not None:

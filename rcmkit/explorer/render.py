@@ -55,11 +55,13 @@ def _e(v: Any) -> str:
 
 
 def header_html(practice_name: str, period: Period, filters: Filters, payer_names: Mapping[str, str],
-                claims: int, data_through: str | None = None) -> str:
-    """The explorer's heading: practice, period, what is selected and how many claims that is."""
+                claims: int, data_through: str | None = None, provider_names: Mapping[str, str] | None = None) -> str:
+    """The explorer's heading: practice, period, what is selected (providers by name when known) and how many
+    claims that is."""
     through = f" Data through {_e(data_through)}." if data_through else ""
+    selected = filters.describe(payer_names, provider_names)
     return (f'{EXPLORER_STYLE}<div class="rcmx-head"><h2>{_e(practice_name)} &middot; {_e(period.label)}</h2>'
-            f'<div class="rcmx-sub">Selected: {_e(filters.describe(payer_names))} ({claims:,} claims).{through} '
+            f'<div class="rcmx-sub">Selected: {_e(selected)} ({claims:,} claims).{through} '
             "Hover a tile for its definition.</div></div>")
 
 

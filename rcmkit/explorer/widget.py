@@ -274,7 +274,7 @@ class Explorer:
         sel = data.select(f)
         self._kpis = data.kpis(f, p)
         self.header.value = render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
-                                               self.data_through)
+                                               self.data_through, provider_names=data.provider_names)
         self.tiles.value = render.tiles_html(self._kpis, p, self.targets)
         self._sync_drill_choices(state)
         state = self.state
