@@ -26,12 +26,18 @@ report escapes it wherever it shows it, and papermill injects it as a Python str
 
 Scalars of the string keys are taken from the YAML text as written, so ``practice: 00123`` stays ``"00123"`` and
 ``month: 2026-09`` stays ``"2026-09"`` (YAML 1.1 would turn the first into the octal integer 83).
+
+Anchors and aliases (``&x``/``*x``) are allowed for modest reuse, but a document whose aliases expand to more than
+:data:`MAX_YAML_NODES` values, or that refers to itself, is refused before anything is built from it (a "billion
+laughs" alias bomb would otherwise run for a minute into a MemoryError). Values quoted in messages are cut to
+:data:`SHOWN_CHARS` characters with an ellipsis, so a message stays one short line whatever the file holds.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -66,10 +72,41 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ALLOW_OUTSIDE_ENV = "RCMKIT_ALLOW_OUTSIDE_ROOTS"
 
 
+#: Most values (scalars, list items, mapping entries) a parameter file may hold once its aliases are expanded.
+MAX_YAML_NODES = 10_000
+#: How much of a value a message quotes (longer values end in an ellipsis).
+SHOWN_CHARS = 80
+_MAX_MESSAGE = 600
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = SHOWN_CHARS
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
+_repr.maxlevel = 3
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` bounded for a message: at most about ``limit`` characters, an ellipsis marking a cut. Never
+    walks more than a few levels of a nested value (an expanded alias bomb costs nothing here)."""
+    if isinstance(value, str):
+        text = repr(value[:limit]) if len(value) <= limit else repr(value[:limit])[:-1] + "…" + repr(value)[-1]
+    else:
+        text = _repr.repr(value)
+    return text if len(text) <= limit + 3 else text[:limit] + "…"
+
+
+def _short(text: str, limit: int = 240) -> str:
+    """The first line of ``text``, cut to ``limit`` characters with an ellipsis."""
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= limit else first[:limit] + "…"
+
+
 class ParamError(ValueError):
     """A parameter file (or a command-line override) is invalid. ``str(err)`` is one line for the user."""
 
     def __init__(self, source: str, key: str | None, message: str, line: int | None = None):
+        message = " ".join(message.splitlines())
+        if len(message) > _MAX_MESSAGE:  # a backstop: values are cut where they are quoted (shown)
+            message = message[:_MAX_MESSAGE] + "…"
         self.source = source
         self.key = key
         self.line = line
@@ -100,7 +137,7 @@ class ReportParams:
         from .. import store
 
         if not isinstance(self.month, str) or not MONTH_RE.fullmatch(self.month):
-            raise ParamError(self.source, "month", f'expected a "YYYY-MM" month, got {self.month!r}')
+            raise ParamError(self.source, "month", f'expected a "YYYY-MM" month, got {shown(self.month)}')
         try:
             return store.practice_dir(self.output_root, self.practice) / self.month
         except store.StoreError as exc:
@@ -150,9 +187,13 @@ def _read_mapping(path: Path, source: str) -> dict[str, tuple[yaml.Node, int]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamError(source, None, f"not valid YAML ({problem})", line=mark.line + 1 if mark else None) from None
+        raise ParamError(source, None, f"not valid YAML ({_short(problem)})",
+                         line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise ParamError(source, None, "not valid YAML (nested too deeply)") from None
     if root is None:
         return {}
+    _check_expansion(root, source)
     if not isinstance(root, yaml.MappingNode):
         raise ParamError(source, None, "expected a YAML mapping of parameters (key: value lines)", line=_line(root))
     out: dict[str, tuple[yaml.Node, int]] = {}
@@ -164,6 +205,40 @@ def _read_mapping(path: Path, source: str) -> dict[str, tuple[yaml.Node, int]]:
             raise ParamError(source, key, "duplicate key (it appears twice)", line=_line(key_node))
         out[key] = (value_node, _line(key_node))
     return out
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases expand to more than :data:`MAX_YAML_NODES` values, or refer to a node from
+    inside itself. Composing shares an aliased node (cheap); building Python values from it would copy it at
+    every use, so the expanded size is counted on the node graph, each shared node once (linear time)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ParamError(source, None, "recursive alias (an anchor used inside its own value); expected plain "
+                             "values", line=_line(node))
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        sizes[key] = total
+        if total > MAX_YAML_NODES:
+            raise ParamError(source, None, f"YAML aliases expand to more than {MAX_YAML_NODES:,} values (an alias "
+                             "bomb?); expected a small parameter file: write the values out instead of repeating "
+                             "*aliases", line=_line(node))
+        return total
+
+    try:
+        size(root)
+    except RecursionError:
+        raise ParamError(source, None, "not valid YAML (nested too deeply)") from None
 
 
 def _is_null(node: yaml.Node) -> bool:
@@ -192,7 +267,8 @@ def _construct(node: yaml.Node) -> Any:
 # --------------------------------------------------------------------------------------------- validation
 def check_month(source: str, key: str, value: Any, line: int | None = None) -> str:
     if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
-        raise ParamError(source, key, f'expected a quoted "YYYY-MM" month such as "2026-09", got {value!r}', line)
+        raise ParamError(source, key, f'expected a quoted "YYYY-MM" month such as "2026-09", got {shown(value)}',
+                         line)
     return value.strip()
 
 
@@ -214,19 +290,19 @@ def confined_path(source: str, key: str | None, value: str, project: Path, line:
     Returns the absolute path with symbolic links resolved."""
     allow = outside_roots_allowed() if allow_outside is None else allow_outside
     if "\x00" in value:
-        raise ParamError(source, key, f"{value!r} contains a NUL character; expected {expected}", line)
+        raise ParamError(source, key, f"{shown(value)} contains a NUL character; expected {expected}", line)
     p = Path(os.path.expanduser(value))
     target = p if p.is_absolute() else project / p
     if not allow:
         hint = (f"; expected {expected} inside the project folder {project} (relative paths are relative to it), "
                 f"or set {ALLOW_OUTSIDE_ENV}=1 to allow folders outside it")
         if ".." in p.parts:
-            raise ParamError(source, key, f"{value!r} contains '..'{hint}", line)
+            raise ParamError(source, key, f"{shown(value)} contains '..'{hint}", line)
         lexical = os.path.normpath(os.path.abspath(target))
         inside = _within(lexical, os.path.normpath(os.path.abspath(project))) or \
             _within(os.path.realpath(lexical), os.path.realpath(project))
         if not inside:
-            raise ParamError(source, key, f"{value!r} is outside the project folder{hint}", line)
+            raise ParamError(source, key, f"{shown(value)} is outside the project folder{hint}", line)
     return target.resolve()
 
 
@@ -268,7 +344,7 @@ def load_params(
                 values[key] = None
             elif not isinstance(node, yaml.MappingNode):
                 got = node.value if isinstance(node, yaml.ScalarNode) else "a YAML list"
-                raise ParamError(source, key, f"expected {KEYS[key]} (name: value lines), got {got!r}", line)
+                raise ParamError(source, key, f"expected {KEYS[key]} (name: value lines), got {shown(got)}", line)
             else:
                 values[key] = _construct(node)
         else:
@@ -279,7 +355,7 @@ def load_params(
 
     if not store.PRACTICE_NAME.fullmatch(practice) or ".." in practice:
         raise ParamError(source, "practice", f"expected {KEYS['practice']}, at most 64 characters, not starting "
-                         f"with '.'; got {practice!r}", lines["practice"])
+                         f"with '.'; got {shown(practice)}", lines["practice"])
     for key in ("data_root", "output_root"):
         if values[key] is None or not str(values[key]).strip():
             raise ParamError(source, key, f"expected {KEYS[key]}, got an empty value", lines[key])
@@ -315,7 +391,7 @@ def load_params(
 
         MetricOptions.from_dict(dict(metric_options))
     except (ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        first = _short(str(exc)) if str(exc) else type(exc).__name__
         raise ParamError(source, "metrics", first, lines["metrics"]) from None
 
     overrides = _check_benchmarks(source, values["benchmarks"], lines["benchmarks"])
@@ -352,22 +428,24 @@ def _check_benchmarks(source: str, value: Any, line: int | None) -> dict:
     out: dict[str, dict] = {}
     for kpi, fields in value.items():
         if not isinstance(kpi, str) or not isinstance(fields, dict):
-            raise ParamError(source, "benchmarks", f"expected {KEYS['benchmarks']}, got {kpi!r}: {fields!r}", line)
+            raise ParamError(source, "benchmarks", f"expected {KEYS['benchmarks']}, got {shown(kpi)}: "
+                             f"{shown(fields)}", line)
         for name in ("good", "acceptable"):
             v = fields.get(name)
             if name in fields and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ParamError(source, "benchmarks", f"{kpi}.{name}: expected a number, got {v!r}", line)
+                raise ParamError(source, "benchmarks", f"{shown(kpi, 40)[1:-1]}.{name}: expected a number, got "
+                                 f"{shown(v)}", line)
         out[kpi] = dict(fields)
     try:
         benchmarks(overrides=out)
     except (ValueError, TypeError) as exc:
-        raise ParamError(source, "benchmarks", str(exc).splitlines()[0], line) from None
+        raise ParamError(source, "benchmarks", _short(str(exc)), line) from None
     return out
 
 
 def _check_cli_month(value: str) -> str:
     if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
-        raise ParamError("--month", None, f'expected a "YYYY-MM" month such as 2026-09, got {value!r}')
+        raise ParamError("--month", None, f'expected a "YYYY-MM" month such as 2026-09, got {shown(value)}')
     return value.strip()
 
 
