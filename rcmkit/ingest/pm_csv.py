@@ -889,6 +889,8 @@ def _claim_headers(lines: pd.DataFrame, claims: pd.DataFrame | None, ctx: _Conte
         return headers[~dup]
     ordered = lines.sort_values("_order", kind="mergesort")
     first = ordered.drop_duplicates("claim_id", keep="first").copy()
+    if first.empty:  # every row of the charges was rejected
+        return first
     first["submitted_on"] = first["claim_id"].map(ordered.groupby("claim_id")["submitted_on"].min())
     for name in ("payer_id", "secondary_payer_id", "patient_key", "billing_npi", "rendering_npi", "place_of_service"):
         if name in ordered:
