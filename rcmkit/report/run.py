@@ -28,6 +28,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +51,7 @@ __all__ = [
     "resolve_kernel",
     "run_report",
     "publish_dir",
+    "external_resources",
 ]
 
 KERNEL_NAME = "rcmkit"
@@ -250,7 +252,7 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .export import ChromiumNotFound, PdfError, external_references, html_to_pdf, notebook_to_html, notebook_to_slides
+    from .export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html, notebook_to_slides
 
     t0 = time.monotonic()
     started_at = utc_now()
@@ -326,7 +328,7 @@ def run_report(
         html, n_stderr = notebook_to_html(nb, title=title)
         if n_stderr:
             log(f"note: {n_stderr} stderr output(s) (warnings) left out of the HTML; see {final / NOTEBOOK_FILE}")
-        ext = external_references(html)
+        ext = external_resources(html)
         if ext:
             log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
         store.write_file(staging / HTML_FILE, html.encode("utf-8"))
@@ -366,6 +368,34 @@ def run_report(
         run=final / RUN_FILE,
         notes=tuple(notes),
     )
+
+
+class _ResourceFinder(HTMLParser):
+    """Collects the ``src``/``href`` attribute values of real elements. Text, comments, attribute values of other
+    attributes and the content of ``<script>``/``<style>`` are never looked into, so escaped text (a payer named
+    ``<img src=x>``, shown as ``&lt;img src=x&gt;``) is not mistaken for a resource."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                value = value.strip()
+                if value and not value.startswith("#") and not value[:5].lower() == "data:":
+                    self.found.add(value)
+
+    handle_startendtag = handle_starttag
+
+
+def external_resources(html: str) -> list[str]:
+    """Every ``src``/``href`` attribute of an element that is not a data URI or an in-page anchor, sorted (a
+    self-contained report has none). The HTML is parsed (:mod:`html.parser`), not searched with a pattern."""
+    finder = _ResourceFinder()
+    finder.feed(html)
+    finder.close()
+    return sorted(finder.found)
 
 
 def _write_notebook(nb, path: Path) -> None:
