@@ -291,3 +291,21 @@ def test_explorer_loads_a_practice_without_a_providers_table(tmp_path):
     assert load_data(tmp_path, "p").provider_names == {}
     store.save_tables(tmp_path, "q", named)
     assert load_data(tmp_path, "q").provider_names == {"1234567893": "SMITH, JANE"}
+
+
+# --------------------------------------------------------------------------------------------- the report
+@pytest.mark.slow
+def test_report_work_lists_name_the_providers(demo_report, demo_root):
+    """The demo's monthly report: work-list rows show "NAME (NPI)", never a bare NPI with a name known."""
+    import html as htmllib
+    import re
+
+    from rcmkit.store import load_tables
+
+    assert demo_report.returncode == 0, demo_report.stderr
+    page = (demo_report.report_dir / "monthly_report.html").read_text(encoding="utf-8")
+    names = provider_names(load_tables(demo_root, "demo", ["providers"], required=False))
+    assert names, "the demo names its providers"
+    shown = re.findall(r"<td class=\"\">([^<]*\(\d{10}\))</td>", page)
+    assert shown and all(htmllib.unescape(s) in {f"{n} ({npi})" for npi, n in names.items()} for s in shown)
+    assert "<th class=\"\">Provider</th>" in page
