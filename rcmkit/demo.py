@@ -1209,7 +1209,8 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     ``n_claims`` original claims are generated over ``start``..``end`` (months, inclusive; default: the
     profile's size), a few fewer once visits not yet billed by the end are left out. Same arguments, same
     tables, byte for byte; nothing depends on today's date. Returns payers, claims, claim_lines, remittances,
-    remit_lines, adjustments, postings, contracts and providers (fictional names); the ledger is derived from them by :mod:`rcmkit.ledger`.
+    remit_lines, adjustments, postings, contracts and providers (fictional names); the ledger is derived from
+    them by :mod:`rcmkit.ledger`.
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

@@ -19,8 +19,8 @@ the HL hierarchy reads most clearly this way). Segments and elements read (TR3 n
 * Provider names (table ``providers``, one row per NPI per file): NM1*85 (2010AA) and NM1*82 (2310B claim,
   2420A line) with NM108 = XX: NM102 Entity Type Qualifier (1 person, 2 organization), NM103 last or
   organization name, NM104 first name, NM105 middle name, NM109 NPI. A person reads 'LAST, FIRST MIDDLE', an
-  organization its name; the last non-empty name in the file wins (an NPI never named has no row). No other NM1 is read for names: the
-  subscriber and patient (NM1*IL, NM1*QC) never reach this table.
+  organization its name; the last non-empty name in the file wins (an NPI never named has no row). No other
+  NM1 is read for names: the subscriber and patient (NM1*IL, NM1*QC) never reach this table.
 * Loop 2400 line: LX; SV1 Professional Service (SV101 Composite Medical Procedure Identifier, SV102 Line Item
   Charge Amount, SV103 Unit or Basis for Measurement Code, SV104 Service Unit Count, SV105 Place of Service Code)
   or SV2 Institutional Service Line (SV201 Service Line Revenue Code, SV202 procedure composite, SV203 Line Item
@@ -543,8 +543,8 @@ def _first_line_rendering(claim: _Claim) -> str | None:
 # --------------------------------------------------------------------------------------------- entry
 def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
     """Arrow tables ``claims``, ``claim_lines``, ``claim_line_details`` and ``providers`` (one row per NPI sent
-    with a name, in order of first appearance; an NPI sent without any name has no row) of the given 837 sets (canonical column names); a rejected set
-    leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
+    with a name, in order of first appearance; an NPI sent without any name has no row) of the given 837 sets
+    (canonical column names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
     out: dict[str, list[dict]] = {"claims": [], "claim_lines": [], "claim_line_details": []}
     providers: dict[str, dict] = {}
     for ts in sets:
