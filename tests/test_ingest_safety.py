@@ -1,0 +1,114 @@
+"""Ingest safety: the per-practice patient salt (issue #13, item 4) and X12 workers that die with their parent
+(item 7)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rcmkit import store
+from rcmkit.cli import main
+from rcmkit.ingest.reader import DEFAULT_PATIENT_SALT
+from rcmkit.ingest.salt import practice_salt, salt_path
+
+X12 = Path(__file__).parent / "fixtures" / "x12"
+CLAIMS = X12 / "claims_professional.837"
+
+
+def _ingest(root: Path, *paths: Path, env: dict | None = None):
+    return CliRunner(env=env or {"RCMKIT_PATIENT_SALT": ""}).invoke(
+        main, ["ingest", "--practice", "p", "--data-root", str(root), "--no-progress", *map(str, paths)])
+
+
+def test_a_new_practice_gets_its_own_random_secret_salt_and_keeps_it(tmp_path):
+    root = tmp_path / "data"
+    first = _ingest(root, CLAIMS)
+    assert first.exit_code == 0, first.output
+    path = salt_path(root, "p")
+    assert "created a random secret salt for practice 'p'" in first.output and str(path) in first.output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not path.is_relative_to(store.practice_dir(root, "p"))  # a copy of the tables does not carry it
+    secret = path.read_bytes()
+    assert len(secret) == 64 and secret != DEFAULT_PATIENT_SALT
+    keys = set(store.load_table(root, "p", "claims")["patient_key"])
+    # the public default would give other keys: the pseudonyms cannot be recomputed from a member ID
+    from rcmkit.ingest import read_x12
+
+    assert keys.isdisjoint(set(read_x12([CLAIMS], patient_salt=DEFAULT_PATIENT_SALT).tables["claims"]["patient_key"]))
+    assert keys == set(read_x12([CLAIMS], patient_salt=secret).tables["claims"]["patient_key"])
+    again = _ingest(root, X12 / "era_paid_and_denied.835")
+    assert "salted with the practice's secret" in again.output and path.read_bytes() == secret
+
+
+def test_a_practice_with_tables_but_no_secret_is_refused_not_split_in_two(tmp_path):
+    root = tmp_path / "data"
+    _ingest(root, CLAIMS)
+    salt_path(root, "p").unlink()
+    refused = _ingest(root, X12 / "era_paid_and_denied.835")
+    assert refused.exit_code == 2
+    assert refused.output.count("\n") == 1 and "already holds tables but has no secret salt" in refused.output
+    assert store.load_table(root, "p", "remittances").empty  # nothing was written
+
+
+def test_the_environment_salt_wins_and_the_demo_keeps_its_public_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_SALT", "s3cret")
+    salt, said = practice_salt(tmp_path, "p", "MY_SALT")
+    assert salt == b"s3cret" and "$MY_SALT" in said and not salt_path(tmp_path, "p").exists()
+    out = CliRunner().invoke(main, ["demo", "--practice", "d", "--data-root", str(tmp_path), "--claims", "60",
+                                    "--direct", "--no-progress"])
+    assert out.exit_code == 0, out.output
+    assert salt_path(tmp_path, "d").read_bytes() == DEFAULT_PATIENT_SALT
+
+
+_CHILD = """
+import os, sys, time
+from pathlib import Path
+from rcmkit.ingest import pipeline
+
+def slow(paths, salt):
+    print("worker", os.getpid(), flush=True)
+    time.sleep(60)
+
+pipeline._read_batch = slow
+files = [Path(p) for p in sys.argv[1:]]
+pipeline._batches = lambda files, **kw: [[f] for f in files]
+pipeline._read_x12_files(files, b"s", 2, False)
+"""
+
+
+def test_x12_workers_die_with_their_parent(tmp_path):
+    """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
+    files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *map(str, files)], stdout=subprocess.PIPE, text=True)
+    workers = []
+    deadline = time.monotonic() + 180  # a busy CI machine starts processes slowly
+    while len(workers) < 2 and time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if line.startswith("worker "):
+            workers.append(int(line.split()[1]))
+    assert len(workers) == 2, "the workers did not start"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 30
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [w for w in workers if _alive(w)]
+        time.sleep(0.1)
+    for w in alive:  # do not leave them behind if the test fails
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
