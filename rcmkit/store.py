@@ -28,6 +28,7 @@ the data and report roots.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -282,12 +283,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
 def _write_json_atomic(path: Path, payload: dict, crash_point: str | None = None) -> None:
     tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
-    with os.fdopen(_create(tmp), "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with os.fdopen(_create(tmp), "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:  # a full disk: the temporary file goes, ``path`` is the old version
+        _unlink_quietly(tmp)
+        raise
     if crash_point:
         _crash_point(crash_point)
     os.replace(tmp, path)
@@ -379,26 +389,62 @@ def _write_parquet(name: str, table: pa.Table, fh) -> None:
             writer.write_table(ordered.slice(offset, length), row_group_size=ROW_GROUP_ROWS)
 
 
+def _write_error(path: Path, exc: OSError) -> StoreError:
+    """One line for the user: what could not be written, and why (e.g. 'No space left on device')."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    hint = "; free some space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return StoreError(f"cannot write {path}: {why}{hint}; the stored tables are unchanged")
+
+
+def _unfinished(folder: Path, exc: OSError) -> StoreError:
+    return StoreError(f"cannot finish writing the tables in {folder}: {exc.strerror or exc}; the commit is recorded "
+                      "and completes on the next read or write")
+
+
 def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
-    """Write the tables as one transaction. The caller holds the practice lock."""
+    """Write the tables as one transaction. The caller holds the practice lock.
+
+    A failed write before the commit point (a full disk: ``OSError`` ENOSPC) removes this transaction's temporary
+    files and raises :class:`StoreError` naming the file; the tables stay the previous version."""
     manifest_path = folder / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 0, "tables": {}}
     token = secrets.token_hex(4)
     renames = []
-    for name, table in sorted(arrow.items()):
-        final = f"{name}.parquet"
-        tmp = folder / f"{final}.tmp-{token}"
-        with os.fdopen(_create(tmp), "wb") as fh:
-            _write_parquet(name, table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}
-        renames.append((tmp.name, final))
-        _crash_point(f"tmp:{name}")
-    manifest["version"] = int(manifest.get("version", 0)) + 1
-    _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest}, crash_point="journal-tmp")
+    written: list[Path] = []
+    try:
+        for name, table in sorted(arrow.items()):
+            final = f"{name}.parquet"
+            tmp = folder / f"{final}.tmp-{token}"
+            written.append(tmp)
+            try:
+                with os.fdopen(_create(tmp), "wb") as fh:
+                    _write_parquet(name, table, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _write_error(folder / final, exc) from None
+            manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}
+            renames.append((tmp.name, final))
+            _crash_point(f"tmp:{name}")
+        manifest["version"] = int(manifest.get("version", 0)) + 1
+        _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest}, crash_point="journal-tmp")
+    except BaseException as exc:
+        if (folder / JOURNAL).exists():  # the journal is in place (not synced?): committed all the same
+            if isinstance(exc, OSError):
+                raise _unfinished(folder, exc) from None
+            raise
+        # Not committed: roll back, nothing of this transaction stays. (A SIGKILL leaves the temporary files to
+        # the next writer's _recover.)
+        for tmp in written:
+            _unlink_quietly(tmp)
+        if isinstance(exc, OSError):
+            raise _write_error(folder / JOURNAL, exc) from None
+        raise
     _crash_point("committed")
-    _recover(folder)
+    try:
+        _recover(folder)
+    except OSError as exc:  # after the commit point: the next reader or writer finishes it from the journal
+        raise _unfinished(folder, exc) from None
     return manifest
 
 

@@ -22,6 +22,7 @@ executed notebook is kept in ``<YYYY-MM>.failed/`` (the previous good report, if
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import secrets
 import shutil
@@ -322,7 +323,7 @@ def run_report(
                               f"{params.practice!r} {params.month!r}")
 
         nb = _without_timestamps(nbformat.read(out_nb, as_version=4), final / NOTEBOOK_FILE)
-        _write_notebook(nb, out_nb)
+        _named(_write_notebook, out_nb)(nb, out_nb)
         log("exporting HTML")
         title = params.title or f"{params.practice_name or params.practice} monthly report {params.month}"
         html, n_stderr = notebook_to_html(nb, title=title)
@@ -331,10 +332,11 @@ def run_report(
         ext = external_resources(html)
         if ext:
             log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
-        store.write_file(staging / HTML_FILE, html.encode("utf-8"))
+        _named(store.write_file, staging / HTML_FILE)(staging / HTML_FILE, html.encode("utf-8"))
         outputs = {"notebook": NOTEBOOK_FILE, "html": HTML_FILE, "metrics": METRICS_FILE, "pdf": None, "slides": None}
         if slides:
-            store.write_file(staging / SLIDES_FILE, notebook_to_slides(nb, title=title).encode("utf-8"))
+            _named(store.write_file, staging / SLIDES_FILE)(
+                staging / SLIDES_FILE, notebook_to_slides(nb, title=title).encode("utf-8"))
             outputs["slides"] = SLIDES_FILE
         if pdf:
             try:
@@ -346,13 +348,21 @@ def run_report(
             except PdfError as exc:
                 notes.append(f"PDF failed: {exc}")
                 log(notes[-1])
-        write_run(staging, run_log("ok", outputs))
+        _named(write_run, staging / RUN_FILE)(staging, run_log("ok", outputs))
 
         try:
             publish_dir(staging, final)
         except OSError as exc:
             raise ReportError(f"cannot publish the report to {final}: {exc.strerror or exc}") from None
         shutil.rmtree(final.with_name(f"{final.name}.failed"), ignore_errors=True)  # stale failure of an older run
+    except OSError as exc:  # a full disk (ENOSPC) or a quota while writing: one line, nothing left behind
+        path = Path(exc.filename) if exc.filename else None
+        ours = path is not None and path.parent == staging
+        shown = final / path.name if ours else (path or final)
+        what = "cannot write" if ours or exc.errno in _WRITE_ERRNOS else "cannot read or write"
+        raise ReportError(f"{what} {shown}: {exc.strerror or exc}; the report was not published"
+                          + ("" if not final.exists() else f" (the previous report in {final} is unchanged)")) \
+            from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -398,6 +408,24 @@ def external_resources(html: str) -> list[str]:
     return sorted(finder.found)
 
 
+#: OSError numbers that mean "the disk would not take it": a full disk, a quota, a file too large, read-only.
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def _named(write: Callable, path: Path) -> Callable:
+    """``write`` whose OSError names ``path`` (a failed ``fh.write`` says only 'No space left on device')."""
+
+    def call(*args, **kwargs):
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            if exc.filename:
+                raise
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+    return call
+
+
 def _write_notebook(nb, path: Path) -> None:
     """``nbformat.write`` (the same bytes: JSON and a final newline) through :func:`rcmkit.store.write_file`."""
     import nbformat
@@ -438,9 +466,14 @@ def _keep_failed(staging: Path, final: Path, out_nb: Path, run_doc: dict | None 
     if not out_nb.is_file():
         return None
     failed = final.with_name(f"{final.name}.failed")
-    box = _private_dir(final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}"))
-    shutil.move(str(out_nb), box / NOTEBOOK_FILE)
-    if run_doc is not None:
-        write_run(box, run_doc)
-    publish_dir(box, failed)
+    box = final.with_name(f".{final.name}.failed-tmp-{secrets.token_hex(4)}")
+    try:
+        _private_dir(box)
+        shutil.move(str(out_nb), box / NOTEBOOK_FILE)
+        if run_doc is not None:
+            write_run(box, run_doc)
+        publish_dir(box, failed)
+    except OSError:  # a full disk: the partial notebook cannot be kept; leave nothing half-made behind
+        shutil.rmtree(box, ignore_errors=True)
+        return None
     return failed / NOTEBOOK_FILE
