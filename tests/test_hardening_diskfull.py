@@ -193,3 +193,18 @@ def test_report_cli_disk_full_is_one_error_line(report_project, monkeypatch, tmp
     assert last.startswith("error: cannot write ") and report_run.HTML_FILE in last and "No space left" in last
     assert "Traceback" not in result.output
     assert _leftovers(tmp_path / "reports") == []
+
+
+def test_explorer_export_on_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from rcmkit.explorer import export_frame
+
+    real = store.write_file
+
+    def write_file(path, data):
+        real(path, data[:3])
+        _enospc()
+
+    monkeypatch.setattr(store, "write_file", write_file)
+    with pytest.raises(OSError, match="No space left"):
+        export_frame(pd.DataFrame({"claim_id": ["C1"], "paid_cents": [100]}), tmp_path / "view.csv")
+    assert list(tmp_path.iterdir()) == []

@@ -202,8 +202,12 @@ def write_export(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     store.make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
-    store.write_file(tmp, data)
-    os.replace(tmp, path)
+    try:
+        store.write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temporary file stays beside the export
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
