@@ -1469,9 +1469,9 @@ def build_demo(root: str | os.PathLike, practice: str = "demo", *, jobs: int = 1
                **generate_kwargs) -> dict:
     """The demo practice the way a real one arrives: write its X12 837P and 835 files and its PM export (payers,
     charges, patient payments and write-offs) under ``root/practice/inbox/``, then ingest them into empty
-    tables with :func:`rcmkit.ingest.pipeline.ingest`. The contracts table is reference data and is saved as it
-    is. Raises RuntimeError when the demo's own files do not load cleanly. Returns the file counts and the
-    ingest summary.
+    tables with :func:`rcmkit.ingest.pipeline.ingest`; the contracts come in the same way, as the PM export's
+    fee schedule (``pm/fees.csv``). Raises RuntimeError when the demo's own files do not load cleanly. Returns
+    the file counts and the ingest summary.
     """
     from .ingest.pipeline import ingest
     from .x12write import write_demo_files
@@ -1479,7 +1479,7 @@ def build_demo(root: str | os.PathLike, practice: str = "demo", *, jobs: int = 1
     tables = generate(**generate_kwargs)
     roster = patients(**generate_kwargs)
     empty = {name: schema.empty(name) for name in schema.TABLES}
-    store.save_tables(root, practice, {**empty, "contracts": tables["contracts"]})
+    store.save_tables(root, practice, empty)
     counts = write_demo_files(root, tables, roster, practice=practice)
     inbox = store.practice_dir(root, practice) / "inbox"
     summary = ingest(root, practice, [inbox / "837", inbox / "835", inbox / "pm"], column_map="generic",

@@ -694,15 +694,15 @@ def write_pm_charges_csv(claims: pd.DataFrame, claim_lines: pd.DataFrame,
 
 #: PM payment Type by ledger kind (docs/pm_csv_layout.md); amounts are printed as -ledger amount.
 _PM_TYPES = {"patient_payment": "PATPAY", "insurance_payment": "INSPAY", "denial": "DENIALWO",
-             "other_adjustment": "WRITEOFF", "reversal": "REVERSAL", "contractual": "ADJ"}
+             "other_adjustment": "WRITEOFF", "reversal": "REVERSAL", "contractual": "ADJ", "refund": "REFUND"}
 
 
 def write_patient_payments_csv(postings: pd.DataFrame, *, contractual_reason: str = "CO-45") -> str:
     """``payments.csv`` of the generic PM layout: one row per ``postings`` row, so that
     ``read_pm_export(..., "generic")`` gives the same postings back (claim, date, kind, amount, responsible).
 
-    Type by kind: patient_payment PATPAY, denial DENIALWO, other_adjustment WRITEOFF (REFUND when it raises the
-    balance), insurance_payment INSPAY, reversal REVERSAL, contractual ADJ with AdjReason
+    Type by kind: patient_payment PATPAY, denial DENIALWO, other_adjustment WRITEOFF, refund REFUND,
+    insurance_payment INSPAY, reversal REVERSAL, contractual ADJ with AdjReason
     ``contractual_reason``. Amounts are printed with the export's usual sign (credits positive: the ledger
     amount negated). PayerID is ``PATIENT`` or the responsible payer. A ``patient_responsibility`` posting is
     one half of a transfer and has no single-row form: it is refused.
@@ -712,13 +712,27 @@ def write_patient_payments_csv(postings: pd.DataFrame, *, contractual_reason: st
     types = kind.map(_PM_TYPES)
     _refuse("postings", types.isna(), kind, "have a kind the generic PM layout cannot write as one row")
     amount = postings["amount_cents"].astype(np.int64).to_numpy()
-    types = np.where((kind == "other_adjustment").to_numpy() & (amount > 0), "REFUND", types.to_numpy())
+    types = types.to_numpy()
     responsible = _strings(postings["responsible"])
     rows = [[cid, day, typ, _dollars(-cents), "PATIENT" if who == "patient" else who,
              contractual_reason if typ == "ADJ" else "", ""]
             for cid, day, typ, cents, who in zip(postings["claim_id"].tolist(), _us_dates(postings["posted_on"]),
                                                  types.tolist(), amount.tolist(), responsible)]
     return _csv(["ClaimID", "PostDate", "Type", "Amount", "PayerID", "AdjReason", "TransferTo"], rows)
+
+
+def write_pm_fees_csv(contracts: pd.DataFrame) -> str:
+    """``fees.csv`` of the generic PM layout: the practice's contracted rates (payer, procedure code,
+    modifiers, effective date, allowed amount per unit), as ``read_pm_export(..., "generic")`` loads them into
+    the ``contracts`` table."""
+    _require("contracts", contracts, ["payer_id", "procedure_code", "modifiers", "effective_from", "allowed_cents"])
+    rows = [[payer, code, mods.replace(COMP, ", "), day, _dollars(cents)]
+            for payer, code, mods, day, cents in zip(_strings(contracts["payer_id"]),
+                                                     _strings(contracts["procedure_code"]),
+                                                     _strings(contracts["modifiers"]),
+                                                     _us_dates(contracts["effective_from"]),
+                                                     contracts["allowed_cents"].astype(np.int64).tolist())]
+    return _csv(["PayerID", "CPT", "Modifiers", "EffectiveDate", "Allowed"], rows)
 
 
 # ============================================================================================ the demo inbox
@@ -728,7 +742,7 @@ def write_demo_files(root: str | os.PathLike, tables: Mapping[str, pd.DataFrame]
 
     ``837/837P_<day>.x12`` (insured claims), ``835/835_<day>.x12`` (every remittance), ``pm/payers.csv``,
     ``pm/charges.csv`` (every claim, as the PM system has it: self-pay claims exist only there) and
-    ``pm/payments.csv`` (the ``postings``), plus ``.demo_inbox.json`` listing every file with its size and
+    ``pm/payments.csv`` (the ``postings``), ``pm/fees.csv`` (the ``contracts``), plus ``.demo_inbox.json`` listing every file with its size and
     SHA-256, and the counts this function returns. ``tables`` are canonical frames
     (:func:`rcmkit.demo.generate`), ``patients`` the roster of :func:`rcmkit.demo.patients` for the same
     arguments.
@@ -801,6 +815,10 @@ def _write_inbox(folder: Path, t: Mapping[str, pd.DataFrame], patients: pd.DataF
         c835["service_lines"] += text.count("\nSVC*")
         c835["plb"] += text.count("\nPLB*")
     cpm = {"files": 3, "payers": len(t["payers"]), "charge_lines": 0, "payments": len(t["postings"]), "bytes": 0}
+    if t.get("contracts") is not None and len(t["contracts"]):
+        cpm["files"] += 1
+        cpm["contracts"] = len(t["contracts"])
+        cpm["bytes"] += put("pm/fees.csv", write_pm_fees_csv(t["contracts"]))
     charges = write_pm_charges_csv(t["claims"], t["claim_lines"], patients)
     cpm["charge_lines"] = charges.count("\n") - 1
     cpm["bytes"] += put("pm/payers.csv", write_pm_payers_csv(t["payers"]))

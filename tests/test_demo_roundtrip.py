@@ -48,3 +48,32 @@ def test_rebuilding_the_demo_gives_identical_tables(built):
     after = json.loads((root / "rt" / "_manifest.json").read_text())["tables"]
     for name in ("claims", "remittances", "adjustments", "postings", "ledger"):
         assert before[name]["sha256"] == after[name]["sha256"], name
+
+
+def test_a_whole_practice_goes_in_with_rcmkit_ingest_alone(built, tmp_path):
+    """837P + 835 + a PM export (self-pay charges, patient payments, write-offs) + a contract fee schedule,
+    loaded by the command line alone into a new practice: the same tables, contracts and ledger as the
+    generator's truth, to the cent (issue #12)."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from rcmkit.cli import main
+
+    root, _ = built
+    inbox = root / "rt" / "inbox"
+    data = tmp_path / "data"
+    out = CliRunner(env={"RCMKIT_PATIENT_SALT": "rcmkit-patient-key-v1"}).invoke(main, [
+        "ingest", "--practice", "acme", "--data-root", str(data), "--column-map", "generic", "--no-progress",
+        str(inbox / "837"), str(inbox / "835"), str(inbox / "pm")])
+    assert out.exit_code == 0, out.output
+    assert "contract rates loaded: " in out.output and "rejected: 0" in out.output
+    truth = generate(**KW)
+    got = store.load_tables(data, "acme", ["contracts", "ledger", "claims"])
+    key = ["payer_id", "procedure_code", "modifiers", "effective_from"]
+    pd.testing.assert_frame_equal(got["contracts"].sort_values(key).reset_index(drop=True),
+                                  truth["contracts"].sort_values(key).reset_index(drop=True), check_dtype=False)
+    ledger = build_ledger(truth)
+    assert int(got["ledger"]["amount_cents"].sum()) == int(ledger["amount_cents"].sum())
+    by_kind = lambda df: df.groupby("kind")["amount_cents"].sum().to_dict()  # noqa: E731
+    assert by_kind(got["ledger"]) == by_kind(ledger)
+    assert set(got["claims"]["claim_id"]) == set(truth["claims"]["claim_id"])

@@ -332,7 +332,7 @@ def test_write_demo_files_layout_and_counts(inbox, truth):
     assert on_disk == sorted(list(manifest["files"]) + [".demo_inbox.json"])
     assert {p.split("/")[0] for p in manifest["files"]} == {"837", "835", "pm"}
     assert sorted(p for p in manifest["files"] if p.startswith("pm/")) == \
-        ["pm/charges.csv", "pm/payers.csv", "pm/payments.csv"]
+        ["pm/charges.csv", "pm/fees.csv", "pm/payers.csv", "pm/payments.csv"]
     insured = _insured(truth)
     assert counts["837"]["claims"] == len(insured)
     assert counts["837"]["claims_not_billed_self_pay"] == len(truth["claims"]) - len(insured)
@@ -421,8 +421,13 @@ def test_pm_export_round_trip(pm, truth):
     assert pm.rejections.empty, pm.rejections.head().to_string()
     assert pm.warnings.empty, pm.warnings.head().to_string()
     _assert_same(truth["payers"], pm.tables["payers"], ["payer_id"])
-    postings = pm.tables["postings"].drop(columns="source")
-    pd.testing.assert_frame_equal(truth["postings"].drop(columns="source").reset_index(drop=True), postings)
+    postings = pm.tables["postings"].drop(columns=["source", "posting_id"])
+    assert pm.tables["postings"]["posting_id"].is_unique  # every row keyed, so a re-read adds nothing
+    pd.testing.assert_frame_equal(truth["postings"].drop(columns=["source", "posting_id"]).reset_index(drop=True),
+                                  postings)
+    key = ["payer_id", "procedure_code", "modifiers", "effective_from"]
+    pd.testing.assert_frame_equal(truth["contracts"].sort_values(key).reset_index(drop=True),
+                                  pm.tables["contracts"].reset_index(drop=True), check_dtype=False)
     # One claim per claim ID; self-pay claims exist only here and come back whole (IDs aside)
     claims = pm.tables["claims"]
     assert sorted(claims["claim_id"]) == sorted(truth["claims"]["claim_id"].unique())
