@@ -293,3 +293,25 @@ def test_the_summary_shows_each_kind_of_warning_and_rejection_with_an_example(tm
     assert "warning [amount_format] x1: charges.csv, column Charge: amounts written with '$'" in result.output
     assert "rejected [bad_amount] x1: charges.csv line 3, column Charge (claim E2): unparseable amount 'abc'" \
         in result.output
+
+
+def test_the_report_says_how_much_waits_in_suspense(tmp_path):
+    """Postings on claims not held yet are counted in the ingest summary and in the report (executive summary
+    and metrics.json), not silently left out of the numbers."""
+    from rcmkit.metrics import unapplied_postings
+    from rcmkit.report.narrative import executive_summary
+    from rcmkit.report.record import metrics_document
+
+    root = tmp_path / "data"
+    _ingest(root, _write(tmp_path, "payers.csv", PAYERS), _write(tmp_path, "charges_2025-01.csv", _charges(1)))
+    rows = ["C01,01/25/2025,INSPAY,120.00,31440,,", "X99,01/26/2025,PATPAY,35.00,,,",
+            "X99,01/26/2025,WRITEOFF,5.00,,,", "X98,02/03/2025,PATPAY,7.00,,,"]
+    _ingest(root, _write(tmp_path, "payments_2025-01.csv", PAYMENTS_HEADER + "\n".join(rows) + "\n"))
+    tables = store.load_tables(root, "p", required=False)
+    assert unapplied_postings(tables, "2025-01") == {"count": 2, "payments_cents": 3500, "other_cents": -500}
+    assert unapplied_postings(tables, "2025-02")["count"] == 3
+    summary = executive_summary(tables, "2025-01", practice="p")
+    assert ("2 posting(s) from the practice's PM export ($35 of payments) wait for claims not loaded yet"
+            in summary.headline)
+    doc = metrics_document("p", "2025-01", {}, suspense=unapplied_postings(tables, "2025-01"))
+    assert doc["unapplied_postings"] == {"count": 2, "payments_cents": 3500, "other_cents": -500}

@@ -13,6 +13,7 @@ from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days
 from .benchmarks import STATUSES, benchmark_status
 from .collections import (
     adjustment_shares, charges, gross_collection_rate, net_collection_rate, payments, payments_by_payer_class,
+    unapplied_postings,
 )
 from .denials import (
     clean_claim_rate, denial_outcomes, denial_rates_by, denial_reasons, first_adjudications, initial_denial_rate,
@@ -28,7 +29,8 @@ __all__ = [
     "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
-    "unbilled_charges", "adjustment_shares", "gross_collection_rate", "payments_by_payer_class", "denial_outcomes",
+    "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate",
+    "payments_by_payer_class", "denial_outcomes",
     "denial_rates_by",
     "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",
     "open_denials", "payer_scorecard",

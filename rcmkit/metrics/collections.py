@@ -15,7 +15,7 @@ from ._common import KPI, MetricOptions, ledger_for, month_window, pandas_only, 
 from .ar import _posted_in, money_source
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
-           "payments_by_payer_class", "PAYMENT_KINDS"]
+           "payments_by_payer_class", "unapplied_postings", "PAYMENT_KINDS"]
 
 #: Money received (negative in the ledger) and given back (payer reversals and refunds: positive). Payments are
 #: net of both, as AAFP's adjusted collection rate defines them: (payments - refunds/credits) / (...).
@@ -116,3 +116,17 @@ def payments_by_payer_class(
     total = out["payments_cents"].sum()
     out["share"] = out["payments_cents"] / total if total else float("nan")
     return out.reset_index(drop=True)
+
+
+def unapplied_postings(tables: Mapping[str, pd.DataFrame], month: str) -> dict:
+    """PM postings waiting in suspense at the end of ``month`` because their claim is not held yet (the
+    ``unapplied_postings`` table, filled by ``rcmkit ingest``): ``count``, ``payments_cents`` (money received,
+    positive) and ``other_cents`` (adjustments and refunds, as the ledger signs them). They are in no KPI until
+    their claim arrives, so a report must say how much is waiting."""
+    table = tables.get("unapplied_postings")
+    if table is None or len(table) == 0:
+        return {"count": 0, "payments_cents": 0, "other_cents": 0}
+    rows = table[table["posted_on"] <= month_window(month).end]
+    paid = rows["kind"].isin(PAYMENT_KINDS)
+    return {"count": int(len(rows)), "payments_cents": int(-rows.loc[paid, "amount_cents"].sum()),
+            "other_cents": int(rows.loc[~paid, "amount_cents"].sum())}

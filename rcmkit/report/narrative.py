@@ -285,7 +285,7 @@ def executive_summary(
     ``trend``, a ``kpi_trend`` frame, when that holds the prior month) and ``status`` (``benchmark_status``) are
     computed when not given. With no data before ``month`` there is nothing to compare: the summary says so.
     """
-    from ..metrics import MetricOptions, benchmark_status, monthly_kpis
+    from ..metrics import MetricOptions, benchmark_status, monthly_kpis, unapplied_postings
 
     options = options or MetricOptions()
     kpis = monthly_kpis(tables, month, options) if kpis is None else kpis
@@ -316,6 +316,11 @@ def executive_summary(
     if "ar_total" in kpis and "days_in_ar" in kpis:
         parts.append(f"Open A/R at month end was {kpis['ar_total'].display()}, "
                      f"{kpis['days_in_ar'].display()} of charges.")
+    waiting = unapplied_postings(tables, month)
+    if waiting["count"]:
+        money = f"{_usd(waiting['payments_cents'])} of payments" if waiting["payments_cents"] else "adjustments"
+        parts.append(f"{waiting['count']:,} posting(s) from the practice's PM export ({money}) wait for claims not "
+                     "loaded yet and are in none of these numbers.")
     rated = sum(counts.values())
     if rated:
         missing = status.loc[status["status"] == "missing", "label"].tolist()

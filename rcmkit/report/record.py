@@ -56,7 +56,7 @@ def _records(frame: Any) -> list[dict]:
 def metrics_document(
     practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None, *,
     status: Any = None, summary: Any = None, scorecard: Any = None, data_through: str | None = None,
-    practice_name: str | None = None, worklists: Any = None, underpayments: Any = None,
+    practice_name: str | None = None, worklists: Any = None, underpayments: Any = None, suspense: Any = None,
 ) -> dict:
     """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
 
@@ -65,7 +65,8 @@ def metrics_document(
     ``benchmarks``), ``summary`` (an :class:`~rcmkit.report.narrative.ExecutiveSummary`), ``scorecard``
     (``payer_scorecard``), ``data_through`` (the data's as-of date), ``practice_name``, ``worklists`` (a
     :class:`~rcmkit.report.suite.WorkLists`: claims and open dollars per list) and ``underpayments`` (an
-    ``underpayment_summary`` frame: its totals, whole cents).
+    ``underpayment_summary`` frame: its totals, whole cents) and ``suspense`` (``unapplied_postings``: PM
+    postings waiting for their claims).
     """
     from .. import __version__
 
@@ -100,6 +101,8 @@ def metrics_document(
         doc["payer_scorecard"] = _records(scorecard)
     if worklists is not None:
         doc["worklists"] = worklists.to_dict() if hasattr(worklists, "to_dict") else dict(worklists)
+    if suspense is not None:
+        doc["unapplied_postings"] = dict(suspense)
     if underpayments is not None:
         from .suite import underpayment_totals
 
