@@ -70,7 +70,6 @@ body { max-width: 1180px; margin: 0 auto; }
 
 _STYLE_RE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.DOTALL | re.IGNORECASE)
 _CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.DOTALL)
-_SRC_RE = re.compile(r"""\b(?:src|href)\s*=\s*["']?(?!data:|#)([^"'\s>]+)""", re.IGNORECASE)
 
 
 def _report_cells(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
@@ -125,8 +124,12 @@ def notebook_to_html(nb: nbformat.NotebookNode | str | os.PathLike, *, title: st
 
 
 def external_references(html: str) -> list[str]:
-    """Every ``src``/``href`` that is not a data URI or an in-page anchor (a self-contained report has none)."""
-    return sorted(set(_SRC_RE.findall(html)))
+    """Every ``src``/``href`` attribute of an element that is not a data URI or an in-page anchor, sorted (a
+    self-contained report has none): :func:`rcmkit.report.run.external_resources`, which parses the HTML, so an
+    escaped payer name such as ``&lt;img src=x&gt;`` in a table cell is text, not a reference."""
+    from .run import external_resources
+
+    return external_resources(html)
 
 
 def notebook_to_slides(nb: nbformat.NotebookNode | str | os.PathLike, *, title: str | None = None,
