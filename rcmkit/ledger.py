@@ -27,12 +27,14 @@ from __future__ import annotations
 import os
 import re
 
+import narwhals as nw
 import pandas as pd
 
 from . import schema, store
 from .reference import classify_adjustments
 
-__all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES"]
+__all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES", "event_order",
+           "sort_events", "with_event_order"]
 
 DENIAL_POLICIES = ("keep_in_ar", "at_remit")
 REVERSAL_STATUS = "22"
@@ -113,15 +115,19 @@ def _natural(text: str) -> tuple:
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
-def _event_order(remittances: pd.DataFrame, ids) -> pd.Series:
-    """A rank (0, 1, ...) of the given remit_ids in the order their events happened within one day.
+def event_order(remittances: pd.DataFrame, ids=None) -> pd.Series:
+    """A rank (0, 1, ...) of the given remit_ids (default: every remittance) in the order their events happened
+    within one day, indexed by remit_id.
 
     Within one 835 the file's segment order rules (a reversal and its correction sit side by side): the order key
     is the source file, then the CLP's segment number as an integer (``source`` is '<file>#<segment number>', as
     rcmkit.ingest.era835 writes it), so '...:102' follows '...:92'. Ids without a position (the demo, hand-built
-    tables) follow a natural sort of the id's digit runs; the remit_id's natural key breaks any remaining tie.
+    tables, tables loaded without the ``source`` column) follow a natural sort of the id's digit runs; the
+    remit_id's natural key breaks any remaining tie. Use it wherever same-day events are ordered, never the
+    remit_id string (DESIGN.md: "order by position, never by an identifier's string"); :func:`sort_events` sorts
+    a frame with it, :func:`with_event_order` is its form for lazy (DuckDB, Spark) frames.
     """
-    ids = list(ids)
+    ids = list(remittances["remit_id"].unique() if ids is None else ids)
     sources = {}
     if "source" in remittances.columns:
         sub = remittances.loc[remittances["remit_id"].isin(ids), ["remit_id", "source"]]
@@ -137,6 +143,61 @@ def _event_order(remittances: pd.DataFrame, ids) -> pd.Series:
     return pd.Series(range(len(ordered)), index=pd.Index(ordered, dtype=object))
 
 
+#: Kept for callers of the earlier private name.
+_event_order = event_order
+
+
+def sort_events(frame: pd.DataFrame, by=("claim_id", "paid_on"), remittances: pd.DataFrame | None = None
+                ) -> pd.DataFrame:
+    """``frame`` (rows carrying a ``remit_id``) sorted by the columns ``by``, rows tied on all of them in
+    :func:`event_order` (looked up in ``remittances``, default ``frame`` itself, for the ``source`` column). Only
+    the tied rows are ranked, so a large table costs one vectorised sort plus a Python sort of its ties."""
+    by = list(by)
+    remittances = frame if remittances is None else remittances
+    tied = frame.duplicated(by, keep=False).to_numpy()
+    rank = pd.Series(0, index=frame.index, dtype="int64")
+    if tied.any():
+        rids = frame.loc[tied, "remit_id"]
+        rank[tied] = rids.map(event_order(remittances, rids.unique())).to_numpy(dtype="int64")
+    return frame.assign(_event_rank=rank).sort_values(by + ["_event_rank"], kind="mergesort").drop(
+        columns="_event_rank")
+
+
+_TRAILING_DIGITS = r"[0-9]{1,18}$"
+EVENT_ORDER_COLUMNS = ("_event_unplaced", "_event_file", "_event_segment", "_event_stem", "_event_number",
+                       "remit_id")
+
+
+def with_event_order(frame: nw.LazyFrame) -> tuple[nw.LazyFrame, list[str]]:
+    """:func:`event_order` for a lazy frame of remittances on any engine (pandas, DuckDB, Spark): the frame with
+    sortable helper columns added, and the columns to order by (after the date). The columns are plain strings and
+    64-bit integers every engine sorts alike: whether ``source`` has a position, the file, the segment number as
+    an integer (92 before 102), then the remit_id's text before its trailing digit run and that run as an integer
+    (a natural sort of the id's last number: 'R9' before 'R10', '...:92' before '...:102' when ``source`` is
+    absent), then the remit_id itself. It agrees with :func:`event_order` on every 835 ingested by rcmkit; for
+    hand-built ids differing in an inner digit run, or events of two files on one day, it may order them
+    differently (string order of the file name and of the id's stem), identically on every engine."""
+    names = frame.collect_schema().names()
+    rid = nw.col("remit_id")
+    if "source" in names:
+        source = nw.col("source").fill_null("")
+        placed = source.str.contains(r"#" + _TRAILING_DIGITS)
+        file = nw.when(placed).then(source.str.replace_all(r"#" + _TRAILING_DIGITS, "")).otherwise(nw.lit(""))
+        segment = nw.when(placed).then(source.str.replace_all(r"^.*#", "")).otherwise(nw.lit("0")).cast(nw.Int64)
+        unplaced = nw.when(placed).then(nw.lit(0)).otherwise(nw.lit(1)).cast(nw.Int64)
+    else:
+        file, segment, unplaced = nw.lit(""), nw.lit(0).cast(nw.Int64), nw.lit(1).cast(nw.Int64)
+    numbered = rid.str.contains(_TRAILING_DIGITS)
+    stem = nw.when(numbered).then(rid.str.replace_all(_TRAILING_DIGITS, "")).otherwise(rid)
+    # The trailing run: everything up to the last non-digit removed (no capture groups, whose syntax differs by
+    # engine), its last 18 digits kept so the integer fits 64 bits.
+    number = nw.when(numbered).then(rid.str.replace_all(r"^.*[^0-9]", "")).otherwise(nw.lit("-1"))
+    out = frame.with_columns(_event_unplaced=unplaced, _event_file=file, _event_segment=segment, _event_stem=stem,
+                             _event_number=number)
+    out = out.with_columns(_event_number=nw.col("_event_number").str.tail(18).cast(nw.Int64))
+    return out, list(EVENT_ORDER_COLUMNS)
+
+
 def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFrame:
     """The ``at_remit`` variant: a denial credits the claim when its 835 posts, and the credit is taken back when
     a later adjudication of the same claim arrives (the resubmission's payment then settles the balance)."""
@@ -147,7 +208,7 @@ def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFra
     same_day = later["paid_on_next"] == later["paid_on"]
     if same_day.any():
         tied = later.loc[same_day]
-        rank = _event_order(remittances, pd.concat([tied["remit_id"], tied["remit_id_next"]]).unique())
+        rank = event_order(remittances, pd.concat([tied["remit_id"], tied["remit_id_next"]]).unique())
         after = pd.Series(False, index=later.index)
         after[same_day] = tied["remit_id_next"].map(rank) > tied["remit_id"].map(rank)
     else:

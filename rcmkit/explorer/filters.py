@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import MetricOptions, Window, month_window
+from ..ledger import sort_events
 from ..metrics.providers import provider_label
 from ..schema import PAYER_CLASSES
 
@@ -219,7 +220,8 @@ class ClaimIndex:
             attrs = attrs.assign(payer_id=pd.Series(dtype="str"), rendering_npi=pd.Series(dtype="str"),
                                  service_from=pd.Series(dtype="datetime64[ns]"))
         if remits is not None and len(remits) and attrs["payer_id"].isna().any():
-            by_remit = remits.sort_values(["claim_id", "paid_on", "remit_id"], kind="mergesort").drop_duplicates(
+            # The claim's first 835 payment; same-day payments in the 835's order, not the remit_id string's.
+            by_remit = sort_events(remits, ["claim_id", "paid_on"]).drop_duplicates(
                 "claim_id").set_index("claim_id")["payer_id"]
             attrs["payer_id"] = attrs["payer_id"].fillna(attrs["claim_id"].map(by_remit))
         payers = tables.get("payers")

@@ -16,6 +16,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from ..ledger import sort_events
 from ._common import MetricOptions, isin, month_window, pandas_only
 from .ar import ar_balances
 from .denials import _remit_flags
@@ -56,7 +57,8 @@ def _with_provider(work: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd
 
 def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
     r = _remit_flags(tables)
-    r = r[r["paid_on"] <= as_of].sort_values(["claim_id", "paid_on", "remit_id"], kind="mergesort")
+    # Same-day answers in the 835's order (file, CLP segment number), not the remit_id string's (rcmkit.ledger).
+    r = sort_events(r[r["paid_on"] <= as_of], ["claim_id", "paid_on"])
     return r.drop_duplicates("claim_id", keep="last")[["claim_id", "paid_on", "any_denial", "paid_cents"]].rename(
         columns={"paid_on": "last_answer_on"})
 
