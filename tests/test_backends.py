@@ -1,0 +1,137 @@
+"""The hand-computed metric tests on every local backend: pandas tables and DuckDB tables.
+
+tests/test_metrics.py works out every metric of the small practice (tests/small_practice.py, 12 claims) by hand.
+Here the practice is saved to a store (as ``rcmkit ingest`` leaves it) and opened with
+:func:`rcmkit.engine.open_tables` on pandas and on DuckDB, and each of test_metrics.py's tests runs on those
+tables: the same hand-computed numbers must come out of both engines. There is no list of metric names to keep:
+a new test in test_metrics.py runs here on both backends by itself.
+
+A few of test_metrics.py's tests handle the tables as pandas frames themselves (slice the ledger, ``.assign`` a
+column, deep-copy) or call a pandas-only helper; they run on pandas only (``PANDAS_ONLY``, with the reason), and
+the metric values they check are asserted on both backends by the explicit tests at the end of this file.
+Spark runs the same metric code; its equality test (tests/test_engine.py) needs Java and is in the slow tier.
+This file is in the fast tier: a dozen claims, one small store per module.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pandas as pd
+import pytest
+
+import test_metrics as hand
+from rcmkit import engine, store
+from rcmkit.ledger import build_ledger
+from rcmkit.metrics import MetricOptions, ar_balances, kpi_suite, monthly_kpis
+from small_practice import tables as small_tables
+
+pytest.importorskip("duckdb")
+
+BACKENDS = ["pandas", "duckdb"]
+MONTH = hand.MONTH
+
+#: test_metrics.py tests that treat the tables as pandas frames (not a metric's behaviour): pandas backend only.
+PANDAS_ONLY = {
+    "test_at_remit_variant_takes_denials_out_of_ar": "calls rcmkit.ledger.build_ledger (pandas) on the tables",
+    "test_point_in_time_ar_equals_truncated_ledger": "slices t['ledger'] with a pandas boolean mask",
+    "test_inputs_are_not_mutated": "deep-copies the tables with DataFrame.copy",
+    "test_last_full_month": "last_full_month takes pandas tables; the test .assign()s a column",
+    "test_unbilled_charges": "moves a submission date with DataFrame.assign",
+}
+
+#: every test of test_metrics.py that takes the small practice's tables (fixture ``t``)
+HAND_TESTS = sorted(name for name, func in vars(hand).items()
+                    if name.startswith("test_") and callable(func) and "t" in inspect.signature(func).parameters)
+
+
+def _cases():
+    for backend in BACKENDS:
+        for name in HAND_TESTS:
+            if backend != "pandas" and name in PANDAS_ONLY:
+                continue
+            yield pytest.param(backend, name, id=f"{backend}-{name.removeprefix('test_')}")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """The small practice saved once, with its ledger, the way test_engine.py's stores are."""
+    root = tmp_path_factory.mktemp("backends")
+    tables = small_tables()
+    tables.setdefault("ledger", build_ledger(tables))
+    store.save_tables(root, "small", tables)
+    return root
+
+
+@pytest.fixture()
+def tables(root, backend):
+    """Fresh tables per test (a test must not see another's changes), on the test's backend."""
+    t = engine.open_tables(root, "small", backend)
+    assert all(engine.engine_of(v) == backend for v in t.values())
+    return t
+
+
+def test_every_hand_test_is_collected():
+    """The discovery above finds test_metrics.py's tests (not an empty list that would pass vacuously)."""
+    assert len(HAND_TESTS) >= 20 and "test_days_in_ar_gross_3_months" in HAND_TESTS
+    assert set(PANDAS_ONLY) <= set(HAND_TESTS), "a PANDAS_ONLY test was renamed or removed in test_metrics.py"
+
+
+@pytest.mark.parametrize("backend,name", list(_cases()))
+def test_hand_computed_metric(tables, backend, name, monkeypatch):
+    """test_metrics.py's test ``name``, its hand-computed values asserted on ``backend``'s tables."""
+    func = getattr(hand, name)
+    available = {"t": tables, "monkeypatch": monkeypatch}
+    missing = set(inspect.signature(func).parameters) - set(available)
+    assert not missing, f"{name} takes fixtures this runner does not provide: {sorted(missing)}"
+    func(**{p: available[p] for p in inspect.signature(func).parameters})
+
+
+# ------------------------------------------------------------- the PANDAS_ONLY tests' metric values, on each backend
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_at_remit_ar_on_each_backend(tables, backend):
+    """test_metrics.py: under at_remit C08's CO-197 (80) and C06's CO-97 (50) leave A/R at once: 490 - 130 = 360."""
+    assert monthly_kpis(tables, MONTH, MetricOptions(denial_policy="at_remit"))["ar_total"].value == 360.00
+    assert monthly_kpis(tables, MONTH)["ar_total"].value == 490.00
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_point_in_time_ar_on_each_backend(tables, backend):
+    """test_metrics.py: open A/R 970.00 at January's end, 1,400.00 at February's (C01's patient 20 paid 02-10),
+    490.00 at March's; C12's -5.00 credit is returned but not counted."""
+    for as_of, total in (("2026-01-31", 97000), ("2026-02-28", 140000), ("2026-03-31", 49000)):
+        bal = ar_balances(tables, as_of)
+        assert bal.loc[bal["balance_cents"] > 0, "balance_cents"].sum() == total, as_of
+    march = ar_balances(tables, "2026-03-31").set_index(["claim_id", "responsible"])["balance_cents"]
+    assert march[("C12", "patient")] == -500
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unbilled_charges_on_each_backend(tables, backend):
+    """test_metrics.py: all four March services (350.00) were billed in March."""
+    from rcmkit.metrics import unbilled_charges
+
+    assert unbilled_charges(tables, MONTH).iloc[0].to_dict() == {
+        "claims": 0, "charge_cents": 0, "month_claims": 4, "month_charge_cents": 35000}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kpi_suite_hand_computed_on_each_backend(tables, backend):
+    """The KPI suite (what the report and `rcmkit kpis` compute) carries test_metrics.py's March numbers:
+    A/R 490.00, days in A/R 490 x 90 / 1,300, clean claims 2/5, initial denials 2/5 (330/580 of the dollars),
+    net collection rate 650 / 1,635, charges 350.00, payments 530.00; aging 49,000 cents, MCD 120+ 15,000."""
+    suite = kpi_suite(tables, MONTH)
+    k = suite["kpis"]
+    assert k["ar_total"].value == 490.00
+    assert k["days_in_ar"].value == pytest.approx(490 * 90 / 1300)
+    assert (k["clean_claim_rate"].numerator, k["clean_claim_rate"].denominator) == (2, 5)
+    assert (k["initial_denial_rate"].numerator, k["initial_denial_rate"].denominator) == (2, 5)
+    assert k["initial_denial_rate_dollars"].value == pytest.approx(330 / 580)
+    assert k["net_collection_rate"].value == pytest.approx(650 / 1635)
+    assert (k["charges"].value, k["payments"].value) == (350.00, 530.00)
+    aging = suite["aging"]
+    assert int(aging["balance_cents"].sum()) == 49000
+    assert isinstance(aging, pd.DataFrame)
+    reasons = suite["denial_reasons"]
+    assert reasons[["reason_code", "denied_cents"]].values.tolist() == [["197", 8000], ["97", 5000]]
