@@ -135,7 +135,16 @@ SELECT
              0)::BIGINT AS adjusted_charges,
     coalesce(sum(amount_cents) FILTER (WHERE kind = 'charge' AND posted_on >= $month_start), 0)::BIGINT AS charges,
     coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('insurance_payment', 'patient_payment', 'reversal', 'refund')
-                                          AND posted_on >= $month_start), 0)::BIGINT AS payments
+                                          AND posted_on >= $month_start), 0)::BIGINT AS payments,
+    -- patient collection rate: patient responsibility assigned (PR moved to the patient), and what patients
+    -- paid net of refunds on claims whose charge went to a payer (self-pay claims are no 835 assignment)
+    coalesce(sum(amount_cents) FILTER (WHERE kind = 'patient_responsibility' AND responsible = 'patient'
+                                         AND posted_on >= $collection_start), 0)::BIGINT AS patient_assigned,
+    coalesce(-sum(amount_cents) FILTER (WHERE kind IN ('patient_payment', 'refund') AND responsible = 'patient'
+                                          AND posted_on >= $collection_start
+                                          AND claim_id IN (SELECT claim_id FROM ledger
+                                                           WHERE kind = 'charge' AND responsible <> 'patient')),
+             0)::BIGINT AS patient_paid
 FROM ledger
 WHERE posted_on BETWEEN $earliest_start AND $as_of;
 
@@ -237,6 +246,9 @@ SELECT 'initial_denial_rate_dollars', CASE WHEN k.billed_cents <> 0 THEN k.denie
 UNION ALL
 SELECT 'net_collection_rate', CASE WHEN s.adjusted_charges <> 0 THEN s.collected / s.adjusted_charges END,
        s.collected / 100, s.adjusted_charges / 100 FROM s
+UNION ALL
+SELECT 'patient_collection_rate', CASE WHEN s.patient_assigned <> 0 THEN s.patient_paid / s.patient_assigned END,
+       s.patient_paid / 100, s.patient_assigned / 100 FROM s
 UNION ALL
 SELECT 'charges', s.charges / 100, s.charges / 100, NULL FROM s
 UNION ALL

@@ -456,7 +456,8 @@ def test_executive_summary_of_the_small_practice():
                                   "was $490, 33.9 days of charges.")
     improved = {c.key for c in es.improved}
     assert {"days_in_ar", "clean_claim_rate", "initial_denial_rate"} <= improved
-    assert [c.key for c in es.worsened] == ["ar_over_120_pct"]  # C03 turned 131 days old
+    # C03 turned 131 days old; patients paid $20 of $20 assigned by February's end, $25 of $50 by March's
+    assert [c.key for c in es.worsened] == ["ar_over_120_pct", "patient_collection_rate"]
     assert all(c.key not in {"charges", "payments", "ar_total"} for c in es.improved + es.worsened)
     # opportunities: MCD's C03 (150 over 120 days), then the open denials C08 (80) and C06 (50); MCD's A/R past
     # 60 days (the same C03) is not counted twice
@@ -464,10 +465,11 @@ def test_executive_summary_of_the_small_practice():
                                                               ("open_denials", 5000)]
     assert es.opportunities[0].text.startswith("$150 owed by State Medicaid is over 120 days old (65% of its open")
     text = es.to_text()
-    assert "Worse than February 2026: A/R over 120 days from 0.0% to 30.6% (+30.6 pts)." in text
+    assert ("Worse than February 2026: A/R over 120 days from 0.0% to 30.6% (+30.6 pts); patient collection rate "
+            "(12 mo) from 100.0% to 50.0% (-50.0 pts).") in text
     assert "2. $80 on 1 claim denied for authorization / referral, not yet resubmitted" in text
     html_out = es.to_html()
-    assert "<ol class=\"rcm-opps\">" in html_out and html_out.count("<li>") == len(es.improved) + 1 + 3
+    assert "<ol class=\"rcm-opps\">" in html_out and html_out.count("<li>") == len(es.improved) + len(es.worsened) + 3
     assert es.to_dict()["opportunities"][0]["label"] == "State Medicaid A/R over 120 days"
     # the same inputs give the same words
     assert executive_summary(t, "2026-03", practice="small", practice_name="Small Clinic") == es

@@ -36,6 +36,7 @@ from ..metrics import (
 from ..metrics._common import ledger_for, month_window, ratio
 from ..metrics.collections import PAYMENT_KINDS
 from ..metrics.ar import balances_frame
+from ..metrics.registry import explorer_keys
 from ..metrics.summary import ar_kpis
 from ..reference import classify_adjustments
 from .filters import Period
@@ -62,8 +63,9 @@ __all__ = [
     "PATIENT_COLUMNS",
 ]
 
-#: KPIs that flow over a period (summed or pooled month by month); the others are taken at the period's end.
-FLOW_KEYS = ("charges", "payments", "initial_denial_rate", "initial_denial_rate_dollars", "clean_claim_rate")
+#: KPIs that flow over a period (summed or pooled month by month), from the registry; the others are taken at the
+#: period's end.
+FLOW_KEYS = explorer_keys("flow")
 
 #: Columns no view may ever carry (patient identifiers); :func:`rcmkit.explorer.export.export_frame` refuses them.
 PATIENT_COLUMNS = ("patient_key",)

@@ -12,8 +12,8 @@ from ._common import KPI, MetricOptions, Window, format_value, last_full_month, 
 from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from .benchmarks import STATUSES, benchmark_status
 from .collections import (
-    adjustment_shares, charges, gross_collection_rate, net_collection_rate, payments, payments_by_payer_class,
-    unapplied_postings,
+    adjustment_shares, charges, gross_collection_rate, net_collection_rate, patient_collection_rate, payments,
+    payments_by_payer_class, unapplied_postings,
 )
 from .denials import (
     clean_claim_rate, denial_outcomes, denial_rates_by, denial_reasons, first_adjudications, initial_denial_rate,
@@ -24,12 +24,13 @@ from .reimbursement import reimbursement_by_payer_code
 from .contracts import contract_lines, underpayment_summary, underpayments
 from .worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
 from .summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis
+from . import registry
 
 __all__ = [
     "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
-    "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate",
+    "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate", "patient_collection_rate",
     "payments_by_payer_class", "denial_outcomes",
     "denial_rates_by",
     "clean_claim_rate", "denial_reasons", "first_adjudications", "initial_denial_rate",

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import pandas as pd
 
-from ._common import KPI, MetricOptions, ledger_for, month_window, pandas_only, ratio
+from ..engine import between, collect, int_sum, lazy
+from ._common import KPI, MetricOptions, as_int, ledger_for, month_window, pandas_only, ratio
 from .ar import _posted_in, money_source
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
-           "payments_by_payer_class", "unapplied_postings", "PAYMENT_KINDS"]
+           "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS"]
 
 #: Money received (negative in the ledger) and given back (payer reversals and refunds: positive). Payments are
 #: net of both, as AAFP's adjusted collection rate defines them: (payments - refunds/credits) / (...).
@@ -130,3 +132,30 @@ def unapplied_postings(tables: Mapping[str, pd.DataFrame], month: str) -> dict:
     paid = rows["kind"].isin(PAYMENT_KINDS)
     return {"count": int(len(rows)), "payments_cents": int(-rows.loc[paid, "amount_cents"].sum()),
             "other_cents": int(rows.loc[~paid, "amount_cents"].sum())}
+
+
+def patient_collection_rate(
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+) -> KPI:
+    """Patient collection rate (MGMA): what patients paid / what payers' 835s assigned to them (deductibles,
+    coinsurance, copays: the ``patient_responsibility`` moved to the patient), over the trailing
+    ``collection_months`` months, same-period posting basis.
+
+    Only insured claims count on both sides: a self-pay claim's charge is not an 835 assignment, so its
+    payments are left out of the numerator too. Patient payments are net of refunds to patients."""
+    m = options.collection_months
+    window = month_window(month, m)
+    ledger = lazy(ledger_for(tables, options))
+    insured = ledger.filter(nw.col("kind") == "charge", nw.col("responsible") != "patient").select("claim_id").unique()
+    patient = ledger.filter(nw.col("responsible") == "patient", between(ledger, "posted_on", window.start, window.end))
+    assigned = patient.filter(nw.col("kind") == "patient_responsibility").select(int_sum("amount_cents"))
+    paid = patient.filter(nw.col("kind").is_in(["patient_payment", "refund"])).join(insured, on="claim_id", how="semi")
+    paid = -as_int(collect(paid.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
+    assigned = as_int(collect(assigned)["amount_cents"].iloc[0])
+    return KPI(
+        "patient_collection_rate", f"Patient collection rate ({m} mo)", ratio(paid, assigned), "pct", paid / 100,
+        assigned / 100,
+        f"patient payments net of refunds on insured claims / patient responsibility assigned by payers (835 PR "
+        f"adjustments), posted {window.start.date()}..{window.end.date()} (same-period posting basis)",
+        "MGMA (patient collection rate)",
+    )

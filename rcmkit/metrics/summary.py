@@ -7,10 +7,11 @@ from typing import Mapping
 import pandas as pd
 
 from ..engine import classify, lazy, materialize
+from . import registry
 from ._common import KPI, MetricOptions, ledger_for, month_window
-from .ar import ar_aged_pct, ar_aging, balances_frame, days_in_ar, days_in_ar_net, ledger_months
-from .collections import charges, net_collection_rate, payments
-from .denials import _in_month, clean_claim_rate, denial_reasons, first_adjudications_frame, initial_denial_rate
+from .ar import ar_aging, balances_frame, ledger_months
+from .denials import _in_month, denial_reasons, first_adjudications_frame
+from .registry import MonthContext
 from .reimbursement import reimbursement_by_payer_code
 
 __all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite", "SUITE_COLUMNS"]
@@ -32,19 +33,11 @@ SUITE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions, *, balances=None) -> list[KPI]:
-    """A/R total and the share aged over ``options.aged_over_days`` at the end of ``month`` (AAFP; MGMA)."""
-    if balances is None:
-        balances = balances_frame(tables, month_window(month).end, options)
-    aged, total = ar_aged_pct(balances, options.aged_over_days)
-    n = options.aged_over_days
-    basis = "date of service (never re-aged)" if options.aging_basis == "service_date" else "first bill date"
-    return [
-        KPI("ar_total", "A/R total", total / 100, "usd", total / 100, None,
-            "open balances at month end, credit balances excluded", "AAFP; MGMA"),
-        KPI(f"ar_over_{n}_pct", f"A/R over {n} days", aged / total if total else None, "pct", aged / 100,
-            total / 100, f"open A/R aged more than {n} days from the {basis} / total open A/R",
-            "AAFP; MGMA" if n == 120 else "HFMA MAP Key AR-3 style (total A/R)"),
-    ]
+    """A/R total and the share aged over ``options.aged_over_days`` at the end of ``month`` (AAFP; MGMA): the
+    registry's two A/R balance KPIs."""
+    context = MonthContext(tables, month, options, balances=balances)
+    return list(registry.compute(context, tuple(s for s in registry.KPIS if s.key in (
+        "ar_total", "ar_over_{aged_over_days}_pct"))).values())
 
 
 def _prepared(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> dict:
@@ -67,27 +60,12 @@ def monthly_kpis(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, first=None,
     balances=None,
 ) -> dict[str, KPI]:
-    """Every headline KPI for ``month`` ('YYYY-MM'), in report order, keyed by KPI key. ``first``: the first
-    adjudications when the caller has them (:func:`rcmkit.metrics.denials.first_adjudications_frame`), and
-    ``balances`` the month-end balances (:func:`rcmkit.metrics.ar.balances_frame`)."""
-    tables = _prepared(tables, options)
-    if balances is None:
-        balances = materialize(balances_frame(tables, month_window(month).end, options))
-    if first is None:  # computed once (the month's cohort only), read by three KPIs
-        first = materialize(_in_month(first_adjudications_frame(tables, options), month))
-    denial_count, denial_dollars = initial_denial_rate(tables, month, options, first=first)
-    kpis = [
-        days_in_ar(tables, month, options, balances=balances),
-        days_in_ar_net(tables, month, options, balances=balances),
-        *ar_kpis(tables, month, options, balances=balances),
-        clean_claim_rate(tables, month, options, first=first),
-        denial_count,
-        denial_dollars,
-        net_collection_rate(tables, month, options),
-        charges(tables, month, options),
-        payments(tables, month, options),
-    ]
-    return {k.key: k for k in kpis}
+    """Every headline KPI of the registry (:mod:`rcmkit.metrics.registry`) for ``month`` ('YYYY-MM'), in report
+    order, keyed by KPI key. ``first``: the month's first adjudications when the caller has them
+    (:func:`rcmkit.metrics.denials.first_adjudications_frame`), and ``balances`` the month-end balances
+    (:func:`rcmkit.metrics.ar.balances_frame`); otherwise each is computed once, when a KPI first needs it."""
+    context = MonthContext(_prepared(tables, options), month, options, first=first, balances=balances)
+    return registry.compute(context, tuple(s for s in registry.KPIS if s.headline))
 
 
 def kpi_suite(

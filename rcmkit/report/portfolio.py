@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .. import store
+from ..metrics.registry import portfolio_keys, spec
 from . import formatting as fmt
 from .record import METRICS_FILE
 
 __all__ = ["PortfolioRow", "HEADLINE_KPIS", "collect_rows", "portfolio_html", "write_portfolio", "INDEX_FILE"]
 
 INDEX_FILE = "index.html"
-#: The KPIs shown per practice, in column order (the aged-over column takes whichever of the two a report has).
-HEADLINE_KPIS = ("days_in_ar", "ar_over_120_pct", "clean_claim_rate", "initial_denial_rate", "net_collection_rate",
-                 "ar_total", "charges", "payments")
+#: The KPIs shown per practice, in column order: the registry's portfolio columns (rcmkit.metrics.registry;
+#: the aged-over column takes whichever of the two a report has).
+HEADLINE_KPIS = portfolio_keys()
 
 _STATUS_BG = {"meeting": "#dff3e4", "near": "#fff1cc", "missing": "#fbdcd8"}
 _STATUS_FG = {"meeting": "#14622b", "near": "#7a5200", "missing": "#9b2a1d"}
@@ -170,10 +171,10 @@ def portfolio_html(rows: Iterable[PortfolioRow], month: str, *, title: str | Non
                  '<span style="background:#fff1cc;color:#7a5200">near target</span>'
                  '<span style="background:#fbdcd8;color:#9b2a1d">misses target</span>'
                  "uncoloured: no target (balances and volumes).</div>")
-    heads = ["Practice", "Report", "Data through", "Days in A/R", "A/R over 120 days", "Clean-claim rate",
-             "Initial denial rate", "Net collection rate", "A/R total", "Charges", "Payments",
-             "Largest dollar opportunity"]
-    numeric = {3, 4, 5, 6, 7, 8, 9, 10}
+    heads = (["Practice", "Report", "Data through"]
+             + [spec(k).label.replace(" N ", " 120 ").removesuffix(" (claims)") for k in HEADLINE_KPIS]
+             + ["Largest dollar opportunity"])
+    numeric = set(range(3, 3 + len(HEADLINE_KPIS)))
     parts.append("<table><thead><tr>" + "".join(
         f'<th class="{"num" if i in numeric else ""}">{_e(h)}</th>' for i, h in enumerate(heads)) + "</tr></thead><tbody>")
     for r in rows:

@@ -14,7 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..metrics import MetricOptions
 from ..metrics.providers import label_providers
+from ..metrics.registry import KPIS
 from . import formatting as fmt
 from .charts import BUCKETS, _color, _is_patient, payer_order
 
@@ -45,20 +47,10 @@ __all__ = [
     "measures_table",
 ]
 
-#: Which direction is better for each KPI (+1 higher is better, -1 lower is better, 0 neither).
-BETTER = {
-    "days_in_ar": -1,
-    "days_in_ar_net": -1,
-    "ar_total": 0,
-    "ar_over_120_pct": -1,
-    "ar_over_90_pct": -1,
-    "net_collection_rate": 1,
-    "clean_claim_rate": 1,
-    "initial_denial_rate": -1,
-    "initial_denial_rate_dollars": -1,
-    "charges": 0,
-    "payments": 0,
-}
+#: Which direction is better for each KPI (+1 higher is better, -1 lower is better, 0 neither): the registry's
+#: (rcmkit.metrics.registry), with the aged-over KPI under both of its keys.
+BETTER = {k: s.better for s in KPIS for k in ((s.key_for(MetricOptions(aged_over_days=n)) for n in (90, 120))
+                                               if "{" in s.key else (s.key,))}
 
 STYLE = """<style>
 .rcm { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; }
