@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import math
 import os
+import re
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -73,7 +74,16 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
         elif pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d").fillna("")
     out = out.rename(columns={c: str(c)[: -len("_cents")] for c in out.columns if str(c).endswith("_cents")})
-    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # Python's csv writer (3.11) quotes a field holding a line feed but not one holding a lone carriage return when
+    # rows end in "\n": a claim id "X\r=2" would split its row in every spreadsheet and start a new one with the
+    # formula "=2". Written with "\r\n" row ends, every field holding either character is quoted; the row ends
+    # (the only "\r\n" outside quotes) then become "\n" again.
+    text = out.to_csv(index=False, lineterminator="\r\n")
+    return _QUOTED_OR_ROW_END.sub(lambda m: m.group(1) or "\n", text).encode("utf-8")
+
+
+#: A quoted CSV field (kept as it is) or a row end outside quotes.
+_QUOTED_OR_ROW_END = re.compile(r'("(?:[^"]|"")*")|\r\n')
 
 
 # --------------------------------------------------------------------------------------------- xlsx
