@@ -264,14 +264,12 @@ def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_
     ledger = pd.concat(parts, ignore_index=True) if parts else schema.empty("ledger")
     if ledger.empty:
         ledger = schema.empty("ledger")
-        ledger.attrs["denial_policy"] = denial_policy
         return ledger
     ledger = ledger[ledger["amount_cents"] != 0]
     ledger = ledger.sort_values(
         ["claim_id", "posted_on", "kind", "responsible", "amount_cents"], kind="mergesort"
     ).reset_index(drop=True)
     ledger = schema.conform("ledger", ledger)
-    ledger.attrs["denial_policy"] = denial_policy  # lets metrics reuse it instead of rebuilding (ledger_for)
     return ledger
 
 

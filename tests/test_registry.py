@@ -79,3 +79,32 @@ def test_a_function_that_drifts_from_its_entry_fails_loudly(small):
     with pytest.raises(KeyError, match="unknown KPI"):
         registry.spec("days_in_arr")
     assert registry.spec("ar_over_90_pct").better == -1 and registry.better("nonsense") == 0
+
+
+def test_the_prepared_context_declares_its_ledger_policy(small):
+    """No magic keys, no DataFrame.attrs, no options that pretend another policy: a Prepared mapping says which
+    policy its ledger was built under, and a plain mapping's ledger is the stored (default-policy) one."""
+    import inspect
+
+    import rcmkit.explorer.data as explorer_data
+    import rcmkit.explorer.views as explorer_views
+    import rcmkit.metrics as metrics_pkg
+    from rcmkit.metrics import ledger_for
+    from rcmkit.metrics._common import Prepared, with_tables
+    from rcmkit.metrics.summary import prepare
+
+    at_remit = MetricOptions(denial_policy="at_remit")
+    p = prepare(small, at_remit)
+    assert isinstance(p, Prepared) and p.denial_policy == "at_remit" and p.ledger_months is not None
+    assert ledger_for(p, at_remit) is p["ledger"]  # reused, not rebuilt
+    # hand-computed A/R (tests/test_metrics.py): $360 under at_remit, $490 by default (the ledger rebuilt)
+    assert monthly_kpis(p, MONTH, at_remit)["ar_total"].value == 360.00
+    assert monthly_kpis(p, MONTH)["ar_total"].value == 490.00
+    assert ledger_for(p, MetricOptions()) is not p["ledger"]
+    sliced = with_tables(p, ledger=p["ledger"].iloc[:3])
+    assert isinstance(sliced, Prepared) and sliced.denial_policy == "at_remit" and sliced.ledger_months is None
+    assert "_ledger_policy" not in p and not any(k.startswith("_") for k in p)
+    assert build_ledger(small, denial_policy="at_remit").attrs == {}
+    sources = [inspect.getsource(m) for m in (explorer_data, explorer_views)] + [
+        inspect.getsource(inspect.getmodule(getattr(metrics_pkg, n))) for n in ("ledger_for", "monthly_kpis", "ar_aging")]
+    assert not any('denial_policy="keep_in_ar")' in s or "_ledger_policy" in s or ".attrs" in s for s in sources)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
+from ..metrics._common import Prepared
 from ..metrics.providers import provider_label, provider_names
 from ..reference import classify_adjustments
 from . import views
@@ -144,12 +145,12 @@ class ExplorerData:
             raise ValueError(f"the explorer needs the tables {missing}")
         t = {n: tables[n] for n in TABLES if n in tables}
         t["claims"] = t["claims"].drop(columns=[c for c in views.PATIENT_COLUMNS if c in t["claims"].columns])
-        # Built once under the options' denial policy; metric calls then read it as the stored ledger.
+        # Built once under the options' denial policy, and declared so: every metric call reuses it.
         t["ledger"] = ledger_for(t, options)
         t["adjustments"] = classify_adjustments(t["adjustments"])
         self.options = options
-        self.call_options = dataclasses.replace(options, denial_policy="keep_in_ar")
-        self.tables: dict[str, pd.DataFrame] = t
+        self.call_options = options
+        self.tables: Prepared = Prepared(t, options.denial_policy)
         self.practice = practice
         self.practice_name = practice_name or practice
         self.index = ClaimIndex(t)

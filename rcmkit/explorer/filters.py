@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import MetricOptions, Window, month_window
+from ..metrics._common import with_tables
 from ..ledger import sort_events
 from ..metrics.providers import provider_label
 from ..schema import PAYER_CLASSES
@@ -303,19 +304,17 @@ class ClaimIndex:
 
 def filter_tables(
     tables: Mapping[str, pd.DataFrame], filters: Filters, *, index: ClaimIndex | None = None
-) -> dict[str, pd.DataFrame]:
+) -> Mapping[str, pd.DataFrame]:
     """The canonical tables restricted to the claims ``filters`` selects, every claim table consistently.
 
     Pure: ``tables`` is not modified; unfiltered tables are passed through as they are (the same frames), and so
-    are the tables that do not belong to claims (payers, contracts, payments, ...). ``index`` is a
+    are the tables that do not belong to claims (payers, contracts, payments, ...); a
+    :class:`~rcmkit.metrics._common.Prepared` mapping stays one, with its ledger's policy. ``index`` is a
     :class:`ClaimIndex` of ``tables`` built beforehand to make repeated filtering fast; without one it is built.
     """
-    out = dict(tables)
     if filters.is_empty:
-        return out
+        return with_tables(tables)
     index = index if index is not None else ClaimIndex(tables)
     mask = index.claim_mask(filters)
-    for name in CLAIM_TABLES:
-        if name in tables and tables[name] is not None:
-            out[name] = index.take(name, tables[name], mask)
-    return out
+    return with_tables(tables, **{name: index.take(name, tables[name], mask) for name in CLAIM_TABLES
+                                  if name in tables and tables[name] is not None})

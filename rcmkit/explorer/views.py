@@ -33,7 +33,7 @@ from ..metrics import (
     payments,
     reimbursement_by_payer_code,
 )
-from ..metrics._common import ledger_for, month_window, ratio
+from ..metrics._common import Prepared, ledger_for, month_window, ratio, with_tables
 from ..metrics.collections import PAYMENT_KINDS
 from ..metrics.ar import balances_frame
 from ..metrics.registry import explorer_keys
@@ -109,8 +109,8 @@ def monthly_flow_kpis(
     first = first_adjudications(tables, options) if first is None else first
     needs_ledger = "charges" in keys or "payments" in keys
     ledger = ledger_for(tables, options) if needs_ledger else None
-    # The ledger (under the options' denial policy) is handed over as the stored one: built once, not per call.
-    opts = dataclasses.replace(options, denial_policy="keep_in_ar")
+    # The ledger (under the options' denial policy) is handed on, declared as such: built once, not per call.
+    tables = Prepared({**tables, "ledger": ledger}, options.denial_policy) if needs_ledger else tables
     posted = ledger["posted_on"].to_numpy() if needs_ledger else None
     paid_on = first["paid_on"].to_numpy()
     claims = tables["claims"]
@@ -119,12 +119,12 @@ def monthly_flow_kpis(
         w = month_window(m)
         start, end = w.start.to_datetime64(), w.end.to_datetime64()
         cohort = first[(paid_on >= start) & (paid_on <= end)]
-        sliced = dict(tables)
+        changes = {}
         if needs_ledger:
-            sliced["ledger"] = ledger[(posted >= start) & (posted <= end)]
+            changes["ledger"] = ledger[(posted >= start) & (posted <= end)]
         if "clean_claim_rate" in keys:
-            sliced["claims"] = claims[claims["claim_id"].isin(cohort["claim_id"])]
-        out[m] = flow_kpis(sliced, m, opts, first=cohort, keys=keys)
+            changes["claims"] = claims[claims["claim_id"].isin(cohort["claim_id"])]
+        out[m] = flow_kpis(with_tables(tables, **changes), m, options, first=cohort, keys=keys)
     return out
 
 
@@ -291,13 +291,12 @@ def _open_balance(tables: Mapping[str, pd.DataFrame], claim_ids: pd.Series, as_o
     """Open A/R per claim at ``as_of`` (positive balances of every responsible party; credits excluded), from
     :func:`rcmkit.metrics.ar_balances` on the tables narrowed to these claims (balances are per claim)."""
     ids = pd.Index(pd.unique(claim_ids))
-    narrowed = dict(tables)
-    for name in ("claims", "remittances", "postings", "ledger"):
-        if name in tables:
-            narrowed[name] = tables[name][tables[name]["claim_id"].isin(ids)]
+    narrowed = {name: tables[name][tables[name]["claim_id"].isin(ids)]
+                for name in ("claims", "remittances", "postings", "ledger") if name in tables}
     if "remittances" in narrowed and "adjustments" in tables:
         narrowed["adjustments"] = tables["adjustments"][tables["adjustments"]["remit_id"].isin(
             narrowed["remittances"]["remit_id"])]
+    narrowed = with_tables(tables, **narrowed)
     bal = ar_balances(narrowed, as_of, options)
     bal = bal[bal["balance_cents"] > 0]
     return bal.groupby("claim_id")["balance_cents"].sum().reindex(ids, fill_value=0).astype("int64")

@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from ..ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Window", "format_value", "month_window", "last_full_month", "ledger_for", "ratio"]
+__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window", "format_value",
+           "month_window", "last_full_month", "ledger_for", "ratio", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -173,22 +174,60 @@ def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
     return str(p if end.normalize() >= last_weekday else p - 1)
 
 
-def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:
-    """The ledger under the options' denial policy: the given one when it was built under that policy (a stored
-    ledger is the default policy's), else rebuilt from the tables.
+class Prepared(Mapping[str, Any]):
+    """A practice's tables whose ``ledger`` was built under a declared ``denial_policy`` (and, optionally, its
+    monthly sums: ``ledger_months``). It is the mapping of tables every metric takes, so a KPI set, the explorer
+    or a month's slice hands the ledger on once instead of each metric rebuilding it; the policy travels as a
+    typed attribute, never as a magic key, a frame's metadata or options that pretend another policy.
 
-    On a lazy engine (DuckDB, Spark) the stored ledger is used as it is for the default policy; another policy
-    rebuilds it in pandas from the collected tables and hands it back to the engine (one practice at a time).
+    A plain mapping's ``ledger`` is the stored one, the default policy's (``keep_in_ar``). Never mutated:
+    :meth:`replace` returns a new one (a table replaced; the monthly sums are dropped with a new ledger)."""
+
+    def __init__(self, tables: Mapping[str, Any], denial_policy: str, *, ledger_months: Any = None) -> None:
+        if denial_policy not in DENIAL_POLICIES:
+            raise ValueError(f"denial_policy must be one of {DENIAL_POLICIES}, got {denial_policy!r}")
+        self._tables = dict(tables)
+        self.denial_policy = denial_policy
+        self.ledger_months = ledger_months
+
+    def __getitem__(self, name: str) -> Any:
+        return self._tables[name]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __repr__(self) -> str:
+        return f"Prepared({sorted(self._tables)}, denial_policy={self.denial_policy!r})"
+
+    def replace(self, **tables: Any) -> "Prepared":
+        months = None if "ledger" in tables else self.ledger_months
+        return Prepared({**self._tables, **tables}, self.denial_policy, ledger_months=months)
+
+
+def with_tables(tables: Mapping[str, Any], **changes: Any) -> Mapping[str, Any]:
+    """``tables`` with some tables replaced (a slice, a narrowed claim set), keeping what a :class:`Prepared`
+    declares about its ledger."""
+    return tables.replace(**changes) if isinstance(tables, Prepared) else {**tables, **changes}
+
+
+def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd.DataFrame:
+    """The ledger under the options' denial policy: a :class:`Prepared` mapping's when it declares that policy,
+    a plain mapping's stored ledger for the default policy (the store keeps the default policy's), else rebuilt
+    from the tables.
+
+    On a lazy engine (DuckDB, Spark) another policy rebuilds it in pandas from the collected tables and hands it
+    back to the engine (one practice at a time).
     """
     stored = tables.get("ledger")
-    if stored is not None and tables.get("_ledger_policy") == options.denial_policy:
-        return stored  # built for this policy by the KPI set (rcmkit.metrics.summary), on any engine
-    if isinstance(stored, pd.DataFrame):
-        if stored.attrs.get("denial_policy", "keep_in_ar") == options.denial_policy:
-            return stored
+    if isinstance(tables, Prepared):
+        if stored is not None and tables.denial_policy == options.denial_policy:
+            return stored  # built for this policy (a KPI set, the explorer), on any engine
     elif stored is not None and options.denial_policy == "keep_in_ar":
         return stored
-    frames = {k: v for k, v in tables.items() if not k.startswith("_")}
+    frames = {k: v for k, v in tables.items() if k != "ledger"}
     if all(v is None or isinstance(v, pd.DataFrame) for v in frames.values()):
         return build_ledger(frames, denial_policy=options.denial_policy)
     from ..engine import lazy, like, pandas_tables
@@ -205,11 +244,11 @@ def pandas_only(func):
 
     @functools.wraps(func)
     def wrapper(tables, *args, **kwargs):
-        tables = {k: v for k, v in tables.items() if not k.startswith("_")}  # a KPI set's shared results
         if not all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
             from ..engine import pandas_tables
 
-            tables = pandas_tables(tables)
+            collected = pandas_tables(dict(tables))
+            tables = tables.replace(**collected) if isinstance(tables, Prepared) else collected
         return func(tables, *args, **kwargs)
 
     wrapper.pandas_only = True

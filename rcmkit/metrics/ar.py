@@ -15,7 +15,7 @@ import narwhals as nw
 import pandas as pd
 
 from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
-from ._common import KPI, MetricOptions, Window, as_int, ledger_for, month_window, ratio
+from ._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
 
@@ -166,9 +166,12 @@ def ledger_months(ledger) -> nw.LazyFrame:
 
 
 def money_source(tables: Mapping[str, Any], options: MetricOptions):
-    """What :func:`_posted_in` sums: the KPI set's :func:`ledger_months` when it made them, else the ledger."""
-    months = tables.get("_ledger_months")
-    return months if months is not None else ledger_for(tables, options)
+    """What :func:`_posted_in` sums: the monthly sums a :class:`Prepared` mapping carries for the options'
+    policy (:func:`ledger_months`), else the ledger."""
+    if isinstance(tables, Prepared) and tables.ledger_months is not None \
+            and tables.denial_policy == options.denial_policy:
+        return tables.ledger_months
+    return ledger_for(tables, options)
 
 
 def _posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
@@ -200,7 +203,7 @@ def days_in_ar(
     window = month_window(month, months)
     ledger = ledger_for(tables, options)
     if balances is None:
-        balances = balances_frame({**tables, "ledger": ledger}, window.end, options)
+        balances = balances_frame(Prepared({**tables, "ledger": ledger}, options.denial_policy), window.end, options)
     ar = ar_total(balances)
     charges = _posted_in(money_source(tables, options), window, ("charge",))
     daily = charges / window.days
@@ -249,7 +252,7 @@ def days_in_ar_net(
     native = ledger_for(tables, options)
     ledger = lazy(native)
     if balances is None:
-        balances = balances_frame({**tables, "ledger": native}, window.end, options)
+        balances = balances_frame(Prepared({**tables, "ledger": native}, options.denial_policy), window.end, options)
     balances = _open(balances)
     posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
     contractual = materialize(posted.filter(nw.col("kind") == "contractual").group_by("claim_id")

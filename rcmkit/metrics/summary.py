@@ -8,13 +8,13 @@ import pandas as pd
 
 from ..engine import classify, lazy, materialize
 from . import registry
-from ._common import KPI, MetricOptions, ledger_for, month_window
+from ._common import KPI, MetricOptions, Prepared, ledger_for, month_window
 from .ar import ar_aging, balances_frame, ledger_months
 from .denials import _in_month, denial_reasons, first_adjudications_frame
 from .registry import MonthContext
 from .reimbursement import reimbursement_by_payer_code
 
-__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite", "SUITE_COLUMNS"]
+__all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite", "prepare", "SUITE_COLUMNS"]
 
 #: The tables and columns :func:`kpi_suite` (and :func:`monthly_kpis`, :func:`kpi_trend`) read: pass it as
 #: ``columns=`` to :func:`rcmkit.engine.open_tables` so pandas loads nothing else (``tests/test_engine.py``
@@ -23,7 +23,8 @@ SUITE_COLUMNS: dict[str, tuple[str, ...]] = {
     "payers": ("payer_id", "payer_name", "payer_class"),
     "claims": ("claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id",
                "total_charge_cents"),
-    "remittances": ("remit_id", "claim_id", "status_code", "billed_cents", "paid_cents", "payer_id", "paid_on"),
+    "remittances": ("remit_id", "claim_id", "status_code", "billed_cents", "paid_cents", "payer_id", "paid_on",
+                    "source"),  # source: same-day 835 events in file and segment order (rcmkit.ledger.event_order)
     "remit_lines": ("remit_id", "line_number", "procedure_code", "billed_cents", "paid_cents", "allowed_cents",
                     "units"),
     "adjustments": ("remit_id", "line_number", "group_code", "reason_code", "amount_cents"),
@@ -40,20 +41,20 @@ def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
         "ar_total", "ar_over_{aged_over_days}_pct"))).values())
 
 
-def _prepared(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> dict:
-    """The tables with what several KPIs share computed once: the ledger of the options' denial policy, and the
-    adjustments classified through the CARC crosswalk (:func:`rcmkit.engine.classify`), and the ledger's monthly
-    sums (:func:`rcmkit.metrics.ar.ledger_months`) that the charge, revenue and payment KPIs read."""
-    tables = dict(tables)
-    if "_ledger_months" in tables:  # prepared already (kpi_suite and kpi_trend call monthly_kpis)
+def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricOptions()) -> Prepared:
+    """The tables with what several KPIs share computed once, as a :class:`~rcmkit.metrics._common.Prepared`
+    mapping: the ledger under the options' denial policy, its monthly sums (:func:`rcmkit.metrics.ar.ledger_months`,
+    which the charge, revenue and payment KPIs read) and the adjustments classified through the CARC crosswalk
+    (:func:`rcmkit.engine.classify`). Tables prepared for the same policy are returned as they are."""
+    if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
+            and tables.ledger_months is not None:
         return tables
-    tables["ledger"] = ledger_for(tables, options)
-    tables["_ledger_policy"] = options.denial_policy
-    tables["_ledger_months"] = materialize(ledger_months(tables["ledger"]))
-    if tables.get("adjustments") is not None and "treatment" not in lazy(tables["adjustments"]).columns:
+    ledger = ledger_for(tables, options)
+    out = {**tables, "ledger": ledger}
+    if out.get("adjustments") is not None and "treatment" not in lazy(out["adjustments"]).columns:
         # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
-        tables["adjustments"] = classify(lazy(tables["adjustments"])).to_native()
-    return tables
+        out["adjustments"] = classify(lazy(out["adjustments"])).to_native()
+    return Prepared(out, options.denial_policy, ledger_months=materialize(ledger_months(ledger)))
 
 
 def monthly_kpis(
@@ -64,7 +65,7 @@ def monthly_kpis(
     order, keyed by KPI key. ``first``: the month's first adjudications when the caller has them
     (:func:`rcmkit.metrics.denials.first_adjudications_frame`), and ``balances`` the month-end balances
     (:func:`rcmkit.metrics.ar.balances_frame`); otherwise each is computed once, when a KPI first needs it."""
-    context = MonthContext(_prepared(tables, options), month, options, first=first, balances=balances)
+    context = MonthContext(prepare(tables, options), month, options, first=first, balances=balances)
     return registry.compute(context, tuple(s for s in registry.KPIS if s.headline))
 
 
@@ -75,7 +76,7 @@ def kpi_suite(
     :mod:`rcmkit.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
-    tables = _prepared(tables, options)
+    tables = prepare(tables, options)
     first = materialize(_in_month(first_adjudications_frame(tables, options), month))
     balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
@@ -95,7 +96,7 @@ def kpi_trend(
     is true history, not today's balances re-bucketed.
     """
     end = pd.Period(month_window(month).end, freq="M")
-    tables = _prepared(tables, options)
+    tables = prepare(tables, options)
     first = materialize(first_adjudications_frame(tables, options))  # the same for every month
     rows = []
     for p in pd.period_range(end - (months - 1), end, freq="M"):
