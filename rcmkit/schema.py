@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
+from .errors import RcmkitError
 
 __all__ = [
     "Column",
@@ -50,7 +51,7 @@ LEDGER_KINDS = (
 )
 
 
-class SchemaError(ValueError):
+class SchemaError(RcmkitError, ValueError):
     """A table does not match its canonical declaration. ``problems`` lists every mismatch found."""
 
     def __init__(self, table: str, problems: list[str]):

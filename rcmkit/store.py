@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema
+from .errors import RcmkitError
 
 __all__ = [
     "PRACTICE_NAME",
@@ -81,7 +82,7 @@ CRASH_ENV = "RCMKIT_CRASH_AT"
 _TMP_NAME = re.compile(r"(?P<final>(?P<table>[a-z_]+)\.parquet)\.tmp-[0-9a-f]{1,32}")
 
 
-class StoreError(RuntimeError):
+class StoreError(RcmkitError, RuntimeError):
     """A practice's store cannot be read or written; the message says which file and why."""
 
 

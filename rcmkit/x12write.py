@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from .errors import RcmkitError
 
 __all__ = [
     "Party",
@@ -81,7 +82,7 @@ _FILE_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 _INBOX_MARKER = ".demo_inbox.json"  # hidden: folder walkers (rcmkit.ingest.pipeline) skip it
 
 
-class WriteError(ValueError):
+class WriteError(RcmkitError, ValueError):
     """The tables cannot be written as a valid file: the message names the table, the rows and what is missing."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import limits
+from ..errors import RcmkitError
 
 __all__ = ["Issues", "SetRejected", "where"]
 
@@ -26,7 +27,7 @@ def where(file: str, segment_number: int | None, segment_id: str | None, claim_i
     return place
 
 
-class SetRejected(Exception):
+class SetRejected(RcmkitError):
     """A transaction set cannot be loaded; raised inside a reader, turned into a ``rejections`` row."""
 
     def __init__(self, code: str, segment_number: int, segment_id: str, text: str, claim_id: str | None = None):

@@ -12,6 +12,7 @@ limit) and is not recorded as ingested, so the same file loads on a later run wi
 from __future__ import annotations
 
 import os
+from ..errors import RcmkitError
 
 __all__ = ["LimitExceeded", "MAX_FILE_BYTES", "MAX_SEGMENT_BYTES", "MAX_SEGMENTS", "MAX_ENVELOPES",
            "MAX_SEPARATOR_RUNS", "MAX_HL_DEPTH", "MAX_WARNINGS_PER_CODE"]
@@ -38,5 +39,5 @@ MAX_HL_DEPTH = 32
 MAX_WARNINGS_PER_CODE = 1000
 
 
-class LimitExceeded(ValueError):
+class LimitExceeded(RcmkitError, ValueError):
     """A file exceeds one of the limits of this module; the message says which, by how much, and how to raise it."""

@@ -73,6 +73,7 @@ import yaml
 
 from rcmkit import schema
 from rcmkit.reference import classify_adjustments
+from ..errors import RcmkitError
 
 __all__ = [
     "BUILTIN_MAPS_DIR",
@@ -107,7 +108,7 @@ _KEY_HEX_DIGITS = 16
 
 
 # ============================================================================================== the map
-class ColumnMapError(ValueError):
+class ColumnMapError(RcmkitError, ValueError):
     """A column map is invalid. ``source`` is the map file (or ``<dict>``), ``key`` the dotted key at fault."""
 
     def __init__(self, source: str, key: str, problem: str):

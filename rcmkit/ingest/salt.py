@@ -21,6 +21,7 @@ import secrets
 from pathlib import Path
 
 from .. import store
+from ..errors import RcmkitError
 
 __all__ = ["SALT_ENV", "SALT_DIR", "SaltError", "salt_path", "practice_salt", "write_salt"]
 
@@ -28,7 +29,7 @@ SALT_ENV = "RCMKIT_PATIENT_SALT"
 SALT_DIR = ".rcmkit-secrets"
 
 
-class SaltError(ValueError):
+class SaltError(RcmkitError, ValueError):
     """No salt can be used safely: the practice holds tables but its secret is missing."""
 
 

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from . import limits
 from .issues import Issues
 from .limits import LimitExceeded
+from ..errors import RcmkitError
 
 __all__ = [
     "Separators",
@@ -63,7 +64,7 @@ _ISA = re.compile(rb"(?m)^[ \t]*(?P<segment>ISA([^0-9A-Za-z\s])[0-9A-Za-z ]{2}\2
 _GS_OR_ST = re.compile(rb"(?m)^[ \t]*(?P<segment>GS([^0-9A-Za-z\s])[A-Z]{2}\2|ST([^0-9A-Za-z\s])\d{3}\3)")
 
 
-class X12FileError(ValueError):
+class X12FileError(RcmkitError, ValueError):
     """The file cannot be read as X12 at all (no envelope found, unusable separators)."""
 
 

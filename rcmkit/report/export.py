@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from ..errors import RcmkitError
 
 __all__ = ["notebook_to_html", "notebook_to_slides", "external_references", "html_to_pdf", "find_chromium",
            "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT"]
@@ -164,7 +165,7 @@ def notebook_to_slides(nb: nbformat.NotebookNode | str | os.PathLike, *, title: 
 
 
 # --------------------------------------------------------------------------------------------- PDF
-class PdfError(RuntimeError):
+class PdfError(RcmkitError, RuntimeError):
     """The PDF could not be printed. ``str(err)`` is one line for the user."""
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+from ..errors import RcmkitError
 
 __all__ = ["ParamError", "ReportParams", "load_params", "validate_data", "check_month", "KEYS", "REQUIRED_TABLES",
            "ALLOW_OUTSIDE_ENV", "outside_roots_allowed", "confined_path"]
@@ -100,7 +101,7 @@ def _short(text: str, limit: int = 240) -> str:
     return first if len(first) <= limit else first[:limit] + "…"
 
 
-class ParamError(ValueError):
+class ParamError(RcmkitError, ValueError):
     """A parameter file (or a command-line override) is invalid. ``str(err)`` is one line for the user."""
 
     def __init__(self, source: str, key: str | None, message: str, line: int | None = None):

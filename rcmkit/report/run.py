@@ -37,6 +37,7 @@ from .. import store
 from .params import ReportParams
 from .record import METRICS_FILE, read_metrics
 from .runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
+from ..errors import RcmkitError
 
 __all__ = [
     "ReportError",
@@ -68,7 +69,7 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class ReportError(RuntimeError):
+class ReportError(RcmkitError, RuntimeError):
     """The report could not be produced. ``str(err)`` is one line for the user."""
 
 
