@@ -9,6 +9,10 @@ Public API::
     run = run_monthly(["parameters/portfolio/"], jobs=2)  # many practices; never raises for one practice
     print([o.status for o in run.outcomes], run.portfolios)
 
+The report's numbers are one value: :func:`build_report` computes every metric the report shows once, into a
+:class:`MonthlyReport` (:mod:`rcmkit.report.model`); the notebook renders it and writes ``metrics.json`` from it
+(``write_metrics(output_dir, report)``).
+
 Notebook helpers live in :mod:`rcmkit.report.charts` (matplotlib Figures), :mod:`rcmkit.report.tiles`
 (HTML tiles and tables), :mod:`rcmkit.report.narrative` (the executive summary), :mod:`rcmkit.report.suite` (work
 lists, the denial cohort and the other measures' definitions, shaped from the metrics) and :func:`setup_notebook`;
@@ -17,6 +21,7 @@ the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.r
 """
 
 from .batch import MonthlyRun, PracticeOutcome, run_monthly
+from .model import MonthlyReport, build_report
 from .narrative import ExecutiveSummary, executive_summary
 from .notebook import setup_notebook
 from .params import ParamError, ReportParams, load_params
@@ -32,6 +37,8 @@ __all__ = (
     "ReportResult",
     "resolve_kernel",
     "run_report",
+    "build_report",
+    "MonthlyReport",
     "metrics_document",
     "write_metrics",
     "setup_notebook",

@@ -111,16 +111,30 @@ def metrics_document(
 
 
 def write_metrics(
-    output_dir: str | os.PathLike | None, practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None,
-    **parts: Any,
+    output_dir: str | os.PathLike | None, practice: Any, month: str | None = None,
+    kpis: Mapping[str, Any] | None = None, definitions: Any = None, **parts: Any,
 ) -> Path | None:
     """Write ``<output_dir>/metrics.json`` and return its path; does nothing when ``output_dir`` is None
-    (a notebook run by hand, outside ``rcmkit report``). ``parts``: the optional parts of
-    :func:`metrics_document`."""
+    (a notebook run by hand, outside ``rcmkit report``).
+
+    ``write_metrics(output_dir, report)`` writes a :class:`~rcmkit.report.model.MonthlyReport`'s
+    :meth:`~rcmkit.report.model.MonthlyReport.metrics_document` (what the report notebook does);
+    ``write_metrics(output_dir, practice, month, kpis, definitions, **parts)`` writes :func:`metrics_document`
+    of those parts."""
     if output_dir is None:
         return None
-    doc = metrics_document(practice, month, kpis, definitions, **parts)
-    path = Path(output_dir) / METRICS_FILE
+    if hasattr(practice, "metrics_document"):  # a MonthlyReport
+        if month is not None or kpis is not None or definitions is not None or parts:
+            raise TypeError("write_metrics(output_dir, report) takes no other parts: the report has them all")
+        doc = practice.metrics_document()
+    else:
+        if month is None or kpis is None:
+            raise TypeError("write_metrics(output_dir, practice, month, kpis, ...) needs the month and the KPIs")
+        doc = metrics_document(practice, month, kpis, definitions, **parts)
+    return _write_document(Path(output_dir) / METRICS_FILE, doc)
+
+
+def _write_document(path: Path, doc: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     tmp = path.with_name(path.name + ".tmp")

@@ -17,7 +17,17 @@ import pandas as pd
 from . import formatting as fmt
 
 __all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "underpayment_tolerance",
-           "underpayment_totals", "measure_definitions", "WORKLIST_COLUMNS"]
+           "underpayment_totals", "measure_definitions", "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS",
+           "DENIAL_COHORT_BACK"]
+
+#: The work lists' thresholds, defined once: the report's lists (:func:`worklist_summary`) and the methods
+#: section (:func:`measure_definitions`) both read them. A claim is on the no-response list after this many days
+#: without a payer answer ...
+NO_RESPONSE_DAYS = 30
+#: ... and on the timely-filing list when its filing deadline falls within this many days (or has passed).
+WARN_DAYS = 30
+#: The denial cohort the report follows up: the initial denials of this many months before the report month.
+DENIAL_COHORT_BACK = 3
 
 #: The columns a work list shows, per list (claim and payer only: no patient identifiers).
 WORKLIST_COLUMNS = {
@@ -77,8 +87,8 @@ class WorkLists:
 
 
 def worklist_summary(
-    tables: Mapping[str, pd.DataFrame], month: str, options: Any = None, *, no_response_days: int = 30,
-    warn_days: int = 30,
+    tables: Mapping[str, pd.DataFrame], month: str, options: Any = None, *, no_response_days: int = NO_RESPONSE_DAYS,
+    warn_days: int = WARN_DAYS,
 ) -> WorkLists:
     """The three work lists at the end of ``month``: :func:`~rcmkit.metrics.no_response` (no payer answer for more
     than ``no_response_days`` days), :func:`~rcmkit.metrics.timely_filing_risk` (filing deadline within
@@ -103,7 +113,7 @@ def worklist_summary(
     ))
 
 
-def denial_cohort_month(month: str, back: int = 3) -> str:
+def denial_cohort_month(month: str, back: int = DENIAL_COHORT_BACK) -> str:
     """The month whose initial denials the report follows up: ``back`` months before ``month`` (October ->
     July), long enough for appeals and resubmissions to have been answered."""
     return fmt.months_back(month, back)
@@ -137,7 +147,9 @@ def _first_paragraph(fn: Callable, values: Mapping[str, Any]) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def measure_definitions(options: Any = None, *, no_response_days: int = 30, warn_days: int = 30) -> pd.DataFrame:
+def measure_definitions(
+    options: Any = None, *, no_response_days: int = NO_RESPONSE_DAYS, warn_days: int = WARN_DAYS,
+) -> pd.DataFrame:
     """The definitions of the measures the report shows beside its headline KPIs: measure, definition (the
     metric function's own docstring, its parameter names replaced by the values this report uses, so it cannot
     drift from the code) and function."""
