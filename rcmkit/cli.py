@@ -143,9 +143,11 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
     not stop the others; the command ends with a table of results and exits 1 when any practice failed.
     """
     from .report.batch import outcome_table, run_monthly as run_all
-    from .report.params import MONTH_RE
+    from .metrics import parse_month
 
-    if month is not None and not MONTH_RE.match(month.strip()):
+    try:
+        month = parse_month(month, "--month") if month is not None else None
+    except ValueError:
         _fail(f'--month: expected a "YYYY-MM" month such as 2026-09, got {month!r}', 2)
     if notebook is not None and not Path(notebook).is_file():
         _fail(f"--notebook: no such file {notebook}", 2)

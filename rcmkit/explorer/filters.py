@@ -24,7 +24,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..metrics import MetricOptions, Window, month_window
+from ..metrics import MetricOptions, Window, month_window, parse_month
 from ..metrics._common import with_tables
 from ..ledger import sort_events
 from ..metrics.providers import provider_label
@@ -53,16 +53,12 @@ CLAIM_TABLES: dict[str, str] = {
 }
 
 _CODE_TERM = re.compile(r"^[A-Z0-9]{1,7}$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def check_month(value, name: str = "month") -> str:
-    """``value`` if it is a month written 'YYYY-MM' (a pandas Period is accepted too); ValueError naming ``name``
-    otherwise. Strict on purpose: pandas would read 'March' as March of the current year."""
-    text = str(value) if isinstance(value, pd.Period) else value
-    if not isinstance(text, str) or not _MONTH.match(text):
-        raise ValueError(f"{name} must look like 'YYYY-MM', got {value!r}")
-    return text
+    """``value`` as 'YYYY-MM' (:func:`rcmkit.metrics.parse_month`, the one month parser); ValueError naming
+    ``name`` otherwise."""
+    return parse_month(value, name)
 
 
 def parse_codes(text: str | Iterable[str] | None) -> tuple[str, ...]:

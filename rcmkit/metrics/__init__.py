@@ -8,7 +8,9 @@ The tables may be pandas DataFrames, DuckDB relations or Spark DataFrames (:mod:
 lazy engine's tables first.
 """
 
-from ._common import KPI, MetricOptions, Window, format_value, last_full_month, ledger_for, month_window
+from ._common import (
+    KPI, MetricOptions, Prepared, Window, format_value, last_full_month, ledger_for, month_window, parse_month,
+)
 from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from .benchmarks import STATUSES, benchmark_status
 from .collections import (
@@ -27,7 +29,8 @@ from .summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, mont
 from . import registry
 
 __all__ = [
-    "KPI", "MetricOptions", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
+    "KPI", "MetricOptions", "Prepared", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
+    "parse_month",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
     "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate", "patient_collection_rate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -14,7 +15,7 @@ import pyarrow.compute as pc
 from ..ledger import DENIAL_POLICIES, build_ledger
 
 __all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window", "format_value",
-           "month_window", "last_full_month", "ledger_for", "ratio", "with_tables"]
+           "month_window", "last_full_month", "ledger_for", "parse_month", "ratio", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,24 @@ class Window:
         return (dates >= self.start) & (dates <= self.end)
 
 
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def parse_month(value: Any, name: str = "month") -> str:
+    """The one month parser: ``value`` as 'YYYY-MM' when it is a month written so (surrounding spaces allowed)
+    or a monthly pandas Period; ValueError naming ``name`` otherwise. Strict on purpose: pandas alone would read
+    'March' as March of the current year, and '2026-3' or '2026-03-31' as months."""
+    if isinstance(value, pd.Period):
+        value = str(value.asfreq("M"))
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not _MONTH.fullmatch(text):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"{name} must look like 'YYYY-MM', got {shown}")
+    return text
+
+
 def _period(month: str | pd.Period) -> pd.Period:
-    try:
-        return pd.Period(month, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
+    return pd.Period(parse_month(month), freq="M")
 
 
 def month_window(month: str | pd.Period, months: int = 1) -> Window:

@@ -36,7 +36,6 @@ laughs" alias bomb would otherwise run for a minute into a MemoryError). Values 
 from __future__ import annotations
 
 import os
-import re
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +67,6 @@ _MAPPINGS = ("metrics", "benchmarks")
 #: The canonical tables a report reads; each must exist before the kernel starts.
 REQUIRED_TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "ledger")
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: Environment variable that lets ``data_root``/``output_root`` (and ``--output-root``) leave the project folder.
 ALLOW_OUTSIDE_ENV = "RCMKIT_ALLOW_OUTSIDE_ROOTS"
 
@@ -137,8 +135,7 @@ class ReportParams:
         be built by hand), so the folder is always inside ``output_root``."""
         from .. import store
 
-        if not isinstance(self.month, str) or not MONTH_RE.fullmatch(self.month):
-            raise ParamError(self.source, "month", f'expected a "YYYY-MM" month, got {shown(self.month)}')
+        check_month(self.source, "month", self.month)
         try:
             return store.practice_dir(self.output_root, self.practice) / self.month
         except store.StoreError as exc:
@@ -267,10 +264,16 @@ def _construct(node: yaml.Node) -> Any:
 
 # --------------------------------------------------------------------------------------------- validation
 def check_month(source: str, key: str, value: Any, line: int | None = None) -> str:
-    if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
-        raise ParamError(source, key, f'expected a quoted "YYYY-MM" month such as "2026-09", got {shown(value)}',
-                         line)
-    return value.strip()
+    """A month from a parameter file or the command line, through :func:`rcmkit.metrics.parse_month` (the one
+    month parser); a :class:`ParamError` naming the file, key and line otherwise."""
+    try:
+        from ..metrics import parse_month
+
+        return parse_month(value if isinstance(value, str) else None, key or "month")
+    except ValueError:
+        expected = ('a "YYYY-MM" month such as 2026-09' if source.startswith("--")
+                    else 'a quoted "YYYY-MM" month such as "2026-09"')
+        raise ParamError(source, key, f"expected {expected}, got {shown(value)}", line) from None
 
 
 def outside_roots_allowed() -> bool:
@@ -445,9 +448,7 @@ def _check_benchmarks(source: str, value: Any, line: int | None) -> dict:
 
 
 def _check_cli_month(value: str) -> str:
-    if not isinstance(value, str) or not MONTH_RE.fullmatch(value.strip()):
-        raise ParamError("--month", None, f'expected a "YYYY-MM" month such as 2026-09, got {shown(value)}')
-    return value.strip()
+    return check_month("--month", None, value)
 
 
 def validate_data(

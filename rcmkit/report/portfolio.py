@@ -206,10 +206,9 @@ def portfolio_html(rows: Iterable[PortfolioRow], month: str, *, title: str | Non
 def write_portfolio(output_root: str | os.PathLike, month: str, failures: Mapping[str, str] | None = None,
                     *, title: str | None = None) -> Path:
     """Write ``<output_root>/<month>/index.html`` (atomically) and return its path."""
-    from .params import MONTH_RE
+    from ..metrics import parse_month
 
-    if not isinstance(month, str) or not MONTH_RE.fullmatch(month):
-        raise ValueError(f'portfolio month: expected a "YYYY-MM" month, got {month!r}')
+    month = parse_month(month, "portfolio month")
     rows = collect_rows(output_root, month, failures)
     folder = store.make_dirs(Path(output_root) / month)
     path = folder / INDEX_FILE
