@@ -208,6 +208,31 @@ def ingest(practice: str, paths: tuple[str, ...], data_root: str, column_map: st
     raise SystemExit(summary.exit_code)
 
 
+# --------------------------------------------------------------------------------------------- explore
+@main.command()
+@click.option("--practice", default="demo", show_default=True, help="Practice folder name under the data root.")
+@click.option("--data-root", default="data", show_default=True, help="Folder holding one folder per practice.")
+@click.option("--end", default=None, metavar="YYYY-MM", help="Last month of the period (default: last full month).")
+@click.option("--months", type=click.Choice(["1", "3", "6", "12"]), default="3", show_default=True,
+              help="Period length in months.")
+@click.option("--port", type=int, default=8866, show_default=True)
+@click.option("--token", default=None, help="Access token (default: a random one, printed).")
+@click.option("--export-dir", default="reports/explorer", show_default=True,
+              help="Where the explorer's export buttons save files.")
+@click.option("--screenshot", "png", default=None, type=click.Path(dir_okay=False),
+              help="Write a PNG of the explorer (headless Chromium) instead of serving it.")
+def explore(practice: str, data_root: str, end: str | None, months: str, port: int, token: str | None,
+            export_dir: str, png: str | None) -> None:
+    """Serve the interactive explorer (notebooks/explore.ipynb as a Voila app) on localhost, or save a PNG of
+    it: the same as ``python -m rcmkit.explorer serve|screenshot``. In JupyterLab, open the notebook instead."""
+    from .explorer.__main__ import main as explorer_main
+
+    args = (["screenshot", png] if png else ["serve", "--port", str(port), "--export-dir", export_dir]
+            + (["--token", token] if token else []))
+    args += ["--practice", practice, "--data-root", data_root, "--months", months] + (["--end", end] if end else [])
+    raise SystemExit(explorer_main(args))
+
+
 # --------------------------------------------------------------------------------------------- validate
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE...")
