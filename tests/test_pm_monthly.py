@@ -315,3 +315,21 @@ def test_the_report_says_how_much_waits_in_suspense(tmp_path):
             in summary.headline)
     doc = metrics_document("p", "2025-01", {}, suspense=unapplied_postings(tables, "2025-01"))
     assert doc["unapplied_postings"] == {"count": 2, "payments_cents": 3500, "other_cents": -500}
+
+
+def test_a_waiting_posting_whose_payer_is_unknown_stays_waiting_until_the_payer_arrives(tmp_path):
+    """A posting applied from suspense with a payer nobody has named yet is not dropped: it stays waiting, is
+    reported on each run (exit 3), and posts once a payers file names the payer."""
+    root = tmp_path / "data"
+    _ingest(root, _write(tmp_path / "a", "payments_2025-01.csv", PAYMENTS_HEADER + "C01,01/25/2025,INSPAY,120.00,"
+                                                                                   "NEWPAYER,,\n"))
+    charges = _ingest(root, _write(tmp_path / "b", "payers.csv", PAYERS),
+                      _write(tmp_path / "b", "charges_2025-01.csv", _charges(1)))
+    assert charges.exit_code == EXIT_ATTENTION and "rejected [unknown_payer] x1" in charges.output
+    assert store.load_table(root, "p", "unapplied_postings")["posting_id"].str.contains("NEWPAYER").all()
+    again = _ingest(root, _write(tmp_path / "c", "payers_more.csv", "PayerID,PayerName,PayerClass\n"
+                                                                     "NEWPAYER,New Payer,Commercial\n"))
+    assert again.exit_code == EXIT_OK, again.output
+    assert store.load_table(root, "p", "unapplied_postings").empty
+    assert _balances(root)["C01"] == 20000 - 12000
+    assert store.load_table(root, "p", "csv_rejections").empty  # what was said about it is taken back

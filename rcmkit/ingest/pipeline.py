@@ -397,11 +397,20 @@ def ingest(
                                             .groupby(applied["posting_id"].str.removesuffix("/to")).first().sum())
         run_postings = pd.concat([csv_new.get("postings", schema.empty("postings")), applied], ignore_index=True)
         out["postings"], summary.corrected = _merge_postings(current["postings"], run_postings)
+        # a posting whose party cannot be resolved yet (a payer not loaded yet) stays in suspense, said again
+        # (as a rejection of its file and line) on every run until a payers file or the map names it
+        unresolved = pending[~pending["posting_id"].isin(applied["posting_id"].str.removesuffix("/to"))
+                             & ~pending["posting_id"].isin(waiting["posting_id"])]
+        waiting = pd.concat([waiting, schema.conform("unapplied_postings", unresolved)], ignore_index=True)
         waiting = waiting[~waiting["posting_id"].isin(out["postings"]["posting_id"])]
         out["unapplied_postings"] = waiting
         run_csv_rejections = pd.concat([csv_rejections, late], ignore_index=True) if len(late) else csv_rejections
-        out["csv_rejections"] = _replace_by_file(current["csv_rejections"], run_csv_rejections,
-                                                 read_names | set(late["file"]), "csv_rejections")
+        # what was said about a waiting posting is taken back once it posts
+        posted = set(pending.loc[pending["posting_id"].isin(applied["posting_id"]), "source"].dropna())
+        said = current["csv_rejections"]
+        said = said[~(said["file"] + ":" + said["line"].astype(str)).isin(posted)]
+        out["csv_rejections"] = _replace_by_file(said, run_csv_rejections, read_names | set(late["file"]),
+                                                 "csv_rejections")
         # contract rates replace stored ones of the same key; provider names: the latest non-empty one wins
         rates = csv_new.get("contracts", schema.empty("contracts"))
         out["contracts"] = _append(current["contracts"], rates, "contracts", keep="last")
