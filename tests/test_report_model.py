@@ -1,0 +1,216 @@
+"""The report model (rcmkit.report.model): the hand-made practice's numbers in a MonthlyReport, metrics.json written
+from it equal to what the notebook run writes, and a notebook that only renders the model."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import rcmkit.metrics
+from rcmkit.metrics import MetricOptions
+from rcmkit.metrics._common import Prepared
+from rcmkit.report import build_report, write_metrics
+from rcmkit.report import model as model_module
+from rcmkit.report.model import TREND_MONTHS, MonthlyReport
+from rcmkit.report.record import METRICS_FILE
+from rcmkit.report.suite import NO_RESPONSE_DAYS, WARN_DAYS
+from rcmkit.store import load_tables
+from small_practice import tables as small_tables
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monthly_report.ipynb"
+MONTH = "2026-03"
+
+
+@pytest.fixture(scope="module")
+def report() -> MonthlyReport:
+    return build_report(small_tables(), MONTH, practice="small", practice_name="Small Practice")
+
+
+# --------------------------------------------------------------------------------------------- the model
+def test_small_practice_headline_numbers(report):
+    """tests/test_metrics.py's arithmetic: open A/R 150 + 120 + 60 + 50 + 30 + 80 = 490.00 against 1,300.00 of
+    charges over 90 days (33.9 days); March first adjudications C06, C07, C08, C09, C12: clean C07 and C12 (2/5),
+    initially denied C06 and C08 (2/5)."""
+    k = report.kpis
+    assert k["ar_total"].value == 490.00
+    assert k["days_in_ar"].value == pytest.approx(490 * 90 / 1300) and k["days_in_ar"].display() == "33.9 days"
+    assert k["days_in_ar_net"].numerator == 392.50
+    assert (k["clean_claim_rate"].numerator, k["clean_claim_rate"].denominator) == (2, 5)
+    assert (k["initial_denial_rate"].numerator, k["initial_denial_rate"].denominator) == (2, 5)
+    assert (report.month, report.as_of, report.data_through) == ("2026-03", "2026-03-31", "2026-03-31")
+    assert isinstance(report.tables, Prepared) and report.tables.denial_policy == "keep_in_ar"
+    # the trend's last month is the month itself
+    assert len(report.trend) == TREND_MONTHS and report.trend["month"].iloc[-1] == MONTH
+    assert report.trend["ar_total"].iloc[-1] == 490.00
+    # targets: 33.9 days meets AAFP's 40; 30.6% over 120 days misses 25%
+    status = report.status.set_index("key")["status"]
+    assert (status["days_in_ar"], status["ar_over_120_pct"], status["charges"]) == ("meeting", "missing", "no target")
+
+
+def test_small_practice_sections(report):
+    aging = report.aging.set_index(["payer_id", "bucket"])["balance_cents"]
+    assert aging.sum() == 49000 and aging[("MCD", "120+")] == 15000 and aging[("patient", "31-60")] == 9000
+    # denials: C08 CO-197 80.00 and C06 CO-97 50.00, both initial denials of March, neither resubmitted
+    expected = [["Authorization / referral", "CO", "197", 1, 8000], ["Bundling / NCCI", "CO", "97", 1, 5000]]
+    for frame in (report.denial_reasons, report.denial_reasons_all):
+        assert frame[["category", "group_code", "reason_code", "claims", "denied_cents"]].values.tolist() == expected
+    assert report.open_denials.set_index("category")["balance_cents"].to_dict() == {
+        "Authorization / referral": 8000, "Bundling / NCCI": 5000}
+    codes = report.denial_rates_by_code.set_index("procedure_code")
+    assert codes.loc["99212", ["claims", "denied", "billed_cents", "denied_billed_cents"]].tolist() == [2, 1, 18000, 8000]
+    # three months back: December 2025 had no first adjudication (C11 was denied on 2026-01-15)
+    assert report.denial_cohort == "2025-12" and report.denial_outcomes["claims"].sum() == 0
+    # collections: 650 paid against 1,950 charged over 12 months; March payments by class
+    assert report.collection_kpis["gross_collection_rate"].value == pytest.approx(650 / 1950)
+    assert report.collection_kpis["net_collection_rate"] is report.kpis["net_collection_rate"]
+    assert set(report.collection_status["key"]) == {"gross_collection_rate", "net_collection_rate"}
+    assert report.payments_by_class.set_index("payer_class")["payments_cents"].to_dict() == {
+        "commercial": 36000, "medicare": 8000, "medicaid": 4500, "patient": 4500}
+    assert report.adjustments.set_index("kind")["amount_cents"]["denial"] == 50000  # C11 written off
+    # lags: March originals C04 2 days, C08, C09, C12 1 day; all four March services billed in March
+    lag = report.lags.iloc[0]
+    assert (lag["claims"], lag["median"], lag["p90"]) == (4, 1.0, pytest.approx(1.7))
+    assert report.unbilled.iloc[0][["claims", "month_claims", "month_charge_cents"]].tolist() == [0, 4, 35000]
+    assert report.unbilled_prior.iloc[0]["claims"] == 0
+    # payers: the scorecard's open A/R adds up to the A/R total
+    assert report.scorecard["open_ar_cents"].sum() == 49000
+    # reimbursement, January-March: BCX 99214 paid on C02 (R03) and C06 (R04); every cell has fewer than 5 claims
+    reimb = report.reimbursement.set_index(["payer_id", "procedure_code"])
+    assert reimb.loc[("BCX", "99214"), "claims"] == 2 and reimb["suppressed"].all()
+    # underpayments R04 30.00, R07 5.00, R09 5.00
+    assert report.underpayments.set_index(["payer_id", "procedure_code"])["shortfall_cents"].to_dict() == {
+        ("BCX", "99214"): 3000, ("BCX", "99213"): 500, ("MCR", "99212"): 500}
+    # work lists at 2026-03-31: C03 waits 130 days; nothing near its filing limit at 30 days; C08 and C06 denied
+    assert report.worklists["no_response"].rows["claim_id"].tolist() == ["C03"]
+    assert report.worklists["timely_filing_risk"].claims == 0
+    assert report.worklists.to_dict()["denied_not_resubmitted"] == {
+        "name": "Denied, not resubmitted", "claims": 2, "balance_cents": 13000}
+    assert report.suspense == {"count": 0, "payments_cents": 0, "other_cents": 0}
+    # methods: the work lists' thresholds are the ones the lists used
+    measures = report.measures.set_index("metric")["definition"]
+    assert f"more than {NO_RESPONSE_DAYS} days" in measures["No payer response"]
+    assert f"within {WARN_DAYS} days" in measures["Timely filing at risk"]
+    assert "Options" in report.definitions["metric"].tolist()
+    assert set(report.colors) >= {"MCR", "MCD", "BCX", "SELF"} and report.payers is report.tables["payers"]
+
+
+def test_executive_summary_uses_the_models_numbers(report):
+    s = report.summary
+    assert (s.practice, s.month, s.prior_month) == ("small", MONTH, "2026-02")
+    assert "Small Practice" in s.headline and "Open A/R at month end was $490" in s.headline
+    assert s.status_counts == {st: int((report.status["status"] == st).sum()) for st in ("meeting", "near", "missing")}
+    # C03's 150.00 owed by Medicaid over 120 days, then the denials not resubmitted: C08 80.00, C06 50.00
+    assert [(o.kind, o.subject, o.cents) for o in s.opportunities] == [
+        ("aged_ar", "State Medicaid", 15000), ("open_denials", "Authorization / referral", 8000),
+        ("open_denials", "Bundling / NCCI", 5000)]
+
+
+def test_options_overrides_and_defaults():
+    t = small_tables()
+    by_hand = build_report(t, None, {"days_in_ar": "gross_12m"}, benchmark_overrides={
+        "days_in_ar": {"good": 30, "acceptable": 35}})
+    assert by_hand.month == MONTH  # the last full month of the data
+    assert by_hand.options == MetricOptions(days_in_ar="gross_12m")
+    assert by_hand.kpis["days_in_ar"].value == pytest.approx(490 * 365 / 1950)
+    assert by_hand.targets.set_index("kpi").loc["days_in_ar", "good"] == 30
+    with pytest.raises(ValueError, match=r"unknown metric option\(s\) \['colour'\]"):
+        build_report(t, MONTH, {"colour": "red"})
+    frozen = build_report(t, MONTH, MetricOptions(aged_over_days=90))
+    assert "ar_over_90_pct" in frozen.kpis and frozen.practice == "" and frozen.title is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frozen.month = "2026-02"
+
+
+def test_each_metric_is_called_once(monkeypatch):
+    """build_report calls each metric of the report once (unbilled charges twice: the month and the one before)."""
+    calls: dict[str, int] = {}
+    names = ("prepare", "kpi_suite", "kpi_trend", "benchmark_status", "executive_summary", "open_denials",
+             "denial_outcomes", "denial_rates_by", "gross_collection_rate", "adjustment_shares",
+             "payments_by_payer_class", "charge_lag", "unbilled_charges", "payer_scorecard", "underpayment_summary",
+             "worklist_summary", "unapplied_postings", "definitions_used", "measure_definitions", "data_through")
+    for name in names:
+        real = getattr(model_module, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(model_module, name, counted)
+    build_report(small_tables(), MONTH)
+    assert calls == {**{n: 1 for n in names}, "unbilled_charges": 2, "benchmark_status": 2}  # KPIs; collections
+
+
+def test_metrics_document_has_every_part(report, tmp_path):
+    doc = report.metrics_document()
+    assert sorted(doc) == sorted([
+        "practice", "month", "as_of", "rcmkit_version", "kpis", "definitions", "practice_name", "data_through",
+        "benchmarks", "summary", "payer_scorecard", "worklists", "unapplied_postings", "underpayments"])
+    assert doc["kpis"]["ar_total"]["value"] == 490.0 and doc["underpayments"]["shortfall_cents"] == 4000
+    path = write_metrics(tmp_path, report)
+    assert path == tmp_path / METRICS_FILE and json.loads(path.read_text(encoding="utf-8")) == json.loads(
+        json.dumps(doc))
+    assert write_metrics(None, report) is None  # a notebook run by hand writes nothing
+    with pytest.raises(TypeError):
+        write_metrics(tmp_path, report, "2026-03")
+
+
+# --------------------------------------------------------------------------------------------- the notebook
+def _code_cells() -> list[str]:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def _called_names(tree: ast.AST) -> set[str]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            out.add(fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else "")
+    return out
+
+
+def test_no_notebook_cell_computes_a_metric():
+    """The notebook renders the model: no cell imports rcmkit.metrics or calls one of its functions (or the report
+    helpers that compute: the summary, work lists, definitions), and build_report is called once."""
+    cells = _code_cells()
+    computing = set(rcmkit.metrics.__all__) | {
+        "executive_summary", "opportunities", "data_through", "worklist_summary", "measure_definitions",
+        "denial_cohort_month", "benchmarks", "prepare", "open_denials", "payer_scorecard", "metrics_document"}
+    calls: list[str] = []
+    for src in cells[1:]:
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith(("rcmkit.metrics", "rcmkit.reference")), src
+                assert not {a.name for a in node.names} & computing, src
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("rcmkit.metrics") for a in node.names), src
+        called = _called_names(tree)
+        assert not called & computing, (called & computing, src)
+        calls += sorted(called)
+    assert calls.count("build_report") == 1
+    last = ast.parse(cells[-1])
+    assert "write_metrics" in _called_names(last)
+    call = next(n for n in ast.walk(last) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "write_metrics")
+    assert [ast.unparse(a) for a in call.args] == ["output_dir", "report"] and not call.keywords
+
+
+# --------------------------------------------------------------------------------------------- end to end
+@pytest.mark.slow
+def test_metrics_json_of_the_notebook_is_the_models(demo_report, tmp_path):
+    """The report the notebook ran (tests/conftest.py's demo report) wrote the model's metrics.json, byte for byte."""
+    assert demo_report.returncode == 0, demo_report.stderr
+    written = demo_report.report_dir / METRICS_FILE
+    run = json.loads((demo_report.report_dir / "run.json").read_text(encoding="utf-8"))
+    params = run["parameters"]
+    tables = load_tables(Path(params["data_root"]), "demo", required=False)
+    model = build_report(tables, params["month"], params.get("metric_options") or {},
+                         benchmark_overrides=params.get("benchmark_overrides") or {}, practice="demo",
+                         practice_name=params.get("practice_name"), title=params.get("title"))
+    assert json.loads(written.read_text(encoding="utf-8")) == json.loads(json.dumps(model.metrics_document()))
+    assert write_metrics(tmp_path, model).read_bytes() == written.read_bytes()
