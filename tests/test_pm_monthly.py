@@ -333,3 +333,23 @@ def test_a_waiting_posting_whose_payer_is_unknown_stays_waiting_until_the_payer_
     assert store.load_table(root, "p", "unapplied_postings").empty
     assert _balances(root)["C01"] == 20000 - 12000
     assert store.load_table(root, "p", "csv_rejections").empty  # what was said about it is taken back
+
+
+def test_a_store_written_before_postings_had_keys_still_ingests(tmp_path):
+    """Postings stored by an older rcmkit have no posting_id: they read as null, get a key from where they came
+    from, and nothing is lost or doubled by the next ingest."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "data"
+    _ingest(root, _write(tmp_path, "payers.csv", PAYERS), _write(tmp_path, "charges_2025-01.csv", _charges(1)),
+            _write(tmp_path, "payments_2025-01.csv", PAYMENTS_HEADER + "\n".join(_payment_rows(1)) + "\n"))
+    path = store.table_path(root, "p", "postings")
+    old = pq.read_table(path).drop_columns(["posting_id"])
+    pq.write_table(old, path)  # as an older version wrote it
+    assert store.load_table(root, "p", "postings")["posting_id"].isna().all()
+    result = _ingest(root, _write(tmp_path / "feb", "payments_2025-02.csv", PAYMENTS_HEADER + "C01,02/02/2025,"
+                                                                                               "PATPAY,10.00,,,\n"))
+    assert result.exit_code == EXIT_OK, result.output
+    postings = store.load_table(root, "p", "postings")
+    assert len(postings) == 5 and postings["posting_id"].notna().all() and postings["posting_id"].is_unique
+    assert _balances(root) == {"C01": 0, "S01": 0}
