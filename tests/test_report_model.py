@@ -62,7 +62,8 @@ def test_small_practice_sections(report):
     assert report.open_denials.set_index("category")["balance_cents"].to_dict() == {
         "Authorization / referral": 8000, "Bundling / NCCI": 5000}
     codes = report.denial_rates_by_code.set_index("procedure_code")
-    assert codes.loc["99212", ["claims", "denied", "billed_cents", "denied_billed_cents"]].tolist() == [2, 1, 18000, 8000]
+    columns = ["claims", "denied", "billed_cents", "denied_billed_cents"]
+    assert codes.loc["99212", columns].tolist() == [2, 1, 18000, 8000]
     # three months back: December 2025 had no first adjudication (C11 was denied on 2026-01-15)
     assert report.denial_cohort == "2025-12" and report.denial_outcomes["claims"].sum() == 0
     # collections: 650 paid against 1,950 charged over 12 months; March payments by class
