@@ -201,6 +201,8 @@ def with_event_order(frame: nw.LazyFrame) -> tuple[nw.LazyFrame, list[str]]:
 def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFrame:
     """The ``at_remit`` variant: a denial credits the claim when its 835 posts, and the credit is taken back when
     a later adjudication of the same claim arrives (the resubmission's payment then settles the balance)."""
+    if denials.empty:  # (an empty practice: the methods section's definitions are computed on one)
+        return _rows(denials, "denial", denials["amount_cents"], denials["payer_id"])
     later = denials[["claim_id", "remit_id", "paid_on"]].merge(
         remittances.loc[remittances["status_code"] != REVERSAL_STATUS, ["claim_id", "remit_id", "paid_on"]],
         on="claim_id", suffixes=("", "_next"),

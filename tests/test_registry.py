@@ -108,3 +108,13 @@ def test_the_prepared_context_declares_its_ledger_policy(small):
     sources = [inspect.getsource(m) for m in (explorer_data, explorer_views)] + [
         inspect.getsource(inspect.getmodule(getattr(metrics_pkg, n))) for n in ("ledger_for", "monthly_kpis", "ar_aging")]
     assert not any('denial_policy="keep_in_ar")' in s or "_ledger_policy" in s or ".attrs" in s for s in sources)
+
+
+def test_the_methods_section_under_the_at_remit_policy():
+    """The definitions a report prints are computed on an empty practice: under at_remit that used to crash
+    (an empty ledger variant), so an at_remit report could not run."""
+    from rcmkit.metrics import definitions_used
+
+    defs = definitions_used(MetricOptions(denial_policy="at_remit"))
+    assert len(defs) == len(registry.headline_keys()) + 1
+    assert "denial_policy=at_remit" in defs.iloc[-1]["definition"]

@@ -20,7 +20,7 @@ import rcmkit
 from conftest import run_cli
 from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_used, denial_outcomes, denial_reasons,
                             denied_not_resubmitted, last_full_month, monthly_kpis, no_response, timely_filing_risk,
-                            underpayment_summary)
+                            unapplied_postings, underpayment_summary)
 from rcmkit.metrics.payers import open_denials, payer_scorecard
 from rcmkit.reference import benchmarks
 from rcmkit.report.narrative import data_through, executive_summary
@@ -270,7 +270,8 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     # deterministic: the same inputs give the same bytes (no wall-clock time inside)
     again = write_metrics(tmp_path, "demo", month, expected["kpis"], expected["definitions"], status=status,
                           summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None,
-                          worklists=worklists, underpayments=underpaid)
+                          worklists=worklists, underpayments=underpaid,
+                          suspense=unapplied_postings(tables, month))
     assert again.read_bytes() == path.read_bytes()
 
 
@@ -562,6 +563,7 @@ def test_worklists_and_underpayments_of_the_small_practice():
 
 
 # --------------------------------------------------------------------------------------------- PDF
+@pytest.mark.browser
 def test_pdf_is_printed_on_letter_pages(tmp_path):
     from rcmkit.report.export import html_to_pdf
 
@@ -598,6 +600,7 @@ def test_pdf_errors_are_one_line(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 def test_report_without_chromium_still_publishes_html(demo_root, tmp_path, monkeypatch):
     from rcmkit.report import export, load_params, run_report
 

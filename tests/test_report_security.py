@@ -142,6 +142,7 @@ def test_pdf_printed_by_chromium_is_private(tmp_path, open_umask):
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 def test_published_report_folder_is_private(project, tmp_path, open_umask, monkeypatch):
     """One real (tiny) report run, kernel and all: every folder it creates is 0700 and every file 0600, including
     metrics.json (written by the kernel), the executed notebook (papermill), HTML, slides, PDF and run.json."""
@@ -289,7 +290,7 @@ def test_hand_built_parameters_and_helpers_refuse_escaping_names(tmp_path):
     bad = ReportParams(source="x.yaml", practice="../x", data_root=tmp_path, month="2026-03", output_root=tmp_path)
     with pytest.raises(ParamError, match="x.yaml: practice: invalid practice name '../x'"):
         bad.report_dir
-    with pytest.raises(ParamError, match='x.yaml: month: expected a "YYYY-MM" month'):
+    with pytest.raises(ParamError, match='x.yaml: month: expected a quoted "YYYY-MM" month'):
         ReportParams(source="x.yaml", practice="p", data_root=tmp_path, month="../..", output_root=tmp_path).report_dir
     with pytest.raises(store.StoreError, match="invalid practice name"):
         input_hashes(tmp_path, "../x")
