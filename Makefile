@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` and `make test`.
+# The README's commands: `make demo`, `make test` (every test: what CI runs) and `make test-fast` (the edit-test loop).
 # Each creates .venv and installs the project into it when needed.
 PYTHON ?= python3.11
 VENV   := .venv
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PRACTICE_PARAMS ?= parameters/demo.yaml
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast install clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
@@ -29,6 +29,13 @@ portfolio: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Seconds, not minutes: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
+# tests/conftest.py), and the property tests with few examples. Every module's hand-computed tests still run.
+FAST_EXAMPLES ?= 10
+test-fast: $(STAMP)
+	HYPOTHESIS_MAX_EXAMPLES=$(FAST_EXAMPLES) RCMKIT_FUZZ_EXAMPLES=$(FAST_EXAMPLES) \
+	  $(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

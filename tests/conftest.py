@@ -1,4 +1,11 @@
-"""Shared fixtures: a small demo practice and one executed monthly report, both built once per session."""
+"""Shared fixtures: a small demo practice and one executed monthly report, both built once per session.
+
+Test tiers (issue #14): ``make test`` runs every test (what CI runs); ``make test-fast`` runs ``-m "not slow"``,
+the edit-test loop. A test is ``slow`` when it executes a notebook, starts Chromium, starts Spark (Java), builds a
+1,000+-claim demo or runs many file-by-file ingests or subprocesses. The ``notebook``, ``browser`` and ``spark``
+markers, and the session demo fixtures below (``demo_cli``, ``demo_root``, ``demo_report``: a 1,500-claim demo and
+its executed report), imply ``slow``: :func:`pytest_collection_modifyitems` adds it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,21 @@ import pytest
 #: Claims in the test demo: enough for every chart and table to have data, small enough to stay fast.
 DEMO_CLAIMS = 1500
 RCMKIT = Path(sys.executable).parent / "rcmkit"  # the installed entry point of this environment
+
+
+#: markers that make a test slow by themselves
+SLOW_MARKERS = ("notebook", "browser", "spark")
+#: session fixtures that build the 1,500-claim demo (and run its report): any test using one is slow
+SLOW_FIXTURES = ("demo_cli", "demo_root", "demo_report")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow"):
+            continue
+        if any(item.get_closest_marker(m) for m in SLOW_MARKERS) or set(SLOW_FIXTURES) & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

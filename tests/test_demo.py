@@ -91,6 +91,7 @@ def _digest_script(n: int) -> str:
     )
 
 
+@pytest.mark.slow
 def test_output_does_not_depend_on_the_process_hash_seed():
     outs = set()
     for hash_seed in ("1", "2"):
@@ -295,6 +296,7 @@ def test_initial_denial_and_clean_claim_rates(t, first_adjudication):
     assert 0.88 <= clean.mean() <= 0.96
 
 
+@pytest.mark.slow
 def test_one_payer_denies_clearly_more(full):
     first = _first_adjudication(full[0])
     by_payer = first.groupby("payer_id")["denied"].mean()
@@ -539,6 +541,7 @@ def test_bad_arguments_are_refused():
         demo.generate(n_claims=0)
 
 
+@pytest.mark.slow
 def test_the_default_demo_is_fast_and_realistic(full):
     t, elapsed = full
     assert elapsed < 10, elapsed

@@ -11,6 +11,9 @@ from rcmkit.demo import build_demo, generate
 from rcmkit.ledger import build_ledger
 from rcmkit.metrics import kpi_trend
 
+#: a 1,200-claim demo built through files and ingest: the slow tier
+pytestmark = pytest.mark.slow
+
 KW = {"seed": 11, "n_claims": 1200}
 
 

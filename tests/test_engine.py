@@ -57,7 +57,11 @@ def _assert_same_suite(expected: dict, got: dict, label: str) -> None:
         pd.testing.assert_frame_equal(expected[name], got[name], check_dtype=False, obj=f"{label}: {name}")
 
 
-@pytest.mark.parametrize("practice,month", [("small", MONTH), ("demo", DEMO_MONTH)])
+#: the 1,200-claim demo practice's comparisons are in the slow tier; the small practice's stay fast
+DEMO_CASE = pytest.param("demo", DEMO_MONTH, marks=pytest.mark.slow, id="demo-" + DEMO_MONTH)
+
+
+@pytest.mark.parametrize("practice,month", [("small", MONTH), DEMO_CASE])
 @pytest.mark.parametrize("options", [MetricOptions(), MetricOptions(
     days_in_ar="gross_12m", aging_basis="submission_date", aged_over_days=90, denial_scope="full",
     reimbursement_months=12, min_cell_count=1)], ids=["defaults", "variants"])
@@ -77,6 +81,7 @@ def test_small_practice_suite_has_the_hand_computed_numbers(stores):
     assert suite["kpis"]["initial_denial_rate"].denominator > 0
 
 
+@pytest.mark.slow  # the 1,200-claim demo practice
 def test_variant_ledger_on_duckdb(stores, monkeypatch):
     """A denial policy other than the stored ledger's rebuilds the ledger, once per KPI set, and hands it to
     the engine."""
@@ -164,7 +169,8 @@ def spark():
     session.stop()
 
 
-@pytest.mark.parametrize("practice,month", [("small", MONTH), ("demo", DEMO_MONTH)])
+@pytest.mark.spark
+@pytest.mark.parametrize("practice,month", [("small", MONTH), DEMO_CASE])
 def test_spark_equals_pandas(stores, spark, practice, month):
     options = MetricOptions()
     pandas_suite = kpi_suite(engine.open_tables(stores, practice, "pandas"), month, options)
@@ -186,6 +192,7 @@ def test_practice_without_some_tables(tmp_path):
     assert expected["kpis"]["charges"].value > 0
 
 
+@pytest.mark.slow  # the 1,200-claim demo practice
 @pytest.mark.parametrize("policy", ["keep_in_ar", "at_remit"])
 def test_suite_needs_only_its_columns(stores, policy):
     """kpi_suite runs on the columns SUITE_COLUMNS names (what pandas loads at scale) and gives the same
@@ -202,6 +209,7 @@ def test_suite_needs_only_its_columns(stores, policy):
     _assert_same_suite(full, kpi_suite(without_ledger, DEMO_MONTH, options), "narrow, ledger rebuilt")
 
 
+@pytest.mark.slow  # the 1,200-claim demo practice
 def test_cli_kpis_on_each_engine(stores):
     """`rcmkit kpis` prints the month's KPIs computed on the chosen engine: the same numbers as monthly_kpis on
     pandas; bad practice names and incomplete months are one-line errors (exit 2)."""
@@ -249,6 +257,7 @@ def test_lazy_tables_read_one_version_while_commits_land(tmp_path):
     assert not snapshots[0].exists() and snapshots[1].exists()
 
 
+@pytest.mark.slow  # the 1,200-claim demo practice
 @pytest.mark.parametrize("name", ["payer_scorecard", "open_denials", "no_response", "timely_filing_risk",
                                   "denied_not_resubmitted", "contract_lines", "underpayment_summary", "charge_lag",
                                   "days_to_pay", "unbilled_charges", "denial_rates_by", "denial_outcomes",

@@ -432,6 +432,7 @@ def test_demo_control_changes_are_fast(demo_data):
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_runs_with_papermill(demo_root, tmp_path):
     """notebooks/explore.ipynb runs headless: the widget and a static copy of its initial state are in the output."""
     import nbformat

@@ -15,7 +15,7 @@ import pytest
 
 from rcmkit.report.browser import chromium_path
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 LABEL = "Initial denial rate (claims)"
 

@@ -156,6 +156,7 @@ _KPIS = {p: {k: v.value for k, v in monthly_kpis(_BASE, MONTH, MetricOptions(den
          for p in ("keep_in_ar", "at_remit")}
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shift=st.integers(0, 5000), gaps=st.lists(st.integers(1, 120), min_size=1, max_size=4),
        width=st.integers(0, 9), pad=st.integers(1, 8))

@@ -86,6 +86,7 @@ def _ingest_worker(root, paths):
     ingest(root, "p", paths, progress=False)
 
 
+@pytest.mark.slow
 def test_concurrent_ingests_equal_a_serial_run(tmp_path):
     serial = tmp_path / "serial"
     ingest(serial, "p", [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"], progress=False)
@@ -142,6 +143,7 @@ def test_a_claim_from_both_a_pm_export_and_an_837_is_held_once(tmp_path, pm_firs
     assert set(lines["submission_id"]) <= set(claims["submission_id"])
 
 
+@pytest.mark.slow
 def test_files_in_any_order_give_the_same_tables(tmp_path):
     """Each file in its own run, 837s first, ends with the same tables as one run of all of them: a payer met
     first in an 837 (no name there) takes its name and class from its 835s when they arrive."""

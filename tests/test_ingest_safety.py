@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rcmkit import store
@@ -83,6 +84,7 @@ pipeline._read_x12_files(files, b"s", 2, False)
 """
 
 
+@pytest.mark.slow
 def test_x12_workers_die_with_their_parent(tmp_path):
     """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
     files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]

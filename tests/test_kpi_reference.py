@@ -22,6 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from kpi_reference import TABLES, compare_suites, normalize_suite, reference_suite  # noqa: E402
 
+#: 1,500-claim demo practices against the hand-written SQL: the slow tier
+pytestmark = pytest.mark.slow
+
 MID_MONTH = "2026-05"  # its month end has a credit balance; its 3-month window has reversals
 
 

@@ -230,6 +230,7 @@ def test_report_work_list_table_shows_the_provider_name():
 
 
 # --------------------------------------------------------------------------------------------- demo
+@pytest.mark.slow
 def test_demo_names_its_providers_and_its_837s_carry_the_same_names():
     from rcmkit import demo, x12write
 

@@ -131,6 +131,7 @@ def _resolve(point: str, written: list[str]) -> str:
     return point
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point,expected", CRASH_POINTS, ids=[p for p, _ in CRASH_POINTS])
 def test_ingest_killed_at_each_commit_step_is_before_or_after_and_reruns_once(inbox, states, tmp_path, point,
                                                                               expected):
@@ -153,6 +154,7 @@ def _read_child(root: Path, crash_at: str) -> None:
     store.load_tables(root, PRACTICE, ["claims"])
 
 
+@pytest.mark.slow
 def test_a_crash_during_roll_forward_is_rolled_forward_by_the_next_process(inbox, states, tmp_path):
     root = _fresh_before(states, tmp_path)
     assert _run_child(_ingest_child, root, inbox["B"], "rename:3") == -signal.SIGKILL  # writer dies mid-renames
@@ -161,6 +163,7 @@ def test_a_crash_during_roll_forward_is_rolled_forward_by_the_next_process(inbox
     assert _observed(root) == states["after"]
 
 
+@pytest.mark.slow
 def test_ingest_killed_at_increasing_delays(inbox, states, tmp_path):
     """SIGKILL from outside at moments spread over a whole run (reading files, building tables, committing)."""
     root = _fresh_before(states, tmp_path / "timing")
@@ -217,6 +220,7 @@ def _reader(root: Path, seconds: float, out) -> None:
     out.put((reads, mixed))
 
 
+@pytest.mark.slow
 def test_reads_during_commits_see_one_version(tmp_path):
     store.save_tables(tmp_path, PRACTICE, _versioned(0))
     out = FORK.Queue()
@@ -242,6 +246,7 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_three_concurrent_ingests_of_overlapping_files_equal_a_serial_run(inbox, tmp_path):
     serial = tmp_path / "serial"
     for run in "ABC":
@@ -268,6 +273,7 @@ def _report_reader(root: Path, seconds: float, out) -> None:
     out.put(counts)
 
 
+@pytest.mark.slow
 def test_a_report_reading_while_an_ingest_commits_sees_before_or_after(inbox, states, tmp_path):
     root = _fresh_before(states, tmp_path)
     expected = set()
@@ -296,6 +302,7 @@ def _hold(folder: Path, ready, release, shared: bool) -> None:
         release.wait(30)
 
 
+@pytest.mark.slow
 def test_busy_practice_names_its_holder_every_time_and_other_practices_do_not_wait(tmp_path):
     folder = tmp_path / "a"
     ready, release = FORK.Event(), FORK.Event()
@@ -493,6 +500,7 @@ def _damage_phi(text: str) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_no_patient_name_member_id_or_birth_date_in_tables_or_messages(tmp_path):
     kw = {"seed": 8, "n_claims": 80}
     result = demo.build_demo(tmp_path, "phi", progress=False, **kw)

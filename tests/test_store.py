@@ -90,6 +90,7 @@ def _hold_lock(folder, seconds, ready):
         time.sleep(seconds)
 
 
+@pytest.mark.slow
 def test_busy_practice_names_the_holder(tmp_path):
     folder = tmp_path / "p1"
     ready = mp.Event()
@@ -119,6 +120,7 @@ def _append_payer(root, practice, payer_id, delay):
     store.update_tables(root, practice, ["payers"], change)
 
 
+@pytest.mark.slow
 def test_concurrent_updates_serialize_and_lose_nothing(tmp_path):
     workers = [mp.Process(target=_append_payer, args=(tmp_path, "p1", f"X{i}", 0.3)) for i in range(4)]
     for w in workers:

@@ -285,6 +285,7 @@ def _pick(files: list[tuple[str, str]], *patterns: str) -> list[tuple[str, str]]
     return list(chosen.items())
 
 
+@pytest.mark.slow
 def test_pyx12_validates_837_files(files_837, tmp_path):
     for name, text in _pick(files_837, r":B:7\*", r":B:8\*", r"\nNM1\*82\*", r"\nSV1\*HC:\d+:25[*:]",
                             r"\nSV1\*HC:[^*]*\*[^*]*\*UN\*[2-9]", r"\nHI\*ABK:\w+\*ABF:\w+\*ABF"):
@@ -298,6 +299,7 @@ def _claim_level_cas(text: str) -> bool:
     return any(s[0] == "CLP" and segs[i + 1][0] == "CAS" for i, s in enumerate(segs[:-1]))
 
 
+@pytest.mark.slow
 def test_pyx12_validates_835_files(files_835, tmp_path):
     chosen = _pick(files_835, r"\nCLP\*\w+\*22\*",  # a reversal
                    r"\nCLP\*\w+\*4\*",  # a denial of a claim the payer cannot match
@@ -379,12 +381,14 @@ def _assert_same(truth: pd.DataFrame, got: pd.DataFrame, sort: list[str]) -> Non
     pd.testing.assert_frame_equal(t, g)
 
 
+@pytest.mark.slow
 def test_ingest_reads_the_files_cleanly(ingested, files_837, files_835):
     assert ingested.rejections.empty, ingested.rejections.head().to_string()
     assert ingested.warnings.empty, ingested.warnings.head().to_string()
     assert ingested.stats["files"] == len(files_837) + len(files_835)
 
 
+@pytest.mark.slow
 def test_835_round_trip(ingested, truth):
     got = ingested.tables
     remit = _align(truth["remittances"], got["remittances"],
@@ -400,6 +404,7 @@ def test_835_round_trip(ingested, truth):
     assert set(details["claim_filing_indicator"]) <= set(xw.FILING_INDICATORS_835.values())
 
 
+@pytest.mark.slow
 def test_837_round_trip(ingested, truth):
     got = ingested.tables
     insured = _insured(truth)
@@ -459,6 +464,7 @@ def _merged_sources(ingested, pm) -> dict[str, pd.DataFrame]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["keep_in_ar", "at_remit"])
 def test_ledger_from_the_files_equals_the_ledger_from_the_truth(ingested, pm, truth, policy):
     merged = _merged_sources(ingested, pm)
@@ -468,6 +474,7 @@ def test_ledger_from_the_files_equals_the_ledger_from_the_truth(ingested, pm, tr
                                   build_ledger(truth, denial_policy=policy))
 
 
+@pytest.mark.slow
 def test_no_patient_identifier_reaches_a_table(ingested, pm, roster, inbox):
     members = set(roster["member_id"].dropna())
     names = {n.casefold() for n in pd.concat([roster["first_name"], roster["last_name"]])}

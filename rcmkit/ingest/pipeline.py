@@ -282,6 +282,20 @@ def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
     return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected})
 
 
+def _merge_providers(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Provider names by NPI: the latest non-empty name wins (a provider renamed in a later file); where it came
+    from is the first source (in sort order) that gave that name, so files read in any order agree."""
+    rows = [f for f in frames if len(f)]
+    if not rows:
+        return schema.empty("providers")
+    rows = pd.concat(rows, ignore_index=True)
+    rows = rows[rows["name"].notna() & (rows["name"].astype(str).str.strip() != "")]
+    latest = rows.drop_duplicates("npi", keep="last")[["npi", "name"]]
+    same = rows.merge(latest, on=["npi", "name"])
+    first = same.sort_values(["npi", "source"], kind="mergesort", na_position="last").drop_duplicates("npi")
+    return schema.conform("providers", first.sort_values("npi", kind="mergesort"))
+
+
 def _replace_by_file(old: pd.DataFrame, new: pd.DataFrame, files: set[str], name: str) -> pd.DataFrame:
     """A file read again replaces what earlier runs said about it (its warnings and rejections)."""
     kept = old[~old["file"].isin(files)]
@@ -414,11 +428,8 @@ def ingest(
         # contract rates replace stored ones of the same key; provider names: the latest non-empty one wins
         rates = csv_new.get("contracts", schema.empty("contracts"))
         out["contracts"] = _append(current["contracts"], rates, "contracts", keep="last")
-        names = [current["providers"], new.get("providers", schema.empty("providers")),
-                 csv_new.get("providers", schema.empty("providers"))]
-        names = [n for n in names if len(n)]
-        out["providers"] = (pd.concat(names, ignore_index=True).dropna(subset=["name"])
-                            .drop_duplicates("npi", keep="last") if names else current["providers"])
+        out["providers"] = _merge_providers([current["providers"], new.get("providers", schema.empty("providers")),
+                                             csv_new.get("providers", schema.empty("providers"))])
         merged = {**merged, **out}
         # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
         money = any(len(merged[n]) for n in ("claims", "remittances", "adjustments", "postings"))
