@@ -32,7 +32,7 @@ test: $(STAMP)
 
 # Seconds, not minutes: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
 # tests/conftest.py), and the property tests with few examples. Every module's hand-computed tests still run.
-FAST_EXAMPLES ?= 10
+FAST_EXAMPLES ?= 5
 test-fast: $(STAMP)
 	HYPOTHESIS_MAX_EXAMPLES=$(FAST_EXAMPLES) RCMKIT_FUZZ_EXAMPLES=$(FAST_EXAMPLES) \
 	  $(BIN)/python -m pytest -q -m "not slow"

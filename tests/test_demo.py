@@ -15,6 +15,8 @@ import pytest
 from rcmkit import demo, schema
 
 N = 2000
+#: tests on the N-claim demo (fixture t) are in the slow tier; the small and tiny practices' stay fast
+big_demo = pytest.mark.slow
 END = pd.Timestamp("2026-10-31")
 DENIAL_CARCS = {"4", "11", "15", "16", "27", "29", "31", "50", "96", "97", "197"}
 
@@ -103,6 +105,7 @@ def test_output_does_not_depend_on_the_process_hash_seed():
 
 
 # ---------------------------------------------------------------------------------------------- schema, keys
+@big_demo
 def test_every_table_conforms_to_its_schema(t):
     assert list(t) == list(demo.TABLES)
     for name, df in t.items():
@@ -112,6 +115,7 @@ def test_every_table_conforms_to_its_schema(t):
         schema.to_arrow(name, df)  # the parquet conversion accepts it too
 
 
+@big_demo
 def test_keys_are_unique_and_well_formed(t):
     claims, lines, rem, rl = t["claims"], t["claim_lines"], t["remittances"], t["remit_lines"]
     assert t["payers"]["payer_id"].is_unique
@@ -131,6 +135,7 @@ def test_keys_are_unique_and_well_formed(t):
     assert (rem["source"] == "demo").all() and (claims["source"] == "demo").all()
 
 
+@big_demo
 def test_one_trace_number_per_payer_and_payment_day(t):
     rem = t["remittances"]
     per_835 = rem.groupby(["payer_id", "paid_on"])["trace_number"].nunique()
@@ -138,6 +143,7 @@ def test_one_trace_number_per_payer_and_payment_day(t):
     assert (rem.groupby("trace_number")[["payer_id", "paid_on"]].nunique() == 1).all().all()
 
 
+@big_demo
 def test_line_totals_match_claim_totals(t):
     lines = t["claim_lines"].groupby("submission_id")["charge_cents"].sum()
     claims = t["claims"].set_index("submission_id")["total_charge_cents"]
@@ -145,6 +151,7 @@ def test_line_totals_match_claim_totals(t):
 
 
 # ---------------------------------------------------------------------------------------------- 835 balancing
+@big_demo
 def test_every_remit_line_balances(t):
     adj, rl = t["adjustments"], t["remit_lines"]
     cas = adj.dropna(subset=["line_number"]).groupby(["remit_id", "line_number"])["amount_cents"].sum()
@@ -153,6 +160,7 @@ def test_every_remit_line_balances(t):
     assert (gap == 0).all(), gap[gap != 0].head()
 
 
+@big_demo
 def test_every_remittance_balances(t):
     rem, adj, rl = t["remittances"], t["adjustments"], t["remit_lines"]
     cas = adj.groupby("remit_id")["amount_cents"].sum().reindex(rem["remit_id"], fill_value=0).to_numpy()
@@ -165,6 +173,7 @@ def test_every_remittance_balances(t):
     assert (sums["paid_cents"] == with_lines["paid_cents"]).all()
 
 
+@big_demo
 def test_paid_lines_allow_billed_minus_contractual(t):
     rl, adj = t["remit_lines"], t["adjustments"]
     co45 = adj[(adj["group_code"] == "CO") & (adj["reason_code"] == "45")]
@@ -175,6 +184,7 @@ def test_paid_lines_allow_billed_minus_contractual(t):
     assert (paid["paid_cents"].abs() <= paid["allowed_cents"].abs()).all()
 
 
+@big_demo
 def test_medicare_pays_after_deductible_coinsurance_and_sequestration(t, classes):
     rem, adj = t["remittances"], t["adjustments"]
     medicare = rem[rem["payer_id"].map(classes).eq("medicare") & (rem["status_code"] == "1")]
@@ -189,6 +199,7 @@ def test_medicare_pays_after_deductible_coinsurance_and_sequestration(t, classes
 
 
 # ---------------------------------------------------------------------------------------------- dates
+@big_demo
 def test_nothing_is_dated_after_the_end_month(t):
     for name, df in t.items():
         for col in df.columns:
@@ -207,6 +218,7 @@ def test_a_shorter_span_stops_at_its_end():
     assert len(_originals(t)) > 250  # only visits of the last days are still unbilled
 
 
+@big_demo
 def test_claims_and_payments_fall_on_business_days(t):
     assert (t["claims"]["submitted_on"].dt.day_of_week < 5).all()
     assert (t["remittances"]["paid_on"].dt.day_of_week < 5).all()
@@ -214,6 +226,7 @@ def test_claims_and_payments_fall_on_business_days(t):
 
 
 # ---------------------------------------------------------------------------------------------- practice
+@big_demo
 def test_payers_providers_and_self_pay(t, classes):
     payers = t["payers"]
     assert len(payers) >= 6
@@ -240,12 +253,14 @@ def _npi_valid(npi: str) -> bool:
     return total % 10 == 0
 
 
+@big_demo
 def test_npis_are_ten_digits_with_a_valid_check_digit(t):
     npis = set(t["claims"]["billing_npi"]) | set(t["claims"]["rendering_npi"])
     assert all(re.fullmatch(r"[12]\d{9}", n) and _npi_valid(n) for n in npis)
     assert _npi_valid("1234567893") and not _npi_valid("1234567890")
 
 
+@big_demo
 def test_codes_are_codes_only(t):
     lines = t["claim_lines"]
     fees = demo.fee_schedule()
@@ -259,6 +274,7 @@ def test_codes_are_codes_only(t):
     assert all(re.fullmatch(r"[A-Z]\d[0-9A-Z]{1,5}", code) for d in dx for code in d)
 
 
+@big_demo
 def test_a_realistic_code_mix(t):
     orig = t["claim_lines"][t["claim_lines"]["submission_id"].str.endswith("-S1")]
     codes = orig["procedure_code"].value_counts()
@@ -274,6 +290,7 @@ def test_a_realistic_code_mix(t):
     assert not orig[orig["submission_id"].isin(medicare) & orig["procedure_code"].isin(["99387", "99397"])].size
 
 
+@big_demo
 def test_flu_season_shapes_the_year(t):
     lines = t["claim_lines"]
     flu = lines[lines["procedure_code"].isin(["90686", "90688", "90662"])]
@@ -287,6 +304,7 @@ def test_flu_season_shapes_the_year(t):
 
 
 # ---------------------------------------------------------------------------------------------- realistic shares
+@big_demo
 def test_initial_denial_and_clean_claim_rates(t, first_adjudication):
     denied = first_adjudication["denied"]
     n_orig = len(_originals(t))
@@ -305,6 +323,7 @@ def test_one_payer_denies_clearly_more(full):
     assert by_payer["MCD22"] > 1.6 * overall
 
 
+@big_demo
 def test_denials_use_real_carcs_at_line_and_claim_level(t):
     adj = t["adjustments"]
     reasons = set(adj.loc[adj["group_code"] == "CO", "reason_code"])
@@ -320,6 +339,7 @@ def test_denials_use_real_carcs_at_line_and_claim_level(t):
     assert set(adj[adj["remit_id"].isin(status4["remit_id"])]["reason_code"]) == {"31"}
 
 
+@big_demo
 def test_days_to_pay_by_payer_class(first_adjudication, classes):
     lag = first_adjudication.assign(cls=first_adjudication["payer_id"].map(classes)).groupby("cls")["lag"]
     median = lag.median()
@@ -329,12 +349,14 @@ def test_days_to_pay_by_payer_class(first_adjudication, classes):
     assert (lag.quantile(0.95) >= 1.4 * median).all() and (lag.max() > 3 * median).all()  # long tails
 
 
+@big_demo
 def test_charge_lag(t):
     lag = (_originals(t)["submitted_on"] - _originals(t)["service_from"]).dt.days
     assert 1 <= lag.median() <= 3
     assert 5 <= lag.quantile(0.9) <= 10
 
 
+@big_demo
 def test_some_claims_are_still_open_at_the_end(t, first_adjudication):
     insured = _originals(t)[_originals(t)["payer_id"] != "SELF"]
     unanswered = ~insured["claim_id"].isin(first_adjudication["claim_id"])
@@ -344,6 +366,7 @@ def test_some_claims_are_still_open_at_the_end(t, first_adjudication):
 
 
 # ---------------------------------------------------------------------------------------------- claim flow
+@big_demo
 def test_replacements_carry_the_payer_claim_number(t):
     claims, rem = t["claims"], t["remittances"]
     refs = claims[claims["frequency_code"].isin(["7", "8"])]
@@ -355,6 +378,7 @@ def test_replacements_carry_the_payer_claim_number(t):
     assert (refs["submitted_on"] > first_sub.loc[refs.index]).all()
 
 
+@big_demo
 def test_resubmitted_denials_get_paid(t, first_adjudication):
     claims, rem = t["claims"], t["remittances"]
     resubmitted = set(claims.loc[claims["submission_id"].str.endswith("-S2")
@@ -366,6 +390,7 @@ def test_resubmitted_denials_get_paid(t, first_adjudication):
     assert later["claim_id"].nunique() >= 0.7 * len(corrected)
 
 
+@big_demo
 def test_reversals_negate_the_original_and_come_with_the_correction(t):
     rem, rl, adj = t["remittances"], t["remit_lines"], t["adjustments"]
     reversals = rem[rem["status_code"] == "22"]
@@ -391,6 +416,7 @@ def test_reversals_negate_the_original_and_come_with_the_correction(t):
     assert same_835 >= 2  # payer reprocessing: reversal and corrected payment share the ICN and the 835
 
 
+@big_demo
 def test_voids_take_the_payment_back(t):
     claims, rem = t["claims"], t["remittances"]
     voided = claims[claims["frequency_code"] == "8"]
@@ -399,6 +425,7 @@ def test_voids_take_the_payment_back(t):
     assert rem[rem["claim_id"].isin(reversed_["claim_id"])].groupby("claim_id")["paid_cents"].sum().eq(0).all()
 
 
+@big_demo
 def test_duplicates_are_denied_oa18_and_not_a_new_charge(t):
     claims, adj, rem = t["claims"], t["adjustments"], t["remittances"]
     dup_remits = rem[rem["remit_id"].isin(adj.loc[adj["reason_code"] == "18", "remit_id"])]
@@ -407,6 +434,7 @@ def test_duplicates_are_denied_oa18_and_not_a_new_charge(t):
     assert (dups["frequency_code"] == "1").all()
 
 
+@big_demo
 def test_postings(t):
     post = t["postings"]
     assert set(post["kind"]) <= set(schema.LEDGER_KINDS)
@@ -420,6 +448,7 @@ def test_postings(t):
     assert age.between(90, 184).all()
 
 
+@big_demo
 def test_no_claim_is_paid_or_written_off_twice(t):
     """Payer side (charge - contractual - paid - PR - write-offs) and patient side (PR - patient postings) of
     every claim stay non-negative: no credit balance from a double payment, adjustment or write-off."""
@@ -443,6 +472,7 @@ def test_no_claim_is_paid_or_written_off_twice(t):
     assert (payer_side > 0).mean() < 0.15  # most claims are settled by the end
 
 
+@big_demo
 def test_patients_pay_later_than_insurers(t, first_adjudication):
     pay = t["postings"][t["postings"]["kind"] == "patient_payment"]
     first_pay = pay.groupby("claim_id")["posted_on"].min()
@@ -454,6 +484,7 @@ def test_patients_pay_later_than_insurers(t, first_adjudication):
     assert 0.6 < owed[owed > 0].index.isin(first_pay.index).mean() < 0.98  # some never pay
 
 
+@big_demo
 def test_one_payer_allows_less_than_its_contract_on_a_few_codes(t):
     rl, rem = t["remit_lines"], t["remittances"]
     contract = demo.contract_schedule().set_index(["payer_id", "procedure_code"])["allowed_cents"]
@@ -474,6 +505,7 @@ def test_one_payer_allows_less_than_its_contract_on_a_few_codes(t):
 
 
 # ---------------------------------------------------------------------------------------------- roster, profiles, size
+@big_demo
 def test_patient_roster_is_deterministic_and_never_leaks(t):
     roster = demo.patients(7, n_claims=N)
     pd.testing.assert_frame_equal(roster, demo.patients(7, n_claims=N))
@@ -495,6 +527,7 @@ def test_patient_roster_is_deterministic_and_never_leaks(t):
             assert not values & secrets, (name, col)
 
 
+@big_demo
 def test_ages_match_the_codes(t):
     roster = demo.patients(7, n_claims=N).set_index("patient_key")
     lines = t["claim_lines"].merge(t["claims"][["submission_id", "patient_key", "payer_id"]], on="submission_id")
