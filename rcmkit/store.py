@@ -9,7 +9,8 @@ Writes are transactions over several tables at once and are crash safe:
 1. every new table file is written to ``<table>.parquet.tmp-<token>`` and fsynced;
 2. a journal ``_commit.json`` naming those renames is written atomically (write + fsync + rename): this is the
    commit point;
-3. the renames happen, the manifest is rewritten, the journal is removed.
+3. the renames happen, the manifest is rewritten, the version is published (``current``, below), the journal
+   is removed.
 
 A process killed before step 2 leaves only temporary files, which the next writer deletes (roll back); killed
 after it, the next reader or writer finishes the renames from the journal (roll forward). Either way the tables
@@ -17,7 +18,10 @@ are exactly the old or exactly the new version (``tests/test_reliability.py`` ki
 readers in the middle of a roll forward, to prove it). A journal can only rename a table's temporary file onto
 that table: it is checked before a roll forward. Writers on one practice serialize on an advisory lock
 (``.lock``, ``flock`` exclusive); readers of several tables hold it shared, so they see one version, never a
-mix of the tables before and after a commit. Different practices never wait for each other.
+mix of the tables before and after a commit. Different practices never wait for each other. Readers outside
+rcmkit take no lock: for them ``<practice>/current`` is a symbolic link to ``.versions/v<N>/`` (hard links of
+one complete version's files), switched by one atomic rename once a commit's renames are done, so a commit
+interrupted mid-way never shows them a mix.
 
 Files and folders the store creates are private to their owner: ``0600`` files in ``0700`` folders, or the mode
 in the environment variable ``RCMKIT_FILE_MODE`` (octal, e.g. ``0640``: folders get ``x`` wherever files get
@@ -35,6 +39,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -328,10 +333,49 @@ def _recover(folder: Path) -> None:
         _crash_point("renamed")
         _write_json_atomic(folder / MANIFEST, manifest)
         _crash_point("manifest")
+        _publish(folder, manifest)
         journal.unlink()
         _crash_point("journal-removed")
     for stray in folder.glob("*.tmp-*"):
         stray.unlink()
+
+
+#: ``<practice>/current``: a symbolic link to the folder of the last committed version's table files, switched by
+#: one atomic rename when a commit is complete. Tools outside rcmkit (DuckDB, pandas, R) read
+#: ``<practice>/current/*.parquet`` and see one version, never a mix, even while a commit is interrupted.
+CURRENT = "current"
+VERSIONS = ".versions"
+
+
+def _publish(folder: Path, manifest: dict) -> None:
+    """Hard-link the committed version's table files into ``.versions/v<N>/`` and point ``current`` at it with
+    one rename (idempotent: a recovery may publish the same version again). Versions other than the new and the
+    previous one are removed (a reader that just resolved ``current`` can still open the previous one)."""
+    versions = make_dirs(folder / VERSIONS)
+    name = f"v{int(manifest.get('version', 0)):08d}"
+    target = versions / name
+    if not target.is_dir():
+        tmp = versions / f".{name}.tmp-{secrets.token_hex(4)}"
+        make_dirs(tmp)
+        for table in manifest.get("tables", {}).values():
+            source = folder / table["file"]
+            try:
+                os.link(source, tmp / table["file"])
+            except OSError:  # no hard links on this file system: a copy
+                shutil.copy2(source, tmp / table["file"])
+        _fsync_dir(tmp)
+        os.replace(tmp, target)
+    link = folder / f"{CURRENT}.tmp-{secrets.token_hex(4)}"
+    previous = os.readlink(folder / CURRENT) if (folder / CURRENT).is_symlink() else None
+    if (folder / CURRENT).is_dir() and previous is None:  # a copy of the practice folder made it a real folder
+        shutil.rmtree(folder / CURRENT)
+    os.symlink(os.path.join(VERSIONS, name), link)
+    os.replace(link, folder / CURRENT)
+    _fsync_dir(folder)
+    keep = {name, Path(previous).name if previous else name}
+    for old in versions.iterdir():
+        if old.name not in keep and not (old.name.startswith(".") and time.time() - old.stat().st_mtime < 3600):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_journal(journal: Path) -> tuple[list[tuple[str, str]], dict]:

@@ -587,3 +587,32 @@ def test_restrict_and_write_file_for_other_writers(tmp_path, open_umask, monkeyp
     for path, mode in _modes(tmp_path / "reports").items():
         assert mode == (0o700 if (tmp_path / "reports" / path).is_dir() else 0o600), (path, oct(mode))
     assert hashlib.sha256((out / "metrics.json").read_bytes()).hexdigest() == hashlib.sha256(b"{}").hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["committed", "rename:middle", "renamed", "manifest"])
+def test_readers_outside_rcmkit_never_see_a_mix_after_a_kill_mid_commit(inbox, states, tmp_path, point):
+    """Issue #13: after a kill in the middle of a commit, a tool outside rcmkit (pyarrow here; DuckDB or R alike)
+    reading <practice>/current/*.parquet sees exactly the previous version, before any rcmkit command repairs
+    anything; once one has, it sees exactly the new version."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "data"
+    shutil.copytree(states["before_root"] / PRACTICE, root / PRACTICE, symlinks=True)  # keep `current` a link
+    point = _resolve(point, sorted(states["after"]))
+    assert _run_child(_ingest_child, root, inbox["B"], point) == -signal.SIGKILL
+    current = root / PRACTICE / store.CURRENT
+    assert current.is_symlink()
+
+    def seen() -> dict[str, str]:
+        files = {p.name[: -len(".parquet")]: store.file_sha256(p) for p in current.glob("*.parquet")}
+        for p in current.glob("*.parquet"):
+            pq.read_table(p)  # readable whole
+        return files
+
+    assert seen() == states["before"]  # no mix: nothing of the interrupted commit is visible yet
+    if point.startswith("rename:"):  # the table files themselves are a mix right now: why `current` exists
+        top = {p.name[: -len(".parquet")]: store.file_sha256(p) for p in (root / PRACTICE).glob("*.parquet")}
+        assert top not in (states["before"], states["after"])
+    store.load_tables(root, PRACTICE, ["claims"])  # any rcmkit command finishes the commit
+    assert seen() == states["after"]
