@@ -30,7 +30,7 @@ portfolio: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Seconds, not minutes: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
+# The edit-test loop (about 2.5 min, not 11): no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
 # tests/conftest.py), and the property tests with few examples. Every module's hand-computed tests still run.
 FAST_EXAMPLES ?= 5
 test-fast: $(STAMP)
