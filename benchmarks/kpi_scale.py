@@ -7,11 +7,11 @@ with a hand-written DuckDB SQL reference of the same metrics (benchmarks/kpi_ref
     .venv/bin/python benchmarks/kpi_scale.py --lines 1000000 --profile pandas   # + cProfile of the pandas suite
 
 Data. N claim lines (``claim_lines`` rows) with the demo generator's distributions: one base practice of about
-500,000 lines (``rcmkit.demo.generate``, seed ``--seed``, and its ledger from ``rcmkit.ledger.build_ledger``) is
+500,000 lines (``rcmkit.demo.generate``, seed ``--seed``, and its ledger from ``rcmkit.core.ledger.build_ledger``) is
 replicated K times with distinct claim, submission, remit, payer-claim, trace and patient IDs (prefix
 ``k<copy>-``; payers, codes, dates and amounts unchanged), and a seeded random sample of whole claims of one more
 copy tops it up to N lines. The ledger is derived claim by claim, so replicating the base ledger is exactly what
-``build_ledger`` would give for the replicated tables. The tables are written with ``rcmkit.store.save_tables``
+``build_ledger`` would give for the replicated tables. The tables are written with ``rcmkit.core.store.save_tables``
 (one table per transaction, so memory stays bounded; the files are exactly what the store writes) under
 ``--cache-dir`` (default ``benchmarks/.cache/``, git-ignored by a ``.gitignore`` inside it), keyed by N, the seed
 and a hash of rcmkit's store, schema, demo and ledger code, and reused by later runs. Generation time is printed
@@ -25,8 +25,8 @@ denial rate by claims and dollars, net collection rate, charges, payments), agin
 x code and denial reasons.
 
 * ``sql``: ``kpi_reference.reference_suite`` (DuckDB over ``read_parquet``).
-* ``duckdb``: ``rcmkit.engine.open_tables(..., engine="duckdb")`` + ``rcmkit.metrics.kpi_suite``.
-* ``pandas``: ``rcmkit.engine.open_tables(..., engine="pandas", columns=rcmkit.metrics.SUITE_COLUMNS)`` (the
+* ``duckdb``: ``rcmkit.core.engine.open_tables(..., engine="duckdb")`` + ``rcmkit.metrics.kpi_suite``.
+* ``pandas``: ``rcmkit.core.engine.open_tables(..., engine="pandas", columns=rcmkit.metrics.SUITE_COLUMNS)`` (the
   suite's tables and columns, loaded into memory: timed apart as "load") + ``rcmkit.metrics.kpi_suite``.
 
 Each engine's results are compared with the SQL reference's (KPIs to the cent, every cell of the three tables); a
@@ -184,8 +184,10 @@ def build_dataset(lines: int, seed: int, cache_dir: Path, base_lines: int = 500_
 
     import pandas as pd
 
-    from rcmkit import demo, store
-    from rcmkit.ledger import build_ledger
+    from rcmkit import demo
+
+    from rcmkit.core import store
+    from rcmkit.core.ledger import build_ledger
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     if not (cache_dir / ".gitignore").exists():
@@ -205,7 +207,7 @@ def build_dataset(lines: int, seed: int, cache_dir: Path, base_lines: int = 500_
     generated = time.perf_counter() - started
     print(f"  base: {base_line_count:,} lines, {len(base['claims']):,} submissions, {len(base['ledger']):,} "
           f"ledger rows in {generated:.1f} s; replicating x{copies} + a top-up of "
-          f"{len(extra['claim_lines']) if extra else 0:,} lines; writing with rcmkit.store.save_tables ...",
+          f"{len(extra['claim_lines']) if extra else 0:,} lines; writing with rcmkit.core.store.save_tables ...",
           flush=True)
     rows = {}
     for name in (*SHARED_TABLES, *ID_COLUMNS):  # one table per transaction: bounded memory
@@ -235,7 +237,7 @@ def _run_once(engine: str, root: str, month: str) -> tuple[dict, float | None]:
     """(the normalized suite, seconds spent loading tables (pandas) or None (lazy engines load as they go))."""
     from kpi_reference import TABLES, normalize_suite, reference_suite
 
-    from rcmkit.engine import open_tables
+    from rcmkit.core.engine import open_tables
     from rcmkit.metrics import SUITE_COLUMNS, MetricOptions, kpi_suite
 
     options = MetricOptions()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from rcmkit import __version__
 
 __all__ = ["main"]
 
@@ -45,8 +45,8 @@ def main() -> None:
 def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, direct: bool, jobs: int,
          progress: bool) -> None:
     """Generate a demo practice: by default as real 837P/835 files and a PM export, ingested like a practice's."""
-    from . import store
-    from .demo import PROFILES, build_demo, write_demo
+    from rcmkit.core import store
+    from rcmkit.demo import PROFILES, build_demo, write_demo
 
     try:
         folder = store.practice_dir(data_root, practice)
@@ -58,7 +58,7 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
     try:
         if direct:
             write_demo(data_root, practice, **kwargs)
-            from .ledger import write_ledger
+            from rcmkit.core.ledger import write_ledger
 
             write_ledger(data_root, practice)
         else:
@@ -68,8 +68,8 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
                        f"{files['pm']['files']} PM export files to {files['inbox']}")
             for line in built["ingest"].lines():
                 click.echo(line)
-        from .ingest.reader import DEFAULT_PATIENT_SALT
-        from .ingest.salt import write_salt
+        from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT
+        from rcmkit.ingest.salt import write_salt
 
         # The demo's patients are fictional and keyed with rcmkit's public salt; later ingests reuse it.
         write_salt(data_root, practice, DEFAULT_PATIENT_SALT)
@@ -100,7 +100,7 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
     Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, its PDF (when chromium is
     installed) and slide deck, the executed notebook, metrics.json and run.json. Parameters are validated before any kernel starts (exit 2 on a bad file).
     """
-    from .report import NotebookFailed, ParamError, ReportError, load_params, run_report
+    from rcmkit.report import NotebookFailed, ParamError, ReportError, load_params, run_report
 
     try:
         params = load_params(params_file, month=month, output_root=output_root)
@@ -142,8 +142,8 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
     metrics.json, run.json); <output_root>/<YYYY-MM>/index.html lists every practice. A practice that fails does
     not stop the others; the command ends with a table of results and exits 1 when any practice failed.
     """
-    from .report.batch import outcome_table, run_monthly as run_all
-    from .metrics import parse_month
+    from rcmkit.report.batch import outcome_table, run_monthly as run_all
+    from rcmkit.metrics import parse_month
 
     try:
         month = parse_month(month, "--month") if month is not None else None
@@ -192,9 +192,9 @@ def ingest(practice: str, paths: tuple[str, ...], data_root: str, column_map: st
     postings wait in suspense for their claim; 2 bad usage or input that stopped the run (nothing written);
     1 an unexpected failure.
     """
-    from . import store
-    from .ingest.pipeline import ingest as run_ingest
-    from .ingest.salt import SaltError, practice_salt
+    from rcmkit.core import store
+    from rcmkit.ingest.pipeline import ingest as run_ingest
+    from rcmkit.ingest.salt import SaltError, practice_salt
 
     try:
         salt, said = practice_salt(data_root, practice, salt_env)
@@ -225,7 +225,7 @@ def explore(practice: str, data_root: str, end: str | None, months: str, port: i
             export_dir: str, png: str | None) -> None:
     """Serve the interactive explorer (notebooks/explore.ipynb as a Voila app) on localhost, or save a PNG of
     it: the same as ``python -m rcmkit.explorer serve|screenshot``. In JupyterLab, open the notebook instead."""
-    from .explorer.__main__ import main as explorer_main
+    from rcmkit.explorer.__main__ import main as explorer_main
 
     args = (["screenshot", png] if png else ["serve", "--port", str(port), "--export-dir", export_dir]
             + (["--token", token] if token else []))
@@ -242,7 +242,7 @@ def validate(files: tuple[str, ...]) -> None:
     pyx12 is slow (about 0.3 MB/s) and can fail on large files: a validator failure is reported as such, not as
     a verdict on the file.
     """
-    from .ingest.validate import validate_x12
+    from rcmkit.ingest.x12.validate import validate_x12
 
     verdicts = []
     for f in files:
@@ -260,7 +260,7 @@ def _metric_options(pairs: tuple[str, ...]):
     """``MetricOptions`` from ``KEY=VALUE`` pairs (integers where the option is one); ValueError names the bad one."""
     import dataclasses
 
-    from .metrics import MetricOptions
+    from rcmkit.metrics import MetricOptions
 
     fields = {f.name: f for f in dataclasses.fields(MetricOptions) if not f.name.startswith("_")}
     values: dict[str, object] = {}
@@ -297,7 +297,7 @@ def _readable(frame):
               help="Folder holding one folder of tables per practice.")
 @click.option("--month", default=None, help="YYYY-MM (default: the last full month in the data).")
 @click.option("--engine", "engine_name", type=click.Choice(["pandas", "duckdb", "spark"]), default="duckdb",
-              show_default=True, help="Where the metrics run (rcmkit.engine).")
+              show_default=True, help="Where the metrics run (rcmkit.core.engine).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="A metric option, as in a report's parameter file (repeatable): days_in_ar=gross_12m, "
               "denial_policy=at_remit, aging_basis=submission_date, aged_over_days=90, denial_scope=full, "
@@ -319,9 +319,11 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, opt
 
     import narwhals as nw
 
-    from . import engine, store
-    from .metrics import SUITE_COLUMNS, kpi_suite, last_full_month, monthly_kpis, payer_scorecard
-    from .report.params import check_month
+    from rcmkit.core import engine
+
+    from rcmkit.core import store
+    from rcmkit.metrics import SUITE_COLUMNS, kpi_suite, last_full_month, monthly_kpis, payer_scorecard
+    from rcmkit.report.params import check_month
 
     started = time.perf_counter()
     wanted = list(_KPI_TABLES) if "all" in tables_wanted else list(dict.fromkeys(tables_wanted))

@@ -26,7 +26,7 @@ PRACTICES = (
 def write_practices(data_root: str, scale: float = 1.0, practices=PRACTICES, log=print) -> list[str]:
     """Write each practice's canonical tables and ledger under ``data_root``; returns the practice names."""
     from rcmkit.demo import write_demo
-    from rcmkit.ledger import write_ledger
+    from rcmkit.core.ledger import write_ledger
 
     names = []
     for name, profile, claims, seed in practices:

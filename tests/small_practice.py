@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rcmkit import schema
-from rcmkit.ledger import build_ledger
+from rcmkit.core import schema
+from rcmkit.core.ledger import build_ledger
 
 D = pd.Timestamp
 

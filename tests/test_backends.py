@@ -2,7 +2,7 @@
 
 tests/test_metrics.py works out every metric of the small practice (tests/small_practice.py, 12 claims) by hand.
 Here the practice is saved to a store (as ``rcmkit ingest`` leaves it) and opened with
-:func:`rcmkit.engine.open_tables` on pandas and on DuckDB, and each of test_metrics.py's tests runs on those
+:func:`rcmkit.core.engine.open_tables` on pandas and on DuckDB, and each of test_metrics.py's tests runs on those
 tables: the same hand-computed numbers must come out of both engines. There is no list of metric names to keep:
 a new test in test_metrics.py runs here on both backends by itself.
 
@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 import test_metrics as hand
-from rcmkit import engine, store
-from rcmkit.ledger import build_ledger
+from rcmkit.core import engine
+from rcmkit.core import store
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import MetricOptions, ar_balances, kpi_suite, monthly_kpis
 from small_practice import tables as small_tables
 
@@ -33,7 +34,7 @@ MONTH = hand.MONTH
 
 #: test_metrics.py tests that treat the tables as pandas frames (not a metric's behaviour): pandas backend only.
 PANDAS_ONLY = {
-    "test_at_remit_variant_takes_denials_out_of_ar": "calls rcmkit.ledger.build_ledger (pandas) on the tables",
+    "test_at_remit_variant_takes_denials_out_of_ar": "calls rcmkit.core.ledger.build_ledger (pandas) on the tables",
     "test_point_in_time_ar_equals_truncated_ledger": "slices t['ledger'] with a pandas boolean mask",
     "test_inputs_are_not_mutated": "deep-copies the tables with DataFrame.copy",
     "test_last_full_month": "last_full_month takes pandas tables; the test .assign()s a column",

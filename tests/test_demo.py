@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rcmkit import demo, schema
+from rcmkit import demo
 
+from rcmkit.core import schema
 N = 2000
 #: tests on the N-claim demo (fixture t) are in the slow tier; the small and tiny practices' stay fast
 big_demo = pytest.mark.slow

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.demo import build_demo, generate
-from rcmkit.ledger import build_ledger
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import kpi_trend
 
 #: a 1,200-claim demo built through files and ingest: the slow tier

@@ -1,7 +1,7 @@
 """One metric implementation, three engines: pandas, DuckDB and PySpark give the same KPI suite, to the cent.
 
 The small hand-computed practice (tests/small_practice.py) and a generated demo practice are saved to a store,
-then opened on each engine with :func:`rcmkit.engine.open_tables`; :func:`rcmkit.metrics.kpi_suite` must return
+then opened on each engine with :func:`rcmkit.core.engine.open_tables`; :func:`rcmkit.metrics.kpi_suite` must return
 identical numbers. The Spark tests need Java 17 (``.ci/run`` installs Debian's openjdk-17-jre-headless where
 ``java`` is missing); without Java they skip and say why.
 """
@@ -17,10 +17,16 @@ import narwhals as nw
 import pandas as pd
 import pytest
 
-from rcmkit import demo, engine, schema, store
-from rcmkit.ledger import build_ledger
+from rcmkit import demo
+
+from rcmkit.core import engine
+
+from rcmkit.core import schema
+
+from rcmkit.core import store
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import MetricOptions, kpi_suite
-from rcmkit.reference import classify_adjustments
+from rcmkit.core.refdata import classify_adjustments
 from small_practice import tables as small_tables
 
 duckdb = pytest.importorskip("duckdb")
@@ -108,9 +114,9 @@ def test_day_number_matches_the_calendar():
 
 
 def test_classify_matches_the_pandas_crosswalk():
-    """The engine-side CARC classification equals rcmkit.reference.classify_adjustments on every code the
+    """The engine-side CARC classification equals rcmkit.core.refdata.classify_adjustments on every code the
     crosswalk names, wildcard cases, the 4010 group CR, lower case and an unknown code."""
-    from rcmkit.reference import carc_crosswalk
+    from rcmkit.core.refdata import carc_crosswalk
 
     xw = carc_crosswalk()
     pairs = [(g if g != "*" else "CO", r if r != "*" else "999") for g, r in zip(xw["group_code"], xw["reason_code"])]
@@ -125,7 +131,7 @@ def test_classify_matches_the_pandas_crosswalk():
 
 
 def test_metric_aggregations_stay_plain():
-    """rcmkit.engine's rule: no when/then inside group_by().agg() (narwhals 2.29's pandas backend computes it
+    """rcmkit.core.engine's rule: no when/then inside group_by().agg() (narwhals 2.29's pandas backend computes it
     wrongly: a conditional sum over {a: 100, 200} came out 300, not 200). Derived values go in with_columns."""
     import inspect
     import re

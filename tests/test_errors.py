@@ -24,9 +24,9 @@ def test_every_rcmkit_exception_has_one_root():
 
 
 def test_the_root_keeps_the_builtin_types_callers_catch():
-    from rcmkit import store
-    from rcmkit.ingest.pm_csv import ColumnMapError
-    from rcmkit.store import StoreError
+    from rcmkit.core import store
+    from rcmkit.ingest.pm.reader import ColumnMapError
+    from rcmkit.core.store import StoreError
 
     assert issubclass(ColumnMapError, ValueError) and issubclass(StoreError, RuntimeError)
     try:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.explorer import (
     ClaimIndex, Explorer, ExplorerData, ExplorerState, Filters, Period, filter_tables, parse_codes, to_csv_bytes,
     to_xlsx_bytes,
@@ -380,7 +380,7 @@ def test_state_is_validated_and_hold_refreshes_once(x, monkeypatch):
 # --------------------------------------------------------------------------------------------- the demo practice
 @pytest.fixture(scope="module")
 def demo(demo_root):
-    from rcmkit import store
+    from rcmkit.core import store
     from rcmkit.explorer.data import TABLES
 
     return store.load_tables(demo_root, "demo", TABLES, required=False)

@@ -1,4 +1,4 @@
-"""Fuzzing the X12 reader: valid 835/837 files (written by :mod:`rcmkit.x12write` from small generated demo
+"""Fuzzing the X12 reader: valid 835/837 files (written by :mod:`rcmkit.ingest.x12.write` from small generated demo
 practices, plus the hand-made fixtures) are mutated (segments dropped, duplicated, moved, truncated; elements
 corrupted with bad numbers and dates; separators swapped; envelopes repeated) and read with
 :func:`rcmkit.ingest.parse_x12`. Properties:
@@ -30,7 +30,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rcmkit import demo, x12write
+from rcmkit import demo
+
+from rcmkit.ingest.x12 import write as x12write
 from rcmkit.ingest import parse_x12
 
 HERE = Path(__file__).resolve().parent

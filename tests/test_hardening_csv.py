@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import pytest
 
-from rcmkit.csvsafe import neutralise, neutralise_frame
+from rcmkit.present.csvsafe import neutralise, neutralise_frame
 from rcmkit.explorer import ExplorerData, Explorer, export_frame, to_csv_bytes
 from rcmkit.metrics import MetricOptions
 

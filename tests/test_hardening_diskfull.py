@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
 import rcmkit.report
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.report import run as report_run
 from rcmkit.report.params import ReportParams

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rcmkit import schema
-from rcmkit.ledger import build_ledger
+from rcmkit.core import schema
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import MetricOptions, monthly_kpis
 
 from small_practice import tables as small_tables

@@ -2,7 +2,7 @@
 
 Part 1 (same-day ordering): two adjudications of one claim on one day, at CLP segment positions 92 and 102 of one
 835. As strings their remit_ids sort '...:102' before '...:92'; every place that breaks a same-day tie must pick the
-one at segment 92 first (rcmkit.ledger.event_order): the first adjudication (pandas and DuckDB, with and without
+one at segment 92 first (rcmkit.core.ledger.event_order): the first adjudication (pandas and DuckDB, with and without
 the ``source`` column), the work lists' latest answer, the explorer's payer of a claim known only from its 835s.
 
 Part 2 (hostile outputs): a small practice whose payer names and ids, claim ids, provider names and NPIs, practice
@@ -23,8 +23,12 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from rcmkit import engine, schema, store
-from rcmkit.ledger import _event_order, build_ledger, event_order, sort_events, with_event_order
+from rcmkit.core import engine
+
+from rcmkit.core import schema
+
+from rcmkit.core import store
+from rcmkit.core.ledger import _event_order, build_ledger, event_order, sort_events, with_event_order
 from rcmkit.metrics import MetricOptions
 from rcmkit.metrics.denials import first_adjudications, initial_denial_rate
 from rcmkit.metrics.worklists import _last_answer
@@ -96,7 +100,7 @@ def test_first_adjudication_is_the_segment_92_denial_on_pandas():
 
 @pytest.mark.parametrize("columns", ["all", "without_source"])
 def test_first_adjudication_is_the_segment_92_denial_on_duckdb(tmp_path, columns):
-    """The lazy path sorts on integer columns (rcmkit.ledger.with_event_order); without ``source`` (what pandas
+    """The lazy path sorts on integer columns (rcmkit.core.ledger.with_event_order); without ``source`` (what pandas
     loads for the KPI suite) the remit_id's trailing number (the CLP segment in an era835 id) still orders."""
     pytest.importorskip("duckdb")
     t = _same_day_practice()

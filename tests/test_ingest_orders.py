@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rcmkit import demo, store
+from rcmkit import demo
+
+from rcmkit.core import store
 from rcmkit.ingest.pipeline import ingest
 from rcmkit.metrics import kpi_trend
-from rcmkit.x12write import write_demo_files
+from rcmkit.ingest.x12.write import write_demo_files
 
 pytestmark = pytest.mark.slow
 KW = {"n_claims": 25, "seed": 5, "start": "2026-03", "end": "2026-04"}

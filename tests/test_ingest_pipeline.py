@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.ingest.pipeline import ingest
 
@@ -120,7 +120,7 @@ def test_a_claim_from_both_a_pm_export_and_an_837_is_held_once(tmp_path, pm_firs
     """The same claims arrive in a PM charges export and in 837P files, in either order: every claim the 837s
     carry is held as its 837 submissions only; self-pay claims (never billed on an 837) stay from the export."""
     from rcmkit.demo import generate, patients
-    from rcmkit.x12write import write_837p, write_pm_charges_csv, write_pm_payers_csv
+    from rcmkit.ingest.x12.write import write_837p, write_pm_charges_csv, write_pm_payers_csv
 
     truth = generate(seed=5, n_claims=40)
     self_pay = set(truth["payers"].loc[truth["payers"]["payer_class"] == "self_pay", "payer_id"])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
-from rcmkit.ingest.reader import DEFAULT_PATIENT_SALT
+from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT
 from rcmkit.ingest.salt import practice_salt, salt_path
 
 X12 = Path(__file__).parent / "fixtures" / "x12"

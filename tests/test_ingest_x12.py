@@ -18,19 +18,18 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from rcmkit import schema
+from rcmkit.core import schema
 from rcmkit.ingest import (
     DEFAULT_PATIENT_SALT,
     EXTRA_TABLES,
     OUTPUT_TABLES,
-    era835,
-    fields,
     looks_like_x12,
     parse_x12,
     read_x12,
     validate_x12,
 )
-from rcmkit.ingest.claims837 import patient_key
+from rcmkit.ingest.x12 import era835, fields
+from rcmkit.ingest.x12.claims837 import patient_key
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "x12"
 EXTERNAL = Path(os.environ.get("RCMKIT_EXTERNAL_DATA",

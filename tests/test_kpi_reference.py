@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rcmkit import demo, metrics, store
-from rcmkit.ledger import build_ledger
+from rcmkit import demo, metrics
+
+from rcmkit.core import store
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import (
     MetricOptions, ar_aging, ar_balances, denial_reasons, last_full_month, monthly_kpis, reimbursement_by_payer_code,
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rcmkit.ledger import build_ledger
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import (
     AGING_BUCKETS, MetricOptions, ar_aging, ar_balances, days_in_ar, days_in_ar_net, definitions_used,
     denial_reasons, first_adjudications, kpi_trend, last_full_month, monthly_kpis, reimbursement_by_payer_code,
@@ -233,10 +233,10 @@ def test_metrics_reference_doc_is_current():
     """docs/metrics.md is generated from the metric docstrings; regenerate it when a definition changes."""
     from pathlib import Path
 
-    from rcmkit.metrics.reference_doc import render
+    from rcmkit.metrics.docs import render
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-    assert doc.read_text(encoding="utf-8") == render(), "run: python -m rcmkit.metrics.reference_doc > docs/metrics.md"
+    assert doc.read_text(encoding="utf-8") == render(), "run: python -m rcmkit.metrics.docs > docs/metrics.md"
 
 
 def test_charge_lag_march(t):
@@ -263,7 +263,7 @@ def test_benchmark_status(t):
     """Days in A/R 33.9 <= 40 (AAFP): meeting; A/R over 120 days 30.6% > 25%: missing; charges: no target.
     With the practice's own target of 30 (acceptable 35), 33.9 is near."""
     from rcmkit.metrics import benchmark_status
-    from rcmkit.reference import benchmarks
+    from rcmkit.core.refdata import benchmarks
 
     kpis = monthly_kpis(t, MONTH)
     status = benchmark_status(kpis).set_index("key")["status"]

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import rcmkit.report
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.report import ParamError, load_params
 from small_practice import tables as small_tables

@@ -1,4 +1,4 @@
-"""PM export ingest (rcmkit.ingest.pm_csv) on hand-made exports whose canonical rows are worked out by hand here,
+"""PM export ingest (rcmkit.ingest.pm.reader) on hand-made exports whose canonical rows are worked out by hand here,
 on a messy copy of the same export with bad rows of every kind, and on the real Synthea sample.
 
 The generic export (tests/fixtures/pm_csv/generic/, layout in docs/pm_csv_layout.md; all dates 2026):
@@ -30,10 +30,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from rcmkit import schema
-from rcmkit.ingest import pm_csv
-from rcmkit.ingest.pm_csv import ColumnMapError, load_column_map, patient_keys, read_pm_export
-from rcmkit.ledger import build_ledger
+from rcmkit.core import schema
+from rcmkit.ingest.pm import reader as pm_csv
+from rcmkit.ingest.pm.reader import ColumnMapError, load_column_map, patient_keys, read_pm_export
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import ar_balances, monthly_kpis
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pm_csv"

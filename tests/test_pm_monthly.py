@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.ingest.pipeline import EXIT_ATTENTION, EXIT_OK
 from rcmkit.metrics import MetricOptions
@@ -299,7 +299,7 @@ def test_the_report_says_how_much_waits_in_suspense(tmp_path):
     """Postings on claims not held yet are counted in the ingest summary and in the report (executive summary
     and metrics.json), not silently left out of the numbers."""
     from rcmkit.metrics import unapplied_postings
-    from rcmkit.report.narrative import executive_summary
+    from rcmkit.present.narrative import executive_summary
     from rcmkit.report.record import metrics_document
 
     root = tmp_path / "data"

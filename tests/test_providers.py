@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rcmkit import schema
+from rcmkit.core import schema
 from rcmkit.ingest import OUTPUT_TABLES, parse_x12, read_x12
-from rcmkit.ingest.claims837 import provider_name
+from rcmkit.ingest.x12.claims837 import provider_name
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "x12"
 EXTERNAL = Path(os.environ.get("RCMKIT_EXTERNAL_DATA",
@@ -213,8 +213,9 @@ def test_work_lists_name_the_rendering_provider():
 
 
 def test_report_work_list_table_shows_the_provider_name():
-    from rcmkit.report import charts, suite, tiles
-
+    from rcmkit.report import suite
+    from rcmkit.present import charts
+    from rcmkit.present import tiles
     t, named = _small_with_names()
     colors = charts.payer_colors(t["payers"])
     wl = suite.worklist_summary(named, "2026-03")
@@ -232,8 +233,8 @@ def test_report_work_list_table_shows_the_provider_name():
 # --------------------------------------------------------------------------------------------- demo
 @pytest.mark.slow
 def test_demo_names_its_providers_and_its_837s_carry_the_same_names():
-    from rcmkit import demo, x12write
-
+    from rcmkit import demo
+    from rcmkit.ingest.x12 import write as x12write
     t = demo.generate(seed=7, n_claims=300)
     providers = t["providers"]
     assert list(providers.columns) == schema.TABLES["providers"].names and providers["npi"].is_unique
@@ -256,7 +257,7 @@ def test_demo_names_its_providers_and_its_837s_carry_the_same_names():
 
 
 def test_writer_splits_names_back_into_nm1_elements():
-    from rcmkit.x12write import _provider_nm1
+    from rcmkit.ingest.x12.write import _provider_nm1
 
     frame = _providers(("1234567893", "SMITH, JANE Q", "1"), ("1987654321", "OAK VALLEY CLINIC", "2"),
                        ("1666666666", "  ", "1"))
@@ -283,7 +284,7 @@ def test_explorer_names_providers_in_choices_and_heading():
 
 
 def test_explorer_loads_a_practice_without_a_providers_table(tmp_path):
-    from rcmkit import store
+    from rcmkit.core import store
     from rcmkit.explorer import load_data
 
     t, named = _small_with_names()
@@ -301,7 +302,7 @@ def test_report_work_lists_name_the_providers(demo_report, demo_root):
     import html as htmllib
     import re
 
-    from rcmkit.store import load_tables
+    from rcmkit.core.store import load_tables
 
     assert demo_report.returncode == 0, demo_report.stderr
     page = (demo_report.report_dir / "monthly_report.html").read_text(encoding="utf-8")

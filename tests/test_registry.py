@@ -11,10 +11,12 @@ from importlib import resources
 
 import pytest
 
-from rcmkit import engine, store
-from rcmkit.ledger import build_ledger
+from rcmkit.core import engine
+
+from rcmkit.core import store
+from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import KPI, MetricOptions, monthly_kpis, patient_collection_rate, registry
-from rcmkit.metrics.reference_doc import FAMILIES
+from rcmkit.metrics.docs import FAMILIES
 from small_practice import tables as small_tables
 
 MONTH = "2026-03"
@@ -51,7 +53,7 @@ def test_monthly_kpis_are_the_registry_in_its_order(small):
 def test_every_list_of_kpis_derives_from_the_registry():
     from rcmkit.explorer.views import FLOW_KEYS
     from rcmkit.report.portfolio import HEADLINE_KPIS
-    from rcmkit.report.tiles import BETTER
+    from rcmkit.present.tiles import BETTER
 
     assert HEADLINE_KPIS == registry.portfolio_keys()
     assert FLOW_KEYS == registry.explorer_keys("flow")

@@ -2,7 +2,7 @@
 private file modes.
 
 * Crash safety: an ingest is killed (SIGKILL) at every step of the store's commit (the ``RCMKIT_CRASH_AT``
-  hook of :func:`rcmkit.store._crash_point`), during a later process's roll-forward, and at increasing delays
+  hook of :func:`rcmkit.core.store._crash_point`), during a later process's roll-forward, and at increasing delays
   from its start. After each kill the practice reads as exactly the state before the run or exactly the state
   after it, and running the ingest again ends in the state of one uninterrupted run.
 * Concurrency: readers see one committed version while a writer commits over and over; concurrent ingests of
@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rcmkit import demo, schema, store, x12write
+from rcmkit import demo
+
+from rcmkit.core import schema
+
+from rcmkit.core import store
+
+from rcmkit.ingest.x12 import write as x12write
 from rcmkit.ingest import limits, parse_x12, read_x12
 from rcmkit.ingest.pipeline import _STORED, ingest
 

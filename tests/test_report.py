@@ -22,14 +22,16 @@ from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_us
                             denied_not_resubmitted, last_full_month, monthly_kpis, no_response, timely_filing_risk,
                             unapplied_postings, underpayment_summary)
 from rcmkit.metrics.payers import open_denials, payer_scorecard
-from rcmkit.reference import benchmarks
-from rcmkit.report.narrative import data_through, executive_summary
-from rcmkit.report import charts, suite, tiles
-from rcmkit.report import formatting as fmt
+from rcmkit.core.refdata import benchmarks
+from rcmkit.present.narrative import data_through, executive_summary
+from rcmkit.report import suite
+from rcmkit.present import charts
+from rcmkit.present import tiles
+from rcmkit.present import format as fmt
 from rcmkit.report.export import external_references, find_chromium, notebook_to_html
 from rcmkit.report.record import write_metrics
 from rcmkit.report.run import _runs_this_python, default_notebook, publish_dir
-from rcmkit.store import load_tables
+from rcmkit.core.store import load_tables
 from small_practice import tables as small_tables
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monthly_report.ipynb"

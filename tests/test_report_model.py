@@ -19,7 +19,7 @@ from rcmkit.report import model as model_module
 from rcmkit.report.model import TREND_MONTHS, MonthlyReport
 from rcmkit.report.record import METRICS_FILE
 from rcmkit.report.suite import NO_RESPONSE_DAYS, WARN_DAYS
-from rcmkit.store import load_tables
+from rcmkit.core.store import load_tables
 from small_practice import tables as small_tables
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monthly_report.ipynb"
@@ -187,7 +187,7 @@ def test_no_notebook_cell_computes_a_metric():
         tree = ast.parse(src)
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                assert not (node.module or "").startswith(("rcmkit.metrics", "rcmkit.reference")), src
+                assert not (node.module or "").startswith(("rcmkit.metrics", "rcmkit.core.refdata")), src
                 assert not {a.name for a in node.names} & computing, src
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("rcmkit.metrics") for a in node.names), src

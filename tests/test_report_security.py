@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from rcmkit import store
+from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.report import ParamError, load_params
 from rcmkit.report.params import ALLOW_OUTSIDE_ENV, ReportParams
@@ -158,7 +158,7 @@ def test_published_report_folder_is_private(project, tmp_path, open_umask, monke
         new_code_cell("practice = data_root = month = output_dir = title = practice_name = None\n"
                       "metric_options = benchmark_overrides = {}", metadata={"tags": ["parameters"]}),
         new_code_cell("from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})"),
-        new_code_cell("from IPython.display import HTML\nfrom rcmkit.report import tiles\n"
+        new_code_cell("from IPython.display import HTML\nfrom rcmkit.present import tiles\n"
                       "HTML(tiles.title_block(practice, month, title=title, practice_name=practice_name))"),
     ])
     nbformat.write(nb, tmp_path / "tiny.ipynb")
@@ -305,8 +305,7 @@ def test_hand_built_parameters_and_helpers_refuse_escaping_names(tmp_path):
 
 # --------------------------------------------------------------------------------------------- free text
 def test_title_block_escapes_title_and_practice_name():
-    from rcmkit.report import tiles
-
+    from rcmkit.present import tiles
     out = tiles.title_block("small", "2026-03", title=NASTY, practice_name="<img src=x onerror=alert(2)>")
     assert "<script>" not in out and "<img" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out and "&lt;img src=x onerror=alert(2)&gt;" in out
@@ -314,7 +313,7 @@ def test_title_block_escapes_title_and_practice_name():
 
 
 def test_executive_summary_escapes_the_practice_name():
-    from rcmkit.report.narrative import executive_summary
+    from rcmkit.present.narrative import executive_summary
 
     summary = executive_summary(small_tables(), "2026-03", practice="small",
                                 practice_name="<script>alert(1)</script>")

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 from conftest import DEMO_CLAIMS, run_cli
 from rcmkit.cli import main
 from rcmkit.demo import patients, write_demo
-from rcmkit.ledger import write_ledger
+from rcmkit.core.ledger import write_ledger
 from rcmkit.metrics import MetricOptions, last_full_month, monthly_kpis
 from rcmkit.report import load_params
 from rcmkit.report.browser import chromium_path
 from rcmkit.report.export import find_chromium
 from rcmkit.report.runlog import fingerprint
-from rcmkit.store import load_tables
+from rcmkit.core.store import load_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_FILES = ["metrics.json", "monthly_report.html", "monthly_report.ipynb", "monthly_report.pdf",

@@ -10,7 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from rcmkit import schema, store
+from rcmkit.core import schema
+
+from rcmkit.core import store
 from small_practice import tables as small_tables
 
 
@@ -135,7 +137,7 @@ def test_dated_tables_are_stored_with_a_row_group_per_month(tmp_path):
     """Claims, remittances, postings and the ledger are stored in date order with one row group per calendar
     month (row-group statistics let DuckDB and Spark skip months); rows of a month keep their order."""
     from rcmkit import demo
-    from rcmkit.ledger import build_ledger
+    from rcmkit.core.ledger import build_ledger
 
     t = demo.generate(n_claims=600, seed=3, start="2026-01", end="2026-06")
     t["ledger"] = build_ledger(t)

@@ -1,8 +1,8 @@
-"""rcmkit.x12write: the demo practice written as real 837P/835 files and a PM export, read back by ingest.
+"""rcmkit.ingest.x12.write: the demo practice written as real 837P/835 files and a PM export, read back by ingest.
 
 One small demo (seed 3, 800 claims) is serialized once per module. The files are checked on their own (X12
 envelopes and control counts, 835 balancing, pyx12's TR3 validation, determinism) and through the readers
-(:func:`rcmkit.ingest.read_x12`, :func:`rcmkit.ingest.pm_csv.read_pm_export`): every column the files carry
+(:func:`rcmkit.ingest.read_x12`, :func:`rcmkit.ingest.pm.reader.read_pm_export`): every column the files carry
 must come back equal to the generator's truth, IDs the readers derive themselves (submission_id, remit_id,
 patient_key, source) compared by mapping, and the ledger built from the ingested tables must equal the ledger
 built from the truth.
@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rcmkit import demo, schema
-from rcmkit import x12write as xw
+from rcmkit import demo
+
+from rcmkit.core import schema
+from rcmkit.ingest.x12 import write as xw
 from rcmkit.ingest import read_x12
-from rcmkit.ingest.pm_csv import read_pm_export
-from rcmkit.ledger import build_ledger
+from rcmkit.ingest.pm.reader import read_pm_export
+from rcmkit.core.ledger import build_ledger
 
 SEED, N_CLAIMS = 3, 800
 

@@ -20,10 +20,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .data import LEVELS, METRICS, ExplorerData, ExplorerState, Selection
-from .export import export_frame, to_csv_bytes, to_xlsx_bytes
-from .filters import PERIOD_MONTHS, ClaimIndex, Filters, Period, filter_tables, parse_codes
-from .widget import Explorer
+from rcmkit.explorer.data import LEVELS, METRICS, ExplorerData, ExplorerState, Selection
+from rcmkit.explorer.export import export_frame, to_csv_bytes, to_xlsx_bytes
+from rcmkit.explorer.filters import PERIOD_MONTHS, ClaimIndex, Filters, Period, filter_tables, parse_codes
+from rcmkit.explorer.widget import Explorer
 
 __all__ = [
     "open_explorer",
@@ -49,9 +49,9 @@ __all__ = [
 def load_data(data_root: str | os.PathLike, practice: str, metric_options: Mapping[str, Any] | None = None, *,
               practice_name: str | None = None) -> ExplorerData:
     """A practice's tables from the store, prepared for exploring (:class:`ExplorerData`)."""
-    from .. import store
-    from ..metrics import MetricOptions
-    from .data import TABLES
+    from rcmkit.core import store
+    from rcmkit.metrics import MetricOptions
+    from rcmkit.explorer.data import TABLES
 
     options = MetricOptions.from_dict(metric_options)
     tables = store.load_tables(data_root, practice, TABLES, required=False)
@@ -75,8 +75,8 @@ def open_explorer(
 ) -> Explorer:
     """The explorer for a practice: its tables loaded, the caches built and the widget showing ``months`` months
     ending with ``end`` ('YYYY-MM'; None: the last full month in the data)."""
-    from ..reference import benchmarks
-    from ..report.narrative import data_through
+    from rcmkit.core.refdata import benchmarks
+    from rcmkit.present.narrative import data_through
 
     data = load_data(data_root, practice, metric_options, practice_name=practice_name)
     return Explorer(data, end=end, months=months, metric=metric, export_dir=export_dir,

@@ -6,7 +6,7 @@ import argparse
 import sys
 import tempfile
 
-from . import app
+from rcmkit.explorer import app
 
 
 def _params(ap: argparse.ArgumentParser) -> None:

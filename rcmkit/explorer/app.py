@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .data import METRICS  # noqa: F401 (re-exported for the CLI)
-from .filters import PERIOD_MONTHS, check_month  # noqa: F401
+from rcmkit.explorer.data import METRICS  # noqa: F401 (re-exported for the CLI)
+from rcmkit.explorer.filters import PERIOD_MONTHS, check_month  # noqa: F401
 
 __all__ = ["NOTEBOOK", "TILE_VALUE", "default_notebook", "prepare_notebook", "free_port", "VoilaServer",
            "start_voila", "running_voila", "wait_for_explorer", "tile_value", "serve", "screenshot", "voila_available"]
@@ -66,15 +66,15 @@ def prepare_notebook(
 ) -> Path:
     """Write ``out_dir/explore.ipynb``: the explorer notebook with these parameters injected (papermill, not run).
 
-    Raises ValueError (or :class:`rcmkit.store.StoreError`) naming the bad parameter before any kernel starts.
+    Raises ValueError (or :class:`rcmkit.core.store.StoreError`) naming the bad parameter before any kernel starts.
     ``kernel``: the Jupyter kernel to record (default: :func:`rcmkit.report.resolve_kernel`, the 'rcmkit' kernel
     when it runs this Python)."""
     import nbformat
     import papermill
 
-    from .. import store
-    from ..metrics import MetricOptions
-    from ..report.run import resolve_kernel
+    from rcmkit.core import store
+    from rcmkit.metrics import MetricOptions
+    from rcmkit.report.run import resolve_kernel
 
     data_root = Path(data_root).resolve()
     if not store.has_tables(data_root, practice, ("claims", "remittances", "ledger")):
@@ -205,7 +205,7 @@ def serve(notebook: Path, *, port: int = 8866, token: str | None = None) -> int:
 def screenshot(png: str | os.PathLike, *, practice: str, data_root: str | os.PathLike, width: int = 1280,
                height: int = 1500, **params) -> Path:
     """A PNG of the explorer as Voila serves it, in headless Chromium (:mod:`rcmkit.report.browser`)."""
-    from ..report.browser import open_browser
+    from rcmkit.report.browser import open_browser
 
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)

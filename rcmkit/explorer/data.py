@@ -17,12 +17,12 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
-from ..metrics._common import Prepared
-from ..metrics.providers import provider_label, provider_names
-from ..reference import classify_adjustments
-from . import views
-from .filters import ClaimIndex, Filters, Period, filter_tables
+from rcmkit.metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
+from rcmkit.metrics._common import Prepared
+from rcmkit.metrics.providers import provider_label, provider_names
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.explorer import views
+from rcmkit.explorer.filters import ClaimIndex, Filters, Period, filter_tables
 
 __all__ = ["METRICS", "LEVELS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
 
@@ -304,7 +304,7 @@ class ExplorerData:
 
     def aging(self, filters: Filters, period: Period) -> pd.DataFrame:
         """Open A/R at the period's end by payer and bucket, long (:func:`rcmkit.metrics.ar_aging`), for the chart."""
-        from ..metrics import ar_aging
+        from rcmkit.metrics import ar_aging
 
         return self._memo.get(("ar_aging", filters, period), lambda: ar_aging(
             self.select(filters).tables, period.end, self.call_options))

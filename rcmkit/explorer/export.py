@@ -3,7 +3,7 @@
 Money columns (``*_cents``) are written as dollars under the name without the suffix (``billed_cents`` ->
 ``billed``): exact decimal text in the CSV, numbers with a ``#,##0.00`` format in the workbook. Dates are ISO
 dates in the CSV and real dates in the workbook. CSV text cells that a spreadsheet would read as a formula are
-neutralised (:mod:`rcmkit.csvsafe`); the workbook writes text as inline strings, never formulas. A frame carrying
+neutralised (:mod:`rcmkit.present.csvsafe`); the workbook writes text as inline strings, never formulas. A frame carrying
 a patient identifier is refused.
 """
 
@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from ..csvsafe import neutralise_frame
-from .views import PATIENT_COLUMNS
+from rcmkit.present.csvsafe import neutralise_frame
+from rcmkit.explorer.views import PATIENT_COLUMNS
 
 __all__ = ["for_export", "to_csv_bytes", "to_xlsx_bytes", "export_frame", "write_export", "FORMATS"]
 
@@ -60,12 +60,12 @@ def for_export(frame: pd.DataFrame) -> pd.DataFrame:
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV of :func:`for_export` with exact dollar amounts (cents written from the integers, no float
     rounding) and ISO dates. Text cells (and column names) starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-    carriage return are prefixed with ``'`` so that no spreadsheet runs them (:mod:`rcmkit.csvsafe`)."""
+    carriage return are prefixed with ``'`` so that no spreadsheet runs them (:mod:`rcmkit.present.csvsafe`)."""
     leaked = [c for c in frame.columns if c in PATIENT_COLUMNS]
     if leaked:
         raise ValueError(f"refusing to export patient identifier column(s) {leaked}")
     out = frame[[c for c in frame.columns if not str(c).startswith("__")]]
-    # Text cells a spreadsheet would run as a formula get a leading "'" (rcmkit.csvsafe); money is written below
+    # Text cells a spreadsheet would run as a formula get a leading "'" (rcmkit.present.csvsafe); money is written below
     # from integer cents, so '-12.50' there is a number, not text of anyone's making.
     out = neutralise_frame(out, keep=[c for c in out.columns if str(c).endswith("_cents")])
     for c in list(out.columns):
@@ -207,8 +207,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "rcmkit") -> bytes:
 def write_export(path: str | os.PathLike, data: bytes) -> Path:
     """Write an export file as the store writes its files (owner-only by default, ``RCMKIT_FILE_MODE``: a claims
     list is practice data), atomically; creates its folder."""
-    from .. import store
-
+    from rcmkit.core import store
     path = Path(path)
     store.make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -24,11 +24,11 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..metrics import MetricOptions, Window, month_window, parse_month
-from ..metrics._common import with_tables
-from ..ledger import sort_events
-from ..metrics.providers import provider_label
-from ..schema import PAYER_CLASSES
+from rcmkit.metrics import MetricOptions, Window, month_window, parse_month
+from rcmkit.metrics._common import with_tables
+from rcmkit.core.ledger import sort_events
+from rcmkit.metrics.providers import provider_label
+from rcmkit.core.schema import PAYER_CLASSES
 
 __all__ = ["Filters", "Period", "ClaimIndex", "filter_tables", "parse_codes", "check_month", "PERIOD_MONTHS",
            "CLAIM_TABLES"]

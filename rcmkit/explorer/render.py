@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..metrics import KPI, benchmark_status
-from ..reference import carc_crosswalk
-from ..report import charts
-from ..report import formatting as fmt
-from ..report.tiles import STYLE, html_table, kpi_tiles
-from .filters import Filters, Period
-from .views import FLOW_KEYS, MEASURES
+from rcmkit.metrics import KPI, benchmark_status
+from rcmkit.core.refdata import carc_crosswalk
+from rcmkit.present import charts
+from rcmkit.present import format as fmt
+from rcmkit.present.tiles import STYLE, html_table, kpi_tiles
+from rcmkit.explorer.filters import Filters, Period
+from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "header_html", "tiles_html", "table_html", "heatmap_html", "chart_figure", "figure_png",
            "png_img", "carc_descriptions", "MAX_ROWS"]
@@ -67,7 +67,7 @@ def header_html(practice_name: str, period: Period, filters: Filters, payer_name
 
 def tiles_html(kpis: Mapping[str, KPI], period: Period, targets: pd.DataFrame | None = None) -> str:
     """The KPI tiles in two groups, the period's flows and the balances at its end, coloured by benchmark status
-    (:func:`rcmkit.report.tiles.kpi_tiles`)."""
+    (:func:`rcmkit.present.tiles.kpi_tiles`)."""
     status = benchmark_status(kpis, targets)
     flows = {k: v for k, v in kpis.items() if k in FLOW_KEYS}
     ends = {k: v for k, v in kpis.items() if k not in FLOW_KEYS}

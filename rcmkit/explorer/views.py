@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import (
+from rcmkit.metrics import (
     KPI,
     MetricOptions,
     ar_aging,
@@ -33,13 +33,13 @@ from ..metrics import (
     payments,
     reimbursement_by_payer_code,
 )
-from ..metrics._common import Prepared, ledger_for, month_window, ratio, with_tables
-from ..metrics.collections import PAYMENT_KINDS
-from ..metrics.ar import balances_frame
-from ..metrics.registry import explorer_keys
-from ..metrics.summary import ar_kpis
-from ..reference import classify_adjustments
-from .filters import Period
+from rcmkit.metrics._common import Prepared, ledger_for, month_window, ratio, with_tables
+from rcmkit.metrics.collections import PAYMENT_KINDS
+from rcmkit.metrics.ar import balances_frame
+from rcmkit.metrics.registry import explorer_keys
+from rcmkit.metrics.summary import ar_kpis
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.explorer.filters import Period
 
 __all__ = [
     "FLOW_KEYS",
@@ -245,7 +245,7 @@ def denial_lines(
     claim initially denied in it (what :func:`rcmkit.metrics.denial_reasons` groups, month by month).
 
     One row per adjustment: claim_id, remit_id, payer_id, category, group_code, reason_code, amount_cents.
-    ``adjustments``: ``tables["adjustments"]`` already classified (:func:`rcmkit.reference.classify_adjustments`)."""
+    ``adjustments``: ``tables["adjustments"]`` already classified (:func:`rcmkit.core.refdata.classify_adjustments`)."""
     first = first_adjudications(tables, options) if first is None else first
     denied = _in_period(first, period)
     denied = denied[denied["denied"]]

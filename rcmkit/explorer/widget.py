@@ -34,14 +34,14 @@ from typing import Any, Iterator, Mapping
 import ipywidgets as w
 import pandas as pd
 
-from ..metrics import KPI
-from ..report import charts
-from ..report import formatting as fmt
-from . import render
-from .data import LEVELS, METRICS, ExplorerData, ExplorerState
-from .export import FORMATS, to_csv_bytes, to_xlsx_bytes, write_export
-from .filters import PERIOD_MONTHS, Filters, Period, parse_codes
-from .views import MEASURES
+from rcmkit.metrics import KPI
+from rcmkit.present import charts
+from rcmkit.present import format as fmt
+from rcmkit.explorer import render
+from rcmkit.explorer.data import LEVELS, METRICS, ExplorerData, ExplorerState
+from rcmkit.explorer.export import FORMATS, to_csv_bytes, to_xlsx_bytes, write_export
+from rcmkit.explorer.filters import PERIOD_MONTHS, Filters, Period, parse_codes
+from rcmkit.explorer.views import MEASURES
 
 __all__ = ["Explorer", "MAX_DOWNLOAD_BYTES"]
 
@@ -326,7 +326,7 @@ class Explorer:
     def _show_reimbursement(self, state: ExplorerState) -> None:
         data, f, p = self.data, state.filters, state.period
         cells = data.reimbursement(f, p, state.measure)
-        from .views import reimbursement_matrix
+        from rcmkit.explorer.views import reimbursement_matrix
 
         values, shown = reimbursement_matrix(cells, rank_by=state.rank_by, top=state.top,
                                              sort_payers=state.sort_payers)

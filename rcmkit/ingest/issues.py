@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import limits
-from ..errors import RcmkitError
+from rcmkit.ingest import limits
+from rcmkit.errors import RcmkitError
 
 __all__ = ["Issues", "SetRejected", "where"]
 

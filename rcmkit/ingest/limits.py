@@ -12,7 +12,7 @@ limit) and is not recorded as ingested, so the same file loads on a later run wi
 from __future__ import annotations
 
 import os
-from ..errors import RcmkitError
+from rcmkit.errors import RcmkitError
 
 __all__ = ["LimitExceeded", "MAX_FILE_BYTES", "MAX_SEGMENT_BYTES", "MAX_SEGMENTS", "MAX_ENVELOPES",
            "MAX_SEPARATOR_RUNS", "MAX_HL_DEPTH", "MAX_WARNINGS_PER_CODE"]

@@ -20,9 +20,11 @@ from typing import Iterable, Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import schema, store
-from ..ledger import build_ledger
-from .reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
+from rcmkit.core import schema
+
+from rcmkit.core import store
+from rcmkit.core.ledger import build_ledger
+from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
 __all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "CSV_SUFFIXES"]
 
@@ -317,7 +319,7 @@ def ingest(
     """Read ``paths`` (files or folders) into ``practice``'s tables under ``root``; returns what happened.
 
     X12 files (any name; recognised by content) go to :func:`rcmkit.ingest.read_x12`; ``.csv``/``.xlsx``
-    exports to :func:`rcmkit.ingest.pm_csv.read_pm_export` with ``column_map`` (required for them), whose
+    exports to :func:`rcmkit.ingest.pm.reader.read_pm_export` with ``column_map`` (required for them), whose
     lookups see the practice's stored payers and claims. A PM file is recorded as ingested only when all of it
     loaded (no rejected row, a map pattern matched): otherwise it is read again on the next run, and what
     already loaded is not loaded twice (claims by claim ID, postings by natural key, payers and contract rates
@@ -351,7 +353,7 @@ def ingest(
     csv_rejections = schema.empty("csv_rejections")
     parties = None
     if csvs:
-        from .pm_csv import read_pm_export
+        from rcmkit.ingest.pm.reader import read_pm_export
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
@@ -375,8 +377,8 @@ def ingest(
         new["ingested_files"] = pd.concat([new["ingested_files"], csv_files], ignore_index=True)
     summary.files = len(x12s) + len(csvs)
     read_names = {f.name for f in x12s + csvs}
-    from .pm_csv import apply_postings, claim_parties
-    from .pm_csv import _parties as merge_parties
+    from rcmkit.ingest.pm.reader import apply_postings, claim_parties
+    from rcmkit.ingest.pm.reader import _parties as merge_parties
 
     def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))

@@ -20,8 +20,8 @@ import os
 import secrets
 from pathlib import Path
 
-from .. import store
-from ..errors import RcmkitError
+from rcmkit.core import store
+from rcmkit.errors import RcmkitError
 
 __all__ = ["SALT_ENV", "SALT_DIR", "SaltError", "salt_path", "practice_salt", "write_salt"]
 

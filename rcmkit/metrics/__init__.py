@@ -3,30 +3,30 @@
 Families: A/R (:mod:`.ar`), claims and denials (:mod:`.denials`), reimbursement (:mod:`.reimbursement`),
 collections (:mod:`.collections`); :mod:`.summary` assembles the month's KPI set for reports.
 Every function takes a :class:`MetricOptions`; no function mutates its inputs or reads today's date.
-The tables may be pandas DataFrames, DuckDB relations or Spark DataFrames (:mod:`rcmkit.engine`): the KPI suite
+The tables may be pandas DataFrames, DuckDB relations or Spark DataFrames (:mod:`rcmkit.core.engine`): the KPI suite
 (:func:`kpi_suite`) is written once on narwhals and runs on each; the functions marked pandas-only collect a
 lazy engine's tables first.
 """
 
-from ._common import (
+from rcmkit.metrics._common import (
     KPI, MetricOptions, Prepared, Window, format_value, last_full_month, ledger_for, month_window, parse_month,
 )
-from .ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
-from .benchmarks import STATUSES, benchmark_status
-from .collections import (
+from rcmkit.metrics.ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
+from rcmkit.metrics.benchmarks import STATUSES, benchmark_status
+from rcmkit.metrics.collections import (
     adjustment_shares, charges, gross_collection_rate, net_collection_rate, patient_collection_rate, payments,
     payments_by_payer_class, unapplied_postings,
 )
-from .denials import (
+from rcmkit.metrics.denials import (
     clean_claim_rate, denial_outcomes, denial_rates_by, denial_reasons, first_adjudications, initial_denial_rate,
 )
-from .lags import charge_lag, days_to_pay, unbilled_charges
-from .payers import open_denials, payer_scorecard
-from .reimbursement import reimbursement_by_payer_code
-from .contracts import contract_lines, underpayment_summary, underpayments
-from .worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
-from .summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis
-from . import registry
+from rcmkit.metrics.lags import charge_lag, days_to_pay, unbilled_charges
+from rcmkit.metrics.payers import open_denials, payer_scorecard
+from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
+from rcmkit.metrics.contracts import contract_lines, underpayment_summary, underpayments
+from rcmkit.metrics.worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
+from rcmkit.metrics.summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis
+from rcmkit.metrics import registry
 
 __all__ = [
     "KPI", "MetricOptions", "Prepared", "Window", "format_value", "last_full_month", "ledger_for", "month_window",

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..ledger import DENIAL_POLICIES, build_ledger
+from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
 __all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window", "format_value",
            "month_window", "last_full_month", "ledger_for", "parse_month", "ratio", "with_tables"]
@@ -244,7 +244,7 @@ def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd
     frames = {k: v for k, v in tables.items() if k != "ledger"}
     if all(v is None or isinstance(v, pd.DataFrame) for v in frames.values()):
         return build_ledger(frames, denial_policy=options.denial_policy)
-    from ..engine import lazy, like, pandas_tables
+    from rcmkit.core.engine import lazy, like, pandas_tables
 
     sources = pandas_tables({k: v for k, v in frames.items() if k != "ledger"})
     template = lazy(next(v for v in frames.values() if v is not None and not isinstance(v, pd.DataFrame)))
@@ -259,7 +259,7 @@ def pandas_only(func):
     @functools.wraps(func)
     def wrapper(tables, *args, **kwargs):
         if not all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
-            from ..engine import pandas_tables
+            from rcmkit.core.engine import pandas_tables
 
             collected = pandas_tables(dict(tables))
             tables = tables.replace(**collected) if isinstance(tables, Prepared) else collected

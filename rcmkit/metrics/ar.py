@@ -14,8 +14,8 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from ..engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
-from ._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
+from rcmkit.core.engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
+from rcmkit.metrics._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
 

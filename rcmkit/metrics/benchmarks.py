@@ -1,7 +1,7 @@
 """Benchmark status: is a KPI meeting, near or missing its target?
 
 Targets are versioned data (``rcmkit/data/benchmarks.csv``: kpi, direction, good, acceptable, source, grade),
-overridable per practice; see :func:`rcmkit.reference.benchmarks`. Public anchors: AAFP (days in A/R, A/R over
+overridable per practice; see :func:`rcmkit.core.refdata.benchmarks`. Public anchors: AAFP (days in A/R, A/R over
 120 days, denial rate, adjusted collection rate), vendor consensus for the clean-claim rate (graded C).
 """
 
@@ -11,8 +11,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..reference import benchmarks as load_benchmarks
-from ._common import KPI
+from rcmkit.core.refdata import benchmarks as load_benchmarks
+from rcmkit.metrics._common import KPI
 
 __all__ = ["benchmark_status", "STATUSES"]
 

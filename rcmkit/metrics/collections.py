@@ -12,9 +12,9 @@ from typing import Mapping
 import narwhals as nw
 import pandas as pd
 
-from ..engine import between, collect, int_sum, lazy
-from ._common import KPI, MetricOptions, as_int, ledger_for, month_window, pandas_only, ratio
-from .ar import _posted_in, money_source
+from rcmkit.core.engine import between, collect, int_sum, lazy
+from rcmkit.metrics._common import KPI, MetricOptions, as_int, ledger_for, month_window, pandas_only, ratio
+from rcmkit.metrics.ar import _posted_in, money_source
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS"]

@@ -13,9 +13,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
-from ..reference import classify_adjustments
-from ._common import MetricOptions, isin, month_window, pandas_only
+from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.metrics._common import MetricOptions, isin, month_window, pandas_only
 
 __all__ = ["contract_lines", "underpayments", "underpayment_summary"]
 

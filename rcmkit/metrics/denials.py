@@ -14,11 +14,11 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from ..engine import between, classify, collect, int_sum, lazy, lazy_tables, on_or_before
-from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
-from ..reference import classify_adjustments
-from ._common import KPI, MetricOptions, as_int, isin, month_window, pandas_only, ratio
-from .ar import claim_first_submissions, first_rows
+from rcmkit.core.engine import between, classify, collect, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.metrics._common import KPI, MetricOptions, as_int, isin, month_window, pandas_only, ratio
+from rcmkit.metrics.ar import claim_first_submissions, first_rows
 
 __all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
            "denial_outcomes"]
@@ -53,7 +53,7 @@ def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions 
     """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column)."""
     t = lazy_tables(tables, ["claims"])
     # Same-day ties go to the earlier event in the 835 (file, CLP segment number as an integer), not to the lower
-    # remit_id string ('...:102' < '...:92'): rcmkit.ledger.event_order, as sortable columns for every engine.
+    # remit_id string ('...:102' < '...:92'): rcmkit.core.ledger.event_order, as sortable columns for every engine.
     adjudications, order = with_event_order(remit_flags_frame(tables).filter(~nw.col("duplicate")))
     first = first_rows(adjudications, "claim_id", ["paid_on", *order])
     not_original = (claim_first_submissions(t["claims"]).filter(nw.col("frequency_code").is_in(["7", "8"]))
@@ -70,7 +70,7 @@ def first_adjudications(
 ) -> pd.DataFrame:
     """Each claim's first adjudication: its earliest 835 claim payment that is not a reversal (CLP02 22), not a
     predetermination (25/27) and not a duplicate-claim rejection (OA-18). Ties on the payment date go to the
-    earlier event: file, then CLP segment number (:func:`rcmkit.ledger.with_event_order`), never the remit_id
+    earlier event: file, then CLP segment number (:func:`rcmkit.core.ledger.with_event_order`), never the remit_id
     string. Claims whose first known submission is a replacement or void (7/8) are left out: those are not new
     claims in any denominator (DESIGN.md, 837 CLM05-3).
 

@@ -11,8 +11,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ._common import MetricOptions, month_window, pandas_only
-from .denials import first_adjudications
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only
+from rcmkit.metrics.denials import first_adjudications
 
 __all__ = ["charge_lag", "days_to_pay", "unbilled_charges"]
 

@@ -16,13 +16,13 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..reference import classify_adjustments
-from ._common import MetricOptions, isin, ledger_for, month_window, pandas_only
-from .ar import ar_balances
-from .collections import PAYMENT_KINDS
-from .denials import _remit_flags, first_adjudications
-from .lags import days_to_pay
-from .worklists import denied_not_resubmitted
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.metrics._common import MetricOptions, isin, ledger_for, month_window, pandas_only
+from rcmkit.metrics.ar import ar_balances
+from rcmkit.metrics.collections import PAYMENT_KINDS
+from rcmkit.metrics.denials import _remit_flags, first_adjudications
+from rcmkit.metrics.lags import days_to_pay
+from rcmkit.metrics.worklists import denied_not_resubmitted
 
 __all__ = ["payer_scorecard", "open_denials", "SCORECARD_DEFINITIONS"]
 

@@ -19,7 +19,7 @@ def _providers_frame(source: Any) -> pd.DataFrame | None:
         return None
     if isinstance(source, pd.DataFrame):
         return source
-    from ..engine import pandas_tables  # a lazy engine's table (DuckDB, Spark): collect it
+    from rcmkit.core.engine import pandas_tables  # a lazy engine's table (DuckDB, Spark): collect it
 
     return pandas_tables({"providers": source})["providers"]
 

@@ -4,7 +4,7 @@ A KPI's entry names its key, label, unit, which direction is better, its family 
 function that computes it, whether that function runs natively on DuckDB/Spark, and where it is shown (a tile
 in the report, a column of the portfolio page, a flow or month-end figure in the explorer). Everything that
 lists KPIs derives from here: :func:`rcmkit.metrics.monthly_kpis` (and so the report's tiles, trend and
-methods section, ``metrics.json``, ``rcmkit kpis``), the tiles' colours (:data:`rcmkit.report.tiles.BETTER`),
+methods section, ``metrics.json``, ``rcmkit kpis``), the tiles' colours (:data:`rcmkit.present.tiles.BETTER`),
 the portfolio's columns, the explorer's flow KPIs, the engine parity tests and the benchmark-direction check.
 
 Adding a KPI is one function (with its source in the docstring), one :class:`KpiSpec` below and one
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Mapping
 
-from ..engine import materialize
-from ._common import KPI, MetricOptions, month_window
-from .ar import ar_aged_pct, balances_frame, days_in_ar, days_in_ar_net
-from .collections import charges, net_collection_rate, patient_collection_rate, payments
-from .denials import _in_month, clean_claim_rate, first_adjudications_frame, initial_denial_rate
+from rcmkit.core.engine import materialize
+from rcmkit.metrics._common import KPI, MetricOptions, month_window
+from rcmkit.metrics.ar import ar_aged_pct, balances_frame, days_in_ar, days_in_ar_net
+from rcmkit.metrics.collections import charges, net_collection_rate, patient_collection_rate, payments
+from rcmkit.metrics.denials import _in_month, clean_claim_rate, first_adjudications_frame, initial_denial_rate
 
 __all__ = ["KpiSpec", "KPIS", "MonthContext", "spec", "better", "headline_keys", "portfolio_keys", "explorer_keys",
            "compute"]

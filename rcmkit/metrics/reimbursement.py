@@ -13,9 +13,9 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from ..engine import between, classify, collect, int_sum, lazy, lazy_tables
-from ..ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
-from ._common import MetricOptions, month_window
+from rcmkit.core.engine import between, classify, collect, int_sum, lazy, lazy_tables
+from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
+from rcmkit.metrics._common import MetricOptions, month_window
 
 __all__ = ["reimbursement_by_payer_code"]
 

@@ -6,25 +6,25 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..engine import classify, lazy, materialize
-from . import registry
-from ._common import KPI, MetricOptions, Prepared, ledger_for, month_window
-from .ar import ar_aging, balances_frame, ledger_months
-from .denials import _in_month, denial_reasons, first_adjudications_frame
-from .registry import MonthContext
-from .reimbursement import reimbursement_by_payer_code
+from rcmkit.core.engine import classify, lazy, materialize
+from rcmkit.metrics import registry
+from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, month_window
+from rcmkit.metrics.ar import ar_aging, balances_frame, ledger_months
+from rcmkit.metrics.denials import _in_month, denial_reasons, first_adjudications_frame
+from rcmkit.metrics.registry import MonthContext
+from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
 
 __all__ = ["monthly_kpis", "kpi_trend", "definitions_used", "ar_kpis", "kpi_suite", "prepare", "SUITE_COLUMNS"]
 
 #: The tables and columns :func:`kpi_suite` (and :func:`monthly_kpis`, :func:`kpi_trend`) read: pass it as
-#: ``columns=`` to :func:`rcmkit.engine.open_tables` so pandas loads nothing else (``tests/test_engine.py``
+#: ``columns=`` to :func:`rcmkit.core.engine.open_tables` so pandas loads nothing else (``tests/test_engine.py``
 #: runs the suite on exactly these columns).
 SUITE_COLUMNS: dict[str, tuple[str, ...]] = {
     "payers": ("payer_id", "payer_name", "payer_class"),
     "claims": ("claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id",
                "total_charge_cents"),
     "remittances": ("remit_id", "claim_id", "status_code", "billed_cents", "paid_cents", "payer_id", "paid_on",
-                    "source"),  # source: same-day 835 events in file and segment order (rcmkit.ledger.event_order)
+                    "source"),  # source: same-day 835 events in file and segment order (rcmkit.core.ledger.event_order)
     "remit_lines": ("remit_id", "line_number", "procedure_code", "billed_cents", "paid_cents", "allowed_cents",
                     "units"),
     "adjustments": ("remit_id", "line_number", "group_code", "reason_code", "amount_cents"),
@@ -45,7 +45,7 @@ def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricO
     """The tables with what several KPIs share computed once, as a :class:`~rcmkit.metrics._common.Prepared`
     mapping: the ledger under the options' denial policy, its monthly sums (:func:`rcmkit.metrics.ar.ledger_months`,
     which the charge, revenue and payment KPIs read) and the adjustments classified through the CARC crosswalk
-    (:func:`rcmkit.engine.classify`). Tables prepared for the same policy are returned as they are."""
+    (:func:`rcmkit.core.engine.classify`). Tables prepared for the same policy are returned as they are."""
     if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
             and tables.ledger_months is not None:
         return tables
@@ -73,7 +73,7 @@ def kpi_suite(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
 ) -> dict:
     """The full KPI suite of ``month`` on any engine (pandas frames, DuckDB relations or Spark DataFrames, see
-    :mod:`rcmkit.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
+    :mod:`rcmkit.core.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
     tables = prepare(tables, options)
@@ -111,8 +111,7 @@ def definitions_used(options: MetricOptions = MetricOptions(), month: str = "202
     The definitions are the KPIs' own texts (computed on an empty practice for ``month``), so the methods
     section can never drift from the code. Plus one row listing the options themselves.
     """
-    from .. import schema
-
+    from rcmkit.core import schema
     empty = {name: schema.empty(name) for name in schema.TABLES}
     kpis = monthly_kpis(empty, month, options)
     rows = [{"metric": k.label, "definition": k.definition, "source": k.source} for k in kpis.values()]

@@ -13,20 +13,20 @@ The report's numbers are one value: :func:`build_report` computes every metric t
 :class:`MonthlyReport` (:mod:`rcmkit.report.model`); the notebook renders it and writes ``metrics.json`` from it
 (``write_metrics(output_dir, report)``).
 
-Notebook helpers live in :mod:`rcmkit.report.charts` (matplotlib Figures), :mod:`rcmkit.report.tiles`
-(HTML tiles and tables), :mod:`rcmkit.report.narrative` (the executive summary), :mod:`rcmkit.report.suite` (work
+Notebook helpers live in :mod:`rcmkit.present.charts` (matplotlib Figures), :mod:`rcmkit.present.tiles`
+(HTML tiles and tables), :mod:`rcmkit.present.narrative` (the executive summary), :mod:`rcmkit.report.suite` (work
 lists, the denial cohort and the other measures' definitions, shaped from the metrics) and :func:`setup_notebook`;
 :func:`write_metrics` writes ``metrics.json``. Exports (HTML, PDF, slides) are in :mod:`rcmkit.report.export`,
 the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.report.runlog`.
 """
 
-from .batch import MonthlyRun, PracticeOutcome, run_monthly
-from .model import MonthlyReport, build_report
-from .narrative import ExecutiveSummary, executive_summary
-from .notebook import setup_notebook
-from .params import ParamError, ReportParams, load_params
-from .record import metrics_document, write_metrics
-from .run import NotebookFailed, ReportError, ReportResult, resolve_kernel, run_report
+from rcmkit.report.batch import MonthlyRun, PracticeOutcome, run_monthly
+from rcmkit.report.model import MonthlyReport, build_report
+from rcmkit.present.narrative import ExecutiveSummary, executive_summary
+from rcmkit.report.notebook import setup_notebook
+from rcmkit.report.params import ParamError, ReportParams, load_params
+from rcmkit.report.record import metrics_document, write_metrics
+from rcmkit.report.run import NotebookFailed, ReportError, ReportResult, resolve_kernel, run_report
 
 __all__ = (
     "ParamError",

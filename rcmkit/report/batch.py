@@ -90,9 +90,9 @@ def run_one(
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
-    from .params import ParamError, load_params
-    from .run import NotebookFailed, ReportError, default_notebook, run_report
-    from .runlog import file_sha256, fingerprint, input_hashes, read_run
+    from rcmkit.report.params import ParamError, load_params
+    from rcmkit.report.run import NotebookFailed, ReportError, default_notebook, run_report
+    from rcmkit.report.runlog import file_sha256, fingerprint, input_hashes, read_run
 
     def failed(error: str, **kw) -> PracticeOutcome:
         return PracticeOutcome(params_file, "failed", error=_first_line(error), seconds=time.monotonic() - t0, **kw)
@@ -148,8 +148,8 @@ def run_monthly(
     Returns every practice's :class:`PracticeOutcome` (in the order of the files) and the portfolio pages
     written. Raises ValueError for a path that does not exist (before anything runs).
     """
-    from .portfolio import write_portfolio
-    from .run import resolve_kernel
+    from rcmkit.report.portfolio import write_portfolio
+    from rcmkit.report.run import resolve_kernel
 
     t0 = time.monotonic()
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from ..errors import RcmkitError
+from rcmkit.errors import RcmkitError
 
 __all__ = ["notebook_to_html", "notebook_to_slides", "external_references", "html_to_pdf", "find_chromium",
            "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT"]
@@ -128,7 +128,7 @@ def external_references(html: str) -> list[str]:
     """Every ``src``/``href`` attribute of an element that is not a data URI or an in-page anchor, sorted (a
     self-contained report has none): :func:`rcmkit.report.run.external_resources`, which parses the HTML, so an
     escaped payer name such as ``&lt;img src=x&gt;`` in a table cell is text, not a reference."""
-    from .run import external_resources
+    from rcmkit.report.run import external_resources
 
     return external_resources(html)
 
@@ -225,8 +225,7 @@ def html_to_pdf(
         lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
         detail = lines[-1] if lines else "no output"
         raise PdfError(f"chromium could not print {html_path.name} (exit {proc.returncode}): {detail}")
-    from .. import store
-
+    from rcmkit.core import store
     store.restrict(tmp_pdf)  # Chromium writes with the umask; the PDF is private like every report file
     os.replace(tmp_pdf, pdf_path)
     return pdf_path

@@ -19,18 +19,19 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..metrics import (
+from rcmkit.metrics import (
     KPI, MetricOptions, adjustment_shares, benchmark_status, charge_lag, definitions_used, denial_outcomes,
     denial_rates_by, gross_collection_rate, kpi_suite, kpi_trend, last_full_month, payments_by_payer_class,
     unapplied_postings, unbilled_charges, underpayment_summary,
 )
-from ..metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
-from ..metrics.summary import prepare
-from ..reference import benchmarks
-from .formatting import previous_month
-from .narrative import ExecutiveSummary, data_through, executive_summary
-from .record import metrics_document, month_end
-from .suite import (
+from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
+from rcmkit.metrics.summary import prepare
+from rcmkit.core.refdata import benchmarks
+from rcmkit.present.format import previous_month
+from rcmkit.present.narrative import ExecutiveSummary, data_through, executive_summary
+from rcmkit.present.format import month_end
+from rcmkit.report.record import metrics_document
+from rcmkit.report.suite import (
     NO_RESPONSE_DAYS, WARN_DAYS, WorkLists, denial_cohort_month, measure_definitions, worklist_summary,
 )
 
@@ -135,7 +136,7 @@ def build_report(
     raise a ValueError). ``benchmark_overrides``: this practice's benchmark targets over
     ``rcmkit/data/benchmarks.csv``. Each metric is called once, on the tables prepared once for ``options``.
     """
-    from .charts import payer_colors  # matplotlib: imported when a report is built, not with rcmkit.report
+    from rcmkit.present.charts import payer_colors  # matplotlib: imported when a report is built, not with rcmkit.report
 
     opts = options if isinstance(options, MetricOptions) else MetricOptions.from_dict(options)
     month = month or last_full_month(tables)

@@ -20,7 +20,7 @@ current directory (``load_params(cwd=...)``). A relative path is resolved agains
 inside it; a ``..`` component is refused wherever it leads. Symbolic links inside the project are followed (the
 project's owner put them there: ``data -> /mnt/rcm/data`` works). Set ``RCMKIT_ALLOW_OUTSIDE_ROOTS=1`` to allow
 folders outside the project (any absolute path, or ``..``). ``practice`` is a plain folder name
-(:data:`rcmkit.store.PRACTICE_NAME`), and ``output_root`` may not be ``data_root`` itself (reports would land in
+(:data:`rcmkit.core.store.PRACTICE_NAME`), and ``output_root`` may not be ``data_root`` itself (reports would land in
 the practices' table folders). Free text (``title``, ``practice_name``, a benchmark's ``source``) is data: the
 report escapes it wherever it shows it, and papermill injects it as a Python string literal.
 
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from ..errors import RcmkitError
+from rcmkit.errors import RcmkitError
 
 __all__ = ["ParamError", "ReportParams", "load_params", "validate_data", "check_month", "KEYS", "REQUIRED_TABLES",
            "ALLOW_OUTSIDE_ENV", "outside_roots_allowed", "confined_path"]
@@ -133,8 +133,7 @@ class ReportParams:
     def report_dir(self) -> Path:
         """``<output_root>/<practice>/<YYYY-MM>``; the practice and month are checked again (a ReportParams can
         be built by hand), so the folder is always inside ``output_root``."""
-        from .. import store
-
+        from rcmkit.core import store
         check_month(self.source, "month", self.month)
         try:
             return store.practice_dir(self.output_root, self.practice) / self.month
@@ -267,7 +266,7 @@ def check_month(source: str, key: str, value: Any, line: int | None = None) -> s
     """A month from a parameter file or the command line, through :func:`rcmkit.metrics.parse_month` (the one
     month parser); a :class:`ParamError` naming the file, key and line otherwise."""
     try:
-        from ..metrics import parse_month
+        from rcmkit.metrics import parse_month
 
         return parse_month(value if isinstance(value, str) else None, key or "month")
     except ValueError:
@@ -355,8 +354,7 @@ def load_params(
             values[key] = _string(source, key, node, line)
 
     practice = values["practice"]
-    from .. import store
-
+    from rcmkit.core import store
     if not store.PRACTICE_NAME.fullmatch(practice) or ".." in practice:
         raise ParamError(source, "practice", f"expected {KEYS['practice']}, at most 64 characters, not starting "
                          f"with '.'; got {shown(practice)}", lines["practice"])
@@ -391,7 +389,7 @@ def load_params(
     if not all(isinstance(k, str) for k in metric_options):
         raise ParamError(source, "metrics", "expected option names as keys", lines["metrics"])
     try:
-        from ..metrics import MetricOptions
+        from rcmkit.metrics import MetricOptions
 
         MetricOptions.from_dict(dict(metric_options))
     except (ValueError, TypeError) as exc:
@@ -427,7 +425,7 @@ def _check_benchmarks(source: str, value: Any, line: int | None) -> dict:
     """Benchmark overrides: {kpi: {good: number, acceptable: number, source: text, grade: text}}."""
     if not value:
         return {}
-    from ..reference import benchmarks
+    from rcmkit.core.refdata import benchmarks
 
     out: dict[str, dict] = {}
     for kpi, fields in value.items():
@@ -457,8 +455,7 @@ def validate_data(
     """Check that the practice's tables exist and that the month is a full month in them; resolve a null month."""
     from dataclasses import replace
 
-    from .. import store
-
+    from rcmkit.core import store
     source = params.source
     lines = lines or {}
     practice, root = params.practice, params.data_root
@@ -481,7 +478,7 @@ def validate_data(
         tables = store.load_tables(root, practice, ("claims", "remittances", "postings", "ledger"), required=False)
     except store.StoreError as exc:
         raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
-    from ..metrics import last_full_month
+    from rcmkit.metrics import last_full_month
 
     try:
         last = last_full_month(tables)

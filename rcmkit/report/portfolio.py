@@ -5,7 +5,7 @@ status (each practice's own targets, as its report used them), its largest dolla
 to its HTML and PDF report. Static HTML with inline CSS: no JavaScript, nothing fetched. It is built from the
 ``metrics.json`` files on disk (plus this run's failures), sorted by practice, with no wall-clock time in it:
 the same reports give the same page. Like every report file it is private to its owner (``0600`` in ``0700``
-folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.store.write_file`).
+folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.core.store.write_file`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .. import store
-from ..metrics.registry import portfolio_keys, spec
-from . import formatting as fmt
-from .record import METRICS_FILE
+from rcmkit.core import store
+from rcmkit.metrics.registry import portfolio_keys, spec
+from rcmkit.present import format as fmt
+from rcmkit.report.record import METRICS_FILE
 
 __all__ = ["PortfolioRow", "HEADLINE_KPIS", "collect_rows", "portfolio_html", "write_portfolio", "INDEX_FILE"]
 
@@ -80,7 +80,7 @@ def _kpi_cell(doc: Mapping[str, Any], key: str) -> str:
         kpi = (doc.get("kpis") or {}).get(key)
     if kpi is None:
         return '<td class="num na">—</td>'
-    from ..metrics import format_value
+    from rcmkit.metrics import format_value
 
     text = format_value(kpi.get("value"), kpi.get("unit", ""))
     status = ((doc.get("benchmarks") or {}).get(key) or {}).get("status")
@@ -136,7 +136,7 @@ def portfolio_html(rows: Iterable[PortfolioRow], month: str, *, title: str | Non
     """The portfolio page's HTML for ``rows`` (see :func:`collect_rows`). Links are relative to
     ``<output_root>/<month>/``."""
     rows = list(rows)
-    from .. import __version__
+    from rcmkit import __version__
 
     reported = [r for r in rows if r.metrics is not None]
     failed = [r for r in rows if r.error is not None]
@@ -206,7 +206,7 @@ def portfolio_html(rows: Iterable[PortfolioRow], month: str, *, title: str | Non
 def write_portfolio(output_root: str | os.PathLike, month: str, failures: Mapping[str, str] | None = None,
                     *, title: str | None = None) -> Path:
     """Write ``<output_root>/<month>/index.html`` (atomically) and return its path."""
-    from ..metrics import parse_month
+    from rcmkit.metrics import parse_month
 
     month = parse_month(month, "portfolio month")
     rows = collect_rows(output_root, month, failures)

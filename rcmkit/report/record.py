@@ -6,23 +6,17 @@ bit-identical), NaN written as null. Two runs on the same data and options produ
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
+from rcmkit.present.format import month_end
 
-__all__ = ["METRICS_FILE", "metrics_document", "write_metrics", "read_metrics", "month_end"]
+__all__ = ["METRICS_FILE", "metrics_document", "write_metrics", "read_metrics"]
 
 METRICS_FILE = "metrics.json"
 KPI_FIELDS = ("label", "value", "unit", "numerator", "denominator", "definition", "source")
-
-
-def month_end(month: str) -> str:
-    """``"2026-09"`` -> ``"2026-09-30"``."""
-    year, mon = (int(p) for p in month.split("-"))
-    return f"{year:04d}-{mon:02d}-{calendar.monthrange(year, mon)[1]:02d}"
 
 
 def _clean(value: Any) -> Any:
@@ -62,13 +56,13 @@ def metrics_document(
 
     ``definitions`` is the ``definitions_used(opts)`` frame (columns metric, definition, source) or a list of dicts.
     Optional parts, written when given: ``status`` (``benchmark_status``: the KPI's target status, under
-    ``benchmarks``), ``summary`` (an :class:`~rcmkit.report.narrative.ExecutiveSummary`), ``scorecard``
+    ``benchmarks``), ``summary`` (an :class:`~rcmkit.present.narrative.ExecutiveSummary`), ``scorecard``
     (``payer_scorecard``), ``data_through`` (the data's as-of date), ``practice_name``, ``worklists`` (a
     :class:`~rcmkit.report.suite.WorkLists`: claims and open dollars per list) and ``underpayments`` (an
     ``underpayment_summary`` frame: its totals, whole cents) and ``suspense`` (``unapplied_postings``: PM
     postings waiting for their claims).
     """
-    from .. import __version__
+    from rcmkit import __version__
 
     out_kpis = {}
     for key, kpi in kpis.items():
@@ -104,7 +98,7 @@ def metrics_document(
     if suspense is not None:
         doc["unapplied_postings"] = dict(suspense)
     if underpayments is not None:
-        from .suite import underpayment_totals
+        from rcmkit.report.suite import underpayment_totals
 
         doc["underpayments"] = underpayment_totals(underpayments)
     return doc

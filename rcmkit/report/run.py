@@ -12,9 +12,9 @@ Layout of the output (``<output_root>/<practice>/<YYYY-MM>/``)::
 Everything is built in a hidden staging folder beside the target and then renamed into place, so a reader sees
 the old complete report or the new complete report, never a mix. Report folders and files are private to their
 owner like the data (``0700`` folders, ``0600`` files, or the mode in ``RCMKIT_FILE_MODE``, see
-:func:`rcmkit.store.file_mode`): folders are made with :func:`rcmkit.store.make_dirs`, rcmkit's own files are
-written with :func:`rcmkit.store.write_file`, and what papermill, the kernel and Chromium wrote is given the same
-modes (:func:`rcmkit.store.restrict`) before the staging folder is published. When a notebook cell fails, the partial
+:func:`rcmkit.core.store.file_mode`): folders are made with :func:`rcmkit.core.store.make_dirs`, rcmkit's own files are
+written with :func:`rcmkit.core.store.write_file`, and what papermill, the kernel and Chromium wrote is given the same
+modes (:func:`rcmkit.core.store.restrict`) before the staging folder is published. When a notebook cell fails, the partial
 executed notebook is kept in ``<YYYY-MM>.failed/`` (the previous good report, if any, is left untouched) and
 :class:`NotebookFailed` says which cell failed and why.
 """
@@ -33,11 +33,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
 
-from .. import store
-from .params import ReportParams
-from .record import METRICS_FILE, read_metrics
-from .runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
-from ..errors import RcmkitError
+from rcmkit.core import store
+from rcmkit.report.params import ReportParams
+from rcmkit.report.record import METRICS_FILE, read_metrics
+from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "ReportError",
@@ -210,7 +210,7 @@ def publish_dir(staging: Path, final: Path) -> None:
     """Move the complete folder ``staging`` to ``final``, replacing an older ``final`` without a window in which
     a reader could see a half-written report. ``staging`` must be beside ``final`` (same filesystem).
 
-    Before the move, ``staging`` and everything in it get the store's modes (:func:`rcmkit.store.restrict`:
+    Before the move, ``staging`` and everything in it get the store's modes (:func:`rcmkit.core.store.restrict`:
     ``0700``/``0600`` unless ``RCMKIT_FILE_MODE`` says otherwise), whoever wrote the files."""
     store.restrict(staging)
     for path in staging.rglob("*"):
@@ -254,7 +254,7 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html, notebook_to_slides
+    from rcmkit.report.export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html, notebook_to_slides
 
     t0 = time.monotonic()
     started_at = utc_now()
@@ -428,7 +428,7 @@ def _named(write: Callable, path: Path) -> Callable:
 
 
 def _write_notebook(nb, path: Path) -> None:
-    """``nbformat.write`` (the same bytes: JSON and a final newline) through :func:`rcmkit.store.write_file`."""
+    """``nbformat.write`` (the same bytes: JSON and a final newline) through :func:`rcmkit.core.store.write_file`."""
     import nbformat
 
     text = nbformat.writes(nb)

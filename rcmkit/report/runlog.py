@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from .params import ReportParams
+from rcmkit.report.params import ReportParams
 
 __all__ = ["RUN_FILE", "input_hashes", "file_sha256", "fingerprint", "run_document", "write_run", "read_run",
            "utc_now"]
@@ -39,8 +39,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 def input_hashes(data_root: str | os.PathLike, practice: str) -> dict[str, str]:
     """``{"claims.parquet": sha256, ...}`` for the practice's tables: from ``_manifest.json`` (written by every
     store transaction), or hashed from the files when there is no manifest."""
-    from .. import store
-
+    from rcmkit.core import store
     folder = store.practice_dir(data_root, practice)
     manifest = folder / store.MANIFEST
     if manifest.is_file():
@@ -56,7 +55,7 @@ def input_hashes(data_root: str | os.PathLike, practice: str) -> dict[str, str]:
 
 def fingerprint(params: ReportParams, inputs: Mapping[str, str], notebook_sha256: str) -> str:
     """sha256 over what determines the report: parameters, inputs, notebook and rcmkit version."""
-    from .. import __version__
+    from rcmkit import __version__
 
     doc = {"parameters": params.fingerprint_fields(), "inputs": dict(inputs), "notebook": notebook_sha256,
            "rcmkit_version": __version__}
@@ -69,7 +68,7 @@ def run_document(
     kernel: str | None = None, outputs: Mapping[str, str | None] | None = None, notes: list[str] | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    from .. import __version__
+    from rcmkit import __version__
 
     inputs = input_hashes(params.data_root, params.practice) if inputs is None else dict(inputs)
     nb_sha = notebook_sha256 or file_sha256(notebook)
@@ -97,9 +96,8 @@ def run_document(
 
 
 def write_run(folder: str | os.PathLike, doc: Mapping[str, Any]) -> Path:
-    """Write ``<folder>/run.json`` atomically, private to its owner (:func:`rcmkit.store.write_file`)."""
-    from .. import store
-
+    """Write ``<folder>/run.json`` atomically, private to its owner (:func:`rcmkit.core.store.write_file`)."""
+    from rcmkit.core import store
     path = Path(folder) / RUN_FILE
     tmp = path.with_name(path.name + ".tmp")
     store.write_file(tmp, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -14,8 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
-from . import formatting as fmt
-
+from rcmkit.present import format as fmt
 __all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "underpayment_tolerance",
            "underpayment_totals", "measure_definitions", "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS",
            "DENIAL_COHORT_BACK"]
@@ -94,7 +93,7 @@ def worklist_summary(
     than ``no_response_days`` days), :func:`~rcmkit.metrics.timely_filing_risk` (filing deadline within
     ``warn_days`` days or passed) and :func:`~rcmkit.metrics.denied_not_resubmitted`. Each list's rows are the
     metric's result as returned."""
-    from ..metrics import MetricOptions, denied_not_resubmitted, no_response, timely_filing_risk
+    from rcmkit.metrics import MetricOptions, denied_not_resubmitted, no_response, timely_filing_risk
 
     options = options or MetricOptions()
     return WorkLists(month, (
@@ -121,7 +120,7 @@ def denial_cohort_month(month: str, back: int = DENIAL_COHORT_BACK) -> str:
 
 def underpayment_tolerance() -> tuple[float, int]:
     """The tolerance :func:`rcmkit.metrics.underpayment_summary` applies by default: (fraction, cents)."""
-    from ..metrics import underpayment_summary
+    from rcmkit.metrics import underpayment_summary
 
     params = inspect.signature(underpayment_summary).parameters
     return float(params["tolerance_pct"].default), int(params["tolerance_cents"].default)
@@ -153,7 +152,7 @@ def measure_definitions(
     """The definitions of the measures the report shows beside its headline KPIs: measure, definition (the
     metric function's own docstring, its parameter names replaced by the values this report uses, so it cannot
     drift from the code) and function."""
-    from .. import metrics as m
+    from rcmkit import metrics as m
 
     options = options or m.MetricOptions()
     pct, cents = underpayment_tolerance()

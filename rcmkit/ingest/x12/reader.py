@@ -18,16 +18,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from rcmkit import schema
-
-from .claims837 import read_837
-from .context import FileContext
-from . import limits
-from .era835 import read_835
-from .issues import Issues
-from .limits import LimitExceeded
-from .tables import CANONICAL_OUTPUTS, EXTRA_TABLES, to_frame
-from .x12 import TransactionSet, X12FileError, claim_segments, decode, segment_runs, transaction_sets
+from rcmkit.core import schema
+from rcmkit.ingest.x12.claims837 import read_837
+from rcmkit.ingest.x12.context import FileContext
+from rcmkit.ingest import limits
+from rcmkit.ingest.x12.era835 import read_835
+from rcmkit.ingest.issues import Issues
+from rcmkit.ingest.limits import LimitExceeded
+from rcmkit.ingest.x12.tables import CANONICAL_OUTPUTS, EXTRA_TABLES, to_frame
+from rcmkit.ingest.x12.envelope import TransactionSet, X12FileError, claim_segments, decode, segment_runs, transaction_sets
 
 __all__ = ["IngestResult", "read_x12", "parse_x12", "DEFAULT_PATIENT_SALT", "OUTPUT_TABLES"]
 
@@ -51,7 +50,7 @@ class IngestResult:
     """What reading X12 files produced.
 
     ``tables`` maps every name of :data:`OUTPUT_TABLES` to a frame in canonical form (see
-    :func:`rcmkit.schema.conform`); ``warnings`` (table ``ingest_warnings``) lists what loaded despite a
+    :func:`rcmkit.core.schema.conform`); ``warnings`` (table ``ingest_warnings``) lists what loaded despite a
     deviation; ``rejections`` lists the transaction sets and files that did not load, and why. ``stats`` counts
     files, transaction sets, rows and money (integer cents).
     """

@@ -36,10 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import limits
-from .issues import Issues
-from .limits import LimitExceeded
-from ..errors import RcmkitError
+from rcmkit.ingest import limits
+from rcmkit.ingest.issues import Issues
+from rcmkit.ingest.limits import LimitExceeded
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "Separators",

@@ -15,7 +15,7 @@ become postings of the matching ledger kind (``insurance_payment``, ``contractua
 rather than synthetic remittances. Why: a PM export records money that moved, not adjudications. It has no claim
 status, no payer claim number and no grouping of rows into one 835 claim payment, so remittances built from it
 would invent exactly the facts the denial and clean-claim metrics count. Postings are appended to the ledger as
-they are (:mod:`rcmkit.ledger`), so A/R, charges, payments, collection rates and days in A/R are right, and the
+they are (:mod:`rcmkit.core.ledger`), so A/R, charges, payments, collection rates and days in A/R are right, and the
 adjudication metrics stay undefined ("n/a") instead of made up. Load 835s beside the export when they exist
 (and then filter the export's insurance rows out with ``where``, or they count twice).
 
@@ -71,9 +71,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rcmkit import schema
-from rcmkit.reference import classify_adjustments
-from ..errors import RcmkitError
+from rcmkit.core import schema
+from rcmkit.core.refdata import classify_adjustments
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "BUILTIN_MAPS_DIR",
@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 #: Where the shipped maps live (``generic.yaml``, ``synthea.yaml``); a bare name like ``"synthea"`` means one.
-BUILTIN_MAPS_DIR = Path(__file__).resolve().parents[2] / "parameters" / "column_maps"
+BUILTIN_MAPS_DIR = Path(__file__).resolve().parents[3] / "parameters" / "column_maps"
 #: Salt of the patient pseudonym when neither the caller nor the map gives one (the X12 readers' default too).
 #: Account numbers are easy to enumerate: a practice should set its own secret salt for real data.
 DEFAULT_PATIENT_SALT = "rcmkit-patient-key-v1"
@@ -1190,7 +1190,7 @@ class CsvIngestResult:
     """What reading a PM export produced.
 
     ``tables``: the canonical tables a PM export fills (``payers``, ``claims``, ``claim_lines``, ``postings``),
-    each conformed (:func:`rcmkit.schema.conform`); no remittances (see the module notes). ``rejections``: one
+    each conformed (:func:`rcmkit.core.schema.conform`); no remittances (see the module notes). ``rejections``: one
     row per problem on a row that did not load (file, line, column, claim_id, code, expected, message).
     ``warnings``: one row per file, column and kind of oddity that loaded anyway (file, first line, column,
     count, code, message). ``stats``: counts, and money in integer cents.

@@ -116,6 +116,12 @@ def short_month(month: str) -> str:
     return f"{calendar.month_abbr[m]} {y % 100:02d}"
 
 
+def month_end(month: str) -> str:
+    """``"2026-09"`` -> ``"2026-09-30"``."""
+    year, mon = (int(p) for p in month.split("-"))
+    return f"{year:04d}-{mon:02d}-{calendar.monthrange(year, mon)[1]:02d}"
+
+
 def previous_month(month: str) -> str:
     y, m = (int(p) for p in month.split("-"))
     y, m = (y - 1, 12) if m == 1 else (y, m - 1)

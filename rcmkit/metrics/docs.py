@@ -1,6 +1,6 @@
 """Render ``docs/metrics.md`` from the metric functions themselves, so the reference cannot drift from the code.
 
-``python -m rcmkit.metrics.reference_doc > docs/metrics.md`` regenerates it; a test fails when it is stale.
+``python -m rcmkit.metrics.docs > docs/metrics.md`` regenerates it; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import ar, benchmarks, collections, contracts, denials, lags, payers, reimbursement, worklists
-from ._common import MetricOptions
-from .summary import definitions_used
+from rcmkit.metrics import ar, benchmarks, collections, contracts, denials, lags, payers, reimbursement, worklists
+from rcmkit.metrics._common import MetricOptions
+from rcmkit.metrics.summary import definitions_used
 
 FAMILIES = [
     ("Accounts receivable", ar, [ar.ar_balances, ar.ar_aging, ar.days_in_ar, ar.days_in_ar_net]),
@@ -43,7 +43,7 @@ def render() -> str:
     out = [
         "# rcmkit metrics reference",
         "",
-        "Generated from the code by `python -m rcmkit.metrics.reference_doc`; do not edit by hand.",
+        "Generated from the code by `python -m rcmkit.metrics.docs`; do not edit by hand.",
         "Every number in a report comes from one of these functions. Worked examples with every step of the",
         "arithmetic: `tests/test_metrics.py` on the dozen hand-made claims of `tests/small_practice.py`.",
         "",

@@ -10,7 +10,7 @@ Conventions (../shared/DESIGN.md, "Canonical tables"):
 * ``modifiers`` is the procedure modifiers joined by ``:`` (``"25"``, ``"59:RT"``, ``""`` for none), so a
   (code, modifiers) pair is a plain join key. ``diagnosis_codes`` is a list, principal diagnosis first.
 
-The ``ledger`` is derived (see :mod:`rcmkit.ledger`), but it is stored beside the others so any tool can read
+The ``ledger`` is derived (see :mod:`rcmkit.core.ledger`), but it is stored beside the others so any tool can read
 A/R history without rcmkit.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
-from .errors import RcmkitError
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "Column",
@@ -217,7 +217,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "ledger",
-            "one row per financial event on a claim (derived: rcmkit.ledger.build_ledger)",
+            "one row per financial event on a claim (derived: rcmkit.core.ledger.build_ledger)",
             (
                 Column("claim_id", S),
                 Column("posted_on", D),
@@ -232,7 +232,7 @@ TABLES: dict[str, TableSpec] = {
 
 
 # Tables that ingest adds beside the canonical ones (X12 details, provider-level adjustments, and what ingest
-# recovered from or refused). Same conventions; see rcmkit/ingest/tables.py for how they are filled.
+# recovered from or refused). Same conventions; see rcmkit/ingest/x12/tables.py for how they are filled.
 _FILE = Column("file", S, doc="file name (no folder)")
 _SOURCE = Column("source", S, doc="'<file name>#<segment number>' (segment number counted from the file start)")
 
@@ -405,7 +405,7 @@ TABLES.update({
         ),
         TableSpec(
             "csv_rejections",
-            "one row per problem that kept a row of a PM CSV/Excel export out (rcmkit.ingest.pm_csv)",
+            "one row per problem that kept a row of a PM CSV/Excel export out (rcmkit.ingest.pm.reader)",
             (
                 _FILE,
                 Column("line", I64, doc="1-based, as a spreadsheet shows it (header = 1)"),

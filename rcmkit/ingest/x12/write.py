@@ -3,7 +3,7 @@ a generic practice-management (PM) CSV export.
 
 The demo practice (:mod:`rcmkit.demo`) makes its truth as canonical tables; this module serializes that truth so
 that the demo can be loaded through the real ingest path (:func:`rcmkit.ingest.read_x12` and
-:func:`rcmkit.ingest.pm_csv.read_pm_export`) instead of being saved directly. Pure: tables in, text out; only
+:func:`rcmkit.ingest.pm.reader.read_pm_export`) instead of being saved directly. Pure: tables in, text out; only
 :func:`write_demo_files` touches the disk. Deterministic: the same tables give byte-identical files (a fixed
 time of day, control numbers from a sequence, no wall clock, no randomness).
 
@@ -25,7 +25,7 @@ appear in the files, as in real ones; ingest turns them into pseudonyms. Address
 the payers' addresses are fixed fakes (the canonical tables do not hold them); rendering provider names are those
 of the ``providers`` table when given (the demo's are fictional), else fixed fakes. Because the
 files hold (fake) patient data, the inbox is written private to its owner like the store (0600 files in 0700
-folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.store.file_mode`).
+folders, or ``RCMKIT_FILE_MODE``: :func:`rcmkit.core.store.file_mode`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .errors import RcmkitError
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "Party",
@@ -753,8 +753,7 @@ def write_demo_files(root: str | os.PathLike, tables: Mapping[str, pd.DataFrame]
     without the ``.demo_inbox.json`` marker is not the demo's: it is left alone and :class:`FileExistsError`
     is raised.
     """
-    from . import store
-
+    from rcmkit.core import store
     folder = store.practice_dir(root, practice)
     inbox, tmp, old = folder / "inbox", folder / ".inbox.tmp", folder / ".inbox.old"
     if inbox.exists() and not (inbox / _INBOX_MARKER).is_file() and any(inbox.iterdir()):
@@ -782,10 +781,9 @@ def write_demo_files(root: str | os.PathLike, tables: Mapping[str, pd.DataFrame]
 
 
 def _write_inbox(folder: Path, t: Mapping[str, pd.DataFrame], patients: pd.DataFrame) -> tuple[dict, dict]:
-    """Write every file under ``folder`` (private: :func:`rcmkit.store.file_mode`, folders
-    :func:`rcmkit.store.dir_mode`); return {relative path: {bytes, sha256}} and the counts."""
-    from . import store
-
+    """Write every file under ``folder`` (private: :func:`rcmkit.core.store.file_mode`, folders
+    :func:`rcmkit.core.store.dir_mode`); return {relative path: {bytes, sha256}} and the counts."""
+    from rcmkit.core import store
     files: dict[str, dict] = {}
 
     def put(relative: str, text: str) -> int:

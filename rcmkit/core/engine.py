@@ -3,7 +3,7 @@
 The metric functions are written once, on `narwhals <https://narwhals-dev.github.io/narwhals/>`_ expressions,
 and run unchanged on whichever engine holds the tables:
 
-* a mapping of **pandas** DataFrames (what :func:`rcmkit.store.load_tables` returns and notebooks use);
+* a mapping of **pandas** DataFrames (what :func:`rcmkit.core.store.load_tables` returns and notebooks use);
 * lazy **DuckDB** relations over the practice's parquet files: ``open_tables(root, practice, "duckdb")`` (any
   relations of DuckDB's default connection will do: ``duckdb.read_parquet(...)``, ``duckdb.sql(...)``);
 * **PySpark** DataFrames: ``open_tables(root, practice, "spark", spark=session)``, ``root`` may be any URI
@@ -30,8 +30,7 @@ import narwhals as nw
 import pandas as pd
 import pyarrow as pa
 
-from . import schema
-
+from rcmkit.core import schema
 __all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "like", "open_tables",
            "pandas_tables", "day_number", "on_or_before", "between", "date_value", "classify", "int_sum"]
 
@@ -151,7 +150,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
                 spark: Any = None) -> dict[str, Any]:
     """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
     DuckDB relations or Spark DataFrames (lazy scans of a snapshot of the committed parquet files, so later
-    commits do not change what they read: :func:`rcmkit.store.committed_paths`; each query reads only the
+    commits do not change what they read: :func:`rcmkit.core.store.committed_paths`; each query reads only the
     columns and row groups it needs: dated tables are sorted by date with a row group per month).
 
     ``names``: the tables to open (default: all). ``columns``: per table, the columns pandas reads (e.g.
@@ -165,8 +164,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     names = list(names) if names is not None else list(schema.TABLES)
     if engine == "pandas":
-        from . import store
-
+        from rcmkit.core import store
         present = [n for n in names if n in store.committed_paths(root, practice, names, snapshot=False)]
         return store.load_tables(root, practice, present, required=False, columns=columns)
     paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
@@ -184,8 +182,7 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
 
 
 def _table_paths(root, practice: str, names: list[str], *, local: bool) -> dict[str, Any]:
-    from . import store
-
+    from rcmkit.core import store
     if local:
         return store.committed_paths(root, practice, names)
     if not store.PRACTICE_NAME.fullmatch(practice):
@@ -239,9 +236,9 @@ def int_sum(column: str, alias: str | None = None) -> nw.Expr:
 
 def classify(adjustments: nw.LazyFrame, crosswalk: pd.DataFrame | None = None) -> nw.LazyFrame:
     """``adjustments`` with ``treatment`` and ``category`` from the CARC crosswalk. The distinct (group, reason)
-    pairs (a few dozen) are classified by :func:`rcmkit.reference.classify_adjustments`, the one definition of
+    pairs (a few dozen) are classified by :func:`rcmkit.core.refdata.classify_adjustments`, the one definition of
     the lookup, and joined back on the engine: one pass over the adjustments instead of a chain of tests."""
-    from .reference import classify_adjustments
+    from rcmkit.core.refdata import classify_adjustments
 
     if crosswalk is None and "treatment" in adjustments.columns and "category" in adjustments.columns:
         return adjustments  # classified already (rcmkit.metrics.summary does it once per KPI set)

@@ -38,11 +38,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import fields
-from .context import FileContext
-from .fields import concat_strings, format_cents
-from .issues import Issues
-from .x12 import ElementIndex, SegmentIndex, TransactionSet, short_code, tag_code
+from rcmkit.ingest.x12 import fields
+from rcmkit.ingest.x12.context import FileContext
+from rcmkit.ingest.x12.fields import concat_strings, format_cents
+from rcmkit.ingest.issues import Issues
+from rcmkit.ingest.x12.envelope import ElementIndex, SegmentIndex, TransactionSet, short_code, tag_code
 
 __all__ = ["read_835", "CLAIM_STATUS_CODES"]
 
@@ -137,7 +137,7 @@ class _Batch:
         return self._read[code]
 
     def qualifiers(self, code: int) -> np.ndarray:
-        """Element 1 of the rows of ``code`` as integers (:func:`~rcmkit.ingest.x12.short_code`), read once."""
+        """Element 1 of the rows of ``code`` as integers (:func:`~rcmkit.ingest.x12.envelope.short_code`), read once."""
         if code not in self._qualifiers:
             self._qualifiers[code] = self.elements.short_codes(self.read(code)[0].pos, 1)
         return self._qualifiers[code]

@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .formatting import short_month, span_label
-from .record import month_end
+from rcmkit.present.format import short_month, span_label
+from rcmkit.present.format import month_end
 
 __all__ = [
     "PATIENT_COLOR",

@@ -49,8 +49,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
-from .errors import RcmkitError
+from rcmkit.core import schema
+from rcmkit.errors import RcmkitError
 
 __all__ = [
     "PRACTICE_NAME",
@@ -502,7 +502,7 @@ def save_tables(
 ) -> dict:
     """Replace the given tables of ``practice`` in one crash-safe transaction; returns the new manifest.
 
-    Each frame is conformed to its canonical schema first (a :class:`rcmkit.schema.SchemaError` lists every
+    Each frame is conformed to its canonical schema first (a :class:`rcmkit.core.schema.SchemaError` lists every
     problem, and nothing is written). Tables not named keep their current version.
     """
     folder = practice_dir(root, practice)
@@ -605,7 +605,7 @@ SNAPSHOT_TTL_SECONDS = 24 * 3600
 def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *,
                     lock_timeout: float = 600.0, snapshot: bool = True) -> dict[str, Path]:
     """The files of the practice's current committed version (after finishing a commit a dead writer left
-    behind), for engines that scan parquet themselves (DuckDB, Spark: :func:`rcmkit.engine.open_tables`).
+    behind), for engines that scan parquet themselves (DuckDB, Spark: :func:`rcmkit.core.engine.open_tables`).
     Tables the practice does not have are left out.
 
     A lazy scan opens its files when a query runs, perhaps after a later commit. With ``snapshot`` (the default)

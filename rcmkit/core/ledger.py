@@ -30,8 +30,10 @@ import re
 import narwhals as nw
 import pandas as pd
 
-from . import schema, store
-from .reference import classify_adjustments
+from rcmkit.core import schema
+
+from rcmkit.core import store
+from rcmkit.core.refdata import classify_adjustments
 
 __all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES", "event_order",
            "sort_events", "with_event_order"]
@@ -121,7 +123,7 @@ def event_order(remittances: pd.DataFrame, ids=None) -> pd.Series:
 
     Within one 835 the file's segment order rules (a reversal and its correction sit side by side): the order key
     is the source file, then the CLP's segment number as an integer (``source`` is '<file>#<segment number>', as
-    rcmkit.ingest.era835 writes it), so '...:102' follows '...:92'. Ids without a position (the demo, hand-built
+    rcmkit.ingest.x12.era835 writes it), so '...:102' follows '...:92'. Ids without a position (the demo, hand-built
     tables, tables loaded without the ``source`` column) follow a natural sort of the id's digit runs; the
     remit_id's natural key breaks any remaining tie. Use it wherever same-day events are ordered, never the
     remit_id string (DESIGN.md: "order by position, never by an identifier's string"); :func:`sort_events` sorts

@@ -38,13 +38,15 @@ from datetime import date
 
 import pyarrow as pa
 
-from rcmkit.schema import TABLES
+from rcmkit.core.schema import TABLES
 
-from . import fields, limits
-from .context import FileContext
-from .issues import Issues, SetRejected
-from .tables import EXTRA_TABLES
-from .x12 import TransactionSet, tag_code
+from rcmkit.ingest import limits
+
+from rcmkit.ingest.x12 import fields
+from rcmkit.ingest.x12.context import FileContext
+from rcmkit.ingest.issues import Issues, SetRejected
+from rcmkit.ingest.x12.tables import EXTRA_TABLES
+from rcmkit.ingest.x12.envelope import TransactionSet, tag_code
 
 __all__ = ["read_837", "patient_key", "provider_name"]
 

@@ -14,11 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import MetricOptions
-from ..metrics.providers import label_providers
-from ..metrics.registry import KPIS
-from . import formatting as fmt
-from .charts import BUCKETS, _color, _is_patient, payer_order
+from rcmkit.metrics import MetricOptions
+from rcmkit.metrics.providers import label_providers
+from rcmkit.metrics.registry import KPIS
+from rcmkit.present import format as fmt
+from rcmkit.present.charts import BUCKETS, _color, _is_patient, payer_order
 
 __all__ = [
     "STYLE",
@@ -106,10 +106,10 @@ def title_block(practice: str, month: str, *, title: str | None = None, options:
     """The report's heading: title, practice and month, the date the report is as of, the rcmkit version and the
     metric options in force (``options``: a :class:`rcmkit.metrics.MetricOptions`).
 
-    ``data_through`` (:func:`rcmkit.report.narrative.data_through`) is the report's date: the data's latest
+    ``data_through`` (:func:`rcmkit.present.narrative.data_through`) is the report's date: the data's latest
     event, never the wall clock, so a rerun on the same data gives the same report."""
-    from .. import __version__
-    from .record import month_end
+    from rcmkit import __version__
+    from rcmkit.present.format import month_end
 
     heading = title or "Monthly revenue-cycle report"
     who = practice_name or practice
@@ -579,7 +579,7 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
     (:func:`rcmkit.metrics.charge_lag`, :func:`rcmkit.metrics.unbilled_charges`), optionally with the prior
     month's unbilled charges. When the data ends at the month's end, says that services of the month billed
     later cannot be in it yet."""
-    from .record import month_end
+    from rcmkit.present.format import month_end
 
     rows: list[dict] = []
     lag = None if charge_lag is None or not len(charge_lag) else charge_lag.iloc[0]
@@ -650,7 +650,7 @@ def underpayment_table(summary: pd.DataFrame | None, payers: pd.DataFrame | Mapp
     contract says the payer should have allowed, what it allowed, and the shortfall (the dollars at stake),
     with a total row. Given the practice's ``contracts`` table and it is empty, says that nothing could be
     checked rather than that nothing was underpaid."""
-    from .suite import underpayment_tolerance, underpayment_totals
+    from rcmkit.report.suite import underpayment_tolerance, underpayment_totals
 
     pct, cents = underpayment_tolerance()
     note = (f'<p class="rcm rcm-note">Tolerance: a line counts as underpaid only when the payer allowed less than '

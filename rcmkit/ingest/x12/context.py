@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .issues import Issues
+from rcmkit.ingest.issues import Issues
 
 __all__ = ["FileContext"]
 

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from . import formatting as fmt
-from .tiles import BETTER
+from rcmkit.present import format as fmt
+from rcmkit.present.tiles import BETTER
 
 __all__ = ["Change", "Opportunity", "ExecutiveSummary", "executive_summary", "data_through", "opportunities",
            "BETTER", "STEADY"]
@@ -105,7 +105,7 @@ class ExecutiveSummary:
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        from .tiles import STYLE
+        from rcmkit.present.tiles import STYLE
 
         e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
         better, worse = self._compare_lines()
@@ -182,7 +182,7 @@ def _value(kpi: Any, value: float) -> str:
 
 
 def _over_buckets(over_days: int) -> list[str]:
-    from ..metrics import AGING_BUCKETS
+    from rcmkit.metrics import AGING_BUCKETS
 
     edges = {"0-30": 0, "31-60": 30, "61-90": 60, "91-120": 90, "120+": 120}
     return [b for b in AGING_BUCKETS if edges[b] >= over_days]
@@ -200,8 +200,8 @@ def opportunities(
     counted twice among the A/R items (a denied claim's balance is also A/R: the denial item names the work,
     not new money).
     """
-    from ..metrics import MetricOptions, ar_aging
-    from ..metrics.payers import open_denials
+    from rcmkit.metrics import MetricOptions, ar_aging
+    from rcmkit.metrics.payers import open_denials
 
     options = options or MetricOptions()
     aging = ar_aging(tables, month, options, by="payer") if aging is None else aging
@@ -285,7 +285,7 @@ def executive_summary(
     ``trend``, a ``kpi_trend`` frame, when that holds the prior month) and ``status`` (``benchmark_status``) are
     computed when not given. With no data before ``month`` there is nothing to compare: the summary says so.
     """
-    from ..metrics import MetricOptions, benchmark_status, monthly_kpis, unapplied_postings
+    from rcmkit.metrics import MetricOptions, benchmark_status, monthly_kpis, unapplied_postings
 
     options = options or MetricOptions()
     kpis = monthly_kpis(tables, month, options) if kpis is None else kpis

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .issues import Issues
-from .limits import LimitExceeded
-from .x12 import X12FileError, decode, segment_runs
+from rcmkit.ingest.issues import Issues
+from rcmkit.ingest.limits import LimitExceeded
+from rcmkit.ingest.x12.envelope import X12FileError, decode, segment_runs
 
 __all__ = ["ValidationReport", "validate_x12", "ERROR_COLUMNS"]
 
