@@ -88,14 +88,19 @@ pipeline._read_x12_files(files, b"s", 2, False)
 def test_x12_workers_die_with_their_parent(tmp_path):
     """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
     files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, *map(str, files)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *map(str, files)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     workers = []
-    deadline = time.monotonic() + 180  # a busy CI machine starts processes slowly
-    while len(workers) < 2 and time.monotonic() < deadline:
+    while len(workers) < 2:  # each worker prints its pid, then sleeps; a child that died ends the output
         line = child.stdout.readline()
+        if not line:
+            break
         if line.startswith("worker "):
             workers.append(int(line.split()[1]))
-    assert len(workers) == 2, "the workers did not start"
+    if len(workers) < 2:
+        child.kill()
+        _, err = child.communicate(timeout=30)
+        pytest.fail(f"the workers did not start ({workers}); the ingest process said:\n{err[-3000:]}")
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     deadline = time.monotonic() + 30
