@@ -114,8 +114,8 @@ def test_day_number_matches_the_calendar():
 
 
 def test_classify_matches_the_pandas_crosswalk():
-    """The engine-side CARC classification equals rcmkit.core.refdata.classify_adjustments on every code the
-    crosswalk names, wildcard cases, the 4010 group CR, lower case and an unknown code."""
+    """The CARC classification (rcmkit.core.refdata.classify_adjustments) on DuckDB equals its pandas result on
+    every code the crosswalk names, wildcard cases, the 4010 group CR, lower case and an unknown code."""
     from rcmkit.core.refdata import carc_crosswalk
 
     xw = carc_crosswalk()
@@ -125,7 +125,7 @@ def test_classify_matches_the_pandas_crosswalk():
                         "reason_code": [r for _, r in pairs], "amount_cents": 1})
     expected = classify_adjustments(adj)[["treatment", "category"]]
     for frame in (adj, duckdb.from_df(adj)):
-        got = engine.collect(engine.classify(engine.lazy(frame)).sort("remit_id"))
+        got = engine.collect(engine.lazy(classify_adjustments(frame)).sort("remit_id"))
         got = got.set_index("remit_id").loc[adj["remit_id"], ["treatment", "category"]].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
@@ -185,6 +185,7 @@ def test_spark_equals_pandas(stores, spark, practice, month):
     _assert_same_suite(pandas_suite, kpi_suite(tables, month, options), f"spark {practice}")
 
 
+@pytest.mark.slow  # stores and opens a partial practice on both engines (~2 s); test_backends covers DuckDB fast
 def test_practice_without_some_tables(tmp_path):
     """A practice holding only 837 and 835 tables (no postings, payers or stored ledger) gives the same suite
     on DuckDB as on pandas: missing tables are the canonical empty tables, the ledger is derived."""
@@ -288,6 +289,7 @@ def test_every_public_metric_runs_on_duckdb_tables(stores, name):
         assert expected == got, name
 
 
+@pytest.mark.slow  # the CLI once per metric option (~2 s); the suite's numbers stay fast
 def test_cli_kpis_takes_every_metric_option_and_prints_the_report_tables(stores):
     """`rcmkit kpis --option KEY=VALUE` gives the numbers of MetricOptions(KEY=VALUE), and --table prints the
     aging, payer and reimbursement tables the report shows: an analyst needs no Python for them."""

@@ -13,13 +13,17 @@ Charges posted 2026-01-01..03-31: C01 200, C02 300, C05 100, C06 250, C07 100, C
 
 from __future__ import annotations
 
+import narwhals as nw
 import pandas as pd
 import pytest
 
+from rcmkit.core import engine
 from rcmkit.core.ledger import build_ledger
+from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics import (
     AGING_BUCKETS, MetricOptions, ar_aging, ar_balances, days_in_ar, days_in_ar_net, definitions_used,
-    denial_reasons, first_adjudications, kpi_trend, last_full_month, monthly_kpis, reimbursement_by_payer_code,
+    denial_reasons, first_adjudications, kpi_trend, last_full_month, latest_event, monthly_kpis,
+    reimbursement_by_payer_code,
 )
 
 from small_practice import tables as small_tables
@@ -95,6 +99,73 @@ def test_first_adjudication_skips_duplicates_and_reversals(t):
     assert first.loc["C07", "remit_id"] == "R05"  # not the reversal R06
     assert first.loc["C02", "remit_id"] == "R02"  # the denial, not the paid resubmission
     assert "C03" not in first.index  # never adjudicated
+
+
+def test_first_adjudications_of_a_month(t):
+    """``month=``: the claims first adjudicated in it (test_clean_claim_and_denial_rates_march and
+    test_rates_in_other_months list them), in claim_id order."""
+    march = first_adjudications(t, month=MONTH)
+    assert march["claim_id"].tolist() == ["C06", "C07", "C08", "C09", "C12"]
+    assert march["remit_id"].tolist() == ["R04", "R05", "R08", "R09", "R12"]
+    assert set(march["month"]) == {MONTH} and march["denied"].tolist() == [True, False, True, False, False]
+    assert first_adjudications(t, month="2026-01")["claim_id"].tolist() == ["C01", "C11"]
+    assert first_adjudications(t, month="2026-02")["claim_id"].tolist() == ["C02"]
+    assert first_adjudications(t, month="2025-10").empty
+
+
+def test_adjustments_classified_through_the_crosswalk(t):
+    """The one CARC classification (rcmkit.core.refdata.classify_adjustments) on the tables' own engine: the
+    small practice's 18 adjustments carry 8 (group, code) pairs, each looked up in rcmkit/data/carc_crosswalk.csv:
+    CO-45 contractual (*,45); PR-1/2/3 patient (PR,*); CO-16, CO-97, CO-197 denials (*,16 / *,97 / *,197);
+    OA-18 the duplicate-claim rejection (OA,18)."""
+    adj = t["adjustments"]
+    out = classify_adjustments(adj)
+    assert engine.engine_of(out) == engine.engine_of(adj)  # pandas stays pandas, DuckDB stays DuckDB
+    rows = engine.collect(engine.lazy(out))
+    assert len(rows) == 18
+    pairs = rows[["group_code", "reason_code", "treatment", "category"]].drop_duplicates()
+    assert sorted(map(tuple, pairs.values.tolist())) == [
+        ("CO", "16", "denial", "Missing information"),
+        ("CO", "197", "denial", "Authorization / referral"),
+        ("CO", "45", "contractual", "Contractual"),
+        ("CO", "97", "denial", "Bundling / NCCI"),
+        ("OA", "18", "duplicate", "Duplicate"),
+        ("PR", "1", "patient", "Patient responsibility"),
+        ("PR", "2", "patient", "Patient responsibility"),
+        ("PR", "3", "patient", "Patient responsibility"),
+    ]
+    assert classify_adjustments(out) is out  # classified already: returned as it is
+
+
+def test_classification_lookup_order_and_pandas_shape():
+    """Exact (group, code) first, then (group, '*'), then ('*', code), else a denial in 'Other'; CR is looked up
+    as CO and codes in any case. A pandas frame comes back with its rows, order and index, and is not changed."""
+    adj = pd.DataFrame({
+        "remit_id": ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"],
+        "group_code": ["CR", "co", "PR", "OA", "OA", "PI", "XX", "PR"],
+        "reason_code": ["45", "97", "999", "23", "18", "18", "1", "18"],
+        "amount_cents": [1, 2, 3, 4, 5, 6, 7, 8],
+    }, index=[70, 30, 10, 80, 20, 60, 50, 40])
+    before = adj.copy()
+    out = classify_adjustments(adj)
+    pd.testing.assert_frame_equal(adj, before)
+    pd.testing.assert_frame_equal(out[adj.columns], adj)
+    assert list(zip(out["treatment"], out["category"])) == [
+        ("contractual", "Contractual"),       # CR-45 as CO-45: (*, 45)
+        ("denial", "Bundling / NCCI"),        # co-97: (*, 97)
+        ("patient", "Patient responsibility"),  # PR-999: (PR, *)
+        ("informational", "Prior payer"),     # OA-23: exact
+        ("duplicate", "Duplicate"),           # OA-18: exact
+        ("duplicate", "Duplicate"),           # PI-18: (*, 18)
+        ("denial", "Other"),                  # XX-1: in no row
+        ("patient", "Patient responsibility"),  # PR-18: (PR, *) before (*, 18)
+    ]
+    custom = pd.DataFrame({"group_code": ["*"], "reason_code": ["45"], "treatment": ["denial"],
+                           "category": ["Custom"]})
+    again = classify_adjustments(out, custom)  # a crosswalk given: classified again, under it
+    assert again["category"].tolist() == ["Custom"] + ["Other"] * 7 and list(again.columns) == list(out.columns)
+    empty = classify_adjustments(adj.iloc[:0])
+    assert empty.empty and {"treatment", "category"} <= set(empty.columns)
 
 
 def test_clean_claim_and_denial_rates_march(t):
@@ -208,11 +279,17 @@ def test_inputs_are_not_mutated(t):
 
 
 def test_last_full_month(t):
+    """On the tables' engine (tests/test_backends.py runs it on DuckDB relations too)."""
     assert last_full_month(t) == "2026-03"  # the last event is C12's payment on 2026-03-31
+    assert latest_event(t) == pd.Timestamp("2026-03-31")
     cut = {k: v for k, v in t.items() if k in ("claims",)}
     assert last_full_month(cut) == "2026-02"  # last submission Friday 2026-03-27: March's last weekday is the 31st
-    friday = {"claims": t["claims"].assign(submitted_on=pd.Timestamp("2026-10-30"))}
+    claims = engine.lazy(t["claims"])
+    friday = {"claims": claims.with_columns(
+        submitted_on=engine.date_value(claims, "submitted_on", "2026-10-30")).to_native()}
     assert last_full_month(friday) == "2026-10"  # Saturday 10-31 needs no events for October to be complete
+    with pytest.raises(ValueError, match="no dated events"):
+        last_full_month({"claims": claims.filter(nw.col("claim_id") == "none").to_native()})
 
 
 def test_options_are_validated():

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from rcmkit.core import schema
 __all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "like", "open_tables",
-           "pandas_tables", "day_number", "on_or_before", "between", "date_value", "classify", "int_sum"]
+           "pandas_tables", "day_number", "on_or_before", "between", "date_value", "int_sum"]
 
 ENGINES = ("pandas", "duckdb", "spark")
 
@@ -233,20 +233,3 @@ def int_sum(column: str, alias: str | None = None) -> nw.Expr:
     DECIMAL(38) sums come back as int64 from :func:`collect`)."""
     return nw.col(column).sum().alias(alias or column)
 
-
-def classify(adjustments: nw.LazyFrame, crosswalk: pd.DataFrame | None = None) -> nw.LazyFrame:
-    """``adjustments`` with ``treatment`` and ``category`` from the CARC crosswalk. The distinct (group, reason)
-    pairs (a few dozen) are classified by :func:`rcmkit.core.refdata.classify_adjustments`, the one definition of
-    the lookup, and joined back on the engine: one pass over the adjustments instead of a chain of tests."""
-    from rcmkit.core.refdata import classify_adjustments
-
-    if crosswalk is None and "treatment" in adjustments.columns and "category" in adjustments.columns:
-        return adjustments  # classified already (rcmkit.metrics.summary does it once per KPI set)
-    pairs = collect(adjustments.select("group_code", "reason_code").unique())
-    pairs = pairs.dropna().sort_values(["group_code", "reason_code"]).reset_index(drop=True)
-    if pairs.empty:  # no adjustments (group and reason codes are never null)
-        return adjustments.with_columns(treatment=nw.lit("denial"), category=nw.lit("Other"))
-    looked_up = classify_adjustments(pairs, crosswalk)[["group_code", "reason_code", "treatment", "category"]]
-    looked_up = looked_up.astype({c: "str" for c in looked_up.columns})
-    return adjustments.join(like(looked_up, adjustments), on=["group_code", "reason_code"], how="left").with_columns(
-        treatment=nw.col("treatment").fill_null("denial"), category=nw.col("category").fill_null("Other"))

@@ -1,4 +1,5 @@
-"""Versioned reference data shipped with rcmkit (``rcmkit/data/``): the CARC crosswalk and benchmark targets.
+"""Versioned reference data shipped with rcmkit (``rcmkit/data/``): the CARC crosswalk (and the one function that
+classifies adjustments through it, on any engine) and benchmark targets.
 
 These are data, not code: code sets change several times a year, and a practice may override them.
 """
@@ -8,8 +9,12 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import narwhals as nw
 import pandas as pd
+
+from rcmkit.core.engine import collect, lazy, like
 
 __all__ = ["carc_crosswalk", "classify_adjustments", "benchmarks", "TREATMENTS"]
 
@@ -35,27 +40,57 @@ def carc_crosswalk(path: str | Path | None = None) -> pd.DataFrame:
     return _read_crosswalk(str(path or _data_file("carc_crosswalk.csv"))).copy()
 
 
-def classify_adjustments(adjustments: pd.DataFrame, crosswalk: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return ``adjustments`` with two new columns, ``treatment`` and ``category``. Pure: the input is unchanged.
+def classify_adjustments(adjustments: Any, crosswalk: pd.DataFrame | None = None) -> Any:
+    """``adjustments`` with two more columns, ``treatment`` and ``category``, from the CARC crosswalk; the one
+    classification of rcmkit. Pure: the input is unchanged.
+
+    Runs on every engine (:mod:`rcmkit.core.engine`): a pandas DataFrame in gives a pandas DataFrame out (same
+    rows, order and index), a DuckDB relation or Spark DataFrame gives one of those, a narwhals frame a narwhals
+    LazyFrame. The distinct (group, reason) pairs (a few dozen) are looked up here and joined back on the engine.
+    Frames classified already (both columns present) are returned as they are, unless a ``crosswalk`` is given.
 
     Lookup order: exact (group, code); then (group, '*') (e.g. every PR code is patient responsibility); then
     ('*', code); a code found nowhere is a ``denial`` in category ``Other``. The 4010 group ``CR``
     (corrections and reversals) is looked up like CO. DESIGN.md, "X12 835 semantics"; kpi-anchors.md 3.5.
     """
-    xw = crosswalk if crosswalk is not None else carc_crosswalk()
-    group = adjustments["group_code"].astype(str).str.upper().replace({"CR": "CO"})
-    reason = adjustments["reason_code"].astype(str).str.upper()
+    native = not isinstance(adjustments, (nw.DataFrame, nw.LazyFrame))
+    frame = lazy(adjustments)
+    classified = {"treatment", "category"} <= set(frame.columns)
+    if classified and crosswalk is None:
+        return adjustments if native else frame
+    if classified:
+        frame = frame.drop("treatment", "category")
+    pairs = collect(frame.select("group_code", "reason_code").unique())
+    pairs = pairs.dropna().sort_values(["group_code", "reason_code"]).reset_index(drop=True)
+    if pairs.empty:  # no adjustments (group and reason codes are never null)
+        out = frame.with_columns(treatment=nw.lit("denial"), category=nw.lit("Other"))
+    else:
+        looked_up = _lookup(pairs, carc_crosswalk() if crosswalk is None else crosswalk)
+        out = frame.join(like(looked_up, frame), on=["group_code", "reason_code"], how="left").with_columns(
+            treatment=nw.col("treatment").fill_null("denial"), category=nw.col("category").fill_null("Other"))
+    if not native:
+        return out
+    result = out.to_native()
+    if isinstance(adjustments, pd.DataFrame):
+        result.index = adjustments.index  # a left join on distinct pairs keeps every row, in order
+    return result
+
+
+def _lookup(pairs: pd.DataFrame, xw: pd.DataFrame) -> pd.DataFrame:
+    """The crosswalk's treatment and category of each distinct (group_code, reason_code) pair, as strings."""
+    group = pairs["group_code"].astype(str).str.upper().replace({"CR": "CO"})
+    reason = pairs["reason_code"].astype(str).str.upper()
     keys = pd.DataFrame({"g": group.to_numpy(), "r": reason.to_numpy()})
     lookup = xw.rename(columns={"group_code": "g", "reason_code": "r"})[["g", "r", "treatment", "category"]]
     exact = keys.merge(lookup, on=["g", "r"], how="left")
     by_group = keys.merge(lookup[lookup["r"] == "*"].drop(columns="r"), on="g", how="left")
     by_code = keys.merge(lookup[lookup["g"] == "*"].drop(columns="g"), on="r", how="left")
-    treatment = exact["treatment"].fillna(by_group["treatment"]).fillna(by_code["treatment"]).fillna("denial")
-    category = exact["category"].fillna(by_group["category"]).fillna(by_code["category"]).fillna("Other")
-    out = adjustments.copy()
-    out["treatment"] = treatment.to_numpy()
-    out["category"] = category.to_numpy()
-    return out
+    out = pairs[["group_code", "reason_code"]].copy()
+    out["treatment"] = (exact["treatment"].fillna(by_group["treatment"]).fillna(by_code["treatment"])
+                        .fillna("denial").to_numpy())
+    out["category"] = (exact["category"].fillna(by_group["category"]).fillna(by_code["category"])
+                       .fillna("Other").to_numpy())
+    return out.astype("str")
 
 
 def benchmarks(path: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:

@@ -5,7 +5,7 @@ Public API::
     from rcmkit.explorer import open_explorer
     explorer = open_explorer("data", "demo", months=3)     # the widget, showing its initial state
     explorer.payer.value = ("04412",)                      # drive it from code (or click in the notebook)
-    explorer.kpis["initial_denial_rate"].display()
+    explorer.kpis["initial_denial_rate"].value
 
 The logic is plain functions: :func:`filter_tables` (claim filters applied to every canonical table consistently),
 :mod:`rcmkit.explorer.views` (the period's KPIs from the metric functions, breakdowns, the claims behind a KPI,

@@ -17,8 +17,7 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from rcmkit.metrics import KPI, MetricOptions, first_adjudications, last_full_month, ledger_for
-from rcmkit.metrics._common import Prepared
+from rcmkit.metrics import KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for
 from rcmkit.metrics.providers import provider_label, provider_names
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
+from rcmkit.present import format as fmt
 from rcmkit.present.csvsafe import neutralise_frame
 from rcmkit.explorer.views import PATIENT_COLUMNS
 
@@ -31,15 +32,6 @@ FORMATS = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-def _dollars_text(cents) -> str:
-    if cents is None or (isinstance(cents, float) and math.isnan(cents)) or cents is pd.NA:
-        return ""
-    c = round(float(cents)) if not isinstance(cents, (int, np.integer)) else int(cents)
-    sign = "-" if c < 0 else ""
-    whole, rest = divmod(abs(c), 100)
-    return f"{sign}{whole}.{rest:02d}"
 
 
 def for_export(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +62,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     out = neutralise_frame(out, keep=[c for c in out.columns if str(c).endswith("_cents")])
     for c in list(out.columns):
         if str(c).endswith("_cents"):
-            out[c] = out[c].map(_dollars_text)
+            out[c] = out[c].map(fmt.decimal_dollars)
         elif pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d").fillna("")
     out = out.rename(columns={c: str(c)[: -len("_cents")] for c in out.columns if str(c).endswith("_cents")})

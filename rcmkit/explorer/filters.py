@@ -24,8 +24,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from rcmkit.metrics import MetricOptions, Window, month_window, parse_month
-from rcmkit.metrics._common import with_tables
+from rcmkit.metrics import MetricOptions, Window, month_window, parse_month, with_tables
 from rcmkit.core.ledger import sort_events
 from rcmkit.metrics.providers import provider_label
 from rcmkit.core.schema import PAYER_CLASSES
@@ -34,7 +33,7 @@ __all__ = ["Filters", "Period", "ClaimIndex", "filter_tables", "parse_codes", "c
            "CLAIM_TABLES"]
 
 #: Lengths a period can have: the month windows every metric supports (``MetricOptions.reimbursement_months``).
-PERIOD_MONTHS: tuple[int, ...] = tuple(MetricOptions._CHOICES["reimbursement_months"])
+PERIOD_MONTHS: tuple[int, ...] = tuple(MetricOptions.CHOICES["reimbursement_months"])
 
 #: Tables whose rows belong to one claim, and how a row finds its claim: directly (``claim_id``), through its
 #: submission (``submission_id``) or through its 835 claim payment (``remit_id``).
@@ -305,7 +304,7 @@ def filter_tables(
 
     Pure: ``tables`` is not modified; unfiltered tables are passed through as they are (the same frames), and so
     are the tables that do not belong to claims (payers, contracts, payments, ...); a
-    :class:`~rcmkit.metrics._common.Prepared` mapping stays one, with its ledger's policy. ``index`` is a
+    :class:`~rcmkit.metrics.Prepared` mapping stays one, with its ledger's policy. ``index`` is a
     :class:`ClaimIndex` of ``tables`` built beforehand to make repeated filtering fast; without one it is built.
     """
     if filters.is_empty:

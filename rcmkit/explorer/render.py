@@ -82,10 +82,6 @@ def _date(v: Any) -> str:
     return "" if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
-def _usd0(v: Any) -> str:
-    return fmt.usd_cents(v, cents_shown=False)
-
-
 _CLAIM_LIST = [
     ("claim_id", "Claim", None, False), ("payer", "Payer", None, False), ("service_from", "Service", _date, False),
     ("submitted_on", "Submitted", _date, False), ("adjudicated_on", "First 835", _date, False),
@@ -98,25 +94,27 @@ _CLAIM_LIST = [
 #: Column specs per table kind: (key, header, formatter, numeric).
 COLUMNS: dict[str, list[tuple]] = {
     "category": [("category", "Denial category", None, False), ("claims", "Claims", fmt.count, True),
-                 ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", _usd0, True),
+                 ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", fmt.usd_whole, True),
                  ("share", "Share of denied $", fmt.pct, True)],
     "code": [("category", "Denial category", None, False), ("code", "Code", None, False),
              ("description", "Reason (CARC)", None, False), ("claims", "Claims", fmt.count, True),
-             ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", _usd0, True)],
+             ("lines", "Adjustments", fmt.count, True), ("denied_cents", "Denied", fmt.usd_whole, True)],
     "payer:initial_denial_rate": [
         ("payer", "Payer", None, False), ("claims_adjudicated", "Claims first adjudicated", fmt.count, True),
         ("claims_denied", "Denied", fmt.count, True), ("denial_rate", "Initial denial rate", fmt.pct, True),
-        ("billed_cents", "Billed", _usd0, True), ("denied_billed_cents", "Billed, denied claims", _usd0, True),
+        ("billed_cents", "Billed", fmt.usd_whole, True),
+        ("denied_billed_cents", "Billed, denied claims", fmt.usd_whole, True),
         ("denial_rate_dollars", "Denial rate ($)", fmt.pct, True)],
     "payer:clean_claim_rate": [
         ("payer", "Payer", None, False), ("claims_adjudicated", "Claims first adjudicated", fmt.count, True),
         ("clean_claims", "Clean", fmt.count, True), ("not_clean", "Not clean", fmt.count, True),
         ("clean_claim_rate", "Clean-claim rate", fmt.pct, True)],
-    "payer:charges_payments": [("payer", "Payer", None, False), ("charges_cents", "Charges", _usd0, True),
-                               ("payments_cents", "Payments", _usd0, True)],
+    "payer:charges_payments": [("payer", "Payer", None, False), ("charges_cents", "Charges", fmt.usd_whole, True),
+                               ("payments_cents", "Payments", fmt.usd_whole, True)],
     "payer:ar": [("payer", "Responsible", None, False)] + [
-        (f"{b.replace('-', '_').replace('+', '_plus')}_cents", f"{b} days", _usd0, True) for b in charts.BUCKETS
-    ] + [("total_cents", "Total", _usd0, True)],
+        (f"{b.replace('-', '_').replace('+', '_plus')}_cents", f"{b} days", fmt.usd_whole, True)
+        for b in charts.BUCKETS
+    ] + [("total_cents", "Total", fmt.usd_whole, True)],
     "claims:initial_denial_rate": _CLAIM_LIST,
     "claims:clean_claim_rate": _CLAIM_LIST,
     "claims:ar": [("claim_id", "Claim", None, False), ("responsible", "Owed by", None, False),
@@ -217,7 +215,7 @@ def heatmap_html(values: pd.DataFrame, cells: pd.DataFrame, measure: str, colors
     head = ['<th class="rcmx-payer">Payer</th>']
     for code in values.columns:
         t = totals.loc[code]
-        sub = (f"{t['units']:,.0f} units" if rank_by == "units" else _usd0(t["paid_cents"]))
+        sub = (f"{fmt.count(t['units'])} units" if rank_by == "units" else fmt.usd_whole(t["paid_cents"]))
         head.append(f"<th>{_e(code)}<small>{_e(sub)}</small></th>")
     reference = values.median(axis=0, skipna=True) if measure != "allowed_to_contract" else pd.Series(
         1.0, index=values.columns)
@@ -239,11 +237,11 @@ def heatmap_html(values: pd.DataFrame, cells: pd.DataFrame, measure: str, colors
             ref = float(reference.get(code, np.nan))
             rel = float(v) / ref if ref and np.isfinite(ref) else np.nan
             text = fmt.usd_cents(v) if unit == "usd" else fmt.pct(v)
-            tip = (f"{name}, {code}: {int(c['claims']):,} claims, {c['units']:,.0f} units, "
+            tip = (f"{name}, {code}: {int(c['claims']):,} claims, {fmt.count(c['units'])} units, "
                    f"paid {fmt.usd_cents(c['paid_cents'])}")
             if np.isfinite(rel):
                 versus = "the contract" if measure == "allowed_to_contract" else "the median payer"
-                tip += f"; {abs(rel - 1) * 100:.1f}% {'below' if rel < 1 else 'above'} {versus}"
+                tip += f"; {fmt.pct(abs(rel - 1))} {'below' if rel < 1 else 'above'} {versus}"
             cells_html.append(f'<td style="background:{_cell_color(rel)}" title="{_e(tip)}">{_e(text)}</td>')
         body.append(f"<tr>{''.join(cells_html)}</tr>")
     legend = ("Colour: each cell against the contract (100%): red below, blue above."

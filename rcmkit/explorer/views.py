@@ -21,6 +21,7 @@ import pandas as pd
 from rcmkit.metrics import (
     KPI,
     MetricOptions,
+    Prepared,
     ar_aging,
     ar_balances,
     charges,
@@ -29,11 +30,14 @@ from rcmkit.metrics import (
     days_in_ar,
     first_adjudications,
     initial_denial_rate,
+    ledger_for,
+    month_window,
     net_collection_rate,
     payments,
+    ratio,
     reimbursement_by_payer_code,
+    with_tables,
 )
-from rcmkit.metrics._common import Prepared, ledger_for, month_window, ratio, with_tables
 from rcmkit.metrics.collections import PAYMENT_KINDS
 from rcmkit.metrics.ar import balances_frame
 from rcmkit.metrics.registry import explorer_keys

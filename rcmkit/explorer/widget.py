@@ -369,7 +369,7 @@ class Explorer:
         parts = []
         if state.metric == "initial_denial_rate":
             kpi = k["initial_denial_rate"]
-            parts.append(f"<b>{e(kpi.label)}</b> {e(kpi.display())} ({fmt.count(kpi.numerator)} of "
+            parts.append(f"<b>{e(kpi.label)}</b> {e(fmt.kpi_value(kpi))} ({fmt.count(kpi.numerator)} of "
                          f"{fmt.count(kpi.denominator)} claims)")
             if state.category:
                 parts.append(f"Category: <b>{e(state.category)}</b>")
@@ -377,13 +377,14 @@ class Explorer:
                 parts.append(f"Code: <b>{e('-'.join(state.code))}</b>")
         elif state.metric == "clean_claim_rate":
             kpi = k["clean_claim_rate"]
-            parts.append(f"<b>{e(kpi.label)}</b> {e(kpi.display())} ({fmt.count(kpi.numerator)} of "
+            parts.append(f"<b>{e(kpi.label)}</b> {e(fmt.kpi_value(kpi))} ({fmt.count(kpi.numerator)} of "
                          f"{fmt.count(kpi.denominator)} claims)")
         elif state.metric == "ar":
             kpi = k["ar_total"]
-            parts.append(f"<b>{e(kpi.label)}</b> {e(kpi.display())}")
+            parts.append(f"<b>{e(kpi.label)}</b> {e(fmt.kpi_value(kpi))}")
         else:
-            parts.append(f"<b>Charges</b> {e(k['charges'].display())}, <b>payments</b> {e(k['payments'].display())}")
+            parts.append(f"<b>Charges</b> {e(fmt.kpi_value(k['charges']))}, "
+                         f"<b>payments</b> {e(fmt.kpi_value(k['payments']))}")
         if state.level == "claims":
             parts.append(f"{len(frame):,} claim rows")
         return parts

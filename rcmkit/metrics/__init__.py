@@ -5,11 +5,13 @@ collections (:mod:`.collections`); :mod:`.summary` assembles the month's KPI set
 Every function takes a :class:`MetricOptions`; no function mutates its inputs or reads today's date.
 The tables may be pandas DataFrames, DuckDB relations or Spark DataFrames (:mod:`rcmkit.core.engine`): the KPI suite
 (:func:`kpi_suite`) is written once on narwhals and runs on each; the functions marked pandas-only collect a
-lazy engine's tables first.
+lazy engine's tables first. What other packages share (:class:`Prepared`, :func:`prepare`, :func:`with_tables`,
+:func:`ledger_for`, :func:`ratio`, ...) is imported from here: ``rcmkit.metrics._common`` is private to the package.
 """
 
 from rcmkit.metrics._common import (
-    KPI, MetricOptions, Prepared, Window, format_value, last_full_month, ledger_for, month_window, parse_month,
+    KPI, MetricOptions, Prepared, Window, last_full_month, latest_event, ledger_for, month_window, parse_month, ratio,
+    with_tables,
 )
 from rcmkit.metrics.ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from rcmkit.metrics.benchmarks import STATUSES, benchmark_status
@@ -25,12 +27,12 @@ from rcmkit.metrics.payers import open_denials, payer_scorecard
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
 from rcmkit.metrics.contracts import contract_lines, underpayment_summary, underpayments
 from rcmkit.metrics.worklists import denied_not_resubmitted, no_response, timely_filing_limits, timely_filing_risk
-from rcmkit.metrics.summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis
+from rcmkit.metrics.summary import SUITE_COLUMNS, definitions_used, kpi_suite, kpi_trend, monthly_kpis, prepare
 from rcmkit.metrics import registry
 
 __all__ = [
-    "KPI", "MetricOptions", "Prepared", "Window", "format_value", "last_full_month", "ledger_for", "month_window",
-    "parse_month",
+    "KPI", "MetricOptions", "Prepared", "Window", "last_full_month", "latest_event", "ledger_for", "month_window",
+    "parse_month", "ratio", "with_tables",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
     "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate", "patient_collection_rate",
@@ -40,5 +42,5 @@ __all__ = [
     "open_denials", "payer_scorecard",
     "reimbursement_by_payer_code", "contract_lines", "underpayment_summary", "underpayments",
     "denied_not_resubmitted", "no_response", "timely_filing_limits", "timely_filing_risk",
-    "SUITE_COLUMNS", "definitions_used", "kpi_suite", "kpi_trend", "monthly_kpis",
+    "SUITE_COLUMNS", "definitions_used", "kpi_suite", "kpi_trend", "monthly_kpis", "prepare",
 ]

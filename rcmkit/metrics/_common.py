@@ -1,21 +1,27 @@
-"""Shared pieces of the metrics: the KPI result type, the options every metric reads, and month arithmetic."""
+"""Shared pieces of the metrics: the KPI result type, the options every metric reads, and month arithmetic.
+
+A private module of :mod:`rcmkit.metrics`: code outside the package imports these names from ``rcmkit.metrics``
+(``tests/test_layers.py`` checks that no module reaches into another's private names).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
+import narwhals as nw
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcmkit.core.engine import collect, lazy
 from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window", "format_value",
-           "month_window", "last_full_month", "ledger_for", "parse_month", "ratio", "with_tables"]
+__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
+           "month_window", "last_full_month", "latest_event", "EVENT_DATES", "ledger_for", "parse_month", "ratio",
+           "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,8 @@ class KPI:
     """One number of the report with everything needed to defend it.
 
     ``value`` is ``None`` when the metric is undefined (an empty denominator), never a silent zero.
-    Units: ``pct`` values are fractions (0.935), ``usd`` values are dollars, ``days`` are days.
+    Units: ``pct`` values are fractions (0.935), ``usd`` values are dollars, ``days`` are days. People read it
+    through :func:`rcmkit.present.format.kpi_value` (metrics never format).
     """
 
     key: str
@@ -35,24 +42,8 @@ class KPI:
     definition: str
     source: str
 
-    def display(self) -> str:
-        return format_value(self.value, self.unit)
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """Format a KPI value for people: '42.1 days', '93.5%', '$1,234,568'. Undefined values show as 'n/a'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit == "pct":
-        return f"{value * 100:.1f}%"
-    if unit == "usd":
-        return f"${value:,.0f}"
-    if unit == "days":
-        return f"{value:.1f} days"
-    return f"{value:,.2f}"
 
 
 def as_int(value) -> int:
@@ -61,6 +52,7 @@ def as_int(value) -> int:
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator / denominator``, or None when the denominator is empty: an undefined KPI, never a silent 0."""
     return None if not denominator else numerator / denominator
 
 
@@ -94,7 +86,8 @@ class MetricOptions:
     reimbursement_months: int = 3
     min_cell_count: int = 5
 
-    _CHOICES = {
+    #: The values each option may take (the explorer's period lengths are ``CHOICES["reimbursement_months"]``).
+    CHOICES: ClassVar[dict[str, tuple]] = {
         "days_in_ar": ("gross_3m", "gross_12m"),
         "days_in_ar_net_months": (3, 12),
         "aging_basis": ("service_date", "submission_date"),
@@ -106,7 +99,7 @@ class MetricOptions:
     }
 
     def __post_init__(self) -> None:
-        for name, allowed in self._CHOICES.items():
+        for name, allowed in self.CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"metric option {name!r} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         if not isinstance(self.min_cell_count, int) or self.min_cell_count < 1:
@@ -167,22 +160,36 @@ def month_window(month: str | pd.Period, months: int = 1) -> Window:
     return Window((p - (months - 1)).start_time.normalize(), p.end_time.normalize())
 
 
-def last_full_month(tables: Mapping[str, pd.DataFrame]) -> str:
-    """The last calendar month that the data covers completely, as 'YYYY-MM'.
+#: The dated events that say how far a practice's data reaches: (table, date column).
+EVENT_DATES: tuple[tuple[str, str], ...] = (
+    ("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"), ("ledger", "posted_on"))
 
-    The data's end is its latest event (submission, payment or posting). Practices bill and payers pay on
-    business days, so a month counts as complete once the data reaches its last weekday (Monday-Friday):
-    data ending Friday 2026-10-30 covers October 2026 even though the 31st is a Saturday. Otherwise the month
-    before is the last full one. Nothing here reads today's date.
-    """
+
+def latest_event(tables: Mapping[str, Any]) -> pd.Timestamp:
+    """The data's end: its latest dated event (:data:`EVENT_DATES`: a submission, payment or posting), on any
+    engine (pandas frames, DuckDB relations, Spark DataFrames). ValueError when the tables have no dated event."""
     dates = []
-    for name, col in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"), ("ledger", "posted_on")):
-        df = tables.get(name)
-        if df is not None and len(df):
-            dates.append(df[col].max())
+    for name, col in EVENT_DATES:
+        frame = tables.get(name)
+        if frame is None:
+            continue
+        value = collect(lazy(frame).select(nw.col(col).max()))[col].iloc[0]
+        if value is not None and not pd.isna(value):
+            dates.append(pd.Timestamp(value))
     if not dates:
         raise ValueError("the practice has no dated events: no claims, remittances or postings")
-    end = max(dates)
+    return max(dates)
+
+
+def last_full_month(tables: Mapping[str, Any]) -> str:
+    """The last calendar month that the data covers completely, as 'YYYY-MM', on any engine.
+
+    The data's end is its latest event (:func:`latest_event`). Practices bill and payers pay on business days,
+    so a month counts as complete once the data reaches its last weekday (Monday-Friday): data ending Friday
+    2026-10-30 covers October 2026 even though the 31st is a Saturday. Otherwise the month before is the last
+    full one. Nothing here reads today's date.
+    """
+    end = latest_event(tables)
     p = pd.Period(end, freq="M")
     last_weekday = pd.offsets.BMonthEnd().rollforward(p.start_time).normalize()
     return str(p if end.normalize() >= last_weekday else p - 1)

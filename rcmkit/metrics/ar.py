@@ -17,8 +17,10 @@ import pandas as pd
 from rcmkit.core.engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
 
-__all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct"]
+__all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
+           "balances_frame", "ledger_months", "money_source", "posted_in"]
 
+#: The A/R aging buckets (days since the aging start), in order: the one definition the charts and tables use.
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
 _UPPER = (30, 60, 90, 120)  # right-closed: 0-30, 31-60, 61-90, 91-120, 121+
 
@@ -166,7 +168,7 @@ def ledger_months(ledger) -> nw.LazyFrame:
 
 
 def money_source(tables: Mapping[str, Any], options: MetricOptions):
-    """What :func:`_posted_in` sums: the monthly sums a :class:`Prepared` mapping carries for the options'
+    """What :func:`posted_in` sums: the monthly sums a :class:`Prepared` mapping carries for the options'
     policy (:func:`ledger_months`), else the ledger."""
     if isinstance(tables, Prepared) and tables.ledger_months is not None \
             and tables.denial_policy == options.denial_policy:
@@ -174,7 +176,7 @@ def money_source(tables: Mapping[str, Any], options: MetricOptions):
     return ledger_for(tables, options)
 
 
-def _posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
+def posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
     """The sum of ledger amounts of ``kinds`` posted within ``window`` (whole months), in cents. ``source``: the
     ledger, or its :func:`ledger_months`."""
     frame = lazy(source)
@@ -205,7 +207,7 @@ def days_in_ar(
     if balances is None:
         balances = balances_frame(Prepared({**tables, "ledger": ledger}, options.denial_policy), window.end, options)
     ar = ar_total(balances)
-    charges = _posted_in(money_source(tables, options), window, ("charge",))
+    charges = posted_in(money_source(tables, options), window, ("charge",))
     daily = charges / window.days
     src = "AAFP (days in A/R)" if months == 3 else "MGMA (days of gross FFS charges in A/R)"
     return KPI(
@@ -264,7 +266,7 @@ def days_in_ar_net(
     by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents")))
     expected = sum(float(b) * rates.get(p, overall) for p, b in zip(by_payer["responsible"], by_payer["balance_cents"]))
     net_ar = gross - expected
-    net_revenue = _posted_in(money_source(tables, options), window, ("charge", "contractual"))
+    net_revenue = posted_in(money_source(tables, options), window, ("charge", "contractual"))
     daily = net_revenue / window.days
     return KPI(
         "days_in_ar_net", "Net days in A/R", ratio(net_ar, daily), "days", round(net_ar) / 100, daily / 100,

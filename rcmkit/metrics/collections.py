@@ -14,7 +14,7 @@ import pandas as pd
 
 from rcmkit.core.engine import between, collect, int_sum, lazy
 from rcmkit.metrics._common import KPI, MetricOptions, as_int, ledger_for, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import _posted_in, money_source
+from rcmkit.metrics.ar import money_source, posted_in
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS"]
@@ -25,7 +25,7 @@ PAYMENT_KINDS = ("insurance_payment", "patient_payment", "reversal", "refund")
 
 
 def _sum(ledger, month: str, months: int, kinds: tuple[str, ...]) -> int:
-    return _posted_in(ledger, month_window(month, months), kinds)
+    return posted_in(ledger, month_window(month, months), kinds)
 
 
 def charges(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()) -> KPI:

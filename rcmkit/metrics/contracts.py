@@ -17,7 +17,14 @@ from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import MetricOptions, isin, month_window, pandas_only
 
-__all__ = ["contract_lines", "underpayments", "underpayment_summary"]
+__all__ = ["contract_lines", "underpayments", "underpayment_summary", "underpayment_tolerance", "underpayment_totals",
+           "TOLERANCE_PCT", "TOLERANCE_CENTS"]
+
+#: The default tolerance of :func:`underpayments`: a line is underpaid when allowed below its contract amount by
+#: more than this fraction of that amount ...
+TOLERANCE_PCT = 0.02
+#: ... or more than these cents, whichever is larger (smaller differences are rounding).
+TOLERANCE_CENTS = 100
 
 
 def _reversed_remits(remits: pd.DataFrame) -> pd.Index:
@@ -94,7 +101,7 @@ def contract_lines(
 @pandas_only
 def underpayments(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
-    tolerance_pct: float = 0.02, tolerance_cents: int = 100,
+    tolerance_pct: float = TOLERANCE_PCT, tolerance_cents: int = TOLERANCE_CENTS,
 ) -> pd.DataFrame:
     """Lines allowed below contract by more than max(``tolerance_pct`` x expected, ``tolerance_cents``): the
     rows of :func:`contract_lines` a biller appeals, largest shortfall first (claim_id and payer only, no
@@ -109,7 +116,7 @@ def underpayments(
 @pandas_only
 def underpayment_summary(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
-    tolerance_pct: float = 0.02, tolerance_cents: int = 100,
+    tolerance_pct: float = TOLERANCE_PCT, tolerance_cents: int = TOLERANCE_CENTS,
 ) -> pd.DataFrame:
     """Underpaid lines by payer x procedure code: lines, expected_cents, allowed_cents, shortfall_cents (the
     dollars at stake), largest first."""
@@ -119,3 +126,17 @@ def underpayment_summary(
         allowed_cents=("allowed_cents", "sum"), shortfall_cents=("shortfall_cents", "sum"))
     return out.sort_values(["shortfall_cents", "payer_id", "procedure_code"], ascending=[False, True, True]
                            ).reset_index(drop=True)
+
+
+def underpayment_tolerance() -> tuple[float, int]:
+    """The tolerance :func:`underpayments` and :func:`underpayment_summary` apply by default: (fraction, cents)."""
+    return float(TOLERANCE_PCT), int(TOLERANCE_CENTS)
+
+
+def underpayment_totals(summary: pd.DataFrame | None) -> dict[str, int]:
+    """Totals of an :func:`underpayment_summary` frame: lines, expected, allowed and shortfall cents (whole cents),
+    for the report table's total row and metrics.json; all zero for an empty or missing frame."""
+    if summary is None or not len(summary):
+        return {"lines": 0, "expected_cents": 0, "allowed_cents": 0, "shortfall_cents": 0}
+    return {"lines": int(summary["lines"].sum()),
+            **{k: int(round(float(summary[k].sum()))) for k in ("expected_cents", "allowed_cents", "shortfall_cents")}}

@@ -14,14 +14,14 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, classify, collect, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import KPI, MetricOptions, as_int, isin, month_window, pandas_only, ratio
 from rcmkit.metrics.ar import claim_first_submissions, first_rows
 
-__all__ = ["first_adjudications", "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by",
-           "denial_outcomes"]
+__all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
+           "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes"]
 
 #: CLP02 = 4: denied (in 5010 only when the patient is not recognised).
 DENIED_STATUS = "4"
@@ -31,7 +31,8 @@ def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily."""
     t = lazy_tables(tables, ["remittances", "adjustments"])
     remits = t["remittances"].filter(~nw.col("status_code").is_in([REVERSAL_STATUS, *NON_PAYMENT_STATUSES]))
-    adj = classify(t["adjustments"])  # flags of every remittance; the join below keeps the adjudications'
+    # flags of every remittance; the join below keeps the adjudications'
+    adj = classify_adjustments(t["adjustments"])
     flags = (adj.with_columns(
                  _denial=((nw.col("treatment") == "denial") & (nw.col("amount_cents") > 0)).cast(nw.Int8),
                  _duplicate=(nw.col("treatment") == "duplicate").cast(nw.Int8))
@@ -44,13 +45,15 @@ def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
         full_denial=(nw.col("any_denial") & (nw.col("paid_cents") == 0)) | (nw.col("status_code") == DENIED_STATUS))
 
 
-def _remit_flags(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """:func:`remit_flags_frame` collected to pandas, in remittance order (for the pandas-only work lists)."""
+def remit_flags(tables: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`remit_flags_frame` collected to pandas, in remit_id order (for the pandas-only work lists): the
+    remittance's columns plus any_denial, duplicate and full_denial."""
     return collect(remit_flags_frame(tables).sort("remit_id"))
 
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
-    """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column)."""
+    """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column): the one
+    computation of first adjudications, which the KPIs filter to their month with :func:`in_month`."""
     t = lazy_tables(tables, ["claims"])
     # Same-day ties go to the earlier event in the 835 (file, CLP segment number as an integer), not to the lower
     # remit_id string ('...:102' < '...:92'): rcmkit.core.ledger.event_order, as sortable columns for every engine.
@@ -66,7 +69,7 @@ def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions 
 
 
 def first_adjudications(
-    tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricOptions(), *, month: str | None = None
 ) -> pd.DataFrame:
     """Each claim's first adjudication: its earliest 835 claim payment that is not a reversal (CLP02 22), not a
     predetermination (25/27) and not a duplicate-claim rejection (OA-18). Ties on the payment date go to the
@@ -75,23 +78,23 @@ def first_adjudications(
     claims in any denominator (DESIGN.md, 837 CLM05-3).
 
     Returns claim_id, remit_id, payer_id, paid_on, month ('YYYY-MM' of paid_on), billed_cents, paid_cents,
-    any_denial, full_denial and ``denied`` (per ``options.denial_scope``).
+    any_denial, full_denial and ``denied`` (per ``options.denial_scope``); with ``month``, only the claims first
+    adjudicated in that month. :func:`first_adjudications_frame` collected to pandas, in claim_id order.
     """
-    first = collect(first_adjudications_frame(tables, options).sort("claim_id"))
+    first = first_adjudications_frame(tables, options)
+    first = collect((first if month is None else in_month(first, month)).sort("claim_id"))
     first.insert(4, "month", first["paid_on"].dt.to_period("M").astype(str))
     for col in ("any_denial", "full_denial", "denied"):
         first[col] = first[col].astype(bool)
     return first
 
 
-def _in_month(first, month: str) -> nw.LazyFrame:
+def in_month(first: Any, month: str) -> nw.LazyFrame:
+    """The rows of ``first`` (first adjudications: :func:`first_adjudications_frame`, or a native frame of them)
+    paid in ``month``, as a lazy frame on their engine: the cohort of the month's claim and denial KPIs."""
     window = month_window(month)
     first = lazy(first)
     return first.filter(between(first, "paid_on", window.start, window.end))
-
-
-def _month_rows(first: pd.DataFrame, month: str) -> pd.DataFrame:
-    return first[month_window(month).contains(first["paid_on"])]
 
 
 def _first(tables, options: MetricOptions, first) -> nw.LazyFrame:
@@ -109,7 +112,7 @@ def clean_claim_rate(
     Denominator: original claims first adjudicated in ``month``. HFMA CL-1 (scrubber edits passed with no
     manual touch) needs clearinghouse data an 835 does not carry, so it is not computed here.
     """
-    cohort = _in_month(_first(tables, options, first), month)
+    cohort = in_month(_first(tables, options, first), month)
     end = month_window(month).end
     claims = lazy_tables(tables, ["claims"])["claims"]
     submissions = (claims.filter(on_or_before(claims, "submitted_on", end)).group_by("claim_id")
@@ -139,7 +142,7 @@ def initial_denial_rate(
     adjustment on it; ``"full"``: nothing paid) — count, and their billed charges (CLP03). Denominator: claims
     first adjudicated in ``month`` — count, and billed charges. Duplicates (OA-18) and reversals are excluded.
     """
-    cohort = _in_month(_first(tables, options, first), month)
+    cohort = in_month(_first(tables, options, first), month)
     sums = collect(cohort.with_columns(
         _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
         _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
@@ -173,8 +176,9 @@ def denial_reasons(
     claims), lines (adjustment rows) and denied_cents, largest dollars first; ``top`` rows at most.
     Categories come from the versioned crosswalk ``rcmkit/data/carc_crosswalk.csv``.
     """
-    denied = _in_month(_first(tables, options, first), month).filter(nw.col("denied"))
-    adj = classify(lazy_tables(tables, ["adjustments"])["adjustments"]).filter(nw.col("treatment") == "denial")
+    denied = in_month(_first(tables, options, first), month).filter(nw.col("denied"))
+    adj = classify_adjustments(lazy_tables(tables, ["adjustments"])["adjustments"])
+    adj = adj.filter(nw.col("treatment") == "denial")
     adj = adj.join(denied.select("remit_id", "claim_id", "payer_id"), on="remit_id", how="inner")
     keys = (["payer_id"] if by == "payer" else []) + ["category", "group_code", "reason_code"]
     out = collect(adj.group_by(*keys).agg(nw.col("claim_id").n_unique().alias("claims"),
@@ -194,7 +198,7 @@ def denial_rates_by(
     code billed on its first adjudicated remittance; denied when that line carried a denial adjustment or the
     claim was denied at claim level). Columns: the key, claims, denied, rate, billed_cents, denied_billed_cents.
     The payer split adds up to :func:`initial_denial_rate`."""
-    cohort = _month_rows(first_adjudications(tables, options), month)
+    cohort = first_adjudications(tables, options, month=month)
     if by == "payer":
         keyed = cohort.assign(key=cohort["payer_id"], billed=cohort["billed_cents"])
     elif by == "procedure_code":
@@ -230,7 +234,7 @@ def denial_outcomes(
     still open. One row per outcome with claims, denied_billed_cents, and recovered_cents (payments on the
     overturned claims after the denial, net of reversals). The share overturned is an HFMA Claim Integrity
     Task Force denial KPI ("% of initial denials overturned")."""
-    cohort = _month_rows(first_adjudications(tables, options), month)
+    cohort = first_adjudications(tables, options, month=month)
     cohort = cohort[cohort["denied"]]
     end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.max
     remits = tables["remittances"]

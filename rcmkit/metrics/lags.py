@@ -54,8 +54,7 @@ def days_to_pay(
     the claim's first submission date. By payer (default) or for the practice (``by=None``); claims, median,
     p90. Denied first adjudications count too: the payer took that long to answer.
     """
-    first = first_adjudications(tables, options)
-    first = first[month_window(month).contains(first["paid_on"])]
+    first = first_adjudications(tables, options, month=month)
     claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
     submitted = claims.drop_duplicates("claim_id", keep="first")[["claim_id", "submitted_on"]]
     first = first.merge(submitted, on="claim_id", how="inner")

@@ -20,7 +20,7 @@ from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import MetricOptions, isin, ledger_for, month_window, pandas_only
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.collections import PAYMENT_KINDS
-from rcmkit.metrics.denials import _remit_flags, first_adjudications
+from rcmkit.metrics.denials import first_adjudications, remit_flags
 from rcmkit.metrics.lags import days_to_pay
 from rcmkit.metrics.worklists import denied_not_resubmitted
 
@@ -61,8 +61,7 @@ def payer_scorecard(
     charged = in_month[in_month["kind"] == "charge"].groupby("responsible")["amount_cents"].sum()
     paid = -in_month[in_month["kind"].isin(PAYMENT_KINDS)].groupby("responsible")["amount_cents"].sum()
 
-    first = first_adjudications(tables, options)
-    first = first[window.contains(first["paid_on"])]
+    first = first_adjudications(tables, options, month=month)
     adjudicated = first.groupby("payer_id").size()
     denied = first[first["denied"]].groupby("payer_id").size()
     lag = days_to_pay(tables, month, options, by="payer").set_index("payer_id")["median"]
@@ -123,7 +122,7 @@ def open_denials(
     claims = denied_not_resubmitted(tables, month, options)
     if by not in ("category", "payer", None):
         raise ValueError(f"by must be 'category', 'payer' or None, got {by!r}")
-    remits = _remit_flags(tables)
+    remits = remit_flags(tables)
     answers = claims[["claim_id", "payer_id", "last_answer_on"]].merge(
         remits.loc[remits["any_denial"], ["claim_id", "paid_on", "remit_id"]],
         left_on=["claim_id", "last_answer_on"], right_on=["claim_id", "paid_on"], how="inner")

@@ -13,8 +13,9 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from rcmkit.core.engine import between, classify, collect, int_sum, lazy, lazy_tables
+from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
+from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import MetricOptions, month_window
 
 __all__ = ["reimbursement_by_payer_code"]
@@ -35,7 +36,7 @@ def reimbursement_by_payer_code(
     """
     window = month_window(month, options.reimbursement_months)
     t = lazy_tables(tables, ["remittances", "remit_lines", "adjustments"])
-    adj = classify(t["adjustments"])
+    adj = classify_adjustments(t["adjustments"])
     remits = t["remittances"]
     duplicates = adj.filter(nw.col("treatment") == "duplicate").select("remit_id").unique()
     remits = (remits.filter(~nw.col("status_code").is_in(list(NON_PAYMENT_STATUSES)),

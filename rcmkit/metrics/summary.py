@@ -6,11 +6,12 @@ from typing import Mapping
 
 import pandas as pd
 
-from rcmkit.core.engine import classify, lazy, materialize
+from rcmkit.core.engine import lazy, materialize
+from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics import registry
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, month_window
 from rcmkit.metrics.ar import ar_aging, balances_frame, ledger_months
-from rcmkit.metrics.denials import _in_month, denial_reasons, first_adjudications_frame
+from rcmkit.metrics.denials import denial_reasons, first_adjudications_frame, in_month
 from rcmkit.metrics.registry import MonthContext
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
 
@@ -42,10 +43,10 @@ def ar_kpis(tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptio
 
 
 def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricOptions()) -> Prepared:
-    """The tables with what several KPIs share computed once, as a :class:`~rcmkit.metrics._common.Prepared`
+    """The tables with what several KPIs share computed once, as a :class:`~rcmkit.metrics.Prepared`
     mapping: the ledger under the options' denial policy, its monthly sums (:func:`rcmkit.metrics.ar.ledger_months`,
     which the charge, revenue and payment KPIs read) and the adjustments classified through the CARC crosswalk
-    (:func:`rcmkit.core.engine.classify`). Tables prepared for the same policy are returned as they are."""
+    (:func:`rcmkit.core.refdata.classify_adjustments`). Tables prepared for the same policy are returned as they are."""
     if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
             and tables.ledger_months is not None:
         return tables
@@ -53,7 +54,7 @@ def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricO
     out = {**tables, "ledger": ledger}
     if out.get("adjustments") is not None and "treatment" not in lazy(out["adjustments"]).columns:
         # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
-        out["adjustments"] = classify(lazy(out["adjustments"])).to_native()
+        out["adjustments"] = classify_adjustments(out["adjustments"])
     return Prepared(out, options.denial_policy, ledger_months=materialize(ledger_months(ledger)))
 
 
@@ -77,7 +78,7 @@ def kpi_suite(
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
     tables = prepare(tables, options)
-    first = materialize(_in_month(first_adjudications_frame(tables, options), month))
+    first = materialize(in_month(first_adjudications_frame(tables, options), month))
     balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
         "kpis": monthly_kpis(tables, month, options, first=first, balances=balances),

@@ -19,7 +19,7 @@ import pandas as pd
 from rcmkit.core.ledger import sort_events
 from rcmkit.metrics._common import MetricOptions, isin, month_window, pandas_only
 from rcmkit.metrics.ar import ar_balances
-from rcmkit.metrics.denials import _remit_flags
+from rcmkit.metrics.denials import remit_flags
 from rcmkit.metrics.providers import label_providers
 
 __all__ = ["no_response", "timely_filing_risk", "denied_not_resubmitted", "timely_filing_limits"]
@@ -56,7 +56,7 @@ def _with_provider(work: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd
 
 
 def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
-    r = _remit_flags(tables)
+    r = remit_flags(tables)
     # Same-day answers in the 835's order (file, CLP segment number), not the remit_id string's (rcmkit.core.ledger).
     r = sort_events(r[r["paid_on"] <= as_of], ["claim_id", "paid_on"])
     return r.drop_duplicates("claim_id", keep="last")[["claim_id", "paid_on", "any_denial", "paid_cents"]].rename(
