@@ -323,6 +323,7 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, opt
 
     from rcmkit.core import store
     from rcmkit.metrics import SUITE_COLUMNS, kpi_suite, last_full_month, monthly_kpis, payer_scorecard
+    from rcmkit.present import format as fmt
     from rcmkit.report.params import check_month
 
     started = time.perf_counter()
@@ -368,7 +369,7 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, opt
         return
     click.echo(f"{practice} {month} ({engine_name}, {time.perf_counter() - started:.1f} s)")
     for kpi in result.values():
-        click.echo(f"  {kpi.label:<34} {kpi.display():>14}")
+        click.echo(f"  {kpi.label:<34} {fmt.kpi_value(kpi):>14}")
     if len(suspense):
         click.echo(f"  {'Unapplied postings (suspense)':<34} {len(suspense):>6,} ${-suspense['amount_cents'].sum() / 100:,.2f}")
     changed = {k: v for k, v in vars(opts).items() if not k.startswith("_") and v != getattr(type(opts)(), k)}

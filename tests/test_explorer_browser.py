@@ -41,19 +41,20 @@ def explorer_page_data(request):
     if reason:
         pytest.skip(reason)  # before the demo practice is built: a skip costs nothing
     from rcmkit.explorer import Filters, Period, load_data
+    from rcmkit.present.format import kpi_value
 
     demo_root = request.getfixturevalue("demo_root")
 
     data = load_data(demo_root, "demo")
     period = Period(data.last_month, 3)
-    everyone = data.kpis(Filters(), period)["initial_denial_rate"].display()
+    everyone = kpi_value(data.kpis(Filters(), period)["initial_denial_rate"])
     # The payer whose denial rate differs most from the practice's: the tile must visibly change.
     choices = {label: pid for label, pid in data.payer_choices()}
     shown = {label: data.kpis(Filters(payers=(pid,)), period)["initial_denial_rate"]
              for label, pid in choices.items()}
-    label = max((lb for lb, k in shown.items() if k.value is not None and k.display() != everyone),
+    label = max((lb for lb, k in shown.items() if k.value is not None and kpi_value(k) != everyone),
                 key=lambda lb: abs(shown[lb].value - data.kpis(Filters(), period)["initial_denial_rate"].value))
-    return demo_root, period, everyone, label, shown[label].display()
+    return demo_root, period, everyone, label, kpi_value(shown[label])
 
 
 def test_change_the_payer_in_the_browser(tmp_path, explorer_page_data):

@@ -98,6 +98,7 @@ def test_first_adjudication_is_the_segment_92_denial_on_pandas():
     assert row["remit_id"] == EARLY and bool(row["denied"]) and row["paid_cents"] == 0
 
 
+@pytest.mark.slow  # DuckDB on a hand-built 92-segment remittance (~2 s each); pandas event order stays fast
 @pytest.mark.parametrize("columns", ["all", "without_source"])
 def test_first_adjudication_is_the_segment_92_denial_on_duckdb(tmp_path, columns):
     """The lazy path sorts on integer columns (rcmkit.core.ledger.with_event_order); without ``source`` (what pandas
@@ -282,6 +283,7 @@ def _visible_markup_values(text: str, values) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- the explorer
+@pytest.mark.slow  # every explorer view and export (~4 s); the CSV escaping is fast in test_hardening_csv.py
 def test_explorer_exports_and_pages_hold_hostile_values_as_text(tmp_path):
     """Every view of the explorer (each metric and level, each denial category and code drilled into, the heat
     map), exported as CSV (to a file, as the Export button does) and as Excel, and its HTML widgets."""

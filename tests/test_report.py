@@ -21,6 +21,7 @@ from conftest import run_cli
 from rcmkit.metrics import (KPI, MetricOptions, benchmark_status, definitions_used, denial_outcomes, denial_reasons,
                             denied_not_resubmitted, last_full_month, monthly_kpis, no_response, timely_filing_risk,
                             unapplied_postings, underpayment_summary)
+from rcmkit.metrics.contracts import underpayment_totals
 from rcmkit.metrics.payers import open_denials, payer_scorecard
 from rcmkit.core.refdata import benchmarks
 from rcmkit.present.narrative import data_through, executive_summary
@@ -139,7 +140,7 @@ def test_html_shows_the_kpis_as_displayed(report_html, expected):
     assert len(kpis) >= 9
     for kpi in kpis.values():
         assert htmllib.escape(kpi.label) in report_html, kpi.label
-        assert htmllib.escape(kpi.display()) in report_html, (kpi.key, kpi.display())
+        assert htmllib.escape(fmt.kpi_value(kpi)) in report_html, (kpi.key, fmt.kpi_value(kpi))
     for section in ("Executive summary", "Key indicators", "Twelve-month trends", "A/R aging by payer",
                     "Denials by category", "Denial reasons", "Payer scorecard",
                     "Reimbursement by payer and procedure code", "Methods"):
@@ -553,7 +554,10 @@ def test_worklists_and_underpayments_of_the_small_practice():
     out = tiles.underpayment_table(under, t["payers"], colors, month="2026-03", options=MetricOptions())
     assert "BlueCross X" in out and "$40.00" in out  # 3000 + 500 + 500 cents short
     assert "more than 2% of that amount or $1.00" in out
-    assert suite.underpayment_totals(under)["shortfall_cents"] == 4000
+    # BCX 99214 180.00 vs 150.00 allowed, BCX 99213 65.00 vs 60.00, MCR 99212 85.00 vs 80.00
+    assert underpayment_totals(under) == {"lines": 3, "expected_cents": 33000, "allowed_cents": 29000,
+                                          "shortfall_cents": 4000}
+    assert underpayment_totals(None) == {"lines": 0, "expected_cents": 0, "allowed_cents": 0, "shortfall_cents": 0}
     no_contracts = tiles.underpayment_table(under.head(0), t["payers"], colors, contracts=t["contracts"].head(0))
     assert "No contract rates are loaded" in no_contracts
     outcomes = tiles.denial_outcomes_table(denial_outcomes(t, "2026-01", as_of="2026-03-31"), cohort_month="2026-01",

@@ -14,6 +14,7 @@ import pytest
 import rcmkit.metrics
 from rcmkit.metrics import MetricOptions
 from rcmkit.metrics._common import Prepared
+from rcmkit.present import format as fmt
 from rcmkit.report import build_report, write_metrics
 from rcmkit.report import model as model_module
 from rcmkit.report.model import TREND_MONTHS, MonthlyReport
@@ -38,7 +39,7 @@ def test_small_practice_headline_numbers(report):
     initially denied C06 and C08 (2/5)."""
     k = report.kpis
     assert k["ar_total"].value == 490.00
-    assert k["days_in_ar"].value == pytest.approx(490 * 90 / 1300) and k["days_in_ar"].display() == "33.9 days"
+    assert k["days_in_ar"].value == pytest.approx(490 * 90 / 1300) and fmt.kpi_value(k["days_in_ar"]) == "33.9 days"
     assert k["days_in_ar_net"].numerator == 392.50
     assert (k["clean_claim_rate"].numerator, k["clean_claim_rate"].denominator) == (2, 5)
     assert (k["initial_denial_rate"].numerator, k["initial_denial_rate"].denominator) == (2, 5)
@@ -111,6 +112,7 @@ def test_executive_summary_uses_the_models_numbers(report):
         ("open_denials", "Bundling / NCCI", 5000)]
 
 
+@pytest.mark.slow  # two report builds (~5 s); headline numbers stay fast above
 def test_options_overrides_and_defaults():
     t = small_tables()
     by_hand = build_report(t, None, {"days_in_ar": "gross_12m"}, benchmark_overrides={
@@ -127,6 +129,7 @@ def test_options_overrides_and_defaults():
         frozen.month = "2026-02"
 
 
+@pytest.mark.slow  # a whole report build to count calls; the numbers stay fast above
 def test_each_metric_is_called_once(monkeypatch):
     """build_report calls each metric of the report once (unbilled charges twice: the month and the one before)."""
     calls: dict[str, int] = {}
@@ -215,3 +218,31 @@ def test_metrics_json_of_the_notebook_is_the_models(demo_report, tmp_path):
                          practice_name=params.get("practice_name"), title=params.get("title"))
     assert json.loads(written.read_text(encoding="utf-8")) == json.loads(json.dumps(model.metrics_document()))
     assert write_metrics(tmp_path, model).read_bytes() == written.read_bytes()
+
+
+@pytest.mark.slow  # a whole report build to count calls; the numbers stay fast above
+def test_aging_and_open_denials_are_computed_once(monkeypatch):
+    """build_report computes the A/R aging and the open denials once and hands them to the executive summary
+    (issue #14), which would otherwise compute both again for its dollar opportunities."""
+    import sys
+
+    from rcmkit.metrics import ar, payers
+
+    calls = {"ar_aging": 0, "open_denials": 0}
+    for module, name in ((ar, "ar_aging"), (payers, "open_denials")):
+        real = getattr(module, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        # every rcmkit module holding the function (imported by name) calls the counted one
+        for mod in [m for n, m in list(sys.modules.items()) if n.startswith("rcmkit") and m is not None]:
+            if getattr(mod, name, None) is real:
+                monkeypatch.setattr(mod, name, counted)
+    report = build_report(small_tables(), MONTH)
+    assert calls == {"ar_aging": 1, "open_denials": 1}
+    # and the summary's opportunities are the ones of the frames the report shows
+    aging = report.aging
+    mcd_over_120 = aging.loc[(aging["payer_id"] == "MCD") & (aging["bucket"] == "120+"), "balance_cents"].sum()
+    assert report.summary.opportunities[0].cents == int(mcd_over_120) == 15000

@@ -155,9 +155,9 @@ def test_portfolio_page_lists_every_practice_with_relative_links(portfolio):
     doc = json.loads((_report_dir(portfolio, "hillcrest") / "metrics.json").read_text())
     assert doc["benchmarks"]["days_in_ar"]["good"] == 35  # the practice's override
     status = doc["benchmarks"]["days_in_ar"]["status"]
-    from rcmkit.metrics import format_value
+    from rcmkit.present.format import days
 
-    value = format_value(doc["kpis"]["days_in_ar"]["value"], "days")
+    value = days(doc["kpis"]["days_in_ar"]["value"])
     assert re.search(rf'class="num st-{status}"[^>]*>{re.escape(value)}<', text)
 
 
@@ -230,10 +230,10 @@ def test_pdf_pages_show_the_kpis_and_no_chart_is_cut(portfolio):
         pdf = report_dir / "monthly_report.pdf"
         doc = json.loads((report_dir / "metrics.json").read_text())
         text = _pdftotext(pdf)
-        from rcmkit.metrics import format_value
+        from rcmkit.present.format import by_unit
 
         for key, kpi in doc["kpis"].items():
-            assert format_value(kpi["value"], kpi["unit"]) in text, (name, key)
+            assert by_unit(kpi["value"], kpi["unit"]) in text, (name, key)
             assert kpi["label"] in text, (name, key)
         first = _pdftotext(pdf, "-f", "1", "-l", "1")
         assert "Monthly revenue-cycle report" in first and "Executive summary" in first

@@ -14,8 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from rcmkit.present.format import short_month, span_label
-from rcmkit.present.format import month_end
+from rcmkit.metrics.ar import AGING_BUCKETS
+from rcmkit.present import format as fmt
+from rcmkit.present.format import month_end, short_month, span_label
 
 __all__ = [
     "PATIENT_COLOR",
@@ -40,7 +41,7 @@ _PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#
             "#882255", "#44AA99", "#AA4499", "#332288"]
 PATIENT_COLOR = "#8c8c8c"
 _SELF_PAY_IDS = {"patient", "self", "self_pay", "selfpay"}
-BUCKETS = ["0-30", "31-60", "61-90", "91-120", "120+"]
+BUCKETS = list(AGING_BUCKETS)  # the A/R aging buckets, defined once in rcmkit.metrics.ar
 FIGSIZE = (10.0, 3.8)
 
 _INK = "#333333"
@@ -89,12 +90,8 @@ def _color(colors: Mapping[str, str], payer_id: str) -> str:
 
 # --------------------------------------------------------------------------------------------- formatters
 def usd_formatter(max_abs: float = 0.0) -> FuncFormatter:
-    """Dollar ticks, scaled to the data: ``$850``, ``$12k``, ``$1.2M``."""
-    if max_abs >= 2_000_000:
-        return FuncFormatter(lambda v, _: f"${v / 1e6:,.1f}M")
-    if max_abs >= 10_000:
-        return FuncFormatter(lambda v, _: f"${v / 1e3:,.0f}k")
-    return FuncFormatter(lambda v, _: f"${v:,.0f}")
+    """Dollar ticks, scaled to the data: ``$850``, ``$12k``, ``$1.2M`` (:func:`rcmkit.present.format.usd_short`)."""
+    return FuncFormatter(lambda v, _: fmt.usd_short(v, scale=max_abs))
 
 
 def _pct_formatter(max_frac: float) -> PercentFormatter:
@@ -156,7 +153,7 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
         top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
         ax.plot(x, y, styles[i % 3], color=colors[i % 3], marker="o", markersize=4, linewidth=2, label=kpi.label)
         if len(y) and np.isfinite(y[-1]):
-            ax.annotate(_fmt(y[-1], unit), (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
+            ax.annotate(fmt.chart_label(y[-1], unit), (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
                         va="center", fontsize=8, color=colors[i % 3])
     _month_axis(ax, months)
     _unit_axis(ax, unit, top)
@@ -167,14 +164,6 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
     if len(kpis) > 1:
         ax.legend(frameon=False, fontsize=9, loc="lower left")
     return fig
-
-
-def _fmt(v: float, unit: str) -> str:
-    if unit == "pct":
-        return f"{v * 100:.1f}%"
-    if unit == "usd":
-        return f"${v / 1e3:,.0f}k" if abs(v) >= 10_000 else f"${v:,.0f}"
-    return f"{v:.1f}"
 
 
 def _unit_axis(ax, unit: str, top: float) -> None:
@@ -290,7 +279,8 @@ def aging_by_payer(aging: pd.DataFrame, colors: Mapping[str, str], *, month: str
     total = bottom.sum()
     for xi, b in zip(x, bottom):
         share = b / total if total else 0
-        ax.annotate(f"${b:,.0f}\n{share:.0%}", (xi, b), xytext=(0, 3), textcoords="offset points", ha="center",
+        ax.annotate(f"{fmt.usd(b)}\n{fmt.pct(share, 0)}", (xi, b), xytext=(0, 3), textcoords="offset points",
+                    ha="center",
                     va="bottom", fontsize=8, color=_INK)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{b} days" for b in BUCKETS])
@@ -336,7 +326,7 @@ def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> 
     ax.barh(y, dollars, 0.65, color="#D55E00")
     for yi, d, c in zip(y, dollars, df["claims"]):
         claims = f"{int(c):,} claim" + ("s" if int(c) != 1 else "")
-        ax.annotate(f"${d:,.0f} · {claims}", (d, yi), xytext=(4, 0), textcoords="offset points",
+        ax.annotate(f"{fmt.usd(d)} · {claims}", (d, yi), xytext=(4, 0), textcoords="offset points",
                     va="center", fontsize=8, color=_INK)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
@@ -375,7 +365,7 @@ def denials_by_category(reasons: pd.DataFrame, open_denials: pd.DataFrame | None
     top = max(a.max(), b.max())
     for yi, v in zip(list(y + h / 2) + list(y - h / 2), list(a) + list(b)):
         if v > 0:
-            ax.annotate(f"${v:,.0f}", (v, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8,
+            ax.annotate(fmt.usd(v), (v, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8,
                         color=_INK)
     ax.set_yticks(y)
     ax.set_yticklabels([str(c) for c in cats], fontsize=9)
@@ -412,7 +402,7 @@ def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *,
         ax.barh(y, np.nan_to_num(vals), 0.65, color=cols)
         top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
         for yi, v in zip(y, vals):
-            text = "n/a" if not np.isfinite(v) else (f"{v * 100:.1f}%" if unit == "pct" else f"{v:.0f}")
+            text = fmt.chart_label(v if np.isfinite(v) else None, unit)
             ax.annotate(text, (0 if not np.isfinite(v) else v, yi), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize=8, color=_INK)
         ax.set_xlim(0, top * 1.35 if top > 0 else 1)
@@ -488,7 +478,8 @@ def collections_chart(by_class: pd.DataFrame, adjustments: pd.DataFrame | None =
         colors = [PATIENT_COLOR if str(c) in ("patient", "self_pay") else _INSURANCE_COLOR for c in df["payer_class"]]
         ax.barh(y, dollars, 0.62, color=colors)
         for yi, d, share in zip(y, dollars, df["share"]):
-            ax.annotate(f"${d:,.0f} · {float(share):.0%}", (max(d, 0), yi), xytext=(4, 0), textcoords="offset points",
+            ax.annotate(f"{fmt.usd(d)} · {fmt.pct(share, 0)}", (max(d, 0), yi), xytext=(4, 0),
+                        textcoords="offset points",
                         va="center", fontsize=8, color=_INK)
         ax.set_yticks(y)
         ax.set_yticklabels([_CLASS_LABELS.get(str(c), str(c)) for c in df["payer_class"]], fontsize=9)
@@ -509,7 +500,7 @@ def collections_chart(by_class: pd.DataFrame, adjustments: pd.DataFrame | None =
         y = np.arange(len(adj))[::-1]
         ax2.barh(y, shares, 0.62, color=["#56B4E9", "#D55E00", "#E69F00"][: len(adj)])
         for yi, v in zip(y, shares):
-            ax2.annotate(f"{v * 100:.1f}%", (v, yi), xytext=(4, 0), textcoords="offset points", va="center",
+            ax2.annotate(fmt.pct(v), (v, yi), xytext=(4, 0), textcoords="offset points", va="center",
                          fontsize=8, color=_INK)
         ax2.set_yticks(y)
         ax2.set_yticklabels([labels.get(str(k), str(k)) for k in adj["kind"]], fontsize=9)
@@ -539,7 +530,7 @@ def denied_codes_chart(rates: pd.DataFrame, *, month: str | None = None, top: in
     dollars = df["denied_billed_cents"].to_numpy(dtype=float) / 100.0
     ax.barh(y, dollars, 0.65, color="#D55E00")
     for yi, d, den, cl, rate in zip(y, dollars, df["denied"], df["claims"], df["rate"]):
-        ax.annotate(f"${d:,.0f} · {int(den):,} of {int(cl):,} claims ({float(rate) * 100:.1f}%)", (d, yi),
+        ax.annotate(f"{fmt.usd(d)} · {int(den):,} of {int(cl):,} claims ({fmt.pct(rate)})", (d, yi),
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, color=_INK)
     ax.set_yticks(y)
     ax.set_yticklabels([str(c) for c in df["procedure_code"]], fontsize=9)

@@ -1,4 +1,12 @@
-"""Number formatting for the report: one place for how money, percentages and days read."""
+"""How the report's numbers read, in one place: money, percentages, days, counts, deltas, months and a missing value.
+
+Every person-facing text of rcmkit (report tiles and tables, the executive summary, chart labels, the portfolio
+page, the explorer and its exports) formats through these functions, so a value reads the same everywhere and an
+undefined value always shows as :data:`MISSING`. Shapes that differ on purpose have their own named function:
+:func:`usd_short` and :func:`chart_label` (chart ticks and bar labels), :func:`threshold` (a benchmark target as
+written), :func:`plain` (a number under a header that names its unit) and :func:`decimal_dollars` (a spreadsheet
+cell). Nothing here computes a metric.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +18,36 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MISSING",
     "is_missing",
     "usd",
     "usd_cents",
+    "usd_whole",
+    "usd_short",
+    "decimal_dollars",
     "pct",
     "days",
     "count",
+    "plain",
     "by_unit",
+    "kpi_value",
+    "threshold",
+    "chart_label",
     "delta",
     "month_label",
     "short_month",
+    "month_end",
     "previous_month",
     "months_back",
     "span_label",
 ]
 
+#: What a person reads where a value is undefined (an empty denominator, no prior month, no target).
+MISSING = "n/a"
+
 
 def is_missing(v: Any) -> bool:
+    """None, NaN, NaT and pd.NA (and anything that cannot be compared) are missing."""
     if v is None:
         return True
     try:
@@ -38,23 +59,34 @@ def is_missing(v: Any) -> bool:
 def usd(dollars: Any, *, cents: bool = False) -> str:
     """``1234567.8`` -> ``"$1,234,568"`` (``cents=True``: ``"$1,234,567.80"``); negatives as ``"-$12"``."""
     if is_missing(dollars):
-        return "—"
+        return MISSING
     v = float(dollars)
-    sign = "-" if v < 0 else ""
-    return f"{sign}${abs(v):,.2f}" if cents else f"{sign}${abs(v):,.0f}"
+    text = f"{abs(v):,.2f}" if cents else f"{abs(v):,.0f}"
+    return f"{_sign(v, text)}${text}"
+
+
+def _sign(v: float, text: str) -> str:
+    """``"-"`` for a negative value whose rounded text is not zero (no ``"-$0"``)."""
+    return "-" if v < 0 and any(ch in "123456789" for ch in text) else ""
 
 
 def usd_cents(cents: Any, *, cents_shown: bool = True) -> str:
-    """Integer cents -> dollars text, exact: ``123456`` -> ``"$1,234.56"``."""
+    """Integer cents -> dollars text, exact: ``123456`` -> ``"$1,234.56"`` (``cents_shown=False``: ``"$1,235"``,
+    half a dollar rounds up)."""
     if is_missing(cents):
-        return "—"
+        return MISSING
     c = _whole_cents(cents)
     sign = "-" if c < 0 else ""
     whole, rest = divmod(abs(c), 100)
     if not cents_shown:
         whole += 1 if rest >= 50 else 0
-        return f"{sign}${whole:,}"
+        return f"{sign if whole else ''}${whole:,}"
     return f"{sign}${whole:,}.{rest:02d}"
+
+
+def usd_whole(cents: Any) -> str:
+    """Integer cents as whole dollars: ``123456`` -> ``"$1,235"`` (``usd_cents(cents, cents_shown=False)``)."""
+    return usd_cents(cents, cents_shown=False)
 
 
 def _whole_cents(cents: Any) -> int:
@@ -64,34 +96,105 @@ def _whole_cents(cents: Any) -> int:
     return int(Decimal(repr(float(cents))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def usd_short(dollars: Any, *, scale: float | None = None) -> str:
+    """Dollars short enough for a chart: ``"$850"``, ``"$12k"``, ``"$1.2M"``. ``scale`` (an axis' largest value)
+    picks the unit for every tick of the axis: millions from $2M, thousands from $10k; default: the value."""
+    if is_missing(dollars):
+        return MISSING
+    v = float(dollars)
+    top = abs(v) if scale is None else abs(float(scale))
+    if top >= 2_000_000:
+        text, suffix = f"{abs(v) / 1e6:,.1f}", "M"
+    elif top >= 10_000:
+        text, suffix = f"{abs(v) / 1e3:,.0f}", "k"
+    else:
+        text, suffix = f"{abs(v):,.0f}", ""
+    return f"{_sign(v, text)}${text}{suffix}"
+
+
+def decimal_dollars(cents: Any) -> str:
+    """Integer cents as a spreadsheet reads dollars: ``123456`` -> ``"1234.56"``, ``-5`` -> ``"-0.05"`` (exact, no
+    ``$`` and no thousands separator; fractional cents round half up). Missing -> ``""``, an empty cell."""
+    if is_missing(cents):
+        return ""
+    c = _whole_cents(cents)
+    whole, rest = divmod(abs(c), 100)
+    return f"{'-' if c < 0 else ''}{whole}.{rest:02d}"
+
+
 def pct(fraction: Any, digits: int = 1) -> str:
     """``0.9351`` -> ``"93.5%"``."""
     if is_missing(fraction):
-        return "—"
+        return MISSING
     return f"{float(fraction) * 100:.{digits}f}%"
 
 
 def days(value: Any) -> str:
+    """``42.06`` -> ``"42.1 days"``."""
     if is_missing(value):
-        return "—"
+        return MISSING
     return f"{float(value):.1f} days"
 
 
 def count(value: Any) -> str:
+    """``1234`` -> ``"1,234"``."""
     if is_missing(value):
-        return "—"
+        return MISSING
     return f"{float(value):,.0f}"
 
 
+def plain(value: Any, digits: int = 1) -> str:
+    """A number without its unit (the column header names it), a zero fraction dropped: ``17.5`` -> ``"17.5"``,
+    ``18.0`` -> ``"18"``."""
+    if is_missing(value):
+        return MISSING
+    text = f"{float(value):,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text and not text.split(".")[1].strip("0") else text
+
+
 def by_unit(value: Any, unit: str) -> str:
-    """Format a KPI value by its unit ("days", "pct", "usd")."""
+    """A KPI value by its unit: ``"days"`` (``"42.1 days"``), ``"pct"`` (``"93.5%"``), ``"usd"`` (``"$1,235"``),
+    else a count."""
     return {"days": days, "pct": pct, "usd": usd}.get(unit, count)(value)
 
 
+def kpi_value(kpi: Any) -> str:
+    """A KPI's own value as people read it (a :class:`rcmkit.metrics.KPI`, or any object with ``value`` and
+    ``unit``): ``by_unit(kpi.value, kpi.unit)``; an undefined KPI reads :data:`MISSING`."""
+    return by_unit(getattr(kpi, "value", None), getattr(kpi, "unit", ""))
+
+
+def threshold(value: Any, unit: str) -> str:
+    """A benchmark target as its file writes it, no fixed decimals: ``40`` days -> ``"40 days"``, ``0.95`` pct ->
+    ``"95%"``, ``0.925`` -> ``"92.5%"``, ``1000`` usd -> ``"$1,000"``."""
+    if is_missing(value):
+        return MISSING
+    v = float(value)
+    if unit == "pct":
+        return f"{round(v * 100, 6):g}%"
+    if unit == "days":
+        return f"{v:g} days"
+    if unit == "usd":
+        return usd(v)
+    return f"{v:g}"
+
+
+def chart_label(value: Any, unit: str) -> str:
+    """A value written on a chart (a line's end, a bar): ``"93.5%"``, ``"$12k"`` (:func:`usd_short`), days and
+    counts as :func:`plain` (``"17.5"``, ``"42"``)."""
+    if is_missing(value):
+        return MISSING
+    if unit == "pct":
+        return pct(value)
+    if unit == "usd":
+        return usd_short(value)
+    return plain(value)
+
+
 def delta(change: Any, unit: str) -> str:
-    """A signed change: ``"+1.2 days"``, ``"-0.8 pts"``, ``"+$12,300"``."""
+    """A signed change: ``"+1.2 days"``, ``"-0.8 pts"``, ``"+$12,300"``; no change: ``"±0.0 days"``."""
     if is_missing(change):
-        return "—"
+        return MISSING
     v = float(change)
     sign = "+" if v > 0 else ("-" if v < 0 else "±")
     a = abs(v)

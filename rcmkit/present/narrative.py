@@ -149,10 +149,6 @@ def data_through(tables: Mapping[str, pd.DataFrame]) -> str:
     return max(dates).strftime("%Y-%m-%d")
 
 
-def _usd(cents: float) -> str:
-    return fmt.usd_cents(int(round(cents)), cents_shown=False)
-
-
 def _change(kpi: Any, before: Any) -> Change:
     key, unit, after = kpi.key, kpi.unit, kpi.value
     label = kpi.label
@@ -168,17 +164,8 @@ def _change(kpi: Any, before: Any) -> Change:
         verdict = "steady"
     else:
         verdict = "improved" if delta * direction > 0 else "worse"
-    text = f"{label} from {_value(kpi, before)} to {_value(kpi, after)} ({fmt.delta(delta, unit)})"
+    text = f"{label} from {fmt.by_unit(before, unit)} to {fmt.by_unit(after, unit)} ({fmt.delta(delta, unit)})"
     return Change(key, label, unit, before, after, verdict, text)
-
-
-def _value(kpi: Any, value: float) -> str:
-    from dataclasses import replace
-
-    try:
-        return replace(kpi, value=value).display()
-    except Exception:  # a KPI-like object that is not a dataclass
-        return fmt.by_unit(value, kpi.unit)
 
 
 def _over_buckets(over_days: int) -> list[str]:
@@ -218,14 +205,15 @@ def opportunities(
                 continue
             share = fmt.pct(cents / total[pid], 0)
             if pid == "patient":
-                text = (f"{_usd(cents)} of patient balances are over {n} days old ({share} of what patients owe): "
-                        "send final statements, offer payment plans, and decide what goes to collections or is "
-                        "written off.")
+                text = (f"{fmt.usd_whole(cents)} of patient balances are over {n} days old ({share} of what patients "
+                        "owe): send final statements, offer payment plans, and decide what goes to collections or "
+                        "is written off.")
                 subject = "Patient balances"
             else:
                 name = names.get(pid) or pid
-                text = (f"{_usd(cents)} owed by {name} is over {n} days old ({share} of its open balance): work "
-                        "these claims oldest first, appeal or correct what is collectible and write off what is not.")
+                text = (f"{fmt.usd_whole(cents)} owed by {name} is over {n} days old ({share} of its open balance): "
+                        "work these claims oldest first, appeal or correct what is collectible and write off what is "
+                        "not.")
                 subject = str(name)
             cands.append(Opportunity("aged_ar", subject, int(cents), text, payer_id=pid,
                                      label=f"{subject} over {n} days" if pid == "patient"
@@ -237,8 +225,9 @@ def opportunities(
             pid = sorted(past60.index, key=lambda p: (-int(past60[p]), p))[0]
             name = names.get(pid) or pid
             cents = int(past60[pid])
-            text = (f"{name} holds the most insurance A/R past 60 days, {_usd(cents)}: call the payer about every "
-                    "claim still unpaid after 60 days (claim status, missing information, denials not yet worked).")
+            text = (f"{name} holds the most insurance A/R past 60 days, {fmt.usd_whole(cents)}: call the payer "
+                    "about every claim still unpaid after 60 days (claim status, missing information, denials not yet "
+                    "worked).")
             cands.append(Opportunity("insurance_ar_60", str(name), cents, text, payer_id=pid,
                                      label=f"{name}: insurance A/R past 60 days"))
     for row in denials.to_dict("records"):
@@ -248,7 +237,7 @@ def opportunities(
         cat = str(row["category"])
         claims = int(row["claims"])
         action = _DENIAL_ACTIONS.get(cat, "correct and resubmit, or appeal")
-        text = (f"{_usd(cents)} on {claims:,} claim{'s' if claims != 1 else ''} denied for "
+        text = (f"{fmt.usd_whole(cents)} on {claims:,} claim{'s' if claims != 1 else ''} denied for "
                 f"{_lower_first(cat)}, not yet resubmitted: {action}.")
         cands.append(Opportunity("open_denials", cat, cents, text, claims=claims,
                                  label=f"Denials not resubmitted: {_lower_first(cat)}"))
@@ -278,12 +267,17 @@ def executive_summary(
     status: pd.DataFrame | None = None,
     practice: str = "",
     practice_name: str | None = None,
+    aging: pd.DataFrame | None = None,
+    open_denials: pd.DataFrame | None = None,
 ) -> ExecutiveSummary:
     """The month in words, from the metrics API.
 
     ``kpis`` (``monthly_kpis`` of ``month``), ``prior`` (``{key: value}`` of the prior month; taken from
-    ``trend``, a ``kpi_trend`` frame, when that holds the prior month) and ``status`` (``benchmark_status``) are
-    computed when not given. With no data before ``month`` there is nothing to compare: the summary says so.
+    ``trend``, a ``kpi_trend`` frame, when that holds the prior month), ``status`` (``benchmark_status``),
+    ``aging`` (``ar_aging(..., by="payer")`` at the end of ``month``) and ``open_denials``
+    (:func:`rcmkit.metrics.payers.open_denials` of ``month``) are computed when not given; a caller that has
+    them (:func:`rcmkit.report.model.build_report`) passes them, so nothing is computed twice. With no data
+    before ``month`` there is nothing to compare: the summary says so.
     """
     from rcmkit.metrics import MetricOptions, benchmark_status, monthly_kpis, unapplied_postings
 
@@ -311,14 +305,15 @@ def executive_summary(
     who = practice_name or "the practice"
     parts = []
     if "charges" in kpis and "payments" in kpis:
-        parts.append(f"In {fmt.month_label(month)} {who} billed {kpis['charges'].display()} and collected "
-                     f"{kpis['payments'].display()}.")
+        parts.append(f"In {fmt.month_label(month)} {who} billed {fmt.kpi_value(kpis['charges'])} and collected "
+                     f"{fmt.kpi_value(kpis['payments'])}.")
     if "ar_total" in kpis and "days_in_ar" in kpis:
-        parts.append(f"Open A/R at month end was {kpis['ar_total'].display()}, "
-                     f"{kpis['days_in_ar'].display()} of charges.")
+        parts.append(f"Open A/R at month end was {fmt.kpi_value(kpis['ar_total'])}, "
+                     f"{fmt.kpi_value(kpis['days_in_ar'])} of charges.")
     waiting = unapplied_postings(tables, month)
     if waiting["count"]:
-        money = f"{_usd(waiting['payments_cents'])} of payments" if waiting["payments_cents"] else "adjustments"
+        paid = waiting["payments_cents"]
+        money = f"{fmt.usd_whole(paid)} of payments" if paid else "adjustments"
         parts.append(f"{waiting['count']:,} posting(s) from the practice's PM export ({money}) wait for claims not "
                      "loaded yet and are in none of these numbers.")
     rated = sum(counts.values())
@@ -336,7 +331,7 @@ def executive_summary(
         improved=improved,
         worsened=worsened,
         steady=steady,
-        opportunities=tuple(opportunities(tables, month, options)),
+        opportunities=tuple(opportunities(tables, month, options, aging=aging, denials=open_denials)),
         status_counts=counts,
         prior_month=prior_month,
     )

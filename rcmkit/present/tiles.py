@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.metrics import MetricOptions
+from rcmkit.metrics.contracts import underpayment_tolerance, underpayment_totals
 from rcmkit.metrics.providers import label_providers
 from rcmkit.metrics.registry import KPIS
 from rcmkit.present import format as fmt
@@ -184,26 +185,6 @@ def sparkline_svg(values: Sequence[Any], *, width: int = 150, height: int = 30, 
             f'xmlns="http://www.w3.org/2000/svg" role="img">{tip}{lines}{dot}</svg>')
 
 
-def _display(kpi: Any, value: Any) -> str:
-    """Format ``value`` exactly as the KPI formats its own value (KPI.display), falling back to the unit."""
-    if fmt.is_missing(value):
-        return "—"
-    try:
-        return dataclasses.replace(kpi, value=float(value)).display()
-    except Exception:
-        return fmt.by_unit(value, getattr(kpi, "unit", ""))
-
-
-def _target_number(value: float, unit: str) -> str:
-    if unit == "pct":
-        return f"{value * 100:g}%"
-    if unit == "days":
-        return f"{value:g} days"
-    if unit == "usd":
-        return fmt.usd(value)
-    return f"{value:g}"
-
-
 def target_text(key: str, unit: str, good: Any, acceptable: Any) -> str:
     """``"Target ≤ 40 days; near ≤ 50 days"`` from a benchmark row (direction from :data:`BETTER`, else from the
     order of the two thresholds)."""
@@ -212,9 +193,9 @@ def target_text(key: str, unit: str, good: Any, acceptable: Any) -> str:
     good, acceptable = float(good), float(acceptable) if not fmt.is_missing(acceptable) else None
     lower = BETTER.get(key, 0) == -1 or (BETTER.get(key, 0) == 0 and acceptable is not None and good < acceptable)
     op = "≤" if lower else "≥"
-    text = f"Target {op} {_target_number(good, unit)}"
+    text = f"Target {op} {fmt.threshold(good, unit)}"
     if acceptable is not None and acceptable != good:
-        text += f"; near {op} {_target_number(acceptable, unit)}"
+        text += f"; near {op} {fmt.threshold(acceptable, unit)}"
     return text
 
 
@@ -226,8 +207,8 @@ def _status_rows(status: pd.DataFrame | None) -> dict[str, dict]:
 
 def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, month: str | None = None,
               status: pd.DataFrame | None = None) -> str:
-    """One tile per KPI: the month's value (``KPI.display()``), the prior month's value and the change (green when
-    better, red when worse), and a sparkline of the trend's months.
+    """One tile per KPI: the month's value (:func:`rcmkit.present.format.kpi_value`), the prior month's value and
+    the change (green when better, red when worse), and a sparkline of the trend's months.
 
     With ``status`` (:func:`rcmkit.metrics.benchmark_status`) each tile with a target is coloured by its status
     (meeting green, near amber, missing red, also said in words) and shows the target and its source in small
@@ -248,7 +229,7 @@ def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, mon
         prior = rows.get(prior_month, {}).get(key) if prior_month else None
         prior_html = ""
         if prior_month:
-            prior_html = f"{_e(fmt.short_month(prior_month))}: {_e(_display(kpi, prior))}"
+            prior_html = f"{_e(fmt.short_month(prior_month))}: {_e(fmt.by_unit(prior, unit))}"
             if not fmt.is_missing(prior) and not fmt.is_missing(value):
                 change = float(value) - float(prior)
                 better = BETTER.get(key, 0) * change
@@ -273,7 +254,7 @@ def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, mon
         parts.append(
             f'<div class="rcm-tile{st_cls}" title="{_e(definition)}">'
             f'<div class="rcm-label">{_e(getattr(kpi, "label", key))}</div>'
-            f'<div class="rcm-value">{_e(kpi.display() if hasattr(kpi, "display") else fmt.by_unit(value, unit))}'
+            f'<div class="rcm-value">{_e(fmt.by_unit(value, unit))}'
             f'{badge}</div>'
             f'<div class="rcm-prior">{prior_html}</div>{spark}{target}</div>'
         )
@@ -376,11 +357,7 @@ def _window_caption(month: str | None, options: Any) -> str:
     n = getattr(options, "reimbursement_months", None)
     if not month or not n:
         return ""
-    start = month
-    for _ in range(int(n) - 1):
-        start = fmt.previous_month(start)
-    span = fmt.short_month(month) if start == month else f"{fmt.short_month(start)} to {fmt.short_month(month)}"
-    return f", lines paid {span}"
+    return f", lines paid {fmt.span_label(month, int(n))}"
 
 
 def reimbursement_table(
@@ -459,13 +436,12 @@ def scorecard_table(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_
     caption = "Payer scorecard"
     cols = [
         ("payer", "Payer", None, False),
-        ("charges_cents", "Charges", lambda v: fmt.usd_cents(v, cents_shown=False), True),
-        ("payments_cents", "Payments", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+        ("charges_cents", "Charges", fmt.usd_whole, True),
+        ("payments_cents", "Payments", fmt.usd_whole, True),
         ("claims_adjudicated", "Claims adjudicated", fmt.count, True),
         ("denial_rate", "Initial denial rate", fmt.pct, True),
-        ("median_days_to_pay", "Median days to pay", lambda v: "—" if fmt.is_missing(v) else f"{float(v):.1f}".removesuffix(".0"),
-         True),
-        ("open_ar_cents", "Open A/R", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+        ("median_days_to_pay", "Median days to pay", fmt.plain, True),
+        ("open_ar_cents", "Open A/R", fmt.usd_whole, True),
         ("ar_over_pct", f"A/R over {aged_over_days} days", fmt.pct, True),
     ]
     if scorecard is None or not len(scorecard):
@@ -558,14 +534,14 @@ def collections_table(collection_kpis: Mapping[str, Any], status: pd.DataFrame |
         row = targets.get(key, {})
         paid, base = getattr(kpi, "numerator", None), getattr(kpi, "denominator", None)
         basis = "charges" if key == "gross_collection_rate" else "charges less contractual adjustments"
-        rows.append({"label": kpi.label, "value": kpi.display(),
+        rows.append({"label": kpi.label, "value": fmt.kpi_value(kpi),
                      "dollars": f"{fmt.usd(paid)} paid / {fmt.usd(base)} {basis}",
-                     "target": target_text(key, kpi.unit, row.get("good"), row.get("acceptable")) or "—",
+                     "target": target_text(key, kpi.unit, row.get("good"), row.get("acceptable")) or fmt.MISSING,
                      "__html_status": _status_cell(row.get("status"))})
     for j, r in enumerate([] if adjustments is None else adjustments.to_dict("records")):
         rows.append({"label": _ADJUSTMENT_LABELS.get(str(r["kind"]), str(r["kind"])) + " / charges",
                      "value": fmt.pct(r["share_of_charges"]),
-                     "dollars": fmt.usd_cents(r["amount_cents"], cents_shown=False), "target": "—",
+                     "dollars": fmt.usd_whole(r["amount_cents"]), "target": fmt.MISSING,
                      "__html_status": '<span class="rcm-note">No target</span>', "__first": j == 0})
     cols = [("label", "Indicator", None, False), ("value", "Value", None, True), ("dollars", "Dollars", None, True),
             ("target", "Target", None, False), ("status", "Status", None, False)]
@@ -585,8 +561,8 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
     lag = None if charge_lag is None or not len(charge_lag) else charge_lag.iloc[0]
     claims = 0 if lag is None else int(lag["claims"])
     rows.append({"label": f"Charge lag, claims first submitted in {fmt.short_month(month)}",
-                 "a": "—" if lag is None else fmt.days(lag["median"]),
-                 "b": "—" if lag is None else fmt.days(lag["p90"]), "c": f"{claims:,} claims"})
+                 "a": fmt.MISSING if lag is None else fmt.days(lag["median"]),
+                 "b": fmt.MISSING if lag is None else fmt.days(lag["p90"]), "c": f"{claims:,} claims"})
 
     def unbilled_row(frame: pd.DataFrame | None, mon: str) -> None:
         if frame is None or not len(frame):
@@ -594,8 +570,8 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
         u = frame.iloc[0]
         share = (u["charge_cents"] / u["month_charge_cents"]) if u["month_charge_cents"] else None
         rows.append({"label": f"Unbilled at month end, services of {fmt.short_month(mon)}",
-                     "a": f"{int(u['claims']):,} claims", "b": fmt.usd_cents(u["charge_cents"], cents_shown=False),
-                     "c": f"{fmt.pct(share)} of {fmt.usd_cents(u['month_charge_cents'], cents_shown=False)} charged "
+                     "a": f"{int(u['claims']):,} claims", "b": fmt.usd_whole(u["charge_cents"]),
+                     "c": f"{fmt.pct(share)} of {fmt.usd_whole(u['month_charge_cents'])} charged "
                           f"for the month's services"})
 
     unbilled_row(unbilled, month)
@@ -617,7 +593,7 @@ def denial_outcomes_table(outcomes: pd.DataFrame | None, *, cohort_month: str, a
     caption = f"Initial denials of {fmt.month_label(cohort_month)}, as of {as_of}"
     cols = [("outcome", "Outcome", None, False), ("claims", "Claims", fmt.count, True),
             ("share", "Share of claims", fmt.pct, True),
-            ("denied_billed_cents", "Denied charges", lambda v: fmt.usd_cents(v, cents_shown=False), True),
+            ("denied_billed_cents", "Denied charges", fmt.usd_whole, True),
             ("recovered_cents", "Recovered", fmt.usd_cents, True)]
     total = 0 if outcomes is None or not len(outcomes) else int(outcomes["claims"].sum())
     if not total:
@@ -635,8 +611,8 @@ def denied_codes_table(rates: pd.DataFrame | None, *, month: str, top: int = 10)
     with ``by="procedure_code"``): claims adjudicated, claims denied, rate, billed and denied charges."""
     cols = [("procedure_code", "Code", None, False), ("claims", "Claims adjudicated", fmt.count, True),
             ("denied", "Claims denied", fmt.count, True), ("rate", "Denial rate", fmt.pct, True),
-            ("billed_cents", "Billed", lambda v: fmt.usd_cents(v, cents_shown=False), True),
-            ("denied_billed_cents", "Denied charges", lambda v: fmt.usd_cents(v, cents_shown=False), True)]
+            ("billed_cents", "Billed", fmt.usd_whole, True),
+            ("denied_billed_cents", "Denied charges", fmt.usd_whole, True)]
     rows = [] if rates is None else rates[rates["denied_billed_cents"] > 0].head(top).to_dict("records")
     return html_table(rows, cols, caption=f"Procedure codes by denied charges, first adjudicated in "
                                           f"{fmt.month_label(month)} (top {top})",
@@ -650,12 +626,10 @@ def underpayment_table(summary: pd.DataFrame | None, payers: pd.DataFrame | Mapp
     contract says the payer should have allowed, what it allowed, and the shortfall (the dollars at stake),
     with a total row. Given the practice's ``contracts`` table and it is empty, says that nothing could be
     checked rather than that nothing was underpaid."""
-    from rcmkit.report.suite import underpayment_tolerance, underpayment_totals
-
     pct, cents = underpayment_tolerance()
     note = (f'<p class="rcm rcm-note">Tolerance: a line counts as underpaid only when the payer allowed less than '
-            f"its contract amount by more than {pct * 100:g}% of that amount or {_e(fmt.usd_cents(cents))}, whichever "
-            "is larger; smaller differences are rounding.</p>")
+            f"its contract amount by more than {_e(fmt.threshold(pct, 'pct'))} of that amount or "
+            f"{_e(fmt.usd_cents(cents))}, whichever is larger; smaller differences are rounding.</p>")
     caption = "Underpayments against contract by payer and procedure code" + _window_caption(month, options)
     cols = [("payer", "Payer", None, False), ("procedure_code", "Code", None, False),
             ("lines", "Lines", fmt.count, True), ("expected_cents", "Contract (expected)", fmt.usd_cents, True),
@@ -681,12 +655,12 @@ def underpayment_table(summary: pd.DataFrame | None, payers: pd.DataFrame | Mapp
 
 def worklist_summary_table(worklists: Any) -> str:
     """The work lists in one compact table: list, what it holds and what to do, claims, dollars
-    (``worklists``: :func:`rcmkit.report.suite.worklist_summary`)."""
+    (``worklists``: a ``WorkLists``, :func:`rcmkit.report.suite.worklist_summary`)."""
     rows = [{"name": w.name, "rule": w.rule, "claims": w.claims, "balance_cents": w.balance_cents}
             for w in worklists]
     cols = [("name", "Work list", None, False), ("rule", "Claims on it, and what to do", None, False),
             ("claims", "Claims", fmt.count, True),
-            ("balance_cents", "Dollars", lambda v: fmt.usd_cents(v, cents_shown=False), True)]
+            ("balance_cents", "Dollars", fmt.usd_whole, True)]
     month = getattr(worklists, "month", None)
     caption = "Work lists" + (f" at the end of {fmt.month_label(month)}" if month else "")
     return (html_table(rows, cols, caption=caption) +
@@ -709,7 +683,7 @@ _WORKLIST_HEADERS = {
 
 
 def _date(v: Any) -> str:
-    return "—" if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+    return fmt.MISSING if fmt.is_missing(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
 def _worklist_providers(worklist: Any, frame: pd.DataFrame, top: int, providers: Any) -> list[str] | None:

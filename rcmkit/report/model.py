@@ -7,9 +7,10 @@ exactly once; the result is a frozen :class:`MonthlyReport`. The notebook only r
 :func:`rcmkit.report.record.write_metrics`), so no notebook cell computes a metric and a test can check the
 report's numbers without a kernel::
 
+    from rcmkit.present import format as fmt
     from rcmkit.report.model import build_report
     report = build_report(load_tables("data", "demo", required=False), "2026-09", practice="demo")
-    report.kpis["days_in_ar"].display(), report.worklists["no_response"].claims
+    fmt.kpi_value(report.kpis["days_in_ar"]), report.worklists["no_response"].claims
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from rcmkit.metrics import (
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
 from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import benchmarks
-from rcmkit.present.format import previous_month
+from rcmkit.present.format import month_end, previous_month
 from rcmkit.present.narrative import ExecutiveSummary, data_through, executive_summary
-from rcmkit.present.format import month_end
 from rcmkit.report.record import metrics_document
 from rcmkit.report.suite import (
     NO_RESPONSE_DAYS, WARN_DAYS, WorkLists, denial_cohort_month, measure_definitions, worklist_summary,
@@ -150,8 +150,10 @@ def build_report(
     trend = kpi_trend(prepared, month, months=TREND_MONTHS, options=opts)
     targets = benchmarks(overrides=dict(benchmark_overrides or {}))
     status = benchmark_status(kpis, targets)
+    aging = suite["aging"]
+    denials_open = open_denials(prepared, month, opts)
     summary = executive_summary(prepared, month, opts, kpis=kpis, trend=trend, status=status, practice=practice,
-                                practice_name=practice_name)
+                                practice_name=practice_name, aging=aging, open_denials=denials_open)
     reasons_all = suite["denial_reasons"]
     cohort = denial_cohort_month(month)
     collection_kpis = {"gross_collection_rate": gross_collection_rate(prepared, month, opts),
@@ -170,10 +172,10 @@ def build_report(
         targets=targets,
         status=status,
         summary=summary,
-        aging=suite["aging"],
+        aging=aging,
         denial_reasons_all=reasons_all,
         denial_reasons=reasons_all.head(TOP_DENIAL_REASONS).reset_index(drop=True),
-        open_denials=open_denials(prepared, month, opts),
+        open_denials=denials_open,
         denial_cohort=cohort,
         denial_outcomes=denial_outcomes(prepared, cohort, opts, as_of=as_of),
         denial_rates_by_code=denial_rates_by(prepared, month, opts, by="procedure_code"),

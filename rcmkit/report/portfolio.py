@@ -79,14 +79,13 @@ def _kpi_cell(doc: Mapping[str, Any], key: str) -> str:
         key = "ar_over_90_pct"
         kpi = (doc.get("kpis") or {}).get(key)
     if kpi is None:
-        return '<td class="num na">—</td>'
-    from rcmkit.metrics import format_value
-
-    text = format_value(kpi.get("value"), kpi.get("unit", ""))
+        return f'<td class="num na">{fmt.MISSING}</td>'
+    text = fmt.by_unit(kpi.get("value"), kpi.get("unit", ""))
     status = ((doc.get("benchmarks") or {}).get(key) or {}).get("status")
     if status in _STATUS_BG:
         target = (doc.get("benchmarks") or {})[key]
-        tip = f"{_STATUS_WORD[status]}; target {target.get('good')} (source: {target.get('source')})"
+        tip = (f"{_STATUS_WORD[status]}; target {fmt.threshold(target.get('good'), kpi.get('unit', ''))} "
+               f"(source: {target.get('source')})")
         return (f'<td class="num st-{status}" title="{_e(tip)}">{_e(text)}'
                 f'<span class="sr"> ({_STATUS_WORD[status]})</span></td>')
     return f'<td class="num">{_e(text)}</td>'
@@ -95,9 +94,9 @@ def _kpi_cell(doc: Mapping[str, Any], key: str) -> str:
 def _opportunity(doc: Mapping[str, Any]) -> str:
     opps = ((doc.get("summary") or {}).get("opportunities")) or []
     if not opps:
-        return "—"
+        return fmt.MISSING
     o = opps[0]
-    return f"{o.get('label') or o.get('subject')}: {fmt.usd_cents(int(o.get('cents') or 0), cents_shown=False)}"
+    return f"{o.get('label') or o.get('subject')}: {fmt.usd_whole(int(o.get('cents') or 0))}"
 
 
 _CSS = """

@@ -98,7 +98,7 @@ def metrics_document(
     if suspense is not None:
         doc["unapplied_postings"] = dict(suspense)
     if underpayments is not None:
-        from rcmkit.report.suite import underpayment_totals
+        from rcmkit.metrics.contracts import underpayment_totals
 
         doc["underpayments"] = underpayment_totals(underpayments)
     return doc

@@ -1,5 +1,5 @@
-"""The rest of the KPI suite, shaped for the report: work lists, the denial cohort, underpayment totals and the
-definitions of the measures the report shows beside its headline KPIs.
+"""The rest of the KPI suite, shaped for the report: work lists, the denial cohort and the definitions of the
+measures the report shows beside its headline KPIs (underpayment totals: :mod:`rcmkit.metrics.contracts`).
 
 Nothing here computes a metric: every number comes from a call into :mod:`rcmkit.metrics`, and these helpers
 only name, order and count its results. Work-list rows carry claim_id and payer only, never patient data.
@@ -14,10 +14,11 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
+from rcmkit.metrics.contracts import underpayment_tolerance
 from rcmkit.present import format as fmt
-__all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "underpayment_tolerance",
-           "underpayment_totals", "measure_definitions", "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS",
-           "DENIAL_COHORT_BACK"]
+
+__all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "measure_definitions",
+           "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS", "DENIAL_COHORT_BACK"]
 
 #: The work lists' thresholds, defined once: the report's lists (:func:`worklist_summary`) and the methods
 #: section (:func:`measure_definitions`) both read them. A claim is on the no-response list after this many days
@@ -116,23 +117,6 @@ def denial_cohort_month(month: str, back: int = DENIAL_COHORT_BACK) -> str:
     """The month whose initial denials the report follows up: ``back`` months before ``month`` (October ->
     July), long enough for appeals and resubmissions to have been answered."""
     return fmt.months_back(month, back)
-
-
-def underpayment_tolerance() -> tuple[float, int]:
-    """The tolerance :func:`rcmkit.metrics.underpayment_summary` applies by default: (fraction, cents)."""
-    from rcmkit.metrics import underpayment_summary
-
-    params = inspect.signature(underpayment_summary).parameters
-    return float(params["tolerance_pct"].default), int(params["tolerance_cents"].default)
-
-
-def underpayment_totals(summary: pd.DataFrame | None) -> dict[str, int]:
-    """Totals of an :func:`~rcmkit.metrics.underpayment_summary` frame: lines, expected, allowed and shortfall
-    cents (whole cents), for the table's total row and metrics.json."""
-    if summary is None or not len(summary):
-        return {"lines": 0, "expected_cents": 0, "allowed_cents": 0, "shortfall_cents": 0}
-    return {"lines": int(summary["lines"].sum()),
-            **{k: int(round(float(summary[k].sum()))) for k in ("expected_cents", "allowed_cents", "shortfall_cents")}}
 
 
 # --------------------------------------------------------------------------------------------- methods
