@@ -92,7 +92,7 @@ def test_the_prepared_context_declares_its_ledger_policy(small):
     import rcmkit.explorer.views as explorer_views
     import rcmkit.metrics as metrics_pkg
     from rcmkit.metrics import ledger_for
-    from rcmkit.metrics._common import Prepared, with_tables
+    from rcmkit.metrics import Prepared, with_tables
     from rcmkit.metrics.summary import prepare
 
     at_remit = MetricOptions(denial_policy="at_remit")

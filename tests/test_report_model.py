@@ -13,7 +13,7 @@ import pytest
 
 import rcmkit.metrics
 from rcmkit.metrics import MetricOptions
-from rcmkit.metrics._common import Prepared
+from rcmkit.metrics import Prepared
 from rcmkit.present import format as fmt
 from rcmkit.report import build_report, write_metrics
 from rcmkit.report import model as model_module
@@ -222,14 +222,14 @@ def test_metrics_json_of_the_notebook_is_the_models(demo_report, tmp_path):
 
 @pytest.mark.slow  # a whole report build to count calls; the numbers stay fast above
 def test_aging_and_open_denials_are_computed_once(monkeypatch):
-    """build_report computes the A/R aging and the open denials once and hands them to the executive summary
-    (issue #14), which would otherwise compute both again for its dollar opportunities."""
+    """build_report computes the A/R aging, the open denials and the suspense once and hands them to the executive
+    summary (issue #14), which would otherwise compute them again for its dollar opportunities."""
     import sys
 
-    from rcmkit.metrics import ar, payers
+    from rcmkit.metrics import ar, collections, payers
 
-    calls = {"ar_aging": 0, "open_denials": 0}
-    for module, name in ((ar, "ar_aging"), (payers, "open_denials")):
+    calls = {"ar_aging": 0, "open_denials": 0, "unapplied_postings": 0}
+    for module, name in ((ar, "ar_aging"), (payers, "open_denials"), (collections, "unapplied_postings")):
         real = getattr(module, name)
 
         def counted(*args, _real=real, _name=name, **kwargs):
@@ -241,7 +241,7 @@ def test_aging_and_open_denials_are_computed_once(monkeypatch):
             if getattr(mod, name, None) is real:
                 monkeypatch.setattr(mod, name, counted)
     report = build_report(small_tables(), MONTH)
-    assert calls == {"ar_aging": 1, "open_denials": 1}
+    assert calls == {"ar_aging": 1, "open_denials": 1, "unapplied_postings": 1}
     # and the summary's opportunities are the ones of the frames the report shows
     aging = report.aging
     mcd_over_120 = aging.loc[(aging["payer_id"] == "MCD") & (aging["bucket"] == "120+"), "balance_cents"].sum()

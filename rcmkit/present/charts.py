@@ -20,6 +20,8 @@ from rcmkit.present.format import month_end, short_month, span_label
 
 __all__ = [
     "PATIENT_COLOR",
+    "is_patient",
+    "payer_color",
     "payer_colors",
     "payer_order",
     "usd_formatter",
@@ -49,7 +51,8 @@ _GRID = "#e6e6e6"
 
 
 # --------------------------------------------------------------------------------------------- colours
-def _is_patient(payer_id: str, payer_class: str | None = None) -> bool:
+def is_patient(payer_id: str, payer_class: str | None = None) -> bool:
+    """Whether a responsible party is the patient (self-pay IDs, or a payer of class ``self_pay``)."""
     return str(payer_id).lower() in _SELF_PAY_IDS or payer_class == "self_pay"
 
 
@@ -66,7 +69,7 @@ def payer_colors(payers: pd.DataFrame | Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     i = 0
     for pid in ids:
-        if _is_patient(pid, classes.get(pid)):
+        if is_patient(pid, classes.get(pid)):
             out[pid] = PATIENT_COLOR
         else:
             out[pid] = _PALETTE[i % len(_PALETTE)]
@@ -79,13 +82,14 @@ def payer_order(payer_ids: Iterable[str], colors: Mapping[str, str]) -> list[str
     """``payer_ids`` in the colour mapping's order (unknown IDs last, sorted), patient last."""
     rank = {pid: i for i, pid in enumerate(colors)}
     ids = {str(p) for p in payer_ids}
-    return sorted(ids, key=lambda p: (_is_patient(p), rank.get(p, len(rank)), p))
+    return sorted(ids, key=lambda p: (is_patient(p), rank.get(p, len(rank)), p))
 
 
-def _color(colors: Mapping[str, str], payer_id: str) -> str:
+def payer_color(colors: Mapping[str, str], payer_id: str) -> str:
+    """A payer's colour from :func:`payer_colors`; grey for the patient and for a payer the mapping lacks."""
     if payer_id in colors:
         return colors[payer_id]
-    return PATIENT_COLOR if _is_patient(payer_id) else "#bbbbbb"
+    return PATIENT_COLOR if is_patient(payer_id) else "#bbbbbb"
 
 
 # --------------------------------------------------------------------------------------------- formatters
@@ -273,7 +277,7 @@ def aging_by_payer(aging: pd.DataFrame, colors: Mapping[str, str], *, month: str
     x = np.arange(len(BUCKETS))
     for pid in order:
         vals = table.loc[pid].to_numpy(dtype=float) / 100.0
-        ax.bar(x, vals, 0.62, bottom=bottom, color=_color(colors, pid), label=names.get(pid, pid),
+        ax.bar(x, vals, 0.62, bottom=bottom, color=payer_color(colors, pid), label=names.get(pid, pid),
                edgecolor="white", linewidth=0.5)
         bottom += vals
     total = bottom.sum()
@@ -301,7 +305,7 @@ def _payer_names(df: pd.DataFrame) -> dict[str, str]:
     if "payer_name" not in df.columns:
         return {}
     names = df.drop_duplicates("payer_id").set_index("payer_id")["payer_name"]
-    return {str(k): (str(v) if isinstance(v, str) and v else ("Patient" if _is_patient(k) else str(k)))
+    return {str(k): (str(v) if isinstance(v, str) and v else ("Patient" if is_patient(k) else str(k)))
             for k, v in names.items()}
 
 
@@ -394,7 +398,7 @@ def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *,
     n = len(order)
     fig, axes = _new(figsize=(10.0, max(2.4, 0.34 * n + 1.3)), ncols=3, sharey=True)
     y = np.arange(n)[::-1]
-    cols = [_color(colors, p) for p in order]
+    cols = [payer_color(colors, p) for p in order]
     panels = [("denial_rate", "Initial denial rate", "pct"), ("median_days_to_pay", "Median days to pay", "days"),
               ("ar_over_pct", f"A/R over {aged_over_days} days", "pct")]
     for ax, (col, title, unit) in zip(axes, panels):
@@ -442,7 +446,7 @@ def paid_per_unit_by_payer(reimb: pd.DataFrame, colors: Mapping[str, str], *, to
         sub = df[df["payer_id"] == pid].set_index("procedure_code")["paid_per_unit_cents"]
         vals = np.array([float(sub[c]) / 100.0 if c in sub.index and pd.notna(sub[c]) else np.nan for c in codes])
         top_val = max(top_val, np.nanmax(vals) if np.isfinite(vals).any() else 0.0)
-        ax.bar(x - 0.4 + width * (i + 0.5), vals, width, color=_color(colors, pid), label=names.get(pid, pid))
+        ax.bar(x - 0.4 + width * (i + 0.5), vals, width, color=payer_color(colors, pid), label=names.get(pid, pid))
     ax.set_xticks(x)
     ax.set_xticklabels(codes)
     ax.set_xlabel("Procedure code (most claims first)")

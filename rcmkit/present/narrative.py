@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from rcmkit.metrics import latest_event
 from rcmkit.present import format as fmt
 from rcmkit.present.tiles import BETTER
 
@@ -133,20 +134,13 @@ class ExecutiveSummary:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def data_through(tables: Mapping[str, pd.DataFrame]) -> str:
-    """The data's as-of date ('YYYY-MM-DD'): its latest dated event (submission, payment or posting).
+def data_through(tables: Mapping[str, Any]) -> str:
+    """The data's as-of date ('YYYY-MM-DD'): its latest dated event (:func:`rcmkit.metrics.latest_event`: a
+    submission, payment or posting), on any engine.
 
     A report says this instead of the wall-clock time it was made, so a rerun on the same data is identical.
     """
-    dates = []
-    for name, col in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"),
-                      ("ledger", "posted_on")):
-        df = tables.get(name)
-        if df is not None and len(df):
-            dates.append(pd.Timestamp(df[col].max()))
-    if not dates:
-        raise ValueError("the practice has no dated events")
-    return max(dates).strftime("%Y-%m-%d")
+    return latest_event(tables).strftime("%Y-%m-%d")
 
 
 def _change(kpi: Any, before: Any) -> Change:
@@ -269,13 +263,15 @@ def executive_summary(
     practice_name: str | None = None,
     aging: pd.DataFrame | None = None,
     open_denials: pd.DataFrame | None = None,
+    suspense: Mapping[str, int] | None = None,
 ) -> ExecutiveSummary:
     """The month in words, from the metrics API.
 
     ``kpis`` (``monthly_kpis`` of ``month``), ``prior`` (``{key: value}`` of the prior month; taken from
     ``trend``, a ``kpi_trend`` frame, when that holds the prior month), ``status`` (``benchmark_status``),
     ``aging`` (``ar_aging(..., by="payer")`` at the end of ``month``) and ``open_denials``
-    (:func:`rcmkit.metrics.payers.open_denials` of ``month``) are computed when not given; a caller that has
+    (:func:`rcmkit.metrics.payers.open_denials` of ``month``) and ``suspense``
+    (:func:`rcmkit.metrics.unapplied_postings` of ``month``) are computed when not given; a caller that has
     them (:func:`rcmkit.report.model.build_report`) passes them, so nothing is computed twice. With no data
     before ``month`` there is nothing to compare: the summary says so.
     """
@@ -310,7 +306,7 @@ def executive_summary(
     if "ar_total" in kpis and "days_in_ar" in kpis:
         parts.append(f"Open A/R at month end was {fmt.kpi_value(kpis['ar_total'])}, "
                      f"{fmt.kpi_value(kpis['days_in_ar'])} of charges.")
-    waiting = unapplied_postings(tables, month)
+    waiting = suspense if suspense is not None else unapplied_postings(tables, month)
     if waiting["count"]:
         paid = waiting["payments_cents"]
         money = f"{fmt.usd_whole(paid)} of payments" if paid else "adjustments"

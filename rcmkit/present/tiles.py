@@ -19,7 +19,7 @@ from rcmkit.metrics.contracts import underpayment_tolerance, underpayment_totals
 from rcmkit.metrics.providers import label_providers
 from rcmkit.metrics.registry import KPIS
 from rcmkit.present import format as fmt
-from rcmkit.present.charts import BUCKETS, _color, _is_patient, payer_order
+from rcmkit.present.charts import BUCKETS, is_patient, payer_color, payer_order
 
 __all__ = [
     "STYLE",
@@ -311,8 +311,8 @@ def _swatch(color: str) -> str:
 
 
 def _payer_cell(pid: str, name: Any, colors: Mapping[str, str]) -> str:
-    label = name if isinstance(name, str) and name else ("Patient" if _is_patient(pid) else pid)
-    return _swatch(_color(colors, pid)) + _e(label)
+    label = name if isinstance(name, str) and name else ("Patient" if is_patient(pid) else pid)
+    return _swatch(payer_color(colors, pid)) + _e(label)
 
 
 def aging_table(aging: pd.DataFrame, colors: Mapping[str, str]) -> str:

@@ -152,8 +152,10 @@ def build_report(
     status = benchmark_status(kpis, targets)
     aging = suite["aging"]
     denials_open = open_denials(prepared, month, opts)
+    suspense = unapplied_postings(prepared, month)
     summary = executive_summary(prepared, month, opts, kpis=kpis, trend=trend, status=status, practice=practice,
-                                practice_name=practice_name, aging=aging, open_denials=denials_open)
+                                practice_name=practice_name, aging=aging, open_denials=denials_open,
+                                suspense=suspense)
     reasons_all = suite["denial_reasons"]
     cohort = denial_cohort_month(month)
     collection_kpis = {"gross_collection_rate": gross_collection_rate(prepared, month, opts),
@@ -190,7 +192,7 @@ def build_report(
         reimbursement=suite["reimbursement"],
         underpayments=underpayment_summary(prepared, month, opts),
         worklists=worklist_summary(prepared, month, opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
-        suspense=unapplied_postings(prepared, month),
+        suspense=suspense,
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
     )
