@@ -5,6 +5,13 @@ the edit-test loop. A test is ``slow`` when it executes a notebook, starts Chrom
 1,000+-claim demo or runs many file-by-file ingests or subprocesses. The ``notebook``, ``browser`` and ``spark``
 markers, and the session demo fixtures below (``demo_cli``, ``demo_root``, ``demo_report``: a 1,500-claim demo and
 its executed report), imply ``slow``: :func:`pytest_collection_modifyitems` adds it.
+
+Both tiers run on pytest-xdist workers (``-n auto --dist loadgroup``), a test file at a time
+(``xdist_group(<file>)``: a module fixture is built once, not once per worker). A session fixture is built once
+per worker, so the tests that use the demo fixtures share one worker (``xdist_group("demo")``) and the demo is
+built once. Tests that measure time or kill and race processes (:data:`SERIAL_FILES`, :data:`SERIAL_TESTS`) are
+``serial``: ``make test`` runs them after the parallel pass, alone; ``make test-fast`` keeps its few on one worker
+(``xdist_group("serial")``).
 """
 
 from __future__ import annotations
@@ -25,15 +32,27 @@ RCMKIT = Path(sys.executable).parent / "rcmkit"  # the installed entry point of 
 SLOW_MARKERS = ("notebook", "browser", "spark")
 #: session fixtures that build the 1,500-claim demo (and run its report): any test using one is slow
 SLOW_FIXTURES = ("demo_cli", "demo_root", "demo_report")
+#: files whose tests kill processes at chosen moments, race concurrent ingests or bound wall time: serial
+SERIAL_FILES = ("test_reliability.py", "test_ingest_safety.py")
+#: single tests elsewhere that assert a wall-clock bound on heavy work: serial
+SERIAL_TESTS = ("test_the_default_demo_is_fast_and_realistic",)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "serial: kills or races processes, or bounds wall time: not beside other "
+                            "tests (make test runs these alone after the parallel pass; tests/conftest.py)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("slow"):
-            continue
-        if any(item.get_closest_marker(m) for m in SLOW_MARKERS) or set(SLOW_FIXTURES) & set(item.fixturenames):
+        demo = bool(set(SLOW_FIXTURES) & set(item.fixturenames))
+        if not item.get_closest_marker("slow") and (demo or any(item.get_closest_marker(m) for m in SLOW_MARKERS)):
             item.add_marker(pytest.mark.slow)
+        if item.path.name in SERIAL_FILES or item.originalname in SERIAL_TESTS:
+            item.add_marker(pytest.mark.serial)
+        group = "serial" if item.get_closest_marker("serial") else "demo" if demo else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -25,7 +25,7 @@ def test_every_rcmkit_exception_has_one_root():
 
 def test_the_root_keeps_the_builtin_types_callers_catch():
     from rcmkit.core import store
-    from rcmkit.ingest.pm.reader import ColumnMapError
+    from rcmkit.ingest.pm import ColumnMapError
     from rcmkit.core.store import StoreError
 
     assert issubclass(ColumnMapError, ValueError) and issubclass(StoreError, RuntimeError)

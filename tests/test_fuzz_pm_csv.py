@@ -19,7 +19,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rcmkit.ingest.pm.reader import read_pm_export
+from rcmkit.ingest.pm import read_pm_export
 
 EXAMPLES = int(os.environ.get("RCMKIT_FUZZ_EXAMPLES", "40"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,

@@ -115,6 +115,7 @@ def test_cli_ingest_summary_and_errors(tmp_path):
     shutil.rmtree(tmp_path / "p")
 
 
+@pytest.mark.slow  # a demo written as PM CSV and 837s, ingested twice (~2 s each order)
 @pytest.mark.parametrize("pm_first", [True, False])
 def test_a_claim_from_both_a_pm_export_and_an_837_is_held_once(tmp_path, pm_first):
     """The same claims arrive in a PM charges export and in 837P files, in either order: every claim the 837s

@@ -1,4 +1,4 @@
-"""PM export ingest (rcmkit.ingest.pm.reader) on hand-made exports whose canonical rows are worked out by hand here,
+"""PM export ingest (rcmkit.ingest.pm) on hand-made exports whose canonical rows are worked out by hand here,
 on a messy copy of the same export with bad rows of every kind, and on the real Synthea sample.
 
 The generic export (tests/fixtures/pm_csv/generic/, layout in docs/pm_csv_layout.md; all dates 2026):
@@ -31,8 +31,9 @@ import pytest
 import yaml
 
 from rcmkit.core import schema
-from rcmkit.ingest.pm import reader as pm_csv
-from rcmkit.ingest.pm.reader import ColumnMapError, load_column_map, patient_keys, read_pm_export
+from rcmkit.ingest import pm as pm_csv
+from rcmkit.ingest.pm import ColumnMapError, load_column_map, patient_keys, read_pm_export
+from rcmkit.ingest.pm import decode as pm_decode
 from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import ar_balances, monthly_kpis
 
@@ -282,8 +283,8 @@ def test_unmatched_file_is_warned_and_folder_files_are_filtered(tmp_path):
 
 def test_excel_without_openpyxl_says_how_to_install(tmp_path, monkeypatch):
     (tmp_path / "charges.xlsx").write_bytes(b"PK")
-    real = pm_csv.importlib.util.find_spec
-    monkeypatch.setattr(pm_csv.importlib.util, "find_spec", lambda name: None if name == "openpyxl" else real(name))
+    real = pm_decode.importlib.util.find_spec
+    monkeypatch.setattr(pm_decode.importlib.util, "find_spec", lambda name: None if name == "openpyxl" else real(name))
     with pytest.raises(ImportError, match=r"pip install openpyxl"):
         read_pm_export(tmp_path / "charges.xlsx", "generic")
 

@@ -65,6 +65,7 @@ def _balances(root: Path) -> dict[str, int]:
     return {k: int(v) for k, v in ledger.groupby("claim_id")["amount_cents"].sum().items()}
 
 
+@pytest.mark.slow  # twelve ingests (~9 s); the hand-computed month-by-month tests below stay fast
 def test_twelve_months_of_pm_exports_end_with_hand_computed_balances(tmp_path):
     """Twelve monthly exports with the same payers.csv each month, one corrected re-export (March), one cumulative
     payments file (June: January to June), a payments file that arrives before its charges (September) and a
@@ -182,6 +183,7 @@ def test_a_corrected_or_cumulative_export_never_counts_a_posting_twice(tmp_path)
     assert _balances(root) == {"E1": 2000}
 
 
+@pytest.mark.slow  # several ingests (~1.4 s): make test runs it
 def test_a_transaction_id_makes_a_corrected_amount_replace_the_stored_posting(tmp_path):
     root = tmp_path / "data"
     _ingest(root, _write(tmp_path, "payers.csv", PAYERS), _write(tmp_path, "charges.csv", CHARGES_HEADER +
@@ -228,6 +230,7 @@ def test_rows_with_an_unquoted_delimiter_are_rejected_never_shifted(tmp_path):
     assert "1961" not in text and "JANE" not in text
 
 
+@pytest.mark.slow  # four ingests (~1.7 s): make test runs it
 def test_a_file_with_rejections_is_read_again_and_force_rereads_without_doubling(tmp_path):
     """Issue: a rejected file, or one no map pattern matched, was recorded as ingested and could never be read."""
     root = tmp_path / "data"
@@ -295,6 +298,7 @@ def test_the_summary_shows_each_kind_of_warning_and_rejection_with_an_example(tm
         in result.output
 
 
+@pytest.mark.slow  # ingest plus a report build; suspense itself stays fast (the tests around it)
 def test_the_report_says_how_much_waits_in_suspense(tmp_path):
     """Postings on claims not held yet are counted in the ingest summary and in the report (executive summary
     and metrics.json), not silently left out of the numbers."""

@@ -4,16 +4,29 @@ Policy: liberal in what we read, exact in what we report. A deviation that leave
 warning row; one that leaves a number unknowable rejects its whole transaction set (ST..SE), never half of it.
 Every message names the file and the segment number; none carries a patient name, member ID or birth date
 (readers only ever pass amounts, codes, dates of service and claim IDs into messages).
+
+PM exports (:mod:`rcmkit.ingest.pm`) are tables, not segments: their rows are addressed by file and line (a
+spreadsheet user's line, header = 1) and column. The same collector takes them through its ``*_lines`` and
+:meth:`Issues.warn_file` methods, vectorized over the lines of a file, and gives them as the ``csv_rejections``
+frame (one row per problem on a row that did not load) and a warnings frame (one row per file, column and kind
+of oddity): :meth:`Issues.line_rejections`, :meth:`Issues.line_warnings`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
+
 from rcmkit.ingest import limits
 from rcmkit.errors import RcmkitError
 
-__all__ = ["Issues", "SetRejected", "where"]
+__all__ = ["Issues", "SetRejected", "where", "LINE_REJECTION_COLUMNS", "LINE_WARNING_COLUMNS"]
+
+#: Columns of :meth:`Issues.line_rejections` (the ``csv_rejections`` table) and :meth:`Issues.line_warnings`.
+LINE_REJECTION_COLUMNS = ["file", "line", "column", "claim_id", "code", "expected", "message"]
+LINE_WARNING_COLUMNS = ["file", "line", "column", "count", "code", "message"]
 
 
 def where(file: str, segment_number: int | None, segment_id: str | None, claim_id: str | None = None) -> str:
@@ -41,15 +54,18 @@ class SetRejected(RcmkitError):
 
 @dataclass
 class Issues:
-    """Collects the warning and rejection rows of one file. Warnings are kept up to
-    :data:`~rcmkit.ingest.limits.MAX_WARNINGS_PER_CODE` per code; the rest are counted in ``suppressed`` and
-    summed up in one row per code by :meth:`finish`."""
+    """Collects the warning and rejection rows of one X12 file (``file``; :meth:`warn`, :meth:`reject`) or of
+    one PM export (``file`` unused: each call names its file; :meth:`warn_lines`, :meth:`warn_file`,
+    :meth:`reject_lines`). X12 warnings are kept up to :data:`~rcmkit.ingest.limits.MAX_WARNINGS_PER_CODE` per
+    code; the rest are counted in ``suppressed`` and summed up in one row per code by :meth:`finish`. PM warnings
+    are one row per file, column and kind of oddity already, so all are kept."""
 
-    file: str
+    file: str = ""
     warnings: list[dict] = field(default_factory=list)
     rejections: list[dict] = field(default_factory=list)
     suppressed: dict[str, int] = field(default_factory=dict)
     _kept: dict[str, int] = field(default_factory=dict, repr=False)
+    _line_rejections: list[pd.DataFrame] = field(default_factory=list, repr=False, compare=False)
 
     def _add_warning(self, row: dict) -> None:
         code = row["code"]
@@ -137,3 +153,49 @@ class Issues:
                 f"{scope} not loaded",
             }
         )
+
+    # ------------------------------------------------------------------------------------------ PM exports (lines)
+    def reject_lines(self, file: str, lines: pd.Series, column: str, claim_ids: pd.Series | None, code: str,
+                     problem: str, expected: str, values: pd.Series | None = None) -> None:
+        """Reject the rows at ``lines`` (1-based lines of ``file``, an aligned Series). ``values``, when given,
+        are quoted in the message: callers never pass patient identifiers."""
+        if lines.empty:
+            return
+        claims = (claim_ids.reindex(lines.index) if claim_ids is not None
+                  else pd.Series(np.nan, index=lines.index)).astype("str")
+        where = file + " line " + lines.astype(str) + ", column " + column
+        where = where + (" (claim " + claims + ")").where(claims.notna(), "")
+        said = ": " + problem + (" '" + values.reindex(lines.index).astype(str) + "'" if values is not None else "")
+        self._line_rejections.append(pd.DataFrame({
+            "file": file, "line": lines.astype("int64"), "column": column, "claim_id": claims,
+            "code": code, "expected": expected, "message": where + said + "; expected " + expected,
+        }))
+
+    def warn_lines(self, file: str, column: str, lines: pd.Series, code: str, text: str) -> None:
+        """One warning row for the ``lines`` (1-based) of ``file`` showing an oddity; names the first few lines."""
+        if len(lines) == 0:
+            return
+        shown = ", ".join(str(n) for n in lines.iloc[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+        place = f"{file}, column {column}" if column else file
+        self.warnings.append({
+            "file": file, "line": int(lines.iloc[0]), "column": column, "count": len(lines), "code": code,
+            "message": f"{place}: {text} ({len(lines)} row(s): line {shown})",
+        })
+
+    def warn_file(self, file: str, code: str, text: str, line: int = 1) -> None:
+        """One warning row about a whole file of a PM export (named at ``line``)."""
+        self.warnings.append({"file": file, "line": line, "column": "", "count": 1, "code": code,
+                              "message": f"{file}: {text}"})
+
+    def line_rejections(self) -> pd.DataFrame:
+        """The rows of :meth:`reject_lines`, by file and line (:data:`LINE_REJECTION_COLUMNS`)."""
+        frames = [f for f in self._line_rejections if len(f)]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "line" else "str")
+                                 for c in LINE_REJECTION_COLUMNS})
+        out = pd.concat(frames, ignore_index=True)
+        return out.sort_values(["file", "line"], kind="mergesort").reset_index(drop=True)
+
+    def line_warnings(self) -> pd.DataFrame:
+        """The rows of :meth:`warn_lines` and :meth:`warn_file`, in the order found (:data:`LINE_WARNING_COLUMNS`)."""
+        return pd.DataFrame(self.warnings, columns=LINE_WARNING_COLUMNS).astype({"line": "int64", "count": "int64"})

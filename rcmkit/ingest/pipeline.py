@@ -353,7 +353,7 @@ def ingest(
     csv_rejections = schema.empty("csv_rejections")
     parties = None
     if csvs:
-        from rcmkit.ingest.pm.reader import read_pm_export
+        from rcmkit.ingest.pm import read_pm_export
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
@@ -377,8 +377,7 @@ def ingest(
         new["ingested_files"] = pd.concat([new["ingested_files"], csv_files], ignore_index=True)
     summary.files = len(x12s) + len(csvs)
     read_names = {f.name for f in x12s + csvs}
-    from rcmkit.ingest.pm.reader import apply_postings, claim_parties
-    from rcmkit.ingest.pm.reader import _parties as merge_parties
+    from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
 
     def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
