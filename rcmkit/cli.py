@@ -221,14 +221,16 @@ def ingest(practice: str, paths: tuple[str, ...], data_root: str, column_map: st
               help="Where the explorer's export buttons save files.")
 @click.option("--screenshot", "png", default=None, type=click.Path(dir_okay=False),
               help="Write a PNG of the explorer (headless Chromium) instead of serving it.")
+@click.option("--cull-idle", type=click.IntRange(min=0), default=600, show_default=True, metavar="SECONDS",
+              help="Shut down a visit's kernel once no page has been connected to it for this long (0: never).")
 def explore(practice: str, data_root: str, end: str | None, months: str, port: int, token: str | None,
-            export_dir: str, png: str | None) -> None:
+            export_dir: str, png: str | None, cull_idle: int) -> None:
     """Serve the interactive explorer (notebooks/explore.ipynb as a Voila app) on localhost, or save a PNG of
     it: the same as ``python -m rcmkit.explorer serve|screenshot``. In JupyterLab, open the notebook instead."""
     from rcmkit.explorer.__main__ import main as explorer_main
 
-    args = (["screenshot", png] if png else ["serve", "--port", str(port), "--export-dir", export_dir]
-            + (["--token", token] if token else []))
+    args = (["screenshot", png] if png else ["serve", "--port", str(port), "--export-dir", export_dir,
+                                             "--cull-idle", str(cull_idle)] + (["--token", token] if token else []))
     args += ["--practice", practice, "--data-root", data_root, "--months", months] + (["--end", end] if end else [])
     raise SystemExit(explorer_main(args))
 

@@ -356,12 +356,74 @@ def test_no_view_shows_a_patient_identifier(t):
     assert x.last_error is None
 
 
-def test_a_bad_code_search_is_reported_not_raised(x):
+def _row_of(x, control):
+    """The controls' row (an HBox) holding ``control``."""
+    rows = [box for box in x.widget.children[0].children if control in box.children]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_a_bad_code_search_clears_the_results_and_says_why_beside_the_box(x):
+    x.level.value = "claims"
+    x.export("csv")
+    assert x.view_frame["claim_id"].tolist() and "rcmx-download" in x.download.value
     x.codes.value = "99-213"
-    assert "'99-213' is not a code" in x.last_error and "99-213" in x.status.value
-    assert x.kpis["initial_denial_rate"].value == 0.5  # the last good view stays
+    assert "'99-213' is not a code" in x.last_error
+    assert "&#x27;99-213&#x27; is not a code" in x.message.value and "rcmx-error" in x.message.value
+    assert "(letters and digits). Nothing is shown until it is corrected." in x.message.value
+    assert x.message in _row_of(x, x.codes).children  # beside the search box, not at the page bottom
+    assert x.status.value == ""
+    # Nothing of the last good view stays: no tiles, heading, chart, table or download link of other claims.
+    assert x.kpis == {} and x.view_frame.empty
+    assert [x.header.value, x.tiles.value, x.crumb.value, x.table.value, x.download.value] == [""] * 5
+    assert x.chart.value == b"" and x.chart.layout.display == "none"
+    assert x.export_csv.disabled and x.export_xlsx.disabled
+    with pytest.raises(ValueError, match="nothing to export"):
+        x.export("csv")
+    assert x.static_html() == ""
     x.codes.value = "99214"
-    assert x.last_error is None and x.header.value.count("(2 claims)") == 1
+    assert x.last_error is None and x.message.value == "" and x.header.value.count("(2 claims)") == 1
+    assert x.chart.value[:4] == b"\x89PNG" and x.chart.layout.display is None and not x.export_csv.disabled
+    assert "rcmx-download" in x.download.value  # the link comes back, for the corrected view
+
+
+def _link(x):
+    """The page's download link: (file name, the file's text)."""
+    m = re.search(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', x.download.value)
+    return m.group(1), base64.b64decode(m.group(2)).decode()
+
+
+def test_the_download_link_follows_the_view(x, tmp_path):
+    x.export_dir = tmp_path
+    x.level.value = "claims"
+    saved = x.export("csv")
+    name, text = _link(x)
+    assert name == saved.name == "small_initial-denial-rate-claims_2026-01_2026-03.csv"
+    assert [r.split(",")[0] for r in text.splitlines()[1:]] == ["C11", "C02", "C08", "C06"]
+    assert "Also saved" in x.download.value
+    x.payer.value = ("BCX",)  # BlueCross X: C11, C02 and C06 of the four
+    name, text = _link(x)
+    assert name == "small_initial-denial-rate-claims_2026-01_2026-03.csv"
+    assert [r.split(",")[0] for r in text.splitlines()[1:]] == ["C11", "C02", "C06"]
+    assert text.encode() == to_csv_bytes(x.view_frame) and "Also saved" not in x.download.value
+    x.months.value = 1  # March: C06 alone
+    name, text = _link(x)
+    assert name == "small_initial-denial-rate-claims_2026-03_2026-03.csv"
+    assert [r.split(",")[0] for r in text.splitlines()[1:]] == ["C06"]
+    x.tabs.selected_index = 1
+    name, text = _link(x)
+    assert name == "small_reimbursement-paid-per-unit_2026-03_2026-03.csv"
+    assert text.encode() == to_csv_bytes(x.view_frame) and text.startswith("payer_id,payer_name,procedure_code")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [saved.name]  # following the view writes no file
+
+
+def test_providers_are_shown_by_name(t):
+    names = pd.DataFrame({"npi": ["1234567893"], "name": ["SMITH, JANE"]})
+    x = Explorer(ExplorerData(dict(t, providers=names), MetricOptions(min_cell_count=1), practice="small"),
+                 end="2026-03", months=3)
+    assert x.provider.description == "Provider"
+    labels = dict((v, k) for k, v in x.provider.options)
+    assert labels["1234567893"].startswith("SMITH, JANE (1234567893)")
 
 
 def test_state_is_validated_and_hold_refreshes_once(x, monkeypatch):
@@ -456,3 +518,18 @@ def test_notebook_runs_with_papermill(demo_root, tmp_path):
     assert "Initial denial rate (claims)" in page and "Denials by category" in page
     assert nb.metadata.get("widgets"), "the widget state is saved with the notebook"
     assert "patient_key" not in page
+
+
+def test_the_rate_charts_draw_the_benchmark_target(x):
+    from rcmkit.core.refdata import benchmarks
+    from rcmkit.explorer import render
+
+    targets = benchmarks()
+    for metric in ("initial_denial_rate", "clean_claim_rate"):
+        good = float(targets.set_index("kpi").loc[metric, "good"])
+        trend = x.data.trend(x.filters, x.period, metric)
+        drawn = render.chart_figure(metric, trend, x.kpis, x.period, None, x.colors, targets)
+        flat = [tuple(line.get_ydata()) for line in drawn.axes[0].lines if line.get_linestyle() == "--"]
+        assert (good, good) in flat, (metric, good, flat)
+        bare = render.chart_figure(metric, trend, x.kpis, x.period, None, x.colors, targets.iloc[0:0])
+        assert (good, good) not in [tuple(line.get_ydata()) for line in bare.axes[0].lines]

@@ -8,6 +8,7 @@ Set ``RCMKIT_EXPLORER_SCREENSHOT=path.png`` to keep a screenshot of the page aft
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -98,3 +99,87 @@ def test_change_the_payer_in_the_browser(tmp_path, explorer_page_data):
         assert shot.stat().st_size > 10_000
         if os.environ.get("RCMKIT_EXPLORER_SCREENSHOT"):
             shutil.copyfile(shot, os.environ["RCMKIT_EXPLORER_SCREENSHOT"])
+
+
+def _kernels(server) -> list:
+    """The kernel processes Voila runs now (its children running ipykernel)."""
+    psutil = pytest.importorskip("psutil")
+    try:
+        children = psutil.Process(server.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "ipykernel" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
+
+
+def test_offline_no_request_leaves_localhost_and_the_console_stays_clean(tmp_path, explorer_page_data):
+    """With every request to another host refused, the explorer loads, a control changes the tiles, and a bad code
+    search clears them with the reason beside the search box: no external request, no console error."""
+    from rcmkit.explorer.app import prepare_notebook, running_voila, tile_value, wait_for_explorer
+    from rcmkit.report.browser import open_browser
+
+    demo_root, period, everyone, payer_label, expected = explorer_page_data
+    nb = prepare_notebook(tmp_path / "app", practice="demo", data_root=demo_root, end=period.end, months=3)
+    external, errors = [], []
+    with running_voila(nb, timeout=60) as server, open_browser() as browser:
+        local = f"http://127.0.0.1:{server.port}/"
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        allowed = (local, "data:", "blob:", f"ws://127.0.0.1:{server.port}/")
+        page.on("request", lambda r: None if r.url.startswith(allowed) else external.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort())
+        page.goto(server.url, wait_until="load", timeout=60_000)
+        wait_for_explorer(page, timeout_ms=90_000)
+        assert tile_value(page, LABEL) == everyone
+        page.locator(".rcmx-payer select").select_option(value=payer_label)
+        page.wait_for_function(
+            """([label, expected]) => {
+                 const tile = [...document.querySelectorAll('.rcm-tile')]
+                   .find(t => t.querySelector('.rcm-label')?.textContent === label);
+                 return tile && tile.querySelector('.rcm-value').firstChild.textContent.trim() === expected;
+               }""", arg=[LABEL, expected], timeout=30_000)
+
+        box = page.locator(".rcmx-codes input")
+        box.fill("99-213")
+        box.press("Enter")
+        page.wait_for_selector(".rcmx-message .rcmx-error", timeout=30_000)
+        assert page.locator(".rcmkit-explorer .rcm-tile").count() == 0  # the old results are gone
+        assert "is not a code" in page.locator(".rcmx-message").inner_text()
+        b, m = box.bounding_box(), page.locator(".rcmx-message .rcmx-error").bounding_box()
+        assert abs((m["y"] + m["height"] / 2) - (b["y"] + b["height"] / 2)) < 40  # on the search box's row
+        page.wait_for_timeout(500)  # let late requests (fonts, icons) show up
+        if os.environ.get("RCMKIT_EXPLORER_SCREENSHOT"):
+            page.screenshot(path=os.environ["RCMKIT_EXPLORER_SCREENSHOT"].replace(".png", "-error.png"))
+    assert external == [], f"requests to other hosts: {external}"
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_the_kernel_of_a_closed_page_is_culled(tmp_path, explorer_page_data):
+    """Voila started with a 3-second idle timeout: the kernel of an open page stays (it is connected), the kernel
+    of a closed page is shut down."""
+    import time
+
+    from rcmkit.explorer.app import prepare_notebook, running_voila, wait_for_explorer
+    from rcmkit.report.browser import open_browser
+
+    demo_root, period, *_ = explorer_page_data
+    nb = prepare_notebook(tmp_path / "app", practice="demo", data_root=demo_root, end=period.end, months=3)
+    with running_voila(nb, timeout=60, cull_idle=3, cull_interval=1) as server, open_browser() as browser:
+        assert _kernels(server) == []
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+        wait_for_explorer(page, timeout_ms=90_000)
+        assert len(_kernels(server)) == 1
+        page.wait_for_timeout(6_000)  # twice the idle timeout: a connected page keeps its kernel
+        assert len(_kernels(server)) == 1
+        page.close()
+        deadline = time.monotonic() + 30
+        while _kernels(server) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _kernels(server) == [], server.log.read_text(errors="replace")[-2000:]
+        assert "Culling 'idle' kernel" in server.log.read_text(errors="replace")

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--token", default=None, help="access token (default: a random one, printed)")
     s.add_argument("--export-dir", default="reports/explorer", help="where the export buttons save files")
+    s.add_argument("--cull-idle", type=int, default=app.CULL_IDLE_SECONDS, metavar="SECONDS",
+                   help="shut down a visit's kernel once no page has been connected to it for this long "
+                        f"(default: {app.CULL_IDLE_SECONDS}; 0: never)")
     shot = sub.add_parser("screenshot", help="a PNG of the explorer in headless Chromium (docs/explorer.png)")
     shot.add_argument("png")
     _params(shot)
@@ -32,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     params = dict(practice=args.practice, data_root=args.data_root, end=args.end, months=args.months,
                   metric=args.metric)
     try:
+        if args.command == "serve":
+            app.cull_options(args.cull_idle)  # checked before the notebook is prepared
         if args.command == "screenshot":
             print(app.screenshot(args.png, **params))
             return 0
         with tempfile.TemporaryDirectory(prefix="rcmkit-explorer-") as tmp:
             nb = app.prepare_notebook(tmp, export_dir=args.export_dir, **params)
-            return app.serve(nb, port=args.port, token=args.token)
+            return app.serve(nb, port=args.port, token=args.token, cull_idle=args.cull_idle)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,12 @@ by Voila, for users without JupyterLab; and a screenshot of it in headless Chrom
     python -m rcmkit.explorer screenshot docs/explorer.png --practice demo --data-root data
 
 Parameters are checked here, before any kernel starts. Voila listens on localhost only, with a token.
+
+Each visit starts a kernel (about 390 MB with the practice's tables): Voila is told to cull a kernel once no page
+has been connected to it for ``cull_idle`` seconds (jupyter_server's ``MappingKernelManager.cull_idle_timeout``,
+``cull_interval``, ``cull_connected=False``; default 10 minutes). It renders with the ``rcmkit`` template (Voila's
+``lab`` template without its Font Awesome stylesheets from a CDN; the explorer uses no icons), written next to the
+notebook, so that the page loads nothing but what Voila serves from localhost.
 """
 
 from __future__ import annotations
@@ -27,13 +33,32 @@ from typing import Any, Iterator, Mapping
 from rcmkit.explorer.data import METRICS  # noqa: F401 (re-exported for the CLI)
 from rcmkit.explorer.filters import PERIOD_MONTHS, check_month  # noqa: F401
 
-__all__ = ["NOTEBOOK", "TILE_VALUE", "default_notebook", "prepare_notebook", "free_port", "VoilaServer",
-           "start_voila", "running_voila", "wait_for_explorer", "tile_value", "serve", "screenshot", "voila_available"]
+__all__ = ["NOTEBOOK", "TILE_VALUE", "CULL_IDLE_SECONDS", "default_notebook", "prepare_notebook", "free_port",
+           "VoilaServer", "cull_options", "write_template", "voila_command", "start_voila", "running_voila",
+           "wait_for_explorer", "tile_value", "serve", "screenshot", "voila_available"]
 
 NOTEBOOK = "explore.ipynb"
 
 #: CSS selector of a KPI tile's value by its label (Playwright ``:has`` / ``:text-is`` syntax).
 TILE_VALUE = '.rcm-tile:has(.rcm-label:text-is("{label}")) .rcm-value'
+
+#: A kernel no page has been connected to for this long is shut down (0: never).
+CULL_IDLE_SECONDS = 600
+#: How often Voila looks for such kernels, at most.
+CULL_INTERVAL_SECONDS = 60
+#: The Voila template the explorer renders with (:func:`write_template`).
+TEMPLATE = "rcmkit"
+
+_TEMPLATE_CONF = '{"base_template": "lab"}\n'
+# Voila's lab template, minus any stylesheet it links from another host (Font Awesome from jsdelivr in Voila 0.5).
+_TEMPLATE_INDEX = """{%- extends 'lab/index.html.j2' -%}
+{#- rcmkit: Voila's lab template without stylesheets from a CDN: everything the page loads comes from Voila. -#}
+{%- block notebook_css -%}
+{%- for line in super().split('\\n') if not ('<link' in line and '://' in line) %}
+{{ line }}
+{%- endfor %}
+{%- endblock notebook_css -%}
+"""
 
 
 def default_notebook() -> Path:
@@ -138,19 +163,62 @@ class VoilaServer:
             self.process.wait(timeout)
 
 
+def cull_options(idle: int = CULL_IDLE_SECONDS, interval: int | None = None) -> list[str]:
+    """Voila's command-line options that shut down a kernel no page has been connected to for ``idle`` seconds,
+    checked every ``interval`` seconds (default: half of ``idle``, at most a minute). ``idle=0``: no culling."""
+    if isinstance(idle, bool) or not isinstance(idle, int) or idle < 0:
+        raise ValueError(f"cull_idle must be a whole number of seconds >= 0 (0: never), got {idle!r}")
+    if idle == 0:
+        return []
+    if interval is None:
+        interval = max(1, min(CULL_INTERVAL_SECONDS, idle // 2))
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValueError(f"cull_interval must be a whole number of seconds >= 1, got {interval!r}")
+    mkm = "--MappingKernelManager"
+    return [f"{mkm}.cull_idle_timeout={idle}", f"{mkm}.cull_interval={interval}", f"{mkm}.cull_connected=False",
+            f"{mkm}.cull_busy=False"]
+
+
+def write_template(root: str | os.PathLike) -> Path:
+    """Write the ``rcmkit`` Voila template under ``root`` (as ``root/voila/templates/rcmkit``) and return ``root``:
+    the Jupyter data folder to put first on ``JUPYTER_PATH``."""
+    root = Path(root)
+    folder = root / "voila" / "templates" / TEMPLATE
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conf.json").write_text(_TEMPLATE_CONF)
+    (folder / "index.html.j2").write_text(_TEMPLATE_INDEX)
+    return root
+
+
+def voila_command(notebook: str | os.PathLike, *, port: int, token: str, cull_idle: int = CULL_IDLE_SECONDS,
+                  cull_interval: int | None = None, tracebacks: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that serve ``notebook`` with Voila on 127.0.0.1:``port``: token, kernel culling
+    (:func:`cull_options`) and the ``rcmkit`` template (written to ``.voila-share`` next to the notebook)."""
+    notebook = Path(notebook).resolve()
+    cull = cull_options(cull_idle, cull_interval)
+    share = write_template(notebook.parent / ".voila-share")
+    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           f"--Voila.token={token}", f"--template={TEMPLATE}", *cull]
+    if tracebacks:
+        cmd.append("--show_tracebacks=True")
+    paths = [str(share.resolve())] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    return cmd, dict(os.environ, JUPYTER_PATH=os.pathsep.join(paths))
+
+
 def start_voila(notebook: str | os.PathLike, *, port: int | None = None, token: str | None = None,
-                timeout: float = 60, log: str | os.PathLike | None = None) -> VoilaServer:
+                timeout: float = 60, log: str | os.PathLike | None = None, cull_idle: int = CULL_IDLE_SECONDS,
+                cull_interval: int | None = None) -> VoilaServer:
     """Start Voila on ``notebook`` at 127.0.0.1:``port`` (a free one by default) with ``token`` (random by
     default) and wait until it answers; raises RuntimeError with the end of its log when it does not."""
     notebook = Path(notebook).resolve()
     port = port or free_port()
     token = token or secrets.token_hex(16)
     log = Path(log) if log is not None else notebook.with_suffix(".voila.log")
-    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           f"--Voila.token={token}", "--show_tracebacks=True"]
+    cmd, env = voila_command(notebook, port=port, token=token, cull_idle=cull_idle, cull_interval=cull_interval,
+                             tracebacks=True)
     fh = open(log, "wb")
     try:
-        process = subprocess.Popen(cmd, cwd=notebook.parent, stdout=fh, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(cmd, cwd=notebook.parent, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
     finally:
         fh.close()
@@ -193,13 +261,14 @@ def tile_value(page, label: str) -> str:
     return node.evaluate("el => el.firstChild ? el.firstChild.textContent : ''").strip()
 
 
-def serve(notebook: Path, *, port: int = 8866, token: str | None = None) -> int:
-    """Run Voila in the foreground on ``notebook`` (Ctrl-C stops it); prints the URL to open."""
+def serve(notebook: Path, *, port: int = 8866, token: str | None = None,
+          cull_idle: int = CULL_IDLE_SECONDS) -> int:
+    """Run Voila in the foreground on ``notebook`` (Ctrl-C stops it); prints the URL to open. A kernel no page
+    has been connected to for ``cull_idle`` seconds is shut down (0: never)."""
     token = token or secrets.token_hex(16)
+    cmd, env = voila_command(notebook, port=port, token=token, cull_idle=cull_idle)
     print(f"open http://127.0.0.1:{port}/?token={token}", flush=True)
-    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           f"--Voila.token={token}"]
-    return subprocess.call(cmd, cwd=notebook.parent)
+    return subprocess.call(cmd, cwd=Path(notebook).resolve().parent, env=env)
 
 
 def screenshot(png: str | os.PathLike, *, practice: str, data_root: str | os.PathLike, width: int = 1280,

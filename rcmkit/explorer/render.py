@@ -256,19 +256,25 @@ def heatmap_html(values: pd.DataFrame, cells: pd.DataFrame, measure: str, colors
 
 # --------------------------------------------------------------------------------------------- charts
 def chart_figure(metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], period: Period,
-                 aging: pd.DataFrame | None, colors: Mapping[str, str]) -> Figure:
+                 aging: pd.DataFrame | None, colors: Mapping[str, str], targets: pd.DataFrame | None = None) -> Figure:
     """The metric's chart (the report's chart functions): the trend of the 12 months ending with the period, the
-    period shaded; for A/R the aging by payer at the period's end."""
+    period shaded, the rate's benchmark target drawn as in the report (``targets``: as for :func:`tiles_html`);
+    for A/R the aging by payer at the period's end."""
     if metric == "ar":
         return charts.aging_by_payer(aging, colors, month=period.end)
     if metric == "charges_payments":
         fig = charts.charges_payments_trend(trend)
     elif metric == "initial_denial_rate":
         fig = charts.kpi_trend_chart(trend, [kpis["initial_denial_rate"], kpis["initial_denial_rate_dollars"]],
-                                     title="Initial denial rate by month of first adjudication")
+                                     title="Initial denial rate by month of first adjudication",
+                                     status=benchmark_status(kpis, targets))
     else:
         fig = charts.kpi_trend_chart(trend, [kpis["clean_claim_rate"]],
-                                     title="Clean-claim rate by month of first adjudication")
+                                     title="Clean-claim rate by month of first adjudication",
+                                     status=benchmark_status(kpis, targets))
+    if fig.axes[0].get_legend() is not None:  # in the title's row: the target's label sits at the lower left
+        fig.axes[0].legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2,
+                           borderaxespad=0.2)
     months = list(trend["month"])
     inside = [i for i, m in enumerate(months) if m in set(period.month_list)]
     if inside and len(inside) < len(months):

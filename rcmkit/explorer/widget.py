@@ -17,8 +17,12 @@ metric                 the chart and the drill-down table (the tiles show every 
 level                  the drill-down table: a breakdown, or the claims behind the KPI
 category, code         the denial drill-down: narrows the breakdown and the claims; choosing one goes a level down
 reimbursement          measure, codes by volume or dollars, how many codes, payer order: the heat map only
-export                 writes the current view (the drill-down table, or the heat map's cells) as CSV or Excel
+export                 writes the current view (the drill-down table, or the heat map's cells) as CSV or Excel;
+                       the download link follows the view from then on (rebuilt at each change, never stale)
 =====================  =========================================================================================
+
+A selection that cannot be shown (a procedure code search that is not a code, say) clears every result, disables
+the export and shows the reason next to the code search box (:attr:`Explorer.message`).
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ class Explorer:
         self.last_refresh_seconds: float | None = None
         self.last_error: str | None = None
         self.last_export: Path | None = None
+        self._download_format: str | None = None  # the format of the download link on the page (None: no link)
         self._holding = 0
         self._kpis: dict[str, KPI] = {}
         self._view_frame = pd.DataFrame()
@@ -109,13 +114,13 @@ class Explorer:
                                  style=desc, layout=L(width="260px"))
         self.codes = w.Text(value=codes, placeholder="e.g. 99213, 9921*", description="Procedure codes",
                             continuous_update=False, style=desc, layout=L(width="270px"))
-        self.reset = w.Button(description="Clear filters", icon="times", layout=L(width="120px"))
+        self.reset = w.Button(description="Clear filters", layout=L(width="120px"))  # no icons: no Font Awesome
         self.payer = w.SelectMultiple(options=data.payer_choices(), value=tuple(payers), description="Payer",
                                       rows=6, style=desc, layout=L(width="340px"))
         self.payer_class = w.SelectMultiple(options=data.payer_class_choices(), value=tuple(payer_classes),
                                             description="Payer class", rows=6, style=desc, layout=L(width="230px"))
         self.provider = w.SelectMultiple(options=data.provider_choices(), value=tuple(providers),
-                                         description="Provider (NPI)", rows=6, style=desc, layout=L(width="330px"))
+                                         description="Provider", rows=6, style=desc, layout=L(width="330px"))
         self.header = w.HTML()
         self.tiles = w.HTML()
         self.chart = w.Image(format="png", layout=L(max_width="900px"))
@@ -132,10 +137,11 @@ class Explorer:
         self.sort_payers = w.Dropdown(options=[("Payer name", "name"), ("Units", "units"), ("Paid $", "paid")],
                                       value="name", description="Payers by", style=desc, layout=L(width="200px"))
         self.heatmap = w.HTML()
-        self.export_csv = w.Button(description="Export CSV", icon="download", layout=L(width="130px"))
-        self.export_xlsx = w.Button(description="Export Excel", icon="download", layout=L(width="130px"))
+        self.export_csv = w.Button(description="Export CSV", layout=L(width="130px"))
+        self.export_xlsx = w.Button(description="Export Excel", layout=L(width="130px"))
         self.download = w.HTML()
         self.status = w.HTML()
+        self.message = w.HTML()  # why nothing is shown (next to the code search box)
 
         row = dict(layout=L(align_items="center", flex_flow="row wrap"))
         drill = w.VBox([self.chart, w.HBox([w.Label("Show"), self.level, self.category, self.code], **row), self.crumb,
@@ -148,7 +154,7 @@ class Explorer:
         controls = w.VBox([
             w.HBox([self.end, w.Label("Months"), self.months, self.metric], **row),
             w.HBox([self.payer, self.payer_class, self.provider], **row),
-            w.HBox([self.codes, self.reset], **row),
+            w.HBox([self.codes, self.reset, self.message], **row),
         ])
         self.widget = w.VBox([controls, self.header, self.tiles, self.tabs,
                               w.HBox([w.HTML("<b>Export this view:</b>&nbsp;"), self.export_csv, self.export_xlsx,
@@ -157,7 +163,7 @@ class Explorer:
         self.widget.add_class("rcmkit-explorer")
         for name in ("end", "months", "metric", "codes", "reset", "payer", "payer_class", "provider", "tiles", "chart",
                      "level", "category", "code", "table", "tabs", "measure", "rank_by", "top", "sort_payers",
-                     "heatmap", "export_csv", "export_xlsx", "download", "status"):
+                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message"):
             getattr(self, name).add_class(f"rcmx-{name.replace('_', '-')}")  # stable hooks for browser tests
 
         for control in (self.end, self.months, self.payer, self.payer_class, self.provider, self.codes,
@@ -255,18 +261,40 @@ class Explorer:
 
     # ----------------------------------------------------------------------------------------- refresh
     def refresh(self) -> None:
-        """Recompute and redraw what the controls select. Errors (a bad code search, say) are shown, not raised."""
+        """Recompute and redraw what the controls select. Errors (a bad code search, say) are shown, not raised:
+        the old results are cleared and the reason shown next to the code search box."""
         t0 = time.perf_counter()
         try:
             self._refresh()
+            if self._download_format is not None:
+                self._offer_download(self._download_format)  # the link always holds the view on screen
         except Exception as exc:  # shown on the page: a widget callback has nowhere else to report
-            self.last_error = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-            self.status.value = f'{render.EXPLORER_STYLE}<div class="rcmx-error">{html.escape(self.last_error)}</div>'
+            self._show_error(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
             return
         self.last_error = None
+        self.message.value = ""
+        for button in (self.export_csv, self.export_xlsx):
+            button.disabled = False
         self.last_refresh_seconds = time.perf_counter() - t0
         self.status.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-status">Updated in '
                              f"{self.last_refresh_seconds:.2f} s.</div>")
+
+    def _show_error(self, message: str) -> None:
+        """No result of the previous selection stays on screen: every view is emptied and the export disabled."""
+        self.last_error = message
+        message = message[:1].upper() + message[1:]
+        self._kpis = {}
+        self._view_frame = pd.DataFrame()
+        self._view_name = ""
+        self._chart_key = None
+        for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status):
+            view.value = ""
+        self.chart.value = b""
+        self.chart.layout.display = "none"
+        for button in (self.export_csv, self.export_xlsx):
+            button.disabled = True
+        self.message.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-error">{html.escape(message.rstrip(". "))}. '
+                              "Nothing is shown until it is corrected.</div>")
 
     def _refresh(self) -> None:
         state = self.state
@@ -313,9 +341,10 @@ class Explorer:
         if chart_key != self._chart_key:
             trend = data.trend(f, p, state.metric)
             aging = data.aging(f, p) if state.metric == "ar" else None
-            fig = render.chart_figure(state.metric, trend, self._kpis, p, aging, self.colors)
+            fig = render.chart_figure(state.metric, trend, self._kpis, p, aging, self.colors, self.targets)
             self.chart.value = render.figure_png(fig)
             self._chart_key = chart_key
+        self.chart.layout.display = None
         kind = render.table_kind(state.metric, state.level)
         frame = render.display_frame(data.drill_table(state), kind)
         self._view_frame = frame
@@ -391,27 +420,43 @@ class Explorer:
 
     # ----------------------------------------------------------------------------------------- export
     def export(self, fmt_: str = "csv") -> Path | None:
-        """Export the current view (:attr:`view_frame`) as ``"csv"`` or ``"xlsx"``: a download link on the page and,
-        with ``export_dir``, a file there (returned)."""
+        """Export the current view (:attr:`view_frame`) as ``"csv"`` or ``"xlsx"``: a download link on the page
+        (rebuilt for the new view at every change from then on) and, with ``export_dir``, a file there (returned).
+        Raises ValueError when nothing is shown (:attr:`last_error`)."""
         if fmt_ not in FORMATS:
             raise ValueError(f"export format must be one of {list(FORMATS)}, got {fmt_!r}")
-        p = self.period
-        name = f"{_slug(self.data.practice or 'practice')}_{self._view_name}_{p.start}_{p.end}.{fmt_}"
-        frame = self.view_frame
-        data = to_csv_bytes(frame) if fmt_ == "csv" else to_xlsx_bytes(frame)
+        if self.last_error is not None:
+            raise ValueError(f"nothing to export: {self.last_error}")
+        name, data = self._export_file(fmt_)
         path = None
         if self.export_dir is not None:
             path = write_export(self.export_dir / name, data)
         self.last_export = path
-        saved = f" Saved to <code>{html.escape(str(path))}</code>." if path else ""
+        self._download_format = fmt_
+        self._offer_download(fmt_, name, data, saved=path is not None)
+        return path
+
+    def _export_file(self, fmt_: str) -> tuple[str, bytes]:
+        """The current view's file name and bytes in format ``fmt_``."""
+        p = self.period
+        name = f"{_slug(self.data.practice or 'practice')}_{self._view_name}_{p.start}_{p.end}.{fmt_}"
+        frame = self.view_frame
+        return name, to_csv_bytes(frame) if fmt_ == "csv" else to_xlsx_bytes(frame)
+
+    def _offer_download(self, fmt_: str, name: str | None = None, data: bytes | None = None,
+                        saved: bool = False) -> None:
+        """The download link of the current view (its file name says which view and period)."""
+        if name is None or data is None:
+            name, data = self._export_file(fmt_)
+        rows = len(self._view_frame)
+        saved_text = " Also saved in the export folder." if saved else ""
         if len(data) <= MAX_DOWNLOAD_BYTES:
             href = f"data:{FORMATS[fmt_]};base64,{base64.b64encode(data).decode()}"
             link = (f'<a class="rcmx-download" download="{html.escape(name)}" href="{href}">Download '
-                    f"{html.escape(name)}</a> ({len(frame):,} rows).")
+                    f"{html.escape(name)}</a> ({rows:,} rows).")
         else:
-            link = f"{html.escape(name)} ({len(frame):,} rows) is too large to download from the page."
-        self.download.value = f"{render.EXPLORER_STYLE}<span class=\"rcmx-status\">{link}{saved}</span>"
-        return path
+            link = f"{html.escape(name)} ({rows:,} rows) is too large to download from the page."
+        self.download.value = f"{render.EXPLORER_STYLE}<span class=\"rcmx-status\">{link}{saved_text}</span>"
 
     # ----------------------------------------------------------------------------------------- display
     def static_html(self) -> str:
