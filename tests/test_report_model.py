@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 import rcmkit.metrics
@@ -136,7 +137,8 @@ def test_each_metric_is_called_once(monkeypatch):
     names = ("prepare", "kpi_suite", "kpi_trend", "benchmark_status", "executive_summary", "open_denials",
              "denial_outcomes", "denial_rates_by", "gross_collection_rate", "adjustment_shares",
              "payments_by_payer_class", "charge_lag", "unbilled_charges", "payer_scorecard", "underpayment_summary",
-             "worklist_summary", "unapplied_postings", "definitions_used", "measure_definitions", "data_through")
+             "worklist_summary", "unapplied_postings", "definitions_used", "measure_definitions", "data_through",
+             "provider_summary")
     for name in names:
         real = getattr(model_module, name)
 
@@ -146,14 +148,22 @@ def test_each_metric_is_called_once(monkeypatch):
 
         monkeypatch.setattr(model_module, name, counted)
     build_report(small_tables(), MONTH)
-    assert calls == {**{n: 1 for n in names}, "unbilled_charges": 2, "benchmark_status": 2}  # KPIs; collections
+    # unbilled: the month and the one before; benchmark status: KPIs and collections; payments by payer class:
+    # once per trend month (the payer mix), the report month's reused for the collections chart
+    assert calls == {**{n: 1 for n in names}, "unbilled_charges": 2, "benchmark_status": 2,
+                     "payments_by_payer_class": TREND_MONTHS}
 
 
 def test_metrics_document_has_every_part(report, tmp_path):
     doc = report.metrics_document()
     assert sorted(doc) == sorted([
         "practice", "month", "as_of", "rcmkit_version", "kpis", "definitions", "practice_name", "data_through",
-        "benchmarks", "summary", "payer_scorecard", "worklists", "unapplied_postings", "underpayments"])
+        "benchmarks", "summary", "payer_scorecard", "worklists", "unapplied_postings", "underpayments", "measures"])
+    # the analyst's technical definitions stay in metrics.json (the client report gives them in words)
+    assert {"metric": "Charge lag", "function": "rcmkit.metrics.charge_lag"}.items() <= next(
+        m for m in doc["measures"] if m["metric"] == "Charge lag").items()
+    options = doc["definitions"][-1]
+    assert options["metric"] == "Options" and "days_in_ar=gross_3m" in options["definition"]
     assert doc["kpis"]["ar_total"]["value"] == 490.0 and doc["underpayments"]["shortfall_cents"] == 4000
     path = write_metrics(tmp_path, report)
     assert path == tmp_path / METRICS_FILE and json.loads(path.read_text(encoding="utf-8")) == json.loads(
@@ -246,3 +256,61 @@ def test_aging_and_open_denials_are_computed_once(monkeypatch):
     aging = report.aging
     mcd_over_120 = aging.loc[(aging["payer_id"] == "MCD") & (aging["bucket"] == "120+"), "balance_cents"].sum()
     assert report.summary.opportunities[0].cents == int(mcd_over_120) == 15000
+
+
+# --------------------------------------------------------------------------------------------- issue #16
+def test_comparison_prior_month_year_ago_and_year_to_date(report):
+    """Charges by first submission: Jan 200 + 300 (C10's 100 voided) = 500, Feb 100 + 250 + 100 = 450, Mar
+    120 + 80 + 90 + 60 = 350: year to date 1,300. Payments: Jan 100 (R01), Feb 20 (C01's patient), Mar 530:
+    year to date 650. March 2025 is before the practice's first data (Nov 2025): unknown, not $0."""
+    c = report.comparison.set_index("key")
+    assert (c.loc["charges", "value"], c.loc["charges", "prior"], c.loc["charges", "ytd"]) == (350.0, 450.0, 1300.0)
+    assert (c.loc["payments", "value"], c.loc["payments", "prior"], c.loc["payments", "ytd"]) == (530.0, 20.0, 650.0)
+    assert c["year_ago"].isna().all()
+    assert c.loc["ar_total", "prior"] == 1400.0 and fmt.is_missing(c.loc["ar_total", "ytd"])  # no sum of balances
+
+
+def test_summary_mentions_cash_and_volume_with_large_changes(report):
+    assert report.summary.cash == (
+        "Payments were $530, up 2550% from February 2026 ($20).",
+        "Charges were $350, down 22% from February 2026 ($450).",
+        "Payments rose 2550% in a month.",
+        "Charges fell 22% in a month: check for fewer visits or services not yet billed (charge lag and unbilled "
+        "charges).")
+    assert "Cash and volume" in report.summary.to_html() and report.summary.to_dict()["cash_and_volume"]
+    assert "Better than February 2026" in report.summary.to_html()  # a month, never "Feb 26"
+
+
+def test_payer_mix_and_providers(report):
+    """March payments: BCX 360 (C06 120, C02 180, C09 60), MCR 80 (C07), MCD 45 (C12), patients 40 + 5 = 45."""
+    mar = report.payer_mix[report.payer_mix["month"] == MONTH].set_index("payer_class")["payments_cents"]
+    assert mar.to_dict() == {"commercial": 36000, "medicare": 8000, "medicaid": 4500, "patient": 4500}
+    assert list(report.payer_mix["month"].unique()) == [m for m in report.trend["month"] if m >= "2026-01"]
+    # one rendering provider: March's new claims C04, C08, C09, C12 (350.00); first adjudications as the KPIs
+    p = report.providers.iloc[0]
+    assert len(report.providers) == 1 and p["npi"] == "1234567893"
+    assert (p["claims"], p["charges_cents"], p["adjudicated"], p["denied"], p["clean"]) == (4, 35000, 5, 2, 2)
+    assert p["denial_rate"] == report.kpis["initial_denial_rate"].value == 0.4
+
+
+def test_days_in_ar_override_applies_to_net_days():
+    r = build_report(small_tables(), MONTH, benchmark_overrides={"days_in_ar": {"good": 35, "acceptable": 45}})
+    t = r.targets.set_index("kpi")
+    assert (t.loc["days_in_ar_net", "good"], t.loc["days_in_ar_net", "acceptable"]) == (35, 45)
+    assert t.loc["days_in_ar", "source"] == "This practice's target"  # not credited to AAFP
+    own = model_module.practice_targets({"days_in_ar": {"good": 35}, "days_in_ar_net": {"good": 60}})
+    assert own.set_index("kpi").loc["days_in_ar_net", "good"] == 60
+    assert model_module.practice_targets().set_index("kpi").loc["days_in_ar_net", "good"] == 40  # AAFP as packaged
+
+
+def test_denied_not_resubmitted_order_puts_appealable_denials_first():
+    from rcmkit.report.suite import APPEAL_WINDOW_DAYS, WorkList
+
+    rows = pd.DataFrame({"claim_id": ["OLD", "FRESH", "MID", "OLDER"], "payer_id": ["A"] * 4,
+                         "last_answer_on": pd.to_datetime(["2025-02-01"] * 4),
+                         "days_since_denial": [579, 5, 60, 700], "balance_cents": [90000, 100, 5000, 1000]})
+    wl = WorkList("denied_not_resubmitted", "Denied, not resubmitted", "", rows)
+    assert list(wl.top()["claim_id"]) == ["MID", "FRESH", "OLD", "OLDER"]  # 60 then 5 days; then by balance
+    assert f"last {APPEAL_WINDOW_DAYS} days first, oldest first" in wl.order
+    other = WorkList("no_response", "No payer response", "", rows)
+    assert list(other.ordered()["claim_id"]) == ["OLD", "FRESH", "MID", "OLDER"]  # as the metric returned it

@@ -3,6 +3,9 @@
 The names come from the ``providers`` table (837 NM1*85 / NM1*82, or a PM export's name column): one row per NPI,
 ``name`` 'LAST, FIRST' for a person or the organization name. A practice without that table, or an NPI it does
 not name, keeps the bare NPI: a label never invents a name. Provider names are not patient data.
+
+:func:`provider_summary` splits the month's charges, claims, initial denial rate and clean-claim rate by the
+claim's rendering provider, with the same definitions as the practice-level KPIs, so the rows add up to them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-__all__ = ["provider_names", "provider_label", "label_providers"]
+__all__ = ["provider_names", "provider_label", "label_providers", "provider_summary", "claim_providers"]
 
 
 def _providers_frame(source: Any) -> pd.DataFrame | None:
@@ -63,3 +66,56 @@ def label_providers(frame: pd.DataFrame, column: str, tables: Any, *, into: str 
     names = provider_names(tables)
     labels = [provider_label(v, names) for v in frame[column].tolist()]
     return frame.assign(**{into or column: pd.Series(labels, index=frame.index, dtype="object")})
+
+
+def claim_providers(claims: pd.DataFrame) -> pd.Series:
+    """Each claim's provider NPI, indexed by claim_id: the rendering NPI (837 NM1*82) of its first submission,
+    else its billing NPI (NM1*85, the rendering provider when no NM1*82 is sent); ``""`` when neither is known."""
+    if claims is None or not len(claims):
+        return pd.Series(dtype="object", name="npi")
+    c = claims.sort_values(["claim_id", "submitted_on"], kind="stable").drop_duplicates("claim_id")
+    rendering = c["rendering_npi"] if "rendering_npi" in c.columns else pd.Series(None, index=c.index)
+    billing = c["billing_npi"] if "billing_npi" in c.columns else pd.Series(None, index=c.index)
+    npi = rendering.where(rendering.notna() & (rendering.astype(str).str.strip() != ""), billing)
+    return pd.Series(npi.fillna("").astype(str).str.strip().to_numpy(), index=c["claim_id"].to_numpy(), name="npi")
+
+
+def provider_summary(tables: Mapping[str, Any], month: str, options: Any = None) -> pd.DataFrame:
+    """The month by rendering provider (:func:`claim_providers`): one row per provider with charges posted in
+    ``month``, sorted by charges (largest first, then NPI).
+
+    Columns: npi, provider ("NAME (NPI)", :func:`provider_label`), claims (claims whose charge posted in the
+    month: the month's new claims, a proxy for visits), charges_cents (gross charges posted in the month, as the
+    ``charges`` KPI: MGMA), adjudicated (original claims first adjudicated in the month), denied, denial_rate
+    (initial denial rate by count: HFMA Claim Integrity Task Force; AAFP), clean, clean_claim_rate (no denial on
+    the first adjudication and no resubmission by month end: payer first-pass variant). Providers with
+    adjudications but no charges this month are kept. Charges, claims, adjudicated, denied and clean add up to
+    the practice's KPIs. Pandas tables (:func:`rcmkit.metrics.prepare`).
+    """
+    from rcmkit.metrics._common import MetricOptions, ledger_for, month_window
+    from rcmkit.metrics.denials import first_adjudications
+
+    options = options or MetricOptions()
+    window = month_window(month)
+    npis = claim_providers(tables["claims"])
+    ledger = ledger_for(tables, options)
+    charge = ledger[(ledger["kind"] == "charge") & window.contains(ledger["posted_on"])]
+    by_claim = charge.groupby("claim_id")["amount_cents"].sum()
+    charged = pd.DataFrame({"npi": npis.reindex(by_claim.index).fillna("").to_numpy(),
+                            "charges_cents": by_claim.to_numpy()})
+    first = first_adjudications(tables, options, month=month)
+    claims = tables["claims"]
+    late = claims[claims["submitted_on"] <= window.end].groupby("claim_id").size()
+    first = first.assign(npi=npis.reindex(first["claim_id"]).fillna("").to_numpy(),
+                         clean=(~first["any_denial"].astype(bool)
+                                & (late.reindex(first["claim_id"]).fillna(1).to_numpy() <= 1)))
+    a = charged.groupby("npi").agg(claims=("charges_cents", "size"), charges_cents=("charges_cents", "sum"))
+    b = first.groupby("npi").agg(adjudicated=("claim_id", "size"), denied=("denied", "sum"), clean=("clean", "sum"))
+    out = a.join(b, how="outer").fillna(0).astype("int64").reset_index()
+    out["denial_rate"] = out["denied"] / out["adjudicated"].where(out["adjudicated"] > 0)
+    out["clean_claim_rate"] = out["clean"] / out["adjudicated"].where(out["adjudicated"] > 0)
+    names = provider_names(tables)
+    out.insert(1, "provider", [provider_label(n, names) if n else "Provider not given" for n in out["npi"]])
+    out = out.sort_values(["charges_cents", "npi"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return out[["npi", "provider", "claims", "charges_cents", "adjudicated", "denied", "denial_rate", "clean",
+                "clean_claim_rate"]]

@@ -25,6 +25,8 @@ __all__ = [
     "payer_colors",
     "payer_order",
     "usd_formatter",
+    "target_lines",
+    "payer_mix_trend",
     "kpi_trend_chart",
     "ar_balance_trend",
     "claim_quality_trend",
@@ -139,11 +141,61 @@ def _empty(ax, text: str = "No data for this month") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777", fontsize=10)
 
 
+# --------------------------------------------------------------------------------------------- targets
+_TARGET_GREEN = "#1a7f37"
+_NEAR_AMBER = "#b7791f"
+
+
+def _target_row(status: pd.DataFrame | None, key: str) -> dict | None:
+    if status is None or not len(status) or "key" not in status.columns:
+        return None
+    rows = status[status["key"].astype(str) == key].to_dict("records")
+    if not rows or fmt.is_missing(rows[0].get("good")):
+        return None
+    return rows[0]
+
+
+def _short_source(source: str) -> str:
+    """'AAFP: 30-40 days preferable, ...' -> 'AAFP'; a long source is cut at its first comma or parenthesis."""
+    text = str(source or "").split(":")[0].strip()
+    for sep in (" (", ","):
+        if len(text) > 30 and sep in text:
+            text = text.split(sep)[0].strip()
+    return text
+
+
+def target_lines(ax, status: pd.DataFrame | None, key: str, unit: str) -> tuple[float, float] | None:
+    """Draw ``key``'s benchmark target on ``ax``: a dashed green line at the target with its label ("Target ≤
+    40 days (AAFP)") and a light amber band up to the "near" threshold. ``status``:
+    :func:`rcmkit.metrics.benchmark_status` (its good, acceptable and source). Returns (low, high) of what was
+    drawn, for the caller's axis limits; None (nothing drawn) for a KPI without a target."""
+    row = _target_row(status, key)
+    if row is None:
+        return None
+    good = float(row["good"])
+    acc = good if fmt.is_missing(row.get("acceptable")) else float(row["acceptable"])
+    lower = good <= acc
+    if acc != good:
+        ax.axhspan(min(good, acc), max(good, acc), color=_NEAR_AMBER, alpha=0.10, linewidth=0, zorder=0)
+    ax.axhline(good, color=_TARGET_GREEN, linestyle="--", linewidth=1.3, zorder=1)
+    source = _short_source(row.get("source", ""))
+    label = f"Target {'≤' if lower else '≥'} {fmt.threshold(good, unit)}" + (f" ({source})" if source else "")
+    if acc != good:
+        label += f"; shaded: near, to {fmt.threshold(acc, unit)}"
+    ax.annotate(label, xy=(0.01, good), xycoords=("axes fraction", "data"), xytext=(0, 3 if lower else -3),
+                textcoords="offset points", va="bottom" if lower else "top", fontsize=7.5, color=_TARGET_GREEN,
+                bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1.0}, zorder=5)
+    return min(good, acc), max(good, acc)
+
+
 # --------------------------------------------------------------------------------------------- trends
-def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: str | None = None) -> Figure:
+def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: str | None = None,
+                    status: pd.DataFrame | None = None) -> Figure:
     """Lines of several KPIs that share a unit ("days", "pct", "usd") over the trend's months.
 
     ``kpis`` are the month's KPI objects (for their keys, labels and unit); the values come from ``trend``.
+    ``status`` (:func:`rcmkit.metrics.benchmark_status`): the first KPI's target is drawn as a dashed line
+    (:func:`target_lines`); a rate whose values and target are all above 50% gets a zoomed axis.
     """
     fig, (ax,) = _new()
     months = list(trend["month"])
@@ -159,9 +211,18 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
         if len(y) and np.isfinite(y[-1]):
             ax.annotate(fmt.chart_label(y[-1], unit), (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
                         va="center", fontsize=8, color=colors[i % 3])
+    drawn = target_lines(ax, status, kpis[0].key, unit)
+    bottom = 0.0
+    if drawn is not None:
+        top = max(top, drawn[1])
+        lows = [np.nanmin(_values(trend, k.key)) for k in kpis if np.isfinite(_values(trend, k.key)).any()]
+        low = min([*lows, drawn[0]])
+        if unit == "pct" and low > 0.5:
+            bottom = max(0.0, low - 0.05)
+            top = max(top, 1.0) if top > 0.97 else top
     _month_axis(ax, months)
     _unit_axis(ax, unit, top)
-    ax.set_ylim(bottom=0, top=top * 1.15 if top > 0 else None)
+    ax.set_ylim(bottom=bottom, top=(top + (top - bottom) * 0.15) if top > 0 else None)
     ax.set_xlim(-0.5, len(months) - 0.2)
     ax.set_ylabel(ylabel or {"days": "Days", "pct": "Percent", "usd": "Dollars"}.get(unit, ""))
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
@@ -179,9 +240,11 @@ def _unit_axis(ax, unit: str, top: float) -> None:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
 
 
-def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None) -> Figure:
+def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None, *, status: pd.DataFrame | None = None
+                     ) -> Figure:
     """A/R total at each month end (bars) beside the share of it older than N days (line). ``aged_key`` is the
-    trend column of that share; by default the trend's ``ar_over_<N>_pct`` column (120, or 90 by option)."""
+    trend column of that share; by default the trend's ``ar_over_<N>_pct`` column (120, or 90 by option).
+    ``status``: the share's benchmark target is drawn on it (:func:`target_lines`)."""
     if aged_key is None:
         aged_key = next((c for c in trend.columns if c.startswith("ar_over_")), "ar_over_120_pct")
     over = "".join(ch for ch in aged_key if ch.isdigit()) or "120"
@@ -201,6 +264,8 @@ def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None) -> Figure
     _month_axis(ax2, months)
     ax2.tick_params(axis="x", labelrotation=90)
     otop = np.nanmax(old) if np.isfinite(old).any() else 0.0
+    drawn = target_lines(ax2, status, aged_key, "pct")
+    otop = max(otop, drawn[1]) if drawn else otop
     ax2.set_ylim(0, max(otop * 1.25, 0.05))
     ax2.yaxis.set_major_formatter(_pct_formatter(otop))
     ax2.set_ylabel(f"Share of A/R over {over} days")
@@ -208,14 +273,17 @@ def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None) -> Figure
     return fig
 
 
-def claim_quality_trend(trend: pd.DataFrame) -> Figure:
-    """Clean-claim rate and initial denial rates (by count and by dollars), month by month."""
+def claim_quality_trend(trend: pd.DataFrame, *, status: pd.DataFrame | None = None) -> Figure:
+    """Clean-claim rate and initial denial rates (by count and by dollars), month by month. ``status``: the
+    clean-claim and (claim-count) denial-rate targets are drawn (:func:`target_lines`)."""
     fig, (ax1, ax2) = _new(ncols=2)
     months = list(trend["month"])
     x = np.arange(len(months))
     clean = _values(trend, "clean_claim_rate")
     ax1.plot(x, clean, "-", marker="o", markersize=4, linewidth=2, color="#009E73")
     lo = np.nanmin(clean) if np.isfinite(clean).any() else 0.8
+    drawn = target_lines(ax1, status, "clean_claim_rate", "pct")
+    lo = min(lo, drawn[0]) if drawn else lo
     ax1.set_ylim(max(0.0, min(lo - 0.03, 0.85)), 1.0)
     ax1.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     _month_axis(ax1, months)
@@ -230,6 +298,8 @@ def claim_quality_trend(trend: pd.DataFrame) -> Figure:
         y = _values(trend, key)
         top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
         ax2.plot(x, y, style, marker="o", markersize=4, linewidth=2, color=color, label=label)
+    drawn = target_lines(ax2, status, "initial_denial_rate", "pct")
+    top = max(top, drawn[1]) if drawn else top
     ax2.set_ylim(0, max(top * 1.25, 0.05))
     ax2.yaxis.set_major_formatter(_pct_formatter(top))
     _month_axis(ax2, months)
@@ -339,8 +409,8 @@ def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> 
     ax.xaxis.set_major_formatter(usd_formatter(dollars.max()))
     ax.set_xlim(0, dollars.max() * 1.3 if dollars.max() > 0 else 1)
     ax.set_xlabel("Denied charges")
-    ax.set_title("Denial reasons" + (f", {month}" if month else "") + " (group-CARC and category)", loc="left",
-                 fontsize=11, fontweight="bold")
+    ax.set_title("Denial reasons" + (f", {fmt.month_label(month)}" if month else "") + " (code and category)",
+                 loc="left", fontsize=11, fontweight="bold")
     return fig
 
 
@@ -383,10 +453,12 @@ def denials_by_category(reasons: pd.DataFrame, open_denials: pd.DataFrame | None
     return fig
 
 
-def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120) -> Figure:
+def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120,
+                          status: pd.DataFrame | None = None) -> Figure:
     """Three views of the payer scorecard, one bar per insurer in its report colour and in the scorecard's row
     order (top to bottom): initial denial rate, median days to pay, and the share of its open A/R older than
-    ``aged_over_days`` days."""
+    ``aged_over_days`` days. ``status``: the practice's denial-rate and aged-A/R targets are drawn as dashed
+    vertical lines (a payer's bar past the line misses the practice's target)."""
     df = scorecard[scorecard["payer_id"].astype(str) != "patient"] if scorecard is not None else None
     if df is None or not len(df):
         fig, (ax,) = _new()
@@ -399,12 +471,21 @@ def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *,
     fig, axes = _new(figsize=(10.0, max(2.4, 0.34 * n + 1.3)), ncols=3, sharey=True)
     y = np.arange(n)[::-1]
     cols = [payer_color(colors, p) for p in order]
-    panels = [("denial_rate", "Initial denial rate", "pct"), ("median_days_to_pay", "Median days to pay", "days"),
-              ("ar_over_pct", f"A/R over {aged_over_days} days", "pct")]
-    for ax, (col, title, unit) in zip(axes, panels):
+    panels = [("denial_rate", "Initial denial rate", "pct", "initial_denial_rate"),
+              ("median_days_to_pay", "Median days to pay", "days", None),
+              ("ar_over_pct", f"A/R over {aged_over_days} days", "pct", f"ar_over_{aged_over_days}_pct")]
+    for ax, (col, title, unit, key) in zip(axes, panels):
         vals = pd.to_numeric(df[col], errors="coerce").astype(float).to_numpy()
         ax.barh(y, np.nan_to_num(vals), 0.65, color=cols)
         top = np.nanmax(vals) if np.isfinite(vals).any() else 0.0
+        row = _target_row(status, key) if key else None
+        if row is not None:
+            good = float(row["good"])
+            ax.axvline(good, color=_TARGET_GREEN, linestyle="--", linewidth=1.2, zorder=3)
+            ax.annotate(f"Target {fmt.threshold(good, unit)}", xy=(good, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -2), textcoords="offset points", ha="left", va="top", fontsize=7,
+                        color=_TARGET_GREEN)
+            top = max(top, good)
         for yi, v in zip(y, vals):
             text = fmt.chart_label(v if np.isfinite(v) else None, unit)
             ax.annotate(text, (0 if not np.isfinite(v) else v, yi), xytext=(3, 0), textcoords="offset points",
@@ -548,3 +629,47 @@ def denied_codes_chart(rates: pd.DataFrame, *, month: str | None = None, top: in
                  fontsize=11, fontweight="bold")
     return fig
 
+
+
+# --------------------------------------------------------------------------------------------- payer mix
+#: One colour per payer class in the payer-mix chart (Okabe-Ito; patients grey as everywhere).
+_CLASS_COLORS = {"medicare": "#0072B2", "medicaid": "#009E73", "commercial": "#E69F00", "self_pay": PATIENT_COLOR,
+                 "other": "#CC79A7", "patient": PATIENT_COLOR}
+_CLASS_ORDER = ["medicare", "medicaid", "commercial", "other", "self_pay", "patient"]
+
+
+def payer_mix_trend(payer_mix: pd.DataFrame, months: Sequence[str] | None = None) -> Figure:
+    """The share of each month's payments by payer class, stacked to 100% (``payer_mix``: month, payer_class,
+    payments_cents, as :func:`rcmkit.metrics.payments_by_payer_class` per month). A shift between classes moves
+    cash and days in A/R before any KPI says why. ``months``: the x axis (default: the frame's months)."""
+    fig, (ax,) = _new()
+    months = list(months) if months is not None else sorted(payer_mix["month"].astype(str).unique()) \
+        if payer_mix is not None and len(payer_mix) else []
+    if not months or payer_mix is None or not len(payer_mix):
+        _empty(ax, "No payments in these months")
+        return fig
+    df = payer_mix.assign(month=payer_mix["month"].astype(str), payer_class=payer_mix["payer_class"].astype(str))
+    piv = (df.groupby(["month", "payer_class"])["payments_cents"].sum().unstack("payer_class", fill_value=0)
+           .reindex(index=months, fill_value=0).clip(lower=0))
+    totals = piv.sum(axis=1).replace(0, np.nan)
+    share = piv.div(totals, axis=0)
+    classes = ([c for c in _CLASS_ORDER if c in share.columns]
+               + sorted(c for c in share.columns if c not in _CLASS_ORDER))
+    x = np.arange(len(months))
+    bottom = np.zeros(len(months))
+    for cls in classes:
+        vals = share[cls].fillna(0).to_numpy(dtype=float)
+        ax.bar(x, vals, 0.7, bottom=bottom, color=_CLASS_COLORS.get(cls, "#bbbbbb"),
+               label=_CLASS_LABELS.get(cls, cls.replace("_", " ").capitalize()), edgecolor="white", linewidth=0.5)
+        for xi, v, b in zip(x, vals, bottom):
+            if v >= 0.08:
+                ax.text(xi, b + v / 2, fmt.pct(v, 0), ha="center", va="center", fontsize=7, color="white")
+        bottom += vals
+    _month_axis(ax, months)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_ylabel("Share of the month's payments")
+    ax.set_title("Payer mix: payments by payer class", loc="left", fontsize=11, fontweight="bold")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig

@@ -214,9 +214,9 @@ def month_label(month: str) -> str:
 
 
 def short_month(month: str) -> str:
-    """``"2026-09"`` -> ``"Sep 26"`` (chart axis labels)."""
+    """``"2026-09"`` -> ``"Sep 2026"`` (chart axis labels; never "Sep 26", which reads as a day)."""
     y, m = (int(p) for p in month.split("-"))
-    return f"{calendar.month_abbr[m]} {y % 100:02d}"
+    return f"{calendar.month_abbr[m]} {y:04d}"
 
 
 def month_end(month: str) -> str:
@@ -239,6 +239,6 @@ def months_back(month: str, n: int) -> str:
 
 
 def span_label(month: str, months: int) -> str:
-    """The ``months`` months ending with ``month``: ``"Nov 25 to Oct 26"`` (one month: ``"Oct 26"``)."""
+    """The ``months`` months ending with ``month``: ``"Nov 2025 to Oct 2026"`` (one month: ``"Oct 2026"``)."""
     start = months_back(month, max(int(months), 1) - 1)
     return short_month(month) if start == month else f"{short_month(start)} to {short_month(month)}"

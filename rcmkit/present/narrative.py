@@ -1,7 +1,9 @@
 """The executive summary: the month in words, generated from the metrics API (nothing computed in a notebook).
 
 :func:`executive_summary` compares the month's KPIs with the prior month's (what improved, what got worse),
-counts the KPIs meeting, near and missing their benchmark targets, and names the three largest dollar
+says how cash and volume moved (payments and charges against the prior month and the same month last year,
+with a sentence when a change is large), counts the KPIs meeting, near and missing their benchmark targets,
+and names the three largest dollar
 opportunities: A/R over 120 days by payer, denied dollars not yet resubmitted by category, and the payer with
 the most open insurance A/R past 60 days. The result is a frozen value with ``to_text()``, ``to_html()`` and
 ``to_dict()``; the same inputs give the same words.
@@ -9,8 +11,11 @@ the most open insurance A/R past 60 days. The result is a frozen value with ``to
 
 from __future__ import annotations
 
+import csv
 import html
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Mapping
 
 import pandas as pd
@@ -20,25 +25,32 @@ from rcmkit.present import format as fmt
 from rcmkit.present.tiles import BETTER
 
 __all__ = ["Change", "Opportunity", "ExecutiveSummary", "executive_summary", "data_through", "opportunities",
-           "BETTER", "STEADY"]
+           "cash_and_volume", "denial_actions", "denial_action", "BETTER", "STEADY", "LARGE_CHANGE"]
 
 #: A change smaller than this (in the KPI's unit: days, or a fraction for percentages) is "steady".
 STEADY = {"days": 0.5, "pct": 0.005}
-
-#: What to do about unworked denials, by crosswalk category.
-_DENIAL_ACTIONS = {
-    "Registration / eligibility": "verify coverage, correct the registration and resubmit",
-    "Authorization / referral": "obtain the authorization or referral (retro where the payer allows) and resubmit",
-    "Missing information": "complete the missing fields and resubmit",
-    "Coding / modifier": "review the coding and modifiers, correct and resubmit",
-    "Medical necessity / non-covered": "appeal with documentation where covered, else bill the patient per policy",
-    "Timely filing": "appeal with proof of timely filing, or write off",
-    "Bundling / NCCI": "check the NCCI edits and modifiers, then correct and resubmit or appeal",
-    "Coordination of benefits": "update the coordination of benefits and bill the primary payer",
-    "Credentialing / enrollment": "fix the provider's enrollment with the payer and resubmit",
-    "Documentation requested": "send the requested records",
-    "Benefit limits / frequency": "check the benefit limits, then appeal or bill the patient per policy",
+#: A relative change of payments or charges at least this large gets its own sentence in the summary.
+LARGE_CHANGE = 0.10
+#: What a large fall of payments or charges usually means, and where the report shows it.
+_CASH_FALL = {
+    "payments": "check that every remittance and patient payment of the month has been posted, and which payer "
+                "paid less (payer scorecard)",
+    "charges": "check for fewer visits or services not yet billed (charge lag and unbilled charges)",
 }
+
+@lru_cache(maxsize=1)
+def denial_actions() -> dict[str, tuple[str, str]]:
+    """``{denial category: (recommended action, source)}`` from ``rcmkit/data/denial_actions.csv`` (one row per
+    category of the CARC crosswalk, plus "Other")."""
+    path = resources.files("rcmkit") / "data" / "denial_actions.csv"
+    with path.open("r", encoding="utf-8", newline="") as f:
+        return {r["category"]: (r["action"], r["source"]) for r in csv.DictReader(f)}
+
+
+def denial_action(category: str) -> str:
+    """The recommended action for a denial category (:func:`denial_actions`; "Other" for one it lacks)."""
+    actions = denial_actions()
+    return (actions.get(str(category)) or actions["Other"])[0]
 
 
 @dataclass(frozen=True)
@@ -78,11 +90,13 @@ class ExecutiveSummary:
     opportunities: tuple[Opportunity, ...] = ()
     status_counts: Mapping[str, int] = field(default_factory=dict)
     prior_month: str | None = None
+    cash: tuple[str, ...] = ()  # payments and charges against the prior month and a year ago (cash_and_volume)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "headline": self.headline,
             "prior_month": self.prior_month,
+            "cash_and_volume": list(self.cash),
             "improved": [c.text for c in self.improved],
             "worsened": [c.text for c in self.worsened],
             "steady": [c.label for c in self.steady],
@@ -99,7 +113,7 @@ class ExecutiveSummary:
         return f"Better than {prior}: {better}.", f"Worse than {prior}: {worse}."
 
     def to_text(self) -> str:
-        lines = [self.headline, *[s for s in self._compare_lines() if s]]
+        lines = [self.headline, *self.cash, *[s for s in self._compare_lines() if s]]
         if self.opportunities:
             lines.append("Largest dollar opportunities:")
             lines += [f"{i}. {o.text}" for i, o in enumerate(self.opportunities, start=1)]
@@ -111,10 +125,12 @@ class ExecutiveSummary:
         e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
         better, worse = self._compare_lines()
         parts = [STYLE, '<div class="rcm rcm-summary">', f'<p class="rcm-lead">{e(self.headline)}</p>']
+        if self.cash:
+            parts.append(f'<h4>Cash and volume</h4><p class="rcm-cash">{e(" ".join(self.cash))}</p>')
         if self.prior_month is None:
             parts.append(f"<p>{e(better)}</p>")
         else:
-            prior = e(fmt.short_month(self.prior_month))
+            prior = e(fmt.month_label(self.prior_month))
             parts.append('<div class="rcm-cols">')
             for title, items, cls in ((f"Better than {prior}", self.improved, "rcm-good"),
                                       (f"Worse than {prior}", self.worsened, "rcm-bad")):
@@ -160,6 +176,50 @@ def _change(kpi: Any, before: Any) -> Change:
         verdict = "improved" if delta * direction > 0 else "worse"
     text = f"{label} from {fmt.by_unit(before, unit)} to {fmt.by_unit(after, unit)} ({fmt.delta(delta, unit)})"
     return Change(key, label, unit, before, after, verdict, text)
+
+
+def _pct_change(after: Any, before: Any) -> float | None:
+    if fmt.is_missing(after) or fmt.is_missing(before) or float(before) == 0:
+        return None
+    return float(after) / float(before) - 1.0
+
+
+def _move(change: float) -> str:
+    if abs(change) < 0.005:
+        return "about the same as"
+    return f"{'up' if change > 0 else 'down'} {fmt.pct(abs(change), 0)} from"
+
+
+def cash_and_volume(comparison: pd.DataFrame | None, month: str) -> tuple[str, ...]:
+    """Payments and charges of ``month`` in words, against the prior month and the same month last year
+    (``comparison``: :func:`rcmkit.report.model.kpi_comparison`), then one sentence for each fall or rise of at
+    least :data:`LARGE_CHANGE` from the prior month. Months without data are left out; no comparison at all:
+    ``()``."""
+    if comparison is None or not len(comparison):
+        return ()
+    rows = {str(r["key"]): r for r in comparison.to_dict("records")}
+    prior_label = fmt.month_label(fmt.previous_month(month))
+    year_label = fmt.month_label(fmt.months_back(month, 12))
+    out: list[str] = []
+    large: list[str] = []
+    for key, noun in (("payments", "Payments"), ("charges", "Charges")):
+        r = rows.get(key)
+        if r is None or fmt.is_missing(r.get("value")):
+            continue
+        cents = round(float(r["value"]) * 100)
+        parts = []
+        for before, label in ((r.get("prior"), prior_label), (r.get("year_ago"), year_label)):
+            change = _pct_change(r["value"], before)
+            if change is not None:
+                parts.append(f"{_move(change)} {label} ({fmt.usd_whole(round(float(before) * 100))})")
+        out.append(f"{noun} were {fmt.usd_whole(cents)}" + (f", {' and '.join(parts)}." if parts else "."))
+        change = _pct_change(r["value"], r.get("prior"))
+        if change is not None and abs(change) >= LARGE_CHANGE:
+            if change < 0:
+                large.append(f"{noun} fell {fmt.pct(-change, 0)} in a month: {_CASH_FALL[key]}.")
+            else:
+                large.append(f"{noun} rose {fmt.pct(change, 0)} in a month.")
+    return tuple(out + large)
 
 
 def _over_buckets(over_days: int) -> list[str]:
@@ -230,7 +290,7 @@ def opportunities(
             continue
         cat = str(row["category"])
         claims = int(row["claims"])
-        action = _DENIAL_ACTIONS.get(cat, "correct and resubmit, or appeal")
+        action = _lower_first(denial_action(cat).split(";")[0])
         text = (f"{fmt.usd_whole(cents)} on {claims:,} claim{'s' if claims != 1 else ''} denied for "
                 f"{_lower_first(cat)}, not yet resubmitted: {action}.")
         cands.append(Opportunity("open_denials", cat, cents, text, claims=claims,
@@ -264,6 +324,7 @@ def executive_summary(
     aging: pd.DataFrame | None = None,
     open_denials: pd.DataFrame | None = None,
     suspense: Mapping[str, int] | None = None,
+    comparison: pd.DataFrame | None = None,
 ) -> ExecutiveSummary:
     """The month in words, from the metrics API.
 
@@ -271,7 +332,9 @@ def executive_summary(
     ``trend``, a ``kpi_trend`` frame, when that holds the prior month), ``status`` (``benchmark_status``),
     ``aging`` (``ar_aging(..., by="payer")`` at the end of ``month``) and ``open_denials``
     (:func:`rcmkit.metrics.payers.open_denials` of ``month``) and ``suspense``
-    (:func:`rcmkit.metrics.unapplied_postings` of ``month``) are computed when not given; a caller that has
+    (:func:`rcmkit.metrics.unapplied_postings` of ``month``) are computed when not given; ``comparison``
+(:func:`rcmkit.report.model.kpi_comparison`) adds the cash-and-volume sentences (:func:`cash_and_volume`); a
+    caller that has
     them (:func:`rcmkit.report.model.build_report`) passes them, so nothing is computed twice. With no data
     before ``month`` there is nothing to compare: the summary says so.
     """
@@ -330,6 +393,7 @@ def executive_summary(
         opportunities=tuple(opportunities(tables, month, options, aging=aging, denials=open_denials)),
         status_counts=counts,
         prior_month=prior_month,
+        cash=cash_and_volume(comparison, month),
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "html_table",
     "aging_table",
     "denial_table",
+    "carc_text",
     "reimbursement_table",
     "definitions_table",
     "options_note",
@@ -46,6 +47,8 @@ __all__ = [
     "worklist_summary_table",
     "worklist_table",
     "measures_table",
+    "comparison_table",
+    "provider_table",
 ]
 
 #: Which direction is better for each KPI (+1 higher is better, -1 lower is better, 0 neither): the registry's
@@ -104,24 +107,22 @@ def _e(v: Any) -> str:
 # --------------------------------------------------------------------------------------------- title
 def title_block(practice: str, month: str, *, title: str | None = None, options: Any = None,
                 practice_name: str | None = None, data_through: str | None = None) -> str:
-    """The report's heading: title, practice and month, the date the report is as of, the rcmkit version and the
-    metric options in force (``options``: a :class:`rcmkit.metrics.MetricOptions`).
+    """The report's heading: title, practice and month, the date the report is as of and the balance date.
 
     ``data_through`` (:func:`rcmkit.present.narrative.data_through`) is the report's date: the data's latest
-    event, never the wall clock, so a rerun on the same data gives the same report."""
-    from rcmkit import __version__
+    event, never the wall clock, so a rerun on the same data gives the same report. ``options`` is accepted for
+    callers that pass it; the client heading names no option (the appendix says the variants used in words:
+    :mod:`rcmkit.present.appendix`)."""
     from rcmkit.present.format import month_end
 
     heading = title or "Monthly revenue-cycle report"
     who = practice_name or practice
-    opts = f" Metric options: {_e(_options_text(options))}." if options is not None else ""
     asof = (f'<div class="rcm-asof">Report date {_e(data_through)} (the data runs through this day)</div>'
             if data_through else "")
     return (
         f'{STYLE}<div class="rcm rcm-title"><h1>{_e(heading)}</h1>'
         f'<div class="rcm-sub">{_e(who)} &middot; {_e(fmt.month_label(month))}</div>{asof}'
-        f'<div class="rcm-meta">Balances as of {_e(month_end(month))} (end of day). '
-        f"Practice <code>{_e(practice)}</code>, rcmkit {_e(__version__)}.{opts}</div></div>"
+        f'<div class="rcm-meta">Balances as of {_e(month_end(month))} (end of day).</div></div>'
     )
 
 
@@ -146,7 +147,7 @@ def _options_text(options: Any) -> str:
 
 
 def options_note(options: Any) -> str:
-    """One line naming the metric options in force (the non-default ones)."""
+    """One line naming the metric options in force (the non-default ones), for the analyst; not client text."""
     if options is None:
         return ""
     return f'<p class="rcm rcm-note">Metric options: {_e(_options_text(options))}.</p>'
@@ -206,13 +207,16 @@ def _status_rows(status: pd.DataFrame | None) -> dict[str, dict]:
 
 
 def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, month: str | None = None,
-              status: pd.DataFrame | None = None) -> str:
+              status: pd.DataFrame | None = None, options: Any = None) -> str:
     """One tile per KPI: the month's value (:func:`rcmkit.present.format.kpi_value`), the prior month's value and
     the change (green when better, red when worse), and a sparkline of the trend's months.
 
     With ``status`` (:func:`rcmkit.metrics.benchmark_status`) each tile with a target is coloured by its status
     (meeting green, near amber, missing red, also said in words) and shows the target and its source in small
-    print."""
+    print. With ``options`` (the report's :class:`~rcmkit.metrics.MetricOptions`) a tile's tooltip is its
+    definition in words (:func:`rcmkit.present.appendix.kpi_words`), else the KPI's own definition."""
+    from rcmkit.present.appendix import kpi_words  # the appendix renders with this module's tables
+
     targets = _status_rows(status)
     rows: dict[str, dict] = {}
     months: list[str] = []
@@ -241,7 +245,7 @@ def kpi_tiles(kpis: Mapping[str, Any], trend: pd.DataFrame | None = None, *, mon
             series = [rows[m].get(key) for m in months]
             spark = sparkline_svg(series, title=f"{getattr(kpi, 'label', key)}, {fmt.short_month(months[0])} to "
                                                 f"{fmt.short_month(months[-1])}")
-        definition = getattr(kpi, "definition", "")
+        definition = (kpi_words(key, options) if options is not None else None) or getattr(kpi, "definition", "")
         row = targets.get(key, {})
         st = row.get("status")
         st_cls, badge, target = "", "", ""
@@ -342,15 +346,39 @@ def aging_table(aging: pd.DataFrame, colors: Mapping[str, str]) -> str:
                       row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
 
 
+def carc_text(group: Any, reason: Any) -> str:
+    """The CARC's short description from the crosswalk (exact group and code, else any group; '' if unknown)."""
+    from rcmkit.core.refdata import carc_crosswalk
+
+    xw = carc_crosswalk()
+    notes = {(g, r): n for g, r, n in zip(xw["group_code"], xw["reason_code"], xw["note"])}
+    g, r = str(group or ""), str(reason or "")
+    return notes.get((g, r)) or notes.get(("*", r)) or ""
+
+
 def denial_table(reasons: pd.DataFrame) -> str:
-    """Top denial reasons: category, group and reason code, claims, denied charge dollars."""
+    """Top denial reasons: category, group and reason code with the CARC's text, claims, denied charge dollars
+    and the recommended action for the category (``rcmkit/data/denial_actions.csv``)."""
+    from rcmkit.present.narrative import denial_action, denial_actions  # narrative imports this module
+
     rows = [] if reasons is None else reasons.to_dict("records")
     for r in rows:
         r["code"] = f"{r.get('group_code') or ''}-{r.get('reason_code') or ''}".strip("-")
+        r["text"] = carc_text(r.get("group_code"), r.get("reason_code"))
         r["category"] = str(r.get("category") or "").replace("_", " ")
-    cols = [("category", "Category", None, False), ("code", "Group-CARC", None, False),
-            ("claims", "Claims", fmt.count, True), ("denied_cents", "Denied charges", fmt.usd_cents, True)]
-    return html_table(rows, cols, caption="Top denial reasons this month", empty="No denials this month.")
+        r["action"] = denial_action(r["category"])
+    cols = [("category", "Category", None, False), ("code", "Code", None, False), ("text", "Reason", None, False),
+            ("claims", "Claims", fmt.count, True), ("denied_cents", "Denied charges", fmt.usd_whole, True),
+            ("action", "Recommended action", None, False)]
+    out = html_table(rows, cols, caption="Top denial reasons this month", empty="No denials this month.",
+                     cell_style=lambda key, r: "white-space: nowrap" if key == "code" else "")
+    if rows:
+        cited = [denial_actions().get(r["category"], denial_actions()["Other"])[1] for r in rows]
+        sources = list(dict.fromkeys(part.strip() for c in cited for part in c.split(";") if part.strip()))
+        out += (f'<p class="rcm rcm-note">Codes are claim adjustment reason codes (CARC, maintained by X12) with '
+                f"the group that says who owes the amount (CO: the practice, PR: the patient, OA/PI: other). "
+                f"Actions follow: {_e('; '.join(sources))}.</p>")
+    return out
 
 
 def _window_caption(month: str | None, options: Any) -> str:
@@ -417,13 +445,14 @@ def reimbursement_table(
         notes.append(f"{n_suppressed} cell(s) with {below}, suppressed because small cells swing too much to read "
                      "and can point at individual patients")
     if notes:
-        table += (f'<p class="rcm rcm-note">Not shown: {_e("; ".join(notes))}. '
-                  "<code>rcmkit.metrics.reimbursement_by_payer_code</code> returns every cell.</p>")
+        table += (f'<p class="rcm rcm-note">Not shown: {_e("; ".join(notes))}. Your analyst\'s data files hold '
+                  "every cell.</p>")
     return table
 
 
 def definitions_table(defs: pd.DataFrame) -> str:
-    """The methods section: every metric definition used in this report, with its source."""
+    """Every KPI's technical definition and source (:func:`rcmkit.metrics.definitions_used`), for the analyst's
+    notebook; the client report gives them in words (:func:`rcmkit.present.appendix.definitions_appendix`)."""
     rows = [] if defs is None else defs.to_dict("records")
     cols = [("metric", "Metric", None, False), ("definition", "Definition used", None, False),
             ("source", "Source", None, False)]
@@ -489,18 +518,29 @@ def benchmarks_table(status: pd.DataFrame, kpis: Mapping[str, Any] | None = None
                      "status": STATUS_COLORS[r["status"]][1], "source": r["source"], "grade": r["grade"]})
     cols = [("label", "Indicator", None, False), ("target", "Target", None, False), ("status", "This month", None, False),
             ("source", "Source of the target", None, False), ("grade", "Evidence", None, False)]
-    return html_table(rows, cols, caption="Benchmark targets (rcmkit/data/benchmarks.csv, with this practice's "
-                                          "overrides)", empty="No benchmark targets.")
+    return html_table(rows, cols, caption="Benchmark targets (published targets, with this practice's own where "
+                                          "it set one)", empty="No benchmark targets.")
 
 
 def scorecard_definitions_table(definitions: Mapping[str, str], *, aged_over_days: int = 120) -> str:
-    """The payer scorecard's column definitions (:data:`rcmkit.metrics.payers.SCORECARD_DEFINITIONS`)."""
-    names = {"charges_cents": "Charges", "payments_cents": "Payments", "denial_rate": "Initial denial rate",
-             "median_days_to_pay": "Median days to pay", "open_ar_cents": "Open A/R",
-             "ar_over_pct": f"A/R over {aged_over_days} days"}
-    rows = [{"metric": names.get(k, k), "definition": v} for k, v in definitions.items()]
-    cols = [("metric", "Scorecard column", None, False), ("definition", "Definition used", None, False)]
-    return html_table(rows, cols, caption="Payer scorecard definitions")
+    """What each payer-scorecard column means, in words (the columns of
+    :data:`rcmkit.metrics.payers.SCORECARD_DEFINITIONS`; their technical definitions stay with the metric)."""
+    words = {
+        "charges_cents": ("Charges", "Gross charges of the payer's claims first sent in the month (self-pay claims "
+                                     "are under the patient)."),
+        "payments_cents": ("Payments", "What the payer paid in the month, less take-backs; for the patient, patient "
+                                       "payments."),
+        "denial_rate": ("Initial denial rate", "Of the payer's claims answered for the first time in the month, the "
+                                               "share with a denial (the practice's initial denial rate, by payer)."),
+        "median_days_to_pay": ("Median days to pay", "For those claims, the median number of days from the first "
+                                                     "submission to the payer's first answer."),
+        "open_ar_cents": ("Open A/R", "What the payer owes at month end (credit balances left out)."),
+        "ar_over_pct": (f"A/R over {aged_over_days} days", f"The share of the payer's open balance whose date of "
+                                                           f"service is more than {aged_over_days} days back."),
+    }
+    rows = [{"metric": words[k][0], "definition": words[k][1]} for k in definitions if k in words]
+    cols = [("metric", "Scorecard column", None, False), ("definition", "Definition", None, False)]
+    return html_table(rows, cols, caption="Payer scorecard columns")
 
 
 # --------------------------------------------------------------------------------------------- the rest of the suite
@@ -553,8 +593,8 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
                unbilled_prior: pd.DataFrame | None = None, data_through: str | None = None) -> str:
     """Charge lag of the month's new claims (median and 90th percentile) and the month's unbilled charges
     (:func:`rcmkit.metrics.charge_lag`, :func:`rcmkit.metrics.unbilled_charges`), optionally with the prior
-    month's unbilled charges. When the data ends at the month's end, says that services of the month billed
-    later cannot be in it yet."""
+    month's unbilled charges. When the data ends by the month's end, the month's unbilled charges cannot be known
+    (services billed later are not in the data yet): that row is left out and a note says why."""
     from rcmkit.present.format import month_end
 
     rows: list[dict] = []
@@ -574,16 +614,18 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
                      "c": f"{fmt.pct(share)} of {fmt.usd_whole(u['month_charge_cents'])} charged "
                           f"for the month's services"})
 
-    unbilled_row(unbilled, month)
+    known = data_through is None or data_through > month_end(month)
+    if known:
+        unbilled_row(unbilled, month)
     if unbilled_prior is not None:
         unbilled_row(unbilled_prior, fmt.previous_month(month))
     cols = [("label", "Measure", None, False), ("a", "Median / claims", None, True),
             ("b", "90th percentile / charges", None, True), ("c", "Basis", None, False)]
     out = html_table(rows, cols, caption="Charge lag of the month's new claims; services not billed by month end")
-    if data_through is not None and data_through <= month_end(month):
+    if not known:
         out += (f'<p class="rcm rcm-note">The data runs through {_e(data_through)}: services of '
                 f"{_e(fmt.month_label(month))} billed after that are not in it yet, so this month's unbilled charges "
-                "can only be seen in later reports; the prior month's figure is known by now.</p>")
+                "cannot be known yet and are not shown; they appear in next month's report.</p>")
     return out
 
 
@@ -675,7 +717,9 @@ _WORKLIST_HEADERS = {
     "last_submitted_on": ("Last submitted", None, False),
     "days_waiting": ("Days waiting", fmt.count, True),
     "deadline": ("Filing deadline", None, False),
-    "days_left": ("Days left", fmt.count, True),
+    "days_left": ("Days left", lambda v: fmt.MISSING if fmt.is_missing(v) else (
+        f"overdue {-int(v):,} day{'s' if int(v) != -1 else ''}" if int(v) < 0 else
+        ("due today" if int(v) == 0 else f"{int(v):,}")), True),
     "last_answer_on": ("Denied on", None, False),
     "days_since_denial": ("Days since denial", fmt.count, True),
     "balance_cents": ("Open balance", fmt.usd_cents, True),
@@ -690,7 +734,8 @@ def _worklist_providers(worklist: Any, frame: pd.DataFrame, top: int, providers:
     """The provider label of each row of ``frame`` (the work list's ``top`` rows): "NAME (NPI)" from
     ``providers`` (tables, providers frame or {npi: name}) when given, else the list's own ``provider`` column,
     else the bare rendering NPI; None when the list carries no provider."""
-    rows = getattr(worklist, "rows", frame).head(top) if "provider" not in frame.columns else frame
+    full = worklist.ordered() if hasattr(worklist, "ordered") else getattr(worklist, "rows", frame)
+    rows = full.head(top) if "provider" not in frame.columns else frame
     if providers is not None and "rendering_npi" in rows.columns:
         return label_providers(rows, "rendering_npi", providers, into="provider")["provider"].tolist()
     if "provider" in rows.columns:
@@ -726,14 +771,93 @@ def worklist_table(worklist: Any, payers: pd.DataFrame | Mapping[str, str] | Non
             header, formatter, numeric = _WORKLIST_HEADERS[key]
             cols.append((key, header, formatter, numeric))
     shown = min(top, worklist.claims)
-    caption = f"{worklist.name}: the {shown} largest of {worklist.claims:,} claims" if worklist.claims > shown else \
+    order = getattr(worklist, "order", "largest open balance first")
+    caption = f"{worklist.name}: the first {shown} of {worklist.claims:,} claims" if worklist.claims > shown else \
         f"{worklist.name}: {worklist.claims:,} claim{'s' if worklist.claims != 1 else ''}"
+    if worklist.claims:
+        caption += f" ({order})"
     return html_table(rows, cols, caption=caption, empty="No claims on this list.")
 
 
 def measures_table(defs: pd.DataFrame | None) -> str:
-    """The definitions of the measures beyond the headline KPIs (:func:`rcmkit.report.suite.measure_definitions`)."""
+    """The technical definitions of the measures beyond the headline KPIs
+    (:func:`rcmkit.report.suite.measure_definitions`), for the analyst; the client report says them in words."""
     rows = [] if defs is None else defs.to_dict("records")
     cols = [("metric", "Measure", None, False), ("definition", "Definition used", None, False),
             ("function", "Function", None, False)]
     return html_table(rows, cols, caption="Definitions of the other measures in this report")
+
+
+# --------------------------------------------------------------------------------------------- comparisons
+def comparison_table(comparison: pd.DataFrame | None, *, month: str) -> str:
+    """The headline KPIs beside the prior month, the same month last year and the year to date
+    (:func:`rcmkit.report.model.kpi_comparison`); the changes are coloured green (better) or red (worse). A
+    month without data, and a year to date for a rate or balance (not a sum), show 'n/a'."""
+    prior, year_ago = fmt.previous_month(month), fmt.months_back(month, 12)
+    cols = [("label", "Indicator", None, False), ("value", fmt.short_month(month), None, True),
+            ("prior", fmt.short_month(prior), None, True), ("vs_prior", "Change", None, True),
+            ("year_ago", fmt.short_month(year_ago), None, True), ("vs_year", "Change", None, True),
+            ("ytd", f"Year to date ({fmt.short_month(month[:4] + '-01')} to {fmt.short_month(month)})", None, True)]
+    rows = []
+    for r in ([] if comparison is None else comparison.to_dict("records")):
+        unit, key = r["unit"], str(r["key"])
+        row = {"label": r["label"], "value": fmt.by_unit(r["value"], unit), "prior": fmt.by_unit(r["prior"], unit),
+               "year_ago": fmt.by_unit(r["year_ago"], unit), "ytd": fmt.by_unit(r["ytd"], unit)}
+        for col, before in (("vs_prior", r["prior"]), ("vs_year", r["year_ago"])):
+            if fmt.is_missing(before) or fmt.is_missing(r["value"]):
+                row[col] = fmt.MISSING
+                continue
+            change = float(r["value"]) - float(before)
+            better = BETTER.get(key, 0) * change
+            cls = "rcm-good" if better > 0 else ("rcm-bad" if better < 0 else "rcm-flat")
+            if unit == "usd" and float(before):
+                text = f"{'+' if change >= 0 else '-'}{fmt.pct(abs(change) / abs(float(before)), 0)}"
+            else:
+                text = fmt.delta(change, unit)
+            row[f"__html_{col}"] = f'<span class="{cls}">{_e(text)}</span>'
+        rows.append(row)
+    out = html_table(rows, cols, caption=f"{fmt.month_label(month)} beside the prior month, the same month last "
+                                         "year and the year to date", empty="No indicators this month.")
+    return out + ('<p class="rcm rcm-note">Changes in dollars are percentages; changes in rates are percentage '
+                  "points. Green is better, red is worse; balances and volumes are left uncoloured. The year to date "
+                  "adds up the months of sums (charges, payments); a rate or a balance has no year-to-date sum.</p>")
+
+
+def provider_table(providers: pd.DataFrame | None, *, month: str, status: pd.DataFrame | None = None) -> str:
+    """The month by rendering provider (:func:`rcmkit.metrics.providers.provider_summary`): new claims, charges,
+    claims first answered, initial denial rate and clean-claim rate, with a total row. A rate beyond the
+    practice's "near" threshold (``status``) is marked red."""
+    targets = _status_rows(status)
+    cols = [("provider", "Provider", None, False), ("claims", "New claims", fmt.count, True),
+            ("charges_cents", "Charges", fmt.usd_whole, True),
+            ("adjudicated", "Claims first answered", fmt.count, True),
+            ("denial_rate", "Initial denial rate", fmt.pct, True),
+            ("clean_claim_rate", "Clean-claim rate", fmt.pct, True)]
+    caption = f"Providers in {fmt.month_label(month)}"
+    if providers is None or not len(providers):
+        return html_table([], cols, caption=caption, empty="No claims this month.")
+
+    def worse(key: str, value: Any) -> bool:
+        row = targets.get(key, {})
+        acc, good = row.get("acceptable"), row.get("good")
+        if fmt.is_missing(value) or fmt.is_missing(acc) or fmt.is_missing(good):
+            return False
+        return float(value) > float(acc) if float(good) <= float(acc) else float(value) < float(acc)
+
+    rows = [dict(r) for r in providers.to_dict("records")]
+    tot = {k: int(providers[k].sum()) for k in ("claims", "charges_cents", "adjudicated", "denied", "clean")}
+    tot.update(provider="All providers", __total=True,
+               denial_rate=tot["denied"] / tot["adjudicated"] if tot["adjudicated"] else None,
+               clean_claim_rate=tot["clean"] / tot["adjudicated"] if tot["adjudicated"] else None)
+    rows.append(tot)
+
+    def style(key: str, r: Mapping) -> str:
+        kpi = {"denial_rate": "initial_denial_rate", "clean_claim_rate": "clean_claim_rate"}.get(key)
+        return "color: #c0392b; font-weight: 600" if kpi and worse(kpi, r.get(key)) else ""
+
+    return (html_table(rows, cols, caption=caption, cell_style=style,
+                       row_class=lambda i, r: "rcm-total" if r.get("__total") else "") +
+            '<p class="rcm rcm-note">New claims and charges: the claims first sent this month, by the provider who '
+            "rendered the service. The rates count the claims a payer answered for the first time this month, as "
+            "the practice's rates do; red marks a rate outside the practice's \"near target\" band. A provider "
+            "with few claims swings from month to month.</p>")

@@ -26,21 +26,26 @@ from rcmkit.metrics import (
     unapplied_postings, unbilled_charges, underpayment_summary,
 )
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
+from rcmkit.metrics.providers import provider_summary
 from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import benchmarks
-from rcmkit.present.format import month_end, previous_month
+from rcmkit.present.format import month_end, months_back, previous_month
 from rcmkit.present.narrative import ExecutiveSummary, data_through, executive_summary
 from rcmkit.report.record import metrics_document
 from rcmkit.report.suite import (
     NO_RESPONSE_DAYS, WARN_DAYS, WorkLists, denial_cohort_month, measure_definitions, worklist_summary,
 )
 
-__all__ = ["MonthlyReport", "build_report", "TREND_MONTHS", "TOP_DENIAL_REASONS"]
+__all__ = ["MonthlyReport", "build_report", "practice_targets", "kpi_comparison", "TREND_MONTHS",
+           "TOP_DENIAL_REASONS", "YTD_KEYS"]
 
 #: Months in the report's trend charts and tiles' sparklines (the month itself and the 11 before it).
 TREND_MONTHS = 12
 #: Denial reasons (CARCs) in the denial-reasons chart and table; the category chart shows every reason.
 TOP_DENIAL_REASONS = 10
+#: Headline KPIs with a year-to-date value: the month's sums (charges, payments). A ratio or a balance has no
+#: year-to-date sum, so the comparison table leaves those cells empty.
+YTD_KEYS = ("charges", "payments")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +68,9 @@ class MonthlyReport:
     # headline KPIs, their trend and targets
     kpis: Mapping[str, KPI]
     trend: pd.DataFrame
+    comparison: pd.DataFrame  # headline KPIs: the month, the prior month, the same month last year, year to date
+    payer_mix: pd.DataFrame  # payments by payer class for each trend month
+    providers: pd.DataFrame  # the month by rendering provider
     targets: pd.DataFrame
     status: pd.DataFrame
     summary: ExecutiveSummary
@@ -112,12 +120,54 @@ class MonthlyReport:
 
     def metrics_document(self) -> dict:
         """The ``metrics.json`` payload (:func:`rcmkit.report.record.metrics_document`): the KPIs, definitions,
-        benchmark status, executive summary, payer scorecard, work lists, underpayment totals and suspense."""
+        benchmark status, executive summary, payer scorecard, work lists, underpayment totals, suspense and the
+        analyst's technical definitions of the other measures."""
         return metrics_document(
             self.practice, self.month, self.kpis, self.definitions, status=self.status, summary=self.summary,
             scorecard=self.scorecard, data_through=self.data_through, practice_name=self.practice_name,
             worklists=self.worklists, underpayments=self.underpayments, suspense=self.suspense,
+            measures=self.measures,
         )
+
+
+def practice_targets(overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The benchmark targets with this practice's ``overrides``; a days-in-A/R override also sets the net
+    days-in-A/R target (same bands, as the packaged table applies AAFP's to the HFMA variant) unless that one is
+    overridden itself. An override without a ``source`` is credited to the practice, not to the published
+    source it replaces."""
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    for values in overrides.values():
+        if {"good", "acceptable"} & set(values):
+            values.setdefault("source", "This practice's target")
+    if "days_in_ar" in overrides and "days_in_ar_net" not in overrides:
+        net = {k: v for k, v in overrides["days_in_ar"].items() if k in ("good", "acceptable")}
+        if net:
+            overrides["days_in_ar_net"] = dict(net, source="This practice's days-in-A/R target, applied to net days")
+    return benchmarks(overrides=overrides)
+
+
+def kpi_comparison(kpis: Mapping[str, KPI], trend: pd.DataFrame, month: str, *, first_month: str | None = None
+                   ) -> pd.DataFrame:
+    """The headline KPIs beside their prior month, the same month last year and the year to date.
+
+    ``trend``: :func:`rcmkit.metrics.kpi_trend` holding at least the 13 months ending with ``month``. Columns:
+    key, label, unit, value, prior, year_ago, ytd (the sum of the year's months up to ``month`` for
+    :data:`YTD_KEYS`, else None). A month missing from ``trend``, or before ``first_month`` (the data's first
+    month: the practice's data does not reach back that far, so its zeros are unknowns), gives None.
+    """
+    rows = {str(r["month"]): r for r in trend.to_dict("records")
+            if first_month is None or str(r["month"]) >= first_month}
+    prior, year_ago = rows.get(previous_month(month), {}), rows.get(months_back(month, 12), {})
+    ytd_months = [f"{month[:4]}-{m:02d}" for m in range(1, int(month[5:7]) + 1)]
+    out = []
+    for key, kpi in kpis.items():
+        ytd = None
+        if key in YTD_KEYS and all(m in rows for m in ytd_months):
+            vals = [rows[m].get(key) for m in ytd_months]
+            ytd = None if any(v is None or pd.isna(v) for v in vals) else float(sum(vals))
+        out.append({"key": key, "label": kpi.label, "unit": kpi.unit, "value": kpi.value,
+                    "prior": prior.get(key), "year_ago": year_ago.get(key), "ytd": ytd})
+    return pd.DataFrame(out, columns=["key", "label", "unit", "value", "prior", "year_ago", "ytd"])
 
 
 def build_report(
@@ -134,7 +184,8 @@ def build_report(
 
     ``options``: a :class:`~rcmkit.metrics.MetricOptions` or a parameter file's ``metrics`` mapping (unknown keys
     raise a ValueError). ``benchmark_overrides``: this practice's benchmark targets over
-    ``rcmkit/data/benchmarks.csv``. Each metric is called once, on the tables prepared once for ``options``.
+    the packaged benchmark table (:func:`practice_targets`). Each metric is called once, on the tables prepared
+    once for ``options``.
     """
     from rcmkit.present.charts import payer_colors  # matplotlib: imported when a report is built, not with rcmkit.report
 
@@ -147,17 +198,25 @@ def build_report(
     # and the denial reasons
     suite = kpi_suite(prepared, month, opts)
     kpis = suite["kpis"]
-    trend = kpi_trend(prepared, month, months=TREND_MONTHS, options=opts)
-    targets = benchmarks(overrides=dict(benchmark_overrides or {}))
+    # one month more than the charts show: the same month last year, for the comparison and the summary
+    long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts)
+    trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
+    ledger = prepared["ledger"]
+    first_month = pd.Timestamp(ledger["posted_on"].min()).strftime("%Y-%m") if len(ledger) else None
+    comparison = kpi_comparison(kpis, long_trend, month, first_month=first_month)
+    targets = practice_targets(benchmark_overrides)
     status = benchmark_status(kpis, targets)
     aging = suite["aging"]
     denials_open = open_denials(prepared, month, opts)
     suspense = unapplied_postings(prepared, month)
     summary = executive_summary(prepared, month, opts, kpis=kpis, trend=trend, status=status, practice=practice,
                                 practice_name=practice_name, aging=aging, open_denials=denials_open,
-                                suspense=suspense)
+                                suspense=suspense, comparison=comparison)
     reasons_all = suite["denial_reasons"]
     cohort = denial_cohort_month(month)
+    # payments by payer class of each trend month: the payer-mix chart, and the month's own for collections
+    payer_mix = pd.concat([payments_by_payer_class(prepared, m, opts).assign(month=m) for m in trend["month"]],
+                          ignore_index=True)
     collection_kpis = {"gross_collection_rate": gross_collection_rate(prepared, month, opts),
                        "net_collection_rate": kpis["net_collection_rate"]}
     return MonthlyReport(
@@ -171,6 +230,9 @@ def build_report(
         colors=payer_colors(prepared["payers"]),
         kpis=kpis,
         trend=trend,
+        comparison=comparison,
+        payer_mix=payer_mix,
+        providers=provider_summary(prepared, month, opts),
         targets=targets,
         status=status,
         summary=summary,
@@ -184,7 +246,7 @@ def build_report(
         collection_kpis=collection_kpis,
         collection_status=benchmark_status(collection_kpis, targets),
         adjustments=adjustment_shares(prepared, month, opts),
-        payments_by_class=payments_by_payer_class(prepared, month, opts),
+        payments_by_class=payer_mix[payer_mix["month"] == month].drop(columns="month").reset_index(drop=True),
         lags=charge_lag(prepared, month, opts),
         unbilled=unbilled_charges(prepared, month, opts),
         unbilled_prior=unbilled_charges(prepared, previous_month(month), opts),

@@ -51,6 +51,7 @@ def metrics_document(
     practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None, *,
     status: Any = None, summary: Any = None, scorecard: Any = None, data_through: str | None = None,
     practice_name: str | None = None, worklists: Any = None, underpayments: Any = None, suspense: Any = None,
+    measures: Any = None,
 ) -> dict:
     """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
 
@@ -60,7 +61,8 @@ def metrics_document(
     (``payer_scorecard``), ``data_through`` (the data's as-of date), ``practice_name``, ``worklists`` (a
     :class:`~rcmkit.report.suite.WorkLists`: claims and open dollars per list) and ``underpayments`` (an
     ``underpayment_summary`` frame: its totals, whole cents) and ``suspense`` (``unapplied_postings``: PM
-    postings waiting for their claims).
+    postings waiting for their claims) and ``measures`` (:func:`rcmkit.report.suite.measure_definitions`: the
+    analyst's technical definitions of the other measures, which the client report gives only in words).
     """
     from rcmkit import __version__
 
@@ -82,6 +84,9 @@ def metrics_document(
         "kpis": out_kpis,
         "definitions": defs,
     }
+    if measures is not None:
+        rows = measures.to_dict(orient="records") if hasattr(measures, "to_dict") else list(measures)
+        doc["measures"] = [{k: _clean(v) for k, v in d.items()} for d in rows]
     if practice_name is not None:
         doc["practice_name"] = practice_name
     if data_through is not None:

@@ -18,7 +18,8 @@ from rcmkit.metrics.contracts import underpayment_tolerance
 from rcmkit.present import format as fmt
 
 __all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "measure_definitions",
-           "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS", "DENIAL_COHORT_BACK"]
+           "WORKLIST_COLUMNS", "NO_RESPONSE_DAYS", "WARN_DAYS", "DENIAL_COHORT_BACK",
+           "APPEAL_WINDOW_DAYS"]
 
 #: The work lists' thresholds, defined once: the report's lists (:func:`worklist_summary`) and the methods
 #: section (:func:`measure_definitions`) both read them. A claim is on the no-response list after this many days
@@ -26,6 +27,10 @@ __all__ = ["WorkList", "WorkLists", "worklist_summary", "denial_cohort_month", "
 NO_RESPONSE_DAYS = 30
 #: ... and on the timely-filing list when its filing deadline falls within this many days (or has passed).
 WARN_DAYS = 30
+#: Denials younger than this are listed first in the denied-not-resubmitted list, oldest first (closest to the
+#: appeal limit: Medicare's redetermination window is 120 days from the notice, 42 CFR 405.942; most commercial
+#: payers allow 90 to 180 days); older denials follow, largest balance first.
+APPEAL_WINDOW_DAYS = 120
 #: The denial cohort the report follows up: the initial denials of this many months before the report month.
 DENIAL_COHORT_BACK = 3
 
@@ -39,7 +44,8 @@ WORKLIST_COLUMNS = {
 
 @dataclass(frozen=True)
 class WorkList:
-    """One work list: ``rows`` is the metric function's result, unchanged (largest balance first)."""
+    """One work list: ``rows`` is the metric function's result, unchanged (largest balance first); :meth:`top`
+    is the report's order (:attr:`order`)."""
 
     key: str
     name: str
@@ -54,9 +60,33 @@ class WorkList:
     def balance_cents(self) -> int:
         return int(self.rows["balance_cents"].sum()) if len(self.rows) else 0
 
+    @property
+    def order(self) -> str:
+        """How :meth:`top` orders the list, in words (the report's table caption)."""
+        if self.key == "denied_not_resubmitted":
+            return (f"denials of the last {APPEAL_WINDOW_DAYS} days first, oldest first as the nearest to the payer's "
+                    "appeal limit; older denials after them, largest balance first")
+        return "largest open balance first"
+
+    def ordered(self) -> pd.DataFrame:
+        """Every row in the report's order (:attr:`order`): largest balance first, except the denied list, whose
+        denials within :data:`APPEAL_WINDOW_DAYS` come first, oldest first (ties: larger balance, claim ID),
+        then the older ones by balance. A 579-day-old denial no longer crowds out one that can still be
+        appealed."""
+        rows = self.rows
+        if self.key != "denied_not_resubmitted" or not len(rows):
+            return rows
+        age = pd.to_numeric(rows["days_since_denial"], errors="coerce")
+        recent = age <= APPEAL_WINDOW_DAYS
+        key = pd.DataFrame({"_old": (~recent).astype(int), "_age": (-age).where(recent, 0),
+                            "_bal": -rows["balance_cents"], "_id": rows["claim_id"].astype(str)}, index=rows.index)
+        order = key.sort_values(["_old", "_age", "_bal", "_id"], kind="stable").index
+        return rows.loc[order]
+
     def top(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` rows with the largest balances, only the columns of :data:`WORKLIST_COLUMNS`."""
-        return self.rows.loc[:, list(WORKLIST_COLUMNS[self.key])].head(n).reset_index(drop=True)
+        """The first ``n`` rows in the report's order (:meth:`ordered`), only the columns of
+        :data:`WORKLIST_COLUMNS`."""
+        return self.ordered().loc[:, list(WORKLIST_COLUMNS[self.key])].head(n).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -99,7 +129,7 @@ def worklist_summary(
     options = options or MetricOptions()
     return WorkLists(month, (
         WorkList("no_response", "No payer response",
-                 f"submitted, open with the payer and no answer (835) for more than {no_response_days} days: "
+                 f"submitted, open with the payer and no payer answer for more than {no_response_days} days: "
                  "check claim status with the payer",
                  no_response(tables, month, options, days=no_response_days)),
         WorkList("timely_filing_risk", "Timely filing at risk",
