@@ -2,8 +2,14 @@
 PDF printed from that HTML by headless Chromium, and a reveal.js slide deck.
 
 The PDF avoids LaTeX (which drops images) and ``nbconvert --to webpdf`` (which insists on Playwright's own
-browser download): it prints the HTML with the system's Chromium (Debian's ``chromium``), on US Letter pages
-whose page breaks never cut a chart, a tile or a table row.
+browser download): it prints a print version of the HTML (:func:`print_html`: each section on a new page, tables
+longer than :data:`LONG_TABLE_ROWS` rows shortened to their top rows with the full table in an appendix) with the
+system's Chromium (Debian's ``chromium``), on US Letter pages whose page breaks never cut a chart, a tile, a short
+table or a table row, with the practice, the month and "Page X of Y" on every page. Playwright (when installed)
+prints with header and footer templates; without it the Chromium command line prints the same header and footer
+from CSS page-margin boxes (Chromium 131 and later), so Playwright is not a runtime dependency.
+The slide deck is :mod:`rcmkit.report.deck`; :func:`notebook_to_slides` (reveal.js from a CDN) is kept for
+notebooks of one's own.
 """
 
 from __future__ import annotations
@@ -20,13 +26,42 @@ from pathlib import Path
 import nbformat
 from rcmkit.errors import RcmkitError
 
-__all__ = ["notebook_to_html", "notebook_to_slides", "external_references", "html_to_pdf", "find_chromium",
-           "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT"]
+__all__ = ["notebook_to_html", "notebook_to_slides", "external_references", "html_to_pdf", "print_html",
+           "find_chromium", "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT", "LONG_TABLE_ROWS",
+           "TOP_ROWS"]
 
 #: Flags for a headless Chromium that touches no network service and no profile of the user's.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
 PDF_TIMEOUT = 60.0
+#: In the PDF, a table with more body rows than this shows its first :data:`TOP_ROWS` rows and moves to the appendix.
+LONG_TABLE_ROWS = 25
+TOP_ROWS = 12
+
+#: Print layout of a report page (in the HTML for a browser's print, and added again by :func:`print_html`).
+_PRINT_RULES = r"""
+@page { size: Letter; margin: 0.6in 0.45in 0.6in 0.45in; }
+@media print {
+  html, body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  body { max-width: none; margin: 0; }
+  .jp-Notebook { padding: 0; }
+  .jp-Cell { padding: 2px 0; }
+  figure, img, svg, tr, .rcm-tile, .rcm-summary, .rcm-title, .jp-OutputArea-output:has(img), table.rcm-keep {
+    break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  .rcm-prose p:last-child { break-after: avoid; page-break-after: avoid; }
+  .rcm-section { break-before: page; page-break-before: always; }
+  .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output { overflow: visible !important; }
+  .rcm-tiles { grid-template-columns: repeat(3, 1fr); }
+  table.rcm.rcm-table { font-size: .72em; }
+  table.rcm.rcm-table th, table.rcm.rcm-table td { padding: 3px 5px; }
+  table.rcm.rcm-table td:has(> .rcm-swatch) { min-width: 1.75in; }
+  table.rcm.rcm-table th.num, table.rcm.rcm-table td.num { white-space: nowrap; }
+  .jp-RenderedHTMLCommon { font-size: 12px; }
+  .rcm-appendix { break-before: page; page-break-before: always; }
+}
+"""
 
 # The lab template without the script tags it loads from CDNs (require.js, MathJax, mermaid): a report is a
 # self-contained file that opens offline and prints the same in five years.
@@ -47,25 +82,7 @@ _TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 body { max-width: 1180px; margin: 0 auto; }
 .jp-Notebook { padding: 12px 24px; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
-@page { size: Letter; margin: 0.5in 0.45in 0.6in 0.45in;
-  @bottom-right { content: "Page " counter(page) " of " counter(pages); font: 9px sans-serif; color: #777; } }
-@media print {
-  html, body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  body { max-width: none; margin: 0; }
-  .jp-Notebook { padding: 0; }
-  .jp-Cell { padding: 2px 0; }
-  figure, img, svg, table, tr, .rcm-tile, .rcm-summary, .rcm-title, .jp-OutputArea-output:has(img) {
-    break-inside: avoid; page-break-inside: avoid; }
-  thead { display: table-header-group; }
-  h1, h2, h3, h4, .rcm-prose { break-after: avoid; page-break-after: avoid; }
-  .rcm-prose { break-inside: avoid; page-break-inside: avoid; }
-  .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output { overflow: visible !important; }
-  .rcm-tiles { grid-template-columns: repeat(3, 1fr); }
-  table.rcm.rcm-table { font-size: .72em; }
-  table.rcm.rcm-table th, table.rcm.rcm-table td { padding: 3px 5px; }
-  .jp-RenderedHTMLCommon { font-size: 12px; }
-}
-</style>
+""" + _PRINT_RULES + r"""</style>
 {%- endblock extra_css -%}
 """
 
@@ -164,6 +181,100 @@ def notebook_to_slides(nb: nbformat.NotebookNode | str | os.PathLike, *, title: 
     return out
 
 
+# --------------------------------------------------------------------------------------------- print version
+_PAGE_MARGIN = {"top": "0.6in", "right": "0.45in", "bottom": "0.6in", "left": "0.45in"}
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal: letters, digits and plain punctuation as they are, anything else (quotes,
+    backslashes, ``<``, line breaks) as a CSS hex escape, so no text can end the string or the style element."""
+    out = [ch if ch.isalnum() or ch in " .,-_()/&:'+#%" else f"\\{ord(ch):x} " for ch in text]
+    return '"' + "".join(out) + '"'
+
+
+def print_html(html: str, *, header: str | None = None, footer: str | None = None, margin_boxes: bool = False,
+               long_rows: int = LONG_TABLE_ROWS, top_rows: int = TOP_ROWS) -> str:
+    """The print version of a report's HTML (:func:`notebook_to_html`).
+
+    Each section (a prose cell with a level-2 heading, after the first) starts a new page; a table of at most
+    ``long_rows`` body rows is never split; a longer one shows its first ``top_rows`` rows and a line pointing to
+    the appendix at the end of the document, which holds the full table (a table with merged cells moves there
+    whole). ``margin_boxes``: write ``header`` (top left) and ``footer`` (bottom left) and "Page X of Y" (bottom
+    right) as CSS page-margin boxes, for printing without Playwright's header and footer templates.
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    main = soup.find("main") or soup.body or soup
+    seen_h2 = False
+    for cell in main.find_all("div", class_="jp-Cell", recursive=False):
+        if cell.find("h2"):
+            if seen_h2:
+                cell["class"] = [*cell.get("class", []), "rcm-section"]
+            seen_h2 = True
+    appendix = []
+    for table in soup.find_all("table", class_="rcm-table"):
+        body = table.find("tbody") or table
+        rows = body.find_all("tr", recursive=False)
+        if len(rows) <= long_rows:
+            table["class"] = [*table.get("class", []), "rcm-keep"]
+            continue
+        n = len(appendix) + 1
+        caption = table.find("caption")
+        name = caption.get_text(" ", strip=True) if caption else "Table"
+        full = copy.copy(table)
+        merged = table.find(attrs={"rowspan": True}) is not None
+        note = soup.new_tag("p", attrs={"class": "rcm-note rcm-appendix-ref"})
+        if merged:
+            note.string = f"{name}: {len(rows)} rows, in the appendix (table A{n})."
+            table.replace_with(note)
+        else:
+            for tr in rows[top_rows:]:
+                if "rcm-total" not in (tr.get("class") or []):  # a total row stays under the top rows
+                    tr.decompose()
+            note.string = f"The first {top_rows} of {len(rows)} rows; the full table is in the appendix (table A{n})."
+            table.insert_after(note)
+        appendix.append((n, name, full))
+    if appendix:
+        section = soup.new_tag("section", attrs={"class": "rcm-appendix jp-RenderedHTMLCommon"})
+        h2 = soup.new_tag("h2")
+        h2.string = "Appendix: full tables"
+        section.append(h2)
+        for n, name, full in appendix:
+            h3 = soup.new_tag("h3", attrs={"id": f"appendix-a{n}"})
+            h3.string = f"A{n}. {name}"
+            section.append(h3)
+            section.append(full)
+        main.append(section)
+    rules = soup.new_tag("style")
+    rules.string = _PRINT_RULES
+    (soup.head or main).append(rules)
+    if not margin_boxes:  # Playwright's header and footer templates are the only ones (none from an older page)
+        rules.string += "@page { @top-left { content: none; } @bottom-left { content: none; } " \
+                        "@bottom-right { content: none; } }"
+    if margin_boxes and (header or footer):
+        font = "font: 8px sans-serif; color: #666;"
+        boxes = "@page { "
+        if header:
+            boxes += f"@top-left {{ content: {_css_string(header)}; {font} }} "
+        if footer:
+            boxes += f"@bottom-left {{ content: {_css_string(footer)}; {font} }} "
+        boxes += f'@bottom-right {{ content: "Page " counter(page) " of " counter(pages); {font} }} }}'
+        style = soup.new_tag("style")
+        style.string = boxes
+        (soup.head or main).append(style)
+    return str(soup)
+
+
+def _template(text: str, right: str) -> str:
+    """A Playwright header/footer template: ``text`` left, ``right`` (HTML) right, 8 px grey."""
+    import html as html_mod
+
+    return ('<div style="font: 8px sans-serif; color: #666; width: 100%; padding: 0 0.45in; display: flex; '
+            f'justify-content: space-between; -webkit-print-color-adjust: exact;">'
+            f"<span>{html_mod.escape(text)}</span><span>{right}</span></div>")
+
+
 # --------------------------------------------------------------------------------------------- PDF
 class PdfError(RcmkitError, RuntimeError):
     """The PDF could not be printed. ``str(err)`` is one line for the user."""
@@ -189,46 +300,104 @@ def find_chromium() -> str | None:
 
 def html_to_pdf(
     html_path: str | os.PathLike, pdf_path: str | os.PathLike, *, chromium: str | None = None,
-    timeout: float = PDF_TIMEOUT,
+    timeout: float = PDF_TIMEOUT, header: str | None = None, footer: str | None = None, engine: str = "auto",
 ) -> Path:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (Letter pages, no header or footer).
+    """Print the print version (:func:`print_html`) of ``html_path`` to ``pdf_path`` on US Letter pages.
 
-    Runs ``chromium --headless ... --no-pdf-header-footer --print-to-pdf=PDF file:///HTML`` with a fresh
-    profile in a temporary folder, and kills it (and its helper processes) after ``timeout`` seconds.
-    Raises :class:`ChromiumNotFound` when there is no Chromium, :class:`PdfError` when printing fails.
+    ``header``/``footer``: text on every page's top/bottom left (e.g. the practice and the month); the bottom
+    right says "Page X of Y". ``engine``: ``"playwright"`` (header and footer templates; the system's Chromium
+    driven by Playwright), ``"cli"`` (``chromium --headless --print-to-pdf`` with CSS page-margin boxes), or
+    ``"auto"``: Playwright when it is installed and prints, else the command line. Raises
+    :class:`ChromiumNotFound` when there is no Chromium, :class:`PdfError` when printing fails.
     """
+    if engine not in ("auto", "playwright", "cli"):
+        raise ValueError(f"engine must be auto, playwright or cli, not {engine!r}")
     exe = chromium or find_chromium()
     if not exe:
         raise ChromiumNotFound()
     html_path = Path(html_path).resolve()
     pdf_path = Path(pdf_path).resolve()
     tmp_pdf = pdf_path.with_name(pdf_path.name + ".tmp")
+    source = html_path.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="rcmkit-chromium-") as profile:
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-               f"--print-to-pdf={tmp_pdf}", html_path.as_uri()]
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, env={**os.environ, "HOME": profile})
-        except OSError as exc:
-            raise PdfError(f"cannot start {exe}: {exc.strerror or exc}") from None
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            tmp_pdf.unlink(missing_ok=True)
-            raise PdfError(f"chromium did not finish printing {html_path.name} within {timeout:.0f} s") from None
-        finally:
-            _kill_group(proc)  # helper processes left behind by a finished browser
+        printed = False
+        if engine in ("auto", "playwright"):
+            page = Path(profile) / "print.html"
+            page.write_text(print_html(source, header=header, footer=footer), encoding="utf-8")
+            try:
+                _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout)
+                printed = True
+            except Exception as exc:  # noqa: BLE001 - no Playwright, or it cannot drive this browser: the CLI
+                tmp_pdf.unlink(missing_ok=True)
+                if engine == "playwright":
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise PdfError(f"playwright could not print {html_path.name}: {first}") from None
+        if not printed:
+            page = Path(profile) / "print" / html_path.name
+            page.parent.mkdir()
+            page.write_text(print_html(source, header=header, footer=footer, margin_boxes=True), encoding="utf-8")
+            _print_cli(exe, page, tmp_pdf, profile=Path(profile) / "profile", timeout=timeout)
     ok = tmp_pdf.is_file() and tmp_pdf.stat().st_size > 0 and tmp_pdf.read_bytes()[:5] == b"%PDF-"
-    if proc.returncode != 0 or not ok:
+    if not ok:
         tmp_pdf.unlink(missing_ok=True)
-        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
-        detail = lines[-1] if lines else "no output"
-        raise PdfError(f"chromium could not print {html_path.name} (exit {proc.returncode}): {detail}")
+        raise PdfError(f"chromium could not print {html_path.name}: no PDF written")
     from rcmkit.core import store
     store.restrict(tmp_pdf)  # Chromium writes with the umask; the PDF is private like every report file
     os.replace(tmp_pdf, pdf_path)
     return pdf_path
+
+
+def _print_playwright(exe: str, page_path: Path, pdf: Path, *, header: str | None, footer: str | None,
+                      timeout: float) -> None:
+    """Print ``page_path`` with Playwright on the system's Chromium, with header and footer templates; any request
+    to a host other than the file itself is refused."""
+    from playwright.sync_api import sync_playwright
+
+    from rcmkit.report.browser import LAUNCH_ARGS
+
+    ms = max(1000.0, timeout * 1000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=LAUNCH_ARGS, timeout=ms)
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                       else route.abort())
+            page.goto(page_path.as_uri(), wait_until="load", timeout=ms)
+            page.emulate_media(media="print")
+            pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+            page.pdf(path=str(pdf), format="Letter", print_background=True, margin=_PAGE_MARGIN,
+                     display_header_footer=True, header_template=_template(header or "", ""),
+                     footer_template=_template(footer or "", "Page " + pages))
+        finally:
+            browser.close()
+
+
+def _print_cli(exe: str, page_path: Path, pdf: Path, *, profile: Path, timeout: float) -> None:
+    """``chromium --headless --print-to-pdf`` of ``page_path`` with a fresh profile; killed (with its helper
+    processes) after ``timeout`` seconds."""
+    name = page_path.name
+    profile.mkdir(exist_ok=True)
+    cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+           f"--print-to-pdf={pdf}", page_path.as_uri()]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, env={**os.environ, "HOME": str(profile)})
+    except OSError as exc:
+        raise PdfError(f"cannot start {exe}: {exc.strerror or exc}") from None
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        pdf.unlink(missing_ok=True)
+        raise PdfError(f"chromium did not finish printing {name} within {timeout:.0f} s") from None
+    finally:
+        _kill_group(proc)  # helper processes left behind by a finished browser
+    ok = pdf.is_file() and pdf.stat().st_size > 0 and pdf.read_bytes()[:5] == b"%PDF-"
+    if proc.returncode != 0 or not ok:
+        pdf.unlink(missing_ok=True)
+        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+        detail = lines[-1] if lines else "no output"
+        raise PdfError(f"chromium could not print {name} (exit {proc.returncode}): {detail}")
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

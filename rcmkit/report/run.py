@@ -5,7 +5,7 @@ Layout of the output (``<output_root>/<practice>/<YYYY-MM>/``)::
     monthly_report.ipynb         the executed notebook (inputs, outputs, parameters; no timestamps)
     monthly_report.html          the report: no code, no prompts, images embedded as data URIs
     monthly_report.pdf           the HTML printed by headless Chromium (skipped, with a note, without Chromium)
-    monthly_report.slides.html   the same report as a reveal.js slide deck
+    monthly_report.slides.html   a slide deck of the month (rcmkit.report.deck), self-contained
     metrics.json                 the month's KPIs (written by the notebook through rcmkit.report.write_metrics)
     run.json                     the run log: parameters, input hashes, rcmkit version, times, status
 
@@ -254,7 +254,7 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from rcmkit.report.export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html, notebook_to_slides
+    from rcmkit.report.export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html
 
     t0 = time.monotonic()
     started_at = utc_now()
@@ -336,12 +336,24 @@ def run_report(
         _named(store.write_file, staging / HTML_FILE)(staging / HTML_FILE, html.encode("utf-8"))
         outputs = {"notebook": NOTEBOOK_FILE, "html": HTML_FILE, "metrics": METRICS_FILE, "pdf": None, "slides": None}
         if slides:
-            _named(store.write_file, staging / SLIDES_FILE)(
-                staging / SLIDES_FILE, notebook_to_slides(nb, title=title).encode("utf-8"))
-            outputs["slides"] = SLIDES_FILE
+            from rcmkit.report.deck import deck_from_params
+
+            log("building the slide deck")
+            try:
+                deck = deck_from_params(params)
+            except (ValueError, LookupError, RcmkitError) as exc:  # data a custom notebook took, the model does not
+                notes.append(f"slides skipped: {type(exc).__name__}: {exc}")
+                log(notes[-1])
+            else:
+                _named(store.write_file, staging / SLIDES_FILE)(staging / SLIDES_FILE, deck.encode("utf-8"))
+                outputs["slides"] = SLIDES_FILE
         if pdf:
             try:
-                html_to_pdf(staging / HTML_FILE, staging / PDF_FILE)
+                from rcmkit.present.format import month_label
+
+                who = f"{params.practice_name or params.practice} \u00b7 {month_label(params.month)}"
+                html_to_pdf(staging / HTML_FILE, staging / PDF_FILE,
+                            header=params.title or "Monthly revenue cycle report", footer=who)
                 outputs["pdf"] = PDF_FILE
             except ChromiumNotFound:
                 notes.append("PDF skipped: chromium not found")
