@@ -108,16 +108,16 @@ def test_executed_notebook_and_run_log(demo_report, expected):
 
 
 @pytest.mark.slow
-def test_slides_are_one_view_per_slide_without_code(demo_report):
+def test_slides_are_a_short_deck_without_code(demo_report):
+    """The deck (rcmkit.report.deck; tests/test_deck.py checks it in Chromium): <= 12 slides, four charts embedded,
+    no code, nothing from a CDN."""
     slides = (demo_report.report_dir / "monthly_report.slides.html").read_text(encoding="utf-8")
-    assert "reveal" in slides.lower()
-    sections = re.findall(r"<section\b", slides)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    n_slides = sum(c.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide") for c in nb.cells)
-    assert len(sections) >= n_slides >= 12
+    markup = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", slides).lower()  # the charts are not markup
+    assert "reveal" not in markup and "cdn" not in markup and "http" not in markup
+    assert 8 <= len(re.findall(r'<section class="slide\b', slides)) <= 12
     for code in ("load_tables(", "monthly_kpis(", "setup_notebook(", "write_metrics(", "Traceback"):
         assert code not in slides, code
-    assert len(re.findall(r'<img[^>]*\ssrc="data:image/png;base64,', slides)) >= 9
+    assert len(re.findall(r'<img[^>]*\ssrc="data:image/png;base64,', slides)) == 4
 
 
 @pytest.mark.slow
@@ -143,10 +143,12 @@ def test_html_shows_the_kpis_as_displayed(report_html, expected):
         assert htmllib.escape(fmt.kpi_value(kpi)) in report_html, (kpi.key, fmt.kpi_value(kpi))
     for section in ("Executive summary", "Key indicators", "Twelve-month trends", "A/R aging by payer",
                     "Denials by category", "Denial reasons", "Payer scorecard",
-                    "Reimbursement by payer and procedure code", "Methods"):
+                    "Reimbursement by payer and procedure code", "How these numbers are defined", "Providers",
+                    "Payer mix", "The month beside last year"):
         assert section in report_html
     for d in expected["definitions"].itertuples():
-        assert htmllib.escape(d.source) in report_html  # the methods section cites every source
+        if d.metric != "Options":  # the options are the analyst's (metrics.json); the appendix says them in words
+            assert htmllib.escape(d.source) in report_html  # the appendix cites every source
 
 
 @pytest.mark.slow
@@ -184,7 +186,7 @@ def _rows(table_html: str) -> list[list[str]]:
 def test_html_shows_the_rest_of_the_kpi_suite(report_html, expected):
     for section in ("Collections and lags", "Charge lag and unbilled charges", "Underpayments", "Work lists",
                     "What became of the denials of three months ago", "Denials by procedure code",
-                    "Definitions of the other measures in this report"):
+                    "Other measures in this report"):
         assert f">{section}" in report_html, section  # a heading (or caption) of its own
     month = expected["month"]
     assert "Gross collection rate (12 mo)" in report_html and "Net collection rate (12 mo)" in report_html
@@ -216,7 +218,10 @@ def test_worklist_counts_equal_the_metrics(report_html, demo_tables, expected):
         assert rows[name][2] == fmt.count(len(frame)), name
         assert rows[name][3] == fmt.usd_cents(int(frame["balance_cents"].sum()), cents_shown=False), name
         top = _rows(_table(report_html, f"{name}: "))
-        assert [r[0] for r in top] == list(frame["claim_id"].head(10)) or (not len(frame) and len(top) == 1)
+        key = {"No payer response": "no_response", "Timely filing at risk": "timely_filing_risk",
+               "Denied, not resubmitted": "denied_not_resubmitted"}[name]
+        order = list(suite.WorkList(key, name, "", frame).ordered()["claim_id"].head(10))  # the report's order
+        assert [r[0] for r in top] == order or (not len(frame) and len(top) == 1)
     assert sum(len(f) for f in metrics.values()) > 0  # the demo has work to do
 
 
@@ -259,7 +264,13 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     tables = load_tables(Path(json.loads((demo_report.report_dir / "run.json").read_text())["parameters"]["data_root"]),
                          "demo", required=False)
     status = benchmark_status(expected["kpis"])
-    summary = executive_summary(tables, month, MetricOptions(), kpis=expected["kpis"], status=status, practice="demo")
+    from rcmkit.metrics import kpi_trend
+    from rcmkit.report.model import kpi_comparison
+
+    first = pd.Timestamp(tables["ledger"]["posted_on"].min()).strftime("%Y-%m")
+    comparison = kpi_comparison(expected["kpis"], kpi_trend(tables, month, months=13), month, first_month=first)
+    summary = executive_summary(tables, month, MetricOptions(), kpis=expected["kpis"], status=status, practice="demo",
+                                comparison=comparison)
     scorecard = payer_scorecard(tables, month)
     worklists = suite.worklist_summary(tables, month, no_response_days=30, warn_days=30)
     underpaid = underpayment_summary(tables, month)
@@ -274,7 +285,8 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     again = write_metrics(tmp_path, "demo", month, expected["kpis"], expected["definitions"], status=status,
                           summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None,
                           worklists=worklists, underpayments=underpaid,
-                          suspense=unapplied_postings(tables, month))
+                          suspense=unapplied_postings(tables, month),
+                          measures=suite.measure_definitions(MetricOptions(), no_response_days=30, warn_days=30))
     assert again.read_bytes() == path.read_bytes()
 
 
@@ -374,7 +386,7 @@ def test_kpi_tiles_show_value_prior_month_and_direction():
                           "clean_claim_rate": [0.9, 0.93, 0.95]})
     out = tiles.kpi_tiles(kpis, trend, month="2026-09")
     assert "42.0 days" in out and "95.0%" in out
-    assert "Aug 26: 40.0 days" in out and "Aug 26: 93.0%" in out
+    assert "Aug 2026: 40.0 days" in out and "Aug 2026: 93.0%" in out
     assert '<span class="rcm-bad">▲ +2.0 days</span>' in out  # more days in A/R is worse
     assert '<span class="rcm-good">▲ +2.0 pts</span>' in out  # a higher clean-claim rate is better
     assert out.count("<svg") == 2 and "<polyline" in out
@@ -421,11 +433,12 @@ def test_html_is_a_pure_function_of_the_executed_notebook(demo_report, report_ht
     assert again == report_html
 
 
-def test_title_block_names_month_as_of_and_non_default_options():
+def test_title_block_names_month_and_as_of_but_no_developer_options():
     out = tiles.title_block("demo", "2026-09", options=MetricOptions(days_in_ar="gross_12m"))
     assert "September 2026" in out and "Balances as of 2026-09-30" in out
-    assert "Metric options: days_in_ar = &#x27;gross_12m&#x27;." in out
-    assert "the defaults" in tiles.title_block("demo", "2026-09", options=MetricOptions())
+    # the variant goes to the appendix in words (rcmkit.present.appendix), not to the heading as option names
+    for dev in ("Metric options", "days_in_ar", "gross_12m", "rcmkit", "<code>"):
+        assert dev not in out, dev
 
 
 # --------------------------------------------------------------------------------------------- consultant pieces
@@ -518,20 +531,22 @@ def test_portfolio_page_is_static_and_links_relatively(tmp_path):
     folder = tmp_path / "p1" / "2026-03"
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps(doc))
+    (folder / "monthly_report.html").write_text("x")  # the page links to the outputs that exist
     page = write_portfolio(tmp_path, "2026-03", {"p2": "p2.yaml:1: practice: no data"})
     html_out = page.read_text()
     assert page == tmp_path / "2026-03" / "index.html"
-    assert "<script" not in html_out and "Clinic &lt;One&gt;" in html_out
+    assert html_out.count("<script") == 1 and "<script src" not in html_out and "Clinic &lt;One&gt;" in html_out
     assert 'href="../p1/2026-03/monthly_report.html"' in html_out and "monthly_report.pdf" not in html_out
     assert 'class="num st-near"' in html_out and "45.0 days" in html_out
     assert "Patient balances over 120 days: $1,235" in html_out
-    assert "p2.yaml:1: practice: no data" in html_out and html_out.index("Clinic") < html_out.index("p2.yaml")
+    assert "p2.yaml" not in html_out and html_out.index("Clinic") < html_out.index("p2</strong>")
+    assert "Report could not be produced; see the run log." in html_out  # the reason is for the run log only
     assert write_portfolio(tmp_path, "2026-03", {"p2": "p2.yaml:1: practice: no data"}).read_text() == html_out
 
 
 def test_months_back_and_span_label():
     assert fmt.months_back("2026-10", 3) == "2026-07" and fmt.months_back("2026-02", 3) == "2025-11"
-    assert fmt.span_label("2026-10", 12) == "Nov 25 to Oct 26" and fmt.span_label("2026-10", 1) == "Oct 26"
+    assert fmt.span_label("2026-10", 12) == "Nov 2025 to Oct 2026" and fmt.span_label("2026-10", 1) == "Oct 2026"
     assert suite.denial_cohort_month("2026-01") == "2025-10"
 
 
@@ -630,3 +645,95 @@ def test_report_without_chromium_still_publishes_html(demo_root, tmp_path, monke
     assert not (result.report_dir / "monthly_report.pdf").exists()
     run = json.loads(result.run.read_text())
     assert run["outputs"]["pdf"] is None and run["notes"] == ["PDF skipped: chromium not found"]
+
+
+# --------------------------------------------------------------------------------------------- issue #16: client pieces
+def _body_rows(out: str) -> list[list[str]]:
+    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", out.split("<tbody>")[1], re.S)]
+
+
+def test_denial_table_has_carc_text_dollars_and_action():
+    reasons = pd.DataFrame({"group_code": ["CO", "CO"], "reason_code": ["197", "97"],
+                            "category": ["Authorization / referral", "Bundling / NCCI"], "claims": [1, 1],
+                            "denied_cents": [8000, 5000]})
+    rows = _body_rows(tiles.denial_table(reasons))
+    assert rows[0][:5] == ["Authorization / referral", "CO-197",
+                           "Precertification/authorization/notification/pre-treatment absent", "1", "$80"]
+    assert rows[0][5].startswith("Obtain the authorization or referral")
+    assert rows[1][5].startswith("Check the NCCI edits")
+    assert "Other" in __import__("rcmkit.present.narrative", fromlist=["x"]).denial_actions()  # unknown categories
+    assert "CMS National Correct Coding Initiative" in tiles.denial_table(reasons)  # the action's source, cited
+
+
+def test_timely_filing_days_left_reads_overdue():
+    fmt_days = tiles._WORKLIST_HEADERS["days_left"][1]
+    assert [fmt_days(v) for v in (-31, -1, 0, 12)] == ["overdue 31 days", "overdue 1 day", "due today", "12"]
+
+
+def test_unbilled_shown_only_when_it_can_be_known():
+    lag = pd.DataFrame({"claims": [4], "median": [1.0], "p90": [1.7]})
+    unbilled = pd.DataFrame({"claims": [0], "charge_cents": [0], "month_charge_cents": [35000]})
+    prior = pd.DataFrame({"claims": [1], "charge_cents": [10000], "month_charge_cents": [45000]})
+    early = tiles.lags_table(lag, unbilled, month="2026-03", unbilled_prior=prior, data_through="2026-03-31")
+    assert "services of Mar 2026" not in early and "services of Feb 2026" in early and "cannot be known yet" in early
+    later = tiles.lags_table(lag, unbilled, month="2026-03", unbilled_prior=prior, data_through="2026-04-20")
+    assert "Unbilled at month end, services of Mar 2026" in later and "cannot be known" not in later
+
+
+def test_comparison_and_provider_tables_render_the_model():
+    from rcmkit.report.model import build_report
+
+    r = build_report(small_tables(), "2026-03")
+    rows = {row[0]: row for row in _body_rows(tiles.comparison_table(r.comparison, month=r.month))}
+    assert rows["Charges"] == ["Charges", "$350", "$450", "-22%", "n/a", "n/a", "$1,300"]
+    assert rows["Days in A/R"][1:4] == ["33.9 days", "86.9 days", "-53.0 days"] and rows["Days in A/R"][6] == "n/a"
+    assert "Mar 2025" in tiles.comparison_table(r.comparison, month=r.month)
+    prov = _body_rows(tiles.provider_table(r.providers, month=r.month, status=r.status))
+    assert prov[0] == ["1234567893", "4", "$350", "5", "40.0%", "40.0%"] and prov[-1][0] == "All providers"
+    # 40% denials is beyond AAFP's 10% "near" threshold: marked red
+    assert 'style="color: #c0392b; font-weight: 600">40.0%' in tiles.provider_table(r.providers, month=r.month,
+                                                                                     status=r.status)
+
+
+def test_aging_rows_in_payer_order():
+    aging = pd.DataFrame({"payer_id": ["patient", "MCR", "BCX", "MCD"], "payer_name": ["Patient", "M", "B", "D"],
+                          "bucket": ["0-30"] * 4, "balance_cents": [100, 400, 300, 200]})
+    colors = charts.payer_colors(["MCR", "BCX", "MCD"])
+    names = [r[0] for r in _body_rows(tiles.aging_table(aging, colors))]
+    assert names == ["B", "D", "M", "Patient", "All payers and patients"]  # payer ID order, patient last, total
+
+
+def test_trend_charts_draw_targets():
+    trend = pd.DataFrame({"month": ["2026-02", "2026-03"], "days_in_ar": [45.0, 38.0], "days_in_ar_net": [50.0, 41.0],
+                          "ar_over_120_pct": [0.1, 0.2], "ar_total": [100.0, 90.0], "clean_claim_rate": [0.9, 0.96],
+                          "initial_denial_rate": [0.04, 0.08], "initial_denial_rate_dollars": [0.05, 0.07]})
+    status = benchmark_status({k: _kpi(k, 0.5, "pct") for k in ("days_in_ar", "ar_over_120_pct", "clean_claim_rate",
+                                                               "initial_denial_rate")}, benchmarks())
+
+    def targets(fig) -> list[str]:
+        return sorted(t.get_text() for ax in fig.axes for t in ax.texts if t.get_text().startswith("Target"))
+
+    def dashed(fig) -> list[float]:
+        return sorted(float(l.get_ydata()[0]) for ax in fig.axes for l in ax.lines if l.get_linestyle() == "--"
+                      and len(set(l.get_ydata())) == 1)
+
+    fig = charts.kpi_trend_chart(trend, [_kpi("days_in_ar", 38.0, "days"), _kpi("days_in_ar_net", 41.0, "days")],
+                                 title="Days in A/R", status=status)
+    assert targets(fig) == ["Target ≤ 40 days (AAFP); shaded: near, to 50 days"] and dashed(fig) == [40.0]
+    fig = charts.ar_balance_trend(trend, status=status)
+    assert targets(fig) == ["Target ≤ 12% (AAFP); shaded: near, to 25%"]
+    fig = charts.claim_quality_trend(trend, status=status)
+    assert len(targets(fig)) == 2 and dashed(fig) == [0.05, 0.95]
+    assert targets(charts.claim_quality_trend(trend)) == []  # no status, no target
+
+
+def test_payer_mix_chart_stacks_shares():
+    mix = pd.DataFrame({"month": ["2026-03", "2026-03", "2026-02"],
+                        "payer_class": ["commercial", "patient", "medicare"],
+                        "payments_cents": [300, 100, 50]})
+    fig = charts.payer_mix_trend(mix, ["2026-01", "2026-02", "2026-03"])
+    heights = {(round(p.get_x() + p.get_width() / 2), round(p.get_height(), 2)) for p in fig.axes[0].patches
+               if p.get_height() > 0}
+    assert heights == {(1, 1.0), (2, 0.75), (2, 0.25)}  # Feb all Medicare; Mar 75% commercial, 25% patients
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Jan 2026", "Feb 2026", "Mar 2026"]

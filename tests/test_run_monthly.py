@@ -141,16 +141,21 @@ def test_portfolio_page_lists_every_practice_with_relative_links(portfolio):
     page = portfolio.project / "reports" / month / "index.html"
     assert f"portfolio: reports/{month}/index.html" in portfolio.proc.stdout
     text = page.read_text()
-    assert "<script" not in text.lower()
-    for label in ("demo", "Riverbend Pediatrics", "Hillcrest Family Practice", "ghost"):
+    assert text.count("<script") == 1 and "<script src" not in text  # the inline sorting script only
+    for label in ("demo", "Riverbend Pediatrics", "Hillcrest Family Practice"):
         assert label in text
-    assert "no data for practice &#x27;ghost&#x27;" in text
+    # the practice without data has no month: it is in the end-of-run table only, on no month's page
+    assert "ghost" not in text and "no data for practice" not in text
     links = re.findall(r'href="([^"]+)"', text)
     assert links and all(not re.match(r"^[a-z]+:|^/", link) for link in links)  # relative only
     for link in links:
         assert (page.parent / link).resolve().is_file(), link
+    outputs = ["monthly_report.html", "monthly_report.slides.html", "metrics.json"]
+    if find_chromium() is not None:
+        outputs.append("monthly_report.pdf")
     for name, *_ in PRACTICES:
-        assert f"../{name}/{month}/monthly_report.html" in links
+        for output in outputs:
+            assert f"../{name}/{month}/{output}" in links, (name, output)
     # every headline value as the practice's own metrics.json has it, with its benchmark status colour
     doc = json.loads((_report_dir(portfolio, "hillcrest") / "metrics.json").read_text())
     assert doc["benchmarks"]["days_in_ar"]["good"] == 35  # the practice's override
@@ -159,6 +164,17 @@ def test_portfolio_page_lists_every_practice_with_relative_links(portfolio):
 
     value = days(doc["kpis"]["days_in_ar"]["value"])
     assert re.search(rf'class="num st-{status}"[^>]*>{re.escape(value)}<', text)
+
+
+@pytest.mark.slow
+def test_a_month_outside_the_data_writes_no_page(portfolio):
+    """A mistyped --month fails every practice before any report, and no portfolio page of empty rows is written."""
+    proc = run_cli("run-monthly", "parameters", "--month", "2031-01", "--jobs", "2", "--no-progress",
+                   cwd=portfolio.project, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2031-01 is not a full month in the data for 'riverbend'" in proc.stdout
+    assert "no portfolio page for 2031-01" in proc.stderr and "portfolio:" not in proc.stdout
+    assert not (portfolio.project / "reports" / "2031-01").exists()
 
 
 # --------------------------------------------------------------------------------------------- reproducibility

@@ -23,6 +23,7 @@ import pytest
 import rcmkit
 from rcmkit.metrics import MetricOptions, benchmark_status, kpi_trend, monthly_kpis, prepare
 from rcmkit.present import tiles
+from rcmkit.present.format import delta
 from rcmkit.present.narrative import data_through, executive_summary
 from rcmkit.report.portfolio import collect_rows, portfolio_html
 from rcmkit.report.record import METRICS_FILE, metrics_document
@@ -100,14 +101,26 @@ def test_portfolio_page_snapshot(small, tmp_path, monkeypatch):
         # a practice whose report has no KPI values yet: every cell reads n/a
         "newclinic": {"practice": "newclinic", "month": MONTH, "as_of": "2026-03-31", "kpis": {}},
     }
-    for practice, doc in docs.items():
-        folder = tmp_path / practice / MONTH
-        folder.mkdir(parents=True)
-        (folder / METRICS_FILE).write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+    # February's report beside March's: the page shows the change since then
+    feb = monthly_kpis(t, "2026-02")
+    previous = {"small": metrics_document("small", "2026-02", feb, status=benchmark_status(feb),
+                                          data_through="2026-02-28", practice_name="Small Practice")}
+    for month, group in ((MONTH, docs), ("2026-02", previous)):
+        for practice, doc in group.items():
+            folder = tmp_path / practice / month
+            folder.mkdir(parents=True)
+            (folder / METRICS_FILE).write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+    (tmp_path / "small" / MONTH / "monthly_report.html").write_text("x", encoding="utf-8")
     rows = collect_rows(tmp_path, MONTH, {"broken": "broken.yaml:3: practice: no data for 'broken'"})
     out = portfolio_html(rows, MONTH)
     _stable(out, str(tmp_path))
     assert ">33.9 days" in out and "State Medicaid A/R over 120 days: $150" in out and ">n/a<" in out
+    assert "broken.yaml" not in out and "Report could not be produced; see the run log." in out
+    # rank 1 of 1 on days in A/R; its change since February: 33.9 days now, as February's report had it before
+    before = feb["days_in_ar"].value
+    change = kpis["days_in_ar"].value - before
+    assert f'title="change since February 2026 ({"better" if change < 0 else "worse"})">{delta(change, "days")}<' in out
+    assert '<td class="rank">1</td>' in out and 'href="../small/2026-03/monthly_report.html"' in out
     check_snapshot("portfolio.html", out)
 
 

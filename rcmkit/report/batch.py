@@ -5,7 +5,8 @@ month (default: each practice's last full month), ``jobs`` practices at a time, 
 (one Jupyter kernel each). A practice that fails does not stop the others. A practice whose inputs (the
 parquet tables' sha256), parameters, notebook and rcmkit version are unchanged since its last successful run
 is skipped unless ``force``. Afterwards the portfolio page ``<output_root>/<YYYY-MM>/index.html`` of every month
-run is rewritten.
+run that holds a report is rewritten (:mod:`rcmkit.report.portfolio`); this run's failures appear there, on their
+own month only, as client-safe text; their reasons are in the end-of-run table.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["PracticeOutcome", "MonthlyRun", "discover", "run_monthly", "run_one", "outcome_table"]
+__all__ = ["PracticeOutcome", "MonthlyRun", "discover", "run_monthly", "run_one", "write_pages", "outcome_table"]
 
 Log = Callable[[str], None]
 
@@ -148,7 +149,6 @@ def run_monthly(
     Returns every practice's :class:`PracticeOutcome` (in the order of the files) and the portfolio pages
     written. Raises ValueError for a path that does not exist (before anything runs).
     """
-    from rcmkit.report.portfolio import write_portfolio
     from rcmkit.report.run import resolve_kernel
 
     t0 = time.monotonic()
@@ -183,26 +183,34 @@ def run_monthly(
         bar.close()
     ordered = tuple(outcomes[i] for i in range(len(files)))
 
-    # portfolio pages: one per (output root, month) of this run; failures without a month go on each page of
-    # their output root
+    written = write_pages(ordered, log)
+    notes = sorted({n for o in ordered for n in o.notes if n.startswith("PDF ")})
+    return MonthlyRun(ordered, tuple(written), time.monotonic() - t0, tuple(notes))
+
+
+def write_pages(outcomes: Sequence[PracticeOutcome], log: Log) -> list[str]:
+    """Write the portfolio page of each (output root, month) of ``outcomes`` that holds at least one report; return
+    their paths. A failure is listed on its own month's page only (one without a known month, e.g. no data, is in
+    the end-of-run table only), and a month without any report (a mistyped ``--month``: every practice failed)
+    gets no page at all: the reason is logged instead."""
+    from rcmkit.report.portfolio import has_reports, write_portfolio
+
     pages: dict[tuple[str, str], dict[str, str]] = {}
-    for o in ordered:
+    for o in outcomes:
         if o.output_root and o.month:
-            pages.setdefault((o.output_root, o.month), {})
-    for o in ordered:
-        if o.status != "failed" or not o.output_root:
-            continue
-        keys = [(o.output_root, o.month)] if o.month else [k for k in pages if k[0] == o.output_root]
-        for key in keys:
-            pages.setdefault(key, {})[o.practice or Path(o.params_file).stem] = o.error or "failed"
+            failures = pages.setdefault((o.output_root, o.month), {})
+            if o.status == "failed":
+                failures[o.practice or Path(o.params_file).stem] = o.error or "failed"
     written = []
     for (root, mon), failures in sorted(pages.items()):
+        if not has_reports(root, mon):
+            log(f"no portfolio page for {mon} in {root}: no practice has a report for that month")
+            continue
         try:
             written.append(str(write_portfolio(root, mon, failures)))
         except OSError as exc:
             log(f"error: cannot write the portfolio page for {mon} in {root}: {exc.strerror or exc}")
-    notes = sorted({n for o in ordered for n in o.notes if n.startswith("PDF ")})
-    return MonthlyRun(ordered, tuple(written), time.monotonic() - t0, tuple(notes))
+    return written
 
 
 def outcome_table(run: MonthlyRun, *, cwd: str | os.PathLike | None = None) -> str:

@@ -496,11 +496,39 @@ def validate_data(
     if first and params.month < first:
         raise ParamError(msource, key, f"{params.month} is before the data for {practice!r}; expected a month "
                          f"from {first} to {last}", lines.get("month"))
+    if not _has_events(tables, params.month):  # a gap in the data: its report would be a page of $0 tiles
+        raise ParamError(msource, key, f"{params.month} has no claims, payments or postings in the data for "
+                         f"{practice!r}; expected a month with activity from {first or '?'} to {last}",
+                         lines.get("month"))
     return params
 
 
 def _first_month(tables: Mapping[str, Any]) -> str | None:
-    ledger = tables.get("ledger")
-    if ledger is None or len(ledger) == 0:
-        return None
-    return ledger["posted_on"].min().strftime("%Y-%m")
+    """The month of the data's first dated event (:data:`rcmkit.metrics.EVENT_DATES`), None without any."""
+    from rcmkit.metrics import EVENT_DATES
+
+    firsts = []
+    for name, col in EVENT_DATES:
+        frame = tables.get(name)
+        if frame is not None and len(frame) and col in frame:
+            first = frame[col].min()
+            if first is not None and first == first:  # not NaT
+                firsts.append(first)
+    return min(firsts).strftime("%Y-%m") if firsts else None
+
+
+def _has_events(tables: Mapping[str, Any], month: str) -> bool:
+    """True when the data holds a dated event (a submission, payment or posting) in ``month``."""
+    import pandas as pd
+
+    from rcmkit.metrics import EVENT_DATES
+
+    period = pd.Period(month, freq="M")
+    start, end = period.start_time, period.end_time
+    for name, col in EVENT_DATES:
+        frame = tables.get(name)
+        if frame is not None and len(frame) and col in frame:
+            dates = pd.to_datetime(frame[col])
+            if ((dates >= start) & (dates <= end)).any():
+                return True
+    return False
