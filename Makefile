@@ -39,8 +39,7 @@ test: $(STAMP)
 
 # The edit-test loop: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
 # tests/conftest.py), the property tests with few examples, on every core. Every module's hand-computed tests still
-# run. 605 tests; on the 2-core dev box (issue #14) 2 min 5 s wall while others' runs kept the load average near 4,
-# with 1 min 53 s of CPU: about 1 min on two idle cores (was 2 min 22 s on one, 523 tests).
+# run. 644 tests in 1 min 48 s on the quiet 2-core machine (December 2026); `make test` 8 min 11 s.
 FAST_EXAMPLES ?= 5
 test-fast: $(STAMP)
 	HYPOTHESIS_MAX_EXAMPLES=$(FAST_EXAMPLES) RCMKIT_FUZZ_EXAMPLES=$(FAST_EXAMPLES) \
