@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import shutil
 from pathlib import Path
@@ -21,8 +20,7 @@ ERA = X12 / "era_paid_and_denied.835"
 
 
 def _hashes(root, practice):
-    manifest = json.loads((Path(root) / practice / "_manifest.json").read_text())
-    return {name: t["sha256"] for name, t in manifest["tables"].items()}
+    return {name: t["sha256"] for name, t in store.manifest(root, practice)["tables"].items()}
 
 
 def test_ingest_fills_tables_and_rebuilds_the_ledger(tmp_path):
