@@ -45,6 +45,11 @@ def test_round_trip_is_exact_and_readable_by_plain_parquet_and_delta(tmp_path):
     assert sorted(raw.column("total_charge_cents").to_pylist()) == sorted(t["claims"]["total_charge_cents"])
     assert 20000 in raw.column("total_charge_cents").to_pylist()
     assert all("_month" not in pq.ParquetFile(f).schema_arrow.names for f in files)  # in the folder names only
+    import duckdb
+
+    dataset = store.delta_datasets(tmp_path, "p1", ["claims"])["claims"]  # a lazy pyarrow dataset for DuckDB
+    total = duckdb.from_arrow(dataset).aggregate("sum(total_charge_cents)").fetchall()[0][0]
+    assert total == 254000  # $2,540: the 15 submissions of small_practice, by hand
     delta = DeltaTable(str(tmp_path / "p1" / "tables" / "claims")).to_pyarrow_table()  # any Delta reader
     assert delta.num_rows == 15 and sorted(set(delta.column("_month").to_pylist())) == [
         "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]

@@ -213,7 +213,8 @@ def _spark_snapshot(session, base: str, version: int | None) -> dict:
 
     from pyspark.sql.functions import input_file_name
 
-    rows = session.read.text(f"{base}/_snapshots/*.json", wholetext=True).withColumn("path", input_file_name()).collect()
+    rows = (session.read.text(f"{base}/_snapshots/*.json", wholetext=True)
+            .withColumn("path", input_file_name()).collect())
     snaps = {int(r["path"].rsplit("/", 1)[-1].split(".")[0]): r["value"] for r in rows}
     if not snaps or (version is not None and version not in snaps):
         raise ValueError(f"{base}: no store snapshot {version if version is not None else ''}".rstrip())

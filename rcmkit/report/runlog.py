@@ -18,8 +18,8 @@ from typing import Any, Mapping
 
 from rcmkit.report.params import ReportParams
 
-__all__ = ["RUN_FILE", "input_hashes", "store_versions", "file_sha256", "fingerprint", "run_document", "write_run", "read_run",
-           "utc_now"]
+__all__ = ["RUN_FILE", "input_hashes", "store_versions", "file_sha256", "fingerprint", "run_document", "write_run",
+           "read_run", "utc_now"]
 
 RUN_FILE = "run.json"
 
