@@ -4,7 +4,8 @@
     suite = reference_suite("data", "demo", "2026-09")   # {"kpis": {...}, "aging": df, "reimbursement": df,
                                                          #  "denial_reasons": df}
 
-It is what an analyst fluent in SQL would write against ``<root>/<practice>/*.parquet`` without rcmkit: plain
+It is what an analyst fluent in SQL would write against the parquet files of the practice's Delta tables (the
+file list of the newest snapshot, :func:`rcmkit.core.store.committed_paths`) without rcmkit: plain
 SQL (views over ``read_parquet``, a few temp tables, one ``SELECT`` per result), computing the same numbers as
 ``rcmkit.metrics`` for one month, as of the month's last day:
 
@@ -356,11 +357,13 @@ def reference_suite(
         raise NotImplementedError("the SQL reference reads the stored ledger: denial_policy='keep_in_ar' only")
     if opts.aging_basis not in ("service_date", "submission_date") or opts.denial_scope not in ("any", "full"):
         raise ValueError(f"unsupported options {opts}")
-    folder = Path(root) / practice
-    files = {name: folder / f"{name}.parquet" for name in TABLES}
-    missing = [str(path) for path in files.values() if not path.exists()]
+    from rcmkit.core import store
+
+    paths = store.committed_paths(root, practice, TABLES)  # the parquet files of the newest snapshot's versions
+    missing = [name for name in TABLES if not paths.get(name)]
     if missing:
         raise FileNotFoundError(f"the SQL reference needs these tables: {missing}")
+    files = {name: [p.as_posix() for p in paths[name]] for name in TABLES}
 
     end = _month_end(month)
     dar_months = 3 if opts.days_in_ar == "gross_3m" else 12
@@ -372,7 +375,7 @@ def reference_suite(
         "reimbursement_start": _window_start(month, opts.reimbursement_months),
     }
     earliest = min(starts["month_start"], starts["dar_start"], starts["net_start"], starts["collection_start"])
-    params = {name: _quote(path.as_posix()) for name, path in files.items()}
+    params = {name: "[" + ", ".join(_quote(path) for path in paths) + "]" for name, paths in files.items()}
     params.update({name: _date(day) for name, day in starts.items()})
     params.update(
         crosswalk=_quote(CROSSWALK.as_posix()), as_of=_date(end), earliest_start=_date(earliest),

@@ -164,9 +164,11 @@ def _last_full_month(folder: Path) -> str:
 
     con = duckdb.connect()
 
+    from rcmkit.core import store
+
     def latest(table: str, column: str):
-        path = (folder / f"{table}.parquet").as_posix()
-        return con.execute(f"SELECT max({column}) FROM read_parquet(?)", [path]).fetchall()[0][0]
+        paths = [p.as_posix() for p in store.committed_paths(folder.parent, folder.name, [table])[table]]
+        return con.execute(f"SELECT max({column}) FROM read_parquet(?)", [paths]).fetchall()[0][0]
 
     tables = {name: pd.DataFrame({column: pd.to_datetime([latest(name, column)])})
               for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on"),
@@ -178,7 +180,7 @@ def build_dataset(lines: int, seed: int, cache_dir: Path, base_lines: int = 500_
     """The practice of ``lines`` claim lines under the cache (built once); returns its metadata, with ``root``."""
     folder = _dataset_dir(cache_dir, lines, seed, base_lines)
     meta_path = folder / "dataset.json"
-    if meta_path.exists() and all((folder / PRACTICE / f"{t}.parquet").exists() for t in (*ID_COLUMNS, *SHARED_TABLES)):
+    if meta_path.exists() and all((folder / PRACTICE / "tables" / t).is_dir() for t in (*ID_COLUMNS, *SHARED_TABLES)):
         meta = json.loads(meta_path.read_text())
         return {**meta, "root": str(folder), "cached": True}
 
@@ -226,7 +228,7 @@ def build_dataset(lines: int, seed: int, cache_dir: Path, base_lines: int = 500_
         "lines_requested": lines, "lines": rows["claim_lines"], "seed": seed, "base_claims": n_claims,
         "base_lines": base_line_count, "copies": copies, "rows": rows,
         "month": _last_full_month(folder / PRACTICE), "generation_seconds": round(time.perf_counter() - started, 2),
-        "parquet_mb": round(sum(p.stat().st_size for p in (folder / PRACTICE).glob("*.parquet")) / 1e6, 1),
+        "parquet_mb": round(sum(p.stat().st_size for p in (folder / PRACTICE).rglob("*.parquet")) / 1e6, 1),
     }
     meta_path.write_text(json.dumps(meta, indent=1))
     return {**meta, "root": str(folder), "cached": False}

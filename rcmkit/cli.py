@@ -75,12 +75,11 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
         write_salt(data_root, practice, DEFAULT_PATIENT_SALT)
     except (store.StoreError, OSError, RuntimeError) as exc:
         _fail(f"cannot write the demo practice to {folder}: {exc}", 1)
-    manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
-    tables = manifest.get("tables", {})
+    tables = store.manifest(data_root, practice).get("tables", {})
     click.echo(f"demo practice {practice!r} (seed {seed}, {n_claims:,} claims) is in {folder.resolve()}")
     for name in ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings",
                  "contracts", "ledger"):
-        click.echo(f"  {name + '.parquet':<24} {tables.get(name, {}).get('rows', 0):>10,} rows")
+        click.echo(f"  {name:<24} {tables.get(name, {}).get('rows', 0):>10,} rows")
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -93,8 +92,11 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
               help="Report notebook to run (default: the packaged monthly report).")
 @click.option("--kernel", default=None, help="Jupyter kernel (default: 'rcmkit', registered when missing).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("--as-of-version", "as_of_version", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Read store snapshot N (run.json's store.store_snapshot) instead of the newest: reproduces an "
+              "earlier report exactly after later files have arrived.")
 def report(params_file: str, month: str | None, output_root: str | None, notebook: str | None, kernel: str | None,
-           progress: bool) -> None:
+           progress: bool, as_of_version: int | None) -> None:
     """Run the monthly report for PARAMS.yaml and print the HTML path.
 
     Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, its PDF (when chromium is
@@ -103,7 +105,7 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
     from rcmkit.report import NotebookFailed, ParamError, ReportError, load_params, run_report
 
     try:
-        params = load_params(params_file, month=month, output_root=output_root)
+        params = load_params(params_file, month=month, output_root=output_root, store_version=as_of_version)
     except ParamError as exc:
         _fail(str(exc), 2)
     if notebook is not None and not Path(notebook).is_file():
@@ -117,6 +119,53 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
         _fail(str(exc), 1)
     log(f"published {result.report_dir} in {result.seconds:.1f} s")
     click.echo(str(result.html.resolve()))
+
+
+# --------------------------------------------------------------------------------------------- store
+@main.group("store")
+def store_group() -> None:
+    """Maintain a practice's store: convert the old parquet layout, compact the Delta tables."""
+
+
+@store_group.command("migrate")
+@click.option("--practice", required=True, help="Practice folder under --data-root.")
+@click.option("--data-root", default="data", show_default=True, type=click.Path(file_okay=False))
+def store_migrate(practice: str, data_root: str) -> None:
+    """Convert <practice>/<table>.parquet files (the layout before Delta tables) to Delta tables, losing
+    nothing: row counts and content digests are compared; the old files move to <practice>/.migrated-parquet/."""
+    from rcmkit.core import store
+
+    try:
+        result = store.migrate(data_root, practice)
+    except store.StoreError as exc:
+        _fail(str(exc), 1)
+    for name, t in sorted(result["tables"].items()):
+        click.echo(f"  {name:<24} {t['rows']:>10,} rows  sha256 {t['sha256'][:16]} (same before and after)")
+    folder = store.practice_dir(data_root, practice)
+    click.echo(f"migrated {len(result['tables'])} tables of {practice!r} to Delta (snapshot {result['snapshot']}); "
+               f"the old files are in {folder / store.MIGRATED_DIR}: delete them when you no longer need them")
+
+
+@store_group.command("compact")
+@click.option("--practice", required=True, help="Practice folder under --data-root.")
+@click.option("--data-root", default="data", show_default=True, type=click.Path(file_okay=False))
+@click.option("--retain-days", type=click.FloatRange(min=0), default=None,
+              help="Keep the files of versions younger than this many days (default: 400).")
+@click.option("--reports-root", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="Reports folder: the store versions its run.json files name are kept whatever their age.")
+def store_compact(practice: str, data_root: str, retain_days: float | None, reports_root: str) -> None:
+    """OPTIMIZE (merge small files) and VACUUM (delete files no kept version needs) every table of a practice."""
+    from rcmkit.core import store
+
+    try:
+        keep = store.report_snapshots(reports_root, practice)
+        result = store.compact(data_root, practice, keep_snapshots=keep,
+                               retain_days=store.DEFAULT_RETAIN_DAYS if retain_days is None else retain_days)
+    except store.StoreError as exc:
+        _fail(str(exc), 1)
+    kept = f"; kept snapshots {', '.join(map(str, keep))} that reports read" if keep else ""
+    click.echo(f"compacted {len(result['tables'])} tables of {practice!r} (snapshot {result['snapshot']}), "
+               f"removed {result['files_removed']} files{kept}")
 
 
 # --------------------------------------------------------------------------------------------- run-monthly

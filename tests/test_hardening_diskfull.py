@@ -44,58 +44,68 @@ def practice(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("fail_on", ["claims", "remittances", "payers"])
-def test_store_write_enospc_is_a_store_error_and_no_tmp_is_left(practice, monkeypatch, fail_on):
-    """Writing fails on the table ``fail_on`` after some bytes went to its temporary file (and after the tables
-    sorted before it were written whole): every temporary file goes, the previous version stays."""
+def test_store_write_enospc_is_a_store_error_and_the_old_snapshot_stays(practice, monkeypatch, fail_on):
+    """Writing fails on the table ``fail_on`` after some bytes went to a data file (and after the tables sorted
+    before it were committed as new Delta versions), as delta-rs reports a full disk: the tables written are
+    rolled back to the snapshot's versions, the practice stays at the previous snapshot."""
     before = store.load_tables(practice, "small", ["claims", "remittances", "payers"])
-    manifest = json.loads((practice / "small" / "_manifest.json").read_text())
-    real = store._write_parquet
+    snapshot = store.manifest(practice, "small")
+    real = store._write_delta
 
-    def write(name, table, fh):
+    def write(name, path, data, mode):
         if name == fail_on:
-            fh.write(b"PAR1 partial")
-            _enospc()
-        real(name, table, fh)
+            (path / "part-00000-partial.zstd.parquet").write_bytes(b"PAR1 partial")
+            raise OSError("Generic LocalFileSystem error: Unable to write: No space left on device (os error 28)")
+        real(name, path, data, mode)
 
-    monkeypatch.setattr(store, "_write_parquet", write)
+    monkeypatch.setattr(store, "_write_delta", write)
     t = small_tables()
     with pytest.raises(store.StoreError) as info:
         store.save_tables(practice, "small", {"claims": t["claims"].iloc[:3], "remittances": t["remittances"].iloc[:2],
                                               "payers": t["payers"].iloc[:1]})
     message = str(info.value)
     assert "\n" not in message
-    assert f"cannot write {practice / 'small' / (fail_on + '.parquet')}" in message
+    assert f"cannot write {practice / 'small' / 'tables' / fail_on}" in message
     assert "No space left on device" in message
     assert _leftovers(practice) == []
-    assert json.loads((practice / "small" / "_manifest.json").read_text()) == manifest
-    monkeypatch.setattr(store, "_write_parquet", real)
+    rolled_back = store.manifest(practice, "small")  # the same content; tables written are at their RESTORE
+    assert {n: {**t, "version": 0} for n, t in rolled_back["tables"].items()} == snapshot["tables"]
+    for name in ["claims", "remittances", "payers"]:  # no Delta version beyond the snapshot's
+        assert store._log_version(practice / "small" / "tables" / name) == rolled_back["tables"][name]["version"]
+        assert rolled_back["tables"][name]["version"] == (2 if name < fail_on else 0)  # + write, RESTORE
+    monkeypatch.setattr(store, "_write_delta", real)
     after = store.load_tables(practice, "small", ["claims", "remittances", "payers"])
     for name in before:
         pd.testing.assert_frame_equal(after[name], before[name])
     assert len(after["claims"]) == 15 and len(after["payers"]) == 4
 
 
-def test_store_journal_enospc_leaves_nothing_and_keeps_the_old_version(practice, monkeypatch):
+def test_store_snapshot_enospc_leaves_nothing_and_keeps_the_old_version(practice, monkeypatch):
     real_dump = json.dump
 
     def dump(obj, fh, **kw):
-        if "renames" in obj:
-            fh.write('{"renames": [')
+        if "snapshot" in obj:
+            fh.write('{"snapshot": ')
             _enospc()
         real_dump(obj, fh, **kw)
 
     monkeypatch.setattr(store.json, "dump", dump)
-    with pytest.raises(store.StoreError, match=r"cannot write .*_commit\.json.*No space left"):
+    with pytest.raises(store.StoreError, match=r"cannot write .*_snapshots/00000002\.json.*No space left"):
         store.save_tables(practice, "small", {"payers": small_tables()["payers"].iloc[:1]})
     monkeypatch.setattr(store.json, "dump", real_dump)
     assert _leftovers(practice) == []
-    assert not (practice / "small" / "_commit.json").exists()
+    assert store.snapshot_id(practice, "small") == 1  # the disk was still full for the roll back's snapshot
+    assert store._log_version(practice / "small" / "tables" / "payers") == 2  # its write, then the RESTORE
+    assert len(store.load_tables(practice, "small", ["payers"])["payers"]) == 4
+    store.save_tables(practice, "small", {"contracts": small_tables()["contracts"]})  # the next writer
+    assert store.snapshot_id(practice, "small") == 3  # 2: the roll back's snapshot, 3: its own
+    assert store.manifest(practice, "small", 2)["tables"]["payers"]["version"] == 3  # restored again
     assert len(store.load_tables(practice, "small", ["payers"])["payers"]) == 4
 
 
 def test_ingest_cli_disk_full_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.setenv("RCMKIT_PATIENT_SALT", "test-salt")
-    monkeypatch.setattr(store, "_write_parquet", lambda name, table, fh: (fh.write(b"x"), _enospc()))
+    monkeypatch.setattr(store, "_write_delta", lambda name, path, data, mode: _enospc())
     result = CliRunner().invoke(main, ["ingest", "--practice", "p1", "--data-root", str(tmp_path / "data"),
                                        "--no-progress", str(FIXTURE_835)])
     assert result.exit_code == 2, result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import shutil
 from pathlib import Path
@@ -21,8 +20,7 @@ ERA = X12 / "era_paid_and_denied.835"
 
 
 def _hashes(root, practice):
-    manifest = json.loads((Path(root) / practice / "_manifest.json").read_text())
-    return {name: t["sha256"] for name, t in manifest["tables"].items()}
+    return {name: t["sha256"] for name, t in store.manifest(root, practice)["tables"].items()}
 
 
 def test_ingest_fills_tables_and_rebuilds_the_ledger(tmp_path):
@@ -92,8 +90,9 @@ def test_concurrent_ingests_equal_a_serial_run(tmp_path):
     ingest(serial, "p", [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"], progress=False)
     ingest(serial, "p", [X12 / "claims_professional.837", X12 / "era_reversal_plb.835"], progress=False)
     both = tmp_path / "both"
-    a = mp.Process(target=_ingest_worker, args=(both, [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"]))
-    b = mp.Process(target=_ingest_worker, args=(both, [X12 / "claims_professional.837", X12 / "era_reversal_plb.835"]))
+    ctx = mp.get_context("forkserver")  # delta-rs' runtime does not survive a fork of a process that used it
+    a = ctx.Process(target=_ingest_worker, args=(both, [X12 / "era_paid_and_denied.835", X12 / "claims_professional.837"]))
+    b = ctx.Process(target=_ingest_worker, args=(both, [X12 / "claims_professional.837", X12 / "era_reversal_plb.835"]))
     a.start(), b.start()
     a.join(), b.join()
     assert a.exitcode == 0 and b.exitcode == 0

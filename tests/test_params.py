@@ -137,6 +137,7 @@ def test_ids_and_months_stay_strings(tmp_path):
         "practice_name": None,
         "metric_options": {"reimbursement_months": 6},
         "benchmark_overrides": {},
+        "store_version": None,  # the newest snapshot (run_report pins it; --as-of-version N)
     }
     assert all(isinstance(v, (str, type(None))) for k, v in nb.items() if k not in ("metric_options", "benchmark_overrides"))
 

@@ -342,14 +342,20 @@ def test_a_waiting_posting_whose_payer_is_unknown_stays_waiting_until_the_payer_
 def test_a_store_written_before_postings_had_keys_still_ingests(tmp_path):
     """Postings stored by an older rcmkit have no posting_id: they read as null, get a key from where they came
     from, and nothing is lost or doubled by the next ingest."""
-    import pyarrow.parquet as pq
+    import json
+
+    from deltalake import DeltaTable, write_deltalake
 
     root = tmp_path / "data"
     _ingest(root, _write(tmp_path, "payers.csv", PAYERS), _write(tmp_path, "charges_2025-01.csv", _charges(1)),
             _write(tmp_path, "payments_2025-01.csv", PAYMENTS_HEADER + "\n".join(_payment_rows(1)) + "\n"))
     path = store.table_path(root, "p", "postings")
-    old = pq.read_table(path).drop_columns(["posting_id"])
-    pq.write_table(old, path)  # as an older version wrote it
+    old = DeltaTable(str(path)).to_pyarrow_table().drop_columns(["posting_id"])
+    write_deltalake(str(path), old, mode="overwrite", schema_mode="overwrite", partition_by=["_month"])
+    snap = store.manifest(root, "p")  # as an older version wrote it: a snapshot of the table without the column
+    snap["snapshot"] += 1
+    snap["tables"]["postings"]["version"] = DeltaTable(str(path)).version()
+    (root / "p" / "_snapshots" / f"{snap['snapshot']:08d}.json").write_text(json.dumps(snap))
     assert store.load_table(root, "p", "postings")["posting_id"].isna().all()
     result = _ingest(root, _write(tmp_path / "feb", "payments_2025-02.csv", PAYMENTS_HEADER + "C01,02/02/2025,"
                                                                                                "PATPAY,10.00,,,\n"))

@@ -32,6 +32,7 @@ from rcmkit.present import format as fmt
 from rcmkit.report.export import external_references, find_chromium, notebook_to_html
 from rcmkit.report.record import write_metrics
 from rcmkit.report.run import _runs_this_python, default_notebook, publish_dir
+from rcmkit.core import store
 from rcmkit.core.store import load_tables
 from small_practice import tables as small_tables
 
@@ -59,10 +60,10 @@ def test_demo_command_writes_tables_and_ledger(demo_cli):
     root, proc = demo_cli
     folder = root / "demo"
     assert f"to {folder.resolve()}" in proc.stdout
-    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest = store.manifest(root, "demo")
     for name in ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "ledger"):
         rows = manifest["tables"][name]["rows"]
-        assert rows > 0 and re.search(rf"{name}\.parquet\s+{rows:,} rows", proc.stdout), name
+        assert rows > 0 and re.search(rf"{name}\s+{rows:,} rows", proc.stdout), name
     claims = load_tables(root, "demo", ["claims"])["claims"]
     assert 1400 <= claims["claim_id"].nunique() <= 1500  # originals; visits not yet billed at the end are left out
 
@@ -99,8 +100,10 @@ def test_executed_notebook_and_run_log(demo_report, expected):
     run = json.loads((report_dir / "run.json").read_text(encoding="utf-8"))
     assert run["status"] == "ok" and run["practice"] == "demo" and run["month"] == expected["month"]
     assert run["rcmkit_version"] == rcmkit.__version__ and run["kernel"]
-    manifest = json.loads((Path(run["parameters"]["data_root"]) / "demo" / "_manifest.json").read_text())
-    assert run["inputs"] == {t["file"]: t["sha256"] for t in manifest["tables"].values()}
+    manifest = store.manifest(run["parameters"]["data_root"], "demo")
+    assert run["inputs"] == {name: t["sha256"] for name, t in manifest["tables"].items()}
+    assert run["store"] == {"store_snapshot": manifest["snapshot"],
+                            "tables": {name: t["version"] for name, t in manifest["tables"].items()}}
     assert run["notebook"]["sha256"] == hashlib.sha256(NOTEBOOK.read_bytes()).hexdigest()
     assert run["started_at"] <= run["finished_at"] and run["started_at"].endswith("Z")
     assert run["outputs"]["html"] == "monthly_report.html" and run["outputs"]["slides"] == "monthly_report.slides.html"
@@ -338,7 +341,7 @@ def test_committed_notebook_is_clean_and_thin():
             assert op not in src, f"computation in the notebook ({op!r}); move it into rcmkit: {c.source!r}"
     params = {ln.split(":")[0].split("=")[0].strip() for ln in code[0].source.splitlines() if ln and ln[0].isalpha()}
     assert params == {"practice", "data_root", "month", "output_dir", "title", "practice_name", "metric_options",
-                      "benchmark_overrides"}
+                      "benchmark_overrides", "store_version"}
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= 10  # prose between the sections
     # slide metadata on every cell: setup cells skipped, one KPI view per slide
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]

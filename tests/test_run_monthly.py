@@ -25,6 +25,7 @@ from rcmkit.report import load_params
 from rcmkit.report.browser import chromium_path
 from rcmkit.report.export import find_chromium
 from rcmkit.report.runlog import fingerprint
+from rcmkit.core import store
 from rcmkit.core.store import load_tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +105,8 @@ def test_three_reports_succeed_and_the_missing_practice_fails_alone(portfolio):
         assert sorted(p.name for p in report_dir.iterdir()) == files, name
         run = json.loads((report_dir / "run.json").read_text())
         assert run["status"] == "ok" and run["practice"] == name
-        manifest = json.loads((Path(run["parameters"]["data_root"]) / name / "_manifest.json").read_text())
-        assert run["inputs"] == {t["file"]: t["sha256"] for t in manifest["tables"].values()}
+        manifest = store.manifest(run["parameters"]["data_root"], name)
+        assert run["inputs"] == {table: t["sha256"] for table, t in manifest["tables"].items()}
     assert not (portfolio.project / "reports" / "ghost").exists()
 
 

@@ -1,4 +1,5 @@
-"""The store: canonical round trip, deterministic bytes, crash recovery (roll back / roll forward), locking."""
+"""The store (Delta tables + practice snapshots): canonical round trip, deterministic content, appends and
+upserts, snapshots and versions, crash recovery (roll back), locking, migration from plain parquet, compaction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import multiprocessing as mp
 import time
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,6 +16,9 @@ from rcmkit.core import schema
 
 from rcmkit.core import store
 from small_practice import tables as small_tables
+
+#: Child processes start from a fork server: delta-rs' runtime does not survive a fork of a process that used it.
+CTX = mp.get_context("forkserver")
 
 
 def _in_stored_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -25,20 +30,32 @@ def _in_stored_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[month.argsort(kind="stable")].reset_index(drop=True)
 
 
-def test_round_trip_is_exact_and_readable_by_plain_parquet(tmp_path):
+def test_round_trip_is_exact_and_readable_by_plain_parquet_and_delta(tmp_path):
+    from deltalake import DeltaTable
+
     t = small_tables()
     store.save_tables(tmp_path, "p1", t)
     back = store.load_tables(tmp_path, "p1", list(t))
     for name in t:
         pd.testing.assert_frame_equal(back[name], _in_stored_order(name, schema.conform(name, t[name])),
                                       check_dtype=False)
-    raw = pq.read_table(tmp_path / "p1" / "claims.parquet")  # any tool: plain parquet, dates as date32
+    files = store.committed_paths(tmp_path, "p1", ["claims"])["claims"]
+    raw = pq.read_table(files)  # any tool: the snapshot's plain parquet files, dates as date32
     assert str(raw.schema.field("submitted_on").type) == "date32[day]"
-    expected = _in_stored_order("claims", schema.conform("claims", t["claims"]))["total_charge_cents"].tolist()
-    assert raw.column("total_charge_cents").to_pylist() == expected and 20000 in expected
+    assert sorted(raw.column("total_charge_cents").to_pylist()) == sorted(t["claims"]["total_charge_cents"])
+    assert 20000 in raw.column("total_charge_cents").to_pylist()
+    assert all("_month" not in pq.ParquetFile(f).schema_arrow.names for f in files)  # in the folder names only
+    import duckdb
+
+    dataset = store.delta_datasets(tmp_path, "p1", ["claims"])["claims"]  # a lazy pyarrow dataset for DuckDB
+    total = duckdb.from_arrow(dataset).aggregate("sum(total_charge_cents)").fetchall()[0][0]
+    assert total == 254000  # $2,540: the 15 submissions of small_practice, by hand
+    delta = DeltaTable(str(tmp_path / "p1" / "tables" / "claims")).to_pyarrow_table()  # any Delta reader
+    assert delta.num_rows == 15 and sorted(set(delta.column("_month").to_pylist())) == [
+        "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
 
 
-def test_same_tables_give_identical_bytes(tmp_path):
+def test_same_tables_give_identical_content_digests(tmp_path):
     t = small_tables()
     a = store.save_tables(tmp_path, "a", t)
     b = store.save_tables(tmp_path, "b", t)
@@ -51,7 +68,8 @@ def test_schema_errors_list_every_problem_and_write_nothing(tmp_path):
         store.save_tables(tmp_path, "p1", {"claims": bad})
     assert "missing columns ['payer_id']" in str(err.value)
     assert "total_charge_cents" in str(err.value)
-    assert not (tmp_path / "p1" / "claims.parquet").exists()
+    assert not store.table_path(tmp_path, "p1", "claims").exists()
+    assert store.snapshot_id(tmp_path, "p1") == 0
 
 
 @pytest.mark.parametrize("name", ["../x", "/etc", ".hidden", "a/b", "", "x" * 65])
@@ -60,30 +78,79 @@ def test_practice_names_cannot_escape_the_root(tmp_path, name):
         store.practice_dir(tmp_path, name)
 
 
-def test_uncommitted_write_is_rolled_back(tmp_path):
+def test_uncommitted_write_is_invisible_and_rolled_back(tmp_path):
+    """A writer killed before its snapshot is written leaves Delta versions no snapshot names (and perhaps a
+    temporary snapshot file, or a table no snapshot has): readers never see them; the next writer undoes them."""
+    from deltalake import DeltaTable, write_deltalake
+
     t = small_tables()
     store.save_tables(tmp_path, "p1", {"payers": t["payers"]})
     folder = tmp_path / "p1"
-    (folder / "payers.parquet.tmp-dead").write_bytes(b"half a file")  # a writer killed before its commit point
-    store.save_tables(tmp_path, "p1", {"claims": t["claims"]})
-    assert not list(folder.glob("*.tmp-*"))
+    payers = folder / "tables" / "payers"
+    assert DeltaTable(str(payers)).version() == 0
+    extra = schema.to_arrow("payers", t["payers"].head(1)).append_column("_seq", pa.array([4], pa.int64()))
+    write_deltalake(str(payers), extra, mode="append")  # the dead writer's table commit
+    write_deltalake(str(folder / "tables" / "claims"), extra, mode="overwrite")  # a table no snapshot has
+    (folder / "_snapshots" / "00000002.json.tmp-dead").write_text('{"half": ')
+    assert len(store.load_table(tmp_path, "p1", "payers")) == 4  # readers: snapshot 1, payers version 0
+    assert store.load_table(tmp_path, "p1", "claims", required=False).empty
+    store.save_tables(tmp_path, "p1", {"contracts": t["contracts"]})  # the next writer rolls back first
+    assert not list(folder.rglob("*.tmp-*")) and not (folder / "tables" / "claims").exists()
+    assert DeltaTable(str(payers)).version() == 2  # RESTORE to version 0 is version 2
+    assert len(DeltaTable(str(payers)).to_pyarrow_table()) == 4
+    snap = store.manifest(tmp_path, "p1")  # snapshot 2: the roll back (payers at version 2); 3: contracts
+    assert snap["snapshot"] == 3 and snap["tables"]["payers"]["version"] == 2 and "contracts" in snap["tables"]
+    assert store.manifest(tmp_path, "p1", 2)["tables"]["payers"] == {**snap["tables"]["payers"], "version": 2}
     assert len(store.load_table(tmp_path, "p1", "payers")) == 4
 
 
-def test_committed_write_is_rolled_forward_by_the_next_reader(tmp_path):
+def test_a_snapshot_is_the_commit_point_and_old_snapshots_stay_readable(tmp_path):
     t = small_tables()
-    store.save_tables(tmp_path, "p1", {"payers": t["payers"]})
-    folder = tmp_path / "p1"
-    # Simulate a writer killed after writing its journal but before renaming: new payers table has 2 rows.
-    newer = schema.to_arrow("payers", t["payers"].head(2))
-    pq.write_table(newer, folder / "payers.parquet.tmp-abcd")
-    manifest = json.loads((folder / "_manifest.json").read_text())
-    manifest["version"] += 1
-    (folder / "_commit.json").write_text(json.dumps({"renames": [["payers.parquet.tmp-abcd", "payers.parquet"]],
-                                                     "manifest": manifest}))
+    first = store.save_tables(tmp_path, "p1", {"payers": t["payers"], "claims": t["claims"]})
+    assert first["snapshot"] == store.snapshot_id(tmp_path, "p1") == 1
+    store.save_tables(tmp_path, "p1", {"payers": t["payers"].head(2)})
+    assert store.snapshot_id(tmp_path, "p1") == 2
     assert len(store.load_table(tmp_path, "p1", "payers")) == 2
-    assert not (folder / "_commit.json").exists()
-    assert json.loads((folder / "_manifest.json").read_text())["version"] == manifest["version"]
+    assert len(store.load_table(tmp_path, "p1", "payers", version=1)) == 4
+    old = store.load_tables(tmp_path, "p1", ["payers", "claims"], version=1)
+    assert len(old["claims"]) == 15 and len(old["payers"]) == 4
+    assert [len(pq.read_table(f)) for f in store.committed_paths(tmp_path, "p1", ["payers"], version=1)["payers"]] \
+        == [4]
+    with pytest.raises(store.StoreError, match=r"has no snapshot 7 \(snapshots 1 to 2\)"):
+        store.load_tables(tmp_path, "p1", ["payers"], version=7)
+
+
+def test_append_and_upsert_write_only_the_new_rows(tmp_path):
+    """Append adds a Delta version holding only the new rows; Upsert replaces rows by key. Values by hand:
+    4 payers, + 1 appended = 5; upserting BCX (renamed) and NEW gives 6 rows, BCX renamed, NEW last."""
+    t = small_tables()
+    store.save_tables(tmp_path, "p1", {"payers": t["payers"], "claims": t["claims"]})
+    row = pd.DataFrame({"payer_id": ["X1"], "payer_name": ["X one"], "payer_class": ["other"]})
+    snap = store.save_tables(tmp_path, "p1", {"payers": store.Append(row)})
+    assert snap["tables"]["payers"]["rows"] == 5 and snap["tables"]["payers"]["next_seq"] == 5
+    assert snap["tables"]["claims"] == store.manifest(tmp_path, "p1", 1)["tables"]["claims"]  # untouched
+    payers = store.load_table(tmp_path, "p1", "payers")
+    assert payers["payer_id"].tolist() == t["payers"]["payer_id"].tolist() + ["X1"]
+    files = store.committed_paths(tmp_path, "p1", ["payers"])["payers"]
+    assert sorted(len(pq.read_table(f)) for f in files) == [1, 4]  # the 4 old rows were not rewritten
+    upsert = pd.DataFrame({"payer_id": ["BCX", "NEW"], "payer_name": ["Blue renamed", "New"],
+                           "payer_class": ["commercial", "other"]})
+    snap = store.save_tables(tmp_path, "p1", {"payers": store.Upsert(upsert, keys=["payer_id"])})
+    payers = store.load_table(tmp_path, "p1", "payers")
+    assert snap["tables"]["payers"]["rows"] == len(payers) == 6
+    assert payers["payer_id"].tolist()[-2:] == ["BCX", "NEW"] and payers["payer_id"].tolist().count("BCX") == 1
+    assert payers.set_index("payer_id").loc["BCX", "payer_name"] == "Blue renamed"
+    # a late claim for January lands in January's partition, after January's rows, before February's
+    late = t["claims"][t["claims"]["claim_id"] == "C01"].assign(claim_id="L01", submission_id="L01-1")
+    store.save_tables(tmp_path, "p1", {"claims": store.Append(late)})
+    claims = store.load_table(tmp_path, "p1", "claims")
+    months = claims["submitted_on"].dt.strftime("%Y-%m").tolist()
+    assert months == sorted(months) and claims["submission_id"].tolist().index("L01-1") == \
+        max(i for i, m in enumerate(months) if m == "2026-01")
+    assert len(list((tmp_path / "p1" / "tables" / "claims" / "_month=2026-01").glob("*.parquet"))) == 2
+    assert len(list((tmp_path / "p1" / "tables" / "claims" / "_month=2026-02").glob("*.parquet"))) == 1
+    same = store.save_tables(tmp_path, "p1", {"claims": store.Append(late.iloc[:0])})  # nothing new: no commit
+    assert same["snapshot"] == store.snapshot_id(tmp_path, "p1") == 4
 
 
 def _hold_lock(folder, seconds, ready):
@@ -95,8 +162,8 @@ def _hold_lock(folder, seconds, ready):
 @pytest.mark.slow
 def test_busy_practice_names_the_holder(tmp_path):
     folder = tmp_path / "p1"
-    ready = mp.Event()
-    holder = mp.Process(target=_hold_lock, args=(folder, 3, ready))
+    ready = CTX.Event()
+    holder = CTX.Process(target=_hold_lock, args=(folder, 3, ready))
     holder.start()
     try:
         assert ready.wait(10)
@@ -124,7 +191,7 @@ def _append_payer(root, practice, payer_id, delay):
 
 @pytest.mark.slow
 def test_concurrent_updates_serialize_and_lose_nothing(tmp_path):
-    workers = [mp.Process(target=_append_payer, args=(tmp_path, "p1", f"X{i}", 0.3)) for i in range(4)]
+    workers = [CTX.Process(target=_append_payer, args=(tmp_path, "p1", f"X{i}", 0.3)) for i in range(4)]
     for w in workers:
         w.start()
     for w in workers:
@@ -133,9 +200,10 @@ def test_concurrent_updates_serialize_and_lose_nothing(tmp_path):
     assert sorted(store.load_table(tmp_path, "p1", "payers")["payer_id"]) == ["X0", "X1", "X2", "X3"]
 
 
-def test_dated_tables_are_stored_with_a_row_group_per_month(tmp_path):
-    """Claims, remittances, postings and the ledger are stored in date order with one row group per calendar
-    month (row-group statistics let DuckDB and Spark skip months); rows of a month keep their order."""
+def test_dated_tables_are_partitioned_by_month(tmp_path):
+    """Claims, remittances, postings and the ledger are Delta tables partitioned by the month of their date
+    (``_month=YYYY-MM`` folders: DuckDB and Spark skip the months a query does not need); they read back in
+    month order, rows of a month in the order they were written."""
     from rcmkit import demo
     from rcmkit.core.ledger import build_ledger
 
@@ -143,15 +211,87 @@ def test_dated_tables_are_stored_with_a_row_group_per_month(tmp_path):
     t["ledger"] = build_ledger(t)
     store.save_tables(tmp_path, "p", t)
     for name, column in store.MONTH_CLUSTERED.items():
-        meta = pq.ParquetFile(tmp_path / "p" / f"{name}.parquet").metadata
-        index = meta.schema.to_arrow_schema().get_field_index(column)
-        months = []
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(index).statistics
-            lo, hi = pd.Timestamp(stats.min), pd.Timestamp(stats.max)
-            assert (lo.year, lo.month) == (hi.year, hi.month), f"{name}: row group {g} spans {lo}..{hi}"
-            months.append((lo.year, lo.month))
-        assert months == sorted(set(months)) and len(months) >= 6, f"{name}: {months}"
+        folders = sorted((tmp_path / "p" / "tables" / name).glob("_month=*"))
+        assert len(folders) >= 6, name
+        for folder in folders:
+            month = folder.name.removeprefix("_month=")
+            dates = pd.to_datetime(pq.read_table(list(folder.glob("*.parquet"))).column(column).to_pandas())
+            assert (dates.dt.strftime("%Y-%m") == month).all(), f"{name}: {folder.name}"
         back = store.load_table(tmp_path, "p", name)
         pd.testing.assert_frame_equal(back, _in_stored_order(name, schema.conform(name, t[name])),
                                       check_dtype=False)
+
+
+def test_old_parquet_layout_says_how_to_migrate_and_migrate_loses_nothing(tmp_path):
+    """A practice in the plain-parquet layout (one <table>.parquet per table) is refused with the command that
+    converts it; ``store.migrate`` converts it (rows and content digests compared) and keeps the old files."""
+    t = small_tables()
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in ("claims", "payers", "remittances"):
+        pq.write_table(schema.to_arrow(name, _in_stored_order(name, schema.conform(name, t[name]))),
+                       folder / f"{name}.parquet")
+    (folder / "_manifest.json").write_text("{}")
+    with pytest.raises(store.StoreError, match=r"rcmkit store migrate --practice old"):
+        store.load_tables(tmp_path, "old", ["claims"])
+    report = store.migrate(tmp_path, "old")
+    assert {n: r["rows"] for n, r in report["tables"].items()} == {"claims": 15, "payers": 4, "remittances": 12}
+    back = store.load_tables(tmp_path, "old", ["claims", "payers", "remittances"])
+    for name in back:
+        pd.testing.assert_frame_equal(back[name], _in_stored_order(name, schema.conform(name, t[name])),
+                                      check_dtype=False)
+    kept = folder / store.MIGRATED_DIR
+    assert sorted(p.name for p in kept.iterdir()) == ["_manifest.json", "claims.parquet", "payers.parquet",
+                                                      "remittances.parquet"]
+    assert not list(folder.glob("*.parquet"))
+    with pytest.raises(store.StoreError, match="nothing to migrate"):
+        store.migrate(tmp_path, "old")
+
+
+def test_compact_merges_files_and_keeps_the_versions_reports_read(tmp_path):
+    t = small_tables()
+    store.save_tables(tmp_path, "p1", {"payers": t["payers"]})
+    for k in range(3):
+        row = pd.DataFrame({"payer_id": [f"X{k}"], "payer_name": ["x"], "payer_class": ["other"]})
+        store.save_tables(tmp_path, "p1", {"payers": store.Append(row)})
+    assert len(store.committed_paths(tmp_path, "p1", ["payers"])["payers"]) == 4
+    before = store.load_table(tmp_path, "p1", "payers")
+    result = store.compact(tmp_path, "p1", retain_days=0, keep_snapshots=[2])
+    assert result["snapshot"] == 5 and len(store.committed_paths(tmp_path, "p1", ["payers"])["payers"]) == 1
+    pd.testing.assert_frame_equal(store.load_table(tmp_path, "p1", "payers"), before)
+    assert len(store.load_table(tmp_path, "p1", "payers", version=2)) == 5  # kept: a report read it
+    with pytest.raises(store.StoreError, match="vacuumed"):
+        store.load_table(tmp_path, "p1", "payers", version=3)
+
+
+def test_store_commands_migrate_and_compact_keeping_what_reports_read(tmp_path):
+    from click.testing import CliRunner
+
+    from rcmkit.cli import main
+
+    t = small_tables()
+    folder = tmp_path / "data" / "old"
+    folder.mkdir(parents=True)
+    for name in ("claims", "payers"):
+        pq.write_table(schema.to_arrow(name, _in_stored_order(name, schema.conform(name, t[name]))),
+                       folder / f"{name}.parquet")
+    data = str(tmp_path / "data")
+    out = CliRunner().invoke(main, ["store", "migrate", "--practice", "old", "--data-root", data])
+    assert out.exit_code == 0, out.output
+    assert "claims" in out.output and "15 rows" in out.output and ".migrated-parquet" in out.output
+    row = pd.DataFrame({"payer_id": ["X1"], "payer_name": ["x"], "payer_class": ["other"]})
+    store.save_tables(data, "old", {"payers": store.Append(row)})  # snapshot 2
+    store.save_tables(data, "old", {"payers": store.Append(row.assign(payer_id="X2"))})  # snapshot 3
+    run = tmp_path / "reports" / "old" / "2026-03" / "run.json"
+    run.parent.mkdir(parents=True)
+    run.write_text(json.dumps({"store": {"store_snapshot": 1, "tables": {}}}))
+    out = CliRunner().invoke(main, ["store", "compact", "--practice", "old", "--data-root", data, "--retain-days", "0",
+                                    "--reports-root", str(tmp_path / "reports")])
+    assert out.exit_code == 0, out.output
+    assert "kept snapshots 1 that reports read" in out.output and "snapshot 4" in out.output
+    assert len(store.load_table(data, "old", "payers", version=1)) == 4  # a report read it: kept
+    assert len(store.load_table(data, "old", "payers")) == 6
+    with pytest.raises(store.StoreError, match="vacuumed"):
+        store.load_table(data, "old", "payers", version=2)  # nobody read it: its appended file is gone
+    bad = CliRunner().invoke(main, ["store", "migrate", "--practice", "old", "--data-root", data])
+    assert bad.exit_code == 1 and "nothing to migrate" in bad.output

@@ -147,47 +147,86 @@ def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
 
 def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", *,
                 names: Iterable[str] | None = None, columns: Mapping[str, Iterable[str]] | None = None,
-                spark: Any = None) -> dict[str, Any]:
-    """A practice's canonical tables on an engine: pandas DataFrames (read now, under the store's shared lock),
-    DuckDB relations or Spark DataFrames (lazy scans of a snapshot of the committed parquet files, so later
-    commits do not change what they read: :func:`rcmkit.core.store.committed_paths`; each query reads only the
-    columns and row groups it needs: dated tables are sorted by date with a row group per month).
+                spark: Any = None, version: int | None = None) -> dict[str, Any]:
+    """A practice's canonical tables on an engine, all of one store snapshot (the newest, or ``version``:
+    :func:`rcmkit.core.store.snapshot_id`): pandas DataFrames (read now), DuckDB relations or Spark DataFrames
+    (lazy scans of the parquet files of each table's Delta version in that snapshot,
+    :func:`rcmkit.core.store.committed_paths`: files of a version never change, so later commits do not change
+    what they read; dated tables are partitioned by month).
 
     ``names``: the tables to open (default: all). ``columns``: per table, the columns pandas reads (e.g.
     :data:`rcmkit.metrics.SUITE_COLUMNS`: what :func:`rcmkit.metrics.kpi_suite` needs; the lazy engines read
     only what a query uses anyway). ``spark``: the SparkSession to use (default: the active one, or a local
-    one). DuckDB runs on its default connection (the small frames rcmkit joins in, and its intermediate results,
+    one). Spark reads through the Delta connector (``format("delta")`` with ``versionAsOf``) when the session
+    has Delta's SQL extension configured, otherwise through the snapshot's file list (``read.parquet(*files)``).
+    DuckDB runs on its default connection (the small frames rcmkit joins in, and its intermediate results,
     live there too): configure it with ``duckdb.default_connection().execute("SET memory_limit = '4GB'")``.
     A table the practice does not have is left out.
     """
+    from rcmkit.core import store
+
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     names = list(names) if names is not None else list(schema.TABLES)
     if engine == "pandas":
-        from rcmkit.core import store
-        present = [n for n in names if n in store.committed_paths(root, practice, names, snapshot=False)]
-        return store.load_tables(root, practice, present, required=False, columns=columns)
-    paths = _table_paths(root, practice, names, local=engine == "duckdb" or "://" not in str(root))
-    if engine == "duckdb":
-        import duckdb
+        snap = store.manifest(root, practice, version)
+        present = [n for n in names if n in snap["tables"]]
+        return store.load_tables(root, practice, present, required=False, columns=columns,
+                                 version=snap["snapshot"] if snap["tables"] else None)
+    remote = "://" in str(root)
+    if engine == "spark":
+        import warnings
 
-        con = duckdb.default_connection()
-        return {n: con.read_parquet(str(p)) for n, p in paths.items()}
-    import warnings
+        # pyspark 4.x warns about pandas 3 wherever it checks the version; rcmkit hands Spark arrow tables
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        session = spark or _spark_session()
+        if remote and not _has_delta_connector(session):
+            raise ValueError("a data root on remote storage is read through Spark's Delta connector (delta-spark): "
+                             "configure the session with io.delta.sql.DeltaSparkSessionExtension (see README, Spark)")
+        if _has_delta_connector(session):
+            base = f"{str(root).rstrip('/')}/{store.practice_dir('.', practice).name}"
+            snap = _spark_snapshot(session, base, version) if remote else store.manifest(root, practice, version)
+            return {n: session.read.format("delta").option("versionAsOf", snap["tables"][n]["version"])
+                    .load(f"{base}/{store.TABLES_DIR}/{n}").select(*schema.TABLES[n].names)
+                    for n in names if n in snap["tables"]}
+    snap = store.manifest(root, practice, version)
+    paths = store.committed_paths(root, practice, names, version=snap["snapshot"] if snap["tables"] else None)
+    out = {}
+    for n, files in paths.items():
+        wanted = schema.TABLES[n].names
+        empty = schema.to_arrow(n, schema.empty(n))
+        if engine == "duckdb":
+            import duckdb
 
-    # pyspark 4.x warns about pandas 3 wherever it checks the version; rcmkit hands Spark arrow tables
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    session = spark or _spark_session()
-    return {n: session.read.parquet(str(p)) for n, p in paths.items()}
+            con = duckdb.default_connection()
+            out[n] = (con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+                      .select(*wanted) if files else con.from_arrow(empty))
+        else:
+            out[n] = session.read.parquet(*[str(f) for f in files]).select(*wanted) if files else \
+                session.createDataFrame(empty)
+    return out
 
 
-def _table_paths(root, practice: str, names: list[str], *, local: bool) -> dict[str, Any]:
-    from rcmkit.core import store
-    if local:
-        return store.committed_paths(root, practice, names)
-    if not store.PRACTICE_NAME.fullmatch(practice):
-        raise ValueError(f"practice name {practice!r} is not a plain folder name")
-    return {n: f"{str(root).rstrip('/')}/{practice}/{n}.parquet" for n in names}
+def _spark_snapshot(session, base: str, version: int | None) -> dict:
+    """The practice's newest snapshot (or ``version``) read through Spark from remote storage."""
+    import json
+
+    from pyspark.sql.functions import input_file_name
+
+    rows = (session.read.text(f"{base}/_snapshots/*.json", wholetext=True)
+            .withColumn("path", input_file_name()).collect())
+    snaps = {int(r["path"].rsplit("/", 1)[-1].split(".")[0]): r["value"] for r in rows}
+    if not snaps or (version is not None and version not in snaps):
+        raise ValueError(f"{base}: no store snapshot {version if version is not None else ''}".rstrip())
+    return json.loads(snaps[max(snaps) if version is None else version])
+
+
+def _has_delta_connector(session) -> bool:
+    """True when the Spark session has Delta Lake's SQL extension (the delta-spark package) configured."""
+    try:
+        return "DeltaSparkSessionExtension" in (session.conf.get("spark.sql.extensions", "") or "")
+    except Exception:  # a session without that setting
+        return False
 
 
 def _spark_session():

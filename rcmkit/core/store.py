@@ -1,34 +1,38 @@
 """Loading and saving a practice's canonical tables: the only module that touches ``data/<practice>/``.
 
-Layout: ``<root>/<practice>/<table>.parquet``, one plain parquet file per table that any tool can read
-(pandas, DuckDB, Spark, R arrow), plus ``_manifest.json`` (which files make up the current version, their row
-counts and SHA-256).
+Layout (issue #15)::
 
-Writes are transactions over several tables at once and are crash safe:
+    <root>/<practice>/tables/<table>/     a Delta Lake table (delta-rs, the ``deltalake`` package): parquet
+                                          files plus its ``_delta_log/``; any Delta reader can open it
+    <root>/<practice>/_snapshots/<N>.json snapshot N of the practice: {table: Delta version, rows, sha256}
+    <root>/<practice>/.lock               the writers' lock
 
-1. every new table file is written to ``<table>.parquet.tmp-<token>`` and fsynced;
-2. a journal ``_commit.json`` naming those renames is written atomically (write + fsync + rename): this is the
-   commit point;
-3. the renames happen, the manifest is rewritten, the version is published (``current``, below), the journal
-   is removed.
+Dated tables (:data:`MONTH_CLUSTERED`) are partitioned by the calendar month of their main date, in a column
+``_month`` (``YYYY-MM``; rows without a date in the Delta null partition) that exists only in the Delta table:
+:func:`load_tables` drops it, so canonical frames are unchanged. Every table also carries ``_seq`` (int64, the
+row's position in the order it was stored): reads sort by (month, ``_seq``), so a table reads back in the same
+order whatever the file layout, appends included. Tools outside rcmkit see both columns.
 
-A process killed before step 2 leaves only temporary files, which the next writer deletes (roll back); killed
-after it, the next reader or writer finishes the renames from the journal (roll forward). Either way the tables
-are exactly the old or exactly the new version (``tests/test_reliability.py`` kills writers at every step, and
-readers in the middle of a roll forward, to prove it). A journal can only rename a table's temporary file onto
-that table: it is checked before a roll forward. Writers on one practice serialize on an advisory lock
-(``.lock``, ``flock`` exclusive); readers of several tables hold it shared, so they see one version, never a
-mix of the tables before and after a commit. Different practices never wait for each other. Readers outside
-rcmkit take no lock: for them ``<practice>/current`` is a symbolic link to ``.versions/v<N>/`` (hard links of
-one complete version's files), switched by one atomic rename once a commit's renames are done, so a commit
-interrupted mid-way never shows them a mix.
+Commits. Delta commits are per table; a store commit writes several tables and is one snapshot:
+
+1. each table's new version is written (overwrite, append, or merge: :class:`Append`, :class:`Upsert`);
+2. ``_snapshots/<N>.json`` naming every table's Delta version is written atomically (write + fsync + rename):
+   this is the commit point.
+
+Readers read the newest snapshot and each table at its version (``DeltaTable(path, version=v)``), so they see
+one committed version, never a mix, without any lock: a writer killed before step 2 leaves table versions no
+snapshot names, which readers never see and the next writer rolls back (Delta ``RESTORE`` to the snapshot's
+version; a table the snapshot does not have is removed). ``tests/test_reliability.py`` kills writers at every
+step to prove it. Writers on one practice serialize on an advisory lock (``.lock``, ``flock`` exclusive);
+different practices never wait for each other. Old snapshots stay: ``load_tables(..., version=N)`` reads
+snapshot N as long as ``rcmkit store compact`` (:func:`compact`) has not vacuumed its files.
 
 Files and folders the store creates are private to their owner: ``0600`` files in ``0700`` folders, or the mode
 in the environment variable ``RCMKIT_FILE_MODE`` (octal, e.g. ``0640``: folders get ``x`` wherever files get
-``r``). :func:`make_dirs`, :func:`write_file` and :func:`restrict` apply the same rule for other writers under
-the data and report roots.
+``r``); delta-rs writes under a matching umask and the files are restricted again after each write.
+:func:`make_dirs`, :func:`write_file` and :func:`restrict` apply the same rule for other writers under the data
+and report roots.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -42,6 +46,7 @@ import secrets
 import shutil
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -72,19 +77,35 @@ __all__ = [
     "write_file",
     "restrict",
     "committed_paths",
+    "Append",
+    "Upsert",
+    "snapshot_id",
+    "manifest",
+    "delta_datasets",
+    "table_digest",
+    "migrate",
+    "compact",
+    "MONTH_COLUMN",
+    "SEQ_COLUMN",
 ]
 
 #: A practice name is a plain folder name: letters, digits, '-', '_' and '.', not starting with '.'.
 PRACTICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MANIFEST = "_manifest.json"
-JOURNAL = "_commit.json"
+#: Folder of the practice's Delta tables, and of its snapshots (one JSON file per store commit).
+TABLES_DIR = "tables"
+SNAPSHOTS_DIR = "_snapshots"
+#: Columns the Delta tables carry besides the canonical ones (dropped by :func:`load_tables`).
+MONTH_COLUMN = "_month"
+SEQ_COLUMN = "_seq"
+#: Where ``rcmkit store migrate`` keeps the plain parquet files of the old layout until the user deletes them.
+MIGRATED_DIR = ".migrated-parquet"
 LOCK = ".lock"
 #: Environment variable with the octal mode of created files (default 0600: owner only).
 FILE_MODE_ENV = "RCMKIT_FILE_MODE"
 DEFAULT_FILE_MODE = 0o600
 #: Test hook: the name of a step of a commit (see :func:`_crash_point`) at which the process kills itself.
 CRASH_ENV = "RCMKIT_CRASH_AT"
-_TMP_NAME = re.compile(r"(?P<final>(?P<table>[a-z_]+)\.parquet)\.tmp-[0-9a-f]{1,32}")
+_SNAPSHOT_NAME = re.compile(r"(?P<n>[0-9]{8,})\.json")
 
 
 class StoreError(RcmkitError, RuntimeError):
@@ -106,13 +127,17 @@ def practice_dir(root: str | os.PathLike, practice: str) -> Path:
 
 
 def table_path(root: str | os.PathLike, practice: str, table: str) -> Path:
+    """The folder of ``table``'s Delta table (``<practice>/tables/<table>``)."""
     if table not in schema.TABLES:
         raise StoreError(f"unknown table {table!r}; canonical tables are {sorted(schema.TABLES)}")
-    return practice_dir(root, practice) / f"{table}.parquet"
+    return practice_dir(root, practice) / TABLES_DIR / table
 
 
 def has_tables(root: str | os.PathLike, practice: str, tables: Iterable[str] = ("claims",)) -> bool:
-    return all(table_path(root, practice, t).exists() for t in tables)
+    """True when the practice's newest snapshot holds every table in ``tables``."""
+    folder = practice_dir(root, practice)
+    held = _latest(folder)["tables"] if folder.is_dir() else {}
+    return all(t in held for t in tables)
 
 
 # --------------------------------------------------------------------------------------------- file modes
@@ -196,11 +221,10 @@ def restrict(path: str | os.PathLike) -> None:
 # --------------------------------------------------------------------------------------------- locking
 def _crash_point(point: str) -> None:
     """Test hook: die here, as a SIGKILL or a power loss would (no cleanup, no flush), when the environment
-    variable ``RCMKIT_CRASH_AT`` names ``point``. Points, in commit order: ``tmp:<table>`` (its temporary file
-    written), ``journal-tmp`` (journal written, not yet renamed into place: the commit point is the rename),
-    ``committed`` (journal in place), ``rename:<k>`` (k-th rename done), ``renamed``, ``manifest``,
-    ``journal-removed``. The ``rename:``..``journal-removed`` points are also passed when a later process
-    rolls a dead writer's commit forward."""
+    variable ``RCMKIT_CRASH_AT`` names ``point``. Points, in commit order: ``table:<table>`` (its new Delta
+    version committed), ``snapshot-tmp`` (snapshot written, not yet renamed into place: the commit point is the
+    rename), ``committed`` (snapshot in place), ``restricted`` (file modes set). A later writer rolling back a
+    dead writer's table versions passes ``restore:<table>`` after each table."""
     if os.environ.get(CRASH_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -265,22 +289,31 @@ def practice_lock(folder: Path, timeout: float = 600.0, poll: float = 0.2) -> It
         os.close(fd)  # closing releases the flock
 
 
-@contextlib.contextmanager
-def _read_lock(folder: Path, timeout: float, poll: float = 0.2) -> Iterator[None]:
-    """Hold the practice's lock shared while several tables are read: no commit happens in between (writers
-    wait), and readers do not wait for each other."""
-    fd = _open_lock(folder)
-    if fd is None:
-        yield
-        return
-    try:
-        _acquire(fd, fcntl.LOCK_SH, folder, timeout, poll)
-        yield
-    finally:
-        os.close(fd)
+# --------------------------------------------------------------------------------------------- what a change returns
+@dataclass(frozen=True)
+class Append:
+    """Rows to add to a table (a Delta append): what :func:`update_tables`' ``change`` returns, instead of the
+    whole new table, for a table that only grows."""
+
+    frame: pd.DataFrame
 
 
-# --------------------------------------------------------------------------------------------- commit
+@dataclass(frozen=True)
+class Upsert:
+    """Rows that replace the stored rows with the same ``keys`` and are added where there are none: a Delta merge
+    that deletes the matching rows, then an append. Replaced rows take their new place at the end of the table's
+    order (of their month, for a dated table)."""
+
+    frame: pd.DataFrame
+    keys: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "keys", tuple(self.keys))
+        if not self.keys:
+            raise ValueError("Upsert needs the key columns it replaces rows by")
+
+
+# --------------------------------------------------------------------------------------------- snapshots
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -319,333 +352,577 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _recover(folder: Path) -> None:
-    """Finish a committed transaction (roll forward) or drop an uncommitted one (roll back). Needs the lock."""
-    journal = folder / JOURNAL
-    if journal.exists():
-        renames, manifest = _read_journal(journal)
-        for k, (tmp_name, final_name) in enumerate(renames, start=1):
-            tmp = folder / tmp_name
-            if tmp.exists():
-                os.replace(tmp, folder / final_name)
-            _crash_point(f"rename:{k}")
-        _fsync_dir(folder)
-        _crash_point("renamed")
-        _write_json_atomic(folder / MANIFEST, manifest)
-        _crash_point("manifest")
-        _publish(folder, manifest)
-        journal.unlink()
-        _crash_point("journal-removed")
-    for stray in folder.glob("*.tmp-*"):
-        stray.unlink()
+def table_digest(table: pa.Table) -> str:
+    """SHA-256 of a table's content: the bytes of the table (schema and rows, in order) written as parquet with
+    fixed options, which depend on the values only (not on chunks, slices or validity buffers in memory)."""
+    h = hashlib.sha256()
+
+    class _Sink:  # a file-like object that hashes what is written to it
+        closed = False
+
+        def write(self, data):
+            h.update(data)
+            return len(data)
+
+        def flush(self):
+            pass
+
+        def tell(self):
+            return 0
+
+    pq.write_table(table.replace_schema_metadata(None), _Sink(), compression="none", store_schema=False,
+                   write_statistics=False, row_group_size=1 << 20)
+    return h.hexdigest()
 
 
-#: ``<practice>/current``: a symbolic link to the folder of the last committed version's table files, switched by
-#: one atomic rename when a commit is complete. Tools outside rcmkit (DuckDB, pandas, R) read
-#: ``<practice>/current/*.parquet`` and see one version, never a mix, even while a commit is interrupted.
-CURRENT = "current"
-VERSIONS = ".versions"
+_EMPTY_SNAPSHOT = {"snapshot": 0, "tables": {}}
 
 
-def _publish(folder: Path, manifest: dict) -> None:
-    """Hard-link the committed version's table files into ``.versions/v<N>/`` and point ``current`` at it with
-    one rename (idempotent: a recovery may publish the same version again). Versions other than the new and the
-    previous one are removed (a reader that just resolved ``current`` can still open the previous one)."""
-    versions = make_dirs(folder / VERSIONS)
-    name = f"v{int(manifest.get('version', 0)):08d}"
-    target = versions / name
-    if not target.is_dir():
-        tmp = versions / f".{name}.tmp-{secrets.token_hex(4)}"
-        make_dirs(tmp)
-        for table in manifest.get("tables", {}).values():
-            source = folder / table["file"]
-            try:
-                os.link(source, tmp / table["file"])
-            except OSError:  # no hard links on this file system: a copy
-                shutil.copy2(source, tmp / table["file"])
-        _fsync_dir(tmp)
-        os.replace(tmp, target)
-    link = folder / f"{CURRENT}.tmp-{secrets.token_hex(4)}"
-    previous = os.readlink(folder / CURRENT) if (folder / CURRENT).is_symlink() else None
-    if (folder / CURRENT).is_dir() and previous is None:  # a copy of the practice folder made it a real folder
-        shutil.rmtree(folder / CURRENT)
-    os.symlink(os.path.join(VERSIONS, name), link)
-    os.replace(link, folder / CURRENT)
-    _fsync_dir(folder)
-    keep = {name, Path(previous).name if previous else name}
-    for old in versions.iterdir():
-        if old.name not in keep and not (old.name.startswith(".") and time.time() - old.stat().st_mtime < 3600):
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _read_journal(journal: Path) -> tuple[list[tuple[str, str]], dict]:
-    """The renames and manifest of a commit journal, checked: each rename must turn a temporary file of a
-    canonical table into that table's file in the same folder (a journal cannot move files anywhere else)."""
+def _snapshot_numbers(folder: Path) -> list[int]:
     try:
-        plan = json.loads(journal.read_text(encoding="utf-8"))
-        renames = [(str(a), str(b)) for a, b in plan["renames"]]
-        manifest = plan["manifest"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"{journal}: not a commit journal rcmkit can read ({exc}); the tables are the previous "
-                         "version until it is removed") from exc
-    for tmp_name, final_name in renames:
-        match = _TMP_NAME.fullmatch(tmp_name)
-        if not match or match["final"] != final_name or match["table"] not in schema.TABLES:
-            raise StoreError(f"{journal}: renames {tmp_name!r} to {final_name!r}, which is not a temporary file "
-                             "of a canonical table becoming that table; refusing to roll forward")
-    return renames, manifest
+        names = os.listdir(folder / SNAPSHOTS_DIR)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(int(m["n"]) for n in names if (m := _SNAPSHOT_NAME.fullmatch(n)))
 
 
-#: Tables stored in date order with one row group per calendar month of this column, so DuckDB and Spark skip
-#: the months a query does not need (row-group min/max statistics) while the table stays one plain file.
+def _snapshot_path(folder: Path, number: int) -> Path:
+    return folder / SNAPSHOTS_DIR / f"{int(number):08d}.json"
+
+
+def _read_snapshot(folder: Path, number: int) -> dict:
+    """Snapshot ``number`` of the practice, checked: canonical table names, integer Delta versions."""
+    path = _snapshot_path(folder, number)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        tables = doc["tables"]
+        ok = doc["snapshot"] == number and all(
+            n in schema.TABLES and type(t["version"]) is int and t["version"] >= 0 for n, t in tables.items())
+    except FileNotFoundError:
+        known = _snapshot_numbers(folder)
+        raise StoreError(f"practice {folder.name!r} has no snapshot {number}"
+                         + (f" (snapshots 1 to {known[-1]})" if known else " (no tables yet)")) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"{path}: not a snapshot rcmkit can read ({exc})") from exc
+    if not ok:
+        raise StoreError(f"{path}: not a snapshot rcmkit can read (unknown table or version)")
+    return doc
+
+
+def _latest(folder: Path) -> dict:
+    """The practice's newest snapshot ({"snapshot": 0, "tables": {}} when it has none)."""
+    numbers = _snapshot_numbers(folder)
+    return _read_snapshot(folder, numbers[-1]) if numbers else dict(_EMPTY_SNAPSHOT)
+
+
+def _legacy_files(folder: Path) -> list[Path]:
+    return [folder / f"{n}.parquet" for n in schema.TABLES if (folder / f"{n}.parquet").is_file()]
+
+
+def _check_layout(folder: Path) -> None:
+    """A practice still in the plain-parquet layout of rcmkit before issue #15 says how to convert it."""
+    if not _snapshot_numbers(folder) and folder.is_dir() and _legacy_files(folder):
+        raise StoreError(f"practice {folder.name!r} is stored as plain parquet files (the layout before Delta "
+                         f"tables); convert it once with 'rcmkit store migrate --practice {folder.name}'")
+
+
+def _snapshot_of(folder: Path, version: int | None) -> dict:
+    if not folder.is_dir():
+        if version is not None:
+            raise StoreError(f"practice {folder.name!r} has no snapshot {version} (no tables yet)")
+        return dict(_EMPTY_SNAPSHOT)
+    _check_layout(folder)
+    return _latest(folder) if version is None else _read_snapshot(folder, int(version))
+
+
+def snapshot_id(root: str | os.PathLike, practice: str) -> int:
+    """The number of the practice's newest snapshot (0 when it has no tables): pass it as ``version=`` to read
+    exactly these tables again later."""
+    return int(_snapshot_of(practice_dir(root, practice), None)["snapshot"])
+
+
+def manifest(root: str | os.PathLike, practice: str, version: int | None = None) -> dict:
+    """Snapshot ``version`` (default: the newest): ``{"snapshot": N, "tables": {name: {"version": Delta version,
+    "rows": n, "sha256": content digest, "next_seq": n}}}``. A table's ``sha256`` is :func:`table_digest` of the
+    rows last written whole, chained (``sha256(previous + operation + digest of the rows)``) over later appends
+    and upserts: equal for equal histories, and cheap to keep for an append."""
+    return _snapshot_of(practice_dir(root, practice), version)
+
+
+# --------------------------------------------------------------------------------------------- writing
+#: Tables partitioned by the calendar month of this column (``_month``): a late 835 adds files to its month.
 MONTH_CLUSTERED = {"claims": "submitted_on", "remittances": "paid_on", "postings": "posted_on", "ledger": "posted_on"}
-#: Row groups of other tables (and of a very large month) hold at most this many rows.
-ROW_GROUP_ROWS = 1 << 20
+#: Table properties of the Delta tables rcmkit creates: old log entries are never removed behind the user's back
+#: (reports read old versions); ``rcmkit store compact`` is the one command that removes files.
+TABLE_CONFIG = {"delta.enableExpiredLogCleanup": "false"}
 
 
-def _month_groups(table: pa.Table, column: str) -> tuple[pa.Table, list[tuple[int, int]]]:
-    """``table`` in a stable order by the calendar month of ``column`` (nulls last) and the (offset, length) of
-    each month's rows."""
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    """delta-rs creates files with the umask: make it give :func:`file_mode` files in :func:`dir_mode` folders."""
+    old = os.umask(0o777 & ~dir_mode())
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _restrict_tree(path: Path) -> None:
+    """:func:`restrict` for a table folder, changing only what differs (a table keeps many files)."""
+    fmode, dmode = file_mode(), dir_mode()
+    for sub, _dirs, files in os.walk(path):
+        if os.stat(sub).st_mode & 0o7777 != dmode:
+            os.chmod(sub, dmode)
+        for name in files:
+            p = os.path.join(sub, name)
+            st = os.lstat(p)
+            if not os.path.islink(p) and st.st_mode & 0o7777 != fmode:
+                os.chmod(p, fmode)
+
+
+def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
+    """``table`` with ``_seq`` (``start``, ``start + 1``, ...) and, for a dated table, ``_month``."""
     import numpy as np
     import pyarrow.compute as pc
 
-    dates = table[column]
-    key = pc.add(pc.multiply(pc.year(dates), 12), pc.month(dates))
-    key = pc.fill_null(key, np.iinfo(np.int64).max).to_numpy().astype("int64", copy=False)
-    order = np.argsort(key, kind="stable")
-    ordered = table.take(pa.array(order)) if len(order) and (np.diff(order) != 1).any() else table
-    sorted_key = key[order]
-    bounds = np.flatnonzero(np.diff(sorted_key)) + 1
-    starts = np.concatenate([[0], bounds]).astype(int)
-    ends = np.concatenate([bounds, [len(sorted_key)]]).astype(int)
-    return ordered, [(int(a), int(b - a)) for a, b in zip(starts, ends)]
-
-
-def _write_parquet(name: str, table: pa.Table, fh) -> None:
-    """Deterministic bytes (fixed writer options, no pandas metadata, no timestamps); month-clustered tables get
-    one row group per month (:data:`MONTH_CLUSTERED`)."""
+    out = table.append_column(pa.field(SEQ_COLUMN, pa.int64(), nullable=False),
+                              pa.array(np.arange(start, start + table.num_rows, dtype=np.int64)))
     column = MONTH_CLUSTERED.get(name)
-    if column is None or table.num_rows == 0:
-        pq.write_table(table, fh, compression="zstd", store_schema=False, row_group_size=ROW_GROUP_ROWS)
-        return
-    ordered, months = _month_groups(table, column)
-    with pq.ParquetWriter(fh, ordered.schema, compression="zstd", store_schema=False) as writer:
-        for offset, length in months:
-            writer.write_table(ordered.slice(offset, length), row_group_size=ROW_GROUP_ROWS)
+    if column is not None:
+        out = out.append_column(pa.field(MONTH_COLUMN, pa.string()), pc.strftime(table[column], format="%Y-%m"))
+    return out
 
 
-def _write_error(path: Path, exc: OSError) -> StoreError:
+def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
+    """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append')."""
+    from deltalake import WriterProperties, write_deltalake
+
+    exists = (path / "_delta_log").is_dir()
+    write_deltalake(str(path), data, mode=mode, partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
+                    schema_mode="overwrite" if mode == "overwrite" else "merge",
+                    writer_properties=WriterProperties(compression="ZSTD"),
+                    configuration=None if exists else TABLE_CONFIG)
+
+
+def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...]) -> int:
+    """Delete the stored rows whose ``keys`` equal those of ``rows`` (one Delta commit); the number deleted."""
+    from deltalake import DeltaTable, WriterProperties
+
+    source = rows.select(list(keys))
+    predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    metrics = (DeltaTable(str(path)).merge(source, predicate, source_alias="s", target_alias="t",
+                                           writer_properties=WriterProperties(compression="ZSTD"))
+               .when_matched_delete().execute())
+    return int(metrics.get("num_target_rows_deleted", 0))
+
+
+def _chain(previous: str, operation: str, table: pa.Table) -> str:
+    return hashlib.sha256(f"{previous}\n{operation}\n{table_digest(table)}".encode()).hexdigest()
+
+
+def _log_version(path: Path) -> int:
+    """The newest version in a Delta table's log (-1 when it has none), from the log's file names."""
+    try:
+        names = os.listdir(path / "_delta_log")
+    except FileNotFoundError:
+        return -1
+    versions = [int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
+    return max(versions, default=-1)
+
+
+def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tuple[str, ...],
+                 info: dict | None) -> dict | None:
+    """Write one table's new Delta version; its snapshot entry (None when there was nothing to write)."""
+    path = folder / TABLES_DIR / name
+    n = table.num_rows
+    if kind != "overwrite" and n == 0 and info is not None:
+        return None
+    if kind == "overwrite" or info is None:
+        make_dirs(path)
+        _write_delta(name, path, _with_helpers(name, table, 0), "overwrite")
+        rows, seq, digest = n, n, table_digest(table)
+    elif kind == "append":
+        _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
+        rows, seq, digest = info["rows"] + n, info["next_seq"] + n, _chain(info["sha256"], "append", table)
+    else:
+        deleted = _delete_keys(path, table, keys)
+        _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
+        rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
+        digest = _chain(info["sha256"], "upsert " + ",".join(keys), table)
+    return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
+
+
+def _write_error(path: Path, exc: BaseException) -> StoreError:
     """One line for the user: what could not be written, and why (e.g. 'No space left on device')."""
-    why = exc.strerror or str(exc) or type(exc).__name__
-    hint = "; free some space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    text = str(exc)
+    why = (exc.strerror if isinstance(exc, OSError) else None) or \
+        (text.strip().splitlines() or [type(exc).__name__])[-1]
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    for known in ("No space left on device", "Disk quota exceeded"):  # delta-rs: the OS message in its own text
+        if known in text:
+            why, full = known, True
+    hint = "; free some space and run again" if full else ""
     return StoreError(f"cannot write {path}: {why}{hint}; the stored tables are unchanged")
 
 
-def _unfinished(folder: Path, exc: OSError) -> StoreError:
-    return StoreError(f"cannot finish writing the tables in {folder}: {exc.strerror or exc}; the commit is recorded "
-                      "and completes on the next read or write")
+def _recover(folder: Path) -> None:
+    """Roll back what a writer killed before its commit point left: table versions newer than the newest
+    snapshot names are restored to that snapshot's version (Delta RESTORE: a new version with the old content,
+    named by a new snapshot of the same content), tables it does not have are removed, temporary snapshot files
+    go. Needs the practice lock."""
+    for stray in (folder / SNAPSHOTS_DIR).glob("*.tmp-*"):
+        _unlink_quietly(stray)
+    tables_dir = folder / TABLES_DIR
+    if not tables_dir.is_dir():
+        return
+    latest = _latest(folder)
+    held = {n: dict(t) for n, t in latest["tables"].items()}
+    restored = False
+    for name in sorted(os.listdir(tables_dir)):
+        path = tables_dir / name
+        info = held.get(name)
+        if info is None:
+            shutil.rmtree(path)
+        elif _log_version(path) > info["version"]:
+            from deltalake import DeltaTable
+
+            with _private_umask():
+                DeltaTable(str(path)).restore(info["version"])
+            info["version"] = _log_version(path)
+            restored = True
+            _crash_point(f"restore:{name}")
+    if restored:  # the same content at the RESTORE versions: a new snapshot, so no version is left unnamed
+        _write_json_atomic(_snapshot_path(folder, latest["snapshot"] + 1),
+                           {"snapshot": latest["snapshot"] + 1, "tables": held})
 
 
-def _commit(folder: Path, arrow: Mapping[str, pa.Table]) -> dict:
-    """Write the tables as one transaction. The caller holds the practice lock.
+def _commit(folder: Path, ops: Mapping[str, tuple[str, pa.Table, tuple[str, ...]]]) -> dict:
+    """Write the tables as one snapshot. The caller holds the practice lock (and :func:`_recover` has run).
 
-    A failed write before the commit point (a full disk: ``OSError`` ENOSPC) removes this transaction's temporary
-    files and raises :class:`StoreError` naming the file; the tables stay the previous version."""
-    manifest_path = folder / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 0, "tables": {}}
-    token = secrets.token_hex(4)
-    renames = []
-    written: list[Path] = []
+    ``ops``: per table, ('overwrite' | 'append' | 'upsert', canonical arrow table, keys). A failed write before
+    the commit point (a full disk) rolls the tables written so far back and raises :class:`StoreError` naming the
+    table; the practice stays at the previous snapshot."""
+    base = _latest(folder)
+    tables = dict(base["tables"])
+    written: list[str] = []
+    new = {"snapshot": int(base["snapshot"]) + 1, "tables": tables}
+    target = _snapshot_path(folder, new["snapshot"])
+    current = folder / TABLES_DIR
     try:
-        for name, table in sorted(arrow.items()):
-            final = f"{name}.parquet"
-            tmp = folder / f"{final}.tmp-{token}"
-            written.append(tmp)
-            try:
-                with os.fdopen(_create(tmp), "wb") as fh:
-                    _write_parquet(name, table, fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            except OSError as exc:
-                raise _write_error(folder / final, exc) from None
-            manifest["tables"][name] = {"file": final, "rows": table.num_rows, "sha256": file_sha256(tmp)}
-            renames.append((tmp.name, final))
-            _crash_point(f"tmp:{name}")
-        manifest["version"] = int(manifest.get("version", 0)) + 1
-        _write_json_atomic(folder / JOURNAL, {"renames": renames, "manifest": manifest}, crash_point="journal-tmp")
+        with _private_umask():
+            for name in sorted(ops):
+                kind, table, keys = ops[name]
+                current = folder / TABLES_DIR / name
+                info = _write_table(folder, name, kind, table, keys, tables.get(name))
+                if info is not None:
+                    tables[name] = info
+                    written.append(name)
+                    _crash_point(f"table:{name}")
+            if not written:
+                return base
+            current = target
+            make_dirs(folder / SNAPSHOTS_DIR)
+            _write_json_atomic(target, new, crash_point="snapshot-tmp")
     except BaseException as exc:
-        if (folder / JOURNAL).exists():  # the journal is in place (not synced?): committed all the same
-            if isinstance(exc, OSError):
-                raise _unfinished(folder, exc) from None
+        if target.exists():  # the snapshot is in place: committed all the same
             raise
-        # Not committed: roll back, nothing of this transaction stays. (A SIGKILL leaves the temporary files to
-        # the next writer's _recover.)
-        for tmp in written:
-            _unlink_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise _write_error(folder / JOURNAL, exc) from None
-        raise
+        with contextlib.suppress(Exception):  # roll back now; else the next writer does
+            _recover(folder)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)) or isinstance(exc, schema.SchemaError):
+            raise
+        raise _write_error(current, exc) from None
     _crash_point("committed")
-    try:
-        _recover(folder)
-    except OSError as exc:  # after the commit point: the next reader or writer finishes it from the journal
-        raise _unfinished(folder, exc) from None
-    return manifest
+    with contextlib.suppress(OSError):
+        for name in written:
+            _restrict_tree(folder / TABLES_DIR / name)
+        _restrict_tree(folder / SNAPSHOTS_DIR)
+    _crash_point("restricted")
+    return new
+
+
+def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[str, ...]]]:
+    """A change's tables as commit operations, each conformed to its canonical schema first."""
+    out = {}
+    for name, value in changed.items():
+        if name not in schema.TABLES:  # before anything is written
+            raise StoreError(f"unknown table {name!r}; canonical tables are {sorted(schema.TABLES)}")
+        if isinstance(value, Append):
+            out[name] = ("append", schema.to_arrow(name, value.frame), ())
+        elif isinstance(value, Upsert):
+            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys)
+        else:
+            out[name] = ("overwrite", schema.to_arrow(name, value), ())
+    return out
 
 
 def save_tables(
     root: str | os.PathLike,
     practice: str,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame | Append | Upsert],
     *,
     lock_timeout: float = 600.0,
 ) -> dict:
-    """Replace the given tables of ``practice`` in one crash-safe transaction; returns the new manifest.
+    """Replace the given tables of ``practice`` (or append / upsert rows: :class:`Append`, :class:`Upsert`) in
+    one crash-safe snapshot; returns it (:func:`manifest`).
 
     Each frame is conformed to its canonical schema first (a :class:`rcmkit.core.schema.SchemaError` lists every
     problem, and nothing is written). Tables not named keep their current version.
     """
     folder = practice_dir(root, practice)
-    arrow = {name: schema.to_arrow(name, df) for name, df in tables.items()}
+    ops = _ops(tables)
+    _check_layout(folder)
     with practice_lock(folder, timeout=lock_timeout):
-        return _commit(folder, arrow)
+        return _commit(folder, ops)
 
 
 def update_tables(
     root: str | os.PathLike,
     practice: str,
     names: Iterable[str],
-    change: Callable[[dict[str, pd.DataFrame]], Mapping[str, pd.DataFrame]],
+    change: Callable[[dict[str, pd.DataFrame]], Mapping[str, pd.DataFrame | Append | Upsert]],
     *,
     lock_timeout: float = 600.0,
 ) -> dict:
-    """Read-modify-write under the practice lock: ``change(current tables)`` returns the tables to replace.
+    """Read-modify-write under the practice lock: ``change(current tables)`` returns, per table to change, the
+    whole new table, an :class:`Append` of new rows or an :class:`Upsert` of rows by key.
 
     The lock is held from the read to the commit, so two concurrent updates serialize and neither loses the
-    other's rows (an ingest while another ingest runs waits, then sees its result).
+    other's rows (an ingest while another ingest runs waits, then sees its result). Returns the new snapshot
+    (the current one when nothing changed).
     """
     folder = practice_dir(root, practice)
+    _check_layout(folder)
     with practice_lock(folder, timeout=lock_timeout):
-        current = {n: _read(folder, n, required=False) for n in names}
-        changed = change(current)
-        arrow = {name: schema.to_arrow(name, df) for name, df in changed.items()}
-        return _commit(folder, arrow) if arrow else {}
+        snap = _latest(folder)
+        current = {n: _read(folder, n, snap["tables"].get(n), required=False) for n in names}
+        ops = _ops(change(current))
+        return _commit(folder, ops) if ops else snap
 
 
 # --------------------------------------------------------------------------------------------- reading
-def _read(folder: Path, name: str, *, required: bool, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        if required:
-            raise StoreError(
-                f"no {name!r} table for practice {folder.name!r}: expected {path}. Create it with "
-                f"'rcmkit demo --practice {folder.name}' or 'rcmkit ingest --practice {folder.name} FILES'."
-            )
-        empty = schema.empty(name)
-        return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
-    wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
-                                                                  if c in set(columns)]
+def _delta_table(folder: Path, name: str, version: int):
+    from deltalake import DeltaTable
+
+    path = folder / TABLES_DIR / name
     try:
-        present = set(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[c for c in wanted if c in present])
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise StoreError(f"{path}: not a readable parquet file ({exc})") from exc
-    # Columns added to a table's schema later (Column.optional): a file written before reads them as nulls.
+        return DeltaTable(str(path), version=version)
+    except Exception as exc:  # delta-rs raises its own types for a missing log or version
+        raise StoreError(f"{path}: cannot read version {version} of this Delta table ({exc}); was it vacuumed "
+                         "(rcmkit store compact) or copied partially?") from exc
+
+
+def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: object) -> pa.Table:
+    """``table``'s ``wanted`` columns in canonical order and types; columns added to the schema later
+    (``Column.optional``) read as nulls from tables written before."""
     spec = {c.name: c for c in schema.TABLES[name].columns}
     for c in [c for c in wanted if c not in table.column_names and spec[c].optional]:
         table = table.append_column(pa.field(c, spec[c].type, nullable=True), pa.nulls(table.num_rows, spec[c].type))
     missing = [c for c in wanted if c not in table.column_names]
     if missing:
-        raise StoreError(f"{path}: missing canonical columns {missing}")
-    return schema.from_arrow(name, table.select(wanted))
+        raise StoreError(f"{where}: missing canonical columns {missing}")
+    table = table.select(wanted)
+    target = pa.schema([pa.field(c, spec[c].type) for c in wanted])
+    return table if table.schema.equals(target) else table.cast(target)
+
+
+def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.Table:
+    """Version ``version`` of a table, ``wanted`` columns, in stored order (month, then ``_seq``)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+    present = set(dataset.schema.names)
+    dated = MONTH_COLUMN in present
+    helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else [])
+    try:
+        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
+                         "(rcmkit store compact) or copied partially?") from exc
+    keys = ([(MONTH_COLUMN, "ascending", "at_end")] if dated else []) + [(SEQ_COLUMN, "ascending", "at_end")]
+    try:
+        order = pc.sort_indices(table, sort_keys=keys)
+    except (TypeError, ValueError):  # pyarrow < 25: one null placement for all keys
+        order = pc.sort_indices(table, sort_keys=[k[:2] for k in keys], null_placement="at_end")
+    if len(order) and (np.diff(order.to_numpy()) != 1).any():
+        table = table.take(order)
+    return _canonical_arrow(name, table.drop_columns(helpers), wanted, folder / TABLES_DIR / name)
+
+
+def _read(folder: Path, name: str, info: dict | None, *, required: bool,
+          columns: Iterable[str] | None = None) -> pd.DataFrame:
+    if info is None:
+        if required:
+            raise StoreError(
+                f"no {name!r} table for practice {folder.name!r}: expected {folder / TABLES_DIR / name}. Create it "
+                f"with 'rcmkit demo --practice {folder.name}' or 'rcmkit ingest --practice {folder.name} FILES'."
+            )
+        empty = schema.empty(name)
+        return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
+    wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
+                                                                  if c in set(columns)]
+    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted))
 
 
 def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,
-               lock_timeout: float = 600.0) -> pd.DataFrame:
+               lock_timeout: float = 600.0, version: int | None = None) -> pd.DataFrame:
     """One canonical table as a pandas frame; an empty canonical frame when absent and not ``required``."""
-    return load_tables(root, practice, [name], required=required, lock_timeout=lock_timeout)[name]
+    return load_tables(root, practice, [name], required=required, lock_timeout=lock_timeout, version=version)[name]
 
 
 def load_tables(
     root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *, required: bool = True,
-    lock_timeout: float = 600.0, columns: Mapping[str, Iterable[str]] | None = None,
+    lock_timeout: float = 600.0, columns: Mapping[str, Iterable[str]] | None = None, version: int | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Several tables at once (all canonical tables by default), all of one committed version: the practice's
-    lock is held shared while they are read, so a commit waits for the read and a read for a commit.
-    ``columns``: for the tables it names, read only those columns (in canonical order), e.g.
-    :data:`rcmkit.metrics.SUITE_COLUMNS` for the KPI suite."""
+    """Several tables at once (all canonical tables by default), all of one snapshot: the newest, or snapshot
+    ``version`` (:func:`snapshot_id`). Readers take no lock: a snapshot never changes, and a commit is visible
+    only once its snapshot is written. ``columns``: for the tables it names, read only those columns (in
+    canonical order), e.g. :data:`rcmkit.metrics.SUITE_COLUMNS` for the KPI suite. ``lock_timeout`` is accepted
+    for compatibility and unused."""
     names = list(names) if names is not None else list(schema.TABLES)
     columns = dict(columns or {})
     for name in names:
-        table_path(root, practice, name)  # an unknown table or practice name is an error, before any waiting
+        table_path(root, practice, name)  # an unknown table or practice name is an error
     folder = practice_dir(root, practice)
-
-    def read() -> dict[str, pd.DataFrame]:
-        return {n: _read(folder, n, required=required, columns=columns.get(n)) for n in names}
-
-    return _committed(folder, lock_timeout, read) if folder.is_dir() else read()
-
-
-def _committed(folder: Path, lock_timeout: float, read: Callable[[], dict]):
-    """``read()`` under the practice's shared lock, once no commit is pending: a writer that died after its
-    commit point (a live one holds the lock while its journal exists) is finished first (roll forward)."""
-    while True:
-        with _read_lock(folder, lock_timeout):
-            if not (folder / JOURNAL).exists():
-                return read()
-        with practice_lock(folder, timeout=lock_timeout):
-            pass
-
-
-#: Where :func:`committed_paths` keeps snapshots (hard links) of a version for lazy readers, and how long.
-SNAPSHOTS = ".snapshots"
-SNAPSHOT_TTL_SECONDS = 24 * 3600
+    snap = _snapshot_of(folder, version)
+    return {n: _read(folder, n, snap["tables"].get(n), required=required, columns=columns.get(n)) for n in names}
 
 
 def committed_paths(root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *,
-                    lock_timeout: float = 600.0, snapshot: bool = True) -> dict[str, Path]:
-    """The files of the practice's current committed version (after finishing a commit a dead writer left
-    behind), for engines that scan parquet themselves (DuckDB, Spark: :func:`rcmkit.core.engine.open_tables`).
-    Tables the practice does not have are left out.
-
-    A lazy scan opens its files when a query runs, perhaps after a later commit. With ``snapshot`` (the default)
-    the files are hard-linked, under the practice's shared lock, into ``.snapshots/<id>/``: a link keeps that
-    version's bytes whatever later commits rename over the table files, so every query of a KPI run reads one
-    version. Snapshots older than a day are removed when the next one is taken. Where the file system has no
-    hard links, the table files themselves are returned."""
+                    version: int | None = None, lock_timeout: float = 600.0,
+                    snapshot: bool = True) -> dict[str, list[Path]]:
+    """Per table, the parquet files of its Delta version in the newest snapshot (or snapshot ``version``), for
+    engines that scan parquet themselves without a Delta connector (DuckDB ``read_parquet([...])``, Spark
+    ``read.parquet(*files)``: :func:`rcmkit.core.engine.open_tables`). The files of a version never change, so
+    a lazy scan reads that version whatever commits follow (until ``rcmkit store compact`` vacuums it). The
+    files hold the canonical columns and ``_seq``; ``_month`` is in the folder names only. Tables the snapshot
+    does not have are left out. ``lock_timeout`` and ``snapshot`` are accepted for compatibility and unused."""
     names = list(names) if names is not None else list(schema.TABLES)
     for name in names:
         table_path(root, practice, name)
     folder = practice_dir(root, practice)
+    snap = _snapshot_of(folder, version)
+    return {n: [Path(u.removeprefix("file://"))
+                for u in _delta_table(folder, n, snap["tables"][n]["version"]).file_uris()]
+            for n in names if n in snap["tables"]}
+
+
+def delta_datasets(root: str | os.PathLike, practice: str, names: Iterable[str] | None = None, *,
+                   version: int | None = None) -> dict[str, object]:
+    """Per table, a ``pyarrow.dataset.Dataset`` of its Delta version in the newest snapshot (or snapshot
+    ``version``): DuckDB scans it lazily (``duckdb.from_arrow(dataset)``), with ``_month`` as a column."""
+    names = list(names) if names is not None else list(schema.TABLES)
+    folder = practice_dir(root, practice)
+    snap = _snapshot_of(folder, version)
+    return {n: _delta_table(folder, n, snap["tables"][n]["version"]).to_pyarrow_dataset()
+            for n in names if n in snap["tables"]}
+
+
+# --------------------------------------------------------------------------------------------- migration, compaction
+#: Files of the plain-parquet layout (before issue #15) that ``migrate`` moves to :data:`MIGRATED_DIR`.
+_LEGACY_EXTRAS = ("_manifest.json", "current", ".versions", ".snapshots")
+
+
+def migrate(root: str | os.PathLike, practice: str, *, lock_timeout: float = 600.0) -> dict:
+    """Convert a practice stored as plain parquet files (``<practice>/<table>.parquet``) to Delta tables in one
+    snapshot. Each table's rows and content digest (:func:`table_digest` of its canonical rows, in stored order)
+    are compared before and after; on any difference the Delta tables are removed again and nothing changes.
+    The old files (and ``_manifest.json``, ``current``, ``.versions``) move to ``<practice>/.migrated-parquet/``,
+    kept until the user deletes them. Returns ``{"snapshot": N, "tables": {name: {"rows", "sha256"}}}``."""
+    folder = practice_dir(root, practice)
     if not folder.is_dir():
-        return {}
-
-    def read() -> dict[str, Path]:
-        current = {n: folder / f"{n}.parquet" for n in names if (folder / f"{n}.parquet").exists()}
-        return _snapshot(folder, current) if snapshot and current else current
-
-    return _committed(folder, lock_timeout, read)
-
-
-def _snapshot(folder: Path, files: Mapping[str, Path]) -> dict[str, Path]:
-    snapshots = folder / SNAPSHOTS
-    now = time.time()
-    if snapshots.is_dir():
-        for old in snapshots.iterdir():
+        raise StoreError(f"no practice {practice!r} under {root}")
+    with practice_lock(folder, timeout=lock_timeout):
+        if (folder / "_commit.json").exists():
+            raise StoreError(f"{folder / '_commit.json'}: an unfinished commit of the old store; finish it with the "
+                             "rcmkit version that wrote it (any read does) before migrating")
+        old = _legacy_files(folder)
+        if not old:
+            raise StoreError(f"practice {practice!r} has no plain parquet tables: nothing to migrate")
+        if _snapshot_numbers(folder):
+            raise StoreError(f"practice {practice!r} has Delta tables already and old parquet files beside them; "
+                             "move the old files away by hand")
+        before: dict[str, pa.Table] = {}
+        for path in old:
+            name = path.name[: -len(".parquet")]
             try:
-                if now - old.stat().st_mtime > SNAPSHOT_TTL_SECONDS:
-                    for f in old.iterdir():
-                        f.unlink()
-                    old.rmdir()
-            except OSError:
-                pass  # another reader is cleaning it up
-    target = snapshots / f"{time.time_ns()}-{secrets.token_hex(4)}"
-    try:
-        make_dirs(target)
-        out = {}
-        for name, path in files.items():
-            os.link(path, target / path.name)
-            out[name] = target / path.name
-        return out
-    except OSError:
-        return dict(files)
+                table = pq.read_table(path)
+            except Exception as exc:  # pyarrow raises several types for unreadable files
+                raise StoreError(f"{path}: not a readable parquet file ({exc}); nothing was migrated") from exc
+            before[name] = _canonical_arrow(name, table, schema.TABLES[name].names, path)
+        expected = {n: {"rows": t.num_rows, "sha256": table_digest(t)} for n, t in before.items()}
+        try:
+            snap = _commit(folder, {n: ("overwrite", t, ()) for n, t in before.items()})
+            got = {}
+            for name in before:
+                table = _read_arrow(folder, name, snap["tables"][name]["version"], schema.TABLES[name].names)
+                got[name] = {"rows": table.num_rows, "sha256": table_digest(table)}
+            if got != expected:
+                bad = sorted(n for n in expected if got.get(n) != expected[n])
+                raise StoreError(f"practice {practice!r}: the Delta tables differ from the parquet files in {bad}; "
+                                 "nothing was migrated")
+        except BaseException:
+            shutil.rmtree(folder / TABLES_DIR, ignore_errors=True)
+            shutil.rmtree(folder / SNAPSHOTS_DIR, ignore_errors=True)
+            raise
+        kept = make_dirs(folder / MIGRATED_DIR)
+        for path in [*old, *(folder / n for n in _LEGACY_EXTRAS)]:
+            if path.exists() or path.is_symlink():
+                os.replace(path, kept / path.name)
+        _fsync_dir(folder)
+        return {"snapshot": snap["snapshot"], "tables": expected}
+
+
+#: Days of history ``rcmkit store compact`` keeps by default (besides the versions reports name).
+DEFAULT_RETAIN_DAYS = 400
+
+
+def report_snapshots(reports_root: str | os.PathLike, practice: str) -> list[int]:
+    """The store snapshots the practice's reports read: ``store_snapshot`` of every
+    ``<reports_root>/<practice>/*/run.json`` (reports written before issue #15 have none)."""
+    folder = practice_dir(reports_root, practice)
+    out = set()
+    for run in folder.glob("*/run.json"):
+        try:
+            number = json.loads(run.read_text(encoding="utf-8")).get("store", {}).get("store_snapshot")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(number, int):
+            out.add(number)
+    return sorted(out)
+
+
+def compact(root: str | os.PathLike, practice: str, *, retain_days: float = DEFAULT_RETAIN_DAYS,
+            keep_snapshots: Iterable[int] = (), lock_timeout: float = 600.0) -> dict:
+    """OPTIMIZE (compact small files into large ones) then VACUUM every table of the practice, as one new
+    snapshot with the same content. VACUUM deletes the files no version younger than ``retain_days`` needs,
+    except those of the snapshots in ``keep_snapshots`` (the ones reports read: :func:`report_snapshots`) and
+    the newest. Returns ``{"snapshot": N, "files_removed": n, "tables": {...}}``."""
+    from deltalake import DeltaTable, WriterProperties
+
+    folder = practice_dir(root, practice)
+    _check_layout(folder)
+    with practice_lock(folder, timeout=lock_timeout):
+        base = _latest(folder)
+        if not base["tables"]:
+            raise StoreError(f"practice {practice!r} has no tables to compact")
+        kept = [_read_snapshot(folder, int(n)) for n in sorted(set(keep_snapshots)) if n in _snapshot_numbers(folder)]
+        tables = {n: dict(t) for n, t in base["tables"].items()}
+        removed = 0
+        with _private_umask():
+            for name in sorted(tables):
+                path = folder / TABLES_DIR / name
+                table = DeltaTable(str(path))
+                table.optimize.compact(writer_properties=WriterProperties(compression="ZSTD"))
+                tables[name]["version"] = _log_version(path)
+                versions = sorted({tables[name]["version"]} | {s["tables"][name]["version"] for s in kept
+                                                                if name in s["tables"]})
+                table = DeltaTable(str(path))
+                removed += len(table.vacuum(retention_hours=int(retain_days * 24), dry_run=False,
+                                            enforce_retention_duration=False, keep_versions=versions))
+                _crash_point(f"table:{name}")
+            new = {"snapshot": int(base["snapshot"]) + 1, "tables": tables}
+            _write_json_atomic(_snapshot_path(folder, new["snapshot"]), new, crash_point="snapshot-tmp")
+        for name in tables:
+            _restrict_tree(folder / TABLES_DIR / name)
+        return {**new, "files_removed": removed}

@@ -11,7 +11,7 @@ from rcmkit.explorer import app
 
 def _params(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--practice", default="demo", help="practice folder under the data root (default: demo)")
-    ap.add_argument("--data-root", default="data", help="folder holding <practice>/<table>.parquet (default: data)")
+    ap.add_argument("--data-root", default="data", help="folder holding <practice>/tables/<table> (default: data)")
     ap.add_argument("--end", default=None, help="last month of the period, YYYY-MM (default: the last full month)")
     ap.add_argument("--months", type=int, default=3, choices=list(app.PERIOD_MONTHS), help="period length")
     ap.add_argument("--metric", default="initial_denial_rate", choices=list(app.METRICS))

@@ -104,7 +104,7 @@ def prepare_notebook(
     data_root = Path(data_root).resolve()
     if not store.has_tables(data_root, practice, ("claims", "remittances", "ledger")):
         raise store.StoreError(f"practice {practice!r} has no tables under {data_root} (expected "
-                               f"{store.practice_dir(data_root, practice)}/claims.parquet and the others)")
+                               f"{store.practice_dir(data_root, practice)}/tables/claims and the others)")
     if months not in PERIOD_MONTHS:
         raise ValueError(f"months must be one of {list(PERIOD_MONTHS)}, got {months!r}")
     if end is not None:

@@ -379,7 +379,8 @@ def ingest(
     read_names = {f.name for f in x12s + csvs}
     from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
 
-    def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append]:
+        stored_tables = current
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
         fresh, summary.duplicates = _drop_known(new, current)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
@@ -448,7 +449,35 @@ def ingest(
         summary.unapplied = len(waiting)
         summary.unapplied_cents = int(waiting["amount_cents"].sum())
         summary.contracts = len(rates)
-        return out
+        return _incremental(stored_tables, current, out, read_names, store.manifest(root, practice)["tables"])
 
     store.update_tables(root, practice, _STORED, change)
     return summary
+
+
+#: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
+_APPENDED = ("claims", "claim_lines", "remittances", "remit_lines", "adjustments", "payments", "remittance_details",
+             "remit_line_details", "claim_line_details", "plb", "remarks", "ingested_files")
+
+
+def _incremental(stored: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame], out: dict[str, pd.DataFrame],
+                 read_names: set[str], held: dict) -> dict[str, pd.DataFrame | store.Append]:
+    """The ingest's new tables as the store writes them: a table that only gained rows at its end is an
+    :class:`rcmkit.core.store.Append` of those rows (a Delta append that touches their months only); a table the
+    practice holds and this run left equal is not written; any other is written whole."""
+    result: dict[str, pd.DataFrame | store.Append] = {}
+    for name, df in out.items():
+        before = stored.get(name)
+        if before is None:  # not read (the ledger): written whole
+            result[name] = df
+            continue
+        if name in held and (df is before or (len(df) == len(before) and df.equals(before))):
+            continue
+        grown = len(df) >= len(before) and current[name] is before
+        if name in _APPENDED and grown and df.index[:len(before)].equals(pd.RangeIndex(len(before))):
+            result[name] = store.Append(df.iloc[len(before):])  # _append kept the stored rows first, in order
+        elif name in ("ingest_warnings", "rejections") and not before["file"].isin(read_names).any():
+            result[name] = store.Append(df.iloc[len(before):])  # no stored row was about a file read again
+        else:
+            result[name] = df
+    return result

@@ -128,6 +128,8 @@ class ReportParams:
     month_is_default: bool = False  # True when month was null and resolved to the last full month
     practice_name: str | None = None
     benchmark_overrides: dict = field(default_factory=dict)  # {kpi: {good, acceptable, ...}}, validated
+    #: The store snapshot to read (``rcmkit report --as-of-version N``); None: the newest, pinned by run_report.
+    store_version: int | None = None
 
     @property
     def report_dir(self) -> Path:
@@ -151,6 +153,7 @@ class ReportParams:
             "practice_name": self.practice_name,
             "metric_options": dict(self.metric_options),
             "benchmark_overrides": {k: dict(v) for k, v in self.benchmark_overrides.items()},
+            "store_version": self.store_version,
         }
 
     def fingerprint_fields(self) -> dict[str, Any]:
@@ -316,8 +319,10 @@ def load_params(
     output_root: str | os.PathLike | None = None,
     cwd: str | os.PathLike | None = None,
     check_data: bool = True,
+    store_version: int | None = None,
 ) -> ReportParams:
-    """Read and validate a parameter file; ``month``/``output_root`` override the file (command-line options).
+    """Read and validate a parameter file; ``month``/``output_root`` override the file (command-line options);
+    ``store_version``: read that store snapshot (:func:`rcmkit.core.store.snapshot_id`) instead of the newest.
 
     Relative paths are resolved against ``cwd`` (default: the current directory, i.e. the project root), and
     ``data_root``/``output_root`` must stay inside it (see :func:`confined_path`; ``RCMKIT_ALLOW_OUTSIDE_ROOTS=1``
@@ -413,6 +418,7 @@ def load_params(
         title=values["title"],
         metric_options=dict(metric_options),
         month_is_default=month_value is None,
+        store_version=store_version,
         practice_name=values["practice_name"],
         benchmark_overrides=overrides,
     )
@@ -466,16 +472,21 @@ def validate_data(
     make = f"create it with 'rcmkit demo --practice {practice}' or 'rcmkit ingest'"
     if not root.is_dir():
         raise ParamError(source, "data_root", f"folder {root} does not exist; expected the folder that holds "
-                         f"<practice>/<table>.parquet ({make})", lines.get("data_root"))
+                         f"<practice>/tables/<table> ({make})", lines.get("data_root"))
     if not folder.is_dir():
         raise ParamError(source, "practice", f"no data for practice {practice!r}: folder {folder} does not exist "
                          f"({make})", lines.get("practice"))
-    missing = [t for t in REQUIRED_TABLES if not store.table_path(root, practice, t).exists()]
+    try:  # an unknown snapshot, or the parquet layout before Delta tables, says what to do
+        held = store.manifest(root, practice, params.store_version)["tables"]
+    except store.StoreError as exc:
+        raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
+    missing = [t for t in REQUIRED_TABLES if t not in held]
     if missing:
         raise ParamError(source, "practice", f"practice {practice!r} in {root} lacks the table(s) {', '.join(missing)}; "
                          f"expected {', '.join(REQUIRED_TABLES)} ({make})", lines.get("practice"))
     try:  # the tables last_full_month looks at, as the notebook will load them
-        tables = store.load_tables(root, practice, ("claims", "remittances", "postings", "ledger"), required=False)
+        tables = store.load_tables(root, practice, ("claims", "remittances", "postings", "ledger"), required=False,
+                                   version=params.store_version)
     except store.StoreError as exc:
         raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
     from rcmkit.metrics import last_full_month

@@ -28,7 +28,7 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
@@ -36,7 +36,7 @@ from typing import Callable
 from rcmkit.core import store
 from rcmkit.report.params import ReportParams
 from rcmkit.report.record import METRICS_FILE, read_metrics
-from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, utc_now, write_run
+from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, store_versions, utc_now, write_run
 from rcmkit.errors import RcmkitError
 
 __all__ = [
@@ -262,7 +262,14 @@ def run_report(
     if not nb_in.is_file():
         raise ReportError(f"notebook {nb_in} does not exist")
     nb_sha = file_sha256(nb_in)
-    inputs = input_hashes(params.data_root, params.practice)
+    try:  # pin the snapshot: the notebook reads exactly what run.json records, whatever ingests meanwhile
+        version = store.snapshot_id(params.data_root, params.practice) if params.store_version is None \
+            else params.store_version
+        params = replace(params, store_version=version)
+        inputs = input_hashes(params.data_root, params.practice, version)
+        read = store_versions(params.data_root, params.practice, version)
+    except store.StoreError as exc:
+        raise ReportError(str(exc)) from None
     kernel = kernel or resolve_kernel(log=log)
     final = params.report_dir
     staging = final.with_name(f".{final.name}.tmp-{secrets.token_hex(4)}")
@@ -279,7 +286,7 @@ def run_report(
     def run_log(status: str, outputs: dict | None = None, error: str | None = None) -> dict:
         return run_document(params, notebook=nb_in, status=status, started_at=started_at, finished_at=utc_now(),
                             seconds=time.monotonic() - t0, inputs=inputs, notebook_sha256=nb_sha, kernel=kernel,
-                            outputs=outputs, notes=notes, error=error)
+                            outputs=outputs, notes=notes, error=error, store=read)
 
     try:
         month_note = " (the last full month)" if params.month_is_default else ""

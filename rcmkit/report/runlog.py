@@ -2,8 +2,9 @@
 
 ``run.json`` is the only report file that holds wall-clock times (``started_at``, ``finished_at``, ``seconds``):
 it is a run log. Everything else it holds is a pure function of the inputs: the parameters that shape the report,
-the rcmkit version, the notebook's sha256 and the practice's input tables' sha256 (from the store's
-``_manifest.json``). Their hash, ``fingerprint``, is equal for two runs exactly when those inputs are equal.
+the rcmkit version, the notebook's sha256 and the practice's input tables' content digests (from the store
+snapshot the report read, whose number and table versions ``store`` records). Their hash, ``fingerprint``, is
+equal for two runs exactly when those inputs are equal.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any, Mapping
 
 from rcmkit.report.params import ReportParams
 
-__all__ = ["RUN_FILE", "input_hashes", "file_sha256", "fingerprint", "run_document", "write_run", "read_run",
-           "utc_now"]
+__all__ = ["RUN_FILE", "input_hashes", "store_versions", "file_sha256", "fingerprint", "run_document", "write_run",
+           "read_run", "utc_now"]
 
 RUN_FILE = "run.json"
 
@@ -36,21 +37,21 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def input_hashes(data_root: str | os.PathLike, practice: str) -> dict[str, str]:
-    """``{"claims.parquet": sha256, ...}`` for the practice's tables: from ``_manifest.json`` (written by every
-    store transaction), or hashed from the files when there is no manifest."""
+def input_hashes(data_root: str | os.PathLike, practice: str, version: int | None = None) -> dict[str, str]:
+    """``{"claims": sha256, ...}``: the content digests of the practice's tables in store snapshot ``version``
+    (default: the newest), from the snapshot (:func:`rcmkit.core.store.manifest`)."""
     from rcmkit.core import store
-    folder = store.practice_dir(data_root, practice)
-    manifest = folder / store.MANIFEST
-    if manifest.is_file():
-        try:
-            tables = json.loads(manifest.read_text(encoding="utf-8")).get("tables", {})
-            out = {t.get("file") or f"{name}.parquet": t["sha256"] for name, t in tables.items() if t.get("sha256")}
-            if out:
-                return dict(sorted(out.items()))
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # an unreadable manifest: hash the files themselves
-    return {p.name: file_sha256(p) for p in sorted(folder.glob("*.parquet"))}
+    tables = store.manifest(data_root, practice, version).get("tables", {})
+    return {name: t["sha256"] for name, t in sorted(tables.items())}
+
+
+def store_versions(data_root: str | os.PathLike, practice: str, version: int | None = None) -> dict[str, Any]:
+    """``{"store_snapshot": N, "tables": {name: Delta version}}``: what a report read, for run.json;
+    ``rcmkit report --as-of-version N`` reads that snapshot again."""
+    from rcmkit.core import store
+    snap = store.manifest(data_root, practice, version)
+    return {"store_snapshot": snap["snapshot"],
+            "tables": {name: t["version"] for name, t in sorted(snap["tables"].items())}}
 
 
 def fingerprint(params: ReportParams, inputs: Mapping[str, str], notebook_sha256: str) -> str:
@@ -66,8 +67,9 @@ def run_document(
     params: ReportParams, *, notebook: str | os.PathLike, status: str, started_at: str, finished_at: str,
     seconds: float, inputs: Mapping[str, str] | None = None, notebook_sha256: str | None = None,
     kernel: str | None = None, outputs: Mapping[str, str | None] | None = None, notes: list[str] | None = None,
-    error: str | None = None,
+    error: str | None = None, store: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """run.json's content; ``store``: the snapshot the report read (:func:`store_versions`)."""
     from rcmkit import __version__
 
     inputs = input_hashes(params.data_root, params.practice) if inputs is None else dict(inputs)
@@ -83,6 +85,8 @@ def run_document(
         "notebook": {"path": str(notebook), "sha256": nb_sha},
         "kernel": kernel,
         "inputs": inputs,
+        "store": dict(store) if store is not None else store_versions(params.data_root, params.practice,
+                                                                      params.store_version),
         "fingerprint": fingerprint(params, inputs, nb_sha),
         "started_at": started_at,
         "finished_at": finished_at,
