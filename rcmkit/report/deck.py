@@ -245,7 +245,7 @@ def _slides(report: Any) -> list[tuple[str, str, str]]:
         chart("Days in A/R, last twelve months",
               f"{_value(report, 'days_in_ar')} at the end of {month}{_target_of(report, 'days_in_ar')}; "
               f"net of expected contractual adjustments {_value(report, 'days_in_ar_net')}.",
-              charts.kpi_trend_chart(report.trend, keys, title="Days in A/R"))
+              charts.kpi_trend_chart(report.trend, keys, title="Days in A/R", status=report.status))
     chart("A/R aging by payer",
           f"{_value(report, 'ar_total')} open at month end; {_value(report, 'ar_over_120_pct')} of it is over "
           f"120 days old{_target_of(report, 'ar_over_120_pct')}.",
@@ -308,8 +308,9 @@ def build_deck(report: Any, *, title: str | None = None) -> str:
     """The slide deck of ``report`` (a :class:`~rcmkit.report.model.MonthlyReport`) as one HTML document."""
     slides = _slides(report)[:MAX_SLIDES]
     who = report.practice_name or report.practice
-    foot_left = f"{who} \u00b7 {fmt.month_label(report.month)}"
-    doc_title = title or f"{who} \u2014 {fmt.month_label(report.month)} review"
+    month = fmt.month_label(report.month)
+    foot_left = f"{who} \u00b7 {month}" if who else month
+    doc_title = title or (f"{who} \u2014 {month} review" if who else f"{month} review")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{_e(doc_title)}</title><style>{_CSS}</style></head><body><div class=\"deck\">"]
@@ -329,7 +330,9 @@ def deck_from_params(params: Any) -> str:
     from rcmkit.core.store import load_tables
     from rcmkit.report.model import build_report
 
-    tables = load_tables(os.fspath(params.data_root), params.practice, required=False)
+    # the store snapshot the notebook read (run_report pins one), so the deck shows the report's numbers
+    tables = load_tables(os.fspath(params.data_root), params.practice, required=False,
+                         version=getattr(params, "store_version", None))
     report = build_report(tables, params.month, dict(params.metric_options),
                           benchmark_overrides={k: dict(v) for k, v in params.benchmark_overrides.items()},
                           practice=params.practice, practice_name=params.practice_name, title=params.title)
