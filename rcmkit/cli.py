@@ -100,7 +100,8 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
     """Run the monthly report for PARAMS.yaml and print the HTML path.
 
     Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, its PDF (when chromium is
-    installed) and slide deck, the executed notebook, metrics.json and run.json. Parameters are validated before any kernel starts (exit 2 on a bad file).
+    installed) and slide deck, the executed notebook, metrics.json and run.json. Parameters are validated
+    before any kernel starts (exit 2 on a bad file).
     """
     from rcmkit.report import NotebookFailed, ParamError, ReportError, load_params, run_report
 
@@ -422,7 +423,8 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, opt
     for kpi in result.values():
         click.echo(f"  {kpi.label:<34} {fmt.kpi_value(kpi):>14}")
     if len(suspense):
-        click.echo(f"  {'Unapplied postings (suspense)':<34} {len(suspense):>6,} ${-suspense['amount_cents'].sum() / 100:,.2f}")
+        waiting = -suspense["amount_cents"].sum() / 100
+        click.echo(f"  {'Unapplied postings (suspense)':<34} {len(suspense):>6,} ${waiting:,.2f}")
     changed = {k: v for k, v in vars(opts).items() if not k.startswith("_") and v != getattr(type(opts)(), k)}
     if changed:
         click.echo("  options: " + ", ".join(f"{k}={v}" for k, v in changed.items()))

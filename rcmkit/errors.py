@@ -7,7 +7,7 @@ working. Every message names the file, the place and what was expected (errors a
 | error | module | raised for |
 |---|---|---|
 | ``SchemaError`` | ``rcmkit.core.schema`` | a table that does not match its canonical declaration |
-| ``StoreError`` / ``PracticeBusy`` | ``rcmkit.core.store`` | a practice's tables that cannot be read or written; a held lock |
+| ``StoreError`` / ``PracticeBusy`` | ``rcmkit.core.store`` | tables that cannot be read or written; a held lock |
 | ``X12FileError``, ``LimitExceeded`` | ``rcmkit.ingest`` | an X12 file that cannot be read at all; a size limit |
 | ``ColumnMapError`` | ``rcmkit.ingest.pm.layout`` | an invalid column map (names the map file and key) |
 | ``SaltError`` | ``rcmkit.ingest.salt`` | no patient-key salt can be used safely |

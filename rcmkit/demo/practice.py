@@ -1,9 +1,9 @@
 """The demo practice: a seeded, deterministic generator of a realistic practice's canonical tables.
 
 :func:`generate` returns the canonical frames (payers, claims, claim_lines, remittances, remit_lines,
-adjustments, postings, contracts, providers) of one practice over a span of months; :func:`rcmkit.demo.write_demo` saves them
-with :mod:`rcmkit.core.store`. The ledger is not generated: :func:`rcmkit.core.ledger.build_ledger` derives it as for any
-other source.
+adjustments, postings, contracts, providers) of one practice over a span of months;
+:func:`rcmkit.demo.write_demo` saves them with :mod:`rcmkit.core.store`. The ledger is not generated:
+:func:`rcmkit.core.ledger.build_ledger` derives it as for any other source.
 
 The truth is made in steps, each drawing from its own random stream (``numpy.random.default_rng([seed,
 stream])``), so the same seed always gives the same tables and changing one step does not reshuffle the others:

@@ -3,8 +3,8 @@
 Money columns (``*_cents``) are written as dollars under the name without the suffix (``billed_cents`` ->
 ``billed``): exact decimal text in the CSV, numbers with a ``#,##0.00`` format in the workbook. Dates are ISO
 dates in the CSV and real dates in the workbook. CSV text cells that a spreadsheet would read as a formula are
-neutralised (:mod:`rcmkit.present.csvsafe`); the workbook writes text as inline strings, never formulas. A frame carrying
-a patient identifier is refused.
+neutralised (:mod:`rcmkit.present.csvsafe`); the workbook writes text as inline strings, never formulas. A frame
+carrying a patient identifier is refused.
 """
 
 from __future__ import annotations
