@@ -1,5 +1,5 @@
 """Exports of an executed report notebook: static HTML (no code, no prompts, nothing fetched from the network), a
-PDF printed from that HTML by headless Chromium, and a reveal.js slide deck.
+PDF printed from that HTML by headless Chromium.
 
 The PDF avoids LaTeX (which drops images) and ``nbconvert --to webpdf`` (which insists on Playwright's own
 browser download): it prints a print version of the HTML (:func:`print_html`: each section on a new page, tables
@@ -8,8 +8,7 @@ system's Chromium (Debian's ``chromium``), on US Letter pages whose page breaks 
 table or a table row, with the practice, the month and "Page X of Y" on every page. Playwright (when installed)
 prints with header and footer templates; without it the Chromium command line prints the same header and footer
 from CSS page-margin boxes (Chromium 131 and later), so Playwright is not a runtime dependency.
-The slide deck is :mod:`rcmkit.report.deck`; :func:`notebook_to_slides` (reveal.js from a CDN) is kept for
-notebooks of one's own.
+The slide deck is built from the report model, not from the notebook: :mod:`rcmkit.report.deck`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pathlib import Path
 import nbformat
 from rcmkit.errors import RcmkitError
 
-__all__ = ["notebook_to_html", "notebook_to_slides", "external_references", "html_to_pdf", "print_html",
+__all__ = ["notebook_to_html", "external_references", "html_to_pdf", "print_html",
            "find_chromium", "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT", "LONG_TABLE_ROWS",
            "TOP_ROWS"]
 
@@ -148,37 +147,6 @@ def external_references(html: str) -> list[str]:
     from rcmkit.report.run import external_resources
 
     return external_resources(html)
-
-
-def notebook_to_slides(nb: nbformat.NotebookNode | str | os.PathLike, *, title: str | None = None,
-                       reveal_url_prefix: str | None = None) -> str:
-    """The report as a reveal.js slide deck (nbconvert's SlidesExporter, no code, no prompts, images embedded).
-
-    Slides follow the cells' ``slideshow.slide_type`` metadata in the notebook (one KPI view per slide). The
-    deck loads reveal.js from ``reveal_url_prefix`` (default: nbconvert's CDN address, or the environment
-    variable ``RCMKIT_REVEAL_PREFIX``, e.g. a local copy for presenting offline).
-    """
-    from nbconvert import SlidesExporter
-
-    if not isinstance(nb, nbformat.NotebookNode):
-        nb = nbformat.read(os.fspath(nb), as_version=4)
-    nb, _ = _report_cells(nb)
-    kw = {}
-    prefix = reveal_url_prefix or os.environ.get("RCMKIT_REVEAL_PREFIX")
-    if prefix:
-        kw["reveal_url_prefix"] = prefix
-    exporter = SlidesExporter(
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
-        embed_images=True,
-        reveal_scroll=True,
-        reveal_number="c/t",
-        **kw,
-    )
-    out, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "rcmkit report"}})
-    return out
 
 
 # --------------------------------------------------------------------------------------------- print version
