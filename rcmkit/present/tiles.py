@@ -29,7 +29,6 @@ __all__ = [
     "target_text",
     "scorecard_table",
     "open_denials_table",
-    "benchmarks_table",
     "scorecard_definitions_table",
     "sparkline_svg",
     "html_table",
@@ -37,7 +36,6 @@ __all__ = [
     "denial_table",
     "carc_text",
     "reimbursement_table",
-    "definitions_table",
     "options_note",
     "collections_table",
     "lags_table",
@@ -46,7 +44,6 @@ __all__ = [
     "underpayment_table",
     "worklist_summary_table",
     "worklist_table",
-    "measures_table",
     "comparison_table",
     "provider_table",
 ]
@@ -450,15 +447,6 @@ def reimbursement_table(
     return table
 
 
-def definitions_table(defs: pd.DataFrame) -> str:
-    """Every KPI's technical definition and source (:func:`rcmkit.metrics.definitions_used`), for the analyst's
-    notebook; the client report gives them in words (:func:`rcmkit.present.appendix.definitions_appendix`)."""
-    rows = [] if defs is None else defs.to_dict("records")
-    cols = [("metric", "Metric", None, False), ("definition", "Definition used", None, False),
-            ("source", "Source", None, False)]
-    return html_table(rows, cols, caption="Definitions used in this report")
-
-
 def scorecard_table(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120) -> str:
     """The payer scorecard (:func:`rcmkit.metrics.payers.payer_scorecard`): one row per payer, the patient last,
     with a totals row. Payer swatches use the report's payer colours."""
@@ -504,22 +492,6 @@ def open_denials_table(denials: pd.DataFrame) -> str:
     return html_table(rows, cols, caption="Denied claims not yet resubmitted, open at month end",
                       empty="No open denials waiting for resubmission.",
                       row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
-
-
-def benchmarks_table(status: pd.DataFrame, kpis: Mapping[str, Any] | None = None) -> str:
-    """The benchmark targets the tiles are coloured by: KPI, target, status, source and evidence grade."""
-    rows = []
-    for r in ([] if status is None else status.to_dict("records")):
-        if r.get("status") not in STATUS_COLORS:
-            continue
-        kpi = (kpis or {}).get(r["key"])
-        unit = getattr(kpi, "unit", "pct" if str(r["key"]).endswith(("_pct", "_rate", "_dollars")) else "days")
-        rows.append({"label": r["label"], "target": target_text(str(r["key"]), unit, r["good"], r["acceptable"]),
-                     "status": STATUS_COLORS[r["status"]][1], "source": r["source"], "grade": r["grade"]})
-    cols = [("label", "Indicator", None, False), ("target", "Target", None, False), ("status", "This month", None, False),
-            ("source", "Source of the target", None, False), ("grade", "Evidence", None, False)]
-    return html_table(rows, cols, caption="Benchmark targets (published targets, with this practice's own where "
-                                          "it set one)", empty="No benchmark targets.")
 
 
 def scorecard_definitions_table(definitions: Mapping[str, str], *, aged_over_days: int = 120) -> str:
@@ -779,16 +751,6 @@ def worklist_table(worklist: Any, payers: pd.DataFrame | Mapping[str, str] | Non
     return html_table(rows, cols, caption=caption, empty="No claims on this list.")
 
 
-def measures_table(defs: pd.DataFrame | None) -> str:
-    """The technical definitions of the measures beyond the headline KPIs
-    (:func:`rcmkit.report.suite.measure_definitions`), for the analyst; the client report says them in words."""
-    rows = [] if defs is None else defs.to_dict("records")
-    cols = [("metric", "Measure", None, False), ("definition", "Definition used", None, False),
-            ("function", "Function", None, False)]
-    return html_table(rows, cols, caption="Definitions of the other measures in this report")
-
-
-# --------------------------------------------------------------------------------------------- comparisons
 def comparison_table(comparison: pd.DataFrame | None, *, month: str) -> str:
     """The headline KPIs beside the prior month, the same month last year and the year to date
     (:func:`rcmkit.report.model.kpi_comparison`); the changes are coloured green (better) or red (worse). A
