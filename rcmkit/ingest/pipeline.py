@@ -11,6 +11,7 @@ from both a PM export and an 837 (same claim_id) is held once, from the 837, in 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -166,6 +167,14 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+#: The X12 workers are started fresh ("spawn": fork + exec of a new interpreter), never by forking the ingest: a
+#: fork of a process holding threads (pyarrow's, deltalake's, tqdm's monitor) can copy a held lock, and about one
+#: start in six hung. Not "forkserver": its workers are the server's children and hold the pipe that would tell
+#: the server the ingest died, so a killed ingest would leave server and workers behind. A worker's start costs
+#: an interpreter and the reader's imports (about a second, once per worker), paid only by runs of several batches.
+POOL_START = "spawn"
+
+
 def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -> list:
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
     batches = _batches(files)
@@ -176,8 +185,8 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -
                 results.append(_read_batch([str(f) for f in batch], salt))
                 bar.update(len(batch))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
-                                     initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(POOL_START),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 args = [[str(f) for f in batch] for batch in batches]
                 for batch, result in zip(batches, pool.map(_read_batch, args, [salt] * len(args))):
                     results.append(result)
