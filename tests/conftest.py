@@ -96,3 +96,18 @@ def demo_report(demo_root, tmp_path_factory) -> ReportRun:
     lines = proc.stdout.strip().splitlines()
     report_dir = Path(lines[-1]).parent if proc.returncode == 0 and lines else None
     return ReportRun(project, params, proc.returncode, proc.stdout, proc.stderr, report_dir)
+
+
+#: the small practice's report month (tests/small_practice.py: November 2025 - March 2026)
+SMALL_MONTH = "2026-03"
+
+
+@pytest.fixture(scope="session")
+def small_report():
+    """The small practice's March 2026 report model, built once per worker (a build takes seconds: the 13-month
+    trend). :class:`rcmkit.report.model.MonthlyReport` is frozen; tests must not change the frames it holds."""
+    from rcmkit.report.model import build_report
+    from small_practice import tables
+
+    return build_report(tables(), SMALL_MONTH, practice="small", practice_name="Small Practice")
+

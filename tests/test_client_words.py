@@ -17,8 +17,6 @@ import nbformat
 import pytest
 from matplotlib.figure import Figure
 
-from rcmkit.report.model import build_report
-from small_practice import tables as small_tables
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "monthly_report.ipynb"
 
@@ -53,11 +51,10 @@ def figure_text(fig: Figure) -> str:
     return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")) if t.get_text())
 
 
-def render_client_report(tables, month: str) -> str:
-    """The monthly report notebook's client-visible text for ``tables``: markdown cells as written, the HTML and
-    chart cells run against the model (the parameter, setup and metrics.json cells are skipped)."""
+def render_client_report(report) -> str:
+    """The monthly report notebook's client-visible text for the model ``report``: markdown cells as written, the
+    HTML and chart cells run against the model (the parameter, setup and metrics.json cells are skipped)."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    report = build_report(tables, month, practice="small", practice_name="Small Practice")
     from rcmkit.present import appendix, charts, tiles  # noqa: F401  (names the cells use)
     from rcmkit.report.suite import DENIAL_COHORT_BACK, NO_RESPONSE_DAYS, WARN_DAYS  # noqa: F401
 
@@ -77,8 +74,8 @@ def render_client_report(tables, month: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def small_text() -> str:
-    return render_client_report(small_tables(), "2026-03")
+def small_text(small_report) -> str:
+    return render_client_report(small_report)
 
 
 def test_scanner_catches_developer_text():

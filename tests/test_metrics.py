@@ -13,6 +13,8 @@ Charges posted 2026-01-01..03-31: C01 200, C02 300, C05 100, C06 250, C07 100, C
 
 from __future__ import annotations
 
+import dataclasses
+
 import narwhals as nw
 import pandas as pd
 import pytest
@@ -267,6 +269,13 @@ def test_trend_is_history_not_rebucketed(t):
     assert trend.loc["2026-02", "ar_total"] == 1400.00
     assert trend.loc["2026-01", "ar_total"] == 970.00  # C01 patient 20, C02 300, C03 150, C11 500
     assert trend.loc["2026-03", "ar_total"] == 490.00
+    # the months a caller already has are taken as given (the report hands over its month's suite)
+    march = monthly_kpis(t, MONTH)
+    again = kpi_trend(t, MONTH, months=3, known={MONTH: march}).set_index("month")
+    pd.testing.assert_frame_equal(again, trend)
+    marked = {**march, "ar_total": dataclasses.replace(march["ar_total"], value=-1.0)}
+    taken = kpi_trend(t, MONTH, months=3, known={MONTH: marked}).set_index("month")
+    assert (taken.loc["2026-03", "ar_total"], taken.loc["2026-02", "ar_total"]) == (-1.0, 1400.00)
 
 
 def test_inputs_are_not_mutated(t):

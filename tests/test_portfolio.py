@@ -246,6 +246,7 @@ def test_a_month_without_activity_is_refused_before_any_report(tmp_path):
 _DEVELOPER = re.compile(r"_cents|rcmkit\.|\b[a-z]+_[a-z_]+\b|\.yaml|/tmp/|Traceback")
 
 
+@pytest.mark.browser
 def test_page_in_chromium_sorts_offline_without_errors_or_overflow(book):
     from rcmkit.report.browser import chromium_path
 

@@ -684,10 +684,8 @@ def test_unbilled_shown_only_when_it_can_be_known():
     assert "Unbilled at month end, services of Mar 2026" in later and "cannot be known" not in later
 
 
-def test_comparison_and_provider_tables_render_the_model():
-    from rcmkit.report.model import build_report
-
-    r = build_report(small_tables(), "2026-03")
+def test_comparison_and_provider_tables_render_the_model(small_report):
+    r = small_report
     rows = {row[0]: row for row in _body_rows(tiles.comparison_table(r.comparison, month=r.month))}
     assert rows["Charges"] == ["Charges", "$350", "$450", "-22%", "n/a", "n/a", "$1,300"]
     assert rows["Days in A/R"][1:4] == ["33.9 days", "86.9 days", "-53.0 days"] and rows["Days in A/R"][6] == "n/a"

@@ -29,8 +29,11 @@ MONTH = "2026-03"
 
 
 @pytest.fixture(scope="module")
-def report() -> MonthlyReport:
-    return build_report(small_tables(), MONTH, practice="small", practice_name="Small Practice")
+def report(small_report) -> MonthlyReport:
+    """The session's small-practice model (tests/conftest.py), built as here."""
+    assert (small_report.month, small_report.practice, small_report.practice_name) == (MONTH, "small",
+                                                                                        "Small Practice")
+    return small_report
 
 
 # --------------------------------------------------------------------------------------------- the model
@@ -122,6 +125,7 @@ def test_options_overrides_and_defaults():
     assert by_hand.options == MetricOptions(days_in_ar="gross_12m")
     assert by_hand.kpis["days_in_ar"].value == pytest.approx(490 * 365 / 1950)
     assert by_hand.targets.set_index("kpi").loc["days_in_ar", "good"] == 30
+    assert by_hand.targets.set_index("kpi").loc["days_in_ar_net", "acceptable"] == 35  # net days follow
     with pytest.raises(ValueError, match=r"unknown metric option\(s\) \['colour'\]"):
         build_report(t, MONTH, {"colour": "red"})
     frozen = build_report(t, MONTH, MetricOptions(aged_over_days=90))
@@ -294,8 +298,9 @@ def test_payer_mix_and_providers(report):
 
 
 def test_days_in_ar_override_applies_to_net_days():
-    r = build_report(small_tables(), MONTH, benchmark_overrides={"days_in_ar": {"good": 35, "acceptable": 45}})
-    t = r.targets.set_index("kpi")
+    """A practice's days-in-A/R target applies to net days too (build_report hands its overrides to
+    practice_targets: test_options_overrides_and_defaults checks that through a whole build)."""
+    t = model_module.practice_targets({"days_in_ar": {"good": 35, "acceptable": 45}}).set_index("kpi")
     assert (t.loc["days_in_ar_net", "good"], t.loc["days_in_ar_net", "acceptable"]) == (35, 45)
     assert t.loc["days_in_ar", "source"] == "This practice's target"  # not credited to AAFP
     own = model_module.practice_targets({"days_in_ar": {"good": 35}, "days_in_ar_net": {"good": 60}})

@@ -89,19 +89,27 @@ def kpi_suite(
 
 
 def kpi_trend(
-    tables: Mapping[str, pd.DataFrame], month: str, months: int = 12, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, months: int = 12, options: MetricOptions = MetricOptions(), *,
+    known: Mapping[str, Mapping[str, KPI]] | None = None,
 ) -> pd.DataFrame:
     """The KPI values for each of the ``months`` months ending with ``month``: column 'month' plus one per KPI.
 
     Point-in-time: each month's A/R is computed from the ledger rows posted by that month's end, so the trend
-    is true history, not today's balances re-bucketed.
+    is true history, not today's balances re-bucketed. ``known``: months whose :func:`monthly_kpis` (same tables
+    and options) the caller already has, e.g. the report month's from :func:`kpi_suite`; they are not computed
+    again.
     """
     end = pd.Period(month_window(month).end, freq="M")
     tables = prepare(tables, options)
-    first = materialize(first_adjudications_frame(tables, options))  # the same for every month
+    known = dict(known or {})
+    first = None
     rows = []
     for p in pd.period_range(end - (months - 1), end, freq="M"):
-        kpis = monthly_kpis(tables, str(p), options, first=first)
+        kpis = known.get(str(p))
+        if kpis is None:
+            if first is None:
+                first = materialize(first_adjudications_frame(tables, options))  # the same for every month
+            kpis = monthly_kpis(tables, str(p), options, first=first)
         rows.append({"month": str(p), **{k: v.value for k, v in kpis.items()}})
     return pd.DataFrame(rows)
 

@@ -199,7 +199,8 @@ def build_report(
     suite = kpi_suite(prepared, month, opts)
     kpis = suite["kpis"]
     # one month more than the charts show: the same month last year, for the comparison and the summary
-    long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts)
+    long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts,
+                           known={month: kpis})  # the suite's month is not computed again
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
     ledger = prepared["ledger"]
     first_month = pd.Timestamp(ledger["posted_on"].min()).strftime("%Y-%m") if len(ledger) else None
