@@ -49,10 +49,17 @@ def t():
     return small_tables()
 
 
+@pytest.fixture(scope="module")
+def data(t):
+    """The small practice's explorer data, every cell shown (min_cell_count 1: the fixture is tiny). Shared by the
+    module's explorers: its answers are pure functions of the tables (memoized), whatever a widget asks first."""
+    return ExplorerData(t, MetricOptions(min_cell_count=1), practice="small")
+
+
 @pytest.fixture()
-def x(t):
-    """A fresh explorer on January-March 2026, every cell shown (min_cell_count 1: the fixture is tiny)."""
-    return Explorer(ExplorerData(t, MetricOptions(min_cell_count=1), practice="small"), end="2026-03", months=3)
+def x(data):
+    """A fresh explorer (widgets and state) on January-March 2026."""
+    return Explorer(data, end="2026-03", months=3)
 
 
 def values(kpis):
