@@ -131,3 +131,32 @@ def test_demo_report_pdf_has_the_footer_on_every_page(demo_report):
         assert f"demo \u00b7 {month_label(month)}" in text, i
         assert f"Page {i} of {len(pages)}" in text, i
     assert "Executive summary" in pages[0]
+
+
+def test_a_hanging_playwright_print_is_killed_with_its_browser_and_not_retried(tmp_path, monkeypatch):
+    """Playwright bounds the launch and the page load but not ``page.pdf``: a print that hangs there held the
+    report run forever. The print runs in a child process of its own session, killed whole after the timeout; a
+    timeout is final (the command-line engine would hang the same way, doubling the wait)."""
+    import sys
+    import time
+
+    from rcmkit.report import export
+
+    pids = tmp_path / "pids"
+    hanging = tmp_path / "hanging-python"  # stands in for the interpreter running the Playwright child
+    hanging.write_text(f"#!/bin/sh\nsleep 60 &\necho $$ $! > {pids}\nwait\n")
+    hanging.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(hanging))
+    page = tmp_path / "r.html"
+    page.write_text("<p>x</p>")
+    started = time.monotonic()
+    with pytest.raises(export.PdfError, match="^chromium did not finish printing r.html within 1 s$"):
+        html_to_pdf(page, tmp_path / "r.pdf", chromium="/bin/true", timeout=1)
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "r.pdf").exists() and not (tmp_path / "r.pdf.tmp").exists()
+    for pid in map(int, pids.read_text().split()):  # the child and what it started: gone (zombies reaped or not)
+        try:
+            state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            continue
+        assert state == "Z", f"process {pid} outlived the timeout"

@@ -293,8 +293,12 @@ def html_to_pdf(
             page = Path(profile) / "print.html"
             page.write_text(print_html(source, header=header, footer=footer), encoding="utf-8")
             try:
-                _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout)
+                _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout,
+                                  name=html_path.name)
                 printed = True
+            except _PrintTimeout:
+                tmp_pdf.unlink(missing_ok=True)
+                raise
             except Exception as exc:  # noqa: BLE001 - no Playwright, or it cannot drive this browser: the CLI
                 tmp_pdf.unlink(missing_ok=True)
                 if engine == "playwright":
@@ -315,10 +319,41 @@ def html_to_pdf(
     return pdf_path
 
 
+class _PrintTimeout(PdfError):
+    """The browser did not finish printing in time (it was killed): not worth a second try on another engine."""
+
+
 def _print_playwright(exe: str, page_path: Path, pdf: Path, *, header: str | None, footer: str | None,
-                      timeout: float) -> None:
-    """Print ``page_path`` with Playwright on the system's Chromium, with header and footer templates; any request
-    to a host other than the file itself is refused."""
+                      timeout: float, name: str | None = None) -> None:
+    """Print ``page_path`` with Playwright on the system's Chromium, in a child process of its own session, so
+    the whole of it (Playwright's driver, the browser and its helpers) is killed after ``timeout`` seconds:
+    Playwright bounds the launch and the page load, but not ``page.pdf``, which can hang on a broken page."""
+    import json
+    import sys
+
+    job = json.dumps({"exe": exe, "page": str(page_path), "pdf": str(pdf), "header": header, "footer": footer,
+                      "timeout": timeout})
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "rcmkit.report.export", job], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:  # pragma: no cover - no interpreter to start
+        raise PdfError(f"cannot start the printer: {exc.strerror or exc}") from None
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        pdf.unlink(missing_ok=True)
+        raise _PrintTimeout(f"chromium did not finish printing {name or page_path.name} within {timeout:.0f} s"
+                            ) from None
+    finally:
+        _kill_group(proc)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+        raise PdfError(lines[-1] if lines else f"the printer exited with {proc.returncode}")
+
+
+def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer: str | None, timeout: float) -> None:
+    """The child's work (:func:`_print_playwright`): any request to a host other than the file is refused."""
     from playwright.sync_api import sync_playwright
 
     from rcmkit.report.browser import LAUNCH_ARGS
@@ -327,15 +362,15 @@ def _print_playwright(exe: str, page_path: Path, pdf: Path, *, header: str | Non
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=LAUNCH_ARGS, timeout=ms)
         try:
-            page = browser.new_page()
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                       else route.abort())
-            page.goto(page_path.as_uri(), wait_until="load", timeout=ms)
-            page.emulate_media(media="print")
+            tab = browser.new_page()
+            tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                      else route.abort())
+            tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)
+            tab.emulate_media(media="print")
             pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
-            page.pdf(path=str(pdf), format="Letter", print_background=True, margin=_PAGE_MARGIN,
-                     display_header_footer=True, header_template=_template(header or "", ""),
-                     footer_template=_template(footer or "", "Page " + pages))
+            tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN,
+                    display_header_footer=True, header_template=_template(header or "", ""),
+                    footer_template=_template(footer or "", "Page " + pages))
         finally:
             browser.close()
 
@@ -378,3 +413,17 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.communicate(timeout=5)
     except (subprocess.TimeoutExpired, ValueError):  # pragma: no cover - pipes already closed
         pass
+
+
+if __name__ == "__main__":  # the Playwright printer's child process (_print_playwright)
+    import json as _json
+    import sys as _sys
+
+    try:
+        _job = _json.loads(_sys.argv[1])
+        _playwright_print(_job["exe"], _job["page"], _job["pdf"], _job["header"], _job["footer"], _job["timeout"])
+    except Exception as _exc:  # noqa: BLE001 - one line for the parent, which falls back to the command line
+        _first = (str(_exc).strip().splitlines() or [type(_exc).__name__])[0]
+        print(f"{type(_exc).__name__}: {_first}", file=_sys.stderr)
+        raise SystemExit(1) from None
+
