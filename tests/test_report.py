@@ -729,6 +729,33 @@ def test_trend_charts_draw_targets():
     assert targets(charts.claim_quality_trend(trend)) == []  # no status, no target
 
 
+def test_percent_ticks_show_the_decimals_a_tick_needs():
+    """97.5% was printed "98%" on a zoomed axis; whole percents stay whole."""
+    ticks = charts.PctTicks()
+    ticks.set_locs([0.96, 0.965, 0.97, 0.975])
+    assert [ticks(v) for v in (0.96, 0.975)] == ["96.0%", "97.5%"]
+    ticks.set_locs([0.9, 0.95, 1.0])
+    assert [ticks(v) for v in (0.9, 1.0)] == ["90%", "100%"]
+    ticks.set_locs([0.0, 0.0025, 0.005])
+    assert ticks(0.0025) == "0.25%"
+
+
+def test_trend_legend_sits_under_the_chart_and_end_labels_do_not_collide():
+    """Two lines ending 0.2 days apart had their numbers printed over each other, and the legend could cover the
+    target's label inside the chart."""
+    trend = pd.DataFrame({"month": ["2026-01", "2026-02", "2026-03"], "days_in_ar": [50.0, 45.0, 38.4],
+                          "days_in_ar_net": [52.0, 44.0, 38.6]})
+    fig = charts.kpi_trend_chart(trend, [_kpi("days_in_ar", 38.4, "days"), _kpi("days_in_ar_net", 38.6, "days")],
+                                 title="Days in A/R")
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+    fig.canvas.draw()
+    labels = {t.get_text(): t.get_window_extent() for t in fig.axes[0].texts}
+    low, high = labels["38.4"], labels["38.6"]
+    assert high.y0 >= low.y1 - 1  # stacked, the higher value above (1 pixel of rounding)
+    legend = fig.legends[0].get_window_extent()
+    assert legend.y1 <= fig.axes[0].get_window_extent().y0  # under the plot
+
+
 def test_payer_mix_chart_stacks_shares():
     mix = pd.DataFrame({"month": ["2026-03", "2026-03", "2026-02"],
                         "payer_class": ["commercial", "patient", "medicare"],

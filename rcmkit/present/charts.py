@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from rcmkit.metrics.ar import AGING_BUCKETS
 from rcmkit.present import format as fmt
@@ -100,8 +100,26 @@ def usd_formatter(max_abs: float = 0.0) -> FuncFormatter:
     return FuncFormatter(lambda v, _: fmt.usd_short(v, scale=max_abs))
 
 
-def _pct_formatter(max_frac: float) -> PercentFormatter:
-    return PercentFormatter(xmax=1.0, decimals=0 if max_frac >= 0.1 else 1)
+class PctTicks(Formatter):
+    """Percent tick labels with as few decimals as every tick of the axis needs, the same for all: 90%, 95%,
+    100%; or 96.0%, 97.5%, 99.0% on a zoomed axis (a fixed "no decimals" wrote 97.5% as "98%")."""
+
+    def __init__(self, min_decimals: int = 0, max_decimals: int = 2) -> None:
+        self.min_decimals, self.max_decimals = min_decimals, max_decimals
+        self.decimals = min_decimals
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        pcts = [float(v) * 100 for v in locs if np.isfinite(v)]
+        self.decimals = next((d for d in range(self.min_decimals, self.max_decimals + 1)
+                              if all(abs(round(v, d) - v) < 1e-6 for v in pcts)), self.max_decimals)
+
+    def __call__(self, x, pos=None) -> str:
+        return f"{x * 100:.{self.decimals}f}%"
+
+
+def _pct_formatter(max_frac: float) -> PctTicks:
+    return PctTicks(min_decimals=0 if max_frac >= 0.1 else 1)
 
 
 def _new(figsize=FIGSIZE, ncols: int = 1, **kw) -> tuple[Figure, list]:
@@ -204,13 +222,13 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
     top = 0.0
     styles = ["-", "--", ":"]
     colors = ["#0072B2", "#D55E00", "#009E73"]
+    ends = []
     for i, kpi in enumerate(kpis):
         y = _values(trend, kpi.key)
         top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
         ax.plot(x, y, styles[i % 3], color=colors[i % 3], marker="o", markersize=4, linewidth=2, label=kpi.label)
         if len(y) and np.isfinite(y[-1]):
-            ax.annotate(fmt.chart_label(y[-1], unit), (x[-1], y[-1]), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=8, color=colors[i % 3])
+            ends.append((float(y[-1]), colors[i % 3]))
     drawn = target_lines(ax, status, kpis[0].key, unit)
     bottom = 0.0
     if drawn is not None:
@@ -226,9 +244,28 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
     ax.set_xlim(-0.5, len(months) - 0.2)
     ax.set_ylabel(ylabel or {"days": "Days", "pct": "Percent", "usd": "Dollars"}.get(unit, ""))
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
-    if len(kpis) > 1:
-        ax.legend(frameon=False, fontsize=9, loc="lower left")
+    _end_labels(ax, x[-1] if len(x) else 0, ends, unit)
+    if len(kpis) > 1:  # under the chart, never over the lines or the target's label inside it
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=len(kpis), frameon=False,
+                   fontsize=9)
     return fig
+
+
+def _end_labels(ax, x: float, ends: list[tuple[float, str]], unit: str, gap: float = 10.0) -> None:
+    """Each line's last value written at its end; labels closer than ``gap`` points apart are pushed apart
+    (lowest first), so two lines that end together keep readable numbers."""
+    bottom, top = ax.get_ylim()
+    points = ax.get_window_extent().height * 72 / ax.figure.dpi  # the axes' height in points
+    per_point = (top - bottom) / points if points > 0 else 0.0
+    placed: list[float] = []
+    for value, color in sorted(ends):
+        offset = 0.0
+        if placed and per_point > 0:
+            offset = max(0.0, placed[-1] + gap - (value - bottom) / per_point)
+        placed.append((value - bottom) / per_point + offset if per_point > 0 else 0.0)
+        ax.annotate(fmt.chart_label(value, unit), (x, value), xytext=(6, offset), textcoords="offset points",
+                    va="center", fontsize=8, color=color,
+                    bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 0.5})
 
 
 def _unit_axis(ax, unit: str, top: float) -> None:
@@ -285,7 +322,7 @@ def claim_quality_trend(trend: pd.DataFrame, *, status: pd.DataFrame | None = No
     drawn = target_lines(ax1, status, "clean_claim_rate", "pct")
     lo = min(lo, drawn[0]) if drawn else lo
     ax1.set_ylim(max(0.0, min(lo - 0.03, 0.85)), 1.0)
-    ax1.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax1.yaxis.set_major_formatter(PctTicks())
     _month_axis(ax1, months)
     ax1.tick_params(axis="x", labelrotation=90)
     ax1.set_ylabel("Clean claims / original claims")
@@ -667,7 +704,7 @@ def payer_mix_trend(payer_mix: pd.DataFrame, months: Sequence[str] | None = None
         bottom += vals
     _month_axis(ax, months)
     ax.set_ylim(0, 1)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PctTicks())
     ax.set_ylabel("Share of the month's payments")
     ax.set_title("Payer mix: payments by payer class", loc="left", fontsize=11, fontweight="bold")
     handles, labels = ax.get_legend_handles_labels()
