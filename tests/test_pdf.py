@@ -71,6 +71,25 @@ def test_print_html_breaks_sections_and_moves_long_tables_to_the_appendix():
     assert at_limit.find("section", class_="rcm-appendix").find_all("h3")[0].get_text() == "A1. Merged cells"
 
 
+def test_the_definitions_section_starts_one_page_not_two():
+    """The definitions' introduction shared the class of the print appendix, which starts a page: the section's
+    heading and one paragraph printed alone on a page before its tables. Only the section's own heading starts a
+    page now, and the print appendix is still the one element that breaks before it."""
+    from rcmkit.present.appendix import definitions_appendix
+    from rcmkit.metrics import KPI
+
+    kpi = KPI(key="ar_total", label="A/R total", value=1.0, unit="usd", numerator=None, denominator=None,
+              definition="Everything open at month end.", source="AAFP")
+    body = "".join([_cell("<h1>Monthly revenue-cycle report</h1>", prose=True),
+                    _cell("<h2>Executive summary</h2><p>x</p>", prose=True),
+                    _cell("<h2>How these numbers are defined</h2><p>Sources disagree.</p>", prose=True),
+                    _cell(definitions_appendix({"ar_total": kpi})), _cell(_table("Long", 40))])
+    soup = BeautifulSoup(print_html(f"<html><body><main>{body}</main></body></html>"), "html.parser")
+    breaking = [el for el in soup.find_all(True) if {"rcm-section", "rcm-appendix"} & set(el.get("class", []))]
+    assert [el.name for el in breaking] == ["div", "section"]  # the definitions heading's cell; the appendix
+    assert "How these numbers are defined" in breaking[0].get_text() and "A/R total" in soup.get_text()
+
+
 def test_margin_boxes_escape_the_footer():
     assert _css_string('a"b\\c</style>\n') == '"a\\22 b\\5c c\\3c /style\\3e \\a "'
     page = print_html(_report(), header="Monthly report", footer=FOOTER, margin_boxes=True)

@@ -140,5 +140,5 @@ def definitions_appendix(kpis: Mapping[str, Any], status: pd.DataFrame | None = 
                             caption="Other measures in this report")
     about = html.escape(ABOUT)
     made = html.escape(f"Prepared with rcmkit version {__version__}.")
-    return (f'{STYLE}<div class="rcm rcm-appendix"><p class="rcm-note">{about} {made}</p></div>'
+    return (f'{STYLE}<div class="rcm rcm-definitions"><p class="rcm-note">{about} {made}</p></div>'
             f"{kpi_html}{other_html}{targets_table(status, kpis)}")
