@@ -69,3 +69,5 @@ def test_kpi_value_is_by_unit_of_the_kpi():
 def test_months():
     assert fmt.month_label("2026-09") == "September 2026" and fmt.short_month("2026-09") == "Sep 2026"
     assert fmt.month_end("2028-02") == "2028-02-29" and fmt.previous_month("2026-01") == "2025-12"
+    assert fmt.day_label("2026-09-30") == "Sep 30, 2026" and fmt.day_label("2026-03-01") == "Mar 1, 2026"
+    assert fmt.day_label(None) == fmt.MISSING

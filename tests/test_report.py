@@ -438,7 +438,7 @@ def test_html_is_a_pure_function_of_the_executed_notebook(demo_report, report_ht
 
 def test_title_block_names_month_and_as_of_but_no_developer_options():
     out = tiles.title_block("demo", "2026-09", options=MetricOptions(days_in_ar="gross_12m"))
-    assert "September 2026" in out and "Balances as of 2026-09-30" in out
+    assert "September 2026" in out and "Balances as of Sep 30, 2026" in out
     # the variant goes to the appendix in words (rcmkit.present.appendix), not to the heading as option names
     for dev in ("Metric options", "days_in_ar", "gross_12m", "rcmkit", "<code>"):
         assert dev not in out, dev
@@ -505,7 +505,7 @@ def test_executive_summary_without_a_prior_month():
 def test_data_through_is_the_latest_event_not_today():
     assert data_through(small_tables()) == "2026-03-31"  # C12's patient payment
     out = tiles.title_block("demo", "2026-03", data_through="2026-03-31")
-    assert "Report date 2026-03-31" in out
+    assert "Report date Mar 31, 2026" in out
 
 
 def test_scorecard_and_open_denials_tables():
@@ -580,7 +580,7 @@ def test_worklists_and_underpayments_of_the_small_practice():
     assert "No contract rates are loaded" in no_contracts
     outcomes = tiles.denial_outcomes_table(denial_outcomes(t, "2026-01", as_of="2026-03-31"), cohort_month="2026-01",
                                            as_of="2026-03-31")
-    assert "Initial denials of January 2026, as of 2026-03-31" in outcomes and "All initial denials" in outcomes
+    assert "Initial denials of January 2026, as of Mar 31, 2026" in outcomes and "All initial denials" in outcomes
     defs = suite.measure_definitions()
     assert len(defs) == 11 and not defs["definition"].str.contains("``|:func:").any()
     assert "more than 30 days" in defs.set_index("metric").loc["No payer response", "definition"]

@@ -247,14 +247,14 @@ def test_pdf_pages_show_the_kpis_and_no_chart_is_cut(portfolio):
         pdf = report_dir / "monthly_report.pdf"
         doc = json.loads((report_dir / "metrics.json").read_text())
         text = _pdftotext(pdf)
-        from rcmkit.present.format import by_unit
+        from rcmkit.present.format import by_unit, day_label
 
         for key, kpi in doc["kpis"].items():
             assert by_unit(kpi["value"], kpi["unit"]) in text, (name, key)
             assert kpi["label"] in text, (name, key)
         first = _pdftotext(pdf, "-f", "1", "-l", "1")
         assert "Monthly revenue-cycle report" in first and "Executive summary" in first
-        assert "Report date " + doc["data_through"] in first
+        assert "Report date " + day_label(doc["data_through"]) in first
         pages = text.count("\f")
         assert 6 <= pages <= 30
         lister = shutil.which("pdfimages")

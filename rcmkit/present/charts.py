@@ -400,8 +400,8 @@ def aging_by_payer(aging: pd.DataFrame, colors: Mapping[str, str], *, month: str
     ax.set_ylim(0, bottom.max() * 1.22 if bottom.max() > 0 else 1)
     ax.set_ylabel("Open balance")
     as_of = month_end(month) if month else None
-    ax.set_title("A/R aging by payer" + (f", as of {as_of}" if as_of else ""), loc="left", fontsize=11,
-                 fontweight="bold")
+    ax.set_title("A/R aging by payer" + (f", as of {fmt.day_label(as_of)}" if as_of else ""), loc="left",
+                 fontsize=11, fontweight="bold")
     handles, labels = ax.get_legend_handles_labels()  # legend top-down in the stack's visual order
     ax.legend(handles[::-1], labels[::-1], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0),
               title="Responsible", title_fontsize=8)

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "MISSING",
@@ -223,6 +224,14 @@ def month_end(month: str) -> str:
     """``"2026-09"`` -> ``"2026-09-30"``."""
     year, mon = (int(p) for p in month.split("-"))
     return f"{year:04d}-{mon:02d}-{calendar.monthrange(year, mon)[1]:02d}"
+
+
+def day_label(day: Any) -> str:
+    """A date for people: ``"2026-09-30"`` -> ``"Sep 30, 2026"`` (never the ISO form in client text)."""
+    if is_missing(day):
+        return MISSING
+    d = pd.Timestamp(day)
+    return f"{calendar.month_abbr[d.month]} {d.day}, {d.year:04d}"
 
 
 def previous_month(month: str) -> str:

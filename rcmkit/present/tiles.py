@@ -114,12 +114,12 @@ def title_block(practice: str, month: str, *, title: str | None = None, options:
 
     heading = title or "Monthly revenue-cycle report"
     who = practice_name or practice
-    asof = (f'<div class="rcm-asof">Report date {_e(data_through)} (the data runs through this day)</div>'
-            if data_through else "")
+    asof = (f'<div class="rcm-asof">Report date {_e(fmt.day_label(data_through))} (the data runs through this day)'
+            "</div>" if data_through else "")
     return (
         f'{STYLE}<div class="rcm rcm-title"><h1>{_e(heading)}</h1>'
         f'<div class="rcm-sub">{_e(who)} &middot; {_e(fmt.month_label(month))}</div>{asof}'
-        f'<div class="rcm-meta">Balances as of {_e(month_end(month))} (end of day).</div></div>'
+        f'<div class="rcm-meta">Balances as of {_e(fmt.day_label(month_end(month)))} (end of day).</div></div>'
     )
 
 
@@ -604,7 +604,7 @@ def lags_table(charge_lag: pd.DataFrame | None, unbilled: pd.DataFrame | None, *
 def denial_outcomes_table(outcomes: pd.DataFrame | None, *, cohort_month: str, as_of: str) -> str:
     """What became of one month's initial denials (:func:`rcmkit.metrics.denial_outcomes`): overturned, written
     off, still open, with claims, their share, denied charges and the dollars recovered; a total row."""
-    caption = f"Initial denials of {fmt.month_label(cohort_month)}, as of {as_of}"
+    caption = f"Initial denials of {fmt.month_label(cohort_month)}, as of {fmt.day_label(as_of)}"
     cols = [("outcome", "Outcome", None, False), ("claims", "Claims", fmt.count, True),
             ("share", "Share of claims", fmt.pct, True),
             ("denied_billed_cents", "Denied charges", fmt.usd_whole, True),

@@ -279,7 +279,7 @@ def _slides(report: Any) -> list[tuple[str, str, str]]:
     rows = "".join(f'<tr><td class="what">{_e(w.name)}</td><td class="num">{_e(fmt.count(w.claims))}</td>'
                    f'<td class="num">{_e(fmt.usd_whole(w.balance_cents))}</td><td>{_e(_action(w.rule))}</td></tr>'
                    for w in lists)
-    out.append(("", f"Claims to work as of {fmt.month_end(report.month)}",
+    out.append(("", f"Claims to work as of {fmt.day_label(fmt.month_end(report.month))}",
                 '<table class="deck-table"><thead><tr><th>List</th><th class="num">Claims</th>'
                 f'<th class="num">Open balance</th><th>Action</th></tr></thead><tbody>{rows}</tbody></table>'
                 '<p class="note">The claims themselves are listed in the full report.</p>'))
