@@ -38,6 +38,7 @@ class ScrubResult:
     warnings: pd.DataFrame = field(default_factory=lambda: schema.empty("ingest_warnings"))
     rejections: pd.DataFrame = field(default_factory=lambda: schema.empty("rejections"))
     notes: list[str] = field(default_factory=list)
+    as_of: date | None = None
 
     @property
     def errors(self) -> int:
@@ -84,16 +85,19 @@ def _icd_notes(claims: pd.DataFrame, icd: IcdRelease) -> list[str]:
             "--icd-release to check them against their own year."]
 
 
-def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date, history: Mapping[str, pd.DataFrame] | None = None,
+def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None, history: Mapping[str, pd.DataFrame] | None = None,
                 icd: IcdRelease | None = None, rules_path: str | os.PathLike | None = None,
                 patient_salt: str | bytes = DEFAULT_PATIENT_SALT, with_risk: bool = True) -> ScrubResult:
     """Read the 837 files (and folders) named, check every claim, and score its denial risk when ``history`` (a
     stored practice's tables) holds adjudicated claims. Pass the practice's salt so duplicates match its stored
-    patient keys. Nothing is written."""
+    patient keys. ``as_of`` (the day of the check) defaults to the newest claim creation date (BHT04) in the batch.
+    Nothing is written."""
     files = expand_paths(paths)
     result = read_x12(files, patient_salt=patient_salt)
     claims, lines = result.tables["claims"], result.tables["claim_lines"]
     icd = icd or default_icd()
+    if as_of is None:
+        as_of = claims["submitted_on"].max().date() if len(claims) else date(1970, 1, 1)
     outcomes = risk.line_outcomes(history) if history and len(history.get("remittances", ())) else None
     ctx = context_for(as_of, history, icd=icd, rules_path=rules_path, outcomes=outcomes)
     findings = run_rules(claims, lines, ctx)
@@ -104,7 +108,7 @@ def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date, history: Map
             scores = risk_scores(claims, lines, history, outcomes, as_of, icd=icd, batch_findings=findings)
         except ValueError as exc:  # too little history: said, not fatal
             notes.append(f"no denial-risk scores: {exc}")
-    return ScrubResult(claims, lines, findings, icd.label, scores, result.warnings, result.rejections, notes)
+    return ScrubResult(claims, lines, findings, icd.label, scores, result.warnings, result.rejections, notes, as_of)
 
 
 def risk_scores(claims: pd.DataFrame, lines: pd.DataFrame, history: Mapping[str, pd.DataFrame],

@@ -57,7 +57,7 @@ def line_outcomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ln = pd.Series(list(zip(out["remit_id"], out["procedure_code"])), index=out.index).map(line_den)
     status4 = out["status_code"] == "4"
     denied = out["any_denial"].fillna(False).astype(bool) & (cl.notna() | ln.notna() | status4)
-    carcs = ln.fillna(cl).fillna(np.where(status4, "CLP02-4", "")).where(denied, "")
+    carcs = ln.fillna(cl).fillna(pd.Series(np.where(status4, "CLP02-4", ""), index=out.index)).where(denied, "")
     return out.assign(decided_on=out["paid_on"], denied=denied, carcs=carcs).drop(
         columns=["remit_id", "paid_on", "any_denial", "status_code"]).reset_index(drop=True)
 

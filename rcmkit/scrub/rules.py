@@ -300,18 +300,18 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     this = lx[~lx["frequency_code"].isin(["7", "8"])]
     if this.empty:
         return
-    pool = [lx.assign(_batch=True)]
+    pool = [lx.assign(in_batch=True)]
     hist = ctx.history or {}
     if "claims" in hist and "claim_lines" in hist and len(hist["claims"]):
         hc = hist["claims"][~hist["claims"]["submission_id"].isin(lx["submission_id"])]
         hl = hist["claim_lines"].merge(hc[["submission_id", "claim_id", "patient_key", "submitted_on",
                                            "frequency_code"]], on="submission_id")
-        pool.append(hl.assign(_batch=False))
-    cols = _DUP_KEY + ["submission_id", "claim_id", "submitted_on", "frequency_code", "_batch"]
+        pool.append(hl.assign(in_batch=False))
+    cols = _DUP_KEY + ["submission_id", "claim_id", "submitted_on", "frequency_code", "in_batch"]
     pool = pd.concat([p[cols] for p in pool], ignore_index=True)
     pool = pool[pool["frequency_code"] != "8"]
-    m = this[_DUP_KEY + ["submission_id", "claim_id", "submitted_on", "line_number", "payer_id", "charge_cents",
-                         "service_date", "source"]].merge(pool, on=_DUP_KEY, suffixes=("", "_prior"))
+    m = this[_DUP_KEY + ["submission_id", "claim_id", "submitted_on", "line_number", "payer_id", "source"]].merge(
+        pool, on=_DUP_KEY, suffixes=("", "_prior"))
     m = m[m["submission_id"] != m["submission_id_prior"]]
     # earlier: sent before, or the same day and first in submission order
     m = m[(m["submitted_on_prior"] < m["submitted_on"])
@@ -323,7 +323,7 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     m = m.sort_values(["submission_id", "line_number", "submitted_on_prior"]).drop_duplicates(
         ["submission_id", "line_number"])
     for row in m.itertuples(index=False):
-        where = "this batch" if row._batch else f"sent {row.submitted_on_prior:%Y-%m-%d}"
+        where = "this batch" if row.in_batch else f"sent {row.submitted_on_prior:%Y-%m-%d}"
         finding(row, "duplicate",
                 f"{row.procedure_code} on {row.service_date:%Y-%m-%d} for {_money(row.charge_cents)} is already on "
                 f"claim {row.claim_id_prior} ({where}) for the same patient",
