@@ -57,7 +57,9 @@ def line_outcomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ln = pd.Series(list(zip(out["remit_id"], out["procedure_code"])), index=out.index).map(line_den)
     status4 = out["status_code"] == "4"
     denied = out["any_denial"].fillna(False).astype(bool) & (cl.notna() | ln.notna() | status4)
-    carcs = ln.fillna(cl).fillna(pd.Series(np.where(status4, "CLP02-4", ""), index=out.index)).where(denied, "")
+    carcs = np.where(ln.notna(), ln.astype(object), np.where(cl.notna(), cl.astype(object),
+                                                             np.where(status4, "CLP02-4", "")))
+    carcs = pd.Series(carcs, index=out.index, dtype=object).where(denied, "")
     return out.assign(decided_on=out["paid_on"], denied=denied, carcs=carcs).drop(
         columns=["remit_id", "paid_on", "any_denial", "status_code"]).reset_index(drop=True)
 

@@ -352,7 +352,13 @@ def _closed_before(hist: Mapping[str, pd.DataFrame], m: pd.DataFrame) -> np.ndar
 
 
 def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
+    """Submitted more days after the service than the payer allows: an error; a warning instead when an earlier
+    submission of the same claim (batch or stored) went out in time, which is the proof of timely filing."""
     limits = codesets.timely_filing_days()
+    sent = [claims[["claim_id", "submitted_on"]]]
+    if ctx.history and "claims" in ctx.history and len(ctx.history["claims"]):
+        sent.append(ctx.history["claims"][["claim_id", "submitted_on"]])
+    first = pd.concat(sent, ignore_index=True).groupby("claim_id")["submitted_on"].min()
     for row in claims.itertuples(index=False):
         if row.frequency_code in ("7", "8") or pd.isna(row.service_from):
             continue
@@ -363,12 +369,21 @@ def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         if not days:
             continue
         age = (row.submitted_on - row.service_from).days
-        if age > days:
+        if age <= days:
+            continue
+        limit = f"the limit for {row.payer_id} ({cls}) is {days} days"
+        earlier = first.get(row.claim_id)
+        if earlier is not None and earlier < row.submitted_on and (earlier - row.service_from).days <= days:
             finding(row.submission_id, "timely_filing",
-                    f"sent {age} days after the service date {row.service_from:%Y-%m-%d}; the limit for "
-                    f"{row.payer_id} ({cls}) is {days} days",
-                    "send proof of timely filing (an earlier accepted submission, 999/277CA) with the claim, or "
-                    "write it off under the contract")
+                    f"sent {age} days after the service date {row.service_from:%Y-%m-%d} ({limit}); the claim was "
+                    f"first sent in time on {earlier:%Y-%m-%d}",
+                    "attach proof of timely filing (the first submission's acceptance, 999/277CA)",
+                    severity="warning")
+            continue
+        finding(row.submission_id, "timely_filing",
+                f"sent {age} days after the service date {row.service_from:%Y-%m-%d}; {limit}",
+                "send proof of timely filing (an earlier accepted submission, 999/277CA) with the claim, or "
+                "write it off under the contract")
 
 
 def _payer_rules(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
