@@ -282,3 +282,14 @@ def test_cli_reports_an_unreadable_set_instead_of_crashing(tmp_path):
     r = CliRunner().invoke(main, ["scrub", str(f), "--as-of", "2026-03-31"])
     assert r.exit_code == 3, r.output
     assert re.search(r"note: .*segment \d+", r.output)
+
+
+@pytest.mark.slow
+def test_the_fast_code_list_reading_agrees_with_the_package_tree():
+    """default_icd() reads the package's code list; the package's own tree (is_leaf) says the same of every code."""
+    import simple_icd_10_cm as icd
+
+    codes = [c for c in icd.get_all_codes(False) if icd.is_category_or_subcategory(c) or icd.is_extended_subcategory(c)]
+    release = default_icd()
+    assert {c.replace(".", "") for c in codes if icd.is_leaf(c)} == set(release.billable)
+    assert {c.replace(".", "") for c in codes if not icd.is_leaf(c)} == set(release.headers)

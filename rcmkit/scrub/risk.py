@@ -254,6 +254,9 @@ def evaluate(claims: pd.DataFrame, lines: pd.DataFrame, outcomes: pd.DataFrame, 
         k = max(1, int(np.ceil(len(p) * 0.1)))
         return float(y[np.argsort(-p, kind="stable")[:k]].mean())
 
+    def auc(p: np.ndarray) -> float:
+        return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
     def deciles(p: np.ndarray) -> pd.DataFrame:
         d = pd.DataFrame({"p": p, "y": y})
         d["decile"] = pd.qcut(d["p"].rank(method="first"), 10, labels=False) + 1
@@ -262,9 +265,9 @@ def evaluate(claims: pd.DataFrame, lines: pd.DataFrame, outcomes: pd.DataFrame, 
     return {
         "month": month, "train_claims": int(train.sum()), "test_claims": int(test.sum()),
         "test_denial_rate": float(y.mean()) if len(y) else float("nan"),
-        "model": {"auc": float(roc_auc_score(y, p_model)), "top_decile_precision": top_decile(p_model),
+        "model": {"auc": auc(p_model), "top_decile_precision": top_decile(p_model),
                   "brier": float(brier_score_loss(y, p_model)), "deciles": deciles(p_model)},
-        "baseline": {"auc": float(roc_auc_score(y, p_base)), "top_decile_precision": top_decile(p_base),
+        "baseline": {"auc": auc(p_base), "top_decile_precision": top_decile(p_base),
                      "brier": float(brier_score_loss(y, p_base)), "deciles": deciles(p_base)},
         "coefficients": dict(zip(FEATURES, map(float, model.model.coef_[0]))),
         "test_submissions": frame.loc[test, "submission_id"].to_numpy(),
