@@ -13,6 +13,7 @@ the seeded truth (``demo_truth/seeded_errors.csv``):
 
     .venv/bin/python benchmarks/scrub_eval.py                    # seed 7, 25,000 claims, M = 2026-08
     .venv/bin/python benchmarks/scrub_eval.py --claims 5000 --month 2026-06 --seed 3
+    .venv/bin/python benchmarks/scrub_eval.py --rules benchmarks/scrub_demo_payer_rules.csv   # the payer's own limit
 """
 
 from __future__ import annotations
@@ -46,11 +47,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--claims", type=int, default=25_000)
     ap.add_argument("--month", default="2026-08", help="the month the risk model scores (trained on the months before)")
+    ap.add_argument("--rules", default=None, help="a payer rule file (e.g. benchmarks/scrub_demo_payer_rules.csv: "
+                    "the demo Medicaid plan's own 95-day filing limit)")
     ap.add_argument("--root", default=None, help="data root to build the demo in (default: a temporary folder)")
     args = ap.parse_args()
     root = Path(args.root or tempfile.mkdtemp(prefix="scrub_eval_"))
     t0 = time.perf_counter()
-    build_demo(root, "bench", seed=args.seed, n_claims=args.claims, progress=False)
+    if not (root / "bench").exists():  # --root of an earlier run: reuse its demo
+        build_demo(root, "bench", seed=args.seed, n_claims=args.claims, progress=False)
     t_build = time.perf_counter() - t0
     tables = store.load_tables(root, "bench", ["payers", "claims", "claim_lines", "remittances", "remit_lines",
                                                "adjustments"])
@@ -59,7 +63,7 @@ def main() -> None:
     inbox = store.practice_dir(root, "bench") / "inbox" / "837"
     t0 = time.perf_counter()
     result = scrub_files([inbox], as_of=tables["claims"]["submitted_on"].max().date(), history=tables,
-                         patient_salt=salt, with_risk=False)
+                         patient_salt=salt, with_risk=False, rules_path=args.rules)
     t_scrub = time.perf_counter() - t0
     claims = result.claims.assign(demo_sub=_seq(result.claims))
     name = claims.set_index("submission_id")["demo_sub"]

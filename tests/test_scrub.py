@@ -184,6 +184,13 @@ def test_payer_rules_are_data(tmp_path):
     assert sorted(zip(f["line_number"], f["severity"])) == [(2, "warning"), (3, "error"), (4, "error")]
     assert "requires modifier JW|JZ on 96372 (BCX policy 12)" in " ".join(f["evidence"])
     assert _run(_claim(dx=("E785",), lines=(("80061", "", 1.0, 4_000),)), rules=rules).empty
+    # the payer's own filing limit replaces its class's: medicaid 180 days by default, MCD's own 95
+    late = _claim(payer="MCD", service="2025-11-26", submitted="2026-03-02")  # 96 days
+    assert _run(late).empty
+    own = pd.concat([rules, pd.DataFrame([{"payer": "MCD", "codes": "*", "kind": "filing_limit", "value": "95",
+                                           "severity": "error", "source": "MCD manual", "fix": ""}])])
+    f = _run(late, rules=own)
+    assert list(f["rule"]) == ["timely_filing"] and "the limit for MCD (medicaid) is 95 days" in f["evidence"].iloc[0]
     bad = tmp_path / "bad.csv"
     bad.write_text("payer,codes,kind,value,severity,source,fix\nBCX,96372,must_have,JW,error,x,y\n")
     with pytest.raises(PayerRuleError, match=r"bad.csv rule 1: kind 'must_have'"):

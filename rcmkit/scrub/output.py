@@ -80,7 +80,7 @@ min-width:150px} .tile b{display:block;font-size:22px} .tile span{color:#57606a;
 table{border-collapse:collapse;width:100%;font-size:13px} th,td{border-bottom:1px solid #e5e7eb;padding:6px 8px;
 text-align:left;vertical-align:top} th{background:#f6f8fa;position:sticky;top:0} td.num{text-align:right;
 white-space:nowrap} .error{color:#b42318;font-weight:600} .warning{color:#9a6700;font-weight:600}
-.info{color:#57606a} .note{background:#fff8e1;border:1px solid #f0d98c;border-radius:6px;padding:8px 12px;margin:8px 0}
+.info{color:#57606a} td.nw{white-space:nowrap} td.ev{min-width:260px} .note{background:#fff8e1;border:1px solid #f0d98c;border-radius:6px;padding:8px 12px;margin:8px 0}
 """
 
 
@@ -128,9 +128,9 @@ def write_html(result, path: str | os.PathLike, *, title: str = "Claim scrub wor
             heads.append("Denial risk")
         parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>")
         for r in wl.itertuples(index=False):
-            cells = [_cell(r.severity, r.severity), _cell(r.claim_id), _cell(r.line_number), _cell(RULES[r.rule].title),
-                     _cell(r.evidence), _cell(r.fix), _cell(r.payer_id), _cell(r.service_date),
-                     _cell(r.at_stake, "num")]
+            cells = [_cell(r.severity, r.severity), _cell(r.claim_id, "nw"), _cell(r.line_number),
+                     _cell(RULES[r.rule].title), _cell(r.evidence, "ev"), _cell(r.fix), _cell(r.payer_id),
+                     _cell(r.service_date, "nw"), _cell(r.at_stake, "num")]
             if "denial_risk" in wl:
                 cells.append(_cell(r.denial_risk, "num"))
             parts.append("<tr>" + "".join(cells) + "</tr>")

@@ -89,7 +89,7 @@ class PayerRuleError(RcmkitError, ValueError):
     """A payer rule file row is not understood; the message names the file, the line and what was expected."""
 
 
-_KINDS = ("not_covered", "requires_modifier", "max_units", "requires_dx_prefix")
+_KINDS = ("not_covered", "requires_modifier", "max_units", "requires_dx_prefix", "filing_limit")
 
 
 def load_payer_rules(path: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -116,6 +116,9 @@ def load_payer_rules(path: str | os.PathLike | None = None) -> pd.DataFrame:
             raise PayerRuleError(f"{where}: severity {row['severity']!r}; expected error or warning")
         if row["kind"] == "max_units" and not re.fullmatch(r"\d+(\.\d+)?", row["value"]):
             raise PayerRuleError(f"{where}: max_units needs a number in 'value', found {row['value']!r}")
+        if row["kind"] == "filing_limit" and not re.fullmatch(r"\d+", row["value"]):
+            raise PayerRuleError(f"{where}: filing_limit needs a whole number of days in 'value', found "
+                                 f"{row['value']!r}")
         if not row["codes"] or not row["payer"]:
             raise PayerRuleError(f"{where}: 'payer' and 'codes' are required")
     return frame[need].reset_index(drop=True)
@@ -160,8 +163,8 @@ def _money(cents) -> str:
 
 
 def run_rules(claims: pd.DataFrame, lines: pd.DataFrame, ctx: ScrubContext) -> pd.DataFrame:
-    """Every finding on the batch (``claims`` and their ``claim_lines``), sorted by severity, then dollars at stake
-    (largest first), then submission and line."""
+    """Every finding on the batch (``claims`` and their ``claim_lines``), sorted by severity (a claim's worst), then
+    the claim's charge (largest first), then submission, severity and line: a claim's findings stay together."""
     icd = ctx.icd or codesets.default_icd()
     claims = claims.reset_index(drop=True)
     lines = lines[lines["submission_id"].isin(claims["submission_id"])].reset_index(drop=True)
@@ -195,9 +198,12 @@ def run_rules(claims: pd.DataFrame, lines: pd.DataFrame, ctx: ScrubContext) -> p
     if out.empty:
         return _typed(out)
     out = _typed(out)
+    # a claim's findings stay together: its worst severity, then its charge (largest first), then claim and line
     rank = out["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
-    order = np.lexsort((out["line_number"].fillna(0).to_numpy(), out["submission_id"].to_numpy(),
-                        -out["at_stake_cents"].to_numpy(), rank.to_numpy()))
+    worst = rank.groupby(out["submission_id"]).transform("min")
+    charge = out["submission_id"].map(head["total_charge_cents"]).astype("int64")
+    order = np.lexsort((out["line_number"].fillna(0).to_numpy(), rank.to_numpy(), out["submission_id"].to_numpy(),
+                        -charge.to_numpy(), worst.to_numpy()))
     return out.iloc[order].reset_index(drop=True)
 
 
@@ -355,6 +361,8 @@ def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     """Submitted more days after the service than the payer allows: an error; a warning instead when an earlier
     submission of the same claim (batch or stored) went out in time, which is the proof of timely filing."""
     limits = codesets.timely_filing_days()
+    rules = ctx.payer_rules if ctx.payer_rules is not None else load_payer_rules()
+    own = {r.payer: int(r.value) for r in rules[rules["kind"] == "filing_limit"].itertuples(index=False)}
     sent = [claims[["claim_id", "submitted_on"]]]
     if ctx.history and "claims" in ctx.history and len(ctx.history["claims"]):
         sent.append(ctx.history["claims"][["claim_id", "submitted_on"]])
@@ -365,7 +373,8 @@ def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         cls = ctx.payers.get(row.payer_id, "other")
         if cls == "self_pay":
             continue
-        days = ctx.timely_days.get(row.payer_id) or ctx.timely_days.get(cls) or limits.get(cls) or limits.get("other")
+        days = (ctx.timely_days.get(row.payer_id) or own.get(row.payer_id) or ctx.timely_days.get(cls) or own.get(cls)
+                or limits.get(cls) or limits.get("other"))
         if not days:
             continue
         age = (row.submitted_on - row.service_from).days
@@ -392,7 +401,7 @@ def _payer_rules(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         return
     cls = lx["payer_id"].map(lambda p: ctx.payers.get(p, ""))
     codes = lx["procedure_code"].astype(str).str.upper()
-    for r in rules.itertuples(index=False):
+    for r in rules[rules["kind"] != "filing_limit"].itertuples(index=False):
         who = (lx["payer_id"] == r.payer) | (cls == r.payer) | (r.payer == "*")
         hit = who & _in_codes(codes, r.codes)
         if not hit.any():
