@@ -103,7 +103,7 @@ def test_a_clean_claim_has_no_findings():
 
 @pytest.mark.parametrize("change, rule, evidence", [
     ({"dx": ()}, "dx_missing", "no diagnosis"),
-    ({"dx": ("E191",)}, "dx_invalid", "principal E191 is not a code in ICD-10-CM FY2026"),
+    ({"dx": ("E191",)}, "dx_invalid", "principal E19.1 is not a code in ICD-10-CM FY2026"),
     ({"dx": ("I10", "E11")}, "dx_not_billable", "diagnosis 2 E11 is a header code"),
     ({"lines": (("9921", "", 1.0, 17_500),)}, "procedure_format", "'9921' is not a CPT or HCPCS code form"),
     ({"lines": (("99213", "Q9", 1.0, 17_500),)}, "modifier_unknown", "modifier(s) Q9 on 99213"),
@@ -154,7 +154,7 @@ def test_duplicates_in_the_batch_and_in_the_store():
     b = _claim("C2-S1", "C2", submitted="2026-03-06")  # another claim, same patient, day, code and charge
     f = _run(a, b)
     assert list(f["rule"]) == ["duplicate"] and f["submission_id"].iloc[0] == "C2-S1"
-    assert "99213 on 2026-03-02 for $175.00 is already on claim C1 (this batch)" in f["evidence"].iloc[0]
+    assert "99213 on 2026-03-02 for $175.00 was already sent in this batch on claim C1" in f["evidence"].iloc[0]
     # a different charge or patient is not a duplicate
     assert _run(a, _claim("C2-S1", "C2", lines=(("99213", "", 1.0, 17_000),))).empty
     assert _run(a, _claim("C2-S1", "C2", patient="P2")).empty
@@ -164,7 +164,7 @@ def test_duplicates_in_the_batch_and_in_the_store():
     hc, hl = _frames(a)
     resend = _claim("C1-S2", "C1", submitted="2026-03-20")
     f = _run(resend, history={"claims": hc, "claim_lines": hl})
-    assert list(f["rule"]) == ["duplicate"] and "(sent 2026-03-04)" in f["evidence"].iloc[0]
+    assert list(f["rule"]) == ["duplicate"] and "already sent on 2026-03-04 on this claim" in f["evidence"].iloc[0]
     denied = pd.DataFrame({"claim_id": ["C1"], "paid_cents": [0], "status_code": ["1"], "paid_on": [D("2026-03-15")]})
     assert _run(resend, history={"claims": hc, "claim_lines": hl, "remittances": denied}).empty
     late_denial = denied.assign(paid_on=D("2026-03-25"))  # after the resend: it was still a duplicate then
@@ -300,3 +300,11 @@ def test_the_fast_code_list_reading_agrees_with_the_package_tree():
     release = default_icd()
     assert {c.replace(".", "") for c in codes if icd.is_leaf(c)} == set(release.billable)
     assert {c.replace(".", "") for c in codes if not icd.is_leaf(c)} == set(release.headers)
+
+
+def test_diagnosis_fixes_suggest_the_likely_code():
+    f = _run(_claim(dx=("K129", "E11")))
+    fixes = dict(zip(f["rule"], f["fix"]))
+    assert "did you mean K21.9 (two characters swapped)?" in fixes["dx_invalid"]  # K12.9 does not exist
+    assert re.search(r"e\.g\. E11\.\d+, E11\.\d+, E11\.\d+$", fixes["dx_not_billable"])
+    assert "an ICD-9 code" in _run(_claim(dx=("4019",)))["fix"].iloc[0]

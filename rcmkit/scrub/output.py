@@ -37,6 +37,11 @@ def write_atomic(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def percent(p: float) -> str:
+    """A probability as people read it: never a flat 0% or 100% for what is a chance."""
+    return ">99%" if p >= 0.995 else "<1%" if p < 0.005 else f"{p:.0%}"
+
+
 def work_list(findings: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
     """The findings as a people's table (already sorted by severity, then dollars), with the claim's risk score
     when scores are given."""
@@ -49,7 +54,7 @@ def work_list(findings: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.
     })
     if scores is not None and len(scores):
         risk = scores.set_index("submission_id")["risk"]
-        out["denial_risk"] = findings["submission_id"].map(risk).map(lambda r: "" if pd.isna(r) else f"{r:.0%}")
+        out["denial_risk"] = findings["submission_id"].map(risk).map(lambda r: "" if pd.isna(r) else percent(r))
     return out.reset_index(drop=True)
 
 
@@ -144,7 +149,7 @@ def write_html(result, path: str | os.PathLike, *, title: str = "Claim scrub wor
                      "<th>Usual rate for payer and codes</th><th>Why</th></tr>")
         for r in result.risk.head(50).itertuples(index=False):
             parts.append("<tr>" + _cell(r.claim_id) + _cell(r.payer_id) + _cell(f"${r.charge_cents / 100:,.2f}", "num")
-                         + _cell(f"{r.risk:.0%}", "num") + _cell(f"{r.baseline:.0%}", "num") + _cell(r.reasons)
+                         + _cell(percent(r.risk), "num") + _cell(percent(r.baseline), "num") + _cell(r.reasons)
                          + "</tr>")
         parts.append("</table>")
     parts.append("</body></html>")

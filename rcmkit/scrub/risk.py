@@ -219,10 +219,13 @@ class RiskModel:
         """Per row, the ``top`` features pushing its score up most, in plain words ('' when none pushes up)."""
         if len(frame) == 0:
             return []
-        contrib = self.scaler.transform(_matrix(frame)) * self.model.coef_[0]
+        z = self.scaler.transform(_matrix(frame))
+        coef = self.model.coef_[0]
+        # only a feature above its usual value with a positive weight reads as "this pushes the risk up" in words
+        contrib = np.where((z > 0) & (coef > 0), z * coef, 0.0)
         out = []
         for row in contrib:
-            idx = [i for i in np.argsort(-row)[:top] if row[i] > 0.05]
+            idx = [i for i in np.argsort(-row, kind="stable")[:top] if row[i] > 0.05]
             out.append("; ".join(FEATURE_WORDS[FEATURES[i]] for i in idx))
         return out
 

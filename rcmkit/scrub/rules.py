@@ -213,6 +213,11 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ the rules
+def _dotted(code: str) -> str:
+    """An ICD-10-CM code as people read it: 'E119' -> 'E11.9' (claims carry it without the dot)."""
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
 def _diagnoses(claims: pd.DataFrame, icd: IcdRelease, finding) -> None:
     for sub, dxs in zip(claims["submission_id"], claims["diagnosis_codes"]):
         dxs = [str(d).strip().upper().replace(".", "") for d in (dxs if dxs is not None else [])]
@@ -223,14 +228,14 @@ def _diagnoses(claims: pd.DataFrame, icd: IcdRelease, finding) -> None:
         for pos, dx in enumerate(dxs, start=1):
             which = "principal" if pos == 1 else f"diagnosis {pos}"
             if not icd.is_valid(dx):
-                swaps = icd.transpositions(dx)
+                swaps = [_dotted(t) for t in icd.transpositions(dx)]
                 hint = (f"; did you mean {', '.join(swaps)} (two characters swapped)?" if swaps else
                         "; an ICD-9 code or a typing slip?" if re.fullmatch(r"V?\d{3,5}", dx) else "")
-                finding(sub, "dx_invalid", f"{which} {dx} is not a code in {icd.label}",
+                finding(sub, "dx_invalid", f"{which} {_dotted(dx)} is not a code in {icd.label}",
                         f"check the chart and enter a valid ICD-10-CM code{hint}")
             elif not icd.is_billable(dx):
-                under = icd.billable_under(dx)
-                finding(sub, "dx_not_billable", f"{which} {dx} is a header code in {icd.label}",
+                under = [_dotted(u) for u in icd.billable_under(dx)]
+                finding(sub, "dx_not_billable", f"{which} {_dotted(dx)} is a header code in {icd.label}",
                         "code to the highest specificity" + (f", e.g. {', '.join(under)}" if under else ""))
 
 
@@ -329,10 +334,11 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     m = m.sort_values(["submission_id", "line_number", "submitted_on_prior"]).drop_duplicates(
         ["submission_id", "line_number"])
     for row in m.itertuples(index=False):
-        where = "this batch" if row.in_batch else f"sent {row.submitted_on_prior:%Y-%m-%d}"
+        when = "in this batch" if row.in_batch else f"on {row.submitted_on_prior:%Y-%m-%d}"
+        on = "this claim" if row.claim_id_prior == row.claim_id else f"claim {row.claim_id_prior}"
         finding(row, "duplicate",
-                f"{row.procedure_code} on {row.service_date:%Y-%m-%d} for {_money(row.charge_cents)} is already on "
-                f"claim {row.claim_id_prior} ({where}) for the same patient",
+                f"{row.procedure_code} on {row.service_date:%Y-%m-%d} for {_money(row.charge_cents)} was already "
+                f"sent {when} on {on} for the same patient, and not denied, replaced or voided since",
                 "do not resend: check the first claim's status (276/277 or the payer portal); to change it, send a "
                 "replacement (frequency 7)")
 
