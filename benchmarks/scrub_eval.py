@@ -46,7 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--claims", type=int, default=25_000)
-    ap.add_argument("--month", default="2026-08", help="the month the risk model scores (trained on the months before)")
+    ap.add_argument("--month", default="2026-08",
+                    help="the month the risk model scores (trained on the months before)")
     ap.add_argument("--rules", default=None, help="a payer rule file (e.g. benchmarks/scrub_demo_payer_rules.csv: "
                     "the demo Medicaid plan's own 95-day filing limit)")
     ap.add_argument("--root", default=None, help="data root to build the demo in (default: a temporary folder)")
@@ -89,7 +90,8 @@ def main() -> None:
     fp = set(errors["demo_sub"]) & set(clean["demo_sub"])
     warn = set(f.loc[f["severity"] == "warning", "demo_sub"]) & set(clean["demo_sub"])
     print(f"\nclean submissions: {len(clean):,}; with an error finding: {len(fp):,} "
-          f"(false-positive rate {len(fp) / len(clean):.2%}); with a warning: {len(warn):,} ({len(warn) / len(clean):.2%})")
+          f"(false-positive rate {len(fp) / len(clean):.2%}); with a warning: {len(warn):,} "
+          f"({len(warn) / len(clean):.2%})")
     if fp:
         fps = errors[errors["demo_sub"].isin(fp)]
         print("false positives by rule:", fps.drop_duplicates(["demo_sub", "rule"])["rule"].value_counts().to_dict())
@@ -101,7 +103,8 @@ def main() -> None:
     ev = risk.evaluate(tables["claims"], tables["claim_lines"], outcomes, args.month, result.findings)
     t_risk = time.perf_counter() - t0
     print(f"\ndenial-risk model, time split: train on {ev['train_claims']:,} original claims adjudicated before "
-          f"{args.month}, score {ev['test_claims']:,} submitted in {args.month} (denied: {ev['test_denial_rate']:.1%}); "
+          f"{args.month}, score {ev['test_claims']:,} submitted in {args.month} "
+          f"(denied: {ev['test_denial_rate']:.1%}); "
           f"{t_risk:.1f} s")
     print(f"{'':<28}{'model':>10}{'payer x code':>15}")
     for key, label in (("auc", "AUC"), ("top_decile_precision", "precision, top decile"), ("brier", "Brier score")):

@@ -361,11 +361,13 @@ def scrub(paths: tuple[str, ...], practice: str | None, data_root: str, out_dir:
             from rcmkit.scrub.output import write_atomic
 
             risk = result.risk.assign(risk=result.risk["risk"].round(4), baseline=result.risk["baseline"].round(4))
-            click.echo(f"wrote {write_atomic(Path(out_dir) / 'scrub_risk.csv', neutralise_frame(risk).to_csv(index=False))}")
+            written = write_atomic(Path(out_dir) / "scrub_risk.csv", neutralise_frame(risk).to_csv(index=False))
+            click.echo(f"wrote {written}")
     f = result.findings
     counts = f["severity"].value_counts()
     click.echo(f"checked {len(result.claims):,} claim(s) as of {result.as_of:%Y-%m-%d} against {result.icd_label}: "
-               f"{int(counts.get('error', 0)):,} error(s) on {f.loc[f.severity == 'error', 'submission_id'].nunique():,} "
+               f"{int(counts.get('error', 0)):,} error(s) on "
+               f"{f.loc[f.severity == 'error', 'submission_id'].nunique():,} "
                f"claim(s), {int(counts.get('warning', 0)):,} warning(s)")
     for m in list(result.notes) + list(result.rejections["message"]):
         click.echo(f"note: {m}")

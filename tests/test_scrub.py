@@ -111,7 +111,8 @@ def test_a_clean_claim_has_no_findings():
     ({"pos": "98"}, "pos_invalid", "place of service 98 is not a CMS POS code"),
     ({"npi": "1234567890"}, "npi_invalid", "billing NPI 1234567890 fails the NPI check digit"),
     ({"rnpi": "1245319598"}, "npi_invalid", "rendering NPI 1245319598 fails"),
-    ({"service": "2026-04-02", "submitted": "2026-04-03"}, "date_future", "service date 2026-04-02 is after 2026-03-31"),
+    ({"service": "2026-04-02", "submitted": "2026-04-03"}, "date_future",
+     "service date 2026-04-02 is after 2026-03-31"),
     ({"service": "2026-03-05", "submitted": "2026-03-04"}, "date_after_billing", "after the claim date 2026-03-04"),
     ({"service": "2025-12-01", "submitted": "2026-03-02"}, "timely_filing",
      "sent 91 days after the service date 2025-12-01; the limit for BCX (commercial) is 90 days"),
@@ -228,7 +229,8 @@ def test_caught_denials_counts_rules_and_dollars():
     rl = schema.conform("remit_lines", pd.DataFrame([
         {"remit_id": r, "line_number": 1, "procedure_code": code, "modifiers": "", "billed_cents": b,
          "paid_cents": p, "allowed_cents": None, "units": 1.0, "service_date": D("2026-03-02")}
-        for r, code, b, p in [("R1", "99213", 17_500, 0), ("R2", "99214", 25_500, 0), ("R3", "99213", 17_500, 9_000)]]))
+        for r, code, b, p in [("R1", "99213", 17_500, 0), ("R2", "99214", 25_500, 0),
+                              ("R3", "99213", 17_500, 9_000)]]))
     adj = schema.conform("adjustments", pd.DataFrame([
         {"remit_id": r, "line_number": 1, "group_code": g, "reason_code": rc, "amount_cents": amt, "quantity": None}
         for r, g, rc, amt in [("R1", "CO", "16", 17_500), ("R2", "CO", "50", 25_500), ("R3", "CO", "45", 8_500)]]))
@@ -296,7 +298,8 @@ def test_the_fast_code_list_reading_agrees_with_the_package_tree():
     """default_icd() reads the package's code list; the package's own tree (is_leaf) says the same of every code."""
     import simple_icd_10_cm as icd
 
-    codes = [c for c in icd.get_all_codes(False) if icd.is_category_or_subcategory(c) or icd.is_extended_subcategory(c)]
+    codes = [c for c in icd.get_all_codes(False)
+             if icd.is_category_or_subcategory(c) or icd.is_extended_subcategory(c)]
     release = default_icd()
     assert {c.replace(".", "") for c in codes if icd.is_leaf(c)} == set(release.billable)
     assert {c.replace(".", "") for c in codes if not icd.is_leaf(c)} == set(release.headers)

@@ -52,7 +52,8 @@ def test_the_model_gives_plain_reasons_from_its_features():
     flagged = frame["rule_npi_invalid"] == 1
     assert p[flagged.to_numpy()].min() > p[~flagged.to_numpy()].max()
     reasons = model.reasons(frame[flagged].head(3))
-    assert all(r.startswith("scrub finding: npi invalid") for r in reasons)
+    assert all(r.startswith("NPI fails its check digit") for r in reasons)
+    assert risk.FEATURE_WORDS["rule_dx_not_billable"] == "diagnosis is a header code, not billable"
     with pytest.raises(ValueError, match="one outcome only"):
         risk.RiskModel().fit(frame, np.zeros(n, dtype=int))
 

@@ -10,5 +10,5 @@ from rcmkit.demo.build import build_demo, write_demo
 from rcmkit.demo.practice import TABLES, contract_schedule, fee_schedule, generate, generate_with_truth, patients
 from rcmkit.demo.profiles import PROFILES, PayerSpec, Profile
 
-__all__ = ["PayerSpec", "Profile", "PROFILES", "generate", "generate_with_truth", "patients", "fee_schedule", "contract_schedule",
-           "TABLES", "write_demo", "build_demo"]
+__all__ = ["PayerSpec", "Profile", "PROFILES", "generate", "generate_with_truth", "patients", "fee_schedule",
+           "contract_schedule", "TABLES", "write_demo", "build_demo"]

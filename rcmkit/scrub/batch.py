@@ -69,7 +69,8 @@ def context_for(as_of: date, history: Mapping[str, pd.DataFrame] | None = None, 
 
 
 def scrub_tables(claims: pd.DataFrame, lines: pd.DataFrame, ctx: ScrubContext) -> pd.DataFrame:
-    """The findings on claims tables (canonical ``claims`` and ``claim_lines``): :func:`rcmkit.scrub.rules.run_rules`."""
+    """The findings on claims tables (canonical ``claims`` and ``claim_lines``): see
+    :func:`rcmkit.scrub.rules.run_rules`."""
     return run_rules(claims, lines, ctx)
 
 
@@ -85,7 +86,8 @@ def _icd_notes(claims: pd.DataFrame, icd: IcdRelease) -> list[str]:
             "--icd-release to check them against their own year."]
 
 
-def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None, history: Mapping[str, pd.DataFrame] | None = None,
+def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None,
+                history: Mapping[str, pd.DataFrame] | None = None,
                 icd: IcdRelease | None = None, rules_path: str | os.PathLike | None = None,
                 patient_salt: str | bytes = DEFAULT_PATIENT_SALT, with_risk: bool = True) -> ScrubResult:
     """Read the 837 files (and folders) named, check every claim, and score its denial risk when ``history`` (a
@@ -165,7 +167,8 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
                      int(charge.reindex(g["submission_id"].unique()).sum())))
     rows.sort(key=lambda r: (-r[3], r[0]))
     caught = f["submission_id"].unique()
-    rows.append(("any rule", "Denied claims a scrub would have caught", len(caught), int(charge.reindex(caught).sum())))
+    rows.append(("any rule", "Denied claims a scrub would have caught", len(caught),
+                 int(charge.reindex(caught).sum())))
     rest = np.setdiff1d(claims["submission_id"].to_numpy(), caught)
     rows.append(("not caught", "Denied claims no rule flags", len(rest), int(charge.reindex(rest).sum())))
     return pd.DataFrame(rows, columns=cols).astype({"claims": "int64", "billed_cents": "int64"})

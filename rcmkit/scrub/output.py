@@ -85,7 +85,8 @@ min-width:150px} .tile b{display:block;font-size:22px} .tile span{color:#57606a;
 table{border-collapse:collapse;width:100%;font-size:13px} th,td{border-bottom:1px solid #e5e7eb;padding:6px 8px;
 text-align:left;vertical-align:top} th{background:#f6f8fa;position:sticky;top:0} td.num{text-align:right;
 white-space:nowrap} .error{color:#b42318;font-weight:600} .warning{color:#9a6700;font-weight:600}
-.info{color:#57606a} td.nw{white-space:nowrap} td.ev{min-width:260px} .note{background:#fff8e1;border:1px solid #f0d98c;border-radius:6px;padding:8px 12px;margin:8px 0}
+.info{color:#57606a} td.nw{white-space:nowrap} td.ev{min-width:260px}
+.note{background:#fff8e1;border:1px solid #f0d98c;border-radius:6px;padding:8px 12px;margin:8px 0}
 """
 
 

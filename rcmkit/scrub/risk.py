@@ -26,6 +26,7 @@ import pandas as pd
 
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics.denials import remit_flags
+from rcmkit.scrub.rules import RULES
 
 __all__ = ["line_outcomes", "denial_history", "claim_frame", "RiskModel", "baseline_scores", "evaluate",
            "FEATURE_WORDS"]
@@ -102,7 +103,8 @@ FEATURE_WORDS = {
     "n_dx": "many diagnoses",
     "lag_days": "sent long after the visit",
     "other_errors": "other scrub errors",
-    **{f"rule_{r}": f"scrub finding: {r.replace('_', ' ')}" for r in RULE_FEATURES},
+    **{f"rule_{r}": (t[0].lower() + t[1:] if t[1:2].islower() else t) for r in RULE_FEATURES
+       for t in [RULES[r].title]},
 }
 
 

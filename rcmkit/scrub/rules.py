@@ -422,7 +422,8 @@ def _payer_rules(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
             say = lambda row: f"{row.payer_id} requires modifier {r.value} on {row.procedure_code}"  # noqa: E731
         elif r.kind == "max_units":
             bad = sub["units"] > float(r.value)
-            say = lambda row: f"{row.procedure_code} billed with {row.units:g} units; {row.payer_id} allows {r.value}"  # noqa: E731
+            say = lambda row: (f"{row.procedure_code} billed with {row.units:g} units; "  # noqa: E731
+                               f"{row.payer_id} allows {r.value}")
         else:  # requires_dx_prefix
             pre = tuple(r.value.upper().split("|"))
             bad = sub["diagnosis_codes"].map(lambda d: not any(str(x).startswith(pre) for x in (d or [])))
