@@ -311,3 +311,25 @@ def test_diagnosis_fixes_suggest_the_likely_code():
     assert "did you mean K21.9 (two characters swapped)?" in fixes["dx_invalid"]  # K12.9 does not exist
     assert re.search(r"e\.g\. E11\.\d+, E11\.\d+, E11\.\d+$", fixes["dx_not_billable"])
     assert "an ICD-9 code" in _run(_claim(dx=("4019",)))["fix"].iloc[0]
+
+
+def test_diagnosis_pointers_are_read_from_sv107_and_checked(tmp_path):
+    # the writer sends SV107 = 1:2 for a claim with two diagnoses; the reader keeps it in claim_line_details
+    from rcmkit.ingest.x12.reader import read_x12
+    from rcmkit.scrub.batch import scrub_files
+
+    _write_837(tmp_path, _claim(dx=("E119", "I10"), lines=(("99213", "", 1.0, 17_500), ("83036", "", 1.0, 4_000))))
+    f = next(tmp_path.glob("*.x12"))
+    details = read_x12(f).tables["claim_line_details"]
+    assert list(details["diagnosis_pointers"]) == ["1:2", "1:2"]
+    assert scrub_files([f], as_of=AS_OF).findings.empty
+    # line 2 points to a third diagnosis the claim does not have; then a line with no pointer at all
+    f.write_text(f.read_text().replace("SV1*HC:83036*40*UN*1***1:2", "SV1*HC:83036*40*UN*1***3"))
+    found = scrub_files([f], as_of=AS_OF).findings
+    assert list(found["rule"]) == ["dx_pointer"] and found["line_number"].tolist() == [2]
+    assert found["evidence"].iloc[0] == "83036 points to diagnosis 3 but the claim has 2"
+    claims, lines = _frames(_claim())
+    ctx = ScrubContext(as_of=AS_OF, payers=PAYERS, payer_rules=load_payer_rules())
+    f2 = run_rules(claims, lines.assign(diagnosis_pointers=[None]), ctx)
+    assert list(f2["rule"]) == ["dx_pointer"] and "points to no diagnosis" in f2["evidence"].iloc[0]
+    assert run_rules(claims, lines, ctx).empty  # tables without pointers (the store's claim_lines) are not judged

@@ -97,6 +97,10 @@ def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None
     files = expand_paths(paths)
     result = read_x12(files, patient_salt=patient_salt)
     claims, lines = result.tables["claims"], result.tables["claim_lines"]
+    details = result.tables["claim_line_details"]
+    if "diagnosis_pointers" in details.columns:  # SV107, for the dx_pointer rule
+        lines = lines.merge(details[["submission_id", "line_number", "diagnosis_pointers"]],
+                            on=["submission_id", "line_number"], how="left")
     icd = icd or default_icd()
     if as_of is None:
         as_of = claims["submitted_on"].max().date() if len(claims) else date(1970, 1, 1)

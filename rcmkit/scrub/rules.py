@@ -53,6 +53,9 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("dx_not_billable", "error", "Diagnosis is a header code, not billable",
          "ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2 (code to the highest number of "
          "characters available)"),
+    Rule("dx_pointer", "error", "Line points to no diagnosis",
+         "X12 837P TR3 (005010X222A1) SV107 Composite Diagnosis Code Pointer: required, 1 to 4 pointers, each the "
+         "position (1-12) of a diagnosis in the claim's HI segment"),
     Rule("procedure_format", "error", "Procedure code has the wrong form",
          "AMA CPT code structure (5 characters) and CMS HCPCS Level II (a letter and 4 digits); 837P SV101-2"),
     Rule("modifier_unknown", "error", "Unknown modifier",
@@ -189,6 +192,7 @@ def run_rules(claims: pd.DataFrame, lines: pd.DataFrame, ctx: ScrubContext) -> p
     _diagnoses(claims, icd, claim_finding)
     _claim_fields(claims, ctx, claim_finding)
     _line_fields(lx, ctx, line_finding)
+    _pointers(lx, line_finding)
     _modifier25(lx, line_finding)
     _duplicates(lx, ctx, line_finding)
     _timely(claims, ctx, claim_finding)
@@ -280,6 +284,29 @@ def _line_fields(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
                     "check the modifier; add it to rcmkit/data/modifiers.csv if your payers accept it")
         if not (row.units > 0):
             finding(row, "units_invalid", f"{code} billed with {row.units:g} unit(s)", "bill one unit or more")
+
+
+def _pointers(lx: pd.DataFrame, finding) -> None:
+    """Professional lines point to 1-4 of the claim's diagnoses (SV107). Checked when the lines carry the
+    ``diagnosis_pointers`` column (read from 837 files: claim_line_details); tables without it are not judged."""
+    if "diagnosis_pointers" not in lx.columns:
+        return
+    for row in lx[lx["claim_type"] == "professional"].itertuples(index=False):
+        n_dx = len(row.diagnosis_codes) if row.diagnosis_codes is not None else 0
+        if n_dx == 0:
+            continue  # dx_missing says it
+        raw = row.diagnosis_pointers
+        ptrs = [] if raw is None or (isinstance(raw, float) and np.isnan(raw)) else str(raw).split(":")
+        if not ptrs:
+            finding(row, "dx_pointer", f"{row.procedure_code} points to no diagnosis (SV107 empty)",
+                    "point the line to the diagnosis it treats (1 for the principal)")
+            continue
+        bad = [p for p in ptrs if not (p.isdigit() and 1 <= int(p) <= n_dx)]
+        if bad or len(ptrs) > 4:
+            finding(row, "dx_pointer",
+                    f"{row.procedure_code} points to diagnosis {', '.join(bad or ptrs)} but the claim has {n_dx}"
+                    + (" (more than 4 pointers)" if len(ptrs) > 4 and not bad else ""),
+                    f"use pointers 1 to {min(n_dx, 12)}, at most 4, in the order of importance")
 
 
 def _modifier25(lx: pd.DataFrame, finding) -> None:
