@@ -305,9 +305,10 @@ def explore(practice: str, data_root: str, end: str | None, months: str, port: i
               help="A payer rule file (CSV) replacing rcmkit/data/scrub_payer_rules.csv (docs/scrub.md).")
 @click.option("--salt-env", default="RCMKIT_PATIENT_SALT", show_default=True,
               help="Environment variable holding the practice's salt (as for rcmkit ingest).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
 def scrub(paths: tuple[str, ...], practice: str | None, data_root: str, out_dir: str | None,
           formats: tuple[str, ...], as_of: str | None, icd_release: str | None, rules_path: str | None,
-          salt_env: str) -> None:
+          salt_env: str, progress: bool) -> None:
     """Check outgoing 837P/837I claims before they are sent: code sets, modifiers, NPIs, dates, duplicates and
     timely filing, plus each claim's denial risk from the practice's own 835s (with --practice). Nothing is stored.
 
@@ -344,7 +345,8 @@ def scrub(paths: tuple[str, ...], practice: str | None, data_root: str, out_dir:
             history = store.load_tables(data_root, practice, ["payers", "claims", "claim_lines", "remittances",
                                                               "remit_lines", "adjustments"], required=False)
         kwargs = {"patient_salt": salt} if salt else {}
-        result = scrub_files(paths, as_of=day, history=history, icd=icd, rules_path=rules_path, **kwargs)
+        result = scrub_files(paths, as_of=day, history=history, icd=icd, rules_path=rules_path, progress=progress,
+                             **kwargs)
     except (FileNotFoundError, CodeSetError, PayerRuleError, store.StoreError) as exc:
         _fail(str(exc), 2)
     if result.claims.empty and result.rejections.empty:

@@ -333,3 +333,15 @@ def test_diagnosis_pointers_are_read_from_sv107_and_checked(tmp_path):
     f2 = run_rules(claims, lines.assign(diagnosis_pointers=[None]), ctx)
     assert list(f2["rule"]) == ["dx_pointer"] and "points to no diagnosis" in f2["evidence"].iloc[0]
     assert run_rules(claims, lines, ctx).empty  # tables without pointers (the store's claim_lines) are not judged
+
+
+def test_reading_in_chunks_gives_the_same_tables(tmp_path):
+    from rcmkit.ingest.x12.reader import read_x12
+    from rcmkit.scrub.batch import _read
+
+    _write_837(tmp_path, _claim(), _claim("C2-S1", "C2", submitted="2026-03-05", patient="P2"))
+    files = sorted(tmp_path.glob("*.x12"))
+    assert len(files) == 2  # one file per submission day
+    whole, chunked = read_x12(files), _read(files, b"rcmkit-patient-key-v1", False, chunk=1)
+    for name in ("claims", "claim_lines", "claim_line_details"):
+        pd.testing.assert_frame_equal(whole.tables[name], chunked.tables[name])

@@ -89,13 +89,14 @@ def _icd_notes(claims: pd.DataFrame, icd: IcdRelease) -> list[str]:
 def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None,
                 history: Mapping[str, pd.DataFrame] | None = None,
                 icd: IcdRelease | None = None, rules_path: str | os.PathLike | None = None,
-                patient_salt: str | bytes = DEFAULT_PATIENT_SALT, with_risk: bool = True) -> ScrubResult:
+                patient_salt: str | bytes = DEFAULT_PATIENT_SALT, with_risk: bool = True,
+                progress: bool = False) -> ScrubResult:
     """Read the 837 files (and folders) named, check every claim, and score its denial risk when ``history`` (a
     stored practice's tables) holds adjudicated claims. Pass the practice's salt so duplicates match its stored
     patient keys. ``as_of`` (the day of the check) defaults to the newest claim creation date (BHT04) in the batch.
     Nothing is written."""
     files = expand_paths(paths)
-    result = read_x12(files, patient_salt=patient_salt)
+    result = _read(files, patient_salt, progress)
     claims, lines = result.tables["claims"], result.tables["claim_lines"]
     details = result.tables["claim_line_details"]
     if "diagnosis_pointers" in details.columns:  # SV107, for the dx_pointer rule
@@ -115,6 +116,22 @@ def scrub_files(paths: Iterable[str | os.PathLike], *, as_of: date | None = None
         except ValueError as exc:  # too little history: said, not fatal
             notes.append(f"no denial-risk scores: {exc}")
     return ScrubResult(claims, lines, findings, icd.label, scores, result.warnings, result.rejections, notes, as_of)
+
+
+def _read(files: list, salt: str | bytes, progress: bool, chunk: int = 64):
+    """read_x12 over the files, a chunk at a time under a progress bar; the chunks' frames concatenated."""
+    from tqdm.auto import tqdm
+
+    parts = []
+    with tqdm(total=len(files), desc="837 files", unit="file", disable=not progress) as bar:
+        for i in range(0, max(len(files), 1), chunk):
+            parts.append(read_x12(files[i:i + chunk], patient_salt=salt))
+            bar.update(len(files[i:i + chunk]))
+    if len(parts) == 1:
+        return parts[0]
+    tables = {name: pd.concat([p.tables[name] for p in parts], ignore_index=True) for name in parts[0].tables}
+    return type(parts[0])(tables, pd.concat([p.warnings for p in parts], ignore_index=True),
+                          pd.concat([p.rejections for p in parts], ignore_index=True))
 
 
 def risk_scores(claims: pd.DataFrame, lines: pd.DataFrame, history: Mapping[str, pd.DataFrame],
