@@ -345,3 +345,16 @@ def test_reading_in_chunks_gives_the_same_tables(tmp_path):
     whole, chunked = read_x12(files), _read(files, b"rcmkit-patient-key-v1", False, chunk=1)
     for name in ("claims", "claim_lines", "claim_line_details"):
         pd.testing.assert_frame_equal(whole.tables[name], chunked.tables[name])
+
+
+def test_a_voided_claim_billed_again_as_a_new_claim_is_not_a_duplicate():
+    two = (("99213", "25", 1.0, 17_500), ("96372", "", 1.0, 4_500), ("J3420", "", 1.0, 2_000))
+    first = _claim("C1-S1", "C1", submitted="2026-03-04", lines=two)
+    void = _claim("C1-S2", "C1", submitted="2026-03-10", freq="8", lines=two)
+    hc, hl = _frames(first, void)
+    again = _claim("C2-S1", "C2", submitted="2026-03-12", lines=two)
+    assert _run(again, history={"claims": hc, "claim_lines": hl}).empty
+    # without the void, all three lines are duplicates of C1
+    hc1, hl1 = _frames(first)
+    f = _run(again, history={"claims": hc1, "claim_lines": hl1})
+    assert list(f["rule"]) == ["duplicate"] * 3 and f["line_number"].tolist() == [1, 2, 3]

@@ -374,19 +374,18 @@ def _closed_before(hist: Mapping[str, pd.DataFrame], m: pd.DataFrame) -> np.ndar
     """True where the prior claim was voided, replaced, or denied in full (paid nothing) before this submission:
     a new claim is then the right way to bill it again."""
     closed = np.zeros(len(m), dtype=bool)
+    here = m[["claim_id_prior", "submitted_on"]].reset_index(drop=True).reset_index()  # 'index': position in m
     if "claims" in hist and len(hist["claims"]):
         later = hist["claims"][hist["claims"]["frequency_code"].isin(["7", "8"])][["claim_id", "submitted_on"]]
-        j = m[["claim_id_prior", "submitted_on"]].reset_index().merge(
-            later, left_on="claim_id_prior", right_on="claim_id", suffixes=("", "_x"))
+        j = here.merge(later, left_on="claim_id_prior", right_on="claim_id", suffixes=("", "_x"))
         j = j[j["submitted_on_x"] <= j["submitted_on"]]
-        closed |= m.reset_index().index.isin(j["index"])
+        closed[j["index"].to_numpy()] = True
     rem = hist.get("remittances") if hist else None
     if rem is not None and len(rem):
         zero = rem[(rem["paid_cents"] == 0) & (rem["status_code"] != "22")][["claim_id", "paid_on"]]
-        j = m[["claim_id_prior", "submitted_on"]].reset_index(drop=True).reset_index().merge(
-            zero, left_on="claim_id_prior", right_on="claim_id")
+        j = here.merge(zero, left_on="claim_id_prior", right_on="claim_id")
         j = j[j["paid_on"] <= j["submitted_on"]]
-        closed |= np.isin(np.arange(len(m)), j["index"].to_numpy())
+        closed[j["index"].to_numpy()] = True
     return closed
 
 
