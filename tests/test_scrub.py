@@ -3,8 +3,10 @@ filing, payer rules as data, what a scrub would have caught among a month's deni
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from rcmkit.core import schema
 from rcmkit.ingest.x12.write import write_837p
 from rcmkit.scrub import caught_denials, run_rules
 from rcmkit.scrub.codesets import IcdRelease, CodeSetError, default_icd, fiscal_year, npi_valid, procedure_format
-from rcmkit.scrub.rules import PayerRuleError, ScrubContext, load_payer_rules
+from rcmkit.scrub.rules import RULES, PayerRuleError, ScrubContext, load_payer_rules
 
 D = pd.Timestamp
 NPI_B, NPI_R = "1234567893", "1245319599"  # CMS's published example; a second valid one (checked below)
@@ -358,3 +360,28 @@ def test_a_voided_claim_billed_again_as_a_new_claim_is_not_a_duplicate():
     hc1, hl1 = _frames(first)
     f = _run(again, history={"claims": hc1, "claim_lines": hl1})
     assert list(f["rule"]) == ["duplicate"] * 3 and f["line_number"].tolist() == [1, 2, 3]
+
+
+EXTERNAL = Path(os.environ.get("RCMKIT_EXTERNAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" /
+                               "external"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EXTERNAL.is_dir(), reason=f"public X12 corpus not found at {EXTERNAL} "
+                    "(set RCMKIT_EXTERNAL_DATA to its folder)")
+def test_the_public_837_samples_scrub_without_a_crash_and_without_patient_data():
+    from rcmkit.scrub.batch import scrub_files
+
+    manifest = pd.read_csv(EXTERNAL / "MANIFEST.tsv", sep="\t", header=None)
+    paths = [EXTERNAL / p for p in manifest[0] if "837" in p and (EXTERNAL / p).is_file()]
+    assert len(paths) >= 50
+    result = scrub_files(paths, as_of=date(2026, 12, 1))
+    assert len(result.claims) > 800  # the TR3 examples and test files: 903 claims in 59 files (December 2026)
+    f = result.findings
+    assert set(f["rule"]) <= set(RULES)
+    # ICD-9 codes in the old examples are found; the TR3's example NPI 123456789 is 9 digits
+    assert (f["rule"] == "dx_invalid").any() and (f["rule"] == "npi_invalid").any()
+    assert not f["evidence"].str.contains("nan").any()
+    text = " ".join(f["evidence"]) + " ".join(f["fix"])
+    for name in ("DOE", "SMITH", "MOUSE", "Dough"):  # the samples' made-up patients never reach a finding
+        assert name not in text

@@ -257,7 +257,7 @@ def _claim_fields(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
                 finding(row.submission_id, "npi_invalid", f"{role} NPI {npi} fails the NPI check digit",
                         f"re-enter the {role} provider's NPI from NPPES (a digit typed wrong?)")
         if row.claim_type == "professional":
-            pos = "" if row.place_of_service is None else str(row.place_of_service)
+            pos = "" if pd.isna(row.place_of_service) else str(row.place_of_service).strip()
             if pos not in pos_codes:
                 finding(row.submission_id, "pos_invalid", f"place of service {pos or '(none)'} is not a CMS POS code",
                         "use the CMS place of service code where the visit happened (11 office, 02/10 telehealth...)")
