@@ -272,6 +272,7 @@ def test_cli_clean_file_exits_0_and_a_bad_one_3_with_csv_and_html(tmp_path):
     assert "2 error(s) on 1 claim(s)" in r.output
     csv = pd.read_csv(out / "scrub_findings.csv", dtype=str)
     assert set(csv["Rule"]) == {"dx_not_billable", "npi_invalid"} and set(csv["Claim"]) == {"C2"}
+    assert "NPI fails its check digit" in set(csv["Check"])
     page = (out / "scrub_findings.html").read_text()
     assert "Diagnosis is a header code, not billable" in page and "<script" not in page and "http" not in page
     for secret in ("ZELDA", "QUUXLEY", "ZZ000000000", "19700101"):  # names, member ID, birth date stay out

@@ -72,7 +72,9 @@ def terminal_table(findings: pd.DataFrame, limit: int = 50, width: int = 60) -> 
 
 def write_csv(findings: pd.DataFrame, path: str | os.PathLike, scores: pd.DataFrame | None = None) -> Path:
     """The work list as CSV, every text cell neutralised against spreadsheet formulas."""
-    frame = neutralise_frame(work_list(findings, scores).rename(columns=_COLUMNS | {"denial_risk": "Denial risk"}),
+    wl = work_list(findings, scores)
+    wl.insert(wl.columns.get_loc("rule") + 1, "check", wl["rule"].map(lambda r: RULES[r].title))
+    frame = neutralise_frame(wl.rename(columns=_COLUMNS | {"check": "Check", "denial_risk": "Denial risk"}),
                              keep=["At stake"])
     return write_atomic(path, frame.to_csv(index=False))
 
