@@ -285,6 +285,97 @@ def explore(practice: str, data_root: str, end: str | None, months: str, port: i
     raise SystemExit(explorer_main(args))
 
 
+# --------------------------------------------------------------------------------------------- scrub
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="FILE_OR_FOLDER...")
+@click.option("--practice", default=None, help="A stored practice: its claims for duplicates, its 835 history "
+              "for the denial-risk scores and the payer-history warnings, its salt for patient keys.")
+@click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
+              help="Folder holding one folder of tables per practice.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the work list (scrub_findings.csv, scrub_findings.html); default: the terminal only.")
+@click.option("--format", "formats", type=click.Choice(["table", "csv", "html"]), multiple=True,
+              help="What to write (repeatable); default: table, plus csv and html when --out is given.")
+@click.option("--as-of", default=None, help="The day of the check, YYYY-MM-DD (service dates after it are in the "
+              "future); default: the newest claim date in the batch.")
+@click.option("--icd-release", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A CMS ICD-10-CM order file (icd10cm_order_YYYY.txt) to check diagnoses against instead of the "
+              "packaged release.")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A payer rule file (CSV) replacing rcmkit/data/scrub_payer_rules.csv (docs/scrub.md).")
+@click.option("--salt-env", default="RCMKIT_PATIENT_SALT", show_default=True,
+              help="Environment variable holding the practice's salt (as for rcmkit ingest).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def scrub(paths: tuple[str, ...], practice: str | None, data_root: str, out_dir: str | None,
+          formats: tuple[str, ...], as_of: str | None, icd_release: str | None, rules_path: str | None,
+          salt_env: str, progress: bool) -> None:
+    """Check outgoing 837P/837I claims before they are sent: code sets, modifiers, NPIs, dates, duplicates and
+    timely filing, plus each claim's denial risk from the practice's own 835s (with --practice). Nothing is stored.
+
+    Exit codes: 0 no error-severity finding; 3 findings that need attention (or a part of a file that could not
+    be read); 2 bad usage or input; 1 an unexpected failure.
+    """
+    import datetime as dt
+
+    from rcmkit.core import store
+    from rcmkit.scrub.batch import scrub_files
+    from rcmkit.scrub.codesets import CodeSetError, IcdRelease
+    from rcmkit.scrub.output import terminal_table, write_csv, write_html
+    from rcmkit.scrub.rules import PayerRuleError, load_payer_rules
+
+    formats = formats or (("table", "csv", "html") if out_dir else ("table",))
+    if {"csv", "html"} & set(formats) and not out_dir:
+        _fail("--format csv/html needs --out FOLDER", 2)
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD", 2)
+    try:
+        icd = IcdRelease.from_order_file(icd_release) if icd_release else None
+        if rules_path:
+            load_payer_rules(rules_path)
+        history, salt = None, None
+        if practice:
+            from rcmkit.ingest.salt import SaltError, practice_salt
+
+            try:
+                salt, said = practice_salt(data_root, practice, salt_env)
+            except SaltError as exc:
+                _fail(str(exc), 2)
+            history = store.load_tables(data_root, practice, ["payers", "claims", "claim_lines", "remittances",
+                                                              "remit_lines", "adjustments"], required=False)
+        kwargs = {"patient_salt": salt} if salt else {}
+        result = scrub_files(paths, as_of=day, history=history, icd=icd, rules_path=rules_path, progress=progress,
+                             **kwargs)
+    except (FileNotFoundError, CodeSetError, PayerRuleError, store.StoreError) as exc:
+        _fail(str(exc), 2)
+    if result.claims.empty and result.rejections.empty:
+        _fail("no 837 claims found in " + ", ".join(paths), 2)
+    if "table" in formats:
+        click.echo(terminal_table(result.findings))
+    if out_dir:
+        if "csv" in formats:
+            click.echo(f"wrote {write_csv(result.findings, Path(out_dir) / 'scrub_findings.csv', result.risk)}")
+        if "html" in formats:
+            click.echo(f"wrote {write_html(result, Path(out_dir) / 'scrub_findings.html')}")
+        if result.risk is not None and "csv" in formats:
+            from rcmkit.present.csvsafe import neutralise_frame
+            from rcmkit.scrub.output import write_atomic
+
+            risk = result.risk.assign(risk=result.risk["risk"].round(4), baseline=result.risk["baseline"].round(4))
+            written = write_atomic(Path(out_dir) / "scrub_risk.csv", neutralise_frame(risk).to_csv(index=False))
+            click.echo(f"wrote {written}")
+    f = result.findings
+    counts = f["severity"].value_counts()
+    click.echo(f"checked {len(result.claims):,} claim(s) as of {result.as_of:%Y-%m-%d} against {result.icd_label}: "
+               f"{int(counts.get('error', 0)):,} error(s) on "
+               f"{f.loc[f.severity == 'error', 'submission_id'].nunique():,} "
+               f"claim(s), {int(counts.get('warning', 0)):,} warning(s)")
+    for m in list(result.notes) + list(result.rejections["message"]):
+        click.echo(f"note: {m}")
+    raise SystemExit(3 if result.needs_attention else 0)
+
+
 # --------------------------------------------------------------------------------------------- validate
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE...")

@@ -258,8 +258,17 @@ def _npi_valid(npi: str) -> bool:
 
 @big_demo
 def test_npis_are_ten_digits_with_a_valid_check_digit(t):
-    npis = set(t["claims"]["billing_npi"]) | set(t["claims"]["rendering_npi"])
-    assert all(re.fullmatch(r"[12]\d{9}", n) and _npi_valid(n) for n in npis)
+    # every NPI is valid except the typos seeded for the scrubber (issue #17), which sit on original submissions
+    # only and are exactly the seeded truth's npi_invalid rows
+    _, truth = demo.generate_with_truth(seed=7, n_claims=N)
+    seeded = truth[truth["kind"] == "npi_invalid"]
+    claims = t["claims"]
+    npis = set(claims["billing_npi"]) | set(claims["rendering_npi"])
+    bad = {n for n in npis if not _npi_valid(n)}
+    assert bad == set(seeded["sent"])
+    assert set(claims.loc[claims["rendering_npi"].isin(bad), "submission_id"]) == set(seeded["submission_id"])
+    assert all(re.fullmatch(r"[12]\d{9}", n) and _npi_valid(n) for n in npis - bad)
+    assert all(_npi_valid(n) for n in seeded["correct"])
     assert _npi_valid("1234567893") and not _npi_valid("1234567890")
 
 

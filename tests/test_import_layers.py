@@ -16,9 +16,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rcmkit"
 #: What each layer may not import (a prefix matches the module and everything under it).
 FORBIDDEN = {
     "core": ("rcmkit.ingest", "rcmkit.metrics", "rcmkit.present", "rcmkit.report", "rcmkit.explorer",
-             "rcmkit.demo", "rcmkit.cli"),
-    "metrics": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
-    "present": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
+             "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub"),
+    "metrics": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli",
+                "rcmkit.scrub"),
+    "present": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub"),
+    # the claim scrubber (issue #17) reads with ingest, classifies with core/metrics, formats with present
+    "scrub": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
 }
 
 

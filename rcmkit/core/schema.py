@@ -304,6 +304,9 @@ TABLES.update({
                 Column("place_of_service", S, nullable=True, doc="SV105 when it differs from CLM05-1"),
                 Column("rendering_npi", S, nullable=True, doc="NM1*82 in loop 2420A (line level)"),
                 Column("line_control_number", S, nullable=True, doc="REF*6R line item control number"),
+                Column("diagnosis_pointers", S, nullable=True, optional=True,
+                       doc="SV107 diagnosis code pointers (1-12, positions in the claim's HI), ':'-joined; null when "
+                           "not sent (837I lines have none)"),
             ),
             key=("submission_id", "line_number"),
         ),

@@ -7,8 +7,8 @@
 """
 
 from rcmkit.demo.build import build_demo, write_demo
-from rcmkit.demo.practice import TABLES, contract_schedule, fee_schedule, generate, patients
+from rcmkit.demo.practice import TABLES, contract_schedule, fee_schedule, generate, generate_with_truth, patients
 from rcmkit.demo.profiles import PROFILES, PayerSpec, Profile
 
-__all__ = ["PayerSpec", "Profile", "PROFILES", "generate", "patients", "fee_schedule", "contract_schedule",
-           "TABLES", "write_demo", "build_demo"]
+__all__ = ["PayerSpec", "Profile", "PROFILES", "generate", "generate_with_truth", "patients", "fee_schedule",
+           "contract_schedule", "TABLES", "write_demo", "build_demo"]

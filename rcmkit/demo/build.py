@@ -7,9 +7,23 @@ from __future__ import annotations
 import os
 
 from rcmkit.core import schema, store
-from rcmkit.demo.practice import generate, patients
+from rcmkit.demo.practice import generate_with_truth, patients
 
-__all__ = ["write_demo", "build_demo"]
+__all__ = ["write_demo", "build_demo", "truth_path"]
+
+
+def truth_path(root: str | os.PathLike, practice: str = "demo"):
+    """Where a demo practice's seeded claim errors are written (a side file, never a stored table):
+    ``root/practice/demo_truth/seeded_errors.csv`` (columns :data:`rcmkit.demo.practice.SEEDED_COLUMNS`)."""
+    return store.practice_dir(root, practice) / "demo_truth" / "seeded_errors.csv"
+
+
+def _write_truth(root: str | os.PathLike, practice: str, truth) -> None:
+    path = truth_path(root, practice)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    truth.to_csv(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def write_demo(root: str | os.PathLike, practice: str = "demo", **generate_kwargs) -> dict:
@@ -18,7 +32,10 @@ def write_demo(root: str | os.PathLike, practice: str = "demo", **generate_kwarg
 
     ``generate_kwargs`` go to :func:`generate` (seed, n_claims, start, end, profile).
     """
-    return store.save_tables(root, practice, generate(**generate_kwargs))
+    tables, truth = generate_with_truth(**generate_kwargs)
+    manifest = store.save_tables(root, practice, tables)
+    _write_truth(root, practice, truth)
+    return manifest
 
 
 def build_demo(root: str | os.PathLike, practice: str = "demo", *, jobs: int = 1, progress: bool = True,
@@ -32,10 +49,11 @@ def build_demo(root: str | os.PathLike, practice: str = "demo", *, jobs: int = 1
     from rcmkit.ingest.pipeline import ingest
     from rcmkit.ingest.x12.write import write_demo_files
 
-    tables = generate(**generate_kwargs)
+    tables, truth = generate_with_truth(**generate_kwargs)
     roster = patients(**generate_kwargs)
     empty = {name: schema.empty(name) for name in schema.TABLES}
     store.save_tables(root, practice, empty)
+    _write_truth(root, practice, truth)
     counts = write_demo_files(root, tables, roster, practice=practice)
     inbox = store.practice_dir(root, practice) / "inbox"
     summary = ingest(root, practice, [inbox / "837", inbox / "835", inbox / "pm"], column_map="generic",

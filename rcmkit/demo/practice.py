@@ -38,7 +38,8 @@ import pandas as pd
 from rcmkit.core import schema
 
 from rcmkit.demo.profiles import PROFILES, PayerSpec, Profile  # noqa: F401
-__all__ = ["generate", "patients", "fee_schedule", "contract_schedule", "TABLES"]
+__all__ = ["generate", "generate_with_truth", "patients", "fee_schedule", "contract_schedule", "TABLES",
+           "SEEDED_COLUMNS"]
 
 #: The canonical tables :func:`generate` returns, in this order (no ledger: it is derived).
 TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
@@ -172,7 +173,7 @@ _LINE_CAS = (("co45", "CO", "45"), ("co253", "CO", "253"), ("pr1", "PR", "1"), (
 _MONEY = ("charge", "allowed", "paid", "co45", "co253", "pr1", "pr2", "pr3", "den", "oa18")
 
 # Random streams, one per step
-_S_ROSTER, _S_PROVIDERS, _S_VISITS, _S_SUBMIT, _S_CONTENT, _S_DENY, _S_FLOW, _S_PATIENT = range(1, 9)
+_S_ROSTER, _S_PROVIDERS, _S_VISITS, _S_SUBMIT, _S_CONTENT, _S_DENY, _S_FLOW, _S_PATIENT, _S_ERRORS = range(1, 10)
 
 _FIRST_F = ("Mary", "Linda", "Susan", "Karen", "Lisa", "Nancy", "Sarah", "Emily", "Jessica", "Ashley", "Emma",
             "Olivia", "Sophia", "Ava", "Mia")
@@ -1086,7 +1087,27 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     profile's size), a few fewer once visits not yet billed by the end are left out. Same arguments, same
     tables, byte for byte; nothing depends on today's date. Returns payers, claims, claim_lines, remittances,
     remit_lines, adjustments, postings, contracts and providers (fictional names); the ledger is derived from
-    them by :mod:`rcmkit.core.ledger`.
+    them by :mod:`rcmkit.core.ledger`. :func:`generate_with_truth` also returns the seeded claim errors.
+    """
+    return generate_with_truth(seed=seed, n_claims=n_claims, start=start, end=end, profile=profile)[0]
+
+
+#: Columns of the seeded-error truth (:func:`generate_with_truth`): which submission (and line) carries which
+#: error, what was sent and what is right, and the CARC the demo's 835 denies it with.
+SEEDED_COLUMNS = ["claim_id", "submission_id", "line_number", "kind", "sent", "correct", "carc"]
+
+
+def generate_with_truth(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-01", end: str = "2026-10",
+                        profile: str = "family_medicine") -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """:func:`generate`'s tables and the truth of the claim errors seeded in them (:data:`SEEDED_COLUMNS`), for
+    the scrubber's benchmark. The truth is not a canonical table: it never reaches the store.
+
+    Errors a scrub should catch, each denied by the demo's 835 with its matching CARC: among claims denied CO-16
+    (claim lacks information or has billing errors; resubmitted as a new claim), a seeded share carries a header
+    (non-billable) principal diagnosis, a principal diagnosis with two characters transposed into a code that
+    does not exist, or a rendering NPI with a wrong check digit (:func:`_seed_errors`); claims denied CO-4 lack
+    modifier 25 on their E/M; claims sent a second time unchanged are denied OA-18 (duplicate); claims sent late
+    are denied CO-29 (timely filing).
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -1102,10 +1123,74 @@ def generate(*, seed: int = 7, n_claims: int | None = None, start: str = "2025-0
     lines = _price(lines, c, roster, prof)
     den = _deny(_rng(seed, _S_DENY), c, lines, np.array([len(d) for d in dx]), prof, cal)
     lines, dx_orig = _variants(lines, dx, den)
+    dx_orig, npi_orig, seeded = _seed_errors(_rng(seed, _S_ERRORS), c, den, dx_orig)
     flow = _flows(_rng(seed, _S_FLOW), c, den, _claim_totals(lines, den), prof, cal)
     charge = np.bincount(lines["claim"], weights=lines["charge"], minlength=len(c)).astype(np.int64)
-    tables = _assemble(seed, c, lines, dx, dx_orig, den, flow, charge, prof, cal)
-    return {**tables, "contracts": _contracts(profile, start), "providers": _providers(seed, prof, tables["claims"])}
+    tables = _assemble(seed, c, lines, dx, dx_orig, den, flow, charge, prof, cal, npi_orig)
+    bad_npis = {b: g for b, g in zip(npi_orig, c["rendering_npi"]) if b != g}
+    tables = {**tables, "contracts": _contracts(profile, start),
+              "providers": _providers(seed, prof, tables["claims"], bad_npis)}
+    return tables, _truth(c, den, flow, seeded, tables["claims"])
+
+
+def _seed_errors(rng: np.random.Generator, c: pd.DataFrame, den: pd.DataFrame, dx_orig: list[list[str]]
+                 ) -> tuple[list[list[str]], np.ndarray, pd.DataFrame]:
+    """Billing errors on the first submission of claims the payer denies CO-16: of those, 30% send a header
+    (non-billable) principal diagnosis (E119 sent as E11), 30% a principal diagnosis with two neighbouring
+    characters transposed into a code ICD-10-CM does not have, 25% a rendering NPI whose check digit is off by
+    one; the rest lack something no scrub sees. The correction (frequency 1, a new claim) sends it right."""
+    kind = den["kind"].to_numpy()
+    rows = np.flatnonzero(kind == _CARCS.index("16"))
+    u = rng.random(len(rows))
+    npi = c["rendering_npi"].to_numpy().copy()
+    dx_out = list(dx_orig)
+    seeded = []
+    if len(rows):
+        from rcmkit.scrub.codesets import default_icd  # the ICD-10-CM release that says what is a code
+
+        icd = default_icd()
+    for r, x in zip(rows, u):
+        principal = dx_orig[r][0]
+        if x < 0.30 and len(principal) > 3 and icd.is_valid(principal[:3]) and not icd.is_billable(principal[:3]):
+            dx_out[r] = [principal[:3]] + dx_orig[r][1:]
+            seeded.append((r, "dx_not_billable", principal[:3], principal))
+        elif x < 0.60:
+            swaps = [principal[:i] + principal[i + 1] + principal[i] + principal[i + 2:]
+                     for i in range(1, len(principal) - 1)]
+            swaps = [t for t in swaps if t != principal and t[1].isdigit() and not icd.is_valid(t)]
+            if swaps:
+                dx_out[r] = [swaps[0]] + dx_orig[r][1:]
+                seeded.append((r, "dx_invalid", swaps[0], principal))
+        elif x < 0.85 and isinstance(npi[r], str):
+            bad = npi[r][:9] + str((int(npi[r][9]) + 1) % 10)
+            npi[r] = bad
+            seeded.append((r, "npi_invalid", bad, c["rendering_npi"].iat[r]))
+    frame = pd.DataFrame(seeded, columns=["claim", "kind", "sent", "correct"])
+    return dx_out, npi, frame
+
+
+def _truth(c: pd.DataFrame, den: pd.DataFrame, flow: _Flow, seeded: pd.DataFrame, claims: pd.DataFrame
+           ) -> pd.DataFrame:
+    """The seeded errors as :data:`SEEDED_COLUMNS` rows, for submissions the claims table holds."""
+    ids = c["claim_id"].to_numpy()
+    rows = [pd.DataFrame({"claim_id": ids[seeded["claim"]], "submission_id": ids[seeded["claim"]] + "-S1",
+                          "line_number": 0, "kind": seeded["kind"], "sent": seeded["sent"],
+                          "correct": seeded["correct"], "carc": "CO-16"})]
+    kind = den["kind"].to_numpy()
+    mod25 = np.flatnonzero(kind == _CARCS.index("4"))
+    rows.append(pd.DataFrame({"claim_id": ids[mod25], "submission_id": ids[mod25] + "-S1",
+                              "line_number": den["target"].to_numpy()[mod25], "kind": "modifier25_missing",
+                              "sent": "", "correct": "25", "carc": "CO-4"}))
+    late = np.flatnonzero(kind == _TIMELY)
+    rows.append(pd.DataFrame({"claim_id": ids[late], "submission_id": ids[late] + "-S1", "line_number": 0,
+                              "kind": "timely_filing", "sent": "", "correct": "", "carc": "CO-29"}))
+    subs = pd.concat(flow.submissions, ignore_index=True)
+    dup = subs[(subs["seq"] == 2) & (subs["frequency"] == "1") & (subs["variant"] == "orig")]["claim"].to_numpy()
+    rows.append(pd.DataFrame({"claim_id": ids[dup], "submission_id": ids[dup] + "-S2", "line_number": 0,
+                              "kind": "duplicate", "sent": "", "correct": "", "carc": "OA-18"}))
+    out = pd.concat(rows, ignore_index=True)
+    out = out[out["submission_id"].isin(claims["submission_id"])]
+    return out.sort_values(["submission_id", "kind"], kind="stable").reset_index(drop=True)[SEEDED_COLUMNS]
 
 
 #: Fictional clinicians' names for the demo's rendering providers: (last names, first names).
@@ -1113,7 +1198,7 @@ _PROVIDER_LAST = ("REYES", "CHEN", "PATEL", "OKAFOR", "NOVAK", "LINDQVIST", "MOR
 _PROVIDER_FIRST = ("ANA", "DAVID", "PRIYA", "SAMUEL", "ELENA", "MARK", "GRACE", "OMAR")
 
 
-def _providers(seed: int, prof: Profile, claims: pd.DataFrame) -> pd.DataFrame:
+def _providers(seed: int, prof: Profile, claims: pd.DataFrame, bad_npis: dict | None = None) -> pd.DataFrame:
     """The ``providers`` table: the billing NPI named as the practice (the name its 837s and 835s carry,
     :data:`rcmkit.ingest.x12.write.DEMO_PRACTICE`), each rendering NPI a fictional clinician, 'LAST, FIRST' (distinct
     names, chosen by the seed); only NPIs that appear on a claim."""
@@ -1124,6 +1209,8 @@ def _providers(seed: int, prof: Profile, claims: pd.DataFrame) -> pd.DataFrame:
     rows = [(npis[0], DEMO_PRACTICE.name, "2")]
     rows += [(npi, f"{_PROVIDER_LAST[(seed + i) % n]}, {_PROVIDER_FIRST[(3 * seed + 5 * i + i // n) % n]}", "1")
              for i, npi in enumerate(npis[1:])]
+    names = {r[0]: r for r in rows}
+    rows += [(bad, names[good][1], "1") for bad, good in sorted((bad_npis or {}).items()) if good in names]  # typos
     used = set(claims["billing_npi"].astype(str)) | set(claims["rendering_npi"].dropna().astype(str))
     frame = pd.DataFrame([r for r in rows if r[0] in used], columns=["npi", "name", "entity_type"]).assign(
         source="demo")
@@ -1152,7 +1239,7 @@ def _claim_totals(lines: pd.DataFrame, den: pd.DataFrame) -> pd.DataFrame:
 
 def _assemble(seed: int, c: pd.DataFrame, lines: pd.DataFrame, dx: list[list[str]], dx_orig: list[list[str]],
               den: pd.DataFrame, flow: _Flow, charge: np.ndarray, prof: Profile,
-              cal: _Calendar) -> dict[str, pd.DataFrame]:
+              cal: _Calendar, npi_orig: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Turn the flow into canonical tables, leaving out everything dated after the span."""
     subs = pd.concat(flow.submissions, ignore_index=True)
     subs = subs[subs["submitted"] <= cal.last].sort_values(["claim", "seq"], kind="stable")
@@ -1167,7 +1254,7 @@ def _assemble(seed: int, c: pd.DataFrame, lines: pd.DataFrame, dx: list[list[str
         "payers": pd.DataFrame({"payer_id": [p.payer_id for p in prof.payers],
                                 "payer_name": [p.payer_name for p in prof.payers],
                                 "payer_class": [p.payer_class for p in prof.payers]}),
-        "claims": _claims_table(subs, c, dx, dx_orig, charge, adj),
+        "claims": _claims_table(subs, c, dx, dx_orig, charge, adj, npi_orig),
         "claim_lines": _claim_lines_table(subs, c, lines),
         "remittances": remittances,
         "remit_lines": _remit_lines_table(x, adj, c),
@@ -1214,7 +1301,7 @@ def _remittances(adj: pd.DataFrame, x: pd.DataFrame, c: pd.DataFrame, charge: np
 
 
 def _claims_table(subs: pd.DataFrame, c: pd.DataFrame, dx: list[list[str]], dx_orig: list[list[str]],
-                  charge: np.ndarray, adj: pd.DataFrame) -> pd.DataFrame:
+                  charge: np.ndarray, adj: pd.DataFrame, npi_orig: np.ndarray | None = None) -> pd.DataFrame:
     claim = subs["claim"].to_numpy()
     first_icn = adj[adj["step"] == 0].set_index("claim")["icn"].reindex(claim).to_numpy()
     ids = c["claim_id"].to_numpy()[claim]
@@ -1230,7 +1317,8 @@ def _claims_table(subs: pd.DataFrame, c: pd.DataFrame, dx: list[list[str]], dx_o
         "service_to": service,
         "payer_id": c["payer_id"].to_numpy()[claim],
         "billing_npi": c["billing_npi"].to_numpy()[claim],
-        "rendering_npi": c["rendering_npi"].to_numpy()[claim],
+        "rendering_npi": np.where(final, c["rendering_npi"].to_numpy()[claim],
+                                  (c["rendering_npi"].to_numpy() if npi_orig is None else npi_orig)[claim]),
         "place_of_service": "11",
         "patient_key": c["patient_key"].to_numpy()[claim],
         "total_charge_cents": charge[claim],

@@ -22,11 +22,11 @@ the HL hierarchy reads most clearly this way). Segments and elements read (TR3 n
   organization its name; the last non-empty name in the file wins (an NPI never named has no row). No other
   NM1 is read for names: the subscriber and patient (NM1*IL, NM1*QC) never reach this table.
 * Loop 2400 line: LX; SV1 Professional Service (SV101 Composite Medical Procedure Identifier, SV102 Line Item
-  Charge Amount, SV103 Unit or Basis for Measurement Code, SV104 Service Unit Count, SV105 Place of Service Code)
-  or SV2 Institutional Service Line (SV201 Service Line Revenue Code, SV202 procedure composite, SV203 Line Item
-  Charge Amount, SV204 unit basis, SV205 Service Unit Count); DTP*472 Service Date (D8 or RD8 range); REF*6R
-  Line Item Control Number; loop 2420A NM1*82 line rendering provider. Loop 2430 (SVD, prior payer's
-  adjudication) is skipped.
+  Charge Amount, SV103 Unit or Basis for Measurement Code, SV104 Service Unit Count, SV105 Place of Service Code,
+  SV107 Composite Diagnosis Code Pointer) or SV2 Institutional Service Line (SV201 Service Line Revenue Code,
+  SV202 procedure composite, SV203 Line Item Charge Amount, SV204 unit basis, SV205 Service Unit Count);
+  DTP*472 Service Date (D8 or RD8 range); REF*6R Line Item Control Number; loop 2420A NM1*82 line rendering
+  provider. Loop 2430 (SVD, prior payer's adjudication) is skipped.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class _Line:
     service_to: date | None = None
     rendering_npi: str | None = None
     control_number: str | None = None
+    diagnosis_pointers: str | None = None
     has_service: bool = False
 
 
@@ -409,6 +410,8 @@ class _SetReader:
         line.unit_basis = e[3] or None
         line.units = self.units(e[4], "SV104 service unit count")
         line.place_of_service = e[5] or None
+        pointers = self.composite(e[7], "SV107") if len(e) > 7 and e[7] else []
+        line.diagnosis_pointers = ":".join(p.strip() for p in pointers if p.strip()) or None
 
     def on_sv2(self, e: list[str]) -> None:
         line = self.service_line()
@@ -490,7 +493,7 @@ def _claim_rows(reader: _SetReader, ctx: FileContext, out: dict[str, list[dict]]
                 "submission_id": submission_id, "line_number": line.number, "procedure_qualifier": line.qualifier,
                 "revenue_code": line.revenue_code, "unit_basis": line.unit_basis,
                 "place_of_service": line.place_of_service, "rendering_npi": line.rendering_npi,
-                "line_control_number": line.control_number,
+                "line_control_number": line.control_number, "diagnosis_pointers": line.diagnosis_pointers,
             })
     for name, table_rows in rows.items():
         out[name].extend(table_rows)
