@@ -620,6 +620,24 @@ def denial_outcomes_table(outcomes: pd.DataFrame | None, *, cohort_month: str, a
     return html_table(rows, cols, caption=caption, row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
 
 
+def caught_denials_table(caught: pd.DataFrame | None, *, month: str) -> str:
+    """The month's initially denied claims a claim scrub would have stopped before they went out
+    (:func:`rcmkit.scrub.caught_denials`): one row per check with its claims and their charges, then the claims any
+    check catches and those none does. A claim two checks catch counts under each, once in the "any" row."""
+    caption = f"Claims denied in {fmt.month_label(month)} that a check before sending would have caught"
+    cols = [("title", "Check", None, False), ("claims", "Claims", fmt.count, True),
+            ("billed_cents", "Charges", fmt.usd_whole, True)]
+    if caught is None or not len(caught):
+        return html_table([], cols, caption=caption, empty=f"No claims denied in {fmt.month_label(month)}.")
+    rows = []
+    for r in caught.to_dict("records"):
+        summary = r["rule"] in ("any rule", "not caught")
+        title = {"any rule": "Caught by any check", "not caught": "Not caught by a check"}.get(r["rule"], r["title"])
+        rows.append(dict(r, title=title, __total=summary))
+    return html_table(rows, cols, caption=caption,
+                      row_class=lambda i, r: "rcm-total" if r.get("__total") else "")
+
+
 def denied_codes_table(rates: pd.DataFrame | None, *, month: str, top: int = 10) -> str:
     """The procedure codes with the most denied charge dollars this month (:func:`rcmkit.metrics.denial_rates_by`
     with ``by="procedure_code"``): claims adjudicated, claims denied, rate, billed and denied charges."""
