@@ -48,6 +48,7 @@ WEEKS = 13
 CASH_KINDS = ("insurance_payment", "patient_payment", "reversal", "refund")
 MAX_AGE = 1095  # ages past three years are pooled into one
 _EPOCH = pd.Timestamp("1970-01-01")
+_NEVER = 10**9  # the day number of an adjudication that has not happened
 _SOURCES = ("open A/R", "new charges")
 PARTS = {
     "awaiting payer": "open A/R",
@@ -155,7 +156,7 @@ class Book:
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
         self._remits(get("remittances"), get("remit_lines"), get("claims"), get("claim_lines"), get("contracts"))
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
-        never = np.iinfo(np.int64).max
+        never = _NEVER
         fa = pd.Series(self.fa_day, dtype="int64")
         keys = pd.MultiIndex.from_arrays([self.ev["claim"], self.ev["party"]])
         self.ev["fa"] = fa.reindex(keys).fillna(never).to_numpy(dtype=np.int64) if len(fa) else np.full(
@@ -513,34 +514,40 @@ def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: 
 def _collectable(c: _Curves, row: int, ages: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
     """Per balance: its age, amount and the expected cash within 120 and 365 days."""
     g = curves.cumulative_share(c.cash[row], c.exit[row], ages, 365)[0]
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 120], "in365": amounts * g[:, 365]})
+    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 120], "in365": amounts * g[:, 365],
+                         "contractual": 0.0})
 
 
 def _pending_collectable(book, ages, amounts, paid, pr, h_fa, pat_curves) -> pd.DataFrame:
     g, dens = curves.cumulative_share(h_fa, h_fa, ages, 365)
     table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
     follow = curves.chain_share(dens, ages, lambda a: table[np.clip(a, -1, MAX_AGE) + 1])
+    # what the payer's answer is expected to adjust off under contract: neither cash nor a write-off
+    contractual = np.clip(amounts - paid - pr, 0.0, None)
     return pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[:, 120] + pr * follow[:, 120],
-                         "in365": paid * g[:, 365] + pr * follow[:, 365]})
+                         "in365": paid * g[:, 365] + pr * follow[:, 365], "contractual": contractual})
 
 
 def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Expected write-offs by aging bucket (age from the charge): open balance, expected collected within 120
-    and 365 days, and the rest (not expected to be collected)."""
-    cols = ["bucket", "open_cents", "collected_120_cents", "not_collected_120_cents", "collected_365_cents",
-            "not_collected_365_cents"]
+    """Expected write-offs by aging bucket (age from the charge): open balance, the contractual adjustment
+    expected on claims still waiting for the payer, expected cash within 120 and 365 days, and what is left:
+    not expected to be collected (open - contractual - cash)."""
+    cols = ["bucket", "open_cents", "contractual_cents", "collected_120_cents", "not_collected_120_cents",
+            "collected_365_cents", "not_collected_365_cents"]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
     df = pd.concat(parts, ignore_index=True)
     upper = (30, 60, 90, 120)
     df["bucket"] = pd.cut(df["age"], [-1, *upper, np.inf], labels=list(AGING_BUCKETS))
-    g = df.groupby("bucket", observed=False)[["amount", "in120", "in365"]].sum().reindex(list(AGING_BUCKETS),
-                                                                                         fill_value=0.0)
+    g = df.groupby("bucket", observed=False)[["amount", "in120", "in365", "contractual"]].sum().reindex(
+        list(AGING_BUCKETS), fill_value=0.0)
+    rest = g["amount"] - g["contractual"]
     return pd.DataFrame({"bucket": list(AGING_BUCKETS), "open_cents": g["amount"].to_numpy(),
+                         "contractual_cents": g["contractual"].to_numpy(),
                          "collected_120_cents": g["in120"].to_numpy(),
-                         "not_collected_120_cents": (g["amount"] - g["in120"]).to_numpy(),
+                         "not_collected_120_cents": np.clip(rest - g["in120"], 0, None).to_numpy(),
                          "collected_365_cents": g["in365"].to_numpy(),
-                         "not_collected_365_cents": (g["amount"] - g["in365"]).to_numpy()})
+                         "not_collected_365_cents": np.clip(rest - g["in365"], 0, None).to_numpy()})
 
 
 def _detail(book: Book, parts: list, T: int) -> pd.DataFrame:
@@ -584,13 +591,15 @@ def _month_ends_before(book: Book, T: int, fo: ForecastOptions) -> list[pd.Times
     return list(ends[-(fo.calibration_months + 3):])  # the last few whose 90-day windows can have closed
 
 
-def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions()) -> pd.DataFrame:
+def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *, progress=None
+                       ) -> pd.DataFrame:
     """The log errors, log(actual / forecast), of the forecasts made at earlier month ends whose window had
     closed by ``as_of``: columns month_end, window, source, forecast_cents, actual_cents, log_ratio. Only
     events posted by ``as_of`` are read (a window still open at as_of is left out)."""
     T = _day(as_of)
     rows = []
-    for t in _month_ends_before(book, T, fo):
+    ends = _month_ends_before(book, T, fo)
+    for t in (progress(ends) if progress else ends):
         t_day = _day(t)
         det = point_forecast(book, t, fo, writeoffs=False)["detail"]
         tot = _totals(det)
@@ -640,6 +649,12 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+def _week_start(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """The first day of each week window (as_of + start_day + 1); NaT for a horizon."""
+    start = as_of + pd.to_timedelta(frame["start_day"] + 1, unit="D")
+    return start.where(frame["kind"] == "week").astype("datetime64[ns]")
+
+
 # --------------------------------------------------------------------------------------------- public
 @dataclass(frozen=True)
 class Forecast:
@@ -683,17 +698,18 @@ class Forecast:
 
 
 def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = MetricOptions(),
-             forecast_options: ForecastOptions = ForecastOptions()) -> Forecast:
+             forecast_options: ForecastOptions = ForecastOptions(), *, progress=None) -> Forecast:
     """The cash forecast of the open A/R as of ``as_of`` (a date; only events posted on or before it are used),
     with intervals from the errors of earlier month ends' forecasts. ``tables``: the canonical tables
     (:func:`rcmkit.core.store.load_tables`; a :func:`rcmkit.metrics.prepare` mapping uses its ledger) or a
-    :class:`Book` built from them (reused across calls: a backtest)."""
+    :class:`Book` built from them (reused across calls: a backtest). ``progress``: an optional wrapper (tqdm)
+    of the loop over the earlier month ends."""
     book = tables if isinstance(tables, Book) else Book(tables, options)
     fo = forecast_options
     as_of = pd.Timestamp(as_of).normalize()
     T = _day(as_of)
     point = point_forecast(book, as_of, fo, writeoffs=True)
-    errors = calibration_errors(book, as_of, fo)
+    errors = calibration_errors(book, as_of, fo, progress=progress)
     quantiles = {}
     for (window, source), g in (errors.groupby(["window", "source"]) if len(errors) else []):
         quantiles[(window, source)] = _conformal(g["log_ratio"].to_numpy(dtype=float), fo.level)
@@ -702,9 +718,7 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     det["responsibility"] = np.where(det["payer_id"] == "patient", "patient", "insurance")
     det["payer_name"] = det["payer_id"].map(book.name_of)
     det["payer_class"] = det["payer_id"].map(book.class_of)
-    det["week_start"] = np.where(det["kind"] == "week", as_of + pd.to_timedelta(det["start_day"] + 1, unit="D"),
-                                 pd.NaT)
-    det["week_start"] = pd.to_datetime(det["week_start"])
+    det["week_start"] = _week_start(det, as_of)
     low = np.zeros(len(det))
     high = np.zeros(len(det))
     for (window, source), idx in det.groupby(["window", "source"]).groups.items():
@@ -721,8 +735,7 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
                        quantiles.get((r["window"], r["source"])), fo.level)
         tl[i], th[i] = lo[0], hi[0]
     tot["low_cents"], tot["high_cents"] = tl, th
-    tot["week_start"] = pd.to_datetime(np.where(tot["kind"] == "week",
-                                                as_of + pd.to_timedelta(tot["start_day"] + 1, unit="D"), pd.NaT))
+    tot["week_start"] = _week_start(tot, as_of)
     cols = ["window", "kind", "start_day", "end_day", "week_start", "payer_id", "payer_name", "payer_class",
             "responsibility", "part", "source", "expected_cents", "low_cents", "high_cents"]
     tcols = ["window", "kind", "start_day", "end_day", "week_start", "source", "expected_cents", "low_cents",
