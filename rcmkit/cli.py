@@ -482,12 +482,19 @@ def forecast(practice: str, data_root: str, as_of: str | None, fmt_: str, by: st
         if as_of is None:
             day = month_window(last_full_month(tables)).end
         else:
+            import datetime
+            import re
+
             try:
-                day = pd.Timestamp(as_of)
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of.strip()):
+                    raise ValueError
+                day = pd.Timestamp(datetime.date.fromisoformat(as_of.strip()))
             except ValueError:
-                raise ValueError(f"--as-of must look like YYYY-MM-DD, got {as_of[:40]!r}") from None
-            if len(as_of.strip()) != 10:
-                raise ValueError(f"--as-of must look like YYYY-MM-DD, got {as_of[:40]!r}")
+                raise ValueError(f"--as-of must be a date written YYYY-MM-DD, got {as_of[:40]!r}") from None
+            first = tables["ledger"]["posted_on"].min()
+            if pd.isna(first) or day < first:
+                raise ValueError(f"--as-of {day:%Y-%m-%d} is before the practice's first charge "
+                                 f"({'none' if pd.isna(first) else f'{first:%Y-%m-%d}'})")
     except (ValueError, store.StoreError) as exc:
         _fail(str(exc), 2)
     bar = (lambda it: tqdm(it, desc="earlier month ends", unit="month", leave=False)) if progress else None

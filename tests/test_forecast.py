@@ -27,10 +27,13 @@ So the open A/R (200 + 100 + 10 = 310) brings 120 (day 5) + 100 (day 15) + 10 (d
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rcmkit.core import schema
 from rcmkit.forecast import Book, ForecastOptions, actual_cash, forecast, point_forecast
@@ -180,6 +183,39 @@ def test_options_are_checked():
         ForecastOptions(level=1.2)
     with pytest.raises(ValueError, match="lookback_days"):
         ForecastOptions(lookback_days=0)
+
+
+@settings(max_examples=int(os.environ.get("RCMKIT_FUZZ_EXAMPLES", "10")), deadline=None, derandomize=True)
+@given(events=st.lists(st.tuples(st.sampled_from(["X1", "X2", "X3", "X4", "Y1", "Y2", "Z9"]), st.integers(1, 200),
+                                 st.sampled_from(["charge", "insurance_payment", "patient_payment", "contractual",
+                                                  "refund"]),
+                                 st.integers(-50_000, 50_000), st.sampled_from(["A", "B", "patient"])),
+                       min_size=1, max_size=12),
+       remit_shift=st.integers(1, 90))
+def test_no_leakage_events_after_as_of(events, remit_shift):
+    """Ledger events posted after as_of (on a known claim or a new one) and second remittances dated after
+    as_of: the forecast does not move."""
+    base = tiny_tables()
+    later = pd.DataFrame([(c, AS_OF + pd.Timedelta(days=d), k, a, r) for c, d, k, a, r in events],
+                         columns=["claim_id", "posted_on", "kind", "amount_cents", "responsible"])
+    remits = pd.concat([base["remittances"], base["remittances"].assign(
+        remit_id=lambda r: r["remit_id"] + "L", paid_on=AS_OF + pd.Timedelta(days=remit_shift))], ignore_index=True)
+    changed = {**base, "ledger": pd.concat([base["ledger"], later], ignore_index=True), "remittances": remits}
+    a = forecast(base, AS_OF, forecast_options=RAW)
+    b = forecast(changed, AS_OF, forecast_options=RAW)
+    pd.testing.assert_frame_equal(a.detail, b.detail)
+    pd.testing.assert_frame_equal(a.totals, b.totals)
+    pd.testing.assert_frame_equal(a.writeoffs, b.writeoffs)
+
+
+def test_an_event_on_as_of_does_count():
+    """The property above cannot pass vacuously: X3's patient paying its 10 on as_of itself removes the balance."""
+    base = tiny_tables()
+    paid = pd.DataFrame({"claim_id": ["X3"], "posted_on": [AS_OF], "kind": ["patient_payment"],
+                         "amount_cents": [-1000], "responsible": ["patient"]})
+    after = forecast({**base, "ledger": pd.concat([base["ledger"], paid], ignore_index=True)}, AS_OF,
+                     forecast_options=RAW)
+    assert after.open_cents == pytest.approx(30000)  # 310 - 10
 
 
 def test_same_inputs_same_numbers():

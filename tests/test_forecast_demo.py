@@ -43,6 +43,7 @@ def fc(tables):
     return forecast(tables, AS_OF, forecast_options=FAST)
 
 
+@pytest.mark.slow  # about 2 s an example on the 2-core machine (tests/test_forecast.py has a fast form)
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), drop=st.floats(0, 0.9), scale=st.floats(0.1, 5.0))
@@ -69,6 +70,7 @@ def test_events_after_as_of_never_change_the_forecast(tables, fc, seed, drop, sc
     pd.testing.assert_frame_equal(other.writeoffs, fc.writeoffs)
 
 
+@pytest.mark.slow  # a forecast of the small practice (tests/test_forecast.py has a fast form)
 def test_events_up_to_as_of_do_change_it(tables, fc):
     """The property above could not pass vacuously: a payment posted on as_of itself changes the forecast."""
     ledger = tables["ledger"]
@@ -117,7 +119,22 @@ def test_open_ar_forecast_is_near_what_came_in(tables, fc):
 
 
 # --------------------------------------------------------------------------------------------- CLI
-def test_cli_table_json_and_exit_codes(root, tables):
+def test_cli_exit_codes(root):
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["forecast", "--practice", "nobody", "--data-root", str(root)])
+    assert unknown.exit_code == 2 and "no practice 'nobody'" in unknown.output
+    args = ["forecast", "--practice", "small", "--data-root", str(root), "--no-progress"]
+    for bad in ("2026-4-31", "2026-02-30", "yesterday"):
+        out = runner.invoke(main, args + ["--as-of", bad])
+        assert out.exit_code == 2 and "YYYY-MM-DD" in out.output, (bad, out.output)
+    assert runner.invoke(main, args + ["--format", "xml"]).exit_code == 2
+    assert runner.invoke(main, args + ["--by", "provider"]).exit_code == 2
+    before = runner.invoke(main, args + ["--as-of", "2024-06-30"])
+    assert before.exit_code == 2 and "before the practice's first charge" in before.output
+
+
+@pytest.mark.slow  # three forecasts of the small practice with their calibration: about 10 s
+def test_cli_table_and_json(root, tables):
     runner = CliRunner()
     args = ["forecast", "--practice", "small", "--data-root", str(root), "--no-progress"]
     table = runner.invoke(main, args + ["--as-of", "2026-04-30", "--by", "class"])
@@ -135,11 +152,6 @@ def test_cli_table_json_and_exit_codes(root, tables):
         expected.summary().set_index("window").loc["30 days", "expected_cents"], abs=0.01)
     assert {r["payer_id"] for r in data["by_payer"]} >= {"patient"}
     assert len([t for t in data["totals"] if t["window"].startswith("week")]) == 13 * 3
-    unknown = runner.invoke(main, ["forecast", "--practice", "nobody", "--data-root", str(root)])
-    assert unknown.exit_code == 2 and "no practice 'nobody'" in unknown.output
-    bad = runner.invoke(main, args + ["--as-of", "2026-4-31"])
-    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
-    assert runner.invoke(main, args + ["--format", "xml"]).exit_code == 2
 
 
 # --------------------------------------------------------------------------------------------- backtest

@@ -19,6 +19,8 @@ FORBIDDEN = {
              "rcmkit.demo", "rcmkit.cli"),
     "metrics": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
     "present": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
+    # the cash forecast (issue #18) reads the canonical tables and the metrics' ledger, nothing above them
+    "forecast": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
 }
 
 

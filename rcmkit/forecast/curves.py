@@ -112,10 +112,6 @@ def money_hazards(segment: np.ndarray, age: np.ndarray, amount: np.ndarray, cash
     return got.reshape(n_segments, width)[:, :-1], out, np.maximum(balance + out, 0.0)
 
 
-def _at(hazard: np.ndarray, ages: np.ndarray) -> np.ndarray:
-    return hazard[np.clip(ages, 0, len(hazard) - 1)]  # beyond the last age: the last age's hazard
-
-
 def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.ndarray, horizon: int
                      ) -> tuple[np.ndarray, np.ndarray]:
     """For a dollar open at the end of age ``a`` (each of ``ages``; -1 = a dollar about to be billed), the
@@ -126,13 +122,26 @@ def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.
     ages = np.asarray(ages, dtype=np.int64)
     g = np.zeros((len(ages), horizon + 1))
     dens = np.zeros((len(ages), horizon + 1))
+    if not len(ages):
+        return g, dens
+    # beyond the last age: the last age's hazard (padded once, so the loop indexes without clipping)
+    need = int(ages.max()) + horizon + 1
+    cash = _pad(cash_hazard, need)
+    exit_ = _pad(exit_hazard, need)
     surv = np.ones(len(ages))
     for step in range(1, horizon + 1):
         k = ages + step
-        g[:, step] = g[:, step - 1] + surv * _at(cash_hazard, k)
-        dens[:, step] = surv * _at(exit_hazard, k)
-        surv = surv * (1.0 - _at(exit_hazard, k))
+        x = exit_[k]
+        g[:, step] = g[:, step - 1] + surv * cash[k]
+        dens[:, step] = surv * x
+        surv = surv * (1.0 - x)
     return g, dens
+
+
+def _pad(hazard: np.ndarray, length: int) -> np.ndarray:
+    if len(hazard) >= length:
+        return hazard
+    return np.concatenate([hazard, np.full(length - len(hazard), hazard[-1] if len(hazard) else 0.0)])
 
 
 def chain_share(density: np.ndarray, ages: np.ndarray, next_share) -> np.ndarray:

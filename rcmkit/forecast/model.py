@@ -551,16 +551,27 @@ def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _detail(book: Book, parts: list, T: int) -> pd.DataFrame:
-    rows = []
+    """One row per window x party x part (parts of one party and name summed)."""
+    cols = ["window", "kind", "start_day", "end_day", "payer_id", "part", "expected_cents", "var_cents2"]
+    if not parts:
+        return pd.DataFrame({c: [] for c in cols})
+    sums: dict[tuple, list] = {}
     for party, part, exp, var in parts:
-        name = book.parties[party]
-        for i, w in _WINDOWS.iterrows():
-            rows.append((w["window"], w["kind"], int(w["start_day"]), int(w["end_day"]), name, part,
-                         float(exp[i]), float(var[i])))
-    df = pd.DataFrame(rows, columns=["window", "kind", "start_day", "end_day", "payer_id", "part",
-                                     "expected_cents", "var_cents2"])
-    return df.groupby(["window", "kind", "start_day", "end_day", "payer_id", "part"], sort=False,
-                      as_index=False)[["expected_cents", "var_cents2"]].sum()
+        key = (book.parties[party], part)
+        if key in sums:
+            sums[key][0] = sums[key][0] + exp
+            sums[key][1] = sums[key][1] + var
+        else:
+            sums[key] = [np.asarray(exp, float), np.asarray(var, float)]
+    n, k = len(_WINDOWS), len(sums)
+    keys = list(sums)
+    return pd.DataFrame({
+        "window": np.tile(_WINDOWS["window"].to_numpy(object), k), "kind": np.tile(_WINDOWS["kind"].to_numpy(object), k),
+        "start_day": np.tile(_WINDOWS["start_day"].to_numpy(), k), "end_day": np.tile(_WINDOWS["end_day"].to_numpy(), k),
+        "payer_id": np.repeat(np.array([p for p, _ in keys], dtype=object), n),
+        "part": np.repeat(np.array([q for _, q in keys], dtype=object), n),
+        "expected_cents": np.concatenate([sums[key][0] for key in keys]),
+        "var_cents2": np.concatenate([sums[key][1] for key in keys])})
 
 
 def actual_cash(book: Book, as_of, start_day: int, end_day: int) -> dict[str, float]:
@@ -603,14 +614,15 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
         t_day = _day(t)
         det = point_forecast(book, t, fo, writeoffs=False)["detail"]
         tot = _totals(det)
-        for _, w in _WINDOWS.iterrows():
-            if t_day + int(w["end_day"]) > T:
+        by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
+        for window, start, end in zip(_WINDOWS["window"], _WINDOWS["start_day"], _WINDOWS["end_day"]):
+            if t_day + int(end) > T:
                 continue
-            act = actual_cash(book, t, int(w["start_day"]), int(w["end_day"]))
+            act = actual_cash(book, t, int(start), int(end))
             for source in ("open A/R", "new charges", "all cash"):
-                f = tot.loc[(tot["window"] == w["window"]) & (tot["source"] == source), "expected_cents"].sum()
+                f = float(by_key.get((window, source), 0.0))
                 a = act[source]
-                rows.append((t, w["window"], source, f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
+                rows.append((t, window, source, f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
     df = pd.DataFrame(rows, columns=["month_end", "window", "source", "forecast_cents", "actual_cents",
                                      "log_ratio"])
     # the latest calibration_months month ends that have each window
