@@ -67,7 +67,8 @@ class ForecastOptions:
     * ``smooth_days``: hazards are pooled over this many neighbouring ages (payers pay on a few weekdays).
     * ``money_weight_cents`` / ``claim_weight``: how much a payer's curve leans on its class's (pseudo-dollars of
       open balance per age day / pseudo-claims), and ``ratio_weight_cents`` a payer x code ratio on the payer's.
-    * ``new_charge_days``: the trailing days whose average daily charges are carried forward.
+    * ``new_charge_days``: the trailing days whose average daily charges are carried forward, times the seasonal
+      ratio of the same weeks a year earlier when ``seasonal`` and the data holds them.
     * ``level``: the interval's coverage; ``calibration_months``: earlier month ends whose errors set it;
       ``min_history_days``: how much data a month end needs before its forecast is used for calibration.
     """
@@ -78,6 +79,7 @@ class ForecastOptions:
     claim_weight: float = 30.0
     ratio_weight_cents: float = 200_000.0
     new_charge_days: int = 91
+    seasonal: bool = True
     level: float = 0.8
     calibration_months: int = 12
     min_history_days: int = 120
@@ -446,7 +448,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
                                                pat_curves))
     # new charges: the trailing daily charge rate carried through the same curves
     ch = book.charges[(book.charges["day"] <= T) & (book.charges["day"] > T - fo.new_charge_days)]
-    daily = ch.groupby("party")["amount"].sum() / fo.new_charge_days
+    daily = ch.groupby("party")["amount"].sum() / fo.new_charge_days * _seasonal_factor(book, T, fo)
     for p, rate in daily.items():
         if rate <= 0:
             continue
@@ -468,6 +470,21 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
               "open_cents": float(bal["amount"].sum())}
     book._memo[key] = result
     return result
+
+
+def _seasonal_factor(book: Book, T: int, fo: ForecastOptions) -> float:
+    """How the coming 13 weeks' charges compared with the 13 weeks before them one year earlier (a seasonal
+    ratio, as in classical decomposition); 1 without a full year and 13 weeks of history or with
+    ``seasonal=False``."""
+    if not fo.seasonal:
+        return 1.0
+    c = book.charges
+    year = T - 364  # 52 weeks: the same weekdays
+    if int(book.charge_day.min()) > year - fo.new_charge_days:
+        return 1.0
+    before = c.loc[(c["day"] <= year) & (c["day"] > year - fo.new_charge_days), "amount"].sum()
+    after = c.loc[(c["day"] > year) & (c["day"] <= year + _HMAX), "amount"].sum() / _HMAX * fo.new_charge_days
+    return float(after / before) if before > 0 and after > 0 else 1.0
 
 
 def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions):
