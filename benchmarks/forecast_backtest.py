@@ -1,7 +1,7 @@
 """Backtest of the cash forecast (issue #18) on the demo practice: MAPE and 80% interval coverage by horizon, beside
 two naive baselines.
 
-    .venv/bin/python benchmarks/forecast_backtest.py                     # the default demo (25,000 claims), in a temp folder
+    .venv/bin/python benchmarks/forecast_backtest.py                     # the default demo, 25,000 claims
     .venv/bin/python benchmarks/forecast_backtest.py --data-root data    # an existing practice (default 'demo')
     .venv/bin/python benchmarks/forecast_backtest.py --claims 5000 --seed 11
     .venv/bin/python benchmarks/forecast_backtest.py --csv backtest.csv  # every month end's numbers too

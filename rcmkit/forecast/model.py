@@ -92,11 +92,19 @@ class ForecastOptions:
                 raise ValueError(f"{name} must be a positive number of days or months, got {getattr(self, name)!r}")
 
 
-def windows() -> pd.DataFrame:
-    """The forecast windows: ``window`` ('30 days', ..., 'week 1'..'week 13'), ``kind`` (horizon, week),
-    ``start_day`` and ``end_day`` (cash posted on days ``start_day + 1 .. end_day`` after as_of)."""
+def windows(as_of=None) -> pd.DataFrame:
+    """The forecast windows: ``window`` ('30 days', ..., 'week 1'..'week 13', 'next month'), ``kind`` (horizon,
+    week, month), ``start_day`` and ``end_day`` (cash posted on days ``start_day + 1 .. end_day`` after as_of).
+    'next month' is the calendar month after ``as_of`` when as_of is a month's last day (what the monthly
+    report compares with the month that followed), else the next 30 days."""
     rows = [(f"{h} days", "horizon", 0, h) for h in HORIZONS]
     rows += [(f"week {w}", "week", 7 * (w - 1), 7 * w) for w in range(1, WEEKS + 1)]
+    month = 30
+    if as_of is not None:
+        as_of = pd.Timestamp(as_of)
+        if as_of.is_month_end:
+            month = (as_of + pd.offsets.MonthEnd(1) - as_of).days
+    rows.append(("next month", "month", 0, month))
     return pd.DataFrame(rows, columns=["window", "kind", "start_day", "end_day"])
 
 
@@ -390,8 +398,9 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
                 tables[(kind, row)] = _share_table(c, row)
         return tables[(kind, row)]
 
-    ends = _WINDOWS["end_day"].to_numpy()
-    starts = _WINDOWS["start_day"].to_numpy()
+    wins = windows(_EPOCH + pd.Timedelta(days=T))
+    ends = wins["end_day"].to_numpy()
+    starts = wins["start_day"].to_numpy()
     parts = []  # (party, part, expected per window, variance per window)
 
     def add(party: int, part: str, cum: np.ndarray, size: np.ndarray | None = None) -> None:
@@ -465,7 +474,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         follow = curves.chain_share(dens[:1], np.array([-1]), lambda a: pat_ins_share[idx(a)])[0]
         cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * pr_ratio.get(p, 0.0)
         add(patient, "new charges", cum_pat[None, :])
-    detail = _detail(book, parts, T)
+    detail = _detail(book, parts, wins)
     result = {"detail": detail, "writeoffs": _writeoff_frame(wo) if writeoffs else None,
               "open_cents": float(bal["amount"].sum())}
     book._memo[key] = result
@@ -567,7 +576,7 @@ def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
                          "not_collected_365_cents": np.clip(rest - g["in365"], 0, None).to_numpy()})
 
 
-def _detail(book: Book, parts: list, T: int) -> pd.DataFrame:
+def _detail(book: Book, parts: list, wins: pd.DataFrame) -> pd.DataFrame:
     """One row per window x party x part (parts of one party and name summed)."""
     cols = ["window", "kind", "start_day", "end_day", "payer_id", "part", "expected_cents", "var_cents2"]
     if not parts:
@@ -580,11 +589,13 @@ def _detail(book: Book, parts: list, T: int) -> pd.DataFrame:
             sums[key][1] = sums[key][1] + var
         else:
             sums[key] = [np.asarray(exp, float), np.asarray(var, float)]
-    n, k = len(_WINDOWS), len(sums)
+    n, k = len(wins), len(sums)
     keys = list(sums)
     return pd.DataFrame({
-        "window": np.tile(_WINDOWS["window"].to_numpy(object), k), "kind": np.tile(_WINDOWS["kind"].to_numpy(object), k),
-        "start_day": np.tile(_WINDOWS["start_day"].to_numpy(), k), "end_day": np.tile(_WINDOWS["end_day"].to_numpy(), k),
+        "window": np.tile(wins["window"].to_numpy(object), k),
+        "kind": np.tile(wins["kind"].to_numpy(object), k),
+        "start_day": np.tile(wins["start_day"].to_numpy(), k),
+        "end_day": np.tile(wins["end_day"].to_numpy(), k),
         "payer_id": np.repeat(np.array([p for p, _ in keys], dtype=object), n),
         "part": np.repeat(np.array([q for _, q in keys], dtype=object), n),
         "expected_cents": np.concatenate([sums[key][0] for key in keys]),
@@ -632,7 +643,8 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
         det = point_forecast(book, t, fo, writeoffs=False)["detail"]
         tot = _totals(det)
         by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
-        for window, start, end in zip(_WINDOWS["window"], _WINDOWS["start_day"], _WINDOWS["end_day"]):
+        wins = windows(t)
+        for window, start, end in zip(wins["window"], wins["start_day"], wins["end_day"]):
             if t_day + int(end) > T:
                 continue
             act = actual_cash(book, t, int(start), int(end))
@@ -711,7 +723,7 @@ class Forecast:
         their interval bounds too (a conservative band: the errors of payers are not independent)."""
         if by is None:
             t = self.totals[self.totals["source"] == source]
-            t = t[t["window"].isin(_WINDOWS.loc[_WINDOWS["kind"] == kind, "window"])]
+            t = t[t["kind"] == kind]
             return t[["window", "start_day", "end_day", "week_start", "expected_cents", "low_cents",
                       "high_cents"]].reset_index(drop=True)
         cols = {"payer": ["payer_id", "payer_name", "payer_class", "responsibility"],
@@ -757,7 +769,7 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
         high[det.index.get_indexer(idx)] = hi
     det["low_cents"], det["high_cents"] = low, high
     tot = _totals(point["detail"])
-    tot = tot.merge(_WINDOWS, on="window")
+    tot = tot.merge(windows(as_of), on="window")
     tl, th = np.zeros(len(tot)), np.zeros(len(tot))
     for i, r in tot.iterrows():
         lo, hi = _band(np.array([r["expected_cents"]]), np.array([r["var_cents2"]]),
