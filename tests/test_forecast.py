@@ -223,3 +223,27 @@ def test_same_inputs_same_numbers():
     b = point_forecast(Book(tiny_tables()), AS_OF, RAW)["detail"]
     pd.testing.assert_frame_equal(a, b)
     assert math.isclose(a["expected_cents"].sum(), b["expected_cents"].sum())
+
+
+def test_month_forecast_checks_last_month_against_what_came_in():
+    from rcmkit.forecast.report import month_forecast
+    from rcmkit.present.charts import cash_forecast_chart
+    from test_client_words import figure_text, scan
+
+    m = month_forecast(tiny_tables(), "2026-02", forecast_options=RAW)
+    assert m.as_of == pd.Timestamp("2026-02-28")
+    assert len(m.weeks) == 13 and m.weeks["week_start"].iloc[0] == pd.Timestamp("2026-03-01")
+    check = m.check.set_index("source")
+    # February's cash: X2's patient pays 10 on 02-10, a claim billed on 01-01 (before the 01-31 forecast)
+    assert check.loc["all cash", "actual_cents"] == 1000
+    assert check.loc["open A/R", "actual_cents"] == 1000
+    assert (check["made_on"] == pd.Timestamp("2026-01-31")).all()
+    assert (check["low_cents"] <= check["forecast_cents"]).all()
+    assert check["inside"].tolist() == ((check["actual_cents"] >= check["low_cents"])
+                                        & (check["actual_cents"] <= check["high_cents"])).tolist()
+    fig = cash_forecast_chart(m.weeks, m.check)
+    text = figure_text(fig)
+    assert "Cash expected" in text and "Last month's forecast" in text
+    assert scan(text) == []
+    # the data's first month has nothing before it to check
+    assert month_forecast(tiny_tables(), "2026-01", forecast_options=RAW).check.empty
