@@ -22,6 +22,11 @@ default) come from the errors of the forecasts made at earlier month ends whose 
 ``as_of`` (split-conformal), widened when too few to the spread of a balance that is either collected in the
 window or not. Expected write-offs: the part of today's balances not expected to be collected within 120 and
 365 days.
+
+Sources: Kaplan & Meier (1958, JASA 53:457) for the product-limit estimator under censoring; Aalen & Johansen
+(1978, Scand. J. Statist. 5:141) for cash as one of competing exits; Buhlmann (1967) credibility for the
+shrinkage; Vovk et al. (2005) and Lei et al. (2018, JASA 113:1094) for split-conformal intervals; HFMA MAP Keys
+for the A/R and its aging; the 13-week cash flow convention of treasury practice. Details: docs/forecast.md.
 """
 
 from __future__ import annotations
