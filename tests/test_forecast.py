@@ -243,7 +243,7 @@ def test_month_forecast_checks_last_month_against_what_came_in():
                                         & (check["actual_cents"] <= check["high_cents"])).tolist()
     fig = cash_forecast_chart(m.weeks, m.check)
     text = figure_text(fig)
-    assert "Cash expected" in text and "Last month's forecast" in text
+    assert "Cash expected from the open balances" in text and "Last month's forecast" in text
     assert scan(text) == []
     # the data's first month has nothing before it to check
     assert month_forecast(tiny_tables(), "2026-01", forecast_options=RAW).check.empty

@@ -681,6 +681,10 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
     """The cash forecast (issue #18, :func:`rcmkit.forecast.report.month_forecast`): expected cash by week from
     today's open balances, with the likely range as a band; and, when ``check`` has rows, last month's forecast
     for this month (its range as a bar, its point as a tick) against what came in (a dot)."""
+    if weeks is None:
+        fig, axes = _new(figsize=(10.0, 3.6))
+        _empty(axes[0], "No cash forecast for this month")
+        return fig
     panels = 2 if check is not None and len(check) else 1
     fig, axes = _new(figsize=(10.0, 3.6), ncols=panels, **({"width_ratios": [2.4, 1]} if panels == 2 else {}))
     ax = axes[0]
@@ -695,7 +699,7 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
     ax.errorbar(x, expected, yerr=[np.clip(expected - low, 0, None), np.clip(high - expected, 0, None)], fmt="none",
                 ecolor=_INK, elinewidth=1, capsize=3, label=f"Likely range ({round(level * 10)} in 10)")
     ax.set_xticks(x)
-    ax.set_xticklabels([pd.Timestamp(d).strftime("%b %-d") for d in w["week_start"]], fontsize=8, rotation=0)
+    ax.set_xticklabels([pd.Timestamp(d).strftime("%Y-%m-%d") for d in w["week_start"]], fontsize=8, rotation=0)
     for label in ax.get_xticklabels()[1::2]:
         label.set_visible(False)
     top = float(np.nanmax(high)) if len(high) else 0.0
@@ -705,7 +709,8 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
     ax.set_xlabel("Week starting")
     ax.set_ylabel("Cash expected")
     ax.legend(frameon=False, fontsize=8, loc="upper right")
-    ax.set_title("Cash expected from today's open balances, by week", loc="left", fontsize=11, fontweight="bold")
+    ax.set_title("Cash expected from the open balances at month end, by week", loc="left", fontsize=11,
+                 fontweight="bold")
     if panels == 2:
         ax2 = axes[1]
         c = check.reset_index(drop=True)
@@ -727,6 +732,7 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
         ax2.set_ylim(-0.7, len(c) + 0.1)
         ax2.legend(frameon=False, fontsize=8, loc="upper left", ncols=2, handletextpad=0.3, columnspacing=0.8)
         made = pd.Timestamp(c["made_on"].iloc[0]) if "made_on" in c else None
-        ax2.set_title("Last month's forecast" + (f" ({made:%b %-d})" if made is not None else "")
-                      + "\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
+        if made is not None:
+            ax2.set_xlabel(f"Cash in the month\n(forecast made {made:%Y-%m-%d})")
+        ax2.set_title("Last month's forecast\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
     return fig
