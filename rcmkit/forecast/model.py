@@ -31,7 +31,6 @@ for the A/R and its aging; the 13-week cash flow convention of treasury practice
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -185,7 +184,6 @@ class Book:
     def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
         party_index = {p: i for i, p in enumerate(self.parties)}
         claim_index = pd.Series(np.arange(len(self.claim_ids)), index=pd.Index(self.claim_ids, dtype=object))
-        n = len(self.claim_ids)
         self.fa_day = {}  # (claim, party) -> day of the payer's first adjudication
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "billed", "pr"])
@@ -220,7 +218,6 @@ class Book:
                 "claim": lines["claim_id"].map(claim_index).to_numpy(dtype=np.int64),
                 "code": lines["procedure_code"].astype(str).to_numpy(),
                 "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
-        del n
 
     def class_of(self, party: str) -> str:
         return "patient" if party == "patient" else self.payer_class.get(party, "other")
@@ -753,7 +750,6 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     book = tables if isinstance(tables, Book) else Book(tables, options)
     fo = forecast_options
     as_of = pd.Timestamp(as_of).normalize()
-    T = _day(as_of)
     point = point_forecast(book, as_of, fo, writeoffs=True)
     errors = calibration_errors(book, as_of, fo, progress=progress)
     quantiles = {}
@@ -786,10 +782,5 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
             "responsibility", "part", "source", "expected_cents", "low_cents", "high_cents"]
     tcols = ["window", "kind", "start_day", "end_day", "week_start", "source", "expected_cents", "low_cents",
              "high_cents"]
-    del T
     return Forecast(as_of, det[cols].reset_index(drop=True), tot[tcols].reset_index(drop=True),
                     point["writeoffs"], errors, point["open_cents"], fo)
-
-
-def replace(fo: ForecastOptions, **changes) -> ForecastOptions:
-    return dataclasses.replace(fo, **changes)
