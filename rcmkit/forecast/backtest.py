@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.forecast.model import (
-    HORIZONS, Book, ForecastOptions, _conformal, _day, actual_cash, forecast,
+    HORIZONS, Book, ForecastOptions, actual_cash, conformal_quantiles, day_number, forecast,
 )
 from rcmkit.metrics import MetricOptions
 
@@ -40,12 +40,12 @@ def baseline_last_month(book: Book, month_end: pd.Timestamp, horizon: int) -> fl
     """Last month's collections scaled to the horizon: the calendar month's cash / its days x ``horizon``."""
     start = month_end.to_period("M").start_time
     days = (month_end - start).days + 1
-    return _cash_between(book, _day(start), _day(month_end)) / days * horizon
+    return _cash_between(book, day_number(start), day_number(month_end)) / days * horizon
 
 
 def baseline_last_year(book: Book, month_end: pd.Timestamp, horizon: int) -> float:
     """The same window one year earlier: cash posted in (month_end - 1 year, month_end - 1 year + horizon]."""
-    then = _day(month_end - pd.DateOffset(years=1))
+    then = day_number(month_end - pd.DateOffset(years=1))
     return _cash_between(book, then + 1, then + horizon)
 
 
@@ -80,7 +80,7 @@ def backtest(tables: Mapping[str, Any] | Book, options: MetricOptions = MetricOp
         t = pd.Timestamp(t).normalize()
         fc = forecast(book, t, options, fo)
         for h in HORIZONS:
-            if _day(t) + h > _day(data_end):
+            if day_number(t) + h > day_number(data_end):
                 continue
             actual = actual_cash(book, t, 0, h)
             for source, method in (("all cash", "forecast"), ("open A/R", "forecast: open A/R")):
@@ -102,7 +102,7 @@ def _baseline_quantiles(book: Book, fn, t: pd.Timestamp, h: int, fo: ForecastOpt
     errors = []
     for k in range(1, fo.calibration_months + 4):
         tk = (t.to_period("M") - k).end_time.normalize()
-        if _day(tk) + h > _day(t) or _day(tk) < int(book.charge_day.min()) + fo.min_history_days:
+        if day_number(tk) + h > day_number(t) or day_number(tk) < int(book.charge_day.min()) + fo.min_history_days:
             continue
         point = fn(book, tk, h)
         actual = actual_cash(book, tk, 0, h)["all cash"]
@@ -110,7 +110,7 @@ def _baseline_quantiles(book: Book, fn, t: pd.Timestamp, h: int, fo: ForecastOpt
             errors.append(math.log(actual / point))
         if len(errors) >= fo.calibration_months:
             break
-    return _conformal(np.array(errors, dtype=float), fo.level)
+    return conformal_quantiles(np.array(errors, dtype=float), fo.level)
 
 
 def _interval(point: float, q) -> tuple[float, float]:

@@ -43,7 +43,7 @@ from rcmkit.forecast import curves
 from rcmkit.metrics import AGING_BUCKETS, MetricOptions, ledger_for
 
 __all__ = ["ForecastOptions", "Book", "Forecast", "forecast", "point_forecast", "actual_cash", "windows",
-           "HORIZONS", "WEEKS", "CASH_KINDS"]
+           "calibration_errors", "conformal_quantiles", "day_number", "HORIZONS", "WEEKS", "CASH_KINDS"]
 
 #: The horizons of the summary (days after as_of) and the weeks of the 13-week view (the treasury convention).
 HORIZONS = (30, 60, 90)
@@ -120,7 +120,8 @@ def _days(dates: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(dates) - _EPOCH).dt.days).to_numpy(dtype=np.int64)
 
 
-def _day(date) -> int:
+def day_number(date) -> int:
+    """A date as whole days since 1970-01-01 (the forecast's day numbers)."""
     return int((pd.Timestamp(date).normalize() - _EPOCH).days)
 
 
@@ -338,7 +339,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     """The expected cash of every window (no intervals) as of ``as_of``: ``{"detail": frame, "writeoffs":
     frame or None}``. ``detail``: one row per window x party x part with ``expected_cents`` and ``var_cents2``
     (the variance of a balance paid whole or not at all within the window, summed)."""
-    T = _day(as_of)
+    T = day_number(as_of)
     key = (T, fo, writeoffs)
     if key in book._memo:
         return book._memo[key]
@@ -607,7 +608,7 @@ def _detail(book: Book, parts: list, wins: pd.DataFrame) -> pd.DataFrame:
 def actual_cash(book: Book, as_of, start_day: int, end_day: int) -> dict[str, float]:
     """Cash that came in on days ``as_of + start_day + 1 .. as_of + end_day``: on the claims billed by as_of
     ("open A/R"), on later ones ("new charges") and in all ("all cash"), in cents."""
-    T = _day(as_of)
+    T = day_number(as_of)
     e = book.ev
     inside = (e["day"] > T + start_day) & (e["day"] <= T + end_day)
     old = book.charge_day[e["claim"]] <= T
@@ -637,11 +638,11 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
     """The log errors, log(actual / forecast), of the forecasts made at earlier month ends whose window had
     closed by ``as_of``: columns month_end, window, source, forecast_cents, actual_cents, log_ratio. Only
     events posted by ``as_of`` are read (a window still open at as_of is left out)."""
-    T = _day(as_of)
+    T = day_number(as_of)
     rows = []
     ends = _month_ends_before(book, T, fo)
     for t in (progress(ends) if progress else ends):
-        t_day = _day(t)
+        t_day = day_number(t)
         det = point_forecast(book, t, fo, writeoffs=False)["detail"]
         tot = _totals(det)
         by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
@@ -661,7 +662,7 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
     return df.groupby(["window", "source"], sort=False).tail(fo.calibration_months).reset_index(drop=True)
 
 
-def _conformal(log_ratios: np.ndarray, level: float) -> tuple[float, float] | None:
+def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, float] | None:
     """Split-conformal quantiles of the log errors: the k-th smallest with k = ceil((n + 1) * q) (Vovk et al.;
     Lei et al. 2018), for the lower and upper tail of a central ``level`` interval; None under 3 errors."""
     x = np.sort(log_ratios[np.isfinite(log_ratios)])
@@ -754,7 +755,7 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     errors = calibration_errors(book, as_of, fo, progress=progress)
     quantiles = {}
     for (window, source), g in (errors.groupby(["window", "source"]) if len(errors) else []):
-        quantiles[(window, source)] = _conformal(g["log_ratio"].to_numpy(dtype=float), fo.level)
+        quantiles[(window, source)] = conformal_quantiles(g["log_ratio"].to_numpy(dtype=float), fo.level)
     det = point["detail"].copy()
     det["source"] = det["part"].map(PARTS)
     det["responsibility"] = np.where(det["payer_id"] == "patient", "patient", "insurance")
