@@ -8,6 +8,7 @@ from rcmkit.forecast.model import (
     CASH_KINDS, HORIZONS, WEEKS, Book, Forecast, ForecastOptions, actual_cash, calibration_errors, forecast,
     point_forecast, windows,
 )
+from rcmkit.forecast.report import MonthForecast, month_forecast
 
-__all__ = ["CASH_KINDS", "HORIZONS", "WEEKS", "Book", "Forecast", "ForecastOptions", "actual_cash",
-           "calibration_errors", "forecast", "point_forecast", "windows"]
+__all__ = ["CASH_KINDS", "HORIZONS", "WEEKS", "Book", "Forecast", "ForecastOptions", "MonthForecast", "actual_cash",
+           "calibration_errors", "forecast", "month_forecast", "point_forecast", "windows"]
