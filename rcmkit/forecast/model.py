@@ -186,8 +186,16 @@ class Book:
         party_index = {p: i for i, p in enumerate(self.parties)}
         claim_index = pd.Series(np.arange(len(self.claim_ids)), index=pd.Index(self.claim_ids, dtype=object))
         self.fa_day = {}  # (claim, party) -> day of the payer's first adjudication
+        # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
+        self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
+        if claims is not None and len(claims):
+            c = claims[(claims["frequency_code"] != "8") & claims["claim_id"].isin(claim_index.index)]
+            c = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
+                "claim_id").dropna(subset=["service_from"])
+            self.service_month[c["claim_id"].map(claim_index).to_numpy(dtype=np.int64)] = pd.to_datetime(
+                c["service_from"]).dt.month.to_numpy()
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
-        self.first_claims = pd.DataFrame(columns=["party", "day", "billed", "pr"])
+        self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
             r = remits[~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))
                        & remits["claim_id"].isin(claim_index.index) & remits["payer_id"].isin(party_index)]
@@ -197,7 +205,9 @@ class Book:
                 ["claim", "party"])
             self.fa_day = dict(zip(zip(first["claim"], first["party"]), first["day"]))
             self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
+                                              "month": self.service_month[first["claim"].to_numpy()],
                                               "billed": first["billed_cents"].to_numpy(dtype=float),
+                                              "paid": first["paid_cents"].to_numpy(dtype=float),
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
@@ -383,6 +393,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
                                   fo.claim_weight * fo.smooth_days if p >= 0 else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
     ratio, code_ratio, contract_ratio, pr_ratio = _ratios(book, T, st["window_start"], fo)
+    paid_factor, share_factor = _month_factors(book, T, fo)
+    next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
     # ---- today's open balances
     bal = pd.DataFrame({"claim": ev["claim"], "party": ev["party"], "amount": ev["amount"],
                         "fa": ev["fa"]}).groupby(["claim", "party"], sort=True).agg(amount=("amount", "sum"),
@@ -448,10 +460,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             g_fa, dens = table("km", None, row, hazard=h_fa[row])
             ages = pb_["age"].to_numpy()
             claims_ = pb_["claim"].to_numpy()
-            paid = _expected_paid(book, claims_, pb_["amount"].to_numpy(), p, ratio, code_ratio, contract_ratio)
+            months = book.service_month[claims_]
+            paid = _expected_paid(book, claims_, pb_["amount"].to_numpy(), p, ratio, code_ratio, contract_ratio,
+                                  np.array([paid_factor.get((p, m), 1.0) for m in months]))
             add(p, "awaiting payer", paid[:, None] * g_fa[idx(ages)], paid)
-            pr = book.charge_cents[claims_] * pr_ratio.get(p, 0.0)
-            pr = np.minimum(pr, pb_["amount"].to_numpy())
+            pr = book.charge_cents[claims_] * pr_ratio.get(p, 0.0) * np.array(
+                [share_factor.get((p, m), 1.0) for m in months])
+            pr = np.minimum(pr, pb_["amount"].to_numpy() - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
             follow = curves.chain_share(dens[idx(ages)], ages, lambda a: pat_ins_share[idx(a)])
             add(patient, "patient share of claims awaiting payer", pr[:, None] * follow, pr)
@@ -471,11 +486,12 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         if p not in leaf:
             continue
         g_fa, dens = table("km", None, leaf[p], hazard=h_fa[leaf[p]])
-        paid_share = ratio.get(p, 0.0)
+        paid_share = ratio.get(p, 0.0) * paid_factor.get((p, next_month), 1.0)
         cum_ins = np.concatenate([[0.0], np.cumsum(g_fa[0, 1:])]) * rate * paid_share
         add(p, "new charges", cum_ins[None, :])
         follow = curves.chain_share(dens[:1], np.array([-1]), lambda a: pat_ins_share[idx(a)])[0]
-        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * pr_ratio.get(p, 0.0)
+        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * pr_ratio.get(p, 0.0) * share_factor.get(
+            (p, next_month), 1.0)
         add(patient, "new charges", cum_pat[None, :])
     detail = _detail(book, parts, wins)
     result = {"detail": detail, "writeoffs": _writeoff_frame(wo) if writeoffs else None,
@@ -521,8 +537,33 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions):
     return ratio, code_ratio, contract_ratio, pr_ratio
 
 
+def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[dict, dict]:
+    """How a payer's first adjudications of claims served in each calendar month compare with its year: the
+    paid/billed and patient-responsibility/billed ratios by payer x month of service, over every first
+    adjudication by ``T``, each shrunk toward the payer's own ratio and divided by it. A deductible that resets
+    in January (Medicare Part B, most commercial plans) makes January's claims pay less and patients owe more;
+    a 12-month average misses it. Returns ``({(party, month): paid factor}, {(party, month): share factor})``;
+    empty with ``seasonal=False``."""
+    if not fo.seasonal:
+        return {}, {}
+    fc = book.first_claims[book.first_claims["day"] <= T]
+    if not len(fc):
+        return {}, {}
+    w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
+    year = fc.groupby("party")[["paid", "pr", "billed"]].sum()
+    cells = fc.groupby(["party", "month"])[["paid", "pr", "billed"]].sum().reset_index()
+    paid, share = {}, {}
+    for col, out in (("paid", paid), ("pr", share)):
+        base = (year[col] / year["billed"].where(year["billed"] > 0)).fillna(0.0)
+        b = cells["party"].map(base).to_numpy(dtype=float)
+        r = (cells[col].to_numpy(dtype=float) + w * b) / (cells["billed"].to_numpy(dtype=float) + w)
+        factor = np.where(b > 0, r / np.where(b > 0, b, 1.0), 1.0)
+        out.update(dict(zip(zip(cells["party"], cells["month"]), factor)))
+    return paid, share
+
+
 def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: int, ratio, code_ratio,
-                   contract_ratio) -> np.ndarray:
+                   contract_ratio, factor: np.ndarray | None = None) -> np.ndarray:
     """Expected payment of each waiting claim at its first adjudication: by line, the contract allowed x the
     payer's paid-to-contract ratio, else the charge x the payer x code paid-to-billed ratio; a claim without
     lines, its balance x the payer's ratio. Never more than the open balance."""
@@ -537,6 +578,8 @@ def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: 
     per_claim = pd.Series(exp).groupby(lines["claim"].to_numpy()).sum()
     out = pd.Series(claims).map(per_claim).to_numpy(dtype=float)
     out = np.where(np.isnan(out), balances * base, out)
+    if factor is not None:  # the month of service (rcmkit.forecast.model._month_factors)
+        out = out * factor
     return np.minimum(out, balances)
 
 
