@@ -17,7 +17,7 @@ in. Methods (rcmkit.forecast.backtest):
   baseline forecasts that quantity; shown for the method's core).
 
 Every method's 80% interval comes from its own errors at earlier month ends (split-conformal), so the coverage
-columns compare like with like.
+columns compare like with like. A second table scores the open-A/R forecast by payer class (and patients).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tqdm import tqdm  # noqa: E402
 
 from rcmkit.core import store  # noqa: E402
 from rcmkit.forecast import Book  # noqa: E402
-from rcmkit.forecast.backtest import backtest, score  # noqa: E402
+from rcmkit.forecast.backtest import backtest, backtest_by_class, score  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -77,6 +77,11 @@ def main(argv=None) -> int:
         verdict = "beats" if s["forecast"] < best else "does NOT beat"
         print(f"{h} days: the forecast's MAPE {s['forecast']:.1%} {verdict} the better baseline's {best:.1%} "
               f"(by {best - s['forecast']:+.1%} points)")
+    classes = score(backtest_by_class(book), by="payer_class")
+    print("\nthe open-A/R forecast by payer class, against the cash each brought in:")
+    table = classes.assign(mape=classes["mape"].map(lambda v: f"{v:.1%}"),
+                           coverage=classes["coverage"].map(lambda v: "" if v != v else f"{v:.0%}"))
+    print(table.drop(columns=["with_interval"]).to_string(index=False))
     if args.csv:
         results.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")

@@ -18,7 +18,9 @@ from rcmkit.core import store
 from rcmkit.core.ledger import write_ledger
 from rcmkit.demo import write_demo
 from rcmkit.forecast import Book, ForecastOptions, actual_cash, forecast
-from rcmkit.forecast.backtest import backtest, baseline_last_month, baseline_last_year, score
+from rcmkit.forecast.backtest import (
+    backtest, backtest_by_class, baseline_last_month, baseline_last_year, score,
+)
 
 AS_OF = pd.Timestamp("2026-04-30")
 FAST = ForecastOptions(calibration_months=2)  # fewer earlier month ends: the same code, a quicker test
@@ -185,3 +187,11 @@ def test_backtest_scores_by_hand(tables):
     inside = ((mine["actual_cents"] >= mine["low_cents"]) & (mine["actual_cents"] <= mine["high_cents"])).mean()
     assert s.loc[(60, "forecast"), "coverage"] == pytest.approx(inside)
     assert s.loc[(60, "forecast"), "months"] == 2
+
+    # by payer class: the classes add up to the open-A/R rows, forecast and actual
+    by_class = backtest_by_class(book, forecast_options=FAST, month_ends=ends)
+    sums = by_class.groupby(["month_end", "horizon"])[["forecast_cents", "actual_cents"]].sum()
+    open_rows = res[res["method"] == "forecast: open A/R"].set_index(["month_end", "horizon"])
+    assert sums["forecast_cents"].to_numpy() == pytest.approx(open_rows.loc[sums.index, "forecast_cents"].to_numpy())
+    assert sums["actual_cents"].to_numpy() == pytest.approx(open_rows.loc[sums.index, "actual_cents"].to_numpy())
+    assert set(score(by_class, by="payer_class")["payer_class"]) >= {"patient"}

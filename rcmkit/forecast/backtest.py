@@ -24,7 +24,7 @@ from rcmkit.forecast.model import (
 )
 from rcmkit.metrics import MetricOptions
 
-__all__ = ["backtest", "score", "backtest_month_ends", "METHODS"]
+__all__ = ["backtest", "score", "backtest_month_ends", "backtest_by_class", "METHODS"]
 
 METHODS = ("forecast", "last month", "same months last year", "forecast: open A/R")
 
@@ -119,20 +119,54 @@ def _interval(point: float, q) -> tuple[float, float]:
     return point * math.exp(min(q[0], 0.0)), point * math.exp(max(q[1], 0.0))
 
 
-def score(results: pd.DataFrame) -> pd.DataFrame:
-    """MAPE and interval coverage by horizon and method: horizon, method, months, mape, coverage (the share of
-    month ends whose actual fell inside the interval; NaN when a method had no interval)."""
+def score(results: pd.DataFrame, by: str = "method") -> pd.DataFrame:
+    """MAPE and interval coverage by horizon and ``by`` (method; payer_class for :func:`backtest_by_class`):
+    horizon, method, months, mape, coverage (the share of month ends whose actual fell inside the interval; NaN
+    when a method had no interval)."""
     r = results.assign(ape=(results["forecast_cents"] - results["actual_cents"]).abs() / results["actual_cents"],
                        inside=(results["actual_cents"] >= results["low_cents"])
                        & (results["actual_cents"] <= results["high_cents"]),
                        has=results["low_cents"].notna())
-    out = r.groupby(["horizon", "method"], sort=False).apply(
+    out = r.groupby(["horizon", by], sort=False).apply(
         lambda g: pd.Series({"months": len(g), "mape": g["ape"].mean(),
                              "coverage": g.loc[g["has"], "inside"].mean() if g["has"].any() else np.nan,
                              "with_interval": int(g["has"].sum())}), include_groups=False)
     out = out.reset_index()
     out["months"] = out["months"].astype(int)
     out["with_interval"] = out["with_interval"].astype(int)
+    if by != "method":
+        return out.sort_values(["horizon", by]).reset_index(drop=True)
     order = {m: i for i, m in enumerate(METHODS)}
     return out.sort_values(["horizon", "method"], key=lambda s: s.map(order) if s.name == "method" else s
                            ).reset_index(drop=True)
+
+
+def backtest_by_class(tables: Mapping[str, Any] | Book, options: MetricOptions = MetricOptions(),
+                      forecast_options: ForecastOptions = ForecastOptions(), *, month_ends=None, data_end=None
+                      ) -> pd.DataFrame:
+    """The open-A/R forecast by payer class (and 'patient') against the cash that came in from each on the
+    claims billed by the month end: month_end, horizon, payer_class, forecast_cents, low_cents, high_cents,
+    actual_cents. How well the by-class rows and their ranges hold, not only the practice total."""
+    book = tables if isinstance(tables, Book) else Book(tables, options)
+    data_end = pd.Timestamp(data_end) if data_end is not None else pd.Timestamp("1970-01-01") + pd.Timedelta(
+        days=int(book.ev["day"].max()))
+    ends = list(month_ends) if month_ends is not None else backtest_month_ends(book, data_end)
+    party_class = np.array([book.class_of(p) for p in book.parties], dtype=object)
+    e = book.ev
+    rows = []
+    for t in ends:
+        t = pd.Timestamp(t).normalize()
+        fc = forecast(book, t, options, forecast_options)
+        T = day_number(t)
+        for h in HORIZONS:
+            if T + h > day_number(data_end):
+                continue
+            inside = (e["day"] > T) & (e["day"] <= T + h) & (book.charge_day[e["claim"]] <= T)
+            actual = pd.Series(e["cash"][inside]).groupby(party_class[e["party"][inside]]).sum()
+            s = fc.summary(by="class").query(f"window == '{h} days'").groupby("payer_class")[
+                ["expected_cents", "low_cents", "high_cents"]].sum()
+            for cls, r in s.iterrows():
+                rows.append((t, h, cls, r["expected_cents"], r["low_cents"], r["high_cents"],
+                             float(actual.get(cls, 0.0))))
+    return pd.DataFrame(rows, columns=["month_end", "horizon", "payer_class", "forecast_cents", "low_cents",
+                                       "high_cents", "actual_cents"])
