@@ -679,16 +679,22 @@ def _month_ends_before(book: Book, T: int, fo: ForecastOptions) -> list[pd.Times
 def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *, progress=None
                        ) -> pd.DataFrame:
     """The log errors, log(actual / forecast), of the forecasts made at earlier month ends whose window had
-    closed by ``as_of``: columns month_end, window, source, forecast_cents, actual_cents, log_ratio. Only
-    events posted by ``as_of`` are read (a window still open at as_of is left out)."""
+    closed by ``as_of``: columns month_end, window, source, payer_class ('all' for the practice; each payer
+    class and 'patient' for the open A/R), forecast_cents, actual_cents, log_ratio. Only events posted by
+    ``as_of`` are read (a window still open at as_of is left out)."""
     T = day_number(as_of)
     rows = []
     ends = _month_ends_before(book, T, fo)
+    party_class = np.array([book.class_of(p) for p in book.parties], dtype=object)
+    e = book.ev
     for t in (progress(ends) if progress else ends):
         t_day = day_number(t)
         det = point_forecast(book, t, fo, writeoffs=False)["detail"]
         tot = _totals(det)
         by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
+        opened = det[det["part"].map(PARTS) == "open A/R"]
+        by_class = opened.groupby([opened["window"], opened["payer_id"].map(book.class_of)])["expected_cents"].sum()
+        billed = book.charge_day[e["claim"]] <= t_day
         wins = windows(t)
         for window, start, end in zip(wins["window"], wins["start_day"], wins["end_day"]):
             if t_day + int(end) > T:
@@ -697,12 +703,19 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
             for source in ("open A/R", "new charges", "all cash"):
                 f = float(by_key.get((window, source), 0.0))
                 a = act[source]
-                rows.append((t, window, source, f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
-    df = pd.DataFrame(rows, columns=["month_end", "window", "source", "forecast_cents", "actual_cents",
-                                     "log_ratio"])
+                rows.append((t, window, source, "all", f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
+            inside = billed & (e["day"] > t_day + int(start)) & (e["day"] <= t_day + int(end))
+            got = pd.Series(e["cash"][inside]).groupby(party_class[e["party"][inside]]).sum()
+            for cls, f in by_class.loc[window].items() if window in by_class.index.get_level_values(0) else []:
+                a = float(got.get(cls, 0.0))
+                rows.append((t, window, "open A/R", cls, float(f), a,
+                             math.log(a / f) if a > 0 and f > 0 else np.nan))
+    df = pd.DataFrame(rows, columns=["month_end", "window", "source", "payer_class", "forecast_cents",
+                                     "actual_cents", "log_ratio"])
     # the latest calibration_months month ends that have each window
-    df = df.sort_values(["window", "source", "month_end"], kind="mergesort")
-    return df.groupby(["window", "source"], sort=False).tail(fo.calibration_months).reset_index(drop=True)
+    keys = ["window", "source", "payer_class"]
+    df = df.sort_values(keys + ["month_end"], kind="mergesort")
+    return df.groupby(keys, sort=False).tail(fo.calibration_months).reset_index(drop=True)
 
 
 def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, float] | None:
@@ -797,8 +810,8 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     point = point_forecast(book, as_of, fo, writeoffs=True)
     errors = calibration_errors(book, as_of, fo, progress=progress)
     quantiles = {}
-    for (window, source), g in (errors.groupby(["window", "source"]) if len(errors) else []):
-        quantiles[(window, source)] = conformal_quantiles(g["log_ratio"].to_numpy(dtype=float), fo.level)
+    for (window, source, cls), g in (errors.groupby(["window", "source", "payer_class"]) if len(errors) else []):
+        quantiles[(window, source, cls)] = conformal_quantiles(g["log_ratio"].to_numpy(dtype=float), fo.level)
     det = point["detail"].copy()
     det["source"] = det["part"].map(PARTS)
     det["responsibility"] = np.where(det["payer_id"] == "patient", "patient", "insurance")
@@ -807,9 +820,11 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     det["week_start"] = _week_start(det, as_of)
     low = np.zeros(len(det))
     high = np.zeros(len(det))
-    for (window, source), idx in det.groupby(["window", "source"]).groups.items():
-        lo, hi = _band(det.loc[idx, "expected_cents"].to_numpy(), det.loc[idx, "var_cents2"].to_numpy(),
-                       quantiles.get((window, source)), fo.level)
+    for (window, source, cls), idx in det.groupby(["window", "source", "payer_class"]).groups.items():
+        # a class's own past errors when it has them, else the practice's (new charges: the practice's)
+        q = quantiles.get((window, source, cls)) or quantiles.get((window, source, "all"))
+        lo, hi = _band(det.loc[idx, "expected_cents"].to_numpy(), det.loc[idx, "var_cents2"].to_numpy(), q,
+                       fo.level)
         low[det.index.get_indexer(idx)] = lo
         high[det.index.get_indexer(idx)] = hi
     det["low_cents"], det["high_cents"] = low, high
@@ -818,7 +833,7 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     tl, th = np.zeros(len(tot)), np.zeros(len(tot))
     for i, r in tot.iterrows():
         lo, hi = _band(np.array([r["expected_cents"]]), np.array([r["var_cents2"]]),
-                       quantiles.get((r["window"], r["source"])), fo.level)
+                       quantiles.get((r["window"], r["source"], "all")), fo.level)
         tl[i], th[i] = lo[0], hi[0]
     tot["low_cents"], tot["high_cents"] = tl, th
     tot["week_start"] = _week_start(tot, as_of)
