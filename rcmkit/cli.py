@@ -527,5 +527,102 @@ def kpis(practice: str, data_root: str, month: str | None, engine_name: str, opt
             click.echo(_readable(frame).to_string(index=False) if len(frame) else "  (none)")
 
 
+# --------------------------------------------------------------------------------------------- forecast
+def _forecast_json(fc, by: str | None) -> dict:
+    def records(frame):
+        return json.loads(frame.to_json(orient="records", date_format="iso", double_precision=2))
+
+    totals = fc.totals.assign(week_start=fc.totals["week_start"].dt.strftime("%Y-%m-%d"))
+    out = {"as_of": fc.as_of.strftime("%Y-%m-%d"), "open_ar_cents": round(fc.open_cents),
+           "interval_level": fc.options.level,
+           "totals": records(totals.drop(columns=["kind"])),
+           "writeoffs": records(fc.writeoffs)}
+    if by:
+        rows = fc.summary(by=by).drop(columns=["week_start"])
+        out["by_" + by] = records(rows)
+    return out
+
+
+@main.command()
+@click.option("--practice", required=True, help="Practice folder name under the data root.")
+@click.option("--data-root", type=click.Path(file_okay=False), default="data", show_default=True,
+              help="Folder holding one folder of tables per practice.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="Forecast from this date, using only what was posted by then (default: the end of the last "
+              "full month in the data).")
+@click.option("--format", "fmt_", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--by", type=click.Choice(["payer", "class"]), default=None,
+              help="Also break the 30/60/90-day forecast down by payer or by payer class.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def forecast(practice: str, data_root: str, as_of: str | None, fmt_: str, by: str | None, progress: bool) -> None:
+    """Forecast the cash today's open A/R will bring in over the next 30, 60 and 90 days and 13 weeks, with 80%
+    intervals, plus expected write-offs by age (docs/forecast.md)."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from rcmkit.core import store
+    from rcmkit.forecast import forecast as run_forecast
+    from rcmkit.metrics import last_full_month, month_window
+
+    try:
+        if not store.practice_dir(data_root, practice).is_dir():
+            raise store.StoreError(f"no practice {practice!r} under {data_root}")
+        tables = store.load_tables(data_root, practice, required=False)
+        if tables.get("ledger") is None or tables.get("claims") is None:
+            raise store.StoreError(f"practice {practice!r} has no claims or ledger under {data_root}")
+        if as_of is None:
+            day = month_window(last_full_month(tables)).end
+        else:
+            import datetime
+            import re
+
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of.strip()):
+                    raise ValueError
+                day = pd.Timestamp(datetime.date.fromisoformat(as_of.strip()))
+            except ValueError:
+                raise ValueError(f"--as-of must be a date written YYYY-MM-DD, got {as_of[:40]!r}") from None
+            first = tables["ledger"]["posted_on"].min()
+            if pd.isna(first) or day < first:
+                raise ValueError(f"--as-of {day:%Y-%m-%d} is before the practice's first charge "
+                                 f"({'none' if pd.isna(first) else f'{first:%Y-%m-%d}'})")
+    except (ValueError, store.StoreError) as exc:
+        _fail(str(exc), 2)
+    bar = (lambda it: tqdm(it, desc="earlier month ends", unit="month", leave=False)) if progress else None
+    try:
+        fc = run_forecast(tables, day, progress=bar)
+    except (ValueError, KeyError) as exc:
+        _fail(f"cannot forecast practice {practice!r}: {exc}", 1)
+    if fmt_ == "json":
+        click.echo(json.dumps({"practice": practice, **_forecast_json(fc, by)}, indent=1))
+        return
+    money = lambda c: f"${c / 100:,.0f}"  # noqa: E731
+    click.echo(f"{practice}: cash expected from the open A/R of {fc.as_of:%Y-%m-%d} "
+               f"({money(fc.open_cents)} open), {fc.options.level:.0%} range")
+    for source, label in (("open A/R", "from today's open A/R"), ("all cash", "with new charges")):
+        click.echo(f"  {label}:")
+        for _, r in fc.summary(source=source).iterrows():
+            click.echo(f"    next {r['end_day']:>2} days {money(r['expected_cents']):>12}   "
+                       f"({money(r['low_cents'])} to {money(r['high_cents'])})")
+    if by:
+        rows = fc.summary(by=by)
+        key = "payer_name" if by == "payer" else "payer_class"
+        wide = rows.pivot_table(index=[key, "responsibility"], columns="end_day", values="expected_cents",
+                                aggfunc="sum", sort=False)
+        click.echo(f"\n  by {'payer' if by == 'payer' else 'payer class'} (open A/R):")
+        click.echo(f"    {'':<32} {'30 days':>12} {'60 days':>12} {'90 days':>12}")
+        for (name, resp), r in wide.iterrows():
+            click.echo(f"    {str(name)[:32]:<32} " + " ".join(f"{money(r[h]):>12}" for h in (30, 60, 90)))
+    click.echo("\n  13 weeks (open A/R):")
+    for _, r in fc.summary(kind="week").iterrows():
+        click.echo(f"    week of {r['week_start']:%Y-%m-%d} {money(r['expected_cents']):>12}   "
+                   f"({money(r['low_cents'])} to {money(r['high_cents'])})")
+    click.echo("\n  expected write-offs: open balances not expected to be collected (by age of the balance):")
+    click.echo(f"    {'age (days)':<12} {'open':>12} {'contractual':>12} {'in 120 days':>12} {'in 365 days':>12}")
+    for _, r in fc.writeoffs.iterrows():
+        click.echo(f"    {r['bucket']:<12} {money(r['open_cents']):>12} {money(r['contractual_cents']):>12} "
+                   f"{money(r['not_collected_120_cents']):>12} {money(r['not_collected_365_cents']):>12}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

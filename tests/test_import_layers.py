@@ -16,12 +16,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rcmkit"
 #: What each layer may not import (a prefix matches the module and everything under it).
 FORBIDDEN = {
     "core": ("rcmkit.ingest", "rcmkit.metrics", "rcmkit.present", "rcmkit.report", "rcmkit.explorer",
-             "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub"),
+             "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub", "rcmkit.forecast"),
     "metrics": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli",
-                "rcmkit.scrub"),
-    "present": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub"),
+                "rcmkit.scrub", "rcmkit.forecast"),
+    "present": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli", "rcmkit.scrub", "rcmkit.forecast"),
     # the claim scrubber (issue #17) reads with ingest, classifies with core/metrics, formats with present
     "scrub": ("rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli"),
+    # the cash forecast (issue #18) reads the canonical tables and the metrics' ledger, nothing above them
+    "forecast": ("rcmkit.ingest", "rcmkit.present", "rcmkit.report", "rcmkit.explorer", "rcmkit.demo", "rcmkit.cli",
+                 "rcmkit.scrub"),
 }
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "paid_per_unit_by_payer",
     "collections_chart",
     "denied_codes_chart",
+    "cash_forecast_chart",
 ]
 
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black and the yellow that prints poorly), then tab10.
@@ -709,4 +710,66 @@ def payer_mix_trend(payer_mix: pd.DataFrame, months: Sequence[str] | None = None
     ax.set_title("Payer mix: payments by payer class", loc="left", fontsize=11, fontweight="bold")
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[::-1], labels[::-1], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- cash forecast
+def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, *, level: float = 0.8) -> Figure:
+    """The cash forecast (issue #18, :func:`rcmkit.forecast.report.month_forecast`): expected cash by week from
+    today's open balances, with the likely range as a band; and, when ``check`` has rows, last month's forecast
+    for this month (its range as a bar, its point as a tick) against what came in (a dot)."""
+    if weeks is None:
+        fig, axes = _new(figsize=(10.0, 3.6))
+        _empty(axes[0], "No cash forecast for this month")
+        return fig
+    panels = 2 if check is not None and len(check) else 1
+    fig, axes = _new(figsize=(10.0, 3.6), ncols=panels, **({"width_ratios": [2.4, 1]} if panels == 2 else {}))
+    ax = axes[0]
+    if weeks is None or not len(weeks):
+        _empty(ax, "No open balances to forecast")
+        return fig
+    w = weeks.reset_index(drop=True)
+    x = np.arange(len(w))
+    expected = _values(w, "expected_cents") / 100.0
+    low, high = _values(w, "low_cents") / 100.0, _values(w, "high_cents") / 100.0
+    ax.bar(x, expected, 0.6, color=_INSURANCE_COLOR, label="Expected")
+    ax.errorbar(x, expected, yerr=[np.clip(expected - low, 0, None), np.clip(high - expected, 0, None)], fmt="none",
+                ecolor=_INK, elinewidth=1, capsize=3, label=f"Likely range ({round(level * 10)} in 10)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([pd.Timestamp(d).strftime("%Y-%m-%d") for d in w["week_start"]], fontsize=8, rotation=0)
+    for label in ax.get_xticklabels()[1::2]:
+        label.set_visible(False)
+    top = float(np.nanmax(high)) if len(high) else 0.0
+    ax.yaxis.set_major_formatter(usd_formatter(top))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1)
+    ax.set_xlabel("Week starting")
+    ax.set_ylabel("Cash expected")
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    ax.set_title("Cash expected from the open balances at month end, by week", loc="left", fontsize=11,
+                 fontweight="bold")
+    if panels == 2:
+        ax2 = axes[1]
+        c = check.reset_index(drop=True)
+        names = {"open A/R": "From balances\nopen then", "all cash": "All payments"}
+        y = np.arange(len(c))[::-1]
+        f, lo, hi, act = (_values(c, k) / 100.0 for k in ("forecast_cents", "low_cents", "high_cents",
+                                                          "actual_cents"))
+        ax2.barh(y, hi - lo, 0.5, left=lo, color=_INSURANCE_COLOR, alpha=0.18, label="Likely range")
+        ax2.scatter(f, y, marker="|", s=300, color=_INSURANCE_COLOR, label="Expected", zorder=3)
+        ax2.scatter(act, y, marker="o", s=40, color="#D55E00", label="Received", zorder=4)
+        ax2.set_yticks(y)
+        ax2.set_yticklabels([names.get(str(v), str(v)) for v in c["source"]], fontsize=9)
+        ax2.grid(axis="y", visible=False)
+        ax2.grid(axis="x", color=_GRID, linewidth=0.8)
+        right = float(np.nanmax(np.concatenate([hi, act, f])))
+        ax2.xaxis.set_major_formatter(usd_formatter(right))
+        ax2.xaxis.set_major_locator(MaxNLocator(nbins=3))
+        ax2.set_xlim(0, right * 1.15 if right > 0 else 1)
+        ax2.set_ylim(-0.7, len(c) + 0.1)
+        ax2.legend(frameon=False, fontsize=8, loc="upper left", ncols=2, handletextpad=0.3, columnspacing=0.8)
+        made = pd.Timestamp(c["made_on"].iloc[0]) if "made_on" in c else None
+        if made is not None:
+            ax2.set_xlabel(f"Cash in the month\n(forecast made {made:%Y-%m-%d})")
+        ax2.set_title("Last month's forecast\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
     return fig

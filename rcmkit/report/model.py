@@ -99,6 +99,8 @@ class MonthlyReport:
     # methods
     definitions: pd.DataFrame
     measures: pd.DataFrame
+    # the cash forecast (issue #18): rcmkit.forecast.report.MonthForecast, None on a lazy engine's tables
+    cash_forecast: Any = None
 
     @property
     def as_of(self) -> str:
@@ -109,6 +111,16 @@ class MonthlyReport:
     def scorecard_definitions(self) -> Mapping[str, Any]:
         """What each payer-scorecard column means (:data:`rcmkit.metrics.payers.SCORECARD_DEFINITIONS`)."""
         return SCORECARD_DEFINITIONS
+
+    @property
+    def forecast_weeks(self) -> pd.DataFrame | None:
+        """The 13 weeks of expected cash from the month-end open A/R (None without a forecast)."""
+        return None if self.cash_forecast is None else self.cash_forecast.weeks
+
+    @property
+    def forecast_check(self) -> pd.DataFrame | None:
+        """Last month's forecast for this month against what came in (None without a forecast)."""
+        return None if self.cash_forecast is None else self.cash_forecast.check
 
     @property
     def payers(self) -> pd.DataFrame:
@@ -258,4 +270,16 @@ def build_report(
         suspense=suspense,
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
+        cash_forecast=_cash_forecast(prepared, month, opts),
     )
+
+
+def _cash_forecast(tables: Mapping[str, Any], month: str, options: MetricOptions):
+    """The month's cash forecast and last month's check (:func:`rcmkit.forecast.report.month_forecast`); None
+    when the tables are not pandas frames (the forecast runs on pandas) or hold no ledger rows."""
+    from rcmkit.forecast.report import month_forecast
+
+    ledger = tables.get("ledger")
+    if not isinstance(ledger, pd.DataFrame) or not len(ledger):
+        return None
+    return month_forecast(tables, month, options)
