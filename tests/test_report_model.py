@@ -319,3 +319,13 @@ def test_denied_not_resubmitted_order_puts_appealable_denials_first():
     assert f"last {APPEAL_WINDOW_DAYS} days first, oldest first" in wl.order
     other = WorkList("no_response", "No payer response", "", rows)
     assert list(other.ordered()["claim_id"]) == ["OLD", "FRESH", "MID", "OLDER"]  # as the metric returned it
+
+
+def test_caught_denials_are_the_months_initial_denials(report):
+    """The scrub section counts the claims the initial denial rate counts: March's C06 (250.00, CO-97) and C08
+    (80.00, CO-197), first sent clean by every check (valid codes, NPI 1234567893): none caught."""
+    c = report.caught_denials.set_index("rule")
+    assert list(c.index) == ["any rule", "not caught"]
+    assert (c.loc["any rule", "claims"], c.loc["not caught", "claims"]) == (0, 2)
+    assert c.loc["not caught", "billed_cents"] == 25000 + 8000
+    assert c["claims"].sum() == report.kpis["initial_denial_rate"].numerator

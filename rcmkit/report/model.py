@@ -101,6 +101,8 @@ class MonthlyReport:
     measures: pd.DataFrame
     # the cash forecast (issue #18): rcmkit.forecast.report.MonthForecast, None on a lazy engine's tables
     cash_forecast: Any = None
+    # the month's denied claims a scrub would have caught (issue #17): rcmkit.scrub.caught_denials
+    caught_denials: pd.DataFrame | None = None
 
     @property
     def as_of(self) -> str:
@@ -271,7 +273,18 @@ def build_report(
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
         cash_forecast=_cash_forecast(prepared, month, opts),
+        caught_denials=_caught_denials(prepared, month),
     )
+
+
+def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame | None:
+    """The month's initially denied claims by the scrub check that would have stopped them
+    (:func:`rcmkit.scrub.caught_denials`); None when the tables are not pandas frames (the scrub runs on pandas)."""
+    from rcmkit.scrub import caught_denials
+
+    if not all(isinstance(tables.get(n), pd.DataFrame) for n in ("claims", "claim_lines", "remittances")):
+        return None
+    return caught_denials(tables, month)
 
 
 def _cash_forecast(tables: Mapping[str, Any], month: str, options: MetricOptions):

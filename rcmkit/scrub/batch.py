@@ -165,14 +165,16 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
     row; columns rule, title, claims, billed_cents. Each submission is checked with what was known when it went
     out (duplicates against earlier submissions only). This is what the monthly report's "denials a scrub would
     have caught" section calls."""
+    from rcmkit.metrics import MetricOptions, first_adjudications
     from rcmkit.scrub.rules import RULES
 
-    outcomes = risk.line_outcomes(tables)
-    per_claim = outcomes.groupby(["claim_id", "submission_id"]).agg(decided_on=("decided_on", "min"),
-                                                                    denied=("denied", "any")).reset_index()
-    period = pd.Period(month, "M")
-    denied = per_claim[per_claim["denied"] & (per_claim["decided_on"].dt.to_period("M") == period)]
-    claims = tables["claims"][tables["claims"]["submission_id"].isin(denied["submission_id"])]
+    # the denied claims are the initial denial rate's (one definition: rcmkit.metrics.first_adjudications);
+    # each is checked as it was first sent
+    first = first_adjudications(tables, MetricOptions())
+    denied_ids = first.loc[(first["month"] == month) & first["denied"].astype(bool), "claim_id"]
+    sent = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
+    claims = tables["claims"][tables["claims"]["submission_id"].isin(
+        sent.loc[sent["claim_id"].isin(denied_ids), "submission_id"])]
     cols = ["rule", "title", "claims", "billed_cents"]
     if claims.empty:
         return pd.DataFrame(columns=cols).astype({"claims": "int64", "billed_cents": "int64"})
