@@ -736,7 +736,7 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
     ax.errorbar(x, expected, yerr=[np.clip(expected - low, 0, None), np.clip(high - expected, 0, None)], fmt="none",
                 ecolor=_INK, elinewidth=1, capsize=3, label=f"Likely range ({round(level * 10)} in 10)")
     ax.set_xticks(x)
-    ax.set_xticklabels([pd.Timestamp(d).strftime("%Y-%m-%d") for d in w["week_start"]], fontsize=8, rotation=0)
+    ax.set_xticklabels([fmt.day_label(d) for d in w["week_start"]], fontsize=8, rotation=0)
     for label in ax.get_xticklabels()[1::2]:
         label.set_visible(False)
     top = float(np.nanmax(high)) if len(high) else 0.0
@@ -770,6 +770,6 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
         ax2.legend(frameon=False, fontsize=8, loc="upper left", ncols=2, handletextpad=0.3, columnspacing=0.8)
         made = pd.Timestamp(c["made_on"].iloc[0]) if "made_on" in c else None
         if made is not None:
-            ax2.set_xlabel(f"Cash in the month\n(forecast made {made:%Y-%m-%d})")
+            ax2.set_xlabel(f"Cash in the month\n(forecast made {fmt.day_label(made)})")
         ax2.set_title("Last month's forecast\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
     return fig
