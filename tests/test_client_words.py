@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -113,3 +115,8 @@ def test_demo_report_html_speaks_client_words(demo_report):
     page = (demo_report.report_dir / "monthly_report.html").read_text(encoding="utf-8")
     body = re.sub(r'<img[^>]*src="data:[^"]*"[^>]*>', " ", page)
     assert scan(visible_text(body)) == []
+    # and the PDF a consultant hands over, as printed (headers, footers and the appendix of long tables included)
+    pdf = demo_report.report_dir / "monthly_report.pdf"
+    if pdf.is_file() and shutil.which("pdftotext"):
+        printed = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Page 1 of" in printed and scan(printed) == []
