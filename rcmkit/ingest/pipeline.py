@@ -26,7 +26,7 @@ from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
-__all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "CSV_SUFFIXES"]
+__all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "touched_claims", "CSV_SUFFIXES"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
 
@@ -315,6 +315,7 @@ def ingest(
     jobs: int = 1,
     progress: bool = True,
     force: bool = False,
+    incremental: bool = True,
 ) -> IngestSummary:
     """Read ``paths`` (files or folders) into ``practice``'s tables under ``root``; returns what happened.
 
@@ -325,6 +326,14 @@ def ingest(
     already loaded is not loaded twice (claims by claim ID, postings by natural key, payers and contract rates
     by their keys). Postings whose claim is not held wait in ``unapplied_postings`` and are applied by the run
     that brings the claim. ``force`` reads files already ingested again.
+
+    The ledger is maintained incrementally: only the claims this run touched (new or replaced submissions, new
+    remittances and their adjustments, new or corrected postings, postings applied from suspense, claims of a
+    payer that became or stopped being self-pay) get their ledger rows built again
+    (:func:`rcmkit.core.ledger.build_ledger` on their rows) and written in place of their stored rows, in the
+    months those rows are in. The first ingest of a practice (no stored ledger), or ``incremental=False``,
+    builds the whole ledger. Either way the stored ledger equals ``build_ledger`` of the stored tables
+    (tests/test_ledger_incremental.py).
     """
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
@@ -433,9 +442,12 @@ def ingest(
         out["providers"] = _merge_providers([current["providers"], new.get("providers", schema.empty("providers")),
                                              csv_new.get("providers", schema.empty("providers"))])
         merged = {**merged, **out}
-        # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
-        money = any(len(merged[n]) for n in ("claims", "remittances", "adjustments", "postings"))
-        out["ledger"] = build_ledger(merged) if money else schema.empty("ledger")
+        if incremental and held_tables.get("ledger") is not None:
+            ledger = _ledger_update(stored_tables, merged, run_postings)
+            if ledger is not None:
+                out["ledger"] = ledger
+        else:  # the first ingest, or asked for: the whole ledger
+            out["ledger"] = _full_ledger(merged)
         summary.added = {n: len(out[n]) - len(current[n]) for n in ("claims", "remittances", "postings") if n in out}
         added_claims = fresh["claims"][~fresh["claims"]["submission_id"].isin(current["claims"]["submission_id"])]
         added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]
@@ -449,10 +461,81 @@ def ingest(
         summary.unapplied = len(waiting)
         summary.unapplied_cents = int(waiting["amount_cents"].sum())
         summary.contracts = len(rates)
-        return _incremental(stored_tables, current, out, read_names, store.manifest(root, practice)["tables"])
+        return _incremental(stored_tables, current, out, read_names, held_tables)
 
+    held_tables = store.manifest(root, practice)["tables"]
     store.update_tables(root, practice, _STORED, change)
     return summary
+
+
+def _full_ledger(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
+    money = any(len(tables[n]) for n in ("claims", "remittances", "adjustments", "postings"))
+    return build_ledger(tables) if money else schema.empty("ledger")
+
+
+def _months(*dates: pd.Series) -> tuple[str | None, ...]:
+    """The ``_month`` partitions (YYYY-MM; None for no date) of these dates."""
+    found: set[str | None] = set()
+    for d in dates:
+        d = pd.to_datetime(d)
+        found |= set(d.dropna().dt.strftime("%Y-%m"))
+        if d.isna().any():
+            found.add(None)
+    return tuple(sorted(found, key=lambda m: (m is None, m or "")))
+
+
+def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
+                   run_postings: pd.DataFrame) -> set[str]:
+    """The claims whose ledger rows may differ between the tables ``before`` and ``after`` an ingest: claims
+    with a submission added or removed (a PM copy replaced by the 837), a remittance added or removed, an
+    adjustment added, a posting added or corrected by this run (``run_postings``, those applied from suspense
+    included: the stored and the new claim of a corrected posting), and the claims of a payer whose self-pay
+    class changed (the charge's responsible party depends on it)."""
+    from rcmkit.core.ledger import _self_pay_ids
+
+    def changed(name: str, key: str) -> pd.Series:
+        old, new = before[name], after[name]
+        return pd.concat([old.loc[~old[key].isin(new[key]), "claim_id"], new.loc[~new[key].isin(old[key]), "claim_id"]])
+
+    ids = [changed("claims", "submission_id"), changed("remittances", "remit_id")]
+    adj_old, adj_new = before["adjustments"], after["adjustments"]
+    grown = len(adj_new) >= len(adj_old) and adj_new.iloc[:len(adj_old)].equals(adj_old)
+    added = adj_new.iloc[len(adj_old):] if grown else pd.concat([adj_old, adj_new]).drop_duplicates(keep=False)
+    remits = pd.concat([before["remittances"][["remit_id", "claim_id"]], after["remittances"][["remit_id", "claim_id"]]])
+    ids.append(remits.loc[remits["remit_id"].isin(added["remit_id"]), "claim_id"])
+    posted = set(run_postings["posting_id"])
+    for frame in (before["postings"], after["postings"]):
+        ids.append(frame.loc[frame["posting_id"].isin(posted), "claim_id"])
+    ids.append(run_postings["claim_id"])
+    flipped = _self_pay_ids(before.get("payers")) ^ _self_pay_ids(after.get("payers"))
+    if flipped:
+        ids.append(after["claims"].loc[after["claims"]["payer_id"].isin(flipped), "claim_id"])
+    return set(pd.concat(ids).dropna())
+
+
+def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
+                   run_postings: pd.DataFrame) -> store.Upsert | None:
+    """The ledger rows of the claims this run touched (:func:`touched_claims`), built from their rows of each
+    input table, as an :class:`rcmkit.core.store.Upsert` that deletes the claims' stored rows (in the months
+    their stored and new events fall in) and appends the new ones. None when no claim was touched."""
+    touched = touched_claims(before, after, run_postings)
+    if not touched:
+        return None
+    sub = {name: after[name][after[name]["claim_id"].isin(touched)]
+           for name in ("claims", "remittances", "postings")}
+    sub["adjustments"] = after["adjustments"][after["adjustments"]["remit_id"].isin(sub["remittances"]["remit_id"])]
+    sub["payers"] = after["payers"]
+    ledger = build_ledger(sub) if any(len(sub[n]) for n in ("claims", "remittances", "postings")) \
+        else schema.empty("ledger")
+    # every stored ledger row of a touched claim was derived from its rows before this run: their dates
+    dates = [ledger["posted_on"]]
+    for tables in (before, after):
+        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
+            frame = tables[name]
+            dates.append(frame.loc[frame["claim_id"].isin(touched), column])
+    return store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
+                        months=_months(*dates))
 
 
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
