@@ -66,6 +66,8 @@ __all__ = [
     "load_tables",
     "save_tables",
     "update_tables",
+    "transaction",
+    "Transaction",
     "practice_lock",
     "table_path",
     "has_tables",
@@ -736,6 +738,46 @@ def update_tables(
         return _commit(folder, ops) if ops else snap
 
 
+class Transaction:
+    """A practice's tables at one snapshot, read under its lock, and one commit (:func:`transaction`)."""
+
+    def __init__(self, folder: Path, snap: dict):
+        self.folder, self.snapshot = folder, snap
+        self.result: dict | None = None
+
+    @property
+    def tables(self) -> dict:
+        """The snapshot's entry of every table it holds (``version``, ``rows``, ...)."""
+        return self.snapshot["tables"]
+
+    def read(self, name: str, *, where: Mapping[str, Iterable] | None = None,
+             columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Table ``name`` (empty when the snapshot does not have it), in stored order; ``where``: only the rows
+        whose value in one of its columns is one of the values given for that column (a key lookup that
+        materializes the matching rows only); ``columns``: only these columns."""
+        table_path(self.folder.parent, self.folder.name, name)
+        return _read(self.folder, name, self.tables.get(name), required=False, columns=columns, where=where)
+
+    def commit(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> dict:
+        """Write the changes as one snapshot (once); returns it (the current one when nothing changed)."""
+        if self.result is not None:
+            raise StoreError("a transaction commits once")
+        ops = _ops(changes)
+        self.result = _commit(self.folder, ops) if ops else self.snapshot
+        return self.result
+
+
+@contextlib.contextmanager
+def transaction(root: str | os.PathLike, practice: str, *, lock_timeout: float = 600.0) -> Iterator[Transaction]:
+    """Read-modify-write with keyed reads: the practice lock is held from the first read to the commit, like
+    :func:`update_tables`, but the caller reads only the rows it needs (:meth:`Transaction.read` with ``where``)
+    and commits once (:meth:`Transaction.commit`). Nothing is written unless ``commit`` is called."""
+    folder = practice_dir(root, practice)
+    _check_layout(folder)
+    with practice_lock(folder, timeout=lock_timeout):
+        yield Transaction(folder, _latest(folder))
+
+
 # --------------------------------------------------------------------------------------------- reading
 def _delta_table(folder: Path, name: str, version: int):
     from deltalake import DeltaTable
@@ -768,7 +810,27 @@ def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: objec
 ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount_cents")}
 
 
-def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.Table:
+def _where(name: str, where: Mapping[str, Iterable] | None):
+    """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    if where is None:
+        return None
+    spec = schema.to_arrow(name, schema.empty(name)).schema
+    expr = None
+    for column, values in where.items():
+        values = pd.Series(list(values) if not isinstance(values, (pd.Series, pd.Index)) else values, dtype=object)
+        present = values.dropna()
+        part = ds.field(column).isin(pa.array(present.tolist(), type=spec.field(column).type)) \
+            if len(present) else pc.scalar(False)
+        if present.size < values.size:
+            part = part | ds.field(column).is_null()
+        expr = part if expr is None else expr | part
+    return pc.scalar(False) if expr is None else expr
+
+
+def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None) -> pa.Table:
     """Version ``version`` of a table, ``wanted`` columns, in stored order (month, then ``_seq``, or the
     :data:`ORDERED_BY` columns)."""
     import numpy as np
@@ -780,7 +842,7 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.
     ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
     helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers)
+        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers, filter=_where(name, where))
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc
@@ -796,7 +858,7 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.
 
 
 def _read(folder: Path, name: str, info: dict | None, *, required: bool,
-          columns: Iterable[str] | None = None) -> pd.DataFrame:
+          columns: Iterable[str] | None = None, where: Mapping[str, Iterable] | None = None) -> pd.DataFrame:
     if info is None:
         if required:
             raise StoreError(
@@ -807,7 +869,7 @@ def _read(folder: Path, name: str, info: dict | None, *, required: bool,
         return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
     wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
                                                                   if c in set(columns)]
-    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted))
+    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted, where))
 
 
 def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,

@@ -270,10 +270,10 @@ _POSTING_CONTENT = ["claim_id", "posted_on", "kind", "amount_cents", "responsibl
 def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Stored postings plus the new ones, by natural key: a key already held adds nothing, unless its content
     differs (a corrected export of the same transaction id), which replaces the stored row. Returns the
-    postings and how many were corrected."""
+    postings, how many were corrected, and the stored postings kept (the first rows of the postings)."""
     stored = _legacy_ids(stored)
     if new.empty:
-        return stored, 0
+        return stored, 0, stored
     new = schema.conform("postings", new).drop_duplicates("posting_id", keep="last")
     both = stored.merge(new[["posting_id"] + _POSTING_CONTENT], on="posting_id", suffixes=("", "_new"))
     changed = pd.Series(False, index=both.index)
@@ -281,7 +281,7 @@ def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
         changed |= both[c].astype(str) != both[f"{c}_new"].astype(str)
     corrected = set(both.loc[changed, "posting_id"])
     kept = stored[~stored["posting_id"].isin(corrected)]
-    return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected})
+    return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected}), kept
 
 
 def _merge_providers(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -337,8 +337,8 @@ def ingest(
     """
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
-    stored = store.load_tables(root, practice, ["ingested_files", "payers", "claims", "unapplied_postings"],
-                               required=False, columns={"claims": _PARTY_COLUMNS})
+    stored = store.load_tables(root, practice, ["ingested_files", "payers", "unapplied_postings"],
+                               required=False, columns={"ingested_files": ["sha256"]})
     seen = set() if force else set(stored["ingested_files"]["sha256"])
     hashes = {f: store.file_sha256(f) for f in files}
     summary = IngestSummary(skipped=[str(f) for f in files if hashes[f] in seen],
@@ -368,7 +368,9 @@ def ingest(
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
         known_payers = pd.concat([stored["payers"], x12_payers[~x12_payers["payer_id"].isin(stored["payers"]["payer_id"])]],
                                  ignore_index=True)
-        known_claims = pd.concat([stored["claims"], new["claims"][_PARTY_COLUMNS]], ignore_index=True)
+        stored_claims = store.load_tables(root, practice, ["claims"], required=False,
+                                          columns={"claims": _PARTY_COLUMNS})["claims"]
+        known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)
         csv_result = read_pm_export(csvs, column_map, patient_salt=salt,
                                     known={"payers": known_payers, "claims": known_claims})
         csv_new, parties = csv_result.tables, csv_result.parties
@@ -388,8 +390,10 @@ def ingest(
     read_names = {f.name for f in x12s + csvs}
     from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
 
-    def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append]:
-        stored_tables = current
+    def compute(current: dict[str, pd.DataFrame]) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame]:
+        """The run's merge with the stored tables ``current`` (all of them, or the rows the run's keys and
+        claims select): (current without the PM claims an 837 replaced, the new tables, the run's postings, the
+        stored postings no corrected row replaced)."""
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
         fresh, summary.duplicates = _drop_known(new, current)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
@@ -421,7 +425,7 @@ def ingest(
         summary.applied_from_suspense = int(applied["posting_id"].str.removesuffix("/to").isin(from_suspense)
                                             .groupby(applied["posting_id"].str.removesuffix("/to")).first().sum())
         run_postings = pd.concat([csv_new.get("postings", schema.empty("postings")), applied], ignore_index=True)
-        out["postings"], summary.corrected = _merge_postings(current["postings"], run_postings)
+        out["postings"], summary.corrected, kept = _merge_postings(current["postings"], run_postings)
         # a posting whose party cannot be resolved yet (a payer not loaded yet) stays in suspense, said again
         # (as a rejection of its file and line) on every run until a payers file or the map names it
         unresolved = pending[~pending["posting_id"].isin(applied["posting_id"].str.removesuffix("/to"))
@@ -441,13 +445,6 @@ def ingest(
         out["contracts"] = _append(current["contracts"], rates, "contracts", keep="last")
         out["providers"] = _merge_providers([current["providers"], new.get("providers", schema.empty("providers")),
                                              csv_new.get("providers", schema.empty("providers"))])
-        merged = {**merged, **out}
-        if incremental and held_tables.get("ledger") is not None:
-            ledger = _ledger_update(stored_tables, merged, run_postings)
-            if ledger is not None:
-                out["ledger"] = ledger
-        else:  # the first ingest, or asked for: the whole ledger
-            out["ledger"] = _full_ledger(merged)
         summary.added = {n: len(out[n]) - len(current[n]) for n in ("claims", "remittances", "postings") if n in out}
         added_claims = fresh["claims"][~fresh["claims"]["submission_id"].isin(current["claims"]["submission_id"])]
         added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]
@@ -461,10 +458,27 @@ def ingest(
         summary.unapplied = len(waiting)
         summary.unapplied_cents = int(waiting["amount_cents"].sum())
         summary.contracts = len(rates)
+        return current, out, run_postings, kept
+
+    def change(stored_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+        current, out, run_postings, _kept = compute(stored_tables)
+        merged = {**current, **out}
+        if incremental and held_tables.get("ledger") is not None:
+            ledger = _ledger_update(stored_tables, merged, run_postings)
+            if ledger is not None:
+                out["ledger"] = ledger
+        else:  # the first ingest, or asked for: the whole ledger
+            out["ledger"] = _full_ledger(merged)
         return _incremental(stored_tables, current, out, read_names, held_tables)
 
-    held_tables = store.manifest(root, practice)["tables"]
-    store.update_tables(root, practice, _STORED, change)
+    with store.transaction(root, practice) as tx:
+        held_tables = tx.tables
+        relevant = _relevant(tx, new, csv_new) if incremental and "ledger" in held_tables else None
+        if relevant is None:  # the first ingest, incremental=False, or postings without keys: every row read
+            tx.commit(change({name: tx.read(name) for name in _STORED}))
+        else:
+            current, out, run_postings, kept = compute(relevant)
+            tx.commit(_keyed_changes(tx, relevant, current, out, run_postings, kept, read_names))
     return summary
 
 
@@ -536,6 +550,112 @@ def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
             dates.append(frame.loc[frame["claim_id"].isin(touched), column])
     return store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
                         months=_months(*dates))
+
+
+#: Tables an incremental ingest reads whole: they grow with the practice's payers, rates, files and suspense, not
+#: with its claims.
+_SMALL = ("payers", "unapplied_postings", "contracts", "providers", "ingest_warnings", "rejections", "csv_rejections")
+#: Appended tables without a key: the run's rows are appended as they are, no stored row is read.
+_KEYLESS = ("adjustments", "plb", "remarks")
+
+
+def _ids(*columns: pd.Series) -> set:
+    return set().union(*(set(c.dropna()) for c in columns))
+
+
+def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: Mapping[str, pd.DataFrame]
+              ) -> dict[str, pd.DataFrame] | None:
+    """The stored rows an incremental ingest needs, read by key (:meth:`rcmkit.core.store.Transaction.read`):
+    rows whose key the run's rows repeat (for de-duplication: submission, remit, payment, posting ids, payment
+    trace numbers, file hashes), the claims of the run's PM claims and of postings waiting in suspense (to apply
+    them), and the small tables whole (:data:`_SMALL`). None when postings stored before they had keys need the
+    whole table (their ids are numbered over it)."""
+    if len(tx.read("postings", where={"posting_id": [None]}, columns=["posting_id"])):
+        return None
+    csv = lambda name: csv_new.get(name, schema.empty(name))  # noqa: E731
+    out = {name: tx.read(name) for name in _SMALL}
+    pending = pd.concat([out["unapplied_postings"], csv("unapplied_postings")], ignore_index=True)
+    claim_ids = _ids(new["claims"]["claim_id"], csv("claims")["claim_id"], pending["claim_id"])
+    subs = _ids(new["claims"]["submission_id"], csv("claims")["submission_id"], csv("claim_lines")["submission_id"])
+    out["claims"] = tx.read("claims", where={"claim_id": claim_ids, "submission_id": subs})
+    pm_copies = out["claims"].loc[out["claims"]["submission_id"] == out["claims"]["claim_id"], "submission_id"]
+    out["claim_lines"] = tx.read("claim_lines", where={"submission_id": subs | set(pm_copies)})
+    out["claim_line_details"] = tx.read("claim_line_details", where={"submission_id": subs})
+    remits = _ids(new["remittances"]["remit_id"])
+    for name in ("remittances", "remit_lines", "remittance_details", "remit_line_details"):
+        out[name] = tx.read(name, where={"remit_id": remits})
+    traces = new["payments"]["trace_number"]
+    out["payments"] = tx.read("payments", where={"payment_id": _ids(new["payments"]["payment_id"]),
+                                                 "trace_number": set(traces.dropna()) | ({None} if traces.isna().any()
+                                                                                          else set())})
+    out["ingested_files"] = tx.read("ingested_files", where={"sha256": _ids(new["ingested_files"]["sha256"])})
+    posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
+    out["postings"] = tx.read("postings", where={"posting_id": posting_ids})
+    for name in _KEYLESS:
+        out[name] = schema.empty(name)
+    return out
+
+
+def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame],
+                   out: dict[str, pd.DataFrame], run_postings: pd.DataFrame, kept: pd.DataFrame,
+                   read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+    """What an incremental ingest writes, from its merge with the stored rows it read (``before``): the new rows
+    of each appended table (an Upsert where PM copies of claims gave way to their 837), new and corrected
+    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
+    claims (:func:`touched_claims`), built from all their rows, old and new, read by claim."""
+    from rcmkit.core.ledger import _self_pay_ids
+
+    changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
+    for name in _APPENDED:
+        cur, df = current[name], out[name]
+        added = df.iloc[len(cur):]  # _append keeps the stored rows first
+        if len(cur) == len(before[name]):
+            if len(added):
+                changes[name] = store.Append(added)
+            continue
+        key = list(schema.TABLES[name].key)
+        dropped = before[name][~before[name].index.isin(cur.index)]  # _drop_pm_claims filters rows, index kept
+        months = _months(dropped[store.MONTH_CLUSTERED[name]]) if name in store.MONTH_CLUSTERED else None
+        changes[name] = store.Upsert(added, keys=key, delete=dropped[key], months=months)
+    added = out["postings"].iloc[len(kept):]
+    if len(added):
+        prior = before["postings"][before["postings"]["posting_id"].isin(added["posting_id"])]
+        changes["postings"] = store.Upsert(added, keys=("posting_id",), months=_months(prior["posted_on"]))
+    changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
+
+    touched = touched_claims(before, {**current, **out}, run_postings)
+    flipped = _self_pay_ids(before["payers"]) ^ _self_pay_ids(out["payers"])
+    if flipped:
+        touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
+    if not touched:
+        return changes
+    stored = {name: tx.read(name, where={"claim_id": touched}) for name in ("claims", "remittances", "postings")}
+    after = {}
+    for name, frame in stored.items():
+        change = changes.get(name)
+        if isinstance(change, (store.Append, store.Upsert)):
+            keys = list(schema.TABLES[name].key)
+            gone = change.frame[keys]
+            if isinstance(change, store.Upsert) and change.delete is not None:
+                gone = pd.concat([gone, change.delete], ignore_index=True)
+            frame = frame[~frame[keys[0]].isin(gone[keys[0]])] if len(keys) == 1 else frame
+            frame = pd.concat([frame, change.frame[change.frame["claim_id"].isin(touched)]], ignore_index=True)
+        after[name] = frame
+    remit_ids = after["remittances"]["remit_id"]
+    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids)})
+    if "adjustments" in changes:
+        run_adj = changes["adjustments"].frame
+        adjustments = pd.concat([adjustments, run_adj[run_adj["remit_id"].isin(remit_ids)]], ignore_index=True)
+    after["adjustments"] = adjustments
+    after["payers"] = out["payers"]
+    ledger = _full_ledger(after)
+    dates = [ledger["posted_on"]]
+    for tables in (stored, after):
+        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
+            dates.append(tables[name][column])
+    changes["ledger"] = store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
+                                     months=_months(*dates))
+    return changes
 
 
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
