@@ -89,6 +89,10 @@ def run_size(n_claims: int, seed: int, work: Path) -> dict:
     folder = work / f"n{n_claims}"
     folder.mkdir(parents=True)
     base, files = _day_files(tables, roster, folder)
+    # the demo's postings have no posting_id; a practice's first ingest numbers them once (whole table): give them
+    # those ids here, so the measured ingest is a day like any other
+    from rcmkit.ingest.pipeline import _legacy_ids
+    base["postings"] = _legacy_ids(base["postings"])
     root = folder / "data"
     store.save_tables(root, "p", base)
     write_ledger(root, "p")

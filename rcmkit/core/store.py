@@ -685,8 +685,7 @@ def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[
         elif isinstance(value, Upsert):
             delete = None
             if value.delete is not None:
-                spec = pa.schema([pa.field(k, schema.to_arrow(name, schema.empty(name)).schema.field(k).type)
-                                  for k in value.keys])
+                spec = pa.schema([schema.TABLES[name].arrow_schema.field(k) for k in value.keys])
                 delete = pa.Table.from_pandas(value.delete[list(value.keys)], schema=spec, preserve_index=False)
             out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months)
         else:
@@ -817,7 +816,7 @@ def _where(name: str, where: Mapping[str, Iterable] | None):
 
     if where is None:
         return None
-    spec = schema.to_arrow(name, schema.empty(name)).schema
+    spec = schema.TABLES[name].arrow_schema
     expr = None
     for column, values in where.items():
         values = pd.Series(list(values) if not isinstance(values, (pd.Series, pd.Index)) else values, dtype=object)
