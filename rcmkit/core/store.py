@@ -743,6 +743,7 @@ class Transaction:
     def __init__(self, folder: Path, snap: dict):
         self.folder, self.snapshot = folder, snap
         self.result: dict | None = None
+        self._datasets: dict = {}  # (table, Delta version) -> its pyarrow dataset, opened once per transaction
 
     @property
     def tables(self) -> dict:
@@ -755,7 +756,8 @@ class Transaction:
         whose value in one of its columns is one of the values given for that column (a key lookup that
         materializes the matching rows only); ``columns``: only these columns."""
         table_path(self.folder.parent, self.folder.name, name)
-        return _read(self.folder, name, self.tables.get(name), required=False, columns=columns, where=where)
+        return _read(self.folder, name, self.tables.get(name), required=False, columns=columns, where=where,
+                     datasets=self._datasets)
 
     def commit(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> dict:
         """Write the changes as one snapshot (once); returns it (the current one when nothing changed)."""
@@ -809,8 +811,9 @@ def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: objec
 ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount_cents")}
 
 
-def _where(name: str, where: Mapping[str, Iterable] | None):
-    """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values."""
+def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
+    """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values (a column
+    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -820,28 +823,36 @@ def _where(name: str, where: Mapping[str, Iterable] | None):
     expr = None
     for column, values in where.items():
         values = pd.Series(list(values) if not isinstance(values, (pd.Series, pd.Index)) else values, dtype=object)
-        present = values.dropna()
-        part = ds.field(column).isin(pa.array(present.tolist(), type=spec.field(column).type)) \
-            if len(present) else pc.scalar(False)
-        if present.size < values.size:
-            part = part | ds.field(column).is_null()
+        given = values.dropna()
+        if column not in present:
+            part = pc.scalar(given.size < values.size)
+        else:
+            part = ds.field(column).isin(pa.array(given.tolist(), type=spec.field(column).type)) \
+                if len(given) else pc.scalar(False)
+            if given.size < values.size:
+                part = part | ds.field(column).is_null()
         expr = part if expr is None else expr | part
     return pc.scalar(False) if expr is None else expr
 
 
-def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None) -> pa.Table:
+def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None,
+                datasets: dict | None = None) -> pa.Table:
     """Version ``version`` of a table, ``wanted`` columns, in stored order (month, then ``_seq``, or the
     :data:`ORDERED_BY` columns)."""
     import numpy as np
     import pyarrow.compute as pc
 
-    dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+    dataset = None if datasets is None else datasets.get((name, version))
+    if dataset is None:
+        dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+        if datasets is not None:
+            datasets[(name, version)] = dataset
     present = set(dataset.schema.names)
     dated = MONTH_COLUMN in present
     ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
     helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers, filter=_where(name, where))
+        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers, filter=_where(name, where, present))
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc
@@ -857,7 +868,8 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=
 
 
 def _read(folder: Path, name: str, info: dict | None, *, required: bool,
-          columns: Iterable[str] | None = None, where: Mapping[str, Iterable] | None = None) -> pd.DataFrame:
+          columns: Iterable[str] | None = None, where: Mapping[str, Iterable] | None = None,
+          datasets: dict | None = None) -> pd.DataFrame:
     if info is None:
         if required:
             raise StoreError(
@@ -868,7 +880,7 @@ def _read(folder: Path, name: str, info: dict | None, *, required: bool,
         return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
     wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
                                                                   if c in set(columns)]
-    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted, where))
+    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted, where, datasets))
 
 
 def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,

@@ -477,8 +477,9 @@ def ingest(
         if relevant is None:  # the first ingest, incremental=False, or postings without keys: every row read
             tx.commit(change({name: tx.read(name) for name in _STORED}))
         else:
-            current, out, run_postings, kept = compute(relevant)
-            tx.commit(_keyed_changes(tx, relevant, current, out, run_postings, kept, read_names))
+            before, claim_ids = relevant
+            current, out, run_postings, kept = compute(before)
+            tx.commit(_keyed_changes(tx, before, claim_ids, current, out, run_postings, kept, read_names))
     return summary
 
 
@@ -564,45 +565,51 @@ def _ids(*columns: pd.Series) -> set:
 
 
 def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: Mapping[str, pd.DataFrame]
-              ) -> dict[str, pd.DataFrame] | None:
+              ) -> tuple[dict[str, pd.DataFrame], set[str]] | None:
     """The stored rows an incremental ingest needs, read by key (:meth:`rcmkit.core.store.Transaction.read`):
     rows whose key the run's rows repeat (for de-duplication: submission, remit, payment, posting ids, payment
     trace numbers, file hashes), the claims of the run's PM claims and of postings waiting in suspense (to apply
-    them), and the small tables whole (:data:`_SMALL`). None when postings stored before they had keys need the
-    whole table (their ids are numbered over it)."""
-    if len(tx.read("postings", where={"posting_id": [None]}, columns=["posting_id"])):
-        return None
+    them), every stored row of the claims the run's rows name (their ledger is rebuilt from them), and the small
+    tables whole (:data:`_SMALL`); and the ids of those claims. None when postings stored before they had keys
+    need the whole table (their ids are numbered over it)."""
     csv = lambda name: csv_new.get(name, schema.empty(name))  # noqa: E731
     out = {name: tx.read(name) for name in _SMALL}
     pending = pd.concat([out["unapplied_postings"], csv("unapplied_postings")], ignore_index=True)
-    claim_ids = _ids(new["claims"]["claim_id"], csv("claims")["claim_id"], pending["claim_id"])
+    # the claims the run may touch, read whole now so the ledger needs no second read (touched_claims may add a
+    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay)
+    claim_ids = _ids(new["claims"]["claim_id"], new["remittances"]["claim_id"], csv("claims")["claim_id"],
+                     csv("postings")["claim_id"], pending["claim_id"])
+    posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
+    out["postings"] = tx.read("postings", where={"posting_id": posting_ids | {None}, "claim_id": claim_ids})
+    if out["postings"]["posting_id"].isna().any():
+        return None
     subs = _ids(new["claims"]["submission_id"], csv("claims")["submission_id"], csv("claim_lines")["submission_id"])
     out["claims"] = tx.read("claims", where={"claim_id": claim_ids, "submission_id": subs})
     pm_copies = out["claims"].loc[out["claims"]["submission_id"] == out["claims"]["claim_id"], "submission_id"]
     out["claim_lines"] = tx.read("claim_lines", where={"submission_id": subs | set(pm_copies)})
     out["claim_line_details"] = tx.read("claim_line_details", where={"submission_id": subs})
     remits = _ids(new["remittances"]["remit_id"])
-    for name in ("remittances", "remit_lines", "remittance_details", "remit_line_details"):
+    out["remittances"] = tx.read("remittances", where={"remit_id": remits, "claim_id": claim_ids})
+    for name in ("remit_lines", "remittance_details", "remit_line_details"):
         out[name] = tx.read(name, where={"remit_id": remits})
     traces = new["payments"]["trace_number"]
     out["payments"] = tx.read("payments", where={"payment_id": _ids(new["payments"]["payment_id"]),
                                                  "trace_number": set(traces.dropna()) | ({None} if traces.isna().any()
                                                                                           else set())})
     out["ingested_files"] = tx.read("ingested_files", where={"sha256": _ids(new["ingested_files"]["sha256"])})
-    posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
-    out["postings"] = tx.read("postings", where={"posting_id": posting_ids})
     for name in _KEYLESS:
         out[name] = schema.empty(name)
-    return out
+    return out, claim_ids
 
 
-def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], current: dict[str, pd.DataFrame],
-                   out: dict[str, pd.DataFrame], run_postings: pd.DataFrame, kept: pd.DataFrame,
-                   read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held: set[str],
+                   current: dict[str, pd.DataFrame], out: dict[str, pd.DataFrame], run_postings: pd.DataFrame,
+                   kept: pd.DataFrame, read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
     """What an incremental ingest writes, from its merge with the stored rows it read (``before``): the new rows
     of each appended table (an Upsert where PM copies of claims gave way to their 837), new and corrected
     postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
-    claims (:func:`touched_claims`), built from all their rows, old and new, read by claim."""
+    claims (:func:`touched_claims`), built from all their rows, old and new (``before`` holds every stored row of
+    the claims ``held``; the rows of other touched claims are read by claim id)."""
     from rcmkit.core.ledger import _self_pay_ids
 
     changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
@@ -629,7 +636,13 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], curre
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
     if not touched:
         return changes
-    stored = {name: tx.read(name, where={"claim_id": touched}) for name in ("claims", "remittances", "postings")}
+    more = touched - held
+    stored = {}
+    for name in ("claims", "remittances", "postings"):
+        frame = before[name][before[name]["claim_id"].isin(touched & held)]
+        if more:
+            frame = pd.concat([frame, tx.read(name, where={"claim_id": more})], ignore_index=True)
+        stored[name] = frame
     after = {}
     for name, frame in stored.items():
         change = changes.get(name)
