@@ -155,3 +155,29 @@ def test_touched_claims_names_exactly_the_claims_whose_rows_changed():
     # a posting corrected from claim A to claim B touches both
     post = lambda claim: pd.DataFrame({"posting_id": ["T1"], "claim_id": [claim]})  # noqa: E731
     assert touched_claims({**before, "postings": post("A")}, {**before, "postings": post("B")}, post("B")) == {"A", "B"}
+
+
+def test_keyed_reads_equal_the_whole_table_filtered_also_after_a_merge(tmp_path):
+    """Transaction.read(where=...) gives the rows of the whole table whose key is among the values, in stored
+    order, including after an Upsert (Delta's merge rewrites files, with string_view columns) and for the null
+    partition; a column the stored table lacks reads as nulls."""
+    import small_practice
+
+    tables = small_practice.tables()
+    store.save_tables(tmp_path, "p", {n: tables[n] for n in ("claims", "claim_lines", "postings")})
+    claims = tables["claims"]
+    # replace C02's replacement submission (a merge that deletes one row and appends it again)
+    store.save_tables(tmp_path, "p", {"claims": store.Upsert(claims[claims["submission_id"] == "C02-2"],
+                                                             keys=["submission_id"])})
+    whole = store.load_tables(tmp_path, "p", ["claims", "claim_lines"])
+    with store.transaction(tmp_path, "p") as tx:
+        for ids in (["C02", "C09"], ["C02"], [], ["nope", None]):
+            got = tx.read("claims", where={"claim_id": ids, "submission_id": ["C12-1"]})
+            want = whole["claims"][whole["claims"]["claim_id"].isin(ids) | (whole["claims"]["submission_id"] == "C12-1")]
+            pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+        # C02-2 moved to the end of its month (February) by the merge: after C05-1 and C06-1, C07-1
+        assert list(tx.read("claims", where={"claim_id": ["C02", "C05"]})["submission_id"]) == [
+            "C02-1", "C05-1", "C02-2"]
+        lines = tx.read("claim_lines", where={"submission_id": ["C02-2", "C10-2"]})
+        assert set(lines["submission_id"]) == {"C02-2", "C10-2"}
+        assert len(tx.read("claims", where={"claim_id": ["C01"]}, columns=["claim_id"])) == 1

@@ -813,7 +813,9 @@ ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount
 
 def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
     """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values (a column
-    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls)."""
+    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). Columns are
+    cast to their canonical type first: a file Delta's merge rewrote may hold ``string_view`` columns, which
+    pyarrow cannot compare with a plain string when it prunes row groups by their statistics."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -827,10 +829,11 @@ def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
         if column not in present:
             part = pc.scalar(given.size < values.size)
         else:
-            part = ds.field(column).isin(pa.array(given.tolist(), type=spec.field(column).type)) \
-                if len(given) else pc.scalar(False)
+            kind = spec.field(column).type
+            field = ds.field(column).cast(kind)
+            part = field.isin(pa.array(given.tolist(), type=kind)) if len(given) else pc.scalar(False)
             if given.size < values.size:
-                part = part | ds.field(column).is_null()
+                part = part | field.is_null()
         expr = part if expr is None else expr | part
     return pc.scalar(False) if expr is None else expr
 
@@ -852,7 +855,8 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=
     ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
     helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers, filter=_where(name, where, present))
+        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers,
+                                 filter=_where(name, where, present))
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc
