@@ -181,3 +181,26 @@ def test_keyed_reads_equal_the_whole_table_filtered_also_after_a_merge(tmp_path)
         lines = tx.read("claim_lines", where={"submission_id": ["C02-2", "C10-2"]})
         assert set(lines["submission_id"]) == {"C02-2", "C10-2"}
         assert len(tx.read("claims", where={"claim_id": ["C01"]}, columns=["claim_id"])) == 1
+
+
+def test_rebuild_ledger_command_writes_the_full_ledger(tmp_path):
+    """`rcmkit store rebuild-ledger` replaces a wrong stored ledger with build_ledger of the stored tables; a
+    practice without claims is bad input (exit 2)."""
+    from click.testing import CliRunner
+
+    import small_practice
+    from rcmkit.cli import main
+
+    tables = small_practice.tables()
+    wrong = build_ledger(tables).iloc[:3]
+    store.save_tables(tmp_path, "p", {**{n: tables[n] for n in ("payers", "claims", "remittances", "adjustments",
+                                                                  "postings")}, "ledger": wrong})
+    result = CliRunner().invoke(main, ["store", "rebuild-ledger", "--practice", "p", "--data-root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    want = build_ledger(tables)
+    got = store.load_table(tmp_path, "p", "ledger")
+    assert len(got) == len(want) > 3 and f"{len(want):,} rows, 12 claims" in result.output
+    pd.testing.assert_frame_equal(got.sort_values(list(got.columns)).reset_index(drop=True),
+                                  want.sort_values(list(want.columns)).reset_index(drop=True))
+    bad = CliRunner().invoke(main, ["store", "rebuild-ledger", "--practice", "q", "--data-root", str(tmp_path)])
+    assert bad.exit_code == 2 and "no stored claims" in bad.output
