@@ -47,13 +47,17 @@ print(json.dumps({'seconds': seconds, 'peak_mib': hwm(), 'import_mib': baseline,
 """
 
 
-def _day_files(tables: dict, roster, folder: Path) -> tuple[dict, list[Path]]:
-    """Hold out the last submission day's claims and the last payment day's remittances: (base tables, files)."""
+def _day_files(tables: dict, roster, folder: Path, cap: int | None = None) -> tuple[dict, list[Path]]:
+    """Hold out the last submission day's claims and the last payment day's remittances (at most ``cap`` of
+    each, so every practice size gets a day of the same size): (base tables, files)."""
     from rcmkit.ingest.x12 import write as x12write
 
     claims, remits = tables["claims"], tables["remittances"]
     day_claims = claims[claims["submitted_on"] == claims["submitted_on"].max()]
     day_remits = remits[remits["paid_on"] == remits["paid_on"].max()]
+    if cap:
+        day_claims = day_claims[day_claims["claim_id"].isin(day_claims["claim_id"].drop_duplicates().head(cap))]
+        day_remits = day_remits[day_remits["claim_id"].isin(day_remits["claim_id"].drop_duplicates().head(cap))]
     held_subs = set(day_claims["submission_id"])
     held_remits = set(day_remits["remit_id"]) | set(remits.loc[remits["claim_id"].isin(day_claims["claim_id"]),
                                                                "remit_id"])
@@ -78,7 +82,7 @@ def _day_files(tables: dict, roster, folder: Path) -> tuple[dict, list[Path]]:
     return base, files
 
 
-def run_size(n_claims: int, seed: int, work: Path) -> dict:
+def run_size(n_claims: int, seed: int, work: Path, cap: int | None = None) -> dict:
     from rcmkit import demo
     from rcmkit.core import store
     from rcmkit.core.ledger import write_ledger
@@ -88,7 +92,7 @@ def run_size(n_claims: int, seed: int, work: Path) -> dict:
     roster = demo.patients(seed=seed, n_claims=n_claims)
     folder = work / f"n{n_claims}"
     folder.mkdir(parents=True)
-    base, files = _day_files(tables, roster, folder)
+    base, files = _day_files(tables, roster, folder, cap)
     # the demo's postings have no posting_id; a practice's first ingest numbers them once (whole table): give them
     # those ids here, so the measured ingest is a day like any other
     from rcmkit.ingest.pipeline import _legacy_ids
@@ -173,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--bulk", default="", help="comma-separated demo sizes whose whole inbox is ingested at once "
                     "(end-to-end MB/s of X12; the issue's target is >= 15 MB/s for 250,000 claims)")
+    ap.add_argument("--day-claims", type=int, default=None, help="hold out at most this many claims of the last "
+                    "submission day and of the last payment day, so every size ingests a day of the same size")
     ap.add_argument("--jobs", type=int, default=2, help="reader processes for the bulk ingest")
     ap.add_argument("--work", default=None, help="folder for the generated practices (default: a new temp folder, "
                     "removed at the end)")
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in sizes:
             print(f"practice of {n:,} claims: generating and saving ...", file=sys.stderr, flush=True)
             load = _load()
-            results.append({**run_size(n, args.seed, work), "load": load})
+            results.append({**run_size(n, args.seed, work, args.day_claims), "load": load})
             r = results[-1]
             print(f"  ingest {r['seconds']:.2f} s, peak {r['peak_mib']:.0f} MiB; appended: {', '.join(r['appended'])}; "
                   f"rewritten: {', '.join(r['rewritten'])}", file=sys.stderr, flush=True)
