@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
               f"  load (1/5/15 min)")
         for r in results:
             print(f"{r['claims']:>10,} {r['files_kb']:>7} KB {r['seconds']:>9.2f} "
-                  f"{r['seconds'] / first['seconds']:>6.2f} {r['peak_mib']:>9.0f} {r['peak_mib'] / first['peak_mib']:>6.2f} "
+                  f"{r['seconds'] / first['seconds']:>6.2f} {r['peak_mib']:>9.0f} "
+                  f"{r['peak_mib'] / first['peak_mib']:>6.2f} "
                   f"{r['store_mb']:>9.1f}  {r['load']}")
         print(f"(peak includes {first['import_mib']:.0f} MiB of interpreter and imports; target: every ratio <= 1.5)")
         worst = max(max(r["seconds"] / first["seconds"], r["peak_mib"] / first["peak_mib"]) for r in results)

@@ -40,7 +40,8 @@ PM_FILES = {
     "charges_e.csv": CHARGES,
     # January's payment, then a corrected export (T-1 becomes 65.00), then a cumulative one (T-1 to T-3)
     "payments_a.csv": PAY_HEADER + "T-1,E1,01/20/2025,INSPAY,60.00,77001,,\n",
-    "payments_b.csv": PAY_HEADER + "T-1,E1,01/20/2025,INSPAY,65.00,77001,,\nT-2,E1,01/20/2025,ADJ,30.00,77001,CO-45,\n",
+    "payments_b.csv": PAY_HEADER + "T-1,E1,01/20/2025,INSPAY,65.00,77001,,\n"
+                                   "T-2,E1,01/20/2025,ADJ,30.00,77001,CO-45,\n",
     "payments_c.csv": PAY_HEADER + "T-1,E1,01/20/2025,INSPAY,65.00,77001,,\nT-2,E1,01/20/2025,ADJ,30.00,77001,CO-45,\n"
                       "T-3,E2,03/02/2025,PATPAY,20.00,,,\n",
 }
@@ -134,7 +135,8 @@ def test_touched_claims_names_exactly_the_claims_whose_rows_changed():
                            "payer_id": ["P", "P", "Q"]})
     before = {"claims": claims, "remittances": pd.DataFrame({"remit_id": ["R1"], "claim_id": ["A"]}),
               "adjustments": pd.DataFrame({"remit_id": ["R1"], "amount_cents": [5]}),
-              "postings": pd.DataFrame({"posting_id": pd.Series([], dtype=object), "claim_id": pd.Series([], dtype=object)}),
+              "postings": pd.DataFrame({"posting_id": pd.Series([], dtype=object),
+                                        "claim_id": pd.Series([], dtype=object)}),
               "payers": pd.DataFrame({"payer_id": ["P", "Q"], "payer_class": ["commercial", "commercial"]})}
     nothing = before["postings"]
     assert touched_claims(before, before, nothing) == set()
@@ -154,7 +156,8 @@ def test_touched_claims_names_exactly_the_claims_whose_rows_changed():
     assert touched_claims(before, {**before, "payers": self_pay}, nothing) == {"C"}
     # a posting corrected from claim A to claim B touches both
     post = lambda claim: pd.DataFrame({"posting_id": ["T1"], "claim_id": [claim]})  # noqa: E731
-    assert touched_claims({**before, "postings": post("A")}, {**before, "postings": post("B")}, post("B")) == {"A", "B"}
+    moved = touched_claims({**before, "postings": post("A")}, {**before, "postings": post("B")}, post("B"))
+    assert moved == {"A", "B"}
 
 
 def test_keyed_reads_equal_the_whole_table_filtered_also_after_a_merge(tmp_path):
@@ -173,7 +176,8 @@ def test_keyed_reads_equal_the_whole_table_filtered_also_after_a_merge(tmp_path)
     with store.transaction(tmp_path, "p") as tx:
         for ids in (["C02", "C09"], ["C02"], [], ["nope", None]):
             got = tx.read("claims", where={"claim_id": ids, "submission_id": ["C12-1"]})
-            want = whole["claims"][whole["claims"]["claim_id"].isin(ids) | (whole["claims"]["submission_id"] == "C12-1")]
+            c = whole["claims"]
+            want = c[c["claim_id"].isin(ids) | (c["submission_id"] == "C12-1")]
             pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
         # C02-2 moved to the end of its month (February) by the merge: after C05-1 and C06-1, C07-1
         assert list(tx.read("claims", where={"claim_id": ["C02", "C05"]})["submission_id"]) == [

@@ -2,10 +2,11 @@
 
 Idempotent: a file whose SHA-256 is already in the practice's ``ingested_files`` is skipped; a transaction the
 practice already holds under other bytes (the same payer check or EFT trace number with the same date and
-amount; the same claim submission) is not loaded twice. Everything a run adds is appended in one crash-safe
-store transaction under the practice lock, and the ledger is rebuilt from the result, so a run either lands
-whole or not at all. X12 files are read in worker processes (small files batched per task; memory is bounded by
-the batch size or the largest file, not by the total input), with a progress bar over files. A claim known
+amount; the same claim submission) is not loaded twice. Everything a run adds is written in one crash-safe
+store transaction under the practice lock (stored rows read by key; the ledger of the claims the run touched
+rebuilt), so a run either lands whole or not at all. X12 files are read in worker processes (small files
+batched per task; memory is bounded by the batch size or the largest file, not by the total input), with a
+progress bar over files. A claim known
 from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
 """
 
@@ -511,13 +512,15 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
 
     def changed(name: str, key: str) -> pd.Series:
         old, new = before[name], after[name]
-        return pd.concat([old.loc[~old[key].isin(new[key]), "claim_id"], new.loc[~new[key].isin(old[key]), "claim_id"]])
+        return pd.concat([old.loc[~old[key].isin(new[key]), "claim_id"],
+                          new.loc[~new[key].isin(old[key]), "claim_id"]])
 
     ids = [changed("claims", "submission_id"), changed("remittances", "remit_id")]
     adj_old, adj_new = before["adjustments"], after["adjustments"]
     grown = len(adj_new) >= len(adj_old) and adj_new.iloc[:len(adj_old)].equals(adj_old)
     added = adj_new.iloc[len(adj_old):] if grown else pd.concat([adj_old, adj_new]).drop_duplicates(keep=False)
-    remits = pd.concat([before["remittances"][["remit_id", "claim_id"]], after["remittances"][["remit_id", "claim_id"]]])
+    remits = pd.concat([before["remittances"][["remit_id", "claim_id"]],
+                        after["remittances"][["remit_id", "claim_id"]]])
     ids.append(remits.loc[remits["remit_id"].isin(added["remit_id"]), "claim_id"])
     posted = set(run_postings["posting_id"])
     for frame in (before["postings"], after["postings"]):
