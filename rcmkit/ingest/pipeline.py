@@ -508,7 +508,7 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
     adjustment added, a posting added or corrected by this run (``run_postings``, those applied from suspense
     included: the stored and the new claim of a corrected posting), and the claims of a payer whose self-pay
     class changed (the charge's responsible party depends on it)."""
-    from rcmkit.core.ledger import _self_pay_ids
+    from rcmkit.core.ledger import self_pay_ids
 
     def changed(name: str, key: str) -> pd.Series:
         old, new = before[name], after[name]
@@ -526,7 +526,7 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
     for frame in (before["postings"], after["postings"]):
         ids.append(frame.loc[frame["posting_id"].isin(posted), "claim_id"])
     ids.append(run_postings["claim_id"])
-    flipped = _self_pay_ids(before.get("payers")) ^ _self_pay_ids(after.get("payers"))
+    flipped = self_pay_ids(before.get("payers")) ^ self_pay_ids(after.get("payers"))
     if flipped:
         ids.append(after["claims"].loc[after["claims"]["payer_id"].isin(flipped), "claim_id"])
     return set(pd.concat(ids).dropna())
@@ -588,13 +588,17 @@ def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: M
         return None
     subs = _ids(new["claims"]["submission_id"], csv("claims")["submission_id"], csv("claim_lines")["submission_id"])
     out["claims"] = tx.read("claims", where={"claim_id": claim_ids, "submission_id": subs})
+    # A submission's (a remittance's) rows in the other tables are written by the run that stores it, and left
+    # out by every run that finds it held: only ids the claims (remittances) table holds can be in them.
+    held_subs = set(out["claims"]["submission_id"]) & subs
     pm_copies = out["claims"].loc[out["claims"]["submission_id"] == out["claims"]["claim_id"], "submission_id"]
-    out["claim_lines"] = tx.read("claim_lines", where={"submission_id": subs | set(pm_copies)})
-    out["claim_line_details"] = tx.read("claim_line_details", where={"submission_id": subs})
+    for name, ids in (("claim_lines", held_subs | set(pm_copies)), ("claim_line_details", held_subs)):
+        out[name] = tx.read(name, where={"submission_id": ids}) if ids else schema.empty(name)
     remits = _ids(new["remittances"]["remit_id"])
     out["remittances"] = tx.read("remittances", where={"remit_id": remits, "claim_id": claim_ids})
+    held_remits = set(out["remittances"]["remit_id"]) & remits
     for name in ("remit_lines", "remittance_details", "remit_line_details"):
-        out[name] = tx.read(name, where={"remit_id": remits})
+        out[name] = tx.read(name, where={"remit_id": held_remits}) if held_remits else schema.empty(name)
     traces = new["payments"]["trace_number"]
     out["payments"] = tx.read("payments", where={"payment_id": _ids(new["payments"]["payment_id"]),
                                                  "trace_number": set(traces.dropna()) | ({None} if traces.isna().any()
@@ -613,7 +617,7 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
     claims (:func:`touched_claims`), built from all their rows, old and new (``before`` holds every stored row of
     the claims ``held``; the rows of other touched claims are read by claim id)."""
-    from rcmkit.core.ledger import _self_pay_ids
+    from rcmkit.core.ledger import self_pay_ids
 
     changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
     for name in _APPENDED:
@@ -634,7 +638,7 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
 
     touched = touched_claims(before, {**current, **out}, run_postings)
-    flipped = _self_pay_ids(before["payers"]) ^ _self_pay_ids(out["payers"])
+    flipped = self_pay_ids(before["payers"]) ^ self_pay_ids(out["payers"])
     if flipped:
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
     if not touched:
