@@ -169,6 +169,25 @@ def store_compact(practice: str, data_root: str, retain_days: float | None, repo
                f"removed {result['files_removed']} files{kept}")
 
 
+@store_group.command("rebuild-ledger")
+@click.option("--practice", required=True, help="Practice folder under --data-root.")
+@click.option("--data-root", default="data", show_default=True, type=click.Path(file_okay=False))
+def store_rebuild_ledger(practice: str, data_root: str) -> None:
+    """Build the whole ledger again from the stored claims, remittances, adjustments, postings and payers
+    (ingest keeps it up to date claim by claim; this is the full rebuild it must always agree with)."""
+    from rcmkit.core import store
+    from rcmkit.core.ledger import write_ledger
+
+    if not store.has_tables(data_root, practice, ("claims",)):
+        _fail(f"no stored claims for practice {practice!r} under {data_root}", 2)
+    try:
+        ledger = write_ledger(data_root, practice)
+    except store.StoreError as exc:
+        _fail(str(exc), 1)
+    click.echo(f"rebuilt the ledger of {practice!r}: {len(ledger):,} rows, {ledger['claim_id'].nunique():,} claims "
+               f"(snapshot {store.snapshot_id(data_root, practice)})")
+
+
 # --------------------------------------------------------------------------------------------- run-monthly
 @main.command("run-monthly")
 @click.argument("paths", nargs=-1, required=True, metavar="PARAMS.yaml|FOLDER...")

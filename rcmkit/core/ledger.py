@@ -36,7 +36,7 @@ from rcmkit.core import store
 from rcmkit.core.refdata import classify_adjustments
 
 __all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES", "event_order",
-           "sort_events", "with_event_order"]
+           "sort_events", "with_event_order", "self_pay_ids"]
 
 DENIAL_POLICIES = ("keep_in_ar", "at_remit")
 REVERSAL_STATUS = "22"
@@ -46,10 +46,15 @@ NON_PAYMENT_STATUSES = ("25", "27")
 _LEDGER_COLUMNS = schema.TABLES["ledger"].names
 
 
-def _self_pay_ids(payers: pd.DataFrame | None) -> set[str]:
+def self_pay_ids(payers: pd.DataFrame | None) -> set[str]:
+    """The payer ids whose claims the patient owes from the start (class ``self_pay``, and ``SELF``): a claim's
+    charge is posted to ``"patient"`` for them. When a payer's class changes, the ledger of its claims does."""
     if payers is None or payers.empty:
         return {"SELF"}
     return set(payers.loc[payers["payer_class"] == "self_pay", "payer_id"]) | {"SELF"}
+
+
+_self_pay_ids = self_pay_ids
 
 
 def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:

@@ -487,9 +487,14 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 def empty(name: str) -> pd.DataFrame:
-    """An empty frame with the canonical columns and dtypes of table ``name``."""
-    return from_arrow(name, TABLES[name].arrow_schema.empty_table())
+    """An empty frame with the canonical columns and dtypes of table ``name`` (a new frame each call)."""
+    if name not in _EMPTY:
+        _EMPTY[name] = from_arrow(name, TABLES[name].arrow_schema.empty_table())
+    return _EMPTY[name].copy()
 
 
 def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:

@@ -66,6 +66,8 @@ __all__ = [
     "load_tables",
     "save_tables",
     "update_tables",
+    "transaction",
+    "Transaction",
     "practice_lock",
     "table_path",
     "has_tables",
@@ -306,11 +308,19 @@ class Upsert:
 
     frame: pd.DataFrame
     keys: tuple[str, ...] = field(default=())
+    #: More key values (a frame of the ``keys`` columns) whose stored rows are deleted, with no row taking their
+    #: place: e.g. the ledger of a claim that now posts nothing.
+    delete: pd.DataFrame | None = None
+    #: The ``_month`` partitions (``YYYY-MM``, None for the undated partition) that can hold the stored rows to
+    #: delete, when the caller knows them: the delete then reads and rewrites those months only.
+    months: tuple[str | None, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "keys", tuple(self.keys))
         if not self.keys:
             raise ValueError("Upsert needs the key columns it replaces rows by")
+        if self.months is not None:
+            object.__setattr__(self, "months", tuple(self.months))
 
 
 # --------------------------------------------------------------------------------------------- snapshots
@@ -504,12 +514,27 @@ def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
                     configuration=None if exists else TABLE_CONFIG)
 
 
-def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...]) -> int:
-    """Delete the stored rows whose ``keys`` equal those of ``rows`` (one Delta commit); the number deleted."""
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tuple[str | None, ...] | None = None
+                 ) -> int:
+    """Delete the stored rows whose ``keys`` equal those of ``rows`` (one Delta commit); the number deleted.
+    ``months``: only these ``_month`` partitions are searched (the others are neither read nor rewritten)."""
     from deltalake import DeltaTable, WriterProperties
 
     source = rows.select(list(keys))
+    if source.num_rows == 0:
+        return 0
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    if months is not None:
+        named = sorted({m for m in months if m is not None})
+        parts = ([f"t.{MONTH_COLUMN} IN ({', '.join(map(_sql_text, named))})"] if named else []) + \
+            ([f"t.{MONTH_COLUMN} IS NULL"] if None in months else [])
+        if not parts:
+            return 0
+        predicate = f"({' OR '.join(parts)}) AND {predicate}"
     metrics = (DeltaTable(str(path)).merge(source, predicate, source_alias="s", target_alias="t",
                                            writer_properties=WriterProperties(compression="ZSTD"))
                .when_matched_delete().execute())
@@ -531,11 +556,15 @@ def _log_version(path: Path) -> int:
 
 
 def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tuple[str, ...],
-                 info: dict | None) -> dict | None:
+                 info: dict | None, delete: pa.Table | None = None,
+                 months: tuple[str | None, ...] | None = None) -> dict | None:
     """Write one table's new Delta version; its snapshot entry (None when there was nothing to write)."""
     path = folder / TABLES_DIR / name
     n = table.num_rows
-    if kind != "overwrite" and n == 0 and info is not None:
+    doomed = table.select(list(keys)) if kind == "upsert" else None
+    if doomed is not None and delete is not None and delete.num_rows:
+        doomed = pa.concat_tables([doomed, delete.select(list(keys)).cast(doomed.schema)])
+    if kind != "overwrite" and n == 0 and info is not None and (doomed is None or doomed.num_rows == 0):
         return None
     if kind == "overwrite" or info is None:
         make_dirs(path)
@@ -545,10 +574,15 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
         _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
         rows, seq, digest = info["rows"] + n, info["next_seq"] + n, _chain(info["sha256"], "append", table)
     else:
-        deleted = _delete_keys(path, table, keys)
-        _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
+        deleted = _delete_keys(path, doomed, keys, months if name in MONTH_CLUSTERED else None)
+        if n:
+            _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
+        elif not deleted:
+            return None
         rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
         digest = _chain(info["sha256"], "upsert " + ",".join(keys), table)
+        if delete is not None and delete.num_rows:
+            digest = _chain(digest, "delete " + ",".join(keys), delete)
     return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
 
 
@@ -611,9 +645,9 @@ def _commit(folder: Path, ops: Mapping[str, tuple[str, pa.Table, tuple[str, ...]
     try:
         with _private_umask():
             for name in sorted(ops):
-                kind, table, keys = ops[name]
+                kind, table, keys, *extra = ops[name]
                 current = folder / TABLES_DIR / name
-                info = _write_table(folder, name, kind, table, keys, tables.get(name))
+                info = _write_table(folder, name, kind, table, keys, tables.get(name), *extra)
                 if info is not None:
                     tables[name] = info
                     written.append(name)
@@ -649,7 +683,11 @@ def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[
         if isinstance(value, Append):
             out[name] = ("append", schema.to_arrow(name, value.frame), ())
         elif isinstance(value, Upsert):
-            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys)
+            delete = None
+            if value.delete is not None:
+                spec = pa.schema([schema.TABLES[name].arrow_schema.field(k) for k in value.keys])
+                delete = pa.Table.from_pandas(value.delete[list(value.keys)], schema=spec, preserve_index=False)
+            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months)
         else:
             out[name] = ("overwrite", schema.to_arrow(name, value), ())
     return out
@@ -699,6 +737,48 @@ def update_tables(
         return _commit(folder, ops) if ops else snap
 
 
+class Transaction:
+    """A practice's tables at one snapshot, read under its lock, and one commit (:func:`transaction`)."""
+
+    def __init__(self, folder: Path, snap: dict):
+        self.folder, self.snapshot = folder, snap
+        self.result: dict | None = None
+        self._datasets: dict = {}  # (table, Delta version) -> its pyarrow dataset, opened once per transaction
+
+    @property
+    def tables(self) -> dict:
+        """The snapshot's entry of every table it holds (``version``, ``rows``, ...)."""
+        return self.snapshot["tables"]
+
+    def read(self, name: str, *, where: Mapping[str, Iterable] | None = None,
+             columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Table ``name`` (empty when the snapshot does not have it), in stored order; ``where``: only the rows
+        whose value in one of its columns is one of the values given for that column (a key lookup that
+        materializes the matching rows only); ``columns``: only these columns."""
+        table_path(self.folder.parent, self.folder.name, name)
+        return _read(self.folder, name, self.tables.get(name), required=False, columns=columns, where=where,
+                     datasets=self._datasets)
+
+    def commit(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> dict:
+        """Write the changes as one snapshot (once); returns it (the current one when nothing changed)."""
+        if self.result is not None:
+            raise StoreError("a transaction commits once")
+        ops = _ops(changes)
+        self.result = _commit(self.folder, ops) if ops else self.snapshot
+        return self.result
+
+
+@contextlib.contextmanager
+def transaction(root: str | os.PathLike, practice: str, *, lock_timeout: float = 600.0) -> Iterator[Transaction]:
+    """Read-modify-write with keyed reads: the practice lock is held from the first read to the commit, like
+    :func:`update_tables`, but the caller reads only the rows it needs (:meth:`Transaction.read` with ``where``)
+    and commits once (:meth:`Transaction.commit`). Nothing is written unless ``commit`` is called."""
+    folder = practice_dir(root, practice)
+    _check_layout(folder)
+    with practice_lock(folder, timeout=lock_timeout):
+        yield Transaction(folder, _latest(folder))
+
+
 # --------------------------------------------------------------------------------------------- reading
 def _delta_table(folder: Path, name: str, version: int):
     from deltalake import DeltaTable
@@ -725,21 +805,63 @@ def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: objec
     return table if table.schema.equals(target) else table.cast(target)
 
 
-def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.Table:
-    """Version ``version`` of a table, ``wanted`` columns, in stored order (month, then ``_seq``)."""
+#: Tables whose stored order is by value, not by when rows were written: they are read sorted by month, then these
+#: columns (the order :func:`rcmkit.core.ledger.build_ledger` gives), so rows an :class:`Upsert` replaced read back
+#: exactly where a whole rewrite would put them. Rows equal on all of them are equal.
+ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount_cents")}
+
+
+def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
+    """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values (a column
+    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). Columns are
+    cast to their canonical type first: a file Delta's merge rewrote may hold ``string_view`` columns, which
+    pyarrow cannot compare with a plain string when it prunes row groups by their statistics."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    if where is None:
+        return None
+    spec = schema.TABLES[name].arrow_schema
+    expr = None
+    for column, values in where.items():
+        values = pd.Series(list(values) if not isinstance(values, (pd.Series, pd.Index)) else values, dtype=object)
+        given = values.dropna()
+        if column not in present:
+            part = pc.scalar(given.size < values.size)
+        else:
+            kind = spec.field(column).type
+            field = ds.field(column).cast(kind)
+            part = field.isin(pa.array(given.tolist(), type=kind)) if len(given) else pc.scalar(False)
+            if given.size < values.size:
+                part = part | field.is_null()
+        expr = part if expr is None else expr | part
+    return pc.scalar(False) if expr is None else expr
+
+
+def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None,
+                datasets: dict | None = None) -> pa.Table:
+    """Version ``version`` of a table, ``wanted`` columns, in stored order (month, then ``_seq``, or the
+    :data:`ORDERED_BY` columns)."""
     import numpy as np
     import pyarrow.compute as pc
 
-    dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+    dataset = None if datasets is None else datasets.get((name, version))
+    if dataset is None:
+        dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+        if datasets is not None:
+            datasets[(name, version)] = dataset
     present = set(dataset.schema.names)
     dated = MONTH_COLUMN in present
-    helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else [])
+    ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
+    helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers)
+        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers,
+                                 filter=_where(name, where, present))
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc
-    keys = ([(MONTH_COLUMN, "ascending", "at_end")] if dated else []) + [(SEQ_COLUMN, "ascending", "at_end")]
+    keys = ([(MONTH_COLUMN, "ascending", "at_end")] if dated else []) + (
+        [(c, "ascending", "at_end") for c in ordered] or [(SEQ_COLUMN, "ascending", "at_end")])
     try:
         order = pc.sort_indices(table, sort_keys=keys)
     except (TypeError, ValueError):  # pyarrow < 25: one null placement for all keys
@@ -750,7 +872,8 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str]) -> pa.
 
 
 def _read(folder: Path, name: str, info: dict | None, *, required: bool,
-          columns: Iterable[str] | None = None) -> pd.DataFrame:
+          columns: Iterable[str] | None = None, where: Mapping[str, Iterable] | None = None,
+          datasets: dict | None = None) -> pd.DataFrame:
     if info is None:
         if required:
             raise StoreError(
@@ -761,7 +884,7 @@ def _read(folder: Path, name: str, info: dict | None, *, required: bool,
         return empty if columns is None else empty[[c for c in empty.columns if c in set(columns)]]
     wanted = schema.TABLES[name].names if columns is None else [c for c in schema.TABLES[name].names
                                                                   if c in set(columns)]
-    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted))
+    return schema.from_arrow(name, _read_arrow(folder, name, info["version"], wanted, where, datasets))
 
 
 def load_table(root: str | os.PathLike, practice: str, name: str, *, required: bool = True,

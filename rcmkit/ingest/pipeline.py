@@ -2,10 +2,11 @@
 
 Idempotent: a file whose SHA-256 is already in the practice's ``ingested_files`` is skipped; a transaction the
 practice already holds under other bytes (the same payer check or EFT trace number with the same date and
-amount; the same claim submission) is not loaded twice. Everything a run adds is appended in one crash-safe
-store transaction under the practice lock, and the ledger is rebuilt from the result, so a run either lands
-whole or not at all. X12 files are read in worker processes (small files batched per task; memory is bounded by
-the batch size or the largest file, not by the total input), with a progress bar over files. A claim known
+amount; the same claim submission) is not loaded twice. Everything a run adds is written in one crash-safe
+store transaction under the practice lock (stored rows read by key; the ledger of the claims the run touched
+rebuilt), so a run either lands whole or not at all. X12 files are read in worker processes (small files
+batched per task; memory is bounded by the batch size or the largest file, not by the total input), with a
+progress bar over files. A claim known
 from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
 """
 
@@ -27,7 +28,7 @@ from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
-__all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "CSV_SUFFIXES"]
+__all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "touched_claims", "CSV_SUFFIXES"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
 
@@ -279,10 +280,10 @@ _POSTING_CONTENT = ["claim_id", "posted_on", "kind", "amount_cents", "responsibl
 def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Stored postings plus the new ones, by natural key: a key already held adds nothing, unless its content
     differs (a corrected export of the same transaction id), which replaces the stored row. Returns the
-    postings and how many were corrected."""
+    postings, how many were corrected, and the stored postings kept (the first rows of the postings)."""
     stored = _legacy_ids(stored)
     if new.empty:
-        return stored, 0
+        return stored, 0, stored
     new = schema.conform("postings", new).drop_duplicates("posting_id", keep="last")
     both = stored.merge(new[["posting_id"] + _POSTING_CONTENT], on="posting_id", suffixes=("", "_new"))
     changed = pd.Series(False, index=both.index)
@@ -290,7 +291,7 @@ def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
         changed |= both[c].astype(str) != both[f"{c}_new"].astype(str)
     corrected = set(both.loc[changed, "posting_id"])
     kept = stored[~stored["posting_id"].isin(corrected)]
-    return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected})
+    return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected}), kept
 
 
 def _merge_providers(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -324,6 +325,7 @@ def ingest(
     jobs: int = 1,
     progress: bool = True,
     force: bool = False,
+    incremental: bool = True,
 ) -> IngestSummary:
     """Read ``paths`` (files or folders) into ``practice``'s tables under ``root``; returns what happened.
 
@@ -334,11 +336,19 @@ def ingest(
     already loaded is not loaded twice (claims by claim ID, postings by natural key, payers and contract rates
     by their keys). Postings whose claim is not held wait in ``unapplied_postings`` and are applied by the run
     that brings the claim. ``force`` reads files already ingested again.
+
+    The ledger is maintained incrementally: only the claims this run touched (new or replaced submissions, new
+    remittances and their adjustments, new or corrected postings, postings applied from suspense, claims of a
+    payer that became or stopped being self-pay) get their ledger rows built again
+    (:func:`rcmkit.core.ledger.build_ledger` on their rows) and written in place of their stored rows, in the
+    months those rows are in. The first ingest of a practice (no stored ledger), or ``incremental=False``,
+    builds the whole ledger. Either way the stored ledger equals ``build_ledger`` of the stored tables
+    (tests/test_ledger_incremental.py).
     """
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
-    stored = store.load_tables(root, practice, ["ingested_files", "payers", "claims", "unapplied_postings"],
-                               required=False, columns={"claims": _PARTY_COLUMNS})
+    stored = store.load_tables(root, practice, ["ingested_files", "payers", "unapplied_postings"],
+                               required=False, columns={"ingested_files": ["sha256"]})
     seen = set() if force else set(stored["ingested_files"]["sha256"])
     hashes = {f: store.file_sha256(f) for f in files}
     summary = IngestSummary(skipped=[str(f) for f in files if hashes[f] in seen],
@@ -368,7 +378,9 @@ def ingest(
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
         known_payers = pd.concat([stored["payers"], x12_payers[~x12_payers["payer_id"].isin(stored["payers"]["payer_id"])]],
                                  ignore_index=True)
-        known_claims = pd.concat([stored["claims"], new["claims"][_PARTY_COLUMNS]], ignore_index=True)
+        stored_claims = store.load_tables(root, practice, ["claims"], required=False,
+                                          columns={"claims": _PARTY_COLUMNS})["claims"]
+        known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)
         csv_result = read_pm_export(csvs, column_map, patient_salt=salt,
                                     known={"payers": known_payers, "claims": known_claims})
         csv_new, parties = csv_result.tables, csv_result.parties
@@ -388,8 +400,10 @@ def ingest(
     read_names = {f.name for f in x12s + csvs}
     from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
 
-    def change(current: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append]:
-        stored_tables = current
+    def compute(current: dict[str, pd.DataFrame]) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame]:
+        """The run's merge with the stored tables ``current`` (all of them, or the rows the run's keys and
+        claims select): (current without the PM claims an 837 replaced, the new tables, the run's postings, the
+        stored postings no corrected row replaced)."""
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
         fresh, summary.duplicates = _drop_known(new, current)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
@@ -421,7 +435,7 @@ def ingest(
         summary.applied_from_suspense = int(applied["posting_id"].str.removesuffix("/to").isin(from_suspense)
                                             .groupby(applied["posting_id"].str.removesuffix("/to")).first().sum())
         run_postings = pd.concat([csv_new.get("postings", schema.empty("postings")), applied], ignore_index=True)
-        out["postings"], summary.corrected = _merge_postings(current["postings"], run_postings)
+        out["postings"], summary.corrected, kept = _merge_postings(current["postings"], run_postings)
         # a posting whose party cannot be resolved yet (a payer not loaded yet) stays in suspense, said again
         # (as a rejection of its file and line) on every run until a payers file or the map names it
         unresolved = pending[~pending["posting_id"].isin(applied["posting_id"].str.removesuffix("/to"))
@@ -441,10 +455,6 @@ def ingest(
         out["contracts"] = _append(current["contracts"], rates, "contracts", keep="last")
         out["providers"] = _merge_providers([current["providers"], new.get("providers", schema.empty("providers")),
                                              csv_new.get("providers", schema.empty("providers"))])
-        merged = {**merged, **out}
-        # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
-        money = any(len(merged[n]) for n in ("claims", "remittances", "adjustments", "postings"))
-        out["ledger"] = build_ledger(merged) if money else schema.empty("ledger")
         summary.added = {n: len(out[n]) - len(current[n]) for n in ("claims", "remittances", "postings") if n in out}
         added_claims = fresh["claims"][~fresh["claims"]["submission_id"].isin(current["claims"]["submission_id"])]
         added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]
@@ -458,10 +468,223 @@ def ingest(
         summary.unapplied = len(waiting)
         summary.unapplied_cents = int(waiting["amount_cents"].sum())
         summary.contracts = len(rates)
-        return _incremental(stored_tables, current, out, read_names, store.manifest(root, practice)["tables"])
+        return current, out, run_postings, kept
 
-    store.update_tables(root, practice, _STORED, change)
+    def change(stored_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+        current, out, run_postings, _kept = compute(stored_tables)
+        merged = {**current, **out}
+        if incremental and held_tables.get("ledger") is not None:
+            ledger = _ledger_update(stored_tables, merged, run_postings)
+            if ledger is not None:
+                out["ledger"] = ledger
+        else:  # the first ingest, or asked for: the whole ledger
+            out["ledger"] = _full_ledger(merged)
+        return _incremental(stored_tables, current, out, read_names, held_tables)
+
+    with store.transaction(root, practice) as tx:
+        held_tables = tx.tables
+        relevant = _relevant(tx, new, csv_new) if incremental and "ledger" in held_tables else None
+        if relevant is None:  # the first ingest, incremental=False, or postings without keys: every row read
+            tx.commit(change({name: tx.read(name) for name in _STORED}))
+        else:
+            before, claim_ids = relevant
+            current, out, run_postings, kept = compute(before)
+            tx.commit(_keyed_changes(tx, before, claim_ids, current, out, run_postings, kept, read_names))
     return summary
+
+
+def _full_ledger(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    # build_ledger fails on all-empty inputs (pd.concat of nothing): a first run whose files were all rejected
+    money = any(len(tables[n]) for n in ("claims", "remittances", "adjustments", "postings"))
+    return build_ledger(tables) if money else schema.empty("ledger")
+
+
+def _months(*dates: pd.Series) -> tuple[str | None, ...]:
+    """The ``_month`` partitions (YYYY-MM; None for no date) of these dates."""
+    found: set[str | None] = set()
+    for d in dates:
+        d = pd.to_datetime(d)
+        found |= set(d.dropna().dt.strftime("%Y-%m"))
+        if d.isna().any():
+            found.add(None)
+    return tuple(sorted(found, key=lambda m: (m is None, m or "")))
+
+
+def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
+                   run_postings: pd.DataFrame) -> set[str]:
+    """The claims whose ledger rows may differ between the tables ``before`` and ``after`` an ingest: claims
+    with a submission added or removed (a PM copy replaced by the 837), a remittance added or removed, an
+    adjustment added, a posting added or corrected by this run (``run_postings``, those applied from suspense
+    included: the stored and the new claim of a corrected posting), and the claims of a payer whose self-pay
+    class changed (the charge's responsible party depends on it)."""
+    from rcmkit.core.ledger import self_pay_ids
+
+    def changed(name: str, key: str) -> pd.Series:
+        old, new = before[name], after[name]
+        return pd.concat([old.loc[~old[key].isin(new[key]), "claim_id"],
+                          new.loc[~new[key].isin(old[key]), "claim_id"]])
+
+    ids = [changed("claims", "submission_id"), changed("remittances", "remit_id")]
+    adj_old, adj_new = before["adjustments"], after["adjustments"]
+    grown = len(adj_new) >= len(adj_old) and adj_new.iloc[:len(adj_old)].equals(adj_old)
+    added = adj_new.iloc[len(adj_old):] if grown else pd.concat([adj_old, adj_new]).drop_duplicates(keep=False)
+    remits = pd.concat([before["remittances"][["remit_id", "claim_id"]],
+                        after["remittances"][["remit_id", "claim_id"]]])
+    ids.append(remits.loc[remits["remit_id"].isin(added["remit_id"]), "claim_id"])
+    posted = set(run_postings["posting_id"])
+    for frame in (before["postings"], after["postings"]):
+        ids.append(frame.loc[frame["posting_id"].isin(posted), "claim_id"])
+    ids.append(run_postings["claim_id"])
+    flipped = self_pay_ids(before.get("payers")) ^ self_pay_ids(after.get("payers"))
+    if flipped:
+        ids.append(after["claims"].loc[after["claims"]["payer_id"].isin(flipped), "claim_id"])
+    return set(pd.concat(ids).dropna())
+
+
+def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
+                   run_postings: pd.DataFrame) -> store.Upsert | None:
+    """The ledger rows of the claims this run touched (:func:`touched_claims`), built from their rows of each
+    input table, as an :class:`rcmkit.core.store.Upsert` that deletes the claims' stored rows (in the months
+    their stored and new events fall in) and appends the new ones. None when no claim was touched."""
+    touched = touched_claims(before, after, run_postings)
+    if not touched:
+        return None
+    sub = {name: after[name][after[name]["claim_id"].isin(touched)]
+           for name in ("claims", "remittances", "postings")}
+    sub["adjustments"] = after["adjustments"][after["adjustments"]["remit_id"].isin(sub["remittances"]["remit_id"])]
+    sub["payers"] = after["payers"]
+    ledger = build_ledger(sub) if any(len(sub[n]) for n in ("claims", "remittances", "postings")) \
+        else schema.empty("ledger")
+    # every stored ledger row of a touched claim was derived from its rows before this run: their dates
+    dates = [ledger["posted_on"]]
+    for tables in (before, after):
+        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
+            frame = tables[name]
+            dates.append(frame.loc[frame["claim_id"].isin(touched), column])
+    return store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
+                        months=_months(*dates))
+
+
+#: Tables an incremental ingest reads whole: they grow with the practice's payers, rates, files and suspense, not
+#: with its claims.
+_SMALL = ("payers", "unapplied_postings", "contracts", "providers", "ingest_warnings", "rejections", "csv_rejections")
+#: Appended tables without a key: the run's rows are appended as they are, no stored row is read.
+_KEYLESS = ("adjustments", "plb", "remarks")
+
+
+def _ids(*columns: pd.Series) -> set:
+    return set().union(*(set(c.dropna()) for c in columns))
+
+
+def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: Mapping[str, pd.DataFrame]
+              ) -> tuple[dict[str, pd.DataFrame], set[str]] | None:
+    """The stored rows an incremental ingest needs, read by key (:meth:`rcmkit.core.store.Transaction.read`):
+    rows whose key the run's rows repeat (for de-duplication: submission, remit, payment, posting ids, payment
+    trace numbers, file hashes), the claims of the run's PM claims and of postings waiting in suspense (to apply
+    them), every stored row of the claims the run's rows name (their ledger is rebuilt from them), and the small
+    tables whole (:data:`_SMALL`); and the ids of those claims. None when postings stored before they had keys
+    need the whole table (their ids are numbered over it)."""
+    csv = lambda name: csv_new.get(name, schema.empty(name))  # noqa: E731
+    out = {name: tx.read(name) for name in _SMALL}
+    pending = pd.concat([out["unapplied_postings"], csv("unapplied_postings")], ignore_index=True)
+    # the claims the run may touch, read whole now so the ledger needs no second read (touched_claims may add a
+    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay)
+    claim_ids = _ids(new["claims"]["claim_id"], new["remittances"]["claim_id"], csv("claims")["claim_id"],
+                     csv("postings")["claim_id"], pending["claim_id"])
+    posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
+    out["postings"] = tx.read("postings", where={"posting_id": posting_ids | {None}, "claim_id": claim_ids})
+    if out["postings"]["posting_id"].isna().any():
+        return None
+    subs = _ids(new["claims"]["submission_id"], csv("claims")["submission_id"], csv("claim_lines")["submission_id"])
+    out["claims"] = tx.read("claims", where={"claim_id": claim_ids, "submission_id": subs})
+    # A submission's (a remittance's) rows in the other tables are written by the run that stores it, and left
+    # out by every run that finds it held: only ids the claims (remittances) table holds can be in them.
+    held_subs = set(out["claims"]["submission_id"]) & subs
+    pm_copies = out["claims"].loc[out["claims"]["submission_id"] == out["claims"]["claim_id"], "submission_id"]
+    for name, ids in (("claim_lines", held_subs | set(pm_copies)), ("claim_line_details", held_subs)):
+        out[name] = tx.read(name, where={"submission_id": ids}) if ids else schema.empty(name)
+    remits = _ids(new["remittances"]["remit_id"])
+    out["remittances"] = tx.read("remittances", where={"remit_id": remits, "claim_id": claim_ids})
+    held_remits = set(out["remittances"]["remit_id"]) & remits
+    for name in ("remit_lines", "remittance_details", "remit_line_details"):
+        out[name] = tx.read(name, where={"remit_id": held_remits}) if held_remits else schema.empty(name)
+    traces = new["payments"]["trace_number"]
+    out["payments"] = tx.read("payments", where={"payment_id": _ids(new["payments"]["payment_id"]),
+                                                 "trace_number": set(traces.dropna()) | ({None} if traces.isna().any()
+                                                                                          else set())})
+    out["ingested_files"] = tx.read("ingested_files", where={"sha256": _ids(new["ingested_files"]["sha256"])})
+    for name in _KEYLESS:
+        out[name] = schema.empty(name)
+    return out, claim_ids
+
+
+def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held: set[str],
+                   current: dict[str, pd.DataFrame], out: dict[str, pd.DataFrame], run_postings: pd.DataFrame,
+                   kept: pd.DataFrame, read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+    """What an incremental ingest writes, from its merge with the stored rows it read (``before``): the new rows
+    of each appended table (an Upsert where PM copies of claims gave way to their 837), new and corrected
+    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
+    claims (:func:`touched_claims`), built from all their rows, old and new (``before`` holds every stored row of
+    the claims ``held``; the rows of other touched claims are read by claim id)."""
+    from rcmkit.core.ledger import self_pay_ids
+
+    changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
+    for name in _APPENDED:
+        cur, df = current[name], out[name]
+        added = df.iloc[len(cur):]  # _append keeps the stored rows first
+        if len(cur) == len(before[name]):
+            if len(added):
+                changes[name] = store.Append(added)
+            continue
+        key = list(schema.TABLES[name].key)
+        dropped = before[name][~before[name].index.isin(cur.index)]  # _drop_pm_claims filters rows, index kept
+        months = _months(dropped[store.MONTH_CLUSTERED[name]]) if name in store.MONTH_CLUSTERED else None
+        changes[name] = store.Upsert(added, keys=key, delete=dropped[key], months=months)
+    added = out["postings"].iloc[len(kept):]
+    if len(added):
+        prior = before["postings"][before["postings"]["posting_id"].isin(added["posting_id"])]
+        changes["postings"] = store.Upsert(added, keys=("posting_id",), months=_months(prior["posted_on"]))
+    changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
+
+    touched = touched_claims(before, {**current, **out}, run_postings)
+    flipped = self_pay_ids(before["payers"]) ^ self_pay_ids(out["payers"])
+    if flipped:
+        touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
+    if not touched:
+        return changes
+    more = touched - held
+    stored = {}
+    for name in ("claims", "remittances", "postings"):
+        frame = before[name][before[name]["claim_id"].isin(touched & held)]
+        if more:
+            frame = pd.concat([frame, tx.read(name, where={"claim_id": more})], ignore_index=True)
+        stored[name] = frame
+    after = {}
+    for name, frame in stored.items():
+        change = changes.get(name)
+        if isinstance(change, (store.Append, store.Upsert)):
+            keys = list(schema.TABLES[name].key)
+            gone = change.frame[keys]
+            if isinstance(change, store.Upsert) and change.delete is not None:
+                gone = pd.concat([gone, change.delete], ignore_index=True)
+            frame = frame[~frame[keys[0]].isin(gone[keys[0]])] if len(keys) == 1 else frame
+            frame = pd.concat([frame, change.frame[change.frame["claim_id"].isin(touched)]], ignore_index=True)
+        after[name] = frame
+    remit_ids = after["remittances"]["remit_id"]
+    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids)})
+    if "adjustments" in changes:
+        run_adj = changes["adjustments"].frame
+        adjustments = pd.concat([adjustments, run_adj[run_adj["remit_id"].isin(remit_ids)]], ignore_index=True)
+    after["adjustments"] = adjustments
+    after["payers"] = out["payers"]
+    ledger = _full_ledger(after)
+    dates = [ledger["posted_on"]]
+    for tables in (stored, after):
+        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
+            dates.append(tables[name][column])
+    changes["ledger"] = store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
+                                     months=_months(*dates))
+    return changes
 
 
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
