@@ -23,7 +23,7 @@ from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views
 from rcmkit.explorer.filters import ClaimIndex, Filters, Period, filter_tables
 
-__all__ = ["METRICS", "LEVELS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
+__all__ = ["METRICS", "LEVELS", "TABS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
 
 #: The metric control: key -> label. Each metric has its chart and its drill-down levels (:data:`LEVELS`).
 METRICS: dict[str, str] = {
@@ -41,6 +41,10 @@ LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
     "ar": (("By payer", "payer"), ("Claims", "claims")),
     "charges_payments": (("By payer", "payer"), ("Claims", "claims")),
 }
+
+#: The tabs, in their order on the page: key -> title.
+TABS: dict[str, str] = {"drill": "Drill-down", "reimbursement": "Reimbursement", "forecast": "Cash forecast",
+                        "checks": "Claim checks"}
 
 #: The tables the explorer reads (``providers`` names the NPIs; a practice without it shows bare NPIs).
 TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
@@ -66,7 +70,7 @@ class ExplorerState:
     level: str = "category"
     category: str | None = None
     code: tuple[str, str] | None = None
-    tab: str = "drill"  # "drill" or "reimbursement"
+    tab: str = "drill"  # one of TABS: "drill", "reimbursement", "forecast", "checks"
     measure: str = "paid_per_unit"
     rank_by: str = "units"
     top: int = 12
@@ -78,8 +82,8 @@ class ExplorerState:
         levels = [k for _, k in LEVELS[self.metric]]
         if self.level not in levels:
             raise ValueError(f"level {self.level!r} is not a drill-down level of {self.metric!r}: {levels}")
-        if self.tab not in ("drill", "reimbursement"):
-            raise ValueError(f"tab must be 'drill' or 'reimbursement', got {self.tab!r}")
+        if self.tab not in TABS:
+            raise ValueError(f"tab must be one of {list(TABS)}, got {self.tab!r}")
         if self.measure not in views.MEASURES:
             raise ValueError(f"measure must be one of {list(views.MEASURES)}, got {self.measure!r}")
 
@@ -164,6 +168,8 @@ class ExplorerData:
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
         self._memo = _Memo()
+        self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
+        self._forecasts: dict[Hashable, Any] = {}  # forecasts by month / date: a few seconds each, kept
 
     # ----------------------------------------------------------------------------------------- choices
     @property
@@ -321,3 +327,50 @@ class ExplorerData:
         """(group, CARC) denial codes present, within ``category`` when given, most dollars first."""
         table = views.denial_breakdown(self.denial_lines(filters, period), "code", category=category)
         return list(zip(table["group_code"], table["reason_code"]))
+
+    # ----------------------------------------------------------------------------------------- cash forecast
+    def forecast_book(self):
+        """The forecast's :class:`rcmkit.forecast.Book` of the whole practice (built once, on first use)."""
+        if self._book is None:
+            from rcmkit.forecast import Book
+
+            self._book = Book(self.tables, self.call_options)
+        return self._book
+
+    def month_forecast(self, month: str):
+        """:func:`rcmkit.forecast.month_forecast` of the whole practice at the end of ``month`` (memoized)."""
+        key = ("month", month)
+        if key not in self._forecasts:
+            from rcmkit.forecast import month_forecast
+
+            self._forecasts[key] = month_forecast(self.forecast_book(), month, self.call_options)
+        return self._forecasts[key]
+
+    def forecast_at(self, day: pd.Timestamp):
+        """:func:`rcmkit.forecast.forecast` of the whole practice as of ``day`` (memoized)."""
+        key = ("at", pd.Timestamp(day))
+        if key not in self._forecasts:
+            from rcmkit.forecast import forecast
+
+            self._forecasts[key] = forecast(self.forecast_book(), pd.Timestamp(day), self.call_options)
+        return self._forecasts[key]
+
+    def cash(self, filters: Filters, month: str):
+        """The Cash forecast tab (:func:`rcmkit.explorer.cash.cash_view`) for ``month``'s end and the payers the
+        filters select. The forecast is the practice's, computed once per month; a payer filter only cuts it."""
+        from rcmkit.explorer.cash import cash_view
+        from rcmkit.forecast.model import actual_cash_by_payer, windows
+
+        payers = Filters(payers=filters.payers, payer_classes=filters.payer_classes)
+
+        def compute():
+            mf = self.month_forecast(month)
+            prior = actual = None
+            if not payers.is_empty and len(mf.check):
+                before = pd.Period(month, freq="M").start_time - pd.Timedelta(days=1)
+                prior = self.forecast_at(before)
+                w = windows(before)
+                w = w[w["kind"] == "month"].iloc[0]
+                actual = actual_cash_by_payer(self.forecast_book(), before, int(w["start_day"]), int(w["end_day"]))
+            return cash_view(mf, filters, prior=prior, actual=actual)
+        return self._memo.get(("cash", filters, month), compute)

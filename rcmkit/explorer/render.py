@@ -25,7 +25,7 @@ from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "header_html", "tiles_html", "table_html", "heatmap_html", "chart_figure", "figure_png",
-           "png_img", "carc_descriptions", "MAX_ROWS"]
+           "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html", "cash_check_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
 MAX_ROWS = 200
@@ -296,3 +296,59 @@ def png_img(png: bytes, alt: str) -> str:
 def crumb_html(parts: Sequence[str]) -> str:
     """A drill-down path: ``Initial denial rate › Authorization / referral › CO-197``."""
     return f'{EXPLORER_STYLE}<div class="rcmx-crumb">{" &rsaquo; ".join(parts)}</div>'
+
+
+# --------------------------------------------------------------------------------------------- cash forecast
+def _range(low: Any, high: Any) -> str:
+    return f"{fmt.usd_whole(low)} to {fmt.usd_whole(high)}"
+
+
+def cash_table_html(view, colors: Mapping[str, str]) -> str:
+    """The Cash forecast tab's tables (``view``: :class:`rcmkit.explorer.cash.CashView`): expected cash in the next
+    30, 60 and 90 days with the likely range by payer, then last month's forecast against what came in."""
+    from rcmkit.forecast.model import HORIZONS
+
+    level = f"{round(view.level * 10)} in 10"
+    cols = [("payer", "Owed by", None, False)]
+    for h in HORIZONS:
+        cols += [(f"expected_{h}d_cents", f"Next {h} days", fmt.usd_whole, True),
+                 (f"range_{h}", f"Likely range ({h} days)", None, True)]
+    rows = view.table.to_dict("records")
+    for r in rows:
+        pid = str(r["payer_id"])
+        r["payer"] = r["payer_name"]
+        if pid:
+            r["__html_payer"] = _swatch_cell(pid, str(r["payer_name"]), colors)
+        else:
+            r["__html_payer"] = "<b>Total</b>"
+        for h in HORIZONS:
+            r[f"range_{h}"] = _range(r[f"low_{h}d_cents"], r[f"high_{h}d_cents"])
+    as_of = fmt.day_label(view.as_of)
+    opened = "" if fmt.is_missing(view.open_cents) else f" ({fmt.usd_whole(view.open_cents * 1)} open)"
+    caption = f"Cash expected from the balances open on {as_of}{opened}, by who owes them"
+    table = html_table(rows, cols, caption=caption, empty="No open balances for this selection.")
+    notes = [f"Likely range: the forecast's error at earlier month ends puts the actual inside it about {level} "
+             "times."] + list(view.notes)
+    out = [f'{EXPLORER_STYLE}<div class="rcmx-table">{table}</div>']
+    out += [f'<p class="rcm rcm-note">{_e(n)}</p>' for n in notes]
+    out.append(cash_check_html(view))
+    return "".join(out)
+
+
+def cash_check_html(view) -> str:
+    """Last month's forecast for this month against the cash that came in."""
+    month = pd.Period(view.month, freq="M").strftime("%b %Y")
+    c = view.check
+    if c is None or not len(c):
+        return (f'<p class="rcm rcm-note">No forecast was made at the end of the month before {_e(month)} (the '
+                "data starts then): nothing to check yet.</p>")
+    names = {"open A/R": "From the balances open then", "all cash": "All payments, new charges included"}
+    rows = [{"what": names.get(r["source"], r["source"]), "forecast_cents": r["forecast_cents"],
+             "range": _range(r["low_cents"], r["high_cents"]), "actual_cents": r["actual_cents"],
+             "inside": "Yes" if bool(r["inside"]) else "No"} for _, r in c.iterrows()]
+    cols = [("what", "Cash", None, False), ("forecast_cents", "Forecast", fmt.usd_whole, True),
+            ("range", "Likely range", None, True), ("actual_cents", "Came in", fmt.usd_whole, True),
+            ("inside", "Inside the range", None, False)]
+    made = fmt.day_label(c["made_on"].iloc[0])
+    table = html_table(rows, cols, caption=f"The forecast made on {made} for {month}, against what came in")
+    return f'<div class="rcmx-table">{table}</div>'
