@@ -447,6 +447,134 @@ def test_state_is_validated_and_hold_refreshes_once(x, monkeypatch):
         Explorer(x.data, end="2030-01")
 
 
+
+# --------------------------------------------------------------------------------------------- cash forecast tab
+CASH_TAB, CHECKS_TAB = 2, 3
+
+
+def _by_payer(fc) -> pd.DataFrame:
+    """rcmkit.forecast's own 30/60/90-day open A/R forecast by payer, one row per payer (the tab's columns)."""
+    rows = fc.summary(by="payer")
+    wide = {}
+    for _, r in rows.iterrows():
+        row = wide.setdefault(r["payer_id"], {"payer_id": r["payer_id"]})
+        for m in ("expected", "low", "high"):
+            row[f"{m}_{r['end_day']}d_cents"] = r[f"{m}_cents"]
+    return pd.DataFrame(list(wide.values())).set_index("payer_id").sort_index()
+
+
+def test_cash_forecast_tab_is_the_forecast_by_payer(t, x):
+    """The tab's table is rcmkit.forecast's forecast at the end of the period's month, computed here on the raw
+    tables: each payer's row, and the practice's total with its own range; the chart's weeks and the check are the
+    report's (month_forecast)."""
+    from rcmkit.forecast import month_forecast
+
+    mf = month_forecast(t, "2026-03")
+    x.tabs.selected_index = CASH_TAB
+    assert x.state.tab == "forecast" and x.last_error is None and x.view_name == "cash-forecast"
+    frame = x.view_frame
+    assert frame["payer_name"].iloc[-1] == "Total" and frame["payer_id"].iloc[-1] == ""
+    payers = frame.iloc[:-1].set_index("payer_id").sort_index()
+    assert sorted(payers.index) == ["BCX", "MCD", "MCR", "patient"]  # who owes an open balance on 03-31
+    want = _by_payer(mf.forecast)
+    pd.testing.assert_frame_equal(payers[want.columns], want, check_exact=False, rtol=1e-12)
+    # most expected in 90 days first
+    assert list(frame["expected_90d_cents"].iloc[:-1]) == sorted(frame["expected_90d_cents"].iloc[:-1], reverse=True)
+    total = frame.iloc[-1]
+    for _, r in mf.forecast.summary().iterrows():  # the practice's total, its range computed on the total
+        h = r["end_day"]
+        assert total[f"expected_{h}d_cents"] == pytest.approx(r["expected_cents"])
+        assert total[f"low_{h}d_cents"] == pytest.approx(r["low_cents"])
+        assert total[f"high_{h}d_cents"] == pytest.approx(r["high_cents"])
+    # last month's forecast against what came in, March 2026 (hand-computed in cents x 100, the fixture's unit):
+    # on claims billed by 02-28: R03 180 + R04 120 (BCX) + R05 64 - R06 64 + R07 80 (MCR) + C05's patient 40 = 420;
+    # all cash adds R09 60 (C09 billed 03-11), R12 45 and C12's patient 5 = 530.
+    check = x.data.cash(x.filters, "2026-03").check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 42000 and check.loc["all cash", "actual_cents"] == 53000
+    pd.testing.assert_frame_equal(check.reset_index(), mf.check)
+    assert "Cash expected from the balances open on Mar 31, 2026" in x.cash_table.value
+    assert x.cash_chart.value[:4] == b"\x89PNG" and x.cash_chart.layout.display is None
+    assert "Mar 31, 2026" in x.static_html()
+
+
+def test_cash_forecast_follows_the_payer_filters(t, x):
+    """A payer (class) filter keeps the forecast's rows of those payers: the total is their sum, patients drop out,
+    and last month's check compares their forecast with what they paid."""
+    from rcmkit.forecast import forecast, month_forecast
+
+    mf = month_forecast(t, "2026-03")
+    x.tabs.selected_index = CASH_TAB
+    x.payer.value = ("BCX",)
+    frame = x.view_frame
+    assert list(frame["payer_name"]) == ["BlueCross X", "Total"]
+    want = _by_payer(mf.forecast).loc["BCX"]
+    for c in want.index:
+        assert frame[c].iloc[0] == pytest.approx(want[c]) and frame[c].iloc[1] == pytest.approx(want[c])
+    view = x.data.cash(x.filters, "2026-03")
+    # BCX paid in March: R03 180 + R04 120 on claims billed by 02-28 (C02, C06); all cash adds R09 60 (C09, 03-11)
+    check = view.check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 30000 and check.loc["all cash", "actual_cents"] == 36000
+    prior = forecast(t, "2026-02-28").detail
+    prior = prior[(prior["kind"] == "month") & (prior["payer_id"] == "BCX")]
+    assert check.loc["all cash", "forecast_cents"] == pytest.approx(prior["expected_cents"].sum())
+    assert check.loc["open A/R", "forecast_cents"] == pytest.approx(
+        prior.loc[prior["source"] == "open A/R", "expected_cents"].sum())
+    weeks = mf.forecast.detail.query("kind == 'week' and source == 'open A/R' and payer_id == 'BCX'")
+    assert view.weeks["expected_cents"].sum() == pytest.approx(weeks["expected_cents"].sum())
+    assert "balances patients owe are not a payer" in x.cash_table.value
+    with x.hold():
+        x.payer.value = ()
+        x.payer_class.value = ("medicare",)
+    assert list(x.view_frame["payer_id"]) == ["MCR", ""]
+    # Medicare paid R05 64 - R06 64 + R07 80 = 80 in March, all on C07 (billed 02-16)
+    check = x.data.cash(x.filters, "2026-03").check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 8000 and check.loc["all cash", "actual_cents"] == 8000
+    x.provider.value = (x.provider.options[0][1],)
+    assert "the provider and procedure code filters do not change it" in x.cash_table.value
+
+
+def test_the_forecast_is_computed_only_when_its_tab_is_shown(t, monkeypatch):
+    """Other tabs never run the forecast; the forecast runs once per month (a payer filter only cuts it); on the
+    forecast tab a filter change does not recompute the drill-down or the heat map."""
+    import rcmkit.forecast
+
+    data = ExplorerData(t, MetricOptions(min_cell_count=1))
+    runs = []
+    real = rcmkit.forecast.month_forecast
+    monkeypatch.setattr(rcmkit.forecast, "month_forecast", lambda *a, **k: runs.append(a[1]) or real(*a, **k))
+    x = Explorer(data, end="2026-03", months=3)
+    x.payer.value = ("BCX",)
+    x.tabs.selected_index = 1
+    assert runs == [] and data._book is None  # not even the forecast's book is built
+    drills, heats = [], []
+    monkeypatch.setattr(data, "drill_table", lambda s, real=data.drill_table: drills.append(s) or real(s))
+    monkeypatch.setattr(data, "reimbursement", lambda *a, real=data.reimbursement: heats.append(a) or real(*a))
+    x.tabs.selected_index = CASH_TAB
+    assert runs == ["2026-03"]
+    x.payer.value = ()
+    x.months.value = 1  # the same end month: the same forecast
+    assert runs == ["2026-03"] and drills == [] and heats == []
+    x.end.value = "2026-02"
+    assert runs == ["2026-03", "2026-02"]
+    x.end.value = "2026-03"  # memoized per month
+    assert runs == ["2026-03", "2026-02"] and drills == [] and heats == []
+    x.tabs.selected_index = 0
+    assert len(drills) == 1 and runs == ["2026-03", "2026-02"]
+
+
+def test_export_follows_the_cash_forecast_tab(x, tmp_path):
+    x.export_dir = tmp_path
+    x.tabs.selected_index = CASH_TAB
+    path = x.export("csv")
+    assert path.name == "small_cash-forecast_2026-01_2026-03.csv"
+    lines = path.read_text().splitlines()
+    assert lines[0] == ("payer_id,payer_name,payer_class,responsibility,expected_30d,low_30d,high_30d,expected_60d,"
+                        "low_60d,high_60d,expected_90d,low_90d,high_90d")
+    assert len(lines) == 6 and lines[-1].startswith(",Total,")  # 4 payers (patients included) and the total
+    x.payer.value = ("BCX",)  # the download link follows the view
+    href = re.search(r'href="data:text/csv;base64,([^"]+)"', x.download.value).group(1)
+    assert base64.b64decode(href).decode().splitlines()[1].startswith("BCX,BlueCross X,commercial,insurance,")
+
 # --------------------------------------------------------------------------------------------- the demo practice
 @pytest.fixture(scope="module")
 def demo(demo_root):
