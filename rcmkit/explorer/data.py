@@ -75,6 +75,7 @@ class ExplorerState:
     rank_by: str = "units"
     top: int = 12
     sort_payers: str = "name"
+    pair: tuple[str, str] | None = None  # the claim checks' drill-down: (payer_id, procedure_code)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -112,6 +113,16 @@ def data_months(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return [str(p) for p in pd.period_range(min(start, end), end, freq="M")]
 
 
+def _patient_numbers(claims: pd.DataFrame) -> pd.Series:
+    """submission_id -> a number per patient (the order patients first appear in); a claim without a patient key
+    gets a number of its own (no duplicate can match it)."""
+    if "patient_key" not in claims.columns:
+        return pd.Series(-1 - np.arange(len(claims)), index=claims["submission_id"].to_numpy())
+    codes, _ = pd.factorize(claims["patient_key"])
+    codes = np.where(codes < 0, -1 - np.arange(len(codes)), codes)
+    return pd.Series(codes, index=claims["submission_id"].to_numpy())
+
+
 class _Memo:
     """A small least-recently-used memo: the last ``size`` answers by key."""
 
@@ -147,6 +158,9 @@ class ExplorerData:
         if missing:
             raise ValueError(f"the explorer needs the tables {missing}")
         t = {n: tables[n] for n in TABLES if n in tables}
+        # The claim checks' duplicate rule compares patients: it gets a number per patient of this practice (0, 1,
+        # ...), by submission, never the key itself; no view or export reads it.
+        self._patient_number = _patient_numbers(t["claims"])
         t["claims"] = t["claims"].drop(columns=[c for c in views.PATIENT_COLUMNS if c in t["claims"].columns])
         # Built once under the options' denial policy, and declared so: every metric call reuses it.
         t["ledger"] = ledger_for(t, options)
@@ -374,3 +388,92 @@ class ExplorerData:
                 actual = actual_cash_by_payer(self.forecast_book(), before, int(w["start_day"]), int(w["end_day"]))
             return cash_view(mf, filters, prior=prior, actual=actual)
         return self._memo.get(("cash", filters, month), compute)
+
+    # ----------------------------------------------------------------------------------------- claim checks
+    def scrub_history(self) -> dict[str, pd.DataFrame]:
+        """The practice's tables as the scrubber reads them (claims carry the patient numbers as their patient key,
+        for the duplicate rule). Built once."""
+        if getattr(self, "_scrub_history", None) is None:
+            claims = self.tables["claims"]
+            number = claims["submission_id"].map(self._patient_number)
+            t = {n: self.tables[n] for n in self.tables}
+            t["claims"] = claims.assign(patient_key=number.map(lambda v: f"p{v}"))
+            self._scrub_history = t
+        return self._scrub_history
+
+    def line_outcomes(self) -> pd.DataFrame:
+        """:func:`rcmkit.scrub.risk.line_outcomes` of the practice (built once)."""
+        key = ("outcomes",)
+        if key not in self._forecasts:
+            from rcmkit.scrub.risk import line_outcomes
+
+            self._forecasts[key] = line_outcomes(self.scrub_history())
+        return self._forecasts[key]
+
+    def risk_model(self, before: pd.Timestamp):
+        """The denial-risk model trained on claims first adjudicated before ``before`` (memoized), or the reason
+        it could not be trained, in plain words (a str)."""
+        key = ("risk", pd.Timestamp(before))
+        if key not in self._forecasts:
+            from rcmkit.scrub.batch import train_risk_model
+
+            outcomes = self.line_outcomes()
+            decided = outcomes[outcomes["decided_on"].notna() & (outcomes["decided_on"] < pd.Timestamp(before))]
+            from rcmkit.present.format import day_label
+
+            day = day_label(before)
+            if decided.empty:
+                self._forecasts[key] = f"No denial-risk scores: no claim had an answer from a payer before {day}."
+            else:
+                try:
+                    self._forecasts[key] = train_risk_model(self.scrub_history(), outcomes, before)
+                except ValueError:
+                    self._forecasts[key] = (f"No denial-risk scores: the claims answered before {day} were all "
+                                            "paid or all denied, too little history to learn from.")
+        return self._forecasts[key]
+
+    def checks(self, filters: Filters, period: Period):
+        """The Claim checks tab (:class:`rcmkit.explorer.checks.ChecksView`): the scrub of the claims first sent in
+        ``period`` among those ``filters`` selects, their risk scores and the payer x code pairs to drill into."""
+        return self._memo.get(("checks", filters, period), lambda: self._checks(filters, period))
+
+    def _checks(self, filters: Filters, period: Period):
+        from rcmkit.explorer import checks
+        from rcmkit.scrub.batch import context_for, score_batch
+        from rcmkit.scrub.rules import run_rules
+        from rcmkit.scrub.codesets import default_icd
+
+        start = pd.Period(period.start, freq="M").start_time
+        end = pd.Period(period.end, freq="M").end_time.normalize()
+        history = self.scrub_history()
+        chosen = set(self.select(filters).tables["claims"]["submission_id"])
+        claims = history["claims"][history["claims"]["submission_id"].isin(chosen)]
+        batch = checks.batch_submissions(claims, start, end)
+        lines = history["claim_lines"][history["claim_lines"]["submission_id"].isin(batch["submission_id"])]
+        icd = default_icd()
+        outcomes = self.line_outcomes()
+        as_of = batch["submitted_on"].max() if len(batch) else None
+        ctx = context_for((as_of or end).date(), history, icd=icd, outcomes=outcomes, history_before=start)
+        found = run_rules(batch, lines, ctx)
+        findings = checks.findings_table(found, lines, self.payer_names)
+        pairs = checks.pair_choices(lines, batch, found)
+        risk, note = None, ""
+        if len(batch):
+            model = self.risk_model(start)
+            if isinstance(model, str):
+                note = model
+            else:
+                scores = score_batch(model, batch, lines, outcomes, start, found)
+                risk = checks.risk_table(scores, found, self.payer_names)
+                from rcmkit.present.format import day_label
+
+                note = f"Trained on {model.trained_on:,} claims the payers answered before {day_label(start)}."
+        return checks.ChecksView(start, as_of, len(batch), int(batch["total_charge_cents"].sum()), findings, risk,
+                                 note, pairs, icd.label)
+
+    def pair_history(self, payer_id: str, code: str, before: pd.Timestamp):
+        """A payer x code's denial history before ``before`` (:func:`rcmkit.explorer.checks.pair_history`)."""
+        from rcmkit.explorer.checks import pair_history
+
+        return self._memo.get(("pair_history", payer_id, code, pd.Timestamp(before)),
+                              lambda: pair_history(self.line_outcomes(), payer_id, code, before))

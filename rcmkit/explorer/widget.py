@@ -140,6 +140,11 @@ class Explorer:
         self.heatmap = w.HTML()
         self.cash_chart = w.Image(format="png", layout=L(max_width="900px"))
         self.cash_table = w.HTML()
+        self.checks_summary = w.HTML()
+        self.checks_table = w.HTML()
+        self.risk_table = w.HTML()
+        self.pair = w.Dropdown(description="Denial history of", style=desc, layout=L(width="420px"))
+        self.history_table = w.HTML()
         self.export_csv = w.Button(description="Export CSV", layout=L(width="130px"))
         self.export_xlsx = w.Button(description="Export Excel", layout=L(width="130px"))
         self.download = w.HTML()
@@ -152,7 +157,8 @@ class Explorer:
         reimb = w.VBox([w.HBox([self.measure], **row), w.HBox([self.rank_by, self.top, self.sort_payers], **row),
                         self.heatmap])
         cash = w.VBox([self.cash_chart, self.cash_table])
-        checks = w.VBox([])  # filled below (the claim checks' controls)
+        checks = w.VBox([self.checks_summary, self.checks_table, self.risk_table,
+                         w.HBox([self.pair], **row), self.history_table])
         self.tabs = w.Tab(children=[drill, reimb, cash, checks])
         for i, title in enumerate(TABS.values()):
             self.tabs.set_title(i, title)
@@ -168,11 +174,12 @@ class Explorer:
         self.widget.add_class("rcmkit-explorer")
         for name in ("end", "months", "metric", "codes", "reset", "payer", "payer_class", "provider", "tiles", "chart",
                      "level", "category", "code", "table", "tabs", "measure", "rank_by", "top", "sort_payers",
-                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message", "cash_chart", "cash_table"):
+                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message", "cash_chart", "cash_table",
+                     "checks_summary", "checks_table", "risk_table", "pair", "history_table"):
             getattr(self, name).add_class(f"rcmx-{name.replace('_', '-')}")  # stable hooks for browser tests
 
         for control in (self.end, self.months, self.payer, self.payer_class, self.provider, self.codes,
-                        self.level, self.measure, self.rank_by, self.top, self.sort_payers):
+                        self.level, self.measure, self.rank_by, self.top, self.sort_payers, self.pair):
             control.observe(self._changed, names="value")
         self.metric.observe(self._metric_changed, names="value")
         self.category.observe(self._category_changed, names="value")
@@ -202,7 +209,8 @@ class Explorer:
             period=self.period, filters=self.filters, metric=self.metric.value, level=self.level.value,
             category=category, code=code, tab=list(TABS)[self.tabs.selected_index or 0],
             measure=self.measure.value, rank_by=self.rank_by.value, top=int(self.top.value),
-            sort_payers=self.sort_payers.value)
+            sort_payers=self.sort_payers.value,
+            pair=tuple(self.pair.value.split("\t", 1)) if self.pair.value else None)
 
     @property
     def kpis(self) -> dict[str, KPI]:
@@ -293,7 +301,7 @@ class Explorer:
         self._view_name = ""
         self._chart_key = None
         for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status,
-                     self.cash_table):
+                     self.cash_table, self.checks_summary, self.checks_table, self.risk_table, self.history_table):
             view.value = ""
         self._cash_key = None
         for chart in (self.chart, self.cash_chart):
@@ -399,7 +407,35 @@ class Explorer:
         self._view_name = "cash-forecast"
 
     def _show_checks(self, state: ExplorerState) -> None:
-        self._view_frame = pd.DataFrame()
+        """The Claim checks tab: the scrub of the claims first sent in the period (computed only when shown)."""
+        data, p = self.data, state.period
+        view = data.checks(state.filters, p)
+        self.checks_summary.value = render.checks_summary_html(view, p)
+        self.checks_table.value = render.findings_html(
+            view.findings, data.payer_names, self.colors, caption=f"What the checks found, worst first, {p.label}")
+        self.risk_table.value = render.risk_html(view, data.payer_names, self.colors)
+        options = [(f"{data.payer_names.get(r.payer_id, r.payer_id)}, {r.procedure_code}: {r.lines:,} line"
+                    f"{'s' if r.lines != 1 else ''} in the batch"
+                    + (f", {r.findings:,} finding{'s' if r.findings != 1 else ''}" if r.findings else ""),
+                    f"{r.payer_id}\t{r.procedure_code}") for r in view.pairs.itertuples(index=False)]
+        pair = "\t".join(state.pair) if state.pair else None
+        values = [v for _, v in options]
+        self._holding += 1
+        try:
+            if list(self.pair.options) != options:
+                self.pair.options = options
+            self.pair.value = pair if pair in values else (values[0] if values else None)
+        finally:
+            self._holding -= 1
+        self.pair.layout.display = None if options else "none"
+        if self.pair.value:
+            payer_id, code = self.pair.value.split("\t", 1)
+            summary, by_month = data.pair_history(payer_id, code, view.start)
+            self.history_table.value = render.history_html(data.payer_names.get(payer_id, payer_id), code, view.start,
+                                                           summary, by_month)
+        else:
+            self.history_table.value = ""
+        self._view_frame = view.findings.copy()
         self._view_name = "claim-checks"
 
     # ----------------------------------------------------------------------------------------- captions

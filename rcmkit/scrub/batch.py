@@ -22,7 +22,8 @@ from rcmkit.scrub import risk
 from rcmkit.scrub.codesets import IcdRelease, default_icd
 from rcmkit.scrub.rules import ScrubContext, load_payer_rules, run_rules
 
-__all__ = ["ScrubResult", "scrub_files", "scrub_tables", "caught_denials", "context_for"]
+__all__ = ["ScrubResult", "scrub_files", "scrub_tables", "caught_denials", "context_for", "train_risk_model",
+           "score_batch"]
 
 
 @dataclass
@@ -140,15 +141,32 @@ def risk_scores(claims: pd.DataFrame, lines: pd.DataFrame, history: Mapping[str,
     """Train the risk model on the practice's claims adjudicated before ``as_of`` and score the batch: per
     submission, risk (0-1), the baseline (payer x code rate) and the top reasons."""
     cutoff = pd.Timestamp(as_of)
+    model = train_risk_model(history, outcomes, as_of, icd=icd)
+    return score_batch(model, claims, lines, outcomes, cutoff, batch_findings)
+
+
+def train_risk_model(history: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame, before: date | pd.Timestamp, *,
+                     icd: IcdRelease | None = None) -> risk.RiskModel:
+    """The risk model trained on the practice's original claims whose first adjudication came before ``before``
+    (no leakage: each training row's rates come from adjudications before its own submission month). Raises
+    ValueError when those claims are not both denied and paid ones (too little history)."""
+    cutoff = pd.Timestamp(before)
     hc, hl = history["claims"], history["claim_lines"]
     orig = hc[hc["submission_id"].isin(outcomes["submission_id"])]
-    hist_ctx = ScrubContext(as_of=as_of, icd=icd or default_icd(), history=history, payers={},
+    hist_ctx = ScrubContext(as_of=cutoff.date(), icd=icd or default_icd(), history=history, payers={},
                             payer_rules=load_payer_rules())
     hist_findings = run_rules(orig, hl, hist_ctx)
     frame = risk.claim_frame(orig, hl, outcomes, hist_findings)
     lab = risk.labels_for(frame, outcomes)
     train = lab["decided_on"].notna() & (lab["decided_on"] < cutoff)
-    model = risk.RiskModel().fit(frame[train], lab.loc[train, "denied"].to_numpy())
+    return risk.RiskModel().fit(frame[train], lab.loc[train, "denied"].to_numpy())
+
+
+def score_batch(model: risk.RiskModel, claims: pd.DataFrame, lines: pd.DataFrame, outcomes: pd.DataFrame,
+                before: date | pd.Timestamp, batch_findings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score a batch with a trained model, its rates from adjudications before ``before``: per submission,
+    risk (0-1), the baseline (payer x code rate) and the top reasons, riskiest first."""
+    cutoff = pd.Timestamp(before)
     batch = risk.claim_frame(claims, lines, outcomes, batch_findings, history_before=cutoff)
     return pd.DataFrame({"submission_id": batch["submission_id"], "claim_id": batch["claim_id"],
                          "payer_id": batch["payer_id"], "charge_cents": batch["total_charge_cents"],
