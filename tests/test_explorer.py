@@ -342,8 +342,12 @@ def test_exports_are_exact_and_refuse_patient_identifiers():
         to_xlsx_bytes(frame.assign(patient_key="P1"))
 
 
+def _secret(t):
+    return dict(t, claims=t["claims"].assign(patient_key=[f"SECRET-PATIENT-{i}" for i in range(len(t["claims"]))]))
+
+
 def test_no_view_shows_a_patient_identifier(t):
-    secret = dict(t, claims=t["claims"].assign(patient_key=[f"SECRET-PATIENT-{i}" for i in range(len(t["claims"]))]))
+    secret = _secret(t)
     data = ExplorerData(secret, MetricOptions(min_cell_count=1))
     assert "patient_key" not in data.tables["claims"].columns
     x = Explorer(data, end="2026-03", months=3)
@@ -357,6 +361,28 @@ def test_no_view_shows_a_patient_identifier(t):
             seen.append((x.view_frame, x.header.value + x.tiles.value + x.crumb.value + x.table.value))
     x.tabs.selected_index = 1
     seen.append((x.view_frame, x.heatmap.value))
+    for frame, page in seen:
+        assert "patient_key" not in frame.columns
+        assert "SECRET-PATIENT" not in page and "SECRET-PATIENT" not in to_csv_bytes(frame).decode()
+    assert x.last_error is None
+
+
+
+@pytest.mark.slow  # about 4 s: the forecast, its chart, the scrub and the risk model of a fresh practice
+def test_the_forecast_and_checks_tabs_show_no_patient_identifier(t):
+    """The Cash forecast and Claim checks tabs too (the checks' duplicate rule compares patient numbers, never keys;
+    the seeded March batch has a duplicate to find, C13 of C12)."""
+    data = ExplorerData(_seeded(_secret(t)), MetricOptions(min_cell_count=1))
+    x = Explorer(data, end="2026-03", months=1)
+    x.tabs.selected_index = CASH_TAB
+    seen = [(x.view_frame, x.cash_table.value + x.static_html())]
+    x.tabs.selected_index = CHECKS_TAB
+    view = data.checks(x.filters, x.period)
+    assert view.risk is not None and "duplicate" in set(view.findings["rule"])
+    seen.append((x.view_frame, x.checks_summary.value + x.checks_table.value + x.risk_table.value
+                 + x.history_table.value + str(x.pair.options) + x.static_html()))
+    seen += [(view.risk, ""), (view.pairs, "")]
+    assert not data.scrub_history()["claims"]["patient_key"].str.contains("SECRET").any()  # numbers, not keys
     for frame, page in seen:
         assert "patient_key" not in frame.columns
         assert "SECRET-PATIENT" not in page and "SECRET-PATIENT" not in to_csv_bytes(frame).decode()
@@ -574,6 +600,134 @@ def test_export_follows_the_cash_forecast_tab(x, tmp_path):
     x.payer.value = ("BCX",)  # the download link follows the view
     href = re.search(r'href="data:text/csv;base64,([^"]+)"', x.download.value).group(1)
     assert base64.b64decode(href).decode().splitlines()[1].startswith("BCX,BlueCross X,commercial,insurance,")
+
+
+# --------------------------------------------------------------------------------------------- claim checks tab
+def _seeded(t):
+    """The small practice with two bad claims first sent in March 2026: C08's diagnosis is the ICD-10-CM header
+    code E11 (not billable), C12's rendering NPI fails its check digit; and C13, first sent 03-20, a second bill of
+    C12's line (same patient P12, service date 03-15, 99213, $60.00): a duplicate. C14 is the same line for
+    another patient (P14): not a duplicate."""
+    from rcmkit.core import schema
+    from rcmkit.core.ledger import build_ledger
+
+    c = t["claims"].copy()
+    c["diagnosis_codes"] = [["E11"] if cid == "C08" else d for cid, d in zip(c["claim_id"], c["diagnosis_codes"])]
+    c.loc[c["claim_id"] == "C12", "rendering_npi"] = "1234567890"
+    c12 = c[c["claim_id"] == "C12"]
+    c13 = c12.assign(claim_id="C13", submission_id="C13-1", submitted_on=pd.Timestamp("2026-03-20"),
+                     rendering_npi="1234567893")
+    c14 = c13.assign(claim_id="C14", submission_id="C14-1", patient_key="P14")
+    c = schema.conform("claims", pd.concat([c, c13, c14], ignore_index=True))
+    lines = t["claim_lines"]
+    l12 = lines[lines["submission_id"] == "C12-1"]
+    lines = schema.conform("claim_lines", pd.concat([lines, l12.assign(submission_id="C13-1"),
+                                                     l12.assign(submission_id="C14-1")], ignore_index=True))
+    out = dict(t, claims=c, claim_lines=lines)
+    out["ledger"] = build_ledger(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def seeded(t):
+    return _seeded(t)
+
+
+@pytest.fixture(scope="module")
+def seeded_data(seeded):
+    return ExplorerData(seeded, MetricOptions(min_cell_count=1), practice="small")
+
+
+def test_claim_checks_find_the_seeded_bad_claims(seeded_data, tmp_path):
+    """March 2026's batch: the claims first sent in March, C04 (03-27, $120), C08 (03-04, $80), C09 (03-11, $90),
+    C12 (03-16, $60), C13 and C14 (03-20, $60 each) = 6 claims, $470. The checks find C08's header code, C12's
+    NPI and C13's duplicate of C12 (same patient), nothing on C14 (another patient); errors sorted by dollars."""
+    x = Explorer(seeded_data, end="2026-03", months=1, export_dir=tmp_path)
+    x.tabs.selected_index = CHECKS_TAB
+    assert x.state.tab == "checks" and x.last_error is None and x.view_name == "claim-checks"
+    view = seeded_data.checks(x.filters, x.period)
+    assert (view.claims, view.charge_cents) == (6, 47000)
+    f = x.view_frame
+    assert list(zip(f["severity"], f["rule"], f["claim_id"], f["at_stake_cents"])) == [
+        ("error", "dx_not_billable", "C08", 8000),  # claim-level: the claim's $80
+        ("error", "npi_invalid", "C12", 6000),  # claim-level: $60; ties by claim
+        ("error", "duplicate", "C13", 6000),  # line 1: the line's $60
+    ]
+    dup = f[f["rule"] == "duplicate"].iloc[0]
+    assert dup["line_number"] == 1 and dup["procedure_code"] == "99213"
+    assert "was already sent in this batch on claim C12 for the same patient" in dup["evidence"]
+    assert "C14" not in set(f["claim_id"])
+    assert f.loc[f["rule"] == "dx_not_billable", "check"].iloc[0] == "Diagnosis is a header code, not billable"
+    assert "E11" in f.loc[f["rule"] == "dx_not_billable", "evidence"].iloc[0]
+    assert "6 claims</b> first sent Mar 2026 ($470 billed)" in x.checks_summary.value
+    assert "NPI fails its check digit" in x.checks_table.value
+    # the risk: a model trained on the claims answered before 03-01 (C01 paid 01-20, C11 denied 01-15, C02's
+    # R02 02-15), one score per claim of the batch, with its findings counted
+    risk = view.risk.set_index("claim_id")
+    assert sorted(risk.index) == ["C04", "C08", "C09", "C12", "C13", "C14"]
+    assert risk["risk"].between(0, 1).all() and list(view.risk["risk"]) == sorted(view.risk["risk"], reverse=True)
+    assert risk.loc["C08", "errors"] == 1 and risk.loc["C04", "errors"] == 0
+    assert "Trained on 3 claims the payers answered before Mar 1, 2026" in x.risk_table.value
+    path = x.export("csv")  # the export follows the tab: the findings
+    assert path.name == "small_claim-checks_2026-03_2026-03.csv"
+    assert path.read_text().splitlines()[0].startswith("severity,check,claim_id,line_number,payer_id,payer_name,")
+    x.payer.value = ("BCX",)  # the filters choose the batch: BlueCross X sent C09 alone in March
+    assert seeded_data.checks(x.filters, x.period).claims == 1 and x.view_frame.empty
+    assert "No check found anything in this batch" in x.checks_table.value
+
+
+def test_claim_checks_drill_down_to_the_payer_code_history(seeded_data):
+    """BlueCross X x 99213 before 03-01 (every fixture claim line bills 99213): C11 (R11 01-15, claim-level
+    CO-16: denied) and C02 (R02 02-15: its CO-16 is on remit line 99214, the code the 835 reports, so the billed
+    99213 line does not match it: not denied) = 2 lines, 1 denied, 50%, CO-16 (1); Jan 1 of 1, Feb 0 of 1."""
+    x = Explorer(seeded_data, end="2026-03", months=1)
+    x.tabs.selected_index = CHECKS_TAB
+    values = [v for _, v in x.pair.options]
+    assert values[0] in ("MCD\t99213", "MCR\t99213")  # pairs with findings first
+    assert "BCX\t99213" in values
+    x.pair.value = "BCX\t99213"
+    assert x.state.pair == ("BCX", "99213")
+    summary, by_month = seeded_data.pair_history("BCX", "99213", pd.Timestamp("2026-03-01"))
+    assert summary.iloc[0][["modifiers", "lines", "denied", "denial_rate", "top_carcs"]].tolist() == [
+        "any", 2, 1, 0.5, "CO-16 (1)"]
+    months = by_month.set_index("month")
+    assert months.loc["2026-01", ["lines", "denied"]].tolist() == [1, 1]
+    assert months.loc["2026-02", ["lines", "denied"]].tolist() == [1, 0]
+    assert months["lines"].sum() == 2 and list(months.index)[-1] == "2026-02"  # nothing from the batch's month on
+    page = x.history_table.value
+    assert "BlueCross X, 99213: first answers from the payer before Mar 1, 2026" in page
+    assert "50.0%" in page and "CO-16 (1)" in page
+    x.months.value = 3  # the pair stays chosen while it is in the batch
+    assert x.state.pair == ("BCX", "99213")
+
+
+def test_claim_checks_use_nothing_from_after_the_batch(seeded, seeded_data):
+    """No leakage: with every 835 dated on or after the batch's first day (03-01) removed, March's findings and
+    risk scores are the same."""
+    from rcmkit.core.ledger import build_ledger
+
+    keep = seeded["remittances"]["paid_on"] < pd.Timestamp("2026-03-01")
+    ids = set(seeded["remittances"].loc[keep, "remit_id"])
+    cut = dict(seeded, remittances=seeded["remittances"][keep],
+               remit_lines=seeded["remit_lines"][seeded["remit_lines"]["remit_id"].isin(ids)],
+               adjustments=seeded["adjustments"][seeded["adjustments"]["remit_id"].isin(ids)],
+               postings=seeded["postings"][seeded["postings"]["posted_on"] < pd.Timestamp("2026-03-01")])
+    cut["ledger"] = build_ledger(cut)
+    before = ExplorerData(cut, MetricOptions(min_cell_count=1))
+    a = seeded_data.checks(Filters(), MARCH)
+    b = before.checks(Filters(), MARCH)
+    pd.testing.assert_frame_equal(a.findings, b.findings)
+    pd.testing.assert_frame_equal(a.risk, b.risk)
+
+
+def test_claim_checks_say_when_there_is_too_little_history(seeded_data):
+    """January to March: nothing was answered before 01-01 (C11's 835 came 01-15), so no score, said plainly."""
+    view = seeded_data.checks(Filters(), Q1)
+    assert view.claims == 12 and view.risk is None  # C01, C02, C04-C10, C12-C14 (C10's first bill counts)
+    assert view.risk_note == "No denial-risk scores: no claim had an answer from a payer before Jan 1, 2026."
+    x = Explorer(seeded_data, end="2026-03", months=3)
+    x.tabs.selected_index = CHECKS_TAB
+    assert view.risk_note in x.risk_table.value and x.last_error is None
 
 # --------------------------------------------------------------------------------------------- the demo practice
 @pytest.fixture(scope="module")
