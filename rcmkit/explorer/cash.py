@@ -131,7 +131,8 @@ def cash_view(mf: MonthForecast, filters: Filters = Filters(), *, prior: Forecas
                           float(part["high_cents"].sum()), a))
         check = pd.DataFrame(rows_, columns=["source", "made_on", "forecast_cents", "low_cents", "high_cents",
                                              "actual_cents"])
-        check["inside"] = (check["actual_cents"] >= check["low_cents"]) & (check["actual_cents"] <= check["high_cents"])
+        got_ = check["actual_cents"]
+        check["inside"] = (got_ >= check["low_cents"]) & (got_ <= check["high_cents"])
     return CashView(mf.month, mf.as_of, open_cents, table, weeks, check, fc.options.level, notes)
 
 

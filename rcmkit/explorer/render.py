@@ -47,7 +47,7 @@ table.rcmx-heat td.rcmx-sup { color: #999; background: #f7f7f7; }
 .rcmx-table { overflow-x: auto; }
 .rcmx-table table.rcm.rcm-table td { white-space: nowrap; }
 .rcmx-table.rcmx-findings table.rcm.rcm-table td { white-space: normal; vertical-align: top; }
-.rcmx-table.rcmx-findings table.rcm.rcm-table td:nth-child(7), .rcmx-table.rcmx-findings table.rcm.rcm-table td:nth-child(8) { min-width: 230px; }
+.rcmx-findings table.rcm.rcm-table td:nth-child(7), .rcmx-findings table.rcm.rcm-table td:nth-child(8) { min-width: 230px; }
 .rcmx-error { color: #b00020; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 .rcmx-status { color: #777; font-size: .8em; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 </style>"""
@@ -406,7 +406,8 @@ def findings_html(frame: pd.DataFrame, payer_names: Mapping[str, str], colors: M
 def risk_html(view, payer_names: Mapping[str, str], colors: Mapping[str, str], limit: int = 50) -> str:
     """Each claim's denial risk with its top reasons, riskiest first; or why there is no score."""
     if view.risk is None:
-        return f'{EXPLORER_STYLE}<p class="rcm rcm-note rcmx-risk-note">{_e(view.risk_note)}</p>' if view.claims else ""
+        note = f'{EXPLORER_STYLE}<p class="rcm rcm-note rcmx-risk-note">{_e(view.risk_note)}</p>'
+        return note if view.claims else ""
     cols = [("claim_id", "Claim", None, False), ("payer", "Payer", None, False),
             ("charge_cents", "Billed", fmt.usd_cents, True), ("risk", "Denial risk", fmt.pct, True),
             ("baseline", "Payer x code rate", fmt.pct, True), ("reasons", "Why", None, False),

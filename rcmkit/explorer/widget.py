@@ -174,8 +174,9 @@ class Explorer:
         self.widget.add_class("rcmkit-explorer")
         for name in ("end", "months", "metric", "codes", "reset", "payer", "payer_class", "provider", "tiles", "chart",
                      "level", "category", "code", "table", "tabs", "measure", "rank_by", "top", "sort_payers",
-                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message", "cash_chart", "cash_table",
-                     "checks_summary", "checks_table", "risk_table", "pair", "history_table"):
+                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message",
+                     "cash_chart", "cash_table", "checks_summary", "checks_table", "risk_table", "pair",
+                     "history_table"):
             getattr(self, name).add_class(f"rcmx-{name.replace('_', '-')}")  # stable hooks for browser tests
 
         for control in (self.end, self.months, self.payer, self.payer_class, self.provider, self.codes,
