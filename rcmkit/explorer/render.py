@@ -46,7 +46,7 @@ table.rcmx-heat td { border: 1px solid #fff; padding: 4px 7px; text-align: right
 table.rcmx-heat td.rcmx-sup { color: #999; background: #f7f7f7; }
 .rcmx-table { overflow-x: auto; }
 .rcmx-table table.rcm.rcm-table td { white-space: nowrap; }
-.rcmx-table.rcmx-findings table.rcm.rcm-table td { white-space: normal; vertical-align: top; }
+.rcmx-table.rcmx-wrap table.rcm.rcm-table td { white-space: normal; vertical-align: top; }
 .rcmx-findings table.rcm.rcm-table td:nth-child(7), .rcmx-findings table.rcm.rcm-table td:nth-child(8) { min-width: 230px; }
 .rcmx-error { color: #b00020; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 .rcmx-status { color: #777; font-size: .8em; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
@@ -400,10 +400,10 @@ def findings_html(frame: pd.DataFrame, payer_names: Mapping[str, str], colors: M
         note = (f'<p class="rcm rcm-note">Showing the first {limit:,} of {len(frame):,} findings; the export has '
                 "them all.</p>")
     table = html_table(rows, cols, caption=caption, empty="No check found anything in this batch.")
-    return f'{EXPLORER_STYLE}<div class="rcmx-table rcmx-findings">{table}</div>{note}'
+    return f'{EXPLORER_STYLE}<div class="rcmx-table rcmx-wrap rcmx-findings">{table}</div>{note}'
 
 
-def risk_html(view, payer_names: Mapping[str, str], colors: Mapping[str, str], limit: int = 50) -> str:
+def risk_html(view, payer_names: Mapping[str, str], colors: Mapping[str, str], limit: int = 20) -> str:
     """Each claim's denial risk with its top reasons, riskiest first; or why there is no score."""
     if view.risk is None:
         note = f'{EXPLORER_STYLE}<p class="rcm rcm-note rcmx-risk-note">{_e(view.risk_note)}</p>'
@@ -419,7 +419,7 @@ def risk_html(view, payer_names: Mapping[str, str], colors: Mapping[str, str], l
         r["reasons"] = r["reasons"] or "nothing above usual"
     more = (f" The {limit} riskiest of {len(view.risk):,} claims." if len(view.risk) > limit else "")
     table = html_table(rows, cols, caption="Chance each claim is denied, from the practice's own 835s")
-    return (f'{EXPLORER_STYLE}<div class="rcmx-table">{table}</div><p class="rcm rcm-note">'
+    return (f'{EXPLORER_STYLE}<div class="rcmx-table rcmx-wrap">{table}</div><p class="rcm rcm-note">'
             f"{_e(view.risk_note)}{_e(more)} The payer x code rate is the share of the claim's codes this payer "
             "denied before: the score adds the checks' findings and the claim's shape.</p>")
 
