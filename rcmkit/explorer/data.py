@@ -360,15 +360,6 @@ class ExplorerData:
             self._forecasts[key] = month_forecast(self.forecast_book(), month, self.call_options)
         return self._forecasts[key]
 
-    def forecast_at(self, day: pd.Timestamp):
-        """:func:`rcmkit.forecast.forecast` of the whole practice as of ``day`` (memoized)."""
-        key = ("at", pd.Timestamp(day))
-        if key not in self._forecasts:
-            from rcmkit.forecast import forecast
-
-            self._forecasts[key] = forecast(self.forecast_book(), pd.Timestamp(day), self.call_options)
-        return self._forecasts[key]
-
     def cash(self, filters: Filters, month: str):
         """The Cash forecast tab (:func:`rcmkit.explorer.cash.cash_view`) for ``month``'s end and the payers the
         filters select. The forecast is the practice's, computed once per month; a payer filter only cuts it."""
@@ -380,9 +371,9 @@ class ExplorerData:
         def compute():
             mf = self.month_forecast(month)
             prior = actual = None
-            if not payers.is_empty and len(mf.check):
-                before = pd.Period(month, freq="M").start_time - pd.Timedelta(days=1)
-                prior = self.forecast_at(before)
+            if not payers.is_empty and mf.prior is not None:
+                before = mf.prior.as_of
+                prior = mf.prior  # the forecast made at the end of the month before
                 w = windows(before)
                 w = w[w["kind"] == "month"].iloc[0]
                 actual = actual_cash_by_payer(self.forecast_book(), before, int(w["start_day"]), int(w["end_day"]))

@@ -17,8 +17,13 @@ metric                 the chart and the drill-down table (the tiles show every 
 level                  the drill-down table: a breakdown, or the claims behind the KPI
 category, code         the denial drill-down: narrows the breakdown and the claims; choosing one goes a level down
 reimbursement          measure, codes by volume or dollars, how many codes, payer order: the heat map only
-export                 writes the current view (the drill-down table, or the heat map's cells) as CSV or Excel;
-                       the download link follows the view from then on (rebuilt at each change, never stale)
+cash forecast tab      the period's end month's forecast (:mod:`rcmkit.explorer.cash`): computed when the tab is
+                       shown, once per month; payer and payer-class filters cut it by payer
+claim checks tab       the scrub of the claims first sent in the period (:mod:`rcmkit.explorer.checks`): findings,
+                       risk scores; "denial history of" chooses the payer x code whose history is shown
+export                 writes the current view (the drill-down table, the heat map's cells, the forecast by payer
+                       or the findings) as CSV or Excel; the download link follows the view from then on (rebuilt
+                       at each change, never stale)
 =====================  =========================================================================================
 
 A selection that cannot be shown (a procedure code search that is not a code, say) clears every result, disables
