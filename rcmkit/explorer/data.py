@@ -143,6 +143,9 @@ class _Memo:
     def clear(self) -> None:
         self._items.clear()
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
 
 class ExplorerData:
     """A practice's tables prepared for exploring.
@@ -351,6 +354,10 @@ class ExplorerData:
             self._book = Book(self.tables, self.call_options)
         return self._book
 
+    def has_month_forecast(self, month: str) -> bool:
+        """Whether ``month``'s forecast is computed already."""
+        return ("month", month) in self._forecasts
+
     def month_forecast(self, month: str):
         """:func:`rcmkit.forecast.month_forecast` of the whole practice at the end of ``month`` (memoized)."""
         key = ("month", month)
@@ -422,6 +429,10 @@ class ExplorerData:
                     self._forecasts[key] = (f"No denial-risk scores: the claims answered before {day} were all "
                                             "paid or all denied, too little history to learn from.")
         return self._forecasts[key]
+
+    def has_checks(self, filters: Filters, period: Period) -> bool:
+        """Whether the claim checks of this selection are computed already (in the memo)."""
+        return ("checks", filters, period) in self._memo
 
     def checks(self, filters: Filters, period: Period):
         """The Claim checks tab (:class:`rcmkit.explorer.checks.ChecksView`): the scrub of the claims first sent in

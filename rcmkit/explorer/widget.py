@@ -401,6 +401,10 @@ class Explorer:
     def _show_cash(self, state: ExplorerState) -> None:
         """The Cash forecast tab: computed only when shown (the forecast runs once per month, then memoized)."""
         month = state.period.end
+        if not self.data.has_month_forecast(month):  # the first time for this month: seconds, said on the page
+            self.cash_table.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Computing the cash forecast for '
+                                     f"{html.escape(pd.Period(month, freq='M').strftime('%b %Y'))}: the first time "
+                                     "takes a few seconds (longer for a large practice).</p>")
         view = self.data.cash(state.filters, month)
         key = (month, state.filters.payers, state.filters.payer_classes)
         if key != self._cash_key:
@@ -415,6 +419,9 @@ class Explorer:
     def _show_checks(self, state: ExplorerState) -> None:
         """The Claim checks tab: the scrub of the claims first sent in the period (computed only when shown)."""
         data, p = self.data, state.period
+        if not data.has_checks(state.filters, p):
+            self.checks_summary.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Checking the claims first '
+                                         f"sent {html.escape(p.label)}...</p>")
         view = data.checks(state.filters, p)
         self.checks_summary.value = render.checks_summary_html(view, p)
         self.checks_table.value = render.findings_html(
