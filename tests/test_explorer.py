@@ -668,6 +668,17 @@ def test_claim_checks_find_the_seeded_bad_claims(seeded_data, tmp_path):
     assert risk["risk"].between(0, 1).all() and list(view.risk["risk"]) == sorted(view.risk["risk"], reverse=True)
     assert risk.loc["C08", "errors"] == 1 and risk.loc["C04", "errors"] == 0
     assert "Trained on 3 claims the payers answered before Mar 1, 2026" in x.risk_table.value
+    # the scrubber's own risk_scores (trained and scored as of 03-01) gives the same scores
+    from rcmkit.explorer.checks import batch_submissions
+    from rcmkit.scrub.batch import risk_scores
+    from rcmkit.scrub.rules import run_rules
+
+    history = seeded_data.scrub_history()
+    batch = batch_submissions(history["claims"], pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-31"))
+    lines = history["claim_lines"][history["claim_lines"]["submission_id"].isin(batch["submission_id"])]
+    own = risk_scores(batch, lines, history, seeded_data.line_outcomes(), pd.Timestamp("2026-03-01").date(),
+                      batch_findings=run_rules(batch, lines, seeded_data._scrub_context(batch, view.start)))
+    assert risk["risk"].to_dict() == pytest.approx(own.set_index("claim_id")["risk"].to_dict())
     path = x.export("csv")  # the export follows the tab: the findings
     assert path.name == "small_claim-checks_2026-03_2026-03.csv"
     assert path.read_text().splitlines()[0].startswith("severity,check,claim_id,line_number,payer_id,payer_name,")

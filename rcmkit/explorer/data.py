@@ -413,7 +413,7 @@ class ExplorerData:
         it could not be trained, in plain words (a str)."""
         key = ("risk", pd.Timestamp(before))
         if key not in self._forecasts:
-            from rcmkit.scrub.batch import train_risk_model
+            from rcmkit.scrub.batch import fit_risk_model
 
             outcomes = self.line_outcomes()
             decided = outcomes[outcomes["decided_on"].notna() & (outcomes["decided_on"] < pd.Timestamp(before))]
@@ -424,10 +424,26 @@ class ExplorerData:
                 self._forecasts[key] = f"No denial-risk scores: no claim had an answer from a payer before {day}."
             else:
                 try:
-                    self._forecasts[key] = train_risk_model(self.scrub_history(), outcomes, before)
+                    frame, labels = self._risk_training()
+                    self._forecasts[key] = fit_risk_model(frame, labels, before)
                 except ValueError:
                     self._forecasts[key] = (f"No denial-risk scores: the claims answered before {day} were all "
                                             "paid or all denied, too little history to learn from.")
+        return self._forecasts[key]
+
+    def _risk_training(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The risk model's features and labels of every original claim (built once; each cutoff fits on its rows
+        first adjudicated before it). Findings are checked as on the data's last day instead of the cutoff: the only
+        rule that reads that day (a service date after it) would differ only on a claim answered before its own
+        date of service."""
+        key = ("risk_training",)
+        if key not in self._forecasts:
+            from rcmkit.scrub.batch import risk_training_frame
+
+            history = self.scrub_history()
+            last = max(history["claims"]["submitted_on"].max(), history["remittances"]["paid_on"].max()
+                       if len(history["remittances"]) else history["claims"]["submitted_on"].max())
+            self._forecasts[key] = risk_training_frame(history, self.line_outcomes(), last)
         return self._forecasts[key]
 
     def has_checks(self, filters: Filters, period: Period) -> bool:
@@ -439,9 +455,19 @@ class ExplorerData:
         ``period`` among those ``filters`` selects, their risk scores and the payer x code pairs to drill into."""
         return self._memo.get(("checks", filters, period), lambda: self._checks(filters, period))
 
+    def _scrub_context(self, batch: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp | None = None):
+        """The rules' context for a batch: checked as on its last submission (``end`` when empty), with the
+        practice's earlier claims and the payer x code denial history of 835s dated before ``start``."""
+        from rcmkit.scrub.batch import context_for
+        from rcmkit.scrub.codesets import default_icd
+
+        as_of = batch["submitted_on"].max() if len(batch) else end
+        return context_for(pd.Timestamp(as_of).date(), self.scrub_history(), icd=default_icd(),
+                           outcomes=self.line_outcomes(), history_before=start)
+
     def _checks(self, filters: Filters, period: Period):
         from rcmkit.explorer import checks
-        from rcmkit.scrub.batch import context_for, score_batch
+        from rcmkit.scrub.batch import score_batch
         from rcmkit.scrub.rules import run_rules
         from rcmkit.scrub.codesets import default_icd
 
@@ -455,8 +481,7 @@ class ExplorerData:
         icd = default_icd()
         outcomes = self.line_outcomes()
         as_of = batch["submitted_on"].max() if len(batch) else None
-        ctx = context_for((as_of or end).date(), history, icd=icd, outcomes=outcomes, history_before=start)
-        found = run_rules(batch, lines, ctx)
+        found = run_rules(batch, lines, self._scrub_context(batch, start, end))
         findings = checks.findings_table(found, lines, self.payer_names)
         pairs = checks.pair_choices(lines, batch, found)
         risk, note = None, ""
