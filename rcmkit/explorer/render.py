@@ -374,7 +374,8 @@ def checks_summary_html(view, period: Period) -> str:
     what = (f"<b>{errors:,}</b> error{'s' if errors != 1 else ''} and <b>{warnings:,}</b> warning"
             f"{'s' if warnings != 1 else ''} on {flagged:,} claim{'s' if flagged != 1 else ''}" if len(f)
             else "<b>no finding</b>")
-    return (f'{EXPLORER_STYLE}<div class="rcmx-crumb"><b>{view.claims:,} claims</b> first sent {_e(period.label)} '
+    claims = f"{view.claims:,} claim{'s' if view.claims != 1 else ''}"
+    return (f'{EXPLORER_STYLE}<div class="rcmx-crumb"><b>{claims}</b> first sent {_e(period.label)} '
             f"({_e(fmt.usd_whole(view.charge_cents))} billed), checked as on {_e(fmt.day_label(view.as_of))} with "
             f"what was known before {_e(fmt.day_label(view.start))}: {what}. Diagnoses checked against "
             f"{_e(view.icd_label)}.</div>")
