@@ -342,8 +342,12 @@ def test_exports_are_exact_and_refuse_patient_identifiers():
         to_xlsx_bytes(frame.assign(patient_key="P1"))
 
 
+def _secret(t):
+    return dict(t, claims=t["claims"].assign(patient_key=[f"SECRET-PATIENT-{i}" for i in range(len(t["claims"]))]))
+
+
 def test_no_view_shows_a_patient_identifier(t):
-    secret = dict(t, claims=t["claims"].assign(patient_key=[f"SECRET-PATIENT-{i}" for i in range(len(t["claims"]))]))
+    secret = _secret(t)
     data = ExplorerData(secret, MetricOptions(min_cell_count=1))
     assert "patient_key" not in data.tables["claims"].columns
     x = Explorer(data, end="2026-03", months=3)
@@ -357,6 +361,28 @@ def test_no_view_shows_a_patient_identifier(t):
             seen.append((x.view_frame, x.header.value + x.tiles.value + x.crumb.value + x.table.value))
     x.tabs.selected_index = 1
     seen.append((x.view_frame, x.heatmap.value))
+    for frame, page in seen:
+        assert "patient_key" not in frame.columns
+        assert "SECRET-PATIENT" not in page and "SECRET-PATIENT" not in to_csv_bytes(frame).decode()
+    assert x.last_error is None
+
+
+
+@pytest.mark.slow  # about 4 s: the forecast, its chart, the scrub and the risk model of a fresh practice
+def test_the_forecast_and_checks_tabs_show_no_patient_identifier(t):
+    """The Cash forecast and Claim checks tabs too (the checks' duplicate rule compares patient numbers, never keys;
+    the seeded March batch has a duplicate to find, C13 of C12)."""
+    data = ExplorerData(_seeded(_secret(t)), MetricOptions(min_cell_count=1))
+    x = Explorer(data, end="2026-03", months=1)
+    x.tabs.selected_index = CASH_TAB
+    seen = [(x.view_frame, x.cash_table.value + x.static_html())]
+    x.tabs.selected_index = CHECKS_TAB
+    view = data.checks(x.filters, x.period)
+    assert view.risk is not None and "duplicate" in set(view.findings["rule"])
+    seen.append((x.view_frame, x.checks_summary.value + x.checks_table.value + x.risk_table.value
+                 + x.history_table.value + str(x.pair.options) + x.static_html()))
+    seen += [(view.risk, ""), (view.pairs, "")]
+    assert not data.scrub_history()["claims"]["patient_key"].str.contains("SECRET").any()  # numbers, not keys
     for frame, page in seen:
         assert "patient_key" not in frame.columns
         assert "SECRET-PATIENT" not in page and "SECRET-PATIENT" not in to_csv_bytes(frame).decode()
@@ -446,6 +472,273 @@ def test_state_is_validated_and_hold_refreshes_once(x, monkeypatch):
     with pytest.raises(ValueError, match="outside the data"):
         Explorer(x.data, end="2030-01")
 
+
+
+# --------------------------------------------------------------------------------------------- cash forecast tab
+CASH_TAB, CHECKS_TAB = 2, 3
+
+
+def _by_payer(fc) -> pd.DataFrame:
+    """rcmkit.forecast's own 30/60/90-day open A/R forecast by payer, one row per payer (the tab's columns)."""
+    rows = fc.summary(by="payer")
+    wide = {}
+    for _, r in rows.iterrows():
+        row = wide.setdefault(r["payer_id"], {"payer_id": r["payer_id"]})
+        for m in ("expected", "low", "high"):
+            row[f"{m}_{r['end_day']}d_cents"] = r[f"{m}_cents"]
+    return pd.DataFrame(list(wide.values())).set_index("payer_id").sort_index()
+
+
+def test_cash_forecast_tab_is_the_forecast_by_payer(t, x):
+    """The tab's table is rcmkit.forecast's forecast at the end of the period's month, computed here on the raw
+    tables: each payer's row, and the practice's total with its own range; the chart's weeks and the check are the
+    report's (month_forecast)."""
+    from rcmkit.forecast import month_forecast
+
+    mf = month_forecast(t, "2026-03")
+    x.tabs.selected_index = CASH_TAB
+    assert x.state.tab == "forecast" and x.last_error is None and x.view_name == "cash-forecast"
+    frame = x.view_frame
+    assert frame["payer_name"].iloc[-1] == "Total" and frame["payer_id"].iloc[-1] == ""
+    payers = frame.iloc[:-1].set_index("payer_id").sort_index()
+    assert sorted(payers.index) == ["BCX", "MCD", "MCR", "patient"]  # who owes an open balance on 03-31
+    want = _by_payer(mf.forecast)
+    pd.testing.assert_frame_equal(payers[want.columns], want, check_exact=False, rtol=1e-12)
+    # most expected in 90 days first
+    assert list(frame["expected_90d_cents"].iloc[:-1]) == sorted(frame["expected_90d_cents"].iloc[:-1], reverse=True)
+    total = frame.iloc[-1]
+    for _, r in mf.forecast.summary().iterrows():  # the practice's total, its range computed on the total
+        h = r["end_day"]
+        assert total[f"expected_{h}d_cents"] == pytest.approx(r["expected_cents"])
+        assert total[f"low_{h}d_cents"] == pytest.approx(r["low_cents"])
+        assert total[f"high_{h}d_cents"] == pytest.approx(r["high_cents"])
+    # last month's forecast against what came in, March 2026 (hand-computed in cents x 100, the fixture's unit):
+    # on claims billed by 02-28: R03 180 + R04 120 (BCX) + R05 64 - R06 64 + R07 80 (MCR) + C05's patient 40 = 420;
+    # all cash adds R09 60 (C09 billed 03-11), R12 45 and C12's patient 5 = 530.
+    check = x.data.cash(x.filters, "2026-03").check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 42000 and check.loc["all cash", "actual_cents"] == 53000
+    pd.testing.assert_frame_equal(check.reset_index(), mf.check)
+    assert "Cash expected from the balances open on Mar 31, 2026" in x.cash_table.value
+    assert x.cash_chart.value[:4] == b"\x89PNG" and x.cash_chart.layout.display is None
+    assert "Mar 31, 2026" in x.static_html()
+
+
+def test_cash_forecast_follows_the_payer_filters(t, x):
+    """A payer (class) filter keeps the forecast's rows of those payers: the total is their sum, patients drop out,
+    and last month's check compares their forecast with what they paid."""
+    from rcmkit.forecast import forecast, month_forecast
+
+    mf = month_forecast(t, "2026-03")
+    x.tabs.selected_index = CASH_TAB
+    x.payer.value = ("BCX",)
+    frame = x.view_frame
+    assert list(frame["payer_name"]) == ["BlueCross X", "Total"]
+    want = _by_payer(mf.forecast).loc["BCX"]
+    for c in want.index:
+        assert frame[c].iloc[0] == pytest.approx(want[c]) and frame[c].iloc[1] == pytest.approx(want[c])
+    view = x.data.cash(x.filters, "2026-03")
+    # BCX paid in March: R03 180 + R04 120 on claims billed by 02-28 (C02, C06); all cash adds R09 60 (C09, 03-11)
+    check = view.check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 30000 and check.loc["all cash", "actual_cents"] == 36000
+    prior = forecast(t, "2026-02-28").detail
+    prior = prior[(prior["kind"] == "month") & (prior["payer_id"] == "BCX")]
+    assert check.loc["all cash", "forecast_cents"] == pytest.approx(prior["expected_cents"].sum())
+    assert check.loc["open A/R", "forecast_cents"] == pytest.approx(
+        prior.loc[prior["source"] == "open A/R", "expected_cents"].sum())
+    weeks = mf.forecast.detail.query("kind == 'week' and source == 'open A/R' and payer_id == 'BCX'")
+    assert view.weeks["expected_cents"].sum() == pytest.approx(weeks["expected_cents"].sum())
+    assert "balances patients owe are not a payer" in x.cash_table.value
+    with x.hold():
+        x.payer.value = ()
+        x.payer_class.value = ("medicare",)
+    assert list(x.view_frame["payer_id"]) == ["MCR", ""]
+    # Medicare paid R05 64 - R06 64 + R07 80 = 80 in March, all on C07 (billed 02-16)
+    check = x.data.cash(x.filters, "2026-03").check.set_index("source")
+    assert check.loc["open A/R", "actual_cents"] == 8000 and check.loc["all cash", "actual_cents"] == 8000
+    x.provider.value = (x.provider.options[0][1],)
+    assert "the provider and procedure code filters do not change it" in x.cash_table.value
+
+
+def test_the_forecast_is_computed_only_when_its_tab_is_shown(t, monkeypatch):
+    """Other tabs never run the forecast; the forecast runs once per month (a payer filter only cuts it); on the
+    forecast tab a filter change does not recompute the drill-down or the heat map."""
+    import rcmkit.forecast
+
+    data = ExplorerData(t, MetricOptions(min_cell_count=1))
+    runs = []
+    real = rcmkit.forecast.month_forecast
+    monkeypatch.setattr(rcmkit.forecast, "month_forecast", lambda *a, **k: runs.append(a[1]) or real(*a, **k))
+    x = Explorer(data, end="2026-03", months=3)
+    x.payer.value = ("BCX",)
+    x.tabs.selected_index = 1
+    assert runs == [] and data._book is None  # not even the forecast's book is built
+    drills, heats = [], []
+    monkeypatch.setattr(data, "drill_table", lambda s, real=data.drill_table: drills.append(s) or real(s))
+    monkeypatch.setattr(data, "reimbursement", lambda *a, real=data.reimbursement: heats.append(a) or real(*a))
+    x.tabs.selected_index = CASH_TAB
+    assert runs == ["2026-03"]
+    x.payer.value = ()
+    x.months.value = 1  # the same end month: the same forecast
+    assert runs == ["2026-03"] and drills == [] and heats == []
+    x.end.value = "2026-02"
+    assert runs == ["2026-03", "2026-02"]
+    x.end.value = "2026-03"  # memoized per month
+    assert runs == ["2026-03", "2026-02"] and drills == [] and heats == []
+    x.tabs.selected_index = 0
+    assert len(drills) == 1 and runs == ["2026-03", "2026-02"]
+
+
+def test_export_follows_the_cash_forecast_tab(x, tmp_path):
+    x.export_dir = tmp_path
+    x.tabs.selected_index = CASH_TAB
+    path = x.export("csv")
+    assert path.name == "small_cash-forecast_2026-01_2026-03.csv"
+    lines = path.read_text().splitlines()
+    assert lines[0] == ("payer_id,payer_name,payer_class,responsibility,expected_30d,low_30d,high_30d,expected_60d,"
+                        "low_60d,high_60d,expected_90d,low_90d,high_90d")
+    assert len(lines) == 6 and lines[-1].startswith(",Total,")  # 4 payers (patients included) and the total
+    x.payer.value = ("BCX",)  # the download link follows the view
+    href = re.search(r'href="data:text/csv;base64,([^"]+)"', x.download.value).group(1)
+    assert base64.b64decode(href).decode().splitlines()[1].startswith("BCX,BlueCross X,commercial,insurance,")
+
+
+# --------------------------------------------------------------------------------------------- claim checks tab
+def _seeded(t):
+    """The small practice with two bad claims first sent in March 2026: C08's diagnosis is the ICD-10-CM header
+    code E11 (not billable), C12's rendering NPI fails its check digit; and C13, first sent 03-20, a second bill of
+    C12's line (same patient P12, service date 03-15, 99213, $60.00): a duplicate. C14 is the same line for
+    another patient (P14): not a duplicate."""
+    from rcmkit.core import schema
+    from rcmkit.core.ledger import build_ledger
+
+    c = t["claims"].copy()
+    c["diagnosis_codes"] = [["E11"] if cid == "C08" else d for cid, d in zip(c["claim_id"], c["diagnosis_codes"])]
+    c.loc[c["claim_id"] == "C12", "rendering_npi"] = "1234567890"
+    c12 = c[c["claim_id"] == "C12"]
+    c13 = c12.assign(claim_id="C13", submission_id="C13-1", submitted_on=pd.Timestamp("2026-03-20"),
+                     rendering_npi="1234567893")
+    c14 = c13.assign(claim_id="C14", submission_id="C14-1", patient_key="P14")
+    c = schema.conform("claims", pd.concat([c, c13, c14], ignore_index=True))
+    lines = t["claim_lines"]
+    l12 = lines[lines["submission_id"] == "C12-1"]
+    lines = schema.conform("claim_lines", pd.concat([lines, l12.assign(submission_id="C13-1"),
+                                                     l12.assign(submission_id="C14-1")], ignore_index=True))
+    out = dict(t, claims=c, claim_lines=lines)
+    out["ledger"] = build_ledger(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def seeded(t):
+    return _seeded(t)
+
+
+@pytest.fixture(scope="module")
+def seeded_data(seeded):
+    return ExplorerData(seeded, MetricOptions(min_cell_count=1), practice="small")
+
+
+def test_claim_checks_find_the_seeded_bad_claims(seeded_data, tmp_path):
+    """March 2026's batch: the claims first sent in March, C04 (03-27, $120), C08 (03-04, $80), C09 (03-11, $90),
+    C12 (03-16, $60), C13 and C14 (03-20, $60 each) = 6 claims, $470. The checks find C08's header code, C12's
+    NPI and C13's duplicate of C12 (same patient), nothing on C14 (another patient); errors sorted by dollars."""
+    x = Explorer(seeded_data, end="2026-03", months=1, export_dir=tmp_path)
+    x.tabs.selected_index = CHECKS_TAB
+    assert x.state.tab == "checks" and x.last_error is None and x.view_name == "claim-checks"
+    view = seeded_data.checks(x.filters, x.period)
+    assert (view.claims, view.charge_cents) == (6, 47000)
+    f = x.view_frame
+    assert list(zip(f["severity"], f["rule"], f["claim_id"], f["at_stake_cents"])) == [
+        ("error", "dx_not_billable", "C08", 8000),  # claim-level: the claim's $80
+        ("error", "npi_invalid", "C12", 6000),  # claim-level: $60; ties by claim
+        ("error", "duplicate", "C13", 6000),  # line 1: the line's $60
+    ]
+    dup = f[f["rule"] == "duplicate"].iloc[0]
+    assert dup["line_number"] == 1 and dup["procedure_code"] == "99213"
+    assert "was already sent in this batch on claim C12 for the same patient" in dup["evidence"]
+    assert "C14" not in set(f["claim_id"])
+    assert f.loc[f["rule"] == "dx_not_billable", "check"].iloc[0] == "Diagnosis is a header code, not billable"
+    assert "E11" in f.loc[f["rule"] == "dx_not_billable", "evidence"].iloc[0]
+    assert "6 claims</b> first sent Mar 2026 ($470 billed)" in x.checks_summary.value
+    assert "NPI fails its check digit" in x.checks_table.value
+    # the risk: a model trained on the claims answered before 03-01 (C01 paid 01-20, C11 denied 01-15, C02's
+    # R02 02-15), one score per claim of the batch, with its findings counted
+    risk = view.risk.set_index("claim_id")
+    assert sorted(risk.index) == ["C04", "C08", "C09", "C12", "C13", "C14"]
+    assert risk["risk"].between(0, 1).all() and list(view.risk["risk"]) == sorted(view.risk["risk"], reverse=True)
+    assert risk.loc["C08", "errors"] == 1 and risk.loc["C04", "errors"] == 0
+    assert "Trained on 3 claims the payers answered before Mar 1, 2026" in x.risk_table.value
+    # the scrubber's own risk_scores (trained and scored as of 03-01) gives the same scores
+    from rcmkit.explorer.checks import batch_submissions
+    from rcmkit.scrub.batch import risk_scores
+    from rcmkit.scrub.rules import run_rules
+
+    history = seeded_data.scrub_history()
+    batch = batch_submissions(history["claims"], pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-31"))
+    lines = history["claim_lines"][history["claim_lines"]["submission_id"].isin(batch["submission_id"])]
+    own = risk_scores(batch, lines, history, seeded_data.line_outcomes(), pd.Timestamp("2026-03-01").date(),
+                      batch_findings=run_rules(batch, lines, seeded_data._scrub_context(batch, view.start)))
+    assert risk["risk"].to_dict() == pytest.approx(own.set_index("claim_id")["risk"].to_dict())
+    path = x.export("csv")  # the export follows the tab: the findings
+    assert path.name == "small_claim-checks_2026-03_2026-03.csv"
+    assert path.read_text().splitlines()[0].startswith("severity,check,claim_id,line_number,payer_id,payer_name,")
+    x.payer.value = ("BCX",)  # the filters choose the batch: BlueCross X sent C09 alone in March
+    assert seeded_data.checks(x.filters, x.period).claims == 1 and x.view_frame.empty
+    assert "No check found anything in this batch" in x.checks_table.value
+
+
+def test_claim_checks_drill_down_to_the_payer_code_history(seeded_data):
+    """BlueCross X x 99213 before 03-01 (every fixture claim line bills 99213): C11 (R11 01-15, claim-level
+    CO-16: denied) and C02 (R02 02-15: its CO-16 is on remit line 99214, the code the 835 reports, so the billed
+    99213 line does not match it: not denied) = 2 lines, 1 denied, 50%, CO-16 (1); Jan 1 of 1, Feb 0 of 1."""
+    x = Explorer(seeded_data, end="2026-03", months=1)
+    x.tabs.selected_index = CHECKS_TAB
+    values = [v for _, v in x.pair.options]
+    assert values[0] in ("MCD\t99213", "MCR\t99213")  # pairs with findings first
+    assert "BCX\t99213" in values
+    x.pair.value = "BCX\t99213"
+    assert x.state.pair == ("BCX", "99213")
+    summary, by_month = seeded_data.pair_history("BCX", "99213", pd.Timestamp("2026-03-01"))
+    assert summary.iloc[0][["modifiers", "lines", "denied", "denial_rate", "top_carcs"]].tolist() == [
+        "any", 2, 1, 0.5, "CO-16 (1)"]
+    months = by_month.set_index("month")
+    assert months.loc["2026-01", ["lines", "denied"]].tolist() == [1, 1]
+    assert months.loc["2026-02", ["lines", "denied"]].tolist() == [1, 0]
+    assert months["lines"].sum() == 2 and list(months.index)[-1] == "2026-02"  # nothing from the batch's month on
+    page = x.history_table.value
+    assert "BlueCross X, 99213: first answers from the payer before Mar 1, 2026" in page
+    assert "50.0%" in page and "CO-16 (1)" in page
+    x.months.value = 3  # the pair stays chosen while it is in the batch
+    assert x.state.pair == ("BCX", "99213")
+
+
+def test_claim_checks_use_nothing_from_after_the_batch(seeded, seeded_data):
+    """No leakage: with every 835 dated on or after the batch's first day (03-01) removed, March's findings and
+    risk scores are the same."""
+    from rcmkit.core.ledger import build_ledger
+
+    keep = seeded["remittances"]["paid_on"] < pd.Timestamp("2026-03-01")
+    ids = set(seeded["remittances"].loc[keep, "remit_id"])
+    cut = dict(seeded, remittances=seeded["remittances"][keep],
+               remit_lines=seeded["remit_lines"][seeded["remit_lines"]["remit_id"].isin(ids)],
+               adjustments=seeded["adjustments"][seeded["adjustments"]["remit_id"].isin(ids)],
+               postings=seeded["postings"][seeded["postings"]["posted_on"] < pd.Timestamp("2026-03-01")])
+    cut["ledger"] = build_ledger(cut)
+    before = ExplorerData(cut, MetricOptions(min_cell_count=1))
+    a = seeded_data.checks(Filters(), MARCH)
+    b = before.checks(Filters(), MARCH)
+    pd.testing.assert_frame_equal(a.findings, b.findings)
+    pd.testing.assert_frame_equal(a.risk, b.risk)
+
+
+def test_claim_checks_say_when_there_is_too_little_history(seeded_data):
+    """January to March: nothing was answered before 01-01 (C11's 835 came 01-15), so no score, said plainly."""
+    view = seeded_data.checks(Filters(), Q1)
+    assert view.claims == 12 and view.risk is None  # C01, C02, C04-C10, C12-C14 (C10's first bill counts)
+    assert view.risk_note == "No denial-risk scores: no claim had an answer from a payer before Jan 1, 2026."
+    x = Explorer(seeded_data, end="2026-03", months=3)
+    x.tabs.selected_index = CHECKS_TAB
+    assert view.risk_note in x.risk_table.value and x.last_error is None
 
 # --------------------------------------------------------------------------------------------- the demo practice
 @pytest.fixture(scope="module")

@@ -183,3 +183,38 @@ def test_the_kernel_of_a_closed_page_is_culled(tmp_path, explorer_page_data):
             time.sleep(0.5)
         assert _kernels(server) == [], server.log.read_text(errors="replace")[-2000:]
         assert "Culling 'idle' kernel" in server.log.read_text(errors="replace")
+
+
+def test_the_cash_forecast_and_claim_checks_tabs_in_the_browser(tmp_path, explorer_page_data):
+    """Clicking the Cash forecast tab draws the 13-week chart and the by-payer table; clicking Claim checks shows
+    the batch, its findings and scores, and choosing a payer x code in the drill-down shows its history."""
+    from rcmkit.explorer import Filters, load_data
+    from rcmkit.explorer.app import prepare_notebook, running_voila, wait_for_explorer
+    from rcmkit.present.format import usd_whole
+    from rcmkit.report.browser import open_browser
+
+    demo_root, period, *_ = explorer_page_data
+    total = load_data(demo_root, "demo").cash(Filters(), period.end).table.iloc[-1]
+    nb = prepare_notebook(tmp_path / "app", practice="demo", data_root=demo_root, end=period.end, months=3)
+    tab = ".rcmx-tabs .lm-TabBar-tab, .rcmx-tabs .p-TabBar-tab"
+    with running_voila(nb, timeout=60) as server, open_browser() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(server.url, wait_until="domcontentloaded", timeout=60_000)
+        wait_for_explorer(page, timeout_ms=90_000)
+        page.locator(tab).filter(has_text="Cash forecast").first.click()
+        page.wait_for_function("() => document.querySelector('.rcmx-cash-table')?.textContent"
+                               ".includes('Cash expected from the balances open on')", timeout=60_000)
+        assert page.locator(".rcmx-cash-chart img, img.rcmx-cash-chart").first.is_visible()
+        text = page.locator(".rcmx-cash-table").inner_text()
+        assert usd_whole(total["expected_30d_cents"]) in text  # the practice's 30-day total, as rcmkit computes it
+        if os.environ.get("RCMKIT_EXPLORER_SCREENSHOT"):
+            page.screenshot(path=os.environ["RCMKIT_EXPLORER_SCREENSHOT"].replace(".png", "-cash.png"))
+        page.locator(tab).filter(has_text="Claim checks").first.click()
+        page.wait_for_function("() => document.querySelector('.rcmx-checks-summary')?.textContent"
+                               ".includes('first sent')", timeout=60_000)
+        assert "What the checks found" in page.locator(".rcmx-checks-table").inner_text()
+        page.locator(".rcmx-pair select").select_option(index=1)
+        page.wait_for_function("() => document.querySelector('.rcmx-history-table')?.textContent"
+                               ".includes('first answers from the payer before')", timeout=30_000)
+        if os.environ.get("RCMKIT_EXPLORER_SCREENSHOT"):
+            page.screenshot(path=os.environ["RCMKIT_EXPLORER_SCREENSHOT"].replace(".png", "-checks.png"))

@@ -9,7 +9,8 @@ Public API::
 
 The logic is plain functions: :func:`filter_tables` (claim filters applied to every canonical table consistently),
 :mod:`rcmkit.explorer.views` (the period's KPIs from the metric functions, breakdowns, the claims behind a KPI,
-the payer x code matrix), with :class:`ExplorerData` caching what no filter changes. :class:`Explorer` only wires
+the payer x code matrix; :mod:`rcmkit.explorer.cash` the cash forecast by payer, :mod:`rcmkit.explorer.checks`
+the claim checks of a batch), with :class:`ExplorerData` caching what no filter changes. :class:`Explorer` only wires
 ipywidgets controls to them. ``notebooks/explore.ipynb`` is the notebook; ``python -m rcmkit.explorer serve``
 serves it with Voila.
 """

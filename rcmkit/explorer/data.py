@@ -23,7 +23,7 @@ from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views
 from rcmkit.explorer.filters import ClaimIndex, Filters, Period, filter_tables
 
-__all__ = ["METRICS", "LEVELS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
+__all__ = ["METRICS", "LEVELS", "TABS", "TABLES", "ExplorerState", "ExplorerData", "Selection", "data_months"]
 
 #: The metric control: key -> label. Each metric has its chart and its drill-down levels (:data:`LEVELS`).
 METRICS: dict[str, str] = {
@@ -41,6 +41,10 @@ LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
     "ar": (("By payer", "payer"), ("Claims", "claims")),
     "charges_payments": (("By payer", "payer"), ("Claims", "claims")),
 }
+
+#: The tabs, in their order on the page: key -> title.
+TABS: dict[str, str] = {"drill": "Drill-down", "reimbursement": "Reimbursement", "forecast": "Cash forecast",
+                        "checks": "Claim checks"}
 
 #: The tables the explorer reads (``providers`` names the NPIs; a practice without it shows bare NPIs).
 TABLES = ("payers", "claims", "claim_lines", "remittances", "remit_lines", "adjustments", "postings", "contracts",
@@ -66,11 +70,12 @@ class ExplorerState:
     level: str = "category"
     category: str | None = None
     code: tuple[str, str] | None = None
-    tab: str = "drill"  # "drill" or "reimbursement"
+    tab: str = "drill"  # one of TABS: "drill", "reimbursement", "forecast", "checks"
     measure: str = "paid_per_unit"
     rank_by: str = "units"
     top: int = 12
     sort_payers: str = "name"
+    pair: tuple[str, str] | None = None  # the claim checks' drill-down: (payer_id, procedure_code)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -78,8 +83,8 @@ class ExplorerState:
         levels = [k for _, k in LEVELS[self.metric]]
         if self.level not in levels:
             raise ValueError(f"level {self.level!r} is not a drill-down level of {self.metric!r}: {levels}")
-        if self.tab not in ("drill", "reimbursement"):
-            raise ValueError(f"tab must be 'drill' or 'reimbursement', got {self.tab!r}")
+        if self.tab not in TABS:
+            raise ValueError(f"tab must be one of {list(TABS)}, got {self.tab!r}")
         if self.measure not in views.MEASURES:
             raise ValueError(f"measure must be one of {list(views.MEASURES)}, got {self.measure!r}")
 
@@ -108,6 +113,16 @@ def data_months(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return [str(p) for p in pd.period_range(min(start, end), end, freq="M")]
 
 
+def _patient_numbers(claims: pd.DataFrame) -> pd.Series:
+    """submission_id -> a number per patient (the order patients first appear in); a claim without a patient key
+    gets a number of its own (no duplicate can match it)."""
+    if "patient_key" not in claims.columns:
+        return pd.Series(-1 - np.arange(len(claims)), index=claims["submission_id"].to_numpy())
+    codes, _ = pd.factorize(claims["patient_key"])
+    codes = np.where(codes < 0, -1 - np.arange(len(codes)), codes)
+    return pd.Series(codes, index=claims["submission_id"].to_numpy())
+
+
 class _Memo:
     """A small least-recently-used memo: the last ``size`` answers by key."""
 
@@ -128,6 +143,9 @@ class _Memo:
     def clear(self) -> None:
         self._items.clear()
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
 
 class ExplorerData:
     """A practice's tables prepared for exploring.
@@ -143,6 +161,9 @@ class ExplorerData:
         if missing:
             raise ValueError(f"the explorer needs the tables {missing}")
         t = {n: tables[n] for n in TABLES if n in tables}
+        # The claim checks' duplicate rule compares patients: it gets a number per patient of this practice (0, 1,
+        # ...), by submission, never the key itself; no view or export reads it.
+        self._patient_number = _patient_numbers(t["claims"])
         t["claims"] = t["claims"].drop(columns=[c for c in views.PATIENT_COLUMNS if c in t["claims"].columns])
         # Built once under the options' denial policy, and declared so: every metric call reuses it.
         t["ledger"] = ledger_for(t, options)
@@ -164,6 +185,8 @@ class ExplorerData:
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
         self._memo = _Memo()
+        self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
+        self._forecasts: dict[Hashable, Any] = {}  # forecasts by month / date: a few seconds each, kept
 
     # ----------------------------------------------------------------------------------------- choices
     @property
@@ -321,3 +344,163 @@ class ExplorerData:
         """(group, CARC) denial codes present, within ``category`` when given, most dollars first."""
         table = views.denial_breakdown(self.denial_lines(filters, period), "code", category=category)
         return list(zip(table["group_code"], table["reason_code"]))
+
+    # ----------------------------------------------------------------------------------------- cash forecast
+    def forecast_book(self):
+        """The forecast's :class:`rcmkit.forecast.Book` of the whole practice (built once, on first use)."""
+        if self._book is None:
+            from rcmkit.forecast import Book
+
+            self._book = Book(self.tables, self.call_options)
+        return self._book
+
+    def has_month_forecast(self, month: str) -> bool:
+        """Whether ``month``'s forecast is computed already."""
+        return ("month", month) in self._forecasts
+
+    def month_forecast(self, month: str):
+        """:func:`rcmkit.forecast.month_forecast` of the whole practice at the end of ``month`` (memoized)."""
+        key = ("month", month)
+        if key not in self._forecasts:
+            from rcmkit.forecast import month_forecast
+
+            self._forecasts[key] = month_forecast(self.forecast_book(), month, self.call_options)
+        return self._forecasts[key]
+
+    def cash(self, filters: Filters, month: str):
+        """The Cash forecast tab (:func:`rcmkit.explorer.cash.cash_view`) for ``month``'s end and the payers the
+        filters select. The forecast is the practice's, computed once per month; a payer filter only cuts it."""
+        from rcmkit.explorer.cash import cash_view
+        from rcmkit.forecast.model import actual_cash_by_payer, windows
+
+        payers = Filters(payers=filters.payers, payer_classes=filters.payer_classes)
+
+        def compute():
+            mf = self.month_forecast(month)
+            prior = actual = None
+            if not payers.is_empty and mf.prior is not None:
+                before = mf.prior.as_of
+                prior = mf.prior  # the forecast made at the end of the month before
+                w = windows(before)
+                w = w[w["kind"] == "month"].iloc[0]
+                actual = actual_cash_by_payer(self.forecast_book(), before, int(w["start_day"]), int(w["end_day"]))
+            return cash_view(mf, filters, prior=prior, actual=actual)
+        return self._memo.get(("cash", filters, month), compute)
+
+    # ----------------------------------------------------------------------------------------- claim checks
+    def scrub_history(self) -> dict[str, pd.DataFrame]:
+        """The practice's tables as the scrubber reads them (claims carry the patient numbers as their patient key,
+        for the duplicate rule). Built once."""
+        if getattr(self, "_scrub_history", None) is None:
+            claims = self.tables["claims"]
+            number = claims["submission_id"].map(self._patient_number)
+            t = {n: self.tables[n] for n in self.tables}
+            t["claims"] = claims.assign(patient_key=number.map(lambda v: f"p{v}"))
+            self._scrub_history = t
+        return self._scrub_history
+
+    def line_outcomes(self) -> pd.DataFrame:
+        """:func:`rcmkit.scrub.risk.line_outcomes` of the practice (built once)."""
+        key = ("outcomes",)
+        if key not in self._forecasts:
+            from rcmkit.scrub.risk import line_outcomes
+
+            self._forecasts[key] = line_outcomes(self.scrub_history())
+        return self._forecasts[key]
+
+    def risk_model(self, before: pd.Timestamp):
+        """The denial-risk model trained on claims first adjudicated before ``before`` (memoized), or the reason
+        it could not be trained, in plain words (a str)."""
+        key = ("risk", pd.Timestamp(before))
+        if key not in self._forecasts:
+            from rcmkit.scrub.batch import fit_risk_model
+
+            outcomes = self.line_outcomes()
+            decided = outcomes[outcomes["decided_on"].notna() & (outcomes["decided_on"] < pd.Timestamp(before))]
+            from rcmkit.present.format import day_label
+
+            day = day_label(before)
+            if decided.empty:
+                self._forecasts[key] = f"No denial-risk scores: no claim had an answer from a payer before {day}."
+            else:
+                try:
+                    frame, labels = self._risk_training()
+                    self._forecasts[key] = fit_risk_model(frame, labels, before)
+                except ValueError:
+                    self._forecasts[key] = (f"No denial-risk scores: the claims answered before {day} were all "
+                                            "paid or all denied, too little history to learn from.")
+        return self._forecasts[key]
+
+    def _risk_training(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The risk model's features and labels of every original claim (built once; each cutoff fits on its rows
+        first adjudicated before it). Findings are checked as on the data's last day instead of the cutoff: the only
+        rule that reads that day (a service date after it) would differ only on a claim answered before its own
+        date of service."""
+        key = ("risk_training",)
+        if key not in self._forecasts:
+            from rcmkit.scrub.batch import risk_training_frame
+
+            history = self.scrub_history()
+            last = max(history["claims"]["submitted_on"].max(), history["remittances"]["paid_on"].max()
+                       if len(history["remittances"]) else history["claims"]["submitted_on"].max())
+            self._forecasts[key] = risk_training_frame(history, self.line_outcomes(), last)
+        return self._forecasts[key]
+
+    def has_checks(self, filters: Filters, period: Period) -> bool:
+        """Whether the claim checks of this selection are computed already (in the memo)."""
+        return ("checks", filters, period) in self._memo
+
+    def checks(self, filters: Filters, period: Period):
+        """The Claim checks tab (:class:`rcmkit.explorer.checks.ChecksView`): the scrub of the claims first sent in
+        ``period`` among those ``filters`` selects, their risk scores and the payer x code pairs to drill into."""
+        return self._memo.get(("checks", filters, period), lambda: self._checks(filters, period))
+
+    def _scrub_context(self, batch: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp | None = None):
+        """The rules' context for a batch: checked as on its last submission (``end`` when empty), with the
+        practice's earlier claims and the payer x code denial history of 835s dated before ``start``."""
+        from rcmkit.scrub.batch import context_for
+        from rcmkit.scrub.codesets import default_icd
+
+        as_of = batch["submitted_on"].max() if len(batch) else end
+        return context_for(pd.Timestamp(as_of).date(), self.scrub_history(), icd=default_icd(),
+                           outcomes=self.line_outcomes(), history_before=start)
+
+    def _checks(self, filters: Filters, period: Period):
+        from rcmkit.explorer import checks
+        from rcmkit.scrub.batch import score_batch
+        from rcmkit.scrub.rules import run_rules
+        from rcmkit.scrub.codesets import default_icd
+
+        start = pd.Period(period.start, freq="M").start_time
+        end = pd.Period(period.end, freq="M").end_time.normalize()
+        history = self.scrub_history()
+        chosen = set(self.select(filters).tables["claims"]["submission_id"])
+        claims = history["claims"][history["claims"]["submission_id"].isin(chosen)]
+        batch = checks.batch_submissions(claims, start, end)
+        lines = history["claim_lines"][history["claim_lines"]["submission_id"].isin(batch["submission_id"])]
+        icd = default_icd()
+        outcomes = self.line_outcomes()
+        as_of = batch["submitted_on"].max() if len(batch) else None
+        found = run_rules(batch, lines, self._scrub_context(batch, start, end))
+        findings = checks.findings_table(found, lines, self.payer_names)
+        pairs = checks.pair_choices(lines, batch, found)
+        risk, note = None, ""
+        if len(batch):
+            model = self.risk_model(start)
+            if isinstance(model, str):
+                note = model
+            else:
+                scores = score_batch(model, batch, lines, outcomes, start, found)
+                risk = checks.risk_table(scores, found, self.payer_names)
+                from rcmkit.present.format import day_label
+
+                note = f"Trained on {model.trained_on:,} claims the payers answered before {day_label(start)}."
+        return checks.ChecksView(start, as_of, len(batch), int(batch["total_charge_cents"].sum()), findings, risk,
+                                 note, pairs, icd.label)
+
+    def pair_history(self, payer_id: str, code: str, before: pd.Timestamp):
+        """A payer x code's denial history before ``before`` (:func:`rcmkit.explorer.checks.pair_history`)."""
+        from rcmkit.explorer.checks import pair_history
+
+        return self._memo.get(("pair_history", payer_id, code, pd.Timestamp(before)),
+                              lambda: pair_history(self.line_outcomes(), payer_id, code, before))

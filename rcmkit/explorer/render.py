@@ -25,7 +25,8 @@ from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "header_html", "tiles_html", "table_html", "heatmap_html", "chart_figure", "figure_png",
-           "png_img", "carc_descriptions", "MAX_ROWS"]
+           "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html", "cash_check_html",
+           "checks_summary_html", "findings_html", "risk_html", "history_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
 MAX_ROWS = 200
@@ -45,6 +46,8 @@ table.rcmx-heat td { border: 1px solid #fff; padding: 4px 7px; text-align: right
 table.rcmx-heat td.rcmx-sup { color: #999; background: #f7f7f7; }
 .rcmx-table { overflow-x: auto; }
 .rcmx-table table.rcm.rcm-table td { white-space: nowrap; }
+.rcmx-table.rcmx-wrap table.rcm.rcm-table td { white-space: normal; vertical-align: top; }
+.rcmx-findings table.rcm.rcm-table td:nth-child(7), .rcmx-findings table.rcm.rcm-table td:nth-child(8) { min-width: 230px; }
 .rcmx-error { color: #b00020; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 .rcmx-status { color: #777; font-size: .8em; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 </style>"""
@@ -296,3 +299,151 @@ def png_img(png: bytes, alt: str) -> str:
 def crumb_html(parts: Sequence[str]) -> str:
     """A drill-down path: ``Initial denial rate › Authorization / referral › CO-197``."""
     return f'{EXPLORER_STYLE}<div class="rcmx-crumb">{" &rsaquo; ".join(parts)}</div>'
+
+
+# --------------------------------------------------------------------------------------------- cash forecast
+def _range(low: Any, high: Any) -> str:
+    return f"{fmt.usd_whole(low)} to {fmt.usd_whole(high)}"
+
+
+def cash_table_html(view, colors: Mapping[str, str]) -> str:
+    """The Cash forecast tab's tables (``view``: :class:`rcmkit.explorer.cash.CashView`): expected cash in the next
+    30, 60 and 90 days with the likely range by payer, then last month's forecast against what came in."""
+    from rcmkit.forecast.model import HORIZONS
+
+    level = f"{round(view.level * 10)} in 10"
+    cols = [("payer", "Owed by", None, False)]
+    for h in HORIZONS:
+        cols += [(f"expected_{h}d_cents", f"Next {h} days", fmt.usd_whole, True),
+                 (f"range_{h}", f"Likely range ({h} days)", None, True)]
+    rows = view.table.to_dict("records")
+    for r in rows:
+        pid = str(r["payer_id"])
+        r["payer"] = r["payer_name"]
+        if pid:
+            r["__html_payer"] = _swatch_cell(pid, str(r["payer_name"]), colors)
+        else:
+            r["__html_payer"] = "<b>Total</b>"
+        for h in HORIZONS:
+            r[f"range_{h}"] = _range(r[f"low_{h}d_cents"], r[f"high_{h}d_cents"])
+    as_of = fmt.day_label(view.as_of)
+    opened = "" if fmt.is_missing(view.open_cents) else f" ({fmt.usd_whole(view.open_cents * 1)} open)"
+    caption = f"Cash expected from the balances open on {as_of}{opened}, by who owes them"
+    table = html_table(rows, cols, caption=caption, empty="No open balances for this selection.")
+    notes = [f"Likely range: the forecast's error at earlier month ends puts the actual inside it about {level} "
+             "times."] + list(view.notes)
+    out = [f'{EXPLORER_STYLE}<div class="rcmx-table">{table}</div>']
+    out += [f'<p class="rcm rcm-note">{_e(n)}</p>' for n in notes]
+    out.append(cash_check_html(view))
+    return "".join(out)
+
+
+def cash_check_html(view) -> str:
+    """Last month's forecast for this month against the cash that came in."""
+    month = pd.Period(view.month, freq="M").strftime("%b %Y")
+    c = view.check
+    if c is None or not len(c):
+        return (f'<p class="rcm rcm-note">No forecast was made at the end of the month before {_e(month)} (the '
+                "data starts then): nothing to check yet.</p>")
+    names = {"open A/R": "From the balances open then", "all cash": "All payments, new charges included"}
+    rows = [{"what": names.get(r["source"], r["source"]), "forecast_cents": r["forecast_cents"],
+             "range": _range(r["low_cents"], r["high_cents"]), "actual_cents": r["actual_cents"],
+             "inside": "Yes" if bool(r["inside"]) else "No"} for _, r in c.iterrows()]
+    cols = [("what", "Cash", None, False), ("forecast_cents", "Forecast", fmt.usd_whole, True),
+            ("range", "Likely range", None, True), ("actual_cents", "Came in", fmt.usd_whole, True),
+            ("inside", "Inside the range", None, False)]
+    made = fmt.day_label(c["made_on"].iloc[0])
+    table = html_table(rows, cols, caption=f"The forecast made on {made} for {month}, against what came in")
+    return f'<div class="rcmx-table">{table}</div>'
+
+
+# --------------------------------------------------------------------------------------------- claim checks
+_SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
+_SEVERITY_COLORS = {"error": "#fde0dc", "warning": "#fff3cd", "info": "#eef2f5"}
+
+
+def checks_summary_html(view, period: Period) -> str:
+    """The batch in one sentence: its claims and dollars, the day it is checked, what was found."""
+    if not view.claims:
+        return (f'{EXPLORER_STYLE}<div class="rcmx-crumb">No claim was first sent {_e(period.label)} in this '
+                "selection: nothing to check.</div>")
+    f = view.findings
+    errors = int((f["severity"] == "error").sum())
+    warnings = int((f["severity"] == "warning").sum())
+    flagged = f["claim_id"].nunique()
+    what = (f"<b>{errors:,}</b> error{'s' if errors != 1 else ''} and <b>{warnings:,}</b> warning"
+            f"{'s' if warnings != 1 else ''} on {flagged:,} claim{'s' if flagged != 1 else ''}" if len(f)
+            else "<b>no finding</b>")
+    claims = f"{view.claims:,} claim{'s' if view.claims != 1 else ''}"
+    return (f'{EXPLORER_STYLE}<div class="rcmx-crumb"><b>{claims}</b> first sent {_e(period.label)} '
+            f"({_e(fmt.usd_whole(view.charge_cents))} billed), checked as on {_e(fmt.day_label(view.as_of))} with "
+            f"what was known before {_e(fmt.day_label(view.start))}: {what}. Diagnoses checked against "
+            f"{_e(view.icd_label)}.</div>")
+
+
+def findings_html(frame: pd.DataFrame, payer_names: Mapping[str, str], colors: Mapping[str, str], *, caption: str,
+                  limit: int = MAX_ROWS) -> str:
+    """The findings, worst first: severity, check, claim, line, payer, code, evidence, fix, dollars at stake."""
+    cols = [("severity", "Severity", None, False), ("check", "Check", None, False), ("claim_id", "Claim", None, False),
+            ("line_number", "Line", None, True), ("payer", "Payer", None, False),
+            ("procedure_code", "Code", None, False), ("evidence", "Evidence", None, False),
+            ("fix", "Fix", None, False), ("at_stake_cents", "At stake", fmt.usd_cents, True)]
+    rows = frame.head(limit).to_dict("records")
+    for r in rows:
+        sev = r["severity"]
+        r["__html_severity"] = (f'<span style="background:{_SEVERITY_COLORS.get(sev, "#fff")};padding:1px 6px;'
+                                f'border-radius:3px">{_e(_SEVERITY_WORDS.get(sev, sev))}</span>')
+        r["line_number"] = "" if fmt.is_missing(r["line_number"]) else int(r["line_number"])
+        r["__html_payer"] = _swatch_cell(str(r["payer_id"]), payer_names.get(str(r["payer_id"]), str(r["payer_id"])),
+                                         colors)
+    note = ""
+    if len(frame) > limit:
+        note = (f'<p class="rcm rcm-note">Showing the first {limit:,} of {len(frame):,} findings; the export has '
+                "them all.</p>")
+    table = html_table(rows, cols, caption=caption, empty="No check found anything in this batch.")
+    return f'{EXPLORER_STYLE}<div class="rcmx-table rcmx-wrap rcmx-findings">{table}</div>{note}'
+
+
+def risk_html(view, payer_names: Mapping[str, str], colors: Mapping[str, str], limit: int = 20) -> str:
+    """Each claim's denial risk with its top reasons, riskiest first; or why there is no score."""
+    if view.risk is None:
+        note = f'{EXPLORER_STYLE}<p class="rcm rcm-note rcmx-risk-note">{_e(view.risk_note)}</p>'
+        return note if view.claims else ""
+    cols = [("claim_id", "Claim", None, False), ("payer", "Payer", None, False),
+            ("charge_cents", "Billed", fmt.usd_cents, True), ("risk", "Denial risk", fmt.pct, True),
+            ("baseline", "Payer x code rate", fmt.pct, True), ("reasons", "Why", None, False),
+            ("errors", "Errors", fmt.count, True), ("warnings", "Warnings", fmt.count, True)]
+    rows = view.risk.head(limit).to_dict("records")
+    for r in rows:
+        r["__html_payer"] = _swatch_cell(str(r["payer_id"]), payer_names.get(str(r["payer_id"]), str(r["payer_id"])),
+                                         colors)
+        r["reasons"] = r["reasons"] or "nothing above usual"
+    more = (f" The {limit} riskiest of {len(view.risk):,} claims." if len(view.risk) > limit else "")
+    table = html_table(rows, cols, caption="Chance each claim is denied, from the practice's own 835s")
+    return (f'{EXPLORER_STYLE}<div class="rcmx-table rcmx-wrap">{table}</div><p class="rcm rcm-note">'
+            f"{_e(view.risk_note)}{_e(more)} The payer x code rate is the share of the claim's codes this payer "
+            "denied before: the score adds the checks' findings and the claim's shape.</p>")
+
+
+def history_html(payer_name: str, code: str, before: pd.Timestamp, summary: pd.DataFrame,
+                 by_month: pd.DataFrame) -> str:
+    """A payer x code's denial history before the batch: in all (and by modifiers), then month by month."""
+    day = fmt.day_label(before)
+    cols = [("modifiers", "Modifiers", None, False), ("lines", "Lines answered", fmt.count, True),
+            ("denied", "Denied", fmt.count, True), ("denial_rate", "Denial rate", fmt.pct, True),
+            ("top_carcs", "Most common denial codes", None, False)]
+    rows = summary.to_dict("records")
+    for r in rows:
+        r["modifiers"] = {"any": "All", "": "None"}.get(r["modifiers"], r["modifiers"])
+    head = html_table(rows, cols, caption=f"{payer_name}, {code}: first answers from the payer before {day}",
+                      empty="The payer never answered a claim with this code before the batch.")
+    mcols = [("month", "Month", None, False), ("lines", "Lines answered", fmt.count, True),
+             ("denied", "Denied", fmt.count, True), ("denial_rate", "Denial rate", fmt.pct, True)]
+    answered = by_month.index[by_month["lines"] > 0]
+    by_month = by_month.loc[answered[0]:] if len(answered) else by_month.iloc[0:0]  # from the first answer on
+    mrows = by_month.to_dict("records")
+    for r in mrows:
+        r["month"] = pd.Period(r["month"], freq="M").strftime("%b %Y")
+    months = html_table(mrows[::-1], mcols, caption="By month of the answer, newest first") if mrows else ""
+    return (f'{EXPLORER_STYLE}<div style="display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start">'
+            f'<div class="rcmx-table">{head}</div><div class="rcmx-table">{months}</div></div>')

@@ -17,8 +17,13 @@ metric                 the chart and the drill-down table (the tiles show every 
 level                  the drill-down table: a breakdown, or the claims behind the KPI
 category, code         the denial drill-down: narrows the breakdown and the claims; choosing one goes a level down
 reimbursement          measure, codes by volume or dollars, how many codes, payer order: the heat map only
-export                 writes the current view (the drill-down table, or the heat map's cells) as CSV or Excel;
-                       the download link follows the view from then on (rebuilt at each change, never stale)
+cash forecast tab      the period's end month's forecast (:mod:`rcmkit.explorer.cash`): computed when the tab is
+                       shown, once per month; payer and payer-class filters cut it by payer
+claim checks tab       the scrub of the claims first sent in the period (:mod:`rcmkit.explorer.checks`): findings,
+                       risk scores; "denial history of" chooses the payer x code whose history is shown
+export                 writes the current view (the drill-down table, the heat map's cells, the forecast by payer
+                       or the findings) as CSV or Excel; the download link follows the view from then on (rebuilt
+                       at each change, never stale)
 =====================  =========================================================================================
 
 A selection that cannot be shown (a procedure code search that is not a code, say) clears every result, disables
@@ -42,7 +47,7 @@ from rcmkit.metrics import KPI
 from rcmkit.present import charts
 from rcmkit.present import format as fmt
 from rcmkit.explorer import render
-from rcmkit.explorer.data import LEVELS, METRICS, ExplorerData, ExplorerState
+from rcmkit.explorer.data import LEVELS, METRICS, TABS, ExplorerData, ExplorerState
 from rcmkit.explorer.export import FORMATS, to_csv_bytes, to_xlsx_bytes, write_export
 from rcmkit.explorer.filters import PERIOD_MONTHS, Filters, Period, parse_codes
 from rcmkit.explorer.views import MEASURES
@@ -96,6 +101,7 @@ class Explorer:
         self._view_frame = pd.DataFrame()
         self._view_name = ""
         self._chart_key: Any = None
+        self._cash_key: Any = None
         end = end or data.last_month
         if end not in data.months:
             raise ValueError(f"period end {end!r} is outside the data ({data.months[0]} to {data.months[-1]})")
@@ -137,6 +143,13 @@ class Explorer:
         self.sort_payers = w.Dropdown(options=[("Payer name", "name"), ("Units", "units"), ("Paid $", "paid")],
                                       value="name", description="Payers by", style=desc, layout=L(width="200px"))
         self.heatmap = w.HTML()
+        self.cash_chart = w.Image(format="png", layout=L(max_width="900px"))
+        self.cash_table = w.HTML()
+        self.checks_summary = w.HTML()
+        self.checks_table = w.HTML()
+        self.risk_table = w.HTML()
+        self.pair = w.Dropdown(description="Denial history of", style=desc, layout=L(width="420px"))
+        self.history_table = w.HTML()
         self.export_csv = w.Button(description="Export CSV", layout=L(width="130px"))
         self.export_xlsx = w.Button(description="Export Excel", layout=L(width="130px"))
         self.download = w.HTML()
@@ -148,9 +161,12 @@ class Explorer:
                         self.table])
         reimb = w.VBox([w.HBox([self.measure], **row), w.HBox([self.rank_by, self.top, self.sort_payers], **row),
                         self.heatmap])
-        self.tabs = w.Tab(children=[drill, reimb])
-        self.tabs.set_title(0, "Drill-down")
-        self.tabs.set_title(1, "Reimbursement")
+        cash = w.VBox([self.cash_chart, self.cash_table])
+        checks = w.VBox([self.checks_summary, self.checks_table, self.risk_table,
+                         w.HBox([self.pair], **row), self.history_table])
+        self.tabs = w.Tab(children=[drill, reimb, cash, checks])
+        for i, title in enumerate(TABS.values()):
+            self.tabs.set_title(i, title)
         controls = w.VBox([
             w.HBox([self.end, w.Label("Months"), self.months, self.metric], **row),
             w.HBox([self.payer, self.payer_class, self.provider], **row),
@@ -163,11 +179,13 @@ class Explorer:
         self.widget.add_class("rcmkit-explorer")
         for name in ("end", "months", "metric", "codes", "reset", "payer", "payer_class", "provider", "tiles", "chart",
                      "level", "category", "code", "table", "tabs", "measure", "rank_by", "top", "sort_payers",
-                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message"):
+                     "heatmap", "export_csv", "export_xlsx", "download", "status", "message",
+                     "cash_chart", "cash_table", "checks_summary", "checks_table", "risk_table", "pair",
+                     "history_table"):
             getattr(self, name).add_class(f"rcmx-{name.replace('_', '-')}")  # stable hooks for browser tests
 
         for control in (self.end, self.months, self.payer, self.payer_class, self.provider, self.codes,
-                        self.level, self.measure, self.rank_by, self.top, self.sort_payers):
+                        self.level, self.measure, self.rank_by, self.top, self.sort_payers, self.pair):
             control.observe(self._changed, names="value")
         self.metric.observe(self._metric_changed, names="value")
         self.category.observe(self._category_changed, names="value")
@@ -195,9 +213,10 @@ class Explorer:
         category = None if self.category.value in (None, _ALL) else self.category.value
         return ExplorerState(
             period=self.period, filters=self.filters, metric=self.metric.value, level=self.level.value,
-            category=category, code=code, tab="drill" if self.tabs.selected_index in (0, None) else "reimbursement",
+            category=category, code=code, tab=list(TABS)[self.tabs.selected_index or 0],
             measure=self.measure.value, rank_by=self.rank_by.value, top=int(self.top.value),
-            sort_payers=self.sort_payers.value)
+            sort_payers=self.sort_payers.value,
+            pair=tuple(self.pair.value.split("\t", 1)) if self.pair.value else None)
 
     @property
     def kpis(self) -> dict[str, KPI]:
@@ -287,10 +306,13 @@ class Explorer:
         self._view_frame = pd.DataFrame()
         self._view_name = ""
         self._chart_key = None
-        for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status):
+        for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status,
+                     self.cash_table, self.checks_summary, self.checks_table, self.risk_table, self.history_table):
             view.value = ""
-        self.chart.value = b""
-        self.chart.layout.display = "none"
+        self._cash_key = None
+        for chart in (self.chart, self.cash_chart):
+            chart.value = b""
+            chart.layout.display = "none"
         for button in (self.export_csv, self.export_xlsx):
             button.disabled = True
         self.message.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-error">{html.escape(message.rstrip(". "))}. '
@@ -308,8 +330,12 @@ class Explorer:
         state = self.state
         if state.tab == "drill":
             self._show_drill(state)
-        else:
+        elif state.tab == "reimbursement":
             self._show_reimbursement(state)
+        elif state.tab == "forecast":
+            self._show_cash(state)
+        else:
+            self._show_checks(state)
 
     def _sync_drill_choices(self, state: ExplorerState) -> None:
         """Category and code choices that exist in the selection (the denial metric only)."""
@@ -371,6 +397,59 @@ class Explorer:
             export[value_col] = export[value_col].round()
         self._view_frame = export.reset_index(drop=True)
         self._view_name = f"reimbursement-{_slug(state.measure)}"
+
+    def _show_cash(self, state: ExplorerState) -> None:
+        """The Cash forecast tab: computed only when shown (the forecast runs once per month, then memoized)."""
+        month = state.period.end
+        if not self.data.has_month_forecast(month):  # the first time for this month: seconds, said on the page
+            self.cash_table.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Computing the cash forecast for '
+                                     f"{html.escape(pd.Period(month, freq='M').strftime('%b %Y'))}: the first time "
+                                     "takes a few seconds (longer for a large practice).</p>")
+        view = self.data.cash(state.filters, month)
+        key = (month, state.filters.payers, state.filters.payer_classes)
+        if key != self._cash_key:
+            fig = charts.cash_forecast_chart(view.weeks, view.check, level=view.level)
+            self.cash_chart.value = render.figure_png(fig)
+            self._cash_key = key
+        self.cash_chart.layout.display = None
+        self.cash_table.value = render.cash_table_html(view, self.colors)
+        self._view_frame = view.table.copy()
+        self._view_name = "cash-forecast"
+
+    def _show_checks(self, state: ExplorerState) -> None:
+        """The Claim checks tab: the scrub of the claims first sent in the period (computed only when shown)."""
+        data, p = self.data, state.period
+        if not data.has_checks(state.filters, p):
+            self.checks_summary.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Checking the claims first '
+                                         f"sent {html.escape(p.label)}...</p>")
+        view = data.checks(state.filters, p)
+        self.checks_summary.value = render.checks_summary_html(view, p)
+        self.checks_table.value = render.findings_html(
+            view.findings, data.payer_names, self.colors, caption=f"What the checks found, worst first, {p.label}")
+        self.risk_table.value = render.risk_html(view, data.payer_names, self.colors)
+        options = [(f"{data.payer_names.get(r.payer_id, r.payer_id)}, {r.procedure_code}: {r.lines:,} line"
+                    f"{'s' if r.lines != 1 else ''} in the batch"
+                    + (f", {r.findings:,} finding{'s' if r.findings != 1 else ''}" if r.findings else ""),
+                    f"{r.payer_id}\t{r.procedure_code}") for r in view.pairs.itertuples(index=False)]
+        pair = "\t".join(state.pair) if state.pair else None
+        values = [v for _, v in options]
+        self._holding += 1
+        try:
+            if list(self.pair.options) != options:
+                self.pair.options = options
+            self.pair.value = pair if pair in values else (values[0] if values else None)
+        finally:
+            self._holding -= 1
+        self.pair.layout.display = None if options else "none"
+        if self.pair.value:
+            payer_id, code = self.pair.value.split("\t", 1)
+            summary, by_month = data.pair_history(payer_id, code, view.start)
+            self.history_table.value = render.history_html(data.payer_names.get(payer_id, payer_id), code, view.start,
+                                                           summary, by_month)
+        else:
+            self.history_table.value = ""
+        self._view_frame = view.findings.copy()
+        self._view_name = "claim-checks"
 
     # ----------------------------------------------------------------------------------------- captions
     def _name(self, state: ExplorerState) -> str:
@@ -463,12 +542,20 @@ class Explorer:
         """The current state as plain HTML (heading, tiles, chart, table): what a notebook viewer without a
         widget manager shows, and what the papermill-run notebook keeps."""
         parts = [self.header.value, self.tiles.value]
-        if self.tabs.selected_index in (0, None):
+        tab = list(TABS)[self.tabs.selected_index or 0]
+        if tab == "drill":
             if self.chart.value:
                 parts.append(render.png_img(self.chart.value, "chart"))
             parts += [self.crumb.value, self.table.value]
-        else:
+        elif tab == "reimbursement":
             parts.append(self.heatmap.value)
+        elif tab == "forecast":
+            if self.cash_chart.value:
+                parts.append(render.png_img(self.cash_chart.value, "cash forecast chart"))
+            parts.append(self.cash_table.value)
+        else:
+            parts += [self.checks_summary.value, self.checks_table.value, self.risk_table.value,
+                      self.history_table.value]
         return "".join(parts)
 
     def _repr_mimebundle_(self, **kwargs) -> dict:

@@ -43,7 +43,8 @@ from rcmkit.forecast import curves
 from rcmkit.metrics import AGING_BUCKETS, MetricOptions, ledger_for
 
 __all__ = ["ForecastOptions", "Book", "Forecast", "forecast", "point_forecast", "actual_cash", "windows",
-           "calibration_errors", "conformal_quantiles", "day_number", "HORIZONS", "WEEKS", "CASH_KINDS"]
+           "calibration_errors", "conformal_quantiles", "day_number", "HORIZONS", "WEEKS", "CASH_KINDS",
+           "actual_cash_by_payer"]
 
 #: The horizons of the summary (days after as_of) and the weeks of the 13-week view (the treasury convention).
 HORIZONS = (30, 60, 90)
@@ -658,6 +659,23 @@ def actual_cash(book: Book, as_of, start_day: int, end_day: int) -> dict[str, fl
     total = float(e["cash"][inside].sum())
     on_open = float(e["cash"][inside & old].sum())
     return {"open A/R": on_open, "new charges": total - on_open, "all cash": total}
+
+
+def actual_cash_by_payer(book: Book, as_of, start_day: int, end_day: int) -> pd.DataFrame:
+    """:func:`actual_cash` by who paid (payer_id; 'patient' for patients): columns payer_id, source ('open A/R',
+    'new charges', 'all cash'), actual_cents. The explorer's check of last month's forecast for chosen payers."""
+    T = day_number(as_of)
+    e = book.ev
+    inside = (e["day"] > T + start_day) & (e["day"] <= T + end_day)
+    old = book.charge_day[e["claim"]] <= T
+    party = np.asarray(book.parties, dtype=object)[e["party"][inside]] if len(book.parties) else np.array([])
+    frame = pd.DataFrame({"payer_id": party, "cash": e["cash"][inside], "old": old[inside]})
+    rows = []
+    for pid, g in frame.groupby("payer_id", sort=True):
+        on_open = float(g.loc[g["old"], "cash"].sum())
+        total = float(g["cash"].sum())
+        rows += [(pid, "open A/R", on_open), (pid, "new charges", total - on_open), (pid, "all cash", total)]
+    return pd.DataFrame(rows, columns=["payer_id", "source", "actual_cents"])
 
 
 # --------------------------------------------------------------------------------------------- intervals

@@ -28,6 +28,8 @@ class MonthForecast:
       source ('open A/R': cash on the claims billed by then; 'all cash': every payment of the month),
       forecast_cents, low_cents, high_cents, actual_cents, inside (whether the actual fell in the range).
       Empty when the month before has no forecast (the data's first month).
+    * ``prior``: that forecast made at the end of the month before (None in the data's first month): the explorer
+      cuts it by payer.
     """
 
     month: str
@@ -36,6 +38,7 @@ class MonthForecast:
     weeks: pd.DataFrame
     horizons: pd.DataFrame
     check: pd.DataFrame
+    prior: Forecast | None = None
 
 
 def month_forecast(tables: Mapping[str, Any] | Book, month: str, options: MetricOptions = MetricOptions(),
@@ -51,6 +54,7 @@ def month_forecast(tables: Mapping[str, Any] | Book, month: str, options: Metric
                                              "high_cents"]]
     before = month_window(month).start - pd.Timedelta(days=1)
     rows = []
+    prior = None
     if before >= pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(book.charge_day.min())):
         prior = forecast(book, before, options, forecast_options)
         got = actual_cash(book, before, 0, (end - before).days)
@@ -61,4 +65,4 @@ def month_forecast(tables: Mapping[str, Any] | Book, month: str, options: Metric
     check = pd.DataFrame(rows, columns=["source", "made_on", "forecast_cents", "low_cents", "high_cents",
                                         "actual_cents"])
     check["inside"] = (check["actual_cents"] >= check["low_cents"]) & (check["actual_cents"] <= check["high_cents"])
-    return MonthForecast(month, end, fc, weeks.reset_index(drop=True), horizons, check)
+    return MonthForecast(month, end, fc, weeks.reset_index(drop=True), horizons, check, prior)

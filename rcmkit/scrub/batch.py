@@ -22,7 +22,8 @@ from rcmkit.scrub import risk
 from rcmkit.scrub.codesets import IcdRelease, default_icd
 from rcmkit.scrub.rules import ScrubContext, load_payer_rules, run_rules
 
-__all__ = ["ScrubResult", "scrub_files", "scrub_tables", "caught_denials", "context_for"]
+__all__ = ["ScrubResult", "scrub_files", "scrub_tables", "caught_denials", "context_for", "train_risk_model",
+           "risk_training_frame", "fit_risk_model", "score_batch"]
 
 
 @dataclass
@@ -140,15 +141,45 @@ def risk_scores(claims: pd.DataFrame, lines: pd.DataFrame, history: Mapping[str,
     """Train the risk model on the practice's claims adjudicated before ``as_of`` and score the batch: per
     submission, risk (0-1), the baseline (payer x code rate) and the top reasons."""
     cutoff = pd.Timestamp(as_of)
+    model = train_risk_model(history, outcomes, as_of, icd=icd)
+    return score_batch(model, claims, lines, outcomes, cutoff, batch_findings)
+
+
+def train_risk_model(history: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame, before: date | pd.Timestamp, *,
+                     icd: IcdRelease | None = None) -> risk.RiskModel:
+    """The risk model trained on the practice's original claims whose first adjudication came before ``before``
+    (no leakage: each training row's rates come from adjudications before its own submission month). Raises
+    ValueError when those claims are not both denied and paid ones (too little history)."""
+    frame, lab = risk_training_frame(history, outcomes, before, icd=icd)
+    return fit_risk_model(frame, lab, before)
+
+
+def risk_training_frame(history: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame, as_of: date | pd.Timestamp, *,
+                        icd: IcdRelease | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's features (:func:`rcmkit.scrub.risk.claim_frame`: each row's rates from adjudications before its
+    own submission month) and labels for every original claim of the practice, its findings checked as on
+    ``as_of``. Built once, it serves :func:`fit_risk_model` at any cutoff up to ``as_of`` (the explorer does)."""
     hc, hl = history["claims"], history["claim_lines"]
     orig = hc[hc["submission_id"].isin(outcomes["submission_id"])]
-    hist_ctx = ScrubContext(as_of=as_of, icd=icd or default_icd(), history=history, payers={},
+    hist_ctx = ScrubContext(as_of=pd.Timestamp(as_of).date(), icd=icd or default_icd(), history=history, payers={},
                             payer_rules=load_payer_rules())
     hist_findings = run_rules(orig, hl, hist_ctx)
     frame = risk.claim_frame(orig, hl, outcomes, hist_findings)
-    lab = risk.labels_for(frame, outcomes)
-    train = lab["decided_on"].notna() & (lab["decided_on"] < cutoff)
-    model = risk.RiskModel().fit(frame[train], lab.loc[train, "denied"].to_numpy())
+    return frame, risk.labels_for(frame, outcomes)
+
+
+def fit_risk_model(frame: pd.DataFrame, labels: pd.DataFrame, before: date | pd.Timestamp) -> risk.RiskModel:
+    """The model fitted on the rows of :func:`risk_training_frame` first adjudicated before ``before``."""
+    cutoff = pd.Timestamp(before)
+    train = labels["decided_on"].notna() & (labels["decided_on"] < cutoff)
+    return risk.RiskModel().fit(frame[train], labels.loc[train, "denied"].to_numpy())
+
+
+def score_batch(model: risk.RiskModel, claims: pd.DataFrame, lines: pd.DataFrame, outcomes: pd.DataFrame,
+                before: date | pd.Timestamp, batch_findings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score a batch with a trained model, its rates from adjudications before ``before``: per submission,
+    risk (0-1), the baseline (payer x code rate) and the top reasons, riskiest first."""
+    cutoff = pd.Timestamp(before)
     batch = risk.claim_frame(claims, lines, outcomes, batch_findings, history_before=cutoff)
     return pd.DataFrame({"submission_id": batch["submission_id"], "claim_id": batch["claim_id"],
                          "payer_id": batch["payer_id"], "charge_cents": batch["total_charge_cents"],
