@@ -25,6 +25,9 @@ def _fail(message: str, code: int) -> None:
 @click.version_option(__version__, prog_name="rcmkit")
 def main() -> None:
     """rcmkit: revenue-cycle analytics for medical practices."""
+    from rcmkit.startup import skip_slow_iri_checks
+
+    skip_slow_iri_checks()  # a report run reads notebooks: 2-4 s of grammar compiling no notebook needs
 
 
 # --------------------------------------------------------------------------------------------- demo

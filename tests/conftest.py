@@ -23,6 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from rcmkit.startup import skip_slow_iri_checks
+
+skip_slow_iri_checks()  # before any test module imports nbformat (about 4 s per xdist worker otherwise)
+
 #: Claims in the test demo: enough for every chart and table to have data, small enough to stay fast.
 DEMO_CLAIMS = 1500
 RCMKIT = Path(sys.executable).parent / "rcmkit"  # the installed entry point of this environment

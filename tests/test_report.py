@@ -613,13 +613,14 @@ def test_pdf_errors_are_one_line(tmp_path, monkeypatch):
     sleeper = tmp_path / "slow-chromium"
     sleeper.write_text("#!/bin/sh\nsleep 30\n")
     sleeper.chmod(0o755)
+    # the command-line engine's errors (Playwright's own: test_pdf.py's hanging-print test)
     with pytest.raises(export.PdfError, match="did not finish printing r.html within 1 s"):
-        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(sleeper), timeout=1)
+        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(sleeper), timeout=1, engine="cli")
     failing = tmp_path / "bad-chromium"
     failing.write_text("#!/bin/sh\necho 'first\nlast words' >&2\nexit 3\n")
     failing.chmod(0o755)
     with pytest.raises(export.PdfError, match=r"could not print r.html \(exit 3\): last words$"):
-        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(failing))
+        export.html_to_pdf(page, tmp_path / "r.pdf", chromium=str(failing), engine="cli")
     assert not (tmp_path / "r.pdf").exists()
 
 

@@ -136,7 +136,7 @@ def test_pdf_printed_by_chromium_is_private(tmp_path, open_umask):
                     'printf "%%PDF-1.4 fake" > "${a#--print-to-pdf=}";; esac; done\n')
     fake.chmod(0o755)
     (tmp_path / "r.html").write_text("<p>x</p>")
-    pdf = html_to_pdf(tmp_path / "r.html", tmp_path / "r.pdf", chromium=str(fake))
+    pdf = html_to_pdf(tmp_path / "r.html", tmp_path / "r.pdf", chromium=str(fake), engine="cli")
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
 
@@ -371,3 +371,21 @@ def test_papermill_injects_parameters_as_literals(project, text):
     out = parameterize_notebook(nb, parameters)
     injected = next(c for c in out.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert _literal_assignments(injected.source) == parameters
+
+
+def test_notebooks_are_still_validated_without_the_slow_iri_module():
+    """rcmkit.startup keeps rfc3987_syntax (2-4 s of Lark grammars at import, jsonschema#1428) out of the test
+    and CLI processes; nbformat still rejects an invalid notebook and reads a valid one."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rcmkit.startup import skip_slow_iri_checks; assert skip_slow_iri_checks(); "
+            "import nbformat; from nbformat.v4 import new_notebook, new_code_cell; "
+            "nb = new_notebook(cells=[new_code_cell('1')]); nbformat.validate(nb); "
+            "bad = new_notebook(); bad['cells'] = [{'cell_type': 'code'}]; "
+            "import jsonschema._format as f; assert 'iri' not in f.draft7_format_checker.checkers; "
+            "ok = False\n"
+            "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n    ok = True\n"
+            "assert ok and sys.modules['rfc3987_syntax'] is None; print('validated')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "validated", out.stderr[-2000:]
