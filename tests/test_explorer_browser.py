@@ -210,9 +210,11 @@ def test_the_cash_forecast_and_claim_checks_tabs_in_the_browser(tmp_path, explor
         if os.environ.get("RCMKIT_EXPLORER_SCREENSHOT"):
             page.screenshot(path=os.environ["RCMKIT_EXPLORER_SCREENSHOT"].replace(".png", "-cash.png"))
         page.locator(tab).filter(has_text="Claim checks").first.click()
-        page.wait_for_function("() => document.querySelector('.rcmx-checks-summary')?.textContent"
-                               ".includes('first sent')", timeout=60_000)
-        assert "What the checks found" in page.locator(".rcmx-checks-table").inner_text()
+        # the summary says "Checking the claims first sent ..." while it works: wait for the findings table
+        page.wait_for_function("() => document.querySelector('.rcmx-checks-table')?.textContent"
+                               ".includes('What the checks found')", timeout=90_000)
+        assert "first sent" in page.locator(".rcmx-checks-summary").inner_text()
+        assert "Checking the claims" not in page.locator(".rcmx-checks-summary").inner_text()
         page.locator(".rcmx-pair select").select_option(index=1)
         page.wait_for_function("() => document.querySelector('.rcmx-history-table')?.textContent"
                                ".includes('first answers from the payer before')", timeout=30_000)
