@@ -730,6 +730,17 @@ def test_trend_charts_draw_targets():
     assert targets(charts.claim_quality_trend(trend)) == []  # no status, no target
 
 
+def test_provider_table_says_when_a_provider_number_is_mistyped(small_report):
+    """A rendering NPI failing its check digit (1234567890; the real one is 1234567893) is a typing error on the
+    claims, not a provider: the row says so and the note says what to do. The practice's own NPI is left alone."""
+    providers = small_report.providers
+    typo = providers.iloc[[0]].assign(npi="1234567890", provider="SMITH, JANE (1234567890)", claims=1)
+    page = tiles.provider_table(pd.concat([providers, typo], ignore_index=True), month="2026-03")
+    assert "SMITH, JANE (1234567890): provider number mistyped (fails its check digit)" in page
+    assert "1234567893): provider number mistyped" not in page and "typed wrong on those claims" in page
+    assert "typed wrong" not in tiles.provider_table(providers, month="2026-03")
+
+
 def test_percent_ticks_show_the_decimals_a_tick_needs():
     """97.5% was printed "98%" on a zoomed axis; whole percents stay whole."""
     ticks = charts.PctTicks()

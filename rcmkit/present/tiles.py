@@ -18,6 +18,7 @@ from rcmkit.metrics import MetricOptions
 from rcmkit.metrics.contracts import underpayment_tolerance, underpayment_totals
 from rcmkit.metrics.providers import label_providers
 from rcmkit.metrics.registry import KPIS
+from rcmkit.core.refdata import npi_valid
 from rcmkit.present import format as fmt
 from rcmkit.present.charts import BUCKETS, is_patient, payer_color, payer_order
 
@@ -825,6 +826,10 @@ def provider_table(providers: pd.DataFrame | None, *, month: str, status: pd.Dat
         return float(value) > float(acc) if float(good) <= float(acc) else float(value) < float(acc)
 
     rows = [dict(r) for r in providers.to_dict("records")]
+    # a rendering NPI that fails its check digit is a typing error on the claims, not a provider
+    mistyped = [r for r in rows if "npi" in r and not fmt.is_missing(r["npi"]) and not npi_valid(str(r["npi"]))]
+    for r in mistyped:
+        r["provider"] = f"{r['provider']}: provider number mistyped (fails its check digit)"
     tot = {k: int(providers[k].sum()) for k in ("claims", "charges_cents", "adjudicated", "denied", "clean")}
     tot.update(provider="All providers", __total=True,
                denial_rate=tot["denied"] / tot["adjudicated"] if tot["adjudicated"] else None,
@@ -840,4 +845,6 @@ def provider_table(providers: pd.DataFrame | None, *, month: str, status: pd.Dat
             '<p class="rcm rcm-note">New claims and charges: the claims first sent this month, by the provider who '
             "rendered the service. The rates count the claims a payer answered for the first time this month, as "
             "the practice's rates do; red marks a rate outside the practice's \"near target\" band. A provider "
-            "with few claims swings from month to month.</p>")
+            "with few claims swings from month to month."
+            + (" A provider number that fails its check digit was typed wrong on those claims: payers deny them "
+               "until they are corrected and sent again." if mistyped else "") + "</p>")

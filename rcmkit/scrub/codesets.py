@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rcmkit.core.refdata import npi_valid  # the CMS check digit: one definition, in core
 from rcmkit.errors import RcmkitError
 
 __all__ = ["IcdRelease", "CodeSetError", "default_icd", "procedure_format", "npi_valid", "modifiers",
@@ -177,21 +178,6 @@ def procedure_format(code: str) -> bool:
     """CPT Category I (5 digits), II (4 digits + F), III (4 digits + T), PLA (4 digits + U) or HCPCS II
     (A-V + 4 digits)."""
     return bool(_PROCEDURE.fullmatch(str(code).strip().upper()))
-
-
-def npi_valid(npi: str | None) -> bool:
-    """Ten digits whose last is the Luhn check digit over '80840' + the first nine (CMS NPI check digit)."""
-    s = "" if npi is None else str(npi).strip()
-    if not re.fullmatch(r"\d{10}", s):
-        return False
-    digits = [int(ch) for ch in "80840" + s[:9]]
-    total = 0
-    for i, d in enumerate(reversed(digits)):  # double every other digit, starting with the rightmost
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return (10 - total % 10) % 10 == int(s[9])
 
 
 def _data(name: str) -> pd.DataFrame:
