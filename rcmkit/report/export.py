@@ -21,6 +21,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import nbformat
 from rcmkit.errors import RcmkitError
@@ -333,23 +334,31 @@ def _print_playwright(exe: str, page_path: Path, pdf: Path, *, header: str | Non
 
     job = json.dumps({"exe": exe, "page": str(page_path), "pdf": str(pdf), "header": header, "footer": footer,
                       "timeout": timeout})
+    code, last = _run_printer([sys.executable, "-m", "rcmkit.report.export", job], pdf, timeout=timeout,
+                              name=name or page_path.name, what="the printer")
+    if code != 0:
+        raise PdfError(last or f"the printer exited with {code}")
+
+
+def _run_printer(cmd: list[str], pdf: Path, *, timeout: float, name: str, what: str,
+                 env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """Run a printing process in a session of its own; after ``timeout`` seconds kill it whole (browser, helpers)
+    and raise :class:`_PrintTimeout`. Returns its exit code and the last line it wrote on stderr."""
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "rcmkit.report.export", job], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as exc:  # pragma: no cover - no interpreter to start
-        raise PdfError(f"cannot start the printer: {exc.strerror or exc}") from None
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, env=None if env is None else dict(env))
+    except OSError as exc:
+        raise PdfError(f"cannot start {what}: {exc.strerror or exc}") from None
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         pdf.unlink(missing_ok=True)
-        raise _PrintTimeout(f"chromium did not finish printing {name or page_path.name} within {timeout:.0f} s"
-                            ) from None
+        raise _PrintTimeout(f"chromium did not finish printing {name} within {timeout:.0f} s") from None
     finally:
-        _kill_group(proc)
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
-        raise PdfError(lines[-1] if lines else f"the printer exited with {proc.returncode}")
+        _kill_group(proc)  # helper processes left behind by a finished browser
+    lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+    return proc.returncode, (lines[-1] if lines else "")
 
 
 def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer: str | None, timeout: float) -> None:
@@ -378,29 +387,15 @@ def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer:
 def _print_cli(exe: str, page_path: Path, pdf: Path, *, profile: Path, timeout: float) -> None:
     """``chromium --headless --print-to-pdf`` of ``page_path`` with a fresh profile; killed (with its helper
     processes) after ``timeout`` seconds."""
-    name = page_path.name
     profile.mkdir(exist_ok=True)
     cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
            f"--print-to-pdf={pdf}", page_path.as_uri()]
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env={**os.environ, "HOME": str(profile)})
-    except OSError as exc:
-        raise PdfError(f"cannot start {exe}: {exc.strerror or exc}") from None
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        pdf.unlink(missing_ok=True)
-        raise PdfError(f"chromium did not finish printing {name} within {timeout:.0f} s") from None
-    finally:
-        _kill_group(proc)  # helper processes left behind by a finished browser
+    code, last = _run_printer(cmd, pdf, timeout=timeout, name=page_path.name, what=exe,
+                              env={**os.environ, "HOME": str(profile)})
     ok = pdf.is_file() and pdf.stat().st_size > 0 and pdf.read_bytes()[:5] == b"%PDF-"
-    if proc.returncode != 0 or not ok:
+    if code != 0 or not ok:
         pdf.unlink(missing_ok=True)
-        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
-        detail = lines[-1] if lines else "no output"
-        raise PdfError(f"chromium could not print {name} (exit {proc.returncode}): {detail}")
+        raise PdfError(f"chromium could not print {page_path.name} (exit {code}): {last or 'no output'}")
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
