@@ -321,3 +321,30 @@ def test_cli_kpis_takes_every_metric_option_and_prints_the_report_tables(stores)
                          (["--option", "nonsense"], "expected KEY=VALUE")):
         result = CliRunner().invoke(main, ["kpis", "--practice", "small", "--data-root", str(stores), *bad])
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_duckdb_reads_a_store_written_before_a_column_existed(tmp_path):
+    """A store from an older rcmkit lacks a column the schema gained since (claim_line_details.diagnosis_pointers
+    came with the scrubber): DuckDB reads it as typed NULLs, as the pandas loader does, instead of failing to
+    bind the column."""
+    import pyarrow.parquet as pq
+
+    practice = demo.generate(n_claims=40, seed=3)
+    details = practice["claim_lines"][["submission_id", "line_number"]].copy()
+    for col in ("procedure_qualifier", "revenue_code", "unit_basis", "place_of_service", "line_control_number"):
+        details[col] = None
+    details["rendering_npi"], details["diagnosis_pointers"] = "1234567893", "1"
+    practice["claim_line_details"] = schema.conform("claim_line_details", details)
+    _save(tmp_path, "old", practice)
+    files = store.committed_paths(tmp_path, "old", ["claim_line_details"])["claim_line_details"]
+    assert files
+    for f in files:  # the file as the older version wrote it: without the newer column
+        table = pq.read_table(f)
+        assert "diagnosis_pointers" in table.column_names
+        pq.write_table(table.drop_columns(["diagnosis_pointers"]), f)
+    rel = engine.open_tables(tmp_path, "old", "duckdb", names=["claim_line_details"])["claim_line_details"]
+    assert rel.columns == schema.TABLES["claim_line_details"].names
+    frame = rel.df()
+    assert len(frame) == len(practice["claim_line_details"]) > 0
+    assert frame["diagnosis_pointers"].isna().all()
+    assert frame["rendering_npi"].notna().any()  # the other columns are read as written

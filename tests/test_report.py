@@ -107,6 +107,10 @@ def test_executed_notebook_and_run_log(demo_report, expected):
     assert run["notebook"]["sha256"] == hashlib.sha256(NOTEBOOK.read_bytes()).hexdigest()
     assert run["started_at"] <= run["finished_at"] and run["started_at"].endswith("Z")
     assert run["outputs"]["html"] == "monthly_report.html" and run["outputs"]["slides"] == "monthly_report.slides.html"
+    # where the time went; the packaged notebook writes the deck from its model, so the runner builds no second
+    # model for it (no "slides" step)
+    assert {"notebook", "html"} <= set(run["timings"]) and "slides" not in run["timings"]
+    assert 0 < run["timings"]["notebook"] <= run["seconds"]
     assert re.fullmatch(r"[0-9a-f]{64}", run["fingerprint"])
 
 
@@ -649,6 +653,8 @@ def test_report_without_chromium_still_publishes_html(demo_root, tmp_path, monke
     assert not (result.report_dir / "monthly_report.pdf").exists()
     run = json.loads(result.run.read_text())
     assert run["outputs"]["pdf"] is None and run["notes"] == ["PDF skipped: chromium not found"]
+    # a custom notebook that writes no deck: the runner builds one from the report model
+    assert run["outputs"]["slides"] == "monthly_report.slides.html" and "slides" in run["timings"]
 
 
 # --------------------------------------------------------------------------------------------- issue #16: client pieces

@@ -199,11 +199,24 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
             import duckdb
 
             con = duckdb.default_connection()
-            out[n] = (con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
-                      .select(*wanted) if files else con.from_arrow(empty))
+            if not files:
+                out[n] = con.from_arrow(empty)
+                continue
+            rel = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+            # a column added to the schema after these files were written (a store from an older rcmkit)
+            # reads as typed NULLs, as the pandas loader gives it
+            types = dict(zip(con.from_arrow(empty).columns, con.from_arrow(empty).types))
+            out[n] = rel.select(*[c if c in rel.columns else duckdb.SQLExpression(f'CAST(NULL AS {types[c]}) AS "{c}"')
+                                  for c in wanted])
         else:
-            out[n] = session.read.parquet(*[str(f) for f in files]).select(*wanted) if files else \
-                session.createDataFrame(empty)
+            if not files:
+                out[n] = session.createDataFrame(empty)
+                continue
+            from pyspark.sql import functions as F
+
+            frame = session.read.parquet(*[str(f) for f in files])
+            kinds = dict(session.createDataFrame(empty).dtypes)
+            out[n] = frame.select(*[c if c in frame.columns else F.lit(None).cast(kinds[c]).alias(c) for c in wanted])
     return out
 
 

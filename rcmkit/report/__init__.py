@@ -16,11 +16,12 @@ The report's numbers are one value: :func:`build_report` computes every metric t
 Notebook helpers live in :mod:`rcmkit.present.charts` (matplotlib Figures), :mod:`rcmkit.present.tiles`
 (HTML tiles and tables), :mod:`rcmkit.present.narrative` (the executive summary), :mod:`rcmkit.report.suite` (work
 lists, the denial cohort and the other measures' definitions, shaped from the metrics) and :func:`setup_notebook`;
-:func:`write_metrics` writes ``metrics.json``. Exports (HTML, PDF, slides) are in :mod:`rcmkit.report.export`,
+:func:`write_metrics` writes ``metrics.json`` and :func:`write_deck` the slide deck. Exports (HTML, PDF, slides) are in :mod:`rcmkit.report.export`,
 the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.report.runlog`.
 """
 
 from rcmkit.report.batch import MonthlyRun, PracticeOutcome, run_monthly
+from rcmkit.report.deck import write_deck
 from rcmkit.report.model import MonthlyReport, build_report
 from rcmkit.present.narrative import ExecutiveSummary, executive_summary
 from rcmkit.report.notebook import setup_notebook
@@ -41,6 +42,7 @@ __all__ = (
     "MonthlyReport",
     "metrics_document",
     "write_metrics",
+    "write_deck",
     "setup_notebook",
     "run_monthly",
     "MonthlyRun",

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from rcmkit.present import format as fmt
 
-__all__ = ["build_deck", "deck_from_params", "kpi_cards", "SLIDE_WIDTH", "SLIDE_HEIGHT", "MAX_SLIDES"]
+__all__ = ["build_deck", "write_deck", "DECK_FILE", "deck_from_params", "kpi_cards", "SLIDE_WIDTH", "SLIDE_HEIGHT", "MAX_SLIDES"]
 
 #: The slide canvas in CSS pixels (16:9); the deck scales it to the window and prints it on 13.33 x 7.5 in pages.
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
@@ -322,6 +322,25 @@ def build_deck(report: Any, *, title: str | None = None) -> str:
                      + "</section>")
     parts.append(f"</div><script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
+
+
+#: The deck's file name in a published report folder.
+DECK_FILE = "monthly_report.slides.html"
+
+
+def write_deck(output_dir: str | os.PathLike | None, report: Any) -> str | None:
+    """Write ``report``'s deck (:func:`build_deck`) to ``<output_dir>/monthly_report.slides.html`` atomically and
+    return its path; does nothing when ``output_dir`` is None (a notebook run by hand). The report notebook calls
+    it beside :func:`rcmkit.report.write_metrics`, so the runner does not build the model a second time."""
+    if output_dir is None:
+        return None
+    from rcmkit.core import store
+
+    path = os.path.join(os.fspath(output_dir), DECK_FILE)
+    tmp = path + ".tmp"
+    store.write_file(tmp, build_deck(report).encode("utf-8"))
+    os.replace(tmp, path)
+    return path
 
 
 def deck_from_params(params: Any) -> str:

@@ -38,6 +38,7 @@ from rcmkit.report.params import ReportParams
 from rcmkit.report.record import METRICS_FILE, read_metrics
 from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, store_versions, utc_now, write_run
 from rcmkit.errors import RcmkitError
+from rcmkit.report.deck import DECK_FILE
 
 __all__ = [
     "ReportError",
@@ -60,7 +61,7 @@ KERNEL_NAME = "rcmkit"
 NOTEBOOK_FILE = "monthly_report.ipynb"
 HTML_FILE = "monthly_report.html"
 PDF_FILE = "monthly_report.pdf"
-SLIDES_FILE = "monthly_report.slides.html"
+SLIDES_FILE = DECK_FILE  # written by the notebook (rcmkit.report.deck.write_deck)
 
 Log = Callable[[str], None]
 
@@ -282,22 +283,27 @@ def run_report(
         raise ReportError(str(exc)) from None
     out_nb = staging / NOTEBOOK_FILE
     notes: list[str] = []
+    timings: dict[str, float] = {}
+
+    def timed(step: str, since: float) -> None:
+        timings[step] = time.monotonic() - since
 
     def run_log(status: str, outputs: dict | None = None, error: str | None = None) -> dict:
         return run_document(params, notebook=nb_in, status=status, started_at=started_at, finished_at=utc_now(),
                             seconds=time.monotonic() - t0, inputs=inputs, notebook_sha256=nb_sha, kernel=kernel,
-                            outputs=outputs, notes=notes, error=error, store=read)
+                            outputs=outputs, notes=notes, error=error, store=read, timings=timings)
 
     try:
         month_note = " (the last full month)" if params.month_is_default else ""
         log(f"running {nb_in.name} for practice {params.practice!r}, month {params.month}{month_note}, "
             f"kernel {kernel!r}")
+        step = time.monotonic()
         try:
             papermill.execute_notebook(
                 str(nb_in),
                 str(out_nb),
                 # output_dir "." is the staging folder (the kernel's cwd): no random path in the executed notebook
-                parameters=params.notebook_parameters("."),
+                parameters={**params.notebook_parameters("."), "slides": slides},
                 kernel_name=kernel,
                 language="python",
                 progress_bar=progress,
@@ -319,6 +325,7 @@ def run_report(
             where = f"; partial notebook kept at {kept}" if kept else ""
             raise ReportError(message + where) from exc
 
+        timed("notebook", step)
         metrics = staging / METRICS_FILE
         if not metrics.is_file():
             message = (f"the notebook ran but wrote no {METRICS_FILE} (it must call rcmkit.report.write_metrics "
@@ -333,6 +340,7 @@ def run_report(
         nb = _without_timestamps(nbformat.read(out_nb, as_version=4), final / NOTEBOOK_FILE)
         _named(_write_notebook, out_nb)(nb, out_nb)
         log("exporting HTML")
+        step = time.monotonic()
         title = params.title or f"{params.practice_name or params.practice} monthly report {params.month}"
         html, n_stderr = notebook_to_html(nb, title=title)
         if n_stderr:
@@ -341,11 +349,17 @@ def run_report(
         if ext:
             log(f"note: the HTML refers to {len(ext)} external resource(s), e.g. {ext[0]}")
         _named(store.write_file, staging / HTML_FILE)(staging / HTML_FILE, html.encode("utf-8"))
+        timed("html", step)
         outputs = {"notebook": NOTEBOOK_FILE, "html": HTML_FILE, "metrics": METRICS_FILE, "pdf": None, "slides": None}
-        if slides:
+        if not slides:
+            (staging / SLIDES_FILE).unlink(missing_ok=True)
+        elif (staging / SLIDES_FILE).is_file():  # the packaged notebook writes the deck from its report model
+            outputs["slides"] = SLIDES_FILE
+        else:  # a custom notebook that does not: build the model again for the deck
             from rcmkit.report.deck import deck_from_params
 
             log("building the slide deck")
+            step = time.monotonic()
             try:
                 deck = deck_from_params(params)
             except (ValueError, LookupError, RcmkitError) as exc:  # data a custom notebook took, the model does not
@@ -354,7 +368,9 @@ def run_report(
             else:
                 _named(store.write_file, staging / SLIDES_FILE)(staging / SLIDES_FILE, deck.encode("utf-8"))
                 outputs["slides"] = SLIDES_FILE
+            timed("slides", step)
         if pdf:
+            step = time.monotonic()
             try:
                 from rcmkit.present.format import month_label
 
@@ -368,6 +384,7 @@ def run_report(
             except PdfError as exc:
                 notes.append(f"PDF failed: {exc}")
                 log(notes[-1])
+            timed("pdf", step)
         _named(write_run, staging / RUN_FILE)(staging, run_log("ok", outputs))
 
         try:

@@ -67,9 +67,10 @@ def run_document(
     params: ReportParams, *, notebook: str | os.PathLike, status: str, started_at: str, finished_at: str,
     seconds: float, inputs: Mapping[str, str] | None = None, notebook_sha256: str | None = None,
     kernel: str | None = None, outputs: Mapping[str, str | None] | None = None, notes: list[str] | None = None,
-    error: str | None = None, store: Mapping[str, Any] | None = None,
+    error: str | None = None, store: Mapping[str, Any] | None = None, timings: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """run.json's content; ``store``: the snapshot the report read (:func:`store_versions`)."""
+    """run.json's content; ``store``: the snapshot the report read (:func:`store_versions`); ``timings``: seconds
+    per step of the run (notebook, html, slides, pdf), where the time went."""
     from rcmkit import __version__
 
     inputs = input_hashes(params.data_root, params.practice) if inputs is None else dict(inputs)
@@ -91,6 +92,7 @@ def run_document(
         "started_at": started_at,
         "finished_at": finished_at,
         "seconds": round(seconds, 2),
+        "timings": {k: round(v, 2) for k, v in (timings or {}).items()},
         "outputs": dict(outputs or {}),
         "notes": list(notes or []),
     }
