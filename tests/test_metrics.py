@@ -278,6 +278,83 @@ def test_trend_is_history_not_rebucketed(t):
     assert (taken.loc["2026-03", "ar_total"], taken.loc["2026-02", "ar_total"]) == (-1.0, 1400.00)
 
 
+TREND_VARIANTS = [MetricOptions(), MetricOptions(aging_basis="submission_date", aged_over_days=90,
+                                                 days_in_ar="gross_12m", denial_policy="at_remit")]
+
+
+def _demo_tables():
+    from rcmkit import demo
+
+    tables = demo.generate(n_claims=300, seed=5)
+    return {**tables, "ledger": build_ledger(tables)}
+
+
+def test_balances_of_many_dates_equal_each_date_alone(t):
+    """balances_at (one pass over the ledger for every date) gives, for each date, exactly the balances of that
+    date alone, which are the sums of the ledger rows posted by then (test above): month ends, mid-month days,
+    a day before any posting and a day after the last."""
+    for options in TREND_VARIANTS:
+        _assert_balances_at(t, options, "small")
+
+
+@pytest.mark.parametrize("options", TREND_VARIANTS, ids=["default", "variant"])
+def test_balances_of_many_dates_on_a_demo(options):
+    """The same on a 300-claim demo, whose reversals close balances that later reopen (two of them)."""
+    _assert_balances_at(_demo_tables(), options, "demo300")
+
+
+def _assert_balances_at(tables, options, practice):
+    from rcmkit.metrics.ar import balances_at
+
+    dates = [pd.Timestamp(d) for d in ("2024-12-31", "2025-11-15", "2026-01-31", "2026-02-01", "2026-02-28",
+                                       "2026-03-15", "2026-06-30", "2026-10-31", "2027-12-31")]
+    many = engine.collect(balances_at(tables, dates, options))
+    assert set(many.columns) >= {"as_of_index", "claim_id", "responsible", "balance_cents", "age_days", "bucket"}
+    key = ["claim_id", "responsible"]
+    seen_nonempty = 0
+    for i, d in enumerate(dates):
+        alone = ar_balances(tables, d, options).reset_index(drop=True)
+        got = many[many["as_of_index"] == i].drop(columns="as_of_index").sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[alone.columns.tolist()], alone, check_dtype=False, check_categorical=False,
+                                      obj=f"{practice} {d.date()}")
+        # and the balances are the truncated ledger's sums (independent of the one-pass bookkeeping)
+        if options.denial_policy == "keep_in_ar":
+            ledger = engine.collect(engine.lazy(tables["ledger"]))
+            cut = ledger[ledger["posted_on"] <= d]
+            sums = cut.groupby(key)["amount_cents"].sum()
+            assert dict(zip(zip(got["claim_id"], got["responsible"]), got["balance_cents"])) == \
+                {k: v for k, v in sums.items() if v != 0}
+        seen_nonempty += len(got) > 0
+    assert len(many[many["as_of_index"] == 0]) == 0 and seen_nonempty >= 5
+    with pytest.raises(ValueError, match="ascending"):
+        balances_at(tables, [dates[1], dates[0]], options)
+
+
+def test_trend_equals_each_month_alone(t):
+    """kpi_trend (one pass for the month-end balances of all months) equals monthly_kpis called month by month,
+    every KPI of every month."""
+    for options in TREND_VARIANTS:
+        _assert_trend_is_each_month(t, MONTH, options, "small")
+
+
+@pytest.mark.parametrize("options", TREND_VARIANTS, ids=["default", "variant"])
+def test_trend_equals_each_month_alone_on_a_demo(options):
+    _assert_trend_is_each_month(_demo_tables(), "2026-10", options, "demo300")
+
+
+def _assert_trend_is_each_month(tables, month, options, practice):
+    trend = kpi_trend(tables, month, months=7, options=options).set_index("month")
+    assert len(trend) == 7
+    for m in trend.index:
+        alone = monthly_kpis(tables, m, options)
+        for key, kpi in alone.items():
+            got = trend.loc[m, key]
+            if kpi.value is None or pd.isna(got):
+                assert kpi.value is None and pd.isna(got), (m, key)
+            else:
+                assert got == pytest.approx(kpi.value, rel=1e-12, abs=1e-12), (practice, m, key)
+
+
 def test_inputs_are_not_mutated(t):
     before = {k: v.copy(deep=True) for k, v in t.items()}
     monthly_kpis(t, MONTH, MetricOptions(denial_policy="at_remit"))

@@ -14,11 +14,13 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, date_value, day_number, int_sum, lazy, lazy_tables, materialize, on_or_before
+from rcmkit.core.engine import (
+    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize, on_or_before,
+)
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
-           "balances_frame", "ledger_months", "money_source", "posted_in"]
+           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in"]
 
 #: The A/R aging buckets (days since the aging start), in order: the one definition the charts and tables use.
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
@@ -56,22 +58,47 @@ def _bucket(age: nw.Expr) -> nw.Expr:
 def balances_frame(tables: Mapping[str, Any], as_of: pd.Timestamp, options: MetricOptions) -> nw.LazyFrame:
     """:func:`ar_balances` as a lazy frame on the tables' engine (what the A/R metrics aggregate). The A/R
     functions take it as ``balances=`` when the caller has it for the month's end (every window they use ends
-    there), so a KPI set computes the balances once."""
-    as_of = pd.Timestamp(as_of)
+    there), so a KPI set computes the balances once. The balances of one date: :func:`balances_at`."""
+    return balances_at(tables, [as_of], options).drop("as_of_index")
+
+
+def balances_at(tables: Mapping[str, Any], dates, options: MetricOptions) -> nw.LazyFrame:
+    """The open balances of several dates in one pass over the ledger: :func:`ar_balances`' rows for each date
+    of ``dates`` (ascending, distinct), told apart by ``as_of_index`` (the date's position in ``dates``).
+
+    Each ledger row counts from the first of the dates on or after its posting day; the rows of a (claim,
+    responsible party) are summed per date and accumulated in date order, and a running balance holds until the
+    party's next date with postings. A 12-month trend thus reads the ledger once instead of twelve times. The one
+    definition of a balance: :func:`balances_frame` is this with one date."""
+    dates = [pd.Timestamp(d) for d in dates]
+    if not dates or any(b <= a for a, b in zip(dates, dates[1:])):
+        raise ValueError(f"dates must be distinct and ascending, got {[str(d.date()) for d in dates]}")
     ledger = lazy(ledger_for(tables, options))
     claims = lazy_tables(tables, ["claims"])["claims"]
-    posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
-    bal = (posted.group_by("claim_id", "responsible").agg(int_sum("amount_cents", "balance_cents"))
-           .filter(nw.col("balance_cents") != 0))
-    # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting.
+    index = nw.lit(len(dates))  # posted after the last date: counts for none
+    for i, d in reversed(list(enumerate(dates))):
+        index = nw.when(on_or_before(ledger, "posted_on", d)).then(nw.lit(i)).otherwise(index)
+    posted = ledger.with_columns(_i=index.cast(nw.Int64)).filter(nw.col("_i") < len(dates))
+    steps = (posted.group_by("claim_id", "responsible", "_i").agg(int_sum("amount_cents", "_step"))
+             .with_columns(balance_cents=nw.col("_step").cum_sum().over("claim_id", "responsible", order_by="_i")
+                           .cast(nw.Int64),
+                           _until=nw.col("_i").shift(-1).over("claim_id", "responsible", order_by="_i")
+                           .fill_null(len(dates)).cast(nw.Int64))
+             .filter(nw.col("balance_cents") != 0))
+    as_of_days = [(d.normalize() - pd.Timestamp("1970-01-01")).days for d in dates]
+    grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_as_of_day": as_of_days}, dtype="int64"), ledger)
+    bal = (steps.join(grid, how="cross")
+           .filter(nw.col("_i") <= nw.col("as_of_index"), nw.col("as_of_index") < nw.col("_until"))
+           .select("claim_id", "responsible", "balance_cents", "as_of_index", "_as_of_day"))
+    # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting (its earliest row, so
+    # on or before every date it has a balance at).
     first_post = posted.group_by("claim_id").agg(nw.col("posted_on").min().alias("first_posted_on"))
     bal = (bal.join(_claim_dates(claims), on="claim_id", how="left")
            .join(first_post, on="claim_id", how="left"))
     start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
-    as_of_day = (as_of.normalize() - pd.Timestamp("1970-01-01")).days
-    age = nw.lit(as_of_day) - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
+    age = nw.col("_as_of_day") - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
     return (bal.with_columns(age_days=age.cast(nw.Int64)).with_columns(bucket=_bucket(nw.col("age_days")))
-            .drop("first_posted_on"))
+            .drop("first_posted_on", "_as_of_day"))
 
 
 def ar_balances(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import pandas as pd
 
 from rcmkit.core.engine import lazy, materialize
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics import registry
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, month_window
-from rcmkit.metrics.ar import ar_aging, balances_frame, ledger_months
+from rcmkit.metrics.ar import ar_aging, balances_at, balances_frame, ledger_months
 from rcmkit.metrics.denials import denial_reasons, first_adjudications_frame, in_month
 from rcmkit.metrics.registry import MonthContext
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
@@ -102,15 +103,17 @@ def kpi_trend(
     end = pd.Period(month_window(month).end, freq="M")
     tables = prepare(tables, options)
     known = dict(known or {})
-    first = None
-    rows = []
-    for p in pd.period_range(end - (months - 1), end, freq="M"):
-        kpis = known.get(str(p))
-        if kpis is None:
-            if first is None:
-                first = materialize(first_adjudications_frame(tables, options))  # the same for every month
-            kpis = monthly_kpis(tables, str(p), options, first=first)
-        rows.append({"month": str(p), **{k: v.value for k, v in kpis.items()}})
+    todo = [str(p) for p in pd.period_range(end - (months - 1), end, freq="M") if str(p) not in known]
+    if todo:
+        # what every month needs, in one pass each: the first adjudications (the same for every month) and the
+        # month-end balances of all the months (balances_at reads the ledger once)
+        first = materialize(first_adjudications_frame(tables, options))
+        balances = materialize(balances_at(tables, [month_window(m).end for m in todo], options))
+        for i, m in enumerate(todo):
+            own = balances.filter(nw.col("as_of_index") == i).drop("as_of_index")
+            known[m] = monthly_kpis(tables, m, options, first=first, balances=own)
+    rows = [{"month": str(p), **{k: v.value for k, v in known[str(p)].items()}}
+            for p in pd.period_range(end - (months - 1), end, freq="M")]
     return pd.DataFrame(rows)
 
 
