@@ -355,6 +355,40 @@ def _assert_trend_is_each_month(tables, month, options, practice):
                 assert got == pytest.approx(kpi.value, rel=1e-12, abs=1e-12), (practice, m, key)
 
 
+def test_prepared_tables_derive_first_adjudications_once(t, monkeypatch):
+    """The remittances' flags and each claim's first adjudication are computed once per prepared tables, however
+    many KPIs and months read them (the report's trend reads them for every month), and the memo gives the
+    hand-computed numbers (March: 2 of 5 clean, 2 of 5 initially denied)."""
+    from rcmkit.metrics import denials
+    from rcmkit.metrics.summary import kpi_suite, prepare
+
+    calls = {"flags": 0, "first": 0}
+    flags, first = denials._remit_flags_frame, denials._first_adjudications_frame
+
+    def counted_flags(*a, **k):
+        calls["flags"] += 1
+        return flags(*a, **k)
+
+    def counted_first(*a, **k):
+        calls["first"] += 1
+        return first(*a, **k)
+
+    monkeypatch.setattr(denials, "_remit_flags_frame", counted_flags)
+    monkeypatch.setattr(denials, "_first_adjudications_frame", counted_first)
+    prepared = prepare(t, MetricOptions())
+    suite = kpi_suite(prepared, MONTH)
+    kpi_trend(prepared, MONTH, months=3, known={MONTH: suite["kpis"]})
+    denial_reasons(prepared, MONTH)
+    assert calls == {"flags": 1, "first": 1}
+    assert (suite["kpis"]["clean_claim_rate"].numerator, suite["kpis"]["clean_claim_rate"].denominator) == (2, 5)
+    assert suite["kpis"]["initial_denial_rate"].numerator == 2
+    # another denial scope is another intermediate; new tables start a new memo
+    kpi_suite(prepared, MONTH, MetricOptions(denial_scope="full"))
+    assert calls == {"flags": 1, "first": 2}
+    kpi_suite(prepare(t, MetricOptions()), MONTH)
+    assert calls == {"flags": 2, "first": 3}
+
+
 def test_inputs_are_not_mutated(t):
     before = {k: v.copy(deep=True) for k, v in t.items()}
     monthly_kpis(t, MONTH, MetricOptions(denial_policy="at_remit"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import narwhals as nw
 import pandas as pd
@@ -210,6 +210,16 @@ class Prepared(Mapping[str, Any]):
         self._tables = dict(tables)
         self.denial_policy = denial_policy
         self.ledger_months = ledger_months
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s result, computed once for these tables: for intermediates that many metrics derive
+        from the same tables (the remittances' denial flags, each claim's first adjudication). ``key`` names
+        the intermediate and every option it depends on. The tables never change, so neither does the result;
+        :meth:`replace` starts a new memo."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def __getitem__(self, name: str) -> Any:
         return self._tables[name]

@@ -206,6 +206,13 @@ def money_source(tables: Mapping[str, Any], options: MetricOptions):
 def posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
     """The sum of ledger amounts of ``kinds`` posted within ``window`` (whole months), in cents. ``source``: the
     ledger, or its :func:`ledger_months`."""
+    if isinstance(source, pd.DataFrame) and "_ym" in source.columns:  # the prepared monthly sums: plain arrays
+        first, last = window.start.year * 12 + window.start.month - 1, window.end.year * 12 + window.end.month - 1
+        if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
+            raise ValueError(f"monthly sums need a window of whole months, got {window}")
+        ym = source["_ym"].to_numpy()
+        rows = (ym >= first) & (ym <= last) & source["kind"].isin(kinds).to_numpy()
+        return as_int(source["amount_cents"].to_numpy()[rows].sum())
     frame = lazy(source)
     if "_ym" in frame.columns:
         first, last = window.start.year * 12 + window.start.month - 1, window.end.year * 12 + window.end.month - 1

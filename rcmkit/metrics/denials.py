@@ -14,10 +14,10 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, materialize, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.metrics._common import KPI, MetricOptions, as_int, isin, month_window, pandas_only, ratio
+from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, isin, month_window, pandas_only, ratio
 from rcmkit.metrics.ar import claim_first_submissions, first_rows
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
@@ -28,7 +28,14 @@ DENIED_STATUS = "4"
 
 
 def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
-    """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily."""
+    """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily
+    (computed once per :class:`~rcmkit.metrics.Prepared` tables)."""
+    if isinstance(tables, Prepared):
+        return tables.memo("remit_flags", lambda: materialize(_remit_flags_frame(tables)))
+    return _remit_flags_frame(tables)
+
+
+def _remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     t = lazy_tables(tables, ["remittances", "adjustments"])
     remits = t["remittances"].filter(~nw.col("status_code").is_in([REVERSAL_STATUS, *NON_PAYMENT_STATUSES]))
     # flags of every remittance; the join below keeps the adjudications'
@@ -53,7 +60,15 @@ def remit_flags(tables: Mapping[str, Any]) -> pd.DataFrame:
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
     """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column): the one
-    computation of first adjudications, which the KPIs filter to their month with :func:`in_month`."""
+    computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (computed once
+    per :class:`~rcmkit.metrics.Prepared` tables and denial scope)."""
+    if isinstance(tables, Prepared):
+        return tables.memo(("first_adjudications", options.denial_scope),
+                           lambda: materialize(_first_adjudications_frame(tables, options)))
+    return _first_adjudications_frame(tables, options)
+
+
+def _first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions) -> nw.LazyFrame:
     t = lazy_tables(tables, ["claims"])
     # Same-day ties go to the earlier event in the 835 (file, CLP segment number as an integer), not to the lower
     # remit_id string ('...:102' < '...:92'): rcmkit.core.ledger.event_order, as sortable columns for every engine.

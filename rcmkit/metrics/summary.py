@@ -7,7 +7,7 @@ from typing import Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import lazy, materialize
+from rcmkit.core.engine import collect, lazy, materialize
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics import registry
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, month_window
@@ -56,7 +56,8 @@ def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricO
     if out.get("adjustments") is not None and "treatment" not in lazy(out["adjustments"]).columns:
         # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
         out["adjustments"] = classify_adjustments(out["adjustments"])
-    return Prepared(out, options.denial_policy, ledger_months=materialize(ledger_months(ledger)))
+    # the monthly sums are small (kinds x months) on every engine: held as a pandas frame, summed without a query
+    return Prepared(out, options.denial_policy, ledger_months=collect(ledger_months(ledger)))
 
 
 def monthly_kpis(
