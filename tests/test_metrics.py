@@ -362,8 +362,17 @@ def test_prepared_tables_derive_first_adjudications_once(t, monkeypatch):
     from rcmkit.metrics import denials
     from rcmkit.metrics.summary import kpi_suite, prepare
 
+    from rcmkit.metrics import ar
+
     calls = {"flags": 0, "first": 0}
     flags, first = denials._remit_flags_frame, denials._first_adjudications_frame
+    balances = ar._balances_at
+
+    def counted_balances(*a, **k):
+        calls["balances"] = calls.get("balances", 0) + 1
+        return balances(*a, **k)
+
+    monkeypatch.setattr(ar, "_balances_at", counted_balances)
 
     def counted_flags(*a, **k):
         calls["flags"] += 1
@@ -379,6 +388,9 @@ def test_prepared_tables_derive_first_adjudications_once(t, monkeypatch):
     suite = kpi_suite(prepared, MONTH)
     kpi_trend(prepared, MONTH, months=3, known={MONTH: suite["kpis"]})
     denial_reasons(prepared, MONTH)
+    assert calls.pop("balances") == 2  # the month's end (KPIs, aging), then the trend's other months in one pass
+    assert ar_balances(prepared, "2026-03-31")["balance_cents"].clip(lower=0).sum() == 49000  # the memo's
+    assert "balances" not in calls
     assert calls == {"flags": 1, "first": 1}
     assert (suite["kpis"]["clean_claim_rate"].numerator, suite["kpis"]["clean_claim_rate"].denominator) == (2, 5)
     assert suite["kpis"]["initial_denial_rate"].numerator == 2
@@ -386,7 +398,7 @@ def test_prepared_tables_derive_first_adjudications_once(t, monkeypatch):
     kpi_suite(prepared, MONTH, MetricOptions(denial_scope="full"))
     assert calls == {"flags": 1, "first": 2}
     kpi_suite(prepare(t, MetricOptions()), MONTH)
-    assert calls == {"flags": 2, "first": 3}
+    assert calls == {"flags": 2, "first": 3, "balances": 1}
 
 
 def test_inputs_are_not_mutated(t):

@@ -73,6 +73,13 @@ def balances_at(tables: Mapping[str, Any], dates, options: MetricOptions) -> nw.
     dates = [pd.Timestamp(d) for d in dates]
     if not dates or any(b <= a for a, b in zip(dates, dates[1:])):
         raise ValueError(f"dates must be distinct and ascending, got {[str(d.date()) for d in dates]}")
+    if isinstance(tables, Prepared):  # the work lists, the KPIs and the aging ask for the same month end
+        return tables.memo(("balances", tuple(dates), options.denial_policy, options.aging_basis),
+                           lambda: materialize(_balances_at(tables, dates, options)))
+    return _balances_at(tables, dates, options)
+
+
+def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: MetricOptions) -> nw.LazyFrame:
     ledger = lazy(ledger_for(tables, options))
     claims = lazy_tables(tables, ["claims"])["claims"]
     index = nw.lit(len(dates))  # posted after the last date: counts for none
