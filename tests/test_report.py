@@ -345,7 +345,7 @@ def test_committed_notebook_is_clean_and_thin():
             assert op not in src, f"computation in the notebook ({op!r}); move it into rcmkit: {c.source!r}"
     params = {ln.split(":")[0].split("=")[0].strip() for ln in code[0].source.splitlines() if ln and ln[0].isalpha()}
     assert params == {"practice", "data_root", "month", "output_dir", "title", "practice_name", "metric_options",
-                      "benchmark_overrides", "store_version"}
+                      "benchmark_overrides", "store_version", "slides"}
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= 10  # prose between the sections
     # slide metadata on every cell: setup cells skipped, one KPI view per slide
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]

@@ -329,3 +329,42 @@ def test_caught_denials_are_the_months_initial_denials(report):
     assert (c.loc["any rule", "claims"], c.loc["not caught", "claims"]) == (0, 2)
     assert c.loc["not caught", "billed_cents"] == 25000 + 8000
     assert c["claims"].sum() == report.kpis["initial_denial_rate"].numerator
+
+
+@pytest.mark.slow
+def test_report_on_duckdb_equals_the_report_on_pandas(tmp_path):
+    """The report model built on DuckDB tables (what a large practice's report runs on) carries the same numbers
+    as on pandas: every KPI, the trend, metrics.json, and the sections computed in pandas from the tables
+    collected once (work lists, scorecard, forecast, the scrub's caught denials) are there too."""
+    pytest.importorskip("duckdb")
+    from rcmkit.core import engine, store
+    from rcmkit.core.ledger import build_ledger
+    from rcmkit.metrics import _common
+
+    tables = small_tables()
+    tables["ledger"] = build_ledger(tables)
+    store.save_tables(tmp_path, "small", tables)
+    on_pandas = build_report(engine.open_tables(tmp_path, "small", "pandas"), MONTH, practice="small")
+    collected = []
+    real = _common.as_pandas
+
+    def counted(t):
+        out = real(t)
+        if out is not t:
+            collected.append(id(out))
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_common, "as_pandas", counted)
+        mp.setattr(model_module, "as_pandas", counted)
+        on_duckdb = build_report(engine.open_tables(tmp_path, "small", "duckdb"), MONTH, practice="small")
+    assert collected and len(set(collected)) == 1  # the tables were collected to pandas once, for every section
+    assert json.dumps(on_duckdb.metrics_document(), sort_keys=True, default=str) == json.dumps(
+        on_pandas.metrics_document(), sort_keys=True, default=str)
+    assert on_duckdb.kpis["ar_total"].value == 490.0
+    pd.testing.assert_frame_equal(on_duckdb.trend, on_pandas.trend)
+    for part in ("aging", "scorecard", "providers", "denial_rates_by_code", "payer_mix", "caught_denials"):
+        pd.testing.assert_frame_equal(getattr(on_duckdb, part), getattr(on_pandas, part), check_dtype=False,
+                                      obj=part)
+    assert on_duckdb.cash_forecast is not None
+    pd.testing.assert_frame_equal(on_duckdb.forecast_weeks, on_pandas.forecast_weeks, check_dtype=False)

@@ -10,8 +10,8 @@ lazy engine's tables first. What other packages share (:class:`Prepared`, :func:
 """
 
 from rcmkit.metrics._common import (
-    EVENT_DATES, KPI, MetricOptions, Prepared, Window, last_full_month, latest_event, ledger_for, month_window,
-    parse_month, ratio, with_tables,
+    EVENT_DATES, KPI, MetricOptions, Prepared, Window, as_pandas, first_ledger_month, last_full_month, latest_event,
+    ledger_for, month_window, parse_month, ratio, with_tables,
 )
 from rcmkit.metrics.ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from rcmkit.metrics.benchmarks import STATUSES, benchmark_status
@@ -31,7 +31,8 @@ from rcmkit.metrics.summary import SUITE_COLUMNS, definitions_used, kpi_suite, k
 from rcmkit.metrics import registry
 
 __all__ = [
-    "KPI", "MetricOptions", "Prepared", "Window", "last_full_month", "latest_event", "ledger_for", "month_window",
+    "KPI", "MetricOptions", "Prepared", "Window", "as_pandas", "first_ledger_month", "last_full_month",
+    "latest_event", "ledger_for", "month_window",
     "parse_month", "ratio", "with_tables", "EVENT_DATES",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",

@@ -181,6 +181,22 @@ def latest_event(tables: Mapping[str, Any]) -> pd.Timestamp:
     return max(dates)
 
 
+def first_ledger_month(tables: Mapping[str, Any]) -> str | None:
+    """The month ('YYYY-MM') of the ledger's first posting, on any engine (None without ledger rows): months
+    before it have no data, so a comparison leaves them empty rather than showing zeros."""
+    months = getattr(tables, "ledger_months", None)
+    if isinstance(months, pd.DataFrame) and "_ym" in months.columns:  # prepared tables: their monthly sums
+        if not len(months):
+            return None
+        ym = int(months["_ym"].min())
+        return f"{ym // 12:04d}-{ym % 12 + 1:02d}"
+    ledger = tables.get("ledger")
+    if ledger is None:
+        return None
+    value = collect(lazy(ledger).select(nw.col("posted_on").min()))["posted_on"].iloc[0]
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m")
+
+
 def last_full_month(tables: Mapping[str, Any]) -> str:
     """The last calendar month that the data covers completely, as 'YYYY-MM', on any engine.
 
@@ -268,6 +284,20 @@ def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd
     return like(build_ledger(sources, denial_policy=options.denial_policy), template)
 
 
+def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
+    pandas only. Prepared tables are collected once, into prepared tables with a memo of their own, however many
+    pandas-only metrics a report calls; pandas tables are returned as they are."""
+    if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
+        return tables
+    from rcmkit.core.engine import pandas_tables
+
+    if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
+        return tables.memo("pandas", lambda: Prepared(pandas_tables(dict(tables)), tables.denial_policy,
+                                                      ledger_months=tables.ledger_months))
+    return pandas_tables(dict(tables))
+
+
 def pandas_only(func):
     """For the metrics computed in pandas only (work lists, scorecards, lags): tables on a lazy engine are
     collected first (one practice at a time). The KPI suite itself runs on every engine."""
@@ -275,12 +305,7 @@ def pandas_only(func):
 
     @functools.wraps(func)
     def wrapper(tables, *args, **kwargs):
-        if not all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
-            from rcmkit.core.engine import pandas_tables
-
-            collected = pandas_tables(dict(tables))
-            tables = tables.replace(**collected) if isinstance(tables, Prepared) else collected
-        return func(tables, *args, **kwargs)
+        return func(as_pandas(tables), *args, **kwargs)
 
     wrapper.pandas_only = True
     return wrapper

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from rcmkit.metrics import latest_event
+from rcmkit.metrics import first_ledger_month, latest_event
 from rcmkit.present import format as fmt
 from rcmkit.present.tiles import BETTER
 
@@ -343,7 +343,7 @@ def executive_summary(
     options = options or MetricOptions()
     kpis = monthly_kpis(tables, month, options) if kpis is None else kpis
     prior_month = fmt.previous_month(month)
-    first = _first_month(tables)
+    first = first_ledger_month(tables)
     if first is None or prior_month < first:
         prior = None  # no data before this month: nothing to compare with
     elif prior is None and trend is not None and "month" in trend.columns:
@@ -408,8 +408,3 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _first_month(tables: Mapping[str, pd.DataFrame]) -> str | None:
-    ledger = tables.get("ledger")
-    if ledger is None or not len(ledger):
-        return None
-    return pd.Timestamp(ledger["posted_on"].min()).strftime("%Y-%m")

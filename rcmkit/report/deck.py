@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping
 
 from rcmkit.present import format as fmt
 
-__all__ = ["build_deck", "write_deck", "DECK_FILE", "deck_from_params", "kpi_cards", "SLIDE_WIDTH", "SLIDE_HEIGHT", "MAX_SLIDES"]
+__all__ = ["build_deck", "write_deck", "DECK_FILE", "deck_from_params", "kpi_cards", "SLIDE_WIDTH", "SLIDE_HEIGHT",
+           "MAX_SLIDES"]
 
 #: The slide canvas in CSS pixels (16:9); the deck scales it to the window and prints it on 13.33 x 7.5 in pages.
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720

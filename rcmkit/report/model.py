@@ -21,9 +21,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from rcmkit.metrics import (
-    KPI, MetricOptions, adjustment_shares, benchmark_status, charge_lag, definitions_used, denial_outcomes,
-    denial_rates_by, gross_collection_rate, kpi_suite, kpi_trend, last_full_month, payments_by_payer_class,
-    unapplied_postings, unbilled_charges, underpayment_summary,
+    KPI, MetricOptions, adjustment_shares, as_pandas, benchmark_status, charge_lag, definitions_used, denial_outcomes,
+    denial_rates_by, first_ledger_month, gross_collection_rate, kpi_suite, kpi_trend, last_full_month,
+    payments_by_payer_class, unapplied_postings, unbilled_charges, underpayment_summary,
 )
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
 from rcmkit.metrics.providers import provider_summary
@@ -216,23 +216,25 @@ def build_report(
     long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts,
                            known={month: kpis})  # the suite's month is not computed again
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
-    ledger = prepared["ledger"]
-    first_month = pd.Timestamp(ledger["posted_on"].min()).strftime("%Y-%m") if len(ledger) else None
+    # The KPI suite and trend above run on the tables' engine (DuckDB for a large practice); the other sections
+    # run in pandas on the tables collected once (as_pandas), sharing one memo (first adjudications, balances).
+    pt = as_pandas(prepared)
+    first_month = first_ledger_month(pt)
     comparison = kpi_comparison(kpis, long_trend, month, first_month=first_month)
     targets = practice_targets(benchmark_overrides)
     status = benchmark_status(kpis, targets)
     aging = suite["aging"]
-    denials_open = open_denials(prepared, month, opts)
-    suspense = unapplied_postings(prepared, month)
-    summary = executive_summary(prepared, month, opts, kpis=kpis, trend=trend, status=status, practice=practice,
+    denials_open = open_denials(pt, month, opts)
+    suspense = unapplied_postings(pt, month)
+    summary = executive_summary(pt, month, opts, kpis=kpis, trend=trend, status=status, practice=practice,
                                 practice_name=practice_name, aging=aging, open_denials=denials_open,
                                 suspense=suspense, comparison=comparison)
     reasons_all = suite["denial_reasons"]
     cohort = denial_cohort_month(month)
     # payments by payer class of each trend month: the payer-mix chart, and the month's own for collections
-    payer_mix = pd.concat([payments_by_payer_class(prepared, m, opts).assign(month=m) for m in trend["month"]],
+    payer_mix = pd.concat([payments_by_payer_class(pt, m, opts).assign(month=m) for m in trend["month"]],
                           ignore_index=True)
-    collection_kpis = {"gross_collection_rate": gross_collection_rate(prepared, month, opts),
+    collection_kpis = {"gross_collection_rate": gross_collection_rate(pt, month, opts),
                        "net_collection_rate": kpis["net_collection_rate"]}
     return MonthlyReport(
         practice=practice,
@@ -241,13 +243,13 @@ def build_report(
         month=month,
         options=opts,
         data_through=data_through(tables),
-        tables=prepared,
-        colors=payer_colors(prepared["payers"]),
+        tables=pt,
+        colors=payer_colors(as_pandas(pt)["payers"]),
         kpis=kpis,
         trend=trend,
         comparison=comparison,
         payer_mix=payer_mix,
-        providers=provider_summary(prepared, month, opts),
+        providers=provider_summary(pt, month, opts),
         targets=targets,
         status=status,
         summary=summary,
@@ -256,43 +258,41 @@ def build_report(
         denial_reasons=reasons_all.head(TOP_DENIAL_REASONS).reset_index(drop=True),
         open_denials=denials_open,
         denial_cohort=cohort,
-        denial_outcomes=denial_outcomes(prepared, cohort, opts, as_of=as_of),
-        denial_rates_by_code=denial_rates_by(prepared, month, opts, by="procedure_code"),
+        denial_outcomes=denial_outcomes(pt, cohort, opts, as_of=as_of),
+        denial_rates_by_code=denial_rates_by(pt, month, opts, by="procedure_code"),
         collection_kpis=collection_kpis,
         collection_status=benchmark_status(collection_kpis, targets),
-        adjustments=adjustment_shares(prepared, month, opts),
+        adjustments=adjustment_shares(pt, month, opts),
         payments_by_class=payer_mix[payer_mix["month"] == month].drop(columns="month").reset_index(drop=True),
-        lags=charge_lag(prepared, month, opts),
-        unbilled=unbilled_charges(prepared, month, opts),
-        unbilled_prior=unbilled_charges(prepared, previous_month(month), opts),
-        scorecard=payer_scorecard(prepared, month, opts),
+        lags=charge_lag(pt, month, opts),
+        unbilled=unbilled_charges(pt, month, opts),
+        unbilled_prior=unbilled_charges(pt, previous_month(month), opts),
+        scorecard=payer_scorecard(pt, month, opts),
         reimbursement=suite["reimbursement"],
-        underpayments=underpayment_summary(prepared, month, opts),
-        worklists=worklist_summary(prepared, month, opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
+        underpayments=underpayment_summary(pt, month, opts),
+        worklists=worklist_summary(pt, month, opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
         suspense=suspense,
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
-        cash_forecast=_cash_forecast(prepared, month, opts),
-        caught_denials=_caught_denials(prepared, month),
+        cash_forecast=_cash_forecast(pt, month, opts),
+        caught_denials=_caught_denials(pt, month),
     )
 
 
-def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame | None:
+def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame:
     """The month's initially denied claims by the scrub check that would have stopped them
-    (:func:`rcmkit.scrub.caught_denials`); None when the tables are not pandas frames (the scrub runs on pandas)."""
+    (:func:`rcmkit.scrub.caught_denials`; the scrub runs on pandas: lazy tables are collected once)."""
     from rcmkit.scrub import caught_denials
 
-    if not all(isinstance(tables.get(n), pd.DataFrame) for n in ("claims", "claim_lines", "remittances")):
-        return None
-    return caught_denials(tables, month)
+    return caught_denials(as_pandas(tables), month)
 
 
 def _cash_forecast(tables: Mapping[str, Any], month: str, options: MetricOptions):
-    """The month's cash forecast and last month's check (:func:`rcmkit.forecast.report.month_forecast`); None
-    when the tables are not pandas frames (the forecast runs on pandas) or hold no ledger rows."""
+    """The month's cash forecast and last month's check (:func:`rcmkit.forecast.report.month_forecast`; the
+    forecast runs on pandas: lazy tables are collected once); None when the tables hold no ledger rows."""
     from rcmkit.forecast.report import month_forecast
 
-    ledger = tables.get("ledger")
-    if not isinstance(ledger, pd.DataFrame) or not len(ledger):
+    tables = as_pandas(tables)
+    if not len(tables["ledger"]):
         return None
     return month_forecast(tables, month, options)
