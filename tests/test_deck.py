@@ -23,8 +23,18 @@ NAME = "Small <b>Family</b> Practice"
 
 
 @pytest.fixture(scope="module")
-def report():
-    return build_report(small_tables(), "2026-03", practice="small", practice_name=NAME)
+def report(small_report):
+    """The session's small-practice model (tests/conftest.py) under a name with markup in it (the deck must
+    escape it). The executive summary names the practice too: it is built again for the new name."""
+    import dataclasses
+
+    from rcmkit.present.narrative import executive_summary
+
+    r = small_report
+    summary = executive_summary(r.tables, r.month, r.options, kpis=r.kpis, trend=r.trend, status=r.status,
+                                practice=r.practice, practice_name=NAME, aging=r.aging, open_denials=r.open_denials,
+                                suspense=r.suspense, comparison=r.comparison)
+    return dataclasses.replace(r, practice_name=NAME, summary=summary)
 
 
 @pytest.fixture(scope="module")

@@ -297,6 +297,7 @@ def test_balances_of_many_dates_equal_each_date_alone(t):
         _assert_balances_at(t, options, "small")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", TREND_VARIANTS, ids=["default", "variant"])
 def test_balances_of_many_dates_on_a_demo(options):
     """The same on a 300-claim demo, whose reversals close balances that later reopen (two of them)."""
@@ -306,8 +307,8 @@ def test_balances_of_many_dates_on_a_demo(options):
 def _assert_balances_at(tables, options, practice):
     from rcmkit.metrics.ar import balances_at
 
-    dates = [pd.Timestamp(d) for d in ("2024-12-31", "2025-11-15", "2026-01-31", "2026-02-01", "2026-02-28",
-                                       "2026-03-15", "2026-06-30", "2026-10-31", "2027-12-31")]
+    dates = [pd.Timestamp(d) for d in ("2024-12-31", "2025-11-15", "2026-02-01", "2026-02-28", "2026-03-15",
+                                       "2026-10-31", "2027-12-31")]
     many = engine.collect(balances_at(tables, dates, options))
     assert set(many.columns) >= {"as_of_index", "claim_id", "responsible", "balance_cents", "age_days", "bucket"}
     key = ["claim_id", "responsible"]
@@ -325,7 +326,7 @@ def _assert_balances_at(tables, options, practice):
             assert dict(zip(zip(got["claim_id"], got["responsible"]), got["balance_cents"])) == \
                 {k: v for k, v in sums.items() if v != 0}
         seen_nonempty += len(got) > 0
-    assert len(many[many["as_of_index"] == 0]) == 0 and seen_nonempty >= 5
+    assert len(many[many["as_of_index"] == 0]) == 0 and seen_nonempty >= 4
     with pytest.raises(ValueError, match="ascending"):
         balances_at(tables, [dates[1], dates[0]], options)
 
@@ -337,14 +338,18 @@ def test_trend_equals_each_month_alone(t):
         _assert_trend_is_each_month(t, MONTH, options, "small")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", TREND_VARIANTS, ids=["default", "variant"])
 def test_trend_equals_each_month_alone_on_a_demo(options):
-    _assert_trend_is_each_month(_demo_tables(), "2026-10", options, "demo300")
+    _assert_trend_is_each_month(_demo_tables(), "2026-10", options, "demo300", months=7)
 
 
-def _assert_trend_is_each_month(tables, month, options, practice):
-    trend = kpi_trend(tables, month, months=7, options=options).set_index("month")
-    assert len(trend) == 7
+def _assert_trend_is_each_month(tables, month, options, practice, months=4):
+    from rcmkit.metrics.summary import prepare
+
+    tables = prepare(tables, options)  # the ledger under the policy once; each month's balances stay its own
+    trend = kpi_trend(tables, month, months=months, options=options).set_index("month")
+    assert len(trend) == months
     for m in trend.index:
         alone = monthly_kpis(tables, m, options)
         for key, kpi in alone.items():
