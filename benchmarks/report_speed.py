@@ -1,0 +1,120 @@
+"""Benchmark: how long the monthly report takes, end to end and by step, against the issue's 10 s target.
+
+    .venv/bin/python benchmarks/report_speed.py                          # the demo practice in data/ (make demo)
+    .venv/bin/python benchmarks/report_speed.py --data-root data --practice demo --month 2026-10 --runs 2
+
+Two measurements, each in a fresh process so nothing is warm that a real run would not have:
+
+1. ``rcmkit report`` as a user runs it (kernel start, imports, loading the tables, the model, every chart, the
+   HTML export, the deck), without the PDF: the target is <= 10 s wall for a 25k-claim practice. The steps come
+   from the run's own run.json (``timings``).
+2. The report model alone (:func:`rcmkit.report.model.build_report`) in-process, split by section, on pandas and
+   on DuckDB tables, with a reference measured in the same run: one month's KPI suite (what every report must at
+   least compute), so the ratio says how many "suites" the whole model costs.
+
+Printed side by side: seconds, the ratio to the target or to the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_S = 10.0
+
+_MODEL = r"""
+import functools, json, sys, time
+t0 = time.perf_counter()
+from rcmkit.core import engine
+import rcmkit.report.model as M
+from rcmkit.metrics.summary import kpi_suite, prepare
+from rcmkit.metrics import MetricOptions
+imported = time.perf_counter() - t0
+root, practice, month, kind = sys.argv[1:5]
+t = time.perf_counter(); tables = engine.open_tables(root, practice, kind); load = time.perf_counter() - t
+t = time.perf_counter(); kpi_suite(prepare(tables, MetricOptions()), month); suite = time.perf_counter() - t
+tables = engine.open_tables(root, practice, kind)
+spent = {}
+def timed(name, f):
+    @functools.wraps(f)
+    def w(*a, **k):
+        s = time.perf_counter(); r = f(*a, **k); spent[name] = spent.get(name, 0) + time.perf_counter() - s; return r
+    return w
+for name in ("kpi_suite", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
+             "as_pandas", "open_denials", "provider_summary", "definitions_used"):
+    setattr(M, name, timed(name, getattr(M, name)))
+t = time.perf_counter(); M.build_report(tables, month, practice=practice); build = time.perf_counter() - t
+print(json.dumps({"import": imported, "load": load, "suite": suite, "build": build, "sections": spent}))
+"""
+
+
+def run_report(root: Path, practice: str, month: str | None, out: Path) -> dict:
+    """``rcmkit report`` (no PDF) in a child process; its wall time and run.json's step timings."""
+    out.mkdir(parents=True, exist_ok=True)
+    params = out / "params.yaml"
+    params.write_text(f"practice: {practice}\ndata_root: {root}\noutput_root: {out / 'reports'}\n"
+                      + (f"month: '{month}'\n" if month else ""), encoding="utf-8")
+    code = ("import sys; from rcmkit.report import load_params, run_report; "
+            "r = run_report(load_params(sys.argv[1]), pdf=False, progress=False, log=lambda m: None); "
+            "print(r.run)")
+    env = {**os.environ, "RCMKIT_ALLOW_OUTSIDE_ROOTS": "1"}
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, str(params)], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        sys.exit(f"rcmkit report failed:\n{proc.stderr[-2000:]}")
+    run = json.loads(Path(proc.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8"))
+    return {"wall": wall, **run.get("timings", {})}
+
+
+def model(root: Path, practice: str, month: str, kind: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _MODEL, str(root), practice, month, kind], capture_output=True,
+                          text=True, cwd=ROOT)
+    if proc.returncode:
+        sys.exit(f"build_report on {kind} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-root", default=str(ROOT / "data"))
+    ap.add_argument("--practice", default="demo")
+    ap.add_argument("--month", default=None, help="YYYY-MM (default: the practice's last full month)")
+    ap.add_argument("--runs", type=int, default=1, help="runs of each measurement; the best is printed")
+    args = ap.parse_args()
+    root = Path(args.data_root).resolve()
+    sys.path.insert(0, str(ROOT))
+    from rcmkit.core.store import load_tables
+    from rcmkit.metrics import last_full_month
+
+    month = args.month or last_full_month(load_tables(root, args.practice, ["claims", "remittances", "ledger"],
+                                                      required=False))
+    claims = len(load_tables(root, args.practice, ["claims"], required=False)["claims"])
+    print(f"practice {args.practice!r} ({claims:,} claim submissions), month {month}, best of {args.runs}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [run_report(root, args.practice, month, Path(tmp) / str(i)) for i in range(args.runs)]
+    best = min(runs, key=lambda r: r["wall"])
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in best.items() if k != "wall")
+    verdict = "PASS" if best["wall"] <= TARGET_S else f"MISS by {best['wall'] / TARGET_S:.2f}x"
+    print(f"\nrcmkit report (no PDF): {best['wall']:.1f} s wall = {best['wall'] / TARGET_S:.2f}x the {TARGET_S:.0f} s "
+          f"target: {verdict}\n  steps (run.json): {steps}")
+
+    print(f"\n{'model':<10}{'import':>8}{'load':>8}{'suite':>8}{'build':>8}{'build/suite':>13}  largest sections")
+    for kind in ("pandas", "duckdb"):
+        m = min((model(root, args.practice, month, kind) for _ in range(args.runs)), key=lambda r: r["build"])
+        top = sorted(m["sections"].items(), key=lambda kv: -kv[1])[:5]
+        print(f"{kind:<10}{m['import']:>7.1f}s{m['load']:>7.1f}s{m['suite']:>7.1f}s{m['build']:>7.1f}s"
+              f"{m['build'] / m['suite']:>12.1f}x  " + ", ".join(f"{k.strip('_')} {v:.1f}" for k, v in top))
+
+
+if __name__ == "__main__":
+    main()
