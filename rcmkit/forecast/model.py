@@ -121,6 +121,11 @@ def _days(dates: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(dates) - _EPOCH).dt.days).to_numpy(dtype=np.int64)
 
 
+def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` (unique), -1 when absent: an ``isin`` and a ``map`` in one hash look-up."""
+    return index.get_indexer(pd.Index(values.to_numpy(dtype=object), dtype=object)).astype(np.int64)
+
+
 def day_number(date) -> int:
     """A date as whole days since 1970-01-01 (the forecast's day numbers)."""
     return int((pd.Timestamp(date).normalize() - _EPOCH).days)
@@ -172,39 +177,51 @@ class Book:
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
         self._remits(get("remittances"), get("remit_lines"), get("claims"), get("claim_lines"), get("contracts"))
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
-        never = _NEVER
-        fa = pd.Series(self.fa_day, dtype="int64")
-        keys = pd.MultiIndex.from_arrays([self.ev["claim"], self.ev["party"]])
-        self.ev["fa"] = fa.reindex(keys).fillna(never).to_numpy(dtype=np.int64) if len(fa) else np.full(
-            len(day), never, dtype=np.int64)
-        keys = pd.MultiIndex.from_arrays([np.arange(n), self.charge_party])
-        self.claim_fa = fa.reindex(keys).fillna(never).to_numpy(dtype=np.int64) if len(fa) else np.full(
-            n, never, dtype=np.int64)
+        self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
+        self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._memo: dict[tuple, dict] = {}
+
+    def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
+        """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
+        out = np.full(len(claim), _NEVER, dtype=np.int64)
+        has = party >= 0
+        out[has] = self._fa_flat[claim[has] * self._n_parties + party[has]]
+        return out
 
     # ----------------------------------------------------------------------------------------- set-up
     def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
-        party_index = {p: i for i, p in enumerate(self.parties)}
-        claim_index = pd.Series(np.arange(len(self.claim_ids)), index=pd.Index(self.claim_ids, dtype=object))
-        self.fa_day = {}  # (claim, party) -> day of the payer's first adjudication
+        claim_index = pd.Index(self.claim_ids, dtype=object)
+        party_index = pd.Index(self.parties, dtype=object)
+        n = len(self.claim_ids)
+        self._n_parties = max(len(self.parties), 1)
+        # (claim, party) -> day of the payer's first adjudication, flat at claim * parties + party
+        self._fa_flat = np.full(n * self._n_parties, _NEVER, dtype=np.int64)
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
+        billed = None  # each claim's billed submission: its first that is not a void
         if claims is not None and len(claims):
-            c = claims[(claims["frequency_code"] != "8") & claims["claim_id"].isin(claim_index.index)]
-            c = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
-                "claim_id").dropna(subset=["service_from"])
-            self.service_month[c["claim_id"].map(claim_index).to_numpy(dtype=np.int64)] = pd.to_datetime(
-                c["service_from"]).dt.month.to_numpy()
+            claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id"]]
+            code = _positions(claims["claim_id"], claim_index)
+            c = claims[((claims["frequency_code"] != "8") & (code >= 0)).to_numpy(dtype=bool)]
+            billed = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
+                "claim_id")
+            dated = billed.dropna(subset=["service_from"])
+            self.service_month[_positions(dated["claim_id"], claim_index)] = pd.to_datetime(
+                dated["service_from"]).dt.month.to_numpy()
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
-            r = remits[~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))
-                       & remits["claim_id"].isin(claim_index.index) & remits["payer_id"].isin(party_index)]
-            r = r.assign(claim=r["claim_id"].map(claim_index).astype(np.int64),
-                         party=r["payer_id"].map(party_index).astype(np.int64), day=_days(r["paid_on"]))
+            remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents", "paid_cents",
+                             "patient_responsibility_cents"]]
+            claim = _positions(remits["claim_id"], claim_index)
+            party = _positions(remits["payer_id"], party_index)
+            keep = (~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
+                claim >= 0) & (party >= 0)
+            r = remits[keep].assign(claim=claim[keep], party=party[keep], day=_days(remits.loc[keep, "paid_on"]))
             first = r.sort_values(["claim", "party", "day", "remit_id"], kind="mergesort").drop_duplicates(
                 ["claim", "party"])
-            self.fa_day = dict(zip(zip(first["claim"], first["party"]), first["day"]))
+            self._fa_flat[first["claim"].to_numpy() * self._n_parties + first["party"].to_numpy()] = first[
+                "day"].to_numpy()
             self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
                                               "month": self.service_month[first["claim"].to_numpy()],
                                               "billed": first["billed_cents"].to_numpy(dtype=float),
@@ -212,22 +229,21 @@ class Book:
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
-                lines = remit_lines.merge(first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
+                lines = remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date", "billed_cents",
+                                     "paid_cents"]].merge(first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
                 lines = _with_contract(lines, contracts, "payer_id")
                 self.first_lines = pd.DataFrame({
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
                     "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
                     "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
-        # the lines of each claim's billed submission (its first that is not a void), for expected payments
+        # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
-        if claims is not None and claim_lines is not None and len(claims) and len(claim_lines):
-            c = claims[(claims["frequency_code"] != "8") & claims["claim_id"].isin(claim_index.index)]
-            c = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
-                "claim_id")
-            lines = claim_lines.merge(c[["submission_id", "claim_id", "payer_id"]], on="submission_id")
+        if billed is not None and claim_lines is not None and len(claim_lines):
+            lines = claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
+                                 "charge_cents"]].merge(billed[["submission_id", "claim_id", "payer_id"]], on="submission_id")
             lines = _with_contract(lines, contracts, "payer_id")
             self.bill_lines = pd.DataFrame({
-                "claim": lines["claim_id"].map(claim_index).to_numpy(dtype=np.int64),
+                "claim": _positions(lines["claim_id"], claim_index),
                 "code": lines["procedure_code"].astype(str).to_numpy(),
                 "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
 
