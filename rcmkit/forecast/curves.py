@@ -68,12 +68,10 @@ def claim_hazards(segment: np.ndarray, entry: np.ndarray, exit_: np.ndarray, eve
     exit_ = np.clip(exit_, 0, max_age)
     keep = exit_ >= entry
     seg, entry, exit_, event = segment[keep], entry[keep], exit_[keep], event[keep].astype(bool)
-    diff = np.zeros(n_segments * width)
-    np.add.at(diff, seg * width + entry, 1.0)
-    np.add.at(diff, seg * width + exit_ + 1, -1.0)
-    n = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1]
-    d = np.zeros(n_segments * width)
-    np.add.at(d, seg[event] * width + exit_[event], 1.0)
+    size = n_segments * width
+    diff = np.bincount(seg * width + entry, minlength=size) - np.bincount(seg * width + exit_ + 1, minlength=size)
+    n = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1].astype(float)
+    d = np.bincount(seg[event] * width + exit_[event], minlength=size).astype(float)
     return d.reshape(n_segments, width)[:, :-1], n
 
 
@@ -98,18 +96,21 @@ def money_hazards(segment: np.ndarray, age: np.ndarray, amount: np.ndarray, cash
     hi = np.clip(hi, -1, max_age)
     start = np.maximum(age, lo)
     carried = start <= hi
-    diff = np.zeros(n_segments * width)
-    np.add.at(diff, segment[carried] * width + start[carried], amount[carried])
-    np.add.at(diff, segment[carried] * width + hi[carried] + 1, -amount[carried])
+    size = n_segments * width
+    seg_c = segment[carried] * width
+    diff = _sums(seg_c + start[carried], amount[carried], size) - _sums(seg_c + hi[carried] + 1, amount[carried], size)
     balance = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1]
     seen = (age >= lo) & (age <= hi)
     credit = seen & (amount < 0)
-    out = np.zeros(n_segments * width)
-    np.add.at(out, segment[credit] * width + age[credit], -amount[credit])
-    got = np.zeros(n_segments * width)
-    np.add.at(got, segment[seen] * width + age[seen], cash[seen])
+    out = _sums(segment[credit] * width + age[credit], -amount[credit], size)
+    got = _sums(segment[seen] * width + age[seen], cash[seen], size)
     out = out.reshape(n_segments, width)[:, :-1]
     return got.reshape(n_segments, width)[:, :-1], out, np.maximum(balance + out, 0.0)
+
+
+def _sums(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """``out[j] = sum(weights[index == j])`` for ``j < size`` (np.bincount: one pass, unlike np.add.at)."""
+    return np.bincount(index, weights=weights, minlength=size).astype(float)
 
 
 def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.ndarray, horizon: int

@@ -179,7 +179,28 @@ class Book:
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
+        self._arrays()
         self._memo: dict[tuple, dict] = {}
+
+    def _arrays(self) -> None:
+        """The frames above as numpy arrays for the per-date sums (np.bincount over party and code numbers):
+        first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
+        order), codes numbered across both."""
+        fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
+        codes, uniques = pd.factorize(np.concatenate([fl["code"].to_numpy(object), bl["code"].to_numpy(object)]))
+        self._n_codes = max(len(uniques), 1)
+        self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
+                    "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
+                    "paid": fl["paid"].to_numpy(float), "contract": fl["contract"].to_numpy(float)}
+        order = np.argsort(bl["claim"].to_numpy(np.int64), kind="stable")
+        self._bl = {"claim": bl["claim"].to_numpy(np.int64)[order], "code": codes[len(fl):].astype(np.int64)[order],
+                    "charge": bl["charge"].to_numpy(float)[order], "contract": bl["contract"].to_numpy(float)[order]}
+        self._fc = {"party": fc["party"].to_numpy(np.int64), "day": fc["day"].to_numpy(np.int64),
+                    "month": fc["month"].to_numpy(np.int64), "billed": fc["billed"].to_numpy(float),
+                    "paid": fc["paid"].to_numpy(float), "pr": fc["pr"].to_numpy(float)}
+        self._ch_day = self.charges["day"].to_numpy(np.int64)
+        self._ch_party = self.charges["party"].to_numpy(np.int64)
+        self._ch_amount = self.charges["amount"].to_numpy(float)
 
     def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
         """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
@@ -343,6 +364,13 @@ def _share_table(c: _Curves, row: int) -> np.ndarray:
     return curves.cumulative_share(c.cash[row], c.exit[row], ages, _HMAX)[0]
 
 
+def _share_rows(c: _Curves, row: int, ages: np.ndarray, horizon: int) -> np.ndarray:
+    """:func:`rcmkit.forecast.curves.cumulative_share`'s cash share of balances at ``ages``, computed once per
+    distinct age (each age's row is its own: the same numbers as the whole table's rows)."""
+    u, at = np.unique(ages, return_inverse=True)
+    return curves.cumulative_share(c.cash[row], c.exit[row], u, horizon)[0][at.reshape(-1)]
+
+
 # --------------------------------------------------------------------------------------------- forecast
 def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
     """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
@@ -379,14 +407,17 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     # ---- curves: payer balances after adjudication
     rows, parent, leaf = _hierarchy(book, insured_parties)
     ins = (ev["party"] != patient) & ev["adjudicated"]
-    seg = np.array([leaf[p] for p in ev["party"][ins]], dtype=np.int64)
-    sub = {k: v[ins] for k, v in ev.items()}
-    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], sub["fa_age"] + 1), hi[ins], fo)
+    leaf_of = np.full(book._n_parties, -1, dtype=np.int64)  # party -> its row (payers only)
+    for p, row in leaf.items():
+        leaf_of[p] = row
+    seg = leaf_of[ev["party"][ins]]
+    sub = {k: ev[k][ins] for k in ("age", "amount", "cash")}
+    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins], fo)
     # ---- curves: patient balances, self-pay claims vs the patient share of insured claims
     pat = ev["party"] == patient
     self_pay = book.charge_party[ev["claim"][pat]] == patient
     pat_rows = {("all",): 0, ("self_pay",): 1, ("insured",): 2}
-    sub = {k: v[pat] for k, v in ev.items()}
+    sub = {k: ev[k][pat] for k in ("age", "amount", "cash")}
     pat_curves = _money_curves(pat_rows, np.where(self_pay, 1, 2), [-1, 0, 0], book, sub, lo_cal[pat], hi[pat], fo)
     # ---- curves: days from billing to the payer's first adjudication (Kaplan-Meier, claims censored)
     claims_known = np.nonzero((book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient))[0]
@@ -396,7 +427,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     done = fa <= T
     entry = np.maximum(st["window_start"] - c_day, 0)
     exit_ = np.where(done, fa - c_day, T - c_day)
-    km_seg = np.array([leaf[p] for p in c_party], dtype=np.int64)
+    km_seg = leaf_of[c_party]
     d, n = curves.claim_hazards(km_seg, entry, exit_, done, len(rows), MAX_AGE)
     for row in range(len(rows) - 1, -1, -1):
         if parent[row] >= 0:
@@ -409,26 +440,16 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         h_fa[row] = curves.shrink(d_s[row], n_s[row], h_fa[p] if p >= 0 else 0.0,
                                   fo.claim_weight * fo.smooth_days if p >= 0 else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
-    ratio, code_ratio, contract_ratio, pr_ratio = _ratios(book, T, st["window_start"], fo)
+    rt = _ratios(book, T, st["window_start"], fo)
     paid_factor, share_factor = _month_factors(book, T, fo)
     next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
-    # ---- today's open balances
-    bal = pd.DataFrame({"claim": ev["claim"], "party": ev["party"], "amount": ev["amount"],
-                        "fa": ev["fa"]}).groupby(["claim", "party"], sort=True).agg(amount=("amount", "sum"),
-                                                                                   fa=("fa", "min"))
-    bal = bal[bal["amount"] > 0].reset_index()
-    bal["age"] = T - book.charge_day[bal["claim"].to_numpy()]
-    bal["pending"] = (bal["party"] != patient) & (bal["fa"] > T)
-    tables: dict[str, np.ndarray] = {}
-
-    def table(kind: str, c: _Curves | None, row: int, hazard=None) -> np.ndarray:
-        if (kind, row) not in tables:
-            if hazard is not None:
-                ages = np.arange(-1, MAX_AGE + 1)
-                tables[(kind, row)] = curves.cumulative_share(hazard, hazard, ages, _HMAX)
-            else:
-                tables[(kind, row)] = _share_table(c, row)
-        return tables[(kind, row)]
+    # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
+    n_p = book._n_parties
+    sums = np.bincount(ev["claim"] * n_p + ev["party"], weights=ev["amount"], minlength=len(book.claim_ids) * n_p)
+    open_ = np.nonzero(sums > 0)[0]
+    b_claim, b_party, b_amount = open_ // n_p, open_ % n_p, sums[open_]
+    b_age = T - book.charge_day[b_claim]
+    b_pending = (b_party != patient) & (book._fa_flat[open_] > T)
 
     wins = windows(_EPOCH + pd.Timedelta(days=T))
     ends = wins["end_day"].to_numpy()
@@ -446,73 +467,90 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         parts.append((party, part, exp.sum(axis=0), var))
 
     idx = lambda ages: np.clip(ages, -1, MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
-    pat_ins_share = table("money-pat", pat_curves, 2)
-    pat_self_share = table("money-pat", pat_curves, 1)
+    pat_ins_share = _share_table(pat_curves, 2)
+    # the time to the payer's answer of claims waiting for it, at their ages (and -1: a claim about to be billed),
+    # and the patient's share that the answer creates, carried along the insured-patient curve: one batched chain
+    waiting = {}  # party -> (ages, rows of the chain)
+    for p in insured_parties:
+        m = (b_party == p) & b_pending
+        waiting[p] = np.unique(np.concatenate([[-1], b_age[m]]))
+    km = {p: curves.cumulative_share(h_fa[leaf[p]], h_fa[leaf[p]], np.clip(u, -1, MAX_AGE), _HMAX)
+          for p, u in waiting.items()}
+    all_ages = np.concatenate([waiting[p] for p in insured_parties]) if insured_parties else np.zeros(0, np.int64)
+    follows = curves.chain_share(np.concatenate([km[p][1] for p in insured_parties]) if insured_parties else
+                                 np.zeros((0, _HMAX + 1)), all_ages, lambda a: pat_ins_share[idx(a)])
+    bounds = np.cumsum([0] + [len(waiting[p]) for p in insured_parties])
+    follow_of = {p: follows[bounds[i]:bounds[i + 1]] for i, p in enumerate(insured_parties)}
     wo = []  # (bucket age, amount, expected collected within 120, within 365)
+    pending_wo = []  # (position in wo, party, ages, balances, expected paid, patient share)
     # patient balances
-    pb = bal[bal["party"] == patient]
-    if len(pb):
-        selfpay = book.charge_party[pb["claim"].to_numpy()] == patient
-        share = np.where(selfpay[:, None], pat_self_share[idx(pb["age"].to_numpy())],
-                         pat_ins_share[idx(pb["age"].to_numpy())])
-        amounts = pb["amount"].to_numpy()
+    pm = b_party == patient
+    if pm.any():
+        ages, amounts = b_age[pm], b_amount[pm]
+        selfpay = book.charge_party[b_claim[pm]] == patient
+        share = np.where(selfpay[:, None], _share_rows(pat_curves, 1, np.clip(ages, -1, MAX_AGE), _HMAX),
+                         pat_ins_share[idx(ages)])
         add(patient, "patient balance", amounts[:, None] * share, amounts)
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
                 if m.any():
-                    wo.append(_collectable(pat_curves, row, pb["age"].to_numpy()[m], amounts[m]))
+                    wo.append(_collectable(pat_curves, row, ages[m], amounts[m]))
     # payer balances after adjudication, and claims waiting for the payer
     for p in insured_parties:
         row = leaf[p]
-        ab = bal[(bal["party"] == p) & ~bal["pending"]]
-        if len(ab):
-            amounts = ab["amount"].to_numpy()
-            add(p, "payer balance after adjudication", amounts[:, None] * table("money-adj", adj_curves, row)[
-                idx(ab["age"].to_numpy())], amounts)
+        ab = (b_party == p) & ~b_pending
+        if ab.any():
+            ages, amounts = b_age[ab], b_amount[ab]
+            add(p, "payer balance after adjudication",
+                amounts[:, None] * _share_rows(adj_curves, row, np.clip(ages, -1, MAX_AGE), _HMAX), amounts)
             if writeoffs:
-                wo.append(_collectable(adj_curves, row, ab["age"].to_numpy(), amounts))
-        pb_ = bal[(bal["party"] == p) & bal["pending"]]
-        if len(pb_):
-            g_fa, dens = table("km", None, row, hazard=h_fa[row])
-            ages = pb_["age"].to_numpy()
-            claims_ = pb_["claim"].to_numpy()
+                wo.append(_collectable(adj_curves, row, ages, amounts))
+        pw = (b_party == p) & b_pending
+        if pw.any():
+            ages, claims_, balances = b_age[pw], b_claim[pw], b_amount[pw]
+            at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
-            paid = _expected_paid(book, claims_, pb_["amount"].to_numpy(), p, ratio, code_ratio, contract_ratio,
-                                  np.array([paid_factor.get((p, m), 1.0) for m in months]))
-            add(p, "awaiting payer", paid[:, None] * g_fa[idx(ages)], paid)
-            pr = book.charge_cents[claims_] * pr_ratio.get(p, 0.0) * np.array(
-                [share_factor.get((p, m), 1.0) for m in months])
-            pr = np.minimum(pr, pb_["amount"].to_numpy() - paid)
+            paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
+            add(p, "awaiting payer", paid[:, None] * km[p][0][at], paid)
+            pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
+            pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
-            follow = curves.chain_share(dens[idx(ages)], ages, lambda a: pat_ins_share[idx(a)])
-            add(patient, "patient share of claims awaiting payer", pr[:, None] * follow, pr)
+            add(patient, "patient share of claims awaiting payer", pr[:, None] * follow_of[p][at], pr)
             if writeoffs:
-                wo.append(_pending_collectable(book, ages, pb_["amount"].to_numpy(), paid, pr, h_fa[row],
-                                               pat_curves))
+                pending_wo.append((len(wo), p, ages, balances, paid, pr))
+                wo.append(None)
+    if pending_wo:
+        for i, frame in zip([w[0] for w in pending_wo], _pending_collectable(
+                [(h_fa[leaf[p]], ages, bal_, paid, pr) for _, p, ages, bal_, paid, pr in pending_wo], pat_curves)):
+            wo[i] = frame
     # new charges: the trailing daily charge rate carried through the same curves
-    ch = book.charges[(book.charges["day"] <= T) & (book.charges["day"] > T - fo.new_charge_days)]
-    daily = ch.groupby("party")["amount"].sum() / fo.new_charge_days * _seasonal_factor(book, T, fo)
-    for p, rate in daily.items():
+    ch = (book._ch_day <= T) & (book._ch_day > T - fo.new_charge_days)
+    count = np.bincount(book._ch_party[ch], minlength=n_p)
+    total = np.bincount(book._ch_party[ch], weights=book._ch_amount[ch], minlength=n_p)
+    seasonal = _seasonal_factor(book, T, fo)
+    for p in np.nonzero(count)[0].tolist():
+        rate = total[p] / fo.new_charge_days * seasonal
         if rate <= 0:
             continue
         if p == patient:
-            cum = np.concatenate([[0.0], np.cumsum(pat_self_share[0, 1:])]) * rate
+            self_share = _share_rows(pat_curves, 1, np.array([-1]), _HMAX)
+            cum = np.concatenate([[0.0], np.cumsum(self_share[0, 1:])]) * rate
             add(patient, "new charges", cum[None, :])
             continue
         if p not in leaf:
             continue
-        g_fa, dens = table("km", None, leaf[p], hazard=h_fa[leaf[p]])
-        paid_share = ratio.get(p, 0.0) * paid_factor.get((p, next_month), 1.0)
+        at = np.searchsorted(waiting[p], -1)  # the row of age -1
+        g_fa = km[p][0][at:at + 1]
+        paid_share = rt.ratio[p] * paid_factor[p, next_month]
         cum_ins = np.concatenate([[0.0], np.cumsum(g_fa[0, 1:])]) * rate * paid_share
         add(p, "new charges", cum_ins[None, :])
-        follow = curves.chain_share(dens[:1], np.array([-1]), lambda a: pat_ins_share[idx(a)])[0]
-        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * pr_ratio.get(p, 0.0) * share_factor.get(
-            (p, next_month), 1.0)
+        follow = follow_of[p][at]
+        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * rt.pr[p] * share_factor[p, next_month]
         add(patient, "new charges", cum_pat[None, :])
     detail = _detail(book, parts, wins)
     result = {"detail": detail, "writeoffs": _writeoff_frame(wo) if writeoffs else None,
-              "open_cents": float(bal["amount"].sum())}
+              "open_cents": float(b_amount.sum())}
     book._memo[key] = result
     return result
 
@@ -523,78 +561,108 @@ def _seasonal_factor(book: Book, T: int, fo: ForecastOptions) -> float:
     ``seasonal=False``."""
     if not fo.seasonal:
         return 1.0
-    c = book.charges
+    day, amount = book._ch_day, book._ch_amount
     year = T - 364  # 52 weeks: the same weekdays
     if int(book.charge_day.min()) > year - fo.new_charge_days:
         return 1.0
-    before = c.loc[(c["day"] <= year) & (c["day"] > year - fo.new_charge_days), "amount"].sum()
-    after = c.loc[(c["day"] > year) & (c["day"] <= year + _HMAX), "amount"].sum() / _HMAX * fo.new_charge_days
+    before = amount[(day <= year) & (day > year - fo.new_charge_days)].sum()
+    after = amount[(day > year) & (day <= year + _HMAX)].sum() / _HMAX * fo.new_charge_days
     return float(after / before) if before > 0 and after > 0 else 1.0
 
 
-def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions):
+@dataclass(frozen=True)
+class _Ratios:
+    """By party (arrays indexed by party code): ``ratio`` paid/billed (0 without first adjudications), ``code``
+    the payer x code ratio (party, code) shrunk toward it (the payer's ratio for a code it never paid), ``contract``
+    paid / contract allowed (NaN without contract lines) and ``pr`` patient responsibility / billed."""
+
+    ratio: np.ndarray
+    code: np.ndarray
+    contract: np.ndarray
+    pr: np.ndarray
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, else 0."""
+    return np.divide(num, den, out=np.zeros(len(num)), where=den > 0)
+
+
+def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Ratios:
     """From the first adjudications in the look-back window: each payer's paid/billed ratio, the payer x code
     ratio (shrunk toward the payer's), the payer's paid / contract-allowed ratio and its patient-responsibility
     / billed ratio."""
-    fl = book.first_lines
-    fl = fl[(fl["day"] <= T) & (fl["day"] >= window_start)]
-    by_payer = fl.groupby("party")[["paid", "billed"]].sum()
-    ratio = (by_payer["paid"] / by_payer["billed"].where(by_payer["billed"] > 0)).fillna(0.0).to_dict()
-    by_code = fl.groupby(["party", "code"])[["paid", "billed"]].sum().reset_index()
-    base = by_code["party"].map(ratio).fillna(0.0)
+    n_p, n_c = book._n_parties, book._n_codes
+    fl = book._fl
+    m = (fl["day"] <= T) & (fl["day"] >= window_start)
+    party, code = fl["party"][m], fl["code"][m]
+    paid, billed = fl["paid"][m], fl["billed"][m]
+    ratio = _ratio(np.bincount(party, weights=paid, minlength=n_p), np.bincount(party, weights=billed, minlength=n_p))
+    cell = party * n_c + code
+    seen = np.bincount(cell, minlength=n_p * n_c).reshape(n_p, n_c) > 0
     w = fo.ratio_weight_cents
-    by_code["r"] = (by_code["paid"] + w * base) / (by_code["billed"] + w)
-    code_ratio = {(p, c): r for p, c, r in zip(by_code["party"], by_code["code"], by_code["r"])}
-    withc = fl.dropna(subset=["contract"])
-    cr = withc.groupby("party")[["paid", "contract"]].sum()
-    contract_ratio = (cr["paid"] / cr["contract"].where(cr["contract"] > 0)).dropna().to_dict()
-    fc = book.first_claims
-    fc = fc[(fc["day"] <= T) & (fc["day"] >= window_start)].groupby("party")[["pr", "billed"]].sum()
-    pr_ratio = (fc["pr"] / fc["billed"].where(fc["billed"] > 0)).fillna(0.0).to_dict()
-    return ratio, code_ratio, contract_ratio, pr_ratio
+    base = np.repeat(ratio[:, None], n_c, axis=1)
+    shrunk = (np.bincount(cell, weights=paid, minlength=n_p * n_c).reshape(n_p, n_c) + w * base) / (
+        np.bincount(cell, weights=billed, minlength=n_p * n_c).reshape(n_p, n_c) + w)
+    code_ratio = np.where(seen, shrunk, base)
+    c = m & ~np.isnan(fl["contract"])
+    allowed = np.bincount(fl["party"][c], weights=fl["contract"][c], minlength=n_p)
+    contract = np.full(n_p, np.nan)
+    np.divide(np.bincount(fl["party"][c], weights=fl["paid"][c], minlength=n_p), allowed, out=contract,
+              where=allowed > 0)
+    fc = book._fc
+    m = (fc["day"] <= T) & (fc["day"] >= window_start)
+    pr = _ratio(np.bincount(fc["party"][m], weights=fc["pr"][m], minlength=n_p),
+                np.bincount(fc["party"][m], weights=fc["billed"][m], minlength=n_p))
+    return _Ratios(ratio, code_ratio, contract, pr)
 
 
-def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[dict, dict]:
+def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
     """How a payer's first adjudications of claims served in each calendar month compare with its year: the
     paid/billed and patient-responsibility/billed ratios by payer x month of service, over every first
     adjudication by ``T``, each shrunk toward the payer's own ratio and divided by it. A deductible that resets
     in January (Medicare Part B, most commercial plans) makes January's claims pay less and patients owe more;
-    a 12-month average misses it. Returns ``({(party, month): paid factor}, {(party, month): share factor})``;
-    empty with ``seasonal=False``."""
+    a 12-month average misses it. Returns ``(paid factor, share factor)``, arrays [party, month 1-12] (1 where a
+    payer has no first adjudication of the month's claims; all 1 with ``seasonal=False``)."""
+    n_p = book._n_parties
+    paid, share = np.ones((n_p, 13)), np.ones((n_p, 13))
     if not fo.seasonal:
-        return {}, {}
-    fc = book.first_claims[book.first_claims["day"] <= T]
-    if not len(fc):
-        return {}, {}
+        return paid, share
+    fc = book._fc
+    m = fc["day"] <= T
+    if not m.any():
+        return paid, share
     w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
-    year = fc.groupby("party")[["paid", "pr", "billed"]].sum()
-    cells = fc.groupby(["party", "month"])[["paid", "pr", "billed"]].sum().reset_index()
-    paid, share = {}, {}
+    party, month = fc["party"][m], fc["month"][m]
+    cell = party * 13 + month
+    seen = np.bincount(cell, minlength=n_p * 13) > 0
+    billed_year = np.bincount(party, weights=fc["billed"][m], minlength=n_p)
+    billed_cell = np.bincount(cell, weights=fc["billed"][m], minlength=n_p * 13)
     for col, out in (("paid", paid), ("pr", share)):
-        base = (year[col] / year["billed"].where(year["billed"] > 0)).fillna(0.0)
-        b = cells["party"].map(base).to_numpy(dtype=float)
-        r = (cells[col].to_numpy(dtype=float) + w * b) / (cells["billed"].to_numpy(dtype=float) + w)
+        base = _ratio(np.bincount(party, weights=fc[col][m], minlength=n_p), billed_year)
+        b = np.repeat(base, 13)
+        r = (np.bincount(cell, weights=fc[col][m], minlength=n_p * 13) + w * b) / (billed_cell + w)
         factor = np.where(b > 0, r / np.where(b > 0, b, 1.0), 1.0)
-        out.update(dict(zip(zip(cells["party"], cells["month"]), factor)))
+        out.reshape(-1)[seen] = factor[seen]
     return paid, share
 
 
-def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: int, ratio, code_ratio,
-                   contract_ratio, factor: np.ndarray | None = None) -> np.ndarray:
+def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: int, rt: _Ratios,
+                   factor: np.ndarray | None = None) -> np.ndarray:
     """Expected payment of each waiting claim at its first adjudication: by line, the contract allowed x the
     payer's paid-to-contract ratio, else the charge x the payer x code paid-to-billed ratio; a claim without
     lines, its balance x the payer's ratio. Never more than the open balance."""
-    lines = book.bill_lines[np.isin(book.bill_lines["claim"].to_numpy(), claims)]
-    base = ratio.get(party, 0.0)
-    by_code = np.array([code_ratio.get((party, c), base) for c in lines["code"]], dtype=float)
-    k = contract_ratio.get(party)
-    exp = lines["charge"].to_numpy() * by_code
-    if k is not None:
-        has = ~np.isnan(lines["contract"].to_numpy(dtype=float))
-        exp = np.where(has, lines["contract"].to_numpy(dtype=float) * k, exp)
-    per_claim = pd.Series(exp).groupby(lines["claim"].to_numpy()).sum()
-    out = pd.Series(claims).map(per_claim).to_numpy(dtype=float)
-    out = np.where(np.isnan(out), balances * base, out)
+    bl = book._bl
+    lo = np.searchsorted(bl["claim"], claims, "left")
+    count = np.searchsorted(bl["claim"], claims, "right") - lo
+    owner = np.repeat(np.arange(len(claims)), count)
+    line = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count - lo, count)
+    base = rt.ratio[party]
+    exp = bl["charge"][line] * rt.code[party, bl["code"][line]]
+    k = rt.contract[party]
+    if not np.isnan(k):
+        allowed = bl["contract"][line]
+        exp = np.where(~np.isnan(allowed), allowed * k, exp)
+    out = np.where(count > 0, np.bincount(owner, weights=exp, minlength=len(claims)), balances * base)
     if factor is not None:  # the month of service (rcmkit.forecast.model._month_factors)
         out = out * factor
     return np.minimum(out, balances)
@@ -602,19 +670,39 @@ def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: 
 
 def _collectable(c: _Curves, row: int, ages: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
     """Per balance: its age, amount and the expected cash within 120 and 365 days."""
-    g = curves.cumulative_share(c.cash[row], c.exit[row], ages, 365)[0]
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 120], "in365": amounts * g[:, 365],
+    u, at = np.unique(ages, return_inverse=True)
+    g = curves.cumulative_share(c.cash[row], c.exit[row], u, 365)[0][:, [120, 365]][at.reshape(-1)]
+    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 0], "in365": amounts * g[:, 1],
                          "contractual": 0.0})
 
 
-def _pending_collectable(book, ages, amounts, paid, pr, h_fa, pat_curves) -> pd.DataFrame:
-    g, dens = curves.cumulative_share(h_fa, h_fa, ages, 365)
+def _pending_collectable(waiting: list[tuple], pat_curves: _Curves) -> list[pd.DataFrame]:
+    """Per payer's claims waiting for it (``waiting``: (hazard of the first adjudication, ages, balances,
+    expected paid, patient share) each): their age, amount, the expected cash within 120 and 365 days (the
+    payer's payment, then the patient's share along the insured-patient curve) and the contractual adjustment."""
     table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
-    follow = curves.chain_share(dens, ages, lambda a: table[np.clip(a, -1, MAX_AGE) + 1])
-    # what the payer's answer is expected to adjust off under contract: neither cash nor a write-off
-    contractual = np.clip(amounts - paid - pr, 0.0, None)
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[:, 120] + pr * follow[:, 120],
-                         "in365": paid * g[:, 365] + pr * follow[:, 365], "contractual": contractual})
+    distinct = [np.unique(ages, return_inverse=True) for _, ages, *_ in waiting]
+    gs, dens = zip(*[curves.cumulative_share(h, h, u, 365) for (h, *_), (u, _) in zip(waiting, distinct)])
+    ages = np.concatenate([u for u, _ in distinct])
+    density = np.concatenate(dens)
+    # chain_share's sum, for the two horizons only, term by term in its order
+    f120, f365 = np.zeros(len(ages)), np.zeros(len(ages))
+    for step in range(1, 366):
+        rows = np.clip(ages + step, -1, MAX_AGE) + 1
+        if step <= 120:
+            f120 = f120 + density[:, step] * table[rows, 120 - step]
+        f365 = f365 + density[:, step] * table[rows, 365 - step]
+    out, start = [], 0
+    for (_, ages_, amounts, paid, pr), (u, at), g in zip(waiting, distinct, gs):
+        at = at.reshape(-1)
+        sl = slice(start, start + len(u))
+        start += len(u)
+        # what the payer's answer is expected to adjust off under contract: neither cash nor a write-off
+        contractual = np.clip(amounts - paid - pr, 0.0, None)
+        out.append(pd.DataFrame({"age": ages_, "amount": amounts,
+                                 "in120": paid * g[at, 120] + pr * f120[sl][at],
+                                 "in365": paid * g[at, 365] + pr * f365[sl][at], "contractual": contractual}))
+    return out
 
 
 def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
