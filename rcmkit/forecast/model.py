@@ -180,6 +180,8 @@ class Book:
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._arrays()
+        self._by_day = np.argsort(day, kind="stable")  # events in posting order, for the cash of a window
+        self._day_sorted = day[self._by_day]
         self._memo: dict[tuple, dict] = {}
 
     def _arrays(self) -> None:
@@ -807,37 +809,72 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
     T = day_number(as_of)
     rows = []
     ends = _month_ends_before(book, T, fo)
-    party_class = np.array([book.class_of(p) for p in book.parties], dtype=object)
-    e = book.ev
     for t in (progress(ends) if progress else ends):
-        t_day = day_number(t)
-        det = point_forecast(book, t, fo, writeoffs=False)["detail"]
-        tot = _totals(det)
-        by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
-        opened = det[det["part"].map(PARTS) == "open A/R"]
-        by_class = opened.groupby([opened["window"], opened["payer_id"].map(book.class_of)])["expected_cents"].sum()
-        billed = book.charge_day[e["claim"]] <= t_day
-        wins = windows(t)
-        for window, start, end in zip(wins["window"], wins["start_day"], wins["end_day"]):
-            if t_day + int(end) > T:
-                continue
-            act = actual_cash(book, t, int(start), int(end))
-            for source in ("open A/R", "new charges", "all cash"):
-                f = float(by_key.get((window, source), 0.0))
-                a = act[source]
-                rows.append((t, window, source, "all", f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
-            inside = billed & (e["day"] > t_day + int(start)) & (e["day"] <= t_day + int(end))
-            got = pd.Series(e["cash"][inside]).groupby(party_class[e["party"][inside]]).sum()
-            for cls, f in by_class.loc[window].items() if window in by_class.index.get_level_values(0) else []:
-                a = float(got.get(cls, 0.0))
-                rows.append((t, window, "open A/R", cls, float(f), a,
-                             math.log(a / f) if a > 0 and f > 0 else np.nan))
+        rows += [r[:-1] for r in _month_end_errors(book, t, fo) if r[-1] <= T]
     df = pd.DataFrame(rows, columns=["month_end", "window", "source", "payer_class", "forecast_cents",
                                      "actual_cents", "log_ratio"])
     # the latest calibration_months month ends that have each window
     keys = ["window", "source", "payer_class"]
     df = df.sort_values(keys + ["month_end"], kind="mergesort")
     return df.groupby(keys, sort=False).tail(fo.calibration_months).reset_index(drop=True)
+
+
+def _month_end_errors(book: Book, t: pd.Timestamp, fo: ForecastOptions) -> list[tuple]:
+    """The errors of the forecast made at month end ``t``, every window's, each row ending with the last day its
+    window needs (calibration_errors keeps the windows closed by its as-of date). Nothing here depends on that
+    date: memoized on the Book, so the month ends two forecasts share (this month's, last month's) are
+    computed once."""
+    t_day = day_number(t)
+    key = ("errors", t_day, fo)
+    if key in book._memo:
+        return book._memo[key]
+    det = point_forecast(book, t, fo, writeoffs=False)["detail"]
+    wins = windows(t)
+    n_w = len(wins)
+    n_k = len(det) // n_w  # the detail is every window of one (payer, part), then of the next
+    expected = det["expected_cents"].to_numpy(dtype=float).reshape(n_k, n_w)
+    source = det["part"].to_numpy(object)[::n_w] if n_k else np.array([], dtype=object)
+    source = np.array([PARTS[p] for p in source], dtype=object)
+    forecasts = {"all cash": expected.sum(axis=0)}
+    for s in _SOURCES:
+        forecasts[s] = expected[source == s].sum(axis=0)
+    opened = source == "open A/R"
+    payer_class = np.array([book.class_of(p) for p in det["payer_id"].to_numpy(object)[::n_w]], dtype=object)
+    classes = sorted(set(payer_class[opened].tolist()))
+    by_class = {cls: expected[opened & (payer_class == cls)].sum(axis=0) for cls in classes}
+    # cash posted on each of the _HMAX days after t: in all, on the claims billed by t, by class of who paid
+    e = book.ev
+    lo, hi = np.searchsorted(book._day_sorted, [t_day, t_day + _HMAX], side="right")
+    sel = book._by_day[lo:hi]
+    offset = e["day"][sel] - t_day
+    cash = e["cash"][sel]
+    billed = book.charge_day[e["claim"][sel]] <= t_day
+    width = _HMAX + 1
+    cum_all = np.cumsum(np.bincount(offset, weights=cash, minlength=width))
+    cum_open = np.cumsum(np.bincount(offset[billed], weights=cash[billed], minlength=width))
+    class_names = sorted({book.class_of(p) for p in book.parties})
+    class_of_party = np.array([class_names.index(book.class_of(p)) for p in book.parties], dtype=np.int64)
+    cls = class_of_party[e["party"][sel][billed]] if len(book.parties) else np.zeros(0, dtype=np.int64)
+    cum_class = np.cumsum(np.bincount(cls * width + offset[billed], weights=cash[billed],
+                                      minlength=len(class_names) * width).reshape(-1, width), axis=1)
+    rows = []
+    for i, (window, start, end) in enumerate(zip(wins["window"], wins["start_day"], wins["end_day"])):
+        start, end = int(start), int(end)
+        on_open = float(cum_open[end] - cum_open[start])
+        total = float(cum_all[end] - cum_all[start])
+        act = {"open A/R": on_open, "new charges": total - on_open, "all cash": total}
+        for s in ("open A/R", "new charges", "all cash"):
+            f = float(forecasts[s][i]) if n_k else 0.0
+            a = act[s]
+            rows.append((t, window, s, "all", f, a, math.log(a / f) if a > 0 and f > 0 else np.nan, t_day + end))
+        for c in classes:
+            f = float(by_class[c][i])
+            a = float(cum_class[class_names.index(c), end] - cum_class[class_names.index(c), start]) if (
+                c in class_names) else 0.0
+            rows.append((t, window, "open A/R", c, f, a, math.log(a / f) if a > 0 and f > 0 else np.nan,
+                         t_day + end))
+    book._memo[key] = rows
+    return rows
 
 
 def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, float] | None:
