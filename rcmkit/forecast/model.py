@@ -890,21 +890,9 @@ def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, fl
     return float(x[k_lo - 1]), float(x[k_hi - 1])
 
 
-def _band(expected: np.ndarray, var: np.ndarray, q: tuple[float, float] | None, level: float
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """The interval: the wider of the conformal band (expected x exp(q)) and expected +- z * sd."""
-    z = float(_z(level))
-    sd = np.sqrt(np.maximum(var, 0.0))
-    low, high = expected - z * sd, expected + z * sd
-    if q is not None:
-        low = np.minimum(low, expected * math.exp(min(q[0], 0.0)))
-        high = np.maximum(high, expected * math.exp(max(q[1], 0.0)))
-    return np.maximum(low, 0.0), high
-
-
 def _bands(expected: np.ndarray, var: np.ndarray, qs: list, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_band` of each row with its own quantiles (``qs``, None for none), in one pass: the same arithmetic
-    element by element."""
+    """The interval of each row: the wider of the conformal band (expected x exp(q), ``qs`` the row's quantiles,
+    None for none) and expected +- z * sd."""
     z = float(_z(level))
     sd = np.sqrt(np.maximum(var, 0.0))
     low, high = expected - z * sd, expected + z * sd
