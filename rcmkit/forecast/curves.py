@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["claim_hazards", "money_hazards", "smooth", "shrink", "cumulative_share", "chain_share"]
+__all__ = ["claim_hazards", "money_hazards", "smooth", "shrink", "cumulative_share", "cumulative_share_rows",
+           "chain_share"]
 
 
 def _window_sum(values: np.ndarray, width: int) -> np.ndarray:
@@ -137,6 +138,40 @@ def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.
         dens[:, step] = surv * x
         surv = surv * (1.0 - x)
     return g, dens
+
+
+def cumulative_share_rows(cash_hazards: np.ndarray, exit_hazards: np.ndarray, rows: np.ndarray, ages: np.ndarray,
+                          horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cumulative_share` of many curves at once: row ``i`` is the balance at age ``ages[i]`` (>= -1) under
+    the hazards of segment ``rows[i]`` (``cash_hazards[rows[i]]``, ``exit_hazards[rows[i]]``). Each row's numbers
+    are the ones :func:`cumulative_share` gives it (the same steps, element by element), without a loop per
+    segment."""
+    ages = np.asarray(ages, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    g = np.zeros((len(ages), horizon + 1))
+    dens = np.zeros((len(ages), horizon + 1))
+    if not len(ages):
+        return g, dens
+    need = int(ages.max()) + horizon + 1
+    cash = _pad_rows(cash_hazards, need)
+    exit_ = _pad_rows(exit_hazards, need)
+    surv = np.ones(len(ages))
+    for step in range(1, horizon + 1):
+        k = ages + step
+        x = exit_[rows, k]
+        g[:, step] = g[:, step - 1] + surv * cash[rows, k]
+        dens[:, step] = surv * x
+        surv = surv * (1.0 - x)
+    return g, dens
+
+
+def _pad_rows(hazards: np.ndarray, length: int) -> np.ndarray:
+    """Each row of ``hazards`` carried to ``length`` ages with its last age's hazard (as :func:`_pad`)."""
+    if hazards.shape[1] >= length:
+        return hazards
+    if not hazards.shape[1]:
+        return np.zeros((hazards.shape[0], length))
+    return np.concatenate([hazards, np.repeat(hazards[:, -1:], length - hazards.shape[1], axis=1)], axis=1)
 
 
 def _pad(hazard: np.ndarray, length: int) -> np.ndarray:

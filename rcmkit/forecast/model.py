@@ -360,19 +360,6 @@ def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
     return rows, parent, leaf
 
 
-def _share_table(c: _Curves, row: int) -> np.ndarray:
-    """Cumulative cash share over 0.._HMAX days of a balance open at the end of every age -1..MAX_AGE."""
-    ages = np.arange(-1, MAX_AGE + 1)
-    return curves.cumulative_share(c.cash[row], c.exit[row], ages, _HMAX)[0]
-
-
-def _share_rows(c: _Curves, row: int, ages: np.ndarray, horizon: int) -> np.ndarray:
-    """:func:`rcmkit.forecast.curves.cumulative_share`'s cash share of balances at ``ages``, computed once per
-    distinct age (each age's row is its own: the same numbers as the whole table's rows)."""
-    u, at = np.unique(ages, return_inverse=True)
-    return curves.cumulative_share(c.cash[row], c.exit[row], u, horizon)[0][at.reshape(-1)]
-
-
 # --------------------------------------------------------------------------------------------- forecast
 def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
     """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
@@ -469,28 +456,40 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         parts.append((party, part, exp.sum(axis=0), var))
 
     idx = lambda ages: np.clip(ages, -1, MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
-    pat_ins_share = _share_table(pat_curves, 2)
+    clip = lambda ages: np.clip(ages, -1, MAX_AGE)  # noqa: E731 - ages past MAX_AGE share its curve
+    # the patients' curves: the insured-patient share at every age (the chains below read it anywhere), the
+    # self-pay share at the ages of today's patient balances and of a charge about to be billed (-1)
+    pm = b_party == patient
+    full = np.arange(-1, MAX_AGE + 1)
+    self_ages = np.unique(np.concatenate([[-1], clip(b_age[pm])]))
+    g, _ = curves.cumulative_share_rows(pat_curves.cash, pat_curves.exit, np.repeat(
+        [2, 1], [len(full), len(self_ages)]), np.concatenate([full, self_ages]), _HMAX)
+    pat_ins_share, pat_self_share = g[:len(full)], g[len(full):]
+    # payer balances after adjudication: each payer's curve at the ages of its balances
+    adj = [(p, (b_party == p) & ~b_pending) for p in insured_parties]
+    adj_ages = [np.unique(clip(b_age[m])) for _, m in adj]
+    g, _ = curves.cumulative_share_rows(adj_curves.cash, adj_curves.exit, np.repeat(
+        [leaf[p] for p, _ in adj], [len(u) for u in adj_ages]).astype(np.int64), np.concatenate(
+        adj_ages + [np.zeros(0, np.int64)]), _HMAX)
+    adj_share = dict(zip(insured_parties, np.split(g, np.cumsum([len(u) for u in adj_ages])[:-1])))
+    adj_ages = dict(zip(insured_parties, adj_ages))
     # the time to the payer's answer of claims waiting for it, at their ages (and -1: a claim about to be billed),
     # and the patient's share that the answer creates, carried along the insured-patient curve: one batched chain
-    waiting = {}  # party -> (ages, rows of the chain)
-    for p in insured_parties:
-        m = (b_party == p) & b_pending
-        waiting[p] = np.unique(np.concatenate([[-1], b_age[m]]))
-    km = {p: curves.cumulative_share(h_fa[leaf[p]], h_fa[leaf[p]], np.clip(u, -1, MAX_AGE), _HMAX)
-          for p, u in waiting.items()}
-    all_ages = np.concatenate([waiting[p] for p in insured_parties]) if insured_parties else np.zeros(0, np.int64)
-    follows = curves.chain_share(np.concatenate([km[p][1] for p in insured_parties]) if insured_parties else
-                                 np.zeros((0, _HMAX + 1)), all_ages, lambda a: pat_ins_share[idx(a)])
+    waiting = {p: np.unique(np.concatenate([[-1], b_age[(b_party == p) & b_pending]])) for p in insured_parties}
+    all_ages = np.concatenate([waiting[p] for p in insured_parties] + [np.zeros(0, np.int64)]).astype(np.int64)
+    g, dens = curves.cumulative_share_rows(h_fa, h_fa, np.repeat([leaf[p] for p in insured_parties],
+                                                                 [len(waiting[p]) for p in insured_parties]
+                                                                 ).astype(np.int64), clip(all_ages), _HMAX)
+    follows = curves.chain_share(dens, all_ages, lambda a: pat_ins_share[idx(a)])
     bounds = np.cumsum([0] + [len(waiting[p]) for p in insured_parties])
-    follow_of = {p: follows[bounds[i]:bounds[i + 1]] for i, p in enumerate(insured_parties)}
+    km = {p: (g[bounds[i]:bounds[i + 1]], follows[bounds[i]:bounds[i + 1]]) for i, p in enumerate(insured_parties)}
     wo = []  # (bucket age, amount, expected collected within 120, within 365)
     pending_wo = []  # (position in wo, party, ages, balances, expected paid, patient share)
     # patient balances
-    pm = b_party == patient
     if pm.any():
         ages, amounts = b_age[pm], b_amount[pm]
         selfpay = book.charge_party[b_claim[pm]] == patient
-        share = np.where(selfpay[:, None], _share_rows(pat_curves, 1, np.clip(ages, -1, MAX_AGE), _HMAX),
+        share = np.where(selfpay[:, None], pat_self_share[np.searchsorted(self_ages, clip(ages))],
                          pat_ins_share[idx(ages)])
         add(patient, "patient balance", amounts[:, None] * share, amounts)
         if writeoffs:
@@ -505,7 +504,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         if ab.any():
             ages, amounts = b_age[ab], b_amount[ab]
             add(p, "payer balance after adjudication",
-                amounts[:, None] * _share_rows(adj_curves, row, np.clip(ages, -1, MAX_AGE), _HMAX), amounts)
+                amounts[:, None] * adj_share[p][np.searchsorted(adj_ages[p], clip(ages))], amounts)
             if writeoffs:
                 wo.append(_collectable(adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
@@ -518,7 +517,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
             pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
-            add(patient, "patient share of claims awaiting payer", pr[:, None] * follow_of[p][at], pr)
+            add(patient, "patient share of claims awaiting payer", pr[:, None] * km[p][1][at], pr)
             if writeoffs:
                 pending_wo.append((len(wo), p, ages, balances, paid, pr))
                 wo.append(None)
@@ -536,8 +535,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         if rate <= 0:
             continue
         if p == patient:
-            self_share = _share_rows(pat_curves, 1, np.array([-1]), _HMAX)
-            cum = np.concatenate([[0.0], np.cumsum(self_share[0, 1:])]) * rate
+            cum = np.concatenate([[0.0], np.cumsum(pat_self_share[0, 1:])]) * rate  # row 0: age -1
             add(patient, "new charges", cum[None, :])
             continue
         if p not in leaf:
@@ -547,7 +545,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         paid_share = rt.ratio[p] * paid_factor[p, next_month]
         cum_ins = np.concatenate([[0.0], np.cumsum(g_fa[0, 1:])]) * rate * paid_share
         add(p, "new charges", cum_ins[None, :])
-        follow = follow_of[p][at]
+        follow = km[p][1][at]
         cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * rt.pr[p] * share_factor[p, next_month]
         add(patient, "new charges", cum_pat[None, :])
     detail = _detail(book, parts, wins)
