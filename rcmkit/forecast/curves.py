@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["claim_hazards", "money_hazards", "smooth", "shrink", "cumulative_share", "cumulative_share_rows",
-           "chain_share"]
+           "chain_share", "chain_share_at"]
 
 
 def _window_sum(values: np.ndarray, width: int) -> np.ndarray:
@@ -192,4 +192,18 @@ def chain_share(density: np.ndarray, ages: np.ndarray, next_share) -> np.ndarray
     for step in range(1, width):
         follow = next_share(ages + step)  # (n, width)
         out[:, step:] += density[:, step:step + 1] * follow[:, :width - step]
+    return out
+
+
+def chain_share_at(density: np.ndarray, ages: np.ndarray, share_at, columns) -> np.ndarray:
+    """:func:`chain_share`'s ``out[:, columns]`` alone: the same terms added in the same order, for a few horizons
+    (the forecast's window bounds, the write-offs' 120 and 365 days) instead of all. ``share_at(ages, lags)``
+    returns ``next_share(ages)[:, lags]`` (a matrix ``(len(ages), len(lags))``)."""
+    n, width = density.shape
+    columns = np.asarray(columns, dtype=np.int64)
+    out = np.zeros((n, len(columns)))
+    ages = np.asarray(ages, dtype=np.int64)
+    for step in range(1, min(width, int(columns.max(initial=0)) + 1)):
+        live = columns >= step
+        out[:, live] += density[:, step:step + 1] * share_at(ages + step, columns[live] - step)
     return out

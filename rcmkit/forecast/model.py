@@ -483,8 +483,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     follows = curves.chain_share(dens, all_ages, lambda a: pat_ins_share[idx(a)])
     bounds = np.cumsum([0] + [len(waiting[p]) for p in insured_parties])
     km = {p: (g[bounds[i]:bounds[i + 1]], follows[bounds[i]:bounds[i + 1]]) for i, p in enumerate(insured_parties)}
-    wo = []  # (bucket age, amount, expected collected within 120, within 365)
-    pending_wo = []  # (position in wo, party, ages, balances, expected paid, patient share)
+    wo = []  # write-off requests (_collectables): balances along a curve, claims waiting for the payer
     # patient balances
     if pm.any():
         ages, amounts = b_age[pm], b_amount[pm]
@@ -496,7 +495,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
                 if m.any():
-                    wo.append(_collectable(pat_curves, row, ages[m], amounts[m]))
+                    wo.append(("balance", pat_curves, row, ages[m], amounts[m]))
     # payer balances after adjudication, and claims waiting for the payer
     for p in insured_parties:
         row = leaf[p]
@@ -506,7 +505,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             add(p, "payer balance after adjudication",
                 amounts[:, None] * adj_share[p][np.searchsorted(adj_ages[p], clip(ages))], amounts)
             if writeoffs:
-                wo.append(_collectable(adj_curves, row, ages, amounts))
+                wo.append(("balance", adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
         if pw.any():
             ages, claims_, balances = b_age[pw], b_claim[pw], b_amount[pw]
@@ -519,12 +518,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             # the patient's share appears when the payer answers, then follows the insured-patient curve
             add(patient, "patient share of claims awaiting payer", pr[:, None] * km[p][1][at], pr)
             if writeoffs:
-                pending_wo.append((len(wo), p, ages, balances, paid, pr))
-                wo.append(None)
-    if pending_wo:
-        for i, frame in zip([w[0] for w in pending_wo], _pending_collectable(
-                [(h_fa[leaf[p]], ages, bal_, paid, pr) for _, p, ages, bal_, paid, pr in pending_wo], pat_curves)):
-            wo[i] = frame
+                wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
     ch = (book._ch_day <= T) & (book._ch_day > T - fo.new_charge_days)
     count = np.bincount(book._ch_party[ch], minlength=n_p)
@@ -549,7 +543,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * rt.pr[p] * share_factor[p, next_month]
         add(patient, "new charges", cum_pat[None, :])
     detail = _detail(book, parts, wins)
-    result = {"detail": detail, "writeoffs": _writeoff_frame(wo) if writeoffs else None,
+    result = {"detail": detail, "writeoffs": _writeoff_frame(_collectables(wo, pat_curves)) if writeoffs else None,
               "open_cents": float(b_amount.sum())}
     book._memo[key] = result
     return result
@@ -668,40 +662,58 @@ def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: 
     return np.minimum(out, balances)
 
 
-def _collectable(c: _Curves, row: int, ages: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
-    """Per balance: its age, amount and the expected cash within 120 and 365 days."""
-    u, at = np.unique(ages, return_inverse=True)
-    g = curves.cumulative_share(c.cash[row], c.exit[row], u, 365)[0][:, [120, 365]][at.reshape(-1)]
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 0], "in365": amounts * g[:, 1],
-                         "contractual": 0.0})
+def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[pd.DataFrame]:
+    """The write-off rows of each request, in order: per balance its age, amount, the expected cash within 120
+    and 365 days and the contractual adjustment expected on it.
 
+    * ``("balance", curves, row, ages, amounts)``: balances collected along ``curves``' segment ``row``;
+    * ``("waiting", hazards, row, ages, balances, paid, pr)``: claims waiting for the payer (``hazards[row]``:
+      of its first adjudication), expected to bring ``paid``, then the patient's share ``pr`` along the
+      insured-patient curve; what the payer's answer adjusts off under contract is neither cash nor a write-off.
 
-def _pending_collectable(waiting: list[tuple], pat_curves: _Curves) -> list[pd.DataFrame]:
-    """Per payer's claims waiting for it (``waiting``: (hazard of the first adjudication, ages, balances,
-    expected paid, patient share) each): their age, amount, the expected cash within 120 and 365 days (the
-    payer's payment, then the patient's share along the insured-patient curve) and the contractual adjustment."""
-    table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
-    distinct = [np.unique(ages, return_inverse=True) for _, ages, *_ in waiting]
-    gs, dens = zip(*[curves.cumulative_share(h, h, u, 365) for (h, *_), (u, _) in zip(waiting, distinct)])
-    ages = np.concatenate([u for u, _ in distinct])
-    density = np.concatenate(dens)
-    # chain_share's sum, for the two horizons only, term by term in its order
-    f120, f365 = np.zeros(len(ages)), np.zeros(len(ages))
-    for step in range(1, 366):
-        rows = np.clip(ages + step, -1, MAX_AGE) + 1
-        if step <= 120:
-            f120 = f120 + density[:, step] * table[rows, 120 - step]
-        f365 = f365 + density[:, step] * table[rows, 365 - step]
-    out, start = [], 0
-    for (_, ages_, amounts, paid, pr), (u, at), g in zip(waiting, distinct, gs):
-        at = at.reshape(-1)
-        sl = slice(start, start + len(u))
-        start += len(u)
-        # what the payer's answer is expected to adjust off under contract: neither cash nor a write-off
+    The share curves of every request of one set of curves come from one
+    :func:`rcmkit.forecast.curves.cumulative_share_rows` call, at each distinct age once."""
+    distinct = [np.unique(r[3], return_inverse=True) for r in requests]
+    shares: list = [None] * len(requests)
+    groups: dict[int, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(id(r[1]), []).append(i)
+    for ids in groups.values():
+        src = requests[ids[0]][1]
+        cash, exit_ = (src.cash, src.exit) if isinstance(src, _Curves) else (src, src)
+        ages = np.concatenate([distinct[i][0] for i in ids]).astype(np.int64)
+        if len(ages) and ages.min() < -1:  # not a real age (a claim charged after as_of): cumulative_share's own
+            for i in ids:
+                row = requests[i][2]
+                shares[i] = curves.cumulative_share(cash[row], exit_[row], distinct[i][0], 365)
+            continue
+        rows = np.repeat([requests[i][2] for i in ids], [len(distinct[i][0]) for i in ids]).astype(np.int64)
+        g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365)
+        bounds = np.cumsum([0] + [len(distinct[i][0]) for i in ids])
+        for j, i in enumerate(ids):
+            shares[i] = (g[bounds[j]:bounds[j + 1]], d[bounds[j]:bounds[j + 1]])
+    waiting = [i for i, r in enumerate(requests) if r[0] == "waiting"]
+    follow: dict[int, np.ndarray] = {}
+    if waiting:
+        table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
+        f = curves.chain_share_at(np.concatenate([shares[i][1] for i in waiting]),
+                                  np.concatenate([distinct[i][0] for i in waiting]),
+                                  lambda a, lag: table[np.clip(a, -1, MAX_AGE)[:, None] + 1, lag[None, :]], [120, 365])
+        bounds = np.cumsum([0] + [len(distinct[i][0]) for i in waiting])
+        follow = {i: f[bounds[j]:bounds[j + 1]] for j, i in enumerate(waiting)}
+    out = []
+    for i, r in enumerate(requests):
+        at = distinct[i][1].reshape(-1)
+        g = shares[i][0]
+        if r[0] == "balance":
+            ages, amounts = r[3], r[4]
+            out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[at, 120],
+                                     "in365": amounts * g[at, 365], "contractual": 0.0}))
+            continue
+        ages, amounts, paid, pr = r[3], r[4], r[5], r[6]
         contractual = np.clip(amounts - paid - pr, 0.0, None)
-        out.append(pd.DataFrame({"age": ages_, "amount": amounts,
-                                 "in120": paid * g[at, 120] + pr * f120[sl][at],
-                                 "in365": paid * g[at, 365] + pr * f365[sl][at], "contractual": contractual}))
+        out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[at, 120] + pr * follow[i][at, 0],
+                                 "in365": paid * g[at, 365] + pr * follow[i][at, 1], "contractual": contractual}))
     return out
 
 
