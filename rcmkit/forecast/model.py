@@ -480,7 +480,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     g, dens = curves.cumulative_share_rows(h_fa, h_fa, np.repeat([leaf[p] for p in insured_parties],
                                                                  [len(waiting[p]) for p in insured_parties]
                                                                  ).astype(np.int64), clip(all_ages), _HMAX)
-    follows = curves.chain_share(dens, all_ages, lambda a: pat_ins_share[idx(a)])
+    # the window bounds only (what add reads), then every day of a charge about to be billed (new charges)
+    bounds_ = np.unique(np.concatenate([starts, ends]))
+    follows = np.zeros((len(all_ages), _HMAX + 1))
+    follows[:, bounds_] = curves.chain_share_at(dens, all_ages, lambda a, lag: pat_ins_share[
+        idx(a)[:, None], lag[None, :]], bounds_)
+    new = all_ages == -1
+    follows[new] = curves.chain_share(dens[new], all_ages[new], lambda a: pat_ins_share[idx(a)])
     bounds = np.cumsum([0] + [len(waiting[p]) for p in insured_parties])
     km = {p: (g[bounds[i]:bounds[i + 1]], follows[bounds[i]:bounds[i + 1]]) for i, p in enumerate(insured_parties)}
     wo = []  # write-off requests (_collectables): balances along a curve, claims waiting for the payer
