@@ -141,26 +141,32 @@ def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.
 
 
 def cumulative_share_rows(cash_hazards: np.ndarray, exit_hazards: np.ndarray, rows: np.ndarray, ages: np.ndarray,
-                          horizon: int) -> tuple[np.ndarray, np.ndarray]:
+                          horizon: int, columns=None) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`cumulative_share` of many curves at once: row ``i`` is the balance at age ``ages[i]`` (>= -1) under
     the hazards of segment ``rows[i]`` (``cash_hazards[rows[i]]``, ``exit_hazards[rows[i]]``). Each row's numbers
     are the ones :func:`cumulative_share` gives it (the same steps, element by element), without a loop per
-    segment."""
+    segment. With ``columns`` (horizons), only ``G[:, columns]`` is kept and returned, with None for ``D``."""
     ages = np.asarray(ages, dtype=np.int64)
     rows = np.asarray(rows, dtype=np.int64)
-    g = np.zeros((len(ages), horizon + 1))
-    dens = np.zeros((len(ages), horizon + 1))
+    keep = None if columns is None else {int(c): j for j, c in enumerate(columns)}
+    g = np.zeros((len(ages), horizon + 1 if keep is None else len(keep)))
+    dens = np.zeros((len(ages), horizon + 1)) if keep is None else None
     if not len(ages):
         return g, dens
     need = int(ages.max()) + horizon + 1
     cash = _pad_rows(cash_hazards, need)
     exit_ = _pad_rows(exit_hazards, need)
     surv = np.ones(len(ages))
+    total = np.zeros(len(ages))
     for step in range(1, horizon + 1):
         k = ages + step
         x = exit_[rows, k]
-        g[:, step] = g[:, step - 1] + surv * cash[rows, k]
-        dens[:, step] = surv * x
+        total = total + surv * cash[rows, k]
+        if keep is None:
+            g[:, step] = total
+            dens[:, step] = surv * x
+        elif step in keep:
+            g[:, keep[step]] = total
         surv = surv * (1.0 - x)
     return g, dens
 

@@ -691,13 +691,19 @@ def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[pd.DataFra
         if len(ages) and ages.min() < -1:  # not a real age (a claim charged after as_of): cumulative_share's own
             for i in ids:
                 row = requests[i][2]
-                shares[i] = curves.cumulative_share(cash[row], exit_[row], distinct[i][0], 365)
+                g, d = curves.cumulative_share(cash[row], exit_[row], distinct[i][0], 365)
+                shares[i] = (g[:, [120, 365]], d)
             continue
         rows = np.repeat([requests[i][2] for i in ids], [len(distinct[i][0]) for i in ids]).astype(np.int64)
-        g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365)
+        # balances need the shares at 120 and 365 days only; waiting claims the density of every day (their chain)
+        if requests[ids[0]][0] == "waiting":
+            g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365)
+            g = g[:, [120, 365]]
+        else:
+            g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365, columns=(120, 365))
         bounds = np.cumsum([0] + [len(distinct[i][0]) for i in ids])
         for j, i in enumerate(ids):
-            shares[i] = (g[bounds[j]:bounds[j + 1]], d[bounds[j]:bounds[j + 1]])
+            shares[i] = (g[bounds[j]:bounds[j + 1]], None if d is None else d[bounds[j]:bounds[j + 1]])
     waiting = [i for i, r in enumerate(requests) if r[0] == "waiting"]
     follow: dict[int, np.ndarray] = {}
     if waiting:
@@ -713,13 +719,13 @@ def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[pd.DataFra
         g = shares[i][0]
         if r[0] == "balance":
             ages, amounts = r[3], r[4]
-            out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[at, 120],
-                                     "in365": amounts * g[at, 365], "contractual": 0.0}))
+            out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[at, 0],
+                                     "in365": amounts * g[at, 1], "contractual": 0.0}))
             continue
         ages, amounts, paid, pr = r[3], r[4], r[5], r[6]
         contractual = np.clip(amounts - paid - pr, 0.0, None)
-        out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[at, 120] + pr * follow[i][at, 0],
-                                 "in365": paid * g[at, 365] + pr * follow[i][at, 1], "contractual": contractual}))
+        out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[at, 0] + pr * follow[i][at, 0],
+                                 "in365": paid * g[at, 1] + pr * follow[i][at, 1], "contractual": contractual}))
     return out
 
 
