@@ -293,8 +293,8 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
         if not len(want):
             break
         t = terms if mods_exact else terms[terms["modifiers"] == ""]
-        left = want.drop(columns=[c for c in ("allowed_cents",) if c in want.columns]).sort_values("_date")
         keys_l = [payer_col, "procedure_code"] + (["_mods"] if mods_exact else [])
+        left = want[keys_l + ["_date", "_row"]].sort_values("_date")  # only what the match reads
         keys_r = ["payer_id", "procedure_code"] + (["modifiers"] if mods_exact else [])
         right = t.rename(columns={**dict(zip(keys_r, keys_l)), "allowed_cents": "_allowed"})[
             keys_l + ["_date", "_allowed"]]
@@ -455,7 +455,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             var = (size[:, None] ** 2 * share * (1 - share)).sum(axis=0)
         parts.append((party, part, exp.sum(axis=0), var))
 
-    idx = lambda ages: np.clip(ages, -1, MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
+    idx = lambda ages: np.minimum(np.maximum(ages, -1), MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
     clip = lambda ages: np.clip(ages, -1, MAX_AGE)  # noqa: E731 - ages past MAX_AGE share its curve
     # the patients' curves: the insured-patient share at every age (the chains below read it anywhere), the
     # self-pay share at the ages of today's patient balances and of a charge about to be billed (-1)
