@@ -180,8 +180,9 @@ class Book:
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._arrays()
-        self._by_day = np.argsort(day, kind="stable")  # events in posting order, for the cash of a window
-        self._day_sorted = day[self._by_day]
+        # events in posting order: the events known at a date are a prefix, the cash of a window a slice
+        order = np.argsort(self.ev["day"], kind="stable")
+        self.ev = {k: v[order] for k, v in self.ev.items()}
         self._memo: dict[tuple, dict] = {}
 
     def _arrays(self) -> None:
@@ -364,7 +365,7 @@ def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
 def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
     """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
     e = book.ev
-    known = e["day"] <= as_of
+    known = slice(0, int(np.searchsorted(e["day"], as_of, side="right")))  # events are in posting order
     claim = e["claim"][known]
     charged = book.charge_day[claim]
     ev = {"claim": claim, "party": e["party"][known], "day": e["day"][known], "amount": e["amount"][known],
@@ -390,9 +391,9 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     st = _segment_state(book, T, fo)
     ev, lo_cal, hi = st["ev"], st["lo_cal"], st["hi"]
     patient = book.patient
-    insured_parties = sorted(set(ev["party"][ev["party"] != patient].tolist()) | set(
-        book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient)]
-        .tolist()))
+    billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
+    seen = (np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)) > 0
+    insured_parties = [p for p in np.nonzero(seen)[0].tolist() if p != patient]
     # ---- curves: payer balances after adjudication
     rows, parent, leaf = _hierarchy(book, insured_parties)
     ins = (ev["party"] != patient) & ev["adjudicated"]
@@ -866,8 +867,8 @@ def _month_end_errors(book: Book, t: pd.Timestamp, fo: ForecastOptions) -> list[
     by_class = {cls: expected[opened & (payer_class == cls)].sum(axis=0) for cls in classes}
     # cash posted on each of the _HMAX days after t: in all, on the claims billed by t, by class of who paid
     e = book.ev
-    lo, hi = np.searchsorted(book._day_sorted, [t_day, t_day + _HMAX], side="right")
-    sel = book._by_day[lo:hi]
+    lo, hi = np.searchsorted(e["day"], [t_day, t_day + _HMAX], side="right")
+    sel = slice(lo, hi)
     offset = e["day"][sel] - t_day
     cash = e["cash"][sel]
     billed = book.charge_day[e["claim"][sel]] <= t_day
