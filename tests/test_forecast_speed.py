@@ -15,8 +15,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rcmkit.forecast import Book, ForecastOptions, MonthForecast, forecast, month_forecast
+from rcmkit.forecast import Book, ForecastOptions, MonthForecast, curves, forecast, month_forecast
 from rcmkit.forecast import _reference as reference
 
 RTOL = 1e-9  # relative: 1e-9 of a $100,000 total is a ten-thousandth of a cent
@@ -122,3 +124,53 @@ def test_the_comparison_sees_a_changed_number():
     changed = dataclasses.replace(got, forecast=dataclasses.replace(got.forecast, detail=detail))
     with pytest.raises(AssertionError):
         assert_same(changed, reference.month_forecast(tables, "2026-03"))
+
+
+# --------------------------------------------------------------------------------------------- the estimators
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), horizon=st.integers(1, 40), length=st.integers(1, 30))
+def test_cumulative_share_rows_is_cumulative_share_row_by_row(seed, horizon, length):
+    """Many segments at once give each row exactly cumulative_share's numbers (ages past the curve's end read its
+    last age's hazard, as cumulative_share pads it)."""
+    rng = np.random.default_rng(seed)
+    exit_ = rng.uniform(0, 0.3, (3, length))
+    cash = exit_ * rng.uniform(0, 1, (3, length))
+    rows = rng.integers(0, 3, 12)
+    ages = rng.integers(-1, length + 5, 12)
+    g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, horizon)
+    cols = sorted({0, horizon, horizon // 2})
+    g_at, none = curves.cumulative_share_rows(cash, exit_, rows, ages, horizon, columns=cols)
+    assert none is None
+    for i in range(len(ages)):
+        want_g, want_d = curves.cumulative_share(cash[rows[i]], exit_[rows[i]], ages[i:i + 1], horizon)
+        np.testing.assert_array_equal(g[i], want_g[0])
+        np.testing.assert_array_equal(d[i], want_d[0])
+        np.testing.assert_array_equal(g_at[i], want_g[0, cols])
+    assert g[:, -1].max() > 0  # not vacuous: some cash is expected
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), width=st.integers(2, 30))
+def test_chain_share_at_is_chain_share_at_those_columns(seed, width):
+    rng = np.random.default_rng(seed)
+    density = rng.uniform(0, 0.2, (7, width))
+    density[:, 0] = 0.0
+    table = np.cumsum(rng.uniform(0, 0.1, (60, width)), axis=1)  # a share table by age -1..58
+    ages = rng.integers(-1, 40, 7)
+    row = lambda a: np.minimum(np.maximum(a, -1), 58) + 1  # noqa: E731
+    full = curves.chain_share(density, ages, lambda a: table[row(a)])
+    cols = np.array(sorted(set(rng.integers(0, width, 4).tolist()) | {width - 1}))
+    at = curves.chain_share_at(density, ages, lambda a, lag: table[row(a)[:, None], lag[None, :]], cols)
+    np.testing.assert_array_equal(at, full[:, cols])
+    assert full[:, -1].max() > 0
+
+
+def test_hand_computed_share_rows():
+    """Two segments, hazards by hand: segment 0 exits half its dollars each day, all as cash; segment 1 exits a
+    quarter a day, half of it cash. A balance at age 0 over 2 days: segment 0 collects 0.5 + 0.5 x 0.5 = 0.75;
+    segment 1 collects 0.125 + 0.75 x 0.125 = 0.21875."""
+    exit_ = np.array([[0.5, 0.5, 0.5], [0.25, 0.25, 0.25]])
+    cash = np.array([[0.5, 0.5, 0.5], [0.125, 0.125, 0.125]])
+    g, d = curves.cumulative_share_rows(cash, exit_, np.array([0, 1]), np.array([0, 0]), 2)
+    np.testing.assert_allclose(g[:, 2], [0.75, 0.21875])
+    np.testing.assert_allclose(d[1], [0.0, 0.25, 0.1875])  # exits on day 1, then 0.75 x 0.25
