@@ -325,24 +325,32 @@ def _money_curves(seg_rows: dict, seg: np.ndarray, parent_of: list, book: Book, 
     n_rows = len(seg_rows)
     cash, out, risk = curves.money_hazards(seg, ev["age"], ev["amount"], ev["cash"], lo, hi, n_rows, MAX_AGE)
     # a parent's sums are its children's (leaves only carry events)
-    for row in range(n_rows - 1, -1, -1):
-        parent = parent_of[row]
-        if parent >= 0:
-            cash[parent] += cash[row]
-            out[parent] += out[row]
-            risk[parent] += risk[row]
+    levels, parents = _levels(parent_of)
+    for rows in levels[:0:-1]:  # a parent's sums are its children's (leaves only carry events), deepest first
+        for a in (cash, out, risk):
+            np.add.at(a, parents[rows], a[rows])
     cash_s, risk_s = curves.smooth(cash, risk, fo.smooth_days)
     out_s, _ = curves.smooth(out, risk, fo.smooth_days)
     h_cash = np.zeros_like(cash_s)
     h_exit = np.zeros_like(out_s)
-    for row in range(n_rows):
-        parent = parent_of[row]
-        pc = h_cash[parent] if parent >= 0 else np.zeros(cash_s.shape[1])
-        px = h_exit[parent] if parent >= 0 else np.zeros(cash_s.shape[1])
-        w = fo.money_weight_cents * fo.smooth_days if parent >= 0 else 1e-9
-        h_exit[row] = curves.shrink(out_s[row], risk_s[row], px, w)
-        h_cash[row] = np.minimum(curves.shrink(cash_s[row], risk_s[row], pc, w), h_exit[row])
+    for depth, rows in enumerate(levels):  # parents first: each level shrinks toward the one above
+        up = parents[rows]
+        pc = h_cash[up] if depth else np.zeros((len(rows), cash_s.shape[1]))
+        px = h_exit[up] if depth else np.zeros((len(rows), cash_s.shape[1]))
+        w = fo.money_weight_cents * fo.smooth_days if depth else 1e-9
+        h_exit[rows] = curves.shrink(out_s[rows], risk_s[rows], px, w)
+        h_cash[rows] = np.minimum(curves.shrink(cash_s[rows], risk_s[rows], pc, w), h_exit[rows])
     return _Curves(h_cash, h_exit, seg_rows)
+
+
+def _levels(parent_of: list) -> tuple[list[np.ndarray], np.ndarray]:
+    """The rows of a hierarchy by depth (roots first) and each row's parent (-1 for a root): a level's rows are
+    computed together, their parents' before them."""
+    parents = np.asarray(parent_of, dtype=np.int64)
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for row, up in enumerate(parent_of):  # rows are ordered parents first
+        depth[row] = depth[up] + 1 if up >= 0 else 0
+    return [np.nonzero(depth == k)[0] for k in range(int(depth.max(initial=-1)) + 1)], parents
 
 
 def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
@@ -419,16 +427,15 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     exit_ = np.where(done, fa - c_day, T - c_day)
     km_seg = leaf_of[c_party]
     d, n = curves.claim_hazards(km_seg, entry, exit_, done, len(rows), MAX_AGE)
-    for row in range(len(rows) - 1, -1, -1):
-        if parent[row] >= 0:
-            d[parent[row]] += d[row]
-            n[parent[row]] += n[row]
+    levels, parents = _levels(parent)
+    for level in levels[:0:-1]:
+        np.add.at(d, parents[level], d[level])
+        np.add.at(n, parents[level], n[level])
     d_s, n_s = curves.smooth(d, n, fo.smooth_days)
     h_fa = np.zeros_like(d_s)
-    for row in range(len(rows)):
-        p = parent[row]
-        h_fa[row] = curves.shrink(d_s[row], n_s[row], h_fa[p] if p >= 0 else 0.0,
-                                  fo.claim_weight * fo.smooth_days if p >= 0 else 1e-9)
+    for depth, level in enumerate(levels):
+        h_fa[level] = curves.shrink(d_s[level], n_s[level], h_fa[parents[level]] if depth else 0.0,
+                                    fo.claim_weight * fo.smooth_days if depth else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
     rt = _ratios(book, T, st["window_start"], fo)
     paid_factor, share_factor = _month_factors(book, T, fo)
