@@ -676,9 +676,9 @@ def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: 
     return np.minimum(out, balances)
 
 
-def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[pd.DataFrame]:
+def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[tuple]:
     """The write-off rows of each request, in order: per balance its age, amount, the expected cash within 120
-    and 365 days and the contractual adjustment expected on it.
+    and 365 days and the contractual adjustment expected on it (arrays; the adjustment 0 for balances).
 
     * ``("balance", curves, row, ages, amounts)``: balances collected along ``curves``' segment ``row``;
     * ``("waiting", hazards, row, ages, balances, paid, pr)``: claims waiting for the payer (``hazards[row]``:
@@ -727,36 +727,36 @@ def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[pd.DataFra
         g = shares[i][0]
         if r[0] == "balance":
             ages, amounts = r[3], r[4]
-            out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[at, 0],
-                                     "in365": amounts * g[at, 1], "contractual": 0.0}))
+            out.append((ages, amounts, amounts * g[at, 0], amounts * g[at, 1], 0.0))
             continue
         ages, amounts, paid, pr = r[3], r[4], r[5], r[6]
         contractual = np.clip(amounts - paid - pr, 0.0, None)
-        out.append(pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[at, 0] + pr * follow[i][at, 0],
-                                 "in365": paid * g[at, 1] + pr * follow[i][at, 1], "contractual": contractual}))
+        out.append((ages, amounts, paid * g[at, 0] + pr * follow[i][at, 0], paid * g[at, 1] + pr * follow[i][at, 1],
+                    contractual))
     return out
 
 
-def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _writeoff_frame(parts: list[tuple]) -> pd.DataFrame:
     """Expected write-offs by aging bucket (age from the charge): open balance, the contractual adjustment
     expected on claims still waiting for the payer, expected cash within 120 and 365 days, and what is left:
-    not expected to be collected (open - contractual - cash)."""
+    not expected to be collected (open - contractual - cash). ``parts``: (age, amount, in120, in365,
+    contractual) arrays of balances (:func:`_collectables`)."""
     cols = ["bucket", "open_cents", "contractual_cents", "collected_120_cents", "not_collected_120_cents",
             "collected_365_cents", "not_collected_365_cents"]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
-    df = pd.concat(parts, ignore_index=True)
-    upper = (30, 60, 90, 120)
-    df["bucket"] = pd.cut(df["age"], [-1, *upper, np.inf], labels=list(AGING_BUCKETS))
-    g = df.groupby("bucket", observed=False)[["amount", "in120", "in365", "contractual"]].sum().reindex(
-        list(AGING_BUCKETS), fill_value=0.0)
-    rest = g["amount"] - g["contractual"]
-    return pd.DataFrame({"bucket": list(AGING_BUCKETS), "open_cents": g["amount"].to_numpy(),
-                         "contractual_cents": g["contractual"].to_numpy(),
-                         "collected_120_cents": g["in120"].to_numpy(),
-                         "not_collected_120_cents": np.clip(rest - g["in120"], 0, None).to_numpy(),
-                         "collected_365_cents": g["in365"].to_numpy(),
-                         "not_collected_365_cents": np.clip(rest - g["in365"], 0, None).to_numpy()})
+    age = np.concatenate([p[0] for p in parts])
+    # the buckets (-1, 30], (30, 60], (60, 90], (90, 120], (120, inf) of AGING_BUCKETS; an age of -1 or less in none
+    bucket = np.searchsorted(np.array([-1, 30, 60, 90, 120]), age, side="left") - 1
+    inside = bucket >= 0
+    n = len(AGING_BUCKETS)
+    amount, in120, in365, contractual = (np.bincount(bucket[inside], weights=np.concatenate(
+        [np.broadcast_to(np.asarray(p[i], dtype=float), np.shape(p[0])) for p in parts])[inside], minlength=n)
+        for i in (1, 2, 3, 4))
+    rest = amount - contractual
+    return pd.DataFrame({"bucket": list(AGING_BUCKETS), "open_cents": amount, "contractual_cents": contractual,
+                         "collected_120_cents": in120, "not_collected_120_cents": np.clip(rest - in120, 0, None),
+                         "collected_365_cents": in365, "not_collected_365_cents": np.clip(rest - in365, 0, None)})
 
 
 def _detail(book: Book, parts: list, wins: pd.DataFrame) -> pd.DataFrame:
