@@ -224,7 +224,8 @@ class Book:
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
         if claims is not None and len(claims):
-            claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id"]]
+            claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from",
+                             "payer_id"]]
             code = _positions(claims["claim_id"], claim_index)
             c = claims[((claims["frequency_code"] != "8") & (code >= 0)).to_numpy(dtype=bool)]
             billed = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
@@ -235,8 +236,8 @@ class Book:
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
-            remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents", "paid_cents",
-                             "patient_responsibility_cents"]]
+            remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents",
+                             "paid_cents", "patient_responsibility_cents"]]
             claim = _positions(remits["claim_id"], claim_index)
             party = _positions(remits["payer_id"], party_index)
             keep = (~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
@@ -253,8 +254,9 @@ class Book:
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
-                lines = remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date", "billed_cents",
-                                     "paid_cents"]].merge(first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
+                lines = remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date",
+                                     "billed_cents", "paid_cents"]].merge(
+                    first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
                 lines = _with_contract(lines, contracts, "payer_id")
                 self.first_lines = pd.DataFrame({
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
@@ -264,7 +266,8 @@ class Book:
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
         if billed is not None and claim_lines is not None and len(claim_lines):
             lines = claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
-                                 "charge_cents"]].merge(billed[["submission_id", "claim_id", "payer_id"]], on="submission_id")
+                                 "charge_cents"]].merge(billed[["submission_id", "claim_id", "payer_id"]],
+                                                        on="submission_id")
             lines = _with_contract(lines, contracts, "payer_id")
             self.bill_lines = pd.DataFrame({
                 "claim": _positions(lines["claim_id"], claim_index),
@@ -400,8 +403,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     ev, lo_cal, hi = st["ev"], st["lo_cal"], st["hi"]
     patient = book.patient
     billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
-    seen = (np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)) > 0
-    insured_parties = [p for p in np.nonzero(seen)[0].tolist() if p != patient]
+    seen = np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)
+    insured_parties = [p for p in np.nonzero(seen > 0)[0].tolist() if p != patient]
     # ---- curves: payer balances after adjudication
     rows, parent, leaf = _hierarchy(book, insured_parties)
     ins = (ev["party"] != patient) & ev["adjudicated"]
@@ -410,7 +413,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         leaf_of[p] = row
     seg = leaf_of[ev["party"][ins]]
     sub = {k: ev[k][ins] for k in ("age", "amount", "cash")}
-    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins], fo)
+    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins],
+                               fo)
     # ---- curves: patient balances, self-pay claims vs the patient share of insured claims
     pat = ev["party"] == patient
     self_pay = book.charge_party[ev["claim"][pat]] == patient
