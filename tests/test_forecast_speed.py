@@ -70,6 +70,15 @@ def test_small_practice_equals_the_reference():
         assert got.forecast.detail["expected_cents"].sum() > 0
 
 
+def test_small_practice_equals_the_reference_at_its_edges():
+    """Before its first charge (nothing known), its first month (no month before to check) and months after its
+    data ends (no new events: the balances only age)."""
+    tables = _small_tables()
+    for month in ("2025-09", "2025-11", "2026-06"):
+        assert_same(month_forecast(tables, month), reference.month_forecast(tables, month))
+    assert month_forecast(tables, "2025-11").check.empty
+
+
 def test_hand_made_practice_equals_the_reference_under_raw_options():
     """The raw (unsmoothed, unshrunk) curves of tests/test_forecast.py's practice, and a reused Book."""
     from test_forecast import RAW, tiny_tables
