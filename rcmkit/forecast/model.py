@@ -135,7 +135,10 @@ class Book:
     """A practice's tables indexed for repeated forecasts (a backtest forecasts at many month ends): ledger
     events as day numbers, each claim's charge day and payer, each (claim, payer)'s first adjudication day,
     the lines of first adjudications and of each claim's billed submission. Nothing here depends on an as-of
-    date except through the day columns every forecast filters on."""
+    date except through the day columns every forecast filters on. Ledger events (``ev``) are in posting order.
+
+    A Book memoizes the point forecasts and calibration errors of the dates it was asked for (a month's forecast
+    and last month's share most of their calibration month ends); a new Book starts empty."""
 
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
         get = lambda name: tables.get(name) if tables.get(name) is not None else None  # noqa: E731
