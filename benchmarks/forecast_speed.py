@@ -1,7 +1,7 @@
 """How long the monthly report's cash forecast takes (issue #15: the report in seconds on a 25,000-claim practice):
 :func:`rcmkit.forecast.month_forecast` (a Book of the tables, the forecast at the month's end and last month's,
 each with the calibration errors of ~15 earlier month ends) against the straightforward per-as-of reference it
-must equal (:mod:`rcmkit.forecast._reference`), in the same run, on the same loaded tables.
+must equal (tests/forecast_reference.py), in the same run, on the same loaded tables.
 
     .venv/bin/python benchmarks/forecast_speed.py                              # the demo in data/ (2026-10)
     .venv/bin/python benchmarks/forecast_speed.py --data-root /work/main/data --month 2026-10
@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rcmkit.core import store  # noqa: E402
-from rcmkit.forecast import _reference, month_forecast  # noqa: E402
+import forecast_reference as _reference  # noqa: E402  (tests/: the computation before the speed-up)
+from rcmkit.forecast import month_forecast  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:

@@ -1,5 +1,5 @@
 """The fast cash forecast (issue #15: the monthly report in seconds) gives exactly the numbers of the straightforward
-one: :mod:`rcmkit.forecast._reference` keeps the implementation from before the speed-up (every as-of date
+one: tests/forecast_reference.py keeps the implementation from before the speed-up (every as-of date
 computed on its own, with its own Book and estimators), and every frame and value :func:`month_forecast` returns
 must equal it, to 1e-9 relative (cents to far below a cent), on the small practice (tests/small_practice.py), the
 hand-made practice of tests/test_forecast.py and a generated 1,000-claim demo at two month ends each.
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rcmkit.forecast import Book, ForecastOptions, MonthForecast, curves, forecast, month_forecast
-from rcmkit.forecast import _reference as reference
+import forecast_reference as reference
 
 RTOL = 1e-9  # relative: 1e-9 of a $100,000 total is a ten-thousandth of a cent
 ATOL = 1e-6  # cents, for values that are zero in one and a rounding residue in the other
