@@ -2,9 +2,9 @@
 
 :func:`run_monthly` validates and runs every parameter file given (or every ``*.yaml`` in a folder given) for a
 month (default: each practice's last full month), ``jobs`` practices at a time, each in its own worker process
-(one Jupyter kernel each, kept for the worker's next practice). A practice that fails does not stop the others. A practice whose inputs (the
-parquet tables' sha256), parameters, notebook and rcmkit version are unchanged since its last successful run
-is skipped unless ``force``. Afterwards the portfolio page ``<output_root>/<YYYY-MM>/index.html`` of every month
+(one Jupyter kernel each, kept for the worker's next practice). A practice that fails does not stop the others.
+A practice whose inputs (the parquet tables' sha256), parameters, notebook and rcmkit version are unchanged since
+its last successful run is skipped unless ``force``. Afterwards the portfolio page ``<output_root>/<YYYY-MM>/index.html`` of every month
 run that holds a report is rewritten (:mod:`rcmkit.report.portfolio`); this run's failures appear there, on their
 own month only, as client-safe text; their reasons are in the end-of-run table.
 """

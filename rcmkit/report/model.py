@@ -244,7 +244,7 @@ def build_report(
         options=opts,
         data_through=data_through(tables),
         tables=pt,
-        colors=payer_colors(as_pandas(pt)["payers"]),
+        colors=payer_colors(pt["payers"]),
         kpis=kpis,
         trend=trend,
         comparison=comparison,
