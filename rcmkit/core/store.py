@@ -314,6 +314,9 @@ class Upsert:
     #: The ``_month`` partitions (``YYYY-MM``, None for the undated partition) that can hold the stored rows to
     #: delete, when the caller knows them: the delete then reads and rewrites those months only.
     months: tuple[str | None, ...] | None = None
+    #: False: the frame's rows are added as they are and only the ``delete`` keys' stored rows are deleted (rows
+    #: the caller knows are new, e.g. a claim's ledger rows that a run adds to the ones stored).
+    replace: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "keys", tuple(self.keys))
@@ -503,14 +506,47 @@ def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
     return out
 
 
+#: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
+#: looks rows up by (:meth:`Transaction.read` ``where=``). With files of small row groups
+#: (:data:`ROW_GROUP_ROWS`), a lookup of a few keys reads the row groups whose min/max statistics can hold them,
+#: not the whole table, when keys are given in order (claim, remittance and submission numbers that grow over
+#: time). Reading order does not depend on it: reads sort by month and ``_seq``.
+CLUSTER_BY = {"claims": "claim_id", "claim_lines": "submission_id", "claim_line_details": "submission_id",
+              "remittances": "claim_id", "remit_lines": "remit_id", "remittance_details": "remit_id",
+              "remit_line_details": "remit_id", "adjustments": "remit_id", "postings": "claim_id",
+              "ledger": "claim_id", "payments": "payment_id"}
+#: Rows per parquet row group in the files the store writes (the unit a keyed read skips or reads).
+ROW_GROUP_ROWS = 16384
+
+
+def _writer_properties():
+    from deltalake import WriterProperties
+
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS)
+
+
+def _clustered(name: str, data: pa.Table) -> pa.Table:
+    """``data`` sorted by its table's :data:`CLUSTER_BY` column (then ``_seq``), when it is not already."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    column = CLUSTER_BY.get(name)
+    if column is None or column not in data.column_names or data.num_rows < 2:
+        return data
+    order = pc.sort_indices(data, sort_keys=[(column, "ascending", "at_end"), (SEQ_COLUMN, "ascending", "at_end")])
+    return data if not (np.diff(order.to_numpy()) != 1).any() else data.take(order)
+
+
 def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
-    """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append')."""
-    from deltalake import WriterProperties, write_deltalake
+    """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append'), its rows
+    sorted by :data:`CLUSTER_BY` in row groups of :data:`ROW_GROUP_ROWS`."""
+    from deltalake import write_deltalake
 
     exists = (path / "_delta_log").is_dir()
-    write_deltalake(str(path), data, mode=mode, partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
+    write_deltalake(str(path), _clustered(name, data), mode=mode,
+                    partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
                     schema_mode="overwrite" if mode == "overwrite" else "merge",
-                    writer_properties=WriterProperties(compression="ZSTD"),
+                    writer_properties=_writer_properties(),
                     configuration=None if exists else TABLE_CONFIG)
 
 
@@ -522,7 +558,7 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
                  ) -> int:
     """Delete the stored rows whose ``keys`` equal those of ``rows`` (one Delta commit); the number deleted.
     ``months``: only these ``_month`` partitions are searched (the others are neither read nor rewritten)."""
-    from deltalake import DeltaTable, WriterProperties
+    from deltalake import DeltaTable
 
     source = rows.select(list(keys))
     if source.num_rows == 0:
@@ -536,7 +572,7 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
             return 0
         predicate = f"({' OR '.join(parts)}) AND {predicate}"
     metrics = (DeltaTable(str(path)).merge(source, predicate, source_alias="s", target_alias="t",
-                                           writer_properties=WriterProperties(compression="ZSTD"))
+                                           writer_properties=_writer_properties())
                .when_matched_delete().execute())
     return int(metrics.get("num_target_rows_deleted", 0))
 
@@ -557,11 +593,12 @@ def _log_version(path: Path) -> int:
 
 def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tuple[str, ...],
                  info: dict | None, delete: pa.Table | None = None,
-                 months: tuple[str | None, ...] | None = None) -> dict | None:
+                 months: tuple[str | None, ...] | None = None, replace: bool = True) -> dict | None:
     """Write one table's new Delta version; its snapshot entry (None when there was nothing to write)."""
     path = folder / TABLES_DIR / name
     n = table.num_rows
-    doomed = table.select(list(keys)) if kind == "upsert" else None
+    doomed = (table.select(list(keys)) if replace else table.select(list(keys)).slice(0, 0)) \
+        if kind == "upsert" else None
     if doomed is not None and delete is not None and delete.num_rows:
         doomed = pa.concat_tables([doomed, delete.select(list(keys)).cast(doomed.schema)])
     if kind != "overwrite" and n == 0 and info is not None and (doomed is None or doomed.num_rows == 0):
@@ -580,7 +617,7 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
         elif not deleted:
             return None
         rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
-        digest = _chain(info["sha256"], "upsert " + ",".join(keys), table)
+        digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys), table)
         if delete is not None and delete.num_rows:
             digest = _chain(digest, "delete " + ",".join(keys), delete)
     return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
@@ -687,7 +724,8 @@ def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[
             if value.delete is not None:
                 spec = pa.schema([schema.TABLES[name].arrow_schema.field(k) for k in value.keys])
                 delete = pa.Table.from_pandas(value.delete[list(value.keys)], schema=spec, preserve_index=False)
-            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months)
+            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months,
+                         value.replace)
         else:
             out[name] = ("overwrite", schema.to_arrow(name, value), ())
     return out
@@ -791,6 +829,16 @@ def _delta_table(folder: Path, name: str, version: int):
                          "(rcmkit store compact) or copied partially?") from exc
 
 
+def _dataset(folder: Path, name: str, version: int):
+    """Version ``version`` of a table as a pyarrow dataset whose files are read from the local file system
+    directly (not through delta-rs' Python file-system bridge, which costs a Python call per read)."""
+    import pyarrow.fs as pafs
+
+    path = folder / TABLES_DIR / name
+    table = _delta_table(folder, name, version)
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(str(path.resolve()), pafs.LocalFileSystem()))
+
+
 def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: object) -> pa.Table:
     """``table``'s ``wanted`` columns in canonical order and types; columns added to the schema later
     (``Column.optional``) read as nulls from tables written before."""
@@ -847,7 +895,7 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=
 
     dataset = None if datasets is None else datasets.get((name, version))
     if dataset is None:
-        dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
+        dataset = _dataset(folder, name, version)
         if datasets is not None:
             datasets[(name, version)] = dataset
     present = set(dataset.schema.names)
@@ -937,8 +985,7 @@ def delta_datasets(root: str | os.PathLike, practice: str, names: Iterable[str] 
     names = list(names) if names is not None else list(schema.TABLES)
     folder = practice_dir(root, practice)
     snap = _snapshot_of(folder, version)
-    return {n: _delta_table(folder, n, snap["tables"][n]["version"]).to_pyarrow_dataset()
-            for n in names if n in snap["tables"]}
+    return {n: _dataset(folder, n, snap["tables"][n]["version"]) for n in names if n in snap["tables"]}
 
 
 # --------------------------------------------------------------------------------------------- migration, compaction
@@ -1036,7 +1083,10 @@ def compact(root: str | os.PathLike, practice: str, *, retain_days: float = DEFA
             for name in sorted(tables):
                 path = folder / TABLES_DIR / name
                 table = DeltaTable(str(path))
-                table.optimize.compact(writer_properties=WriterProperties(compression="ZSTD"))
+                if CLUSTER_BY.get(name):  # sorted by the lookup column again, in row groups keyed reads can skip
+                    table.optimize.z_order([CLUSTER_BY[name]], writer_properties=_writer_properties())
+                else:
+                    table.optimize.compact(writer_properties=_writer_properties())
                 tables[name]["version"] = _log_version(path)
                 versions = sorted({tables[name]["version"]} | {s["tables"][name]["version"] for s in kept
                                                                 if name in s["tables"]})

@@ -544,25 +544,20 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
 def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
                    run_postings: pd.DataFrame) -> store.Upsert | None:
     """The ledger rows of the claims this run touched (:func:`touched_claims`), built from their rows of each
-    input table, as an :class:`rcmkit.core.store.Upsert` that deletes the claims' stored rows (in the months
-    their stored and new events fall in) and appends the new ones. None when no claim was touched."""
+    input table, before and after the run (:func:`_ledger_change`). None when no claim was touched."""
     touched = touched_claims(before, after, run_postings)
     if not touched:
         return None
-    sub = {name: after[name][after[name]["claim_id"].isin(touched)]
-           for name in ("claims", "remittances", "postings")}
-    sub["adjustments"] = after["adjustments"][after["adjustments"]["remit_id"].isin(sub["remittances"]["remit_id"])]
-    sub["payers"] = after["payers"]
-    ledger = build_ledger(sub) if any(len(sub[n]) for n in ("claims", "remittances", "postings")) \
-        else schema.empty("ledger")
-    # every stored ledger row of a touched claim was derived from its rows before this run: their dates
-    dates = [ledger["posted_on"]]
-    for tables in (before, after):
-        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
-            frame = tables[name]
-            dates.append(frame.loc[frame["claim_id"].isin(touched), column])
-    return store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
-                        months=_months(*dates))
+
+    def rows(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        sub = {name: tables[name][tables[name]["claim_id"].isin(touched)]
+               for name in ("claims", "remittances", "postings")}
+        adjustments = tables["adjustments"]
+        sub["adjustments"] = adjustments[adjustments["remit_id"].isin(sub["remittances"]["remit_id"])]
+        sub["payers"] = tables["payers"]
+        return sub
+
+    return _ledger_change(rows(before), rows(after), touched)
 
 
 #: Tables an incremental ingest reads whole: they grow with the practice's payers, rates, files and suspense, not
@@ -671,20 +666,49 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
             frame = pd.concat([frame, change.frame[change.frame["claim_id"].isin(touched)]], ignore_index=True)
         after[name] = frame
     remit_ids = after["remittances"]["remit_id"]
-    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids)})
+    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids) | set(stored["remittances"]["remit_id"])})
+    stored_adjustments = adjustments[adjustments["remit_id"].isin(stored["remittances"]["remit_id"])]
+    adjustments = adjustments[adjustments["remit_id"].isin(remit_ids)]
     if "adjustments" in changes:
         run_adj = changes["adjustments"].frame
         adjustments = pd.concat([adjustments, run_adj[run_adj["remit_id"].isin(remit_ids)]], ignore_index=True)
     after["adjustments"] = adjustments
     after["payers"] = out["payers"]
-    ledger = _full_ledger(after)
-    dates = [ledger["posted_on"]]
+    stored["adjustments"] = stored_adjustments
+    stored["payers"] = before["payers"]
+    changes["ledger"] = _ledger_change(stored, after, touched)
+    return changes
+
+
+def _ledger_change(stored: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame], touched: set[str]
+                   ) -> store.Upsert:
+    """The ledger change of the ``touched`` claims, from their rows before (``stored``) and after the run: the
+    stored ledger is ``build_ledger`` of the stored tables, so each claim's stored ledger rows are
+    ``build_ledger`` of its stored rows. A claim whose new rows include all of those (a payment, an adjustment or
+    a posting added: the usual day) gets only the difference appended, with no stored row read or rewritten; a
+    claim that lost or changed a row (a corrected posting, a PM copy replaced, a payer's class changed) has its
+    stored rows deleted, in the months they fall in, and all its new rows written."""
+    old, new = _full_ledger(stored), _full_ledger(after)
+    columns = list(schema.TABLES["ledger"].names)
+
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        # each row with its occurrence number among equal rows: the multiset difference is then a set difference
+        return frame.assign(_n=frame.groupby(columns, dropna=False, sort=False).cumcount())
+
+    old_n, new_n = counted(old), counted(new)
+    lost = old_n.merge(new_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
+    rebuilt = set(lost.loc[lost["_merge"] == "left_only", "claim_id"])
+    gained = new_n.merge(old_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
+    added = gained.loc[(gained["_merge"] == "left_only") & ~gained["claim_id"].isin(rebuilt), columns]
+    frame = pd.concat([added, new[new["claim_id"].isin(rebuilt)]], ignore_index=True)
+    dates = [new.loc[new["claim_id"].isin(rebuilt), "posted_on"]]
     for tables in (stored, after):
         for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
-            dates.append(tables[name][column])
-    changes["ledger"] = store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
-                                     months=_months(*dates))
-    return changes
+            t = tables[name]
+            dates.append(t.loc[t["claim_id"].isin(rebuilt), column])
+    return store.Upsert(schema.conform("ledger", frame), keys=("claim_id",),
+                        delete=pd.DataFrame({"claim_id": sorted(rebuilt)}, dtype=object), months=_months(*dates),
+                        replace=False)
 
 
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
