@@ -467,7 +467,9 @@ def manifest(root: str | os.PathLike, practice: str, version: int | None = None)
 MONTH_CLUSTERED = {"claims": "submitted_on", "remittances": "paid_on", "postings": "posted_on", "ledger": "posted_on"}
 #: Table properties of the Delta tables rcmkit creates: old log entries are never removed behind the user's back
 #: (reports read old versions); ``rcmkit store compact`` is the one command that removes files.
-TABLE_CONFIG = {"delta.enableExpiredLogCleanup": "false"}
+#: A checkpoint every 20 versions bounds what opening a version replays (a checkpoint and at most 19 log entries),
+#: however many ingests the table has seen.
+TABLE_CONFIG = {"delta.enableExpiredLogCleanup": "false", "delta.checkpointInterval": "20"}
 
 
 @contextlib.contextmanager
@@ -480,17 +482,57 @@ def _private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def _restrict_tree(path: Path) -> None:
-    """:func:`restrict` for a table folder, changing only what differs (a table keeps many files)."""
+def _restrict_tree(path: Path, files: Iterable[str] | None = None) -> None:
+    """:func:`restrict` for a table folder, changing only what differs (a table keeps many files). ``files``:
+    only these (paths relative to ``path``) and the folders that lead to them, not the whole tree."""
     fmode, dmode = file_mode(), dir_mode()
-    for sub, _dirs, files in os.walk(path):
-        if os.stat(sub).st_mode & 0o7777 != dmode:
-            os.chmod(sub, dmode)
-        for name in files:
-            p = os.path.join(sub, name)
-            st = os.lstat(p)
-            if not os.path.islink(p) and st.st_mode & 0o7777 != fmode:
-                os.chmod(p, fmode)
+
+    def fix(p: str, mode: int) -> None:
+        st = os.lstat(p)
+        if not os.path.islink(p) and st.st_mode & 0o7777 != mode:
+            os.chmod(p, mode)
+
+    if files is not None:
+        folders = {str(path)}
+        for rel in files:
+            p = path / rel
+            if not p.exists():
+                continue
+            fix(str(p), fmode)
+            parent = p.parent
+            while parent != path and str(parent) not in folders:
+                folders.add(str(parent))
+                parent = parent.parent
+        for sub in folders:
+            fix(sub, dmode)
+        return
+    for sub, _dirs, names in os.walk(path):
+        fix(sub, dmode)
+        for name in names:
+            fix(os.path.join(sub, name), fmode)
+
+
+def _restrict_written(path: Path, since: int) -> None:
+    """:func:`_restrict_tree` for the files a table's versions after ``since`` added (their log entries, the
+    data files they add, checkpoints), so the cost follows the commit, not the table's history; the whole
+    tree for a new table or a log that cannot be read."""
+    from urllib.parse import unquote
+
+    if since < 0:
+        return _restrict_tree(path)
+    log = path / "_delta_log"
+    names = ["_delta_log/_last_checkpoint"]
+    try:
+        for version in range(since + 1, _log_version(path) + 1):
+            entry = f"{version:020d}.json"
+            names += [f"_delta_log/{entry}", f"_delta_log/{version:020d}.checkpoint.parquet"]
+            for line in (log / entry).read_text(encoding="utf-8").splitlines():
+                add = json.loads(line).get("add") if line.strip() else None
+                if add:
+                    names.append(unquote(add["path"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return _restrict_tree(path)
+    _restrict_tree(path, files=names)
 
 
 def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
@@ -507,22 +549,33 @@ def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
 
 
 #: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
-#: looks rows up by (:meth:`Transaction.read` ``where=``). With files of small row groups
-#: (:data:`ROW_GROUP_ROWS`), a lookup of a few keys reads the row groups whose min/max statistics can hold them,
-#: not the whole table, when keys are given in order (claim, remittance and submission numbers that grow over
-#: time). Reading order does not depend on it: reads sort by month and ``_seq``.
+#: looks rows up by (:meth:`Transaction.read` ``where=``), mostly to find that a new key is not held yet. With
+#: files of small row groups (:data:`ROW_GROUP_ROWS`), a lookup reads only the row groups whose min/max
+#: statistics can hold one of its keys: for keys that grow over time (claim, submission, remittance numbers),
+#: a new day's keys fall past every older row group. Reading order does not depend on it: reads sort by month
+#: and ``_seq``.
 CLUSTER_BY = {"claims": "claim_id", "claim_lines": "submission_id", "claim_line_details": "submission_id",
-              "remittances": "claim_id", "remit_lines": "remit_id", "remittance_details": "remit_id",
+              "remittances": "remit_id", "remit_lines": "remit_id", "remittance_details": "remit_id",
               "remit_line_details": "remit_id", "adjustments": "remit_id", "postings": "claim_id",
               "ledger": "claim_id", "payments": "payment_id"}
 #: Rows per parquet row group in the files the store writes (the unit a keyed read skips or reads).
 ROW_GROUP_ROWS = 16384
 
 
-def _writer_properties():
-    from deltalake import WriterProperties
+#: Columns an ingest looks rows up by: the files the store writes carry a parquet bloom filter of each (per row
+#: group, about 20 KB at a 1% false-positive rate) and page-level statistics, which the keyed read's query engine
+#: (:func:`_query`) uses to skip the row groups that do not hold a key: the ids of a new day are mostly not
+#: held, and their lookups then read nearly nothing.
+LOOKUP_COLUMNS = ("claim_id", "submission_id", "remit_id", "posting_id", "payment_id", "trace_number", "sha256")
 
-    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS)
+
+def _writer_properties():
+    from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
+
+    bloom = ColumnProperties(statistics_enabled="PAGE",
+                             bloom_filter_properties=BloomFilterProperties(True, 0.01, ROW_GROUP_ROWS))
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS,
+                            column_properties={c: bloom for c in LOOKUP_COLUMNS})
 
 
 def _clustered(name: str, data: pa.Table) -> pa.Table:
@@ -705,8 +758,8 @@ def _commit(folder: Path, ops: Mapping[str, tuple[str, pa.Table, tuple[str, ...]
     _crash_point("committed")
     with contextlib.suppress(OSError):
         for name in written:
-            _restrict_tree(folder / TABLES_DIR / name)
-        _restrict_tree(folder / SNAPSHOTS_DIR)
+            _restrict_written(folder / TABLES_DIR / name, base["tables"].get(name, {}).get("version", -1))
+        _restrict_tree(folder / SNAPSHOTS_DIR, files=[target.name])
     _crash_point("restricted")
     return new
 
@@ -829,13 +882,14 @@ def _delta_table(folder: Path, name: str, version: int):
                          "(rcmkit store compact) or copied partially?") from exc
 
 
-def _dataset(folder: Path, name: str, version: int):
-    """Version ``version`` of a table as a pyarrow dataset whose files are read from the local file system
-    directly (not through delta-rs' Python file-system bridge, which costs a Python call per read)."""
+def _dataset(folder: Path, name: str, version: int, table=None):
+    """Version ``version`` of a table (its ``DeltaTable``, when open) as a pyarrow dataset whose files are read
+    from the local file system directly (not through delta-rs' Python file-system bridge, which costs a Python
+    call per read)."""
     import pyarrow.fs as pafs
 
     path = folder / TABLES_DIR / name
-    table = _delta_table(folder, name, version)
+    table = _delta_table(folder, name, version) if table is None else table
     return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(str(path.resolve()), pafs.LocalFileSystem()))
 
 
@@ -859,11 +913,13 @@ def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: objec
 ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount_cents")}
 
 
-def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
+def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str], cast: bool = True):
     """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values (a column
-    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). Columns are
-    cast to their canonical type first: a file Delta's merge rewrote may hold ``string_view`` columns, which
-    pyarrow cannot compare with a plain string when it prunes row groups by their statistics."""
+    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). ``cast``:
+    columns are cast to their canonical type first, for files Delta's merge rewrote, which hold ``string_view``
+    columns that pyarrow cannot compare with a plain string when it prunes row groups by their statistics; the
+    cast also stops that pruning (every row group is read), so files of plain columns are filtered without it
+    (:func:`_scan`)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -878,12 +934,95 @@ def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
             part = pc.scalar(given.size < values.size)
         else:
             kind = spec.field(column).type
-            field = ds.field(column).cast(kind)
+            field = ds.field(column).cast(kind) if cast else ds.field(column)
             part = field.isin(pa.array(given.tolist(), type=kind)) if len(given) else pc.scalar(False)
             if given.size < values.size:
                 part = part | field.is_null()
         expr = part if expr is None else expr | part
     return pc.scalar(False) if expr is None else expr
+
+
+def _sql_values(kind: pa.DataType, values: list) -> str | None:
+    """SQL literals of ``values`` for a column of type ``kind``; None for a type this does not write."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return ", ".join(_sql_text(str(v)) for v in values)
+    if pa.types.is_integer(kind):
+        return ", ".join(str(int(v)) for v in values)
+    return None
+
+
+def _opened(folder: Path, name: str, version: int, cache: dict | None):
+    """The ``DeltaTable`` of a table's version, opened once per transaction (``cache``)."""
+    key = ("delta", name, version)
+    table = None if cache is None else cache.get(key)
+    if table is None:
+        table = _delta_table(folder, name, version)
+        if cache is not None:
+            cache[key] = table
+    return table
+
+
+def _query(table, name: str, columns: list[str], where: Mapping[str, Iterable], present: set[str]
+           ) -> pa.Table | None:
+    """The keyed read of :func:`_read_arrow` as one SQL query of the Delta version (DataFusion, through
+    ``deltalake.QueryBuilder``): ``SELECT columns WHERE a IN (...) OR b IN (...) [OR a IS NULL]``. DataFusion
+    skips files and row groups by their min/max statistics and by the bloom filters of the lookup columns
+    (:data:`LOOKUP_COLUMNS`), so a few keys read a few row groups, and keys the table does not hold (a new day's
+    ids) read almost nothing, however large the table. None when a ``where`` column's type has no literal here."""
+    from deltalake import QueryBuilder
+
+    spec = schema.TABLES[name].arrow_schema
+    parts = []
+    for column, values in where.items():
+        values = list(values)
+        given = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+        nulls = len(given) < len(values)
+        if column not in present:  # an optional column the stored table does not have yet: all nulls
+            parts += ["TRUE"] if nulls else []
+            continue
+        if given:
+            literals = _sql_values(spec.field(column).type, sorted(set(given)))
+            if literals is None:
+                return None
+            parts.append(f'"{column}" IN ({literals})')
+        if nulls:
+            parts.append(f'"{column}" IS NULL')
+    select = ", ".join(f'"{c}"' for c in columns)
+    reader = QueryBuilder().register("t", table).execute(f"SELECT {select} FROM t WHERE "
+                                                         f"{' OR '.join(parts) or 'FALSE'}")
+    result = pa.RecordBatchReader.from_stream(reader).read_all()
+    # DataFusion gives string_view columns (and may give other physically equal types): back to the stored ones
+    target = pa.schema([pa.field(c, (spec.field(c).type if c in spec.names else
+                                     pa.int64() if c == SEQ_COLUMN else pa.string())) for c in columns])
+    return result.cast(target) if not result.schema.equals(target) else result
+
+
+def _scan(dataset, columns: list[str], name: str, where, present: set[str], cache: dict | None,
+          version: int) -> pa.Table:
+    """``dataset.to_table`` of ``columns``, filtered by ``where`` (:func:`_where`): the files whose ``where``
+    columns are plain strings are scanned with the plain filter, which skips the row groups whose min/max
+    statistics cannot hold the values (the files are sorted by :data:`CLUSTER_BY`: a few keys read a few row
+    groups); the files a merge rewrote (``string_view`` columns) with the cast one."""
+    import pyarrow.dataset as ds
+
+    if where is None:
+        return dataset.to_table(columns=columns)
+    key = (name, version, "split", tuple(sorted(c for c in where if c in present)))
+    split = None if cache is None else cache.get(key)
+    if split is None:
+        plain, view = [], []
+        for fragment in dataset.get_fragments():
+            physical = fragment.physical_schema
+            viewed = any(c in physical.names and pa.types.is_string_view(physical.field(c).type) for c in key[3])
+            (view if viewed else plain).append(fragment)
+        split = [(ds.FileSystemDataset(frags, dataset.schema, dataset.format, dataset.filesystem), cast)
+                 for frags, cast in ((plain, False), (view, True)) if frags]
+        if cache is not None:
+            cache[key] = split
+    parts = [part.to_table(columns=columns, filter=_where(name, where, present, cast=cast)) for part, cast in split]
+    if not parts:
+        return dataset.to_table(columns=columns, filter=_where(name, where, present))
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None,
@@ -893,18 +1032,25 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=
     import numpy as np
     import pyarrow.compute as pc
 
-    dataset = None if datasets is None else datasets.get((name, version))
-    if dataset is None:
-        dataset = _dataset(folder, name, version)
-        if datasets is not None:
-            datasets[(name, version)] = dataset
-    present = set(dataset.schema.names)
+    delta = _opened(folder, name, version, datasets)
+    present = set(pa.schema(delta.schema().to_arrow()).names)
+
+    def dataset():
+        found = None if datasets is None else datasets.get((name, version))
+        if found is None:
+            found = _dataset(folder, name, version, delta)
+            if datasets is not None:
+                datasets[(name, version)] = found
+        return found
+
     dated = MONTH_COLUMN in present
     ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
     helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers,
-                                 filter=_where(name, where, present))
+        columns = [c for c in wanted if c in present] + helpers
+        table = None if where is None else _query(delta, name, columns, where, present)
+        if table is None:
+            table = _scan(dataset(), columns, name, where, present, datasets, version)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc

@@ -12,6 +12,7 @@ from both a PM export and an 837 (same claim_id) is held once, from the 837, in 
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -583,9 +584,10 @@ def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: M
     out = {name: tx.read(name) for name in _SMALL}
     pending = pd.concat([out["unapplied_postings"], csv("unapplied_postings")], ignore_index=True)
     # the claims the run may touch, read whole now so the ledger needs no second read (touched_claims may add a
-    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay)
-    claim_ids = _ids(new["claims"]["claim_id"], new["remittances"]["claim_id"], csv("claims")["claim_id"],
-                     csv("postings")["claim_id"], pending["claim_id"])
+    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay). Not the claims
+    # of the run's 835s: a remittance's ledger rows need none of its claim's stored rows (_keyed_changes).
+    claim_ids = _ids(new["claims"]["claim_id"], csv("claims")["claim_id"], csv("postings")["claim_id"],
+                     pending["claim_id"])
     posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
     out["postings"] = tx.read("postings", where={"posting_id": posting_ids | {None}, "claim_id": claim_ids})
     if out["postings"]["posting_id"].isna().any():
@@ -641,11 +643,27 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
         changes["postings"] = store.Upsert(added, keys=("posting_id",), months=_months(prior["posted_on"]))
     changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
 
-    touched = touched_claims(before, {**current, **out}, run_postings)
+    merged = {**current, **out}
+    # Remittances this run adds, with their adjustments, add ledger rows of their own (rcmkit.core.ledger: a
+    # payment or reversal from CLP04, contractual and patient-responsibility rows from its CAS rows; the default
+    # denial policy posts nothing at the 835), whatever the claim's other rows: a claim touched by nothing else
+    # gets those rows appended, and none of its stored rows is read (a day's 835 pays claims of every age).
+    remits = merged["remittances"]
+    added_remits = remits[~remits["remit_id"].isin(before["remittances"]["remit_id"])]
+    added_adjustments = merged["adjustments"][merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]
+    others = {**merged, "remittances": remits[~remits["remit_id"].isin(added_remits["remit_id"])],
+              "adjustments": merged["adjustments"][~merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]}
+    touched = touched_claims(before, others, run_postings)
     flipped = self_pay_ids(before["payers"]) ^ self_pay_ids(out["payers"])
     if flipped:
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
+    by_remit = added_remits[~added_remits["claim_id"].isin(touched)]
+    appended = _full_ledger({"claims": schema.empty("claims"), "postings": schema.empty("postings"),
+                             "remittances": by_remit, "payers": out["payers"],
+                             "adjustments": added_adjustments[added_adjustments["remit_id"].isin(by_remit["remit_id"])]})
     if not touched:
+        if len(appended):
+            changes["ledger"] = store.Append(appended)
         return changes
     more = touched - held
     stored = {}
@@ -676,7 +694,8 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     after["payers"] = out["payers"]
     stored["adjustments"] = stored_adjustments
     stored["payers"] = before["payers"]
-    changes["ledger"] = _ledger_change(stored, after, touched)
+    rebuilt = _ledger_change(stored, after, touched)
+    changes["ledger"] = dataclasses.replace(rebuilt, frame=pd.concat([rebuilt.frame, appended], ignore_index=True))
     return changes
 
 
