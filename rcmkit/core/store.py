@@ -988,13 +988,23 @@ def _query(table, name: str, columns: list[str], where: Mapping[str, Iterable], 
         if nulls:
             parts.append(f'"{column}" IS NULL')
     select = ", ".join(f'"{c}"' for c in columns)
-    reader = QueryBuilder().register("t", table).execute(f"SELECT {select} FROM t WHERE "
-                                                         f"{' OR '.join(parts) or 'FALSE'}")
-    result = pa.RecordBatchReader.from_stream(reader).read_all()
+    # one query per condition (an OR of conditions on several columns stops DataFusion's pruning), the rows
+    # matched twice kept once (by ``_seq``, unique in a table)
     # DataFusion gives string_view columns (and may give other physically equal types): back to the stored ones
     target = pa.schema([pa.field(c, (spec.field(c).type if c in spec.names else
                                      pa.int64() if c == SEQ_COLUMN else pa.string())) for c in columns])
-    return result.cast(target) if not result.schema.equals(target) else result
+    results = []
+    for part in parts or ["FALSE"]:
+        found = pa.RecordBatchReader.from_stream(QueryBuilder().register("t", table).execute(
+            f"SELECT {select} FROM t WHERE {part}")).read_all()
+        results.append(found.cast(target) if not found.schema.equals(target) else found)
+    result = results[0] if len(results) == 1 else pa.concat_tables(results)
+    if len(results) > 1 and result.num_rows:
+        import numpy as np
+
+        _, first = np.unique(result[SEQ_COLUMN].to_numpy(), return_index=True)
+        result = result.take(pa.array(np.sort(first)))
+    return result
 
 
 def _scan(dataset, columns: list[str], name: str, where, present: set[str], cache: dict | None,
