@@ -549,33 +549,41 @@ def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
 
 
 #: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
-#: looks rows up by (:meth:`Transaction.read` ``where=``), mostly to find that a new key is not held yet. With
-#: files of small row groups (:data:`ROW_GROUP_ROWS`), a lookup reads only the row groups whose min/max
-#: statistics can hold one of its keys: for keys that grow over time (claim, submission, remittance numbers),
-#: a new day's keys fall past every older row group. Reading order does not depend on it: reads sort by month
-#: and ``_seq``.
+#: looks rows up by (:meth:`Transaction.read` ``where=``). Sorted, each page of that column covers a narrow range
+#: of keys, so a lookup of a few keys decodes the pages whose min/max statistics can hold them (the page index,
+#: :data:`LOOKUP_COLUMNS`), not the whole table. Reading order does not depend on it: reads sort by month and
+#: ``_seq``.
 CLUSTER_BY = {"claims": "claim_id", "claim_lines": "submission_id", "claim_line_details": "submission_id",
               "remittances": "remit_id", "remit_lines": "remit_id", "remittance_details": "remit_id",
               "remit_line_details": "remit_id", "adjustments": "remit_id", "postings": "claim_id",
               "ledger": "claim_id", "payments": "payment_id"}
-#: Rows per parquet row group in the files the store writes (the unit a keyed read skips or reads).
-ROW_GROUP_ROWS = 16384
+#: Rows per parquet row group (parquet-rs' default). Smaller groups cost space (about 1.7x at 16,384 rows: every
+#: group starts its pages and dictionaries again) and gain nothing once lookups prune by page and bloom filter.
+ROW_GROUP_ROWS = 1 << 20
+#: Per table, the columns an ingest looks rows up by: the files the store writes carry a parquet bloom filter of
+#: each (1% false positives, sized for the rows written, at most a row group's) and page-level statistics, which
+#: the keyed read's query engine (:func:`_query`) uses to skip the row groups and pages that do not hold a key:
+#: the ids of a new day are mostly not held, and their lookups then read almost nothing.
+LOOKUP_COLUMNS = {"claims": ("claim_id", "submission_id"), "claim_lines": ("submission_id",),
+                  "claim_line_details": ("submission_id",), "remittances": ("remit_id", "claim_id"),
+                  "remit_lines": ("remit_id",), "remittance_details": ("remit_id",),
+                  "remit_line_details": ("remit_id",), "adjustments": ("remit_id",),
+                  "postings": ("posting_id", "claim_id"), "payments": ("payment_id", "trace_number"),
+                  "ingested_files": ("sha256",)}
+#: Distinct values a merge's rewritten files are sized for (a merge rewrites the files of a few months).
+_MERGE_NDV = 1 << 16
 
 
-#: Columns an ingest looks rows up by: the files the store writes carry a parquet bloom filter of each (per row
-#: group, about 20 KB at a 1% false-positive rate) and page-level statistics, which the keyed read's query engine
-#: (:func:`_query`) uses to skip the row groups that do not hold a key: the ids of a new day are mostly not
-#: held, and their lookups then read nearly nothing.
-LOOKUP_COLUMNS = ("claim_id", "submission_id", "remit_id", "posting_id", "payment_id", "trace_number", "sha256")
-
-
-def _writer_properties():
+def _writer_properties(name: str, rows: int):
+    """ZSTD, row groups of :data:`ROW_GROUP_ROWS`, and for ``name``'s :data:`LOOKUP_COLUMNS` page statistics and
+    bloom filters sized for ``rows`` distinct values."""
     from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
 
-    bloom = ColumnProperties(statistics_enabled="PAGE",
-                             bloom_filter_properties=BloomFilterProperties(True, 0.01, ROW_GROUP_ROWS))
+    ndv = max(1, min(rows, ROW_GROUP_ROWS))
+    lookup = ColumnProperties(statistics_enabled="PAGE",
+                              bloom_filter_properties=BloomFilterProperties(True, 0.01, ndv))
     return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS,
-                            column_properties={c: bloom for c in LOOKUP_COLUMNS})
+                            column_properties={c: lookup for c in LOOKUP_COLUMNS.get(name, ())})
 
 
 def _clustered(name: str, data: pa.Table) -> pa.Table:
@@ -590,6 +598,15 @@ def _clustered(name: str, data: pa.Table) -> pa.Table:
     return data if not (np.diff(order.to_numpy()) != 1).any() else data.take(order)
 
 
+def _file_rows(name: str, data: pa.Table) -> int:
+    """The most rows one file of this write holds: its largest month, for a table partitioned by month."""
+    import pyarrow.compute as pc
+
+    if name not in MONTH_CLUSTERED or MONTH_COLUMN not in data.column_names or not data.num_rows:
+        return data.num_rows
+    return int(pc.max(pc.value_counts(data[MONTH_COLUMN]).field("counts")).as_py())
+
+
 def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
     """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append'), its rows
     sorted by :data:`CLUSTER_BY` in row groups of :data:`ROW_GROUP_ROWS`."""
@@ -599,7 +616,7 @@ def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
     write_deltalake(str(path), _clustered(name, data), mode=mode,
                     partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
                     schema_mode="overwrite" if mode == "overwrite" else "merge",
-                    writer_properties=_writer_properties(),
+                    writer_properties=_writer_properties(name, _file_rows(name, data)),
                     configuration=None if exists else TABLE_CONFIG)
 
 
@@ -625,7 +642,7 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
             return 0
         predicate = f"({' OR '.join(parts)}) AND {predicate}"
     metrics = (DeltaTable(str(path)).merge(source, predicate, source_alias="s", target_alias="t",
-                                           writer_properties=_writer_properties())
+                                           writer_properties=_writer_properties(path.name, _MERGE_NDV))
                .when_matched_delete().execute())
     return int(metrics.get("num_target_rows_deleted", 0))
 
@@ -1239,10 +1256,11 @@ def compact(root: str | os.PathLike, practice: str, *, retain_days: float = DEFA
             for name in sorted(tables):
                 path = folder / TABLES_DIR / name
                 table = DeltaTable(str(path))
+                rows = int(tables[name].get("rows", ROW_GROUP_ROWS))
                 if CLUSTER_BY.get(name):  # sorted by the lookup column again, in row groups keyed reads can skip
-                    table.optimize.z_order([CLUSTER_BY[name]], writer_properties=_writer_properties())
+                    table.optimize.z_order([CLUSTER_BY[name]], writer_properties=_writer_properties(name, rows))
                 else:
-                    table.optimize.compact(writer_properties=_writer_properties())
+                    table.optimize.compact(writer_properties=_writer_properties(name, rows))
                 tables[name]["version"] = _log_version(path)
                 versions = sorted({tables[name]["version"]} | {s["tables"][name]["version"] for s in kept
                                                                 if name in s["tables"]})
