@@ -658,9 +658,9 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     if flipped:
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
     by_remit = added_remits[~added_remits["claim_id"].isin(touched)]
+    by_remit_adjustments = added_adjustments[added_adjustments["remit_id"].isin(by_remit["remit_id"])]
     appended = _full_ledger({"claims": schema.empty("claims"), "postings": schema.empty("postings"),
-                             "remittances": by_remit, "payers": out["payers"],
-                             "adjustments": added_adjustments[added_adjustments["remit_id"].isin(by_remit["remit_id"])]})
+                             "remittances": by_remit, "adjustments": by_remit_adjustments, "payers": out["payers"]})
     if not touched:
         if len(appended):
             changes["ledger"] = store.Append(appended)
