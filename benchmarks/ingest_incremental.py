@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/ingest_incremental.py                       # 2,500 and 25,000 claims
     .venv/bin/python benchmarks/ingest_incremental.py --claims 2500,25000,250000
+    .venv/bin/python benchmarks/ingest_incremental.py --claims 25000,250000,2500000 --day-claims 100 --work DIR
 
 Data. For each size N, the demo generator (``rcmkit.demo.generate``, seed ``--seed``) makes a practice of about N
 claims. Its last submission day's claims and last payment day's remittances are held out; the rest is saved to a
 fresh store (``rcmkit.core.store.save_tables``, then ``rcmkit.core.ledger.write_ledger``). The held-out day is
 written as real files (``rcmkit.ingest.x12.write``: one 837P and one 835, a few hundred KB; the 835 pays claims
-submitted on earlier days: late payments that touch old months).
+submitted on earlier days: late payments that touch old months). With ``--work DIR`` the practice and its day's
+files are kept under DIR (per size, seed and ``--day-claims``) and later runs copy them instead of generating
+them again; each run ingests into a fresh copy.
 
 Timing. A fresh subprocess runs ``rcmkit.ingest.pipeline.ingest`` on the two files and reports its wall time and
 its peak resident memory (VmHWM, which includes the interpreter and imported libraries: the import baseline is
