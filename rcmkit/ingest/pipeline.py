@@ -577,7 +577,8 @@ def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: M
     """The stored rows an incremental ingest needs, read by key (:meth:`rcmkit.core.store.Transaction.read`):
     rows whose key the run's rows repeat (for de-duplication: submission, remit, payment, posting ids, payment
     trace numbers, file hashes), the claims of the run's PM claims and of postings waiting in suspense (to apply
-    them), every stored row of the claims the run's rows name (their ledger is rebuilt from them), and the small
+    them), every stored row of the claims the run's 837s and PM rows name (their ledger is rebuilt from them; the
+    claims an 835 pays are not read: :func:`_keyed_changes` appends its remittances' ledger rows), and the small
     tables whole (:data:`_SMALL`); and the ids of those claims. None when postings stored before they had keys
     need the whole table (their ids are numbered over it)."""
     csv = lambda name: csv_new.get(name, schema.empty(name))  # noqa: E731
@@ -620,9 +621,11 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
                    kept: pd.DataFrame, read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
     """What an incremental ingest writes, from its merge with the stored rows it read (``before``): the new rows
     of each appended table (an Upsert where PM copies of claims gave way to their 837), new and corrected
-    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
-    claims (:func:`touched_claims`), built from all their rows, old and new (``before`` holds every stored row of
-    the claims ``held``; the rows of other touched claims are read by claim id)."""
+    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger: the rows of
+    the run's new remittances appended for claims nothing else touched, and for the other touched claims
+    (:func:`touched_claims`) the difference between their ledger built from all their rows, old and new, and
+    the one built from their stored rows (:func:`_ledger_change`; ``before`` holds every stored row of the claims
+    ``held``; the rows of other touched claims are read by claim id)."""
     from rcmkit.core.ledger import self_pay_ids
 
     changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
