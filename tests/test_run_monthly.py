@@ -386,8 +386,15 @@ def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
         out = nbformat.read(result.notebook, as_version=4).cells[-1].outputs[0]["text"].split()
         return int(out[0]), out[1]
 
+    import papermill.engines
+
+    saves = []
+    real_write = papermill.engines.write_ipynb
+    papermill.engines.write_ipynb = lambda nb, path: (saves.append(path), real_write(nb, path))
     try:
         pid_a, cwd_a = run("alpha")
+        # the executed notebook is written once at the end, not at each cell's start and end (papermill's 6 here)
+        assert len(saves) == 1
         pid_b, cwd_b = run("beta")
         assert pid_a == pid_b and cwd_a != cwd_b  # one kernel; each report in its own staging folder
         warm.manager.provisioner.process.kill()
@@ -395,4 +402,5 @@ def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
         pid_c, _ = run("alpha")
         assert pid_c != pid_a
     finally:
+        papermill.engines.write_ipynb = real_write
         warm.discard()

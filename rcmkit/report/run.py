@@ -235,6 +235,46 @@ def publish_dir(staging: Path, final: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- running
+def _papermill_engine() -> str:
+    """Register (once) and name papermill's nbclient engine with sparse saves: papermill writes the executed
+    notebook at every cell's start and end (about 130 writes of a notebook growing to a few MB: 1-2 s of a
+    report); this one writes it every ``autosave_cell_every`` seconds and when the run ends, failed or not (the
+    partial notebook of a failed run is still there to keep)."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    name = "rcmkit-nbclient"
+    if name in papermill_engines._engines:
+        return name
+
+    class SparseSaves(NotebookExecutionManager):
+        final = False
+
+        def save(self, **kwargs):
+            if self.final or (self.now() - self.last_save_time).total_seconds() >= self.autosave_cell_every:
+                super().save(**kwargs)
+
+        def notebook_complete(self, **kwargs):
+            self.final = True
+            super().notebook_complete(**kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            nb_man = SparseSaves(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                 autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(name, Engine)
+    return name
+
+
 class WarmKernel:
     """One Jupyter kernel kept for many reports (``rcmkit run-monthly``'s workers): started on first use, its
     user namespace reset (``%reset -f``) and its working folder set before each notebook, started again when it
@@ -361,6 +401,7 @@ def run_report(
                 # The kernel's own log (e.g. ipykernel's "running over TCP without encryption") is not report
                 # output; errors still reach the terminal.
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                engine_name=_papermill_engine(),
                 **warm,
             )
         except PapermillExecutionError as exc:
