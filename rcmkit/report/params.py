@@ -484,12 +484,13 @@ def validate_data(
     if missing:
         raise ParamError(source, "practice", f"practice {practice!r} in {root} lacks the table(s) {', '.join(missing)}; "
                          f"expected {', '.join(REQUIRED_TABLES)} ({make})", lines.get("practice"))
-    try:  # the tables last_full_month looks at, as the notebook will load them
-        tables = store.load_tables(root, practice, ("claims", "remittances", "postings", "ledger"), required=False,
-                                   version=params.store_version)
+    from rcmkit.metrics import EVENT_DATES, last_full_month
+
+    try:  # the dates last_full_month looks at, from the snapshot the notebook will load (only those columns)
+        tables = store.load_tables(root, practice, [t for t, _ in EVENT_DATES], required=False,
+                                   version=params.store_version, columns={t: [c] for t, c in EVENT_DATES})
     except store.StoreError as exc:
         raise ParamError(source, "practice", str(exc), lines.get("practice")) from None
-    from rcmkit.metrics import last_full_month
 
     try:
         last = last_full_month(tables)
