@@ -59,6 +59,12 @@ _TREND_KEYS = {
 }
 
 
+#: The flow KPI keys by the metric function that computes them (one call gives the whole group).
+_KEY_GROUPS: tuple[tuple[str, ...], ...] = (("charges",), ("payments",),
+                                            ("initial_denial_rate", "initial_denial_rate_dollars"),
+                                            ("clean_claim_rate",))
+
+
 @dataclass(frozen=True)
 class ExplorerState:
     """Everything the controls say, as one value: the selection (``filters``, ``period``), the drill-down
@@ -185,6 +191,8 @@ class ExplorerData:
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
         self._memo = _Memo()
+        self._end_balances = None  # month -> the practice's open balances at its end (see end_balances)
+        self._months = _Memo()  # filters -> {(month, key group): that month's flow KPIs} (see monthly)
         self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
         self._forecasts: dict[Hashable, Any] = {}  # forecasts by month / date: a few seconds each, kept
 
@@ -234,19 +242,77 @@ class ExplorerData:
     # ----------------------------------------------------------------------------------------- numbers
     def monthly(self, filters: Filters, months: tuple[str, ...], keys: tuple[str, ...] = views.FLOW_KEYS
                 ) -> dict[str, dict[str, KPI]]:
-        """Flow KPIs per month (:func:`rcmkit.explorer.views.monthly_flow_kpis`) for the selection."""
-        def compute():
+        """Flow KPIs per month (:func:`rcmkit.explorer.views.monthly_flow_kpis`) for the selection.
+
+        Kept per selection, month and metric function (:data:`_KEY_GROUPS`): each month's KPIs are computed once
+        and shared by the tiles of every period and the chart's 12 months that contain the month, so a change of
+        the period's length or end, or of the metric, computes only the months (and metrics) not seen yet. A
+        month's KPIs do not depend on the other months asked with it (each metric call reads the month's slice)."""
+        groups = [g for g in _KEY_GROUPS if any(k in keys for k in g)]
+        groups += [(k,) for k in keys if not any(k in g for g in _KEY_GROUPS)]  # a flow KPI added later
+        known: dict[tuple[str, tuple[str, ...]], dict[str, KPI]] = self._months.get(filters, dict)
+        missing: dict[tuple[str, ...], list[tuple[str, ...]]] = {}  # months to compute -> the key groups they need
+        for g in groups:
+            todo = tuple(m for m in months if (m, g) not in known)
+            if todo:
+                missing.setdefault(todo, []).append(g)
+        if missing:
             sel = self.select(filters)
-            return views.monthly_flow_kpis(sel.tables, list(months), self.call_options, first=sel.first, keys=keys)
-        return self._memo.get(("monthly", filters, months, keys), compute)
+            for todo, gs in missing.items():
+                need = tuple(k for g in gs for k in g)
+                got = views.monthly_flow_kpis(sel.tables, list(todo), self.call_options, first=sel.first, keys=need)
+                for m in todo:
+                    for g in gs:
+                        known[(m, g)] = {k: got[m][k] for k in g if k in got[m]}
+        return {m: {k: v for g in groups for k, v in known[(m, g)].items() if k in keys} for m in months}
 
     def kpis(self, filters: Filters, period: Period) -> dict[str, KPI]:
         """The tiles: :func:`rcmkit.explorer.views.period_kpis` of the selection."""
         def compute():
             sel = self.select(filters)
             monthly = self.monthly(filters, tuple(period.month_list))
-            return views.period_kpis(sel.tables, period, self.call_options, first=sel.first, monthly=monthly)
+            return views.period_kpis(sel.tables, period, self.call_options, first=sel.first, monthly=monthly,
+                                     balances=self.end_balances(filters, period.end))
         return self._memo.get(("kpis", filters, period), compute)
+
+    def end_balances(self, filters: Filters, month: str) -> pd.DataFrame | None:
+        """The open balances of the selection at ``month``'s end (:func:`rcmkit.metrics.ar.balances_frame` of the
+        selection's tables), or None for a month outside the data.
+
+        The practice's balances at every month end of the data are computed in one pass over the ledger
+        (:func:`rcmkit.metrics.ar.balances_at`) when first needed; a selection takes the rows of its claims. A
+        balance is a claim's own ledger rows summed, so the rows of the selected claims are exactly the balances
+        of the selected claims' tables."""
+        if month not in self.months:
+            return None
+
+        def compute():
+            frame, pos = self._month_end_balances()[month]
+            if filters.is_empty:
+                return frame
+            mask = self.index.claim_mask(filters)
+            keep = np.zeros(len(pos), dtype=bool)
+            known = pos >= 0  # a claim the index does not know is in no filtered selection (as filter_tables)
+            keep[known] = mask[pos[known]]
+            return frame[keep].reset_index(drop=True)
+        return self._memo.get(("end_balances", filters, month), compute)
+
+    def _month_end_balances(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        """month -> (the practice's balances at its end, each row's claim position in the index). Built once."""
+        if self._end_balances is None:
+            from rcmkit.core.engine import collect
+            from rcmkit.metrics import month_window
+            from rcmkit.metrics.ar import balances_at
+
+            every = collect(balances_at(self.tables, [month_window(m).end for m in self.months], self.call_options))
+            at = every["as_of_index"].to_numpy()
+            every = every.drop(columns="as_of_index")
+            out = {}
+            for i, m in enumerate(self.months):
+                frame = every[at == i].reset_index(drop=True)
+                out[m] = (frame, self.index.positions(frame["claim_id"]))
+            self._end_balances = out
+        return self._end_balances
 
     def trend(self, filters: Filters, period: Period, metric: str, months: int = 12) -> pd.DataFrame:
         """The chart's months: the metric's flow KPIs for the ``months`` months ending with the period's end."""
@@ -254,11 +320,7 @@ class ExplorerData:
         chart = tuple(Period(period.end, 12).month_list[-months:])
         if not keys:
             return pd.DataFrame({"month": list(chart)})
-        in_period = set(period.month_list)
-        monthly = {**self.monthly(filters, tuple(m for m in chart if m not in in_period), keys),
-                   **{m: {k: v for k, v in kpis.items() if k in keys}
-                      for m, kpis in self.monthly(filters, tuple(period.month_list)).items()}}
-        return views.monthly_values({m: monthly[m] for m in chart})
+        return views.monthly_values(self.monthly(filters, chart, keys))  # the period's months: the tiles'
 
     def by_payer(self, filters: Filters, period: Period, metric: str) -> pd.DataFrame:
         """The metric's period KPIs for each payer of the selection (the payer filter narrowed to one payer: each

@@ -162,11 +162,13 @@ def pool(kpis: Sequence[KPI], months: Sequence[str]) -> KPI:
 
 
 def end_kpis(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> dict[str, KPI]:
     """The point-in-time KPIs at the end of ``month``: A/R total, A/R over N days, days in A/R, net collection rate
-    (trailing ``options.collection_months``)."""
-    balances = balances_frame(tables, month_window(month).end, options)  # eager on pandas: computed once
+    (trailing ``options.collection_months``). ``balances``: :func:`rcmkit.metrics.ar.balances_frame` of ``tables``
+    at the month's end when the caller has it (computed when not given)."""
+    if balances is None:
+        balances = balances_frame(tables, month_window(month).end, options)  # eager on pandas: computed once
     kpis = [*ar_kpis(tables, month, options, balances=balances), days_in_ar(tables, month, options, balances=balances),
             net_collection_rate(tables, month, options)]
     return {k.key: k for k in kpis}
@@ -174,18 +176,19 @@ def end_kpis(
 
 def period_kpis(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
-    first: pd.DataFrame | None = None, monthly: Mapping[str, Mapping[str, KPI]] | None = None,
+    first: pd.DataFrame | None = None, monthly: Mapping[str, Mapping[str, KPI]] | None = None, balances=None,
 ) -> dict[str, KPI]:
     """The explorer's tiles for ``period``: the flow KPIs pooled over its months, then the point-in-time KPIs at its
     end. For a one-month period every value equals :func:`rcmkit.metrics.monthly_kpis` for that month.
-    ``monthly``: flow KPIs already computed per month (:func:`flow_kpis`), reused when given."""
+    ``monthly``: flow KPIs already computed per month (:func:`flow_kpis`), reused when given; ``balances``: the
+    open balances at the period's end (:func:`end_kpis`), when the caller has them."""
     first = first_adjudications(tables, options) if first is None else first
     months = period.month_list
     missing = [m for m in months if monthly is None or m not in monthly]
     computed = monthly_flow_kpis(tables, missing, options, first=first) if missing else {}
     per_month = [monthly[m] if m not in computed else computed[m] for m in months]
     out = {key: pool([k[key] for k in per_month], months) for key in FLOW_KEYS}
-    out.update(end_kpis(tables, period.end, options))
+    out.update(end_kpis(tables, period.end, options, balances=balances))
     return out
 
 
