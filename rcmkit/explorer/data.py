@@ -17,7 +17,8 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from rcmkit.metrics import KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for
+from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
+                            with_tables)
 from rcmkit.metrics.providers import provider_label, provider_names
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views
@@ -127,6 +128,17 @@ def _patient_numbers(claims: pd.DataFrame) -> pd.Series:
     codes, _ = pd.factorize(claims["patient_key"])
     codes = np.where(codes < 0, -1 - np.arange(len(codes)), codes)
     return pd.Series(codes, index=claims["submission_id"].to_numpy())
+
+
+def _split_by(frame: pd.DataFrame, key: np.ndarray) -> dict[Any, pd.DataFrame]:
+    """``frame``'s rows by ``key`` (one value per row): {value: the rows with it, in their order, index kept} -
+    what ``frame[key == value]`` gives for each value, in one sort instead of one scan per value."""
+    if not len(frame):
+        return {}
+    codes, uniques = pd.factorize(key)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {u: frame.iloc[order[bounds[i]:bounds[i + 1]]] for i, u in enumerate(uniques)}
 
 
 class _Memo:
@@ -327,18 +339,29 @@ class ExplorerData:
         row equals the tiles with that payer selected)."""
         if metric == "ar":
             return self._memo.get(("aging", filters, period), lambda: views.aging_table(
-                self.select(filters).tables, period, self.call_options))
+                self.select(filters).tables, period, self.call_options,
+                balances=self.end_balances(filters, period.end)))
         keys = {"initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
                 "clean_claim_rate": ("clean_claim_rate",), "charges_payments": ("charges", "payments")}[metric]
 
         def compute():
             sel = self.select(filters)
             payer_of = self._payer_of_rows(filters)
+            # The selection narrowed to one payer. The flow KPIs read only the first adjudications (the denial and
+            # clean-claim rates: the month's cohort, and the submissions of the cohort's claims, which are the
+            # payer's), and the ledger rows posted in each month (charges, payments): those are cut by payer, the
+            # ledger to the period's rows first. Each payer's rows are taken in one go from a stable grouping.
+            frames = {"first": (sel.first, payer_of["first"])}
+            if "charges" in keys or "payments" in keys:
+                ledger = ledger_for(sel.tables, self.call_options)
+                inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
+                frames["ledger"] = (ledger[inside], payer_of["ledger"][inside])
+            parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
             per_payer = {}
             for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):
-                # The selection narrowed to one payer: the flow KPIs read only these three frames.
-                tables = {**sel.tables, **{n: sel.tables[n][payer_of[n] == pid] for n in ("claims", "ledger")}}
-                first = sel.first[payer_of["first"] == pid]
+                cut = {n: parts[n].get(pid, frames[n][0].iloc[:0]) for n in parts}
+                first = cut.pop("first")
+                tables = with_tables(sel.tables, **cut)
                 monthly = views.monthly_flow_kpis(tables, period.month_list, self.call_options, first=first, keys=keys)
                 per_month = [monthly[m] for m in period.month_list]
                 per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
@@ -391,7 +414,8 @@ class ExplorerData:
         from rcmkit.metrics import ar_aging
 
         return self._memo.get(("ar_aging", filters, period), lambda: ar_aging(
-            self.select(filters).tables, period.end, self.call_options))
+            self.select(filters).tables, period.end, self.call_options,
+            balances=self.end_balances(filters, period.end)))
 
     def reimbursement(self, filters: Filters, period: Period, measure: str) -> pd.DataFrame:
         """Payer x code cells with the measure (:func:`rcmkit.explorer.views.reimbursement_cells`)."""

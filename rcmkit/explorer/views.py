@@ -423,11 +423,12 @@ def open_ar_claims(
 
 
 def aging_table(
-    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> pd.DataFrame:
     """Open A/R at the period's end by responsible party and aging bucket (:func:`rcmkit.metrics.ar_aging`), wide:
-    payer_id, payer_name, one ``*_cents`` column per bucket, total_cents. Largest total first, the patient last."""
-    aging = ar_aging(tables, period.end, options)
+    payer_id, payer_name, one ``*_cents`` column per bucket, total_cents. Largest total first, the patient last.
+    ``balances``: the balances at the period's end (:func:`rcmkit.metrics.ar.balances_frame`), when known."""
+    aging = ar_aging(tables, period.end, options, balances=balances)
     if aging.empty:
         return pd.DataFrame(columns=["payer_id", "payer_name", "total_cents"])
     wide = aging.pivot_table(index=["payer_id", "payer_name"], columns="bucket", values="balance_cents",
