@@ -397,16 +397,19 @@ class ExplorerData:
                 def compute():
                     sel = self.select(f)
                     return views.denied_claims(sel.tables, p, self.call_options, first=sel.first,
-                                               adjustments=sel.adjustments, category=state.category, code=state.code)
+                                               adjustments=sel.adjustments, category=state.category, code=state.code,
+                                               balances=self.end_balances(f, p.end))
                 return self._memo.get(("denied_claims", f, p, state.category, state.code), compute)
         if state.level == "payer":
             return self.by_payer(f, p, state.metric)
         sel = self.select(f)
         if state.metric == "clean_claim_rate":
             return self._memo.get(("not_clean", f, p), lambda: views.not_clean_claims(
-                sel.tables, p, self.call_options, first=sel.first, adjustments=sel.adjustments))
+                sel.tables, p, self.call_options, first=sel.first, adjustments=sel.adjustments,
+                balances=self.end_balances(f, p.end)))
         if state.metric == "ar":
-            return self._memo.get(("open_ar", f, p), lambda: views.open_ar_claims(sel.tables, p, self.call_options))
+            return self._memo.get(("open_ar", f, p), lambda: views.open_ar_claims(
+                sel.tables, p, self.call_options, balances=self.end_balances(f, p.end)))
         return self._memo.get(("activity", f, p), lambda: views.activity_claims(sel.tables, p, self.call_options))
 
     def aging(self, filters: Filters, period: Period) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from rcmkit.metrics import (
     with_tables,
 )
 from rcmkit.metrics.collections import PAYMENT_KINDS
-from rcmkit.metrics.ar import balances_frame
+from rcmkit.metrics.ar import AGING_BUCKETS, balances_frame
 from rcmkit.metrics.registry import explorer_keys
 from rcmkit.metrics.summary import ar_kpis
 from rcmkit.core.refdata import classify_adjustments
@@ -294,10 +294,14 @@ def _claim_facts(tables: Mapping[str, pd.DataFrame], claim_ids: pd.Series) -> tu
 
 
 def _open_balance(tables: Mapping[str, pd.DataFrame], claim_ids: pd.Series, as_of: pd.Timestamp,
-                  options: MetricOptions) -> pd.Series:
+                  options: MetricOptions, balances: pd.DataFrame | None = None) -> pd.Series:
     """Open A/R per claim at ``as_of`` (positive balances of every responsible party; credits excluded), from
-    :func:`rcmkit.metrics.ar_balances` on the tables narrowed to these claims (balances are per claim)."""
+    :func:`rcmkit.metrics.ar_balances` on the tables narrowed to these claims (balances are per claim), or from
+    ``balances`` (:func:`rcmkit.metrics.ar.balances_frame` of ``tables`` at ``as_of``) when given."""
     ids = pd.Index(pd.unique(claim_ids))
+    if balances is not None:
+        bal = balances[(balances["balance_cents"] > 0) & balances["claim_id"].isin(ids)]
+        return bal.groupby("claim_id")["balance_cents"].sum().reindex(ids, fill_value=0).astype("int64")
     narrowed = {name: tables[name][tables[name]["claim_id"].isin(ids)]
                 for name in ("claims", "remittances", "postings", "ledger") if name in tables}
     if "remittances" in narrowed and "adjustments" in tables:
@@ -319,7 +323,7 @@ def _resubmitted_on(submissions: pd.DataFrame, after: pd.Series, until: pd.Times
 def denied_claims(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
     first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None, category: str | None = None,
-    code: tuple[str, str] | None = None,
+    code: tuple[str, str] | None = None, balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The claims in the numerator of the period's initial denial rate: the work list a biller appeals or corrects.
 
@@ -329,7 +333,8 @@ def denied_claims(
     denial code on it with its category), denied_cents (its denial adjustments in the category / code shown, so
     the list adds up to the breakdown row), resubmitted_on (next submission by the period's end) and open_cents
     (its open A/R at the period's end). Largest denial first. Without ``category`` and ``code`` the list has
-    exactly as many claims as the KPI's numerator."""
+    exactly as many claims as the KPI's numerator. ``balances``: the open balances at the period's end
+    (:func:`rcmkit.metrics.ar.balances_frame` of ``tables``), when known."""
     first = first_adjudications(tables, options) if first is None else first
     denied = _in_period(first, period)
     denied = denied[denied["denied"]]
@@ -354,7 +359,7 @@ def denied_claims(
         reasons=out["claim_id"].map(reasons).fillna("no denial adjustment (CLP02 4: denied)"),
         denied_cents=out["claim_id"].map(shown.groupby("claim_id")["amount_cents"].sum()).fillna(0).astype("int64"),
         resubmitted_on=_resubmitted_on(submissions, out.set_index("claim_id")["paid_on"], end).to_numpy(),
-        open_cents=_open_balance(tables, out["claim_id"], end, options).reindex(out["claim_id"]).to_numpy(),
+        open_cents=_open_balance(tables, out["claim_id"], end, options, balances).reindex(out["claim_id"]).to_numpy(),
     )
     cols = ["claim_id", "payer_id", "payer_name", "service_from", "submitted_on", "adjudicated_on", "billed_cents",
             "paid_cents", "status", "reasons", "denied_cents", "resubmitted_on", "open_cents"]
@@ -364,7 +369,7 @@ def denied_claims(
 
 def not_clean_claims(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
-    first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None,
+    first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None, balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The claims first adjudicated in the period that were not clean (the clean-claim rate's denominator less its
     numerator): denied on the first adjudication, or submitted again by the end of that month. Same columns as
@@ -396,7 +401,7 @@ def not_clean_claims(
         reasons=out["claim_id"].map(reasons).fillna(""),
         denied_cents=out["claim_id"].map(denied_cents).fillna(0).astype("int64"),
         resubmitted_on=_resubmitted_on(submissions, out.set_index("claim_id")["paid_on"], end).to_numpy(),
-        open_cents=_open_balance(tables, out["claim_id"], end, options).reindex(out["claim_id"]).to_numpy(),
+        open_cents=_open_balance(tables, out["claim_id"], end, options, balances).reindex(out["claim_id"]).to_numpy(),
     )
     cols = ["claim_id", "payer_id", "payer_name", "service_from", "submitted_on", "adjudicated_on", "billed_cents",
             "paid_cents", "status", "reasons", "denied_cents", "resubmitted_on", "open_cents"]
@@ -406,12 +411,13 @@ def not_clean_claims(
 
 # --------------------------------------------------------------------------------------------- A/R, activity
 def open_ar_claims(
-    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
+    balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The open balances behind the A/R total at the period's end (:func:`rcmkit.metrics.ar_balances`, credit
     balances excluded): claim_id, responsible (payer ID or 'patient'), responsible_name, payer_id (the claim's),
     service_from, first_billed_on, age_days, bucket, balance_cents. Oldest and largest first."""
-    bal = ar_balances(tables, period.window.end, options)
+    bal = ar_balances(tables, period.window.end, options) if balances is None else _balance_rows(balances)
     bal = bal[bal["balance_cents"] > 0]
     names = _payer_names(tables.get("payers"))
     out = bal.assign(responsible_name=bal["responsible"].map(names).fillna(bal["responsible"]),
@@ -420,6 +426,18 @@ def open_ar_claims(
             "bucket", "balance_cents"]
     return out.sort_values(["age_days", "balance_cents", "claim_id"], ascending=[False, False, True],
                            kind="mergesort")[cols].reset_index(drop=True)
+
+
+def _balance_rows(balances: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rcmkit.metrics.ar_balances`' frame from :func:`rcmkit.metrics.ar.balances_frame`'s rows (collected):
+    the same columns, types and order."""
+    out = balances.sort_values(["claim_id", "responsible"], kind="mergesort")
+    out = out[["claim_id", "responsible", "balance_cents", "claim_payer_id", "service_from", "first_billed_on",
+               "age_days", "bucket"]].copy()
+    out["balance_cents"] = out["balance_cents"].astype("int64")
+    out["age_days"] = out["age_days"].astype("int64")
+    out["bucket"] = pd.Categorical(out["bucket"], categories=list(AGING_BUCKETS), ordered=True)
+    return out
 
 
 def aging_table(
