@@ -7,7 +7,7 @@ Serves the explorer notebook with Voila on localhost (as ``rcmkit explore`` does
 (Playwright on the system's Chromium), and changes one control at a time the way a user does (a payer chosen in the
 list, a toggle button clicked, a period chosen in the drop-down, a code typed and Enter pressed, a tab clicked).
 
-What is timed: from the user's input event in the page (the first ``mousedown``, ``keydown`` or ``change`` after
+What is timed: from the user's input event in the page (the first ``pointerdown``, ``keydown`` or ``change`` after
 the step starts, recorded by a capturing listener) to the last change the explorer makes to the page for it (a
 MutationObserver on the explorer; the page counts as settled when nothing has changed for ``--quiet`` ms). That
 covers the round trip to the kernel, the kernel's work, the widget messages back and the browser's drawing of the
@@ -36,7 +36,9 @@ _ARM = """() => {
   if (!window.__rcmx) {
     window.__rcmx = {t0: null, last: null, armed: false};
     const mark = () => { if (window.__rcmx.armed && window.__rcmx.t0 === null) window.__rcmx.t0 = performance.now(); };
-    for (const ev of ['mousedown', 'keydown', 'change', 'input']) document.addEventListener(ev, mark, true);
+    for (const ev of ['pointerdown', 'mousedown', 'keydown', 'change', 'input']) {
+      document.addEventListener(ev, mark, true);  // pointerdown: the tab bar cancels the mouse events
+    }
     new MutationObserver(() => {
       if (window.__rcmx.t0 !== null) window.__rcmx.last = performance.now();
     }).observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
