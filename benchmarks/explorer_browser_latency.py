@@ -9,7 +9,8 @@ list, a toggle button clicked, a period chosen in the drop-down, a code typed an
 
 What is timed: from the user's input event in the page (the first ``pointerdown``, ``keydown`` or ``change`` after
 the step starts, recorded by a capturing listener) to the last change the explorer makes to the page for it (a
-MutationObserver on the explorer; the page counts as settled when nothing has changed for ``--quiet`` ms). That
+MutationObserver on the explorer), once the explorer's refresh counter (``data-refresh`` on its status line, set
+last by each refresh) has moved and nothing has changed for ``--quiet`` ms since. That
 covers the round trip to the kernel, the kernel's work, the widget messages back and the browser's drawing of the
 new tiles, chart and table. Each step is a selection not seen before in its run; ``--runs`` runs (each on a new
 page, so a new kernel) and the best time of each step is reported, as wall time on a shared machine varies.
@@ -46,9 +47,16 @@ _ARM = """() => {
   window.__rcmx.t0 = null; window.__rcmx.last = null; window.__rcmx.armed = true;
 }"""
 
-_SETTLED = """(quiet) => {
+_REFRESH = """() => Number(document.querySelector('.rcmkit-explorer .rcmx-status[data-refresh]')
+                          ?.getAttribute('data-refresh') ?? -1)"""
+
+# Settled: the explorer's refresh counter moved past ``before`` (the kernel sets the status last, so every view's
+# update was sent before it) and nothing has changed since for ``quiet`` ms (the browser drew them).
+_SETTLED = """([before, quiet]) => {
   const s = window.__rcmx;
-  return s.t0 !== null && s.last !== null && performance.now() - s.last >= quiet;
+  const node = document.querySelector('.rcmkit-explorer .rcmx-status[data-refresh]');
+  const now = Number(node?.getAttribute('data-refresh') ?? -1);
+  return s.t0 !== null && s.last !== null && now > before && performance.now() - s.last >= quiet;
 }"""
 
 
@@ -123,9 +131,10 @@ def run_once(notebook: Path, data, quiet_ms: float, shot: str | None) -> dict[st
         print(f"  page shown in {time.perf_counter() - t0:.1f} s", flush=True)
         page.wait_for_timeout(1000)  # let the first view settle
         for name, action in steps(page, data):
+            before = page.evaluate(_REFRESH)
             page.evaluate(_ARM)
             action()
-            page.wait_for_function(_SETTLED, arg=quiet_ms, timeout=60_000, polling=20)
+            page.wait_for_function(_SETTLED, arg=[before, quiet_ms], timeout=60_000, polling=20)
             t_in, t_last = page.evaluate("() => [window.__rcmx.t0, window.__rcmx.last]")
             times[name] = (t_last - t_in) / 1000
             print(f"  {name:36} {times[name]:6.3f}", flush=True)
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", required=True, help="a data root holding the practice (e.g. rcmkit demo's)")
     ap.add_argument("--practice", default="demo")
     ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--quiet", type=float, default=400, help="ms without a page change that count as settled")
+    ap.add_argument("--quiet", type=float, default=250, help="ms without a page change that count as settled")
     ap.add_argument("--shot", help="a screenshot of the page after the last run's last step")
     args = ap.parse_args(argv)
 

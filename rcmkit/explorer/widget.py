@@ -93,6 +93,7 @@ class Explorer:
         self.data_through = data_through
         self.colors = charts.payer_colors(data.tables["payers"])
         self.last_refresh_seconds: float | None = None
+        self.refreshes = 0  # refreshes shown so far
         self.last_error: str | None = None
         self.last_export: Path | None = None
         self._download_format: str | None = None  # the format of the download link on the page (None: no link)
@@ -296,7 +297,10 @@ class Explorer:
         for button in (self.export_csv, self.export_xlsx):
             button.disabled = False
         self.last_refresh_seconds = time.perf_counter() - t0
-        self.status.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-status">Updated in '
+        self.refreshes += 1
+        # data-refresh: which refresh the page shows (a browser test or benchmark waits for the next one)
+        self.status.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-status" data-refresh="{self.refreshes}">'
+                             "Updated in "
                              f"{self.last_refresh_seconds:.2f} s.</div>")
 
     def _show_error(self, message: str) -> None:
