@@ -144,7 +144,7 @@ def _split_by(frame: pd.DataFrame, key: np.ndarray) -> dict[Any, pd.DataFrame]:
 class _Memo:
     """A small least-recently-used memo: the last ``size`` answers by key."""
 
-    def __init__(self, size: int = 24):
+    def __init__(self, size: int = 40):
         self.size = size
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
 
@@ -389,9 +389,10 @@ class ExplorerData:
         f, p = state.filters, state.period
         if state.metric == "initial_denial_rate":
             if state.level in ("category", "code"):
+                if state.code is None:
+                    return self.breakdown(f, p, state.level, state.category)
                 lines = self.denial_lines(f, p)
-                if state.code is not None:
-                    lines = lines[(lines["group_code"] == state.code[0]) & (lines["reason_code"] == state.code[1])]
+                lines = lines[(lines["group_code"] == state.code[0]) & (lines["reason_code"] == state.code[1])]
                 return views.denial_breakdown(lines, state.level, category=state.category)
             if state.level == "claims":
                 def compute():
@@ -425,13 +426,19 @@ class ExplorerData:
         return self._memo.get(("reimbursement", filters, period, measure), lambda: views.reimbursement_cells(
             self.select(filters).tables, period, self.call_options, measure))
 
+    def breakdown(self, filters: Filters, period: Period, level: str, category: str | None = None) -> pd.DataFrame:
+        """:func:`rcmkit.explorer.views.denial_breakdown` of the selection's denial lines (memoized: the drill-down
+        table and the category and code choices read the same ones)."""
+        return self._memo.get(("breakdown", filters, period, level, category), lambda: views.denial_breakdown(
+            self.denial_lines(filters, period), level, category=category))
+
     def categories(self, filters: Filters, period: Period) -> list[str]:
         """Denial categories present in the selection's period, most dollars first."""
-        return list(views.denial_breakdown(self.denial_lines(filters, period), "category")["category"])
+        return list(self.breakdown(filters, period, "category")["category"])
 
     def codes(self, filters: Filters, period: Period, category: str | None) -> list[tuple[str, str]]:
         """(group, CARC) denial codes present, within ``category`` when given, most dollars first."""
-        table = views.denial_breakdown(self.denial_lines(filters, period), "code", category=category)
+        table = self.breakdown(filters, period, "code", category)
         return list(zip(table["group_code"], table["reason_code"]))
 
     # ----------------------------------------------------------------------------------------- cash forecast
