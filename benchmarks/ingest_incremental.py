@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/ingest_incremental.py                       # 2,500 and 25,000 claims
     .venv/bin/python benchmarks/ingest_incremental.py --claims 2500,25000,250000
+    .venv/bin/python benchmarks/ingest_incremental.py --claims 25000,250000,2500000 --day-claims 100 --work DIR
 
 Data. For each size N, the demo generator (``rcmkit.demo.generate``, seed ``--seed``) makes a practice of about N
 claims. Its last submission day's claims and last payment day's remittances are held out; the rest is saved to a
 fresh store (``rcmkit.core.store.save_tables``, then ``rcmkit.core.ledger.write_ledger``). The held-out day is
 written as real files (``rcmkit.ingest.x12.write``: one 837P and one 835, a few hundred KB; the 835 pays claims
-submitted on earlier days: late payments that touch old months).
+submitted on earlier days: late payments that touch old months). With ``--work DIR`` the practice and its day's
+files are kept under DIR (per size, seed and ``--day-claims``) and later runs copy them instead of generating
+them again; each run ingests into a fresh copy.
 
 Timing. A fresh subprocess runs ``rcmkit.ingest.pipeline.ingest`` on the two files and reports its wall time and
 its peak resident memory (VmHWM, which includes the interpreter and imported libraries: the import baseline is
@@ -83,23 +86,19 @@ def _day_files(tables: dict, roster, folder: Path, cap: int | None = None) -> tu
 
 
 def run_size(n_claims: int, seed: int, work: Path, cap: int | None = None) -> dict:
-    from rcmkit import demo
-    from rcmkit.core import store
-    from rcmkit.core.ledger import write_ledger
-
+    """Ingest the held-out day into a copy of the practice of ``n_claims``. The practice and its day files are
+    generated once per (size, seed, cap) under ``work`` and kept there (``--work``): later runs copy them."""
     started = time.perf_counter()
-    tables = demo.generate(seed=seed, n_claims=n_claims)
-    roster = demo.patients(seed=seed, n_claims=n_claims)
-    folder = work / f"n{n_claims}"
-    folder.mkdir(parents=True)
-    base, files = _day_files(tables, roster, folder, cap)
-    # the demo's postings have no posting_id; a practice's first ingest numbers them once (whole table): give them
-    # those ids here, so the measured ingest is a day like any other
-    from rcmkit.ingest.pipeline import _legacy_ids
-    base["postings"] = _legacy_ids(base["postings"])
-    root = folder / "data"
-    store.save_tables(root, "p", base)
-    write_ledger(root, "p")
+    folder = work / f"n{n_claims}-s{seed}-c{cap or 0}"
+    cached = folder / "base"
+    if not (cached / "ready.json").is_file():
+        _build(n_claims, seed, cached, cap)
+    meta = json.loads((cached / "ready.json").read_text())
+    files = [cached / name for name in ("day.837", "day.835")]
+    root = folder / "run"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(cached / "data", root)
+    from rcmkit.core import store
     before = store.manifest(root, "p")
     setup = time.perf_counter() - started
     proc = subprocess.run([sys.executable, "-c", CHILD, str(root), *map(str, files)], capture_output=True, text=True,
@@ -115,9 +114,30 @@ def run_size(n_claims: int, seed: int, work: Path, cap: int | None = None) -> di
             continue
         (appended if t["next_seq"] - old["next_seq"] == t["rows"] - old["rows"] and t["rows"] >= old["rows"]
          and _was_append(root, name, t["version"]) else rewritten).append(name)
-    return {"claims": len(base["claims"]), "files_kb": round(sum(f.stat().st_size for f in files) / 1024),
+    return {"claims": meta["claims"], "files_kb": round(sum(f.stat().st_size for f in files) / 1024),
             "setup_seconds": round(setup, 1), **result, "appended": sorted(appended), "rewritten": sorted(rewritten),
             "store_mb": round(sum(p.stat().st_size for p in (root / "p").rglob("*") if p.is_file()) / 1e6, 1)}
+
+
+def _build(n_claims: int, seed: int, folder: Path, cap: int | None) -> None:
+    """Generate the practice of ``n_claims``, hold out its last day (as files), save the rest as a store."""
+    from rcmkit import demo
+    from rcmkit.core import store
+    from rcmkit.core.ledger import write_ledger
+    from rcmkit.ingest.pipeline import _legacy_ids
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    tables = demo.generate(seed=seed, n_claims=n_claims)
+    roster = demo.patients(seed=seed, n_claims=n_claims)
+    base, files = _day_files(tables, roster, folder, cap)
+    # the demo's postings have no posting_id; a practice's first ingest numbers them once (whole table): give them
+    # those ids here, so the measured ingest is a day like any other
+    base["postings"] = _legacy_ids(base["postings"])
+    root = folder / "data"
+    store.save_tables(root, "p", base)
+    write_ledger(root, "p")
+    (folder / "ready.json").write_text(json.dumps({"claims": len(base["claims"])}))
 
 
 def _was_append(root: Path, table: str, version: int) -> bool:
@@ -180,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--day-claims", type=int, default=None, help="hold out at most this many claims of the last "
                     "submission day and of the last payment day, so every size ingests a day of the same size")
     ap.add_argument("--jobs", type=int, default=2, help="reader processes for the bulk ingest")
-    ap.add_argument("--work", default=None, help="folder for the generated practices (default: a new temp folder, "
-                    "removed at the end)")
+    ap.add_argument("--work", default=None, help="folder for the generated practices, kept and reused by later "
+                    "runs with the same size, seed and --day-claims (default: a new temp folder, removed at the end)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.claims.split(",") if s.strip()]

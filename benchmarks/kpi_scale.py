@@ -121,7 +121,7 @@ def _writer_version() -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for name in ("store.py", "schema.py", "demo.py", "ledger.py"):
+    for name in ("core/store.py", "core/schema.py", "demo/practice.py", "core/ledger.py"):
         h.update((HERE.parent / "rcmkit" / name).read_bytes())
     return h.hexdigest()[:8]
 

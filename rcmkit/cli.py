@@ -197,7 +197,7 @@ def store_rebuild_ledger(practice: str, data_root: str) -> None:
 @click.option("--month", default=None, metavar="YYYY-MM",
               help="Report month for every practice (default: each practice's parameter file, or its last full month).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=64), default=2, show_default=True,
-              help="Practices run at the same time (one Jupyter kernel each).")
+              help="Practices run at the same time (one Jupyter kernel each, kept for its next practice).")
 @click.option("--force", is_flag=True, help="Rerun practices whose inputs and parameters are unchanged.")
 @click.option("--output-root", default=None, type=click.Path(file_okay=False),
               help="Reports folder for every practice; overrides the parameter files.")
@@ -206,8 +206,10 @@ def store_rebuild_ledger(practice: str, data_root: str) -> None:
 @click.option("--kernel", default=None, help="Jupyter kernel (default: 'rcmkit', registered when missing).")
 @click.option("--pdf/--no-pdf", default=True, show_default=True, help="Print each report to PDF with Chromium.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("--warm-kernels/--fresh-kernels", default=True, show_default=True,
+              help="Keep one kernel per job for all its practices (reset between them) instead of one per practice.")
 def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: bool, output_root: str | None,
-                notebook: str | None, kernel: str | None, pdf: bool, progress: bool) -> None:
+                notebook: str | None, kernel: str | None, pdf: bool, progress: bool, warm_kernels: bool) -> None:
     """Run the monthly report for every parameter file given (or every *.yaml in a FOLDER), JOBS at a time.
 
     Each practice's outputs land in <output_root>/<practice>/<YYYY-MM>/ (notebook, HTML, PDF, slides,
@@ -226,7 +228,7 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
     try:
         result = run_all(paths, month=month.strip() if month else None, jobs=jobs, force=force,
                          output_root=output_root, notebook=notebook, kernel=kernel, pdf=pdf, progress=progress,
-                         log=lambda msg: click.echo(msg, err=True))
+                         log=lambda msg: click.echo(msg, err=True), warm=warm_kernels)
     except ValueError as exc:
         _fail(str(exc), 2)
     for note in result.notes:

@@ -208,3 +208,35 @@ def test_rebuild_ledger_command_writes_the_full_ledger(tmp_path):
                                   want.sort_values(list(want.columns)).reset_index(drop=True))
     bad = CliRunner().invoke(main, ["store", "rebuild-ledger", "--practice", "q", "--data-root", str(tmp_path)])
     assert bad.exit_code == 2 and "no stored claims" in bad.output
+
+
+def test_a_day_of_835s_appends_its_ledger_rows_without_reading_its_claims(corpus, tmp_path, monkeypatch):
+    """Once the 837s are in, an 835's ledger rows (payments, contractual and patient-responsibility rows) are
+    appended (a Delta append, no merge) and no stored row of the claims it pays is read; the ledger still equals
+    the full rebuild."""
+    from deltalake import DeltaTable
+
+    from rcmkit.ingest.x12.reader import read_x12
+
+    x835 = [p for p in corpus if p.parent.name == "835"]
+    x837 = [p for p in corpus if p.parent.name == "837"]
+    ingest(tmp_path / "inc", "p", x837, progress=False)
+    ingest(tmp_path / "full", "p", x837, progress=False, incremental=False)
+    paid = set(read_x12(x835[:1]).tables["remittances"]["claim_id"])
+    assert paid  # the 835 pays claims the 837s brought
+    lookups: list[set] = []
+    read = store.Transaction.read
+
+    def spy(self, name, *, where=None, columns=None):
+        if where and name in ("claims", "remittances", "postings"):
+            lookups.append(set(where.get("claim_id", ())))
+        return read(self, name, where=where, columns=columns)
+
+    monkeypatch.setattr(store.Transaction, "read", spy)
+    ingest(tmp_path / "inc", "p", x835[:1], progress=False)
+    monkeypatch.undo()
+    ingest(tmp_path / "full", "p", x835[:1], progress=False, incremental=False)
+    assert lookups and not any(ids & paid for ids in lookups), lookups
+    last = DeltaTable(str(store.table_path(tmp_path / "inc", "p", "ledger"))).history(1)[0]
+    assert last["operation"] == "WRITE" and last["operationParameters"]["mode"] == "Append", last
+    _check(tmp_path / "inc", tmp_path / "full", "after the 835")

@@ -406,6 +406,19 @@ def test_prepared_tables_derive_first_adjudications_once(t, monkeypatch):
     assert calls == {"flags": 2, "first": 3, "balances": 1}
 
 
+def test_first_ledger_month(t):
+    """The small practice's first ledger row is posted on 2025-11-21 (tests/small_practice.py): November 2025,
+    from the ledger or from prepared tables' monthly sums alike; no ledger rows, no month."""
+    from rcmkit.metrics import first_ledger_month
+    from rcmkit.metrics.summary import prepare
+
+    assert first_ledger_month(t) == "2025-11"
+    assert first_ledger_month(prepare(t, MetricOptions())) == "2025-11"
+    ledger = engine.collect(engine.lazy(t["ledger"]))
+    assert first_ledger_month({"ledger": ledger[ledger["posted_on"] > "2026-01-31"]}) == "2026-02"
+    assert first_ledger_month({"ledger": ledger.iloc[:0]}) is None
+
+
 def test_inputs_are_not_mutated(t):
     before = {k: v.copy(deep=True) for k, v in t.items()}
     monthly_kpis(t, MONTH, MetricOptions(denial_policy="at_remit"))

@@ -191,7 +191,7 @@ def test_ingest_killed_at_increasing_delays(inbox, states, tmp_path):
     assert _run_child(_ingest_child, root, inbox["B"], None) == 0
     duration = time.monotonic() - started
     rng = np.random.default_rng()  # a different spread on every run, around the commit at the end of the run
-    fractions = [0.0, 0.3, 0.5, 0.65, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.5]
+    fractions = [0.0, 0.3, 0.5, 0.65, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.5, 3.0]
     delays = [duration * max(0.0, f + rng.uniform(-0.03, 0.03)) for f in fractions]
     seen = {"before": 0, "after": 0, "mid-commit": 0}
     for k, delay in enumerate(delays):

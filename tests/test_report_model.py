@@ -162,7 +162,19 @@ def test_metrics_document_has_every_part(report, tmp_path):
     doc = report.metrics_document()
     assert sorted(doc) == sorted([
         "practice", "month", "as_of", "rcmkit_version", "kpis", "definitions", "practice_name", "data_through",
-        "benchmarks", "summary", "payer_scorecard", "worklists", "unapplied_postings", "underpayments", "measures"])
+        "benchmarks", "summary", "payer_scorecard", "worklists", "unapplied_postings", "underpayments", "measures",
+        "cash_forecast"])
+    # the forecast as the report shows it, in whole cents: the next 30/60/90 days and last month's check
+    fc = doc["cash_forecast"]
+    horizons = report.cash_forecast.horizons
+    assert fc["as_of"] == "2026-03-31" and len(fc["horizons"]) == len(horizons) == 6
+    first = horizons.iloc[0]
+    assert fc["horizons"][0] == {"source": first["source"], "days": 30,
+                                 "expected_cents": round(first["expected_cents"]),
+                                 "low_cents": round(first["low_cents"]), "high_cents": round(first["high_cents"])}
+    assert [c["made_on"] for c in fc["check"]] == ["2026-02-28", "2026-02-28"]
+    # all cash that came in: March's payments, 530.00 (tests/test_metrics.py works it out by hand)
+    assert [c["source"] for c in fc["check"]] == ["open A/R", "all cash"] and fc["check"][1]["actual_cents"] == 53000
     # the analyst's technical definitions stay in metrics.json (the client report gives them in words)
     assert {"metric": "Charge lag", "function": "rcmkit.metrics.charge_lag"}.items() <= next(
         m for m in doc["measures"] if m["metric"] == "Charge lag").items()

@@ -192,7 +192,7 @@ def test_same_inputs_give_identical_metrics_and_figures(portfolio, demo_report):
     assert nb1 == nb2  # the executed notebooks too, once their own paths are set aside
     r1, r2 = (json.loads((d / "run.json").read_text()) for d in (one, two))
     assert r1["fingerprint"] == r2["fingerprint"] and r1["inputs"] == r2["inputs"]
-    wall_clock = {"started_at", "finished_at", "seconds"}
+    wall_clock = {"started_at", "finished_at", "seconds", "timings"}
     same = {k for k in r1 if k not in wall_clock | {"parameter_file", "parameters"}}
     assert {k: r1[k] for k in same} == {k: r2[k] for k in same}
 
@@ -352,3 +352,47 @@ def test_kpis_of_the_session_demo_are_what_the_report_shows(demo_root, portfolio
     assert doc["month"] == month
     kpis = monthly_kpis(tables, month, MetricOptions())
     assert {k: v["value"] for k, v in doc["kpis"].items()} == {k: v.value for k, v in kpis.items()}
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
+    """run-monthly's workers keep one kernel (rcmkit.report.run.WarmKernel): the second practice's notebook runs
+    in the same kernel process, in its own folder, and sees nothing the first one defined; a kernel that died
+    is replaced, and the report still runs."""
+    from nbformat.v4 import new_code_cell, new_notebook
+    import nbformat
+
+    from rcmkit.report.run import WarmKernel, run_report
+
+    for name, seed in (("alpha", 3), ("beta", 5)):
+        write_demo(tmp_path / "data", name, seed=seed, n_claims=60)
+        write_ledger(tmp_path / "data", name)
+        (tmp_path / f"{name}.yaml").write_text(f"practice: {name}\ndata_root: data\noutput_root: out\n")
+    nb = new_notebook(metadata={"kernelspec": {"name": "rcmkit", "language": "python", "display_name": "rcmkit"}},
+                      cells=[
+        new_code_cell("practice = data_root = month = output_dir = title = practice_name = store_version = None\n"
+                      "metric_options = benchmark_overrides = {}\nslides = True", metadata={"tags": ["parameters"]}),
+        new_code_cell("assert 'seen' not in globals(), 'a previous report left its variables behind'\n"
+                      "seen = practice\nimport os\nfrom rcmkit.report import write_metrics\n"
+                      "write_metrics(output_dir, practice, month, {})\nprint(os.getpid(), os.getcwd())"),
+    ])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    warm = WarmKernel("rcmkit")
+
+    def run(name):
+        result = run_report(load_params(tmp_path / f"{name}.yaml", cwd=tmp_path), notebook=tmp_path / "tiny.ipynb",
+                            progress=False, pdf=False, slides=False, log=lambda m: None, kernel_manager=warm)
+        assert json.loads(result.metrics.read_text())["practice"] == name
+        out = nbformat.read(result.notebook, as_version=4).cells[-1].outputs[0]["text"].split()
+        return int(out[0]), out[1]
+
+    try:
+        pid_a, cwd_a = run("alpha")
+        pid_b, cwd_b = run("beta")
+        assert pid_a == pid_b and cwd_a != cwd_b  # one kernel; each report in its own staging folder
+        warm.manager.provisioner.process.kill()
+        warm.manager.provisioner.process.wait()
+        pid_c, _ = run("alpha")
+        assert pid_c != pid_a
+    finally:
+        warm.discard()

@@ -13,6 +13,12 @@ Dated tables (:data:`MONTH_CLUSTERED`) are partitioned by the calendar month of 
 row's position in the order it was stored): reads sort by (month, ``_seq``), so a table reads back in the same
 order whatever the file layout, appends included. Tools outside rcmkit see both columns.
 
+Lookups (issue #15). Each write sorts a table's rows by its lookup column (:data:`CLUSTER_BY`) and gives its
+lookup columns (:data:`LOOKUP_COLUMNS`) page statistics and parquet bloom filters; a keyed read
+(:meth:`Transaction.read` ``where=``) is a DataFusion query of the Delta version that skips the files, row groups
+and pages that cannot hold its keys, so an ingest's lookups cost about the same in a practice of any size. Tables
+write a Delta checkpoint every 20 versions (:data:`TABLE_CONFIG`), so opening a version replays a bounded log.
+
 Commits. Delta commits are per table; a store commit writes several tables and is one snapshot:
 
 1. each table's new version is written (overwrite, append, or merge: :class:`Append`, :class:`Upsert`);
@@ -314,6 +320,9 @@ class Upsert:
     #: The ``_month`` partitions (``YYYY-MM``, None for the undated partition) that can hold the stored rows to
     #: delete, when the caller knows them: the delete then reads and rewrites those months only.
     months: tuple[str | None, ...] | None = None
+    #: False: the frame's rows are added as they are and only the ``delete`` keys' stored rows are deleted (rows
+    #: the caller knows are new, e.g. a claim's ledger rows that a run adds to the ones stored).
+    replace: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "keys", tuple(self.keys))
@@ -464,7 +473,9 @@ def manifest(root: str | os.PathLike, practice: str, version: int | None = None)
 MONTH_CLUSTERED = {"claims": "submitted_on", "remittances": "paid_on", "postings": "posted_on", "ledger": "posted_on"}
 #: Table properties of the Delta tables rcmkit creates: old log entries are never removed behind the user's back
 #: (reports read old versions); ``rcmkit store compact`` is the one command that removes files.
-TABLE_CONFIG = {"delta.enableExpiredLogCleanup": "false"}
+#: A checkpoint every 20 versions bounds what opening a version replays (a checkpoint and at most 19 log entries),
+#: however many ingests the table has seen.
+TABLE_CONFIG = {"delta.enableExpiredLogCleanup": "false", "delta.checkpointInterval": "20"}
 
 
 @contextlib.contextmanager
@@ -477,17 +488,57 @@ def _private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def _restrict_tree(path: Path) -> None:
-    """:func:`restrict` for a table folder, changing only what differs (a table keeps many files)."""
+def _restrict_tree(path: Path, files: Iterable[str] | None = None) -> None:
+    """:func:`restrict` for a table folder, changing only what differs (a table keeps many files). ``files``:
+    only these (paths relative to ``path``) and the folders that lead to them, not the whole tree."""
     fmode, dmode = file_mode(), dir_mode()
-    for sub, _dirs, files in os.walk(path):
-        if os.stat(sub).st_mode & 0o7777 != dmode:
-            os.chmod(sub, dmode)
-        for name in files:
-            p = os.path.join(sub, name)
-            st = os.lstat(p)
-            if not os.path.islink(p) and st.st_mode & 0o7777 != fmode:
-                os.chmod(p, fmode)
+
+    def fix(p: str, mode: int) -> None:
+        st = os.lstat(p)
+        if not os.path.islink(p) and st.st_mode & 0o7777 != mode:
+            os.chmod(p, mode)
+
+    if files is not None:
+        folders = {str(path)}
+        for rel in files:
+            p = path / rel
+            if not p.exists():
+                continue
+            fix(str(p), fmode)
+            parent = p.parent
+            while parent != path and str(parent) not in folders:
+                folders.add(str(parent))
+                parent = parent.parent
+        for sub in folders:
+            fix(sub, dmode)
+        return
+    for sub, _dirs, names in os.walk(path):
+        fix(sub, dmode)
+        for name in names:
+            fix(os.path.join(sub, name), fmode)
+
+
+def _restrict_written(path: Path, since: int) -> None:
+    """:func:`_restrict_tree` for the files a table's versions after ``since`` added (their log entries, the
+    data files they add, checkpoints), so the cost follows the commit, not the table's history; the whole
+    tree for a new table or a log that cannot be read."""
+    from urllib.parse import unquote
+
+    if since < 0:
+        return _restrict_tree(path)
+    log = path / "_delta_log"
+    names = ["_delta_log/_last_checkpoint"]
+    try:
+        for version in range(since + 1, _log_version(path) + 1):
+            entry = f"{version:020d}.json"
+            names += [f"_delta_log/{entry}", f"_delta_log/{version:020d}.checkpoint.parquet"]
+            for line in (log / entry).read_text(encoding="utf-8").splitlines():
+                add = json.loads(line).get("add") if line.strip() else None
+                if add:
+                    names.append(unquote(add["path"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return _restrict_tree(path)
+    _restrict_tree(path, files=names)
 
 
 def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
@@ -503,14 +554,75 @@ def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
     return out
 
 
+#: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
+#: looks rows up by (:meth:`Transaction.read` ``where=``). Sorted, each page of that column covers a narrow range
+#: of keys, so a lookup of a few keys decodes the pages whose min/max statistics can hold them (the page index,
+#: :data:`LOOKUP_COLUMNS`), not the whole table. Reading order does not depend on it: reads sort by month and
+#: ``_seq``.
+CLUSTER_BY = {"claims": "claim_id", "claim_lines": "submission_id", "claim_line_details": "submission_id",
+              "remittances": "remit_id", "remit_lines": "remit_id", "remittance_details": "remit_id",
+              "remit_line_details": "remit_id", "adjustments": "remit_id", "postings": "claim_id",
+              "ledger": "claim_id", "payments": "payment_id"}
+#: Rows per parquet row group (parquet-rs' default). Smaller groups cost space (about 1.7x at 16,384 rows: every
+#: group starts its pages and dictionaries again) and gain nothing once lookups prune by page and bloom filter.
+ROW_GROUP_ROWS = 1 << 20
+#: Per table, the columns an ingest looks rows up by: the files the store writes carry a parquet bloom filter of
+#: each (1% false positives, sized for the rows written, at most a row group's) and page-level statistics, which
+#: the keyed read's query engine (:func:`_query`) uses to skip the row groups and pages that do not hold a key:
+#: the ids of a new day are mostly not held, and their lookups then read almost nothing.
+LOOKUP_COLUMNS = {"claims": ("claim_id", "submission_id"), "claim_lines": ("submission_id",),
+                  "claim_line_details": ("submission_id",), "remittances": ("remit_id", "claim_id"),
+                  "remit_lines": ("remit_id",), "remittance_details": ("remit_id",),
+                  "remit_line_details": ("remit_id",), "adjustments": ("remit_id",),
+                  "postings": ("posting_id", "claim_id"), "payments": ("payment_id", "trace_number"),
+                  "ingested_files": ("sha256",)}
+#: Distinct values a merge's rewritten files are sized for (a merge rewrites the files of a few months).
+_MERGE_NDV = 1 << 16
+
+
+def _writer_properties(name: str, rows: int):
+    """ZSTD, row groups of :data:`ROW_GROUP_ROWS`, and for ``name``'s :data:`LOOKUP_COLUMNS` page statistics and
+    bloom filters sized for ``rows`` distinct values."""
+    from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
+
+    ndv = max(1, min(rows, ROW_GROUP_ROWS))
+    lookup = ColumnProperties(statistics_enabled="PAGE",
+                              bloom_filter_properties=BloomFilterProperties(True, 0.01, ndv))
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS,
+                            column_properties={c: lookup for c in LOOKUP_COLUMNS.get(name, ())})
+
+
+def _clustered(name: str, data: pa.Table) -> pa.Table:
+    """``data`` sorted by its table's :data:`CLUSTER_BY` column (then ``_seq``), when it is not already."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    column = CLUSTER_BY.get(name)
+    if column is None or column not in data.column_names or data.num_rows < 2:
+        return data
+    order = pc.sort_indices(data, sort_keys=[(column, "ascending", "at_end"), (SEQ_COLUMN, "ascending", "at_end")])
+    return data if not (np.diff(order.to_numpy()) != 1).any() else data.take(order)
+
+
+def _file_rows(name: str, data: pa.Table) -> int:
+    """The most rows one file of this write holds: its largest month, for a table partitioned by month."""
+    import pyarrow.compute as pc
+
+    if name not in MONTH_CLUSTERED or MONTH_COLUMN not in data.column_names or not data.num_rows:
+        return data.num_rows
+    return int(pc.max(pc.value_counts(data[MONTH_COLUMN]).field("counts")).as_py())
+
+
 def _write_delta(name: str, path: Path, data: pa.Table, mode: str) -> None:
-    """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append')."""
-    from deltalake import WriterProperties, write_deltalake
+    """One Delta commit of ``data`` to the table at ``path`` (``mode``: 'overwrite' or 'append'), its rows
+    sorted by :data:`CLUSTER_BY` in row groups of :data:`ROW_GROUP_ROWS`."""
+    from deltalake import write_deltalake
 
     exists = (path / "_delta_log").is_dir()
-    write_deltalake(str(path), data, mode=mode, partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
+    write_deltalake(str(path), _clustered(name, data), mode=mode,
+                    partition_by=[MONTH_COLUMN] if name in MONTH_CLUSTERED else None,
                     schema_mode="overwrite" if mode == "overwrite" else "merge",
-                    writer_properties=WriterProperties(compression="ZSTD"),
+                    writer_properties=_writer_properties(name, _file_rows(name, data)),
                     configuration=None if exists else TABLE_CONFIG)
 
 
@@ -522,7 +634,7 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
                  ) -> int:
     """Delete the stored rows whose ``keys`` equal those of ``rows`` (one Delta commit); the number deleted.
     ``months``: only these ``_month`` partitions are searched (the others are neither read nor rewritten)."""
-    from deltalake import DeltaTable, WriterProperties
+    from deltalake import DeltaTable
 
     source = rows.select(list(keys))
     if source.num_rows == 0:
@@ -536,7 +648,7 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
             return 0
         predicate = f"({' OR '.join(parts)}) AND {predicate}"
     metrics = (DeltaTable(str(path)).merge(source, predicate, source_alias="s", target_alias="t",
-                                           writer_properties=WriterProperties(compression="ZSTD"))
+                                           writer_properties=_writer_properties(path.name, _MERGE_NDV))
                .when_matched_delete().execute())
     return int(metrics.get("num_target_rows_deleted", 0))
 
@@ -557,11 +669,12 @@ def _log_version(path: Path) -> int:
 
 def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tuple[str, ...],
                  info: dict | None, delete: pa.Table | None = None,
-                 months: tuple[str | None, ...] | None = None) -> dict | None:
+                 months: tuple[str | None, ...] | None = None, replace: bool = True) -> dict | None:
     """Write one table's new Delta version; its snapshot entry (None when there was nothing to write)."""
     path = folder / TABLES_DIR / name
     n = table.num_rows
-    doomed = table.select(list(keys)) if kind == "upsert" else None
+    doomed = (table.select(list(keys)) if replace else table.select(list(keys)).slice(0, 0)) \
+        if kind == "upsert" else None
     if doomed is not None and delete is not None and delete.num_rows:
         doomed = pa.concat_tables([doomed, delete.select(list(keys)).cast(doomed.schema)])
     if kind != "overwrite" and n == 0 and info is not None and (doomed is None or doomed.num_rows == 0):
@@ -580,7 +693,7 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
         elif not deleted:
             return None
         rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
-        digest = _chain(info["sha256"], "upsert " + ",".join(keys), table)
+        digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys), table)
         if delete is not None and delete.num_rows:
             digest = _chain(digest, "delete " + ",".join(keys), delete)
     return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
@@ -668,8 +781,8 @@ def _commit(folder: Path, ops: Mapping[str, tuple[str, pa.Table, tuple[str, ...]
     _crash_point("committed")
     with contextlib.suppress(OSError):
         for name in written:
-            _restrict_tree(folder / TABLES_DIR / name)
-        _restrict_tree(folder / SNAPSHOTS_DIR)
+            _restrict_written(folder / TABLES_DIR / name, base["tables"].get(name, {}).get("version", -1))
+        _restrict_tree(folder / SNAPSHOTS_DIR, files=[target.name])
     _crash_point("restricted")
     return new
 
@@ -687,7 +800,8 @@ def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[
             if value.delete is not None:
                 spec = pa.schema([schema.TABLES[name].arrow_schema.field(k) for k in value.keys])
                 delete = pa.Table.from_pandas(value.delete[list(value.keys)], schema=spec, preserve_index=False)
-            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months)
+            out[name] = ("upsert", schema.to_arrow(name, value.frame), value.keys, delete, value.months,
+                         value.replace)
         else:
             out[name] = ("overwrite", schema.to_arrow(name, value), ())
     return out
@@ -791,6 +905,17 @@ def _delta_table(folder: Path, name: str, version: int):
                          "(rcmkit store compact) or copied partially?") from exc
 
 
+def _dataset(folder: Path, name: str, version: int, table=None):
+    """Version ``version`` of a table (its ``DeltaTable``, when open) as a pyarrow dataset whose files are read
+    from the local file system directly (not through delta-rs' Python file-system bridge, which costs a Python
+    call per read)."""
+    import pyarrow.fs as pafs
+
+    path = folder / TABLES_DIR / name
+    table = _delta_table(folder, name, version) if table is None else table
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(str(path.resolve()), pafs.LocalFileSystem()))
+
+
 def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: object) -> pa.Table:
     """``table``'s ``wanted`` columns in canonical order and types; columns added to the schema later
     (``Column.optional``) read as nulls from tables written before."""
@@ -811,11 +936,13 @@ def _canonical_arrow(name: str, table: pa.Table, wanted: list[str], where: objec
 ORDERED_BY = {"ledger": ("claim_id", "posted_on", "kind", "responsible", "amount_cents")}
 
 
-def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
+def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str], cast: bool = True):
     """A pyarrow dataset filter: rows whose value in one of ``where``'s columns is among its values (a column
-    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). Columns are
-    cast to their canonical type first: a file Delta's merge rewrote may hold ``string_view`` columns, which
-    pyarrow cannot compare with a plain string when it prunes row groups by their statistics."""
+    the stored table does not have yet, :attr:`rcmkit.core.schema.Column.optional`, reads as nulls). ``cast``:
+    columns are cast to their canonical type first, for files Delta's merge rewrote, which hold ``string_view``
+    columns that pyarrow cannot compare with a plain string when it prunes row groups by their statistics; the
+    cast also stops that pruning (every row group is read), so files of plain columns are filtered without it
+    (:func:`_scan`)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -830,12 +957,105 @@ def _where(name: str, where: Mapping[str, Iterable] | None, present: set[str]):
             part = pc.scalar(given.size < values.size)
         else:
             kind = spec.field(column).type
-            field = ds.field(column).cast(kind)
+            field = ds.field(column).cast(kind) if cast else ds.field(column)
             part = field.isin(pa.array(given.tolist(), type=kind)) if len(given) else pc.scalar(False)
             if given.size < values.size:
                 part = part | field.is_null()
         expr = part if expr is None else expr | part
     return pc.scalar(False) if expr is None else expr
+
+
+def _sql_values(kind: pa.DataType, values: list) -> str | None:
+    """SQL literals of ``values`` for a column of type ``kind``; None for a type this does not write."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return ", ".join(_sql_text(str(v)) for v in values)
+    if pa.types.is_integer(kind):
+        return ", ".join(str(int(v)) for v in values)
+    return None
+
+
+def _opened(folder: Path, name: str, version: int, cache: dict | None):
+    """The ``DeltaTable`` of a table's version, opened once per transaction (``cache``)."""
+    key = ("delta", name, version)
+    table = None if cache is None else cache.get(key)
+    if table is None:
+        table = _delta_table(folder, name, version)
+        if cache is not None:
+            cache[key] = table
+    return table
+
+
+def _query(table, name: str, columns: list[str], where: Mapping[str, Iterable], present: set[str]
+           ) -> pa.Table | None:
+    """The keyed read of :func:`_read_arrow` as one SQL query of the Delta version (DataFusion, through
+    ``deltalake.QueryBuilder``): ``SELECT columns WHERE a IN (...) OR b IN (...) [OR a IS NULL]``. DataFusion
+    skips files and row groups by their min/max statistics and by the bloom filters of the lookup columns
+    (:data:`LOOKUP_COLUMNS`), so a few keys read a few row groups, and keys the table does not hold (a new day's
+    ids) read almost nothing, however large the table. None when a ``where`` column's type has no literal here."""
+    from deltalake import QueryBuilder
+
+    spec = schema.TABLES[name].arrow_schema
+    parts = []
+    for column, values in where.items():
+        values = list(values)
+        given = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+        nulls = len(given) < len(values)
+        if column not in present:  # an optional column the stored table does not have yet: all nulls
+            parts += ["TRUE"] if nulls else []
+            continue
+        if given:
+            literals = _sql_values(spec.field(column).type, sorted(set(given)))
+            if literals is None:
+                return None
+            parts.append(f'"{column}" IN ({literals})')
+        if nulls:
+            parts.append(f'"{column}" IS NULL')
+    select = ", ".join(f'"{c}"' for c in columns)
+    # one query per condition (an OR of conditions on several columns stops DataFusion's pruning), the rows
+    # matched twice kept once (by ``_seq``, unique in a table)
+    # DataFusion gives string_view columns (and may give other physically equal types): back to the stored ones
+    target = pa.schema([pa.field(c, (spec.field(c).type if c in spec.names else
+                                     pa.int64() if c == SEQ_COLUMN else pa.string())) for c in columns])
+    results = []
+    for part in parts or ["FALSE"]:
+        found = pa.RecordBatchReader.from_stream(QueryBuilder().register("t", table).execute(
+            f"SELECT {select} FROM t WHERE {part}")).read_all()
+        results.append(found.cast(target) if not found.schema.equals(target) else found)
+    result = results[0] if len(results) == 1 else pa.concat_tables(results)
+    if len(results) > 1 and result.num_rows:
+        import numpy as np
+
+        _, first = np.unique(result[SEQ_COLUMN].to_numpy(), return_index=True)
+        result = result.take(pa.array(np.sort(first)))
+    return result
+
+
+def _scan(dataset, columns: list[str], name: str, where, present: set[str], cache: dict | None,
+          version: int) -> pa.Table:
+    """``dataset.to_table`` of ``columns``, filtered by ``where`` (:func:`_where`): the files whose ``where``
+    columns are plain strings are scanned with the plain filter, which skips the row groups whose min/max
+    statistics cannot hold the values (the files are sorted by :data:`CLUSTER_BY`: a few keys read a few row
+    groups); the files a merge rewrote (``string_view`` columns) with the cast one."""
+    import pyarrow.dataset as ds
+
+    if where is None:
+        return dataset.to_table(columns=columns)
+    key = (name, version, "split", tuple(sorted(c for c in where if c in present)))
+    split = None if cache is None else cache.get(key)
+    if split is None:
+        plain, view = [], []
+        for fragment in dataset.get_fragments():
+            physical = fragment.physical_schema
+            viewed = any(c in physical.names and pa.types.is_string_view(physical.field(c).type) for c in key[3])
+            (view if viewed else plain).append(fragment)
+        split = [(ds.FileSystemDataset(frags, dataset.schema, dataset.format, dataset.filesystem), cast)
+                 for frags, cast in ((plain, False), (view, True)) if frags]
+        if cache is not None:
+            cache[key] = split
+    parts = [part.to_table(columns=columns, filter=_where(name, where, present, cast=cast)) for part, cast in split]
+    if not parts:
+        return dataset.to_table(columns=columns, filter=_where(name, where, present))
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=None,
@@ -845,18 +1065,25 @@ def _read_arrow(folder: Path, name: str, version: int, wanted: list[str], where=
     import numpy as np
     import pyarrow.compute as pc
 
-    dataset = None if datasets is None else datasets.get((name, version))
-    if dataset is None:
-        dataset = _delta_table(folder, name, version).to_pyarrow_dataset()
-        if datasets is not None:
-            datasets[(name, version)] = dataset
-    present = set(dataset.schema.names)
+    delta = _opened(folder, name, version, datasets)
+    present = set(pa.schema(delta.schema().to_arrow()).names)
+
+    def dataset():
+        found = None if datasets is None else datasets.get((name, version))
+        if found is None:
+            found = _dataset(folder, name, version, delta)
+            if datasets is not None:
+                datasets[(name, version)] = found
+        return found
+
     dated = MONTH_COLUMN in present
     ordered = [c for c in ORDERED_BY.get(name, ()) if c in present]
     helpers = [SEQ_COLUMN] + ([MONTH_COLUMN] if dated else []) + [c for c in ordered if c not in wanted]
     try:
-        table = dataset.to_table(columns=[c for c in wanted if c in present] + helpers,
-                                 filter=_where(name, where, present))
+        columns = [c for c in wanted if c in present] + helpers
+        table = None if where is None else _query(delta, name, columns, where, present)
+        if table is None:
+            table = _scan(dataset(), columns, name, where, present, datasets, version)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise StoreError(f"{folder / TABLES_DIR / name}: version {version} cannot be read ({exc}); was it vacuumed "
                          "(rcmkit store compact) or copied partially?") from exc
@@ -937,8 +1164,7 @@ def delta_datasets(root: str | os.PathLike, practice: str, names: Iterable[str] 
     names = list(names) if names is not None else list(schema.TABLES)
     folder = practice_dir(root, practice)
     snap = _snapshot_of(folder, version)
-    return {n: _delta_table(folder, n, snap["tables"][n]["version"]).to_pyarrow_dataset()
-            for n in names if n in snap["tables"]}
+    return {n: _dataset(folder, n, snap["tables"][n]["version"]) for n in names if n in snap["tables"]}
 
 
 # --------------------------------------------------------------------------------------------- migration, compaction
@@ -1036,7 +1262,11 @@ def compact(root: str | os.PathLike, practice: str, *, retain_days: float = DEFA
             for name in sorted(tables):
                 path = folder / TABLES_DIR / name
                 table = DeltaTable(str(path))
-                table.optimize.compact(writer_properties=WriterProperties(compression="ZSTD"))
+                rows = int(tables[name].get("rows", ROW_GROUP_ROWS))
+                if CLUSTER_BY.get(name):  # sorted by the lookup column again, in row groups keyed reads can skip
+                    table.optimize.z_order([CLUSTER_BY[name]], writer_properties=_writer_properties(name, rows))
+                else:
+                    table.optimize.compact(writer_properties=_writer_properties(name, rows))
                 tables[name]["version"] = _log_version(path)
                 versions = sorted({tables[name]["version"]} | {s["tables"][name]["version"] for s in kept
                                                                 if name in s["tables"]})

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["claim_hazards", "money_hazards", "smooth", "shrink", "cumulative_share", "chain_share"]
+__all__ = ["claim_hazards", "money_hazards", "smooth", "shrink", "cumulative_share", "cumulative_share_rows",
+           "chain_share", "chain_share_at"]
 
 
 def _window_sum(values: np.ndarray, width: int) -> np.ndarray:
@@ -68,12 +69,10 @@ def claim_hazards(segment: np.ndarray, entry: np.ndarray, exit_: np.ndarray, eve
     exit_ = np.clip(exit_, 0, max_age)
     keep = exit_ >= entry
     seg, entry, exit_, event = segment[keep], entry[keep], exit_[keep], event[keep].astype(bool)
-    diff = np.zeros(n_segments * width)
-    np.add.at(diff, seg * width + entry, 1.0)
-    np.add.at(diff, seg * width + exit_ + 1, -1.0)
-    n = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1]
-    d = np.zeros(n_segments * width)
-    np.add.at(d, seg[event] * width + exit_[event], 1.0)
+    size = n_segments * width
+    diff = np.bincount(seg * width + entry, minlength=size) - np.bincount(seg * width + exit_ + 1, minlength=size)
+    n = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1].astype(float)
+    d = np.bincount(seg[event] * width + exit_[event], minlength=size).astype(float)
     return d.reshape(n_segments, width)[:, :-1], n
 
 
@@ -98,18 +97,21 @@ def money_hazards(segment: np.ndarray, age: np.ndarray, amount: np.ndarray, cash
     hi = np.clip(hi, -1, max_age)
     start = np.maximum(age, lo)
     carried = start <= hi
-    diff = np.zeros(n_segments * width)
-    np.add.at(diff, segment[carried] * width + start[carried], amount[carried])
-    np.add.at(diff, segment[carried] * width + hi[carried] + 1, -amount[carried])
+    size = n_segments * width
+    seg_c = segment[carried] * width
+    diff = _sums(seg_c + start[carried], amount[carried], size) - _sums(seg_c + hi[carried] + 1, amount[carried], size)
     balance = np.cumsum(diff.reshape(n_segments, width), axis=1)[:, :-1]
     seen = (age >= lo) & (age <= hi)
     credit = seen & (amount < 0)
-    out = np.zeros(n_segments * width)
-    np.add.at(out, segment[credit] * width + age[credit], -amount[credit])
-    got = np.zeros(n_segments * width)
-    np.add.at(got, segment[seen] * width + age[seen], cash[seen])
+    out = _sums(segment[credit] * width + age[credit], -amount[credit], size)
+    got = _sums(segment[seen] * width + age[seen], cash[seen], size)
     out = out.reshape(n_segments, width)[:, :-1]
     return got.reshape(n_segments, width)[:, :-1], out, np.maximum(balance + out, 0.0)
+
+
+def _sums(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """``out[j] = sum(weights[index == j])`` for ``j < size`` (np.bincount: one pass, unlike np.add.at)."""
+    return np.bincount(index, weights=weights, minlength=size).astype(float)
 
 
 def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.ndarray, horizon: int
@@ -138,6 +140,46 @@ def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.
     return g, dens
 
 
+def cumulative_share_rows(cash_hazards: np.ndarray, exit_hazards: np.ndarray, rows: np.ndarray, ages: np.ndarray,
+                          horizon: int, columns=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`cumulative_share` of many curves at once: row ``i`` is the balance at age ``ages[i]`` (>= -1) under
+    the hazards of segment ``rows[i]`` (``cash_hazards[rows[i]]``, ``exit_hazards[rows[i]]``). Each row's numbers
+    are the ones :func:`cumulative_share` gives it (the same steps, element by element), without a loop per
+    segment. With ``columns`` (horizons), only ``G[:, columns]`` is kept and returned, with None for ``D``."""
+    ages = np.asarray(ages, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    keep = None if columns is None else {int(c): j for j, c in enumerate(columns)}
+    g = np.zeros((len(ages), horizon + 1 if keep is None else len(keep)))
+    dens = np.zeros((len(ages), horizon + 1)) if keep is None else None
+    if not len(ages):
+        return g, dens
+    need = int(ages.max()) + horizon + 1
+    cash = _pad_rows(cash_hazards, need)
+    exit_ = _pad_rows(exit_hazards, need)
+    surv = np.ones(len(ages))
+    total = np.zeros(len(ages))
+    for step in range(1, horizon + 1):
+        k = ages + step
+        x = exit_[rows, k]
+        total = total + surv * cash[rows, k]
+        if keep is None:
+            g[:, step] = total
+            dens[:, step] = surv * x
+        elif step in keep:
+            g[:, keep[step]] = total
+        surv = surv * (1.0 - x)
+    return g, dens
+
+
+def _pad_rows(hazards: np.ndarray, length: int) -> np.ndarray:
+    """Each row of ``hazards`` carried to ``length`` ages with its last age's hazard (as :func:`_pad`)."""
+    if hazards.shape[1] >= length:
+        return hazards
+    if not hazards.shape[1]:
+        return np.zeros((hazards.shape[0], length))
+    return np.concatenate([hazards, np.repeat(hazards[:, -1:], length - hazards.shape[1], axis=1)], axis=1)
+
+
 def _pad(hazard: np.ndarray, length: int) -> np.ndarray:
     if len(hazard) >= length:
         return hazard
@@ -156,4 +198,18 @@ def chain_share(density: np.ndarray, ages: np.ndarray, next_share) -> np.ndarray
     for step in range(1, width):
         follow = next_share(ages + step)  # (n, width)
         out[:, step:] += density[:, step:step + 1] * follow[:, :width - step]
+    return out
+
+
+def chain_share_at(density: np.ndarray, ages: np.ndarray, share_at, columns) -> np.ndarray:
+    """:func:`chain_share`'s ``out[:, columns]`` alone: the same terms added in the same order, for a few horizons
+    (the forecast's window bounds, the write-offs' 120 and 365 days) instead of all. ``share_at(ages, lags)``
+    returns ``next_share(ages)[:, lags]`` (a matrix ``(len(ages), len(lags))``)."""
+    n, width = density.shape
+    columns = np.asarray(columns, dtype=np.int64)
+    out = np.zeros((n, len(columns)))
+    ages = np.asarray(ages, dtype=np.int64)
+    for step in range(1, min(width, int(columns.max(initial=0)) + 1)):
+        live = columns >= step
+        out[:, live] += density[:, step:step + 1] * share_at(ages + step, columns[live] - step)
     return out

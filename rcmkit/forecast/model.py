@@ -121,6 +121,11 @@ def _days(dates: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(dates) - _EPOCH).dt.days).to_numpy(dtype=np.int64)
 
 
+def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` (unique), -1 when absent: an ``isin`` and a ``map`` in one hash look-up."""
+    return index.get_indexer(pd.Index(values.to_numpy(dtype=object), dtype=object)).astype(np.int64)
+
+
 def day_number(date) -> int:
     """A date as whole days since 1970-01-01 (the forecast's day numbers)."""
     return int((pd.Timestamp(date).normalize() - _EPOCH).days)
@@ -130,7 +135,10 @@ class Book:
     """A practice's tables indexed for repeated forecasts (a backtest forecasts at many month ends): ledger
     events as day numbers, each claim's charge day and payer, each (claim, payer)'s first adjudication day,
     the lines of first adjudications and of each claim's billed submission. Nothing here depends on an as-of
-    date except through the day columns every forecast filters on."""
+    date except through the day columns every forecast filters on. Ledger events (``ev``) are in posting order.
+
+    A Book memoizes the point forecasts and calibration errors of the dates it was asked for (a month's forecast
+    and last month's share most of their calibration month ends); a new Book starts empty."""
 
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
         get = lambda name: tables.get(name) if tables.get(name) is not None else None  # noqa: E731
@@ -172,39 +180,76 @@ class Book:
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
         self._remits(get("remittances"), get("remit_lines"), get("claims"), get("claim_lines"), get("contracts"))
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
-        never = _NEVER
-        fa = pd.Series(self.fa_day, dtype="int64")
-        keys = pd.MultiIndex.from_arrays([self.ev["claim"], self.ev["party"]])
-        self.ev["fa"] = fa.reindex(keys).fillna(never).to_numpy(dtype=np.int64) if len(fa) else np.full(
-            len(day), never, dtype=np.int64)
-        keys = pd.MultiIndex.from_arrays([np.arange(n), self.charge_party])
-        self.claim_fa = fa.reindex(keys).fillna(never).to_numpy(dtype=np.int64) if len(fa) else np.full(
-            n, never, dtype=np.int64)
+        self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
+        self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
+        self._arrays()
+        # events in posting order: the events known at a date are a prefix, the cash of a window a slice
+        order = np.argsort(self.ev["day"], kind="stable")
+        self.ev = {k: v[order] for k, v in self.ev.items()}
         self._memo: dict[tuple, dict] = {}
+
+    def _arrays(self) -> None:
+        """The frames above as numpy arrays for the per-date sums (np.bincount over party and code numbers):
+        first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
+        order), codes numbered across both."""
+        fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
+        codes, uniques = pd.factorize(np.concatenate([fl["code"].to_numpy(object), bl["code"].to_numpy(object)]))
+        self._n_codes = max(len(uniques), 1)
+        self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
+                    "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
+                    "paid": fl["paid"].to_numpy(float), "contract": fl["contract"].to_numpy(float)}
+        order = np.argsort(bl["claim"].to_numpy(np.int64), kind="stable")
+        self._bl = {"claim": bl["claim"].to_numpy(np.int64)[order], "code": codes[len(fl):].astype(np.int64)[order],
+                    "charge": bl["charge"].to_numpy(float)[order], "contract": bl["contract"].to_numpy(float)[order]}
+        self._fc = {"party": fc["party"].to_numpy(np.int64), "day": fc["day"].to_numpy(np.int64),
+                    "month": fc["month"].to_numpy(np.int64), "billed": fc["billed"].to_numpy(float),
+                    "paid": fc["paid"].to_numpy(float), "pr": fc["pr"].to_numpy(float)}
+        self._ch_day = self.charges["day"].to_numpy(np.int64)
+        self._ch_party = self.charges["party"].to_numpy(np.int64)
+        self._ch_amount = self.charges["amount"].to_numpy(float)
+
+    def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
+        """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
+        out = np.full(len(claim), _NEVER, dtype=np.int64)
+        has = party >= 0
+        out[has] = self._fa_flat[claim[has] * self._n_parties + party[has]]
+        return out
 
     # ----------------------------------------------------------------------------------------- set-up
     def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
-        party_index = {p: i for i, p in enumerate(self.parties)}
-        claim_index = pd.Series(np.arange(len(self.claim_ids)), index=pd.Index(self.claim_ids, dtype=object))
-        self.fa_day = {}  # (claim, party) -> day of the payer's first adjudication
+        claim_index = pd.Index(self.claim_ids, dtype=object)
+        party_index = pd.Index(self.parties, dtype=object)
+        n = len(self.claim_ids)
+        self._n_parties = max(len(self.parties), 1)
+        # (claim, party) -> day of the payer's first adjudication, flat at claim * parties + party
+        self._fa_flat = np.full(n * self._n_parties, _NEVER, dtype=np.int64)
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
+        billed = None  # each claim's billed submission: its first that is not a void
         if claims is not None and len(claims):
-            c = claims[(claims["frequency_code"] != "8") & claims["claim_id"].isin(claim_index.index)]
-            c = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
-                "claim_id").dropna(subset=["service_from"])
-            self.service_month[c["claim_id"].map(claim_index).to_numpy(dtype=np.int64)] = pd.to_datetime(
-                c["service_from"]).dt.month.to_numpy()
+            claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from",
+                             "payer_id"]]
+            code = _positions(claims["claim_id"], claim_index)
+            c = claims[((claims["frequency_code"] != "8") & (code >= 0)).to_numpy(dtype=bool)]
+            billed = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
+                "claim_id")
+            dated = billed.dropna(subset=["service_from"])
+            self.service_month[_positions(dated["claim_id"], claim_index)] = pd.to_datetime(
+                dated["service_from"]).dt.month.to_numpy()
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
-            r = remits[~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))
-                       & remits["claim_id"].isin(claim_index.index) & remits["payer_id"].isin(party_index)]
-            r = r.assign(claim=r["claim_id"].map(claim_index).astype(np.int64),
-                         party=r["payer_id"].map(party_index).astype(np.int64), day=_days(r["paid_on"]))
+            remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents",
+                             "paid_cents", "patient_responsibility_cents"]]
+            claim = _positions(remits["claim_id"], claim_index)
+            party = _positions(remits["payer_id"], party_index)
+            keep = (~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
+                claim >= 0) & (party >= 0)
+            r = remits[keep].assign(claim=claim[keep], party=party[keep], day=_days(remits.loc[keep, "paid_on"]))
             first = r.sort_values(["claim", "party", "day", "remit_id"], kind="mergesort").drop_duplicates(
                 ["claim", "party"])
-            self.fa_day = dict(zip(zip(first["claim"], first["party"]), first["day"]))
+            self._fa_flat[first["claim"].to_numpy() * self._n_parties + first["party"].to_numpy()] = first[
+                "day"].to_numpy()
             self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
                                               "month": self.service_month[first["claim"].to_numpy()],
                                               "billed": first["billed_cents"].to_numpy(dtype=float),
@@ -212,22 +257,23 @@ class Book:
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
-                lines = remit_lines.merge(first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
+                lines = remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date",
+                                     "billed_cents", "paid_cents"]].merge(
+                    first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
                 lines = _with_contract(lines, contracts, "payer_id")
                 self.first_lines = pd.DataFrame({
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
                     "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
                     "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
-        # the lines of each claim's billed submission (its first that is not a void), for expected payments
+        # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
-        if claims is not None and claim_lines is not None and len(claims) and len(claim_lines):
-            c = claims[(claims["frequency_code"] != "8") & claims["claim_id"].isin(claim_index.index)]
-            c = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
-                "claim_id")
-            lines = claim_lines.merge(c[["submission_id", "claim_id", "payer_id"]], on="submission_id")
+        if billed is not None and claim_lines is not None and len(claim_lines):
+            lines = claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
+                                 "charge_cents"]].merge(billed[["submission_id", "claim_id", "payer_id"]],
+                                                        on="submission_id")
             lines = _with_contract(lines, contracts, "payer_id")
             self.bill_lines = pd.DataFrame({
-                "claim": lines["claim_id"].map(claim_index).to_numpy(dtype=np.int64),
+                "claim": _positions(lines["claim_id"], claim_index),
                 "code": lines["procedure_code"].astype(str).to_numpy(),
                 "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
 
@@ -254,8 +300,8 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
         if not len(want):
             break
         t = terms if mods_exact else terms[terms["modifiers"] == ""]
-        left = want.drop(columns=[c for c in ("allowed_cents",) if c in want.columns]).sort_values("_date")
         keys_l = [payer_col, "procedure_code"] + (["_mods"] if mods_exact else [])
+        left = want[keys_l + ["_date", "_row"]].sort_values("_date")  # only what the match reads
         keys_r = ["payer_id", "procedure_code"] + (["modifiers"] if mods_exact else [])
         right = t.rename(columns={**dict(zip(keys_r, keys_l)), "allowed_cents": "_allowed"})[
             keys_l + ["_date", "_allowed"]]
@@ -285,24 +331,32 @@ def _money_curves(seg_rows: dict, seg: np.ndarray, parent_of: list, book: Book, 
     n_rows = len(seg_rows)
     cash, out, risk = curves.money_hazards(seg, ev["age"], ev["amount"], ev["cash"], lo, hi, n_rows, MAX_AGE)
     # a parent's sums are its children's (leaves only carry events)
-    for row in range(n_rows - 1, -1, -1):
-        parent = parent_of[row]
-        if parent >= 0:
-            cash[parent] += cash[row]
-            out[parent] += out[row]
-            risk[parent] += risk[row]
+    levels, parents = _levels(parent_of)
+    for rows in levels[:0:-1]:  # a parent's sums are its children's (leaves only carry events), deepest first
+        for a in (cash, out, risk):
+            np.add.at(a, parents[rows], a[rows])
     cash_s, risk_s = curves.smooth(cash, risk, fo.smooth_days)
     out_s, _ = curves.smooth(out, risk, fo.smooth_days)
     h_cash = np.zeros_like(cash_s)
     h_exit = np.zeros_like(out_s)
-    for row in range(n_rows):
-        parent = parent_of[row]
-        pc = h_cash[parent] if parent >= 0 else np.zeros(cash_s.shape[1])
-        px = h_exit[parent] if parent >= 0 else np.zeros(cash_s.shape[1])
-        w = fo.money_weight_cents * fo.smooth_days if parent >= 0 else 1e-9
-        h_exit[row] = curves.shrink(out_s[row], risk_s[row], px, w)
-        h_cash[row] = np.minimum(curves.shrink(cash_s[row], risk_s[row], pc, w), h_exit[row])
+    for depth, rows in enumerate(levels):  # parents first: each level shrinks toward the one above
+        up = parents[rows]
+        pc = h_cash[up] if depth else np.zeros((len(rows), cash_s.shape[1]))
+        px = h_exit[up] if depth else np.zeros((len(rows), cash_s.shape[1]))
+        w = fo.money_weight_cents * fo.smooth_days if depth else 1e-9
+        h_exit[rows] = curves.shrink(out_s[rows], risk_s[rows], px, w)
+        h_cash[rows] = np.minimum(curves.shrink(cash_s[rows], risk_s[rows], pc, w), h_exit[rows])
     return _Curves(h_cash, h_exit, seg_rows)
+
+
+def _levels(parent_of: list) -> tuple[list[np.ndarray], np.ndarray]:
+    """The rows of a hierarchy by depth (roots first) and each row's parent (-1 for a root): a level's rows are
+    computed together, their parents' before them."""
+    parents = np.asarray(parent_of, dtype=np.int64)
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for row, up in enumerate(parent_of):  # rows are ordered parents first
+        depth[row] = depth[up] + 1 if up >= 0 else 0
+    return [np.nonzero(depth == k)[0] for k in range(int(depth.max(initial=-1)) + 1)], parents
 
 
 def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
@@ -321,17 +375,11 @@ def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
     return rows, parent, leaf
 
 
-def _share_table(c: _Curves, row: int) -> np.ndarray:
-    """Cumulative cash share over 0.._HMAX days of a balance open at the end of every age -1..MAX_AGE."""
-    ages = np.arange(-1, MAX_AGE + 1)
-    return curves.cumulative_share(c.cash[row], c.exit[row], ages, _HMAX)[0]
-
-
 # --------------------------------------------------------------------------------------------- forecast
 def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
     """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
     e = book.ev
-    known = e["day"] <= as_of
+    known = slice(0, int(np.searchsorted(e["day"], as_of, side="right")))  # events are in posting order
     claim = e["claim"][known]
     charged = book.charge_day[claim]
     ev = {"claim": claim, "party": e["party"][known], "day": e["day"][known], "amount": e["amount"][known],
@@ -357,20 +405,24 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     st = _segment_state(book, T, fo)
     ev, lo_cal, hi = st["ev"], st["lo_cal"], st["hi"]
     patient = book.patient
-    insured_parties = sorted(set(ev["party"][ev["party"] != patient].tolist()) | set(
-        book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient)]
-        .tolist()))
+    billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
+    seen = np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)
+    insured_parties = [p for p in np.nonzero(seen > 0)[0].tolist() if p != patient]
     # ---- curves: payer balances after adjudication
     rows, parent, leaf = _hierarchy(book, insured_parties)
     ins = (ev["party"] != patient) & ev["adjudicated"]
-    seg = np.array([leaf[p] for p in ev["party"][ins]], dtype=np.int64)
-    sub = {k: v[ins] for k, v in ev.items()}
-    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], sub["fa_age"] + 1), hi[ins], fo)
+    leaf_of = np.full(book._n_parties, -1, dtype=np.int64)  # party -> its row (payers only)
+    for p, row in leaf.items():
+        leaf_of[p] = row
+    seg = leaf_of[ev["party"][ins]]
+    sub = {k: ev[k][ins] for k in ("age", "amount", "cash")}
+    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins],
+                               fo)
     # ---- curves: patient balances, self-pay claims vs the patient share of insured claims
     pat = ev["party"] == patient
     self_pay = book.charge_party[ev["claim"][pat]] == patient
     pat_rows = {("all",): 0, ("self_pay",): 1, ("insured",): 2}
-    sub = {k: v[pat] for k, v in ev.items()}
+    sub = {k: ev[k][pat] for k in ("age", "amount", "cash")}
     pat_curves = _money_curves(pat_rows, np.where(self_pay, 1, 2), [-1, 0, 0], book, sub, lo_cal[pat], hi[pat], fo)
     # ---- curves: days from billing to the payer's first adjudication (Kaplan-Meier, claims censored)
     claims_known = np.nonzero((book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient))[0]
@@ -380,39 +432,28 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     done = fa <= T
     entry = np.maximum(st["window_start"] - c_day, 0)
     exit_ = np.where(done, fa - c_day, T - c_day)
-    km_seg = np.array([leaf[p] for p in c_party], dtype=np.int64)
+    km_seg = leaf_of[c_party]
     d, n = curves.claim_hazards(km_seg, entry, exit_, done, len(rows), MAX_AGE)
-    for row in range(len(rows) - 1, -1, -1):
-        if parent[row] >= 0:
-            d[parent[row]] += d[row]
-            n[parent[row]] += n[row]
+    levels, parents = _levels(parent)
+    for level in levels[:0:-1]:
+        np.add.at(d, parents[level], d[level])
+        np.add.at(n, parents[level], n[level])
     d_s, n_s = curves.smooth(d, n, fo.smooth_days)
     h_fa = np.zeros_like(d_s)
-    for row in range(len(rows)):
-        p = parent[row]
-        h_fa[row] = curves.shrink(d_s[row], n_s[row], h_fa[p] if p >= 0 else 0.0,
-                                  fo.claim_weight * fo.smooth_days if p >= 0 else 1e-9)
+    for depth, level in enumerate(levels):
+        h_fa[level] = curves.shrink(d_s[level], n_s[level], h_fa[parents[level]] if depth else 0.0,
+                                    fo.claim_weight * fo.smooth_days if depth else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
-    ratio, code_ratio, contract_ratio, pr_ratio = _ratios(book, T, st["window_start"], fo)
+    rt = _ratios(book, T, st["window_start"], fo)
     paid_factor, share_factor = _month_factors(book, T, fo)
     next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
-    # ---- today's open balances
-    bal = pd.DataFrame({"claim": ev["claim"], "party": ev["party"], "amount": ev["amount"],
-                        "fa": ev["fa"]}).groupby(["claim", "party"], sort=True).agg(amount=("amount", "sum"),
-                                                                                   fa=("fa", "min"))
-    bal = bal[bal["amount"] > 0].reset_index()
-    bal["age"] = T - book.charge_day[bal["claim"].to_numpy()]
-    bal["pending"] = (bal["party"] != patient) & (bal["fa"] > T)
-    tables: dict[str, np.ndarray] = {}
-
-    def table(kind: str, c: _Curves | None, row: int, hazard=None) -> np.ndarray:
-        if (kind, row) not in tables:
-            if hazard is not None:
-                ages = np.arange(-1, MAX_AGE + 1)
-                tables[(kind, row)] = curves.cumulative_share(hazard, hazard, ages, _HMAX)
-            else:
-                tables[(kind, row)] = _share_table(c, row)
-        return tables[(kind, row)]
+    # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
+    n_p = book._n_parties
+    sums = np.bincount(ev["claim"] * n_p + ev["party"], weights=ev["amount"], minlength=len(book.claim_ids) * n_p)
+    open_ = np.nonzero(sums > 0)[0]
+    b_claim, b_party, b_amount = open_ // n_p, open_ % n_p, sums[open_]
+    b_age = T - book.charge_day[b_claim]
+    b_pending = (b_party != patient) & (book._fa_flat[open_] > T)
 
     wins = windows(_EPOCH + pd.Timedelta(days=T))
     ends = wins["end_day"].to_numpy()
@@ -429,74 +470,102 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             var = (size[:, None] ** 2 * share * (1 - share)).sum(axis=0)
         parts.append((party, part, exp.sum(axis=0), var))
 
-    idx = lambda ages: np.clip(ages, -1, MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
-    pat_ins_share = table("money-pat", pat_curves, 2)
-    pat_self_share = table("money-pat", pat_curves, 1)
-    wo = []  # (bucket age, amount, expected collected within 120, within 365)
+    idx = lambda ages: np.minimum(np.maximum(ages, -1), MAX_AGE) + 1  # noqa: E731 - row of a share table for an age
+    clip = lambda ages: np.clip(ages, -1, MAX_AGE)  # noqa: E731 - ages past MAX_AGE share its curve
+    # the patients' curves: the insured-patient share at every age (the chains below read it anywhere), the
+    # self-pay share at the ages of today's patient balances and of a charge about to be billed (-1)
+    pm = b_party == patient
+    full = np.arange(-1, MAX_AGE + 1)
+    self_ages = np.unique(np.concatenate([[-1], clip(b_age[pm])]))
+    g, _ = curves.cumulative_share_rows(pat_curves.cash, pat_curves.exit, np.repeat(
+        [2, 1], [len(full), len(self_ages)]), np.concatenate([full, self_ages]), _HMAX)
+    pat_ins_share, pat_self_share = g[:len(full)], g[len(full):]
+    # payer balances after adjudication: each payer's curve at the ages of its balances
+    adj = [(p, (b_party == p) & ~b_pending) for p in insured_parties]
+    adj_ages = [np.unique(clip(b_age[m])) for _, m in adj]
+    g, _ = curves.cumulative_share_rows(adj_curves.cash, adj_curves.exit, np.repeat(
+        [leaf[p] for p, _ in adj], [len(u) for u in adj_ages]).astype(np.int64), np.concatenate(
+        adj_ages + [np.zeros(0, np.int64)]), _HMAX)
+    adj_share = dict(zip(insured_parties, np.split(g, np.cumsum([len(u) for u in adj_ages])[:-1])))
+    adj_ages = dict(zip(insured_parties, adj_ages))
+    # the time to the payer's answer of claims waiting for it, at their ages (and -1: a claim about to be billed),
+    # and the patient's share that the answer creates, carried along the insured-patient curve: one batched chain
+    waiting = {p: np.unique(np.concatenate([[-1], b_age[(b_party == p) & b_pending]])) for p in insured_parties}
+    all_ages = np.concatenate([waiting[p] for p in insured_parties] + [np.zeros(0, np.int64)]).astype(np.int64)
+    g, dens = curves.cumulative_share_rows(h_fa, h_fa, np.repeat([leaf[p] for p in insured_parties],
+                                                                 [len(waiting[p]) for p in insured_parties]
+                                                                 ).astype(np.int64), clip(all_ages), _HMAX)
+    # the window bounds only (what add reads), then every day of a charge about to be billed (new charges)
+    bounds_ = np.unique(np.concatenate([starts, ends]))
+    follows = np.zeros((len(all_ages), _HMAX + 1))
+    follows[:, bounds_] = curves.chain_share_at(dens, all_ages, lambda a, lag: pat_ins_share[
+        idx(a)[:, None], lag[None, :]], bounds_)
+    new = all_ages == -1
+    follows[new] = curves.chain_share(dens[new], all_ages[new], lambda a: pat_ins_share[idx(a)])
+    bounds = np.cumsum([0] + [len(waiting[p]) for p in insured_parties])
+    km = {p: (g[bounds[i]:bounds[i + 1]], follows[bounds[i]:bounds[i + 1]]) for i, p in enumerate(insured_parties)}
+    wo = []  # write-off requests (_collectables): balances along a curve, claims waiting for the payer
     # patient balances
-    pb = bal[bal["party"] == patient]
-    if len(pb):
-        selfpay = book.charge_party[pb["claim"].to_numpy()] == patient
-        share = np.where(selfpay[:, None], pat_self_share[idx(pb["age"].to_numpy())],
-                         pat_ins_share[idx(pb["age"].to_numpy())])
-        amounts = pb["amount"].to_numpy()
+    if pm.any():
+        ages, amounts = b_age[pm], b_amount[pm]
+        selfpay = book.charge_party[b_claim[pm]] == patient
+        share = np.where(selfpay[:, None], pat_self_share[np.searchsorted(self_ages, clip(ages))],
+                         pat_ins_share[idx(ages)])
         add(patient, "patient balance", amounts[:, None] * share, amounts)
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
                 if m.any():
-                    wo.append(_collectable(pat_curves, row, pb["age"].to_numpy()[m], amounts[m]))
+                    wo.append(("balance", pat_curves, row, ages[m], amounts[m]))
     # payer balances after adjudication, and claims waiting for the payer
     for p in insured_parties:
         row = leaf[p]
-        ab = bal[(bal["party"] == p) & ~bal["pending"]]
-        if len(ab):
-            amounts = ab["amount"].to_numpy()
-            add(p, "payer balance after adjudication", amounts[:, None] * table("money-adj", adj_curves, row)[
-                idx(ab["age"].to_numpy())], amounts)
+        ab = (b_party == p) & ~b_pending
+        if ab.any():
+            ages, amounts = b_age[ab], b_amount[ab]
+            add(p, "payer balance after adjudication",
+                amounts[:, None] * adj_share[p][np.searchsorted(adj_ages[p], clip(ages))], amounts)
             if writeoffs:
-                wo.append(_collectable(adj_curves, row, ab["age"].to_numpy(), amounts))
-        pb_ = bal[(bal["party"] == p) & bal["pending"]]
-        if len(pb_):
-            g_fa, dens = table("km", None, row, hazard=h_fa[row])
-            ages = pb_["age"].to_numpy()
-            claims_ = pb_["claim"].to_numpy()
+                wo.append(("balance", adj_curves, row, ages, amounts))
+        pw = (b_party == p) & b_pending
+        if pw.any():
+            ages, claims_, balances = b_age[pw], b_claim[pw], b_amount[pw]
+            at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
-            paid = _expected_paid(book, claims_, pb_["amount"].to_numpy(), p, ratio, code_ratio, contract_ratio,
-                                  np.array([paid_factor.get((p, m), 1.0) for m in months]))
-            add(p, "awaiting payer", paid[:, None] * g_fa[idx(ages)], paid)
-            pr = book.charge_cents[claims_] * pr_ratio.get(p, 0.0) * np.array(
-                [share_factor.get((p, m), 1.0) for m in months])
-            pr = np.minimum(pr, pb_["amount"].to_numpy() - paid)
+            paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
+            add(p, "awaiting payer", paid[:, None] * km[p][0][at], paid)
+            pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
+            pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
-            follow = curves.chain_share(dens[idx(ages)], ages, lambda a: pat_ins_share[idx(a)])
-            add(patient, "patient share of claims awaiting payer", pr[:, None] * follow, pr)
+            add(patient, "patient share of claims awaiting payer", pr[:, None] * km[p][1][at], pr)
             if writeoffs:
-                wo.append(_pending_collectable(book, ages, pb_["amount"].to_numpy(), paid, pr, h_fa[row],
-                                               pat_curves))
+                wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
-    ch = book.charges[(book.charges["day"] <= T) & (book.charges["day"] > T - fo.new_charge_days)]
-    daily = ch.groupby("party")["amount"].sum() / fo.new_charge_days * _seasonal_factor(book, T, fo)
-    for p, rate in daily.items():
+    ch = (book._ch_day <= T) & (book._ch_day > T - fo.new_charge_days)
+    count = np.bincount(book._ch_party[ch], minlength=n_p)
+    total = np.bincount(book._ch_party[ch], weights=book._ch_amount[ch], minlength=n_p)
+    seasonal = _seasonal_factor(book, T, fo)
+    for p in np.nonzero(count)[0].tolist():
+        rate = total[p] / fo.new_charge_days * seasonal
         if rate <= 0:
             continue
         if p == patient:
-            cum = np.concatenate([[0.0], np.cumsum(pat_self_share[0, 1:])]) * rate
+            cum = np.concatenate([[0.0], np.cumsum(pat_self_share[0, 1:])]) * rate  # row 0: age -1
             add(patient, "new charges", cum[None, :])
             continue
         if p not in leaf:
             continue
-        g_fa, dens = table("km", None, leaf[p], hazard=h_fa[leaf[p]])
-        paid_share = ratio.get(p, 0.0) * paid_factor.get((p, next_month), 1.0)
+        at = np.searchsorted(waiting[p], -1)  # the row of age -1
+        g_fa = km[p][0][at:at + 1]
+        paid_share = rt.ratio[p] * paid_factor[p, next_month]
         cum_ins = np.concatenate([[0.0], np.cumsum(g_fa[0, 1:])]) * rate * paid_share
         add(p, "new charges", cum_ins[None, :])
-        follow = curves.chain_share(dens[:1], np.array([-1]), lambda a: pat_ins_share[idx(a)])[0]
-        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * pr_ratio.get(p, 0.0) * share_factor.get(
-            (p, next_month), 1.0)
+        follow = km[p][1][at]
+        cum_pat = np.concatenate([[0.0], np.cumsum(follow[1:])]) * rate * rt.pr[p] * share_factor[p, next_month]
         add(patient, "new charges", cum_pat[None, :])
     detail = _detail(book, parts, wins)
-    result = {"detail": detail, "writeoffs": _writeoff_frame(wo) if writeoffs else None,
-              "open_cents": float(bal["amount"].sum())}
+    result = {"detail": detail, "writeoffs": _writeoff_frame(_collectables(wo, pat_curves)) if writeoffs else None,
+              "open_cents": float(b_amount.sum())}
     book._memo[key] = result
     return result
 
@@ -507,120 +576,194 @@ def _seasonal_factor(book: Book, T: int, fo: ForecastOptions) -> float:
     ``seasonal=False``."""
     if not fo.seasonal:
         return 1.0
-    c = book.charges
+    day, amount = book._ch_day, book._ch_amount
     year = T - 364  # 52 weeks: the same weekdays
     if int(book.charge_day.min()) > year - fo.new_charge_days:
         return 1.0
-    before = c.loc[(c["day"] <= year) & (c["day"] > year - fo.new_charge_days), "amount"].sum()
-    after = c.loc[(c["day"] > year) & (c["day"] <= year + _HMAX), "amount"].sum() / _HMAX * fo.new_charge_days
+    before = amount[(day <= year) & (day > year - fo.new_charge_days)].sum()
+    after = amount[(day > year) & (day <= year + _HMAX)].sum() / _HMAX * fo.new_charge_days
     return float(after / before) if before > 0 and after > 0 else 1.0
 
 
-def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions):
+@dataclass(frozen=True)
+class _Ratios:
+    """By party (arrays indexed by party code): ``ratio`` paid/billed (0 without first adjudications), ``code``
+    the payer x code ratio (party, code) shrunk toward it (the payer's ratio for a code it never paid), ``contract``
+    paid / contract allowed (NaN without contract lines) and ``pr`` patient responsibility / billed."""
+
+    ratio: np.ndarray
+    code: np.ndarray
+    contract: np.ndarray
+    pr: np.ndarray
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, else 0."""
+    return np.divide(num, den, out=np.zeros(len(num)), where=den > 0)
+
+
+def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Ratios:
     """From the first adjudications in the look-back window: each payer's paid/billed ratio, the payer x code
     ratio (shrunk toward the payer's), the payer's paid / contract-allowed ratio and its patient-responsibility
     / billed ratio."""
-    fl = book.first_lines
-    fl = fl[(fl["day"] <= T) & (fl["day"] >= window_start)]
-    by_payer = fl.groupby("party")[["paid", "billed"]].sum()
-    ratio = (by_payer["paid"] / by_payer["billed"].where(by_payer["billed"] > 0)).fillna(0.0).to_dict()
-    by_code = fl.groupby(["party", "code"])[["paid", "billed"]].sum().reset_index()
-    base = by_code["party"].map(ratio).fillna(0.0)
+    n_p, n_c = book._n_parties, book._n_codes
+    fl = book._fl
+    m = (fl["day"] <= T) & (fl["day"] >= window_start)
+    party, code = fl["party"][m], fl["code"][m]
+    paid, billed = fl["paid"][m], fl["billed"][m]
+    ratio = _ratio(np.bincount(party, weights=paid, minlength=n_p), np.bincount(party, weights=billed, minlength=n_p))
+    cell = party * n_c + code
+    seen = np.bincount(cell, minlength=n_p * n_c).reshape(n_p, n_c) > 0
     w = fo.ratio_weight_cents
-    by_code["r"] = (by_code["paid"] + w * base) / (by_code["billed"] + w)
-    code_ratio = {(p, c): r for p, c, r in zip(by_code["party"], by_code["code"], by_code["r"])}
-    withc = fl.dropna(subset=["contract"])
-    cr = withc.groupby("party")[["paid", "contract"]].sum()
-    contract_ratio = (cr["paid"] / cr["contract"].where(cr["contract"] > 0)).dropna().to_dict()
-    fc = book.first_claims
-    fc = fc[(fc["day"] <= T) & (fc["day"] >= window_start)].groupby("party")[["pr", "billed"]].sum()
-    pr_ratio = (fc["pr"] / fc["billed"].where(fc["billed"] > 0)).fillna(0.0).to_dict()
-    return ratio, code_ratio, contract_ratio, pr_ratio
+    base = np.repeat(ratio[:, None], n_c, axis=1)
+    shrunk = (np.bincount(cell, weights=paid, minlength=n_p * n_c).reshape(n_p, n_c) + w * base) / (
+        np.bincount(cell, weights=billed, minlength=n_p * n_c).reshape(n_p, n_c) + w)
+    code_ratio = np.where(seen, shrunk, base)
+    c = m & ~np.isnan(fl["contract"])
+    allowed = np.bincount(fl["party"][c], weights=fl["contract"][c], minlength=n_p)
+    contract = np.full(n_p, np.nan)
+    np.divide(np.bincount(fl["party"][c], weights=fl["paid"][c], minlength=n_p), allowed, out=contract,
+              where=allowed > 0)
+    fc = book._fc
+    m = (fc["day"] <= T) & (fc["day"] >= window_start)
+    pr = _ratio(np.bincount(fc["party"][m], weights=fc["pr"][m], minlength=n_p),
+                np.bincount(fc["party"][m], weights=fc["billed"][m], minlength=n_p))
+    return _Ratios(ratio, code_ratio, contract, pr)
 
 
-def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[dict, dict]:
+def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
     """How a payer's first adjudications of claims served in each calendar month compare with its year: the
     paid/billed and patient-responsibility/billed ratios by payer x month of service, over every first
     adjudication by ``T``, each shrunk toward the payer's own ratio and divided by it. A deductible that resets
     in January (Medicare Part B, most commercial plans) makes January's claims pay less and patients owe more;
-    a 12-month average misses it. Returns ``({(party, month): paid factor}, {(party, month): share factor})``;
-    empty with ``seasonal=False``."""
+    a 12-month average misses it. Returns ``(paid factor, share factor)``, arrays [party, month 1-12] (1 where a
+    payer has no first adjudication of the month's claims; all 1 with ``seasonal=False``)."""
+    n_p = book._n_parties
+    paid, share = np.ones((n_p, 13)), np.ones((n_p, 13))
     if not fo.seasonal:
-        return {}, {}
-    fc = book.first_claims[book.first_claims["day"] <= T]
-    if not len(fc):
-        return {}, {}
+        return paid, share
+    fc = book._fc
+    m = fc["day"] <= T
+    if not m.any():
+        return paid, share
     w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
-    year = fc.groupby("party")[["paid", "pr", "billed"]].sum()
-    cells = fc.groupby(["party", "month"])[["paid", "pr", "billed"]].sum().reset_index()
-    paid, share = {}, {}
+    party, month = fc["party"][m], fc["month"][m]
+    cell = party * 13 + month
+    seen = np.bincount(cell, minlength=n_p * 13) > 0
+    billed_year = np.bincount(party, weights=fc["billed"][m], minlength=n_p)
+    billed_cell = np.bincount(cell, weights=fc["billed"][m], minlength=n_p * 13)
     for col, out in (("paid", paid), ("pr", share)):
-        base = (year[col] / year["billed"].where(year["billed"] > 0)).fillna(0.0)
-        b = cells["party"].map(base).to_numpy(dtype=float)
-        r = (cells[col].to_numpy(dtype=float) + w * b) / (cells["billed"].to_numpy(dtype=float) + w)
+        base = _ratio(np.bincount(party, weights=fc[col][m], minlength=n_p), billed_year)
+        b = np.repeat(base, 13)
+        r = (np.bincount(cell, weights=fc[col][m], minlength=n_p * 13) + w * b) / (billed_cell + w)
         factor = np.where(b > 0, r / np.where(b > 0, b, 1.0), 1.0)
-        out.update(dict(zip(zip(cells["party"], cells["month"]), factor)))
+        out.reshape(-1)[seen] = factor[seen]
     return paid, share
 
 
-def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: int, ratio, code_ratio,
-                   contract_ratio, factor: np.ndarray | None = None) -> np.ndarray:
+def _expected_paid(book: Book, claims: np.ndarray, balances: np.ndarray, party: int, rt: _Ratios,
+                   factor: np.ndarray | None = None) -> np.ndarray:
     """Expected payment of each waiting claim at its first adjudication: by line, the contract allowed x the
     payer's paid-to-contract ratio, else the charge x the payer x code paid-to-billed ratio; a claim without
     lines, its balance x the payer's ratio. Never more than the open balance."""
-    lines = book.bill_lines[np.isin(book.bill_lines["claim"].to_numpy(), claims)]
-    base = ratio.get(party, 0.0)
-    by_code = np.array([code_ratio.get((party, c), base) for c in lines["code"]], dtype=float)
-    k = contract_ratio.get(party)
-    exp = lines["charge"].to_numpy() * by_code
-    if k is not None:
-        has = ~np.isnan(lines["contract"].to_numpy(dtype=float))
-        exp = np.where(has, lines["contract"].to_numpy(dtype=float) * k, exp)
-    per_claim = pd.Series(exp).groupby(lines["claim"].to_numpy()).sum()
-    out = pd.Series(claims).map(per_claim).to_numpy(dtype=float)
-    out = np.where(np.isnan(out), balances * base, out)
+    bl = book._bl
+    lo = np.searchsorted(bl["claim"], claims, "left")
+    count = np.searchsorted(bl["claim"], claims, "right") - lo
+    owner = np.repeat(np.arange(len(claims)), count)
+    line = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count - lo, count)
+    base = rt.ratio[party]
+    exp = bl["charge"][line] * rt.code[party, bl["code"][line]]
+    k = rt.contract[party]
+    if not np.isnan(k):
+        allowed = bl["contract"][line]
+        exp = np.where(~np.isnan(allowed), allowed * k, exp)
+    out = np.where(count > 0, np.bincount(owner, weights=exp, minlength=len(claims)), balances * base)
     if factor is not None:  # the month of service (rcmkit.forecast.model._month_factors)
         out = out * factor
     return np.minimum(out, balances)
 
 
-def _collectable(c: _Curves, row: int, ages: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
-    """Per balance: its age, amount and the expected cash within 120 and 365 days."""
-    g = curves.cumulative_share(c.cash[row], c.exit[row], ages, 365)[0]
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": amounts * g[:, 120], "in365": amounts * g[:, 365],
-                         "contractual": 0.0})
+def _collectables(requests: list[tuple], pat_curves: _Curves) -> list[tuple]:
+    """The write-off rows of each request, in order: per balance its age, amount, the expected cash within 120
+    and 365 days and the contractual adjustment expected on it (arrays; the adjustment 0 for balances).
+
+    * ``("balance", curves, row, ages, amounts)``: balances collected along ``curves``' segment ``row``;
+    * ``("waiting", hazards, row, ages, balances, paid, pr)``: claims waiting for the payer (``hazards[row]``:
+      of its first adjudication), expected to bring ``paid``, then the patient's share ``pr`` along the
+      insured-patient curve; what the payer's answer adjusts off under contract is neither cash nor a write-off.
+
+    The share curves of every request of one set of curves come from one
+    :func:`rcmkit.forecast.curves.cumulative_share_rows` call, at each distinct age once."""
+    distinct = [np.unique(r[3], return_inverse=True) for r in requests]
+    shares: list = [None] * len(requests)
+    groups: dict[int, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(id(r[1]), []).append(i)
+    for ids in groups.values():
+        src = requests[ids[0]][1]
+        cash, exit_ = (src.cash, src.exit) if isinstance(src, _Curves) else (src, src)
+        ages = np.concatenate([distinct[i][0] for i in ids]).astype(np.int64)
+        if len(ages) and ages.min() < -1:  # not a real age (a claim charged after as_of): cumulative_share's own
+            for i in ids:
+                row = requests[i][2]
+                g, d = curves.cumulative_share(cash[row], exit_[row], distinct[i][0], 365)
+                shares[i] = (g[:, [120, 365]], d)
+            continue
+        rows = np.repeat([requests[i][2] for i in ids], [len(distinct[i][0]) for i in ids]).astype(np.int64)
+        # balances need the shares at 120 and 365 days only; waiting claims the density of every day (their chain)
+        if requests[ids[0]][0] == "waiting":
+            g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365)
+            g = g[:, [120, 365]]
+        else:
+            g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, 365, columns=(120, 365))
+        bounds = np.cumsum([0] + [len(distinct[i][0]) for i in ids])
+        for j, i in enumerate(ids):
+            shares[i] = (g[bounds[j]:bounds[j + 1]], None if d is None else d[bounds[j]:bounds[j + 1]])
+    waiting = [i for i, r in enumerate(requests) if r[0] == "waiting"]
+    follow: dict[int, np.ndarray] = {}
+    if waiting:
+        table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
+        f = curves.chain_share_at(np.concatenate([shares[i][1] for i in waiting]),
+                                  np.concatenate([distinct[i][0] for i in waiting]),
+                                  lambda a, lag: table[np.clip(a, -1, MAX_AGE)[:, None] + 1, lag[None, :]], [120, 365])
+        bounds = np.cumsum([0] + [len(distinct[i][0]) for i in waiting])
+        follow = {i: f[bounds[j]:bounds[j + 1]] for j, i in enumerate(waiting)}
+    out = []
+    for i, r in enumerate(requests):
+        at = distinct[i][1].reshape(-1)
+        g = shares[i][0]
+        if r[0] == "balance":
+            ages, amounts = r[3], r[4]
+            out.append((ages, amounts, amounts * g[at, 0], amounts * g[at, 1], 0.0))
+            continue
+        ages, amounts, paid, pr = r[3], r[4], r[5], r[6]
+        contractual = np.clip(amounts - paid - pr, 0.0, None)
+        out.append((ages, amounts, paid * g[at, 0] + pr * follow[i][at, 0], paid * g[at, 1] + pr * follow[i][at, 1],
+                    contractual))
+    return out
 
 
-def _pending_collectable(book, ages, amounts, paid, pr, h_fa, pat_curves) -> pd.DataFrame:
-    g, dens = curves.cumulative_share(h_fa, h_fa, ages, 365)
-    table = curves.cumulative_share(pat_curves.cash[2], pat_curves.exit[2], np.arange(-1, MAX_AGE + 1), 365)[0]
-    follow = curves.chain_share(dens, ages, lambda a: table[np.clip(a, -1, MAX_AGE) + 1])
-    # what the payer's answer is expected to adjust off under contract: neither cash nor a write-off
-    contractual = np.clip(amounts - paid - pr, 0.0, None)
-    return pd.DataFrame({"age": ages, "amount": amounts, "in120": paid * g[:, 120] + pr * follow[:, 120],
-                         "in365": paid * g[:, 365] + pr * follow[:, 365], "contractual": contractual})
-
-
-def _writeoff_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _writeoff_frame(parts: list[tuple]) -> pd.DataFrame:
     """Expected write-offs by aging bucket (age from the charge): open balance, the contractual adjustment
     expected on claims still waiting for the payer, expected cash within 120 and 365 days, and what is left:
-    not expected to be collected (open - contractual - cash)."""
+    not expected to be collected (open - contractual - cash). ``parts``: (age, amount, in120, in365,
+    contractual) arrays of balances (:func:`_collectables`)."""
     cols = ["bucket", "open_cents", "contractual_cents", "collected_120_cents", "not_collected_120_cents",
             "collected_365_cents", "not_collected_365_cents"]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
-    df = pd.concat(parts, ignore_index=True)
-    upper = (30, 60, 90, 120)
-    df["bucket"] = pd.cut(df["age"], [-1, *upper, np.inf], labels=list(AGING_BUCKETS))
-    g = df.groupby("bucket", observed=False)[["amount", "in120", "in365", "contractual"]].sum().reindex(
-        list(AGING_BUCKETS), fill_value=0.0)
-    rest = g["amount"] - g["contractual"]
-    return pd.DataFrame({"bucket": list(AGING_BUCKETS), "open_cents": g["amount"].to_numpy(),
-                         "contractual_cents": g["contractual"].to_numpy(),
-                         "collected_120_cents": g["in120"].to_numpy(),
-                         "not_collected_120_cents": np.clip(rest - g["in120"], 0, None).to_numpy(),
-                         "collected_365_cents": g["in365"].to_numpy(),
-                         "not_collected_365_cents": np.clip(rest - g["in365"], 0, None).to_numpy()})
+    age = np.concatenate([p[0] for p in parts])
+    # the buckets (-1, 30], (30, 60], (60, 90], (90, 120], (120, inf) of AGING_BUCKETS; an age of -1 or less in none
+    bucket = np.searchsorted(np.array([-1, 30, 60, 90, 120]), age, side="left") - 1
+    inside = bucket >= 0
+    n = len(AGING_BUCKETS)
+    amount, in120, in365, contractual = (np.bincount(bucket[inside], weights=np.concatenate(
+        [np.broadcast_to(np.asarray(p[i], dtype=float), np.shape(p[0])) for p in parts])[inside], minlength=n)
+        for i in (1, 2, 3, 4))
+    rest = amount - contractual
+    return pd.DataFrame({"bucket": list(AGING_BUCKETS), "open_cents": amount, "contractual_cents": contractual,
+                         "collected_120_cents": in120, "not_collected_120_cents": np.clip(rest - in120, 0, None),
+                         "collected_365_cents": in365, "not_collected_365_cents": np.clip(rest - in365, 0, None)})
 
 
 def _detail(book: Book, parts: list, wins: pd.DataFrame) -> pd.DataFrame:
@@ -703,37 +846,72 @@ def calibration_errors(book: Book, as_of, fo: ForecastOptions = ForecastOptions(
     T = day_number(as_of)
     rows = []
     ends = _month_ends_before(book, T, fo)
-    party_class = np.array([book.class_of(p) for p in book.parties], dtype=object)
-    e = book.ev
     for t in (progress(ends) if progress else ends):
-        t_day = day_number(t)
-        det = point_forecast(book, t, fo, writeoffs=False)["detail"]
-        tot = _totals(det)
-        by_key = dict(zip(zip(tot["window"], tot["source"]), tot["expected_cents"]))
-        opened = det[det["part"].map(PARTS) == "open A/R"]
-        by_class = opened.groupby([opened["window"], opened["payer_id"].map(book.class_of)])["expected_cents"].sum()
-        billed = book.charge_day[e["claim"]] <= t_day
-        wins = windows(t)
-        for window, start, end in zip(wins["window"], wins["start_day"], wins["end_day"]):
-            if t_day + int(end) > T:
-                continue
-            act = actual_cash(book, t, int(start), int(end))
-            for source in ("open A/R", "new charges", "all cash"):
-                f = float(by_key.get((window, source), 0.0))
-                a = act[source]
-                rows.append((t, window, source, "all", f, a, math.log(a / f) if a > 0 and f > 0 else np.nan))
-            inside = billed & (e["day"] > t_day + int(start)) & (e["day"] <= t_day + int(end))
-            got = pd.Series(e["cash"][inside]).groupby(party_class[e["party"][inside]]).sum()
-            for cls, f in by_class.loc[window].items() if window in by_class.index.get_level_values(0) else []:
-                a = float(got.get(cls, 0.0))
-                rows.append((t, window, "open A/R", cls, float(f), a,
-                             math.log(a / f) if a > 0 and f > 0 else np.nan))
+        rows += [r[:-1] for r in _month_end_errors(book, t, fo) if r[-1] <= T]
     df = pd.DataFrame(rows, columns=["month_end", "window", "source", "payer_class", "forecast_cents",
                                      "actual_cents", "log_ratio"])
     # the latest calibration_months month ends that have each window
     keys = ["window", "source", "payer_class"]
     df = df.sort_values(keys + ["month_end"], kind="mergesort")
     return df.groupby(keys, sort=False).tail(fo.calibration_months).reset_index(drop=True)
+
+
+def _month_end_errors(book: Book, t: pd.Timestamp, fo: ForecastOptions) -> list[tuple]:
+    """The errors of the forecast made at month end ``t``, every window's, each row ending with the last day its
+    window needs (calibration_errors keeps the windows closed by its as-of date). Nothing here depends on that
+    date: memoized on the Book, so the month ends two forecasts share (this month's, last month's) are
+    computed once."""
+    t_day = day_number(t)
+    key = ("errors", t_day, fo)
+    if key in book._memo:
+        return book._memo[key]
+    det = point_forecast(book, t, fo, writeoffs=False)["detail"]
+    wins = windows(t)
+    n_w = len(wins)
+    n_k = len(det) // n_w  # the detail is every window of one (payer, part), then of the next
+    expected = det["expected_cents"].to_numpy(dtype=float).reshape(n_k, n_w)
+    source = det["part"].to_numpy(object)[::n_w] if n_k else np.array([], dtype=object)
+    source = np.array([PARTS[p] for p in source], dtype=object)
+    forecasts = {"all cash": expected.sum(axis=0)}
+    for s in _SOURCES:
+        forecasts[s] = expected[source == s].sum(axis=0)
+    opened = source == "open A/R"
+    payer_class = np.array([book.class_of(p) for p in det["payer_id"].to_numpy(object)[::n_w]], dtype=object)
+    classes = sorted(set(payer_class[opened].tolist()))
+    by_class = {cls: expected[opened & (payer_class == cls)].sum(axis=0) for cls in classes}
+    # cash posted on each of the _HMAX days after t: in all, on the claims billed by t, by class of who paid
+    e = book.ev
+    lo, hi = np.searchsorted(e["day"], [t_day, t_day + _HMAX], side="right")
+    sel = slice(lo, hi)
+    offset = e["day"][sel] - t_day
+    cash = e["cash"][sel]
+    billed = book.charge_day[e["claim"][sel]] <= t_day
+    width = _HMAX + 1
+    cum_all = np.cumsum(np.bincount(offset, weights=cash, minlength=width))
+    cum_open = np.cumsum(np.bincount(offset[billed], weights=cash[billed], minlength=width))
+    class_names = sorted({book.class_of(p) for p in book.parties})
+    class_of_party = np.array([class_names.index(book.class_of(p)) for p in book.parties], dtype=np.int64)
+    cls = class_of_party[e["party"][sel][billed]] if len(book.parties) else np.zeros(0, dtype=np.int64)
+    cum_class = np.cumsum(np.bincount(cls * width + offset[billed], weights=cash[billed],
+                                      minlength=len(class_names) * width).reshape(-1, width), axis=1)
+    rows = []
+    for i, (window, start, end) in enumerate(zip(wins["window"], wins["start_day"], wins["end_day"])):
+        start, end = int(start), int(end)
+        on_open = float(cum_open[end] - cum_open[start])
+        total = float(cum_all[end] - cum_all[start])
+        act = {"open A/R": on_open, "new charges": total - on_open, "all cash": total}
+        for s in ("open A/R", "new charges", "all cash"):
+            f = float(forecasts[s][i]) if n_k else 0.0
+            a = act[s]
+            rows.append((t, window, s, "all", f, a, math.log(a / f) if a > 0 and f > 0 else np.nan, t_day + end))
+        for c in classes:
+            f = float(by_class[c][i])
+            a = float(cum_class[class_names.index(c), end] - cum_class[class_names.index(c), start]) if (
+                c in class_names) else 0.0
+            rows.append((t, window, "open A/R", c, f, a, math.log(a / f) if a > 0 and f > 0 else np.nan,
+                         t_day + end))
+    book._memo[key] = rows
+    return rows
 
 
 def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, float] | None:
@@ -749,15 +927,18 @@ def conformal_quantiles(log_ratios: np.ndarray, level: float) -> tuple[float, fl
     return float(x[k_lo - 1]), float(x[k_hi - 1])
 
 
-def _band(expected: np.ndarray, var: np.ndarray, q: tuple[float, float] | None, level: float
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """The interval: the wider of the conformal band (expected x exp(q)) and expected +- z * sd."""
+def _bands(expected: np.ndarray, var: np.ndarray, qs: list, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of each row: the wider of the conformal band (expected x exp(q), ``qs`` the row's quantiles,
+    None for none) and expected +- z * sd."""
     z = float(_z(level))
     sd = np.sqrt(np.maximum(var, 0.0))
     low, high = expected - z * sd, expected + z * sd
-    if q is not None:
-        low = np.minimum(low, expected * math.exp(min(q[0], 0.0)))
-        high = np.maximum(high, expected * math.exp(max(q[1], 0.0)))
+    has = np.array([q is not None for q in qs], dtype=bool)
+    if has.any():
+        f_lo = np.array([math.exp(min(q[0], 0.0)) if q is not None else 1.0 for q in qs])
+        f_hi = np.array([math.exp(max(q[1], 0.0)) if q is not None else 1.0 for q in qs])
+        low = np.where(has, np.minimum(low, expected * f_lo), low)
+        high = np.where(has, np.maximum(high, expected * f_hi), high)
     return np.maximum(low, 0.0), high
 
 
@@ -836,24 +1017,19 @@ def forecast(tables: Mapping[str, Any] | Book, as_of, options: MetricOptions = M
     det["payer_name"] = det["payer_id"].map(book.name_of)
     det["payer_class"] = det["payer_id"].map(book.class_of)
     det["week_start"] = _week_start(det, as_of)
-    low = np.zeros(len(det))
-    high = np.zeros(len(det))
-    for (window, source, cls), idx in det.groupby(["window", "source", "payer_class"]).groups.items():
-        # a class's own past errors when it has them, else the practice's (new charges: the practice's)
-        q = quantiles.get((window, source, cls)) or quantiles.get((window, source, "all"))
-        lo, hi = _band(det.loc[idx, "expected_cents"].to_numpy(), det.loc[idx, "var_cents2"].to_numpy(), q,
-                       fo.level)
-        low[det.index.get_indexer(idx)] = lo
-        high[det.index.get_indexer(idx)] = hi
-    det["low_cents"], det["high_cents"] = low, high
+    # a class's own past errors when it has them, else the practice's (new charges: the practice's)
+    q_of = {}
+    for key in zip(det["window"], det["source"], det["payer_class"]):
+        if key not in q_of:
+            q_of[key] = quantiles.get(key) or quantiles.get((key[0], key[1], "all"))
+    det["low_cents"], det["high_cents"] = _bands(
+        det["expected_cents"].to_numpy(dtype=float), det["var_cents2"].to_numpy(dtype=float),
+        [q_of[key] for key in zip(det["window"], det["source"], det["payer_class"])], fo.level)
     tot = _totals(point["detail"])
     tot = tot.merge(windows(as_of), on="window")
-    tl, th = np.zeros(len(tot)), np.zeros(len(tot))
-    for i, r in tot.iterrows():
-        lo, hi = _band(np.array([r["expected_cents"]]), np.array([r["var_cents2"]]),
-                       quantiles.get((r["window"], r["source"], "all")), fo.level)
-        tl[i], th[i] = lo[0], hi[0]
-    tot["low_cents"], tot["high_cents"] = tl, th
+    tot["low_cents"], tot["high_cents"] = _bands(
+        tot["expected_cents"].to_numpy(dtype=float), tot["var_cents2"].to_numpy(dtype=float),
+        [quantiles.get((w, src, "all")) for w, src in zip(tot["window"], tot["source"])], fo.level)
     tot["week_start"] = _week_start(tot, as_of)
     cols = ["window", "kind", "start_day", "end_day", "week_start", "payer_id", "payer_name", "payer_class",
             "responsibility", "part", "source", "expected_cents", "low_cents", "high_cents"]

@@ -12,6 +12,7 @@ from both a PM export and an 837 (same claim_id) is held once, from the 837, in 
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -544,25 +545,20 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
 def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame],
                    run_postings: pd.DataFrame) -> store.Upsert | None:
     """The ledger rows of the claims this run touched (:func:`touched_claims`), built from their rows of each
-    input table, as an :class:`rcmkit.core.store.Upsert` that deletes the claims' stored rows (in the months
-    their stored and new events fall in) and appends the new ones. None when no claim was touched."""
+    input table, before and after the run (:func:`_ledger_change`). None when no claim was touched."""
     touched = touched_claims(before, after, run_postings)
     if not touched:
         return None
-    sub = {name: after[name][after[name]["claim_id"].isin(touched)]
-           for name in ("claims", "remittances", "postings")}
-    sub["adjustments"] = after["adjustments"][after["adjustments"]["remit_id"].isin(sub["remittances"]["remit_id"])]
-    sub["payers"] = after["payers"]
-    ledger = build_ledger(sub) if any(len(sub[n]) for n in ("claims", "remittances", "postings")) \
-        else schema.empty("ledger")
-    # every stored ledger row of a touched claim was derived from its rows before this run: their dates
-    dates = [ledger["posted_on"]]
-    for tables in (before, after):
-        for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
-            frame = tables[name]
-            dates.append(frame.loc[frame["claim_id"].isin(touched), column])
-    return store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
-                        months=_months(*dates))
+
+    def rows(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        sub = {name: tables[name][tables[name]["claim_id"].isin(touched)]
+               for name in ("claims", "remittances", "postings")}
+        adjustments = tables["adjustments"]
+        sub["adjustments"] = adjustments[adjustments["remit_id"].isin(sub["remittances"]["remit_id"])]
+        sub["payers"] = tables["payers"]
+        return sub
+
+    return _ledger_change(rows(before), rows(after), touched)
 
 
 #: Tables an incremental ingest reads whole: they grow with the practice's payers, rates, files and suspense, not
@@ -581,16 +577,18 @@ def _relevant(tx: store.Transaction, new: Mapping[str, pd.DataFrame], csv_new: M
     """The stored rows an incremental ingest needs, read by key (:meth:`rcmkit.core.store.Transaction.read`):
     rows whose key the run's rows repeat (for de-duplication: submission, remit, payment, posting ids, payment
     trace numbers, file hashes), the claims of the run's PM claims and of postings waiting in suspense (to apply
-    them), every stored row of the claims the run's rows name (their ledger is rebuilt from them), and the small
+    them), every stored row of the claims the run's 837s and PM rows name (their ledger is rebuilt from them; the
+    claims an 835 pays are not read: :func:`_keyed_changes` appends its remittances' ledger rows), and the small
     tables whole (:data:`_SMALL`); and the ids of those claims. None when postings stored before they had keys
     need the whole table (their ids are numbered over it)."""
     csv = lambda name: csv_new.get(name, schema.empty(name))  # noqa: E731
     out = {name: tx.read(name) for name in _SMALL}
     pending = pd.concat([out["unapplied_postings"], csv("unapplied_postings")], ignore_index=True)
     # the claims the run may touch, read whole now so the ledger needs no second read (touched_claims may add a
-    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay)
-    claim_ids = _ids(new["claims"]["claim_id"], new["remittances"]["claim_id"], csv("claims")["claim_id"],
-                     csv("postings")["claim_id"], pending["claim_id"])
+    # few: the stored claim of a corrected posting, the claims of a payer that turned self-pay). Not the claims
+    # of the run's 835s: a remittance's ledger rows need none of its claim's stored rows (_keyed_changes).
+    claim_ids = _ids(new["claims"]["claim_id"], csv("claims")["claim_id"], csv("postings")["claim_id"],
+                     pending["claim_id"])
     posting_ids = _ids(csv("postings")["posting_id"], pending["posting_id"], pending["posting_id"] + "/to")
     out["postings"] = tx.read("postings", where={"posting_id": posting_ids | {None}, "claim_id": claim_ids})
     if out["postings"]["posting_id"].isna().any():
@@ -623,9 +621,11 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
                    kept: pd.DataFrame, read_names: set[str]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
     """What an incremental ingest writes, from its merge with the stored rows it read (``before``): the new rows
     of each appended table (an Upsert where PM copies of claims gave way to their 837), new and corrected
-    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger of the touched
-    claims (:func:`touched_claims`), built from all their rows, old and new (``before`` holds every stored row of
-    the claims ``held``; the rows of other touched claims are read by claim id)."""
+    postings by posting id, the small tables as :func:`_incremental` writes them, and the ledger: the rows of
+    the run's new remittances appended for claims nothing else touched, and for the other touched claims
+    (:func:`touched_claims`) the difference between their ledger built from all their rows, old and new, and
+    the one built from their stored rows (:func:`_ledger_change`; ``before`` holds every stored row of the claims
+    ``held``; the rows of other touched claims are read by claim id)."""
     from rcmkit.core.ledger import self_pay_ids
 
     changes: dict[str, pd.DataFrame | store.Append | store.Upsert] = {}
@@ -646,11 +646,27 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
         changes["postings"] = store.Upsert(added, keys=("posting_id",), months=_months(prior["posted_on"]))
     changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
 
-    touched = touched_claims(before, {**current, **out}, run_postings)
+    merged = {**current, **out}
+    # Remittances this run adds, with their adjustments, add ledger rows of their own (rcmkit.core.ledger: a
+    # payment or reversal from CLP04, contractual and patient-responsibility rows from its CAS rows; the default
+    # denial policy posts nothing at the 835), whatever the claim's other rows: a claim touched by nothing else
+    # gets those rows appended, and none of its stored rows is read (a day's 835 pays claims of every age).
+    remits = merged["remittances"]
+    added_remits = remits[~remits["remit_id"].isin(before["remittances"]["remit_id"])]
+    added_adjustments = merged["adjustments"][merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]
+    others = {**merged, "remittances": remits[~remits["remit_id"].isin(added_remits["remit_id"])],
+              "adjustments": merged["adjustments"][~merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]}
+    touched = touched_claims(before, others, run_postings)
     flipped = self_pay_ids(before["payers"]) ^ self_pay_ids(out["payers"])
     if flipped:
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
+    by_remit = added_remits[~added_remits["claim_id"].isin(touched)]
+    by_remit_adjustments = added_adjustments[added_adjustments["remit_id"].isin(by_remit["remit_id"])]
+    appended = _full_ledger({"claims": schema.empty("claims"), "postings": schema.empty("postings"),
+                             "remittances": by_remit, "adjustments": by_remit_adjustments, "payers": out["payers"]})
     if not touched:
+        if len(appended):
+            changes["ledger"] = store.Append(appended)
         return changes
     more = touched - held
     stored = {}
@@ -671,20 +687,50 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
             frame = pd.concat([frame, change.frame[change.frame["claim_id"].isin(touched)]], ignore_index=True)
         after[name] = frame
     remit_ids = after["remittances"]["remit_id"]
-    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids)})
+    adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids) | set(stored["remittances"]["remit_id"])})
+    stored_adjustments = adjustments[adjustments["remit_id"].isin(stored["remittances"]["remit_id"])]
+    adjustments = adjustments[adjustments["remit_id"].isin(remit_ids)]
     if "adjustments" in changes:
         run_adj = changes["adjustments"].frame
         adjustments = pd.concat([adjustments, run_adj[run_adj["remit_id"].isin(remit_ids)]], ignore_index=True)
     after["adjustments"] = adjustments
     after["payers"] = out["payers"]
-    ledger = _full_ledger(after)
-    dates = [ledger["posted_on"]]
+    stored["adjustments"] = stored_adjustments
+    stored["payers"] = before["payers"]
+    rebuilt = _ledger_change(stored, after, touched)
+    changes["ledger"] = dataclasses.replace(rebuilt, frame=pd.concat([rebuilt.frame, appended], ignore_index=True))
+    return changes
+
+
+def _ledger_change(stored: Mapping[str, pd.DataFrame], after: Mapping[str, pd.DataFrame], touched: set[str]
+                   ) -> store.Upsert:
+    """The ledger change of the ``touched`` claims, from their rows before (``stored``) and after the run: the
+    stored ledger is ``build_ledger`` of the stored tables, so each claim's stored ledger rows are
+    ``build_ledger`` of its stored rows. A claim whose new rows include all of those (a payment, an adjustment or
+    a posting added: the usual day) gets only the difference appended, with no stored row read or rewritten; a
+    claim that lost or changed a row (a corrected posting, a PM copy replaced, a payer's class changed) has its
+    stored rows deleted, in the months they fall in, and all its new rows written."""
+    old, new = _full_ledger(stored), _full_ledger(after)
+    columns = list(schema.TABLES["ledger"].names)
+
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        # each row with its occurrence number among equal rows: the multiset difference is then a set difference
+        return frame.assign(_n=frame.groupby(columns, dropna=False, sort=False).cumcount())
+
+    old_n, new_n = counted(old), counted(new)
+    lost = old_n.merge(new_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
+    rebuilt = set(lost.loc[lost["_merge"] == "left_only", "claim_id"])
+    gained = new_n.merge(old_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
+    added = gained.loc[(gained["_merge"] == "left_only") & ~gained["claim_id"].isin(rebuilt), columns]
+    frame = pd.concat([added, new[new["claim_id"].isin(rebuilt)]], ignore_index=True)
+    dates = [new.loc[new["claim_id"].isin(rebuilt), "posted_on"]]
     for tables in (stored, after):
         for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
-            dates.append(tables[name][column])
-    changes["ledger"] = store.Upsert(ledger, keys=("claim_id",), delete=pd.DataFrame({"claim_id": sorted(touched)}),
-                                     months=_months(*dates))
-    return changes
+            t = tables[name]
+            dates.append(t.loc[t["claim_id"].isin(rebuilt), column])
+    return store.Upsert(schema.conform("ledger", frame), keys=("claim_id",),
+                        delete=pd.DataFrame({"claim_id": sorted(rebuilt)}, dtype=object), months=_months(*dates),
+                        replace=False)
 
 
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).

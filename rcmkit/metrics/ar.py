@@ -86,17 +86,24 @@ def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: 
     for i, d in reversed(list(enumerate(dates))):
         index = nw.when(on_or_before(ledger, "posted_on", d)).then(nw.lit(i)).otherwise(index)
     posted = ledger.with_columns(_i=index.cast(nw.Int64)).filter(nw.col("_i") < len(dates))
-    steps = (posted.group_by("claim_id", "responsible", "_i").agg(int_sum("amount_cents", "_step"))
-             .with_columns(balance_cents=nw.col("_step").cum_sum().over("claim_id", "responsible", order_by="_i")
-                           .cast(nw.Int64),
-                           _until=nw.col("_i").shift(-1).over("claim_id", "responsible", order_by="_i")
-                           .fill_null(len(dates)).cast(nw.Int64))
-             .filter(nw.col("balance_cents") != 0))
     as_of_days = [(d.normalize() - pd.Timestamp("1970-01-01")).days for d in dates]
-    grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_as_of_day": as_of_days}, dtype="int64"), ledger)
-    bal = (steps.join(grid, how="cross")
-           .filter(nw.col("_i") <= nw.col("as_of_index"), nw.col("as_of_index") < nw.col("_until"))
-           .select("claim_id", "responsible", "balance_cents", "as_of_index", "_as_of_day"))
+    steps = posted.group_by("claim_id", "responsible", "_i").agg(int_sum("amount_cents", "_step"))
+    if len(dates) == 1:  # one date: each party's one sum is its balance (the running sum of a single step)
+        bal = (steps.filter(nw.col("_step") != 0)
+               .select("claim_id", "responsible", nw.col("_step").alias("balance_cents"),
+                       nw.lit(0, nw.Int64).alias("as_of_index"), nw.lit(as_of_days[0], nw.Int64).alias("_as_of_day")))
+    else:
+        steps = (steps.with_columns(
+                     balance_cents=nw.col("_step").cum_sum().over("claim_id", "responsible", order_by="_i")
+                     .cast(nw.Int64),
+                     _until=nw.col("_i").shift(-1).over("claim_id", "responsible", order_by="_i")
+                     .fill_null(len(dates)).cast(nw.Int64))
+                 .filter(nw.col("balance_cents") != 0))
+        grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_as_of_day": as_of_days}, dtype="int64"),
+                    ledger)
+        bal = (steps.join(grid, how="cross")
+               .filter(nw.col("_i") <= nw.col("as_of_index"), nw.col("as_of_index") < nw.col("_until"))
+               .select("claim_id", "responsible", "balance_cents", "as_of_index", "_as_of_day"))
     # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting (its earliest row, so
     # on or before every date it has a balance at).
     first_post = posted.group_by("claim_id").agg(nw.col("posted_on").min().alias("first_posted_on"))

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, materialize, on_or_before
+from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, isin, month_window, pandas_only, ratio
@@ -29,9 +29,11 @@ DENIED_STATUS = "4"
 
 def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily
-    (computed once per :class:`~rcmkit.metrics.Prepared` tables)."""
+    (on pandas computed once per :class:`~rcmkit.metrics.Prepared` tables)."""
     if isinstance(tables, Prepared):
-        return tables.memo("remit_flags", lambda: materialize(_remit_flags_frame(tables)))
+        # the query, not its result: pandas computes it once here; a lazy engine (DuckDB, Spark) plans it into each
+        # query that reads it, where materializing every remittance would cost more than the KPI suite itself
+        return tables.memo("remit_flags", lambda: _remit_flags_frame(tables))
     return _remit_flags_frame(tables)
 
 
@@ -60,11 +62,11 @@ def remit_flags(tables: Mapping[str, Any]) -> pd.DataFrame:
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
     """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column): the one
-    computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (computed once
-    per :class:`~rcmkit.metrics.Prepared` tables and denial scope)."""
+    computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (on pandas
+    computed once per :class:`~rcmkit.metrics.Prepared` tables and denial scope)."""
     if isinstance(tables, Prepared):
         return tables.memo(("first_adjudications", options.denial_scope),
-                           lambda: materialize(_first_adjudications_frame(tables, options)))
+                           lambda: _first_adjudications_frame(tables, options))
     return _first_adjudications_frame(tables, options)
 
 

@@ -2,9 +2,9 @@
 
 :func:`run_monthly` validates and runs every parameter file given (or every ``*.yaml`` in a folder given) for a
 month (default: each practice's last full month), ``jobs`` practices at a time, each in its own worker process
-(one Jupyter kernel each). A practice that fails does not stop the others. A practice whose inputs (the
-parquet tables' sha256), parameters, notebook and rcmkit version are unchanged since its last successful run
-is skipped unless ``force``. Afterwards the portfolio page ``<output_root>/<YYYY-MM>/index.html`` of every month
+(one Jupyter kernel each, kept for the worker's next practice). A practice that fails does not stop the others.
+A practice whose inputs (the parquet tables' sha256), parameters, notebook and rcmkit version are unchanged since
+its last successful run is skipped unless ``force``. Afterwards the portfolio page ``<output_root>/<YYYY-MM>/index.html`` of every month
 run that holds a report is rewritten (:mod:`rcmkit.report.portfolio`); this run's failures appear there, on their
 own month only, as client-safe text; their reasons are in the end-of-run table.
 """
@@ -83,11 +83,29 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "") or "unknown error"
 
 
+#: The worker process's kernel, kept from one practice to the next (run_one with ``warm=True``).
+_WARM: dict[str, object] = {}
+
+
+def _warm_kernel(kernel: str | None):
+    from rcmkit.report.run import KERNEL_NAME, WarmKernel
+
+    name = kernel or KERNEL_NAME
+    if name not in _WARM:
+        import atexit
+
+        _WARM[name] = WarmKernel(name)
+        atexit.register(_WARM[name].discard)
+    return _WARM[name]
+
+
 def run_one(
     params_file: str, *, month: str | None = None, output_root: str | None = None, notebook: str | None = None,
     kernel: str | None = None, force: bool = False, pdf: bool = True, slides: bool = True, cwd: str | None = None,
+    warm: bool = False,
 ) -> PracticeOutcome:
-    """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome."""
+    """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome.
+    ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) instead of a new one."""
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
@@ -121,7 +139,7 @@ def run_one(
                     return PracticeOutcome(params_file, "skipped", html=str(html), seconds=time.monotonic() - t0,
                                            notes=("unchanged since the last run",), **where)
         result = run_report(params, notebook=nb, kernel=kernel, progress=False, pdf=pdf, slides=slides,
-                            log=lambda msg: None)
+                            log=lambda msg: None, kernel_manager=_warm_kernel(kernel) if warm else None)
     except (NotebookFailed, ReportError) as exc:
         return failed(str(exc), **where)
     except Exception as exc:  # noqa: BLE001 - one practice's surprise must not stop the others
@@ -143,8 +161,12 @@ def run_monthly(
     slides: bool = True,
     progress: bool = True,
     log: Log | None = None,
+    warm: bool = True,
 ) -> MonthlyRun:
     """Run the monthly report for every parameter file in ``paths`` (files or folders), ``jobs`` at a time.
+
+    ``warm``: each worker keeps one kernel for all its practices (reset between them), instead of starting one
+    per practice: the kernel start and the imports are paid ``jobs`` times, not once per practice.
 
     Returns every practice's :class:`PracticeOutcome` (in the order of the files) and the portfolio pages
     written. Raises ValueError for a path that does not exist (before anything runs).
@@ -157,7 +179,7 @@ def run_monthly(
     kernel = kernel or resolve_kernel(log=log)  # register the kernel once, before the workers start
     kw = dict(month=month, output_root=None if output_root is None else os.fspath(output_root),
               notebook=None if notebook is None else os.fspath(Path(notebook).resolve()), kernel=kernel, force=force,
-              pdf=pdf, slides=slides, cwd=os.getcwd())
+              pdf=pdf, slides=slides, cwd=os.getcwd(), warm=warm)
     outcomes: dict[int, PracticeOutcome] = {}
     from tqdm.auto import tqdm
 

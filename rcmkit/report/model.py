@@ -134,13 +134,13 @@ class MonthlyReport:
 
     def metrics_document(self) -> dict:
         """The ``metrics.json`` payload (:func:`rcmkit.report.record.metrics_document`): the KPIs, definitions,
-        benchmark status, executive summary, payer scorecard, work lists, underpayment totals, suspense and the
-        analyst's technical definitions of the other measures."""
+        benchmark status, executive summary, payer scorecard, work lists, underpayment totals, suspense, the
+        cash forecast and the analyst's technical definitions of the other measures."""
         return metrics_document(
             self.practice, self.month, self.kpis, self.definitions, status=self.status, summary=self.summary,
             scorecard=self.scorecard, data_through=self.data_through, practice_name=self.practice_name,
             worklists=self.worklists, underpayments=self.underpayments, suspense=self.suspense,
-            measures=self.measures,
+            measures=self.measures, cash_forecast=self.cash_forecast,
         )
 
 
@@ -244,7 +244,7 @@ def build_report(
         options=opts,
         data_through=data_through(tables),
         tables=pt,
-        colors=payer_colors(as_pandas(pt)["payers"]),
+        colors=payer_colors(pt["payers"]),
         kpis=kpis,
         trend=trend,
         comparison=comparison,

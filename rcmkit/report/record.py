@@ -11,6 +11,9 @@ import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
+
+import pandas as pd
+
 from rcmkit.present.format import month_end
 
 __all__ = ["METRICS_FILE", "metrics_document", "write_metrics", "read_metrics"]
@@ -51,7 +54,7 @@ def metrics_document(
     practice: str, month: str, kpis: Mapping[str, Any], definitions: Any = None, *,
     status: Any = None, summary: Any = None, scorecard: Any = None, data_through: str | None = None,
     practice_name: str | None = None, worklists: Any = None, underpayments: Any = None, suspense: Any = None,
-    measures: Any = None,
+    measures: Any = None, cash_forecast: Any = None,
 ) -> dict:
     """The ``metrics.json`` payload for ``kpis`` (a ``{key: KPI}`` mapping from ``monthly_kpis``).
 
@@ -62,7 +65,10 @@ def metrics_document(
     :class:`~rcmkit.report.suite.WorkLists`: claims and open dollars per list) and ``underpayments`` (an
     ``underpayment_summary`` frame: its totals, whole cents) and ``suspense`` (``unapplied_postings``: PM
     postings waiting for their claims) and ``measures`` (:func:`rcmkit.report.suite.measure_definitions`: the
-    analyst's technical definitions of the other measures, which the client report gives only in words).
+    analyst's technical definitions of the other measures, which the client report gives only in words) and
+    ``cash_forecast`` (a :class:`~rcmkit.forecast.report.MonthForecast`: the next 30/60/90 days' expected cash with
+    its 80% range, whole cents, from the open A/R and with new charges, and last month's forecast against what
+    came in).
     """
     from rcmkit import __version__
 
@@ -102,11 +108,30 @@ def metrics_document(
         doc["worklists"] = worklists.to_dict() if hasattr(worklists, "to_dict") else dict(worklists)
     if suspense is not None:
         doc["unapplied_postings"] = dict(suspense)
+    if cash_forecast is not None:
+        doc["cash_forecast"] = forecast_document(cash_forecast)
     if underpayments is not None:
         from rcmkit.metrics.contracts import underpayment_totals
 
         doc["underpayments"] = underpayment_totals(underpayments)
     return doc
+
+
+def forecast_document(month_forecast: Any) -> dict:
+    """metrics.json's ``cash_forecast``: as_of, ``horizons`` (source 'open A/R' or 'all cash', days, expected,
+    low and high in whole cents) and ``check`` (last month's forecast: source, made_on, forecast, low, high,
+    actual cents and whether the actual fell inside the range)."""
+    def cents(v: Any) -> int:
+        return int(round(float(v)))
+
+    horizons = [{"source": r["source"], "days": int(r["end_day"]), "expected_cents": cents(r["expected_cents"]),
+                 "low_cents": cents(r["low_cents"]), "high_cents": cents(r["high_cents"])}
+                for r in _records(month_forecast.horizons)]
+    check = [{"source": r["source"], "made_on": str(pd.Timestamp(r["made_on"]).date()),
+              "forecast_cents": cents(r["forecast_cents"]), "low_cents": cents(r["low_cents"]),
+              "high_cents": cents(r["high_cents"]), "actual_cents": cents(r["actual_cents"]),
+              "inside": bool(r["inside"])} for r in _records(month_forecast.check)]
+    return {"as_of": str(pd.Timestamp(month_forecast.as_of).date()), "horizons": horizons, "check": check}
 
 
 def write_metrics(

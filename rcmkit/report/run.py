@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from rcmkit.core import store
 from rcmkit.report.params import ReportParams
@@ -53,6 +53,7 @@ __all__ = [
     "default_notebook",
     "resolve_kernel",
     "run_report",
+    "WarmKernel",
     "publish_dir",
     "external_resources",
 ]
@@ -234,6 +235,43 @@ def publish_dir(staging: Path, final: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- running
+class WarmKernel:
+    """One Jupyter kernel kept for many reports (``rcmkit run-monthly``'s workers): started on first use, its
+    user namespace reset (``%reset -f``) and its working folder set before each notebook, started again when it
+    died or a notebook timed out. Nothing of a practice stays in the namespace for the next one."""
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name
+        self.manager: Any = None
+
+    def prepare(self, cwd: Path) -> None:
+        from jupyter_client.manager import KernelManager
+
+        if self.manager is None or not self.manager.is_alive():
+            self.discard()
+            self.manager = KernelManager(kernel_name=self.kernel_name)
+            self.manager.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        client = self.manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=120)
+            reply = client.execute_interactive(
+                "get_ipython().run_line_magic('reset', '-f')\nimport gc as _gc, os as _os\n"
+                f"_os.chdir({str(cwd)!r})\n_gc.collect()\ndel _gc, _os", timeout=120, store_history=False)
+            if reply["content"].get("status") != "ok":
+                raise ReportError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
+        finally:
+            client.stop_channels()
+
+    def discard(self) -> None:
+        if self.manager is not None:
+            try:
+                self.manager.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self.manager = None
+
+
 def run_report(
     params: ReportParams,
     *,
@@ -244,12 +282,18 @@ def run_report(
     pdf: bool = True,
     slides: bool = True,
     log: Log = _stderr,
+    kernel_manager: Any = None,
 ) -> ReportResult:
     """Execute the report notebook for validated ``params`` and publish ``<output_root>/<practice>/<month>/``.
 
     Raises :class:`NotebookFailed` when a cell raises (the partial notebook is kept in ``<month>.failed/``) and
     :class:`ReportError` for anything else that stops the report. Nothing incomplete is ever published. Without
     Chromium the PDF is skipped with one line ("PDF skipped: chromium not found"); the HTML is still published.
+
+    ``kernel_manager``: a started :class:`jupyter_client.KernelManager` to run the notebook on instead of a new
+    kernel (:class:`WarmKernel`: ``rcmkit run-monthly`` keeps one per worker, so the kernel start and rcmkit's
+    imports are paid once per worker, not once per practice). Its namespace is reset and its working folder set
+    before the notebook runs; the executed notebook is the same.
     """
     import nbformat
     import papermill
@@ -298,6 +342,10 @@ def run_report(
         log(f"running {nb_in.name} for practice {params.practice!r}, month {params.month}{month_note}, "
             f"kernel {kernel!r}")
         step = time.monotonic()
+        warm = {}
+        if kernel_manager is not None:
+            kernel_manager.prepare(staging)
+            warm = {"km": kernel_manager.manager}
         try:
             papermill.execute_notebook(
                 str(nb_in),
@@ -313,12 +361,15 @@ def run_report(
                 # The kernel's own log (e.g. ipykernel's "running over TCP without encryption") is not report
                 # output; errors still reach the terminal.
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                **warm,
             )
         except PapermillExecutionError as exc:
             err = NotebookFailed(exc.cell_index, exc.exec_count, exc.source, exc.ename, exc.evalue, None)
             kept = _keep_failed(staging, final, out_nb, run_log("failed", error=str(err)))
             raise NotebookFailed(exc.cell_index, exc.exec_count, exc.source, exc.ename, exc.evalue, kept) from exc
         except Exception as exc:  # dead kernel, timeout, missing kernel, unreadable notebook ...
+            if kernel_manager is not None:
+                kernel_manager.discard()  # a timed-out cell may still be running: the next report gets a new one
             first = (str(exc).strip().splitlines() or [""])[0]
             message = f"the report notebook did not run: {type(exc).__name__}: {first}"
             kept = _keep_failed(staging, final, out_nb, run_log("failed", error=message))

@@ -1,0 +1,185 @@
+"""The fast cash forecast (issue #15: the monthly report in seconds) gives exactly the numbers of the straightforward
+one: tests/forecast_reference.py keeps the implementation from before the speed-up (every as-of date
+computed on its own, with its own Book and estimators), and every frame and value :func:`month_forecast` returns
+must equal it, to 1e-9 relative (cents to far below a cent), on the small practice (tests/small_practice.py), the
+hand-made practice of tests/test_forecast.py and a generated 1,000-claim demo at two month ends each.
+
+The comparison could fail: :func:`test_the_comparison_sees_a_changed_number` changes one expected cent and checks
+that :func:`assert_same` notices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rcmkit.forecast import Book, ForecastOptions, MonthForecast, curves, forecast, month_forecast
+import forecast_reference as reference
+
+RTOL = 1e-9  # relative: 1e-9 of a $100,000 total is a ten-thousandth of a cent
+ATOL = 1e-6  # cents, for values that are zero in one and a rounding residue in the other
+
+
+def assert_frames(got: pd.DataFrame | None, want: pd.DataFrame | None, what: str) -> None:
+    if want is None:
+        assert got is None, what
+        return
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=RTOL, atol=ATOL, obj=what)
+
+
+def assert_forecast(got, want, what: str) -> None:
+    if want is None:
+        assert got is None, what
+        return
+    assert got.as_of == want.as_of, what
+    assert got.options == want.options, what
+    assert got.open_cents == pytest.approx(want.open_cents, rel=RTOL, abs=ATOL), what
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        assert_frames(getattr(got, name), getattr(want, name), f"{what}.{name}")
+
+
+def assert_same(got: MonthForecast, want: MonthForecast) -> None:
+    """Every field of two month forecasts equal: frames column by column (names, dtypes, order), numbers to 1e-9."""
+    assert [f.name for f in dataclasses.fields(got)] == [f.name for f in dataclasses.fields(want)]
+    assert (got.month, got.as_of) == (want.month, want.as_of)
+    for name in ("weeks", "horizons", "check"):
+        assert_frames(getattr(got, name), getattr(want, name), name)
+    assert_forecast(got.forecast, want.forecast, "forecast")
+    assert_forecast(got.prior, want.prior, "prior")
+
+
+def _small_tables():
+    from small_practice import tables
+
+    return tables()
+
+
+def test_small_practice_equals_the_reference():
+    """The 12-claim practice (November 2025 - March 2026): too short for calibration errors, so this compares
+    the point forecasts, write-offs and last month's check."""
+    tables = _small_tables()
+    for month in ("2026-02", "2026-03"):
+        got = month_forecast(tables, month)
+        assert_same(got, reference.month_forecast(tables, month))
+        assert got.prior is not None and len(got.check) == 2  # not vacuous: both months have a check
+        assert got.forecast.detail["expected_cents"].sum() > 0
+
+
+def test_small_practice_equals_the_reference_at_its_edges():
+    """Before its first charge (nothing known), its first month (no month before to check) and months after its
+    data ends (no new events: the balances only age)."""
+    tables = _small_tables()
+    for month in ("2025-09", "2025-11", "2026-06"):
+        assert_same(month_forecast(tables, month), reference.month_forecast(tables, month))
+    assert month_forecast(tables, "2025-11").check.empty
+
+
+def test_hand_made_practice_equals_the_reference_under_raw_options():
+    """The raw (unsmoothed, unshrunk) curves of tests/test_forecast.py's practice, and a reused Book."""
+    from test_forecast import RAW, tiny_tables
+
+    tables = tiny_tables()
+    book = Book(tables)
+    for month in ("2026-01", "2026-02"):
+        assert_same(month_forecast(book, month, forecast_options=RAW),
+                    reference.month_forecast(tables, month, forecast_options=RAW))
+
+
+@pytest.fixture(scope="module")
+def demo_tables():
+    from rcmkit.core.ledger import build_ledger
+    from rcmkit.demo.practice import generate
+
+    tables = generate(seed=5, n_claims=1000)  # January 2025 - October 2026
+    tables["ledger"] = build_ledger(tables)
+    return tables
+
+
+@pytest.mark.slow  # the reference takes about 3 s a month on the 1,000-claim demo
+@pytest.mark.parametrize("month", ["2026-04", "2026-10"])
+def test_demo_equals_the_reference(demo_tables, month):
+    got = month_forecast(demo_tables, month)
+    want = reference.month_forecast(demo_tables, month)
+    assert_same(got, want)
+    # not vacuous: the intervals come from past errors, of the practice and of payer classes
+    assert len(got.forecast.errors) > 50 and set(got.forecast.errors["payer_class"]) > {"all", "patient"}
+    assert len(got.prior.errors) > 50
+
+
+@pytest.mark.slow  # two forecasts of the 1,000-claim demo
+def test_demo_equals_the_reference_under_other_options(demo_tables):
+    """Other smoothing, shrinkage, look-back and calibration choices, and no seasonal factors."""
+    fo = ForecastOptions(lookback_days=200, smooth_days=3, money_weight_cents=50_000.0, claim_weight=5.0,
+                         new_charge_days=60, seasonal=False, level=0.9, calibration_months=5, min_history_days=90)
+    as_of = pd.Timestamp("2026-08-31")
+    want = reference.forecast(demo_tables, as_of, forecast_options=fo)
+    got = forecast(demo_tables, as_of, forecast_options=fo)
+    assert_forecast(got, want, "forecast")
+    assert len(got.errors) > 0
+
+
+def test_the_comparison_sees_a_changed_number():
+    """assert_same could fail: a cent more in one expected value of the detail is caught."""
+    tables = _small_tables()
+    got = month_forecast(tables, "2026-03")
+    detail = got.forecast.detail.copy()
+    i = int(np.argmax(detail["expected_cents"].to_numpy()))
+    detail.loc[i, "expected_cents"] += 1.0
+    changed = dataclasses.replace(got, forecast=dataclasses.replace(got.forecast, detail=detail))
+    with pytest.raises(AssertionError):
+        assert_same(changed, reference.month_forecast(tables, "2026-03"))
+
+
+# --------------------------------------------------------------------------------------------- the estimators
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), horizon=st.integers(1, 40), length=st.integers(1, 30))
+def test_cumulative_share_rows_is_cumulative_share_row_by_row(seed, horizon, length):
+    """Many segments at once give each row exactly cumulative_share's numbers (ages past the curve's end read its
+    last age's hazard, as cumulative_share pads it)."""
+    rng = np.random.default_rng(seed)
+    exit_ = rng.uniform(0, 0.3, (3, length))
+    cash = exit_ * rng.uniform(0, 1, (3, length))
+    rows = rng.integers(0, 3, 12)
+    ages = rng.integers(-1, length + 5, 12)
+    g, d = curves.cumulative_share_rows(cash, exit_, rows, ages, horizon)
+    cols = sorted({0, horizon, horizon // 2})
+    g_at, none = curves.cumulative_share_rows(cash, exit_, rows, ages, horizon, columns=cols)
+    assert none is None
+    for i in range(len(ages)):
+        want_g, want_d = curves.cumulative_share(cash[rows[i]], exit_[rows[i]], ages[i:i + 1], horizon)
+        np.testing.assert_array_equal(g[i], want_g[0])
+        np.testing.assert_array_equal(d[i], want_d[0])
+        np.testing.assert_array_equal(g_at[i], want_g[0, cols])
+    assert g[:, -1].max() > 0  # not vacuous: some cash is expected
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), width=st.integers(2, 30))
+def test_chain_share_at_is_chain_share_at_those_columns(seed, width):
+    rng = np.random.default_rng(seed)
+    density = rng.uniform(0, 0.2, (7, width))
+    density[:, 0] = 0.0
+    table = np.cumsum(rng.uniform(0, 0.1, (60, width)), axis=1)  # a share table by age -1..58
+    ages = rng.integers(-1, 40, 7)
+    row = lambda a: np.minimum(np.maximum(a, -1), 58) + 1  # noqa: E731
+    full = curves.chain_share(density, ages, lambda a: table[row(a)])
+    cols = np.array(sorted(set(rng.integers(0, width, 4).tolist()) | {width - 1}))
+    at = curves.chain_share_at(density, ages, lambda a, lag: table[row(a)[:, None], lag[None, :]], cols)
+    np.testing.assert_array_equal(at, full[:, cols])
+    assert full[:, -1].max() > 0
+
+
+def test_hand_computed_share_rows():
+    """Two segments, hazards by hand: segment 0 exits half its dollars each day, all as cash; segment 1 exits a
+    quarter a day, half of it cash. A balance at age 0 over 2 days: segment 0 collects 0.5 + 0.5 x 0.5 = 0.75;
+    segment 1 collects 0.125 + 0.75 x 0.125 = 0.21875."""
+    exit_ = np.array([[0.5, 0.5, 0.5], [0.25, 0.25, 0.25]])
+    cash = np.array([[0.5, 0.5, 0.5], [0.125, 0.125, 0.125]])
+    g, d = curves.cumulative_share_rows(cash, exit_, np.array([0, 1]), np.array([0, 0]), 2)
+    np.testing.assert_allclose(g[:, 2], [0.75, 0.21875])
+    np.testing.assert_allclose(d[1], [0.0, 0.25, 0.1875])  # exits on day 1, then 0.75 x 0.25
