@@ -1,6 +1,7 @@
 """The explorer's shortcuts for speed give the numbers of the plain computation (issue #15).
 
-ExplorerData keeps each month's flow KPIs per selection and metric function, takes the open balances of every
+ExplorerData keeps each month's flow KPIs per selection and metric function, gives each selection's tables their
+ledger's monthly sums (which charges and payments read), takes the open balances of every
 month end from one pass over the practice's ledger and cuts them per selection, cuts the by-payer rows in one
 grouping, and the widget keeps rendered charts by their inputs. Each is checked here against the computation it
 replaces, on the small practice of tests/small_practice.py (hand-checked numbers in tests/test_explorer.py's
@@ -34,8 +35,8 @@ def data():
 
 
 def _fresh_kpis(data: ExplorerData, filters: Filters, period: Period) -> dict:
-    sel = data.select(filters)
-    return views.period_kpis(sel.tables, period, data.call_options, first=sel.first)
+    sel = data.select(filters)  # as a plain mapping: its ledger scanned, no monthly sums, no memo
+    return views.period_kpis(dict(sel.tables), period, data.call_options, first=sel.first)
 
 
 def test_each_month_is_computed_once_per_selection_and_metric(data, monkeypatch):

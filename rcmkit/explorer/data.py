@@ -20,6 +20,7 @@ import pandas as pd
 from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
                             with_tables)
 from rcmkit.metrics.providers import provider_label, provider_names
+from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views
 from rcmkit.explorer.filters import ClaimIndex, Filters, Period, filter_tables
@@ -188,7 +189,9 @@ class ExplorerData:
         t["adjustments"] = classify_adjustments(t["adjustments"])
         self.options = options
         self.call_options = options
-        self.tables: Prepared = Prepared(t, options.denial_policy)
+        # With the ledger's monthly sums (rcmkit.metrics.prepare), which charges, payments and the trailing-window
+        # KPIs read instead of the ledger; each selection's tables get their own (see _select).
+        self.tables: Prepared = prepare(Prepared(t, options.denial_policy), options)
         self.practice = practice
         self.practice_name = practice_name or practice
         self.index = ClaimIndex(t)
@@ -244,7 +247,7 @@ class ExplorerData:
         if filters.is_empty:
             return Selection(filters, self.tables, self.first, self.tables["adjustments"], self.index.size)
         mask = self.index.claim_mask(filters)
-        tables = filter_tables(self.tables, filters, index=self.index)
+        tables = prepare(filter_tables(self.tables, filters, index=self.index), self.call_options)
         keep = np.zeros(len(self._first_pos), dtype=bool)
         known = self._first_pos >= 0
         keep[known] = mask[self._first_pos[known]]

@@ -107,11 +107,16 @@ def monthly_flow_kpis(
     first: pd.DataFrame | None = None, keys: Sequence[str] = FLOW_KEYS,
 ) -> dict[str, dict[str, KPI]]:
     """:func:`flow_kpis` for each of ``months``: the same KPIs, each metric function called on the month's slice of
-    the ledger and of the claims. Charges and payments read only the ledger rows posted in the month, and the
+    the ledger (or its monthly sums, when ``tables`` carry them) and of the claims. Charges and payments read only
+    the ledger rows posted in the month, and the
     clean-claim rate only the submissions of the claims first adjudicated in it, so the slices give exactly the
     numbers of the whole tables while a year of months costs little more than one."""
     first = first_adjudications(tables, options) if first is None else first
-    needs_ledger = "charges" in keys or "payments" in keys
+    # Tables prepared with their monthly sums (rcmkit.metrics.prepare) answer charges and payments from them: no
+    # ledger slice is needed. Otherwise each month reads its slice of the ledger.
+    sums = isinstance(tables, Prepared) and tables.ledger_months is not None \
+        and tables.denial_policy == options.denial_policy
+    needs_ledger = ("charges" in keys or "payments" in keys) and not sums
     ledger = ledger_for(tables, options) if needs_ledger else None
     # The ledger (under the options' denial policy) is handed on, declared as such: built once, not per call.
     tables = Prepared({**tables, "ledger": ledger}, options.denial_policy) if needs_ledger else tables
