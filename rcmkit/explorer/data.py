@@ -142,7 +142,7 @@ def _split_by(frame: pd.DataFrame, key: np.ndarray) -> dict[Any, pd.DataFrame]:
     return {u: frame.iloc[order[bounds[i]:bounds[i + 1]]] for i, u in enumerate(uniques)}
 
 
-class _Memo:
+class Memo:
     """A small least-recently-used memo: the last ``size`` answers by key."""
 
     def __init__(self, size: int = 40):
@@ -205,9 +205,9 @@ class ExplorerData:
         # The claim's payer for the rows the by-payer splits cut (claims, ledger, first adjudications).
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
-        self._memo = _Memo()
+        self._memo = Memo()
         self._end_balances = None  # month -> the practice's open balances at its end (see end_balances)
-        self._months = _Memo()  # filters -> {(month, key group): that month's flow KPIs} (see monthly)
+        self._months = Memo()  # filters -> {(month, key group): that month's flow KPIs} (see monthly)
         self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
         self._forecasts: dict[Hashable, Any] = {}  # forecasts by month / date: a few seconds each, kept
 

@@ -47,7 +47,7 @@ from rcmkit.metrics import KPI
 from rcmkit.present import charts
 from rcmkit.present import format as fmt
 from rcmkit.explorer import render
-from rcmkit.explorer.data import LEVELS, METRICS, TABS, ExplorerData, ExplorerState, _Memo
+from rcmkit.explorer.data import LEVELS, METRICS, TABS, ExplorerData, ExplorerState, Memo
 from rcmkit.explorer.export import FORMATS, to_csv_bytes, to_xlsx_bytes, write_export
 from rcmkit.explorer.filters import PERIOD_MONTHS, Filters, Period, parse_codes
 from rcmkit.explorer.views import MEASURES
@@ -102,7 +102,7 @@ class Explorer:
         self._view_frame = pd.DataFrame()
         self._view_name = ""
         self._chart_key: Any = None
-        self._charts = _Memo(32)  # rendered charts by (filters, period, metric): drawing one takes ~0.1 s
+        self._charts = Memo(32)  # rendered charts by (filters, period, metric): drawing one takes ~0.1 s
         self._cash_key: Any = None
         end = end or data.last_month
         if end not in data.months:
