@@ -7,9 +7,10 @@
 Each step changes one control the way a user would (a payer, a payer class, a code search, the period, the
 metric, the drill-down level, the reimbursement tab, ...) and times the widget's whole refresh in the kernel: the
 filter, every KPI tile, the chart (rendered to PNG), the table or heat map, as HTML. The browser's own drawing is
-not included (a few milliseconds for these sizes). Every step is a selection not seen before (the explorer keeps a
-small memo, so going back to a seen selection is instant); the sequence runs ``--runs`` times on fresh explorers
-and the best time of each step is reported, as wall time on a shared machine varies.
+not included (benchmarks/explorer_browser_latency.py times that in headless Chromium). Every step is a selection
+not seen before except the two that clear the filters, which go back to the first view's (the explorer keeps a
+small memo and the charts it drew, so going back to a seen selection is near instant); the sequence runs ``--runs``
+times on fresh explorers and the best time of each step is reported, as wall time on a shared machine varies.
 """
 
 from __future__ import annotations

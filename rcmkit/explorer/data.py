@@ -17,8 +17,10 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from rcmkit.metrics import KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for
+from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
+                            with_tables)
 from rcmkit.metrics.providers import provider_label, provider_names
+from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.explorer import views
 from rcmkit.explorer.filters import ClaimIndex, Filters, Period, filter_tables
@@ -57,6 +59,12 @@ _TREND_KEYS = {
     "charges_payments": ("charges", "payments"),
     "ar": (),
 }
+
+
+#: The flow KPI keys by the metric function that computes them (one call gives the whole group).
+_KEY_GROUPS: tuple[tuple[str, ...], ...] = (("charges",), ("payments",),
+                                            ("initial_denial_rate", "initial_denial_rate_dollars"),
+                                            ("clean_claim_rate",))
 
 
 @dataclass(frozen=True)
@@ -123,10 +131,21 @@ def _patient_numbers(claims: pd.DataFrame) -> pd.Series:
     return pd.Series(codes, index=claims["submission_id"].to_numpy())
 
 
-class _Memo:
+def _split_by(frame: pd.DataFrame, key: np.ndarray) -> dict[Any, pd.DataFrame]:
+    """``frame``'s rows by ``key`` (one value per row): {value: the rows with it, in their order, index kept} -
+    what ``frame[key == value]`` gives for each value, in one sort instead of one scan per value."""
+    if not len(frame):
+        return {}
+    codes, uniques = pd.factorize(key)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {u: frame.iloc[order[bounds[i]:bounds[i + 1]]] for i, u in enumerate(uniques)}
+
+
+class Memo:
     """A small least-recently-used memo: the last ``size`` answers by key."""
 
-    def __init__(self, size: int = 24):
+    def __init__(self, size: int = 40):
         self.size = size
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
 
@@ -170,7 +189,9 @@ class ExplorerData:
         t["adjustments"] = classify_adjustments(t["adjustments"])
         self.options = options
         self.call_options = options
-        self.tables: Prepared = Prepared(t, options.denial_policy)
+        # With the ledger's monthly sums (rcmkit.metrics.prepare), which charges, payments and the trailing-window
+        # KPIs read instead of the ledger; each selection's tables get their own (see _select).
+        self.tables: Prepared = prepare(Prepared(t, options.denial_policy), options)
         self.practice = practice
         self.practice_name = practice_name or practice
         self.index = ClaimIndex(t)
@@ -184,7 +205,9 @@ class ExplorerData:
         # The claim's payer for the rows the by-payer splits cut (claims, ledger, first adjudications).
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
-        self._memo = _Memo()
+        self._memo = Memo()
+        self._end_balances = None  # month -> the practice's open balances at its end (see end_balances)
+        self._months = Memo()  # filters -> {(month, key group): that month's flow KPIs} (see monthly)
         self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
         self._forecasts: dict[Hashable, Any] = {}  # forecasts by month / date: a few seconds each, kept
 
@@ -224,7 +247,7 @@ class ExplorerData:
         if filters.is_empty:
             return Selection(filters, self.tables, self.first, self.tables["adjustments"], self.index.size)
         mask = self.index.claim_mask(filters)
-        tables = filter_tables(self.tables, filters, index=self.index)
+        tables = prepare(filter_tables(self.tables, filters, index=self.index), self.call_options)
         keep = np.zeros(len(self._first_pos), dtype=bool)
         known = self._first_pos >= 0
         keep[known] = mask[self._first_pos[known]]
@@ -234,19 +257,77 @@ class ExplorerData:
     # ----------------------------------------------------------------------------------------- numbers
     def monthly(self, filters: Filters, months: tuple[str, ...], keys: tuple[str, ...] = views.FLOW_KEYS
                 ) -> dict[str, dict[str, KPI]]:
-        """Flow KPIs per month (:func:`rcmkit.explorer.views.monthly_flow_kpis`) for the selection."""
-        def compute():
+        """Flow KPIs per month (:func:`rcmkit.explorer.views.monthly_flow_kpis`) for the selection.
+
+        Kept per selection, month and metric function (:data:`_KEY_GROUPS`): each month's KPIs are computed once
+        and shared by the tiles of every period and the chart's 12 months that contain the month, so a change of
+        the period's length or end, or of the metric, computes only the months (and metrics) not seen yet. A
+        month's KPIs do not depend on the other months asked with it (each metric call reads the month's slice)."""
+        groups = [g for g in _KEY_GROUPS if any(k in keys for k in g)]
+        groups += [(k,) for k in keys if not any(k in g for g in _KEY_GROUPS)]  # a flow KPI added later
+        known: dict[tuple[str, tuple[str, ...]], dict[str, KPI]] = self._months.get(filters, dict)
+        missing: dict[tuple[str, ...], list[tuple[str, ...]]] = {}  # months to compute -> the key groups they need
+        for g in groups:
+            todo = tuple(m for m in months if (m, g) not in known)
+            if todo:
+                missing.setdefault(todo, []).append(g)
+        if missing:
             sel = self.select(filters)
-            return views.monthly_flow_kpis(sel.tables, list(months), self.call_options, first=sel.first, keys=keys)
-        return self._memo.get(("monthly", filters, months, keys), compute)
+            for todo, gs in missing.items():
+                need = tuple(k for g in gs for k in g)
+                got = views.monthly_flow_kpis(sel.tables, list(todo), self.call_options, first=sel.first, keys=need)
+                for m in todo:
+                    for g in gs:
+                        known[(m, g)] = {k: got[m][k] for k in g if k in got[m]}
+        return {m: {k: v for g in groups for k, v in known[(m, g)].items() if k in keys} for m in months}
 
     def kpis(self, filters: Filters, period: Period) -> dict[str, KPI]:
         """The tiles: :func:`rcmkit.explorer.views.period_kpis` of the selection."""
         def compute():
             sel = self.select(filters)
             monthly = self.monthly(filters, tuple(period.month_list))
-            return views.period_kpis(sel.tables, period, self.call_options, first=sel.first, monthly=monthly)
+            return views.period_kpis(sel.tables, period, self.call_options, first=sel.first, monthly=monthly,
+                                     balances=self.end_balances(filters, period.end))
         return self._memo.get(("kpis", filters, period), compute)
+
+    def end_balances(self, filters: Filters, month: str) -> pd.DataFrame | None:
+        """The open balances of the selection at ``month``'s end (:func:`rcmkit.metrics.ar.balances_frame` of the
+        selection's tables), or None for a month outside the data.
+
+        The practice's balances at every month end of the data are computed in one pass over the ledger
+        (:func:`rcmkit.metrics.ar.balances_at`) when first needed; a selection takes the rows of its claims. A
+        balance is a claim's own ledger rows summed, so the rows of the selected claims are exactly the balances
+        of the selected claims' tables."""
+        if month not in self.months:
+            return None
+
+        def compute():
+            frame, pos = self._month_end_balances()[month]
+            if filters.is_empty:
+                return frame
+            mask = self.index.claim_mask(filters)
+            keep = np.zeros(len(pos), dtype=bool)
+            known = pos >= 0  # a claim the index does not know is in no filtered selection (as filter_tables)
+            keep[known] = mask[pos[known]]
+            return frame[keep].reset_index(drop=True)
+        return self._memo.get(("end_balances", filters, month), compute)
+
+    def _month_end_balances(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        """month -> (the practice's balances at its end, each row's claim position in the index). Built once."""
+        if self._end_balances is None:
+            from rcmkit.core.engine import collect
+            from rcmkit.metrics import month_window
+            from rcmkit.metrics.ar import balances_at
+
+            every = collect(balances_at(self.tables, [month_window(m).end for m in self.months], self.call_options))
+            at = every["as_of_index"].to_numpy()
+            every = every.drop(columns="as_of_index")
+            out = {}
+            for i, m in enumerate(self.months):
+                frame = every[at == i].reset_index(drop=True)
+                out[m] = (frame, self.index.positions(frame["claim_id"]))
+            self._end_balances = out
+        return self._end_balances
 
     def trend(self, filters: Filters, period: Period, metric: str, months: int = 12) -> pd.DataFrame:
         """The chart's months: the metric's flow KPIs for the ``months`` months ending with the period's end."""
@@ -254,29 +335,36 @@ class ExplorerData:
         chart = tuple(Period(period.end, 12).month_list[-months:])
         if not keys:
             return pd.DataFrame({"month": list(chart)})
-        in_period = set(period.month_list)
-        monthly = {**self.monthly(filters, tuple(m for m in chart if m not in in_period), keys),
-                   **{m: {k: v for k, v in kpis.items() if k in keys}
-                      for m, kpis in self.monthly(filters, tuple(period.month_list)).items()}}
-        return views.monthly_values({m: monthly[m] for m in chart})
+        return views.monthly_values(self.monthly(filters, chart, keys))  # the period's months: the tiles'
 
     def by_payer(self, filters: Filters, period: Period, metric: str) -> pd.DataFrame:
         """The metric's period KPIs for each payer of the selection (the payer filter narrowed to one payer: each
         row equals the tiles with that payer selected)."""
         if metric == "ar":
             return self._memo.get(("aging", filters, period), lambda: views.aging_table(
-                self.select(filters).tables, period, self.call_options))
+                self.select(filters).tables, period, self.call_options,
+                balances=self.end_balances(filters, period.end)))
         keys = {"initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
                 "clean_claim_rate": ("clean_claim_rate",), "charges_payments": ("charges", "payments")}[metric]
 
         def compute():
             sel = self.select(filters)
             payer_of = self._payer_of_rows(filters)
+            # The selection narrowed to one payer. The flow KPIs read only the first adjudications (the denial and
+            # clean-claim rates: the month's cohort, and the submissions of the cohort's claims, which are the
+            # payer's), and the ledger rows posted in each month (charges, payments): those are cut by payer, the
+            # ledger to the period's rows first. Each payer's rows are taken in one go from a stable grouping.
+            frames = {"first": (sel.first, payer_of["first"])}
+            if "charges" in keys or "payments" in keys:
+                ledger = ledger_for(sel.tables, self.call_options)
+                inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
+                frames["ledger"] = (ledger[inside], payer_of["ledger"][inside])
+            parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
             per_payer = {}
             for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):
-                # The selection narrowed to one payer: the flow KPIs read only these three frames.
-                tables = {**sel.tables, **{n: sel.tables[n][payer_of[n] == pid] for n in ("claims", "ledger")}}
-                first = sel.first[payer_of["first"] == pid]
+                cut = {n: parts[n].get(pid, frames[n][0].iloc[:0]) for n in parts}
+                first = cut.pop("first")
+                tables = with_tables(sel.tables, **cut)
                 monthly = views.monthly_flow_kpis(tables, period.month_list, self.call_options, first=first, keys=keys)
                 per_month = [monthly[m] for m in period.month_list]
                 per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
@@ -304,24 +392,28 @@ class ExplorerData:
         f, p = state.filters, state.period
         if state.metric == "initial_denial_rate":
             if state.level in ("category", "code"):
+                if state.code is None:
+                    return self.breakdown(f, p, state.level, state.category)
                 lines = self.denial_lines(f, p)
-                if state.code is not None:
-                    lines = lines[(lines["group_code"] == state.code[0]) & (lines["reason_code"] == state.code[1])]
+                lines = lines[(lines["group_code"] == state.code[0]) & (lines["reason_code"] == state.code[1])]
                 return views.denial_breakdown(lines, state.level, category=state.category)
             if state.level == "claims":
                 def compute():
                     sel = self.select(f)
                     return views.denied_claims(sel.tables, p, self.call_options, first=sel.first,
-                                               adjustments=sel.adjustments, category=state.category, code=state.code)
+                                               adjustments=sel.adjustments, category=state.category, code=state.code,
+                                               balances=self.end_balances(f, p.end))
                 return self._memo.get(("denied_claims", f, p, state.category, state.code), compute)
         if state.level == "payer":
             return self.by_payer(f, p, state.metric)
         sel = self.select(f)
         if state.metric == "clean_claim_rate":
             return self._memo.get(("not_clean", f, p), lambda: views.not_clean_claims(
-                sel.tables, p, self.call_options, first=sel.first, adjustments=sel.adjustments))
+                sel.tables, p, self.call_options, first=sel.first, adjustments=sel.adjustments,
+                balances=self.end_balances(f, p.end)))
         if state.metric == "ar":
-            return self._memo.get(("open_ar", f, p), lambda: views.open_ar_claims(sel.tables, p, self.call_options))
+            return self._memo.get(("open_ar", f, p), lambda: views.open_ar_claims(
+                sel.tables, p, self.call_options, balances=self.end_balances(f, p.end)))
         return self._memo.get(("activity", f, p), lambda: views.activity_claims(sel.tables, p, self.call_options))
 
     def aging(self, filters: Filters, period: Period) -> pd.DataFrame:
@@ -329,20 +421,27 @@ class ExplorerData:
         from rcmkit.metrics import ar_aging
 
         return self._memo.get(("ar_aging", filters, period), lambda: ar_aging(
-            self.select(filters).tables, period.end, self.call_options))
+            self.select(filters).tables, period.end, self.call_options,
+            balances=self.end_balances(filters, period.end)))
 
     def reimbursement(self, filters: Filters, period: Period, measure: str) -> pd.DataFrame:
         """Payer x code cells with the measure (:func:`rcmkit.explorer.views.reimbursement_cells`)."""
         return self._memo.get(("reimbursement", filters, period, measure), lambda: views.reimbursement_cells(
             self.select(filters).tables, period, self.call_options, measure))
 
+    def breakdown(self, filters: Filters, period: Period, level: str, category: str | None = None) -> pd.DataFrame:
+        """:func:`rcmkit.explorer.views.denial_breakdown` of the selection's denial lines (memoized: the drill-down
+        table and the category and code choices read the same ones)."""
+        return self._memo.get(("breakdown", filters, period, level, category), lambda: views.denial_breakdown(
+            self.denial_lines(filters, period), level, category=category))
+
     def categories(self, filters: Filters, period: Period) -> list[str]:
         """Denial categories present in the selection's period, most dollars first."""
-        return list(views.denial_breakdown(self.denial_lines(filters, period), "category")["category"])
+        return list(self.breakdown(filters, period, "category")["category"])
 
     def codes(self, filters: Filters, period: Period, category: str | None) -> list[tuple[str, str]]:
         """(group, CARC) denial codes present, within ``category`` when given, most dollars first."""
-        table = views.denial_breakdown(self.denial_lines(filters, period), "code", category=category)
+        table = self.breakdown(filters, period, "code", category)
         return list(zip(table["group_code"], table["reason_code"]))
 
     # ----------------------------------------------------------------------------------------- cash forecast

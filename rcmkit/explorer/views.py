@@ -39,7 +39,7 @@ from rcmkit.metrics import (
     with_tables,
 )
 from rcmkit.metrics.collections import PAYMENT_KINDS
-from rcmkit.metrics.ar import balances_frame
+from rcmkit.metrics.ar import AGING_BUCKETS, balances_frame
 from rcmkit.metrics.registry import explorer_keys
 from rcmkit.metrics.summary import ar_kpis
 from rcmkit.core.refdata import classify_adjustments
@@ -107,11 +107,16 @@ def monthly_flow_kpis(
     first: pd.DataFrame | None = None, keys: Sequence[str] = FLOW_KEYS,
 ) -> dict[str, dict[str, KPI]]:
     """:func:`flow_kpis` for each of ``months``: the same KPIs, each metric function called on the month's slice of
-    the ledger and of the claims. Charges and payments read only the ledger rows posted in the month, and the
+    the ledger (or its monthly sums, when ``tables`` carry them) and of the claims. Charges and payments read only
+    the ledger rows posted in the month, and the
     clean-claim rate only the submissions of the claims first adjudicated in it, so the slices give exactly the
     numbers of the whole tables while a year of months costs little more than one."""
     first = first_adjudications(tables, options) if first is None else first
-    needs_ledger = "charges" in keys or "payments" in keys
+    # Tables prepared with their monthly sums (rcmkit.metrics.prepare) answer charges and payments from them: no
+    # ledger slice is needed. Otherwise each month reads its slice of the ledger.
+    sums = isinstance(tables, Prepared) and tables.ledger_months is not None \
+        and tables.denial_policy == options.denial_policy
+    needs_ledger = ("charges" in keys or "payments" in keys) and not sums
     ledger = ledger_for(tables, options) if needs_ledger else None
     # The ledger (under the options' denial policy) is handed on, declared as such: built once, not per call.
     tables = Prepared({**tables, "ledger": ledger}, options.denial_policy) if needs_ledger else tables
@@ -162,11 +167,13 @@ def pool(kpis: Sequence[KPI], months: Sequence[str]) -> KPI:
 
 
 def end_kpis(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> dict[str, KPI]:
     """The point-in-time KPIs at the end of ``month``: A/R total, A/R over N days, days in A/R, net collection rate
-    (trailing ``options.collection_months``)."""
-    balances = balances_frame(tables, month_window(month).end, options)  # eager on pandas: computed once
+    (trailing ``options.collection_months``). ``balances``: :func:`rcmkit.metrics.ar.balances_frame` of ``tables``
+    at the month's end when the caller has it (computed when not given)."""
+    if balances is None:
+        balances = balances_frame(tables, month_window(month).end, options)  # eager on pandas: computed once
     kpis = [*ar_kpis(tables, month, options, balances=balances), days_in_ar(tables, month, options, balances=balances),
             net_collection_rate(tables, month, options)]
     return {k.key: k for k in kpis}
@@ -174,18 +181,19 @@ def end_kpis(
 
 def period_kpis(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
-    first: pd.DataFrame | None = None, monthly: Mapping[str, Mapping[str, KPI]] | None = None,
+    first: pd.DataFrame | None = None, monthly: Mapping[str, Mapping[str, KPI]] | None = None, balances=None,
 ) -> dict[str, KPI]:
     """The explorer's tiles for ``period``: the flow KPIs pooled over its months, then the point-in-time KPIs at its
     end. For a one-month period every value equals :func:`rcmkit.metrics.monthly_kpis` for that month.
-    ``monthly``: flow KPIs already computed per month (:func:`flow_kpis`), reused when given."""
+    ``monthly``: flow KPIs already computed per month (:func:`flow_kpis`), reused when given; ``balances``: the
+    open balances at the period's end (:func:`end_kpis`), when the caller has them."""
     first = first_adjudications(tables, options) if first is None else first
     months = period.month_list
     missing = [m for m in months if monthly is None or m not in monthly]
     computed = monthly_flow_kpis(tables, missing, options, first=first) if missing else {}
     per_month = [monthly[m] if m not in computed else computed[m] for m in months]
     out = {key: pool([k[key] for k in per_month], months) for key in FLOW_KEYS}
-    out.update(end_kpis(tables, period.end, options))
+    out.update(end_kpis(tables, period.end, options, balances=balances))
     return out
 
 
@@ -291,10 +299,14 @@ def _claim_facts(tables: Mapping[str, pd.DataFrame], claim_ids: pd.Series) -> tu
 
 
 def _open_balance(tables: Mapping[str, pd.DataFrame], claim_ids: pd.Series, as_of: pd.Timestamp,
-                  options: MetricOptions) -> pd.Series:
+                  options: MetricOptions, balances: pd.DataFrame | None = None) -> pd.Series:
     """Open A/R per claim at ``as_of`` (positive balances of every responsible party; credits excluded), from
-    :func:`rcmkit.metrics.ar_balances` on the tables narrowed to these claims (balances are per claim)."""
+    :func:`rcmkit.metrics.ar_balances` on the tables narrowed to these claims (balances are per claim), or from
+    ``balances`` (:func:`rcmkit.metrics.ar.balances_frame` of ``tables`` at ``as_of``) when given."""
     ids = pd.Index(pd.unique(claim_ids))
+    if balances is not None:
+        bal = balances[(balances["balance_cents"] > 0) & balances["claim_id"].isin(ids)]
+        return bal.groupby("claim_id")["balance_cents"].sum().reindex(ids, fill_value=0).astype("int64")
     narrowed = {name: tables[name][tables[name]["claim_id"].isin(ids)]
                 for name in ("claims", "remittances", "postings", "ledger") if name in tables}
     if "remittances" in narrowed and "adjustments" in tables:
@@ -316,7 +328,7 @@ def _resubmitted_on(submissions: pd.DataFrame, after: pd.Series, until: pd.Times
 def denied_claims(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
     first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None, category: str | None = None,
-    code: tuple[str, str] | None = None,
+    code: tuple[str, str] | None = None, balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The claims in the numerator of the period's initial denial rate: the work list a biller appeals or corrects.
 
@@ -326,7 +338,8 @@ def denied_claims(
     denial code on it with its category), denied_cents (its denial adjustments in the category / code shown, so
     the list adds up to the breakdown row), resubmitted_on (next submission by the period's end) and open_cents
     (its open A/R at the period's end). Largest denial first. Without ``category`` and ``code`` the list has
-    exactly as many claims as the KPI's numerator."""
+    exactly as many claims as the KPI's numerator. ``balances``: the open balances at the period's end
+    (:func:`rcmkit.metrics.ar.balances_frame` of ``tables``), when known."""
     first = first_adjudications(tables, options) if first is None else first
     denied = _in_period(first, period)
     denied = denied[denied["denied"]]
@@ -351,7 +364,7 @@ def denied_claims(
         reasons=out["claim_id"].map(reasons).fillna("no denial adjustment (CLP02 4: denied)"),
         denied_cents=out["claim_id"].map(shown.groupby("claim_id")["amount_cents"].sum()).fillna(0).astype("int64"),
         resubmitted_on=_resubmitted_on(submissions, out.set_index("claim_id")["paid_on"], end).to_numpy(),
-        open_cents=_open_balance(tables, out["claim_id"], end, options).reindex(out["claim_id"]).to_numpy(),
+        open_cents=_open_balance(tables, out["claim_id"], end, options, balances).reindex(out["claim_id"]).to_numpy(),
     )
     cols = ["claim_id", "payer_id", "payer_name", "service_from", "submitted_on", "adjudicated_on", "billed_cents",
             "paid_cents", "status", "reasons", "denied_cents", "resubmitted_on", "open_cents"]
@@ -361,7 +374,7 @@ def denied_claims(
 
 def not_clean_claims(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
-    first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None,
+    first: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None, balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The claims first adjudicated in the period that were not clean (the clean-claim rate's denominator less its
     numerator): denied on the first adjudication, or submitted again by the end of that month. Same columns as
@@ -393,7 +406,7 @@ def not_clean_claims(
         reasons=out["claim_id"].map(reasons).fillna(""),
         denied_cents=out["claim_id"].map(denied_cents).fillna(0).astype("int64"),
         resubmitted_on=_resubmitted_on(submissions, out.set_index("claim_id")["paid_on"], end).to_numpy(),
-        open_cents=_open_balance(tables, out["claim_id"], end, options).reindex(out["claim_id"]).to_numpy(),
+        open_cents=_open_balance(tables, out["claim_id"], end, options, balances).reindex(out["claim_id"]).to_numpy(),
     )
     cols = ["claim_id", "payer_id", "payer_name", "service_from", "submitted_on", "adjudicated_on", "billed_cents",
             "paid_cents", "status", "reasons", "denied_cents", "resubmitted_on", "open_cents"]
@@ -403,12 +416,13 @@ def not_clean_claims(
 
 # --------------------------------------------------------------------------------------------- A/R, activity
 def open_ar_claims(
-    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *,
+    balances: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The open balances behind the A/R total at the period's end (:func:`rcmkit.metrics.ar_balances`, credit
     balances excluded): claim_id, responsible (payer ID or 'patient'), responsible_name, payer_id (the claim's),
     service_from, first_billed_on, age_days, bucket, balance_cents. Oldest and largest first."""
-    bal = ar_balances(tables, period.window.end, options)
+    bal = ar_balances(tables, period.window.end, options) if balances is None else _balance_rows(balances)
     bal = bal[bal["balance_cents"] > 0]
     names = _payer_names(tables.get("payers"))
     out = bal.assign(responsible_name=bal["responsible"].map(names).fillna(bal["responsible"]),
@@ -419,12 +433,25 @@ def open_ar_claims(
                            kind="mergesort")[cols].reset_index(drop=True)
 
 
+def _balance_rows(balances: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rcmkit.metrics.ar_balances`' frame from :func:`rcmkit.metrics.ar.balances_frame`'s rows (collected):
+    the same columns, types and order."""
+    out = balances.sort_values(["claim_id", "responsible"], kind="mergesort")
+    out = out[["claim_id", "responsible", "balance_cents", "claim_payer_id", "service_from", "first_billed_on",
+               "age_days", "bucket"]].copy()
+    out["balance_cents"] = out["balance_cents"].astype("int64")
+    out["age_days"] = out["age_days"].astype("int64")
+    out["bucket"] = pd.Categorical(out["bucket"], categories=list(AGING_BUCKETS), ordered=True)
+    return out
+
+
 def aging_table(
-    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *, balances=None
 ) -> pd.DataFrame:
     """Open A/R at the period's end by responsible party and aging bucket (:func:`rcmkit.metrics.ar_aging`), wide:
-    payer_id, payer_name, one ``*_cents`` column per bucket, total_cents. Largest total first, the patient last."""
-    aging = ar_aging(tables, period.end, options)
+    payer_id, payer_name, one ``*_cents`` column per bucket, total_cents. Largest total first, the patient last.
+    ``balances``: the balances at the period's end (:func:`rcmkit.metrics.ar.balances_frame`), when known."""
+    aging = ar_aging(tables, period.end, options, balances=balances)
     if aging.empty:
         return pd.DataFrame(columns=["payer_id", "payer_name", "total_cents"])
     wide = aging.pivot_table(index=["payer_id", "payer_name"], columns="bucket", values="balance_cents",

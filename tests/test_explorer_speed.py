@@ -1,0 +1,131 @@
+"""The explorer's shortcuts for speed give the numbers of the plain computation (issue #15).
+
+ExplorerData keeps each month's flow KPIs per selection and metric function, gives each selection's tables their
+ledger's monthly sums (which charges and payments read), takes the open balances of every
+month end from one pass over the practice's ledger and cuts them per selection, cuts the by-payer rows in one
+grouping, and the widget keeps rendered charts by their inputs. Each is checked here against the computation it
+replaces, on the small practice of tests/small_practice.py (hand-checked numbers in tests/test_explorer.py's
+docstring: March 2026, BlueCross X alone: initial denial rate 1/2, clean-claim rate 0/2, payments $360, open A/R
+at 03-31 $80 = C06 50 (payer) + 30 (patient)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rcmkit.core.engine import collect
+from rcmkit.explorer import Explorer, ExplorerData, Filters, Period, render, views
+from rcmkit.explorer import data as explorer_data
+from rcmkit.explorer.data import _split_by
+from rcmkit.metrics import MetricOptions, month_window
+from rcmkit.metrics.ar import balances_frame
+
+from small_practice import tables as small_tables
+
+MARCH = Period("2026-03", 1)
+Q1 = Period("2026-03", 3)
+BCX = Filters(payers=("BCX",))
+
+
+@pytest.fixture()
+def data():
+    return ExplorerData(small_tables(), MetricOptions(min_cell_count=1), practice="small")
+
+
+def _fresh_kpis(data: ExplorerData, filters: Filters, period: Period) -> dict:
+    sel = data.select(filters)  # as a plain mapping: its ledger scanned, no monthly sums, no memo
+    return views.period_kpis(dict(sel.tables), period, data.call_options, first=sel.first)
+
+
+def test_each_month_is_computed_once_per_selection_and_metric(data, monkeypatch):
+    calls: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    real = views.monthly_flow_kpis
+
+    def counting(tables, months, options, *, first=None, keys=views.FLOW_KEYS):
+        calls.append((tuple(months), tuple(keys)))
+        return real(tables, months, options, first=first, keys=keys)
+
+    monkeypatch.setattr(explorer_data.views, "monthly_flow_kpis", counting)
+    q1 = data.kpis(BCX, Q1)
+    data.trend(BCX, Q1, "initial_denial_rate")  # 12 months of the denial rate: Jan-Mar are the tiles'
+    march = data.kpis(BCX, MARCH)  # a shorter period: every month known already
+    data.trend(BCX, MARCH, "initial_denial_rate")
+    per_month = {}
+    for months, keys in calls:
+        for m in months:
+            for k in keys:
+                per_month[(m, k)] = per_month.get((m, k), 0) + 1
+    assert max(per_month.values()) == 1  # no (month, KPI) twice
+    assert sorted(m for m, k in per_month if k == "initial_denial_rate") == Period("2026-03", 12).month_list
+    assert {m for m, k in per_month if k == "charges"} == set(Q1.month_list)  # the trend asks for no charges
+    # March, BlueCross X: 1 of 2 claims denied, 0 of 2 clean, payments $360 (module docstring).
+    assert (march["initial_denial_rate"].numerator, march["initial_denial_rate"].denominator) == (1, 2)
+    assert (march["clean_claim_rate"].numerator, march["clean_claim_rate"].denominator) == (0, 2)
+    assert march["payments"].value == 360
+    monkeypatch.setattr(explorer_data.views, "monthly_flow_kpis", real)
+    assert q1 == _fresh_kpis(data, BCX, Q1) and march == _fresh_kpis(data, BCX, MARCH)
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicare",)), Filters(codes=("99213",))])
+def test_end_balances_are_the_selections_own(data, filters):
+    sel = data.select(filters)
+    for month in data.months:
+        got = data.end_balances(filters, month)
+        want = collect(balances_frame(sel.tables, month_window(month).end, data.call_options))
+        key = ["claim_id", "responsible"]
+        pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True)[list(want.columns)],
+                                      want.sort_values(key).reset_index(drop=True), check_dtype=False)
+    if filters == BCX:  # open A/R at 03-31: C06 $50 (payer) + $30 (patient)
+        march = data.end_balances(BCX, "2026-03")
+        assert march.loc[march["balance_cents"] > 0, "balance_cents"].sum() == 8000
+        assert data.kpis(BCX, MARCH)["ar_total"].value == 80
+    assert data.end_balances(filters, "1999-01") is None  # outside the data: the caller computes
+
+
+def test_by_payer_rows_are_the_tiles_of_each_payer(data):
+    for metric, key in (("initial_denial_rate", "initial_denial_rate"), ("clean_claim_rate", "clean_claim_rate"),
+                        ("charges_payments", "charges")):
+        rows = data.by_payer(Filters(), Q1, metric).set_index("payer_id")
+        assert len(rows) and set(rows.index) <= {"BCX", "MCR", "MCD", "SELF"}
+        for pid in rows.index:
+            tile = _fresh_kpis(data, Filters(payers=(pid,)), Q1)[key]
+            if metric == "charges_payments":
+                assert rows.loc[pid, "charges_cents"] == round(tile.value * 100)
+                assert rows.loc[pid, "payments_cents"] == round(_fresh_kpis(
+                    data, Filters(payers=(pid,)), Q1)["payments"].value * 100)
+            elif metric == "initial_denial_rate":
+                assert (rows.loc[pid, "claims_denied"], rows.loc[pid, "claims_adjudicated"]) == (
+                    tile.numerator, tile.denominator)
+            else:
+                assert (rows.loc[pid, "clean_claims"], rows.loc[pid, "claims_adjudicated"]) == (
+                    tile.numerator, tile.denominator)
+    # BlueCross X over Jan-Mar: C11 denied in January, C02 in February, C06 (partially) in March, C09 not: 3 of 4.
+    bcx = data.by_payer(Filters(), Q1, "initial_denial_rate").set_index("payer_id").loc["BCX"]
+    assert (bcx["claims_denied"], bcx["claims_adjudicated"]) == (3, 4)
+
+
+def test_split_by_is_the_boolean_cut_of_each_value():
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"v": rng.integers(0, 100, 50)}, index=rng.permutation(50) + 1000)
+    key = rng.choice(np.array(["a", "b", "c"], dtype=object), 50)
+    parts = _split_by(frame, key)
+    assert set(parts) == {"a", "b", "c"}
+    for value, part in parts.items():
+        pd.testing.assert_frame_equal(part, frame[key == value])  # same rows, order and index
+    assert _split_by(frame.iloc[:0], key[:0]) == {}
+
+
+def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
+    drawn = []
+    real = render.figure_png
+    monkeypatch.setattr(render, "figure_png", lambda fig, **kw: drawn.append(1) or real(fig, **kw))
+    x = Explorer(data, end="2026-03", months=3)
+    first = x.chart.value
+    x.payer.value = ("BCX",)
+    assert len(drawn) == 2 and x.chart.value != first
+    x.payer.value = ()  # back to the practice: the chart it drew first, not drawn again
+    assert len(drawn) == 2 and x.chart.value == first
+    x.months.value = 1
+    assert len(drawn) == 3
