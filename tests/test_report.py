@@ -271,6 +271,7 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
     tables = load_tables(Path(json.loads((demo_report.report_dir / "run.json").read_text())["parameters"]["data_root"]),
                          "demo", required=False)
     status = benchmark_status(expected["kpis"])
+    from rcmkit.forecast.report import month_forecast
     from rcmkit.metrics import kpi_trend
     from rcmkit.report.model import kpi_comparison
 
@@ -293,7 +294,8 @@ def test_metrics_json_equals_monthly_kpis(demo_report, expected, tmp_path):
                           summary=summary, scorecard=scorecard, data_through=data_through(tables), practice_name=None,
                           worklists=worklists, underpayments=underpaid,
                           suspense=unapplied_postings(tables, month),
-                          measures=suite.measure_definitions(MetricOptions(), no_response_days=30, warn_days=30))
+                          measures=suite.measure_definitions(MetricOptions(), no_response_days=30, warn_days=30),
+                          cash_forecast=month_forecast(tables, month))
     assert again.read_bytes() == path.read_bytes()
 
 
