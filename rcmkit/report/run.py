@@ -243,7 +243,7 @@ def _papermill_engine() -> str:
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
     name = "rcmkit-nbclient"
-    if name in papermill_engines._engines:
+    if _ENGINE_REGISTERED:
         return name
 
     class SparseSaves(NotebookExecutionManager):
@@ -272,7 +272,11 @@ def _papermill_engine() -> str:
             return nb_man.nb
 
     papermill_engines.register(name, Engine)
+    _ENGINE_REGISTERED.append(name)
     return name
+
+
+_ENGINE_REGISTERED: list[str] = []  # the engine's name once registered with papermill (once per process)
 
 
 class WarmKernel:
