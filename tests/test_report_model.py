@@ -189,6 +189,23 @@ def test_metrics_document_has_every_part(report, tmp_path):
         write_metrics(tmp_path, report, "2026-03")
 
 
+def test_forecast_document_leaves_an_unknown_range_empty():
+    """A forecast without the history to set its range (NaN bounds) is written as null bounds, never as 0 cents,
+    and a first month has no check; whole cents are rounded (100.4 -> 100, 100.6 -> 101)."""
+    from types import SimpleNamespace
+
+    from rcmkit.report.record import forecast_document
+
+    nan = float("nan")
+    fc = SimpleNamespace(as_of=pd.Timestamp("2026-03-31"), horizons=pd.DataFrame(
+        {"source": ["open A/R", "all cash"], "end_day": [30, 30], "expected_cents": [100.4, 100.6],
+         "low_cents": [nan, 90.0], "high_cents": [nan, 110.0]}), check=pd.DataFrame(
+        columns=["source", "made_on", "forecast_cents", "low_cents", "high_cents", "actual_cents", "inside"]))
+    assert forecast_document(fc) == {"as_of": "2026-03-31", "check": [], "horizons": [
+        {"source": "open A/R", "days": 30, "expected_cents": 100, "low_cents": None, "high_cents": None},
+        {"source": "all cash", "days": 30, "expected_cents": 101, "low_cents": 90, "high_cents": 110}]}
+
+
 # --------------------------------------------------------------------------------------------- the notebook
 def _code_cells() -> list[str]:
     nb = nbformat.read(NOTEBOOK, as_version=4)

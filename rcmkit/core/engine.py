@@ -205,9 +205,10 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
             rel = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
             # a column added to the schema after these files were written (a store from an older rcmkit)
             # reads as typed NULLs, as the pandas loader gives it
-            types = dict(zip(con.from_arrow(empty).columns, con.from_arrow(empty).types))
-            out[n] = rel.select(*[c if c in rel.columns else duckdb.SQLExpression(f'CAST(NULL AS {types[c]}) AS "{c}"')
-                                  for c in wanted])
+            canonical = con.from_arrow(empty)
+            types = dict(zip(canonical.columns, canonical.types))
+            out[n] = rel.select(*[c if c in rel.columns else duckdb.SQLExpression(
+                f'CAST(NULL AS {types[c]}) AS "{c}"') for c in wanted])
         else:
             if not files:
                 out[n] = session.createDataFrame(empty)
@@ -216,7 +217,8 @@ def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", 
 
             frame = session.read.parquet(*[str(f) for f in files])
             kinds = dict(session.createDataFrame(empty).dtypes)
-            out[n] = frame.select(*[c if c in frame.columns else F.lit(None).cast(kinds[c]).alias(c) for c in wanted])
+            out[n] = frame.select(*[c if c in frame.columns else F.lit(None).cast(kinds[c]).alias(c)
+                                    for c in wanted])
     return out
 
 

@@ -121,8 +121,8 @@ def forecast_document(month_forecast: Any) -> dict:
     """metrics.json's ``cash_forecast``: as_of, ``horizons`` (source 'open A/R' or 'all cash', days, expected,
     low and high in whole cents) and ``check`` (last month's forecast: source, made_on, forecast, low, high,
     actual cents and whether the actual fell inside the range)."""
-    def cents(v: Any) -> int:
-        return int(round(float(v)))
+    def cents(v: Any) -> int | None:  # a range without the history to set it is unknown (None), not 0
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else int(round(float(v)))
 
     horizons = [{"source": r["source"], "days": int(r["end_day"]), "expected_cents": cents(r["expected_cents"]),
                  "low_cents": cents(r["low_cents"]), "high_cents": cents(r["high_cents"])}
