@@ -122,6 +122,9 @@ def test_deck_speaks_client_words(deck, report):
                     "Next steps"):
         assert heading in text
     assert "March 2026" in text and "Misses target" in text
+    # dates are written for people: the title slide's data-through date too, never ISO
+    assert f"data through {fmt.day_label(report.data_through)}" in text
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", text), re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)
     # the opportunities slide holds each of the summary's opportunities, in dollars
     for o in report.summary.opportunities:
         assert fmt.usd_whole(o.cents) in text

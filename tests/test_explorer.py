@@ -182,6 +182,10 @@ def test_widget_starts_on_the_period_and_shows_the_tiles(x):
     assert kpi_value(x.kpis["initial_denial_rate"]) == "50.0%"
     assert "50.0%" in x.tiles.value and "71.5%" in x.tiles.value and "37.5%" in x.tiles.value
     assert "Jan 2026 to Mar 2026" in x.header.value and "12 claims" in x.header.value
+    # the text shown is dated for people, as in the report (the tiles' hover definitions stay technical)
+    shown = re.sub(r"<style>.*?</style>|<[^>]+>", " ", x.header.value + x.tiles.value, flags=re.S)
+    assert "At the period's end, Mar 31, 2026" in shown.replace("&#x27;", "'")
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", shown), re.findall(r"\b\d{4}-\d{2}-\d{2}\b", shown)
     assert x.chart.value[:4] == b"\x89PNG"
     bundle = x._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab and Voila show the live widget

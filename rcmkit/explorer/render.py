@@ -61,7 +61,7 @@ def header_html(practice_name: str, period: Period, filters: Filters, payer_name
                 claims: int, data_through: str | None = None, provider_names: Mapping[str, str] | None = None) -> str:
     """The explorer's heading: practice, period, what is selected (providers by name when known) and how many
     claims that is."""
-    through = f" Data through {_e(data_through)}." if data_through else ""
+    through = f" Data through {_e(fmt.day_label(data_through))}." if data_through else ""
     selected = filters.describe(payer_names, provider_names)
     return (f'{EXPLORER_STYLE}<div class="rcmx-head"><h2>{_e(practice_name)} &middot; {_e(period.label)}</h2>'
             f'<div class="rcmx-sub">Selected: {_e(selected)} ({claims:,} claims).{through} '
@@ -77,7 +77,8 @@ def tiles_html(kpis: Mapping[str, KPI], period: Period, targets: pd.DataFrame | 
     end = pd.Period(period.end, freq="M").end_time.date()
     first = kpi_tiles(flows, status=status).split('<p class="rcm rcm-note">')[0]  # the colour note once, below
     return (f'<div class="rcmx-group">In the period, {_e(period.label)}</div>' + first
-            + f'<div class="rcmx-group">At the period\'s end, {_e(end)}</div>' + kpi_tiles(ends, status=status))
+            + f'<div class="rcmx-group">At the period\'s end, {_e(fmt.day_label(end))}</div>'
+            + kpi_tiles(ends, status=status))
 
 
 # --------------------------------------------------------------------------------------------- tables

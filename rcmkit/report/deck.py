@@ -207,7 +207,7 @@ def _slides(report: Any) -> list[tuple[str, str, str]]:
     # 1. title
     sub = _e(report.title) if report.title else "Monthly revenue cycle review"
     out.append(("title-slide", "", f"<h1>{_e(who)}</h1><p class=\"sub\">{sub}</p>"
-                f"<p class=\"meta\">{_e(month)} &middot; data through {_e(report.data_through)}</p>"))
+                f"<p class=\"meta\">{_e(month)} &middot; data through {_e(fmt.day_label(report.data_through))}</p>"))
 
     # 2. the month in brief
     s = report.summary
