@@ -88,3 +88,17 @@ def test_after_a_commit_only_the_files_its_versions_added_are_restricted(tmp_pat
     # a new table (no earlier version): the whole tree
     store._restrict_written(path, -1)
     assert {os.stat(p).st_mode & 0o777 for p in everything} == {store.file_mode()}
+
+
+def test_keyed_reads_of_thousands_of_keys(tmp_path):
+    """DataFusion crashes the process (SIGSEGV) on an IN list of about 25,000 literals, which a whole-inbox ingest
+    asks for: keyed queries go in lists of QUERY_IN_LIST keys, and past QUERY_MAX_KEYS the read scans. Both give
+    the rows of the keys held, in stored order, with unknown keys costing nothing."""
+    claims = _claims(40)
+    store.save_tables(tmp_path, "p", {"claims": claims})
+    held = list(claims["claim_id"])
+    expected = list(claims.loc[claims["claim_id"].isin(held[::3]), "claim_id"])  # stored order
+    for unknown in (store.QUERY_IN_LIST * 2 + 7, store.QUERY_MAX_KEYS + 5_000):  # chunked queries, then a scan
+        keys = held[::3] + [f"NEW{i:06d}" for i in range(unknown)]
+        with store.transaction(tmp_path, "p") as tx:
+            assert list(tx.read("claims", where={"claim_id": keys})["claim_id"]) == expected, unknown

@@ -985,6 +985,12 @@ def _opened(folder: Path, name: str, version: int, cache: dict | None):
     return table
 
 
+#: Keys per IN list of a keyed query (longer lists crashed DataFusion's planner: a segmentation fault while
+#: ingesting the 25k-claim demo's 929 files at once), and keys above which a keyed read scans instead of querying.
+QUERY_IN_LIST = 500
+QUERY_MAX_KEYS = 20_000
+
+
 def _query(table, name: str, columns: list[str], where: Mapping[str, Iterable], present: set[str]
            ) -> pa.Table | None:
     """The keyed read of :func:`_read_arrow` as one SQL query of the Delta version (DataFusion, through
@@ -995,16 +1001,19 @@ def _query(table, name: str, columns: list[str], where: Mapping[str, Iterable], 
     from deltalake import QueryBuilder
 
     spec = schema.TABLES[name].arrow_schema
+    keys = {column: list(values) for column, values in where.items()}
+    if sum(len(v) for v in keys.values()) > QUERY_MAX_KEYS:  # a bulk ingest: a scan reads no more than this
+        return None
     parts = []
-    for column, values in where.items():
-        values = list(values)
+    for column, values in keys.items():
         given = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
         nulls = len(given) < len(values)
         if column not in present:  # an optional column the stored table does not have yet: all nulls
             parts += ["TRUE"] if nulls else []
             continue
-        if given:
-            literals = _sql_values(spec.field(column).type, sorted(set(given)))
+        given = sorted(set(given))
+        for at in range(0, len(given), QUERY_IN_LIST):  # DataFusion crashes (SIGSEGV) on IN lists of thousands
+            literals = _sql_values(spec.field(column).type, given[at:at + QUERY_IN_LIST])
             if literals is None:
                 return None
             parts.append(f'"{column}" IN ({literals})')
