@@ -603,3 +603,19 @@ def test_the_default_demo_is_fast_and_realistic(full):
     patients = -t["postings"].loc[t["postings"]["kind"] == "patient_payment", "amount_cents"].sum()
     assert 0.25 < insurers / charges < 0.5 and 0.1 < patients / charges < 0.25
     assert 0.45 < (insurers + patients) / charges < 0.65  # gross collection: charges run about 2x Medicare
+
+
+@pytest.mark.slow
+def test_the_readme_demo_command_ingests_the_whole_default_inbox(tmp_path):
+    """``rcmkit demo --practice demo`` as ``make demo`` runs it: the default 25,000-claim practice written as X12
+    and PM files and ingested in one go (929 files; a whole inbox's keyed reads once crashed DataFusion with an
+    IN list of 25,000 keys). Every file is loaded, none rejected, and the claims are the generator's."""
+    from conftest import run_cli
+
+    proc = run_cli("demo", "--practice", "demo", "--data-root", str(tmp_path), "--no-progress", cwd=tmp_path,
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tables = store.load_tables(tmp_path, "demo", ["claims", "ledger", "rejections"], required=False)
+    originals = tables["claims"].drop_duplicates("claim_id")
+    assert 24_500 <= len(originals) <= 25_000
+    assert len(tables["ledger"]) > 100_000 and len(tables.get("rejections", [])) == 0
