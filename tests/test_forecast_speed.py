@@ -139,8 +139,8 @@ def test_the_comparison_sees_a_changed_number():
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), horizon=st.integers(1, 40), length=st.integers(1, 30))
 def test_cumulative_share_rows_is_cumulative_share_row_by_row(seed, horizon, length):
-    """Many segments at once give each row exactly cumulative_share's numbers (ages past the curve's end read its
-    last age's hazard, as cumulative_share pads it)."""
+    """Many segments at once give each row exactly the numbers of the one-curve computation before the speed-up
+    (tests/forecast_reference.py; ages past the curve's end read its last age's hazard, as it padded them)."""
     rng = np.random.default_rng(seed)
     exit_ = rng.uniform(0, 0.3, (3, length))
     cash = exit_ * rng.uniform(0, 1, (3, length))
@@ -151,7 +151,7 @@ def test_cumulative_share_rows_is_cumulative_share_row_by_row(seed, horizon, len
     g_at, none = curves.cumulative_share_rows(cash, exit_, rows, ages, horizon, columns=cols)
     assert none is None
     for i in range(len(ages)):
-        want_g, want_d = curves.cumulative_share(cash[rows[i]], exit_[rows[i]], ages[i:i + 1], horizon)
+        want_g, want_d = reference.cumulative_share(cash[rows[i]], exit_[rows[i]], ages[i:i + 1], horizon)
         np.testing.assert_array_equal(g[i], want_g[0])
         np.testing.assert_array_equal(d[i], want_d[0])
         np.testing.assert_array_equal(g_at[i], want_g[0, cols])

@@ -121,23 +121,8 @@ def cumulative_share(cash_hazard: np.ndarray, exit_hazard: np.ndarray, ages: np.
     S(k-1 | a) * cash_hazard(k)`` with ``S(k | a) = prod_{j=a+1}^{k} (1 - exit_hazard(j))``; and the density of
     exits, ``D[i, L] = S(a+L-1 | a) * exit_hazard(a+L)`` (``D[:, 0] = 0``). Returns ``(G, D)``, each
     ``(len(ages), horizon + 1)``."""
-    ages = np.asarray(ages, dtype=np.int64)
-    g = np.zeros((len(ages), horizon + 1))
-    dens = np.zeros((len(ages), horizon + 1))
-    if not len(ages):
-        return g, dens
-    # beyond the last age: the last age's hazard (padded once, so the loop indexes without clipping)
-    need = int(ages.max()) + horizon + 1
-    cash = _pad(cash_hazard, need)
-    exit_ = _pad(exit_hazard, need)
-    surv = np.ones(len(ages))
-    for step in range(1, horizon + 1):
-        k = ages + step
-        x = exit_[k]
-        g[:, step] = g[:, step - 1] + surv * cash[k]
-        dens[:, step] = surv * x
-        surv = surv * (1.0 - x)
-    return g, dens
+    hazards = np.asarray(cash_hazard, dtype=float)[None, :], np.asarray(exit_hazard, dtype=float)[None, :]
+    return cumulative_share_rows(*hazards, np.zeros(len(ages), dtype=np.int64), ages, horizon)
 
 
 def cumulative_share_rows(cash_hazards: np.ndarray, exit_hazards: np.ndarray, rows: np.ndarray, ages: np.ndarray,
@@ -172,18 +157,12 @@ def cumulative_share_rows(cash_hazards: np.ndarray, exit_hazards: np.ndarray, ro
 
 
 def _pad_rows(hazards: np.ndarray, length: int) -> np.ndarray:
-    """Each row of ``hazards`` carried to ``length`` ages with its last age's hazard (as :func:`_pad`)."""
+    """Each row of ``hazards`` carried to ``length`` ages with its last age's hazard (zeros for an empty curve)."""
     if hazards.shape[1] >= length:
         return hazards
     if not hazards.shape[1]:
         return np.zeros((hazards.shape[0], length))
     return np.concatenate([hazards, np.repeat(hazards[:, -1:], length - hazards.shape[1], axis=1)], axis=1)
-
-
-def _pad(hazard: np.ndarray, length: int) -> np.ndarray:
-    if len(hazard) >= length:
-        return hazard
-    return np.concatenate([hazard, np.full(length - len(hazard), hazard[-1] if len(hazard) else 0.0)])
 
 
 def chain_share(density: np.ndarray, ages: np.ndarray, next_share) -> np.ndarray:
