@@ -124,10 +124,43 @@ def test_classify_matches_the_pandas_crosswalk():
     adj = pd.DataFrame({"remit_id": [f"R{i}" for i in range(len(pairs))], "group_code": [g for g, _ in pairs],
                         "reason_code": [r for _, r in pairs], "amount_cents": 1})
     expected = classify_adjustments(adj)[["treatment", "category"]]
-    for frame in (adj, duckdb.from_df(adj)):
+    # pandas in (classified in pandas), a query over pandas (in Polars), DuckDB: one classification
+    for frame in (adj, engine.lazy(adj), duckdb.from_df(adj)):
         got = engine.collect(engine.lazy(classify_adjustments(frame)).sort("remit_id"))
         got = got.set_index("remit_id").loc[adj["remit_id"], ["treatment", "category"]].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_classified_pandas_frames_keep_their_rows_order_and_index():
+    """pandas in, pandas out: every row in its place and index (ledger code merges on it), codes looked up once
+    per distinct pair (CO-45 contractual, PR-1 patient, CO-97 denial, an unknown CO-ZZ9 a denial 'Other')."""
+    adj = pd.DataFrame({"remit_id": ["R1", "R2", "R3", "R4", "R5"], "group_code": ["PR", "CO", "CO", "CO", "PR"],
+                        "reason_code": ["1", "45", "ZZ9", "97", "1"], "amount_cents": [5, 6, 7, 8, 9]},
+                       index=[40, 30, 20, 10, 0])
+    out = classify_adjustments(adj)
+    assert out.index.tolist() == [40, 30, 20, 10, 0] and out["remit_id"].tolist() == ["R1", "R2", "R3", "R4", "R5"]
+    assert out["treatment"].tolist() == ["patient", "contractual", "denial", "denial", "patient"]
+    assert out.loc[20, "category"] == "Other"
+    assert "treatment" not in adj.columns  # pure
+
+
+def test_pandas_tables_run_in_polars_and_come_back_as_pandas():
+    """A query over pandas tables runs in Polars (rcmkit.core.engine.lazy) and its result is pandas in canonical
+    dtypes; the frame is read when the query runs (a frame changed in place is seen), prepared tables are
+    converted once."""
+    from rcmkit.metrics import Prepared
+
+    frame = pd.DataFrame({"k": ["b", "a", "b"], "v": [1, 2, 3]})
+    query = engine.lazy(frame)
+    assert engine.engine_of(query) == "polars" and engine.engine_of(frame) == "pandas"
+    out = engine.collect(query.group_by("k").agg(engine.int_sum("v")).sort("k"))
+    assert isinstance(out, pd.DataFrame) and out.to_dict("list") == {"k": ["a", "b"], "v": [2, 4]}  # 1 + 3
+    assert out["v"].dtype == "int64"
+    frame.loc[0, "v"] = 10
+    assert engine.collect(engine.lazy(frame).select(engine.int_sum("v")))["v"].iloc[0] == 15  # 10 + 2 + 3
+    prepared = Prepared({"claims": frame}, "keep_in_ar")
+    assert engine.lazy_tables(prepared, ["claims"])["claims"] is engine.lazy_tables(prepared, ["claims"])["claims"]
+    assert engine.lazy_tables({"claims": frame}, ["claims"])["claims"] is not query
 
 
 def test_metric_aggregations_stay_plain():

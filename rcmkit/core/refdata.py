@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import collect, lazy, like
@@ -54,6 +55,8 @@ def classify_adjustments(adjustments: Any, crosswalk: pd.DataFrame | None = None
     ('*', code); a code found nowhere is a ``denial`` in category ``Other``. The 4010 group ``CR``
     (corrections and reversals) is looked up like CO. DESIGN.md, "X12 835 semantics"; kpi-anchors.md 3.5.
     """
+    if isinstance(adjustments, pd.DataFrame):  # pandas in, pandas out: same rows, order and index
+        return _classify_pandas(adjustments, crosswalk)
     native = not isinstance(adjustments, (nw.DataFrame, nw.LazyFrame))
     frame = lazy(adjustments)
     classified = {"treatment", "category"} <= set(frame.columns)
@@ -69,12 +72,27 @@ def classify_adjustments(adjustments: Any, crosswalk: pd.DataFrame | None = None
         looked_up = _lookup(pairs, carc_crosswalk() if crosswalk is None else crosswalk)
         out = frame.join(like(looked_up, frame), on=["group_code", "reason_code"], how="left").with_columns(
             treatment=nw.col("treatment").fill_null("denial"), category=nw.col("category").fill_null("Other"))
-    if not native:
-        return out
-    result = out.to_native()
-    if isinstance(adjustments, pd.DataFrame):
-        result.index = adjustments.index  # a left join on distinct pairs keeps every row, in order
-    return result
+    return out.to_native() if native else out
+
+
+def _classify_pandas(adjustments: pd.DataFrame, crosswalk: pd.DataFrame | None) -> pd.DataFrame:
+    if {"treatment", "category"} <= set(adjustments.columns):
+        if crosswalk is None:
+            return adjustments
+        adjustments = adjustments.drop(columns=["treatment", "category"])
+    pairs = adjustments[["group_code", "reason_code"]].drop_duplicates().dropna()
+    out = adjustments.copy()
+    if pairs.empty:
+        out["treatment"], out["category"] = "denial", "Other"
+        return out.astype({"treatment": "str", "category": "str"})
+    looked_up = _lookup(pairs.sort_values(["group_code", "reason_code"]).reset_index(drop=True),
+                        carc_crosswalk() if crosswalk is None else crosswalk)
+    keys = pd.MultiIndex.from_frame(looked_up[["group_code", "reason_code"]])
+    at = keys.get_indexer(pd.MultiIndex.from_frame(adjustments[["group_code", "reason_code"]]))
+    for col, missing in (("treatment", "denial"), ("category", "Other")):
+        values = np.append(looked_up[col].to_numpy(dtype=object), missing)  # a pair not found (-1): the last
+        out[col] = pd.Series(values[at], index=out.index, dtype="str")
+    return out
 
 
 def _lookup(pairs: pd.DataFrame, xw: pd.DataFrame) -> pd.DataFrame:

@@ -311,7 +311,7 @@ def days_in_ar_net(
     rates, overall = _expected_contractual_rate(ledger, window.end, contractual)
     pending = balances.filter(nw.col("responsible") != "patient").join(priced, on="claim_id", how="anti")
     gross = ar_total(balances)
-    by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents")))
+    by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents"))).sort_values("responsible")
     expected = sum(float(b) * rates.get(p, overall) for p, b in zip(by_payer["responsible"], by_payer["balance_cents"]))
     net_ar = gross - expected
     net_revenue = posted_in(money_source(tables, options), window, ("charge", "contractual"))
