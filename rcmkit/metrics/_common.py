@@ -284,6 +284,16 @@ def ledger_for(tables: Mapping[str, pd.DataFrame], options: MetricOptions) -> pd
     return like(build_ledger(sources, denial_policy=options.denial_policy), template)
 
 
+def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
+    """:func:`ledger_for` as a lazy frame on the tables' engine; prepared tables convert theirs once."""
+    from rcmkit.core.engine import lazy, lazy_tables
+
+    if isinstance(tables, Prepared) and tables.get("ledger") is not None \
+            and tables.denial_policy == options.denial_policy:
+        return lazy_tables(tables, ["ledger"])["ledger"]
+    return lazy(ledger_for(tables, options))
+
+
 def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
     pandas only. Prepared tables are collected once, into prepared tables with a memo of their own, however many

@@ -17,7 +17,9 @@ import pandas as pd
 from rcmkit.core.engine import (
     between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize, on_or_before,
 )
-from rcmkit.metrics._common import KPI, MetricOptions, Prepared, Window, as_int, ledger_for, month_window, ratio
+from rcmkit.metrics._common import (
+    KPI, MetricOptions, Prepared, Window, as_int, lazy_ledger, ledger_for, month_window, ratio,
+)
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
            "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in"]
@@ -80,7 +82,7 @@ def balances_at(tables: Mapping[str, Any], dates, options: MetricOptions) -> nw.
 
 
 def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: MetricOptions) -> nw.LazyFrame:
-    ledger = lazy(ledger_for(tables, options))
+    ledger = lazy_ledger(tables, options)
     claims = lazy_tables(tables, ["claims"])["claims"]
     index = nw.lit(len(dates))  # posted after the last date: counts for none
     for i, d in reversed(list(enumerate(dates))):
@@ -299,10 +301,11 @@ def days_in_ar_net(
     / 365 for external users (12).
     """
     window = month_window(month, options.days_in_ar_net_months)
-    native = ledger_for(tables, options)
-    ledger = lazy(native)
+    ledger = lazy_ledger(tables, options)
     if balances is None:
-        balances = balances_frame(Prepared({**tables, "ledger": native}, options.denial_policy), window.end, options)
+        prepared = tables if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy else \
+            Prepared({**tables, "ledger": ledger_for(tables, options)}, options.denial_policy)
+        balances = balances_frame(prepared, window.end, options)
     balances = _open(balances)
     posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
     contractual = materialize(posted.filter(nw.col("kind") == "contractual").group_by("claim_id")

@@ -13,7 +13,7 @@ import narwhals as nw
 import pandas as pd
 
 from rcmkit.core.engine import between, collect, int_sum, lazy
-from rcmkit.metrics._common import KPI, MetricOptions, as_int, ledger_for, month_window, pandas_only, ratio
+from rcmkit.metrics._common import KPI, MetricOptions, as_int, lazy_ledger, ledger_for, month_window, pandas_only, ratio
 from rcmkit.metrics.ar import money_source, posted_in
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
@@ -145,7 +145,7 @@ def patient_collection_rate(
     payments are left out of the numerator too. Patient payments are net of refunds to patients."""
     m = options.collection_months
     window = month_window(month, m)
-    ledger = lazy(ledger_for(tables, options))
+    ledger = lazy_ledger(tables, options)
     insured = ledger.filter(nw.col("kind") == "charge", nw.col("responsible") != "patient").select("claim_id").unique()
     patient = ledger.filter(nw.col("responsible") == "patient", between(ledger, "posted_on", window.start, window.end))
     assigned = patient.filter(nw.col("kind") == "patient_responsibility").select(int_sum("amount_cents"))
