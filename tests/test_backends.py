@@ -10,7 +10,9 @@ A few of test_metrics.py's tests handle the tables as pandas frames themselves (
 column, deep-copy) or call a pandas-only helper; they run on pandas only (``PANDAS_ONLY``, with the reason), and
 the metric values they check are asserted on both backends by the explicit tests at the end of this file.
 Spark runs the same metric code; its equality test (tests/test_engine.py) needs Java and is in the slow tier.
-This file is in the fast tier: a dozen claims, one small store per module.
+Tiers: the explicit tests at the end run on both backends in the fast tier (with tests/test_engine.py's DuckDB
+suite equality on the same practice); every hand test on DuckDB runs in ``make test`` (a DuckDB query costs
+milliseconds however small the data, and the trend tests issue hundreds); on the pandas tables from a store too.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def _cases():
         for name in HAND_TESTS:
             if backend != "pandas" and name in PANDAS_ONLY:
                 continue
-            # pandas: test_metrics.py runs the same tests on pandas frames in the fast tier; from a store, in make test
-            marks = pytest.mark.slow if backend == "pandas" else ()
+            # pandas: test_metrics.py runs the same tests on pandas frames in the fast tier; these (from a store) and
+            # the DuckDB runs in make test (see the module's docstring)
+            marks = pytest.mark.slow
             yield pytest.param(backend, name, id=f"{backend}-{name.removeprefix('test_')}", marks=marks)
 
 
