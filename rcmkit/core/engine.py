@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rcmkit.core import schema
-__all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "like", "open_tables",
+__all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "held", "like", "open_tables",
            "pandas_tables", "day_number", "on_or_before", "between", "date_value", "int_sum"]
 
 ENGINES = ("pandas", "duckdb", "spark")
@@ -148,6 +148,14 @@ def materialize(frame: nw.LazyFrame) -> nw.LazyFrame:
 
         return lazy(duckdb.from_arrow(frame.collect(backend="pyarrow").to_native()))
     return lazy(frame.to_native().cache())
+
+
+def held(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """An intermediate that many queries read, computed once where the data is in memory (pandas tables, run in
+    Polars: the result is small next to the tables and recomputing it would cost a full pass per query), left a
+    query on DuckDB and Spark (which plan it into each query that reads it, where materializing it can cost more
+    than the queries themselves)."""
+    return materialize(frame) if engine_of(frame) in ("pandas", "polars") else frame
 
 
 def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:

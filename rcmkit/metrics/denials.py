@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, isin, month_window, pandas_only, ratio
@@ -31,9 +31,9 @@ def remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     """Per adjudication (non-reversal, non-predetermination remittance): denial and duplicate flags, lazily
     (on pandas computed once per :class:`~rcmkit.metrics.Prepared` tables)."""
     if isinstance(tables, Prepared):
-        # the query, not its result: pandas computes it once here; a lazy engine (DuckDB, Spark) plans it into each
-        # query that reads it, where materializing every remittance would cost more than the KPI suite itself
-        return tables.memo("remit_flags", lambda: _remit_flags_frame(tables))
+        # computed once on pandas tables; on DuckDB and Spark the query, planned into each query that reads it
+        # (materializing every remittance there would cost more than the KPI suite itself): engine.held
+        return tables.memo("remit_flags", lambda: held(_remit_flags_frame(tables)))
     return _remit_flags_frame(tables)
 
 
@@ -66,7 +66,7 @@ def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions 
     computed once per :class:`~rcmkit.metrics.Prepared` tables and denial scope)."""
     if isinstance(tables, Prepared):
         return tables.memo(("first_adjudications", options.denial_scope),
-                           lambda: _first_adjudications_frame(tables, options))
+                           lambda: held(_first_adjudications_frame(tables, options)))
     return _first_adjudications_frame(tables, options)
 
 
@@ -98,6 +98,13 @@ def first_adjudications(
     any_denial, full_denial and ``denied`` (per ``options.denial_scope``); with ``month``, only the claims first
     adjudicated in that month. :func:`first_adjudications_frame` collected to pandas, in claim_id order.
     """
+    if isinstance(tables, Prepared):  # the work lists, the scorecard and the scrub each ask; a copy each
+        return tables.memo(("first_adjudications_pandas", options.denial_scope, month),
+                           lambda: _first_adjudications(tables, options, month)).copy()
+    return _first_adjudications(tables, options, month)
+
+
+def _first_adjudications(tables: Mapping[str, Any], options: MetricOptions, month: str | None) -> pd.DataFrame:
     first = first_adjudications_frame(tables, options)
     first = collect((first if month is None else in_month(first, month)).sort("claim_id"))
     first.insert(4, "month", first["paid_on"].dt.to_period("M").astype(str))

@@ -17,7 +17,7 @@ from typing import Mapping
 import pandas as pd
 
 from rcmkit.core.ledger import sort_events
-from rcmkit.metrics._common import MetricOptions, isin, month_window, pandas_only
+from rcmkit.metrics._common import MetricOptions, Prepared, isin, month_window, pandas_only
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.denials import remit_flags
 from rcmkit.metrics.providers import label_providers
@@ -35,14 +35,30 @@ def timely_filing_limits(payers: pd.DataFrame, overrides: Mapping[str, int] | No
     return limits
 
 
+def _once(tables: Mapping[str, pd.DataFrame], key: tuple, compute):
+    """What the three lists each derive from the same tables and date, computed once for prepared tables (the
+    lists only read it: merges and filters make new frames)."""
+    return tables.memo(("worklists",) + key, compute) if isinstance(tables, Prepared) else compute()
+
+
 def _insurance_open(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, options: MetricOptions) -> pd.DataFrame:
+    return _once(tables, ("open", as_of, options.denial_policy, options.aging_basis),
+                 lambda: _insurance_open_rows(tables, as_of, options))
+
+
+def _insurance_open_rows(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp,
+                         options: MetricOptions) -> pd.DataFrame:
     bal = ar_balances(tables, as_of, options)
     bal = bal[(bal["balance_cents"] > 0) & (bal["responsible"] != "patient")]
     return bal.groupby(["claim_id", "responsible"], as_index=False).agg(
         balance_cents=("balance_cents", "sum"), service_from=("service_from", "first"))
 
 
-def _last_submission(claims: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def _last_submission(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    return _once(tables, ("last_submission", as_of), lambda: _last_submission_rows(tables["claims"], as_of))
+
+
+def _last_submission_rows(claims: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     c = claims[claims["submitted_on"] <= as_of].sort_values(["claim_id", "submitted_on", "submission_id"],
                                                               kind="mergesort")
     return c.drop_duplicates("claim_id", keep="last")[["claim_id", "submitted_on", "frequency_code",
@@ -56,6 +72,10 @@ def _with_provider(work: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd
 
 
 def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    return _once(tables, ("last_answer", as_of), lambda: _last_answer_rows(tables, as_of))
+
+
+def _last_answer_rows(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
     r = remit_flags(tables)
     # Same-day answers in the 835's order (file, CLP segment number), not the remit_id string's (rcmkit.core.ledger).
     r = sort_events(r[r["paid_on"] <= as_of], ["claim_id", "paid_on"])
@@ -72,7 +92,7 @@ def no_response(
     balance_cents."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
-    work = open_.merge(_last_submission(tables["claims"], as_of), on="claim_id").merge(
+    work = open_.merge(_last_submission(tables, as_of), on="claim_id").merge(
         _last_answer(tables, as_of), on="claim_id", how="left")
     waiting = work["last_answer_on"].isna() | (work["last_answer_on"] < work["last_submitted_on"])
     work = work[waiting].assign(days_waiting=(as_of - work["last_submitted_on"]).dt.days)
@@ -98,7 +118,7 @@ def timely_filing_risk(
     work = work.assign(deadline=work["service_from"] + pd.to_timedelta(limit, unit="D")).dropna(subset=["deadline"])
     work = work.assign(days_left=(work["deadline"] - as_of).dt.days)
     work = work[work["days_left"] <= warn_days].merge(
-        _last_submission(tables["claims"], as_of)[["claim_id", "rendering_npi"]], on="claim_id", how="left")
+        _last_submission(tables, as_of)[["claim_id", "rendering_npi"]], on="claim_id", how="left")
     work = _with_provider(work, tables)
     cols = ["claim_id", "payer_id", "rendering_npi", "provider", "service_from", "deadline", "days_left",
             "balance_cents"]
@@ -114,7 +134,7 @@ def denied_not_resubmitted(
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
     work = open_.merge(_last_answer(tables, as_of), on="claim_id").merge(
-        _last_submission(tables["claims"], as_of), on="claim_id", how="left")
+        _last_submission(tables, as_of), on="claim_id", how="left")
     stale = work["any_denial"] & ~(work["last_submitted_on"] > work["last_answer_on"])
     work = work[stale].rename(columns={"responsible": "payer_id"})
     work = _with_provider(work.assign(days_since_denial=(as_of - work["last_answer_on"]).dt.days), tables)
