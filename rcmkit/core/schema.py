@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from rcmkit.errors import RcmkitError
@@ -435,6 +436,10 @@ def _pandas_kind_ok(series: pd.Series, t: pa.DataType) -> bool:
     return True  # lists: checked by arrow conversion
 
 
+_NS = np.dtype("datetime64[ns]")
+_STR = pd.Series([], dtype="str").dtype  # pandas' default string dtype: what astype("str") gives
+
+
 def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with the canonical columns of table ``name`` in order and canonical pandas dtypes.
 
@@ -456,7 +461,8 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
         s = df[col.name]
         try:
             if pa.types.is_date(col.type):
-                s = pd.to_datetime(s, errors="raise").astype("datetime64[ns]")
+                if s.dtype != _NS:
+                    s = pd.to_datetime(s, errors="raise").astype(_NS)
                 if getattr(s.dt, "tz", None) is not None or (s.dropna() != s.dropna().dt.normalize()).any():
                     problems.append(f"column {col.name!r} holds times; dates only")
             elif pa.types.is_integer(col.type):
@@ -465,17 +471,20 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
                         raise TypeError("nulls")
                     if pd.api.types.is_float_dtype(s.dtype) and not (s.dropna() == s.dropna().round()).all():
                         raise TypeError("fractional values in an integer (cents) column")
-                s = s.astype("Int64" if col.nullable else "int64") if col.type == pa.int64() else s.astype(
-                    "Int32" if col.nullable else "int32"
-                )
+                target = ("Int64" if col.nullable else "int64") if col.type == pa.int64() else (
+                    "Int32" if col.nullable else "int32")
+                if s.dtype != target:
+                    s = s.astype(target)
             elif pa.types.is_floating(col.type):
-                s = s.astype("float64")
+                if s.dtype != "float64":
+                    s = s.astype("float64")
             elif pa.types.is_string(col.type):
                 if s.isna().all():  # an all-missing column (e.g. from reindex) is null strings, whatever its dtype
                     s = s.astype(object)
                 if not _pandas_kind_ok(s, col.type):
                     raise TypeError(f"dtype {s.dtype}")
-                s = s.astype("str")
+                if s.dtype != _STR:
+                    s = s.astype("str")
         except (TypeError, ValueError) as exc:
             problems.append(f"column {col.name!r}: expected {col.type}, got {s.dtype} ({exc})")
             continue
