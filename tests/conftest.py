@@ -16,6 +16,7 @@ built once. Tests that measure time or kill and race processes (:data:`SERIAL_FI
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ import pytest
 from rcmkit.startup import skip_slow_iri_checks
 
 skip_slow_iri_checks()  # before any test module imports nbformat (about 4 s per xdist worker otherwise)
+# One Polars thread per test process: the suite runs a process per core (xdist), and the tests' frames are small;
+# Polars' default (a thread per core in each process) made the explorer tests 1.4x slower on 2 cores.
+os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 #: Claims in the test demo: enough for every chart and table to have data, small enough to stay fast.
 DEMO_CLAIMS = 1500

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from rcmkit.core.engine import collect
+from rcmkit.core.refdata import benchmarks
 from rcmkit.explorer import Explorer, ExplorerData, Filters, Period, render, views
 from rcmkit.explorer import data as explorer_data
 from rcmkit.explorer.data import _split_by
@@ -121,6 +122,7 @@ def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     drawn = []
     real = render.figure_png
     monkeypatch.setattr(render, "figure_png", lambda fig, **kw: drawn.append(1) or real(fig, **kw))
+    data.charts.clear()  # (the module's other tests drew charts on the same tables)
     x = Explorer(data, end="2026-03", months=3)
     first = x.chart.value
     x.payer.value = ("BCX",)
@@ -129,3 +131,9 @@ def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     assert len(drawn) == 2 and x.chart.value == first
     x.months.value = 1
     assert len(drawn) == 3
+    # another widget on the same tables (a re-run cell) shows the charts drawn already; other targets draw anew
+    y = Explorer(data, end="2026-03", months=3)
+    assert len(drawn) == 3 and y.chart.value == first
+    targets = benchmarks().assign(good=0.5)
+    z = Explorer(data, end="2026-03", months=3, targets=targets)
+    assert len(drawn) == 4 and z.chart.value != first

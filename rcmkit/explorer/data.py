@@ -206,6 +206,7 @@ class ExplorerData:
         claim_payer = self.index.attributes["payer_id"].astype(str).to_numpy(dtype=object)
         self._claim_payer = claim_payer
         self._memo = Memo()
+        self.charts = Memo(64)  # the widgets' rendered charts (rcmkit.explorer.widget): pure functions of their key
         self._end_balances = None  # month -> the practice's open balances at its end (see end_balances)
         self._months = Memo()  # filters -> {(month, key group): that month's flow KPIs} (see monthly)
         self._book = None  # the forecast's indexed ledger, built when the Cash forecast tab is first shown
