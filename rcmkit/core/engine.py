@@ -57,9 +57,9 @@ def engine_of(frame: Any) -> str:
 
 
 def lazy(frame: Any) -> nw.LazyFrame:
-    """A narwhals LazyFrame over any supported native frame. A pandas DataFrame becomes a Polars LazyFrame over
-    the same data (arrow-backed columns are shared, not copied): the query runs in Polars and :func:`collect`
-    returns pandas. The frame is read when the query runs, so a frame changed in place gives its new values."""
+    """A narwhals LazyFrame over any supported native frame. A pandas DataFrame becomes a Polars LazyFrame (through
+    arrow, when this is called): the query runs in Polars and :func:`collect` returns pandas. A frame changed in
+    place afterwards needs a new call (prepared tables never change: :func:`lazy_tables` converts them once)."""
     if isinstance(frame, nw.LazyFrame):
         return frame
     if isinstance(frame, nw.DataFrame):
