@@ -27,6 +27,7 @@ separators in one file, wrong control counts and numbers, missing GE/IEA trailer
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -74,6 +75,7 @@ def tag_code(tag: str) -> int:
     return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def tag_name(code: int) -> str:
     return bytes(b for b in ((code >> 16) & 255, (code >> 8) & 255, code & 255) if b).decode("latin-1")
 
