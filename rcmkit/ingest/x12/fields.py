@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import numpy as np
@@ -86,6 +87,7 @@ def parse_quantity(text: str) -> float | None:
     return float(text) if _QUANTITY.fullmatch(text) else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # an 837 repeats a few hundred dates in thousands of DTP segments
 def parse_date(text: str) -> dt.date | None:
     """A CCYYMMDD date, or None when the text is not one, the day does not exist or it is outside
     :data:`MIN_DATE`..:data:`MAX_DATE`."""
