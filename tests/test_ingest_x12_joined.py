@@ -55,6 +55,7 @@ def demo_files() -> list[tuple[bytes, str]]:
     return out
 
 
+@pytest.mark.slow
 def test_demo_inbox_joined_equals_each_file_alone(demo_files, monkeypatch):
     calls = []
     real = era835.read_835_joined
@@ -68,6 +69,7 @@ def test_demo_inbox_joined_equals_each_file_alone(demo_files, monkeypatch):
     assert len(together.tables["remittances"]) > 250 and len(together.tables["claims"]) > 250
 
 
+@pytest.mark.slow
 def test_read_x12_on_files_equals_each_file_alone(demo_files, tmp_path):
     paths = []
     for data, name in demo_files[::3]:  # 835 and 837 files interleaved as the inbox lists them
@@ -121,6 +123,7 @@ def test_bad_files_among_good_ones(demo_files):
     assert {"invalid_date", "unknown_code"} <= codes
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not EXTERNAL.is_dir(), reason=f"public X12 samples not found at {EXTERNAL} "
                     "(set RCMKIT_EXTERNAL_DATA to their folder)")
 def test_public_samples_joined_equals_each_file_alone():
@@ -140,6 +143,7 @@ def _fuzz():
     return mutated, good
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_fuzzed_files_together_equal_alone(data):
