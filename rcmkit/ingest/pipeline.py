@@ -18,7 +18,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -178,25 +178,36 @@ def _die_with_parent(parent: int) -> None:
 POOL_START = "spawn"
 
 
-def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -> list:
+def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, meanwhile=None) -> tuple[list, Any]:
+    """The X12 files read in batches (in ``jobs`` worker processes when there are several batches), and the
+    result of ``meanwhile()``, which the parent runs while the workers read (it would wait idle otherwise: the
+    PM export's decoding, issue #15)."""
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
     batches = _batches(files)
     results = []
+    other = None
     try:
         if jobs <= 1 or len(batches) <= 1:
             for batch in batches:
                 results.append(_read_batch([str(f) for f in batch], salt))
                 bar.update(len(batch))
+            other = meanwhile() if meanwhile else None
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(POOL_START),
                                      initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 args = [[str(f) for f in batch] for batch in batches]
-                for batch, result in zip(batches, pool.map(_read_batch, args, [salt] * len(args))):
+                read = pool.map(_read_batch, args, [salt] * len(args))  # every batch submitted now
+                try:
+                    other = meanwhile() if meanwhile else None
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                for batch, result in zip(batches, read):
                     results.append(result)
                     bar.update(len(batch))
     finally:
         bar.close()
-    return results
+    return results, other
 
 
 def derive_payers(existing: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -365,7 +376,12 @@ def ingest(
     if csvs and column_map is None:
         raise ValueError(f"{csvs[0]}: a CSV/Excel export needs --column-map (a YAML map such as "
                          "parameters/column_maps/generic.yaml)")
-    results = _read_x12_files(x12s, salt, jobs, progress)
+    def decode_csvs():
+        from rcmkit.ingest.pm.reader import decode_pm_export
+
+        return decode_pm_export(csvs, column_map, patient_salt=salt)
+
+    results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None)
     new = {name: pd.concat([r.tables[name] for r in results], ignore_index=True) if results
            else schema.empty(name) for name in OUTPUT_TABLES}
     warnings = [r.warnings for r in results]
@@ -374,7 +390,7 @@ def ingest(
     csv_rejections = schema.empty("csv_rejections")
     parties = None
     if csvs:
-        from rcmkit.ingest.pm import read_pm_export
+        from rcmkit.ingest.pm.reader import build_pm_export
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
@@ -383,8 +399,7 @@ def ingest(
         stored_claims = store.load_tables(root, practice, ["claims"], required=False,
                                           columns={"claims": _PARTY_COLUMNS})["claims"]
         known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)
-        csv_result = read_pm_export(csvs, column_map, patient_salt=salt,
-                                    known={"payers": known_payers, "claims": known_claims})
+        csv_result = build_pm_export(decoded, known={"payers": known_payers, "claims": known_claims})
         csv_new, parties = csv_result.tables, csv_result.parties
         csv_rejections = csv_result.rejections
         w = csv_result.warnings
