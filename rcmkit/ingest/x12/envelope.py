@@ -348,10 +348,14 @@ def join_runs(runs: list[SegmentIndex]) -> tuple[SegmentIndex, list[int]]:
     data = b"".join(run.data for run in runs)
     shift = lambda name: np.concatenate([getattr(r, name) + off for r, off in zip(runs, offsets)])  # noqa: E731
     starts, stops, terms = shift("starts"), shift("stops"), shift("terms")
-    # pieces: terminators before each segment, counted over the joined bytes (ElementIndex needs differences only)
-    hits = np.frombuffer(data, dtype=np.uint8) == ord(seps.segment)
-    before = np.concatenate(([0], np.cumsum(hits, dtype=np.int64)))
-    pieces = before[starts]
+    # pieces: the terminators before each segment in the joined bytes (ElementIndex uses their differences): a
+    # run's own count (from its first segment) plus those before its first segment and in the earlier files
+    term, base, parts = seps.segment.encode(), 0, []
+    for run in runs:
+        head = run.data.count(term, 0, int(run.starts[0])) if len(run) else 0
+        parts.append(run.pieces - (run.pieces[0] if len(run) else 0) + base + head)
+        base += run.data.count(term)
+    pieces = np.concatenate(parts)
     codes = np.concatenate([r.codes for r in runs])
     numbers = np.concatenate([r.first_number + np.arange(len(r), dtype=np.int64) for r in runs])
     firsts = np.cumsum([0] + [len(r) for r in runs[:-1]]).tolist()
