@@ -162,7 +162,8 @@ def _frame(name: str, records: list[list[str]], starts: list[int], header_line: 
                         values=lengths[uneven].astype(str))
     # column by column (each one arrow conversion): pandas' list-of-rows constructor goes through a 2-D object array
     if body and width:
-        frame = pd.DataFrame({k: pd.array(list(column), dtype="str") for k, column in enumerate(zip(*body))})
+        frame = pd.DataFrame({k: pd.array(pa.array(column, type=pa.large_string()), dtype="str")
+                              for k, column in enumerate(zip(*body))})
         frame.columns = header
     else:
         frame = pd.DataFrame(body, columns=header, dtype="str") if body else pd.DataFrame(columns=header, dtype="str")
