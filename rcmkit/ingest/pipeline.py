@@ -394,8 +394,8 @@ def ingest(
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
-        known_payers = pd.concat([stored["payers"], x12_payers[~isin(x12_payers["payer_id"], stored["payers"]["payer_id"])]],
-                                 ignore_index=True)
+        unknown = x12_payers[~isin(x12_payers["payer_id"], stored["payers"]["payer_id"])]
+        known_payers = pd.concat([stored["payers"], unknown], ignore_index=True)
         stored_claims = store.load_tables(root, practice, ["claims"], required=False,
                                           columns={"claims": _PARTY_COLUMNS})["claims"]
         known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)

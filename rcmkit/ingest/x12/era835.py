@@ -771,7 +771,8 @@ def _settle(batch: _Batch, by_file: list[Issues]) -> set[int]:
     for s, problems in sorted(fatal.items()):
         ts, first = batch.sets[s], min(problems, key=lambda p: p.number)
         more = len(problems) - 1
-        by_file[batch.file_of_set[s]].reject(first.code, first.text + (f" (and {more} more problem{'s' * (more > 1)} in the set)"
+        issues = by_file[batch.file_of_set[s]]
+        issues.reject(first.code, first.text + (f" (and {more} more problem{'s' * (more > 1)} in the set)"
                                                 if more else ""),
                       st=ts.control_number, transaction_type="835", first=ts.first_number, last=ts.last_number,
                       claims=int((batch.claims.set == s).sum()), segment_number=first.number,
