@@ -3,6 +3,11 @@
 Pure: files in, pandas frames out; nothing is written. The transaction type is decided per transaction set
 (ST01 835 or 837), so one file may mix remittances and claims. Every file yields either its tables or a
 ``rejections`` row saying why not; within a file, every transaction set loads or is rejected whole.
+
+Several files given at once are read as one batch where that changes nothing: the 835 sets of consecutive files
+that share separators go through the 835 reader in one call (:func:`_read_many`), with each file's own row IDs,
+sources, segment numbers, warnings and rejections (tests/test_ingest_x12_joined.py compares with each file read
+alone). A small ERA file cost ~40 ms of fixed reader work; a day's inbox of them read at 0.3 MB/s (issue #15).
 """
 
 from __future__ import annotations
