@@ -166,14 +166,17 @@ print(json.dumps({'seconds': time.perf_counter() - started, 'peak_mib': hwm(), '
 
 def run_bulk(n_claims: int, seed: int, work: Path, jobs: int) -> dict:
     """The demo's whole inbox (837s, 835s, PM exports) of about ``n_claims`` claims ingested into an empty
-    practice in one run, timed end to end (reading, merging, the ledger, the commit) in a fresh process."""
+    practice in one run, timed end to end (reading, merging, the ledger, the commit) in a fresh process. The
+    inbox is generated once per size and seed under ``work`` (kept with ``--work``) and reused."""
     from rcmkit import demo
     from rcmkit.ingest.x12.write import write_demo_files
 
-    folder = work / f"bulk{n_claims}"
-    write_demo_files(folder / "src", demo.generate(seed=seed, n_claims=n_claims),
-                     demo.patients(seed=seed, n_claims=n_claims), practice="src")
+    folder = work / f"bulk{n_claims}-s{seed}"
     inbox = folder / "src" / "src" / "inbox"
+    if not (inbox / ".demo_inbox.json").is_file():  # generated once per size and seed under --work (250k: ~2 min)
+        write_demo_files(folder / "src", demo.generate(seed=seed, n_claims=n_claims),
+                         demo.patients(seed=seed, n_claims=n_claims), practice="src")
+    shutil.rmtree(folder / "data", ignore_errors=True)  # each run ingests into an empty practice
     files = [p for p in inbox.rglob("*") if p.is_file() and not p.name.startswith(".")]
     x12_mb = sum(p.stat().st_size for p in files if p.parent.name in ("835", "837")) / 1e6
     all_mb = sum(p.stat().st_size for p in files) / 1e6

@@ -5,8 +5,9 @@ practice already holds under other bytes (the same payer check or EFT trace numb
 amount; the same claim submission) is not loaded twice. Everything a run adds is written in one crash-safe
 store transaction under the practice lock (stored rows read by key; the ledger of the claims the run touched
 rebuilt), so a run either lands whole or not at all. X12 files are read in worker processes (small files
-batched per task; memory is bounded by the batch size or the largest file, not by the total input), with a
-progress bar over files. A claim known
+batched per task, the 835s of a batch read as one: :func:`rcmkit.ingest.x12.reader.read_x12`; memory is bounded
+by the batch size or the largest file, not by the total input), with a progress bar over files; meanwhile the
+parent decodes the PM exports (their lookups of payers and claims wait for the X12 rows). A claim known
 from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
 """
 
@@ -18,7 +19,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -27,6 +28,7 @@ from rcmkit.core import schema
 
 from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
+from rcmkit.ingest.frames import isin
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
 __all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "touched_claims", "CSV_SUFFIXES"]
@@ -177,25 +179,36 @@ def _die_with_parent(parent: int) -> None:
 POOL_START = "spawn"
 
 
-def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool) -> list:
+def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, meanwhile=None) -> tuple[list, Any]:
+    """The X12 files read in batches (in ``jobs`` worker processes when there are several batches), and the
+    result of ``meanwhile()``, which the parent runs while the workers read (it would wait idle otherwise: the
+    PM export's decoding, issue #15)."""
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
     batches = _batches(files)
     results = []
+    other = None
     try:
         if jobs <= 1 or len(batches) <= 1:
             for batch in batches:
                 results.append(_read_batch([str(f) for f in batch], salt))
                 bar.update(len(batch))
+            other = meanwhile() if meanwhile else None
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(POOL_START),
                                      initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 args = [[str(f) for f in batch] for batch in batches]
-                for batch, result in zip(batches, pool.map(_read_batch, args, [salt] * len(args))):
+                read = pool.map(_read_batch, args, [salt] * len(args))  # every batch submitted now
+                try:
+                    other = meanwhile() if meanwhile else None
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                for batch, result in zip(batches, read):
                     results.append(result)
                     bar.update(len(batch))
     finally:
         bar.close()
-    return results
+    return results, other
 
 
 def derive_payers(existing: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -209,11 +222,11 @@ def derive_payers(existing: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) ->
     placeholder = existing["payer_name"].astype(str) == existing["payer_id"].astype(str)
     payments = tables["payments"]
     names = payments.dropna(subset=["payer_name"]).drop_duplicates("payer_id").set_index("payer_id")["payer_name"]
-    rederive = set(existing.loc[placeholder & existing["payer_id"].isin(names.index), "payer_id"])
+    rederive = set(existing.loc[placeholder & isin(existing["payer_id"], names.index), "payer_id"])
     new = sorted((set(ids) - set(existing["payer_id"])) | rederive)
     if not new:
         return existing
-    existing = existing[~existing["payer_id"].isin(rederive)]
+    existing = existing[~isin(existing["payer_id"], rederive)]
     details = tables["remittance_details"].merge(tables["remittances"][["remit_id", "payer_id"]], on="remit_id")
     filing = details.dropna(subset=["claim_filing_indicator"])
     mode = filing.groupby("payer_id")["claim_filing_indicator"].agg(lambda s: s.value_counts().index[0])
@@ -227,17 +240,17 @@ def _drop_known(new: dict[str, pd.DataFrame], old: dict[str, pd.DataFrame]) -> t
     """Leave out transactions the store already holds under other bytes (a re-sent or re-formatted file)."""
     key = ["payer_id", "trace_number", "paid_on", "payment_cents"]
     held = new["payments"].merge(old["payments"][key].drop_duplicates(), on=key, how="inner")["payment_id"]
-    remits = new["remittance_details"].loc[new["remittance_details"]["payment_id"].isin(held), "remit_id"]
+    remits = new["remittance_details"].loc[isin(new["remittance_details"]["payment_id"], held), "remit_id"]
     claim_key = ["claim_id", "frequency_code", "submitted_on", "payer_id", "total_charge_cents"]
     subs = new["claims"].merge(old["claims"][claim_key].drop_duplicates(), on=claim_key, how="inner")["submission_id"]
     out = {}
     for name, df in new.items():
         if "payment_id" in df.columns:
-            df = df[~df["payment_id"].isin(held)]
+            df = df[~isin(df["payment_id"], held)]
         if "remit_id" in df.columns:
-            df = df[~df["remit_id"].isin(remits)]
+            df = df[~isin(df["remit_id"], remits)]
         if "submission_id" in df.columns:
-            df = df[~df["submission_id"].isin(subs)]
+            df = df[~isin(df["submission_id"], subs)]
         out[name] = df
     return out, len(held) + len(subs)
 
@@ -247,13 +260,13 @@ def _drop_pm_claims(current: dict[str, pd.DataFrame], x12_claim_ids: set[str]) -
     submissions of the same claims when those arrive: the 837 is the richer source, and one claim must not
     count twice."""
     claims = current["claims"]
-    replaced = claims.loc[(claims["submission_id"] == claims["claim_id"]) & claims["claim_id"].isin(x12_claim_ids),
+    replaced = claims.loc[(claims["submission_id"] == claims["claim_id"]) & isin(claims["claim_id"], x12_claim_ids),
                           "submission_id"]
     if replaced.empty:
         return current
     out = dict(current)
-    out["claims"] = claims[~claims["submission_id"].isin(replaced)]
-    out["claim_lines"] = current["claim_lines"][~current["claim_lines"]["submission_id"].isin(replaced)]
+    out["claims"] = claims[~isin(claims["submission_id"], replaced)]
+    out["claim_lines"] = current["claim_lines"][~isin(current["claim_lines"]["submission_id"], replaced)]
     return out
 
 
@@ -291,7 +304,7 @@ def _merge_postings(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
     for c in _POSTING_CONTENT:
         changed |= both[c].astype(str) != both[f"{c}_new"].astype(str)
     corrected = set(both.loc[changed, "posting_id"])
-    kept = stored[~stored["posting_id"].isin(corrected)]
+    kept = stored[~isin(stored["posting_id"], corrected)]
     return _append(kept, new, "postings"), len({i.removesuffix("/to") for i in corrected}), kept
 
 
@@ -311,7 +324,7 @@ def _merge_providers(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _replace_by_file(old: pd.DataFrame, new: pd.DataFrame, files: set[str], name: str) -> pd.DataFrame:
     """A file read again replaces what earlier runs said about it (its warnings and rejections)."""
-    kept = old[~old["file"].isin(files)]
+    kept = old[~isin(old["file"], files)]
     frames = [f for f in (kept, new) if len(f)]
     return schema.conform(name, pd.concat(frames, ignore_index=True)) if frames else schema.empty(name)
 
@@ -364,7 +377,12 @@ def ingest(
     if csvs and column_map is None:
         raise ValueError(f"{csvs[0]}: a CSV/Excel export needs --column-map (a YAML map such as "
                          "parameters/column_maps/generic.yaml)")
-    results = _read_x12_files(x12s, salt, jobs, progress)
+    def decode_csvs():
+        from rcmkit.ingest.pm.reader import decode_pm_export
+
+        return decode_pm_export(csvs, column_map, patient_salt=salt)
+
+    results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None)
     new = {name: pd.concat([r.tables[name] for r in results], ignore_index=True) if results
            else schema.empty(name) for name in OUTPUT_TABLES}
     warnings = [r.warnings for r in results]
@@ -373,17 +391,16 @@ def ingest(
     csv_rejections = schema.empty("csv_rejections")
     parties = None
     if csvs:
-        from rcmkit.ingest.pm import read_pm_export
+        from rcmkit.ingest.pm.reader import build_pm_export
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
-        known_payers = pd.concat([stored["payers"], x12_payers[~x12_payers["payer_id"].isin(stored["payers"]["payer_id"])]],
-                                 ignore_index=True)
+        unknown = x12_payers[~isin(x12_payers["payer_id"], stored["payers"]["payer_id"])]
+        known_payers = pd.concat([stored["payers"], unknown], ignore_index=True)
         stored_claims = store.load_tables(root, practice, ["claims"], required=False,
                                           columns={"claims": _PARTY_COLUMNS})["claims"]
         known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)
-        csv_result = read_pm_export(csvs, column_map, patient_salt=salt,
-                                    known={"payers": known_payers, "claims": known_claims})
+        csv_result = build_pm_export(decoded, known={"payers": known_payers, "claims": known_claims})
         csv_new, parties = csv_result.tables, csv_result.parties
         csv_rejections = csv_result.rejections
         w = csv_result.warnings
@@ -410,9 +427,9 @@ def ingest(
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
         held = set(current["claims"]["claim_id"]) | set(fresh["claims"]["claim_id"])
         pm_claims = csv_new.get("claims", schema.empty("claims"))
-        pm_claims = pm_claims[~pm_claims["claim_id"].isin(held)]
+        pm_claims = pm_claims[~isin(pm_claims["claim_id"], held)]
         pm_lines = csv_new.get("claim_lines", schema.empty("claim_lines"))
-        pm_lines = pm_lines[pm_lines["submission_id"].isin(pm_claims["submission_id"])]
+        pm_lines = pm_lines[isin(pm_lines["submission_id"], pm_claims["submission_id"])]
         for name, df in (("claims", pm_claims), ("claim_lines", pm_lines)):
             fresh[name] = pd.concat([fresh[name], df], ignore_index=True) if len(df) else fresh[name]
         out = {name: _append(current[name], fresh[name], name)
@@ -439,14 +456,14 @@ def ingest(
         out["postings"], summary.corrected, kept = _merge_postings(current["postings"], run_postings)
         # a posting whose party cannot be resolved yet (a payer not loaded yet) stays in suspense, said again
         # (as a rejection of its file and line) on every run until a payers file or the map names it
-        unresolved = pending[~pending["posting_id"].isin(applied["posting_id"].str.removesuffix("/to"))
-                             & ~pending["posting_id"].isin(waiting["posting_id"])]
+        unresolved = pending[~isin(pending["posting_id"], applied["posting_id"].str.removesuffix("/to"))
+                             & ~isin(pending["posting_id"], waiting["posting_id"])]
         waiting = pd.concat([waiting, schema.conform("unapplied_postings", unresolved)], ignore_index=True)
-        waiting = waiting[~waiting["posting_id"].isin(out["postings"]["posting_id"])]
+        waiting = waiting[~isin(waiting["posting_id"], out["postings"]["posting_id"])]
         out["unapplied_postings"] = waiting
         run_csv_rejections = pd.concat([csv_rejections, late], ignore_index=True) if len(late) else csv_rejections
         # what was said about a waiting posting is taken back once it posts
-        posted = set(pending.loc[pending["posting_id"].isin(applied["posting_id"]), "source"].dropna())
+        posted = set(pending.loc[isin(pending["posting_id"], applied["posting_id"]), "source"].dropna())
         said = current["csv_rejections"]
         said = said[~(said["file"] + ":" + said["line"].astype(str)).isin(posted)]
         out["csv_rejections"] = _replace_by_file(said, run_csv_rejections, read_names | set(late["file"]),
@@ -457,8 +474,8 @@ def ingest(
         out["providers"] = _merge_providers([current["providers"], new.get("providers", schema.empty("providers")),
                                              csv_new.get("providers", schema.empty("providers"))])
         summary.added = {n: len(out[n]) - len(current[n]) for n in ("claims", "remittances", "postings") if n in out}
-        added_claims = fresh["claims"][~fresh["claims"]["submission_id"].isin(current["claims"]["submission_id"])]
-        added_remits = fresh["remittances"][~fresh["remittances"]["remit_id"].isin(current["remittances"]["remit_id"])]
+        added_claims = fresh["claims"][~isin(fresh["claims"]["submission_id"], current["claims"]["submission_id"])]
+        added_remits = fresh["remittances"][~isin(fresh["remittances"]["remit_id"], current["remittances"]["remit_id"])]
         summary.charge_cents = int(added_claims["total_charge_cents"].sum())
         summary.paid_cents = int(added_remits["paid_cents"].sum())
         run_warnings = pd.concat(warnings, ignore_index=True) if warnings else schema.empty("ingest_warnings")
@@ -522,8 +539,8 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
 
     def changed(name: str, key: str) -> pd.Series:
         old, new = before[name], after[name]
-        return pd.concat([old.loc[~old[key].isin(new[key]), "claim_id"],
-                          new.loc[~new[key].isin(old[key]), "claim_id"]])
+        return pd.concat([old.loc[~isin(old[key], new[key]), "claim_id"],
+                          new.loc[~isin(new[key], old[key]), "claim_id"]])
 
     ids = [changed("claims", "submission_id"), changed("remittances", "remit_id")]
     adj_old, adj_new = before["adjustments"], after["adjustments"]
@@ -531,14 +548,14 @@ def touched_claims(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
     added = adj_new.iloc[len(adj_old):] if grown else pd.concat([adj_old, adj_new]).drop_duplicates(keep=False)
     remits = pd.concat([before["remittances"][["remit_id", "claim_id"]],
                         after["remittances"][["remit_id", "claim_id"]]])
-    ids.append(remits.loc[remits["remit_id"].isin(added["remit_id"]), "claim_id"])
+    ids.append(remits.loc[isin(remits["remit_id"], added["remit_id"]), "claim_id"])
     posted = set(run_postings["posting_id"])
     for frame in (before["postings"], after["postings"]):
-        ids.append(frame.loc[frame["posting_id"].isin(posted), "claim_id"])
+        ids.append(frame.loc[isin(frame["posting_id"], posted), "claim_id"])
     ids.append(run_postings["claim_id"])
     flipped = self_pay_ids(before.get("payers")) ^ self_pay_ids(after.get("payers"))
     if flipped:
-        ids.append(after["claims"].loc[after["claims"]["payer_id"].isin(flipped), "claim_id"])
+        ids.append(after["claims"].loc[isin(after["claims"]["payer_id"], flipped), "claim_id"])
     return set(pd.concat(ids).dropna())
 
 
@@ -551,10 +568,10 @@ def _ledger_update(before: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
         return None
 
     def rows(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-        sub = {name: tables[name][tables[name]["claim_id"].isin(touched)]
+        sub = {name: tables[name][isin(tables[name]["claim_id"], touched)]
                for name in ("claims", "remittances", "postings")}
         adjustments = tables["adjustments"]
-        sub["adjustments"] = adjustments[adjustments["remit_id"].isin(sub["remittances"]["remit_id"])]
+        sub["adjustments"] = adjustments[isin(adjustments["remit_id"], sub["remittances"]["remit_id"])]
         sub["payers"] = tables["payers"]
         return sub
 
@@ -642,7 +659,7 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
         changes[name] = store.Upsert(added, keys=key, delete=dropped[key], months=months)
     added = out["postings"].iloc[len(kept):]
     if len(added):
-        prior = before["postings"][before["postings"]["posting_id"].isin(added["posting_id"])]
+        prior = before["postings"][isin(before["postings"]["posting_id"], added["posting_id"])]
         changes["postings"] = store.Upsert(added, keys=("posting_id",), months=_months(prior["posted_on"]))
     changes.update(_incremental(before, current, {n: out[n] for n in _SMALL}, read_names, tx.tables))
 
@@ -652,16 +669,16 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     # denial policy posts nothing at the 835), whatever the claim's other rows: a claim touched by nothing else
     # gets those rows appended, and none of its stored rows is read (a day's 835 pays claims of every age).
     remits = merged["remittances"]
-    added_remits = remits[~remits["remit_id"].isin(before["remittances"]["remit_id"])]
-    added_adjustments = merged["adjustments"][merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]
-    others = {**merged, "remittances": remits[~remits["remit_id"].isin(added_remits["remit_id"])],
-              "adjustments": merged["adjustments"][~merged["adjustments"]["remit_id"].isin(added_remits["remit_id"])]}
+    added_remits = remits[~isin(remits["remit_id"], before["remittances"]["remit_id"])]
+    added_adjustments = merged["adjustments"][isin(merged["adjustments"]["remit_id"], added_remits["remit_id"])]
+    others = {**merged, "remittances": remits[~isin(remits["remit_id"], added_remits["remit_id"])],
+              "adjustments": merged["adjustments"][~isin(merged["adjustments"]["remit_id"], added_remits["remit_id"])]}
     touched = touched_claims(before, others, run_postings)
     flipped = self_pay_ids(before["payers"]) ^ self_pay_ids(out["payers"])
     if flipped:
         touched |= set(tx.read("claims", where={"payer_id": flipped}, columns=["claim_id"])["claim_id"])
-    by_remit = added_remits[~added_remits["claim_id"].isin(touched)]
-    by_remit_adjustments = added_adjustments[added_adjustments["remit_id"].isin(by_remit["remit_id"])]
+    by_remit = added_remits[~isin(added_remits["claim_id"], touched)]
+    by_remit_adjustments = added_adjustments[isin(added_adjustments["remit_id"], by_remit["remit_id"])]
     appended = _full_ledger({"claims": schema.empty("claims"), "postings": schema.empty("postings"),
                              "remittances": by_remit, "adjustments": by_remit_adjustments, "payers": out["payers"]})
     if not touched:
@@ -671,7 +688,7 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
     more = touched - held
     stored = {}
     for name in ("claims", "remittances", "postings"):
-        frame = before[name][before[name]["claim_id"].isin(touched & held)]
+        frame = before[name][isin(before[name]["claim_id"], touched & held)]
         if more:
             frame = pd.concat([frame, tx.read(name, where={"claim_id": more})], ignore_index=True)
         stored[name] = frame
@@ -688,11 +705,11 @@ def _keyed_changes(tx: store.Transaction, before: dict[str, pd.DataFrame], held:
         after[name] = frame
     remit_ids = after["remittances"]["remit_id"]
     adjustments = tx.read("adjustments", where={"remit_id": set(remit_ids) | set(stored["remittances"]["remit_id"])})
-    stored_adjustments = adjustments[adjustments["remit_id"].isin(stored["remittances"]["remit_id"])]
-    adjustments = adjustments[adjustments["remit_id"].isin(remit_ids)]
+    stored_adjustments = adjustments[isin(adjustments["remit_id"], stored["remittances"]["remit_id"])]
+    adjustments = adjustments[isin(adjustments["remit_id"], remit_ids)]
     if "adjustments" in changes:
         run_adj = changes["adjustments"].frame
-        adjustments = pd.concat([adjustments, run_adj[run_adj["remit_id"].isin(remit_ids)]], ignore_index=True)
+        adjustments = pd.concat([adjustments, run_adj[isin(run_adj["remit_id"], remit_ids)]], ignore_index=True)
     after["adjustments"] = adjustments
     after["payers"] = out["payers"]
     stored["adjustments"] = stored_adjustments
@@ -721,13 +738,13 @@ def _ledger_change(stored: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
     lost = old_n.merge(new_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
     rebuilt = set(lost.loc[lost["_merge"] == "left_only", "claim_id"])
     gained = new_n.merge(old_n[columns + ["_n"]], on=columns + ["_n"], how="left", indicator=True)
-    added = gained.loc[(gained["_merge"] == "left_only") & ~gained["claim_id"].isin(rebuilt), columns]
-    frame = pd.concat([added, new[new["claim_id"].isin(rebuilt)]], ignore_index=True)
-    dates = [new.loc[new["claim_id"].isin(rebuilt), "posted_on"]]
+    added = gained.loc[(gained["_merge"] == "left_only") & ~isin(gained["claim_id"], rebuilt), columns]
+    frame = pd.concat([added, new[isin(new["claim_id"], rebuilt)]], ignore_index=True)
+    dates = [new.loc[isin(new["claim_id"], rebuilt), "posted_on"]]
     for tables in (stored, after):
         for name, column in (("claims", "submitted_on"), ("remittances", "paid_on"), ("postings", "posted_on")):
             t = tables[name]
-            dates.append(t.loc[t["claim_id"].isin(rebuilt), column])
+            dates.append(t.loc[isin(t["claim_id"], rebuilt), column])
     return store.Upsert(schema.conform("ledger", frame), keys=("claim_id",),
                         delete=pd.DataFrame({"claim_id": sorted(rebuilt)}, dtype=object), months=_months(*dates),
                         replace=False)
@@ -754,7 +771,7 @@ def _incremental(stored: dict[str, pd.DataFrame], current: dict[str, pd.DataFram
         grown = len(df) >= len(before) and current[name] is before
         if name in _APPENDED and grown and df.index[:len(before)].equals(pd.RangeIndex(len(before))):
             result[name] = store.Append(df.iloc[len(before):])  # _append kept the stored rows first, in order
-        elif name in ("ingest_warnings", "rejections") and not before["file"].isin(read_names).any():
+        elif name in ("ingest_warnings", "rejections") and not isin(before["file"], read_names).any():
             result[name] = store.Append(df.iloc[len(before):])  # no stored row was about a file read again
         else:
             result[name] = df

@@ -16,6 +16,7 @@ import pandas as pd
 
 from rcmkit.core import schema
 from rcmkit.core.refdata import classify_adjustments
+from rcmkit.ingest.frames import isin
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
 from rcmkit.ingest.pm.layout import ColumnMap
@@ -62,7 +63,7 @@ def _build_payers(frame: pd.DataFrame | None, inline: tuple[dict[str, str], ...]
         rows = good[~dup].copy()
         rows["payer_name"] = rows["payer_name"].fillna(rows["payer_id"]) if "payer_name" in rows else rows["payer_id"]
     extra = pd.DataFrame(list(inline), columns=names, dtype="str")
-    extra = extra[~extra["payer_id"].isin(rows["payer_id"]) & ~extra["payer_id"].isin(stored)]
+    extra = extra[~isin(extra["payer_id"], rows["payer_id"]) & ~isin(extra["payer_id"], stored)]
     return schema.conform("payers", pd.concat([rows[names], extra], ignore_index=True))
 
 
@@ -94,7 +95,7 @@ def _unknown_payers(headers: pd.DataFrame, known: set[str], ctx: Context) -> pd.
     bad_any = pd.Series(False, index=headers.index)
     for name in ("payer_id", "secondary_payer_id"):
         if name in headers:
-            bad = headers["_ok"] & headers[name].notna() & ~headers[name].isin(known)
+            bad = headers["_ok"] & headers[name].notna() & ~isin(headers[name], known)
             ctx.reject(headers[bad], name, "unknown_payer", "unknown payer",
                        "a payer_id listed in a payers file, the map or the practice's stored payers", headers[name])
             bad_any |= bad
@@ -116,11 +117,11 @@ def _build_claims(records: list[Records], known_payers: set[str], ctx: Context
     claims = _concat(records, "claims")
     headers = _claim_headers(lines, claims, ctx)
     if claims is not None:
-        orphan = lines["_ok"] & ~lines["claim_id"].isin(headers["claim_id"])
+        orphan = lines["_ok"] & ~isin(lines["claim_id"], headers["claim_id"])
         ctx.reject(lines[orphan], "claim_id", "unknown_claim", "charge line of a claim not in the claims file",
                    "a claim id listed in the claims file")
         lines = lines[~orphan]
-        no_lines = headers["_ok"] & ~headers["claim_id"].isin(lines["claim_id"])
+        no_lines = headers["_ok"] & ~isin(headers["claim_id"], lines["claim_id"])
         ctx.reject(headers[no_lines], "claim_id", "no_lines", "claim without charge lines", "at least one charge line")
         headers = headers[~no_lines]
     sunk = _row_keys(headers[_unknown_payers(headers, known_payers, ctx)])
@@ -132,8 +133,8 @@ def _build_claims(records: list[Records], known_payers: set[str], ctx: Context
     if claims is not None:
         _cascade(headers, blame, ctx)
     rejected = set(blame["claim_id"])
-    lines = lines[~lines["claim_id"].isin(rejected)]
-    headers = headers[~headers["claim_id"].isin(rejected)]
+    lines = lines[~isin(lines["claim_id"], rejected)]
+    headers = headers[~isin(headers["claim_id"], rejected)]
     return _claims_table(headers, lines), _lines_table(lines), headers, rejected
 
 
@@ -141,7 +142,7 @@ def _cascade(rows: pd.DataFrame, blame: pd.DataFrame, ctx: Context) -> None:
     """Reject the good rows of claims that were not loaded, pointing at the row that sank each claim."""
     cause = blame.set_index("claim_id")
     cause = cause["_file"] + " line " + cause["_line"].astype(str)
-    hit = rows[rows["_ok"] & rows["claim_id"].isin(cause.index)]
+    hit = rows[rows["_ok"] & isin(rows["claim_id"], cause.index)]
     ctx.reject(hit, "claim_id", "claim_not_loaded", "claim not loaded because of its rejected row at",
                "every row of the claim to be valid", hit["claim_id"].map(cause))
 
@@ -258,7 +259,7 @@ def _apply(pending: pd.DataFrame, parties: pd.DataFrame, payers: pd.DataFrame, r
     """(postings, still unapplied): postings on a claim in ``parties`` get their parties resolved and their
     transfers split in two; the others wait. ``reject(rows, field, code, problem, expected, values)`` is told
     about rows whose party cannot be resolved."""
-    held = pending["claim_id"].isin(parties["claim_id"])
+    held = isin(pending["claim_id"], parties["claim_id"])
     waiting = pending[~held]
     rows = _resolve(pending[held], "responsible", parties, payers, reject)
     moves = rows["kind"] == "transfer"
@@ -351,7 +352,7 @@ def _build_contracts(records: list[Records], known_payers: set[str], ctx: Contex
     ctx.warn(rows[repeated], "procedure_code", "contract_repeated",
              "rates listed again later for the same payer, code, modifiers and date; the last one is used")
     rows = rows[~repeated]
-    ctx.warn(rows[~rows["payer_id"].isin(known_payers)], "payer_id", "contract_payer_unknown",
+    ctx.warn(rows[~isin(rows["payer_id"], known_payers)], "payer_id", "contract_payer_unknown",
              "contracts for payers the practice does not know yet; loaded (check the payer IDs)")
     return schema.conform("contracts", rows.sort_values(key, kind="mergesort"))
 
@@ -381,7 +382,7 @@ def build_tables(records: list[Records], cmap: ColumnMap, known: Mapping[str, pd
     known = dict(known or {})
     stored_payers = known.get("payers") if known.get("payers") is not None else schema.empty("payers")
     payers = _build_payers(_concat(records, "payers"), cmap.payers, ctx, set(stored_payers["payer_id"]))
-    all_payers = pd.concat([payers, stored_payers[~stored_payers["payer_id"].isin(payers["payer_id"])]],
+    all_payers = pd.concat([payers, stored_payers[~isin(stored_payers["payer_id"], payers["payer_id"])]],
                            ignore_index=True)
     known_payer_ids = set(all_payers["payer_id"])
     claims, lines, headers, rejected = _build_claims(records, known_payer_ids, ctx)
@@ -389,7 +390,7 @@ def build_tables(records: list[Records], cmap: ColumnMap, known: Mapping[str, pd
     run_parties = headers.reindex(columns=["claim_id", "payer_id", "secondary_payer_id"]).astype("str")
     parties = merge_parties(claim_parties(known.get("claims")), run_parties)
     postings, waiting = _apply(pending, parties, all_payers, ctx.reject)
-    ctx.warn(waiting[waiting["claim_id"].isin(rejected)], "claim_id", "claim_not_loaded",
+    ctx.warn(waiting[isin(waiting["claim_id"], rejected)], "claim_id", "claim_not_loaded",
              "postings on claims whose charges were rejected in this run; they wait in suspense for the claim")
     tables = {"payers": payers, "claims": claims, "claim_lines": lines, "postings": postings,
               "unapplied_postings": schema.conform("unapplied_postings", waiting),

@@ -122,6 +122,25 @@ def read_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
     ImportError for an ``.xlsx`` file when openpyxl is not installed and ValueError for an old ``.xls`` workbook;
     every problem inside the files is reported in the result.
     """
+    return build_pm_export(decode_pm_export(paths, column_map, patient_salt=patient_salt), known)
+
+
+@dataclass
+class DecodedExport:
+    """A PM export's files read and parsed (:func:`decode_pm_export`), before the lookups
+    (:func:`build_pm_export`) that need the practice's known payers and claims."""
+
+    cmap: ColumnMap
+    issues: Issues
+    files: list[Path]
+    records: list[Records]
+
+
+def decode_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
+                     column_map: str | os.PathLike | Mapping[str, Any] | ColumnMap,
+                     *, patient_salt: str | bytes | None = None) -> DecodedExport:
+    """The first half of :func:`read_pm_export`: every file read and its fields parsed. It needs nothing of the
+    practice, so ``rcmkit ingest`` runs it while its X12 files are read in worker processes (issue #15)."""
     cmap = column_map if isinstance(column_map, ColumnMap) else load_column_map(column_map)
     salt = patient_salt if patient_salt is not None else (cmap.salt or DEFAULT_PATIENT_SALT)
     issues = Issues()
@@ -135,9 +154,16 @@ def read_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
                 raws[key] = read_file(path, spec, issues)
             parsed = read_spec(raws[key], spec, salt, issues, order) if raws[key] is not None else None
             records += [parsed] if parsed is not None else []
-    tables, run_parties, not_posted = build_tables(records, cmap, known, issues)
+    return DecodedExport(cmap, issues, files, records)
+
+
+def build_pm_export(decoded: DecodedExport, known: Mapping[str, pd.DataFrame] | None = None) -> CsvIngestResult:
+    """The second half of :func:`read_pm_export`: the decoded rows into canonical tables, with lookups that see
+    ``known`` (the practice's stored payers and claims, and the run's X12 ones)."""
+    issues = decoded.issues
+    tables, run_parties, not_posted = build_tables(decoded.records, decoded.cmap, known, issues)
     rejections = issues.line_rejections()
-    stats = _stats(files, records, tables, rejections, not_posted)
+    stats = _stats(decoded.files, decoded.records, tables, rejections, not_posted)
     return CsvIngestResult(tables, issues.line_warnings(), rejections, stats, run_parties)
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 
 from rcmkit.core.schema import TABLES
@@ -46,7 +47,7 @@ from rcmkit.ingest.x12 import fields
 from rcmkit.ingest.x12.context import FileContext
 from rcmkit.ingest.issues import Issues, SetRejected
 from rcmkit.ingest.x12.tables import EXTRA_TABLES
-from rcmkit.ingest.x12.envelope import TransactionSet, tag_code
+from rcmkit.ingest.x12.envelope import TransactionSet, tag_code, tag_name
 
 __all__ = ["read_837", "patient_key", "provider_name"]
 
@@ -190,11 +191,16 @@ class _SetReader:
                     "SBR": self.on_sbr, "CLM": self.on_clm, "REF": self.on_ref, "HI": self.on_hi,
                     "DTP": self.on_dtp, "CL1": self.on_cl1, "LX": self.on_lx, "SV1": self.on_sv1,
                     "SV2": self.on_sv2, "SVD": self.on_svd}
-        for i in range(self.ts.first + 1, self.ts.last):
-            self.number, self.tag = seg.number(i), seg.tag(i)
-            handler = handlers.get(self.tag)
+        # the segments' numbers, IDs and byte ranges as Python lists once: per segment, only the handler's work
+        lo, hi = self.ts.first + 1, self.ts.last
+        data, element = seg.data, seg.separators.element
+        numbers = seg.number(np.arange(lo, hi)).tolist()
+        tags = [tag_name(code) for code in seg.codes[lo:hi].tolist()]
+        for number, tag, start, stop in zip(numbers, tags, seg.starts[lo:hi].tolist(), seg.stops[lo:hi].tolist()):
+            self.number, self.tag = number, tag
+            handler = handlers.get(tag)
             if handler:
-                elements = seg.elements(i)
+                elements = data[start:stop].decode("utf-8").split(element)  # SegmentIndex.elements
                 handler(elements + [""] * (12 - len(elements)))
         self.number, self.tag = self.ts.last_number, "SE"
         self.finish_claim()

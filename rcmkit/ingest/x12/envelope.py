@@ -27,6 +27,7 @@ separators in one file, wrong control counts and numbers, missing GE/IEA trailer
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -74,6 +75,7 @@ def tag_code(tag: str) -> int:
     return (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def tag_name(code: int) -> str:
     return bytes(b for b in ((code >> 16) & 255, (code >> 8) & 255, code & 255) if b).decode("latin-1")
 
@@ -259,6 +261,9 @@ class SegmentIndex:
     codes: np.ndarray
     first_number: int
     separators: Separators
+    #: File segment number of each segment, when the index joins several files (:func:`join_runs`); else None and
+    #: segment ``i`` is number ``first_number + i``.
+    numbers: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -269,11 +274,14 @@ class SegmentIndex:
 
     def head(self, n: int) -> SegmentIndex:
         return SegmentIndex(self.data, self.starts[:n], self.stops[:n], self.terms[:n], self.pieces[:n],
-                            self.codes[:n], self.first_number, self.separators)
+                            self.codes[:n], self.first_number, self.separators,
+                            None if self.numbers is None else self.numbers[:n])
 
     def number(self, i: int | np.ndarray) -> int | np.ndarray:
         """File segment number(s) of segment(s) ``i``."""
-        return self.first_number + (int(i) if np.ndim(i) == 0 else i)
+        if self.numbers is not None:
+            return int(self.numbers[i]) if isinstance(i, (int, np.integer)) or np.ndim(i) == 0 else self.numbers[i]
+        return self.first_number + (int(i) if isinstance(i, (int, np.integer)) or np.ndim(i) == 0 else i)
 
     def tag(self, i: int) -> str:
         return tag_name(int(self.codes[i]))
@@ -316,6 +324,42 @@ def _index(data: bytes, begin: int, seps: Separators, first_number: int) -> Segm
         starts, stops, terms = starts[pieces], stops[pieces], terms[pieces]
     index = SegmentIndex(data, starts, stops, terms, pieces, np.zeros(0, dtype=np.int32), first_number, seps)
     return replace(index, codes=_tag_codes(index))
+
+
+def joinable(run: SegmentIndex) -> bool:
+    """True when ``run`` can be read together with other files' runs (:func:`join_runs`) with the same result as
+    alone: no segment has blanks before its terminator (an :class:`ElementIndex` over such a segment trims every
+    element of its window, which would touch the other files' elements)."""
+    return run.numbers is None and bool((run.stops == run.terms).all())
+
+
+def join_runs(runs: list[SegmentIndex]) -> tuple[SegmentIndex, list[int]]:
+    """One :class:`SegmentIndex` over the runs of several files that share separators (each :func:`joinable`), and
+    the index of each run's first segment in it. Segment numbers stay those of each file (``numbers``), so
+    readers word their messages as for the file alone; reading many small files as one batch saves the fixed
+    cost of each reader call per file (issue #15)."""
+    seps = runs[0].separators
+    if any(run.separators != seps for run in runs):
+        raise ValueError("join_runs: the runs have different separators")
+    offsets, at = [], 0
+    for run in runs:
+        offsets.append(at)
+        at += len(run.data)
+    data = b"".join(run.data for run in runs)
+    shift = lambda name: np.concatenate([getattr(r, name) + off for r, off in zip(runs, offsets)])  # noqa: E731
+    starts, stops, terms = shift("starts"), shift("stops"), shift("terms")
+    # pieces: the terminators before each segment in the joined bytes (ElementIndex uses their differences): a
+    # run's own count (from its first segment) plus those before its first segment and in the earlier files
+    term, base, parts = seps.segment.encode(), 0, []
+    for run in runs:
+        head = run.data.count(term, 0, int(run.starts[0])) if len(run) else 0
+        parts.append(run.pieces - (run.pieces[0] if len(run) else 0) + base + head)
+        base += run.data.count(term)
+    pieces = np.concatenate(parts)
+    codes = np.concatenate([r.codes for r in runs])
+    numbers = np.concatenate([r.first_number + np.arange(len(r), dtype=np.int64) for r in runs])
+    firsts = np.cumsum([0] + [len(r) for r in runs[:-1]]).tolist()
+    return SegmentIndex(data, starts, stops, terms, pieces, codes, runs[0].first_number, seps, numbers), firsts
 
 
 def _skip_whitespace(arr: np.ndarray, moving: np.ndarray, limit: np.ndarray, step: int) -> None:

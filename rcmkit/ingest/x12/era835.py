@@ -105,10 +105,13 @@ def _text(values: pa.Array, i: int) -> str:
 
 
 class _Batch:
-    """Consecutive 835 transaction sets of one SegmentIndex, read column by column."""
+    """Consecutive 835 transaction sets of one SegmentIndex, read column by column. The sets may come from
+    several files (``files``; set ``i`` is of file ``file_of_set[i]``) joined in one index
+    (:func:`~rcmkit.ingest.x12.envelope.join_runs`); row IDs, sources and messages are each file's own."""
 
-    def __init__(self, segments: SegmentIndex, sets: list[TransactionSet], ctx: FileContext):
-        self.segments, self.sets, self.ctx = segments, sets, ctx
+    def __init__(self, segments: SegmentIndex, sets: list[TransactionSet], files: list[FileContext],
+                 file_of_set: np.ndarray):
+        self.segments, self.sets, self.files, self.file_of_set = segments, sets, files, file_of_set
         self.firsts = np.array([s.first for s in sets], dtype=np.int64)
         self.lasts = np.array([s.last for s in sets], dtype=np.int64)
         self.set_rows = _Rows(self.firsts, np.arange(len(sets)))
@@ -266,23 +269,44 @@ def read_835(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table
     Batches of about 16 MB are read on a thread pool (numpy and arrow release the GIL; ``RCMKIT_WORKERS``
     caps it); their warnings and rejections are merged in file order, so the result never depends on the
     thread schedule."""
+    tables, _ = _read_sets(sets, np.zeros(len(sets), dtype=np.int64), [ctx])
+    return tables
+
+
+def read_835_joined(sets: list[TransactionSet], file_of_set: np.ndarray, files: list[FileContext]
+                    ) -> tuple[dict[str, pa.Table], np.ndarray]:
+    """:func:`read_835` of the 835 sets of several files at once, their runs joined in one SegmentIndex
+    (:func:`~rcmkit.ingest.x12.envelope.join_runs`; set ``i`` is of file ``files[file_of_set[i]]``, files in
+    order). The same rows, warnings and rejections as reading each file alone (tables in file order; each
+    file's warnings and rejections in its ``issues``), without the fixed cost of a reader call per file (a
+    small file cost ~40 ms, issue #15). Also returns the count of remittance rows of each file."""
+    return _read_sets(sets, np.asarray(file_of_set, dtype=np.int64), files)
+
+
+def _read_sets(sets: list[TransactionSet], file_of_set: np.ndarray, files: list[FileContext]
+               ) -> tuple[dict[str, pa.Table], np.ndarray]:
     batches = _batches(sets)
     workers = min(len(batches), _workers())
+    starts = np.cumsum([0] + [len(b) for b in batches])
 
-    def read(batch_sets: list[TransactionSet]) -> tuple[dict[str, pa.Table], Issues]:
-        return _read_batch(_Batch(batch_sets[0].segments, batch_sets, ctx))
+    def read(k: int) -> tuple[dict[str, pa.Table], list[Issues], np.ndarray]:
+        chunk = batches[k]
+        return _read_batch(_Batch(chunk[0].segments, chunk, files, file_of_set[starts[k]:starts[k + 1]]))
 
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(read, batches))
+            results = list(pool.map(read, range(len(batches))))
     else:
-        results = [read(b) for b in batches]
+        results = [read(k) for k in range(len(batches))]
     parts: dict[str, list[pa.Table]] = {}
-    for tables, issues in results:
-        ctx.issues.absorb(issues)
+    remittances = np.zeros(len(files), dtype=np.int64)
+    for tables, issues, counts in results:
+        for ctx, found in zip(files, issues):
+            ctx.issues.absorb(found)
+        remittances += counts
         for name, table in tables.items():
             parts.setdefault(name, []).append(table)
-    return {name: pa.concat_tables(tables) for name, tables in parts.items()}
+    return {name: pa.concat_tables(tables) for name, tables in parts.items()}, remittances
 
 
 def _workers() -> int:
@@ -305,7 +329,7 @@ def _batches(sets: list[TransactionSet]) -> list[list[TransactionSet]]:
     return batches
 
 
-def _read_batch(batch: _Batch) -> tuple[dict[str, pa.Table], Issues]:
+def _read_batch(batch: _Batch) -> tuple[dict[str, pa.Table], list[Issues], np.ndarray]:
     _check_versions(batch)
     dates = _read_dates(batch)
     header = _read_header(batch, dates)
@@ -315,9 +339,11 @@ def _read_batch(batch: _Batch) -> tuple[dict[str, pa.Table], Issues]:
     plb = _read_plb(batch)
     remarks = _read_remarks(batch)
     _check_balances(batch, header, claims, lines, adjustments, plb)
-    issues = Issues(batch.ctx.name)
+    issues = [Issues(ctx.name) for ctx in batch.files]
     rejected = _settle(batch, issues)
-    return _tables(batch, rejected, header, claims, lines, adjustments, plb, remarks), issues
+    kept = ~np.isin(batch.claims.set, sorted(rejected))
+    counts = np.bincount(batch.file_of_set[batch.claims.set[kept]], minlength=len(batch.files))
+    return _tables(batch, rejected, header, claims, lines, adjustments, plb, remarks), issues, counts
 
 
 def _check_versions(batch: _Batch) -> None:
@@ -735,8 +761,9 @@ def _check_balances(batch: _Batch, header: _Header, claims: _Claims, lines: _Lin
 
 
 # --------------------------------------------------------------------------------------------- outcome
-def _settle(batch: _Batch, issues: Issues) -> set[int]:
-    """Turn the batch's problems into rejections (first fatal problem of a set) and warnings (loaded sets)."""
+def _settle(batch: _Batch, by_file: list[Issues]) -> set[int]:
+    """Turn the batch's problems into rejections (first fatal problem of a set) and warnings (loaded sets), each
+    in the issues of its set's file (``by_file``)."""
     fatal: dict[int, list[_Problem]] = {}
     for p in batch.problems:
         if p.fatal:
@@ -744,6 +771,7 @@ def _settle(batch: _Batch, issues: Issues) -> set[int]:
     for s, problems in sorted(fatal.items()):
         ts, first = batch.sets[s], min(problems, key=lambda p: p.number)
         more = len(problems) - 1
+        issues = by_file[batch.file_of_set[s]]
         issues.reject(first.code, first.text + (f" (and {more} more problem{'s' * (more > 1)} in the set)"
                                                 if more else ""),
                       st=ts.control_number, transaction_type="835", first=ts.first_number, last=ts.last_number,
@@ -751,7 +779,7 @@ def _settle(batch: _Batch, issues: Issues) -> set[int]:
                       segment_id=first.segment_id, claim_id=first.claim_id)
     for p in sorted(batch.problems, key=lambda p: p.number):
         if p.set not in fatal:
-            issues.warn(p.code, p.text, segment_number=p.number, segment_id=p.segment_id,
+            by_file[batch.file_of_set[p.set]].warn(p.code, p.text, segment_number=p.number, segment_id=p.segment_id,
                         st=batch.sets[p.set].control_number, claim_id=p.claim_id, found=p.found, expected=p.expected)
     return set(fatal)
 
@@ -763,14 +791,19 @@ def _kept(table: pa.Table, keep: np.ndarray) -> pa.Table:
 def _tables(batch: _Batch, rejected: set[int], header: _Header, claims: _Claims, lines: _Lines,
             adjustments: _Adjustments, plb: _Plb, remarks: pa.Table) -> dict[str, pa.Table]:
     """The output tables of the sets that were not rejected, with canonical column names."""
-    ctx, seg, n_sets = batch.ctx, batch.segments, len(batch.sets)
+    seg, n_sets = batch.segments, len(batch.sets)
+    ctxs = [batch.files[f] for f in batch.file_of_set.tolist()]  # the file of each set
     keep_set = ~np.isin(np.arange(n_sets), sorted(rejected))
     keep_claim = np.append(keep_set[batch.claims.set], False)  # [-1] is False: rows outside any claim
-    prefix = pa.array([ctx.row_prefix(ts.interchange_control, ts.control_number) for ts in batch.sets],
-                      pa.large_string())
+    prefix = pa.array([ctx.row_prefix(ts.interchange_control, ts.control_number)
+                       for ctx, ts in zip(ctxs, batch.sets)], pa.large_string())
     payment_id = pa.array([ctx.row_id(ts.interchange_control, ts.control_number, ts.first_number)
-                           for ts in batch.sets], pa.large_string())
+                           for ctx, ts in zip(ctxs, batch.sets)], pa.large_string())
     claim_set = pa.array(batch.claims.set)
+    if len(batch.files) == 1:
+        claim_source = pa.scalar(f"{batch.files[0].name}#", pa.large_string())
+    else:
+        claim_source = pa.array([f"{ctx.name}#" for ctx in ctxs], pa.large_string()).take(claim_set)
     claim_numbers = pc.cast(pa.array(seg.number(batch.claims.pos)), pa.large_string())
     remit_id = concat_strings(prefix.take(claim_set), claim_numbers)
     remark_claim, remark_line = remarks["claim"].to_numpy(), remarks["line"].to_numpy()
@@ -789,7 +822,7 @@ def _tables(batch: _Batch, rejected: set[int], header: _Header, claims: _Claims,
             "claim_paid_cents": _sum_by(batch.claims.set, claims.paid, n_sets),
             "plb_cents": _sum_by(plb.rows.set, plb.amount, n_sets),
             "version": pa.array([ts.version for ts in batch.sets]),
-            "source": pa.array([f"{ctx.name}#{ts.first_number}" for ts in batch.sets]),
+            "source": pa.array([f"{ctx.name}#{ts.first_number}" for ctx, ts in zip(ctxs, batch.sets)]),
         }), keep_set),
         "remittances": _kept(pa.table({
             "remit_id": remit_id, "claim_id": batch.claim_ids,
@@ -797,7 +830,7 @@ def _tables(batch: _Batch, rejected: set[int], header: _Header, claims: _Claims,
             "billed_cents": claims.billed, "paid_cents": claims.paid,
             "patient_responsibility_cents": claims.patient, "payer_id": header.payer_id.take(claim_set),
             "paid_on": header.paid_on.take(claim_set), "trace_number": header.trace.take(claim_set),
-            "source": concat_strings(pa.scalar(f"{ctx.name}#", pa.large_string()), claim_numbers),
+            "source": concat_strings(claim_source, claim_numbers),
         }), keep_claim[:-1]),
         "remittance_details": _kept(pa.table({
             "remit_id": remit_id, "payment_id": payment_id.take(claim_set),
@@ -828,7 +861,9 @@ def _tables(batch: _Batch, rejected: set[int], header: _Header, claims: _Claims,
             "payer_id": header.payer_id.take(pa.array(plb.rows.set)), "provider_id": plb.provider,
             "fiscal_period_date": plb.fiscal_date, "reason_code": plb.reason, "reference_id": plb.reference,
             "amount_cents": plb.amount, "paid_on": header.paid_on.take(pa.array(plb.rows.set)),
-            "source": pa.array([f"{ctx.name}#{n}" for n in seg.number(plb.rows.pos)], pa.large_string()),
+            "source": pa.array([f"{ctxs[s].name}#{n}" for s, n in zip(plb.rows.set.tolist(),
+                                                                       seg.number(plb.rows.pos).tolist())],
+                               pa.large_string()),
         }), keep_set[plb.rows.set]),
         "remarks": _kept(pa.table({
             "remit_id": _at(remit_id, remark_claim), "line_number": line_number(remark_line),

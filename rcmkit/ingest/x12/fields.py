@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import numpy as np
@@ -68,6 +69,7 @@ def amount_problem(text: str) -> str:
     return f"'{text}' is not a number"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # charges repeat (a practice bills a few fee-schedule amounts)
 def parse_cents(text: str) -> int | None:
     """Integer cents of an X12 R amount, or None when it is not one (see :func:`amount_problem`)."""
     if not _AMOUNT.fullmatch(text):
@@ -82,10 +84,12 @@ def format_cents(cents: int) -> str:
     return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def parse_quantity(text: str) -> float | None:
     return float(text) if _QUANTITY.fullmatch(text) else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # an 837 repeats a few hundred dates in thousands of DTP segments
 def parse_date(text: str) -> dt.date | None:
     """A CCYYMMDD date, or None when the text is not one, the day does not exist or it is outside
     :data:`MIN_DATE`..:data:`MAX_DATE`."""
