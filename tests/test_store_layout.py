@@ -102,3 +102,21 @@ def test_keyed_reads_of_thousands_of_keys(tmp_path):
         keys = held[::3] + [f"NEW{i:06d}" for i in range(unknown)]
         with store.transaction(tmp_path, "p") as tx:
             assert list(tx.read("claims", where={"claim_id": keys})["claim_id"]) == expected, unknown
+
+
+def test_month_strings_are_strftime_year_month():
+    """The dated tables' ``_month`` helper column: 'YYYY-MM' as strftime("%Y-%m") gives it, nulls kept, on
+    date32 and on timestamps (the store's clustered month of each row)."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from rcmkit.core.store import month_strings
+
+    dates = [dt.date(2026, 1, 31), None, dt.date(1999, 12, 1), dt.date(2026, 10, 30), dt.date(905, 3, 4)]
+    for kind in (pa.date32(), pa.timestamp("ns")):
+        column = pa.array(dates[:4] if kind != pa.date32() else dates, pa.date32()).cast(kind)
+        got = month_strings(column)
+        assert got.to_pylist()[:4] == ["2026-01", None, "1999-12", "2026-10"]
+        assert got.equals(pc.strftime(column, format="%Y-%m"))

@@ -550,8 +550,19 @@ def _with_helpers(name: str, table: pa.Table, start: int) -> pa.Table:
                               pa.array(np.arange(start, start + table.num_rows, dtype=np.int64)))
     column = MONTH_CLUSTERED.get(name)
     if column is not None:
-        out = out.append_column(pa.field(MONTH_COLUMN, pa.string()), pc.strftime(table[column], format="%Y-%m"))
+        out = out.append_column(pa.field(MONTH_COLUMN, pa.string()), month_strings(table[column]))
     return out
+
+
+def month_strings(dates) -> pa.Array:
+    """'YYYY-MM' of each date (null for null), from the year and month numbers: what ``strftime("%Y-%m")``
+    gives, at about a third of its cost (a 250k-claim bulk ingest spent 3 s in strftime)."""
+    import pyarrow.compute as pc
+
+    def padded(numbers, width):
+        return pc.utf8_lpad(pc.cast(numbers, pa.string()), width=width, padding="0")
+
+    return pc.binary_join_element_wise(padded(pc.year(dates), 4), padded(pc.month(dates), 2), "-")
 
 
 #: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
