@@ -141,6 +141,26 @@ def notebook_to_html(nb: nbformat.NotebookNode | str | os.PathLike, *, title: st
     return html, n_stderr
 
 
+_WARM_HTML: list[bool] = []  # set once this process has rendered a notebook (warm_up_html)
+
+
+def warm_up_html() -> None:
+    """Render a one-cell notebook to HTML, once per process, and forget it: the first :func:`notebook_to_html`
+    pays for importing nbconvert and compiling its templates and Markdown parser (about 1 s); ``run_report`` calls
+    this on a thread while the kernel runs the notebook, so the report's own export does not. Never raises."""
+    if _WARM_HTML:
+        return
+    _WARM_HTML.append(True)
+    try:
+        from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+        cell = new_code_cell("x", execution_count=1, outputs=[new_output(
+            "display_data", data={"text/html": "<p>x</p>", "image/png": "iVBORw0KGgo=", "text/plain": "x"})])
+        notebook_to_html(new_notebook(cells=[new_markdown_cell("## x\n*x* **x** [x](#x)"), cell]), title="x")
+    except Exception:  # noqa: BLE001 - only a head start; the real export reports its own errors
+        pass
+
+
 def external_references(html: str) -> list[str]:
     """Every ``src``/``href`` attribute of an element that is not a data URI or an in-page anchor, sorted (a
     self-contained report has none): :func:`rcmkit.report.run.external_resources`, which parses the HTML, so an
