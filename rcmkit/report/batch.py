@@ -99,13 +99,26 @@ def _warm_kernel(kernel: str | None):
     return _WARM[name]
 
 
+def _printer():
+    """The worker process's printer (one browser for all its PDFs), closed when the worker exits."""
+    if "printer" not in _WARM:
+        import atexit
+
+        from rcmkit.report.export import Printer
+
+        _WARM["printer"] = Printer()
+        atexit.register(_WARM["printer"].close)
+    return _WARM["printer"]
+
+
 def run_one(
     params_file: str, *, month: str | None = None, output_root: str | None = None, notebook: str | None = None,
     kernel: str | None = None, force: bool = False, pdf: bool = True, slides: bool = True, cwd: str | None = None,
     warm: bool = False,
 ) -> PracticeOutcome:
     """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome.
-    ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) instead of a new one."""
+    ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) and print on its kept
+    browser (:class:`rcmkit.report.export.Printer`) instead of new ones."""
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
@@ -139,7 +152,8 @@ def run_one(
                     return PracticeOutcome(params_file, "skipped", html=str(html), seconds=time.monotonic() - t0,
                                            notes=("unchanged since the last run",), **where)
         result = run_report(params, notebook=nb, kernel=kernel, progress=False, pdf=pdf, slides=slides,
-                            log=lambda msg: None, kernel_manager=_warm_kernel(kernel) if warm else None)
+                            log=lambda msg: None, kernel_manager=_warm_kernel(kernel) if warm else None,
+                            printer=_printer() if warm and pdf else None)
     except (NotebookFailed, ReportError) as exc:
         return failed(str(exc), **where)
     except Exception as exc:  # noqa: BLE001 - one practice's surprise must not stop the others

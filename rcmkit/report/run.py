@@ -243,6 +243,7 @@ def run_report(
     slides: bool = True,
     log: Log = _stderr,
     kernel_manager: Any = None,
+    printer: Any = None,
 ) -> ReportResult:
     """Execute the report notebook for validated ``params`` and publish ``<output_root>/<practice>/<month>/``.
 
@@ -254,12 +255,17 @@ def run_report(
     kernel (:class:`WarmKernel`: ``rcmkit run-monthly`` keeps one per worker, so the kernel start and rcmkit's
     imports are paid once per worker, not once per practice). Its namespace is reset and its working folder set
     before the notebook runs; the executed notebook is the same.
+
+    ``printer``: a :class:`rcmkit.report.export.Printer` to print the PDF with (``rcmkit run-monthly`` keeps one
+    browser per worker); without one, a printer of this report's own is started with the notebook, so the browser
+    launches while the kernel works, and is closed at the end.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from rcmkit.report.export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html, warm_up_html
+    from rcmkit.report.export import (ChromiumNotFound, PdfError, Printer, find_chromium, html_to_pdf,
+                                      notebook_to_html, warm_up_html)
 
     t0 = time.monotonic()
     started_at = utc_now()
@@ -286,6 +292,7 @@ def run_report(
     except store.StoreError as exc:  # RCMKIT_FILE_MODE is not a usable mode
         raise ReportError(str(exc)) from None
     out_nb = staging / NOTEBOOK_FILE
+    own_printer = None
     notes: list[str] = []
     timings: dict[str, float] = {}
 
@@ -310,6 +317,12 @@ def run_report(
         # (nbconvert, its templates and Markdown parser: about 1 s of the first export, 0.3 s of the next ones).
         warming = threading.Thread(target=warm_up_html, name="rcmkit-warm-html", daemon=True)
         warming.start()
+        if pdf and printer is None and find_chromium() and _has_playwright():
+            own_printer = printer = Printer()
+            try:
+                printer.start()  # the browser launches while the kernel works
+            except PdfError:
+                own_printer = printer = None
         try:
             executed = papermill.execute_notebook(
                 str(nb_in),
@@ -394,7 +407,7 @@ def run_report(
 
                 who = f"{params.practice_name or params.practice} \u00b7 {month_label(params.month)}"
                 html_to_pdf(staging / HTML_FILE, staging / PDF_FILE,
-                            header=params.title or "Monthly revenue cycle report", footer=who)
+                            header=params.title or "Monthly revenue cycle report", footer=who, printer=printer)
                 outputs["pdf"] = PDF_FILE
             except ChromiumNotFound:
                 notes.append("PDF skipped: chromium not found")
@@ -419,6 +432,8 @@ def run_report(
                           + ("" if not final.exists() else f" (the previous report in {final} is unchanged)")) \
             from None
     finally:
+        if own_printer is not None:
+            own_printer.close()
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return ReportResult(
@@ -433,6 +448,12 @@ def run_report(
         run=final / RUN_FILE,
         notes=tuple(notes),
     )
+
+
+def _has_playwright() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("playwright") is not None
 
 
 class _ResourceFinder(HTMLParser):
