@@ -86,7 +86,8 @@ _f = Figure(figsize=(1, 1)); _f.add_subplot().set_title("$0"); FigureCanvasAgg(_
 class WarmKernel:
     """One Jupyter kernel kept for many reports (``rcmkit run-monthly``'s workers) or started ahead of one
     (``rcmkit report``): started on first use (or early, with :meth:`start`), its user namespace reset
-    (``%reset -f``), its execution counter set back to 1 and its working folder set before each notebook, started
+    and its execution counter set back to 1 (IPython's ``reset(new_session=True)``: ``%reset -f`` keeps the
+    counter) and its working folder set before each notebook, started
     again when it died or a notebook timed out. Nothing of a practice stays in the namespace for the next one, and
     the executed notebook is the one a new kernel gives (the same execution counts)."""
 
@@ -124,7 +125,7 @@ class WarmKernel:
         try:
             client.wait_for_ready(timeout=120)
             reply = client.execute_interactive(
-                "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1\n"
+                "get_ipython().reset(new_session=True)\n"
                 f"import gc as _gc, os as _os\n_os.chdir({str(cwd)!r})\n_gc.collect()\ndel _gc, _os",
                 timeout=120, store_history=False)
             if reply["content"].get("status") != "ok":
