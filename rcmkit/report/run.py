@@ -368,6 +368,8 @@ def run_report(
 
         warming.join()
         # papermill returns the notebook it wrote to out_nb: no second read (and validation) of a file of a few MB
+        if executed is None:  # an engine that returns nothing: read what it wrote
+            executed = nbformat.read(out_nb, as_version=4)
         nb = _without_timestamps(executed, final / NOTEBOOK_FILE)
         _named(_write_notebook, out_nb)(nb, out_nb)
         log("exporting HTML")
