@@ -114,14 +114,20 @@ def _printer():
 def run_one(
     params_file: str, *, month: str | None = None, output_root: str | None = None, notebook: str | None = None,
     kernel: str | None = None, force: bool = False, pdf: bool = True, slides: bool = True, cwd: str | None = None,
-    warm: bool = False,
+    warm: bool = False, spare_core: bool = True,
 ) -> PracticeOutcome:
     """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome.
     ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) and print on its kept
-    browser (:class:`rcmkit.report.export.Printer`) instead of new ones."""
+    browser (:class:`rcmkit.report.export.Printer`) instead of new ones. ``spare_core`` false: the jobs fill the
+    cores, so the kernel draws its charts itself (:mod:`rcmkit.report.prerender`; a second drawing process would
+    only compete with the other jobs)."""
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
+    if not spare_core:
+        from rcmkit.report.prerender import ENV
+
+        os.environ[ENV] = "0"  # this worker's kernels (started from here) inherit it
     from rcmkit.report.params import ParamError, load_params
     from rcmkit.report.run import NotebookFailed, ReportError, default_notebook, run_report
     from rcmkit.report.runlog import file_sha256, fingerprint, input_hashes, read_run
@@ -194,6 +200,8 @@ def run_monthly(
     kw = dict(month=month, output_root=None if output_root is None else os.fspath(output_root),
               notebook=None if notebook is None else os.fspath(Path(notebook).resolve()), kernel=kernel, force=force,
               pdf=pdf, slides=slides, cwd=os.getcwd(), warm=warm)
+    workers = max(1, min(jobs, len(files)))
+    kw["spare_core"] = (os.cpu_count() or 1) > workers
     outcomes: dict[int, PracticeOutcome] = {}
     from tqdm.auto import tqdm
 
@@ -201,7 +209,7 @@ def run_monthly(
                dynamic_ncols=True)
     try:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker: no inherited threads or locks
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(files))), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(run_one, str(f), **kw): i for i, f in enumerate(files)}
             for fut in as_completed(futures):
                 i = futures[fut]
