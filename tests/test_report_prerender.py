@@ -140,3 +140,30 @@ def test_the_report_is_the_same_with_and_without_the_second_core(tmp_path):
     nbs = [(outs[n] / "monthly_report.ipynb").read_text().replace(n, "X") for n in ("out_pre1", "out_pre0")]
     assert nbs[0] == nbs[1]
     assert nbs[0].count('"image/png"') == 14
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_takes_its_drawing_copy_along():
+    """The copy asks the system to kill it when its parent dies (PR_SET_PDEATHSIG): a kernel killed mid-report
+    (a timeout, rcmkit report's shutdown) leaves no process drawing behind."""
+    import time
+
+    code = _SETUP.format(here=str(HERE)) + textwrap.dedent("""
+        pre = prerender(report)
+        print(pre.pid, flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    child = int(proc.stdout.split()[-1])
+    deadline = time.monotonic() + 1.0  # drawing the 18 charts takes the copy several seconds: it was killed
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{child}/stat").read().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the drawing copy {child} outlived its kernel")

@@ -214,13 +214,18 @@ def prerender(report: Any, *, deck: bool = True,
     folder = Path(tempfile.mkdtemp(prefix="rcmkit-charts-"))
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: draw, write, never return into the kernel
         code = 0
         try:
+            import ctypes
             import gc
 
             gc.disable()  # no finalizer of the kernel's objects (its sockets) runs in the copy
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a killed kernel takes its copy along
+            if os.getppid() != parent:  # the kernel died before that line
+                os._exit(1)
             devnull = open(os.devnull, "w")
             sys.stdout = sys.stderr = devnull
             from rcmkit.report.deck import figure_png
