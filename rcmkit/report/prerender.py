@@ -228,6 +228,8 @@ def prerender(report: Any, *, deck: bool = True,
                 os._exit(1)
             devnull = open(os.devnull, "w")
             sys.stdout = sys.stderr = devnull
+            os.dup2(devnull.fileno(), 1)  # nor the kernel's own output files: nothing of the copy goes there
+            os.dup2(devnull.fileno(), 2)
             from rcmkit.report.deck import figure_png
 
             for key, kind, name, args, kwargs in reversed(keyed):
