@@ -128,6 +128,11 @@ def run_one(
         from rcmkit.report.prerender import ENV
 
         os.environ[ENV] = "0"  # this worker's kernels (started from here) inherit it
+    if warm:  # the worker's first practice: the kernel boots and imports while the parameters are checked
+        try:
+            _warm_kernel(kernel).start()
+        except Exception:  # noqa: BLE001 - run_report starts it again and says what failed
+            pass
     from rcmkit.report.params import ParamError, load_params
     from rcmkit.report.run import NotebookFailed, ReportError, default_notebook, run_report
     from rcmkit.report.runlog import file_sha256, fingerprint, input_hashes, read_run

@@ -105,11 +105,12 @@ class WarmKernel:
             self.manager.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
 
     def start(self, preload: str | None = PRELOAD) -> "WarmKernel":
-        """Start the kernel now, without waiting for it, and have it run ``preload`` (imports) as soon as it is
-        up; returns at once (the caller checks its parameters meanwhile). A failed preload is ignored: the notebook
+        """Start the kernel now (unless it runs), without waiting for it, and have a new one run ``preload``
+        (imports) as soon as it is up; returns at once (the caller checks its parameters meanwhile). A failed preload is ignored: the notebook
         imports the same modules and reports a real error itself."""
+        fresh = self.manager is None or not self.manager.is_alive()
         self._ensure_started()
-        if preload and self._client is None:
+        if preload and fresh and self._client is None:  # a kernel kept from the last report has it all loaded
             client = self.manager.client()
             client.start_channels()
             client.execute(preload, silent=True, store_history=False)
