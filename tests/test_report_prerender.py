@@ -45,7 +45,7 @@ def drawn(kind, name, args, kwargs):
 def _in_shell(body: str, **env) -> dict:
     code = _SETUP.format(here=str(HERE)) + textwrap.dedent(body)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env})
+                          env={**os.environ, ENV: "2", **env})  # "2": fork whatever the machine's load
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -91,6 +91,20 @@ def test_no_spare_core_means_no_copy_and_every_chart_drawn_by_its_cell():
                           "wrapped": png.lookup_by_type(Figure) is draw_here}))
     """, **{ENV: "0"})
     assert out == {"pre": True, "recorded": False, "png": True, "wrapped": True}
+
+
+def test_a_busy_machine_or_the_setting_decides_whether_to_fork(monkeypatch):
+    from rcmkit.report import prerender as pr
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for load, setting, expected in ((0.3, "", True), (1.5, "", False), (6.0, "", False), (6.0, "2", True),
+                                    (0.3, "0", False)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        monkeypatch.setenv(ENV, setting)
+        assert pr._spare_core() is expected, (load, setting)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setenv(ENV, "2")
+    assert pr._spare_core() is False  # one core: nothing to share
 
 
 def test_the_meeting_point_marks_what_the_notebook_draws_and_cleans_up(tmp_path):
@@ -153,7 +167,8 @@ def test_a_killed_kernel_takes_its_drawing_copy_along():
         print(pre.pid, flush=True)
         os.kill(os.getpid(), 9)
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, ENV: "2"})
     assert proc.returncode == -9, proc.stderr[-2000:]
     child = int(proc.stdout.split()[-1])
     deadline = time.monotonic() + 1.0  # drawing the 18 charts takes the copy several seconds: it was killed

@@ -11,8 +11,9 @@ Nothing changes in what the report shows: a picture is used only for the very sa
 function with arguments that pickle to the same bytes) drawn by the same code with the same settings in a copy of
 the same process, so the bytes are those the cell would have drawn; anything else (a custom notebook, another
 chart, a child that is slow or died) is drawn by the cell as before. Without a spare core (``os.cpu_count()``
-below 2, or ``RCMKIT_CHART_PROCESSES=0``: ``rcmkit run-monthly`` sets it when its jobs already fill the cores) or
-without ``fork``, nothing is forked and every chart is drawn by its cell.
+below 2, a load average over the core count less one, or ``RCMKIT_CHART_PROCESSES=0``: ``rcmkit run-monthly``
+sets it when its jobs already fill the cores) or without ``fork``, nothing is forked and every chart is drawn by
+its cell. ``RCMKIT_CHART_PROCESSES=2`` forks whatever the load.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Callable
 
 __all__ = ["prerender", "chart_plan", "picture", "Prerendered", "ENV"]
 
-#: ``RCMKIT_CHART_PROCESSES=0`` turns the second drawing process off.
+#: ``RCMKIT_CHART_PROCESSES=0`` turns the second drawing process off, ``2`` forks it whatever the load average.
 ENV = "RCMKIT_CHART_PROCESSES"
 
 _ACTIVE: list["Prerendered"] = []  # the current report's (one at a time in a kernel)
@@ -156,9 +157,19 @@ atexit.register(_close_active)
 
 
 def _spare_core() -> bool:
-    if os.environ.get(ENV, "").strip() == "0":
+    """A core the copy can use: two or more, fewer busy than that in the last minute (the report's own kernel is
+    one; a busy machine would only share its cores among more work), fork available, not turned off."""
+    setting = os.environ.get(ENV, "").strip()
+    if setting == "0":
         return False
-    return (os.cpu_count() or 1) >= 2 and hasattr(os, "fork") and sys.platform.startswith("linux")
+    if not (hasattr(os, "fork") and sys.platform.startswith("linux")):
+        return False
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average: trust the core count
+        busy = 1.0
+    return cores >= 2 and (setting == "2" or busy + 1.0 <= cores)
 
 
 def _notebook_png() -> Callable[[Any], Any] | None:
