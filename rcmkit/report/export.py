@@ -579,7 +579,7 @@ class Printer:
         self._stop()
 
 
-class _PrinterDied(Exception):
+class _PrinterDied(PdfError):
     """The printer process ended (or its pipe broke) before answering a job."""
 
 

@@ -94,35 +94,30 @@ class WarmKernel:
     def __init__(self, kernel_name: str) -> None:
         self.kernel_name = kernel_name
         self.manager: Any = None
-        self._client: Any = None  # the client that sent the preload, kept open until prepare()
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self, preload: str | None = None) -> None:
         from jupyter_client.manager import KernelManager
 
         if self.manager is None or not self.manager.is_alive():
             self.discard()
+            args = ["--IPKernelApp.log_level=ERROR"]
+            if preload:  # run by the kernel as it starts, before it answers: no client needed for it
+                args.append(f"--IPKernelApp.exec_lines={preload}")
             self.manager = KernelManager(kernel_name=self.kernel_name)
-            self.manager.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            self.manager.start_kernel(extra_arguments=args)
 
     def start(self, preload: str | None = PRELOAD) -> "WarmKernel":
-        """Start the kernel now (unless it runs), without waiting for it, and have a new one run ``preload``
-        (imports) as soon as it is up; returns at once (the caller checks its parameters meanwhile). A failed preload is ignored: the notebook
-        imports the same modules and reports a real error itself."""
-        fresh = self.manager is None or not self.manager.is_alive()
-        self._ensure_started()
-        if preload and fresh and self._client is None:  # a kernel kept from the last report has it all loaded
-            client = self.manager.client()
-            client.start_channels()
-            client.execute(preload, silent=True, store_history=False)
-            self._client = client
+        """Start the kernel now (unless it runs), without waiting for it; a new one runs ``preload`` (imports)
+        while it starts (IPython's ``exec_lines``), before it answers. Returns at once: the caller checks its
+        parameters meanwhile. A failed preload is ignored: the notebook imports the same modules and reports a real
+        error itself."""
+        self._ensure_started(preload)
         return self
 
     def prepare(self, cwd: Path) -> None:
         self._ensure_started()
-        client, self._client = self._client, None
-        if client is None:
-            client = self.manager.client()
-            client.start_channels()
+        client = self.manager.client()
+        client.start_channels()
         try:
             client.wait_for_ready(timeout=120)
             reply = client.execute_interactive(
@@ -137,12 +132,6 @@ class WarmKernel:
             client.stop_channels()
 
     def discard(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.stop_channels()
-            except Exception:  # noqa: BLE001 - closing a client of a dead kernel
-                pass
-            self._client = None
         if self.manager is not None:
             try:
                 self.manager.shutdown_kernel(now=True)

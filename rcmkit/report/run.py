@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rcmkit.core import store
-from rcmkit.report.kernel import KERNEL_NAME, PRELOAD, WarmKernel, _runs_this_python, resolve_kernel  # noqa: F401
+from rcmkit.report.kernel import KERNEL_NAME, PRELOAD, WarmKernel, resolve_kernel  # noqa: F401 - re-exported
 from rcmkit.report.params import ReportParams
 from rcmkit.report.record import METRICS_FILE, read_metrics
 from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, store_versions, utc_now, write_run
