@@ -164,13 +164,16 @@ def test_a_killed_kernel_takes_its_drawing_copy_along():
 
     code = _SETUP.format(here=str(HERE)) + textwrap.dedent("""
         pre = prerender(report)
-        print(pre.pid, flush=True)
+        print(pre.folder, pre.pid, flush=True)
         os.kill(os.getpid(), 9)
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={**os.environ, ENV: "2"})
     assert proc.returncode == -9, proc.stderr[-2000:]
-    child = int(proc.stdout.split()[-1])
+    folder, child = proc.stdout.split()[-2], int(proc.stdout.split()[-1])
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)  # a killed kernel cannot remove its copy's folder
     deadline = time.monotonic() + 1.0  # drawing the 18 charts takes the copy several seconds: it was killed
     while time.monotonic() < deadline:
         try:
