@@ -97,7 +97,8 @@ def test_a_busy_machine_or_the_setting_decides_whether_to_fork(monkeypatch):
     from rcmkit.report import prerender as pr
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    for load, setting, expected in ((0.3, "", True), (1.5, "", False), (6.0, "", False), (6.0, "2", True),
+    for load, setting, expected in ((0.3, "", True), (1.4, "", True), (1.8, "", False), (6.0, "", False),
+                                    (6.0, "2", True),
                                     (0.3, "0", False)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         monkeypatch.setenv(ENV, setting)

@@ -11,7 +11,7 @@ Nothing changes in what the report shows: a picture is used only for the very sa
 function with arguments that pickle to the same bytes) drawn by the same code with the same settings in a copy of
 the same process, so the bytes are those the cell would have drawn; anything else (a custom notebook, another
 chart, a child that is slow or died) is drawn by the cell as before. Without a spare core (``os.cpu_count()``
-below 2, a load average over the core count less one, or ``RCMKIT_CHART_PROCESSES=0``: ``rcmkit run-monthly``
+below 2, a load average over the core count less half a core, or ``RCMKIT_CHART_PROCESSES=0``: ``rcmkit run-monthly``
 sets it when its jobs already fill the cores) or without ``fork``, nothing is forked and every chart is drawn by
 its cell. ``RCMKIT_CHART_PROCESSES=2`` forks whatever the load.
 """
@@ -169,7 +169,7 @@ def _spare_core() -> bool:
         busy = os.getloadavg()[0]
     except OSError:  # pragma: no cover - no load average: trust the core count
         busy = 1.0
-    return cores >= 2 and (setting == "2" or busy + 1.0 <= cores)
+    return cores >= 2 and (setting == "2" or busy <= cores - 0.5)  # 1.5 on 2 cores: the kernel, and half a core
 
 
 def _notebook_png() -> Callable[[Any], Any] | None:
