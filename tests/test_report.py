@@ -31,7 +31,8 @@ from rcmkit.present import tiles
 from rcmkit.present import format as fmt
 from rcmkit.report.export import external_references, find_chromium, notebook_to_html
 from rcmkit.report.record import write_metrics
-from rcmkit.report.run import _runs_this_python, default_notebook, publish_dir
+from rcmkit.report.kernel import _runs_this_python
+from rcmkit.report.run import default_notebook, publish_dir
 from rcmkit.core import store
 from rcmkit.core.store import load_tables
 from small_practice import tables as small_tables

@@ -20,14 +20,46 @@ lists, the denial cohort and the other measures' definitions, shaped from the me
 the portfolio page in :mod:`rcmkit.report.portfolio`, run.json in :mod:`rcmkit.report.runlog`.
 """
 
-from rcmkit.report.batch import MonthlyRun, PracticeOutcome, run_monthly
-from rcmkit.report.deck import write_deck
-from rcmkit.report.model import MonthlyReport, build_report
-from rcmkit.present.narrative import ExecutiveSummary, executive_summary
-from rcmkit.report.notebook import setup_notebook
-from rcmkit.report.params import ParamError, ReportParams, load_params
-from rcmkit.report.record import metrics_document, write_metrics
-from rcmkit.report.run import NotebookFailed, ReportError, ReportResult, resolve_kernel, run_report
+# Each name is imported from its module on first use (PEP 562): ``rcmkit report`` and ``rcmkit run-monthly`` need
+# the parameter checks and the runner, not the report model, charts and tiles (matplotlib, the metrics: about 1 s of
+# imports); the notebook's kernel imports those itself.
+_WHERE = {
+    "MonthlyRun": "rcmkit.report.batch",
+    "PracticeOutcome": "rcmkit.report.batch",
+    "run_monthly": "rcmkit.report.batch",
+    "write_deck": "rcmkit.report.deck",
+    "MonthlyReport": "rcmkit.report.model",
+    "build_report": "rcmkit.report.model",
+    "ExecutiveSummary": "rcmkit.present.narrative",
+    "executive_summary": "rcmkit.present.narrative",
+    "setup_notebook": "rcmkit.report.notebook",
+    "ParamError": "rcmkit.report.params",
+    "ReportParams": "rcmkit.report.params",
+    "load_params": "rcmkit.report.params",
+    "metrics_document": "rcmkit.report.record",
+    "write_metrics": "rcmkit.report.record",
+    "NotebookFailed": "rcmkit.report.run",
+    "ReportError": "rcmkit.report.run",
+    "ReportResult": "rcmkit.report.run",
+    "resolve_kernel": "rcmkit.report.run",
+    "run_report": "rcmkit.report.run",
+}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rcmkit.report' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = (
     "ParamError",

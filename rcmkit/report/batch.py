@@ -99,16 +99,40 @@ def _warm_kernel(kernel: str | None):
     return _WARM[name]
 
 
+def _printer():
+    """The worker process's printer (one browser for all its PDFs), closed when the worker exits."""
+    if "printer" not in _WARM:
+        import atexit
+
+        from rcmkit.report.export import Printer
+
+        _WARM["printer"] = Printer()
+        atexit.register(_WARM["printer"].close)
+    return _WARM["printer"]
+
+
 def run_one(
     params_file: str, *, month: str | None = None, output_root: str | None = None, notebook: str | None = None,
     kernel: str | None = None, force: bool = False, pdf: bool = True, slides: bool = True, cwd: str | None = None,
-    warm: bool = False,
+    warm: bool = False, spare_core: bool = True,
 ) -> PracticeOutcome:
     """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome.
-    ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) instead of a new one."""
+    ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) and print on its kept
+    browser (:class:`rcmkit.report.export.Printer`) instead of new ones. ``spare_core`` false: the jobs fill the
+    cores, so the kernel draws its charts itself (:mod:`rcmkit.report.prerender`; a second drawing process would
+    only compete with the other jobs)."""
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
+    if not spare_core:
+        from rcmkit.report.prerender import ENV
+
+        os.environ[ENV] = "0"  # this worker's kernels (started from here) inherit it
+    if warm:  # the worker's first practice: the kernel boots and imports while the parameters are checked
+        try:
+            _warm_kernel(kernel).start()
+        except Exception:  # noqa: BLE001 - run_report starts it again and says what failed
+            pass
     from rcmkit.report.params import ParamError, load_params
     from rcmkit.report.run import NotebookFailed, ReportError, default_notebook, run_report
     from rcmkit.report.runlog import file_sha256, fingerprint, input_hashes, read_run
@@ -139,7 +163,8 @@ def run_one(
                     return PracticeOutcome(params_file, "skipped", html=str(html), seconds=time.monotonic() - t0,
                                            notes=("unchanged since the last run",), **where)
         result = run_report(params, notebook=nb, kernel=kernel, progress=False, pdf=pdf, slides=slides,
-                            log=lambda msg: None, kernel_manager=_warm_kernel(kernel) if warm else None)
+                            log=lambda msg: None, kernel_manager=_warm_kernel(kernel) if warm else None,
+                            printer=_printer() if warm and pdf else None)
     except (NotebookFailed, ReportError) as exc:
         return failed(str(exc), **where)
     except Exception as exc:  # noqa: BLE001 - one practice's surprise must not stop the others
@@ -180,6 +205,8 @@ def run_monthly(
     kw = dict(month=month, output_root=None if output_root is None else os.fspath(output_root),
               notebook=None if notebook is None else os.fspath(Path(notebook).resolve()), kernel=kernel, force=force,
               pdf=pdf, slides=slides, cwd=os.getcwd(), warm=warm)
+    workers = max(1, min(jobs, len(files)))
+    kw["spare_core"] = (os.cpu_count() or 1) > workers
     outcomes: dict[int, PracticeOutcome] = {}
     from tqdm.auto import tqdm
 
@@ -187,7 +214,7 @@ def run_monthly(
                dynamic_ncols=True)
     try:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker: no inherited threads or locks
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(files))), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(run_one, str(f), **kw): i for i, f in enumerate(files)}
             for fut in as_completed(futures):
                 i = futures[fut]

@@ -123,11 +123,21 @@ _JS = """
 
 
 # --------------------------------------------------------------------------------------------- pieces
-def _figure_uri(fig: Any, dpi: int = 130) -> str:
-    """A matplotlib Figure as a PNG data URI (no timestamp or software tag: the same figure, the same bytes)."""
+def figure_png(fig: Any, dpi: int = 130) -> bytes:
+    """A matplotlib Figure as the deck's PNG bytes (no timestamp or software tag: the same figure, the same bytes)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def _figure_uri(fig: Any) -> str:
+    """A chart as a PNG data URI: the picture :mod:`rcmkit.report.prerender` drew for it, or drawn now."""
+    from rcmkit.report.prerender import picture
+
+    data = picture(fig, "deck")
+    if data is None:
+        data = figure_png(fig)
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _finite(v: Any) -> bool:

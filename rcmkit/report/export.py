@@ -27,7 +27,7 @@ import nbformat
 from rcmkit.errors import RcmkitError
 
 __all__ = ["notebook_to_html", "external_references", "html_to_pdf", "print_html",
-           "find_chromium", "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT", "LONG_TABLE_ROWS",
+           "find_chromium", "Printer", "PdfError", "ChromiumNotFound", "CHROMIUM_FLAGS", "PDF_TIMEOUT", "LONG_TABLE_ROWS",
            "TOP_ROWS"]
 
 #: Flags for a headless Chromium that touches no network service and no profile of the user's.
@@ -139,6 +139,26 @@ def notebook_to_html(nb: nbformat.NotebookNode | str | os.PathLike, *, title: st
     # The theme CSS is ~300 kB of which a good part is comments (with links to design docs): drop them.
     html = _STYLE_RE.sub(lambda m: m.group(1) + _CSS_COMMENT_RE.sub("", m.group(2)) + m.group(3), html)
     return html, n_stderr
+
+
+_WARM_HTML: list[bool] = []  # set once this process has rendered a notebook (warm_up_html)
+
+
+def warm_up_html() -> None:
+    """Render a one-cell notebook to HTML, once per process, and forget it: the first :func:`notebook_to_html`
+    pays for importing nbconvert and compiling its templates and Markdown parser (about 1 s); ``run_report`` calls
+    this on a thread while the kernel runs the notebook, so the report's own export does not. Never raises."""
+    if _WARM_HTML:
+        return
+    _WARM_HTML.append(True)
+    try:
+        from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+        cell = new_code_cell("x", execution_count=1, outputs=[new_output(
+            "display_data", data={"text/html": "<p>x</p>", "image/png": "iVBORw0KGgo=", "text/plain": "x"})])
+        notebook_to_html(new_notebook(cells=[new_markdown_cell("## x\n*x* **x** [x](#x)"), cell]), title="x")
+    except Exception:  # noqa: BLE001 - only a head start; the real export reports its own errors
+        pass
 
 
 def external_references(html: str) -> list[str]:
@@ -270,13 +290,15 @@ def find_chromium() -> str | None:
 def html_to_pdf(
     html_path: str | os.PathLike, pdf_path: str | os.PathLike, *, chromium: str | None = None,
     timeout: float = PDF_TIMEOUT, header: str | None = None, footer: str | None = None, engine: str = "auto",
+    printer: "Printer | None" = None,
 ) -> Path:
     """Print the print version (:func:`print_html`) of ``html_path`` to ``pdf_path`` on US Letter pages.
 
     ``header``/``footer``: text on every page's top/bottom left (e.g. the practice and the month); the bottom
     right says "Page X of Y". ``engine``: ``"playwright"`` (header and footer templates; the system's Chromium
     driven by Playwright), ``"cli"`` (``chromium --headless --print-to-pdf`` with CSS page-margin boxes), or
-    ``"auto"``: Playwright when it is installed and prints, else the command line. Raises
+    ``"auto"``: Playwright when it is installed and prints, else the command line. ``printer``: a
+    :class:`Printer` (one browser kept for many PDFs) to print with instead of a new browser. Raises
     :class:`ChromiumNotFound` when there is no Chromium, :class:`PdfError` when printing fails.
     """
     if engine not in ("auto", "playwright", "cli"):
@@ -294,8 +316,12 @@ def html_to_pdf(
             page = Path(profile) / "print.html"
             page.write_text(print_html(source, header=header, footer=footer), encoding="utf-8")
             try:
-                _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout,
-                                  name=html_path.name)
+                if printer is not None and printer.chromium == exe:
+                    printer.print_pdf(page, tmp_pdf, header=header, footer=footer, timeout=timeout,
+                                      name=html_path.name)
+                else:
+                    _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout,
+                                      name=html_path.name)
                 printed = True
             except _PrintTimeout:
                 tmp_pdf.unlink(missing_ok=True)
@@ -361,8 +387,26 @@ def _run_printer(cmd: list[str], pdf: Path, *, timeout: float, name: str, what: 
     return proc.returncode, (lines[-1] if lines else "")
 
 
+def _print_page(browser, page: str, pdf: str, header: str | None, footer: str | None, ms: float) -> None:
+    """Print ``page`` to ``pdf`` in a new browser context of ``browser`` (closed afterwards: nothing of one report
+    stays for the next); any request to a host other than the file is refused."""
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                  else route.abort())
+        tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)
+        tab.emulate_media(media="print")
+        pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+        tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN,
+                display_header_footer=True, header_template=_template(header or "", ""),
+                footer_template=_template(footer or "", "Page " + pages))
+    finally:
+        context.close()
+
+
 def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer: str | None, timeout: float) -> None:
-    """The child's work (:func:`_print_playwright`): any request to a host other than the file is refused."""
+    """The child's work (:func:`_print_playwright`): one browser for one page."""
     from playwright.sync_api import sync_playwright
 
     from rcmkit.report.browser import LAUNCH_ARGS
@@ -371,17 +415,172 @@ def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=LAUNCH_ARGS, timeout=ms)
         try:
-            tab = browser.new_page()
-            tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                      else route.abort())
-            tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)
-            tab.emulate_media(media="print")
-            pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
-            tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN,
-                    display_header_footer=True, header_template=_template(header or "", ""),
-                    footer_template=_template(footer or "", "Page " + pages))
+            _print_page(browser, page, pdf, header, footer, ms)
         finally:
             browser.close()
+
+
+def _serve(exe: str) -> None:
+    """The :class:`Printer`'s child process: launch the browser at once, then print each job read from stdin (one
+    JSON object a line) and answer each on stdout (``{"ok": true}`` or ``{"error": "..."}``); a browser that
+    crashed is launched again for the next job. Ends when stdin closes."""
+    import json
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    from rcmkit.report.browser import LAUNCH_ARGS
+
+    with sync_playwright() as p:
+        browser = None
+
+        def launch():
+            return p.chromium.launch(executable_path=exe, args=LAUNCH_ARGS, timeout=max(1000.0, PDF_TIMEOUT * 1000))
+
+        try:
+            browser = launch()
+        except Exception:  # noqa: BLE001 - said again, with the reason, when the first job asks for it
+            browser = None
+        try:
+            for line in sys.stdin:
+                try:
+                    job = json.loads(line)
+                    if browser is None or not browser.is_connected():
+                        browser = launch()
+                    _print_page(browser, job["page"], job["pdf"], job["header"], job["footer"],
+                                max(1000.0, job["timeout"] * 1000))
+                    reply = {"ok": True}
+                except Exception as exc:  # noqa: BLE001 - one line for the parent
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    reply = {"error": f"{type(exc).__name__}: {first}"}
+                sys.stdout.write(json.dumps(reply) + "\n")
+                sys.stdout.flush()
+        finally:
+            if browser is not None:
+                try:
+                    browser.close()
+                except Exception:  # noqa: BLE001 - a crashed browser
+                    pass
+
+
+class Printer:
+    """One browser kept for many PDFs (``rcmkit run-monthly``'s workers, or started while a report's notebook
+    runs): a child process in a session of its own (:func:`_serve`) that launches the system's Chromium through
+    Playwright once and prints each page it is sent in a new browser context. Launching Python, Playwright and
+    Chromium for every PDF cost about 2 to 3 s of each report.
+
+    The same guarantees as one browser per PDF: a job that takes longer than its timeout kills the whole process
+    group (browser and helpers) and raises the timeout error, and the next job starts a new one; a printer that
+    died (a crashed browser, a killed process) is replaced, and the job that found it dead is tried once more on
+    the new one. :meth:`close` (also on ``with``) ends it and its browser."""
+
+    def __init__(self, chromium: str | None = None) -> None:
+        self.chromium = chromium or find_chromium()
+        self.proc: subprocess.Popen | None = None
+        self._stderr = None
+        self.jobs = 0  # PDFs printed by the current process (a replaced printer starts again at 0)
+
+    def __enter__(self) -> "Printer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> "Printer":
+        """Start the child and its browser now (they launch while the caller does other work); returns at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        self._stop()
+        if not self.chromium:
+            raise ChromiumNotFound()
+        import json
+        import sys
+
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rcmkit.report.export", "--serve", json.dumps({"exe": self.chromium})],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, start_new_session=True)
+        except OSError as exc:
+            self._stop()
+            raise PdfError(f"cannot start the printer: {exc.strerror or exc}") from None
+        self.jobs = 0
+        return self
+
+    def print_pdf(self, page: str | os.PathLike, pdf: str | os.PathLike, *, header: str | None = None,
+                  footer: str | None = None, timeout: float = PDF_TIMEOUT, name: str | None = None) -> None:
+        """Print the HTML file ``page`` to ``pdf``; raises :class:`PdfError` (the timeout error after
+        ``timeout`` seconds, when the printer was killed)."""
+        name = name or Path(page).name
+        for attempt in (1, 2):
+            fresh = self.proc is None or self.proc.poll() is not None
+            self.start()
+            try:
+                self._job(Path(page), Path(pdf), header, footer, timeout, name)
+                self.jobs += 1
+                return
+            except _PrinterDied as exc:
+                self._stop()
+                if fresh or attempt == 2:  # a new printer that died is not worth a third start
+                    raise PdfError(f"the printer stopped while printing {name}: {exc}") from None
+
+    def _job(self, page: Path, pdf: Path, header: str | None, footer: str | None, timeout: float, name: str) -> None:
+        import json
+        import selectors
+        import time
+
+        job = {"page": str(page), "pdf": str(pdf), "header": header, "footer": footer, "timeout": timeout}
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise _PrinterDied(self._last_error() or "it had exited") from None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                if time.monotonic() >= deadline:
+                    self._stop()
+                    pdf.unlink(missing_ok=True)
+                    raise _PrintTimeout(f"chromium did not finish printing {name} within {timeout:.0f} s")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise _PrinterDied(self._last_error() or f"exit {self.proc.wait()}")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise PdfError(f"playwright could not print {name}: {reply.get('error', 'unknown error')}")
+
+    def _last_error(self) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0)
+            lines = [ln.strip() for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            return ""
+        return lines[-1] if lines else ""
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            _kill_group(self.proc)
+            self.proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def close(self) -> None:
+        """End the printer: close its input (the browser closes), then kill what is left of its process group."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._stop()
+
+
+class _PrinterDied(PdfError):
+    """The printer process ended (or its pipe broke) before answering a job."""
 
 
 def _print_cli(exe: str, page_path: Path, pdf: Path, *, profile: Path, timeout: float) -> None:
@@ -414,6 +613,9 @@ if __name__ == "__main__":  # the Playwright printer's child process (_print_pla
     import json as _json
     import sys as _sys
 
+    if _sys.argv[1] == "--serve":  # a Printer's child: many jobs on one browser
+        _serve(_json.loads(_sys.argv[2])["exe"])
+        raise SystemExit(0)
     try:
         _job = _json.loads(_sys.argv[1])
         _playwright_print(_job["exe"], _job["page"], _job["pdf"], _job["header"], _job["footer"], _job["timeout"])

@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
@@ -34,11 +35,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rcmkit.core import store
+from rcmkit.report.kernel import KERNEL_NAME, PRELOAD, WarmKernel, resolve_kernel  # noqa: F401 - re-exported
 from rcmkit.report.params import ReportParams
 from rcmkit.report.record import METRICS_FILE, read_metrics
 from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, store_versions, utc_now, write_run
 from rcmkit.errors import RcmkitError
-from rcmkit.report.deck import DECK_FILE
 
 __all__ = [
     "ReportError",
@@ -58,11 +59,10 @@ __all__ = [
     "external_resources",
 ]
 
-KERNEL_NAME = "rcmkit"
 NOTEBOOK_FILE = "monthly_report.ipynb"
 HTML_FILE = "monthly_report.html"
 PDF_FILE = "monthly_report.pdf"
-SLIDES_FILE = DECK_FILE  # written by the notebook (rcmkit.report.deck.write_deck)
+SLIDES_FILE = "monthly_report.slides.html"  # written by the notebook (rcmkit.report.deck.write_deck: DECK_FILE)
 
 Log = Callable[[str], None]
 
@@ -120,53 +120,6 @@ def default_notebook() -> Path:
     if candidate.is_file():
         return candidate
     raise ReportError(f"cannot find {candidate}; pass --notebook PATH")
-
-
-def _runs_this_python(argv: list[str]) -> bool:
-    if not argv:
-        return False
-    exe = argv[0]
-    major, minor = sys.version_info[:2]
-    if exe in {"python", f"python{major}", f"python{major}.{minor}"}:
-        return True  # jupyter_client launches these names with sys.executable
-    # Compare the paths without resolving symlinks: every venv's python links to the same base interpreter.
-    return os.path.dirname(os.path.abspath(exe)) == os.path.dirname(os.path.abspath(sys.executable))
-
-
-def resolve_kernel(preferred: str = KERNEL_NAME, *, log: Log = _stderr) -> str:
-    """The kernel to run the report with: ``preferred`` when it runs this Python.
-
-    When it is not registered, register it for this environment (as ``make install`` does with
-    ``python -m ipykernel install --sys-prefix --name rcmkit``); when that is impossible, or the registered spec runs
-    another interpreter, fall back to this Python's native ``python3`` kernel and say so.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    ksm = KernelSpecManager()
-    try:
-        spec = ksm.get_kernel_spec(preferred)
-    except NoSuchKernel:
-        spec = None
-    if spec is not None:
-        if _runs_this_python(spec.argv):
-            return preferred
-        log(f"note: Jupyter kernel {preferred!r} ({spec.resource_dir}) runs {spec.argv[0]}, not this Python "
-            f"({sys.executable}); using this Python's 'python3' kernel instead")
-        return "python3"
-    try:
-        from ipykernel.kernelspec import install
-
-        install(kernel_name=preferred, display_name="Python (rcmkit)", prefix=sys.prefix)
-        spec = KernelSpecManager().get_kernel_spec(preferred)
-        if _runs_this_python(spec.argv):
-            log(f"note: registered the Jupyter kernel {preferred!r} for {sys.executable} (in {sys.prefix})")
-            return preferred
-    except Exception as exc:  # read-only prefix, shadowed spec, ...
-        log(f"note: Jupyter kernel {preferred!r} is not registered and could not be ({exc}); "
-            "using this Python's 'python3' kernel")
-        return "python3"
-    log(f"note: Jupyter kernel {preferred!r} resolves to another interpreter; using this Python's 'python3' kernel")
-    return "python3"
 
 
 # --------------------------------------------------------------------------------------------- publishing
@@ -279,43 +232,6 @@ def _papermill_engine() -> str:
 _ENGINE_REGISTERED: list[str] = []  # the engine's name once registered with papermill (once per process)
 
 
-class WarmKernel:
-    """One Jupyter kernel kept for many reports (``rcmkit run-monthly``'s workers): started on first use, its
-    user namespace reset (``%reset -f``) and its working folder set before each notebook, started again when it
-    died or a notebook timed out. Nothing of a practice stays in the namespace for the next one."""
-
-    def __init__(self, kernel_name: str) -> None:
-        self.kernel_name = kernel_name
-        self.manager: Any = None
-
-    def prepare(self, cwd: Path) -> None:
-        from jupyter_client.manager import KernelManager
-
-        if self.manager is None or not self.manager.is_alive():
-            self.discard()
-            self.manager = KernelManager(kernel_name=self.kernel_name)
-            self.manager.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        client = self.manager.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=120)
-            reply = client.execute_interactive(
-                "get_ipython().run_line_magic('reset', '-f')\nimport gc as _gc, os as _os\n"
-                f"_os.chdir({str(cwd)!r})\n_gc.collect()\ndel _gc, _os", timeout=120, store_history=False)
-            if reply["content"].get("status") != "ok":
-                raise ReportError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
-        finally:
-            client.stop_channels()
-
-    def discard(self) -> None:
-        if self.manager is not None:
-            try:
-                self.manager.shutdown_kernel(now=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-            self.manager = None
-
-
 def run_report(
     params: ReportParams,
     *,
@@ -327,6 +243,7 @@ def run_report(
     slides: bool = True,
     log: Log = _stderr,
     kernel_manager: Any = None,
+    printer: Any = None,
 ) -> ReportResult:
     """Execute the report notebook for validated ``params`` and publish ``<output_root>/<practice>/<month>/``.
 
@@ -338,12 +255,17 @@ def run_report(
     kernel (:class:`WarmKernel`: ``rcmkit run-monthly`` keeps one per worker, so the kernel start and rcmkit's
     imports are paid once per worker, not once per practice). Its namespace is reset and its working folder set
     before the notebook runs; the executed notebook is the same.
+
+    ``printer``: a :class:`rcmkit.report.export.Printer` to print the PDF with (``rcmkit run-monthly`` keeps one
+    browser per worker); without one, a printer of this report's own is started with the notebook, so the browser
+    launches while the kernel works, and is closed at the end.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from rcmkit.report.export import ChromiumNotFound, PdfError, html_to_pdf, notebook_to_html
+    from rcmkit.report.export import (ChromiumNotFound, PdfError, Printer, find_chromium, html_to_pdf,
+                                      notebook_to_html, warm_up_html)
 
     t0 = time.monotonic()
     started_at = utc_now()
@@ -370,6 +292,7 @@ def run_report(
     except store.StoreError as exc:  # RCMKIT_FILE_MODE is not a usable mode
         raise ReportError(str(exc)) from None
     out_nb = staging / NOTEBOOK_FILE
+    own_printer = None
     notes: list[str] = []
     timings: dict[str, float] = {}
 
@@ -390,8 +313,18 @@ def run_report(
         if kernel_manager is not None:
             kernel_manager.prepare(staging)
             warm = {"km": kernel_manager.manager}
+        # While the kernel runs the notebook this process only waits: load and compile the HTML exporter meanwhile
+        # (nbconvert, its templates and Markdown parser: about 1 s of the first export, 0.3 s of the next ones).
+        warming = threading.Thread(target=warm_up_html, name="rcmkit-warm-html", daemon=True)
+        warming.start()
+        if pdf and printer is None and find_chromium() and _has_playwright():
+            own_printer = printer = Printer()
+            try:
+                printer.start()  # the browser launches while the kernel works
+            except PdfError:
+                own_printer = printer = None
         try:
-            papermill.execute_notebook(
+            executed = papermill.execute_notebook(
                 str(nb_in),
                 str(out_nb),
                 # output_dir "." is the staging folder (the kernel's cwd): no random path in the executed notebook
@@ -433,7 +366,11 @@ def run_report(
             raise ReportError(f"{METRICS_FILE} is for {doc.get('practice')!r} {doc.get('month')!r}, expected "
                               f"{params.practice!r} {params.month!r}")
 
-        nb = _without_timestamps(nbformat.read(out_nb, as_version=4), final / NOTEBOOK_FILE)
+        warming.join()
+        # papermill returns the notebook it wrote to out_nb: no second read (and validation) of a file of a few MB
+        if executed is None:  # an engine that returns nothing: read what it wrote
+            executed = nbformat.read(out_nb, as_version=4)
+        nb = _without_timestamps(executed, final / NOTEBOOK_FILE)
         _named(_write_notebook, out_nb)(nb, out_nb)
         log("exporting HTML")
         step = time.monotonic()
@@ -472,7 +409,7 @@ def run_report(
 
                 who = f"{params.practice_name or params.practice} \u00b7 {month_label(params.month)}"
                 html_to_pdf(staging / HTML_FILE, staging / PDF_FILE,
-                            header=params.title or "Monthly revenue cycle report", footer=who)
+                            header=params.title or "Monthly revenue cycle report", footer=who, printer=printer)
                 outputs["pdf"] = PDF_FILE
             except ChromiumNotFound:
                 notes.append("PDF skipped: chromium not found")
@@ -497,6 +434,8 @@ def run_report(
                           + ("" if not final.exists() else f" (the previous report in {final} is unchanged)")) \
             from None
     finally:
+        if own_printer is not None:
+            own_printer.close()
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return ReportResult(
@@ -511,6 +450,12 @@ def run_report(
         run=final / RUN_FILE,
         notes=tuple(notes),
     )
+
+
+def _has_playwright() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("playwright") is not None
 
 
 class _ResourceFinder(HTMLParser):
