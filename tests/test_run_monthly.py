@@ -404,3 +404,14 @@ def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
     finally:
         papermill.engines.write_ipynb = real_write
         warm.discard()
+
+
+def test_each_worker_gets_its_share_of_the_cores_for_queries(tmp_path, monkeypatch):
+    """run-monthly's workers split the cores for their kernels' Polars queries (2 workers on 2 cores: 1 each, 8 on
+    2: still 1, 1 on 8: 8, 3 on 8: 2), and a worker sets it in the environment its kernels inherit."""
+    from rcmkit.report.batch import query_threads, run_one
+
+    assert [query_threads(w, cores) for w, cores in ((2, 2), (8, 2), (1, 8), (3, 8), (0, 4))] == [1, 1, 8, 2, 4]
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    outcome = run_one(str(tmp_path / "missing.yaml"), threads=3)  # fails on the file, after the setting
+    assert outcome.status == "failed" and os.environ["POLARS_MAX_THREADS"] == "3"

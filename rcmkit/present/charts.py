@@ -7,7 +7,6 @@ with a title, axis labels and $ / % tick formatters. Payers keep one colour in e
 
 from __future__ import annotations
 
-import functools
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -52,22 +51,6 @@ FIGSIZE = (10.0, 3.8)
 
 _INK = "#333333"
 _GRID = "#e6e6e6"
-
-
-#: When true, each chart function's Figure remembers its call (``fig._rcmkit_call``: name, args, kwargs), so a
-#: picture drawn by another process for the same call can be shown instead (:mod:`rcmkit.report.prerender`).
-RECORD_CALLS = [False]
-
-
-def _recorded(fn):
-    @functools.wraps(fn)
-    def chart(*args, **kwargs):
-        fig = fn(*args, **kwargs)
-        if RECORD_CALLS[0]:
-            fig._rcmkit_call = (fn.__name__, args, kwargs)
-        return fig
-
-    return chart
 
 
 # --------------------------------------------------------------------------------------------- colours
@@ -225,7 +208,6 @@ def target_lines(ax, status: pd.DataFrame | None, key: str, unit: str) -> tuple[
 
 
 # --------------------------------------------------------------------------------------------- trends
-@_recorded
 def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: str | None = None,
                     status: pd.DataFrame | None = None) -> Figure:
     """Lines of several KPIs that share a unit ("days", "pct", "usd") over the trend's months.
@@ -296,7 +278,6 @@ def _unit_axis(ax, unit: str, top: float) -> None:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
 
 
-@_recorded
 def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None, *, status: pd.DataFrame | None = None
                      ) -> Figure:
     """A/R total at each month end (bars) beside the share of it older than N days (line). ``aged_key`` is the
@@ -330,7 +311,6 @@ def ar_balance_trend(trend: pd.DataFrame, aged_key: str | None = None, *, status
     return fig
 
 
-@_recorded
 def claim_quality_trend(trend: pd.DataFrame, *, status: pd.DataFrame | None = None) -> Figure:
     """Clean-claim rate and initial denial rates (by count and by dollars), month by month. ``status``: the
     clean-claim and (claim-count) denial-rate targets are drawn (:func:`target_lines`)."""
@@ -368,7 +348,6 @@ def claim_quality_trend(trend: pd.DataFrame, *, status: pd.DataFrame | None = No
     return fig
 
 
-@_recorded
 def charges_payments_trend(trend: pd.DataFrame) -> Figure:
     """Gross charges and payments received, month by month (paired bars)."""
     fig, (ax,) = _new()
@@ -389,7 +368,6 @@ def charges_payments_trend(trend: pd.DataFrame) -> Figure:
 
 
 # --------------------------------------------------------------------------------------------- aging
-@_recorded
 def aging_by_payer(aging: pd.DataFrame, colors: Mapping[str, str], *, month: str | None = None) -> Figure:
     """Open A/R by aging bucket, each bar stacked by payer (payer colours as everywhere in the report)."""
     fig, (ax,) = _new(figsize=(10.0, 4.2))
@@ -446,7 +424,6 @@ def denial_label(row: Mapping) -> str:
     return f"{code} {cat}".strip()
 
 
-@_recorded
 def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> Figure:
     """Top denial reasons: denied charge dollars (bars) with the number of claims at the end of each bar."""
     n = len(reasons) if reasons is not None else 0
@@ -475,7 +452,6 @@ def denial_reasons_chart(reasons: pd.DataFrame, *, month: str | None = None) -> 
     return fig
 
 
-@_recorded
 def denials_by_category(reasons: pd.DataFrame, open_denials: pd.DataFrame | None = None, *,
                         month: str | None = None) -> Figure:
     """Denied charge dollars by category: the month's initial denials (``denial_reasons(..., top=None)``) beside
@@ -515,7 +491,6 @@ def denials_by_category(reasons: pd.DataFrame, open_denials: pd.DataFrame | None
     return fig
 
 
-@_recorded
 def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *, aged_over_days: int = 120,
                           status: pd.DataFrame | None = None) -> Figure:
     """Three views of the payer scorecard, one bar per insurer in its report colour and in the scorecard's row
@@ -567,7 +542,6 @@ def payer_scorecard_chart(scorecard: pd.DataFrame, colors: Mapping[str, str], *,
 
 
 # --------------------------------------------------------------------------------------------- reimbursement
-@_recorded
 def paid_per_unit_by_payer(reimb: pd.DataFrame, colors: Mapping[str, str], *, top: int = 6) -> Figure:
     """Paid per unit for the most-billed procedure codes, one bar per payer (payer colours), so a payer that pays
     less for the same code stands out."""
@@ -608,7 +582,6 @@ _CLASS_LABELS = {"medicare": "Medicare", "medicaid": "Medicaid", "commercial": "
 _INSURANCE_COLOR = "#0072B2"
 
 
-@_recorded
 def collections_chart(by_class: pd.DataFrame, adjustments: pd.DataFrame | None = None, *, month: str | None = None,
                       months: int | None = None) -> Figure:
     """Two panels: the month's payments by payer class (``payments_by_payer_class``; patients in the report's
@@ -667,7 +640,6 @@ def collections_chart(by_class: pd.DataFrame, adjustments: pd.DataFrame | None =
 
 
 # --------------------------------------------------------------------------------------------- denied codes
-@_recorded
 def denied_codes_chart(rates: pd.DataFrame, *, month: str | None = None, top: int = 10) -> Figure:
     """The ``top`` procedure codes by denied charge dollars (``denial_rates_by(by="procedure_code")``), each bar
     labelled with its denied claims and the code's denial rate."""
@@ -704,7 +676,6 @@ _CLASS_COLORS = {"medicare": "#0072B2", "medicaid": "#009E73", "commercial": "#E
 _CLASS_ORDER = ["medicare", "medicaid", "commercial", "other", "self_pay", "patient"]
 
 
-@_recorded
 def payer_mix_trend(payer_mix: pd.DataFrame, months: Sequence[str] | None = None) -> Figure:
     """The share of each month's payments by payer class, stacked to 100% (``payer_mix``: month, payer_class,
     payments_cents, as :func:`rcmkit.metrics.payments_by_payer_class` per month). A shift between classes moves
@@ -743,7 +714,6 @@ def payer_mix_trend(payer_mix: pd.DataFrame, months: Sequence[str] | None = None
 
 
 # --------------------------------------------------------------------------------------------- cash forecast
-@_recorded
 def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, *, level: float = 0.8) -> Figure:
     """The cash forecast (issue #18, :func:`rcmkit.forecast.report.month_forecast`): expected cash by week from
     today's open balances, with the likely range as a band; and, when ``check`` has rows, last month's forecast

@@ -111,23 +111,26 @@ def _printer():
     return _WARM["printer"]
 
 
+def query_threads(workers: int, cores: int | None = None) -> int:
+    """Threads for each worker's Polars queries (the metrics over pandas tables, :func:`rcmkit.core.engine.lazy`):
+    the cores shared among the workers, one at least; a thread per core in every worker would only contend."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
 def run_one(
     params_file: str, *, month: str | None = None, output_root: str | None = None, notebook: str | None = None,
     kernel: str | None = None, force: bool = False, pdf: bool = True, slides: bool = True, cwd: str | None = None,
-    warm: bool = False, spare_core: bool = True,
+    warm: bool = False, threads: int | None = None,
 ) -> PracticeOutcome:
     """Run one practice's report (in a worker process). Never raises: every failure becomes an outcome.
     ``warm``: run on the worker's kept kernel (:class:`rcmkit.report.run.WarmKernel`) and print on its kept
-    browser (:class:`rcmkit.report.export.Printer`) instead of new ones. ``spare_core`` false: the jobs fill the
-    cores, so the kernel draws its charts itself (:mod:`rcmkit.report.prerender`; a second drawing process would
-    only compete with the other jobs)."""
+    browser (:class:`rcmkit.report.export.Printer`) instead of new ones. ``threads``: the Polars threads of this
+    worker's kernels (:func:`query_threads`; they inherit the worker's environment)."""
     t0 = time.monotonic()
     if cwd:
         os.chdir(cwd)
-    if not spare_core:
-        from rcmkit.report.prerender import ENV
-
-        os.environ[ENV] = "0"  # this worker's kernels (started from here) inherit it
+    if threads:
+        os.environ["POLARS_MAX_THREADS"] = str(threads)
     if warm:  # the worker's first practice: the kernel boots and imports while the parameters are checked
         try:
             _warm_kernel(kernel).start()
@@ -206,7 +209,7 @@ def run_monthly(
               notebook=None if notebook is None else os.fspath(Path(notebook).resolve()), kernel=kernel, force=force,
               pdf=pdf, slides=slides, cwd=os.getcwd(), warm=warm)
     workers = max(1, min(jobs, len(files)))
-    kw["spare_core"] = (os.cpu_count() or 1) > workers
+    kw["threads"] = query_threads(workers)
     outcomes: dict[int, PracticeOutcome] = {}
     from tqdm.auto import tqdm
 

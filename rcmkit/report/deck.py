@@ -131,13 +131,8 @@ def figure_png(fig: Any, dpi: int = 130) -> bytes:
 
 
 def _figure_uri(fig: Any) -> str:
-    """A chart as a PNG data URI: the picture :mod:`rcmkit.report.prerender` drew for it, or drawn now."""
-    from rcmkit.report.prerender import picture
-
-    data = picture(fig, "deck")
-    if data is None:
-        data = figure_png(fig)
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    """A chart as a PNG data URI."""
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig)).decode("ascii")
 
 
 def _finite(v: Any) -> bool:
