@@ -32,13 +32,20 @@ def _pdf_text(pdf) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def _gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie waiting for its parent)."""
-    try:
-        state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
+def _gone(pid: int, within: float = 5.0) -> bool:
+    """True when ``pid`` no longer runs (absent, or a zombie waiting for its parent) within ``within`` seconds: a
+    SIGKILL to a process group is delivered to each member asynchronously."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _group(pgid: int) -> list[int]:
