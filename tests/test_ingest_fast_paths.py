@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rcmkit.ingest.frames import isin
+from rcmkit.core.frames import isin
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm import decode
 

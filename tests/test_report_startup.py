@@ -47,6 +47,21 @@ def test_warming_the_html_exporter_does_not_change_the_html():
     assert after == before and "Payer mix" in after
 
 
+def _tiny_report(tmp_path, *cells: str):
+    """A 60-claim practice ``alpha`` and ``tiny.ipynb``: a parameters cell, then ``cells``; its parameters."""
+    write_demo(tmp_path / "data", "alpha", seed=3, n_claims=60)
+    write_ledger(tmp_path / "data", "alpha")
+    (tmp_path / "alpha.yaml").write_text("practice: alpha\ndata_root: data\noutput_root: out\n")
+    nb = new_notebook(metadata={"kernelspec": {"name": "rcmkit", "language": "python", "display_name": "rcmkit"}},
+                      cells=[
+        new_code_cell("practice = data_root = month = output_dir = title = practice_name = store_version = None\n"
+                      "metric_options = benchmark_overrides = {}\nslides = True", metadata={"tags": ["parameters"]}),
+        *[new_code_cell(c) for c in cells],
+    ])
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    return load_params(tmp_path / "alpha.yaml", cwd=tmp_path)
+
+
 @pytest.mark.notebook
 def test_a_started_kernel_gives_the_notebook_a_new_kernel_gives(tmp_path):
     """A kernel started ahead (WarmKernel.start: it imports the report's modules meanwhile) and then reused runs
@@ -55,20 +70,11 @@ def test_a_started_kernel_gives_the_notebook_a_new_kernel_gives(tmp_path):
     first)."""
     from rcmkit.report.run import WarmKernel, run_report
 
-    write_demo(tmp_path / "data", "alpha", seed=3, n_claims=60)
-    write_ledger(tmp_path / "data", "alpha")
-    (tmp_path / "alpha.yaml").write_text("practice: alpha\ndata_root: data\noutput_root: out\n")
-    nb = new_notebook(metadata={"kernelspec": {"name": "rcmkit", "language": "python", "display_name": "rcmkit"}},
-                      cells=[
-        new_code_cell("practice = data_root = month = output_dir = title = practice_name = store_version = None\n"
-                      "metric_options = benchmark_overrides = {}\nslides = True", metadata={"tags": ["parameters"]}),
-        new_code_cell("print(sorted(k for k in globals() if not k.startswith('_') and k not in "
-                      "('In', 'Out', 'get_ipython', 'exit', 'quit', 'open')))"),
-        new_code_cell("from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})\n"
-                      "21 * 2"),
-    ])
-    nbformat.write(nb, tmp_path / "tiny.ipynb")
-    params = load_params(tmp_path / "alpha.yaml", cwd=tmp_path)
+    params = _tiny_report(tmp_path,
+                          "print(sorted(k for k in globals() if not k.startswith('_') and k not in "
+                          "('In', 'Out', 'get_ipython', 'exit', 'quit', 'open')))",
+                          "from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})\n"
+                          "21 * 2")
 
     def run(**kw):
         result = run_report(params, notebook=tmp_path / "tiny.ipynb", progress=False, pdf=False, slides=False,
@@ -96,19 +102,11 @@ def test_a_kernel_whose_preload_fails_still_runs_the_report(tmp_path):
     """The preload only saves time: one that raises is ignored, and the notebook runs on that kernel."""
     from rcmkit.report.run import WarmKernel, run_report
 
-    write_demo(tmp_path / "data", "alpha", seed=3, n_claims=60)
-    write_ledger(tmp_path / "data", "alpha")
-    (tmp_path / "alpha.yaml").write_text("practice: alpha\ndata_root: data\noutput_root: out\n")
-    nb = new_notebook(metadata={"kernelspec": {"name": "rcmkit", "language": "python", "display_name": "rcmkit"}},
-                      cells=[
-        new_code_cell("practice = data_root = month = output_dir = title = practice_name = store_version = None\n"
-                      "metric_options = benchmark_overrides = {}\nslides = True", metadata={"tags": ["parameters"]}),
-        new_code_cell("from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})"),
-    ])
-    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    params = _tiny_report(tmp_path,
+                          "from rcmkit.report import write_metrics\nwrite_metrics(output_dir, practice, month, {})")
     warm = WarmKernel("rcmkit").start(preload="import no_such_module_anywhere")
     try:
-        result = run_report(load_params(tmp_path / "alpha.yaml", cwd=tmp_path), notebook=tmp_path / "tiny.ipynb",
+        result = run_report(params, notebook=tmp_path / "tiny.ipynb",
                             progress=False, pdf=False, slides=False, log=lambda m: None, kernel_manager=warm)
     finally:
         warm.discard()

@@ -28,7 +28,7 @@ from rcmkit.core import schema
 
 from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
-from rcmkit.ingest.frames import isin
+from rcmkit.core.frames import isin
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
 __all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "touched_claims", "CSV_SUFFIXES"]

@@ -13,13 +13,11 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import narwhals as nw
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from rcmkit.core.engine import collect, lazy
 from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
-__all__ = ["as_int", "isin", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
+__all__ = ["as_int", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
            "month_window", "last_full_month", "latest_event", "EVENT_DATES", "ledger_for", "parse_month", "ratio",
            "with_tables"]
 
@@ -319,15 +317,3 @@ def pandas_only(func):
 
     wrapper.pandas_only = True
     return wrapper
-
-
-def isin(series: pd.Series, values) -> pd.Series:
-    """``series.isin(values)``, fast on pandas' pyarrow-backed strings (where pandas builds the value set one
-    Python object at a time): the membership test runs in arrow. Missing values are never members."""
-    if not pd.api.types.is_string_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
-        return series.isin(values)
-    arr = pa.array(series.astype("str"), from_pandas=True)
-    value_set = pa.array([v for v in (values.tolist() if hasattr(values, "tolist") else list(values))
-                          if isinstance(v, str)], type=arr.type)
-    hit = pc.fill_null(pc.is_in(arr, value_set=value_set), False)
-    return pd.Series(hit.to_numpy(zero_copy_only=False), index=series.index, name=series.name)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.metrics._common import MetricOptions, isin, month_window, pandas_only
+from rcmkit.core.frames import isin
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only
 
 __all__ = ["contract_lines", "underpayments", "underpayment_summary", "underpayment_tolerance", "underpayment_totals",
            "TOLERANCE_PCT", "TOLERANCE_CENTS"]

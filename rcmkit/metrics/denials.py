@@ -17,7 +17,8 @@ import pandas as pd
 from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, isin, month_window, pandas_only, ratio
+from rcmkit.core.frames import isin
+from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio
 from rcmkit.metrics.ar import claim_first_submissions, first_rows
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.metrics._common import MetricOptions, isin, ledger_for, month_window, pandas_only
+from rcmkit.core.frames import isin
+from rcmkit.metrics._common import MetricOptions, ledger_for, month_window, pandas_only
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.collections import PAYMENT_KINDS
 from rcmkit.metrics.denials import first_adjudications, remit_flags

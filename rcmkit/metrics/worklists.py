@@ -17,7 +17,8 @@ from typing import Mapping
 import pandas as pd
 
 from rcmkit.core.ledger import sort_events
-from rcmkit.metrics._common import MetricOptions, Prepared, isin, month_window, pandas_only
+from rcmkit.core.frames import isin
+from rcmkit.metrics._common import MetricOptions, Prepared, month_window, pandas_only
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.denials import remit_flags
 from rcmkit.metrics.providers import label_providers

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rcmkit.core import schema
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.ingest.frames import isin
+from rcmkit.core.frames import isin
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
 from rcmkit.ingest.pm.layout import ColumnMap
