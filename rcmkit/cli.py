@@ -105,15 +105,16 @@ def report(params_file: str, month: str | None, output_root: str | None, noteboo
     """Run the monthly report for PARAMS.yaml and print the HTML path.
 
     Publishes <output_root>/<practice>/<YYYY-MM>/ with monthly_report.html, its PDF (when chromium is
-    installed) and slide deck, the executed notebook, metrics.json and run.json. The parameter file is validated
-    before any kernel starts (exit 2 on a bad file); the kernel then starts while the data is checked.
+    installed) and slide deck, the executed notebook, metrics.json and run.json. The parameter file and the
+    store's folders are validated before any kernel starts (exit 2); the kernel then starts while the data's months
+    are checked.
     """
     from rcmkit.report.kernel import WarmKernel, resolve_kernel
     from rcmkit.report.params import ParamError, load_params
 
-    try:  # the file itself first (no data read): a bad file is one line and exit 2, before a kernel starts
+    try:  # the file and the store's layout first (no table read): one line and exit 2, before a kernel starts
         load_params(params_file, month=month, output_root=output_root, store_version=as_of_version,
-                    check_data=False)
+                    check_data="layout")
     except ParamError as exc:
         _fail(str(exc), 2)
     if notebook is not None and not Path(notebook).is_file():

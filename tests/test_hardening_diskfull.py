@@ -18,6 +18,7 @@ import rcmkit.report
 from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.report import run as report_run
+from rcmkit.report.kernel import WarmKernel
 from rcmkit.report.params import ReportParams
 from rcmkit.report.record import write_metrics
 
@@ -189,6 +190,10 @@ def test_failed_notebook_kept_on_a_full_disk_leaves_no_failed_tmp(report_project
     assert _leftovers(params.output_root) == []
 
 
+def _no_kernel(self):
+    raise RuntimeError("no kernel in this test: papermill is faked")
+
+
 def test_report_cli_disk_full_is_one_error_line(report_project, monkeypatch, tmp_path):
     params, nb = report_project
     (tmp_path / "p.yaml").write_text("practice: small\ndata_root: data\nmonth: \"2026-03\"\n", encoding="utf-8")
@@ -196,8 +201,11 @@ def test_report_cli_disk_full_is_one_error_line(report_project, monkeypatch, tmp
     real = store.write_file
     monkeypatch.setattr(store, "write_file", lambda path, data: _enospc() if Path(path).name == report_run.HTML_FILE
                         else real(path, data))
+    # papermill is faked (no kernel runs the notebook), so the kernel the command starts early is not started
+    # either: it would boot and import for nothing. Without a PDF no browser starts (the HTML write fails first).
+    monkeypatch.setattr(WarmKernel, "start", _no_kernel)
     result = CliRunner().invoke(main, ["report", "p.yaml", "--notebook", str(nb), "--kernel", "python3",
-                                       "--no-progress"])
+                                       "--no-progress", "--no-pdf"])
     assert result.exit_code == 1, result.output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot write ") and report_run.HTML_FILE in last and "No space left" in last

@@ -11,6 +11,7 @@ import rcmkit.report
 from rcmkit.core import store
 from rcmkit.cli import main
 from rcmkit.report import ParamError, load_params
+from rcmkit.report.kernel import WarmKernel
 from small_practice import tables as small_tables
 
 # The small practice's ledger runs from 2025-11 to 2026-03 (its last full month).
@@ -28,12 +29,21 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def no_kernel(monkeypatch):
-    """Fail the test if the CLI gets as far as running the notebook."""
+    """Fail the test if the CLI gets as far as running the notebook; the kernels the command starts early are
+    recorded, not started (the list returned)."""
 
     def boom(*a, **k):
         raise AssertionError("run_report was called: validation did not stop the command")
 
+    started = []
+
+    def start(self):
+        started.append(self)
+        raise RuntimeError("not started in this test")  # the command then goes on without a warm kernel
+
     monkeypatch.setattr(rcmkit.report, "run_report", boom)
+    monkeypatch.setattr(WarmKernel, "start", start)
+    return started
 
 
 def invoke(project: Path, text: str | None, *extra: str, name: str = "p.yaml", monkeypatch=None):
@@ -84,11 +94,17 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,extra,fragments", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_invalid_parameters_exit_2_with_one_line(project, monkeypatch, no_kernel, text, extra, fragments):
+#: the cases found only by reading the tables' dates: the kernel may already be starting (it boots meanwhile)
+READ_TABLES = {"month-after-data", "month-before-data", "cli-month-not-in-data"}
+
+
+@pytest.mark.parametrize("case,text,extra,fragments", CASES, ids=[c[0] for c in CASES])
+def test_invalid_parameters_exit_2_with_one_line(project, monkeypatch, no_kernel, case, text, extra, fragments):
     monkeypatch.delenv("RCMKIT_ALLOW_OUTSIDE_ROOTS", raising=False)
     result = invoke(project, text, *extra, monkeypatch=monkeypatch)
     assert result.exit_code == 2, result.output
+    # a bad file or a missing folder, table or snapshot stops the command before any kernel starts
+    assert len(no_kernel) == (case in READ_TABLES)
     err = result.stderr
     assert err.endswith("\n") and err.count("\n") == 1, f"expected exactly one line, got {err!r}"
     assert err.startswith("error: ")
@@ -101,6 +117,7 @@ def test_missing_parameter_file(project, monkeypatch, no_kernel):
     result = invoke(project, None, name="absent.yaml", monkeypatch=monkeypatch)
     assert result.exit_code == 2
     assert result.stderr == "error: absent.yaml: no such parameter file\n"
+    assert no_kernel == []
 
 
 def test_valid_file_passes_and_resolves_defaults(project, monkeypatch):
@@ -149,8 +166,17 @@ def test_param_error_names_file_line_and_key():
 
 
 def test_cli_runs_report_after_validation(project, monkeypatch):
-    """A valid file reaches run_report with the validated parameters; the CLI prints the HTML path last."""
+    """A valid file reaches run_report with the validated parameters and the kernel started meanwhile; the CLI
+    prints the HTML path last and discards the kernel."""
     seen = {}
+
+    class Warm:
+        discarded = False
+
+        def discard(self):
+            Warm.discarded = True
+
+    monkeypatch.setattr(WarmKernel, "start", lambda self: Warm())
 
     class Result:
         report_dir = project / "reports" / "small" / "2026-03"
@@ -166,6 +192,7 @@ def test_cli_runs_report_after_validation(project, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == str(Result.html.resolve())
     assert seen["params"].month == "2026-02" and seen["params"].practice == "small"
+    assert isinstance(seen["kw"]["kernel_manager"], Warm) and Warm.discarded
 
 
 def test_practice_name_and_benchmark_overrides(tmp_path):

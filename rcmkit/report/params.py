@@ -318,7 +318,7 @@ def load_params(
     month: str | None = None,
     output_root: str | os.PathLike | None = None,
     cwd: str | os.PathLike | None = None,
-    check_data: bool = True,
+    check_data: bool | str = True,
     store_version: int | None = None,
 ) -> ReportParams:
     """Read and validate a parameter file; ``month``/``output_root`` override the file (command-line options);
@@ -328,7 +328,8 @@ def load_params(
     ``data_root``/``output_root`` must stay inside it (see :func:`confined_path`; ``RCMKIT_ALLOW_OUTSIDE_ROOTS=1``
     lifts that).
     With ``check_data`` (the default) the practice's tables must exist and the month must be a full month in
-    them; a null month becomes the last full month (:func:`rcmkit.metrics.last_full_month`).
+    them; a null month becomes the last full month (:func:`rcmkit.metrics.last_full_month`). ``check_data="layout"``
+    checks only what needs no table read (the folders, the snapshot, the required tables: :func:`validate_layout`).
     Raises :class:`ParamError` for the first problem found.
     """
     source = os.fspath(path)
@@ -422,7 +423,9 @@ def load_params(
         practice_name=values["practice_name"],
         benchmark_overrides=overrides,
     )
-    if check_data:
+    if check_data == "layout":
+        validate_layout(params, lines=lines)
+    elif check_data:
         params = validate_data(params, month_source=month_source, lines={**lines, "month": month_line})
     return params
 
@@ -455,12 +458,9 @@ def _check_cli_month(value: str) -> str:
     return check_month("--month", None, value)
 
 
-def validate_data(
-    params: ReportParams, *, month_source: str | None = None, lines: Mapping[str, int | None] | None = None
-) -> ReportParams:
-    """Check that the practice's tables exist and that the month is a full month in them; resolve a null month."""
-    from dataclasses import replace
-
+def validate_layout(params: ReportParams, *, lines: Mapping[str, int | None] | None = None) -> None:
+    """Check what needs no table read: the data root and the practice's folder exist, the snapshot exists, and it
+    holds the required tables. ``rcmkit report`` runs this before it starts a kernel (a typo costs no kernel)."""
     from rcmkit.core import store
     source = params.source
     lines = lines or {}
@@ -484,8 +484,22 @@ def validate_data(
     if missing:
         raise ParamError(source, "practice", f"practice {practice!r} in {root} lacks the table(s) {', '.join(missing)}; "
                          f"expected {', '.join(REQUIRED_TABLES)} ({make})", lines.get("practice"))
+
+
+def validate_data(
+    params: ReportParams, *, month_source: str | None = None, lines: Mapping[str, int | None] | None = None
+) -> ReportParams:
+    """Check that the practice's tables exist (:func:`validate_layout`) and that the month is a full month in
+    them; resolve a null month."""
+    from dataclasses import replace
+
+    from rcmkit.core import store
     from rcmkit.metrics import EVENT_DATES, last_full_month
 
+    source = params.source
+    lines = lines or {}
+    practice, root = params.practice, params.data_root
+    validate_layout(params, lines=lines)
     try:  # the dates last_full_month looks at, from the snapshot the notebook will load (only those columns)
         tables = store.load_tables(root, practice, [t for t, _ in EVENT_DATES], required=False,
                                    version=params.store_version, columns={t: [c] for t, c in EVENT_DATES})
