@@ -63,20 +63,27 @@ def _originals(t) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- determinism
-def test_same_seed_writes_identical_tables(tmp_path):
-    a = demo.write_demo(tmp_path / "a", "demo", seed=7, n_claims=N)
+@pytest.fixture(scope="module")
+def seven(tmp_path_factory):
+    """The demo of seed 7 written once: the folder and write_demo's summary."""
+    root = tmp_path_factory.mktemp("seven")
+    return root, demo.write_demo(root, "demo", seed=7, n_claims=N)
+
+
+def test_same_seed_writes_identical_tables(seven, tmp_path):
+    root, a = seven
     b = demo.write_demo(tmp_path / "b", "demo", seed=7, n_claims=N)
     assert set(a["tables"]) == set(demo.TABLES)
     assert {k: v["sha256"] for k, v in a["tables"].items()} == {k: v["sha256"] for k, v in b["tables"].items()}
-    ta = store.load_tables(tmp_path / "a", "demo", demo.TABLES)
+    ta = store.load_tables(root, "demo", demo.TABLES)
     tb = store.load_tables(tmp_path / "b", "demo", demo.TABLES)
     for name in demo.TABLES:  # Delta file names are random; the content read back is identical
         digests = {store.table_digest(schema.to_arrow(name, t[name])) for t in (ta, tb)}
         assert len(digests) == 1, name
 
 
-def test_different_seed_gives_different_tables(tmp_path):
-    a = demo.write_demo(tmp_path / "a", "demo", seed=7, n_claims=N)
+def test_different_seed_gives_different_tables(seven, tmp_path):
+    _, a = seven
     b = demo.write_demo(tmp_path / "b", "demo", seed=8, n_claims=N)
     for name in ("claims", "claim_lines", "remittances", "adjustments", "postings"):
         assert a["tables"][name]["sha256"] != b["tables"][name]["sha256"], name

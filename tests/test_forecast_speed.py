@@ -6,6 +6,9 @@ hand-made practice of tests/test_forecast.py and a generated 1,000-claim demo at
 
 The comparison could fail: :func:`test_the_comparison_sees_a_changed_number` changes one expected cent and checks
 that :func:`assert_same` notices.
+
+Every comparison with the reference is in the slow tier (``make test``: the reference is the slow code by
+design); the fast tier keeps the estimators' hand-computed and property tests below, and tests/test_forecast.py.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from hypothesis import strategies as st
 
 from rcmkit.forecast import Book, ForecastOptions, MonthForecast, curves, forecast, month_forecast
 import forecast_reference as reference
+
+reference_tier = pytest.mark.slow  # the reference forecast computes every as-of date on its own
 
 RTOL = 1e-9  # relative: 1e-9 of a $100,000 total is a ten-thousandth of a cent
 ATOL = 1e-6  # cents, for values that are zero in one and a rounding residue in the other
@@ -59,6 +64,7 @@ def _small_tables():
     return tables()
 
 
+@reference_tier
 def test_small_practice_equals_the_reference():
     """The 12-claim practice (November 2025 - March 2026): too short for calibration errors, so this compares
     the point forecasts, write-offs and last month's check."""
@@ -70,6 +76,7 @@ def test_small_practice_equals_the_reference():
         assert got.forecast.detail["expected_cents"].sum() > 0
 
 
+@reference_tier
 def test_small_practice_equals_the_reference_at_its_edges():
     """Before its first charge (nothing known), its first month (no month before to check) and months after its
     data ends (no new events: the balances only age)."""
@@ -79,6 +86,7 @@ def test_small_practice_equals_the_reference_at_its_edges():
     assert month_forecast(tables, "2025-11").check.empty
 
 
+@reference_tier
 def test_hand_made_practice_equals_the_reference_under_raw_options():
     """The raw (unsmoothed, unshrunk) curves of tests/test_forecast.py's practice, and a reused Book."""
     from test_forecast import RAW, tiny_tables
@@ -123,6 +131,7 @@ def test_demo_equals_the_reference_under_other_options(demo_tables):
     assert len(got.errors) > 0
 
 
+@reference_tier
 def test_the_comparison_sees_a_changed_number():
     """assert_same could fail: a cent more in one expected value of the detail is caught."""
     tables = _small_tables()
