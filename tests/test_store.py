@@ -295,3 +295,33 @@ def test_store_commands_migrate_and_compact_keeping_what_reports_read(tmp_path):
         store.load_table(data, "old", "payers", version=2)  # nobody read it: its appended file is gone
     bad = CliRunner().invoke(main, ["store", "migrate", "--practice", "old", "--data-root", data])
     assert bad.exit_code == 1 and "nothing to migrate" in bad.output
+
+
+@pytest.mark.parametrize("name", sorted(schema.TABLES))
+def test_from_arrow_of_an_empty_table_is_the_canonical_empty_frame(name):
+    """The empty-table shortcut (X12 files give many) equals the full conversion: same columns and dtypes, and a
+    frame of its own each call (changing one does not change the next)."""
+    arrow = schema.TABLES[name].arrow_schema.empty_table()
+    got, full = schema.from_arrow(name, arrow), schema._from_arrow(name, arrow)
+    assert list(got.columns) == list(full.columns) == schema.TABLES[name].names
+    assert got.dtypes.to_dict() == full.dtypes.to_dict()
+    first = schema.TABLES[name].names[0]
+    got[first] = got[first].astype(object)
+    assert schema.from_arrow(name, arrow)[first].dtype == full[first].dtype
+    some = arrow.select(schema.TABLES[name].names[:2][::-1])  # a column subset in another order: spec order
+    assert list(schema.from_arrow(name, some).columns) == schema.TABLES[name].names[:2]
+
+
+def test_from_arrow_gives_canonical_dtypes():
+    """Dates in nanoseconds, non-null cents int64, nullable integers Int64 with their nulls, lists as lists."""
+    claims = small_tables()["claims"].head(2)
+    arrow = schema.to_arrow("claims", claims)
+    got = schema.from_arrow("claims", arrow)
+    assert str(got["submitted_on"].dtype) == "datetime64[ns]" and got["total_charge_cents"].dtype == "int64"
+    assert list(got["total_charge_cents"]) == list(claims["total_charge_cents"])
+    assert all(isinstance(v, list) for v in got["diagnosis_codes"])
+    pd.testing.assert_frame_equal(got, schema.conform("claims", claims))
+    lines = schema.to_arrow("remit_lines", small_tables()["remit_lines"])
+    frame = schema.from_arrow("remit_lines", lines)
+    nullable = [c.name for c in schema.TABLES["remit_lines"].columns if c.nullable and c.type == pa.int64()]
+    assert nullable == ["allowed_cents"] and str(frame["allowed_cents"].dtype) == "Int64"

@@ -502,7 +502,7 @@ _EMPTY: dict[str, pd.DataFrame] = {}
 def empty(name: str) -> pd.DataFrame:
     """An empty frame with the canonical columns and dtypes of table ``name`` (a new frame each call)."""
     if name not in _EMPTY:
-        _EMPTY[name] = from_arrow(name, TABLES[name].arrow_schema.empty_table())
+        _EMPTY[name] = _from_arrow(name, TABLES[name].arrow_schema.empty_table())
     return _EMPTY[name].copy()
 
 
@@ -514,19 +514,27 @@ def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
 
 def from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
     """Convert an arrow table read from the store to the canonical pandas form."""
+    if table.num_rows == 0:  # X12 files and keyed reads give many empty tables: the canonical empty frame's copy
+        frame = empty(name)
+        present = set(table.column_names)
+        return frame if len(present) == len(frame.columns) else frame[[c for c in frame.columns if c in present]]
+    return _from_arrow(name, table)
+
+
+def _from_arrow(name: str, table: pa.Table) -> pd.DataFrame:
     spec = TABLES[name]
     lists = [f.name for f in table.schema if pa.types.is_list(f.type)]
-    df = table.drop_columns(lists).to_pandas(date_as_object=False)
+    df = table.drop_columns(lists).to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
     for col in lists:  # Python lists, as the canonical frames hold them (one C call, not a lambda per row)
         df[col] = pd.Series([v if v is not None else [] for v in table.column(col).to_pylist()], index=df.index,
                             dtype=object)
     for col in spec.columns:
         if col.name not in df.columns:
             continue
-        if pa.types.is_date(col.type):
-            df[col.name] = df[col.name].astype("datetime64[ns]")
-        elif col.type == pa.int64():
-            df[col.name] = df[col.name].astype("Int64" if col.nullable else "int64")
-        elif col.type == pa.int32():
-            df[col.name] = df[col.name].astype("Int32" if col.nullable else "int32")
-    return df[[c for c in spec.names if c in df.columns]]
+        target = (_NS if pa.types.is_date(col.type) else ("Int64" if col.nullable else "int64")
+                  if col.type == pa.int64() else ("Int32" if col.nullable else "int32")
+                  if col.type == pa.int32() else None)
+        if target is not None and df[col.name].dtype != target:
+            df[col.name] = df[col.name].astype(target)
+    names = [c for c in spec.names if c in df.columns]
+    return df if names == list(df.columns) else df[names]
