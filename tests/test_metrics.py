@@ -168,6 +168,8 @@ def test_classification_lookup_order_and_pandas_shape():
     assert again["category"].tolist() == ["Custom"] + ["Other"] * 7 and list(again.columns) == list(out.columns)
     empty = classify_adjustments(adj.iloc[:0])
     assert empty.empty and {"treatment", "category"} <= set(empty.columns)
+    holes = pd.DataFrame({"group_code": ["CO", None, "PR"], "reason_code": [None, "45", "1"]}, dtype="str")
+    assert classify_adjustments(holes)["treatment"].tolist() == ["denial", "denial", "patient"]  # no key: Other
 
 
 def test_clean_claim_and_denial_rates_march(t):

@@ -69,7 +69,7 @@ def classify_adjustments(adjustments: Any, crosswalk: pd.DataFrame | None = None
     if pairs.empty:  # no adjustments (group and reason codes are never null)
         out = frame.with_columns(treatment=nw.lit("denial"), category=nw.lit("Other"))
     else:
-        looked_up = _lookup(pairs, carc_crosswalk() if crosswalk is None else crosswalk)
+        looked_up = _lookup(pairs, crosswalk)
         out = frame.join(like(looked_up, frame), on=["group_code", "reason_code"], how="left").with_columns(
             treatment=nw.col("treatment").fill_null("denial"), category=nw.col("category").fill_null("Other"))
     return out.to_native() if native else out
@@ -80,36 +80,69 @@ def _classify_pandas(adjustments: pd.DataFrame, crosswalk: pd.DataFrame | None) 
         if crosswalk is None:
             return adjustments
         adjustments = adjustments.drop(columns=["treatment", "category"])
-    pairs = adjustments[["group_code", "reason_code"]].drop_duplicates().dropna()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     out = adjustments.copy()
-    if pairs.empty:
+    # one key per row, the distinct keys (a few dozen) looked up in Python, and each row's index into them
+    key = pc.binary_join_element_wise(pa.array(adjustments["group_code"], type=pa.string()),
+                                      pa.array(adjustments["reason_code"], type=pa.string()), _SEP)
+    distinct = pc.unique(key).drop_null()
+    if len(distinct) == 0:
         out["treatment"], out["category"] = "denial", "Other"
         return out.astype({"treatment": "str", "category": "str"})
-    looked_up = _lookup(pairs.sort_values(["group_code", "reason_code"]).reset_index(drop=True),
-                        carc_crosswalk() if crosswalk is None else crosswalk)
-    keys = pd.MultiIndex.from_frame(looked_up[["group_code", "reason_code"]])
-    at = keys.get_indexer(pd.MultiIndex.from_frame(adjustments[["group_code", "reason_code"]]))
+    pairs = pd.DataFrame(pc.split_pattern(distinct, _SEP).to_pylist(), columns=["group_code", "reason_code"])
+    looked_up = _lookup(pairs, crosswalk)
+    at = pc.index_in(key, value_set=distinct).fill_null(len(distinct)).to_numpy()
     for col, missing in (("treatment", "denial"), ("category", "Other")):
-        values = np.append(looked_up[col].to_numpy(dtype=object), missing)  # a pair not found (-1): the last
+        values = np.append(looked_up[col].to_numpy(dtype=object), missing)  # a null group or reason: the last
         out[col] = pd.Series(values[at], index=out.index, dtype="str")
     return out
 
 
-def _lookup(pairs: pd.DataFrame, xw: pd.DataFrame) -> pd.DataFrame:
-    """The crosswalk's treatment and category of each distinct (group_code, reason_code) pair, as strings."""
-    group = pairs["group_code"].astype(str).str.upper().replace({"CR": "CO"})
-    reason = pairs["reason_code"].astype(str).str.upper()
-    keys = pd.DataFrame({"g": group.to_numpy(), "r": reason.to_numpy()})
-    lookup = xw.rename(columns={"group_code": "g", "reason_code": "r"})[["g", "r", "treatment", "category"]]
-    exact = keys.merge(lookup, on=["g", "r"], how="left")
-    by_group = keys.merge(lookup[lookup["r"] == "*"].drop(columns="r"), on="g", how="left")
-    by_code = keys.merge(lookup[lookup["g"] == "*"].drop(columns="g"), on="r", how="left")
+_SEP = "\x1f"  # joins a row's group and reason codes into one key (never inside a code)
+
+
+def _lookup(pairs: pd.DataFrame, xw: pd.DataFrame | None) -> pd.DataFrame:
+    """The crosswalk's treatment and category of each distinct (group_code, reason_code) pair, as strings
+    (``xw`` None: the packaged crosswalk, whose lookup tables are built once)."""
+    exact, by_group, by_code = _default_maps() if xw is None else _maps(xw)
     out = pairs[["group_code", "reason_code"]].copy()
-    out["treatment"] = (exact["treatment"].fillna(by_group["treatment"]).fillna(by_code["treatment"])
-                        .fillna("denial").to_numpy())
-    out["category"] = (exact["category"].fillna(by_group["category"]).fillna(by_code["category"])
-                       .fillna("Other").to_numpy())
+    found: dict[str, list] = {"treatment": [], "category": []}
+    for g, r in zip(pairs["group_code"].astype(str).str.upper(), pairs["reason_code"].astype(str).str.upper()):
+        g = "CO" if g == "CR" else g
+        for col, missing in (("treatment", "denial"), ("category", "Other")):  # each column on its own
+            value = exact[col].get((g, r))
+            value = by_group[col].get(g) if value is None else value
+            value = by_code[col].get(r) if value is None else value
+            found[col].append(missing if value is None else value)
+    out["treatment"], out["category"] = found["treatment"], found["category"]
     return out.astype("str")
+
+
+def _maps(xw: pd.DataFrame) -> tuple[dict, dict, dict]:
+    """Per column (treatment, category): the exact (group, reason) rows, the (group, '*') rows by group and the
+    ('*', reason) rows by reason; the first row of a key wins, empty cells are not entries."""
+    exact: dict[str, dict] = {"treatment": {}, "category": {}}
+    by_group: dict[str, dict] = {"treatment": {}, "category": {}}
+    by_code: dict[str, dict] = {"treatment": {}, "category": {}}
+    for row in xw[["group_code", "reason_code", "treatment", "category"]].itertuples(index=False):
+        g, r = str(row.group_code), str(row.reason_code)
+        for col in ("treatment", "category"):
+            value = getattr(row, col)
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            exact[col].setdefault((g, r), value)
+            if r == "*":
+                by_group[col].setdefault(g, value)
+            if g == "*":
+                by_code[col].setdefault(r, value)
+    return exact, by_group, by_code
+
+
+@lru_cache(maxsize=1)
+def _default_maps() -> tuple[dict, dict, dict]:
+    return _maps(carc_crosswalk())
 
 
 def benchmarks(path: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:
