@@ -325,3 +325,25 @@ def test_from_arrow_gives_canonical_dtypes():
     frame = schema.from_arrow("remit_lines", lines)
     nullable = [c.name for c in schema.TABLES["remit_lines"].columns if c.nullable and c.type == pa.int64()]
     assert nullable == ["allowed_cents"] and str(frame["allowed_cents"].dtype) == "Int64"
+
+
+def test_conform_of_a_canonical_frame_checks_values_as_the_full_path_does():
+    """A frame already in canonical columns and dtypes takes a shortcut (no column converted); it must give the
+    full path's frame, and the same problems in the same order: a time in a date column, a null in a required one."""
+    for name, frame in small_tables().items():
+        if name not in schema.TABLES:
+            continue
+        canonical = schema.conform(name, frame)
+        full = schema.conform(name, canonical.astype({canonical.columns[0]: object}))  # not canonical: full path
+        pd.testing.assert_frame_equal(schema.conform(name, canonical), full)
+    bad = schema.conform("claims", small_tables()["claims"])
+    bad.loc[2, "service_from"] = pd.Timestamp("2026-01-05 13:30")
+    bad.loc[[0, 4], "payer_id"] = None
+    messages = []
+    for frame in (bad, bad.astype({"claim_id": object})):
+        with pytest.raises(schema.SchemaError) as info:
+            schema.conform("claims", frame)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "column 'service_from' holds times; dates only" in messages[0]
+    assert "column 'payer_id' has 2 null value(s); it is required" in messages[0]

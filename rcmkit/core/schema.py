@@ -17,6 +17,8 @@ A/R history without rcmkit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -447,6 +449,9 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
     non-nullable column (a lazy report, not the first failure only).
     """
     spec = TABLES[name]
+    canonical = _canonical_dtypes(name)
+    if list(df.columns) == spec.names and all(d == canonical[c] for c, d in df.dtypes.items()):
+        return _check_canonical(name, df)
     problems: list[str] = []
     added = [c.name for c in spec.columns if c.optional and c.name not in df.columns]
     if added:
@@ -494,6 +499,34 @@ def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
     if problems:
         raise SchemaError(name, problems)
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+
+
+_DAY_NS = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+
+
+def _check_canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`conform` of a frame whose columns and dtypes are canonical already: only the values are checked
+    (times in date columns, nulls in required ones), in the same words and order, without converting a column."""
+    problems: list[str] = []
+    required = [c.name for c in TABLES[name].columns if not c.nullable]
+    nulls = df[required].isna().sum() if required else pd.Series(dtype="int64")
+    for col in TABLES[name].columns:
+        if pa.types.is_date(col.type):
+            v = df[col.name].to_numpy().view("i8")
+            if ((v % _DAY_NS != 0) & (v != _NAT)).any():
+                problems.append(f"column {col.name!r} holds times; dates only")
+        if not col.nullable and nulls[col.name]:
+            problems.append(f"column {col.name!r} has {int(nulls[col.name])} null value(s); it is required")
+    if problems:
+        raise SchemaError(name, problems)
+    return df.reset_index(drop=True)
+
+
+@lru_cache(maxsize=None)
+def _canonical_dtypes(name: str) -> dict[str, Any]:
+    """Each column's dtype in :func:`conform`'s output (lists: object)."""
+    return empty(name).dtypes.to_dict()
 
 
 _EMPTY: dict[str, pd.DataFrame] = {}
