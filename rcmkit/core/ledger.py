@@ -58,7 +58,8 @@ _self_pay_ids = self_pay_ids
 
 
 def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
-    ordered = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    needed = ["claim_id", "submitted_on", "submission_id", "frequency_code", "payer_id", "total_charge_cents"]
+    ordered = claims[needed].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
     first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id", keep="first")
     responsible = first["payer_id"].where(~first["payer_id"].isin(self_pay), "patient")
     charges = pd.DataFrame(
@@ -87,7 +88,8 @@ def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
 
 
 def _payments(remittances: pd.DataFrame) -> pd.DataFrame:
-    r = remittances[~remittances["status_code"].isin(NON_PAYMENT_STATUSES) & (remittances["paid_cents"] != 0)]
+    r = remittances[["claim_id", "paid_on", "status_code", "paid_cents", "payer_id"]]
+    r = r[~r["status_code"].isin(NON_PAYMENT_STATUSES) & (r["paid_cents"] != 0)]
     return pd.DataFrame(
         {
             "claim_id": r["claim_id"],
@@ -236,7 +238,7 @@ def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFra
 
 
 def _adjustment_rows(remittances: pd.DataFrame, adjustments: pd.DataFrame, denial_policy: str) -> pd.DataFrame:
-    adj = classify_adjustments(adjustments).merge(
+    adj = classify_adjustments(adjustments[["remit_id", "group_code", "reason_code", "amount_cents"]]).merge(
         remittances[["remit_id", "claim_id", "payer_id", "paid_on", "status_code"]], on="remit_id", how="inner"
     )
     adj = adj[~adj["status_code"].isin(NON_PAYMENT_STATUSES) & (adj["amount_cents"] != 0)]
