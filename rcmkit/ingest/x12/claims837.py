@@ -552,13 +552,45 @@ def _first_line_rendering(claim: _Claim) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- entry
+#: Plain sets are read by the columnar reader (:mod:`rcmkit.ingest.x12.claims837_columnar`); tests switch it off
+#: to compare its tables with the segment walk's.
+COLUMNAR = True
+
+
 def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
     """Arrow tables ``claims``, ``claim_lines``, ``claim_line_details`` and ``providers`` (one row per NPI sent
     with a name, in order of first appearance; an NPI sent without any name has no row) of the given 837 sets
-    (canonical column names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
+    (canonical column names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``.
+
+    A plain set (see :mod:`rcmkit.ingest.x12.claims837_columnar`) is read from arrays; any other set by the
+    segment walk below, which says what is wrong or odd with it."""
+    from rcmkit.ingest.x12.claims837_columnar import read_plain_837
+
+    chunks: dict[str, list[pa.Table]] = {name: [] for name in ("claims", "claim_lines", "claim_line_details")}
     out: dict[str, list[dict]] = {"claims": [], "claim_lines": [], "claim_line_details": []}
     providers: dict[str, dict] = {}
+
+    def flush() -> None:
+        for name, rows in out.items():
+            if rows:
+                chunks[name].append(pa.Table.from_pylist(rows, schema=_SCHEMAS[name]))
+                out[name] = []
+
     for ts in sets:
+        plain = None
+        if COLUMNAR:
+            try:
+                plain = read_plain_837(ts, ctx)
+            except Exception:  # a bug of the columnar reader: the walk reads the set (and says what is wrong)
+                plain = None
+        if plain is not None:
+            flush()
+            for name in chunks:
+                schema = _SCHEMAS[name]
+                chunks[name].append(pa.Table.from_arrays([plain[name][f.name].cast(f.type) for f in schema],
+                                                         schema=schema))
+            providers.update((row["npi"], row) for row in plain["providers"] if row["name"])
+            continue
         reader = _SetReader(ts, ctx)
         try:
             reader.read()
@@ -572,8 +604,11 @@ def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table
             continue
         reader.warnings.warnings.sort(key=lambda w: w["segment_number"])
         ctx.issues.absorb(reader.warnings)
-    out["providers"] = list(providers.values())
-    return {name: pa.Table.from_pylist(rows, schema=_SCHEMAS[name]) for name, rows in out.items()}
+    flush()
+    tables = {name: pa.concat_tables(parts) if parts else _SCHEMAS[name].empty_table()
+              for name, parts in chunks.items()}
+    tables["providers"] = pa.Table.from_pylist(list(providers.values()), schema=_SCHEMAS["providers"])
+    return tables
 
 
 _SCHEMAS = {"claims": TABLES["claims"].arrow_schema, "claim_lines": TABLES["claim_lines"].arrow_schema,
