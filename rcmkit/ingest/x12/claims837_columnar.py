@@ -170,39 +170,52 @@ def _joined_nonblank(split: pa.ListArray, offsets: np.ndarray, lo: int, hi: int 
     return pc.binary_join(lists, pa.scalar(":", flat.type))
 
 
-def read_plain_837(ts: TransactionSet, ctx: FileContext) -> dict[str, list] | None:
-    """The rows of a plain set as arrow arrays per table (``claims``, ``claim_lines``, ``claim_line_details``)
-    and its ``providers`` rows (dicts in the walk's order), or None when the set is not plain."""
+def read_plain_837(sets: list[TransactionSet], files: list[FileContext]) -> dict | None:
+    """The rows of consecutive plain sets of one :class:`SegmentIndex` (set ``i`` of file ``files[i]``): arrow
+    arrays per table (``claims``, ``claim_lines``, ``claim_line_details``, rows in set order), ``providers``
+    (per set, its rows as the walk's dict gives them) and ``claims_per_set``; None when any set is not plain."""
     try:
-        return _read(ts, ctx)
+        return _read(sets, files)
     except _NotPlain:
         return None
 
 
-def _read(ts: TransactionSet, ctx: FileContext) -> dict:  # noqa: C901 - one pass over the set's columns
+def _read(sets: list[TransactionSet], files: list[FileContext]) -> dict:  # noqa: C901 - one pass over columns
     from rcmkit.ingest.x12.claims837 import _claim_type, patient_key, provider_name
 
-    seg = ts.segments
+    seg = sets[0].segments
+    if any(ts.segments is not seg for ts in sets):
+        raise ValueError("read_plain_837: the sets must share one SegmentIndex")
     seps = seg.separators
-    lo, hi = ts.first + 1, ts.last  # the walk's segments: ST and SE excluded
+    lo, hi = sets[0].first + 1, sets[-1].last  # the walk's segments: ST and SE excluded
     _require(hi > lo)
     window = seg.array[int(seg.starts[lo]) : int(seg.terms[hi - 1]) + 1]
-    _require(~_bad_bytes((seps.element, seps.segment, seps.component, getattr(seps, "repetition", "")))[window])
+    _require(~_bad_bytes((seps.element, seps.segment, seps.component, seps.repetition or ""))[window])
     ei = ElementIndex(seg, lo, hi - 1)
     _require(not ei.needs_rtrim)
     comp = seps.component
 
-    codes = seg.codes[lo:hi]
-    n = hi - lo
+    n, n_sets = hi - lo, len(sets)
     pos = np.arange(n)
+    body_first = np.array([ts.first + 1 - lo for ts in sets], dtype=np.int64)
+    body_last = np.array([ts.last - 1 - lo for ts in sets], dtype=np.int64)  # inclusive
+    _require(body_last >= body_first - 1)
+    marks = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(marks, body_first, 1)
+    np.add.at(marks, body_last + 1, -1)
+    body = np.cumsum(marks)[:n] > 0
+    codes = np.where(body, seg.codes[lo:hi], 0)  # envelopes (SE, GE, IEA, ISA, GS, ST) between sets match nothing
+    set_no = np.searchsorted(body_first, pos, side="right") - 1
+    last_st = body_first[np.maximum(set_no, 0)]  # each segment's set body start: the walk's state resets there
     _require(~np.isin(codes, [_SV2, _SVD]))
     is_hl, is_clm, is_lx = codes == _HL, codes == _CLM, codes == _LX
     last_hl = np.maximum.accumulate(np.where(is_hl, pos, -1))
     last_clm = np.maximum.accumulate(np.where(is_clm, pos, -1))
-    in_claim = last_clm > last_hl
-    _require(last_hl[is_clm] >= 0)
+    hl_valid = last_hl >= last_st
+    in_claim = (last_clm > last_hl) & (last_clm >= last_st)
+    _require(hl_valid[is_clm])
     _require(~(in_claim & (codes == _SBR)))
-    hl_no = np.cumsum(is_hl) - 1  # HL of each segment (-1 before the first)
+    hl_no = np.cumsum(is_hl) - 1  # HL of each segment
     claim_no = np.cumsum(is_clm) - 1
     lx_in_claim = is_lx & in_claim
     last_lx = np.maximum.accumulate(np.where(lx_in_claim, pos, -1))
@@ -216,11 +229,13 @@ def _read(ts: TransactionSet, ctx: FileContext) -> dict:  # noqa: C901 - one pas
             sel &= mask
         return np.flatnonzero(sel)
 
-    # ---------------------------------------------------------------- submitted_on: the last BHT04
+    # ---------------------------------------------------------------- submitted_on: each set's last BHT04
     bht = at(_BHT)
-    _require(len(bht) > 0)
-    submitted_on = fields.parse_date(ei.columns(rows[bht[-1:]], [4])[4][0].as_py())
-    _require(submitted_on is not None)
+    last_bht = _last_per(set_no[bht], n_sets)
+    _require(last_bht >= 0)
+    bht04 = ei.columns(rows[bht[last_bht]], [4])[4].to_pylist()
+    submitted = [fields.parse_date(text) for text in bht04]
+    _require([day is not None for day in submitted])
 
     # ---------------------------------------------------------------- hierarchy and what levels carry
     hl = at(_HL)
@@ -229,15 +244,21 @@ def _read(ts: TransactionSet, ctx: FileContext) -> dict:  # noqa: C901 - one pas
     index: dict[str, int] = {}
     parent = [-1] * n_hl
     depth = [1] * n_hl
-    for k, (own, up) in enumerate(zip(hl_cols[1].to_pylist(), hl_cols[2].to_pylist())):
+    current = -1
+    for k, (own, up, in_set) in enumerate(zip(hl_cols[1].to_pylist(), hl_cols[2].to_pylist(),
+                                              set_no[hl].tolist())):
+        if in_set != current:  # HL01 IDs are the set's own
+            index, current = {}, in_set
         if up:
             j = index.get(up)
-            _require(j is not None)
+            if j is None:
+                raise _NotPlain
             parent[k], depth[k] = j, depth[j] + 1
-            _require(depth[k] <= limits.MAX_HL_DEPTH)
+            if depth[k] > limits.MAX_HL_DEPTH:
+                raise _NotPlain
         index[own] = k
 
-    level_rows = ~in_claim & (hl_no >= 0)
+    level_rows = ~in_claim & hl_valid
     nm1_level = at(_NM1, level_rows)
     nm1_level_cols = ei.columns(rows[nm1_level], [1, 9])
     entity_level = nm1_level_cols[1]
@@ -374,35 +395,43 @@ def _read(ts: TransactionSet, ctx: FileContext) -> dict:  # noqa: C901 - one pas
         def __init__(self, inst: bool, prof: bool):
             self.institutional, self.professional = inst, prof
 
-    types = {(i, p): _claim_type(_Shape(i, p), ts, no_warning) for i in (False, True) for p in (False, True)
-             if ((institutional == i) & (has_sv1 == p)).any()}
-    claim_type = [types[(i, p)] for i, p in zip(institutional.tolist(), has_sv1.tolist())]
+    claim_set = set_no[clm]
+    shape = claim_set * 4 + institutional * 2 + has_sv1
+    types = {int(k): _claim_type(_Shape(bool(k & 2), bool(k & 1)), sets[k >> 2], no_warning)
+             for k in np.unique(shape).tolist()}
+    claim_type = pa.array([types[k] for k in sorted(types)], _STR).take(
+        pa.array(np.searchsorted(np.array(sorted(types)), shape)))
 
     # ---------------------------------------------------------------- providers (the walk's dict semantics)
-    providers = _providers(ei, rows, nm1_level[_is(entity_level, "85")], nm1_claim[r82], seg, ctx, provider_name)
+    providers = _providers(ei, rows, nm1_level[_is(entity_level, "85")], nm1_claim[r82], seg, set_no, files,
+                           provider_name)
 
     # ---------------------------------------------------------------- rows
     numbers = seg.number(rows[clm])
-    prefix = ctx.row_prefix(ts.interchange_control, ts.control_number)
+    per_set = pa.array(claim_set)
+    prefixes = pa.array([ctx.row_prefix(ts.interchange_control, ts.control_number) for ts, ctx in zip(sets, files)],
+                        _STR).take(per_set)
+    names = pa.array([f"{ctx.name}#" for ctx in files], _STR).take(per_set)
     number_text = pa.array(numbers).cast(pa.string()).cast(_STR)
-    submission_id = fields.concat_strings(pa.scalar(prefix, _STR), number_text)
-    source = fields.concat_strings(pa.scalar(f"{ctx.name}#", _STR), number_text)
+    submission_id = fields.concat_strings(prefixes, number_text)
+    source = fields.concat_strings(names, number_text)
     keys: dict[tuple, str] = {}
     patient = []
-    for h, m in zip(claim_hl.tolist(), claim_member):
-        b = birth[h] or ""
-        key = keys.get((m, b))
+    for h, m, k in zip(claim_hl.tolist(), claim_member, claim_set.tolist()):
+        b, salt = birth[h] or "", files[k].patient_salt
+        key = keys.get((m, b, salt))
         if key is None:
-            key = keys[(m, b)] = patient_key(ctx.patient_salt, m, b)
+            key = keys[(m, b, salt)] = patient_key(salt, m, b)
         patient.append(key)
+    days = np.array([(day - _EPOCH).days for day in submitted], dtype=np.int32)
     rendered_lines = np.flatnonzero(_np(line_rendering.is_valid()))
     first_rendering = _take(line_rendering, _pick(rendered_lines, line_claim[rendered_lines], n_claims, last=False))
     rendering = pc.coalesce(claim_rendering, first_rendering, pa.array(claim_billing, _STR))
     line_sub = submission_id.take(pa.array(line_claim))
     claims = {
         "claim_id": claim_id, "submission_id": submission_id, "frequency_code": location[2],
-        "claim_type": pa.array(claim_type, _STR),
-        "submitted_on": pa.array(np.full(n_claims, (submitted_on - _EPOCH).days, dtype=np.int32), pa.date32()),
+        "claim_type": claim_type,
+        "submitted_on": _date32(days[claim_set]),
         "service_from": _date32(period_from), "service_to": _date32(period_to),
         "payer_id": pa.array(claim_payer, _STR), "billing_npi": pa.array(claim_billing, _STR),
         "rendering_npi": rendering, "place_of_service": _null_if_blank(location[0]),
@@ -420,7 +449,8 @@ def _read(ts: TransactionSet, ctx: FileContext) -> dict:  # noqa: C901 - one pas
         "place_of_service": line_pos, "rendering_npi": line_rendering, "line_control_number": control,
         "diagnosis_pointers": pointers,
     }
-    return {"claims": claims, "claim_lines": claim_lines, "claim_line_details": details, "providers": providers}
+    return {"claims": claims, "claim_lines": claim_lines, "claim_line_details": details, "providers": providers,
+            "claims_per_set": np.bincount(claim_set, minlength=n_sets)}
 
 
 _EPOCH = __import__("datetime").date(1970, 1, 1)
@@ -460,18 +490,20 @@ def _diagnoses(ei: ElementIndex, hi_rows: np.ndarray, claim_of: np.ndarray, n_cl
     return pa.ListArray.from_arrays(pa.array(offsets_out), codes)
 
 
-def _providers(ei: ElementIndex, rows: np.ndarray, at85: np.ndarray, at82: np.ndarray, seg, ctx: FileContext,
-               provider_name) -> list[dict]:
-    """providers rows of the set as the walk's dict gives them: one per NPI in order of first appearance, the
+def _providers(ei: ElementIndex, rows: np.ndarray, at85: np.ndarray, at82: np.ndarray, seg, set_no: np.ndarray,
+               files: list[FileContext], provider_name) -> list[list[dict]]:
+    """providers rows of each set as the walk's dict gives them: one per NPI in order of first appearance, the
     last row with a name winning (a row without one only when none has)."""
+    out: list[dict[str, dict]] = [{} for _ in files]
     picked = np.sort(np.concatenate([at85, at82]))
     if not len(picked):
-        return []
+        return [[] for _ in files]
     cols = ei.columns(rows[picked], [2, 3, 4, 5, 8, 9])
     numbers = seg.number(rows[picked]).tolist()
-    kept: dict[str, dict] = {}
     names: dict[tuple, str] = {}
-    for number, e2, e3, e4, e5, e8, e9 in zip(numbers, *(cols[k].to_pylist() for k in (2, 3, 4, 5, 8, 9))):
+    for number, k, e2, e3, e4, e5, e8, e9 in zip(numbers, set_no[picked].tolist(),
+                                                 *(cols[j].to_pylist() for j in (2, 3, 4, 5, 8, 9))):
+        kept, ctx = out[k], files[k]
         npi = e9.strip()
         if e8.strip() != "XX" or not npi:
             continue
@@ -482,4 +514,4 @@ def _providers(ei: ElementIndex, rows: np.ndarray, at85: np.ndarray, at82: np.nd
         if npi not in kept or name:
             kept[npi] = {"npi": npi, "name": name, "entity_type": kind if kind in ("1", "2") else None,
                          "source": f"{ctx.name}#{number}"}
-    return list(kept.values())
+    return [list(kept.values()) for kept in out]
