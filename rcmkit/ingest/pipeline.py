@@ -189,7 +189,9 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, m
     result of ``meanwhile()``, which the parent runs while the workers read (it would wait idle otherwise: the
     PM export's decoding, issue #15)."""
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
-    batches = _batches(files)
+    # one process: batches bounded by bytes only (the 835 and 837 readers' fixed cost is per batch, issue #15);
+    # several: batches of at most 64 files, so that the workers share the work
+    batches = _batches(files, max_files=64 if jobs > 1 else 1 << 16)
     results = []
     other = None
     try:
