@@ -125,7 +125,8 @@ def test_hand_made_set_read_by_columns(plain_calls):
     assert lines["modifiers"].tolist() == ["25:59", "", ""]  # the empty third component left out
     assert lines["units"].tolist() == [1.0, 2.5, 1.0]
     assert lines["charge_cents"].tolist() == [10050, 5000, 8000]
-    assert lines["service_date"].tolist() == [pd.Timestamp(2025, 1, 1), pd.Timestamp(2024, 12, 30), pd.Timestamp(2025, 1, 2)]
+    assert lines["service_date"].tolist() == [pd.Timestamp(2025, 1, 1), pd.Timestamp(2024, 12, 30),
+                                              pd.Timestamp(2025, 1, 2)]
     details = result.tables["claim_line_details"]
     assert details["line_control_number"].tolist()[0] == "L1"
     assert details["diagnosis_pointers"].tolist() == ["1:2", "1", "1"]
