@@ -49,7 +49,7 @@ from rcmkit.ingest.issues import Issues, SetRejected
 from rcmkit.ingest.x12.tables import EXTRA_TABLES
 from rcmkit.ingest.x12.envelope import TransactionSet, tag_code, tag_name
 
-__all__ = ["read_837", "patient_key", "provider_name"]
+__all__ = ["read_837", "read_837_joined", "patient_key", "provider_name", "claim_type_of"]
 
 _PRINCIPAL = ("ABK", "BK")
 _OTHER = ("ABF", "BF")
@@ -449,7 +449,7 @@ class _SetReader:
 
 
 # --------------------------------------------------------------------------------------------- rows
-def _claim_type(claim: _Claim, ts: TransactionSet, warn: Callable[..., None]) -> str:
+def claim_type_of(claim: _Claim, ts: TransactionSet, warn: Callable[..., None]) -> str:
     """Content decides (SV2, CL1 or CLM05-2 'A' is institutional; SV1 professional); the version otherwise.
     A GS08 or ST03 that contradicts the content is warned about."""
     content = "institutional" if claim.institutional else "professional" if claim.professional else None
@@ -518,7 +518,7 @@ def _claim_row(reader: _SetReader, claim: _Claim, period: tuple[date, date], sub
     _check_line_total(reader, claim)
     return {
         "claim_id": claim.claim_id, "submission_id": submission_id, "frequency_code": claim.frequency,
-        "claim_type": _claim_type(claim, reader.ts, reader.warn), "submitted_on": reader.submitted_on,
+        "claim_type": claim_type_of(claim, reader.ts, reader.warn), "submitted_on": reader.submitted_on,
         "service_from": period[0], "service_to": period[1], "payer_id": payer_id or "",
         "billing_npi": billing_npi or "",
         "rendering_npi": claim.rendering_npi or _first_line_rendering(claim) or billing_npi,

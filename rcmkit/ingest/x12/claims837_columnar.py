@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcmkit.errors import RcmkitError
 from rcmkit.ingest import limits
 from rcmkit.ingest.x12 import fields
 from rcmkit.ingest.x12.context import FileContext
@@ -44,8 +45,8 @@ _PRINCIPAL = ("ABK", "BK")
 _STR = pa.large_string()
 
 
-class _NotPlain(Exception):
-    """The set is not plain: the segment walk reads it."""
+class _NotPlain(RcmkitError):
+    """The set is not plain: the segment walk reads it (never leaves this module)."""
 
 
 def _bad_bytes(separators: tuple[str, ...]) -> np.ndarray:
@@ -181,7 +182,7 @@ def read_plain_837(sets: list[TransactionSet], files: list[FileContext]) -> dict
 
 
 def _read(sets: list[TransactionSet], files: list[FileContext]) -> dict:  # noqa: C901 - one pass over columns
-    from rcmkit.ingest.x12.claims837 import _claim_type, patient_key, provider_name
+    from rcmkit.ingest.x12.claims837 import claim_type_of, patient_key, provider_name
 
     seg = sets[0].segments
     if any(ts.segments is not seg for ts in sets):
@@ -397,7 +398,7 @@ def _read(sets: list[TransactionSet], files: list[FileContext]) -> dict:  # noqa
 
     claim_set = set_no[clm]
     shape = claim_set * 4 + institutional * 2 + has_sv1
-    types = {int(k): _claim_type(_Shape(bool(k & 2), bool(k & 1)), sets[k >> 2], no_warning)
+    types = {int(k): claim_type_of(_Shape(bool(k & 2), bool(k & 1)), sets[k >> 2], no_warning)
              for k in np.unique(shape).tolist()}
     claim_type = pa.array([types[k] for k in sorted(types)], _STR).take(
         pa.array(np.searchsorted(np.array(sorted(types)), shape)))
