@@ -189,7 +189,8 @@ def _damaged(demo_files) -> list[tuple[bytes, str]]:
     bad_charge = a[:first] + b"*".join(parts)
     dotted = b.replace(b"HI*ABK:", b"HI*ABK:A.", 1)
     no_sv1 = c.replace(b"LX*1~", b"LX*1~LX*2~", 1)
-    other_payer = d.replace(b"~LX*1~", b"~SBR*S*18*******MC~NM1*PR*2*OTHER*****PI*9~LX*1~", 1)
+    other_payer = d.replace(b"~\nLX*1~", b"~\nSBR*S*18*******MC~\nNM1*PR*2*OTHER*****PI*9~\nLX*1~", 1)
+    assert other_payer != d
     blanks = e.replace(b"~", b" ~")
     other_seps = f.replace(b"*", b"|")
     bad_date = g.replace(b"DTP*472*D8*2025", b"DTP*472*D8*2O25")

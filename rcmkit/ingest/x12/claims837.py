@@ -573,7 +573,7 @@ def read_837_joined(sets: list[TransactionSet], file_of_set: np.ndarray, files: 
     messages), with the same rows, in order, as each file read alone; and the claim rows of each file.
 
     Consecutive sets of one segment index are read in one columnar batch: a batch with a set that is not plain is
-    halved until the plain sets are read in batches and the others alone by the segment walk."""
+    cut in parts until the plain sets are read in batches and the others alone by the segment walk."""
     from rcmkit.ingest.x12.claims837_columnar import read_plain_837
 
     chunks: dict[str, list[pa.Table]] = {name: [] for name in ("claims", "claim_lines", "claim_line_details")}
@@ -607,10 +607,10 @@ def read_837_joined(sets: list[TransactionSet], file_of_set: np.ndarray, files: 
         if plain is None:
             if j - i == 1:
                 walk(i)
-            else:
-                middle = (i + j) // 2
-                batch(i, middle)
-                batch(middle, j)
+            else:  # in 8 parts (not halves): few levels when many sets are not plain
+                cuts = sorted({i + (j - i) * k // 8 for k in range(8)} | {j})
+                for lo, hi in zip(cuts, cuts[1:]):
+                    batch(lo, hi)
             return
         for name in chunks:
             schema = _SCHEMAS[name]
