@@ -14,9 +14,6 @@ from hypothesis import strategies as st
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm import decode
 
-INBOX = Path("/work/scratch-x12/bulk25000-s15/src/src/inbox/pm")
-
-
 class _Spec:
     encoding = None
     delimiter = ","
@@ -127,8 +124,13 @@ def test_fuzzed_csv_text_equals_csv_module(rows, quote, crlf, tmp_path_factory):
     assert_same_read(path)
 
 
-@pytest.mark.skipif(not INBOX.is_dir(), reason=f"the 25,000-claim demo inbox is not generated at {INBOX} "
-                    "(benchmarks/ingest_incremental.py --bulk 25000 --work /work/scratch-x12)")
-def test_demo_exports_read_by_pyarrow():
-    for path in sorted(INBOX.glob("*.csv")):
+def test_demo_exports_read_by_pyarrow(tmp_path):
+    from rcmkit import demo
+    from rcmkit.ingest.x12.write import write_demo_files
+
+    kw = dict(seed=4, n_claims=200)
+    write_demo_files(tmp_path, demo.generate(**kw), demo.patients(**kw), practice="p")
+    paths = sorted((tmp_path / "p" / "inbox" / "pm").glob("*.csv"))
+    assert {p.name for p in paths} == {"charges.csv", "payments.csv", "payers.csv", "fees.csv"}
+    for path in paths:
         assert assert_same_read(path), path.name
