@@ -160,7 +160,7 @@ root, inbox, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 started = time.perf_counter()
 summary = ingest(root, 'p', [inbox], column_map='generic', jobs=jobs, progress=False)
 print(json.dumps({'seconds': time.perf_counter() - started, 'peak_mib': hwm(), 'files': summary.files,
-                  'claims': summary.added.get('claims', 0)}))
+                  'claims': summary.added.get('claims', 0), 'stages': summary.seconds}))
 """
 
 
@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{b['n']:>11,} {b['x12_mb']:>7.1f} {b['all_mb']:>7.1f} {b['files']:>6} {b['seconds']:>8.1f} "
                   f"{b['mb_per_s']:>9.1f} {b['peak_mib']:>9.0f}  {b['load']}")
         print("(target: >= 15 MB/s end to end for the 250,000-claim inbox, commit included)")
+        for b in bulk:
+            stages = "  ".join(f"{k} {v:.1f}" for k, v in b.get("stages", {}).items())
+            print(f"{b['n']:>11,} claims, seconds by stage: {stages}")
     if args.json:
         Path(args.json).write_text(json.dumps({"day": results, "bulk": bulk}, indent=1))
 

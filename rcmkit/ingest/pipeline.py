@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,10 @@ class IngestSummary:
     applied_from_suspense: int = 0
     corrected: int = 0
     contracts: int = 0
+    #: wall seconds of the run's stages (benchmarks/ingest_incremental.py prints them): 'prepare' (hashes, stored
+    #: keys), 'read' (X12 files, with the PM exports decoded meanwhile), 'pm' (PM rows built), 'merge' (the merge
+    #: with the stored tables), 'ledger', 'commit' (the Delta writes)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -184,7 +189,9 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, m
     result of ``meanwhile()``, which the parent runs while the workers read (it would wait idle otherwise: the
     PM export's decoding, issue #15)."""
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
-    batches = _batches(files)
+    # one process: batches bounded by bytes only (the 835 and 837 readers' fixed cost is per batch, issue #15);
+    # several: batches of at most 64 files, so that the workers share the work
+    batches = _batches(files, max_files=64 if jobs > 1 else 1 << 16)
     results = []
     other = None
     try:
@@ -359,6 +366,13 @@ def ingest(
     builds the whole ledger. Either way the stored ledger equals ``build_ledger`` of the stored tables
     (tests/test_ledger_incremental.py).
     """
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        summary.seconds[stage] = summary.seconds.get(stage, 0.0) + now - clock[0]
+        clock[0] = now
+
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
     stored = store.load_tables(root, practice, ["ingested_files", "payers", "unapplied_postings"],
@@ -382,7 +396,9 @@ def ingest(
 
         return decode_pm_export(csvs, column_map, patient_salt=salt)
 
+    lap("prepare")
     results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None)
+    lap("read")
     new = {name: pd.concat([r.tables[name] for r in results], ignore_index=True) if results
            else schema.empty(name) for name in OUTPUT_TABLES}
     warnings = [r.warnings for r in results]
@@ -414,6 +430,7 @@ def ingest(
                                   "size_bytes": [f.stat().st_size for f in done], "encoding": "csv",
                                   "transaction_sets": 0, "rejected_sets": 0, "warnings": 0})
         new["ingested_files"] = pd.concat([new["ingested_files"], csv_files], ignore_index=True)
+    lap("pm")
     summary.files = len(x12s) + len(csvs)
     read_names = {f.name for f in x12s + csvs}
     from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
@@ -490,6 +507,7 @@ def ingest(
 
     def change(stored_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
         current, out, run_postings, _kept = compute(stored_tables)
+        lap("merge")
         merged = {**current, **out}
         if incremental and held_tables.get("ledger") is not None:
             ledger = _ledger_update(stored_tables, merged, run_postings)
@@ -497,17 +515,24 @@ def ingest(
                 out["ledger"] = ledger
         else:  # the first ingest, or asked for: the whole ledger
             out["ledger"] = _full_ledger(merged)
+        lap("ledger")
         return _incremental(stored_tables, current, out, read_names, held_tables)
 
     with store.transaction(root, practice) as tx:
         held_tables = tx.tables
         relevant = _relevant(tx, new, csv_new) if incremental and "ledger" in held_tables else None
         if relevant is None:  # the first ingest, incremental=False, or postings without keys: every row read
-            tx.commit(change({name: tx.read(name) for name in _STORED}))
+            changes = change({name: tx.read(name) for name in _STORED})
+            lap("ledger")
+            tx.commit(changes)
         else:
             before, claim_ids = relevant
             current, out, run_postings, kept = compute(before)
-            tx.commit(_keyed_changes(tx, before, claim_ids, current, out, run_postings, kept, read_names))
+            lap("merge")
+            changes = _keyed_changes(tx, before, claim_ids, current, out, run_postings, kept, read_names)
+            lap("ledger")
+            tx.commit(changes)
+    lap("commit")
     return summary
 
 

@@ -68,10 +68,11 @@ def _decode(path: Path, encoding: str | None, issues: Issues) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _csv_records(path: Path, spec: FileSpec, issues: Issues) -> tuple[list[list[str]], list[int]]:
+def _csv_records(path: Path, spec: FileSpec, issues: Issues, text: str | None = None
+                 ) -> tuple[list[list[str]], list[int]]:
     """Every record of a CSV file with the physical line it starts on (quoted fields may span lines; pandas'
-    readers cannot say where a row starts, the csv module can)."""
-    text = _decode(path, spec.encoding, issues)
+    readers cannot say where a row starts, the csv module can). ``text``: the file already decoded."""
+    text = _decode(path, spec.encoding, issues) if text is None else text
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter)
     try:  # the usual file: one record per physical line, read in one C call (the loop below: ~6 s a million rows)
         records = list(reader)
@@ -115,6 +116,10 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+#: Plain CSV files (see :func:`_arrow_frame`) are parsed by pyarrow's CSV reader; tests switch it off to compare.
+ARROW_CSV = True
+
+
 def read_file(path: Path, spec: FileSpec, issues: Issues) -> Raw | None:
     suffix = path.suffix.casefold()
     if suffix == ".xls":
@@ -122,8 +127,67 @@ def read_file(path: Path, spec: FileSpec, issues: Issues) -> Raw | None:
     if suffix in _EXCEL_SUFFIXES:
         records, starts = _excel_records(path, spec)
     else:
-        records, starts = _csv_records(path, spec, issues)
+        text = _decode(path, spec.encoding, issues)
+        raw = _arrow_frame(path.name, text, spec, issues) if ARROW_CSV else None
+        if raw is not None:
+            return raw
+        records, starts = _csv_records(path, spec, issues, text)
     return _frame(path.name, records, starts, spec.header_line, issues)
+
+
+#: Python's whitespace (str.strip, str.isspace) as an RE2 class: RE2's \s lacks \v, \x1c-\x1f and the Unicode ones.
+_PY_SPACE = (r"[\t\n\x{0b}\f\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+             r"\x{205f}\x{3000}]")
+
+
+def _arrow_frame(name: str, text: str, spec: FileSpec, issues: Issues) -> Raw | None:
+    """:func:`_frame` of :func:`_csv_records` for a plain CSV file, parsed by pyarrow's CSV reader (issue #15: the
+    csv module and the row lists cost ~10 s on a 62 MB export); None for any other file, which the csv module
+    reads. Plain: the header on line 1, every line one record of the header's field count (no line break inside
+    quotes, no blank line), a line break is LF or CRLF, and every quote opens and closes a whole field (a field is
+    either free of '"' or quoted with inner quotes doubled), so that both parsers give the same fields; every
+    line's shape is checked with one regular expression before pyarrow parses."""
+    import pyarrow.csv as pacsv
+
+    if spec.header_line != 1 or not text or "\r" in text.replace("\r\n", "\n"):
+        return None
+    text = text.replace("\r\n", "\n") if "\r" in text else text
+    body = text[:-1] if text.endswith("\n") else text
+    lines = pc.split_pattern(pa.array([body], pa.large_string()), "\n").flatten()
+    d = f"\\x{{{ord(spec.delimiter):x}}}"  # the delimiter as an RE2 code point, in a class or not
+    field = f'(?:[^"{d}]*|"(?:[^"]|"")*")'
+    if not pc.all(pc.match_substring_regex(lines, f"^{field}(?:{d}{field})*$")).as_py():
+        return None
+    header_fields = next(csv.reader(io.StringIO(lines[0].as_py()), delimiter=spec.delimiter), [])
+    if not any(header_fields):
+        return None
+    width = len(header_fields)
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False,
+                                           block_size=1 << 26),
+            parse_options=pacsv.ParseOptions(delimiter=spec.delimiter, quote_char='"', double_quote=True,
+                                             escape_char=False, newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={f"f{k}": pa.large_string() for k in range(width)},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_columns != width or table.num_rows != len(lines) or table.num_rows < 2:
+        return None
+    header = _unique_header(name, [h.strip().lstrip("\ufeff").strip() for h in header_fields], issues)
+    columns = [table.column(k).combine_chunks() for k in range(width)]
+    rows = table.slice(1)
+    joined = pc.binary_join_element_wise(*[rows.column(k) for k in range(width)], pa.scalar("", pa.large_string())) \
+        if width > 1 else \
+        rows.column(0)
+    blank = pc.match_substring_regex(joined, f"^{_PY_SPACE}*$").to_numpy(zero_copy_only=False)
+    keep = ~np.asarray(blank, dtype=bool)
+    frame = pd.DataFrame({k: pd.array(column.slice(1).filter(pa.array(keep)), dtype="str")
+                          for k, column in enumerate(columns)})
+    frame.columns = header
+    numbers = pd.Series(np.flatnonzero(keep) + 2, dtype="int64")  # line 1 is the header
+    return Raw(name, frame, numbers, {h.casefold(): h for h in reversed(header)})
 
 
 def _frame(name: str, records: list[list[str]], starts: list[int], header_line: int, issues: Issues) -> Raw | None:

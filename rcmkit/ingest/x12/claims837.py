@@ -49,7 +49,7 @@ from rcmkit.ingest.issues import Issues, SetRejected
 from rcmkit.ingest.x12.tables import EXTRA_TABLES
 from rcmkit.ingest.x12.envelope import TransactionSet, tag_code, tag_name
 
-__all__ = ["read_837", "patient_key", "provider_name"]
+__all__ = ["read_837", "read_837_joined", "patient_key", "provider_name", "claim_type_of"]
 
 _PRINCIPAL = ("ABK", "BK")
 _OTHER = ("ABF", "BF")
@@ -449,7 +449,7 @@ class _SetReader:
 
 
 # --------------------------------------------------------------------------------------------- rows
-def _claim_type(claim: _Claim, ts: TransactionSet, warn: Callable[..., None]) -> str:
+def claim_type_of(claim: _Claim, ts: TransactionSet, warn: Callable[..., None]) -> str:
     """Content decides (SV2, CL1 or CLM05-2 'A' is institutional; SV1 professional); the version otherwise.
     A GS08 or ST03 that contradicts the content is warned about."""
     content = "institutional" if claim.institutional else "professional" if claim.professional else None
@@ -518,7 +518,7 @@ def _claim_row(reader: _SetReader, claim: _Claim, period: tuple[date, date], sub
     _check_line_total(reader, claim)
     return {
         "claim_id": claim.claim_id, "submission_id": submission_id, "frequency_code": claim.frequency,
-        "claim_type": _claim_type(claim, reader.ts, reader.warn), "submitted_on": reader.submitted_on,
+        "claim_type": claim_type_of(claim, reader.ts, reader.warn), "submitted_on": reader.submitted_on,
         "service_from": period[0], "service_to": period[1], "payer_id": payer_id or "",
         "billing_npi": billing_npi or "",
         "rendering_npi": claim.rendering_npi or _first_line_rendering(claim) or billing_npi,
@@ -552,28 +552,88 @@ def _first_line_rendering(claim: _Claim) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- entry
+#: Plain sets are read by the columnar reader (:mod:`rcmkit.ingest.x12.claims837_columnar`); tests switch it off
+#: to compare its tables with the segment walk's.
+COLUMNAR = True
+
+
 def read_837(sets: list[TransactionSet], ctx: FileContext) -> dict[str, pa.Table]:
     """Arrow tables ``claims``, ``claim_lines``, ``claim_line_details`` and ``providers`` (one row per NPI sent
     with a name, in order of first appearance; an NPI sent without any name has no row) of the given 837 sets
-    (canonical column names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``."""
-    out: dict[str, list[dict]] = {"claims": [], "claim_lines": [], "claim_line_details": []}
-    providers: dict[str, dict] = {}
-    for ts in sets:
+    (canonical column names); a rejected set leaves no rows, only a ``rejections`` entry in ``ctx.issues``.
+
+    Plain sets (see :mod:`rcmkit.ingest.x12.claims837_columnar`) are read from arrays, in batches; any other set
+    by the segment walk (:class:`_SetReader`), which says what is wrong or odd with it."""
+    return read_837_joined(sets, np.zeros(len(sets), dtype=np.int64), [ctx])[0]
+
+
+def read_837_joined(sets: list[TransactionSet], file_of_set: np.ndarray, files: list[FileContext]
+                    ) -> tuple[dict[str, pa.Table], np.ndarray]:
+    """:func:`read_837` of the sets of several files (set ``i`` of ``files[file_of_set[i]]``, whose issues get its
+    messages), with the same rows, in order, as each file read alone; and the claim rows of each file.
+
+    Consecutive sets of one segment index are read in one columnar batch: a batch with a set that is not plain is
+    cut in parts until the plain sets are read in batches and the others alone by the segment walk."""
+    from rcmkit.ingest.x12.claims837_columnar import read_plain_837
+
+    chunks: dict[str, list[pa.Table]] = {name: [] for name in ("claims", "claim_lines", "claim_line_details")}
+    set_providers: list[list[dict]] = [[] for _ in sets]
+    claims_per_file = np.zeros(len(files), dtype=np.int64)
+    owner = [int(k) for k in file_of_set]
+
+    def walk(i: int) -> None:
+        ts, ctx = sets[i], files[owner[i]]
         reader = _SetReader(ts, ctx)
+        out: dict[str, list[dict]] = {"claims": [], "claim_lines": [], "claim_line_details": []}
         try:
             reader.read()
             _claim_rows(reader, ctx, out)
-            providers.update((npi, row) for npi, row in reader.providers.items() if row["name"])
         except SetRejected as exc:
             ctx.issues.reject(exc.code, exc.text, st=ts.control_number, transaction_type="837",
                               first=ts.first_number, last=ts.last_number,
                               claims=int((ts.segments.codes[ts.first : ts.last + 1] == _CLM).sum()),
                               segment_number=exc.segment_number, segment_id=exc.segment_id, claim_id=exc.claim_id)
-            continue
+            return
+        set_providers[i] = list(reader.providers.values())
         reader.warnings.warnings.sort(key=lambda w: w["segment_number"])
         ctx.issues.absorb(reader.warnings)
-    out["providers"] = list(providers.values())
-    return {name: pa.Table.from_pylist(rows, schema=_SCHEMAS[name]) for name, rows in out.items()}
+        claims_per_file[owner[i]] += len(out["claims"])
+        for name, rows in out.items():
+            if rows:
+                chunks[name].append(pa.Table.from_pylist(rows, schema=_SCHEMAS[name]))
+
+    def batch(i: int, j: int) -> None:
+        plain = read_plain_837(sets[i:j], [files[k] for k in owner[i:j]]) if COLUMNAR else None
+        if plain is None:
+            if j - i == 1:
+                walk(i)
+            else:  # in 8 parts (not halves): few levels when many sets are not plain
+                cuts = sorted({i + (j - i) * k // 8 for k in range(8)} | {j})
+                for lo, hi in zip(cuts, cuts[1:]):
+                    batch(lo, hi)
+            return
+        for name in chunks:
+            schema = _SCHEMAS[name]
+            chunks[name].append(pa.Table.from_arrays([plain[name][f.name].cast(f.type) for f in schema],
+                                                     schema=schema))
+        set_providers[i:j] = plain["providers"]
+        np.add.at(claims_per_file, owner[i:j], plain["claims_per_set"])
+
+    i = 0
+    while i < len(sets):  # runs of sets that share a segment index
+        j = i + 1
+        while j < len(sets) and sets[j].segments is sets[i].segments:
+            j += 1
+        batch(i, j)
+        i = j
+    tables = {name: pa.concat_tables(parts) if parts else _SCHEMAS[name].empty_table()
+              for name, parts in chunks.items()}
+    per_file: list[dict[str, dict]] = [{} for _ in files]
+    for i, rows in enumerate(set_providers):
+        per_file[owner[i]].update((row["npi"], row) for row in rows if row["name"])
+    tables["providers"] = pa.Table.from_pylist([row for rows in per_file for row in rows.values()],
+                                               schema=_SCHEMAS["providers"])
+    return tables, claims_per_file
 
 
 _SCHEMAS = {"claims": TABLES["claims"].arrow_schema, "claim_lines": TABLES["claim_lines"].arrow_schema,

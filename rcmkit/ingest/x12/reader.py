@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rcmkit.core import schema
-from rcmkit.ingest.x12.claims837 import read_837
+from rcmkit.ingest.x12.claims837 import read_837, read_837_joined
 from rcmkit.ingest.x12.context import FileContext
 from rcmkit.ingest import limits
 from rcmkit.ingest.x12.era835 import read_835, read_835_joined
@@ -89,7 +89,7 @@ class _Opened:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     by_type: dict[str, list[TransactionSet]] = field(default_factory=dict)
     joinable: bool = False  # its 835 sets can be read in a joined batch
-    remittances: int = 0  # remittance rows it gave in a joined batch
+    remittances: int = 0  # remittance and claim rows it gave in joined batches (tables attached to another file)
 
 
 def read_x12(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -205,14 +205,46 @@ def _read_many(files: list[_Opened | _FileOutput]) -> list[_FileOutput]:
             group[0].tables.update(_guarded(read_835, group[0].by_type["835"], group[0].ctx))
         else:
             _read_835_group(group)
-    out = []
+    claim_groups: list[list[_Opened]] = []  # the same for the 837 sets (the columnar 837 reader's fixed cost)
     for f in files:
-        if isinstance(f, _Opened):
-            if f.by_type["837"]:
-                f.tables.update(_guarded(read_837, f.by_type["837"], f.ctx))
-            f = _close(f)
-        out.append(f)
-    return out
+        if not isinstance(f, _Opened) or not f.by_type["837"]:
+            continue
+        sets = f.by_type["837"]
+        joins = f.runs == 1 and joinable(sets[0].segments)
+        last = claim_groups[-1][-1] if claim_groups else None
+        if joins and last is not None and last.runs == 1 and joinable(last.by_type["837"][0].segments) and \
+                last.by_type["837"][0].segments.separators == sets[0].segments.separators:
+            claim_groups[-1].append(f)
+        else:
+            claim_groups.append([f])
+    for group in claim_groups:
+        if len(group) == 1:
+            group[0].tables.update(_guarded(read_837, group[0].by_type["837"], group[0].ctx))
+        else:
+            _read_837_group(group)
+    return [_close(f) if isinstance(f, _Opened) else f for f in files]
+
+
+def _read_837_group(group: list[_Opened]) -> None:
+    """The 837 sets of the files of ``group`` read at once (as :func:`_read_835_group`); on an unexpected failure,
+    each file alone."""
+    joined, firsts = join_runs([f.by_type["837"][0].segments for f in group])
+    sets, owner = [], []
+    for k, (f, first) in enumerate(zip(group, firsts)):
+        sets += [dataclasses.replace(ts, segments=joined, first=ts.first + first, last=ts.last + first)
+                 for ts in f.by_type["837"]]
+        owner += [k] * len(f.by_type["837"])
+    trials = [dataclasses.replace(f.ctx, issues=Issues(f.ctx.name)) for f in group]
+    try:
+        tables, claims = read_837_joined(sets, np.array(owner, dtype=np.int64), trials)
+    except Exception:  # a bug: the files are read one by one, where _guarded isolates the set that fails
+        for f in group:
+            f.tables.update(_guarded(read_837, f.by_type["837"], f.ctx))
+        return
+    for f, trial, n in zip(group, trials, claims.tolist()):
+        f.ctx.issues.absorb(trial.issues)
+        f.remittances += n
+    group[0].tables.update(tables)
 
 
 def _read_835_group(group: list[_Opened]) -> None:
