@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import (
-    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize, on_or_before,
+    between, collect, date_value, day_number, held, int_sum, lazy, lazy_tables, like, materialize,
+    on_or_before,
 )
 from rcmkit.metrics._common import (
     KPI, MetricOptions, Prepared, Window, as_int, lazy_ledger, ledger_for, month_window, ratio,
@@ -326,19 +328,59 @@ def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances
     # the charges of each date's year (year_ago, date], per claim
     day = lambda d: int((d.normalize() - pd.Timestamp("1970-01-01")).days)  # noqa: E731
     year_ago = [d - pd.DateOffset(years=1) for d in dates]
-    grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_lo": [day(a) for a in year_ago],
-                              "_hi": [day(d) for d in dates]}, dtype="int64"), ledger)
-    charges = (posted.filter(nw.col("kind") == "charge", nw.col("posted_on") > date_value(posted, "posted_on",
-                                                                                          year_ago[0]))
-               .select("claim_id", "responsible", "amount_cents", _day=day_number(nw.col("posted_on"))))
-    per_claim = (charges.join(grid, how="cross").filter(nw.col("_day") > nw.col("_lo"), nw.col("_day") <= nw.col("_hi"))
-                 .group_by("claim_id", "as_of_index").agg(nw.col("responsible").min().alias("payer"),
-                                                          int_sum("amount_cents", "charge")))
+    grid_lo, grid_hi = [day(a) for a in year_ago], [day(d) for d in dates]
+    grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_lo": grid_lo, "_hi": grid_hi}, dtype="int64"),
+                ledger)
+    # each claim's charges by day in the years that any date reads, under the lowest responsible party of the day
+    charges = held(posted.filter(nw.col("kind") == "charge",
+                                 nw.col("posted_on") > date_value(posted, "posted_on", year_ago[0]))
+                   .with_columns(_day=day_number(nw.col("posted_on")))
+                   .group_by("claim_id", "_day").agg(nw.col("responsible").min().alias("payer"),
+                                                     int_sum("amount_cents", "charge")))
+    multi = (charges.group_by("claim_id").agg(nw.len().alias("_days")).filter(nw.col("_days") > 1)
+             .select("claim_id"))
+    sums: dict[tuple[int, str], list[int]] = {}  # (date index, payer) -> [contractual, charge]
+    # A claim charged on one day counts for the dates a..b: those on or after its day whose year began before
+    # it. Its charge counts from the first of them it is priced at, each contractual adjustment from the first
+    # of them it is posted by: ranges, summed as +x at their start and -x after their end, accumulated by date.
+    first_date = nw.lit(0, nw.Int64)
+    last_date = nw.lit(-1, nw.Int64)
+    for lo, hi in zip(grid_lo, grid_hi):
+        first_date = first_date + (nw.col("_day") > hi).cast(nw.Int64)
+        last_date = last_date + (nw.col("_day") > lo).cast(nw.Int64)
+    single = (charges.join(multi, on="claim_id", how="anti")
+              .with_columns(_a=first_date, _b=last_date).filter(nw.col("_a") <= nw.col("_b")))
+    steps: dict[str, np.ndarray] = {}
+    for frame, start, value, slot in (
+            (single.join(priced_from, on="claim_id", how="inner"), "_priced_from", "charge", 1),
+            (single.drop("charge").join(contractual, on="claim_id", how="inner"), "_j", "contractual", 0)):
+        ranged = frame.with_columns(_s=nw.max_horizontal("_a", start)).filter(nw.col("_s") <= nw.col("_b"))
+        for at, sign in (("_s", 1), ("_b", -1)):
+            got = collect(ranged.with_columns(_at=nw.col(at) + (0 if sign > 0 else 1))
+                          .group_by("payer", "_at").agg(int_sum(value)))
+            for payer, i, v in zip(got["payer"], got["_at"], got[value]):
+                steps.setdefault(payer, np.zeros((2, len(dates) + 1), dtype=np.int64))[slot, int(i)] += sign * int(v)
+    for payer, step in steps.items():
+        running = np.cumsum(step, axis=1)
+        for i in range(len(dates)):
+            if running[0, i] or running[1, i]:
+                sums[(i, payer)] = [int(running[0, i]), int(running[1, i])]
+    # a claim charged on several days (a few): its rows of each date's year, one row per date
+    per_claim = (charges.join(multi, on="claim_id", how="semi").join(grid, how="cross")
+                 .filter(nw.col("_day") > nw.col("_lo"), nw.col("_day") <= nw.col("_hi"))
+                 .group_by("claim_id", "as_of_index").agg(nw.col("payer").min(), int_sum("charge")))
     priced = (per_claim.select("claim_id", "as_of_index").join(contractual, on="claim_id", how="inner")
               .filter(nw.col("_j") <= nw.col("as_of_index"))
               .group_by("claim_id", "as_of_index").agg(int_sum("contractual")))
-    by_payer = collect(per_claim.join(priced, on=["claim_id", "as_of_index"], how="inner")
-                       .group_by("as_of_index", "payer").agg(int_sum("contractual"), int_sum("charge")))
+    several = collect(per_claim.join(priced, on=["claim_id", "as_of_index"], how="inner")
+                      .group_by("as_of_index", "payer").agg(int_sum("contractual"), int_sum("charge")))
+    for i, payer, c, ch in zip(several["as_of_index"], several["payer"], several["contractual"], several["charge"]):
+        pair = sums.setdefault((int(i), payer), [0, 0])
+        pair[0] += int(c)
+        pair[1] += int(ch)
+    by_payer = pd.DataFrame([(i, payer, c, ch) for (i, payer), (c, ch) in sums.items()],
+                            columns=["as_of_index", "payer", "contractual", "charge"]).astype(
+        {"as_of_index": "int64", "contractual": "int64", "charge": "int64"})
     pending = (_open(balances).filter(nw.col("responsible") != "patient")
                .join(priced_from, on="claim_id", how="left")
                .filter(nw.col("_priced_from").is_null() | (nw.col("_priced_from") > nw.col("as_of_index")))
