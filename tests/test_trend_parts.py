@@ -152,3 +152,17 @@ def test_reversal_in_a_later_month_moves_the_payment_out_of_march():
     assert trend.loc["2026-03", "payments"] == pytest.approx(base["payments"].value - 80 + 64)
     assert trend.loc["2026-04", "payments"] == pytest.approx(16.00)
     assert trend.loc["2026-03", "clean_claim_rate"] == pytest.approx(2 / 5)
+
+
+def test_forgetting_the_engine_copies_keeps_the_numbers():
+    """The report model drops the Polars copies of prepared tables before the forecast (issue #15: memory): the
+    copies go, the intermediates stay, and a query afterwards converts again and gives the same KPIs."""
+    tables = prepare(small_tables())
+    before = monthly_kpis(tables, "2026-03")
+    copies = [k for k in tables._memo if isinstance(k, tuple) and k[0] == "lazy"]
+    assert ("lazy", "ledger") in copies and ("lazy", "claims") in copies
+    tables.forget_engine_copies()
+    assert not [k for k in tables._memo if isinstance(k, tuple) and k[0] == "lazy"]
+    assert "remit_flags" in tables._memo  # an intermediate computed from the copies stays
+    assert monthly_kpis(tables, "2026-03") == before
+    assert before["days_in_ar_net"].numerator == 392.50  # test_metrics.test_days_in_ar_net_hfma
