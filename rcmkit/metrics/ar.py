@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import (
-    between, collect, date_value, day_number, held, int_sum, lazy, lazy_tables, like, materialize,
+    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize,
     on_or_before,
 )
 from rcmkit.metrics._common import (
@@ -332,11 +332,12 @@ def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances
     grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_lo": grid_lo, "_hi": grid_hi}, dtype="int64"),
                 ledger)
     # each claim's charges by day in the years that any date reads, under the lowest responsible party of the day
-    charges = held(posted.filter(nw.col("kind") == "charge",
-                                 nw.col("posted_on") > date_value(posted, "posted_on", year_ago[0]))
-                   .with_columns(_day=day_number(nw.col("posted_on")))
-                   .group_by("claim_id", "_day").agg(nw.col("responsible").min().alias("payer"),
-                                                     int_sum("amount_cents", "charge")))
+    # (read by five queries: computed once on every engine, a claim-day table)
+    charges = materialize(posted.filter(nw.col("kind") == "charge",
+                                        nw.col("posted_on") > date_value(posted, "posted_on", year_ago[0]))
+                          .with_columns(_day=day_number(nw.col("posted_on")))
+                          .group_by("claim_id", "_day").agg(nw.col("responsible").min().alias("payer"),
+                                                            int_sum("amount_cents", "charge")))
     multi = (charges.group_by("claim_id").agg(nw.len().alias("_days")).filter(nw.col("_days") > 1)
              .select("claim_id"))
     sums: dict[tuple[int, str], list[int]] = {}  # (date index, payer) -> [contractual, charge]
