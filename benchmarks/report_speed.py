@@ -10,7 +10,9 @@ Two measurements, each in a fresh process so nothing is warm that a real run wou
    practice. The steps come from the run's own run.json (``timings``); ``command`` is the rest of the wall time.
 2. The report model alone (:func:`rcmkit.report.model.build_report`) in-process, split by section, on pandas and
    on DuckDB tables, with a reference measured in the same run: one month's KPI suite (what every report must at
-   least compute), so the ratio says how many "suites" the whole model costs.
+   least compute), so the ratio says how many "suites" the whole model costs. Wall and CPU seconds (all threads;
+   on a shared machine the CPU seconds move less than the wall), and the peak RSS as each section ended (which
+   section raises the peak).
 
 Printed side by side: seconds, the ratio to the target or to the reference.
 """
@@ -30,7 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 10.0
 
 _MODEL = r"""
-import functools, json, sys, time
+import functools, json, resource, sys, time
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
 t0 = time.perf_counter()
 from rcmkit.core import engine
 import rcmkit.report.model as M
@@ -40,21 +47,25 @@ imported = time.perf_counter() - t0
 root, practice, month, kind = sys.argv[1:5]
 t = time.perf_counter(); tables = engine.open_tables(root, practice, kind); load = time.perf_counter() - t
 t = time.perf_counter(); kpi_suite(prepare(tables, MetricOptions()), month); suite = time.perf_counter() - t
+del tables
 tables = engine.open_tables(root, practice, kind)
-spent = {}
+spent, spent_cpu, peaks = {}, {}, {}
 def timed(name, f):
     @functools.wraps(f)
     def w(*a, **k):
-        s = time.perf_counter(); r = f(*a, **k); spent[name] = spent.get(name, 0) + time.perf_counter() - s; return r
+        s, c = time.perf_counter(), cpu(); r = f(*a, **k)
+        spent[name] = spent.get(name, 0) + time.perf_counter() - s
+        spent_cpu[name] = spent_cpu.get(name, 0) + cpu() - c
+        peaks[name] = peak()  # the process's peak RSS when the section ended
+        return r
     return w
 for name in ("kpi_suite", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
              "as_pandas", "open_denials", "provider_summary", "definitions_used"):
     setattr(M, name, timed(name, getattr(M, name)))
-t = time.perf_counter(); M.build_report(tables, month, practice=practice); build = time.perf_counter() - t
-import resource
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-print(json.dumps({"import": imported, "load": load, "suite": suite, "build": build, "sections": spent,
-                  "peak_gib": peak}))
+t, c = time.perf_counter(), cpu(); M.build_report(tables, month, practice=practice)
+build, build_cpu = time.perf_counter() - t, cpu() - c
+print(json.dumps({"import": imported, "load": load, "suite": suite, "build": build, "build_cpu": build_cpu,
+                  "sections": spent, "sections_cpu": spent_cpu, "peaks": peaks, "peak_gib": peak()}))
 """
 
 
@@ -116,14 +127,16 @@ def main() -> None:
         print(f"\nrcmkit report (no PDF): {best['wall']:.1f} s wall = {best['wall'] / TARGET_S:.2f}x the "
               f"{TARGET_S:.0f} s target: {verdict}\n  steps (run.json): {steps}")
 
-    print(f"\n{'model':<10}{'import':>8}{'load':>8}{'suite':>8}{'build':>8}{'build/suite':>13}{'peak GiB':>10}"
-          "  largest sections")
+    print(f"\n{'model':<10}{'import':>8}{'load':>8}{'suite':>8}{'build':>8}{'cpu':>8}{'build/suite':>13}"
+          f"{'peak GiB':>10}  largest sections (wall s / cpu s)")
     for kind in args.engines.split(","):
         m = min((model(root, args.practice, month, kind) for _ in range(args.runs)), key=lambda r: r["build"])
-        top = sorted(m["sections"].items(), key=lambda kv: -kv[1])[:5]
+        top = sorted(m["sections"].items(), key=lambda kv: -kv[1])[:6]
         print(f"{kind:<10}{m['import']:>7.1f}s{m['load']:>7.1f}s{m['suite']:>7.1f}s{m['build']:>7.1f}s"
-              f"{m['build'] / m['suite']:>12.1f}x{m['peak_gib']:>10.2f}  "
-              + ", ".join(f"{k.strip('_')} {v:.1f}" for k, v in top))
+              f"{m['build_cpu']:>7.1f}s{m['build'] / m['suite']:>12.1f}x{m['peak_gib']:>10.2f}  "
+              + ", ".join(f"{k.strip('_')} {v:.1f}/{m['sections_cpu'][k]:.1f}" for k, v in top))
+        print(f"{'':<10}peak GiB as each section ended: "
+              + ", ".join(f"{k.strip('_')} {v:.2f}" for k, v in m["peaks"].items()))
 
 
 if __name__ == "__main__":

@@ -175,6 +175,18 @@ def test_duplicates_in_the_batch_and_in_the_store():
         "duplicate"]
 
 
+def test_stored_duplicates_among_many_patients():
+    """The stored history is narrowed to the batch's patients before the match (issue #15): among other patients'
+    identical lines (same day, code and charge) the one of this patient is still found, and only it."""
+    stored = [_claim(f"O{n}-S1", f"O{n}", patient=f"P{n + 10}", submitted="2026-03-04") for n in range(5)]
+    mine = _claim("C1-S1", "C1", submitted="2026-03-05")
+    hc, hl = _frames(*stored, mine)
+    f = _run(_claim("C9-S1", "C9", submitted="2026-03-20"), history={"claims": hc, "claim_lines": hl})
+    assert list(f["rule"]) == ["duplicate"] and "already sent on 2026-03-05 on claim C1" in f["evidence"].iloc[0]
+    hc, hl = _frames(*stored)  # only other patients' lines: no duplicate
+    assert _run(_claim("C9-S1", "C9", submitted="2026-03-20"), history={"claims": hc, "claim_lines": hl}).empty
+
+
 def test_payer_rules_are_data(tmp_path):
     path = tmp_path / "rules.csv"
     path.write_text("payer,codes,kind,value,severity,source,fix\n"

@@ -37,7 +37,9 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
 from rcmkit.metrics import AGING_BUCKETS, MetricOptions, ledger_for
@@ -121,11 +123,6 @@ def _days(dates: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(dates) - _EPOCH).dt.days).to_numpy(dtype=np.int64)
 
 
-def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Each value's position in ``index`` (unique), -1 when absent: an ``isin`` and a ``map`` in one hash look-up."""
-    return index.get_indexer(pd.Index(values.to_numpy(dtype=object), dtype=object)).astype(np.int64)
-
-
 def day_number(date) -> int:
     """A date as whole days since 1970-01-01 (the forecast's day numbers)."""
     return int((pd.Timestamp(date).normalize() - _EPOCH).days)
@@ -150,20 +147,18 @@ class Book:
         self.payer_class = dict(zip(payers["payer_id"], payers["payer_class"])) if payers is not None else {}
         self.options = options
         ledger = ledger[ledger["amount_cents"] != 0]
-        claim_codes, claim_ids = pd.factorize(ledger["claim_id"], sort=True)
-        self.claim_ids = np.asarray(claim_ids, dtype=object)
-        party_codes, parties = pd.factorize(ledger["responsible"], sort=True)
+        claim_codes, self.claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
+        party_codes, parties = factorize_sorted(ledger["responsible"])
         self.parties = list(parties)
         self.patient = self.parties.index("patient") if "patient" in self.parties else -1
         day = _days(ledger["posted_on"])
         amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
-        kind = ledger["kind"].to_numpy()
-        cash = np.where(np.isin(kind, CASH_KINDS), -amount, 0.0)
+        cash = np.where(isin(ledger["kind"], CASH_KINDS).to_numpy(dtype=bool), -amount, 0.0)
         self.ev = {"claim": claim_codes.astype(np.int64), "party": party_codes.astype(np.int64), "day": day,
                    "amount": amount, "cash": cash}
         n = len(self.claim_ids)
         # each claim's charge: its first positive charge (else its first event: a claim known from an 835 only)
-        is_charge = (kind == "charge") & (amount > 0)
+        is_charge = (ledger["kind"] == "charge").to_numpy(dtype=bool) & (amount > 0)
         first_any = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(first_any, claim_codes, day)
         charge_day = np.full(n, np.iinfo(np.int64).max)
@@ -217,8 +212,8 @@ class Book:
 
     # ----------------------------------------------------------------------------------------- set-up
     def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
-        claim_index = pd.Index(self.claim_ids, dtype=object)
-        party_index = pd.Index(self.parties, dtype=object)
+        claim_index = pa.array(self.claim_ids, type=pa.string())
+        party_index = pa.array(self.parties, type=pa.string())
         n = len(self.claim_ids)
         self._n_parties = max(len(self.parties), 1)
         # (claim, party) -> day of the payer's first adjudication, flat at claim * parties + party
@@ -229,25 +224,25 @@ class Book:
         if claims is not None and len(claims):
             claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from",
                              "payer_id"]]
-            code = _positions(claims["claim_id"], claim_index)
-            c = claims[((claims["frequency_code"] != "8") & (code >= 0)).to_numpy(dtype=bool)]
-            billed = c.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort").drop_duplicates(
-                "claim_id")
+            code = positions(claims["claim_id"], claim_index)
+            keep = (claims["frequency_code"] != "8").to_numpy(dtype=bool) & (code >= 0)
+            c = claims[keep].assign(_claim=code[keep])
+            c = c.iloc[sort_order(c, ["_claim", "submitted_on", "submission_id"])]
+            billed = c[_first_of_runs(c["_claim"].to_numpy())]  # each claim's first, as drop_duplicates keeps
             dated = billed.dropna(subset=["service_from"])
-            self.service_month[_positions(dated["claim_id"], claim_index)] = pd.to_datetime(
-                dated["service_from"]).dt.month.to_numpy()
+            self.service_month[dated["_claim"].to_numpy()] = pd.to_datetime(dated["service_from"]).dt.month.to_numpy()
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
             remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents",
                              "paid_cents", "patient_responsibility_cents"]]
-            claim = _positions(remits["claim_id"], claim_index)
-            party = _positions(remits["payer_id"], party_index)
-            keep = (~remits["status_code"].isin(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
+            claim = positions(remits["claim_id"], claim_index)
+            party = positions(remits["payer_id"], party_index)
+            keep = (~isin(remits["status_code"], NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
                 claim >= 0) & (party >= 0)
             r = remits[keep].assign(claim=claim[keep], party=party[keep], day=_days(remits.loc[keep, "paid_on"]))
-            first = r.sort_values(["claim", "party", "day", "remit_id"], kind="mergesort").drop_duplicates(
-                ["claim", "party"])
+            r = r.iloc[sort_order(r, ["claim", "party", "day", "remit_id"])]
+            first = r[_first_of_runs(r["claim"].to_numpy() * max(len(self.parties), 1) + r["party"].to_numpy())]
             self._fa_flat[first["claim"].to_numpy() * self._n_parties + first["party"].to_numpy()] = first[
                 "day"].to_numpy()
             self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
@@ -257,9 +252,9 @@ class Book:
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
-                lines = remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date",
-                                     "billed_cents", "paid_cents"]].merge(
-                    first[["remit_id", "party", "day", "payer_id"]], on="remit_id")
+                lines = _lookup(remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date",
+                                             "billed_cents", "paid_cents"]], first, "remit_id",
+                                ["party", "day", "payer_id"])
                 lines = _with_contract(lines, contracts, "payer_id")
                 self.first_lines = pd.DataFrame({
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
@@ -268,12 +263,11 @@ class Book:
         # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
         if billed is not None and claim_lines is not None and len(claim_lines):
-            lines = claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
-                                 "charge_cents"]].merge(billed[["submission_id", "claim_id", "payer_id"]],
-                                                        on="submission_id")
+            lines = _lookup(claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
+                                         "charge_cents"]], billed, "submission_id", ["_claim", "payer_id"])
             lines = _with_contract(lines, contracts, "payer_id")
             self.bill_lines = pd.DataFrame({
-                "claim": _positions(lines["claim_id"], claim_index),
+                "claim": lines["_claim"].to_numpy(dtype=np.int64),
                 "code": lines["procedure_code"].astype(str).to_numpy(),
                 "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
 
@@ -282,6 +276,24 @@ class Book:
 
     def name_of(self, party: str) -> str:
         return "Patients" if party == "patient" else self.payer_names.get(party, party)
+
+
+def _first_of_runs(keys: np.ndarray) -> np.ndarray:
+    """A mask of the first row of each run of equal ``keys`` (sorted rows: each key's first row)."""
+    mask = np.ones(len(keys), dtype=bool)
+    mask[1:] = keys[1:] != keys[:-1]
+    return mask
+
+
+def _lookup(left: pd.DataFrame, right: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
+    """``left.merge(right[[key, *columns]], on=key)`` for a ``right`` whose keys are distinct: the rows of
+    ``left`` with a match, in their order, with the match's ``columns`` (one hash look-up of the keys, not a
+    merge on strings)."""
+    at = positions(left[key], right[key])
+    hit = at >= 0
+    out = left[hit].reset_index(drop=True)
+    taken = right[columns].iloc[at[hit]].reset_index(drop=True)
+    return pd.concat([out, taken], axis=1)
 
 
 def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_col: str) -> pd.DataFrame:

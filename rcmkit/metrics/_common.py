@@ -235,6 +235,14 @@ class Prepared(Mapping[str, Any]):
             self._memo[key] = compute()
         return self._memo[key]
 
+    def forget_engine_copies(self) -> None:
+        """Drop the tables' copies converted for the query engine (:func:`rcmkit.core.engine.lazy_tables`: pandas
+        tables as Polars frames, as large as the tables themselves); the intermediates computed from them stay. A
+        later query converts what it reads again. The report model calls this once its queries are done, before
+        the pandas-only forecast, so the two do not hold memory at once."""
+        for key in [k for k in self._memo if isinstance(k, tuple) and k and k[0] == "lazy"]:
+            del self._memo[key]
+
     def __getitem__(self, name: str) -> Any:
         return self._tables[name]
 

@@ -9,20 +9,24 @@ rolling for internal use, HFMA P&P Board Statement 16). Details: ../shared/refer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import (
-    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize, on_or_before,
+    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize,
+    on_or_before,
 )
 from rcmkit.metrics._common import (
     KPI, MetricOptions, Prepared, Window, as_int, lazy_ledger, ledger_for, month_window, ratio,
 )
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
-           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in"]
+           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in", "aged_at", "net_ar_at",
+           "NetAr", "month_number", "date_index"]
 
 #: The A/R aging buckets (days since the aging start), in order: the one definition the charts and tables use.
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
@@ -81,13 +85,19 @@ def balances_at(tables: Mapping[str, Any], dates, options: MetricOptions) -> nw.
     return _balances_at(tables, dates, options)
 
 
+def date_index(frame: nw.LazyFrame, column: str, dates: list[pd.Timestamp]) -> nw.Expr:
+    """The position in ``dates`` (ascending) of the first date on or after each row's ``column``: the as-of date
+    from which the row counts; ``len(dates)`` for a row after the last date."""
+    index = nw.lit(len(dates))
+    for i, d in reversed(list(enumerate(dates))):
+        index = nw.when(on_or_before(frame, column, d)).then(nw.lit(i)).otherwise(index)
+    return index.cast(nw.Int64)
+
+
 def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: MetricOptions) -> nw.LazyFrame:
     ledger = lazy_ledger(tables, options)
     claims = lazy_tables(tables, ["claims"])["claims"]
-    index = nw.lit(len(dates))  # posted after the last date: counts for none
-    for i, d in reversed(list(enumerate(dates))):
-        index = nw.when(on_or_before(ledger, "posted_on", d)).then(nw.lit(i)).otherwise(index)
-    posted = ledger.with_columns(_i=index.cast(nw.Int64)).filter(nw.col("_i") < len(dates))
+    posted = ledger.with_columns(_i=date_index(ledger, "posted_on", dates)).filter(nw.col("_i") < len(dates))
     as_of_days = [(d.normalize() - pd.Timestamp("1970-01-01")).days for d in dates]
     steps = posted.group_by("claim_id", "responsible", "_i").agg(int_sum("amount_cents", "_step"))
     if len(dates) == 1:  # one date: each party's one sum is its balance (the running sum of a single step)
@@ -198,7 +208,8 @@ def ar_aged_pct(balances, over_days: int | None) -> tuple[int, int]:
     return as_int(sums["_aged"].iloc[0]), as_int(sums["balance_cents"].iloc[0])
 
 
-def _ym(expr: nw.Expr) -> nw.Expr:
+def month_number(expr: nw.Expr) -> nw.Expr:
+    """A date expression's calendar month as one integer: year * 12 + month - 1 (the ``_ym`` of the monthly sums)."""
     return expr.dt.year().cast(nw.Int64) * 12 + expr.dt.month().cast(nw.Int64) - 1
 
 
@@ -206,7 +217,7 @@ def ledger_months(ledger) -> nw.LazyFrame:
     """The ledger's amounts summed by kind and calendar month of posting (kind, _ym = year * 12 + month - 1,
     amount_cents): every money window of the metrics is whole months, so a KPI set sums this small table instead
     of scanning the ledger once per KPI."""
-    return lazy(ledger).with_columns(_ym=_ym(nw.col("posted_on"))).group_by("kind", "_ym").agg(
+    return lazy(ledger).with_columns(_ym=month_number(nw.col("posted_on"))).group_by("kind", "_ym").agg(
         int_sum("amount_cents"))
 
 
@@ -242,21 +253,26 @@ def posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
 
 
 def days_in_ar(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None,
+    gross: int | None = None,
 ) -> KPI:
     """Days in A/R (gross): gross A/R at the end of ``month`` / average daily gross charges.
 
     Numerator: open A/R, credit balances excluded (AAFP: "total receivables less credit balances").
     Denominator (``gross_3m``, AAFP; DESIGN default): charges posted in the last 3 full months (``month`` and
     the two before) / their calendar days (90 for January-March 2026). ``gross_12m`` (MGMA): 12 months of
-    charges / their days (365 or 366).
+    charges / their days (365 or 366). ``gross``: the month-end gross A/R in cents when the caller has it
+    (:func:`aged_at`), else summed from ``balances``.
     """
     months = 3 if options.days_in_ar == "gross_3m" else 12
     window = month_window(month, months)
-    ledger = ledger_for(tables, options)
-    if balances is None:
-        balances = balances_frame(Prepared({**tables, "ledger": ledger}, options.denial_policy), window.end, options)
-    ar = ar_total(balances)
+    if gross is None:
+        ledger = ledger_for(tables, options)
+        if balances is None:
+            balances = balances_frame(Prepared({**tables, "ledger": ledger}, options.denial_policy), window.end,
+                                      options)
+        gross = ar_total(balances)
+    ar = gross
     charges = posted_in(money_source(tables, options), window, ("charge",))
     daily = charges / window.days
     src = "AAFP (days in A/R)" if months == 3 else "MGMA (days of gross FFS charges in A/R)"
@@ -268,27 +284,129 @@ def days_in_ar(
     )
 
 
-def _expected_contractual_rate(ledger, as_of: pd.Timestamp, contractual: nw.LazyFrame) -> tuple[dict[str, float], float]:
-    """Per payer: contractual adjustments / charges over the claims charged in the year before ``as_of`` that
-    have a contractual adjustment posted by then (claims the payer has priced: ``contractual``, per claim), and
-    the practice-wide rate."""
-    ledger = lazy(ledger)
-    posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
-    year_ago = as_of - pd.DateOffset(years=1)
-    charges = posted.filter(nw.col("kind") == "charge",
-                            nw.col("posted_on") > date_value(posted, "posted_on", year_ago))
-    per_claim = (charges.group_by("claim_id").agg(nw.col("responsible").min().alias("payer"),
-                                                   int_sum("amount_cents", "charge"))
-                 .join(contractual, on="claim_id", how="inner"))
-    by_payer = collect(per_claim.group_by("payer").agg(int_sum("contractual"), int_sum("charge")))
-    by_payer["contractual"] = -by_payer["contractual"].astype("int64")
+def aged_at(balances, over_days: int | None, count: int) -> list[tuple[int, int]]:
+    """:func:`ar_aged_pct` of each date of a :func:`balances_at` frame of ``count`` dates, in one query:
+    (cents aged over ``over_days``, open A/R cents) by ``as_of_index`` (0, 0 for a date without balances)."""
+    over = nw.col("balance_cents") if over_days is None else nw.when(nw.col("age_days") > over_days).then(
+        nw.col("balance_cents")).otherwise(0)
+    sums = collect(_open(balances).with_columns(_aged=over).group_by("as_of_index")
+                   .agg(int_sum("_aged"), int_sum("balance_cents")))
+    got = {int(i): (as_int(a), as_int(t)) for i, a, t in zip(sums["as_of_index"], sums["_aged"],
+                                                             sums["balance_cents"])}
+    return [got.get(i, (0, 0)) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class NetAr:
+    """What net A/R at a date takes besides the gross (:func:`net_ar_at`): the open insurance balances the payer
+    has not priced yet, by payer in payer order (``pending``: (payer, cents) pairs), each payer's contractual rate
+    over the trailing 12 months (``rates``) and the practice-wide rate (``overall``, for a payer with none)."""
+
+    pending: tuple[tuple[str, int], ...]
+    rates: Mapping[str, float]
+    overall: float
+
+    def expected(self) -> float:
+        """The contractual allowance still expected on the pending balances, in cents."""
+        return sum(float(b) * self.rates.get(p, self.overall) for p, b in self.pending)
+
+
+def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances) -> list[NetAr]:
+    """The :class:`NetAr` of each date of ``dates`` (ascending, distinct), from ``balances`` (a
+    :func:`balances_at` frame of the same dates), reading the ledger once for all of them: a claim is priced at a
+    date once a contractual adjustment of it is posted by then; a payer's rate at a date is the contractual
+    adjustments posted by then over the charges posted in the year before, of the claims charged in that year
+    that are priced (each claim under the lowest responsible party of its charge rows in that year)."""
+    dates = [pd.Timestamp(d) for d in dates]
+    ledger = lazy_ledger(tables, options)
+    posted = ledger.filter(on_or_before(ledger, "posted_on", dates[-1]))
+    # each claim's contractual adjustments by the first date they count at (_j), and the date it is priced from
+    contractual = materialize(posted.filter(nw.col("kind") == "contractual")
+                              .with_columns(_j=date_index(posted, "posted_on", dates))
+                              .group_by("claim_id", "_j").agg(int_sum("amount_cents", "contractual")))
+    priced_from = contractual.group_by("claim_id").agg(nw.col("_j").min().alias("_priced_from"))
+    # the charges of each date's year (year_ago, date], per claim
+    day = lambda d: int((d.normalize() - pd.Timestamp("1970-01-01")).days)  # noqa: E731
+    year_ago = [d - pd.DateOffset(years=1) for d in dates]
+    grid_lo, grid_hi = [day(a) for a in year_ago], [day(d) for d in dates]
+    grid = like(pd.DataFrame({"as_of_index": range(len(dates)), "_lo": grid_lo, "_hi": grid_hi}, dtype="int64"),
+                ledger)
+    # each claim's charges by day in the years that any date reads, under the lowest responsible party of the day
+    # (read by five queries: computed once on every engine, a claim-day table)
+    charges = materialize(posted.filter(nw.col("kind") == "charge",
+                                        nw.col("posted_on") > date_value(posted, "posted_on", year_ago[0]))
+                          .with_columns(_day=day_number(nw.col("posted_on")))
+                          .group_by("claim_id", "_day").agg(nw.col("responsible").min().alias("payer"),
+                                                            int_sum("amount_cents", "charge")))
+    multi = (charges.group_by("claim_id").agg(nw.len().alias("_days")).filter(nw.col("_days") > 1)
+             .select("claim_id"))
+    sums: dict[tuple[int, str], list[int]] = {}  # (date index, payer) -> [contractual, charge]
+    # A claim charged on one day counts for the dates a..b: those on or after its day whose year began before
+    # it. Its charge counts from the first of them it is priced at, each contractual adjustment from the first
+    # of them it is posted by: ranges, summed as +x at their start and -x after their end, accumulated by date.
+    first_date = nw.lit(0, nw.Int64)
+    last_date = nw.lit(-1, nw.Int64)
+    for lo, hi in zip(grid_lo, grid_hi):
+        first_date = first_date + (nw.col("_day") > hi).cast(nw.Int64)
+        last_date = last_date + (nw.col("_day") > lo).cast(nw.Int64)
+    single = (charges.join(multi, on="claim_id", how="anti")
+              .with_columns(_a=first_date, _b=last_date).filter(nw.col("_a") <= nw.col("_b")))
+    steps: dict[str, np.ndarray] = {}
+    for frame, start, value, slot in (
+            (single.join(priced_from, on="claim_id", how="inner"), "_priced_from", "charge", 1),
+            (single.drop("charge").join(contractual, on="claim_id", how="inner"), "_j", "contractual", 0)):
+        ranged = frame.with_columns(_s=nw.max_horizontal("_a", start)).filter(nw.col("_s") <= nw.col("_b"))
+        for at, sign in (("_s", 1), ("_b", -1)):
+            got = collect(ranged.with_columns(_at=nw.col(at) + (0 if sign > 0 else 1))
+                          .group_by("payer", "_at").agg(int_sum(value)))
+            for payer, i, v in zip(got["payer"], got["_at"], got[value]):
+                steps.setdefault(payer, np.zeros((2, len(dates) + 1), dtype=np.int64))[slot, int(i)] += sign * int(v)
+    for payer, step in steps.items():
+        running = np.cumsum(step, axis=1)
+        for i in range(len(dates)):
+            if running[0, i] or running[1, i]:
+                sums[(i, payer)] = [int(running[0, i]), int(running[1, i])]
+    # a claim charged on several days (a few): its rows of each date's year, one row per date
+    per_claim = (charges.join(multi, on="claim_id", how="semi").join(grid, how="cross")
+                 .filter(nw.col("_day") > nw.col("_lo"), nw.col("_day") <= nw.col("_hi"))
+                 .group_by("claim_id", "as_of_index").agg(nw.col("payer").min(), int_sum("charge")))
+    priced = (per_claim.select("claim_id", "as_of_index").join(contractual, on="claim_id", how="inner")
+              .filter(nw.col("_j") <= nw.col("as_of_index"))
+              .group_by("claim_id", "as_of_index").agg(int_sum("contractual")))
+    several = collect(per_claim.join(priced, on=["claim_id", "as_of_index"], how="inner")
+                      .group_by("as_of_index", "payer").agg(int_sum("contractual"), int_sum("charge")))
+    for i, payer, c, ch in zip(several["as_of_index"], several["payer"], several["contractual"], several["charge"]):
+        pair = sums.setdefault((int(i), payer), [0, 0])
+        pair[0] += int(c)
+        pair[1] += int(ch)
+    by_payer = pd.DataFrame([(i, payer, c, ch) for (i, payer), (c, ch) in sums.items()],
+                            columns=["as_of_index", "payer", "contractual", "charge"]).astype(
+        {"as_of_index": "int64", "contractual": "int64", "charge": "int64"})
+    pending = (_open(balances).filter(nw.col("responsible") != "patient")
+               .join(priced_from, on="claim_id", how="left")
+               .filter(nw.col("_priced_from").is_null() | (nw.col("_priced_from") > nw.col("as_of_index")))
+               .group_by("as_of_index", "responsible").agg(int_sum("balance_cents")))
+    pending = collect(pending)
+    out = []
+    for i in range(len(dates)):
+        rates, overall = _contractual_rates(by_payer[by_payer["as_of_index"] == i])
+        mine = pending[pending["as_of_index"] == i].sort_values("responsible")
+        out.append(NetAr(tuple(zip(mine["responsible"], (int(b) for b in mine["balance_cents"]))), rates, overall))
+    return out
+
+
+def _contractual_rates(by_payer: pd.DataFrame) -> tuple[dict[str, float], float]:
+    """Per payer: contractual adjustments / charges of its priced claims (payer, contractual, charge: sums in
+    cents, contractuals as the ledger signs them), and the practice-wide rate."""
+    by_payer = by_payer.assign(contractual=-by_payer["contractual"].astype("int64"))
     overall = ratio(by_payer["contractual"].sum(), by_payer["charge"].sum()) or 0.0
     priced = by_payer[by_payer["charge"] > 0]
     return dict(zip(priced["payer"], priced["contractual"] / priced["charge"])), overall
 
 
 def days_in_ar_net(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *, balances=None,
+    gross: int | None = None, net: NetAr | None = None,
 ) -> KPI:
     """Net days in A/R (HFMA MAP Key): net A/R / average daily net revenue of the last N full months.
 
@@ -298,25 +416,21 @@ def days_in_ar_net(
     at each payer's rate over the trailing 12 months (contractual / charges of its priced claims; the
     practice-wide rate for a payer with none). Patient balances and priced claims are already net.
     HFMA P&P Board Statement 16: 3-month rolling average for internal use (``days_in_ar_net_months=3``), annual
-    / 365 for external users (12).
+    / 365 for external users (12). ``gross`` and ``net``: the month end's gross A/R and :class:`NetAr` when the
+    caller has them (a trend computes every month's in one pass: :func:`aged_at`, :func:`net_ar_at`).
     """
     window = month_window(month, options.days_in_ar_net_months)
-    ledger = lazy_ledger(tables, options)
-    if balances is None:
-        prepared = tables if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy else \
-            Prepared({**tables, "ledger": ledger_for(tables, options)}, options.denial_policy)
-        balances = balances_frame(prepared, window.end, options)
-    balances = _open(balances)
-    posted = ledger.filter(on_or_before(ledger, "posted_on", window.end))
-    contractual = materialize(posted.filter(nw.col("kind") == "contractual").group_by("claim_id")
-                              .agg(int_sum("amount_cents", "contractual")))
-    priced = contractual.select("claim_id")
-    rates, overall = _expected_contractual_rate(ledger, window.end, contractual)
-    pending = balances.filter(nw.col("responsible") != "patient").join(priced, on="claim_id", how="anti")
-    gross = ar_total(balances)
-    by_payer = collect(pending.group_by("responsible").agg(int_sum("balance_cents"))).sort_values("responsible")
-    expected = sum(float(b) * rates.get(p, overall) for p, b in zip(by_payer["responsible"], by_payer["balance_cents"]))
-    net_ar = gross - expected
+    if gross is None or net is None:
+        if balances is None:
+            prepared = tables if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
+                else Prepared({**tables, "ledger": ledger_for(tables, options)}, options.denial_policy)
+            balances = balances_frame(prepared, window.end, options)
+        if gross is None:
+            gross = ar_total(balances)
+        if net is None:
+            net = net_ar_at(tables, [window.end], options,
+                            lazy(balances).with_columns(as_of_index=nw.lit(0, nw.Int64)))[0]
+    net_ar = gross - net.expected()
     net_revenue = posted_in(money_source(tables, options), window, ("charge", "contractual"))
     daily = net_revenue / window.days
     return KPI(

@@ -14,10 +14,10 @@ import pandas as pd
 
 from rcmkit.core.engine import between, collect, int_sum, lazy
 from rcmkit.metrics._common import KPI, MetricOptions, as_int, lazy_ledger, ledger_for, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import money_source, posted_in
+from rcmkit.metrics.ar import money_source, month_number, posted_in
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
-           "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS"]
+           "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS", "patient_sums"]
 
 #: Money received (negative in the ledger) and given back (payer reversals and refunds: positive). Payments are
 #: net of both, as AAFP's adjusted collection rate defines them: (payments - refunds/credits) / (...).
@@ -134,24 +134,45 @@ def unapplied_postings(tables: Mapping[str, pd.DataFrame], month: str) -> dict:
             "other_cents": int(rows.loc[~paid, "amount_cents"].sum())}
 
 
+def patient_sums(tables: Mapping[str, pd.DataFrame], months, options: MetricOptions = MetricOptions()
+                 ) -> dict[str, tuple[int, int]]:
+    """(paid, assigned) of :func:`patient_collection_rate` for each month of ``months`` (each over its trailing
+    ``collection_months``), from the patient rows' sums by calendar month: one pass over the ledger."""
+    months = list(months)
+    windows = {m: month_window(m, options.collection_months) for m in months}
+    start, end = min(w.start for w in windows.values()), max(w.end for w in windows.values())
+    ledger = lazy_ledger(tables, options)
+    insured = ledger.filter(nw.col("kind") == "charge", nw.col("responsible") != "patient").select("claim_id").unique()
+    patient = (ledger.filter(nw.col("responsible") == "patient", between(ledger, "posted_on", start, end))
+               .with_columns(_ym=month_number(nw.col("posted_on"))))
+    assigned = collect(patient.filter(nw.col("kind") == "patient_responsibility").group_by("_ym")
+                       .agg(int_sum("amount_cents")))
+    paid = collect(patient.filter(nw.col("kind").is_in(["patient_payment", "refund"]))
+                   .join(insured, on="claim_id", how="semi").group_by("_ym").agg(int_sum("amount_cents")))
+    by_month = {name: dict(zip(frame["_ym"].astype("int64"), frame["amount_cents"]))
+                for name, frame in (("assigned", assigned), ("paid", paid))}
+    out = {}
+    for m, w in windows.items():
+        yms = range(w.start.year * 12 + w.start.month - 1, w.end.year * 12 + w.end.month)
+        out[m] = (-sum(as_int(by_month["paid"].get(y)) for y in yms),
+                  sum(as_int(by_month["assigned"].get(y)) for y in yms))
+    return out
+
+
 def patient_collection_rate(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *,
+    sums: tuple[int, int] | None = None,
 ) -> KPI:
     """Patient collection rate (MGMA): what patients paid / what payers' 835s assigned to them (deductibles,
     coinsurance, copays: the ``patient_responsibility`` moved to the patient), over the trailing
     ``collection_months`` months, same-period posting basis.
 
     Only insured claims count on both sides: a self-pay claim's charge is not an 835 assignment, so its
-    payments are left out of the numerator too. Patient payments are net of refunds to patients."""
+    payments are left out of the numerator too. Patient payments are net of refunds to patients. ``sums``: the
+    month's (paid, assigned) when the caller has them (:func:`patient_sums` of many months)."""
     m = options.collection_months
     window = month_window(month, m)
-    ledger = lazy_ledger(tables, options)
-    insured = ledger.filter(nw.col("kind") == "charge", nw.col("responsible") != "patient").select("claim_id").unique()
-    patient = ledger.filter(nw.col("responsible") == "patient", between(ledger, "posted_on", window.start, window.end))
-    assigned = patient.filter(nw.col("kind") == "patient_responsibility").select(int_sum("amount_cents"))
-    paid = patient.filter(nw.col("kind").is_in(["patient_payment", "refund"])).join(insured, on="claim_id", how="semi")
-    paid = -as_int(collect(paid.select(int_sum("amount_cents")))["amount_cents"].iloc[0])
-    assigned = as_int(collect(assigned)["amount_cents"].iloc[0])
+    paid, assigned = patient_sums(tables, [month], options)[month] if sums is None else sums
     return KPI(
         "patient_collection_rate", f"Patient collection rate ({m} mo)", ratio(paid, assigned), "pct", paid / 100,
         assigned / 100,

@@ -19,10 +19,11 @@ from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import claim_first_submissions, first_rows
+from rcmkit.metrics.ar import claim_first_submissions, first_rows, month_number
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
-           "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes"]
+           "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes",
+           "clean_counts", "denial_sums"]
 
 #: CLP02 = 4: denied (in 5010 only when the patient is not recognised).
 DENIED_STATUS = "4"
@@ -126,28 +127,65 @@ def _first(tables, options: MetricOptions, first) -> nw.LazyFrame:
     return first_adjudications_frame(tables, options) if first is None else lazy(first)
 
 
+def _ym_of(month: str) -> int:
+    p = pd.Period(month, freq="M")
+    return p.year * 12 + p.month - 1
+
+
+def _cohorts(tables, options: MetricOptions, first, months) -> nw.LazyFrame:
+    """The first adjudications paid in any of ``months``, each with ``_ym`` (year * 12 + month - 1 of paid_on):
+    the cohorts of the months' claim and denial KPIs."""
+    first = _first(tables, options, first)
+    return (first.with_columns(_ym=month_number(nw.col("paid_on")))
+            .filter(nw.col("_ym").is_in([_ym_of(m) for m in months])))
+
+
+def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
+                 ) -> dict[str, tuple[int, int]]:
+    """(clean claims, claims) of :func:`clean_claim_rate` for each month of ``months``, in one query: each claim
+    is counted in the month of its first adjudication, its submissions up to that month's end."""
+    months = list(months)
+    cohort = _cohorts(tables, options, first, months)
+    claims = lazy_tables(tables, ["claims"])["claims"]
+    submissions = (claims.select("claim_id", "submitted_on").join(cohort.select("claim_id", "_ym"), on="claim_id",
+                                                                  how="inner")
+                   .filter(month_number(nw.col("submitted_on")) <= nw.col("_ym"))
+                   .group_by("claim_id").agg(nw.len().alias("_submissions")))
+    counted = collect(cohort.join(submissions, on="claim_id", how="left")
+                      .with_columns(_clean=(~nw.col("any_denial") & (nw.col("_submissions").fill_null(1) <= 1))
+                                    .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
+                      .group_by("_ym").agg(int_sum("_clean"), int_sum("_one")))
+    got = {int(y): (as_int(c), as_int(n)) for y, c, n in zip(counted["_ym"], counted["_clean"], counted["_one"])}
+    return {m: got.get(_ym_of(m), (0, 0)) for m in months}
+
+
+def denial_sums(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
+                ) -> dict[str, tuple[int, int, int, int]]:
+    """(denied claims, claims, denied billed cents, billed cents) of :func:`initial_denial_rate` for each month
+    of ``months``, in one query."""
+    months = list(months)
+    sums = collect(_cohorts(tables, options, first, months).with_columns(
+        _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
+        _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
+    ).group_by("_ym").agg(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents")))
+    got = {int(r["_ym"]): tuple(as_int(r[c]) for c in ("_denied", "_one", "_denied_billed", "billed_cents"))
+           for r in sums.to_dict("records")}
+    return {m: got.get(_ym_of(m), (0, 0, 0, 0)) for m in months}
+
+
 def clean_claim_rate(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
-    first: pd.DataFrame | None = None,
+    first: pd.DataFrame | None = None, *, counts: tuple[int, int] | None = None,
 ) -> KPI:
     """Clean-claim rate, payer first-pass variant (DESIGN default).
 
     Numerator: claims first adjudicated in ``month`` whose first adjudication carried no denial adjustment and
     that needed no resubmission (no later submission of the claim, of any frequency, by the month's end).
     Denominator: original claims first adjudicated in ``month``. HFMA CL-1 (scrubber edits passed with no
-    manual touch) needs clearinghouse data an 835 does not carry, so it is not computed here.
+    manual touch) needs clearinghouse data an 835 does not carry, so it is not computed here. ``counts``: the
+    month's (clean, claims) when the caller has them (:func:`clean_counts` of many months).
     """
-    cohort = in_month(_first(tables, options, first), month)
-    end = month_window(month).end
-    claims = lazy_tables(tables, ["claims"])["claims"]
-    submissions = (claims.filter(on_or_before(claims, "submitted_on", end)).group_by("claim_id")
-                   .agg(nw.len().alias("_submissions")))
-    counted = (cohort.join(submissions, on="claim_id", how="left")
-               .with_columns(_clean=(~nw.col("any_denial") & (nw.col("_submissions").fill_null(1) <= 1))
-                             .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
-               .select(int_sum("_clean"), int_sum("_one")))
-    row = collect(counted).iloc[0]
-    n, d = as_int(row["_clean"]), as_int(row["_one"])
+    n, d = clean_counts(tables, [month], options, first)[month] if counts is None else counts
     return KPI(
         "clean_claim_rate", "Clean-claim rate", ratio(n, d), "pct", n, d,
         "original claims first adjudicated in the month with no denial adjustment on that adjudication and no "
@@ -159,20 +197,16 @@ def clean_claim_rate(
 
 def initial_denial_rate(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(),
-    first: pd.DataFrame | None = None,
+    first: pd.DataFrame | None = None, *, sums: tuple[int, int, int, int] | None = None,
 ) -> tuple[KPI, KPI]:
     """Initial denial rate by claim count and by charge dollars (HFMA Claim Integrity Task Force; AAFP).
 
     Numerator: claims whose first adjudication (in ``month``) was a denial (``denial_scope="any"``: any denial
     adjustment on it; ``"full"``: nothing paid) — count, and their billed charges (CLP03). Denominator: claims
     first adjudicated in ``month`` — count, and billed charges. Duplicates (OA-18) and reversals are excluded.
+    ``sums``: the month's :func:`denial_sums` when the caller has them.
     """
-    cohort = in_month(_first(tables, options, first), month)
-    sums = collect(cohort.with_columns(
-        _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
-        _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
-    ).select(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents"))).iloc[0]
-    denied_n, cohort_n = as_int(sums["_denied"]), as_int(sums["_one"])
+    denied_n, cohort_n, dn, dd = denial_sums(tables, [month], options, first)[month] if sums is None else sums
     scope = "any denial adjustment" if options.denial_scope == "any" else "a full denial (nothing paid)"
     count = KPI(
         "initial_denial_rate", "Initial denial rate (claims)", ratio(denied_n, cohort_n), "pct",
@@ -181,7 +215,6 @@ def initial_denial_rate(
         "duplicates (OA-18) and reversals excluded",
         "HFMA Claim Integrity Task Force (initial denial rate); AAFP",
     )
-    dn, dd = as_int(sums["_denied_billed"]), as_int(sums["billed_cents"])
     dollars = KPI(
         "initial_denial_rate_dollars", "Initial denial rate (dollars)", ratio(dn, dd), "pct", dn / 100, dd / 100,
         f"billed charges of claims whose first adjudication in the month carried {scope} / billed charges of "

@@ -30,12 +30,19 @@ __all__ = ["KpiSpec", "KPIS", "MonthContext", "spec", "better", "headline_keys",
 class MonthContext:
     """What several KPIs of one month share, each computed on first use: the month-end balances and the
     month's first adjudications (lazy frames on the tables' engine), the aged share and the initial denial
-    rates. ``tables`` are prepared once per options (:func:`rcmkit.metrics.summary.prepare`)."""
+    rates. ``tables`` are prepared once per options (:func:`rcmkit.metrics.summary.prepare`).
+
+    ``parts``: sums a trend computed for many months in one pass each (:func:`rcmkit.metrics.summary.kpi_trend`),
+    this month's: ``aged`` (:func:`rcmkit.metrics.ar.aged_at`), ``net`` (:func:`rcmkit.metrics.ar.net_ar_at`),
+    ``clean`` (:func:`rcmkit.metrics.denials.clean_counts`), ``denials``
+    (:func:`rcmkit.metrics.denials.denial_sums`), ``patient`` (:func:`rcmkit.metrics.collections.patient_sums`).
+    A KPI whose part is missing computes it for this month alone, through the same function."""
 
     def __init__(self, tables: Mapping[str, Any], month: str, options: MetricOptions, *, first: Any = None,
-                 balances: Any = None) -> None:
+                 balances: Any = None, parts: Mapping[str, Any] | None = None) -> None:
         self.tables, self.month, self.options = tables, month, options
         self._first, self._balances = first, balances
+        self.parts = dict(parts or {})
 
     @property
     def balances(self):
@@ -51,11 +58,14 @@ class MonthContext:
 
     @cached_property
     def denial_rates(self) -> tuple[KPI, KPI]:
-        return initial_denial_rate(self.tables, self.month, self.options, first=self.first)
+        return initial_denial_rate(self.tables, self.month, self.options, first=self.first,
+                                   sums=self.parts.get("denials"))
 
     @cached_property
     def aged(self) -> tuple[int, int]:
         """(cents aged over ``options.aged_over_days``, open A/R cents) at the month's end."""
+        if "aged" in self.parts:
+            return self.parts["aged"]
         return ar_aged_pct(self.balances, self.options.aged_over_days)
 
 
@@ -105,16 +115,19 @@ class KpiSpec:
 #: The headline KPIs in report order.
 KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("days_in_ar", "Days in A/R", "days", -1, "Accounts receivable",
-            lambda c: days_in_ar(c.tables, c.month, c.options, balances=c.balances), days_in_ar, portfolio=True,
+            lambda c: days_in_ar(c.tables, c.month, c.options, balances=c.balances, gross=c.aged[1]), days_in_ar,
+            portfolio=True,
             explorer="end"),
     KpiSpec("days_in_ar_net", "Net days in A/R", "days", -1, "Accounts receivable",
-            lambda c: days_in_ar_net(c.tables, c.month, c.options, balances=c.balances), days_in_ar_net,
+            lambda c: days_in_ar_net(c.tables, c.month, c.options, balances=c.balances, gross=c.aged[1],
+                                     net=c.parts.get("net")), days_in_ar_net,
             explorer="end"),
     KpiSpec("ar_total", "A/R total", "usd", 0, "Accounts receivable", _ar_total, portfolio=True, explorer="end"),
     KpiSpec("ar_over_{aged_over_days}_pct", "A/R over N days", "pct", -1, "Accounts receivable", _ar_over,
             portfolio=True, explorer="end"),
     KpiSpec("clean_claim_rate", "Clean-claim rate", "pct", 1, "Claims and denials",
-            lambda c: clean_claim_rate(c.tables, c.month, c.options, first=c.first), clean_claim_rate,
+            lambda c: clean_claim_rate(c.tables, c.month, c.options, first=c.first, counts=c.parts.get("clean")),
+            clean_claim_rate,
             portfolio=True, explorer="flow"),
     KpiSpec("initial_denial_rate", "Initial denial rate (claims)", "pct", -1, "Claims and denials",
             lambda c: c.denial_rates[0], initial_denial_rate, portfolio=True, explorer="flow"),
@@ -123,7 +136,8 @@ KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("net_collection_rate", "Net collection rate", "pct", 1, "Collections",
             lambda c: net_collection_rate(c.tables, c.month, c.options), net_collection_rate, portfolio=True),
     KpiSpec("patient_collection_rate", "Patient collection rate", "pct", 1, "Collections",
-            lambda c: patient_collection_rate(c.tables, c.month, c.options), patient_collection_rate),
+            lambda c: patient_collection_rate(c.tables, c.month, c.options, sums=c.parts.get("patient")),
+            patient_collection_rate),
     KpiSpec("charges", "Charges", "usd", 0, "Collections", lambda c: charges(c.tables, c.month, c.options), charges,
             portfolio=True, explorer="flow"),
     KpiSpec("payments", "Payments", "usd", 0, "Collections", lambda c: payments(c.tables, c.month, c.options),

@@ -11,8 +11,11 @@ from rcmkit.core.engine import collect, lazy, materialize
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.metrics import registry
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, month_window
-from rcmkit.metrics.ar import ar_aging, balances_at, balances_frame, ledger_months
-from rcmkit.metrics.denials import denial_reasons, first_adjudications_frame, in_month
+from rcmkit.metrics.ar import aged_at, ar_aging, balances_at, balances_frame, ledger_months, net_ar_at
+from rcmkit.metrics.collections import patient_sums
+from rcmkit.metrics.denials import (
+    clean_counts, denial_reasons, denial_sums, first_adjudications_frame, in_month,
+)
 from rcmkit.metrics.registry import MonthContext
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
 
@@ -106,13 +109,23 @@ def kpi_trend(
     known = dict(known or {})
     todo = [str(p) for p in pd.period_range(end - (months - 1), end, freq="M") if str(p) not in known]
     if todo:
-        # what every month needs, in one pass each: the first adjudications (the same for every month) and the
-        # month-end balances of all the months (balances_at reads the ledger once)
+        # what every month needs, in one pass each for all the months: the first adjudications (the same for every
+        # month), the month-end balances (balances_at reads the ledger once) and their sums, net A/R's pending
+        # balances and payer rates, the claim cohorts' counts and the patient sums; each month's KPIs are then
+        # built from its share, through the functions that compute one month alone
         first = materialize(first_adjudications_frame(tables, options))
-        balances = materialize(balances_at(tables, [month_window(m).end for m in todo], options))
+        ends = [month_window(m).end for m in todo]
+        balances = materialize(balances_at(tables, ends, options))
+        aged = aged_at(balances, options.aged_over_days, len(todo))
+        net = net_ar_at(tables, ends, options, balances)
+        clean, denied = clean_counts(tables, todo, options, first), denial_sums(tables, todo, options, first)
+        patient = patient_sums(tables, todo, options)
+        specs = tuple(s for s in registry.KPIS if s.headline)
         for i, m in enumerate(todo):
             own = balances.filter(nw.col("as_of_index") == i).drop("as_of_index")
-            known[m] = monthly_kpis(tables, m, options, first=first, balances=own)
+            parts = {"aged": aged[i], "net": net[i], "clean": clean[m], "denials": denied[m], "patient": patient[m]}
+            known[m] = registry.compute(MonthContext(tables, m, options, first=first, balances=own, parts=parts),
+                                        specs)
     rows = [{"month": str(p), **{k: v.value for k, v in known[str(p)].items()}}
             for p in pd.period_range(end - (months - 1), end, freq="M")]
     return pd.DataFrame(rows)

@@ -15,14 +15,15 @@ report's numbers without a kernel::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pandas as pd
 
 from rcmkit.metrics import (
-    KPI, MetricOptions, adjustment_shares, as_pandas, benchmark_status, charge_lag, definitions_used, denial_outcomes,
-    denial_rates_by, first_ledger_month, gross_collection_rate, kpi_suite, kpi_trend, last_full_month,
+    KPI, MetricOptions, Prepared, adjustment_shares, as_pandas, benchmark_status, charge_lag, definitions_used,
+    denial_outcomes, denial_rates_by, first_ledger_month, gross_collection_rate, kpi_suite, kpi_trend, last_full_month,
     payments_by_payer_class, unapplied_postings, unbilled_charges, underpayment_summary,
 )
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
@@ -201,7 +202,7 @@ def build_report(
     the packaged benchmark table (:func:`practice_targets`). Each metric is called once, on the tables prepared
     once for ``options``.
     """
-    from rcmkit.present.charts import payer_colors  # matplotlib: imported when a report is built, not with rcmkit.report
+    from rcmkit.present.charts import payer_colors  # matplotlib: imported when a report is built, not on import
 
     opts = options if isinstance(options, MetricOptions) else MetricOptions.from_dict(options)
     month = month or last_full_month(tables)
@@ -236,7 +237,7 @@ def build_report(
                           ignore_index=True)
     collection_kpis = {"gross_collection_rate": gross_collection_rate(pt, month, opts),
                        "net_collection_rate": kpis["net_collection_rate"]}
-    return MonthlyReport(
+    report = MonthlyReport(
         practice=practice,
         practice_name=practice_name,
         title=title,
@@ -274,9 +275,14 @@ def build_report(
         suspense=suspense,
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
-        cash_forecast=_cash_forecast(pt, month, opts),
-        caught_denials=_caught_denials(pt, month),
     )
+    # The queries are done: the Polars copies of the tables go before the forecast and the scrub (pandas, numpy)
+    # build their own indexes, so the two never hold memory at once (issue #15: the peak at 1 M claim lines).
+    for held_tables in {id(t): t for t in (prepared, pt)}.values():
+        if isinstance(held_tables, Prepared):
+            held_tables.forget_engine_copies()
+    return dataclasses.replace(report, cash_forecast=_cash_forecast(pt, month, opts),
+                               caught_denials=_caught_denials(pt, month))
 
 
 def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core import schema
+from rcmkit.core.frames import isin
 from rcmkit.ingest.pipeline import expand_paths
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, read_x12
 from rcmkit.scrub import risk
@@ -203,16 +204,18 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
     # each is checked as it was first sent
     first = first_adjudications(tables, MetricOptions())
     denied_ids = first.loc[(first["month"] == month) & first["denied"].astype(bool), "claim_id"]
-    sent = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
-    claims = tables["claims"][tables["claims"]["submission_id"].isin(
-        sent.loc[sent["claim_id"].isin(denied_ids), "submission_id"])]
+    every = tables["claims"]
+    mine = every[isin(every["claim_id"], denied_ids).to_numpy()]  # the denied claims' submissions, then each first
+    sent = mine.sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
+    claims = every[isin(every["submission_id"], sent["submission_id"]).to_numpy()]
     cols = ["rule", "title", "claims", "billed_cents"]
     if claims.empty:
         return pd.DataFrame(columns=cols).astype({"claims": "int64", "billed_cents": "int64"})
     payers = dict(zip(tables["payers"]["payer_id"], tables["payers"]["payer_class"])) if "payers" in tables else {}
     ctx = ScrubContext(as_of=claims["submitted_on"].max().date(), icd=icd or default_icd(), payers=payers,
                        history=tables, payer_rules=load_payer_rules(rules_path))
-    f = run_rules(claims, tables["claim_lines"], ctx)
+    lines = tables["claim_lines"]
+    f = run_rules(claims, lines[isin(lines["submission_id"], claims["submission_id"]).to_numpy()], ctx)
     f = f[f["severity"] == "error"].drop_duplicates(["submission_id", "rule"])
     charge = claims.set_index("submission_id")["total_charge_cents"]
     rows = []

@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from rcmkit.core.frames import isin
 from rcmkit.errors import RcmkitError
 from rcmkit.scrub import codesets
 from rcmkit.scrub.codesets import IcdRelease
@@ -341,9 +342,15 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     pool = [lx.assign(in_batch=True)]
     hist = ctx.history or {}
     if "claims" in hist and "claim_lines" in hist and len(hist["claims"]):
-        hc = hist["claims"][~hist["claims"]["submission_id"].isin(lx["submission_id"])]
-        hl = hist["claim_lines"].merge(hc[["submission_id", "claim_id", "patient_key", "submitted_on",
-                                           "frequency_code"]], on="submission_id")
+        hc = hist["claims"]
+        # only this batch's patients' submissions can match a line of it (the key starts with the patient): the
+        # stored lines are narrowed to theirs before the merge (a year of history is millions of lines)
+        hc = hc[(isin(hc["patient_key"], this["patient_key"].unique()) & ~isin(hc["submission_id"],
+                                                                                  lx["submission_id"])).to_numpy()]
+        hist_lines = hist["claim_lines"]
+        hist_lines = hist_lines[isin(hist_lines["submission_id"], hc["submission_id"]).to_numpy()]
+        hl = hist_lines.merge(hc[["submission_id", "claim_id", "patient_key", "submitted_on", "frequency_code"]],
+                              on="submission_id")
         pool.append(hl.assign(in_batch=False))
     cols = _DUP_KEY + ["submission_id", "claim_id", "submitted_on", "frequency_code", "in_batch"]
     pool = pd.concat([p[cols] for p in pool], ignore_index=True)
