@@ -11,7 +11,8 @@ __all__ = ["setup_notebook"]
 def setup_notebook(*, dpi: int = 110) -> None:
     """Prepare a report kernel: hide Python warnings (a report shows results, not library chatter), render
     matplotlib Figures as PNG (embedded in the notebook, so the HTML is self-contained) at a fixed DPI and
-    with a fixed font, so a report looks the same wherever it runs."""
+    with a fixed font, so a report looks the same wherever it runs. Outside IPython only the fonts and DPI are
+    set."""
     warnings.filterwarnings("ignore")
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
@@ -27,11 +28,25 @@ def setup_notebook(*, dpi: int = 110) -> None:
         }
     )
     try:
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - outside IPython
+        get_ipython = None
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None:
+        # A Figure left as a cell's value becomes one PNG drawn once, its white border cut as bbox_inches="tight"
+        # would (rcmkit.present.charts.figure_png); IPython's own formatter measures and draws every chart twice.
+        import base64
 
-        set_matplotlib_formats("png", bbox_inches="tight", dpi=dpi)
-    except ImportError:  # pragma: no cover - outside a Jupyter kernel
-        pass
+        from matplotlib.figure import Figure
+
+        from rcmkit.present.charts import figure_png
+
+        def png(fig: Figure) -> str | None:
+            if not fig.axes:
+                return None
+            return base64.b64encode(figure_png(fig, dpi)).decode("ascii")
+
+        shell.display_formatter.formatters["image/png"].for_type(Figure, png)
     try:
         import pandas as pd
 
