@@ -75,15 +75,21 @@ def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: 
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         rgb = np.asarray(canvas.buffer_rgba())[:, :, :3]
+        height = rgb.shape[0]
+        boxes = [ax.bbox.extents for ax in fig.axes if ax.get_visible()]  # pixels, from the bottom left
     finally:
         fig.dpi = before
     if crop:
         background = np.array([round(c * 255) for c in fig.get_facecolor()[:3]], dtype=rgb.dtype)
         ink = (rgb != background).any(axis=2)
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        if len(rows):  # the drawn part, then a border of pad_inches (beyond the figure's edge too, as "tight")
-            pad = round(pad_inches * dpi)
-            rgb = rgb[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        if len(rows):  # the drawn part and every axes' box (a note's blank axes too, as "tight" keeps it) ...
+            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            for x0, y0, x1, y1 in boxes:
+                left, right = min(left, max(int(x0), 0)), max(right, min(int(np.ceil(x1)), rgb.shape[1]))
+                top, bottom = min(top, max(height - int(np.ceil(y1)), 0)), max(bottom, min(height - int(y0), height))
+            rgb = rgb[top:bottom, left:right]
+            pad = round(pad_inches * dpi)  # ... then a border of pad_inches (past the figure's edge too, as "tight")
             out = np.empty((rgb.shape[0] + 2 * pad, rgb.shape[1] + 2 * pad, 3), dtype=rgb.dtype)
             out[:] = background
             out[pad:pad + rgb.shape[0], pad:pad + rgb.shape[1]] = rgb

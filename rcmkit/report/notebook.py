@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 
-__all__ = ["setup_notebook"]
+__all__ = ["freeze_heap", "setup_notebook"]
 
 
 def setup_notebook(*, dpi: int = 110) -> None:
@@ -53,3 +53,13 @@ def setup_notebook(*, dpi: int = 110) -> None:
         pd.set_option("display.max_columns", 30)
     except ImportError:  # pragma: no cover
         pass
+
+
+def freeze_heap() -> None:
+    """Called once the tables and the report model are loaded, which live until the notebook ends: the objects now
+    alive are moved out of the garbage collector's reach (:func:`gc.freeze`), so the collections the charts' many
+    small objects trigger stop re-scanning them (0.2-0.4 s of a 25k-claim report, issue #15). A kernel kept for the
+    next report (:class:`rcmkit.report.kernel.WarmKernel`) unfreezes them before it collects."""
+    import gc
+
+    gc.freeze()
