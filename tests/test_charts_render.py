@@ -170,3 +170,45 @@ def test_empty_charts_are_short_notes_inside_the_picture():
     assert _texts_outside(fig) == []
     w, h = Image.open(io.BytesIO(charts.figure_png(fig, 110))).size
     assert h < 0.9 * 110 + 2 * 11 and w >= 1000  # a one-line note in the charts' width (as "tight" kept its axes)
+
+
+# --------------------------------------------------------------------------------------------- FitLayout
+def test_fit_layout_places_a_bare_axes_pad_points_from_the_edges():
+    """A 2 x 1 in figure at 72 dpi (144 x 72 px, 1 point = 1 px) with one axes and nothing around it: 3 points of
+    pad on every side, so the axes spans x 3..141 and y 3..69 px."""
+    fig = Figure(figsize=(2, 1), dpi=72, layout=charts.FitLayout())
+    ax = fig.subplots()
+    ax.set_axis_off()
+    FigureCanvasAgg(fig).draw()
+    assert np.allclose(ax.get_position().bounds, (3 / 144, 3 / 72, 138 / 144, 66 / 72))
+
+
+def test_fit_layout_makes_room_for_the_y_tick_labels_and_the_title():
+    """The axes' left edge moves right by the widest y tick label plus its pad (3.5 points) and tick (3.5 points),
+    its top down by the title and its pad: measured with the renderer, the labels then end inside the figure."""
+    fig = Figure(figsize=(4, 2), dpi=72, layout=charts.FitLayout())
+    ax = fig.subplots()
+    ax.set_ylim(0, 1_000_000)
+    ax.set_title("Title")
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    widest = max(t.get_window_extent(renderer).width for t in labels)
+    x0 = ax.get_position().x0 * 288
+    assert abs(x0 - (3 + widest + 7)) < 1.5  # pad + widest label + label pad and tick, in pixels (= points)
+    assert min(t.get_window_extent(renderer).x0 for t in labels) >= 2  # inside, the pad left of them
+    top = fig.bbox.height - ax.title.get_window_extent(renderer).y1
+    assert 2 <= top <= 4  # the title's top 3 points under the figure's edge
+
+
+def test_fit_layout_leaves_a_grid_it_does_not_know_to_constrained_layout():
+    """Two rows of axes are not a chart of this module: laid out as constrained layout lays them out."""
+    def positions(layout):
+        fig = Figure(figsize=(4, 4), dpi=72, layout=layout)
+        axes = fig.subplots(2, 1)
+        for ax in axes:
+            ax.set_title("A title")
+        FigureCanvasAgg(fig).draw()
+        return [ax.get_position().bounds for ax in axes]
+
+    assert np.allclose(positions(charts.FitLayout()), positions("constrained"))
