@@ -72,8 +72,9 @@ _CANVAS: list[type] = []
 
 def _canvas_class() -> type:
     """An Agg canvas that draws on one renderer per picture size: matplotlib caches text metrics per renderer, so a
-    new renderer for each chart measured every tick label, title and legend text again (a third of the text work
-    of a chart); the charts of a report (and every chart the explorer draws) share a handful of sizes."""
+    new renderer for each chart measured every tick label, title and legend text again; the charts of a report
+    (and every chart the explorer draws) share a handful of sizes. At most 8 renderers are kept (a few MB each);
+    :func:`figure_png` draws on them one figure at a time (a lock)."""
     if not _CANVAS:
         from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 
@@ -81,7 +82,9 @@ def _canvas_class() -> type:
             def get_renderer(self):
                 w, h = self.figure.bbox.size
                 key = (w, h, self.figure.dpi)
-                renderer = _RENDERERS.pop(key, None) or RendererAgg(w, h, self.figure.dpi)
+                renderer = _RENDERERS.pop(key, None)
+                if renderer is None:
+                    renderer = RendererAgg(w, h, self.figure.dpi)
                 _RENDERERS[key] = renderer
                 while len(_RENDERERS) > 8:  # a few MB each
                     _RENDERERS.pop(next(iter(_RENDERERS)))
