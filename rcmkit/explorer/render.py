@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -288,9 +287,9 @@ def chart_figure(metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], peri
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    """The chart as PNG bytes at the figure's full size, drawn once (:func:`rcmkit.present.charts.figure_png`:
+    ``savefig`` draws a figure with a layout engine twice)."""
+    return charts.figure_png(fig, dpi, crop=False)
 
 
 def png_img(png: bytes, alt: str) -> str:

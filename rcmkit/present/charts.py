@@ -3,15 +3,25 @@
 Every function returns a new :class:`matplotlib.figure.Figure` (no pyplot state, nothing global is changed),
 with a title, axis labels and $ / % tick formatters. Payers keep one colour in every chart
 (:func:`payer_colors`); a notebook displays a Figure by leaving it as a cell's last value.
+
+Drawing is most of a chart's cost (issue #15: 14 report charts, 4 in the deck, one per explorer change), so:
+the figures are laid out by :class:`FitLayout` (each tick label measured once, where constrained layout measured
+every artist several times per draw), and :func:`figure_png` turns a Figure into PNG bytes with one draw on a
+renderer shared by the pictures of a size (matplotlib's text metrics are cached per renderer) and cuts the white
+border in the pixels; ``savefig(bbox_inches="tight")`` drew each figure twice and measured it a third time. The
+report notebook, the deck and the explorer all use it.
 """
 
 from __future__ import annotations
 
+import io
+import threading
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine, LayoutEngine
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from rcmkit.metrics.ar import AGING_BUCKETS
@@ -39,6 +49,7 @@ __all__ = [
     "collections_chart",
     "denied_codes_chart",
     "cash_forecast_chart",
+    "figure_png",
 ]
 
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black and the yellow that prints poorly), then tab10.
@@ -51,6 +62,76 @@ FIGSIZE = (10.0, 3.8)
 
 _INK = "#333333"
 _GRID = "#e6e6e6"
+
+
+# --------------------------------------------------------------------------------------------- rendering
+_DRAWING = threading.Lock()
+_RENDERERS: dict[tuple[float, float, float], object] = {}  # (width, height, dpi) -> RendererAgg, the newest last
+_CANVAS: list[type] = []
+
+
+def _canvas_class() -> type:
+    """An Agg canvas that draws on one renderer per picture size: matplotlib caches text metrics per renderer, so a
+    new renderer for each chart measured every tick label, title and legend text again; the charts of a report
+    (and every chart the explorer draws) share a handful of sizes. At most 8 renderers are kept (a few MB each);
+    :func:`figure_png` draws on them one figure at a time (a lock)."""
+    if not _CANVAS:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+        class SharedRendererCanvas(FigureCanvasAgg):
+            def get_renderer(self):
+                w, h = self.figure.bbox.size
+                key = (w, h, self.figure.dpi)
+                renderer = _RENDERERS.pop(key, None)
+                if renderer is None:
+                    renderer = RendererAgg(w, h, self.figure.dpi)
+                _RENDERERS[key] = renderer
+                while len(_RENDERERS) > 8:  # a few MB each
+                    _RENDERERS.pop(next(iter(_RENDERERS)))
+                self.renderer, self._lastKey = renderer, key
+                return renderer
+
+        _CANVAS.append(SharedRendererCanvas)
+    return _CANVAS[0]
+
+
+def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: float = 0.1) -> bytes:
+    """``fig`` as PNG bytes from a single draw at ``dpi``: its layout engine runs inside that draw, then the
+    pixels are encoded as they are. ``crop``: cut the white border around what was drawn down to ``pad_inches``
+    (what ``savefig(bbox_inches="tight")`` gives, found in the pixels instead of by measuring every artist and
+    drawing again). The figure is opaque: the PNG is RGB, without a timestamp or software tag (the same figure
+    gives the same bytes). The figure's own dpi is left as it was."""
+    from PIL import Image
+
+    before = fig.dpi
+    with _DRAWING:
+        try:
+            fig.dpi = dpi
+            canvas = _canvas_class()(fig)
+            canvas.draw()
+            rgb = np.array(np.asarray(canvas.buffer_rgba())[:, :, :3])  # a copy: the renderer draws the next one
+            height = rgb.shape[0]
+            boxes = [ax.bbox.extents for ax in fig.axes if ax.get_visible()]  # pixels, from the bottom left
+        finally:
+            fig.dpi = before
+    if crop:
+        background = np.array([round(c * 255) for c in fig.get_facecolor()[:3]], dtype=rgb.dtype)
+        ink = (rgb != background).any(axis=2)
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if len(rows):  # the drawn part and every axes' box (a note's blank axes too, as "tight" keeps it) ...
+            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            for x0, y0, x1, y1 in boxes:
+                left, right = min(left, max(int(x0), 0)), max(right, min(int(np.ceil(x1)), rgb.shape[1]))
+                top, bottom = min(top, max(height - int(np.ceil(y1)), 0)), max(bottom, min(height - int(y0), height))
+            rgb = rgb[top:bottom, left:right]
+            pad = round(pad_inches * dpi)  # ... then a border of pad_inches (past the figure's edge too, as "tight")
+            out = np.empty((rgb.shape[0] + 2 * pad, rgb.shape[1] + 2 * pad, 3), dtype=rgb.dtype)
+            out[:] = background
+            out[pad:pad + rgb.shape[0], pad:pad + rgb.shape[1]] = rgb
+            rgb = out
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="png")
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------- colours
@@ -123,8 +204,124 @@ def _pct_formatter(max_frac: float) -> PctTicks:
     return PctTicks(min_decimals=0 if max_frac >= 0.1 else 1)
 
 
+class FitLayout(LayoutEngine):
+    """The report charts' layout: one row of axes, each given the room its tick labels, axis labels, title,
+    legend and value labels take outside it, measured once at draw time, then placed side by side (widths in the
+    grid's width ratios) with ``pad_pt`` points at the figure's edges and around each panel.
+
+    What matplotlib's constrained layout gives these charts, for about a third of the cost: constrained layout
+    measures every artist's box several times per draw (the tick labels of each axis some 30 times), while this
+    measures each tick label once with the renderer's cached text metrics. When something needs more room at the
+    final size than measured (wider tick labels at a new tick step, a title wider than its narrowed panel) the
+    placement is done again, up to 4 times. A figure
+    this does not know (a legend of the figure other than under the charts, axes not in one row) is laid out by
+    constrained layout instead."""
+
+    _adjust_compatible = True
+    _colorbar_gridspec = False
+
+    def __init__(self, *, pad_pt: float = 3.0, wspace: float = 0.02, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pad_pt, self.wspace = pad_pt, wspace
+
+    def execute(self, fig: Figure) -> None:
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        if not axes:
+            return
+        spec = axes[0].get_subplotspec()
+        grid = spec.get_gridspec() if spec is not None else None
+        if (grid is None or grid.nrows != 1 or grid.ncols != len(axes)
+                or any(ax.get_subplotspec() is None or ax.get_subplotspec().get_gridspec() is not grid for ax in axes)
+                or any(getattr(leg, "_outside_loc", None) != "lower" for leg in fig.legends)):
+            ConstrainedLayoutEngine().execute(fig)
+            return
+        renderer = fig._get_renderer()
+        width, height = fig.bbox.width, fig.bbox.height
+        px = fig.dpi / 72.0
+        pad = self.pad_pt * px
+        ratios = list(grid.get_width_ratios() or [1.0] * len(axes))
+        under = max((leg.get_window_extent(renderer).y1 + pad for leg in fig.legends if leg.get_visible()),
+                    default=0.0)
+        n = len(axes)
+        decos = [_decorations(ax, renderer, px, i == 0, i == n - 1) for i, ax in enumerate(axes)]
+        for _ in range(4):  # placed, measured again at the final size; placed again while something grew
+            bottom = max(d[2] for d in decos) + pad + under
+            top = max(d[3] for d in decos) + pad
+            gap = 2 * pad + self.wspace * width
+            unit = (width - 2 * pad - gap * (len(axes) - 1) - sum(d[0] + d[1] for d in decos)) / sum(ratios)
+            x = pad
+            for ax, d, ratio in zip(axes, decos, ratios):
+                x += d[0]
+                w = max(unit * ratio, 1.0)
+                h = max(height - bottom - top, 1.0)
+                ax._set_position([x / width, bottom / height, w / width, h / height], which="both")
+                x += w + d[1] + gap
+            again = [_decorations(ax, renderer, px, i == 0, i == n - 1) for i, ax in enumerate(axes)]
+            if all(b <= a + 0.5 for d, e in zip(decos, again) for a, b in zip(d, e)):
+                break
+            decos = [tuple(max(a, b) for a, b in zip(d, e)) for d, e in zip(decos, again)]
+
+
+def _tick_labels_extent(axis, renderer, px: float, across: str) -> float:
+    """Pixels the axis' drawn tick labels and its label take beside the axes: the widest (``across="x"``) or
+    tallest tick label, measured with the renderer's cached text metrics, its tick pad, then the axis label."""
+    size, tick_pad = 0.0, 0.0
+    for tick in axis._update_ticks():
+        label = tick.label1
+        text = label.get_text()
+        if not (tick.get_visible() and label.get_visible() and text):
+            continue
+        if "\n" in text:  # several lines: matplotlib's own layout of the text
+            box = label.get_window_extent(renderer)
+            size = max(size, box.width if across == "x" else box.height)
+        else:
+            text, ismath = label._preprocess_math(text)
+            w, h, _ = renderer.get_text_width_height_descent(text, label.get_fontproperties(), ismath=ismath)
+            angle = np.deg2rad(label.get_rotation())
+            cos, sin = abs(np.cos(angle)), abs(np.sin(angle))
+            size = max(size, w * cos + h * sin if across == "x" else w * sin + h * cos)
+        tick_pad = (tick.get_pad() + tick.get_tick_padding()) * px  # the gap, and the tick mark outside
+    size += tick_pad
+    if axis.label.get_visible() and axis.label.get_text():
+        box = axis.label.get_window_extent(renderer)
+        size += (box.width if across == "x" else box.height) + axis.labelpad * px
+    return size
+
+
+def _decorations(ax, renderer, px: float, first: bool = True, last: bool = True
+                 ) -> tuple[float, float, float, float]:
+    """Pixels ``ax``'s decorations take outside its box: (left, right, bottom, top): the y axis' tick labels and
+    label on the left, the x axis' below, the title above, and whatever of its legend and texts (value labels,
+    annotations) passes the box; a title's overflow at the sides only for the ``first`` (left) and ``last``
+    panel of the row."""
+    left = right = bottom = top = 0.0
+    if ax.axison:
+        if ax.yaxis.get_visible():
+            left = _tick_labels_extent(ax.yaxis, renderer, px, "x")
+        if ax.xaxis.get_visible():
+            bottom = _tick_labels_extent(ax.xaxis, renderer, px, "y")
+    box = ax.bbox
+    extra = [t for t in ax.texts if t.get_visible() and t.get_text()]
+    legend = ax.get_legend()
+    if legend is not None and legend.get_visible():
+        extra.append(legend)
+    for artist in extra:
+        b = artist.get_window_extent(renderer)
+        left, right = max(left, box.x0 - b.x0), max(right, b.x1 - box.x1)
+        bottom, top = max(bottom, box.y0 - b.y0), max(top, b.y1 - box.y1)
+    for title in (ax.title, ax._left_title, ax._right_title):  # above; a title wider than its panel runs into the
+        if title.get_visible() and title.get_text():  # gap beside it (the caller keeps the outer ones inside)
+            b = title.get_window_extent(renderer)
+            top = max(top, b.y1 - box.y1)
+            if first:
+                left = max(left, box.x0 - b.x0)
+            if last:
+                right = max(right, b.x1 - box.x1)
+    return left, right, bottom, top
+
+
 def _new(figsize=FIGSIZE, ncols: int = 1, **kw) -> tuple[Figure, list]:
-    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    fig = Figure(figsize=figsize, dpi=100, layout=FitLayout())
     axes = fig.subplots(1, ncols, **kw)
     axes = list(np.atleast_1d(axes))
     for ax in axes:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import os
 from typing import Any, Iterable, Mapping
@@ -124,10 +123,11 @@ _JS = """
 
 # --------------------------------------------------------------------------------------------- pieces
 def figure_png(fig: Any, dpi: int = 130) -> bytes:
-    """A matplotlib Figure as the deck's PNG bytes (no timestamp or software tag: the same figure, the same bytes)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return buf.getvalue()
+    """A matplotlib Figure as the deck's PNG bytes, drawn once and its white border cut
+    (:func:`rcmkit.present.charts.figure_png`; no timestamp or software tag: the same figure, the same bytes)."""
+    from rcmkit.present import charts
+
+    return charts.figure_png(fig, dpi)
 
 
 def _figure_uri(fig: Any) -> str:

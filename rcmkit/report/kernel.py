@@ -115,6 +115,8 @@ class WarmKernel:
         return self
 
     def prepare(self, cwd: Path) -> None:
+        """Reset the kernel for the next notebook, its working folder ``cwd``: a new session, the objects the last
+        report froze (:func:`rcmkit.report.notebook.freeze_heap`) given back to the garbage collector and collected."""
         self._ensure_started()
         client = self.manager.client()
         client.start_channels()
@@ -122,7 +124,7 @@ class WarmKernel:
             client.wait_for_ready(timeout=120)
             reply = client.execute_interactive(
                 "get_ipython().reset(new_session=True)\n"
-                f"import gc as _gc, os as _os\n_os.chdir({str(cwd)!r})\n_gc.collect()\ndel _gc, _os",
+                f"import gc as _gc, os as _os\n_os.chdir({str(cwd)!r})\n_gc.unfreeze()\n_gc.collect()\ndel _gc, _os",
                 timeout=120, store_history=False)
             if reply["content"].get("status") != "ok":
                 from rcmkit.report.run import ReportError

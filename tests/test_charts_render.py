@@ -1,0 +1,214 @@
+"""The report's charts as PNG (rcmkit.present.charts.figure_png): one draw, the white border cut as
+``bbox_inches="tight"`` would, and every text the chart draws inside the picture, long payer names too."""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from PIL import Image
+
+from rcmkit.present import charts
+from rcmkit.report.deck import figure_png as deck_png
+
+LONG = "Blue Cross Blue Shield of the Northern Plains Preferred Provider Organization Plan"
+
+
+def _report_charts(r, names=None) -> dict[str, Figure]:
+    """The notebook's 14 charts of the report model ``r``; ``names``: payer_id -> the payer name to show."""
+    def renamed(frame):
+        if names is None or frame is None or "payer_name" not in frame.columns:
+            return frame
+        return frame.assign(payer_name=[names.get(str(p), n) for p, n in zip(frame["payer_id"], frame["payer_name"])])
+
+    k = r.kpis
+    return {
+        "days_in_ar": charts.kpi_trend_chart(r.trend, [k["days_in_ar"], k["days_in_ar_net"]], title="Days in A/R",
+                                             status=r.status),
+        "ar_balance": charts.ar_balance_trend(r.trend, status=r.status),
+        "claim_quality": charts.claim_quality_trend(r.trend, status=r.status),
+        "charges_payments": charts.charges_payments_trend(r.trend),
+        "payer_mix": charts.payer_mix_trend(r.payer_mix, r.trend["month"]),
+        "aging": charts.aging_by_payer(renamed(r.aging), r.colors, month=r.month),
+        "denials_by_category": charts.denials_by_category(r.denial_reasons_all, r.open_denials, month=r.month),
+        "denial_reasons": charts.denial_reasons_chart(r.denial_reasons, month=r.month),
+        "denied_codes": charts.denied_codes_chart(r.denial_rates_by_code, month=r.month),
+        "collections": charts.collections_chart(r.payments_by_class, r.adjustments, month=r.month,
+                                                months=r.options.collection_months),
+        "net_collection": charts.kpi_trend_chart(r.trend, [k["net_collection_rate"]], title="Net collection rate",
+                                                 status=r.status),
+        "cash": charts.cash_forecast_chart(r.forecast_weeks, r.forecast_check),
+        "scorecard": charts.payer_scorecard_chart(renamed(r.scorecard), r.colors,
+                                                  aged_over_days=r.options.aged_over_days, status=r.status),
+        "paid_per_unit": charts.paid_per_unit_by_payer(renamed(r.reimbursement), r.colors),
+    }
+
+
+@contextmanager
+def _drawn_texts():
+    """Every text artist drawn inside the block (tick labels, titles, axis labels, legend entries, annotations),
+    with its extent in pixels measured by the renderer as it draws it."""
+    seen: list[tuple[str, object]] = []
+    real = Text.draw
+
+    def spy(self, renderer):
+        real(self, renderer)
+        if self.get_visible() and self.get_text().strip():
+            seen.append((self.get_text(), self.get_window_extent(renderer)))
+
+    with mock.patch.object(Text, "draw", spy):
+        yield seen
+
+
+def _texts_outside(fig: Figure, dpi: float = 110) -> list[str]:
+    """The drawn texts whose extent leaves the canvas (1 pixel of rounding allowed), as 'text: extent'."""
+    with _drawn_texts() as seen:
+        png = charts.figure_png(fig, dpi, crop=False)
+    width, height = Image.open(io.BytesIO(png)).size
+    return [f"{s!r}: {b}" for s, b in seen if b.x0 < -1 or b.y0 < -1 or b.x1 > width + 1 or b.y1 > height + 1]
+
+
+def _ink_on_the_edge(png: bytes) -> bool:
+    """Whether anything but the white background touches the picture's outermost pixels (a text cut by the edge)."""
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    edges = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return bool((edges != 255).any())
+
+
+# --------------------------------------------------------------------------------------------- figure_png
+def test_png_is_cut_to_what_was_drawn_plus_the_pad():
+    """A 2 x 1 in figure at 100 dpi (200 x 100 px) with one black rectangle from 25% to 75% of its width (pixels
+    50-149: 100 px) and from 20% to 60% of its height (40 px): cut to 100 x 40 plus 0.1 in (10 px) on each side,
+    120 x 60; the rectangle's pixels are black, the border white."""
+    fig = Figure(figsize=(2, 1))
+    fig.patches.append(Rectangle((0.25, 0.2), 0.5, 0.4, transform=fig.transFigure, figure=fig, color="black",
+                                 antialiased=False, linewidth=0))
+    png = charts.figure_png(fig, 100)
+    im = Image.open(io.BytesIO(png))
+    assert im.size == (120, 60) and im.mode == "RGB"
+    assert im.getpixel((10, 10)) == (0, 0, 0) and im.getpixel((109, 49)) == (0, 0, 0)
+    assert im.getpixel((9, 10)) == (255, 255, 255) and im.getpixel((110, 49)) == (255, 255, 255)
+    full = Image.open(io.BytesIO(charts.figure_png(fig, 100, crop=False)))
+    assert full.size == (200, 100)  # uncut: the whole figure
+    assert fig.dpi == 100 and charts.figure_png(fig, 100) == png  # the same figure, the same bytes
+    assert b"Software" not in png and b"tEXt" not in png  # no software tag or timestamp
+
+
+@pytest.mark.slow
+def test_png_matches_savefig_tight_in_size(small_report):
+    """The cut picture is the size savefig(bbox_inches="tight") gives, to a few pixels (the artists' boxes hold
+    a little white around the glyphs), for every report chart."""
+    for name, fig in _report_charts(small_report).items():
+        ours = Image.open(io.BytesIO(charts.figure_png(fig, 110))).size
+        buf = io.BytesIO()
+        FigureCanvasAgg(fig).print_figure(buf, format="png", dpi=110, bbox_inches="tight")
+        theirs = Image.open(io.BytesIO(buf.getvalue())).size
+        assert abs(ours[0] - theirs[0]) <= 12 and abs(ours[1] - theirs[1]) <= 12, (name, ours, theirs)
+
+
+def test_deck_png_is_the_charts_png_at_130_dpi(small_report):
+    fig = charts.charges_payments_trend(small_report.trend)
+    png = deck_png(fig)
+    assert png == charts.figure_png(fig, 130) and Image.open(io.BytesIO(png)).size[0] >= 1300
+
+
+# --------------------------------------------------------------------------------------------- nothing cut
+@pytest.mark.slow
+@pytest.mark.parametrize("long_names", [False, True], ids=["names", "long-names"])
+def test_every_text_of_every_chart_is_inside_the_picture(small_report, long_names):
+    """Each tick label, title, axis label, legend entry and value label the 14 charts draw lies inside the figure
+    (the renderer's extent of each drawn text), and no ink touches the picture's edge; with every payer's name
+    replaced by an 80-character one too (the scorecard's y axis, the aging and paid-per-unit legends)."""
+    names = None
+    if long_names:
+        names = {str(p): f"{LONG} {i}" for i, p in enumerate(small_report.payers["payer_id"])}
+    figs = _report_charts(small_report, names)
+    drawn_names = 0
+    for name, fig in figs.items():
+        with _drawn_texts() as seen:
+            assert _texts_outside(fig) == [], name
+        drawn_names += sum(LONG in s for s, _ in seen)
+        assert not _ink_on_the_edge(charts.figure_png(fig, 110, crop=False)), name
+    if long_names:  # the long names were drawn (the scorecard's ticks, the aging legend), so the check saw them
+        insurers = (small_report.scorecard["payer_id"] != "patient").sum()
+        assert drawn_names >= insurers + 1
+
+
+def test_long_payer_names_stay_inside_the_scorecard_chart(small_report):
+    """The fast tier's case of the test above: the scorecard's y axis with 80-character payer names, each drawn
+    whole inside the picture."""
+    names = {str(p): f"{LONG} {i}" for i, p in enumerate(small_report.payers["payer_id"])}
+    card = small_report.scorecard
+    card = card.assign(payer_name=[names.get(str(p), "Patient") for p in card["payer_id"]])
+    fig = charts.payer_scorecard_chart(card, small_report.colors, status=small_report.status)
+    with _drawn_texts() as seen:
+        assert _texts_outside(fig) == []
+    assert sum(LONG in s for s, _ in seen) == (card["payer_id"] != "patient").sum()  # each insurer's name, once
+    assert not _ink_on_the_edge(charts.figure_png(fig, 110, crop=False))
+
+
+def test_a_text_outside_the_figure_is_caught():
+    """The check itself: a title pushed past the right edge is reported, and its ink touches the edge."""
+    fig = Figure(figsize=(4, 2))
+    ax = fig.add_subplot()
+    ax.set_title("A title that runs past the edge of the figure", x=0.9, ha="left")
+    assert any("runs past" in s for s in _texts_outside(fig))
+    assert _ink_on_the_edge(charts.figure_png(fig, 110, crop=False))
+
+
+def test_empty_charts_are_short_notes_inside_the_picture():
+    empty = pd.DataFrame(columns=["payer_id", "payer_name", "bucket", "balance_cents"])
+    fig = charts.aging_by_payer(empty, {})
+    assert _texts_outside(fig) == []
+    w, h = Image.open(io.BytesIO(charts.figure_png(fig, 110))).size
+    assert h < 0.9 * 110 + 2 * 11 and w >= 1000  # a one-line note in the charts' width (as "tight" kept its axes)
+
+
+# --------------------------------------------------------------------------------------------- FitLayout
+def test_fit_layout_places_a_bare_axes_pad_points_from_the_edges():
+    """A 2 x 1 in figure at 72 dpi (144 x 72 px, 1 point = 1 px) with one axes and nothing around it: 3 points of
+    pad on every side, so the axes spans x 3..141 and y 3..69 px."""
+    fig = Figure(figsize=(2, 1), dpi=72, layout=charts.FitLayout())
+    ax = fig.subplots()
+    ax.set_axis_off()
+    FigureCanvasAgg(fig).draw()
+    assert np.allclose(ax.get_position().bounds, (3 / 144, 3 / 72, 138 / 144, 66 / 72))
+
+
+def test_fit_layout_makes_room_for_the_y_tick_labels_and_the_title():
+    """The axes' left edge moves right by the widest y tick label plus its pad (3.5 points) and tick (3.5 points),
+    its top down by the title and its pad: measured with the renderer, the labels then end inside the figure."""
+    fig = Figure(figsize=(4, 2), dpi=72, layout=charts.FitLayout())
+    ax = fig.subplots()
+    ax.set_ylim(0, 1_000_000)
+    ax.set_title("Title")
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    widest = max(t.get_window_extent(renderer).width for t in labels)
+    x0 = ax.get_position().x0 * 288
+    assert abs(x0 - (3 + widest + 7)) < 1.5  # pad + widest label + label pad and tick, in pixels (= points)
+    assert min(t.get_window_extent(renderer).x0 for t in labels) >= 2  # inside, the pad left of them
+    top = fig.bbox.height - ax.title.get_window_extent(renderer).y1
+    assert 2 <= top <= 4  # the title's top 3 points under the figure's edge
+
+
+def test_fit_layout_leaves_a_grid_it_does_not_know_to_constrained_layout():
+    """Two rows of axes are not a chart of this module: laid out as constrained layout lays them out."""
+    def positions(layout):
+        fig = Figure(figsize=(4, 4), dpi=72, layout=layout)
+        axes = fig.subplots(2, 1)
+        for ax in axes:
+            ax.set_title("A title")
+        FigureCanvasAgg(fig).draw()
+        return [ax.get_position().bounds for ax in axes]
+
+    assert np.allclose(positions(charts.FitLayout()), positions("constrained"))
