@@ -4,9 +4,8 @@ Every function returns a new :class:`matplotlib.figure.Figure` (no pyplot state,
 with a title, axis labels and $ / % tick formatters. Payers keep one colour in every chart
 (:func:`payer_colors`); a notebook displays a Figure by leaving it as a cell's last value.
 
-Drawing is most of a chart's cost (issue #15: 14 report charts, 4 in the deck, one per explorer change), so:
-the figures are laid out by :class:`FitLayout` (each tick label measured once, where constrained layout measured
-every artist several times per draw), and :func:`figure_png` turns a Figure into PNG bytes with one draw on a
+Drawing is most of a chart's cost (issue #15: 14 report charts, 4 in the deck, one per explorer change), so
+:func:`figure_png` turns a Figure (laid out by matplotlib's constrained layout) into PNG bytes with one draw on a
 renderer shared by the pictures of a size (matplotlib's text metrics are cached per renderer) and cuts the white
 border in the pixels; ``savefig(bbox_inches="tight")`` drew each figure twice and measured it a third time. The
 report notebook, the deck and the explorer all use it.
@@ -21,7 +20,6 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine, LayoutEngine
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from rcmkit.metrics.ar import AGING_BUCKETS
@@ -204,124 +202,8 @@ def _pct_formatter(max_frac: float) -> PctTicks:
     return PctTicks(min_decimals=0 if max_frac >= 0.1 else 1)
 
 
-class FitLayout(LayoutEngine):
-    """The report charts' layout: one row of axes, each given the room its tick labels, axis labels, title,
-    legend and value labels take outside it, measured once at draw time, then placed side by side (widths in the
-    grid's width ratios) with ``pad_pt`` points at the figure's edges and around each panel.
-
-    What matplotlib's constrained layout gives these charts, for about a third of the cost: constrained layout
-    measures every artist's box several times per draw (the tick labels of each axis some 30 times), while this
-    measures each tick label once with the renderer's cached text metrics. When something needs more room at the
-    final size than measured (wider tick labels at a new tick step, a title wider than its narrowed panel) the
-    placement is done again, up to 4 times. A figure
-    this does not know (a legend of the figure other than under the charts, axes not in one row) is laid out by
-    constrained layout instead."""
-
-    _adjust_compatible = True
-    _colorbar_gridspec = False
-
-    def __init__(self, *, pad_pt: float = 3.0, wspace: float = 0.02, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.pad_pt, self.wspace = pad_pt, wspace
-
-    def execute(self, fig: Figure) -> None:
-        axes = [ax for ax in fig.axes if ax.get_visible()]
-        if not axes:
-            return
-        spec = axes[0].get_subplotspec()
-        grid = spec.get_gridspec() if spec is not None else None
-        if (grid is None or grid.nrows != 1 or grid.ncols != len(axes)
-                or any(ax.get_subplotspec() is None or ax.get_subplotspec().get_gridspec() is not grid for ax in axes)
-                or any(getattr(leg, "_outside_loc", None) != "lower" for leg in fig.legends)):
-            ConstrainedLayoutEngine().execute(fig)
-            return
-        renderer = fig._get_renderer()
-        width, height = fig.bbox.width, fig.bbox.height
-        px = fig.dpi / 72.0
-        pad = self.pad_pt * px
-        ratios = list(grid.get_width_ratios() or [1.0] * len(axes))
-        under = max((leg.get_window_extent(renderer).y1 + pad for leg in fig.legends if leg.get_visible()),
-                    default=0.0)
-        n = len(axes)
-        decos = [_decorations(ax, renderer, px, i == 0, i == n - 1) for i, ax in enumerate(axes)]
-        for _ in range(4):  # placed, measured again at the final size; placed again while something grew
-            bottom = max(d[2] for d in decos) + pad + under
-            top = max(d[3] for d in decos) + pad
-            gap = 2 * pad + self.wspace * width
-            unit = (width - 2 * pad - gap * (len(axes) - 1) - sum(d[0] + d[1] for d in decos)) / sum(ratios)
-            x = pad
-            for ax, d, ratio in zip(axes, decos, ratios):
-                x += d[0]
-                w = max(unit * ratio, 1.0)
-                h = max(height - bottom - top, 1.0)
-                ax._set_position([x / width, bottom / height, w / width, h / height], which="both")
-                x += w + d[1] + gap
-            again = [_decorations(ax, renderer, px, i == 0, i == n - 1) for i, ax in enumerate(axes)]
-            if all(b <= a + 0.5 for d, e in zip(decos, again) for a, b in zip(d, e)):
-                break
-            decos = [tuple(max(a, b) for a, b in zip(d, e)) for d, e in zip(decos, again)]
-
-
-def _tick_labels_extent(axis, renderer, px: float, across: str) -> float:
-    """Pixels the axis' drawn tick labels and its label take beside the axes: the widest (``across="x"``) or
-    tallest tick label, measured with the renderer's cached text metrics, its tick pad, then the axis label."""
-    size, tick_pad = 0.0, 0.0
-    for tick in axis._update_ticks():
-        label = tick.label1
-        text = label.get_text()
-        if not (tick.get_visible() and label.get_visible() and text):
-            continue
-        if "\n" in text:  # several lines: matplotlib's own layout of the text
-            box = label.get_window_extent(renderer)
-            size = max(size, box.width if across == "x" else box.height)
-        else:
-            text, ismath = label._preprocess_math(text)
-            w, h, _ = renderer.get_text_width_height_descent(text, label.get_fontproperties(), ismath=ismath)
-            angle = np.deg2rad(label.get_rotation())
-            cos, sin = abs(np.cos(angle)), abs(np.sin(angle))
-            size = max(size, w * cos + h * sin if across == "x" else w * sin + h * cos)
-        tick_pad = (tick.get_pad() + tick.get_tick_padding()) * px  # the gap, and the tick mark outside
-    size += tick_pad
-    if axis.label.get_visible() and axis.label.get_text():
-        box = axis.label.get_window_extent(renderer)
-        size += (box.width if across == "x" else box.height) + axis.labelpad * px
-    return size
-
-
-def _decorations(ax, renderer, px: float, first: bool = True, last: bool = True
-                 ) -> tuple[float, float, float, float]:
-    """Pixels ``ax``'s decorations take outside its box: (left, right, bottom, top): the y axis' tick labels and
-    label on the left, the x axis' below, the title above, and whatever of its legend and texts (value labels,
-    annotations) passes the box; a title's overflow at the sides only for the ``first`` (left) and ``last``
-    panel of the row."""
-    left = right = bottom = top = 0.0
-    if ax.axison:
-        if ax.yaxis.get_visible():
-            left = _tick_labels_extent(ax.yaxis, renderer, px, "x")
-        if ax.xaxis.get_visible():
-            bottom = _tick_labels_extent(ax.xaxis, renderer, px, "y")
-    box = ax.bbox
-    extra = [t for t in ax.texts if t.get_visible() and t.get_text()]
-    legend = ax.get_legend()
-    if legend is not None and legend.get_visible():
-        extra.append(legend)
-    for artist in extra:
-        b = artist.get_window_extent(renderer)
-        left, right = max(left, box.x0 - b.x0), max(right, b.x1 - box.x1)
-        bottom, top = max(bottom, box.y0 - b.y0), max(top, b.y1 - box.y1)
-    for title in (ax.title, ax._left_title, ax._right_title):  # above; a title wider than its panel runs into the
-        if title.get_visible() and title.get_text():  # gap beside it (the caller keeps the outer ones inside)
-            b = title.get_window_extent(renderer)
-            top = max(top, b.y1 - box.y1)
-            if first:
-                left = max(left, box.x0 - b.x0)
-            if last:
-                right = max(right, b.x1 - box.x1)
-    return left, right, bottom, top
-
-
 def _new(figsize=FIGSIZE, ncols: int = 1, **kw) -> tuple[Figure, list]:
-    fig = Figure(figsize=figsize, dpi=100, layout=FitLayout())
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     axes = fig.subplots(1, ncols, **kw)
     axes = list(np.atleast_1d(axes))
     for ax in axes:
