@@ -110,12 +110,14 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(args.data_root).resolve()
     sys.path.insert(0, str(ROOT))
-    from rcmkit.core.store import load_tables
-    from rcmkit.metrics import last_full_month
+    from rcmkit.core.store import load_tables, manifest
+    from rcmkit.metrics import EVENT_DATES, last_full_month
 
-    month = args.month or last_full_month(load_tables(root, args.practice, ["claims", "remittances", "ledger"],
-                                                      required=False))
-    claims = len(load_tables(root, args.practice, ["claims"], required=False)["claims"])
+    # only the dates the month needs, and the row count from the store's manifest: this process stays small (the
+    # model's peak memory is measured in its own process)
+    month = args.month or last_full_month(load_tables(root, args.practice, [t for t, _ in EVENT_DATES],
+                                                      required=False, columns={t: [c] for t, c in EVENT_DATES}))
+    claims = manifest(root, args.practice)["tables"]["claims"]["rows"]
     print(f"practice {args.practice!r} ({claims:,} claim submissions), month {month}, best of {args.runs}")
 
     if not args.no_notebook:

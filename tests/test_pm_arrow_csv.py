@@ -4,6 +4,8 @@ not plain (a line break inside quotes, a stray quote, rows of other widths, a ba
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pandas as pd
@@ -105,7 +107,7 @@ def test_tab_delimited(tmp_path):
 _cell = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\t\x1c') + ["\u00e9"]), max_size=6)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+@settings(max_examples=int(os.environ.get("RCMKIT_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 @given(rows=st.lists(st.lists(_cell, min_size=1, max_size=4), min_size=1, max_size=8),
        quote=st.booleans(), crlf=st.booleans())
 def test_fuzzed_csv_text_equals_csv_module(rows, quote, crlf, tmp_path_factory):
