@@ -21,6 +21,8 @@ Payers: MCR (medicare), MCD (medicaid), BCX (commercial), SELF (self-pay). Repor
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from rcmkit.core import schema
@@ -111,6 +113,14 @@ POSTINGS = [
 
 
 def tables() -> dict[str, pd.DataFrame]:
+    """The practice's tables: a fresh copy each call (tests change them), of one build per process."""
+    out = {name: frame.copy(deep=True) for name, frame in _built().items()}
+    out["claims"]["diagnosis_codes"] = out["claims"]["diagnosis_codes"].map(list)  # the lists too, not shared
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _built() -> dict[str, pd.DataFrame]:
     c = claims()
     lines = pd.DataFrame({
         "submission_id": c["submission_id"], "line_number": 1, "procedure_code": "99213", "modifiers": "",
