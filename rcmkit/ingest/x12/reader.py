@@ -88,7 +88,7 @@ class _Opened:
     runs: int
     tables: dict[str, pa.Table] = field(default_factory=dict)
     by_type: dict[str, list[TransactionSet]] = field(default_factory=dict)
-    joinable: bool = False  # its 835 sets can be read in a joined batch
+    joinable: bool = False  # its sets can be read in a joined batch (one separator run, joinable)
     remittances: int = 0  # remittance and claim rows it gave in joined batches (tables attached to another file)
 
 
@@ -185,86 +185,55 @@ def _read_many(files: list[_Opened | _FileOutput]) -> list[_FileOutput]:
     group's first file: every table comes from one reader (835 or 837), so their rows stay in file order. A
     file that cannot be joined (several separator runs, blanks before terminators) is read alone; should the
     joined read fail, each file of the group is read alone (:func:`_guarded` then isolates the failing set)."""
-    groups: list[list[_Opened]] = []
     for f in files:
-        if not isinstance(f, _Opened):
-            continue
-        f.by_type = _route(f.sets, f.ctx)  # its issues in the order _read_sets says them
-        sets = f.by_type["835"]
-        if not sets:
-            continue
-        f.joinable = f.runs == 1 and joinable(sets[0].segments)
-        last = groups[-1][-1] if groups else None
-        if f.joinable and last is not None and last.joinable and \
-                last.by_type["835"][0].segments.separators == sets[0].segments.separators:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
-    for group in groups:
-        if len(group) == 1:
-            group[0].tables.update(_guarded(read_835, group[0].by_type["835"], group[0].ctx))
-        else:
-            _read_835_group(group)
-    claim_groups: list[list[_Opened]] = []  # the same for the 837 sets (the columnar 837 reader's fixed cost)
-    for f in files:
-        if not isinstance(f, _Opened) or not f.by_type["837"]:
-            continue
-        sets = f.by_type["837"]
-        joins = f.runs == 1 and joinable(sets[0].segments)
-        last = claim_groups[-1][-1] if claim_groups else None
-        if joins and last is not None and last.runs == 1 and joinable(last.by_type["837"][0].segments) and \
-                last.by_type["837"][0].segments.separators == sets[0].segments.separators:
-            claim_groups[-1].append(f)
-        else:
-            claim_groups.append([f])
-    for group in claim_groups:
-        if len(group) == 1:
-            group[0].tables.update(_guarded(read_837, group[0].by_type["837"], group[0].ctx))
-        else:
-            _read_837_group(group)
+        if isinstance(f, _Opened):
+            f.by_type = _route(f.sets, f.ctx)  # its issues in the order _read_sets says them
+            f.joinable = bool(f.sets) and f.runs == 1 and joinable(f.sets[0].segments)
+    for kind in ("835", "837"):  # the 837 sets the same way (the columnar 837 reader's fixed cost)
+        for group in _joinable_groups(files, kind):
+            if len(group) == 1:
+                single = read_835 if kind == "835" else read_837
+                group[0].tables.update(_guarded(single, group[0].by_type[kind], group[0].ctx))
+            else:
+                _read_group(group, kind)
     return [_close(f) if isinstance(f, _Opened) else f for f in files]
 
 
-def _read_837_group(group: list[_Opened]) -> None:
-    """The 837 sets of the files of ``group`` read at once (as :func:`_read_835_group`); on an unexpected failure,
-    each file alone."""
-    joined, firsts = join_runs([f.by_type["837"][0].segments for f in group])
+def _joinable_groups(files: list, kind: str) -> list[list[_Opened]]:
+    """The files with ``kind`` sets, in order, in runs of consecutive joinable files that share separators."""
+    groups: list[list[_Opened]] = []
+    for f in files:
+        if not isinstance(f, _Opened) or not f.by_type[kind]:
+            continue
+        last = groups[-1][-1] if groups else None
+        if f.joinable and last is not None and last.joinable and \
+                last.by_type[kind][0].segments.separators == f.by_type[kind][0].segments.separators:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
+
+
+def _read_group(group: list[_Opened], kind: str) -> None:
+    """The ``kind`` (835 or 837) sets of the files of ``group`` read at once; on an unexpected failure, each file
+    alone."""
+    joined_reader, single = (read_835_joined, read_835) if kind == "835" else (read_837_joined, read_837)
+    joined, firsts = join_runs([f.by_type[kind][0].segments for f in group])
     sets, owner = [], []
     for k, (f, first) in enumerate(zip(group, firsts)):
         sets += [dataclasses.replace(ts, segments=joined, first=ts.first + first, last=ts.last + first)
-                 for ts in f.by_type["837"]]
-        owner += [k] * len(f.by_type["837"])
+                 for ts in f.by_type[kind]]
+        owner += [k] * len(f.by_type[kind])
     trials = [dataclasses.replace(f.ctx, issues=Issues(f.ctx.name)) for f in group]
     try:
-        tables, claims = read_837_joined(sets, np.array(owner, dtype=np.int64), trials)
+        tables, rows = joined_reader(sets, np.array(owner, dtype=np.int64), trials)
     except Exception:  # a bug: the files are read one by one, where _guarded isolates the set that fails
         for f in group:
-            f.tables.update(_guarded(read_837, f.by_type["837"], f.ctx))
+            f.tables.update(_guarded(single, f.by_type[kind], f.ctx))
         return
-    for f, trial, n in zip(group, trials, claims.tolist()):
+    for f, trial, n in zip(group, trials, rows.tolist()):
         f.ctx.issues.absorb(trial.issues)
         f.remittances += n
-    group[0].tables.update(tables)
-
-
-def _read_835_group(group: list[_Opened]) -> None:
-    """The 835 sets of the files of ``group`` read at once; on an unexpected failure, each file alone."""
-    joined, firsts = join_runs([f.by_type["835"][0].segments for f in group])
-    sets, owner = [], []
-    for k, (f, first) in enumerate(zip(group, firsts)):
-        sets += [dataclasses.replace(ts, segments=joined, first=ts.first + first, last=ts.last + first)
-                 for ts in f.by_type["835"]]
-        owner += [k] * len(f.by_type["835"])
-    trials = [dataclasses.replace(f.ctx, issues=Issues(f.ctx.name)) for f in group]
-    try:
-        tables, remittances = read_835_joined(sets, np.array(owner, dtype=np.int64), trials)
-    except Exception:  # a bug: the files are read one by one, where _guarded isolates the set that fails
-        for f in group:
-            f.tables.update(_guarded(read_835, f.by_type["835"], f.ctx))
-        return
-    for f, trial, n in zip(group, trials, remittances.tolist()):
-        f.ctx.issues.absorb(trial.issues)
-        f.remittances = n
     group[0].tables.update(tables)
 
 
