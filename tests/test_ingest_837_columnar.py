@@ -6,9 +6,6 @@ the values written out, a demo inbox, damaged files among good ones, the public 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,10 +14,7 @@ from hypothesis import strategies as st
 from rcmkit import demo
 from rcmkit.ingest.x12 import claims837, claims837_columnar, reader
 from rcmkit.ingest.x12 import write as x12write
-
-EXTERNAL = Path(os.environ.get("RCMKIT_EXTERNAL_DATA",
-                               Path(__file__).resolve().parents[2] / "shared" / "data" / "external"))
-SALT = reader.DEFAULT_PATIENT_SALT
+from test_ingest_x12_joined import EXTERNAL, SALT, assert_same, demo_inbox, read_together
 
 
 def _walk_alone(items: list[tuple[bytes, str]]) -> reader.IngestResult:
@@ -33,17 +27,7 @@ def _walk_alone(items: list[tuple[bytes, str]]) -> reader.IngestResult:
         claims837.COLUMNAR = before
 
 
-def _columnar_together(items: list[tuple[bytes, str]]) -> reader.IngestResult:
-    return reader._combine(reader._read_many([reader._open(data, name, SALT) for data, name in items]))
-
-
-def assert_same(a: reader.IngestResult, b: reader.IngestResult) -> None:
-    assert set(a.tables) == set(b.tables)
-    for name in a.tables:
-        pd.testing.assert_frame_equal(a.tables[name], b.tables[name], obj=name)
-    pd.testing.assert_frame_equal(a.warnings, b.warnings, obj="warnings")
-    pd.testing.assert_frame_equal(a.rejections, b.rejections, obj="rejections")
-    assert a.stats == b.stats
+_columnar_together = read_together  # the bulk path: files opened, then their sets read together
 
 
 @pytest.fixture
@@ -157,14 +141,7 @@ def test_sets_that_are_not_plain_are_walked(change, why, plain_calls):
 # --------------------------------------------------------------------------------------------- demo inbox
 @pytest.fixture(scope="module")
 def demo_files() -> list[tuple[bytes, str]]:
-    tables = demo.generate(seed=5, n_claims=400)
-    roster = demo.patients(seed=5, n_claims=400)
-    out = [(text.encode("ascii", "replace"), name) for name, text in
-           x12write.write_837p(tables["claims"], tables["claim_lines"], tables["payers"], roster)]
-    out += [(text.encode("ascii", "replace"), name) for name, text in
-            x12write.write_835(tables["remittances"], tables["remit_lines"], tables["adjustments"], tables["payers"],
-                               roster, claims=tables["claims"])]
-    return out
+    return demo_inbox(seed=5, n_claims=400)
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def _alone(items: list[tuple[bytes, str]]) -> reader.IngestResult:
     return reader._combine([reader._read_bytes(data, name, SALT) for data, name in items])
 
 
-def _together(items: list[tuple[bytes, str]]) -> reader.IngestResult:
+def read_together(items: list[tuple[bytes, str]]) -> reader.IngestResult:
     """The bulk path of read_x12: files opened, then their sets read together."""
     return reader._combine(reader._read_many([reader._open(data, name, SALT) for data, name in items]))
 
@@ -43,10 +43,10 @@ def assert_same(a: reader.IngestResult, b: reader.IngestResult) -> None:
     assert a.stats == b.stats
 
 
-@pytest.fixture(scope="module")
-def demo_files() -> list[tuple[bytes, str]]:
-    tables = demo.generate(seed=3, n_claims=300)
-    roster = demo.patients(seed=3, n_claims=300)
+def demo_inbox(seed: int, n_claims: int) -> list[tuple[bytes, str]]:
+    """A generated demo's 837 and 835 files, as (bytes, name) (also tests/test_ingest_837_columnar.py's)."""
+    tables = demo.generate(seed=seed, n_claims=n_claims)
+    roster = demo.patients(seed=seed, n_claims=n_claims)
     out = [(text.encode("ascii", "replace"), name) for name, text in
            x12write.write_837p(tables["claims"], tables["claim_lines"], tables["payers"], roster)]
     out += [(text.encode("ascii", "replace"), name) for name, text in
@@ -55,13 +55,18 @@ def demo_files() -> list[tuple[bytes, str]]:
     return out
 
 
+@pytest.fixture(scope="module")
+def demo_files() -> list[tuple[bytes, str]]:
+    return demo_inbox(seed=3, n_claims=300)
+
+
 @pytest.mark.slow
 def test_demo_inbox_joined_equals_each_file_alone(demo_files, monkeypatch):
     calls = []
     real = era835.read_835_joined
     monkeypatch.setattr(reader, "read_835_joined", lambda *a: calls.append(len(a[2])) or real(*a))
     n835 = sum(1 for data, _ in demo_files if b"ST*835*" in data)
-    together = _together(demo_files)
+    together = read_together(demo_files)
     # the 835 files share separators: all of them are read in one joined call
     assert calls == [n835] and n835 > 10
     alone = _alone(demo_files)
@@ -105,7 +110,7 @@ def _damaged(demo_files) -> list[tuple[bytes, str]]:
 
 def test_bad_files_among_good_ones(demo_files):
     files = _damaged(demo_files)
-    together, alone = _together(files), _alone(files)
+    together, alone = read_together(files), _alone(files)
     assert_same(alone, together)
     rejections = together.rejections
     # the bad amount rejects its set, named by that file's own segment number; the other sets of the file and
@@ -131,7 +136,7 @@ def test_public_samples_joined_equals_each_file_alone():
                    and p.suffix.lower() not in (".md", ".tsv", ".json", ".csv", ".xml"))
     items = [(p.read_bytes(), p.name) for p in paths if p.stat().st_size < 5_000_000]
     assert len(items) > 50
-    together = _together(items)
+    together = read_together(items)
     assert_same(_alone(items), together)
     assert len(together.tables["remittances"]) > 100
 
@@ -155,4 +160,4 @@ def test_fuzzed_files_together_equal_alone(data):
         raw, _ = data.draw(mutated(exact=data.draw(st.booleans())))
         items.append((raw, f"f{k}.x12"))
         items.append((data.draw(st.sampled_from(good)), f"g{k}.835"))
-    assert_same(_alone(items), _together(items))
+    assert_same(_alone(items), read_together(items))
