@@ -170,3 +170,16 @@ def test_empty_charts_are_short_notes_inside_the_picture():
     assert _texts_outside(fig) == []
     w, h = Image.open(io.BytesIO(charts.figure_png(fig, 110))).size
     assert h < 0.9 * 110 + 2 * 11 and w >= 1000  # a one-line note in the charts' width (as "tight" kept its axes)
+
+
+def test_the_target_label_is_drawn_under_the_data_lines(small_report):
+    """The target's label has a white box: drawn above the lines it hid a month's value where a line crossed it."""
+    from matplotlib.text import Annotation
+
+    drawn = _report_charts(small_report)
+    for name in ("days_in_ar", "claim_quality", "net_collection"):
+        ax = drawn[name].axes[0]
+        labels = [t for t in ax.texts if isinstance(t, Annotation) and t.get_text().startswith("Target")]
+        data = [line for line in ax.lines if len(line.get_xdata()) > 2]  # the KPIs, not the target's line
+        assert labels and data, name
+        assert max(t.get_zorder() for t in labels) < min(line.get_zorder() for line in data), name

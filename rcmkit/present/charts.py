@@ -282,7 +282,8 @@ def target_lines(ax, status: pd.DataFrame | None, key: str, unit: str) -> tuple[
         label += f"; shaded: near, to {fmt.threshold(acc, unit)}"
     ax.annotate(label, xy=(0.01, good), xycoords=("axes fraction", "data"), xytext=(0, 3 if lower else -3),
                 textcoords="offset points", va="bottom" if lower else "top", fontsize=7.5, color=_TARGET_GREEN,
-                bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1.0}, zorder=5)
+                bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1.0},
+                zorder=1.5)  # under the data lines (2): the label never hides a month's value
     return min(good, acc), max(good, acc)
 
 
