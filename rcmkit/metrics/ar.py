@@ -213,6 +213,12 @@ def month_number(expr: nw.Expr) -> nw.Expr:
     return expr.dt.year().cast(nw.Int64) * 12 + expr.dt.month().cast(nw.Int64) - 1
 
 
+def ym(when) -> int:
+    """A date's (or a "YYYY-MM" month's) calendar month as :func:`month_number` numbers it."""
+    t = pd.Timestamp(when)
+    return t.year * 12 + t.month - 1
+
+
 def ledger_months(ledger) -> nw.LazyFrame:
     """The ledger's amounts summed by kind and calendar month of posting (kind, _ym = year * 12 + month - 1,
     amount_cents): every money window of the metrics is whole months, so a KPI set sums this small table instead
@@ -230,21 +236,24 @@ def money_source(tables: Mapping[str, Any], options: MetricOptions):
     return ledger_for(tables, options)
 
 
+def _whole_months(window: Window) -> tuple[int, int]:
+    """The first and last month numbers (:func:`ym`) of a window of whole months."""
+    if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
+        raise ValueError(f"monthly sums need a window of whole months, got {window}")
+    return ym(window.start), ym(window.end)
+
+
 def posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:
     """The sum of ledger amounts of ``kinds`` posted within ``window`` (whole months), in cents. ``source``: the
     ledger, or its :func:`ledger_months`."""
     if isinstance(source, pd.DataFrame) and "_ym" in source.columns:  # the prepared monthly sums: plain arrays
-        first, last = window.start.year * 12 + window.start.month - 1, window.end.year * 12 + window.end.month - 1
-        if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
-            raise ValueError(f"monthly sums need a window of whole months, got {window}")
-        ym = source["_ym"].to_numpy()
-        rows = (ym >= first) & (ym <= last) & source["kind"].isin(kinds).to_numpy()
+        first, last = _whole_months(window)
+        months = source["_ym"].to_numpy()
+        rows = (months >= first) & (months <= last) & source["kind"].isin(kinds).to_numpy()
         return as_int(source["amount_cents"].to_numpy()[rows].sum())
     frame = lazy(source)
     if "_ym" in frame.columns:
-        first, last = window.start.year * 12 + window.start.month - 1, window.end.year * 12 + window.end.month - 1
-        if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
-            raise ValueError(f"monthly sums need a window of whole months, got {window}")
+        first, last = _whole_months(window)
         in_window = (nw.col("_ym") >= first) & (nw.col("_ym") <= last)
     else:
         in_window = between(frame, "posted_on", window.start, window.end)

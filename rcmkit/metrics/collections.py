@@ -14,7 +14,7 @@ import pandas as pd
 
 from rcmkit.core.engine import between, collect, int_sum, lazy
 from rcmkit.metrics._common import KPI, MetricOptions, as_int, lazy_ledger, ledger_for, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import money_source, month_number, posted_in
+from rcmkit.metrics.ar import money_source, month_number, posted_in, ym
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS", "patient_sums"]
@@ -153,7 +153,7 @@ def patient_sums(tables: Mapping[str, pd.DataFrame], months, options: MetricOpti
                 for name, frame in (("assigned", assigned), ("paid", paid))}
     out = {}
     for m, w in windows.items():
-        yms = range(w.start.year * 12 + w.start.month - 1, w.end.year * 12 + w.end.month)
+        yms = range(ym(w.start), ym(w.end) + 1)
         out[m] = (-sum(as_int(by_month["paid"].get(y)) for y in yms),
                   sum(as_int(by_month["assigned"].get(y)) for y in yms))
     return out

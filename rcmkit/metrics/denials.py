@@ -19,7 +19,7 @@ from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
 from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import claim_first_submissions, first_rows, month_number
+from rcmkit.metrics.ar import claim_first_submissions, first_rows, month_number, ym
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
            "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes",
@@ -127,17 +127,12 @@ def _first(tables, options: MetricOptions, first) -> nw.LazyFrame:
     return first_adjudications_frame(tables, options) if first is None else lazy(first)
 
 
-def _ym_of(month: str) -> int:
-    p = pd.Period(month, freq="M")
-    return p.year * 12 + p.month - 1
-
-
 def _cohorts(tables, options: MetricOptions, first, months) -> nw.LazyFrame:
     """The first adjudications paid in any of ``months``, each with ``_ym`` (year * 12 + month - 1 of paid_on):
     the cohorts of the months' claim and denial KPIs."""
     first = _first(tables, options, first)
     return (first.with_columns(_ym=month_number(nw.col("paid_on")))
-            .filter(nw.col("_ym").is_in([_ym_of(m) for m in months])))
+            .filter(nw.col("_ym").is_in([ym(m) for m in months])))
 
 
 def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
@@ -156,7 +151,7 @@ def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = Met
                                     .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
                       .group_by("_ym").agg(int_sum("_clean"), int_sum("_one")))
     got = {int(y): (as_int(c), as_int(n)) for y, c, n in zip(counted["_ym"], counted["_clean"], counted["_one"])}
-    return {m: got.get(_ym_of(m), (0, 0)) for m in months}
+    return {m: got.get(ym(m), (0, 0)) for m in months}
 
 
 def denial_sums(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
@@ -170,7 +165,7 @@ def denial_sums(tables: Mapping[str, Any], months, options: MetricOptions = Metr
     ).group_by("_ym").agg(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents")))
     got = {int(r["_ym"]): tuple(as_int(r[c]) for c in ("_denied", "_one", "_denied_billed", "billed_cents"))
            for r in sums.to_dict("records")}
-    return {m: got.get(_ym_of(m), (0, 0, 0, 0)) for m in months}
+    return {m: got.get(ym(m), (0, 0, 0, 0)) for m in months}
 
 
 def clean_claim_rate(
