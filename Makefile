@@ -6,6 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PRACTICE_PARAMS ?= parameters/demo.yaml
 
+# Python caches compiled modules (and pytest its assertion-rewritten test modules) in __pycache__/ unless
+# PYTHONDONTWRITEBYTECODE is set, as some shells and containers do: then every test worker and every report kernel
+# compiles rcmkit and re-rewrites ~70 test modules each time (about 6 s of CPU per test worker). The project's own
+# commands keep the caches (git ignores them).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: demo test test-fast install clean
 
 $(STAMP): pyproject.toml
