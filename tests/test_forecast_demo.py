@@ -25,6 +25,7 @@ from rcmkit.forecast.backtest import (
 AS_OF = pd.Timestamp("2026-04-30")
 FAST = ForecastOptions(calibration_months=2)  # fewer earlier month ends: the same code, a quicker test
 EXAMPLES = int(os.environ.get("RCMKIT_FUZZ_EXAMPLES", "5"))
+pytestmark = pytest.mark.slow  # a 400-claim demo practice; the estimators' hand-computed tests: test_forecast.py
 
 
 @pytest.fixture(scope="module")

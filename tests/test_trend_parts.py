@@ -124,14 +124,21 @@ def test_aged_of_many_dates_equals_each_date_alone(t):
     assert many[MONTHS.index("2026-03")][1] == 49000  # the month-end gross A/R of test_days_in_ar_gross_3_months
 
 
-@pytest.mark.parametrize("variant", ["small", "later reversal", "two charge days"])
-@pytest.mark.parametrize("options", [MetricOptions(), MetricOptions(denial_policy="at_remit", denial_scope="full",
-                                                                    days_in_ar_net_months=12, collection_months=1)],
-                         ids=["default", "variant"])
-def test_trend_is_exactly_each_month_alone(variant, options):
+_TREND_OPTIONS = {"default": MetricOptions(),
+                  "variant": MetricOptions(denial_policy="at_remit", denial_scope="full", days_in_ar_net_months=12,
+                                           collection_months=1)}
+#: each fixture under one of the options in the fast tier, all six in `make test`
+_TREND_FAST = {("default", "small"), ("variant", "later reversal"), ("default", "two charge days")}
+
+
+@pytest.mark.parametrize("options_id, variant", [
+    pytest.param(o, v, id=f"{o}-{v}", marks=() if (o, v) in _TREND_FAST else pytest.mark.slow)
+    for v in ("small", "later reversal", "two charge days") for o in _TREND_OPTIONS])
+def test_trend_is_exactly_each_month_alone(options_id, variant):
     """Every KPI of every trend month, to the last bit, against monthly_kpis of that month alone: including the
     months without activity (2025-10 before the first claim, 2026-04 after the last remittance of the small
     practice) and the month a reversal lands in."""
+    options = _TREND_OPTIONS[options_id]
     tables = prepare({"small": small_tables, "later reversal": _later_reversal,
                       "two charge days": _two_charge_days}[variant](), options)
     trend = kpi_trend(tables, MONTHS[-1], months=len(MONTHS), options=options).set_index("month")
