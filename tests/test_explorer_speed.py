@@ -137,3 +137,23 @@ def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     targets = benchmarks().assign(good=0.5)
     z = Explorer(data, end="2026-03", months=3, targets=targets)
     assert len(drawn) == 4 and z.chart.value != first
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicaid",)), Filters(codes=("99213",))])
+def test_the_months_in_one_query_are_each_months_own_kpis(data, filters):
+    """monthly_flow_kpis counts every month's claims and denials in one query: each month's KPIs are exactly the
+    metric functions' on that month alone (the whole selection's tables, nothing prepared or sliced)."""
+    sel = data.select(filters)
+    months = Period("2026-04", 12).month_list  # Jan-Mar hold the fixture's claims; April and 2025 none
+    batched = views.monthly_flow_kpis(sel.tables, months, data.call_options, first=sel.first)
+    plain = {m: views.flow_kpis(dict(sel.tables), m, data.call_options) for m in months}
+    assert batched == plain
+    for keys in (("clean_claim_rate",), ("initial_denial_rate", "initial_denial_rate_dollars"), ("charges",)):
+        part = views.monthly_flow_kpis(sel.tables, months, data.call_options, first=sel.first, keys=keys)
+        assert part == {m: {k: plain[m][k] for k in keys} for m in months}
+    if filters == BCX:  # March, BlueCross X: 1 of 2 denied, 0 of 2 clean, payments $360 (module docstring)
+        march = batched["2026-03"]
+        assert (march["initial_denial_rate"].numerator, march["initial_denial_rate"].denominator) == (1, 2)
+        assert (march["clean_claim_rate"].numerator, march["clean_claim_rate"].denominator) == (0, 2)
+        assert march["payments"].value == 360
+    assert views.monthly_flow_kpis(sel.tables, [], data.call_options, first=sel.first) == {}
