@@ -157,3 +157,66 @@ def test_the_months_in_one_query_are_each_months_own_kpis(data, filters):
         assert (march["clean_claim_rate"].numerator, march["clean_claim_rate"].denominator) == (0, 2)
         assert march["payments"].value == 360
     assert views.monthly_flow_kpis(sel.tables, [], data.call_options, first=sel.first) == {}
+
+
+def test_the_page_holds_the_stylesheets_once_and_no_update_sends_one(data, tmp_path):
+    """Each stylesheet added to a page restyles the whole page: the explorer's views are sent without them and one
+    widget that never changes holds them (the static HTML keeps them once, in front)."""
+    x = Explorer(data, end="2026-03", months=3, export_dir=tmp_path)
+    assert x.styles.value == render.STYLES and x.styles in x.widget.children
+    assert render.STYLES.count("<style>") == 2
+    x.export("csv")  # the download link too
+    views_html = lambda: [x.header, x.tiles, x.crumb, x.table, x.heatmap, x.status, x.download, x.message,  # noqa
+                          x.cash_table, x.checks_summary, x.checks_table, x.risk_table, x.history_table]
+    seen = []
+    for change in (lambda: setattr(x.payer, "value", ("BCX",)), lambda: setattr(x.level, "value", "claims"),
+                   lambda: setattr(x.tabs, "selected_index", 1), lambda: setattr(x.codes, "value", "99-213"),
+                   lambda: setattr(x.codes, "value", "")):
+        change()
+        for view in views_html():
+            assert "<style" not in view.value, view.value[:200]
+            seen.append(view.value)
+    assert any('class="rcmx-heat"' in v for v in seen) and any("rcmx-error" in v for v in seen)
+    assert any("rcmx-download" in v for v in seen) and any('data-refresh="' in v for v in seen)
+    page = x.static_html()
+    assert page.startswith(render.STYLES) and page.count("<style>") == 2 and 'class="rcmx-heat"' in page
+    # the views are the render functions' HTML less the stylesheets, nothing else
+    crumb = render.crumb_html(["<b>Initial denial rate</b>", "Category: x"])
+    assert render.without_styles(crumb) == ('<div class="rcmx-crumb"><b>Initial denial rate</b> &rsaquo; '
+                                            "Category: x</div>")
+    assert render.without_styles(render.STYLES + "<p>a</p>" + render.STYLE) == "<p>a</p>"
+
+
+def test_the_table_is_sent_before_the_chart_is_drawn_and_the_status_last(data):
+    """The page draws the tiles and the table while the kernel draws the chart: the chart comes after them, the
+    status (what the browser benchmark waits for) after everything."""
+    x = Explorer(data, end="2026-03", months=3)
+    order = []
+    for name in ("header", "tiles", "crumb", "table", "chart", "status"):
+        getattr(x, name).observe(lambda change, name=name: order.append(name), names="value")
+    x.payer.value = ("MCR",)
+    assert order == ["header", "tiles", "crumb", "table", "chart", "status"]
+    order.clear()
+    x.level.value = "claims"  # the chart is the same: not sent again
+    assert order == ["crumb", "table", "status"]
+
+
+def test_after_any_sequence_of_changes_the_views_are_a_fresh_explorers(data):
+    """The memos (months, selections, charts) never show a stale view: after a walk through filters, periods and
+    metrics that comes back to earlier selections, every view equals a fresh explorer's on the same controls."""
+    x = Explorer(data, end="2026-03", months=3)
+    steps = [("payer", ("BCX",)), ("months", 1), ("payer", ("MCR",)), ("payer_class", ("medicare",)),
+             ("payer_class", ()), ("codes", "99213"), ("metric", "clean_claim_rate"), ("payer", ("BCX",)),
+             ("months", 3), ("codes", ""), ("metric", "initial_denial_rate"), ("payer", ())]
+    for name, value in steps:
+        getattr(x, name).value = value
+        y = Explorer(data, end=x.end.value, months=x.months.value, metric=x.metric.value, payers=x.payer.value,
+                     payer_classes=x.payer_class.value, codes=x.codes.value)
+        y.level.value = x.level.value
+        assert x.last_error is None and x.state == y.state, name
+        assert x.kpis == y.kpis and x.chart.value == y.chart.value, (name, value)
+        for view in ("header", "tiles", "crumb", "table"):
+            assert getattr(x, view).value == getattr(y, view).value, (name, view)
+        pd.testing.assert_frame_equal(x.view_frame, y.view_frame)
+    # and the last step is back on the first view: the practice's Q1 (hand-checked: 4 of 8 claims denied)
+    assert (x.kpis["initial_denial_rate"].numerator, x.kpis["initial_denial_rate"].denominator) == (4, 8)
