@@ -220,3 +220,24 @@ def test_after_any_sequence_of_changes_the_views_are_a_fresh_explorers(data):
         pd.testing.assert_frame_equal(x.view_frame, y.view_frame)
     # and the last step is back on the first view: the practice's Q1 (hand-checked: 4 of 8 claims denied)
     assert (x.kpis["initial_denial_rate"].numerator, x.kpis["initial_denial_rate"].denominator) == (4, 8)
+
+
+def test_heading_and_tiles_are_rendered_again_only_for_a_new_selection_or_period(data, monkeypatch):
+    drawn = []
+    real = render.tiles_html
+    monkeypatch.setattr(render, "tiles_html", lambda *a, **kw: drawn.append(1) or real(*a, **kw))
+    x = Explorer(data, end="2026-03", months=3)
+    assert len(drawn) == 1
+    for name, value in (("level", "claims"), ("metric", "clean_claim_rate"), ("metric", "initial_denial_rate")):
+        getattr(x, name).value = value
+    x.tabs.selected_index = 1
+    assert len(drawn) == 1  # the drill-down and the tab change nothing on the tiles
+    tiles = x.tiles.value
+    x.payer.value = ("BCX",)
+    assert len(drawn) == 2 and x.tiles.value != tiles and "(4 claims)" in x.header.value
+    x.months.value = 1
+    assert len(drawn) == 3 and "Mar 2026" in x.header.value and "Jan 2026" not in x.header.value
+    x.codes.value = "99-213"  # an error empties them ...
+    assert x.tiles.value == "" and x.header.value == ""
+    x.codes.value = ""  # ... and the same selection as before the error shows them again
+    assert len(drawn) == 4 and "(4 claims)" in x.header.value and "$360" in x.tiles.value

@@ -108,6 +108,7 @@ class Explorer:
         self._view_frame = pd.DataFrame()
         self._view_name = ""
         self._chart_key: Any = None
+        self._tiles_key: Any = None  # the (filters, period) of the heading and tiles on the page
         # rendered charts by (filters, period, metric, targets), kept with the tables so every widget on them shares
         # them (drawing one takes 0.1-0.2 s); the colors are the tables' payers'
         self._charts = data.charts
@@ -321,7 +322,7 @@ class Explorer:
         self._kpis = {}
         self._view_frame = pd.DataFrame()
         self._view_name = ""
-        self._chart_key = None
+        self._chart_key = self._tiles_key = None
         for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status,
                      self.cash_table, self.checks_summary, self.checks_table, self.risk_table, self.history_table):
             view.value = ""
@@ -337,11 +338,13 @@ class Explorer:
     def _refresh(self) -> None:
         state = self.state
         data, f, p = self.data, state.filters, state.period
-        sel = data.select(f)
         self._kpis = data.kpis(f, p)
-        self.header.value = _html(render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
-                                                     self.data_through, provider_names=data.provider_names))
-        self.tiles.value = _html(render.tiles_html(self._kpis, p, self.targets))
+        if (f, p) != self._tiles_key:  # the heading and tiles are functions of the selection and period only
+            sel = data.select(f)
+            self.header.value = _html(render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
+                                                         self.data_through, provider_names=data.provider_names))
+            self.tiles.value = _html(render.tiles_html(self._kpis, p, self.targets))
+            self._tiles_key = (f, p)
         self._sync_drill_choices(state)
         state = self.state
         if state.tab == "drill":
