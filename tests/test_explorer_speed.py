@@ -241,3 +241,22 @@ def test_heading_and_tiles_are_rendered_again_only_for_a_new_selection_or_period
     assert x.tiles.value == "" and x.header.value == ""
     x.codes.value = ""  # ... and the same selection as before the error shows them again
     assert len(drawn) == 4 and "(4 claims)" in x.header.value and "$360" in x.tiles.value
+
+
+def test_prepare_reads_a_pandas_tables_columns_without_converting_it(data, monkeypatch):
+    """Each selection (and each payer of the by-payer rows) is prepared: the check whether its adjustments are
+    classified read the columns by converting the whole table for the query engine. Same tables out."""
+    from rcmkit.metrics import summary
+
+    converted = []
+    real = summary.lazy
+    monkeypatch.setattr(summary, "lazy", lambda frame: converted.append(frame) or real(frame))
+    sel = data.select(BCX)
+    plain = {n: sel.tables[n] for n in sel.tables}  # a plain mapping: prepared again, adjustments classified
+    again = summary.prepare(plain, data.call_options)
+    assert not any(f is plain["adjustments"] for f in converted)
+    assert again["adjustments"] is plain["adjustments"]  # classified already: kept as it is
+    pd.testing.assert_frame_equal(again.ledger_months, sel.tables.ledger_months)
+    raw = summary.prepare({**plain, "adjustments": small_tables()["adjustments"]}, data.call_options)
+    assert "treatment" in raw["adjustments"].columns  # not classified yet: classified
+    assert raw["adjustments"]["treatment"].tolist() == data.tables["adjustments"]["treatment"].tolist()

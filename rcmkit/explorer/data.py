@@ -362,7 +362,9 @@ class ExplorerData:
             if "charges" in keys or "payments" in keys:
                 ledger = ledger_for(sel.tables, self.call_options)
                 inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
-                frames["ledger"] = (ledger[inside], payer_of["ledger"][inside])
+                # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
+                frames["ledger"] = (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
+                                    payer_of["ledger"][inside])
             parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
             per_payer = {}
             for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):
