@@ -260,3 +260,23 @@ def test_prepare_reads_a_pandas_tables_columns_without_converting_it(data, monke
     raw = summary.prepare({**plain, "adjustments": small_tables()["adjustments"]}, data.call_options)
     assert "treatment" in raw["adjustments"].columns  # not classified yet: classified
     assert raw["adjustments"]["treatment"].tolist() == data.tables["adjustments"]["treatment"].tolist()
+
+
+def test_denial_breakdown_is_the_named_aggregation(data):
+    """denial_breakdown aggregates column by column: the frame pandas' named aggregation gives (the previous
+    spelling), for every level, category and an empty selection."""
+    lines = data.denial_lines(Filters(), Q1)
+    for by in ("category", "code"):
+        keys = ["category"] if by == "category" else ["category", "group_code", "reason_code"]
+        for category in (None, "Missing information", "no such category"):
+            cut = lines if category is None else lines[lines["category"] == category]
+            want = (cut.groupby(keys, as_index=False).agg(claims=("claim_id", "nunique"), lines=("remit_id", "size"),
+                                                           denied_cents=("amount_cents", "sum")))
+            want["denied_cents"] = want["denied_cents"].astype("int64")
+            want = want.sort_values(["denied_cents", "claims", *keys], ascending=[False, False] + [True] * len(keys),
+                                    kind="mergesort").reset_index(drop=True)
+            pd.testing.assert_frame_equal(views.denial_breakdown(lines, by, category=category), want)
+    # Jan-Mar, every payer (tests/test_explorer.py): Missing information CO-16, 2 claims, $800, the largest
+    top = views.denial_breakdown(lines, "category").iloc[0]
+    assert (top["category"], top["claims"], top["denied_cents"]) == ("Missing information", 2, 80000)
+    assert views.denial_breakdown(lines.iloc[:0], "code").empty

@@ -272,8 +272,11 @@ def denial_breakdown(lines: pd.DataFrame, by: str = "category", *, category: str
     keys = {"category": ["category"], "code": ["category", "group_code", "reason_code"]}.get(by)
     if keys is None:
         raise ValueError(f"by must be 'category' or 'code', got {by!r}")
-    out = (lines.groupby(keys, as_index=False)
-           .agg(claims=("claim_id", "nunique"), lines=("remit_id", "size"), denied_cents=("amount_cents", "sum")))
+    # one aggregation per column (pandas' named aggregation costs three times as much on these few lines; the
+    # frame is the same), in the order of the groups found: the sort below orders them
+    g = lines.groupby(keys, sort=False)
+    out = pd.concat({"claims": g["claim_id"].nunique(), "lines": g.size(), "denied_cents": g["amount_cents"].sum()},
+                    axis=1).reset_index()
     out["denied_cents"] = out["denied_cents"].astype("int64")
     return out.sort_values(["denied_cents", "claims", *keys], ascending=[False, False] + [True] * len(keys),
                            kind="mergesort").reset_index(drop=True)
