@@ -125,7 +125,14 @@ def monthly_flow_kpis(
         # with them, as the explorer's selections are, are used as they are)
         tables = prepare(tables, options)
     rates = "initial_denial_rate" in keys or "initial_denial_rate_dollars" in keys
-    cohorts = lazy(first)  # converted for the query engine once, for both queries
+    # the months' cohorts (the first adjudications paid in them: what both queries keep), converted for the query
+    # engine once; a short period converts a few of the selection's rows, not all
+    paid_on = first["paid_on"].to_numpy()
+    asked = np.zeros(len(first), dtype=bool)
+    for m in months:
+        w = month_window(m)
+        asked |= (paid_on >= w.start.to_datetime64()) & (paid_on <= w.end.to_datetime64())
+    cohorts = lazy(first[asked])
     denials = denial_sums(tables, months, options, cohorts) if rates and months else {}
     clean = clean_counts(tables, months, options, cohorts) if "clean_claim_rate" in keys and months else {}
     return {m: flow_kpis(tables, m, options, first=first, keys=keys, denials=denials.get(m), clean=clean.get(m))
