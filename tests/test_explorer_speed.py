@@ -137,3 +137,146 @@ def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     targets = benchmarks().assign(good=0.5)
     z = Explorer(data, end="2026-03", months=3, targets=targets)
     assert len(drawn) == 4 and z.chart.value != first
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicaid",)), Filters(codes=("99213",))])
+def test_the_months_in_one_query_are_each_months_own_kpis(data, filters):
+    """monthly_flow_kpis counts every month's claims and denials in one query: each month's KPIs are exactly the
+    metric functions' on that month alone (the whole selection's tables, nothing prepared or sliced)."""
+    sel = data.select(filters)
+    months = Period("2026-04", 12).month_list  # Jan-Mar hold the fixture's claims; April and 2025 none
+    batched = views.monthly_flow_kpis(sel.tables, months, data.call_options, first=sel.first)
+    plain = {m: views.flow_kpis(dict(sel.tables), m, data.call_options) for m in months}
+    assert batched == plain
+    for keys in (("clean_claim_rate",), ("initial_denial_rate", "initial_denial_rate_dollars"), ("charges",)):
+        part = views.monthly_flow_kpis(sel.tables, months, data.call_options, first=sel.first, keys=keys)
+        assert part == {m: {k: plain[m][k] for k in keys} for m in months}
+    if filters == BCX:  # March, BlueCross X: 1 of 2 denied, 0 of 2 clean, payments $360 (module docstring)
+        march = batched["2026-03"]
+        assert (march["initial_denial_rate"].numerator, march["initial_denial_rate"].denominator) == (1, 2)
+        assert (march["clean_claim_rate"].numerator, march["clean_claim_rate"].denominator) == (0, 2)
+        assert march["payments"].value == 360
+    assert views.monthly_flow_kpis(sel.tables, [], data.call_options, first=sel.first) == {}
+
+
+def test_the_page_holds_the_stylesheets_once_and_no_update_sends_one(data, tmp_path):
+    """Each stylesheet added to a page restyles the whole page: the explorer's views are sent without them and one
+    widget that never changes holds them (the static HTML keeps them once, in front)."""
+    x = Explorer(data, end="2026-03", months=3, export_dir=tmp_path)
+    assert x.styles.value == render.STYLES and x.styles in x.widget.children
+    assert render.STYLES.count("<style>") == 2
+    x.export("csv")  # the download link too
+    views_html = lambda: [x.header, x.tiles, x.crumb, x.table, x.heatmap, x.status, x.download, x.message,  # noqa
+                          x.cash_table, x.checks_summary, x.checks_table, x.risk_table, x.history_table]
+    seen = []
+    for change in (lambda: setattr(x.payer, "value", ("BCX",)), lambda: setattr(x.level, "value", "claims"),
+                   lambda: setattr(x.tabs, "selected_index", 1), lambda: setattr(x.codes, "value", "99-213"),
+                   lambda: setattr(x.codes, "value", "")):
+        change()
+        for view in views_html():
+            assert "<style" not in view.value, view.value[:200]
+            seen.append(view.value)
+    assert any('class="rcmx-heat"' in v for v in seen) and any("rcmx-error" in v for v in seen)
+    assert any("rcmx-download" in v for v in seen) and any('data-refresh="' in v for v in seen)
+    page = x.static_html()
+    assert page.startswith(render.STYLES) and page.count("<style>") == 2 and 'class="rcmx-heat"' in page
+    # the views are the render functions' HTML less the stylesheets, nothing else
+    crumb = render.crumb_html(["<b>Initial denial rate</b>", "Category: x"])
+    assert render.without_styles(crumb) == ('<div class="rcmx-crumb"><b>Initial denial rate</b> &rsaquo; '
+                                            "Category: x</div>")
+    assert render.without_styles(render.STYLES + "<p>a</p>" + render.STYLE) == "<p>a</p>"
+
+
+def test_the_table_is_sent_before_the_chart_is_drawn_and_the_status_last(data):
+    """The page draws the tiles and the table while the kernel draws the chart: the chart comes after them, the
+    status (what the browser benchmark waits for) after everything."""
+    x = Explorer(data, end="2026-03", months=3)
+    order = []
+    for name in ("header", "tiles", "crumb", "table", "chart", "status"):
+        getattr(x, name).observe(lambda change, name=name: order.append(name), names="value")
+    x.payer.value = ("MCR",)
+    assert order == ["header", "tiles", "crumb", "table", "chart", "status"]
+    order.clear()
+    x.level.value = "claims"  # the chart is the same: not sent again
+    assert order == ["crumb", "table", "status"]
+
+
+def test_after_any_sequence_of_changes_the_views_are_a_fresh_explorers(data):
+    """The memos (months, selections, charts) never show a stale view: after a walk through filters, periods and
+    metrics that comes back to earlier selections, every view equals a fresh explorer's on the same controls."""
+    x = Explorer(data, end="2026-03", months=3)
+    steps = [("payer", ("BCX",)), ("months", 1), ("payer", ("MCR",)), ("payer_class", ("medicare",)),
+             ("payer_class", ()), ("codes", "99213"), ("metric", "clean_claim_rate"), ("payer", ("BCX",)),
+             ("months", 3), ("codes", ""), ("metric", "initial_denial_rate"), ("payer", ())]
+    for name, value in steps:
+        getattr(x, name).value = value
+        y = Explorer(data, end=x.end.value, months=x.months.value, metric=x.metric.value, payers=x.payer.value,
+                     payer_classes=x.payer_class.value, codes=x.codes.value)
+        y.level.value = x.level.value
+        assert x.last_error is None and x.state == y.state, name
+        assert x.kpis == y.kpis and x.chart.value == y.chart.value, (name, value)
+        for view in ("header", "tiles", "crumb", "table"):
+            assert getattr(x, view).value == getattr(y, view).value, (name, view)
+        pd.testing.assert_frame_equal(x.view_frame, y.view_frame)
+    # and the last step is back on the first view: the practice's Q1 (hand-checked: 4 of 8 claims denied)
+    assert (x.kpis["initial_denial_rate"].numerator, x.kpis["initial_denial_rate"].denominator) == (4, 8)
+
+
+def test_heading_and_tiles_are_rendered_again_only_for_a_new_selection_or_period(data, monkeypatch):
+    drawn = []
+    real = render.tiles_html
+    monkeypatch.setattr(render, "tiles_html", lambda *a, **kw: drawn.append(1) or real(*a, **kw))
+    x = Explorer(data, end="2026-03", months=3)
+    assert len(drawn) == 1
+    for name, value in (("level", "claims"), ("metric", "clean_claim_rate"), ("metric", "initial_denial_rate")):
+        getattr(x, name).value = value
+    x.tabs.selected_index = 1
+    assert len(drawn) == 1  # the drill-down and the tab change nothing on the tiles
+    tiles = x.tiles.value
+    x.payer.value = ("BCX",)
+    assert len(drawn) == 2 and x.tiles.value != tiles and "(4 claims)" in x.header.value
+    x.months.value = 1
+    assert len(drawn) == 3 and "Mar 2026" in x.header.value and "Jan 2026" not in x.header.value
+    x.codes.value = "99-213"  # an error empties them ...
+    assert x.tiles.value == "" and x.header.value == ""
+    x.codes.value = ""  # ... and the same selection as before the error shows them again
+    assert len(drawn) == 4 and "(4 claims)" in x.header.value and "$360" in x.tiles.value
+
+
+def test_prepare_reads_a_pandas_tables_columns_without_converting_it(data, monkeypatch):
+    """Each selection (and each payer of the by-payer rows) is prepared: the check whether its adjustments are
+    classified read the columns by converting the whole table for the query engine. Same tables out."""
+    from rcmkit.metrics import summary
+
+    converted = []
+    real = summary.lazy
+    monkeypatch.setattr(summary, "lazy", lambda frame: converted.append(frame) or real(frame))
+    sel = data.select(BCX)
+    plain = {n: sel.tables[n] for n in sel.tables}  # a plain mapping: prepared again, adjustments classified
+    again = summary.prepare(plain, data.call_options)
+    assert not any(f is plain["adjustments"] for f in converted)
+    assert again["adjustments"] is plain["adjustments"]  # classified already: kept as it is
+    pd.testing.assert_frame_equal(again.ledger_months, sel.tables.ledger_months)
+    raw = summary.prepare({**plain, "adjustments": small_tables()["adjustments"]}, data.call_options)
+    assert "treatment" in raw["adjustments"].columns  # not classified yet: classified
+    assert raw["adjustments"]["treatment"].tolist() == data.tables["adjustments"]["treatment"].tolist()
+
+
+def test_denial_breakdown_is_the_named_aggregation(data):
+    """denial_breakdown aggregates column by column: the frame pandas' named aggregation gives (the previous
+    spelling), for every level, category and an empty selection."""
+    lines = data.denial_lines(Filters(), Q1)
+    for by in ("category", "code"):
+        keys = ["category"] if by == "category" else ["category", "group_code", "reason_code"]
+        for category in (None, "Missing information", "no such category"):
+            cut = lines if category is None else lines[lines["category"] == category]
+            want = (cut.groupby(keys, as_index=False).agg(claims=("claim_id", "nunique"), lines=("remit_id", "size"),
+                                                           denied_cents=("amount_cents", "sum")))
+            want["denied_cents"] = want["denied_cents"].astype("int64")
+            want = want.sort_values(["denied_cents", "claims", *keys], ascending=[False, False] + [True] * len(keys),
+                                    kind="mergesort").reset_index(drop=True)
+            pd.testing.assert_frame_equal(views.denial_breakdown(lines, by, category=category), want)
+    # Jan-Mar, every payer (tests/test_explorer.py): Missing information CO-16, 2 claims, $800, the largest
+    top = views.denial_breakdown(lines, "category").iloc[0]
+    assert (top["category"], top["claims"], top["denied_cents"]) == ("Missing information", 2, 80000)
+    assert views.denial_breakdown(lines.iloc[:0], "code").empty

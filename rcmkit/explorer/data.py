@@ -356,10 +356,15 @@ class ExplorerData:
             # payer's), and the ledger rows posted in each month (charges, payments): those are cut by payer, the
             # ledger to the period's rows first. Each payer's rows are taken in one go from a stable grouping.
             frames = {"first": (sel.first, payer_of["first"])}
+            if "clean_claim_rate" in keys:  # the submissions of the cohort's claims (clean_counts reads these two
+                # columns): the payer's claims rows, cut and converted for the query engine at a few KB a payer
+                frames["claims"] = (sel.tables["claims"][["claim_id", "submitted_on"]], payer_of["claims"])
             if "charges" in keys or "payments" in keys:
                 ledger = ledger_for(sel.tables, self.call_options)
                 inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
-                frames["ledger"] = (ledger[inside], payer_of["ledger"][inside])
+                # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
+                frames["ledger"] = (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
+                                    payer_of["ledger"][inside])
             parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
             per_payer = {}
             for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):

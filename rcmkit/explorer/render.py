@@ -23,9 +23,9 @@ from rcmkit.present.tiles import STYLE, html_table, kpi_tiles
 from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
-__all__ = ["EXPLORER_STYLE", "header_html", "tiles_html", "table_html", "heatmap_html", "chart_figure", "figure_png",
-           "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html", "cash_check_html",
-           "checks_summary_html", "findings_html", "risk_html", "history_html"]
+__all__ = ["EXPLORER_STYLE", "STYLES", "without_styles", "header_html", "tiles_html", "table_html", "heatmap_html",
+           "chart_figure", "figure_png", "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html",
+           "cash_check_html", "checks_summary_html", "findings_html", "risk_html", "history_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
 MAX_ROWS = 200
@@ -50,6 +50,17 @@ table.rcmx-heat td.rcmx-sup { color: #999; background: #f7f7f7; }
 .rcmx-error { color: #b00020; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 .rcmx-status { color: #777; font-size: .8em; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 </style>"""
+
+
+#: Every stylesheet the explorer's HTML uses (the report's and the explorer's), for a page that holds it once.
+STYLES = STYLE + EXPLORER_STYLE
+
+
+def without_styles(text: str) -> str:
+    """``text`` (HTML from this module) without the stylesheets of :data:`STYLES`: the live widget holds them once,
+    in a widget that never changes, so an update does not add a stylesheet to the page (the browser restyles the
+    whole page for each one)."""
+    return text.replace(STYLE, "").replace(EXPLORER_STYLE, "")
 
 
 def _e(v: Any) -> str:

@@ -60,6 +60,12 @@ MAX_DOWNLOAD_BYTES = 1_500_000
 _ALL = "__all__"
 
 
+def _html(text: str) -> str:
+    """A view's HTML as the live widget shows it: without the stylesheets, which the widget holds once
+    (:func:`rcmkit.explorer.render.without_styles`)."""
+    return render.without_styles(text)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
@@ -102,6 +108,7 @@ class Explorer:
         self._view_frame = pd.DataFrame()
         self._view_name = ""
         self._chart_key: Any = None
+        self._tiles_key: Any = None  # the (filters, period) of the heading and tiles on the page
         # rendered charts by (filters, period, metric, targets), kept with the tables so every widget on them shares
         # them (drawing one takes 0.1-0.2 s); the colors are the tables' payers'
         self._charts = data.charts
@@ -133,6 +140,7 @@ class Explorer:
                                             description="Payer class", rows=6, style=desc, layout=L(width="230px"))
         self.provider = w.SelectMultiple(options=data.provider_choices(), value=tuple(providers),
                                          description="Provider", rows=6, style=desc, layout=L(width="330px"))
+        self.styles = w.HTML(render.STYLES)  # every view's stylesheets, once: the views' updates carry none
         self.header = w.HTML()
         self.tiles = w.HTML()
         self.chart = w.Image(format="png", layout=L(max_width="900px"))
@@ -181,7 +189,7 @@ class Explorer:
         self.widget = w.VBox([controls, self.header, self.tiles, self.tabs,
                               w.HBox([w.HTML("<b>Export this view:</b>&nbsp;"), self.export_csv, self.export_xlsx,
                                       self.download], layout=L(align_items="center")),
-                              self.status])
+                              self.status, self.styles])
         self.widget.add_class("rcmkit-explorer")
         for name in ("end", "months", "metric", "codes", "reset", "payer", "payer_class", "provider", "tiles", "chart",
                      "level", "category", "code", "table", "tabs", "measure", "rank_by", "top", "sort_payers",
@@ -303,7 +311,7 @@ class Explorer:
         self.last_refresh_seconds = time.perf_counter() - t0
         self.refreshes += 1
         # data-refresh: which refresh the page shows (a browser test or benchmark waits for the next one)
-        self.status.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-status" data-refresh="{self.refreshes}">'
+        self.status.value = (f'<div class="rcmx-status" data-refresh="{self.refreshes}">'
                              "Updated in "
                              f"{self.last_refresh_seconds:.2f} s.</div>")
 
@@ -314,7 +322,7 @@ class Explorer:
         self._kpis = {}
         self._view_frame = pd.DataFrame()
         self._view_name = ""
-        self._chart_key = None
+        self._chart_key = self._tiles_key = None
         for view in (self.header, self.tiles, self.crumb, self.table, self.heatmap, self.download, self.status,
                      self.cash_table, self.checks_summary, self.checks_table, self.risk_table, self.history_table):
             view.value = ""
@@ -324,17 +332,19 @@ class Explorer:
             chart.layout.display = "none"
         for button in (self.export_csv, self.export_xlsx):
             button.disabled = True
-        self.message.value = (f'{render.EXPLORER_STYLE}<div class="rcmx-error">{html.escape(message.rstrip(". "))}. '
+        self.message.value = (f'<div class="rcmx-error">{html.escape(message.rstrip(". "))}. '
                               "Nothing is shown until it is corrected.</div>")
 
     def _refresh(self) -> None:
         state = self.state
         data, f, p = self.data, state.filters, state.period
-        sel = data.select(f)
         self._kpis = data.kpis(f, p)
-        self.header.value = render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
-                                               self.data_through, provider_names=data.provider_names)
-        self.tiles.value = render.tiles_html(self._kpis, p, self.targets)
+        if (f, p) != self._tiles_key:  # the heading and tiles are functions of the selection and period only
+            sel = data.select(f)
+            self.header.value = _html(render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
+                                                         self.data_through, provider_names=data.provider_names))
+            self.tiles.value = _html(render.tiles_html(self._kpis, p, self.targets))
+            self._tiles_key = (f, p)
         self._sync_drill_choices(state)
         state = self.state
         if state.tab == "drill":
@@ -372,6 +382,14 @@ class Explorer:
 
     def _show_drill(self, state: ExplorerState) -> None:
         data, f, p = self.data, state.filters, state.period
+        kind = render.table_kind(state.metric, state.level)
+        frame = render.display_frame(data.drill_table(state), kind)
+        self._view_frame = frame
+        self._view_name = self._name(state)
+        self.crumb.value = _html(render.crumb_html(self._crumb(state, frame)))
+        self.table.value = _html(render.table_html(frame, kind, self.colors, data.payer_names,
+                                                   caption=self._caption(state)))
+        # the chart last: the page draws the tiles and the table (sent already) while the kernel draws it
         chart_key = (f, p, state.metric, self._targets_key)
         if chart_key != self._chart_key:
             def draw() -> bytes:  # the chart is a pure function of the key (the targets and colors are fixed)
@@ -382,12 +400,6 @@ class Explorer:
             self.chart.value = self._charts.get(chart_key, draw)
             self._chart_key = chart_key
         self.chart.layout.display = None
-        kind = render.table_kind(state.metric, state.level)
-        frame = render.display_frame(data.drill_table(state), kind)
-        self._view_frame = frame
-        self._view_name = self._name(state)
-        self.crumb.value = render.crumb_html(self._crumb(state, frame))
-        self.table.value = render.table_html(frame, kind, self.colors, data.payer_names, caption=self._caption(state))
 
     def _show_reimbursement(self, state: ExplorerState) -> None:
         data, f, p = self.data, state.filters, state.period
@@ -396,9 +408,9 @@ class Explorer:
 
         values, shown = reimbursement_matrix(cells, rank_by=state.rank_by, top=state.top,
                                              sort_payers=state.sort_payers)
-        self.heatmap.value = render.heatmap_html(values, shown, state.measure, self.colors, data.payer_names,
-                                                 period=p, rank_by=state.rank_by,
-                                                 min_cell_count=data.options.min_cell_count)
+        self.heatmap.value = _html(render.heatmap_html(values, shown, state.measure, self.colors, data.payer_names,
+                                                       period=p, rank_by=state.rank_by,
+                                                       min_cell_count=data.options.min_cell_count))
         unit = MEASURES[state.measure][1]
         value_col = f"{state.measure}_cents" if unit == "usd" else state.measure
         cols = ["payer_id", "payer_name", "procedure_code", "claims", "lines", "units", "billed_cents",
@@ -413,7 +425,7 @@ class Explorer:
         """The Cash forecast tab: computed only when shown (the forecast runs once per month, then memoized)."""
         month = state.period.end
         if not self.data.has_month_forecast(month):  # the first time for this month: seconds, said on the page
-            self.cash_table.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Computing the cash forecast for '
+            self.cash_table.value = (f'<p class="rcmx-status">Computing the cash forecast for '
                                      f"{html.escape(pd.Period(month, freq='M').strftime('%b %Y'))}: the first time "
                                      "takes a few seconds (longer for a large practice).</p>")
         view = self.data.cash(state.filters, month)
@@ -423,7 +435,7 @@ class Explorer:
             self.cash_chart.value = render.figure_png(fig)
             self._cash_key = key
         self.cash_chart.layout.display = None
-        self.cash_table.value = render.cash_table_html(view, self.colors)
+        self.cash_table.value = _html(render.cash_table_html(view, self.colors))
         self._view_frame = view.table.copy()
         self._view_name = "cash-forecast"
 
@@ -431,13 +443,13 @@ class Explorer:
         """The Claim checks tab: the scrub of the claims first sent in the period (computed only when shown)."""
         data, p = self.data, state.period
         if not data.has_checks(state.filters, p):
-            self.checks_summary.value = (f'{render.EXPLORER_STYLE}<p class="rcmx-status">Checking the claims first '
+            self.checks_summary.value = (f'<p class="rcmx-status">Checking the claims first '
                                          f"sent {html.escape(p.label)}...</p>")
         view = data.checks(state.filters, p)
-        self.checks_summary.value = render.checks_summary_html(view, p)
-        self.checks_table.value = render.findings_html(
-            view.findings, data.payer_names, self.colors, caption=f"What the checks found, worst first, {p.label}")
-        self.risk_table.value = render.risk_html(view, data.payer_names, self.colors)
+        self.checks_summary.value = _html(render.checks_summary_html(view, p))
+        self.checks_table.value = _html(render.findings_html(
+            view.findings, data.payer_names, self.colors, caption=f"What the checks found, worst first, {p.label}"))
+        self.risk_table.value = _html(render.risk_html(view, data.payer_names, self.colors))
         options = [(f"{data.payer_names.get(r.payer_id, r.payer_id)}, {r.procedure_code}: {r.lines:,} line"
                     f"{'s' if r.lines != 1 else ''} in the batch"
                     + (f", {r.findings:,} finding{'s' if r.findings != 1 else ''}" if r.findings else ""),
@@ -455,8 +467,8 @@ class Explorer:
         if self.pair.value:
             payer_id, code = self.pair.value.split("\t", 1)
             summary, by_month = data.pair_history(payer_id, code, view.start)
-            self.history_table.value = render.history_html(data.payer_names.get(payer_id, payer_id), code, view.start,
-                                                           summary, by_month)
+            self.history_table.value = _html(render.history_html(data.payer_names.get(payer_id, payer_id), code,
+                                                                 view.start, summary, by_month))
         else:
             self.history_table.value = ""
         self._view_frame = view.findings.copy()
@@ -546,7 +558,7 @@ class Explorer:
                     f"{html.escape(name)}</a> ({rows:,} rows).")
         else:
             link = f"{html.escape(name)} ({rows:,} rows) is too large to download from the page."
-        self.download.value = f"{render.EXPLORER_STYLE}<span class=\"rcmx-status\">{link}{saved_text}</span>"
+        self.download.value = f"<span class=\"rcmx-status\">{link}{saved_text}</span>"
 
     # ----------------------------------------------------------------------------------------- display
     def static_html(self) -> str:
@@ -567,7 +579,8 @@ class Explorer:
         else:
             parts += [self.checks_summary.value, self.checks_table.value, self.risk_table.value,
                       self.history_table.value]
-        return "".join(parts)
+        body = "".join(parts)
+        return render.STYLES + body if body else ""  # the stylesheets once, as on the live page
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}

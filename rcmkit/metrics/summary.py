@@ -56,7 +56,11 @@ def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricO
         return tables
     ledger = ledger_for(tables, options)
     out = {**tables, "ledger": ledger}
-    if out.get("adjustments") is not None and "treatment" not in lazy(out["adjustments"]).columns:
+    adjustments = out.get("adjustments")
+    # a pandas table's columns are read as they are: lazy() would convert the whole table to look at them
+    columns = adjustments.columns if isinstance(adjustments, pd.DataFrame) else (
+        lazy(adjustments).columns if adjustments is not None else ())
+    if adjustments is not None and "treatment" not in columns:
         # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
         out["adjustments"] = classify_adjustments(out["adjustments"])
     # the monthly sums are small (kinds x months) on every engine: held as a pandas frame, summed without a query
