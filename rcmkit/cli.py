@@ -96,7 +96,7 @@ def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, 
 @click.option("--kernel", default=None, help="Jupyter kernel (default: 'rcmkit', registered when missing).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("--pdf/--no-pdf", default=True, show_default=True,
-              help="Print the PDF with Chromium (--no-pdf: HTML, slides and notebook only, about 5 s sooner).")
+              help="Print the PDF with Chromium (--no-pdf: HTML, slides and notebook only, about 2 s sooner).")
 @click.option("--as-of-version", "as_of_version", type=click.IntRange(min=1), default=None, metavar="N",
               help="Read store snapshot N (run.json's store.store_snapshot) instead of the newest: reproduces an "
               "earlier report exactly after later files have arrived.")

@@ -179,3 +179,42 @@ def test_a_hanging_playwright_print_is_killed_with_its_browser_and_not_retried(t
         except FileNotFoundError:
             continue
         assert state == "Z", f"process {pid} outlived the timeout"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scale", [1, 2])
+def test_print_rules_draw_the_collapsed_table_borders_as_separate_ones(tmp_path, scale):
+    """Chromium printed the report tables' collapsed borders slowly (about 1.5 s of CPU of each report's PDF); the
+    print rules draw them as separate borders. The printed table looks exactly as it did collapsed: the 2 px
+    header line, the 1 px row lines, the total row's single 2 px line and a group's first row."""
+    pytest.importorskip("playwright")
+    from rcmkit.present import tiles
+    from rcmkit.report import export
+    from rcmkit.report.browser import chromium_path, open_browser
+
+    if chromium_path() is None:
+        pytest.skip("chromium not found")
+    rows = [{"payer": f"Payer {i}", "paid": f"${i},000.00", "__first": i in (2, 4), "__total": i == 5}
+            for i in range(6)]
+    table = tiles.html_table(rows, [("payer", "Payer", None, False), ("paid", "Paid", None, True)],
+                             caption="Paid by payer", row_class=lambda i, r: "rcm-total" if r["__total"]
+                             else "rcm-first" if r["__first"] else "")
+    assert table.count('class="rcm-first"') == 2 and table.count('class="rcm-total"') == 1
+    separate = export._PRINT_RULES
+    collapsed = "\n".join(ln for ln in separate.splitlines() if ":root table.rcm.rcm-table" not in ln)
+    assert "border-collapse: separate" in separate and "border-collapse: separate" not in collapsed
+
+    def shot(rules: str) -> bytes:
+        page = browser.new_page(viewport={"width": 420, "height": 300}, device_scale_factor=scale)
+        page.set_content(f"<html><head><style>{rules}</style></head><body><div class='jp-RenderedHTMLCommon'>"
+                         f"{table}</div></body></html>")
+        page.emulate_media(media="print")
+        assert page.eval_on_selector("table.rcm-table", "t => getComputedStyle(t).borderCollapse") == (
+            "separate" if rules is separate else "collapse")
+        png = page.screenshot()
+        page.close()
+        return png
+
+    with open_browser() as browser:
+        before, after = shot(collapsed), shot(separate)
+    assert after == before

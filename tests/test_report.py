@@ -411,6 +411,9 @@ def test_tables_format_exact_cents_and_escape():
     assert "Blue &lt;Cross&gt; &amp; Co" in out and "<Cross>" not in out
     for text in ("$1,234.56", "$1,000.01", "$800.00", "80.0%", "$66.67"):
         assert text in out
+    # the paid/allowed bar: a solid fill 80% wide, not a gradient with a hard stop (a dark hairline in the PDF)
+    assert 'style="background: linear-gradient(#e3eef8, #e3eef8) left / 80% 100% no-repeat">80.0%' in out
+    assert "transparent" not in out
     aging = pd.DataFrame({"payer_id": ["BCX"] * 5, "payer_name": ["BCX"] * 5, "bucket": charts.BUCKETS,
                           "balance_cents": [100, 200, 300, 400, 1001]})
     a = tiles.aging_table(aging, charts.payer_colors(["BCX"]))

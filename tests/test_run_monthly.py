@@ -415,3 +415,39 @@ def test_each_worker_gets_its_share_of_the_cores_for_queries(tmp_path, monkeypat
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     outcome = run_one(str(tmp_path / "missing.yaml"), threads=3)  # fails on the file, after the setting
     assert outcome.status == "failed" and os.environ["POLARS_MAX_THREADS"] == "3"
+
+
+def test_a_warm_worker_launches_its_browser_before_its_first_report(tmp_path, monkeypatch):
+    """The worker's printer starts with its kernel, so the browser launches while the first notebook runs and not in
+    that report's PDF step; without PDFs no browser starts, and one that cannot start fails nothing here."""
+    from rcmkit.report import batch
+    from rcmkit.report.export import ChromiumNotFound
+
+    started = []
+
+    class Kernel:
+        def start(self):
+            started.append("kernel")
+
+    class Browser:
+        def __init__(self, error=None):
+            self.error = error
+
+        def start(self):
+            started.append("printer")
+            if self.error:
+                raise self.error
+            return self
+
+    monkeypatch.setattr(batch, "_warm_kernel", lambda kernel: Kernel())
+    missing = str(tmp_path / "missing.yaml")
+    for pdf, printer, expected in [(True, Browser(), ["kernel", "printer"]), (False, Browser(), ["kernel"]),
+                                   (True, Browser(ChromiumNotFound()), ["kernel", "printer"])]:
+        started.clear()
+        monkeypatch.setattr(batch, "_printer", lambda printer=printer: printer)
+        out = batch.run_one(missing, warm=True, pdf=pdf)
+        assert started == expected
+        assert out.status == "failed" and "missing.yaml" in out.error  # the parameter file's own error
+    started.clear()
+    batch.run_one(missing, warm=False, pdf=True)
+    assert started == []

@@ -418,7 +418,8 @@ def reimbursement_table(
         if key != "paid_to_allowed" or fmt.is_missing(r.get(key)):
             return ""
         w = max(0.0, min(1.0, float(r[key]))) * 100
-        return f"background: linear-gradient(90deg, #e3eef8 {w:.0f}%, transparent {w:.0f}%)"
+        # a solid bar sized to the ratio, not a gradient with a hard stop (which printed a dark hairline there)
+        return f"background: linear-gradient(#e3eef8, #e3eef8) left / {w:.0f}% 100% no-repeat"
 
     cols = [
         ("payer", "Payer", None, False),

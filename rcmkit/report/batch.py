@@ -136,6 +136,11 @@ def run_one(
             _warm_kernel(kernel).start()
         except Exception:  # noqa: BLE001 - run_report starts it again and says what failed
             pass
+        if pdf:  # and the browser launches while the notebook runs, not in the first report's PDF step
+            try:
+                _printer().start()
+            except Exception:  # noqa: BLE001 - no Chromium: the PDF step says so (or the printer says what failed)
+                pass
     from rcmkit.report.params import ParamError, load_params
     from rcmkit.report.run import NotebookFailed, ReportError, default_notebook, run_report
     from rcmkit.report.runlog import file_sha256, fingerprint, input_hashes, read_run
