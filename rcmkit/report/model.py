@@ -234,7 +234,8 @@ def build_report(
                            known={month: kpis})  # the suite's month is not computed again
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
     # The KPI suite and trend above run on the tables' engine (DuckDB for a large practice); the other sections
-    # run in pandas on the tables collected once (as_pandas), sharing one memo (first adjudications, balances).
+    # run in pandas on the tables collected once (as_pandas: only the PANDAS_COLUMNS of the large tables), sharing
+    # the engine's intermediates (first adjudications, balances); their queries still run on the engine.
     pt = as_pandas(prepared, PANDAS_COLUMNS)
     first_month = first_ledger_month(pt)
     comparison = kpi_comparison(kpis, long_trend, month, first_month=first_month)
