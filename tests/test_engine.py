@@ -419,5 +419,7 @@ def test_collected_prepared_tables_query_the_engine(stores):
     assert {engine.engine_of(q) for q in queries.values()} == {"duckdb"}
     assert "amount_cents" in queries["postings"].columns  # the engine's table, whole
     assert first_adjudications_frame(pt) is first
+    pt.forget_engine_copies()  # only Polars copies go: a DuckDB query frame holds no copy of the data
+    assert engine.lazy_tables(pt, ["ledger"])["ledger"] is queries["ledger"]
     on_pandas = prepare(engine.open_tables(stores, "demo", "pandas"))
     pd.testing.assert_frame_equal(first_adjudications(pt), first_adjudications(on_pandas), check_dtype=False)
