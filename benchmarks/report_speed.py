@@ -11,8 +11,8 @@ Two measurements, each in a fresh process so nothing is warm that a real run wou
 2. The report model alone (:func:`rcmkit.report.model.build_report`) in-process, split by section, on pandas and
    on DuckDB tables, with a reference measured in the same run: one month's KPI suite (what every report must at
    least compute), so the ratio says how many "suites" the whole model costs. Wall and CPU seconds (all threads;
-   on a shared machine the CPU seconds move less than the wall), and the peak RSS as each section ended (which
-   section raises the peak).
+   on a shared machine the CPU seconds move less than the wall), and the peak RSS as each section first ended
+   (which section raises the peak).
 
 Printed side by side: seconds, the ratio to the target or to the reference.
 """
@@ -56,7 +56,8 @@ def timed(name, f):
         s, c = time.perf_counter(), cpu(); r = f(*a, **k)
         spent[name] = spent.get(name, 0) + time.perf_counter() - s
         spent_cpu[name] = spent_cpu.get(name, 0) + cpu() - c
-        peaks[name] = peak()  # the process's peak RSS when the section ended
+        peaks.setdefault(name, peak())  # the process's peak RSS when the section first ended (as_pandas: the
+        # collection; its later calls, after the forecast, return the collected tables)
         return r
     return w
 for name in ("kpi_suite", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
@@ -137,7 +138,7 @@ def main() -> None:
         print(f"{kind:<10}{m['import']:>7.1f}s{m['load']:>7.1f}s{m['suite']:>7.1f}s{m['build']:>7.1f}s"
               f"{m['build_cpu']:>7.1f}s{m['build'] / m['suite']:>12.1f}x{m['peak_gib']:>10.2f}  "
               + ", ".join(f"{k.strip('_')} {v:.1f}/{m['sections_cpu'][k]:.1f}" for k, v in top))
-        print(f"{'':<10}peak GiB as each section ended: "
+        print(f"{'':<10}peak GiB as each section first ended: "
               + ", ".join(f"{k.strip('_')} {v:.2f}" for k, v in m["peaks"].items()))
 
 

@@ -381,3 +381,45 @@ def test_duckdb_reads_a_store_written_before_a_column_existed(tmp_path):
     assert len(frame) == len(practice["claim_line_details"]) > 0
     assert frame["diagnosis_pointers"].isna().all()
     assert frame["rendering_npi"].notna().any()  # the other columns are read as written
+
+
+@pytest.mark.slow  # the demo store
+def test_pandas_tables_collect_only_the_named_columns(stores):
+    """rcmkit.core.engine.pandas_tables(columns=...): a named table is collected with exactly those columns (in
+    the table's order), equal to the same columns of the whole collected table; tables not named come whole; a
+    column the table lacks is an error naming the table and the column."""
+    lazy = engine.open_tables(stores, "demo", "duckdb")
+    whole = engine.pandas_tables(lazy)
+    some = engine.pandas_tables(lazy, {"claims": ["payer_id", "claim_id", "diagnosis_codes"], "ledger": ["kind"]})
+    assert list(some["claims"].columns) == ["claim_id", "payer_id", "diagnosis_codes"]
+    pd.testing.assert_frame_equal(some["claims"], whole["claims"][["claim_id", "payer_id", "diagnosis_codes"]])
+    pd.testing.assert_frame_equal(some["ledger"], whole["ledger"][["kind"]])
+    assert len(some["ledger"]) == len(whole["ledger"]) > 1000
+    for name in set(whole) - {"claims", "ledger"}:
+        pd.testing.assert_frame_equal(some[name], whole[name], obj=name)
+    with pytest.raises(ValueError, match=r"table 'ledger' has no column\(s\) \['nope'\]"):
+        engine.pandas_tables(lazy, {"ledger": ["kind", "nope"]})
+
+
+@pytest.mark.slow  # the demo store
+def test_collected_prepared_tables_query_the_engine(stores):
+    """Prepared tables collected for the pandas-only metrics (rcmkit.metrics.as_pandas) keep their queries on the
+    engine (no Polars copy of the collected tables) and share the engine's intermediates; the pandas frames hold
+    only the columns asked for."""
+    from rcmkit.metrics import as_pandas
+    from rcmkit.metrics.denials import first_adjudications, first_adjudications_frame
+    from rcmkit.metrics.summary import prepare
+
+    prepared = prepare(engine.open_tables(stores, "demo", "duckdb"))
+    first = first_adjudications_frame(prepared)
+    pt = as_pandas(prepared, {"postings": ["claim_id", "kind"]})
+    assert as_pandas(prepared, {"postings": ["claim_id", "kind"]}) is pt  # collected once
+    assert list(pt["postings"].columns) == ["claim_id", "kind"] and isinstance(pt["ledger"], pd.DataFrame)
+    queries = engine.lazy_tables(pt, ["ledger", "postings"])
+    assert {engine.engine_of(q) for q in queries.values()} == {"duckdb"}
+    assert "amount_cents" in queries["postings"].columns  # the engine's table, whole
+    assert first_adjudications_frame(pt) is first
+    pt.forget_engine_copies()  # only Polars copies go: a DuckDB query frame holds no copy of the data
+    assert engine.lazy_tables(pt, ["ledger"])["ledger"] is queries["ledger"]
+    on_pandas = prepare(engine.open_tables(stores, "demo", "pandas"))
+    pd.testing.assert_frame_equal(first_adjudications(pt), first_adjudications(on_pandas), check_dtype=False)

@@ -95,8 +95,9 @@ def lazy_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, nw
     return present
 
 
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas in the canonical dtypes: dates as datetime64[ns], whole decimals as int64."""
+def _canonical_arrow(table: pa.Table) -> pa.Table:
+    """``table`` with dates as timestamp[ns] and whole decimals as int64 (other decimals float64): the types
+    :func:`collect` returns in pandas."""
     fields = []
     for f in table.schema:
         t = f.type
@@ -105,7 +106,12 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
         elif pa.types.is_decimal(t):
             t = pa.int64() if t.scale == 0 else pa.float64()
         fields.append(pa.field(f.name, t))
-    return table.cast(pa.schema(fields)).to_pandas()
+    return table.cast(pa.schema(fields))
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas in the canonical dtypes: dates as datetime64[ns], whole decimals as int64."""
+    return _canonical_arrow(table).to_pandas()
 
 
 def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
@@ -158,20 +164,34 @@ def held(frame: nw.LazyFrame) -> nw.LazyFrame:
     return materialize(frame) if engine_of(frame) in ("pandas", "polars") else frame
 
 
-def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+def pandas_tables(tables: Mapping[str, Any], columns: Mapping[str, Iterable[str]] | None = None
+                  ) -> dict[str, pd.DataFrame]:
     """Every table as a pandas DataFrame in canonical dtypes (lazy tables are collected). For the few metrics
-    that are computed in pandas only (work lists, scorecards): they read one practice at a time."""
+    that are computed in pandas only (work lists, scorecards): they read one practice at a time.
+
+    ``columns``: per table, the only columns to collect from a lazy table (in the table's own order; a name the
+    table lacks is an error naming the table); tables it does not name are collected whole. Pandas tables are
+    returned as they are."""
     out = {}
     for name, frame in tables.items():
         if frame is None or isinstance(frame, pd.DataFrame):
             out[name] = frame
             continue
-        df = collect(lazy(frame))
-        if name in schema.TABLES:
-            spec = schema.TABLES[name]
-            df = schema.from_arrow(name, pa.Table.from_pandas(df, preserve_index=False).select(
-                [c for c in spec.names if c in df.columns]))
-        out[name] = df
+        query = lazy(frame)
+        if columns is not None and name in columns:
+            wanted = set(columns[name])
+            have = query.collect_schema().names()
+            missing = sorted(wanted - set(have))
+            if missing:
+                raise ValueError(f"table {name!r} has no column(s) {missing}; its columns: {have}")
+            query = query.select([c for c in have if c in wanted])
+        if name in schema.TABLES:  # arrow to the canonical pandas form in one conversion (no pandas copy between)
+            table = _canonical_arrow(query.collect(backend="pyarrow").to_native())
+            out[name] = schema.from_arrow(name, table.select(
+                [c for c in schema.TABLES[name].names if c in table.column_names]))
+            del table  # before the next table is collected: one table's arrow copy at a time
+        else:
+            out[name] = collect(query)
     return out
 
 

@@ -239,9 +239,28 @@ class Prepared(Mapping[str, Any]):
         """Drop the tables' copies converted for the query engine (:func:`rcmkit.core.engine.lazy_tables`: pandas
         tables as Polars frames, as large as the tables themselves); the intermediates computed from them stay. A
         later query converts what it reads again. The report model calls this once its queries are done, before
-        the pandas-only forecast, so the two do not hold memory at once."""
-        for key in [k for k in self._memo if isinstance(k, tuple) and k and k[0] == "lazy"]:
+        the pandas-only forecast, so the two do not hold memory at once. Query frames over a lazy engine's files
+        (DuckDB, Spark: :meth:`collected`) hold no copy of the data and stay."""
+        from rcmkit.core.engine import engine_of
+
+        for key in [k for k, v in self._memo.items() if isinstance(k, tuple) and k and k[0] == "lazy"
+                    and engine_of(v) == "polars"]:
             del self._memo[key]
+
+    def collected(self, frames: Mapping[str, pd.DataFrame]) -> "Prepared":
+        """These tables collected into pandas (``frames``: :func:`as_pandas`), for the computations that run in
+        pandas only, while their queries stay on the engine: the new tables' query frames
+        (:func:`rcmkit.core.engine.lazy_tables`) are these tables' (DuckDB, Spark) and they share what this memo
+        computed (first adjudications, balances, ...: the same rows give the same intermediates). So a query of a
+        pandas-only metric reads the engine's files instead of a Polars copy of the collected tables, which
+        would be as large as the tables themselves (issue #15: the report's peak memory on a large practice)."""
+        from rcmkit.core.engine import lazy_tables
+
+        out = Prepared(frames, self.denial_policy, ledger_months=self.ledger_months)
+        lazy_tables(self, list(self._tables))  # the engine's query frames, in this memo
+        out._memo.update({k: v for k, v in self._memo.items()
+                          if not (k == "pandas" or isinstance(k, tuple) and k and k[0] == "pandas")})
+        return out
 
     def __getitem__(self, name: str) -> Any:
         return self._tables[name]
@@ -300,18 +319,22 @@ def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
     return lazy(ledger_for(tables, options))
 
 
-def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
+def as_pandas(tables: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
-    pandas only. Prepared tables are collected once, into prepared tables with a memo of their own, however many
-    pandas-only metrics a report calls; pandas tables are returned as they are."""
+    pandas only. Prepared tables are collected once (per ``columns``), into prepared tables with a memo of their
+    own, however many pandas-only metrics a report calls; pandas tables are returned as they are.
+
+    ``columns``: per table, the only columns to collect from a lazy engine (:func:`rcmkit.core.engine.pandas_tables`;
+    the report's :data:`rcmkit.report.model.PANDAS_COLUMNS`): on a large practice the whole tables would not fit
+    in memory, and most of their columns are read by the engine's queries only."""
     if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
         return tables
     from rcmkit.core.engine import pandas_tables
 
     if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
-        return tables.memo("pandas", lambda: Prepared(pandas_tables(dict(tables)), tables.denial_policy,
-                                                      ledger_months=tables.ledger_months))
-    return pandas_tables(dict(tables))
+        key = ("pandas", None if columns is None else tuple(sorted((k, tuple(v)) for k, v in columns.items())))
+        return tables.memo(key, lambda: tables.collected(pandas_tables(dict(tables), columns)))
+    return pandas_tables(dict(tables), columns)
 
 
 def pandas_only(func):

@@ -202,8 +202,8 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
 
     # the denied claims are the initial denial rate's (one definition: rcmkit.metrics.first_adjudications);
     # each is checked as it was first sent
-    first = first_adjudications(tables, MetricOptions())
-    denied_ids = first.loc[(first["month"] == month) & first["denied"].astype(bool), "claim_id"]
+    first = first_adjudications(tables, MetricOptions(), month=month)  # the month's: the report's other sections
+    denied_ids = first.loc[first["denied"].astype(bool), "claim_id"]  # ask for the same (one memo, one query)
     every = tables["claims"]
     mine = every[isin(every["claim_id"], denied_ids).to_numpy()]  # the denied claims' submissions, then each first
     sent = mine.sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
