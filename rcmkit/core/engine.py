@@ -164,28 +164,17 @@ def held(frame: nw.LazyFrame) -> nw.LazyFrame:
     return materialize(frame) if engine_of(frame) in ("pandas", "polars") else frame
 
 
-def pandas_tables(tables: Mapping[str, Any], columns: Mapping[str, Iterable[str]] | None = None
-                  ) -> dict[str, pd.DataFrame]:
+def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """Every table as a pandas DataFrame in canonical dtypes (lazy tables are collected). For the few metrics
-    that are computed in pandas only (work lists, scorecards): they read one practice at a time.
-
-    ``columns``: per table, the only columns to collect from a lazy table (in the table's own order; a name the
-    table lacks is an error naming the table); tables it does not name are collected whole. Pandas tables are
-    returned as they are."""
+    that are computed in pandas only (work lists, scorecards): they read one practice at a time. A lazy engine's
+    result goes from arrow to the canonical pandas form in one conversion, one table at a time."""
     out = {}
     for name, frame in tables.items():
         if frame is None or isinstance(frame, pd.DataFrame):
             out[name] = frame
             continue
         query = lazy(frame)
-        if columns is not None and name in columns:
-            wanted = set(columns[name])
-            have = query.collect_schema().names()
-            missing = sorted(wanted - set(have))
-            if missing:
-                raise ValueError(f"table {name!r} has no column(s) {missing}; its columns: {have}")
-            query = query.select([c for c in have if c in wanted])
-        if name in schema.TABLES:  # arrow to the canonical pandas form in one conversion (no pandas copy between)
+        if name in schema.TABLES:
             table = _canonical_arrow(query.collect(backend="pyarrow").to_native())
             out[name] = schema.from_arrow(name, table.select(
                 [c for c in schema.TABLES[name].names if c in table.column_names]))

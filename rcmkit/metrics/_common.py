@@ -258,8 +258,7 @@ class Prepared(Mapping[str, Any]):
 
         out = Prepared(frames, self.denial_policy, ledger_months=self.ledger_months)
         lazy_tables(self, list(self._tables))  # the engine's query frames, in this memo
-        out._memo.update({k: v for k, v in self._memo.items()
-                          if not (k == "pandas" or isinstance(k, tuple) and k and k[0] == "pandas")})
+        out._memo.update({k: v for k, v in self._memo.items() if k != "pandas"})
         return out
 
     def __getitem__(self, name: str) -> Any:
@@ -319,22 +318,18 @@ def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
     return lazy(ledger_for(tables, options))
 
 
-def as_pandas(tables: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
-    pandas only. Prepared tables are collected once (per ``columns``), into prepared tables with a memo of their
-    own, however many pandas-only metrics a report calls; pandas tables are returned as they are.
-
-    ``columns``: per table, the only columns to collect from a lazy engine (:func:`rcmkit.core.engine.pandas_tables`;
-    the report's :data:`rcmkit.report.model.PANDAS_COLUMNS`): on a large practice the whole tables would not fit
-    in memory, and most of their columns are read by the engine's queries only."""
+    pandas only. Prepared tables are collected once, into prepared tables that keep the engine's query frames and
+    share its intermediates (:meth:`Prepared.collected`), however many pandas-only metrics a report calls; pandas
+    tables are returned as they are."""
     if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
         return tables
     from rcmkit.core.engine import pandas_tables
 
     if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
-        key = ("pandas", None if columns is None else tuple(sorted((k, tuple(v)) for k, v in columns.items())))
-        return tables.memo(key, lambda: tables.collected(pandas_tables(dict(tables), columns)))
-    return pandas_tables(dict(tables), columns)
+        return tables.memo("pandas", lambda: tables.collected(pandas_tables(dict(tables))))
+    return pandas_tables(dict(tables))
 
 
 def pandas_only(func):

@@ -37,29 +37,13 @@ from rcmkit.report.suite import (
     NO_RESPONSE_DAYS, WARN_DAYS, WorkLists, denial_cohort_month, measure_definitions, worklist_summary,
 )
 
-__all__ = ["MonthlyReport", "build_report", "practice_targets", "kpi_comparison", "TREND_MONTHS", "PANDAS_COLUMNS",
+__all__ = ["MonthlyReport", "build_report", "practice_targets", "kpi_comparison", "TREND_MONTHS",
            "TOP_DENIAL_REASONS", "YTD_KEYS"]
 
 #: Months in the report's trend charts and tiles' sparklines (the month itself and the 11 before it).
 TREND_MONTHS = 12
 #: Denial reasons (CARCs) in the denial-reasons chart and table; the category chart shows every reason.
 TOP_DENIAL_REASONS = 10
-#: The columns of the large tables that the sections computed in pandas read (the work lists, scorecard, forecast,
-#: the scrub's caught denials, ...): on a lazy engine (DuckDB for a large practice) only these are collected into
-#: pandas (:func:`rcmkit.metrics.as_pandas`). Tables not named here are collected whole. Left out: identifiers and
-#: provenance no section reads (claims' payer_claim_ref; remittances' trace_number; adjustments' quantity; the
-#: postings' id, amount, party and source: the ledger carries the postings' money). remittances' ``source`` stays:
-#: it orders same-day 835 events (rcmkit.core.ledger.event_order) when present. tests/test_report_model.py checks
-#: the report built from these columns equals the report from the whole tables, under every option's other value.
-PANDAS_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "claims": ("claim_id", "submission_id", "frequency_code", "claim_type", "submitted_on", "service_from",
-               "service_to", "payer_id", "billing_npi", "rendering_npi", "place_of_service", "patient_key",
-               "total_charge_cents", "diagnosis_codes", "source"),
-    "remittances": ("remit_id", "claim_id", "payer_claim_id", "status_code", "billed_cents", "paid_cents",
-                    "patient_responsibility_cents", "payer_id", "paid_on", "source"),
-    "adjustments": ("remit_id", "line_number", "group_code", "reason_code", "amount_cents"),
-    "postings": ("claim_id", "posted_on", "kind"),
-}
 #: Headline KPIs with a year-to-date value: the month's sums (charges, payments). A ratio or a balance has no
 #: year-to-date sum, so the comparison table leaves those cells empty.
 YTD_KEYS = ("charges", "payments")
@@ -234,9 +218,9 @@ def build_report(
                            known={month: kpis})  # the suite's month is not computed again
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
     # The KPI suite and trend above run on the tables' engine (DuckDB for a large practice); the other sections
-    # run in pandas on the tables collected once (as_pandas: only the PANDAS_COLUMNS of the large tables), sharing
-    # the engine's intermediates (first adjudications, balances); their queries still run on the engine.
-    pt = as_pandas(prepared, PANDAS_COLUMNS)
+    # run in pandas on the tables collected once (as_pandas), sharing the engine's intermediates (first
+    # adjudications, balances); their queries still run on the engine.
+    pt = as_pandas(prepared)
     first_month = first_ledger_month(pt)
     comparison = kpi_comparison(kpis, long_trend, month, first_month=first_month)
     targets = practice_targets(benchmark_overrides)
