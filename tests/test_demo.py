@@ -82,6 +82,7 @@ def test_same_seed_writes_identical_tables(seven, tmp_path):
         assert len(digests) == 1, name
 
 
+@pytest.mark.slow  # a second demo; the fast tier keeps the same-seed test
 def test_different_seed_gives_different_tables(seven, tmp_path):
     _, a = seven
     b = demo.write_demo(tmp_path / "b", "demo", seed=8, n_claims=N)

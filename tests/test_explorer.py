@@ -716,6 +716,7 @@ def test_claim_checks_drill_down_to_the_payer_code_history(seeded_data):
     assert x.state.pair == ("BCX", "99213")
 
 
+@pytest.mark.slow  # the fast tier's leakage check of the risk model: tests/test_scrub_risk.py (its time split)
 def test_claim_checks_use_nothing_from_after_the_batch(seeded, seeded_data):
     """No leakage: with every 835 dated on or after the batch's first day (03-01) removed, March's findings and
     risk scores are the same."""

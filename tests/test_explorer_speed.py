@@ -139,7 +139,11 @@ def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     assert len(drawn) == 4 and z.chart.value != first
 
 
-@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicaid",)), Filters(codes=("99213",))])
+@pytest.mark.parametrize("filters", [  # one payer in the fast tier (the filter that cuts the cohorts most), all four
+    # in make test
+    pytest.param(Filters(), marks=pytest.mark.slow), BCX,
+    pytest.param(Filters(payer_classes=("medicaid",)), marks=pytest.mark.slow),
+    pytest.param(Filters(codes=("99213",)), marks=pytest.mark.slow)])
 def test_the_months_in_one_query_are_each_months_own_kpis(data, filters):
     """monthly_flow_kpis counts every month's claims and denials in one query: each month's KPIs are exactly the
     metric functions' on that month alone (the whole selection's tables, nothing prepared or sliced)."""

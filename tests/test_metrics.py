@@ -333,6 +333,7 @@ def _assert_balances_at(tables, options, practice):
         balances_at(tables, [dates[1], dates[0]], options)
 
 
+@pytest.mark.slow  # the fast tier's trend equality: tests/test_trend_parts.py (to the bit, denial variants)
 def test_trend_equals_each_month_alone(t):
     """kpi_trend (one pass for the month-end balances of all months) equals monthly_kpis called month by month,
     every KPI of every month from October 2025 (before the first claim: no activity) to April 2026 (after the

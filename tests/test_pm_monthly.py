@@ -339,6 +339,7 @@ def test_a_waiting_posting_whose_payer_is_unknown_stays_waiting_until_the_payer_
     assert store.load_table(root, "p", "csv_rejections").empty  # what was said about it is taken back
 
 
+@pytest.mark.slow  # a store of an earlier release: an upgrade path, not the edit loop's
 def test_a_store_written_before_postings_had_keys_still_ingests(tmp_path):
     """Postings stored by an older rcmkit have no posting_id: they read as null, get a key from where they came
     from, and nothing is lost or doubled by the next ingest."""

@@ -348,6 +348,7 @@ def test_write_demo_files_layout_and_counts(inbox, truth):
     assert not list(folder.parent.glob(".inbox*"))
 
 
+@pytest.mark.slow  # writes the demo inbox twice; the fast tier keeps its layout and counts
 def test_write_demo_files_replaces_its_own_inbox_only(truth, roster, tmp_path):
     small = demo.generate(seed=SEED, n_claims=60)
     small_roster = demo.patients(SEED, n_claims=60)
