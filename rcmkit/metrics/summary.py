@@ -57,12 +57,12 @@ def prepare(tables: Mapping[str, pd.DataFrame], options: MetricOptions = MetricO
     ledger = ledger_for(tables, options)
     out = {**tables, "ledger": ledger}
     adjustments = out.get("adjustments")
-    # a pandas table's columns are read as they are: lazy() would convert the whole table to look at them
-    columns = adjustments.columns if isinstance(adjustments, pd.DataFrame) else (
-        lazy(adjustments).columns if adjustments is not None else ())
-    if adjustments is not None and "treatment" not in columns:
-        # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
-        out["adjustments"] = classify_adjustments(out["adjustments"])
+    if adjustments is not None:
+        # a pandas table's columns are read as they are: lazy() would convert the whole table to look at them
+        columns = adjustments.columns if isinstance(adjustments, pd.DataFrame) else lazy(adjustments).columns
+        if "treatment" not in columns:
+            # eager on pandas; on a lazy engine a join with the few classified code pairs, cheap to repeat
+            out["adjustments"] = classify_adjustments(adjustments)
     # the monthly sums are small (kinds x months) on every engine: held as a pandas frame, summed without a query
     return Prepared(out, options.denial_policy, ledger_months=collect(ledger_months(ledger)))
 
