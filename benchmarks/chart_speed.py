@@ -23,32 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def report_charts(r) -> dict:
-    """The notebook's chart cells, as functions of the report model ``r``."""
+    """The notebook's chart cells (rcmkit.present.charts.REPORT_CHARTS), as functions of the report model ``r``."""
     from rcmkit.present import charts
 
-    k = r.kpis
-    return {
-        "days in A/R": lambda: charts.kpi_trend_chart(r.trend, [k["days_in_ar"], k["days_in_ar_net"]],
-                                                      title="Days in A/R", status=r.status),
-        "A/R balance": lambda: charts.ar_balance_trend(r.trend, status=r.status),
-        "claim quality": lambda: charts.claim_quality_trend(r.trend, status=r.status),
-        "charges, payments": lambda: charts.charges_payments_trend(r.trend),
-        "payer mix": lambda: charts.payer_mix_trend(r.payer_mix, r.trend["month"]),
-        "aging by payer": lambda: charts.aging_by_payer(r.aging, r.colors, month=r.month),
-        "denials by category": lambda: charts.denials_by_category(r.denial_reasons_all, r.open_denials,
-                                                                  month=r.month),
-        "denial reasons": lambda: charts.denial_reasons_chart(r.denial_reasons, month=r.month),
-        "denied codes": lambda: charts.denied_codes_chart(r.denial_rates_by_code, month=r.month),
-        "collections": lambda: charts.collections_chart(r.payments_by_class, r.adjustments, month=r.month,
-                                                        months=r.options.collection_months),
-        "net collection rate": lambda: charts.kpi_trend_chart(r.trend, [k["net_collection_rate"]],
-                                                              title="Net collection rate", status=r.status),
-        "cash forecast": lambda: charts.cash_forecast_chart(r.forecast_weeks, r.forecast_check),
-        "payer scorecard": lambda: charts.payer_scorecard_chart(r.scorecard, r.colors,
-                                                                aged_over_days=r.options.aged_over_days,
-                                                                status=r.status),
-        "paid per unit": lambda: charts.paid_per_unit_by_payer(r.reimbursement, r.colors),
-    }
+    return {name: (lambda name=name: charts.report_chart(r, name)) for name in charts.REPORT_CHARTS}
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from contextlib import contextmanager
 from unittest import mock
@@ -23,36 +24,16 @@ LONG = "Blue Cross Blue Shield of the Northern Plains Preferred Provider Organiz
 
 
 def _report_charts(r, names=None, only=None) -> dict[str, Figure]:
-    """The notebook's 14 charts of the report model ``r`` (or those named in ``only``); ``names``: payer_id -> the
-    payer name to show."""
+    """The report's 14 charts (rcmkit.present.charts.REPORT_CHARTS, as the notebook draws them) of the report model
+    ``r``, or those named in ``only``; ``names``: payer_id -> the payer name to show."""
     def renamed(frame):
         if names is None or frame is None or "payer_name" not in frame.columns:
             return frame
         return frame.assign(payer_name=[names.get(str(p), n) for p, n in zip(frame["payer_id"], frame["payer_name"])])
 
-    k = r.kpis
-    made = {
-        "days_in_ar": lambda: charts.kpi_trend_chart(r.trend, [k["days_in_ar"], k["days_in_ar_net"]],
-                                                     title="Days in A/R", status=r.status),
-        "ar_balance": lambda: charts.ar_balance_trend(r.trend, status=r.status),
-        "claim_quality": lambda: charts.claim_quality_trend(r.trend, status=r.status),
-        "charges_payments": lambda: charts.charges_payments_trend(r.trend),
-        "payer_mix": lambda: charts.payer_mix_trend(r.payer_mix, r.trend["month"]),
-        "aging": lambda: charts.aging_by_payer(renamed(r.aging), r.colors, month=r.month),
-        "denials_by_category": lambda: charts.denials_by_category(r.denial_reasons_all, r.open_denials,
-                                                                  month=r.month),
-        "denial_reasons": lambda: charts.denial_reasons_chart(r.denial_reasons, month=r.month),
-        "denied_codes": lambda: charts.denied_codes_chart(r.denial_rates_by_code, month=r.month),
-        "collections": lambda: charts.collections_chart(r.payments_by_class, r.adjustments, month=r.month,
-                                                        months=r.options.collection_months),
-        "net_collection": lambda: charts.kpi_trend_chart(r.trend, [k["net_collection_rate"]],
-                                                         title="Net collection rate", status=r.status),
-        "cash": lambda: charts.cash_forecast_chart(r.forecast_weeks, r.forecast_check),
-        "scorecard": lambda: charts.payer_scorecard_chart(renamed(r.scorecard), r.colors,
-                                                          aged_over_days=r.options.aged_over_days, status=r.status),
-        "paid_per_unit": lambda: charts.paid_per_unit_by_payer(renamed(r.reimbursement), r.colors),
-    }
-    return {name: make() for name, make in made.items() if only is None or name in only}
+    r = dataclasses.replace(r, aging=renamed(r.aging), scorecard=renamed(r.scorecard),
+                            reimbursement=renamed(r.reimbursement))
+    return {name: charts.report_chart(r, name) for name in charts.REPORT_CHARTS if only is None or name in only}
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,8 @@ __all__ = [
     "denied_codes_chart",
     "cash_forecast_chart",
     "figure_png",
+    "REPORT_CHARTS",
+    "report_chart",
 ]
 
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black and the yellow that prints poorly), then tab10.
@@ -853,3 +855,42 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
             ax2.set_xlabel(f"Cash in the month\n(forecast made {fmt.day_label(made)})")
         ax2.set_title("Last month's forecast\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
     return fig
+
+
+def _days_in_ar(r: Any) -> Figure:
+    kpis = [r.kpis[k] for k in ("days_in_ar", "days_in_ar_net") if k in r.kpis]
+    return kpi_trend_chart(r.trend, kpis, title="Days in A/R", status=r.status)
+
+
+#: The monthly report's charts in the notebook's order, each a function of the report model
+#: (:class:`rcmkit.report.model.MonthlyReport`): the one spelling of which frames and options each chart gets,
+#: drawn by the notebook's chart cells, the deck, tests/test_charts_render.py and benchmarks/chart_speed.py
+#: through :func:`report_chart`.
+REPORT_CHARTS: dict[str, Callable[[Any], Figure]] = {
+    "days_in_ar": _days_in_ar,
+    "ar_balance": lambda r: ar_balance_trend(r.trend, status=r.status),
+    "claim_quality": lambda r: claim_quality_trend(r.trend, status=r.status),
+    "charges_payments": lambda r: charges_payments_trend(r.trend),
+    "payer_mix": lambda r: payer_mix_trend(r.payer_mix, r.trend["month"]),
+    "aging": lambda r: aging_by_payer(r.aging, r.colors, month=r.month),
+    "denials_by_category": lambda r: denials_by_category(r.denial_reasons_all, r.open_denials, month=r.month),
+    "denial_reasons": lambda r: denial_reasons_chart(r.denial_reasons, month=r.month),
+    "denied_codes": lambda r: denied_codes_chart(r.denial_rates_by_code, month=r.month),
+    "collections": lambda r: collections_chart(r.payments_by_class, r.adjustments, month=r.month,
+                                               months=r.options.collection_months),
+    "net_collection": lambda r: kpi_trend_chart(r.trend, [r.kpis["net_collection_rate"]],
+                                                title="Net collection rate", status=r.status),
+    "cash": lambda r: cash_forecast_chart(r.forecast_weeks, r.forecast_check),
+    "scorecard": lambda r: payer_scorecard_chart(r.scorecard, r.colors, aged_over_days=r.options.aged_over_days,
+                                                 status=r.status),
+    "paid_per_unit": lambda r: paid_per_unit_by_payer(r.reimbursement, r.colors),
+}
+
+
+def report_chart(report: Any, name: str) -> Figure:
+    """The report's chart ``name`` (a key of :data:`REPORT_CHARTS`) drawn from the report model ``report``."""
+    try:
+        make = REPORT_CHARTS[name]
+    except KeyError:
+        raise ValueError(f"no report chart {name!r}; the report's charts: {', '.join(REPORT_CHARTS)}") from None
+    return make(report)

@@ -247,26 +247,25 @@ def _slides(report: Any) -> list[tuple[str, str, str]]:
 
     k = report.kpis
     if "days_in_ar" in k:
-        keys = [k[x] for x in ("days_in_ar", "days_in_ar_net") if x in k]
         chart("Days in A/R, last twelve months",
               f"{_value(report, 'days_in_ar')} at the end of {month}{_target_of(report, 'days_in_ar')}; "
               f"net of expected contractual adjustments {_value(report, 'days_in_ar_net')}.",
-              charts.kpi_trend_chart(report.trend, keys, title="Days in A/R", status=report.status))
+              charts.report_chart(report, "days_in_ar"))
     chart("A/R aging by payer",
           f"{_value(report, 'ar_total')} open at month end; {_value(report, 'ar_over_120_pct')} of it is over "
           f"120 days old{_target_of(report, 'ar_over_120_pct')}.",
-          charts.aging_by_payer(report.aging, report.colors, month=report.month))
+          charts.report_chart(report, "aging"))
     denied = k.get("initial_denial_rate")
     lead = f"{_value(report, 'initial_denial_rate')} of the claims first answered in {month} were denied"
     if denied is not None and _finite(denied.numerator) and _finite(denied.denominator):
         lead += f" ({fmt.count(denied.numerator)} of {fmt.count(denied.denominator)})"
     chart("Denials by reason", lead + f"{_target_of(report, 'initial_denial_rate')}; the largest reasons by "
-          "denied charges.", charts.denial_reasons_chart(report.denial_reasons, month=report.month))
+          "denied charges.", charts.report_chart(report, "denial_reasons"))
     chart("Charges and payments",
           f"{month}: charges {_value(report, 'charges')}, payments {_value(report, 'payments')}; net collection "
           f"rate over twelve months {_value(report, 'net_collection_rate')}"
           f"{_target_of(report, 'net_collection_rate')}.",
-          charts.charges_payments_trend(report.trend))
+          charts.report_chart(report, "charges_payments"))
 
     # 8. opportunities in dollars
     opps = list(s.opportunities)
