@@ -41,6 +41,31 @@ def test_denial_history_by_payer_and_code_only_from_the_past():
     assert everything.loc[("P1", "99213"), "lines"] == 5 and everything.loc[("P1", "99213"), "denied"] == 3
 
 
+def test_claim_features_by_hand():
+    """Claim X (P1, sent 2026-02-10, lines 99213 and 99214, no modifiers) against the four P1 x 99213 lines decided
+    in January (A-D: 2 denied). By hand, smoothing with 10 pseudo-lines: the prior (2 + 1) / (4 + 10) = 3/14;
+    P1's rate (2 + 10 x 3/14) / 14 = 29/98; P1 x 99213 (2 + 10 x 29/98) / 14 = 243/686, P1 x 99214 (no history)
+    29/98; some line denied: 1 - (1 - 243/686)(1 - 29/98) = 36661/67228; with modifiers, 99213
+    (2 + 10 x 243/686) / 14 = 3802/9604 is the largest."""
+    o = _outcomes([
+        ("A", "A1", "P1", "99213", "", D("2026-01-02"), D("2026-01-20"), True, "CO-16"),
+        ("B", "B1", "P1", "99213", "", D("2026-01-03"), D("2026-01-21"), False, ""),
+        ("C", "C1", "P1", "99213", "", D("2026-01-04"), D("2026-01-22"), True, "CO-16, CO-4"),
+        ("D", "D1", "P1", "99213", "", D("2026-01-05"), D("2026-01-23"), False, ""),
+        ("E", "E1", "P1", "99213", "", D("2026-02-01"), D("2026-02-20"), True, "CO-97"),  # decided in X's month
+    ])
+    claims = pd.DataFrame({"submission_id": ["X1"], "claim_id": ["X"], "payer_id": ["P1"],
+                           "submitted_on": [D("2026-02-10")], "service_from": [D("2026-02-03")],
+                           "total_charge_cents": [30000], "diagnosis_codes": [["I10", "E11.9"]]})
+    lines = pd.DataFrame({"submission_id": ["X1", "X1"], "line_number": [1, 2], "procedure_code": ["99213", "99214"],
+                          "modifiers": [None, None]})
+    f = risk.claim_frame(claims, lines, o).iloc[0]
+    assert f["payer_rate"] == pytest.approx(29 / 98, rel=1e-12)
+    assert f["pc_rate_any"] == pytest.approx(36661 / 67228, rel=1e-12)
+    assert f["pcm_rate_max"] == pytest.approx(3802 / 9604, rel=1e-12)
+    assert (f["n_lines"], f["n_dx"], f["lag_days"]) == (2, 2, 7)
+
+
 def test_the_model_gives_plain_reasons_from_its_features():
     rng = np.random.default_rng(0)
     n = 400

@@ -148,8 +148,8 @@ def claim_frame(claims: pd.DataFrame, lines: pd.DataFrame, outcomes: pd.DataFram
             parts.append(_rates_for(rows, outcomes, m))
     rates = pd.concat(parts, ignore_index=True) if parts else ln.assign(payer_rate=0.0, pc_rate=0.0, pcm_rate=0.0)
     g = rates.groupby("submission_id")
-    agg = pd.DataFrame({
-        "pc_rate_any": 1 - g["pc_rate"].apply(lambda s: float(np.prod(1 - s))),
+    agg = pd.DataFrame({  # the chance some line is denied: 1 - the product of each line's (1 - rate), in line order
+        "pc_rate_any": 1 - (1 - rates["pc_rate"]).groupby(rates["submission_id"]).prod(),
         "pcm_rate_max": g["pcm_rate"].max(),
         "payer_rate": g["payer_rate"].max(),
         "n_lines": g.size(),
