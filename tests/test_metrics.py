@@ -459,6 +459,11 @@ def test_definitions_name_every_kpi_and_the_options():
     assert "A/R over 90 days" in defs["metric"].tolist()
     assert defs["source"].str.len().gt(0).all()
     assert "aged_over_days=90" in defs.iloc[-1]["definition"]
+    # computed once per options and month, handed out as a new frame each call: a caller's edit never shows again
+    defs.loc[0, "definition"] = "edited"
+    again = definitions_used(MetricOptions(aged_over_days=90))
+    assert again.loc[0, "definition"] != "edited" and again is not defs
+    assert "aged_over_days=120" in definitions_used(MetricOptions(aged_over_days=120)).iloc[-1]["definition"]
 
 
 def test_metrics_reference_doc_is_current():

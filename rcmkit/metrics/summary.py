@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Mapping
 
 import narwhals as nw
@@ -139,8 +140,14 @@ def definitions_used(options: MetricOptions = MetricOptions(), month: str = "202
     """The definition and source of every KPI under ``options`` (the report's methods section).
 
     The definitions are the KPIs' own texts (computed on an empty practice for ``month``), so the methods
-    section can never drift from the code. Plus one row listing the options themselves.
+    section can never drift from the code. Plus one row listing the options themselves. A new frame each call
+    (computed once per options and month in a process: a monthly run's reports share it).
     """
+    return _definitions(options, str(month)).copy()
+
+
+@lru_cache(maxsize=64)
+def _definitions(options: MetricOptions, month: str) -> pd.DataFrame:
     from rcmkit.core import schema
     empty = {name: schema.empty(name) for name in schema.TABLES}
     kpis = monthly_kpis(empty, month, options)
