@@ -219,6 +219,7 @@ def test_demo_report_deck_fits_16_9_offline(demo_report, tmp_path):
     _assert_deck_in_chromium(demo_report.report_dir / "monthly_report.slides.html", tmp_path)
 
 
+@pytest.mark.slow  # a second report build (~2 s); the deck's numbers stay fast: test_deck_shows_the_hand_computed_numbers
 def test_deck_of_the_first_month_in_the_data():
     """November 2025, the small practice's first month (C03's $150): no prior month to compare with."""
     report = build_report(small_tables(), "2025-11", practice="small")

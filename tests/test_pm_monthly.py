@@ -65,7 +65,7 @@ def _balances(root: Path) -> dict[str, int]:
     return {k: int(v) for k, v in ledger.groupby("claim_id")["amount_cents"].sum().items()}
 
 
-@pytest.mark.slow  # twelve ingests (~9 s); the hand-computed month-by-month tests below stay fast
+@pytest.mark.slow  # twelve ingests (~9 s); the corrected-export, suspense and delimiter tests below stay fast
 def test_twelve_months_of_pm_exports_end_with_hand_computed_balances(tmp_path):
     """Twelve monthly exports with the same payers.csv each month, one corrected re-export (March), one cumulative
     payments file (June: January to June), a payments file that arrives before its charges (September) and a
@@ -113,6 +113,7 @@ def test_twelve_months_of_pm_exports_end_with_hand_computed_balances(tmp_path):
     assert november.value == pytest.approx(230.00)  # 120 + 10 + 110 - 10 refunded
 
 
+@pytest.mark.slow  # two ingests; stored payers are read by the fast suspense and summary tests too
 def test_month_two_charges_see_the_stored_payers(tmp_path):
     """Issue: an unchanged payers.csv is skipped, then every charge of month 2 was rejected with
     `unknown payer '31440'` and the file recorded as ingested."""
@@ -127,6 +128,7 @@ def test_month_two_charges_see_the_stored_payers(tmp_path):
     assert sorted(store.load_table(root, "p", "claims")["claim_id"]) == ["C01", "C02", "S01", "S02"]
 
 
+@pytest.mark.slow  # 837 then payments; the fast suspense test applies payments to 837 claims
 def test_payments_on_claims_billed_by_837_apply_and_a_payments_file_alone_does_not_crash(tmp_path):
     """Issue: patient payments naming claims that went out as 837s were rejected (`posting on an unknown
     claim`), and a payments file without a charges file crashed with KeyError 'payer_id'."""
@@ -254,6 +256,7 @@ def test_a_file_with_rejections_is_read_again_and_force_rereads_without_doubling
     assert len(store.load_table(root, "p", "payers")) == 3  # 31440, MCR, SELF: nothing doubled
 
 
+@pytest.mark.slow  # two ingests; column maps stay fast in tests/test_ingest_pipeline.py
 def test_contracts_load_through_a_column_map_and_replace_rates_by_key(tmp_path):
     """Issue: `table: contracts` failed with `unknown table 'contracts'`."""
     root = tmp_path / "data"
@@ -321,6 +324,7 @@ def test_the_report_says_how_much_waits_in_suspense(tmp_path):
     assert doc["unapplied_postings"] == {"count": 2, "payments_cents": 3500, "other_cents": -500}
 
 
+@pytest.mark.slow  # three ingests; waiting postings stay fast: the suspense test above
 def test_a_waiting_posting_whose_payer_is_unknown_stays_waiting_until_the_payer_arrives(tmp_path):
     """A posting applied from suspense with a payer nobody has named yet is not dropped: it stays waiting, is
     reported on each run (exit 3), and posts once a payers file names the payer."""

@@ -17,6 +17,7 @@ from rcmkit.demo import write_demo
 from rcmkit.report import load_params
 
 
+@pytest.mark.slow  # a fresh interpreter importing the command (~1.5 s): a start-up cost, not a number
 def test_the_command_imports_no_model_charts_or_matplotlib():
     """``from rcmkit.report import load_params, run_report`` (what the CLI needs) leaves matplotlib, the report
     model and the metrics unimported; the names the notebook uses still import on first use."""
