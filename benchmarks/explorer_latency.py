@@ -12,12 +12,8 @@ not seen before except the two that clear the filters, which go back to the firs
 small memo and the charts it drew, so going back to a seen selection is near instant); the sequence runs ``--runs``
 times on fresh explorers and the best time of each step is reported, as wall time on a shared machine varies;
 beside it the step's CPU time (this process's, Polars' threads included: the work done, which other processes on
-a busy machine do not inflate as much as they do the wall time).
-
-``--chart-process both`` (the default) alternates explorers with the chart process (new charts drawn in a worker
-process while the kernel renders the rest: rcmkit.explorer.chart_process; the worker's CPU is not in this
-process's) and without it, and prints their ratio; the machine's speed at the start and end: the CPU time of a
-fixed loop (benchmarks/explorer_browser_latency.py's, about 1.3 s on a quiet machine here).
+a busy machine do not inflate as much as they do the wall time); and the machine's speed at the start and end: the
+CPU time of a fixed loop (benchmarks/explorer_browser_latency.py's: 1.3 s on a quiet machine here, up to 2.9 s).
 """
 
 from __future__ import annotations
@@ -82,14 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--practice", default="demo")
     ap.add_argument("--claims", type=int, default=None, help="claims in the generated demo (default: rcmkit's 25,000)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--chart-process", choices=("both", "on", "off"), default="both")
     args = ap.parse_args(argv)
     from explorer_browser_latency import loop_seconds
-    from rcmkit.explorer.chart_process import shared
 
-    modes = {"both": ["on", "off"], "on": ["on"], "off": ["off"]}[args.chart_process]
-    if "on" in modes:
-        shared()  # started before the tables load, as open_explorer does
     loops = [loop_seconds()]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,44 +102,33 @@ def main(argv: list[str] | None = None) -> int:
         x = Explorer(data, months=3)
         t_first = time.perf_counter() - t0
         print(f"{claims:,} claims; tables loaded and caches built in {t_load:.2f} s; first view in {t_first:.2f} s")
-        if "on" in modes:
-            shared()._warm.result()
 
-        best: dict[str, dict[str, float]] = {m: {} for m in modes}
-        best_cpu: dict[str, dict[str, float]] = {m: {} for m in modes}
+        best: dict[str, float] = {}
+        best_cpu: dict[str, float] = {}
         names: list[str] = []
         for run in range(args.runs):
-            for mode in modes:
-                x = Explorer(load_data(root, args.practice), months=3, chart_process=mode == "on")
-                for name, action in steps(x):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    action()
-                    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-                    if x.last_error:
-                        raise SystemExit(f"step {name!r} failed: {x.last_error}")
-                    if name not in names:
-                        names.append(name)
-                    best[mode][name] = min(best[mode].get(name, float("inf")), dt)
-                    best_cpu[mode][name] = min(best_cpu[mode].get(name, float("inf")), cpu)
-    loops.append(loop_seconds())
+            if run:
+                x = Explorer(load_data(root, args.practice), months=3)
+            for name, action in steps(x):
+                t0, c0 = time.perf_counter(), time.process_time()
+                action()
+                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+                if x.last_error:
+                    raise SystemExit(f"step {name!r} failed: {x.last_error}")
+                if run == 0:
+                    names.append(name)
+                best[name] = min(best.get(name, float("inf")), dt)
+                best_cpu[name] = min(best_cpu.get(name, float("inf")), cpu)
 
+    loops.append(loop_seconds())
     width = max(len(n) for n in names)
-    head = "  ".join(f"{'chart process ' + m + ': s, CPU s':>30}" for m in modes)
-    print(f"\n{'control change (best of ' + str(args.runs) + ')':{width}}  {head}"
-          + ("  on/off" if len(modes) == 2 else ""))
+    print(f"\n{'control change':{width}}  seconds (best of {args.runs})  CPU seconds (best of {args.runs})")
     for n in names:
-        cols = "  ".join(f"{'':12}{best[m][n]:6.3f}  {best_cpu[m][n]:6.3f}    " for m in modes)
-        ratio = f"  {best['on'][n] / best['off'][n]:6.2f}" if len(modes) == 2 else ""
-        print(f"{n:{width}}  {cols}{ratio}")
-    print(f"\nfixed loop {loops[0]:.2f} s before, {loops[-1]:.2f} s after (about 1.3 s on a quiet machine)")
-    for m in modes:
-        times, cpus = [best[m][n] for n in names], [best_cpu[m][n] for n in names]
-        print(f"chart process {m:3}: median {statistics.median(times):.3f} s, slowest {max(times):.3f} s over "
-              f"{len(times)} changes (CPU: median {statistics.median(cpus):.3f} s, slowest {max(cpus):.3f} s)")
-    if len(modes) == 2:
-        med = [statistics.median(best[m].values()) for m in modes]
-        top = [max(best[m].values()) for m in modes]
-        print(f"median on/off {med[0] / med[1]:.2f}, slowest on/off {top[0] / top[1]:.2f}")
+        print(f"{n:{width}}  {best[n]:6.3f}  {best_cpu[n]:6.3f}")
+    times, cpus = [best[n] for n in names], [best_cpu[n] for n in names]
+    print(f"\nmedian {statistics.median(times):.3f} s, slowest {max(times):.3f} s over {len(times)} changes "
+          f"(CPU: median {statistics.median(cpus):.3f} s, slowest {max(cpus):.3f} s); fixed loop {loops[0]:.2f} s "
+          f"before, {loops[-1]:.2f} s after (1.3 s on a quiet machine)")
     return 0
 
 

@@ -11,9 +11,6 @@ at 03-31 $80 = C06 50 (payer) + 30 (patient)).
 
 from __future__ import annotations
 
-import os
-import signal
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -287,97 +284,3 @@ def test_denial_breakdown_is_the_named_aggregation(data):
     top = views.denial_breakdown(lines, "category").iloc[0]
     assert (top["category"], top["claims"], top["denied_cents"]) == ("Missing information", 2, 80000)
     assert views.denial_breakdown(lines.iloc[:0], "code").empty
-
-
-# --------------------------------------------------------------------------------------------- chart process
-def _charts_of_a_walk(x: Explorer) -> list[bytes]:
-    """The chart on the page after each of a walk's changes (new selections, periods, metrics; back to seen ones)."""
-    out = [bytes(x.chart.value)]
-    for name, value in [("payer", ("BCX",)), ("months", 1), ("metric", "ar"), ("payer", ()),
-                        ("metric", "charges_payments"), ("payer_class", ("medicare",)), ("months", 3),
-                        ("metric", "clean_claim_rate"), ("payer_class", ()), ("metric", "initial_denial_rate")]:
-        getattr(x, name).value = value
-        assert x.last_error is None, (name, value)
-        out.append(bytes(x.chart.value))
-    return out
-
-
-def test_a_chart_is_started_before_the_heading_and_drawn_after_the_table(data, monkeypatch):
-    """The chart's numbers are ready with the tiles': it is handed to the chart process (here: a stand-in that
-    records when it is asked and when its PNG is taken) before the heading is sent, and taken after the table."""
-    from rcmkit.explorer import chart_process
-
-    order = []
-
-    class Recorder:
-        def submit(self, *args):
-            order.append("submit")
-            return lambda: order.append("png") or chart_process.draw_chart(*args)
-
-    data.charts.clear()
-    x = Explorer(data, end="2026-03", months=3)
-    plain = Explorer(data, end="2026-03", months=3)
-    x._chart_process = Recorder()
-    for name in ("header", "tiles", "table", "chart", "status"):
-        getattr(x, name).observe(lambda change, name=name: order.append(name), names="value")
-    x.payer.value = ("MCR",)
-    assert order == ["submit", "header", "tiles", "table", "png", "chart", "status"]
-    plain.payer.value = ("MCR",)  # the memo's chart: the one the recorder's drawing gave
-    assert plain.chart.value == x.chart.value
-    order.clear()
-    x.level.value = "claims"  # the same chart: not asked for again
-    x.payer.value = ()  # a chart drawn before: from the memo
-    assert "submit" not in order and "png" not in order
-
-
-@pytest.mark.slow  # starts a worker process (a second or more of CPU)
-def test_charts_drawn_in_the_chart_process_are_the_kernels(data):
-    """Every metric's chart from the worker process is byte for byte the one drawn in the kernel, and an explorer
-    using it shows, after every change of a walk, the chart of an explorer drawing its own (no stale chart)."""
-    from rcmkit.explorer import chart_process
-
-    proc = chart_process.ChartProcess()
-    try:
-        proc._warm.result(timeout=120)
-        assert proc.ready
-        x = Explorer(data, end="2026-03", months=3)
-        for metric in ("initial_denial_rate", "clean_claim_rate", "charges_payments", "ar"):
-            f, p = BCX, Q1
-            args = (metric, data.trend(f, p, metric), data.kpis(f, p), p,
-                    data.aging(f, p) if metric == "ar" else None, x.colors, x.targets)
-            assert proc.submit(*args)() == chart_process.draw_chart(*args), metric
-        assert (proc.drawn_there, proc.drawn_here) == (4, 0)
-        data.charts.clear()
-        here = _charts_of_a_walk(Explorer(data, end="2026-03", months=3))
-        data.charts.clear()
-        y = Explorer(data, end="2026-03", months=3)
-        y._chart_process = proc
-        there = _charts_of_a_walk(y)
-        assert there == here and len(set(here)) == 10  # the walk's last view is its first: 10 different charts
-        assert proc.drawn_there == 4 + 9 and proc.drawn_here == 0  # the first view's came before: drawn here
-    finally:
-        proc.close()
-
-
-@pytest.mark.slow  # starts a worker process (a second or more of CPU)
-def test_a_failed_chart_process_leaves_the_kernel_drawing_the_same_chart(data):
-    """A worker that died (killed, out of memory) is not waited for: the kernel draws the chart itself, the same
-    bytes, and keeps doing so."""
-    from rcmkit.explorer import chart_process
-
-    proc = chart_process.ChartProcess()
-    try:
-        proc._warm.result(timeout=120)
-        for pid in list(proc._pool._processes):
-            os.kill(pid, signal.SIGKILL)
-        x = Explorer(data, end="2026-03", months=3)
-        data.charts.clear()
-        x._chart_process = proc
-        x.payer.value = ("BCX",)
-        assert x.last_error is None and proc.drawn_here == 1 and not proc.ready
-        data.charts.clear()
-        assert Explorer(data, end="2026-03", months=3, payers=("BCX",)).chart.value == x.chart.value
-        x.payer.value = ("MCR",)
-        assert proc.drawn_here == 2 and proc.drawn_there == 0
-    finally:
-        proc.close()

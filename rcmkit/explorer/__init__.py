@@ -73,23 +73,13 @@ def open_explorer(
     practice_name: str | None = None,
     benchmark_overrides: Mapping[str, Any] | None = None,
     export_dir: str | os.PathLike | None = None,
-    chart_process: bool | None = None,
 ) -> Explorer:
     """The explorer for a practice: its tables loaded, the caches built and the widget showing ``months`` months
-    ending with ``end`` ('YYYY-MM'; None: the last full month in the data). ``chart_process``: new charts drawn in
-    a worker process while the kernel renders the rest of a view (:mod:`rcmkit.explorer.chart_process`); None:
-    yes unless the environment says ``RCMKIT_CHART_PROCESS=0`` (a host short of memory: the worker takes about
-    100 MB; benchmarks/explorer_browser_latency.py compares both)."""
+    ending with ``end`` ('YYYY-MM'; None: the last full month in the data)."""
     from rcmkit.core.refdata import benchmarks
     from rcmkit.present.narrative import data_through
 
-    if chart_process is None:
-        chart_process = os.environ.get("RCMKIT_CHART_PROCESS", "1") != "0"
-    if chart_process:  # started first: it warms up while the tables load
-        from rcmkit.explorer.chart_process import shared
-
-        shared()
     data = load_data(data_root, practice, metric_options, practice_name=practice_name)
     return Explorer(data, end=end, months=months, metric=metric, export_dir=export_dir,
                     targets=benchmarks(overrides=dict(benchmark_overrides or {})),
-                    data_through=data_through(data.tables), chart_process=chart_process)
+                    data_through=data_through(data.tables))

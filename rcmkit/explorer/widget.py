@@ -38,7 +38,7 @@ import html
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import ipywidgets as w
 import pandas as pd
@@ -76,8 +76,6 @@ class Explorer:
     ``Explorer(data, end="2026-10", months=3)`` builds the controls and shows the initial state at once (so a
     notebook run by papermill shows it too). Display it by leaving it as a cell's last value.
     ``export_dir``: where the export buttons also write their file (None: download link only).
-    ``chart_process``: draw new charts in a worker process (:mod:`rcmkit.explorer.chart_process`) while the kernel
-    renders the rest of the view; :func:`rcmkit.explorer.open_explorer` (the notebook, the app) asks for it.
     """
 
     def __init__(
@@ -94,7 +92,6 @@ class Explorer:
         export_dir: str | Path | None = None,
         targets: pd.DataFrame | None = None,
         data_through: str | None = None,
-        chart_process: bool = False,
     ):
         self.data = data
         self.export_dir = Path(export_dir) if export_dir is not None else None
@@ -115,13 +112,6 @@ class Explorer:
         # rendered charts by (filters, period, metric, targets), kept with the tables so every widget on them shares
         # them (drawing one takes 0.1-0.2 s); the colors are the tables' payers'
         self._charts = data.charts
-        # with chart_process, a new chart is drawn in a worker process while the kernel renders the tiles and the
-        # table (rcmkit.explorer.chart_process: the same function, the same bytes)
-        self._chart_process = None
-        if chart_process:
-            from rcmkit.explorer.chart_process import shared
-
-            self._chart_process = shared()
         self._targets_key = None if targets is None else tuple(
             tuple(row) for row in targets.astype(str).itertuples(index=False))
         self._cash_key: Any = None
@@ -350,7 +340,6 @@ class Explorer:
         state = self.state
         data, f, p = self.data, state.filters, state.period
         self._kpis = data.kpis(f, p)
-        chart = self._start_chart(state) if state.tab == "drill" else None
         if (f, p) != self._tiles_key:  # the heading and tiles are functions of the selection and period only
             sel = data.select(f)
             self.header.value = _html(render.header_html(data.practice_name, p, f, data.payer_names, sel.claims,
@@ -360,7 +349,7 @@ class Explorer:
         self._sync_drill_choices(state)
         state = self.state
         if state.tab == "drill":
-            self._show_drill(state, chart)
+            self._show_drill(state)
         elif state.tab == "reimbursement":
             self._show_reimbursement(state)
         elif state.tab == "forecast":
@@ -392,30 +381,7 @@ class Explorer:
         finally:
             self._holding -= 1
 
-    def _start_chart(self, state: ExplorerState) -> tuple[Any, Callable[[], bytes]] | None:
-        """The drill-down chart of ``state`` as (key, a function giving its PNG), or None when the page shows it
-        already. A chart drawn before comes from the memo; a new one starts drawing now in the chart process (the
-        function waits for it), or, without one, is drawn when the function is called: after the table is sent."""
-        data, f, p, metric = self.data, state.filters, state.period, state.metric
-        key = (f, p, metric, self._targets_key)
-        if key == self._chart_key:
-            return None
-        if key in self._charts:
-            seen = self._charts.get(key, None)
-            return key, lambda: seen
-        # the chart is a pure function of the key (the targets and colors are fixed)
-        args = (metric, data.trend(f, p, metric), self._kpis, p, data.aging(f, p) if metric == "ar" else None,
-                self.colors, self.targets)
-        if self._chart_process is not None:
-            png = self._chart_process.submit(*args)
-        else:
-            from rcmkit.explorer.chart_process import draw_chart
-
-            def png() -> bytes:
-                return draw_chart(*args)
-        return key, lambda: self._charts.get(key, png)
-
-    def _show_drill(self, state: ExplorerState, chart: tuple[Any, Callable[[], bytes]] | None) -> None:
+    def _show_drill(self, state: ExplorerState) -> None:
         data, f, p = self.data, state.filters, state.period
         kind = render.table_kind(state.metric, state.level)
         frame = render.display_frame(data.drill_table(state), kind)
@@ -424,10 +390,16 @@ class Explorer:
         self.crumb.value = _html(render.crumb_html(self._crumb(state, frame)))
         self.table.value = _html(render.table_html(frame, kind, self.colors, data.payer_names,
                                                    caption=self._caption(state)))
-        # the chart last: the page draws the tiles and the table (sent already) while it is drawn
-        if chart is not None:
-            self._chart_key, png = chart
-            self.chart.value = png()
+        # the chart last: the page draws the tiles and the table (sent already) while the kernel draws it
+        chart_key = (f, p, state.metric, self._targets_key)
+        if chart_key != self._chart_key:
+            def draw() -> bytes:  # the chart is a pure function of the key (the targets and colors are fixed)
+                trend = data.trend(f, p, state.metric)
+                aging = data.aging(f, p) if state.metric == "ar" else None
+                fig = render.chart_figure(state.metric, trend, self._kpis, p, aging, self.colors, self.targets)
+                return render.figure_png(fig)
+            self.chart.value = self._charts.get(chart_key, draw)
+            self._chart_key = chart_key
         self.chart.layout.display = None
 
     def _show_reimbursement(self, state: ExplorerState) -> None:
