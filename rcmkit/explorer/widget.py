@@ -270,7 +270,7 @@ class Explorer:
             self.refresh()
 
     def _metric_changed(self, change: Mapping) -> None:
-        with self.hold():
+        with self.hold(), self.level.hold_sync():  # the new options and choice in one message to the page
             self.level.options = LEVELS[change["new"]]
             self.level.value = LEVELS[change["new"]][0][1]
             self.category.value = _ALL if self.category.options else None
@@ -371,13 +371,15 @@ class Explorer:
         code_options = [("All codes", _ALL)] + [(f"{g}-{r}", f"{g}-{r}") for g, r in codes]
         code = "-".join(state.code) if state.code is not None and state.code in codes else _ALL
         self._holding += 1
-        try:
-            if list(self.category.options) != cat_options:
-                self.category.options = cat_options
-            self.category.value = category or _ALL
-            if list(self.code.options) != code_options:
-                self.code.options = code_options
-            self.code.value = code
+        try:  # each drop-down's new options and choice in one message to the page (one update of its list)
+            with self.category.hold_sync():
+                if list(self.category.options) != cat_options:
+                    self.category.options = cat_options
+                self.category.value = category or _ALL
+            with self.code.hold_sync():
+                if list(self.code.options) != code_options:
+                    self.code.options = code_options
+                self.code.value = code
         finally:
             self._holding -= 1
 
@@ -459,9 +461,10 @@ class Explorer:
         values = [v for _, v in options]
         self._holding += 1
         try:
-            if list(self.pair.options) != options:
-                self.pair.options = options
-            self.pair.value = pair if pair in values else (values[0] if values else None)
+            with self.pair.hold_sync():
+                if list(self.pair.options) != options:
+                    self.pair.options = options
+                self.pair.value = pair if pair in values else (values[0] if values else None)
         finally:
             self._holding -= 1
         self.pair.layout.display = None if options else "none"
