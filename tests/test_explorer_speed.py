@@ -315,3 +315,22 @@ def test_the_status_line_says_how_long_the_refresh_took(data):
     x.payer.value = ("BCX",)
     assert f'data-refresh="{x.refreshes}" data-seconds="{x.last_refresh_seconds:.4f}"' in x.status.value
     assert x.refreshes == 2 and 0 < x.last_refresh_seconds < 60
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX])
+def test_a_change_of_measure_reuses_the_periods_cells(data, filters, monkeypatch):
+    """The heat map's cells for each measure are the plain computation's (views.reimbursement_cells from the
+    tables), while the period's payer x code cells that every measure starts from are computed once."""
+    calls = []
+    real = views.reimbursement_by_payer_code
+    monkeypatch.setattr(views, "reimbursement_by_payer_code", lambda *a, **k: calls.append(1) or real(*a, **k))
+    tables = data.select(filters).tables
+    for period in (MARCH, Q1):
+        calls.clear()
+        for measure in ("paid_per_unit", "allowed_to_contract", "paid_to_allowed"):
+            got = data.reimbursement(filters, period, measure)
+            assert len(calls) == 1, measure
+            pd.testing.assert_frame_equal(got, views.reimbursement_cells(tables, period, data.call_options, measure))
+            assert len(calls) == 2
+            calls.pop()
+        assert got["paid_cents"].sum() > 0 and got["value"].notna().any()
