@@ -12,7 +12,8 @@ not seen before except the two that clear the filters, which go back to the firs
 small memo and the charts it drew, so going back to a seen selection is near instant); the sequence runs ``--runs``
 times on fresh explorers and the best time of each step is reported, as wall time on a shared machine varies;
 beside it the step's CPU time (this process's, Polars' threads included: the work done, which other processes on
-a busy machine do not inflate as much as they do the wall time).
+a busy machine do not inflate as much as they do the wall time); and the machine's speed at the start and end: the
+CPU time of a fixed loop (benchmarks/explorer_browser_latency.py's: 1.3 s on a quiet machine here, up to 2.9 s).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--claims", type=int, default=None, help="claims in the generated demo (default: rcmkit's 25,000)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
+    from explorer_browser_latency import loop_seconds
+
+    loops = [loop_seconds()]
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_root
@@ -116,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
                 best[name] = min(best.get(name, float("inf")), dt)
                 best_cpu[name] = min(best_cpu.get(name, float("inf")), cpu)
 
+    loops.append(loop_seconds())
     width = max(len(n) for n in names)
     print(f"\n{'control change':{width}}  seconds (best of {args.runs})  CPU seconds (best of {args.runs})")
     for n in names:
         print(f"{n:{width}}  {best[n]:6.3f}  {best_cpu[n]:6.3f}")
     times, cpus = [best[n] for n in names], [best_cpu[n] for n in names]
     print(f"\nmedian {statistics.median(times):.3f} s, slowest {max(times):.3f} s over {len(times)} changes "
-          f"(CPU: median {statistics.median(cpus):.3f} s, slowest {max(cpus):.3f} s)")
+          f"(CPU: median {statistics.median(cpus):.3f} s, slowest {max(cpus):.3f} s); fixed loop {loops[0]:.2f} s "
+          f"before, {loops[-1]:.2f} s after (1.3 s on a quiet machine)")
     return 0
 
 

@@ -284,3 +284,53 @@ def test_denial_breakdown_is_the_named_aggregation(data):
     top = views.denial_breakdown(lines, "category").iloc[0]
     assert (top["category"], top["claims"], top["denied_cents"]) == ("Missing information", 2, 80000)
     assert views.denial_breakdown(lines.iloc[:0], "code").empty
+
+
+def test_a_drop_downs_new_choices_reach_the_page_in_one_message(data, monkeypatch):
+    """The category and code drop-downs (and the level buttons on a metric change) send their new options and
+    choice together: one message, one update of the list on the page, instead of one for each (and no moment
+    where the page shows the old choice's index in the new list)."""
+    import ipywidgets as w
+
+    x = Explorer(data, end="2026-03", months=3)
+    sent = []
+    monkeypatch.setattr(w.Widget, "_send", lambda self, msg, buffers=None: sent.append((self, msg)))
+    x.payer.value = ("MCR",)
+    for control in (x.category, x.code):
+        states = [m["state"] for widget, m in sent if widget is control and m.get("method") == "update"]
+        assert len(states) == 1 and {"_options_labels", "index"} <= set(states[0]), states
+        assert list(states[0]["_options_labels"]) == [label for label, _ in control.options]
+        assert states[0]["index"] == [v for _, v in control.options].index(control.value)
+    sent.clear()
+    x.metric.value = "clean_claim_rate"
+    states = [m["state"] for widget, m in sent if widget is x.level and m.get("method") == "update"]
+    assert len(states) == 1 and states[0]["index"] == 0 and list(states[0]["_options_labels"]) == [
+        label for label, _ in x.level.options]
+
+
+def test_the_status_line_says_how_long_the_refresh_took(data):
+    """The browser benchmark splits each change into the kernel's part and the rest by the status line's
+    data-seconds: the refresh's own time, and it moves with each refresh (data-refresh)."""
+    x = Explorer(data, end="2026-03", months=3)
+    x.payer.value = ("BCX",)
+    assert f'data-refresh="{x.refreshes}" data-seconds="{x.last_refresh_seconds:.4f}"' in x.status.value
+    assert x.refreshes == 2 and 0 < x.last_refresh_seconds < 60
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX])
+def test_a_change_of_measure_reuses_the_periods_cells(data, filters, monkeypatch):
+    """The heat map's cells for each measure are the plain computation's (views.reimbursement_cells from the
+    tables), while the period's payer x code cells that every measure starts from are computed once."""
+    calls = []
+    real = views.reimbursement_by_payer_code
+    monkeypatch.setattr(views, "reimbursement_by_payer_code", lambda *a, **k: calls.append(1) or real(*a, **k))
+    tables = data.select(filters).tables
+    for period in (MARCH, Q1):
+        calls.clear()
+        for measure in ("paid_per_unit", "allowed_to_contract", "paid_to_allowed"):
+            got = data.reimbursement(filters, period, measure)
+            assert len(calls) == 1, measure
+            pd.testing.assert_frame_equal(got, views.reimbursement_cells(tables, period, data.call_options, measure))
+            assert len(calls) == 2
+            calls.pop()
+        assert got["paid_cents"].sum() > 0 and got["value"].notna().any()

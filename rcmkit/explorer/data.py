@@ -431,9 +431,15 @@ class ExplorerData:
             balances=self.end_balances(filters, period.end)))
 
     def reimbursement(self, filters: Filters, period: Period, measure: str) -> pd.DataFrame:
-        """Payer x code cells with the measure (:func:`rcmkit.explorer.views.reimbursement_cells`)."""
-        return self._memo.get(("reimbursement", filters, period, measure), lambda: views.reimbursement_cells(
-            self.select(filters).tables, period, self.call_options, measure))
+        """Payer x code cells with the measure (:func:`rcmkit.explorer.views.reimbursement_cells`); the cells
+        every measure starts from are computed once per selection and period, so a change of measure computes only
+        its own part (the contract's lines for allowed / contract, nothing for the others)."""
+        def compute():
+            tables = self.select(filters).tables
+            base = self._memo.get(("reimbursement_base", filters, period), lambda: views.reimbursement_base(
+                tables, period, self.call_options))
+            return views.reimbursement_cells(tables, period, self.call_options, measure, cells=base)
+        return self._memo.get(("reimbursement", filters, period, measure), compute)
 
     def breakdown(self, filters: Filters, period: Period, level: str, category: str | None = None) -> pd.DataFrame:
         """:func:`rcmkit.explorer.views.denial_breakdown` of the selection's denial lines (memoized: the drill-down

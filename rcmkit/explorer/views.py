@@ -62,6 +62,7 @@ __all__ = [
     "open_ar_claims",
     "activity_claims",
     "aging_table",
+    "reimbursement_base",
     "reimbursement_cells",
     "reimbursement_matrix",
     "MEASURES",
@@ -495,12 +496,21 @@ def activity_claims(
 
 
 # --------------------------------------------------------------------------------------------- reimbursement
+def reimbursement_base(tables: Mapping[str, pd.DataFrame], period: Period,
+                       options: MetricOptions = MetricOptions()) -> pd.DataFrame:
+    """The period's payer x procedure code cells (:func:`rcmkit.metrics.reimbursement_by_payer_code` over its
+    months): what every measure of :func:`reimbursement_cells` starts from."""
+    return reimbursement_by_payer_code(tables, period.end, dataclasses.replace(
+        options, reimbursement_months=period.months))
+
+
 def reimbursement_cells(
     tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(),
-    measure: str = "paid_per_unit",
+    measure: str = "paid_per_unit", *, cells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Payer x procedure code cells of the period (:func:`rcmkit.metrics.reimbursement_by_payer_code` over the
-    period's months) with ``value``, the chosen measure:
+    period's months, or ``cells`` when the caller has them: :func:`reimbursement_base`) with ``value``, the chosen
+    measure:
 
     * ``paid_per_unit``: paid / paid units, in cents (the metric's ``paid_per_unit_cents``);
     * ``paid_to_allowed``: paid / allowed (the metric's ``paid_to_allowed``);
@@ -513,7 +523,8 @@ def reimbursement_cells(
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
     opts = dataclasses.replace(options, reimbursement_months=period.months)
-    cells = reimbursement_by_payer_code(tables, period.end, opts)
+    if cells is None:
+        cells = reimbursement_base(tables, period, options)
     if measure == "paid_per_unit":
         cells = cells.assign(value=cells["paid_per_unit_cents"])
     elif measure == "paid_to_allowed":

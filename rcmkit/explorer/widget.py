@@ -270,7 +270,7 @@ class Explorer:
             self.refresh()
 
     def _metric_changed(self, change: Mapping) -> None:
-        with self.hold():
+        with self.hold(), self.level.hold_sync():  # the new options and choice in one message to the page
             self.level.options = LEVELS[change["new"]]
             self.level.value = LEVELS[change["new"]][0][1]
             self.category.value = _ALL if self.category.options else None
@@ -311,7 +311,8 @@ class Explorer:
         self.last_refresh_seconds = time.perf_counter() - t0
         self.refreshes += 1
         # data-refresh: which refresh the page shows (a browser test or benchmark waits for the next one)
-        self.status.value = (f'<div class="rcmx-status" data-refresh="{self.refreshes}">'
+        self.status.value = (f'<div class="rcmx-status" data-refresh="{self.refreshes}" '
+                             f'data-seconds="{self.last_refresh_seconds:.4f}">'
                              "Updated in "
                              f"{self.last_refresh_seconds:.2f} s.</div>")
 
@@ -370,13 +371,15 @@ class Explorer:
         code_options = [("All codes", _ALL)] + [(f"{g}-{r}", f"{g}-{r}") for g, r in codes]
         code = "-".join(state.code) if state.code is not None and state.code in codes else _ALL
         self._holding += 1
-        try:
-            if list(self.category.options) != cat_options:
-                self.category.options = cat_options
-            self.category.value = category or _ALL
-            if list(self.code.options) != code_options:
-                self.code.options = code_options
-            self.code.value = code
+        try:  # each drop-down's new options and choice in one message to the page (one update of its list)
+            with self.category.hold_sync():
+                if list(self.category.options) != cat_options:
+                    self.category.options = cat_options
+                self.category.value = category or _ALL
+            with self.code.hold_sync():
+                if list(self.code.options) != code_options:
+                    self.code.options = code_options
+                self.code.value = code
         finally:
             self._holding -= 1
 
@@ -458,9 +461,10 @@ class Explorer:
         values = [v for _, v in options]
         self._holding += 1
         try:
-            if list(self.pair.options) != options:
-                self.pair.options = options
-            self.pair.value = pair if pair in values else (values[0] if values else None)
+            with self.pair.hold_sync():
+                if list(self.pair.options) != options:
+                    self.pair.options = options
+                self.pair.value = pair if pair in values else (values[0] if values else None)
         finally:
             self._holding -= 1
         self.pair.layout.display = None if options else "none"
