@@ -527,6 +527,7 @@ def test_cash_forecast_tab_is_the_forecast_by_payer(t, x):
     assert "Mar 31, 2026" in x.static_html()
 
 
+@pytest.mark.slow  # two more forecasts (~1.5 s); the tab's numbers stay fast: test_cash_forecast_tab_is_the_forecast_by_payer
 def test_cash_forecast_follows_the_payer_filters(t, x):
     """A payer (class) filter keeps the forecast's rows of those payers: the total is their sum, patients drop out,
     and last month's check compares their forecast with what they paid."""
@@ -563,6 +564,7 @@ def test_cash_forecast_follows_the_payer_filters(t, x):
     assert "the provider and procedure code filters do not change it" in x.cash_table.value
 
 
+@pytest.mark.slow  # three forecasts (~2 s); the tab's numbers stay fast: test_cash_forecast_tab_is_the_forecast_by_payer
 def test_the_forecast_is_computed_only_when_its_tab_is_shown(t, monkeypatch):
     """Other tabs never run the forecast; the forecast runs once per month (a payer filter only cuts it); on the
     forecast tab a filter change does not recompute the drill-down or the heat map."""

@@ -85,6 +85,7 @@ def test_end_balances_are_the_selections_own(data, filters):
     assert data.end_balances(filters, "1999-01") is None  # outside the data: the caller computes
 
 
+@pytest.mark.slow  # every payer's tiles (~1.3 s); one payer's row = its tiles stays fast in tests/test_explorer.py (drill-down)
 def test_by_payer_rows_are_the_tiles_of_each_payer(data):
     for metric, key in (("initial_denial_rate", "initial_denial_rate"), ("clean_claim_rate", "clean_claim_rate"),
                         ("charges_payments", "charges")):
@@ -205,6 +206,7 @@ def test_the_table_is_sent_before_the_chart_is_drawn_and_the_status_last(data):
     assert order == ["crumb", "table", "status"]
 
 
+@pytest.mark.slow  # 13 explorers (~2.5 s); the memos' returns to an earlier view stay fast: the chart and tiles tests
 def test_after_any_sequence_of_changes_the_views_are_a_fresh_explorers(data):
     """The memos (months, selections, charts) never show a stale view: after a walk through filters, periods and
     metrics that comes back to earlier selections, every view equals a fresh explorer's on the same controls."""
