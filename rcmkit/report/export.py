@@ -401,8 +401,7 @@ def _print_page(browser, page: str, pdf: str, header: str | None, footer: str | 
         tab = context.new_page()
         tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
                   else route.abort())
-        tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)
-        tab.emulate_media(media="print")
+        tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)  # page.pdf lays it out for print media itself
         pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
         tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN,
                 display_header_footer=True, header_template=_template(header or "", ""),
