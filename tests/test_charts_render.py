@@ -182,3 +182,17 @@ def test_the_target_label_is_drawn_under_the_data_lines(small_report):
         data = [line for line in ax.lines if len(line.get_xdata()) > 2]  # the KPIs, not the target's line
         assert labels and data, name
         assert max(t.get_zorder() for t in labels) < min(line.get_zorder() for line in data), name
+
+
+def test_report_chart_is_made_once_per_model_and_draws_as_a_new_one(small_report):
+    """The notebook's chart cell and the deck's slide share one Figure per model and chart: the same object for
+    the same model, a new one for another model; drawn at 110 dpi (the notebook) and then at 130 dpi (the deck),
+    it gives the bytes of new figures drawn at each dpi, so sharing it changes no picture."""
+    r = small_report
+    for name in ("days_in_ar", "aging", "denial_reasons", "charges_payments"):  # the deck's charts
+        shared = charts.report_chart(r, name)
+        assert charts.report_chart(r, name) is shared
+        assert charts.report_chart(dataclasses.replace(r), name) is not shared
+        at_110, at_130 = charts.figure_png(shared, 110), charts.figure_png(shared, 130)
+        assert at_110 == charts.figure_png(charts.REPORT_CHARTS[name](r), 110), name
+        assert at_130 == charts.figure_png(charts.REPORT_CHARTS[name](r), 130), name

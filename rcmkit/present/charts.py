@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -894,10 +895,24 @@ REPORT_CHARTS: dict[str, Callable[[Any], Figure]] = {
 }
 
 
+#: Each report model's charts made so far (report -> {name: Figure}), forgotten with the model.
+_MADE: "weakref.WeakKeyDictionary[Any, dict[str, Figure]]" = weakref.WeakKeyDictionary()
+
+
 def report_chart(report: Any, name: str) -> Figure:
-    """The report's chart ``name`` (a key of :data:`REPORT_CHARTS`) drawn from the report model ``report``."""
+    """The report's chart ``name`` (a key of :data:`REPORT_CHARTS`) drawn from the report model ``report``.
+
+    Made once per model: the same ``report`` and ``name`` give the same Figure (the notebook's chart cell and the
+    deck's slide share it, as PNGs at their own dpi: :func:`figure_png` leaves the figure as it was), so treat it
+    as read-only; ``REPORT_CHARTS[name](report)`` makes a new one."""
     try:
         make = REPORT_CHARTS[name]
     except KeyError:
         raise ValueError(f"no report chart {name!r}; the report's charts: {', '.join(REPORT_CHARTS)}") from None
-    return make(report)
+    try:
+        made = _MADE.setdefault(report, {})
+    except TypeError:  # a model that cannot be weakly referenced (or hashed): a new figure each time
+        return make(report)
+    if name not in made:
+        made[name] = make(report)
+    return made[name]
