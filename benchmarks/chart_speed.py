@@ -23,10 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def report_charts(r) -> dict:
-    """The notebook's chart cells (rcmkit.present.charts.REPORT_CHARTS), as functions of the report model ``r``."""
+    """The notebook's chart cells (rcmkit.present.charts.REPORT_CHARTS), each a new Figure of the report model ``r``."""
     from rcmkit.present import charts
 
-    return {name: (lambda name=name: charts.report_chart(r, name)) for name in charts.REPORT_CHARTS}
+    # the chart functions themselves: report_chart would give the figure made on the first rep again
+    return {name: (lambda make=make: make(r)) for name, make in charts.REPORT_CHARTS.items()}
 
 
 def main() -> None:

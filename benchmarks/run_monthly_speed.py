@@ -9,13 +9,17 @@ Each "practice" is a parameter file for the demo practice (data/demo, ``make dem
 output folder, so every report is computed in full (none is skipped as unchanged). The same set runs twice in
 the same session: with a kernel kept per job (the default, ``--warm-kernels``) and with a new kernel per practice
 (``--fresh-kernels``, the reference). Printed: wall time, seconds per practice, the time projected for 100
-practices at the measured rate, and its ratio to the 10-minute target.
+practices at the measured rate, and its ratio to the 10-minute target; and the CPU seconds per practice of the
+whole run (workers, kernels, browsers: what the run's processes used), which move less than the wall on a shared
+machine, with the CPU time of a fixed Python loop before and after each run (the machine's speed at the time: it
+varies by 1.5 to 2x within the hour).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,7 +31,23 @@ TARGET_S = 600.0
 TARGET_PRACTICES = 100
 
 
-def run(folder: Path, n: int, data_root: Path, practice: str, month: str | None, pdf: bool, warm: bool) -> float:
+def loop_seconds() -> float:
+    """CPU seconds of a fixed loop: the machine's speed at the moment (1.3 s at a fast one, up to 2.9 s at a slow)."""
+    t = time.process_time()
+    s = 0
+    for i in range(20_000_000):
+        s += i
+    return time.process_time() - t
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(folder: Path, n: int, data_root: Path, practice: str, month: str | None, pdf: bool, warm: bool
+        ) -> tuple[float, float]:
+    """The run's wall seconds and CPU seconds (its processes' and their children's, as they were reaped)."""
     params = folder / "parameters"
     params.mkdir(parents=True)
     for i in range(n):
@@ -36,13 +56,13 @@ def run(folder: Path, n: int, data_root: Path, practice: str, month: str | None,
             + (f"month: '{month}'\n" if month else ""), encoding="utf-8")
     cmd = [str(Path(sys.executable).with_name("rcmkit")), "run-monthly", str(params), "--jobs", "2", "--no-progress",
            "--pdf" if pdf else "--no-pdf", "--warm-kernels" if warm else "--fresh-kernels"]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "RCMKIT_ALLOW_OUTSIDE_ROOTS": "1"})
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, children_cpu() - cpu
     if proc.returncode:
         sys.exit(f"run-monthly failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return wall
+    return wall, cpu
 
 
 def main() -> None:
@@ -55,15 +75,19 @@ def main() -> None:
     args = ap.parse_args()
     data_root = Path(args.data_root).resolve()
     print(f"{args.practices} reports of {data_root / args.practice} with --jobs 2, PDF {'on' if args.pdf else 'off'}")
-    print(f"{'kernels':<8}{'wall':>9}{'s/practice':>12}{'100 practices':>15}{'vs 10 min':>11}")
+    print(f"{'kernels':<8}{'wall':>9}{'s/practice':>12}{'100 practices':>15}{'vs 10 min':>11}"
+          f"{'CPU s/practice':>16}{'loop before/after':>19}")
     for warm in (True, False):
+        before = loop_seconds()
         with tempfile.TemporaryDirectory() as tmp:
-            wall = run(Path(tmp), args.practices, data_root, args.practice, args.month, args.pdf, warm)
+            wall, cpu = run(Path(tmp), args.practices, data_root, args.practice, args.month, args.pdf, warm)
+        after = loop_seconds()
         per = wall / args.practices
         projected = per * TARGET_PRACTICES
         verdict = "PASS" if projected <= TARGET_S else "MISS"
         print(f"{'warm' if warm else 'fresh':<8}{wall:>8.1f}s{per:>11.1f}s{projected / 60:>12.1f} min"
-              f"{projected / TARGET_S:>10.2f}x {verdict}")
+              f"{projected / TARGET_S:>10.2f}x {verdict}{cpu / args.practices:>15.1f}s"
+              f"{before:>12.2f}s / {after:.2f}s")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,20 @@ def test_png_is_cut_to_what_was_drawn_plus_the_pad():
     assert b"Software" not in png and b"tEXt" not in png  # no software tag or timestamp
 
 
+def test_png_cut_finds_ink_that_differs_in_one_channel_on_a_grey_figure():
+    """The cut compares whole pixels with the figure's own background: on a (250, 250, 250) figure a rectangle of
+    (250, 250, 249), one blue step darker, is ink (cut to it as above: 120 x 60), and the added border is the
+    figure's grey, not white."""
+    grey, ink = (250, 250, 250), (250, 250, 249)
+    fig = Figure(figsize=(2, 1), facecolor=[c / 255 for c in grey])
+    fig.patches.append(Rectangle((0.25, 0.2), 0.5, 0.4, transform=fig.transFigure, figure=fig,
+                                 color=[c / 255 for c in ink], antialiased=False, linewidth=0))
+    im = Image.open(io.BytesIO(charts.figure_png(fig, 100)))
+    assert im.size == (120, 60)
+    assert im.getpixel((10, 10)) == ink and im.getpixel((109, 49)) == ink
+    assert im.getpixel((9, 10)) == grey and im.getpixel((110, 49)) == grey and im.getpixel((0, 0)) == grey
+
+
 @pytest.mark.slow
 def test_png_matches_savefig_tight_in_size(small_report):
     """The cut picture is the size savefig(bbox_inches="tight") gives, to a few pixels (the artists' boxes hold
@@ -168,3 +182,17 @@ def test_the_target_label_is_drawn_under_the_data_lines(small_report):
         data = [line for line in ax.lines if len(line.get_xdata()) > 2]  # the KPIs, not the target's line
         assert labels and data, name
         assert max(t.get_zorder() for t in labels) < min(line.get_zorder() for line in data), name
+
+
+def test_report_chart_is_made_once_per_model_and_draws_as_a_new_one(small_report):
+    """The notebook's chart cell and the deck's slide share one Figure per model and chart: the same object for
+    the same model, a new one for another model; drawn at 110 dpi (the notebook) and then at 130 dpi (the deck),
+    it gives the bytes of new figures drawn at each dpi, so sharing it changes no picture."""
+    r = small_report
+    for name in ("days_in_ar", "aging", "denial_reasons", "charges_payments"):  # the deck's charts
+        shared = charts.report_chart(r, name)
+        assert charts.report_chart(r, name) is shared
+        assert charts.report_chart(dataclasses.replace(r), name) is not shared
+        at_110, at_130 = charts.figure_png(shared, 110), charts.figure_png(shared, 130)
+        assert at_110 == charts.figure_png(charts.REPORT_CHARTS[name](r), 110), name
+        assert at_130 == charts.figure_png(charts.REPORT_CHARTS[name](r), 130), name

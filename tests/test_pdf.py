@@ -1,6 +1,6 @@
 """The PDF laid out for print (rcmkit.report.export.print_html, html_to_pdf): sections on new pages, long tables
 shortened with the full table in an appendix, and the practice, the month and "Page X of Y" on every page, printed
-by Playwright's header/footer templates or, without Playwright, by the Chromium command line's CSS margin boxes.
+from CSS margin boxes by Playwright or, without Playwright, by the Chromium command line.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_margin_boxes_escape_the_footer():
     assert '@bottom-left { content: "Small \\3c Family\\3e  Practice \\b7  March 2026";' in page
     assert '@bottom-right { content: "Page " counter(page) " of " counter(pages);' in page
     assert "<Family>" not in page
-    without = print_html(_report(), header="Monthly report", footer=FOOTER)  # Playwright's templates print them
+    without = print_html(_report(), header="Monthly report", footer=FOOTER)  # no header or footer
     assert "@bottom-left { content: none; }" in without and "Small" not in without
 
 

@@ -358,7 +358,7 @@ def test_kpis_of_the_session_demo_are_what_the_report_shows(demo_root, portfolio
 def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
     """run-monthly's workers keep one kernel (rcmkit.report.run.WarmKernel): the second practice's notebook runs
     in the same kernel process, in its own folder, and sees nothing the first one defined; a kernel that died
-    is replaced, and the report still runs."""
+    is replaced, and the report still runs. Report kernels, kept or not, keep no IPython history database."""
     from nbformat.v4 import new_code_cell, new_notebook
     import nbformat
 
@@ -374,16 +374,18 @@ def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
                       "metric_options = benchmark_overrides = {}\nslides = True", metadata={"tags": ["parameters"]}),
         new_code_cell("assert 'seen' not in globals(), 'a previous report left its variables behind'\n"
                       "seen = practice\nimport os\nfrom rcmkit.report import write_metrics\n"
-                      "write_metrics(output_dir, practice, month, {})\nprint(os.getpid(), os.getcwd())"),
+                      "write_metrics(output_dir, practice, month, {})\n"
+                      "print(os.getpid(), os.getcwd(), get_ipython().history_manager.enabled)"),
     ])
     nbformat.write(nb, tmp_path / "tiny.ipynb")
     warm = WarmKernel("rcmkit")
 
-    def run(name):
+    def run(name, kernel_manager=warm):
         result = run_report(load_params(tmp_path / f"{name}.yaml", cwd=tmp_path), notebook=tmp_path / "tiny.ipynb",
-                            progress=False, pdf=False, slides=False, log=lambda m: None, kernel_manager=warm)
+                            progress=False, pdf=False, slides=False, log=lambda m: None, kernel_manager=kernel_manager)
         assert json.loads(result.metrics.read_text())["practice"] == name
         out = nbformat.read(result.notebook, as_version=4).cells[-1].outputs[0]["text"].split()
+        assert out[2] == "False"  # no history database
         return int(out[0]), out[1]
 
     import papermill.engines
@@ -401,6 +403,8 @@ def test_a_warm_kernel_runs_each_report_on_a_clean_namespace(tmp_path):
         warm.manager.provisioner.process.wait()
         pid_c, _ = run("alpha")
         assert pid_c != pid_a
+        pid_d, _ = run("beta", kernel_manager=None)  # papermill's own kernel
+        assert pid_d not in (pid_a, pid_c)
     finally:
         papermill.engines.write_ipynb = real_write
         warm.discard()

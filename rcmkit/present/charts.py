@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -109,28 +110,35 @@ def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: 
             fig.dpi = dpi
             canvas = _canvas_class()(fig)
             canvas.draw()
-            rgb = np.array(np.asarray(canvas.buffer_rgba())[:, :, :3])  # a copy: the renderer draws the next one
-            height = rgb.shape[0]
+            rgba = np.array(canvas.buffer_rgba())  # a copy (one block): the renderer draws the next one
             boxes = [ax.bbox.extents for ax in fig.axes if ax.get_visible()]  # pixels, from the bottom left
         finally:
             fig.dpi = before
+    height = rgba.shape[0]
+    background = np.array([round(c * 255) for c in fig.get_facecolor()[:3]], dtype=rgba.dtype)
     if crop:
-        background = np.array([round(c * 255) for c in fig.get_facecolor()[:3]], dtype=rgb.dtype)
-        ink = (rgb != background).any(axis=2)
+        # A pixel is ink when its colour is not the background's: its four bytes read as one 32-bit word, the alpha
+        # byte masked out (one comparison a pixel instead of three and a reduction over them).
+        words = rgba.view(np.uint32)[:, :, 0]
+        rgb_mask = np.frombuffer(bytes([255, 255, 255, 0]), dtype=np.uint32)[0]
+        paper = np.frombuffer(background.tobytes() + b"\0", dtype=np.uint32)[0]
+        ink = (words & rgb_mask) != paper
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        if len(rows):  # the drawn part and every axes' box (a note's blank axes too, as "tight" keeps it) ...
-            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            for x0, y0, x1, y1 in boxes:
-                left, right = min(left, max(int(x0), 0)), max(right, min(int(np.ceil(x1)), rgb.shape[1]))
-                top, bottom = min(top, max(height - int(np.ceil(y1)), 0)), max(bottom, min(height - int(y0), height))
-            rgb = rgb[top:bottom, left:right]
-            pad = round(pad_inches * dpi)  # ... then a border of pad_inches (past the figure's edge too, as "tight")
-            out = np.empty((rgb.shape[0] + 2 * pad, rgb.shape[1] + 2 * pad, 3), dtype=rgb.dtype)
-            out[:] = background
-            out[pad:pad + rgb.shape[0], pad:pad + rgb.shape[1]] = rgb
-            rgb = out
+    else:
+        rows = cols = np.empty(0, dtype=np.intp)
+    if len(rows):  # the drawn part and every axes' box (a note's blank axes too, as "tight" keeps it) ...
+        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        for x0, y0, x1, y1 in boxes:
+            left, right = min(left, max(int(x0), 0)), max(right, min(int(np.ceil(x1)), rgba.shape[1]))
+            top, bottom = min(top, max(height - int(np.ceil(y1)), 0)), max(bottom, min(height - int(y0), height))
+        pad = round(pad_inches * dpi)  # ... then a border of pad_inches (past the figure's edge too, as "tight")
+        rgb = np.empty((bottom - top + 2 * pad, right - left + 2 * pad, 3), dtype=rgba.dtype)
+        rgb[:] = background
+        rgb[pad:pad + bottom - top, pad:pad + right - left] = rgba[top:bottom, left:right, :3]
+    else:
+        rgb = np.ascontiguousarray(rgba[:, :, :3])
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="png")
+    Image.fromarray(rgb).save(buf, format="png")
     return buf.getvalue()
 
 
@@ -887,10 +895,24 @@ REPORT_CHARTS: dict[str, Callable[[Any], Figure]] = {
 }
 
 
+#: Each report model's charts made so far (report -> {name: Figure}), forgotten with the model.
+_MADE: "weakref.WeakKeyDictionary[Any, dict[str, Figure]]" = weakref.WeakKeyDictionary()
+
+
 def report_chart(report: Any, name: str) -> Figure:
-    """The report's chart ``name`` (a key of :data:`REPORT_CHARTS`) drawn from the report model ``report``."""
+    """The report's chart ``name`` (a key of :data:`REPORT_CHARTS`) drawn from the report model ``report``.
+
+    Made once per model: the same ``report`` and ``name`` give the same Figure (the notebook's chart cell and the
+    deck's slide share it, as PNGs at their own dpi: :func:`figure_png` leaves the figure as it was), so treat it
+    as read-only; ``REPORT_CHARTS[name](report)`` makes a new one."""
     try:
         make = REPORT_CHARTS[name]
     except KeyError:
         raise ValueError(f"no report chart {name!r}; the report's charts: {', '.join(REPORT_CHARTS)}") from None
-    return make(report)
+    try:
+        made = _MADE.setdefault(report, {})
+    except TypeError:  # a model that cannot be weakly referenced (or hashed): a new figure each time
+        return make(report)
+    if name not in made:
+        made[name] = make(report)
+    return made[name]

@@ -5,9 +5,9 @@ The PDF avoids LaTeX (which drops images) and ``nbconvert --to webpdf`` (which i
 browser download): it prints a print version of the HTML (:func:`print_html`: each section on a new page, tables
 longer than :data:`LONG_TABLE_ROWS` rows shortened to their top rows with the full table in an appendix) with the
 system's Chromium (Debian's ``chromium``), on US Letter pages whose page breaks never cut a chart, a tile, a short
-table or a table row, with the practice, the month and "Page X of Y" on every page. Playwright (when installed)
-prints with header and footer templates; without it the Chromium command line prints the same header and footer
-from CSS page-margin boxes (Chromium 131 and later), so Playwright is not a runtime dependency.
+table or a table row, with the practice, the month and "Page X of Y" on every page, printed from CSS page-margin
+boxes (Chromium 131 and later) by Playwright (when installed) or, without it, by the Chromium command line, so
+Playwright is not a runtime dependency.
 The slide deck is built from the report model, not from the notebook: :mod:`rcmkit.report.deck`.
 """
 
@@ -195,7 +195,8 @@ def print_html(html: str, *, header: str | None = None, footer: str | None = Non
     ``long_rows`` body rows is never split; a longer one shows its first ``top_rows`` rows and a line pointing to
     the appendix at the end of the document, which holds the full table (a table with merged cells moves there
     whole). ``margin_boxes``: write ``header`` (top left) and ``footer`` (bottom left) and "Page X of Y" (bottom
-    right) as CSS page-margin boxes, for printing without Playwright's header and footer templates.
+    right) as CSS page-margin boxes (how :func:`html_to_pdf` prints them, with either engine); without, the page
+    has no header or footer.
     """
     from bs4 import BeautifulSoup
 
@@ -244,7 +245,7 @@ def print_html(html: str, *, header: str | None = None, footer: str | None = Non
     rules = soup.new_tag("style")
     rules.string = _PRINT_RULES
     (soup.head or main).append(rules)
-    if not margin_boxes:  # Playwright's header and footer templates are the only ones (none from an older page)
+    if not margin_boxes:  # no header or footer (none from an older page)
         rules.string += "@page { @top-left { content: none; } @bottom-left { content: none; } " \
                         "@bottom-right { content: none; } }"
     if margin_boxes and (header or footer):
@@ -260,14 +261,6 @@ def print_html(html: str, *, header: str | None = None, footer: str | None = Non
         (soup.head or main).append(style)
     return str(soup)
 
-
-def _template(text: str, right: str) -> str:
-    """A Playwright header/footer template: ``text`` left, ``right`` (HTML) right, 8 px grey."""
-    import html as html_mod
-
-    return ('<div style="font: 8px sans-serif; color: #666; width: 100%; padding: 0 0.45in; display: flex; '
-            f'justify-content: space-between; -webkit-print-color-adjust: exact;">'
-            f"<span>{html_mod.escape(text)}</span><span>{right}</span></div>")
 
 
 # --------------------------------------------------------------------------------------------- PDF
@@ -301,8 +294,8 @@ def html_to_pdf(
     """Print the print version (:func:`print_html`) of ``html_path`` to ``pdf_path`` on US Letter pages.
 
     ``header``/``footer``: text on every page's top/bottom left (e.g. the practice and the month); the bottom
-    right says "Page X of Y". ``engine``: ``"playwright"`` (header and footer templates; the system's Chromium
-    driven by Playwright), ``"cli"`` (``chromium --headless --print-to-pdf`` with CSS page-margin boxes), or
+    right says "Page X of Y". ``engine``: ``"playwright"`` (the system's Chromium driven by Playwright),
+    ``"cli"`` (``chromium --headless --print-to-pdf``), or
     ``"auto"``: Playwright when it is installed and prints, else the command line. ``printer``: a
     :class:`Printer` (one browser kept for many PDFs) to print with instead of a new browser. Raises
     :class:`ChromiumNotFound` when there is no Chromium, :class:`PdfError` when printing fails.
@@ -317,17 +310,16 @@ def html_to_pdf(
     tmp_pdf = pdf_path.with_name(pdf_path.name + ".tmp")
     source = html_path.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="rcmkit-chromium-") as profile:
+        page = Path(profile) / "print" / html_path.name  # one print version for either engine
+        page.parent.mkdir()
+        page.write_text(print_html(source, header=header, footer=footer, margin_boxes=True), encoding="utf-8")
         printed = False
         if engine in ("auto", "playwright"):
-            page = Path(profile) / "print.html"
-            page.write_text(print_html(source, header=header, footer=footer), encoding="utf-8")
             try:
                 if printer is not None and printer.chromium == exe:
-                    printer.print_pdf(page, tmp_pdf, header=header, footer=footer, timeout=timeout,
-                                      name=html_path.name)
+                    printer.print_pdf(page, tmp_pdf, timeout=timeout, name=html_path.name)
                 else:
-                    _print_playwright(exe, page, tmp_pdf, header=header, footer=footer, timeout=timeout,
-                                      name=html_path.name)
+                    _print_playwright(exe, page, tmp_pdf, timeout=timeout, name=html_path.name)
                 printed = True
             except _PrintTimeout:
                 tmp_pdf.unlink(missing_ok=True)
@@ -338,9 +330,6 @@ def html_to_pdf(
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     raise PdfError(f"playwright could not print {html_path.name}: {first}") from None
         if not printed:
-            page = Path(profile) / "print" / html_path.name
-            page.parent.mkdir()
-            page.write_text(print_html(source, header=header, footer=footer, margin_boxes=True), encoding="utf-8")
             _print_cli(exe, page, tmp_pdf, profile=Path(profile) / "profile", timeout=timeout)
     ok = tmp_pdf.is_file() and tmp_pdf.stat().st_size > 0 and tmp_pdf.read_bytes()[:5] == b"%PDF-"
     if not ok:
@@ -356,16 +345,14 @@ class _PrintTimeout(PdfError):
     """The browser did not finish printing in time (it was killed): not worth a second try on another engine."""
 
 
-def _print_playwright(exe: str, page_path: Path, pdf: Path, *, header: str | None, footer: str | None,
-                      timeout: float, name: str | None = None) -> None:
+def _print_playwright(exe: str, page_path: Path, pdf: Path, *, timeout: float, name: str | None = None) -> None:
     """Print ``page_path`` with Playwright on the system's Chromium, in a child process of its own session, so
     the whole of it (Playwright's driver, the browser and its helpers) is killed after ``timeout`` seconds:
     Playwright bounds the launch and the page load, but not ``page.pdf``, which can hang on a broken page."""
     import json
     import sys
 
-    job = json.dumps({"exe": exe, "page": str(page_path), "pdf": str(pdf), "header": header, "footer": footer,
-                      "timeout": timeout})
+    job = json.dumps({"exe": exe, "page": str(page_path), "pdf": str(pdf), "timeout": timeout})
     code, last = _run_printer([sys.executable, "-m", "rcmkit.report.export", job], pdf, timeout=timeout,
                               name=name or page_path.name, what="the printer")
     if code != 0:
@@ -393,25 +380,24 @@ def _run_printer(cmd: list[str], pdf: Path, *, timeout: float, name: str, what: 
     return proc.returncode, (lines[-1] if lines else "")
 
 
-def _print_page(browser, page: str, pdf: str, header: str | None, footer: str | None, ms: float) -> None:
-    """Print ``page`` to ``pdf`` in a new browser context of ``browser`` (closed afterwards: nothing of one report
-    stays for the next); any request to a host other than the file is refused."""
+def _print_page(browser, page: str, pdf: str, ms: float) -> None:
+    """Print ``page`` (a :func:`print_html` page with its margin boxes: header, footer, "Page X of Y") to ``pdf`` in
+    a new browser context of ``browser`` (closed afterwards: nothing of one report stays for the next); any request
+    to a host other than the file is refused. The page's margin boxes, not Playwright's header and footer
+    templates (which Chromium lays out as a document of their own for every page: about 0.3 s of CPU of a 24-page
+    report), print the header and footer, as the command line does."""
     context = browser.new_context()
     try:
         tab = context.new_page()
         tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
                   else route.abort())
-        tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)
-        tab.emulate_media(media="print")
-        pages = '<span class="pageNumber"></span> of <span class="totalPages"></span>'
-        tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN,
-                display_header_footer=True, header_template=_template(header or "", ""),
-                footer_template=_template(footer or "", "Page " + pages))
+        tab.goto(Path(page).as_uri(), wait_until="load", timeout=ms)  # page.pdf lays it out for print media itself
+        tab.pdf(path=pdf, format="Letter", print_background=True, margin=_PAGE_MARGIN)
     finally:
         context.close()
 
 
-def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer: str | None, timeout: float) -> None:
+def _playwright_print(exe: str, page: str, pdf: str, timeout: float) -> None:
     """The child's work (:func:`_print_playwright`): one browser for one page."""
     from playwright.sync_api import sync_playwright
 
@@ -421,7 +407,7 @@ def _playwright_print(exe: str, page: str, pdf: str, header: str | None, footer:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=LAUNCH_ARGS, timeout=ms)
         try:
-            _print_page(browser, page, pdf, header, footer, ms)
+            _print_page(browser, page, pdf, ms)
         finally:
             browser.close()
 
@@ -453,8 +439,7 @@ def _serve(exe: str) -> None:
                     job = json.loads(line)
                     if browser is None or not browser.is_connected():
                         browser = launch()
-                    _print_page(browser, job["page"], job["pdf"], job["header"], job["footer"],
-                                max(1000.0, job["timeout"] * 1000))
+                    _print_page(browser, job["page"], job["pdf"], max(1000.0, job["timeout"] * 1000))
                     reply = {"ok": True}
                 except Exception as exc:  # noqa: BLE001 - one line for the parent
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -513,8 +498,8 @@ class Printer:
         self.jobs = 0
         return self
 
-    def print_pdf(self, page: str | os.PathLike, pdf: str | os.PathLike, *, header: str | None = None,
-                  footer: str | None = None, timeout: float = PDF_TIMEOUT, name: str | None = None) -> None:
+    def print_pdf(self, page: str | os.PathLike, pdf: str | os.PathLike, *, timeout: float = PDF_TIMEOUT,
+                  name: str | None = None) -> None:
         """Print the HTML file ``page`` to ``pdf``; raises :class:`PdfError` (the timeout error after
         ``timeout`` seconds, when the printer was killed)."""
         name = name or Path(page).name
@@ -522,7 +507,7 @@ class Printer:
             fresh = self.proc is None or self.proc.poll() is not None
             self.start()
             try:
-                self._job(Path(page), Path(pdf), header, footer, timeout, name)
+                self._job(Path(page), Path(pdf), timeout, name)
                 self.jobs += 1
                 return
             except _PrinterDied as exc:
@@ -530,12 +515,12 @@ class Printer:
                 if fresh or attempt == 2:  # a new printer that died is not worth a third start
                     raise PdfError(f"the printer stopped while printing {name}: {exc}") from None
 
-    def _job(self, page: Path, pdf: Path, header: str | None, footer: str | None, timeout: float, name: str) -> None:
+    def _job(self, page: Path, pdf: Path, timeout: float, name: str) -> None:
         import json
         import selectors
         import time
 
-        job = {"page": str(page), "pdf": str(pdf), "header": header, "footer": footer, "timeout": timeout}
+        job = {"page": str(page), "pdf": str(pdf), "timeout": timeout}
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
             self.proc.stdin.flush()
@@ -624,7 +609,7 @@ if __name__ == "__main__":  # the Playwright printer's child process (_print_pla
         raise SystemExit(0)
     try:
         _job = _json.loads(_sys.argv[1])
-        _playwright_print(_job["exe"], _job["page"], _job["pdf"], _job["header"], _job["footer"], _job["timeout"])
+        _playwright_print(_job["exe"], _job["page"], _job["pdf"], _job["timeout"])
     except Exception as _exc:  # noqa: BLE001 - one line for the parent, which falls back to the command line
         _first = (str(_exc).strip().splitlines() or [type(_exc).__name__])[0]
         print(f"{type(_exc).__name__}: {_first}", file=_sys.stderr)

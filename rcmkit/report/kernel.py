@@ -12,9 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["KERNEL_NAME", "PRELOAD", "WarmKernel", "resolve_kernel"]
+__all__ = ["KERNEL_ARGS", "KERNEL_NAME", "PRELOAD", "WarmKernel", "resolve_kernel"]
 
 KERNEL_NAME = "rcmkit"
+
+#: The report kernel's options: its own log (e.g. ipykernel's "running over TCP without encryption") is not report
+#: output (errors still reach the terminal); no IPython history database: a report's cells are not a session to
+#: recall, and each cell's sqlite commit cost 2-7 ms of wall time (0.1-0.4 s of a report), with the kernels of a
+#: monthly run's workers taking turns at one database file.
+KERNEL_ARGS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False")
 
 Log = Callable[[str], None]
 
@@ -100,7 +106,7 @@ class WarmKernel:
 
         if self.manager is None or not self.manager.is_alive():
             self.discard()
-            args = ["--IPKernelApp.log_level=ERROR"]
+            args = list(KERNEL_ARGS)
             if preload:  # run by the kernel as it starts, before it answers: no client needed for it
                 args.append(f"--IPKernelApp.exec_lines={preload}")
             self.manager = KernelManager(kernel_name=self.kernel_name)

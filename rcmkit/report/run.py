@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rcmkit.core import store
-from rcmkit.report.kernel import KERNEL_NAME, PRELOAD, WarmKernel, resolve_kernel  # noqa: F401 - re-exported
+from rcmkit.report.kernel import (KERNEL_ARGS, KERNEL_NAME, PRELOAD, WarmKernel,  # noqa: F401 - re-exported
+                                  resolve_kernel)
 from rcmkit.report.params import ReportParams
 from rcmkit.report.record import METRICS_FILE, read_metrics
 from rcmkit.report.runlog import RUN_FILE, file_sha256, input_hashes, run_document, store_versions, utc_now, write_run
@@ -335,9 +336,7 @@ def run_report(
                 cwd=str(staging),
                 execution_timeout=timeout,
                 start_timeout=120,
-                # The kernel's own log (e.g. ipykernel's "running over TCP without encryption") is not report
-                # output; errors still reach the terminal.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                extra_arguments=list(KERNEL_ARGS),  # a quiet kernel without a history database
                 engine_name=_papermill_engine(),
                 **warm,
             )
