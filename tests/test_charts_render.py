@@ -184,6 +184,7 @@ def test_the_target_label_is_drawn_under_the_data_lines(small_report):
         assert max(t.get_zorder() for t in labels) < min(line.get_zorder() for line in data), name
 
 
+@pytest.mark.slow  # twelve PNGs (~1.5 s); the deck's pictures stay fast: test_deck_png_is_the_charts_png_at_130_dpi
 def test_report_chart_is_made_once_per_model_and_draws_as_a_new_one(small_report):
     """The notebook's chart cell and the deck's slide share one Figure per model and chart: the same object for
     the same model, a new one for another model; drawn at 110 dpi (the notebook) and then at 130 dpi (the deck),

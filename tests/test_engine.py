@@ -43,10 +43,21 @@ def _save(root, practice, tables):
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
+    """A data root holding the small practice ('small')."""
     root = tmp_path_factory.mktemp("engines")
     _save(root, "small", small_tables())
-    _save(root, "demo", demo.generate(n_claims=1200, seed=11))
     return root
+
+
+@pytest.fixture(scope="module")
+def demo_store(stores):
+    """The same root with the 1,200-claim demo practice ('demo') added: built only when a (slow) test needs it."""
+    _save(stores, "demo", demo.generate(n_claims=1200, seed=11))
+    return stores
+
+
+def _root(request, practice: str):
+    return request.getfixturevalue("demo_store" if practice == "demo" else "stores")
 
 
 def _assert_same_suite(expected: dict, got: dict, label: str) -> None:
@@ -72,7 +83,8 @@ DEMO_CASE = pytest.param("demo", DEMO_MONTH, marks=pytest.mark.slow, id="demo-" 
 @pytest.mark.parametrize("options", [MetricOptions(), MetricOptions(
     days_in_ar="gross_12m", aging_basis="submission_date", aged_over_days=90, denial_scope="full",
     reimbursement_months=12, min_cell_count=1)], ids=["defaults", "variants"])
-def test_duckdb_equals_pandas(stores, practice, month, options):
+def test_duckdb_equals_pandas(request, practice, month, options):
+    stores = _root(request, practice)
     pandas_suite = kpi_suite(engine.open_tables(stores, practice, "pandas"), month, options)
     duck = engine.open_tables(stores, practice, "duckdb")
     assert all(engine.engine_of(v) == "duckdb" for v in duck.values())
@@ -89,6 +101,7 @@ def test_small_practice_suite_has_the_hand_computed_numbers(stores):
 
 
 @pytest.mark.slow  # the 1,200-claim demo practice
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_variant_ledger_on_duckdb(stores, monkeypatch):
     """A denial policy other than the stored ledger's rebuilds the ledger, once per KPI set, and hands it to
     the engine."""
@@ -211,7 +224,8 @@ def spark():
 
 @pytest.mark.spark
 @pytest.mark.parametrize("practice,month", [("small", MONTH), DEMO_CASE])
-def test_spark_equals_pandas(stores, spark, practice, month):
+def test_spark_equals_pandas(request, spark, practice, month):
+    stores = _root(request, practice)
     options = MetricOptions()
     pandas_suite = kpi_suite(engine.open_tables(stores, practice, "pandas"), month, options)
     tables = engine.open_tables(stores, practice, "spark", spark=spark)
@@ -235,6 +249,7 @@ def test_practice_without_some_tables(tmp_path):
 
 @pytest.mark.slow  # the 1,200-claim demo practice
 @pytest.mark.parametrize("policy", ["keep_in_ar", "at_remit"])
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_suite_needs_only_its_columns(stores, policy):
     """kpi_suite runs on the columns SUITE_COLUMNS names (what pandas loads at scale) and gives the same
     numbers as on the full tables; without the stored ledger it rebuilds it from those columns too."""
@@ -251,6 +266,7 @@ def test_suite_needs_only_its_columns(stores, policy):
 
 
 @pytest.mark.slow  # the 1,200-claim demo practice
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_cli_kpis_on_each_engine(stores):
     """`rcmkit kpis` prints the month's KPIs computed on the chosen engine: the same numbers as monthly_kpis on
     pandas; bad practice names and incomplete months are one-line errors (exit 2)."""
@@ -299,6 +315,7 @@ def test_lazy_tables_read_one_version_while_commits_land(tmp_path):
                                   "days_to_pay", "unbilled_charges", "denial_rates_by", "denial_outcomes",
                                   "payments_by_payer_class", "adjustment_shares", "gross_collection_rate",
                                   "first_adjudications", "ar_balances"])
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_every_public_metric_runs_on_duckdb_tables(stores, name):
     """The metrics outside the KPI suite (pandas-only ones collect the tables first) give the same answer for
     DuckDB tables as for pandas tables."""
@@ -385,6 +402,7 @@ def test_duckdb_reads_a_store_written_before_a_column_existed(tmp_path):
 
 
 @pytest.mark.slow  # the demo store
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_pandas_tables_of_duckdb_are_the_stored_tables(stores):
     """rcmkit.core.engine.pandas_tables collects DuckDB's tables (arrow to the canonical pandas form in one
     conversion) into the rows the pandas engine reads (DuckDB scans the files in its own order), with the same
@@ -406,6 +424,7 @@ def test_pandas_tables_of_duckdb_are_the_stored_tables(stores):
 
 
 @pytest.mark.slow  # the demo store
+@pytest.mark.usefixtures("demo_store")  # the demo practice saved beside the small one
 def test_collected_prepared_tables_query_the_engine(stores):
     """Prepared tables collected for the pandas-only metrics (rcmkit.metrics.as_pandas) keep their queries on the
     engine (no Polars copy of the collected tables) and share the engine's intermediates."""
