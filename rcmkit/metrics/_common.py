@@ -225,6 +225,7 @@ class Prepared(Mapping[str, Any]):
         self.denial_policy = denial_policy
         self.ledger_months = ledger_months
         self._memo: dict[Any, Any] = {}
+        self._pending: dict[str, Any] = {}  # collected(): the engine's tables not yet collected to pandas
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``'s result, computed once for these tables: for intermediates that many metrics derive
@@ -247,21 +248,37 @@ class Prepared(Mapping[str, Any]):
                     and engine_of(v) == "polars"]:
             del self._memo[key]
 
-    def collected(self, frames: Mapping[str, pd.DataFrame]) -> "Prepared":
-        """These tables collected into pandas (``frames``: :func:`as_pandas`), for the computations that run in
-        pandas only, while their queries stay on the engine: the new tables' query frames
+    def collected(self) -> "Prepared":
+        """These tables as pandas DataFrames (:func:`as_pandas`), for the computations that run in pandas only,
+        while their queries stay on the engine: the new tables' query frames
         (:func:`rcmkit.core.engine.lazy_tables`) are these tables' (DuckDB, Spark) and they share what this memo
         computed (first adjudications, balances, ...: the same rows give the same intermediates). So a query of a
         pandas-only metric reads the engine's files instead of a Polars copy of the collected tables, which
-        would be as large as the tables themselves (issue #15: the report's peak memory on a large practice)."""
+        would be as large as the tables themselves (issue #15: the report's peak memory on a large practice).
+        Each table is collected when pandas code first reads it (:func:`rcmkit.core.engine.pandas_table`), once:
+        a table only queried is never collected (issue #15: the 10 M-line report's memory)."""
         from rcmkit.core.engine import lazy_tables
 
-        out = Prepared(frames, self.denial_policy, ledger_months=self.ledger_months)
+        out = Prepared({n: None for n in self._tables}, self.denial_policy, ledger_months=self.ledger_months)
+        out._pending = {n: v for n, v in self._tables.items() if v is not None}
         lazy_tables(self, list(self._tables))  # the engine's query frames, in this memo
         out._memo.update({k: v for k, v in self._memo.items() if k != "pandas"})
+        out._memo["pandas"] = out  # already pandas: as_pandas returns it as it is
         return out
 
+    def holds(self, name: str) -> bool:
+        """Whether these tables have a table ``name`` (without collecting a table :meth:`collected` left on the
+        engine)."""
+        return name in self._pending or self._tables.get(name) is not None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tables
+
     def __getitem__(self, name: str) -> Any:
+        if name in self._pending:
+            from rcmkit.core.engine import pandas_table
+
+            self._tables[name] = pandas_table(name, self._pending.pop(name))
         return self._tables[name]
 
     def __iter__(self):
@@ -275,7 +292,10 @@ class Prepared(Mapping[str, Any]):
 
     def replace(self, **tables: Any) -> "Prepared":
         months = None if "ledger" in tables else self.ledger_months
-        return Prepared({**self._tables, **tables}, self.denial_policy, ledger_months=months)
+        out = Prepared({**self._tables, **tables}, self.denial_policy, ledger_months=months)
+        out._pending = {n: v for n, v in self._pending.items() if n not in tables}  # still on the engine
+        out._memo.update({k: v for k, v in self._memo.items() if k[:1] == ("lazy",) and k[1:] and k[1] in out._pending})
+        return out
 
 
 def with_tables(tables: Mapping[str, Any], **changes: Any) -> Mapping[str, Any]:
@@ -323,12 +343,13 @@ def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     pandas only. Prepared tables are collected once, into prepared tables that keep the engine's query frames and
     share its intermediates (:meth:`Prepared.collected`), however many pandas-only metrics a report calls; pandas
     tables are returned as they are."""
+    if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
+        return tables.memo("pandas", lambda: tables if all(
+            v is None or isinstance(v, pd.DataFrame) for v in tables._tables.values()) else tables.collected())
     if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
         return tables
     from rcmkit.core.engine import pandas_tables
 
-    if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
-        return tables.memo("pandas", lambda: tables.collected(pandas_tables(dict(tables))))
     return pandas_tables(dict(tables))
 
 
