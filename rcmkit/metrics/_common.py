@@ -19,7 +19,7 @@ from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
 __all__ = ["as_int", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
            "month_window", "last_full_month", "latest_event", "EVENT_DATES", "ledger_for", "parse_month", "ratio",
-           "with_tables"]
+           "table_rows", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -351,6 +351,25 @@ def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     from rcmkit.core.engine import pandas_tables
 
     return pandas_tables(dict(tables))
+
+
+def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None = None, *, query=None,
+               among: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of table ``name`` a pandas-only metric reads, queried on the tables' engine and collected to
+    pandas (canonical dtypes, :func:`rcmkit.core.engine.collect`), so a large practice's table is never collected
+    whole: ``query(frame)``, the table's narwhals LazyFrame filtered or extended (date literals from
+    :func:`rcmkit.core.engine.date_value`); ``among``, a small pandas frame whose rows the table's rows must match
+    on its columns (a semi join); ``columns``, the columns returned (default: all). Row order is the engine's:
+    callers group or sort."""
+    from rcmkit.core.engine import lazy_tables, like
+
+    frame = lazy_tables(tables, [name])[name]
+    if query is not None:
+        frame = query(frame)
+    if among is not None:
+        frame = frame.join(like(among.drop_duplicates().reset_index(drop=True), frame), on=list(among.columns),
+                           how="semi")
+    return collect(frame.select(*columns) if columns is not None else frame)
 
 
 def pandas_only(func):

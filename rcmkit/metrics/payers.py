@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.core.frames import isin
-from rcmkit.metrics._common import MetricOptions, ledger_for, month_window, pandas_only
+from rcmkit.metrics._common import MetricOptions, ledger_for, month_window, pandas_only, table_rows
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.collections import PAYMENT_KINDS
 from rcmkit.metrics.denials import first_adjudications, remit_flags
@@ -127,8 +127,9 @@ def open_denials(
     answers = claims[["claim_id", "payer_id", "last_answer_on"]].merge(
         remits.loc[remits["any_denial"], ["claim_id", "paid_on", "remit_id"]],
         left_on=["claim_id", "last_answer_on"], right_on=["claim_id", "paid_on"], how="inner")
-    adj = classify_adjustments(tables["adjustments"])
-    adj = adj[(adj["treatment"] == "denial") & isin(adj["remit_id"], answers["remit_id"])]
+    # the denial adjustments of those answers, queried on the engine (classified: prepare())
+    adj = table_rows(tables, "adjustments", ["remit_id", "category", "amount_cents"], among=answers[["remit_id"]],
+                     query=lambda f: classify_adjustments(f).filter(nw.col("treatment") == "denial"))
     adj = adj.merge(answers[["remit_id", "claim_id"]], on="remit_id")
     per_cat = adj.groupby(["claim_id", "category"], as_index=False)["amount_cents"].sum()
     per_cat = per_cat.sort_values(["claim_id", "amount_cents", "category"], ascending=[True, False, True],
