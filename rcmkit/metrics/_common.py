@@ -332,8 +332,7 @@ def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
     """:func:`ledger_for` as a lazy frame on the tables' engine; prepared tables convert theirs once."""
     from rcmkit.core.engine import lazy, lazy_tables
 
-    if isinstance(tables, Prepared) and tables.get("ledger") is not None \
-            and tables.denial_policy == options.denial_policy:
+    if isinstance(tables, Prepared) and tables.holds("ledger") and tables.denial_policy == options.denial_policy:
         return lazy_tables(tables, ["ledger"])["ledger"]
     return lazy(ledger_for(tables, options))
 

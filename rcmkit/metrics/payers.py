@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.metrics._common import MetricOptions, ledger_for, month_window, pandas_only, table_rows
-from rcmkit.metrics.ar import ar_balances
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only, table_rows
+from rcmkit.metrics.ar import ar_balances, posted_rows
 from rcmkit.metrics.collections import PAYMENT_KINDS
 from rcmkit.metrics.denials import first_adjudications, remit_flags
 from rcmkit.metrics.lags import days_to_pay
@@ -57,8 +57,7 @@ def payer_scorecard(
     patient row comes last. Sums over the rows equal :func:`charges`, :func:`payments` and :func:`ar_total`.
     """
     window = month_window(month)
-    ledger = ledger_for(tables, options)
-    in_month = ledger[window.contains(ledger["posted_on"])]
+    in_month = posted_rows(tables, options, window, ("charge", *PAYMENT_KINDS))
     charged = in_month[in_month["kind"] == "charge"].groupby("responsible")["amount_cents"].sum()
     paid = -in_month[in_month["kind"].isin(PAYMENT_KINDS)].groupby("responsible")["amount_cents"].sum()
 

@@ -92,14 +92,14 @@ def provider_summary(tables: Mapping[str, Any], month: str, options: Any = None)
     adjudications but no charges this month are kept. Charges, claims, adjudicated, denied and clean add up to
     the practice's KPIs. Pandas tables (:func:`rcmkit.metrics.prepare`).
     """
-    from rcmkit.metrics._common import MetricOptions, ledger_for, month_window
+    from rcmkit.metrics._common import MetricOptions, month_window
+    from rcmkit.metrics.ar import posted_rows
     from rcmkit.metrics.denials import first_adjudications
 
     options = options or MetricOptions()
     window = month_window(month)
     npis = claim_providers(tables["claims"])
-    ledger = ledger_for(tables, options)
-    charge = ledger[(ledger["kind"] == "charge") & window.contains(ledger["posted_on"])]
+    charge = posted_rows(tables, options, window, ("charge",))
     by_claim = charge.groupby("claim_id")["amount_cents"].sum()
     charged = pd.DataFrame({"npi": npis.reindex(by_claim.index).fillna("").to_numpy(),
                             "charges_cents": by_claim.to_numpy()})
