@@ -271,6 +271,17 @@ class Prepared(Mapping[str, Any]):
         engine)."""
         return name in self._pending or self._tables.get(name) is not None
 
+    def read(self, name: str, columns: list[str]) -> pd.DataFrame | None:
+        """Table ``name`` as a pandas DataFrame holding at least ``columns`` (None without the table): the table
+        itself when it is pandas, or, for a table :meth:`collected` left on the engine, those columns queried and
+        not kept (a computation that reads a few columns of a large table once, such as the cash forecast: issue
+        #15)."""
+        if name in self._pending:
+            from rcmkit.core.engine import lazy, pandas_table
+
+            return pandas_table(name, lazy(self._pending[name]).select(*columns))
+        return self._tables.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._tables
 
@@ -358,9 +369,11 @@ def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None =
     pandas (canonical dtypes, :func:`rcmkit.core.engine.collect`), so a large practice's table is never collected
     whole: ``query(frame)``, the table's narwhals LazyFrame filtered or extended (date literals from
     :func:`rcmkit.core.engine.date_value`); ``among``, a small pandas frame whose rows the table's rows must match
-    on its columns (a semi join); ``columns``, the columns returned (default: all). Row order is the engine's:
-    callers group or sort."""
-    from rcmkit.core.engine import lazy_tables, like
+    on its columns (a semi join); ``columns``, the columns returned (default: all). Rows of the table's own
+    columns come in the stored tables' dtypes (:func:`rcmkit.core.engine.pandas_table`), as the table itself would.
+    Row order is the engine's: callers group or sort."""
+    from rcmkit.core import schema
+    from rcmkit.core.engine import lazy_tables, like, pandas_table
 
     frame = lazy_tables(tables, [name])[name]
     if query is not None:
@@ -368,7 +381,10 @@ def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None =
     if among is not None:
         frame = frame.join(like(among.drop_duplicates().reset_index(drop=True), frame), on=list(among.columns),
                            how="semi")
-    return collect(frame.select(*columns) if columns is not None else frame)
+    frame = frame.select(*columns) if columns is not None else frame
+    if name in schema.TABLES and set(frame.columns) <= set(schema.TABLES[name].names):
+        return pandas_table(name, frame)
+    return collect(frame)
 
 
 def pandas_only(func):

@@ -300,6 +300,6 @@ def _cash_forecast(tables: Mapping[str, Any], month: str, options: MetricOptions
     from rcmkit.forecast.report import month_forecast
 
     tables = as_pandas(tables)
-    if not len(tables["ledger"]):
+    if first_ledger_month(tables) is None:  # no ledger rows (without collecting the ledger)
         return None
     return month_forecast(tables, month, options)
