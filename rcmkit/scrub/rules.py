@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.frames import isin
+from rcmkit.metrics import table_rows
 from rcmkit.errors import RcmkitError
 from rcmkit.scrub import codesets
 from rcmkit.scrub.codesets import IcdRelease
@@ -347,8 +348,9 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         # stored lines are narrowed to theirs before the merge (a year of history is millions of lines)
         hc = hc[(isin(hc["patient_key"], this["patient_key"].unique()) & ~isin(hc["submission_id"],
                                                                                   lx["submission_id"])).to_numpy()]
-        hist_lines = hist["claim_lines"]
-        hist_lines = hist_lines[isin(hist_lines["submission_id"], hc["submission_id"]).to_numpy()]
+        # queried on the history's engine (a large practice's lines are never collected whole), in key order
+        hist_lines = table_rows(hist, "claim_lines", among=hc[["submission_id"]]).sort_values(
+            ["submission_id", "line_number"], kind="mergesort", ignore_index=True)
         hl = hist_lines.merge(hc[["submission_id", "claim_id", "patient_key", "submitted_on", "frequency_code"]],
                               on="submission_id")
         pool.append(hl.assign(in_batch=False))
