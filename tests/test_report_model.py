@@ -473,6 +473,7 @@ def test_the_report_on_duckdb_collects_no_large_table_whole(tmp_path, monkeypatc
     assert sorted(whole) == ["claims", "contracts", "payers", "providers"]  # once each
 
 
+@pytest.mark.slow  # ~1.5 s: the small practice's KPIs in Polars
 def test_table_rows_and_posted_rows_are_the_tables_rows():
     """table_rows (a table's rows matching a small frame and a query) and posted_rows (the ledger rows of a
     window) give the rows a pandas filter of the table gives, in the stored dtypes."""
