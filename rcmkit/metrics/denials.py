@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, like, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
@@ -58,10 +58,17 @@ def _remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
         full_denial=(nw.col("any_denial") & (nw.col("paid_cents") == 0)) | (nw.col("status_code") == DENIED_STATUS))
 
 
-def remit_flags(tables: Mapping[str, Any]) -> pd.DataFrame:
+def remit_flags(tables: Mapping[str, Any], claims: pd.DataFrame | None = None, *, as_of=None) -> pd.DataFrame:
     """:func:`remit_flags_frame` collected to pandas, in remit_id order (for the pandas-only work lists): the
-    remittance's columns plus any_denial, duplicate and full_denial."""
-    return collect(remit_flags_frame(tables).sort("remit_id"))
+    remittance's columns plus any_denial, duplicate and full_denial. ``claims``: only the remittances of these
+    claims (a frame with a claim_id column), ``as_of``: only those paid by then; both filtered on the engine."""
+    frame = remit_flags_frame(tables)
+    if as_of is not None:
+        frame = frame.filter(on_or_before(frame, "paid_on", as_of))
+    if claims is not None:
+        keys = claims[["claim_id"]].drop_duplicates().reset_index(drop=True)
+        frame = frame.join(like(keys, frame), on="claim_id", how="semi")
+    return collect(frame.sort("remit_id"))
 
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:

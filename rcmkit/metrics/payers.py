@@ -122,7 +122,7 @@ def open_denials(
     claims = denied_not_resubmitted(tables, month, options)
     if by not in ("category", "payer", None):
         raise ValueError(f"by must be 'category', 'payer' or None, got {by!r}")
-    remits = remit_flags(tables)
+    remits = remit_flags(tables, claims)  # the listed claims' answers, filtered on the engine
     answers = claims[["claim_id", "payer_id", "last_answer_on"]].merge(
         remits.loc[remits["any_denial"], ["claim_id", "paid_on", "remit_id"]],
         left_on=["claim_id", "last_answer_on"], right_on=["claim_id", "paid_on"], how="inner")
