@@ -32,6 +32,10 @@ def provider_names(tables: Any) -> dict[str, str]:
     ``{npi: name}`` mapping). Blank names are left out; an NPI named twice keeps its last name. No providers
     table (or an empty one): ``{}``."""
     if isinstance(tables, Mapping) and "providers" not in tables:
+        from rcmkit.metrics._common import Prepared
+
+        if isinstance(tables, Prepared):  # tables without a providers table (their values: never collected here)
+            return {}
         values = list(tables.values())
         if all(isinstance(v, str) for v in values):  # already {npi: name}
             return {str(k): v.strip() for k, v in tables.items() if v and v.strip()}
