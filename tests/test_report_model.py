@@ -447,9 +447,9 @@ def test_the_report_on_duckdb_collects_no_large_table_whole(tmp_path, monkeypatc
     """On DuckDB the pandas-only sections read their share of the large tables through engine queries
     (rcmkit.metrics.table_rows, rcmkit.metrics.ar.posted_rows, Prepared.read: the month's ledger rows, the
     cohort's remittances, lines and adjustments, the forecast's columns), so the ledger, the adjustments, the
-    postings, the remittances and the claim and remittance lines are never collected whole (issue #15: the 10 M-line
-    report's memory); only the claims (the work lists) and the small reference tables are. The sections' numbers are
-    the pandas report's (the option tests above)."""
+    postings, the remittances, the claims and the claim and remittance lines are never collected whole (issue #15:
+    the 10 M-line report's memory); only the small reference tables are. The sections' numbers are the pandas
+    report's (the option tests above)."""
     import narwhals as nw
 
     from rcmkit import demo
@@ -469,8 +469,7 @@ def test_the_report_on_duckdb_collects_no_large_table_whole(tmp_path, monkeypatc
         return real(name, frame)
 
     monkeypatch.setattr(engine, "pandas_table", counted)
-    for practice, expected in (("demo", ["claims", "contracts", "payers", "providers"]),
-                               ("unnamed", ["claims", "contracts", "payers"])):
+    for practice, expected in (("demo", ["contracts", "payers", "providers"]), ("unnamed", ["contracts", "payers"])):
         whole.clear()
         report = build_report(engine.open_tables(tmp_path, practice, "duckdb"), None, practice=practice)
         assert report.cash_forecast is not None and len(report.caught_denials) and len(report.underpayments)

@@ -42,7 +42,7 @@ import pyarrow as pa
 from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
-from rcmkit.metrics import AGING_BUCKETS, MetricOptions, Prepared, ledger_for
+from rcmkit.metrics import AGING_BUCKETS, MetricOptions, Prepared, ledger_for, read_columns
 
 __all__ = ["ForecastOptions", "Book", "Forecast", "forecast", "point_forecast", "actual_cash", "windows",
            "calibration_errors", "conformal_quantiles", "day_number", "HORIZONS", "WEEKS", "CASH_KINDS",
@@ -151,12 +151,10 @@ class Book:
     and last month's share most of their calibration month ends); a new Book starts empty."""
 
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
-        if isinstance(tables, Prepared):  # only the columns read here: a table left on the engine is queried
-            get = lambda name: tables.read(name, BOOK_COLUMNS[name]) if tables.holds(name) else None  # noqa: E731
-            ledger = get("ledger") if tables.denial_policy == options.denial_policy else ledger_for(tables, options)
-        else:
-            get = lambda name: tables.get(name) if tables.get(name) is not None else None  # noqa: E731
-            ledger = ledger_for(tables, options)
+        # only the columns read here: a table left on the engine is queried (read_columns)
+        get = lambda name: read_columns(tables, name, BOOK_COLUMNS[name])  # noqa: E731
+        ledger = get("ledger") if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
+            else ledger_for(tables, options)
         if not isinstance(ledger, pd.DataFrame):
             raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
         payers = get("payers")

@@ -19,7 +19,7 @@ from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
 __all__ = ["as_int", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
            "month_window", "last_full_month", "latest_event", "EVENT_DATES", "ledger_for", "parse_month", "ratio",
-           "table_rows", "with_tables"]
+           "read_columns", "table_rows", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -385,6 +385,15 @@ def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None =
     if name in schema.TABLES and set(frame.columns) <= set(schema.TABLES[name].names):
         return pandas_table(name, frame)
     return collect(frame)
+
+
+def read_columns(tables: Mapping[str, Any], name: str, columns: list[str]) -> pd.DataFrame | None:
+    """Table ``name`` as pandas holding at least ``columns``, in the table's row order (None without the table):
+    :meth:`Prepared.read` for prepared tables (a table left on the engine: those columns queried, not kept), else
+    the table itself. For a pandas-only computation that reads a few columns of every row of a large table."""
+    if isinstance(tables, Prepared):
+        return tables.read(name, columns) if tables.holds(name) else None
+    return tables.get(name)
 
 
 def pandas_only(func):

@@ -96,19 +96,19 @@ def provider_summary(tables: Mapping[str, Any], month: str, options: Any = None)
     adjudications but no charges this month are kept. Charges, claims, adjudicated, denied and clean add up to
     the practice's KPIs. Pandas tables (:func:`rcmkit.metrics.prepare`).
     """
-    from rcmkit.metrics._common import MetricOptions, month_window
+    from rcmkit.metrics._common import MetricOptions, month_window, read_columns
     from rcmkit.metrics.ar import posted_rows
     from rcmkit.metrics.denials import first_adjudications
 
     options = options or MetricOptions()
     window = month_window(month)
-    npis = claim_providers(tables["claims"])
+    claims = read_columns(tables, "claims", ["claim_id", "submitted_on", "rendering_npi", "billing_npi"])
+    npis = claim_providers(claims)
     charge = posted_rows(tables, options, window, ("charge",))
     by_claim = charge.groupby("claim_id")["amount_cents"].sum()
     charged = pd.DataFrame({"npi": npis.reindex(by_claim.index).fillna("").to_numpy(),
                             "charges_cents": by_claim.to_numpy()})
     first = first_adjudications(tables, options, month=month)
-    claims = tables["claims"]
     late = claims[claims["submitted_on"] <= window.end].groupby("claim_id").size()
     first = first.assign(npi=npis.reindex(first["claim_id"]).fillna("").to_numpy(),
                          clean=(~first["any_denial"].astype(bool)

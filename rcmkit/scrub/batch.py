@@ -205,10 +205,11 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
     # each is checked as it was first sent
     first = first_adjudications(tables, MetricOptions(), month=month)  # the month's: the report's other sections
     denied_ids = first.loc[first["denied"].astype(bool), "claim_id"]  # ask for the same (one memo, one query)
-    every = tables["claims"]
-    mine = every[isin(every["claim_id"], denied_ids).to_numpy()]  # the denied claims' submissions, then each first
+    # the denied claims' submissions (queried on the tables' engine), then each first, in submission order
+    mine = table_rows(tables, "claims", among=denied_ids.to_frame())
     sent = mine.sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
-    claims = every[isin(every["submission_id"], sent["submission_id"]).to_numpy()]
+    claims = mine[isin(mine["submission_id"], sent["submission_id"]).to_numpy()].sort_values(
+        "submission_id", kind="mergesort", ignore_index=True)
     cols = ["rule", "title", "claims", "billed_cents"]
     if claims.empty:
         return pd.DataFrame(columns=cols).astype({"claims": "int64", "billed_cents": "int64"})
