@@ -350,9 +350,9 @@ def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
 
 def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
-    pandas only. Prepared tables are collected once, into prepared tables that keep the engine's query frames and
-    share its intermediates (:meth:`Prepared.collected`), however many pandas-only metrics a report calls; pandas
-    tables are returned as they are."""
+    pandas only. Prepared tables become, once, prepared tables that keep the engine's query frames, share its
+    intermediates and collect each table when pandas code first reads it (:meth:`Prepared.collected`), however
+    many pandas-only metrics a report calls; pandas tables are returned as they are."""
     if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
         return tables.memo("pandas", lambda: tables if all(
             v is None or isinstance(v, pd.DataFrame) for v in tables._tables.values()) else tables.collected())
