@@ -86,9 +86,10 @@ def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, option
                  lambda: _last_answer_rows(tables, _insurance_open(tables, as_of, options), as_of))
 
 
-def _last_answer_rows(tables: Mapping[str, pd.DataFrame], open_: pd.DataFrame, as_of: pd.Timestamp
+def _last_answer_rows(tables: Mapping[str, pd.DataFrame], open_: pd.DataFrame | None, as_of: pd.Timestamp
                       ) -> pd.DataFrame:
-    r = remit_flags(tables, open_, as_of=as_of)  # the open claims' answers, filtered on the engine
+    """Each claim's latest answer by ``as_of``: of ``open_``'s claims (filtered on the engine), or of every claim."""
+    r = remit_flags(tables, open_, as_of=as_of)
     # Same-day answers in the 835's order (file, CLP segment number), not the remit_id string's (rcmkit.core.ledger).
     r = sort_events(r, ["claim_id", "paid_on"])
     return r.drop_duplicates("claim_id", keep="last")[["claim_id", "paid_on", "any_denial", "paid_cents"]].rename(
