@@ -58,10 +58,15 @@ def timed(name, f):
         spent_cpu[name] = spent_cpu.get(name, 0) + cpu() - c
         peaks.setdefault(name, peak())  # the process's peak RSS when the section first ended (as_pandas: the
         # collection; its later calls, after the forecast, return the collected tables)
+        # as it goes, on stderr: a run stopped by a memory guard still says how far it got
+        print(f"{name}: {time.perf_counter() - s:.1f} s, {cpu() - c:.1f} s CPU, peak {peak():.2f} GiB",
+              file=sys.stderr, flush=True)
         return r
     return w
 for name in ("kpi_suite", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
-             "as_pandas", "open_denials", "provider_summary", "definitions_used"):
+             "as_pandas", "open_denials", "provider_summary", "definitions_used", "executive_summary",
+             "payments_by_payer_class", "denial_outcomes", "denial_rates_by", "charge_lag", "unbilled_charges",
+             "underpayment_summary", "adjustment_shares", "gross_collection_rate"):
     setattr(M, name, timed(name, getattr(M, name)))
 t, c = time.perf_counter(), cpu(); M.build_report(tables, month, practice=practice)
 build, build_cpu = time.perf_counter() - t, cpu() - c

@@ -31,7 +31,7 @@ from rcmkit.core import store
 from rcmkit.core.ledger import _event_order, build_ledger, event_order, sort_events, with_event_order
 from rcmkit.metrics import MetricOptions
 from rcmkit.metrics.denials import first_adjudications, initial_denial_rate
-from rcmkit.metrics.worklists import _last_answer
+from rcmkit.metrics.worklists import _last_answer_rows
 
 from small_practice import tables as small_tables
 
@@ -133,7 +133,7 @@ def test_with_event_order_agrees_across_engines():
 
 def test_work_lists_latest_answer_is_the_segment_102_payment():
     """Two answers the same day: the later in the file (102, paid) is the latest, not the string-last (92)."""
-    last = _last_answer(_same_day_practice(), D("2026-03-31"))
+    last = _last_answer_rows(_same_day_practice(), None, D("2026-03-31"))  # every claim's, not the open ones'
     c02 = last[last["claim_id"] == "C02"].iloc[0]
     assert c02["paid_cents"] == 18000 and not bool(c02["any_denial"])
 

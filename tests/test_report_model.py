@@ -440,3 +440,72 @@ def test_the_report_on_duckdb_equals_the_report_on_pandas_under_every_option(tmp
         assert on_duckdb.cash_forecast is not None and len(on_duckdb.caught_denials)
         on_pandas = build_report(engine.open_tables(tmp_path, practice, "pandas"), month, options, practice=practice)
         _assert_same_report(on_duckdb, on_pandas, f"{practice} {options}")
+
+
+@pytest.mark.slow
+def test_the_report_on_duckdb_collects_no_large_table_whole(tmp_path, monkeypatch):
+    """On DuckDB the pandas-only sections read their share of the large tables through engine queries
+    (rcmkit.metrics.table_rows, rcmkit.metrics.ar.posted_rows, Prepared.read: the month's ledger rows, the
+    cohort's remittances, lines and adjustments, the forecast's columns), so the ledger, the adjustments, the
+    postings, the remittances, the claims and the claim and remittance lines are never collected whole (issue #15:
+    the 10 M-line report's memory); only the small reference tables are. The sections' numbers are the pandas
+    report's (the option tests above)."""
+    import narwhals as nw
+
+    from rcmkit import demo
+    from rcmkit.core import engine, store
+    from rcmkit.core.ledger import build_ledger
+
+    tables = demo.generate(n_claims=400, seed=5)
+    tables["ledger"] = build_ledger(tables)
+    store.save_tables(tmp_path, "demo", tables)
+    # a practice without a providers table (the work lists' provider labels once collected every table for it)
+    store.save_tables(tmp_path, "unnamed", {k: v for k, v in tables.items() if k != "providers"})
+    whole, real = [], engine.pandas_table
+
+    def counted(name, frame):
+        if not isinstance(frame, (nw.LazyFrame, nw.DataFrame, pd.DataFrame, type(None))):
+            whole.append(name)  # a table's native frame: collected whole
+        return real(name, frame)
+
+    monkeypatch.setattr(engine, "pandas_table", counted)
+    for practice, expected in (("demo", ["contracts", "payers", "providers"]), ("unnamed", ["contracts", "payers"])):
+        whole.clear()
+        report = build_report(engine.open_tables(tmp_path, practice, "duckdb"), None, practice=practice)
+        assert report.cash_forecast is not None and len(report.caught_denials) and len(report.underpayments)
+        assert len(report.open_denials) and report.denial_outcomes["claims"].sum() > 0
+        assert sorted(whole) == expected, practice  # once each
+
+
+@pytest.mark.slow  # ~1.5 s: the small practice's KPIs in Polars
+def test_table_rows_and_posted_rows_are_the_tables_rows():
+    """table_rows (a table's rows matching a small frame and a query) and posted_rows (the ledger rows of a
+    window) give the rows a pandas filter of the table gives, in the stored dtypes."""
+    import narwhals as nw
+
+    from rcmkit.core.ledger import build_ledger
+    from rcmkit.metrics import month_window, prepare, table_rows
+    from rcmkit.metrics.ar import posted_rows
+
+    def monthly_charges(t):
+        return rcmkit.metrics.monthly_kpis(t, MONTH)["charges"].numerator * 100
+
+    tables = small_tables()
+    tables["ledger"] = build_ledger(tables)
+    prepared = prepare(tables)
+    remits = tables["remittances"]
+    claims = remits["claim_id"].drop_duplicates().iloc[:2].to_frame()
+    got = table_rows(prepared, "remittances", among=claims, query=lambda f: f.filter(nw.col("paid_cents") > 0))
+    expected = remits[remits["claim_id"].isin(claims["claim_id"]) & (remits["paid_cents"] > 0)]
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(got.sort_values("remit_id", ignore_index=True),
+                                  expected.sort_values("remit_id", ignore_index=True))
+    window = month_window(MONTH)
+    ledger = tables["ledger"]
+    got = posted_rows(prepared, MetricOptions(), window, ("charge",))
+    expected = ledger[(ledger["kind"] == "charge") & window.contains(ledger["posted_on"])]
+    assert len(expected) > 0
+    # March's four charges: 120 + 80 + 90 + 60 (the charges KPI's 350.00)
+    assert got["amount_cents"].sum() == expected["amount_cents"].sum() == 35000
+    assert monthly_charges(prepared) == 35000
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)

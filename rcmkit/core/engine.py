@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from rcmkit.core import schema
 __all__ = ["ENGINES", "engine_of", "lazy", "lazy_tables", "collect", "materialize", "held", "like", "open_tables",
-           "pandas_tables", "day_number", "on_or_before", "between", "date_value", "int_sum"]
+           "pandas_tables", "pandas_table", "day_number", "on_or_before", "between", "date_value", "int_sum"]
 
 ENGINES = ("pandas", "duckdb", "spark")
 
@@ -84,10 +84,15 @@ def lazy_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, nw
     memo = getattr(tables, "memo", None)
     convert = (lambda n: memo(("lazy", n), lambda: lazy(tables[n]))) if memo is not None else (
         lambda n: lazy(tables[n]))
-    present = {n: convert(n) for n in names if n in tables and tables[n] is not None}
+    # prepared tables say whether they hold a table without collecting it (tables collected on demand)
+    holds = getattr(tables, "holds", None) or (lambda n: n in tables and tables[n] is not None)
+    present = {n: convert(n) for n in names if holds(n)}
     if len(present) < len(names):
-        others = [v for v in tables.values() if v is not None]
-        template = next(iter(present.values())) if present else (lazy(others[0]) if others else None)
+        if present:
+            template = next(iter(present.values()))
+        else:
+            others = [v for v in tables.values() if v is not None]
+            template = lazy(others[0]) if others else None
         for n in names:
             if n not in present:
                 empty = schema.empty(n)
@@ -168,20 +173,19 @@ def pandas_tables(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """Every table as a pandas DataFrame in canonical dtypes (lazy tables are collected). For the few metrics
     that are computed in pandas only (work lists, scorecards): they read one practice at a time. A lazy engine's
     result goes from arrow to the canonical pandas form in one conversion, one table at a time."""
-    out = {}
-    for name, frame in tables.items():
-        if frame is None or isinstance(frame, pd.DataFrame):
-            out[name] = frame
-            continue
-        query = lazy(frame)
-        if name in schema.TABLES:
-            table = _canonical_arrow(query.collect(backend="pyarrow").to_native())
-            out[name] = schema.from_arrow(name, table.select(
-                [c for c in schema.TABLES[name].names if c in table.column_names]))
-            del table  # before the next table is collected: one table's arrow copy at a time
-        else:
-            out[name] = collect(query)
-    return out
+    return {name: pandas_table(name, frame) for name, frame in tables.items()}  # one table at a time
+
+
+def pandas_table(name: str, frame: Any) -> pd.DataFrame | None:
+    """One table of :func:`pandas_tables`: ``frame`` (table ``name``) as a pandas DataFrame in canonical dtypes;
+    a pandas frame (or None) is returned as it is."""
+    if frame is None or isinstance(frame, pd.DataFrame):
+        return frame
+    query = lazy(frame)
+    if name not in schema.TABLES:
+        return collect(query)
+    table = _canonical_arrow(query.collect(backend="pyarrow").to_native())
+    return schema.from_arrow(name, table.select([c for c in schema.TABLES[name].names if c in table.column_names]))
 
 
 def open_tables(root: str | os.PathLike, practice: str, engine: str = "pandas", *,

@@ -42,7 +42,7 @@ import pyarrow as pa
 from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
-from rcmkit.metrics import AGING_BUCKETS, MetricOptions, ledger_for
+from rcmkit.metrics import AGING_BUCKETS, MetricOptions, Prepared, ledger_for, read_columns
 
 __all__ = ["ForecastOptions", "Book", "Forecast", "forecast", "point_forecast", "actual_cash", "windows",
            "calibration_errors", "conformal_quantiles", "day_number", "HORIZONS", "WEEKS", "CASH_KINDS",
@@ -128,6 +128,19 @@ def day_number(date) -> int:
     return int((pd.Timestamp(date).normalize() - _EPOCH).days)
 
 
+#: The columns of each table the forecast reads (:class:`Book`); on a lazy engine only these are collected.
+BOOK_COLUMNS: dict[str, list[str]] = {
+    "ledger": ["claim_id", "posted_on", "kind", "amount_cents", "responsible"],
+    "payers": ["payer_id", "payer_name", "payer_class"],
+    "claims": ["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from", "payer_id"],
+    "remittances": ["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents", "paid_cents",
+                    "patient_responsibility_cents"],
+    "remit_lines": ["remit_id", "procedure_code", "modifiers", "units", "service_date", "billed_cents", "paid_cents"],
+    "claim_lines": ["submission_id", "procedure_code", "modifiers", "units", "service_date", "charge_cents"],
+    "contracts": ["payer_id", "procedure_code", "modifiers", "effective_from", "allowed_cents"],
+}
+
+
 class Book:
     """A practice's tables indexed for repeated forecasts (a backtest forecasts at many month ends): ledger
     events as day numbers, each claim's charge day and payer, each (claim, payer)'s first adjudication day,
@@ -138,8 +151,10 @@ class Book:
     and last month's share most of their calibration month ends); a new Book starts empty."""
 
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
-        get = lambda name: tables.get(name) if tables.get(name) is not None else None  # noqa: E731
-        ledger = ledger_for(tables, options)
+        # only the columns read here: a table left on the engine is queried (read_columns)
+        get = lambda name: read_columns(tables, name, BOOK_COLUMNS[name])  # noqa: E731
+        ledger = get("ledger") if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
+            else ledger_for(tables, options)
         if not isinstance(ledger, pd.DataFrame):
             raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
         payers = get("payers")
@@ -222,8 +237,7 @@ class Book:
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
         if claims is not None and len(claims):
-            claims = claims[["claim_id", "submission_id", "frequency_code", "submitted_on", "service_from",
-                             "payer_id"]]
+            claims = claims[BOOK_COLUMNS["claims"]]
             code = positions(claims["claim_id"], claim_index)
             keep = (claims["frequency_code"] != "8").to_numpy(dtype=bool) & (code >= 0)
             c = claims[keep].assign(_claim=code[keep])
@@ -234,8 +248,7 @@ class Book:
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         if remits is not None and len(remits):
-            remits = remits[["remit_id", "claim_id", "payer_id", "status_code", "paid_on", "billed_cents",
-                             "paid_cents", "patient_responsibility_cents"]]
+            remits = remits[BOOK_COLUMNS["remittances"]]
             claim = positions(remits["claim_id"], claim_index)
             party = positions(remits["payer_id"], party_index)
             keep = (~isin(remits["status_code"], NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
@@ -252,8 +265,7 @@ class Book:
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
             if remit_lines is not None and len(remit_lines):
-                lines = _lookup(remit_lines[["remit_id", "procedure_code", "modifiers", "units", "service_date",
-                                             "billed_cents", "paid_cents"]], first, "remit_id",
+                lines = _lookup(remit_lines[BOOK_COLUMNS["remit_lines"]], first, "remit_id",
                                 ["party", "day", "payer_id"])
                 lines = _with_contract(lines, contracts, "payer_id")
                 self.first_lines = pd.DataFrame({
@@ -263,8 +275,7 @@ class Book:
         # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
         if billed is not None and claim_lines is not None and len(claim_lines):
-            lines = _lookup(claim_lines[["submission_id", "procedure_code", "modifiers", "units", "service_date",
-                                         "charge_cents"]], billed, "submission_id", ["_claim", "payer_id"])
+            lines = _lookup(claim_lines[BOOK_COLUMNS["claim_lines"]], billed, "submission_id", ["_claim", "payer_id"])
             lines = _with_contract(lines, contracts, "payer_id")
             self.bill_lines = pd.DataFrame({
                 "claim": lines["_claim"].to_numpy(dtype=np.int64),

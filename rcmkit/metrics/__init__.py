@@ -11,7 +11,7 @@ lazy engine's tables first. What other packages share (:class:`Prepared`, :func:
 
 from rcmkit.metrics._common import (
     EVENT_DATES, KPI, MetricOptions, Prepared, Window, as_pandas, first_ledger_month, last_full_month, latest_event,
-    ledger_for, month_window, parse_month, ratio, with_tables,
+    ledger_for, month_window, parse_month, ratio, read_columns, table_rows, with_tables,
 )
 from rcmkit.metrics.ar import AGING_BUCKETS, ar_aging, ar_balances, ar_total, days_in_ar, days_in_ar_net
 from rcmkit.metrics.benchmarks import STATUSES, benchmark_status
@@ -33,7 +33,7 @@ from rcmkit.metrics import registry
 __all__ = [
     "KPI", "MetricOptions", "Prepared", "Window", "as_pandas", "first_ledger_month", "last_full_month",
     "latest_event", "ledger_for", "month_window",
-    "parse_month", "ratio", "with_tables", "EVENT_DATES",
+    "parse_month", "ratio", "read_columns", "table_rows", "with_tables", "EVENT_DATES",
     "AGING_BUCKETS", "ar_aging", "ar_balances", "ar_total", "days_in_ar", "days_in_ar_net",
     "STATUSES", "benchmark_status", "charges", "net_collection_rate", "payments", "charge_lag", "days_to_pay",
     "unbilled_charges", "unapplied_postings", "adjustment_shares", "gross_collection_rate", "patient_collection_rate",

@@ -19,7 +19,7 @@ from rcmkit.core.ledger import DENIAL_POLICIES, build_ledger
 
 __all__ = ["as_int", "pandas_only", "KPI", "MetricOptions", "Prepared", "Window",
            "month_window", "last_full_month", "latest_event", "EVENT_DATES", "ledger_for", "parse_month", "ratio",
-           "with_tables"]
+           "read_columns", "table_rows", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,7 @@ class Prepared(Mapping[str, Any]):
         self.denial_policy = denial_policy
         self.ledger_months = ledger_months
         self._memo: dict[Any, Any] = {}
+        self._pending: dict[str, Any] = {}  # collected(): the engine's tables not yet collected to pandas
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``'s result, computed once for these tables: for intermediates that many metrics derive
@@ -247,21 +248,48 @@ class Prepared(Mapping[str, Any]):
                     and engine_of(v) == "polars"]:
             del self._memo[key]
 
-    def collected(self, frames: Mapping[str, pd.DataFrame]) -> "Prepared":
-        """These tables collected into pandas (``frames``: :func:`as_pandas`), for the computations that run in
-        pandas only, while their queries stay on the engine: the new tables' query frames
+    def collected(self) -> "Prepared":
+        """These tables as pandas DataFrames (:func:`as_pandas`), for the computations that run in pandas only,
+        while their queries stay on the engine: the new tables' query frames
         (:func:`rcmkit.core.engine.lazy_tables`) are these tables' (DuckDB, Spark) and they share what this memo
         computed (first adjudications, balances, ...: the same rows give the same intermediates). So a query of a
         pandas-only metric reads the engine's files instead of a Polars copy of the collected tables, which
-        would be as large as the tables themselves (issue #15: the report's peak memory on a large practice)."""
+        would be as large as the tables themselves (issue #15: the report's peak memory on a large practice).
+        Each table is collected when pandas code first reads it (:func:`rcmkit.core.engine.pandas_table`), once:
+        a table only queried is never collected (issue #15: the 10 M-line report's memory)."""
         from rcmkit.core.engine import lazy_tables
 
-        out = Prepared(frames, self.denial_policy, ledger_months=self.ledger_months)
+        out = Prepared({n: None for n in self._tables}, self.denial_policy, ledger_months=self.ledger_months)
+        out._pending = {n: v for n, v in self._tables.items() if v is not None}
         lazy_tables(self, list(self._tables))  # the engine's query frames, in this memo
         out._memo.update({k: v for k, v in self._memo.items() if k != "pandas"})
+        out._memo["pandas"] = out  # already pandas: as_pandas returns it as it is
         return out
 
+    def holds(self, name: str) -> bool:
+        """Whether these tables have a table ``name`` (without collecting a table :meth:`collected` left on the
+        engine)."""
+        return name in self._pending or self._tables.get(name) is not None
+
+    def read(self, name: str, columns: list[str]) -> pd.DataFrame | None:
+        """Table ``name`` as a pandas DataFrame holding at least ``columns`` (None without the table): the table
+        itself when it is pandas, or, for a table :meth:`collected` left on the engine, those columns queried and
+        not kept (a computation that reads a few columns of a large table once, such as the cash forecast: issue
+        #15)."""
+        if name in self._pending:
+            from rcmkit.core.engine import lazy, pandas_table
+
+            return pandas_table(name, lazy(self._pending[name]).select(*columns))
+        return self._tables.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tables
+
     def __getitem__(self, name: str) -> Any:
+        if name in self._pending:
+            from rcmkit.core.engine import pandas_table
+
+            self._tables[name] = pandas_table(name, self._pending.pop(name))
         return self._tables[name]
 
     def __iter__(self):
@@ -275,7 +303,10 @@ class Prepared(Mapping[str, Any]):
 
     def replace(self, **tables: Any) -> "Prepared":
         months = None if "ledger" in tables else self.ledger_months
-        return Prepared({**self._tables, **tables}, self.denial_policy, ledger_months=months)
+        out = Prepared({**self._tables, **tables}, self.denial_policy, ledger_months=months)
+        out._pending = {n: v for n, v in self._pending.items() if n not in tables}  # still on the engine
+        out._memo.update({k: v for k, v in self._memo.items() if k[:1] == ("lazy",) and k[1:] and k[1] in out._pending})
+        return out
 
 
 def with_tables(tables: Mapping[str, Any], **changes: Any) -> Mapping[str, Any]:
@@ -312,24 +343,57 @@ def lazy_ledger(tables: Mapping[str, Any], options: MetricOptions):
     """:func:`ledger_for` as a lazy frame on the tables' engine; prepared tables convert theirs once."""
     from rcmkit.core.engine import lazy, lazy_tables
 
-    if isinstance(tables, Prepared) and tables.get("ledger") is not None \
-            and tables.denial_policy == options.denial_policy:
+    if isinstance(tables, Prepared) and tables.holds("ledger") and tables.denial_policy == options.denial_policy:
         return lazy_tables(tables, ["ledger"])["ledger"]
     return lazy(ledger_for(tables, options))
 
 
 def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
     """``tables`` with every table a pandas DataFrame (lazy tables collected), for the computations that run in
-    pandas only. Prepared tables are collected once, into prepared tables that keep the engine's query frames and
-    share its intermediates (:meth:`Prepared.collected`), however many pandas-only metrics a report calls; pandas
-    tables are returned as they are."""
+    pandas only. Prepared tables become, once, prepared tables that keep the engine's query frames, share its
+    intermediates and collect each table when pandas code first reads it (:meth:`Prepared.collected`), however
+    many pandas-only metrics a report calls; pandas tables are returned as they are."""
+    if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
+        return tables.memo("pandas", lambda: tables if all(
+            v is None or isinstance(v, pd.DataFrame) for v in tables._tables.values()) else tables.collected())
     if all(v is None or isinstance(v, pd.DataFrame) for v in tables.values()):
         return tables
     from rcmkit.core.engine import pandas_tables
 
-    if isinstance(tables, Prepared):  # the same rows: the ledger's monthly sums still hold
-        return tables.memo("pandas", lambda: tables.collected(pandas_tables(dict(tables))))
     return pandas_tables(dict(tables))
+
+
+def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None = None, *, query=None,
+               among: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of table ``name`` a pandas-only metric reads, queried on the tables' engine and collected to
+    pandas (canonical dtypes, :func:`rcmkit.core.engine.collect`), so a large practice's table is never collected
+    whole: ``query(frame)``, the table's narwhals LazyFrame filtered or extended (date literals from
+    :func:`rcmkit.core.engine.date_value`); ``among``, a small pandas frame whose rows the table's rows must match
+    on its columns (a semi join); ``columns``, the columns returned (default: all). Rows of the table's own
+    columns come in the stored tables' dtypes (:func:`rcmkit.core.engine.pandas_table`), as the table itself would.
+    Row order is the engine's: callers group or sort."""
+    from rcmkit.core import schema
+    from rcmkit.core.engine import lazy_tables, like, pandas_table
+
+    frame = lazy_tables(tables, [name])[name]
+    if query is not None:
+        frame = query(frame)
+    if among is not None:
+        frame = frame.join(like(among.drop_duplicates().reset_index(drop=True), frame), on=list(among.columns),
+                           how="semi")
+    frame = frame.select(*columns) if columns is not None else frame
+    if name in schema.TABLES and set(frame.columns) <= set(schema.TABLES[name].names):
+        return pandas_table(name, frame)
+    return collect(frame)
+
+
+def read_columns(tables: Mapping[str, Any], name: str, columns: list[str]) -> pd.DataFrame | None:
+    """Table ``name`` as pandas holding at least ``columns``, in the table's row order (None without the table):
+    :meth:`Prepared.read` for prepared tables (a table left on the engine: those columns queried, not kept), else
+    the table itself. For a pandas-only computation that reads a few columns of every row of a large table."""
+    if isinstance(tables, Prepared):
+        return tables.read(name, columns) if tables.holds(name) else None
+    return tables.get(name)
 
 
 def pandas_only(func):

@@ -25,7 +25,7 @@ from rcmkit.metrics._common import (
 )
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
-           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in", "aged_at", "net_ar_at",
+           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in", "posted_rows", "aged_at", "net_ar_at",
            "NetAr", "month_number", "date_index"]
 
 #: The A/R aging buckets (days since the aging start), in order: the one definition the charts and tables use.
@@ -241,6 +241,16 @@ def _whole_months(window: Window) -> tuple[int, int]:
     if window.start.day != 1 or (window.end + pd.Timedelta(days=1)).day != 1:
         raise ValueError(f"monthly sums need a window of whole months, got {window}")
     return ym(window.start), ym(window.end)
+
+
+def posted_rows(tables: Mapping[str, Any], options: MetricOptions, window: Window,
+                kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The ledger rows (of ``kinds``, default all) posted within ``window``, under the options' denial policy,
+    queried on the tables' engine and collected to pandas: what a pandas-only metric of a month reads, without
+    collecting a large practice's ledger (issue #15). Row order is the engine's: callers group."""
+    ledger = lazy_ledger(tables, options)
+    rows = ledger.filter(between(ledger, "posted_on", window.start, window.end))
+    return collect(rows if kinds is None else rows.filter(nw.col("kind").is_in(list(kinds))))
 
 
 def posted_in(source, window: Window, kinds: tuple[str, ...]) -> int:

@@ -13,8 +13,8 @@ import narwhals as nw
 import pandas as pd
 
 from rcmkit.core.engine import between, collect, int_sum, lazy
-from rcmkit.metrics._common import KPI, MetricOptions, as_int, lazy_ledger, ledger_for, month_window, pandas_only, ratio
-from rcmkit.metrics.ar import money_source, month_number, posted_in, ym
+from rcmkit.metrics._common import KPI, MetricOptions, as_int, lazy_ledger, month_window, pandas_only, ratio
+from rcmkit.metrics.ar import money_source, month_number, posted_in, posted_rows, ym
 
 __all__ = ["charges", "payments", "net_collection_rate", "gross_collection_rate", "adjustment_shares",
            "payments_by_payer_class", "patient_collection_rate", "unapplied_postings", "PAYMENT_KINDS", "patient_sums"]
@@ -108,9 +108,7 @@ def payments_by_payer_class(
 ) -> pd.DataFrame:
     """Payments posted in ``month`` by payer class (medicare, medicaid, commercial, ..., and 'patient'):
     payer_class, payments_cents, share. Payments are net of reversals and refunds."""
-    window = month_window(month)
-    ledger = ledger_for(tables, options)
-    rows = ledger[ledger["kind"].isin(PAYMENT_KINDS) & window.contains(ledger["posted_on"])]
+    rows = posted_rows(tables, options, month_window(month), PAYMENT_KINDS)
     classes = tables["payers"].set_index("payer_id")["payer_class"].to_dict() if "payers" in tables else {}
     payer_class = rows["responsible"].map(classes).where(rows["responsible"] != "patient", "patient").fillna("other")
     out = (-rows["amount_cents"]).groupby(payer_class.rename("payer_class")).sum().rename("payments_cents")

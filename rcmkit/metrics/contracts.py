@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
+
+from rcmkit.core.engine import between
 
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
-from rcmkit.metrics._common import MetricOptions, month_window, pandas_only
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only, table_rows
 
 __all__ = ["contract_lines", "underpayments", "underpayment_summary", "underpayment_tolerance", "underpayment_totals",
            "TOLERANCE_PCT", "TOLERANCE_CENTS"]
@@ -75,12 +78,25 @@ def contract_lines(
     NaN when no contract applies), expected_cents = min(rate x units, billed), shortfall_cents.
     """
     window = month_window(month, options.reimbursement_months)
-    remits = tables["remittances"]
-    adj = classify_adjustments(tables["adjustments"])
-    skip = set(_reversed_remits(remits)) | set(adj.loc[adj["treatment"] == "duplicate", "remit_id"])
-    remits = remits[~remits["status_code"].isin((REVERSAL_STATUS, *NON_PAYMENT_STATUSES))
-                    & window.contains(remits["paid_on"]) & ~isin(remits["remit_id"], skip)]
-    lines = tables["remit_lines"].merge(remits[["remit_id", "claim_id", "payer_id", "paid_on"]], on="remit_id")
+    # the window's payments, their claims' reversals, lines and adjustments: queried on the engine (a large
+    # practice's tables are never collected whole)
+    remits = table_rows(tables, "remittances", query=lambda f: f.filter(
+        ~nw.col("status_code").is_in([REVERSAL_STATUS, *NON_PAYMENT_STATUSES]),
+        between(f, "paid_on", window.start, window.end)))
+    reversals = table_rows(tables, "remittances", among=remits[["claim_id"]],
+                           query=lambda f: f.filter(nw.col("status_code") == REVERSAL_STATUS))
+    among = remits[["remit_id"]]
+    adj = table_rows(tables, "adjustments", ["remit_id", "line_number", "treatment", "amount_cents"], among=among,
+                     query=lambda f: classify_adjustments(f).filter(
+                         nw.col("treatment").is_in(["duplicate", "denial", "patient"])))
+    skip = set(_reversed_remits(pd.concat([remits, reversals], ignore_index=True))) | set(
+        adj.loc[adj["treatment"] == "duplicate", "remit_id"])
+    remits = remits[~isin(remits["remit_id"], skip)]
+    lines = table_rows(tables, "remit_lines", among=remits[["remit_id"]])
+    # in the lines' key order: the same rows in the same order on every engine
+    lines = lines.assign(line_number=lines["line_number"].astype("int32")).sort_values(
+        ["remit_id", "line_number"], kind="mergesort", ignore_index=True)
+    lines = lines.merge(remits[["remit_id", "claim_id", "payer_id", "paid_on"]], on="remit_id")
     line_adj = adj[adj["line_number"].notna()].assign(line_number=lambda d: d["line_number"].astype("int32"))
     denied = line_adj[line_adj["treatment"] == "denial"][["remit_id", "line_number"]].drop_duplicates()
     pr = line_adj[line_adj["treatment"] == "patient"].groupby(["remit_id", "line_number"], as_index=False)[

@@ -14,11 +14,13 @@ from typing import Any, Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, on_or_before
+from rcmkit.core.engine import between, collect, held, int_sum, lazy, lazy_tables, like, on_or_before
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS, with_event_order
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
-from rcmkit.metrics._common import KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio
+from rcmkit.metrics._common import (
+    KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio, table_rows,
+)
 from rcmkit.metrics.ar import claim_first_submissions, first_rows, month_number, ym
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
@@ -56,10 +58,17 @@ def _remit_flags_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
         full_denial=(nw.col("any_denial") & (nw.col("paid_cents") == 0)) | (nw.col("status_code") == DENIED_STATUS))
 
 
-def remit_flags(tables: Mapping[str, Any]) -> pd.DataFrame:
+def remit_flags(tables: Mapping[str, Any], claims: pd.DataFrame | None = None, *, as_of=None) -> pd.DataFrame:
     """:func:`remit_flags_frame` collected to pandas, in remit_id order (for the pandas-only work lists): the
-    remittance's columns plus any_denial, duplicate and full_denial."""
-    return collect(remit_flags_frame(tables).sort("remit_id"))
+    remittance's columns plus any_denial, duplicate and full_denial. ``claims``: only the remittances of these
+    claims (a frame with a claim_id column), ``as_of``: only those paid by then; both filtered on the engine."""
+    frame = remit_flags_frame(tables)
+    if as_of is not None:
+        frame = frame.filter(on_or_before(frame, "paid_on", as_of))
+    if claims is not None:
+        keys = claims[["claim_id"]].drop_duplicates().reset_index(drop=True)
+        frame = frame.join(like(keys, frame), on="claim_id", how="semi")
+    return collect(frame.sort("remit_id"))
 
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
@@ -255,10 +264,16 @@ def denial_rates_by(
     if by == "payer":
         keyed = cohort.assign(key=cohort["payer_id"], billed=cohort["billed_cents"])
     elif by == "procedure_code":
-        lines = tables["remit_lines"].merge(cohort[["remit_id", "claim_id", "denied"]], on="remit_id")
-        adj = classify_adjustments(tables["adjustments"])
-        den = adj[(adj["treatment"] == "denial") & adj["line_number"].notna() & (adj["amount_cents"] > 0)]
-        den = den.assign(line_number=den["line_number"].astype("int32"))[["remit_id", "line_number"]]
+        # the cohort's lines and line-level denial adjustments, queried on the engine
+        remits = cohort[["remit_id"]]
+        lines = table_rows(tables, "remit_lines", ["remit_id", "line_number", "procedure_code", "billed_cents"],
+                           among=remits)
+        lines = lines.assign(line_number=lines["line_number"].astype("int32")).merge(
+            cohort[["remit_id", "claim_id", "denied"]], on="remit_id")
+        den = table_rows(tables, "adjustments", ["remit_id", "line_number"], among=remits, query=lambda f: (
+            classify_adjustments(f).filter(nw.col("treatment") == "denial", ~nw.col("line_number").is_null(),
+                                           nw.col("amount_cents") > 0)))
+        den = den.assign(line_number=den["line_number"].astype("int32"))
         lines = lines.merge(den.drop_duplicates().assign(line_denied=True), on=["remit_id", "line_number"], how="left")
         claim_level = cohort["denied"] & ~isin(cohort["remit_id"], den["remit_id"])
         whole = set(cohort.loc[claim_level, "remit_id"])
@@ -289,14 +304,15 @@ def denial_outcomes(
     Task Force denial KPI ("% of initial denials overturned")."""
     cohort = first_adjudications(tables, options, month=month)
     cohort = cohort[cohort["denied"]]
-    end = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.max
-    remits = tables["remittances"]
-    later = remits[isin(remits["claim_id"], cohort["claim_id"]) & (remits["paid_on"] <= end)].merge(
-        cohort[["claim_id", "paid_on", "remit_id"]], on="claim_id", suffixes=("", "_first"))
+    # the cohort's remittances and the practice's denial write-offs by ``as_of``, queried on the engine
+    by_end = (lambda f, column: f) if as_of is None else (lambda f, column: f.filter(on_or_before(f, column, as_of)))
+    remits = table_rows(tables, "remittances", ["claim_id", "remit_id", "paid_on", "paid_cents"],
+                        among=cohort[["claim_id"]], query=lambda f: by_end(f, "paid_on"))
+    later = remits.merge(cohort[["claim_id", "paid_on", "remit_id"]], on="claim_id", suffixes=("", "_first"))
     later = later[(later["remit_id"] != later["remit_id_first"]) & (later["paid_on"] >= later["paid_on_first"])]
     recovered = later.groupby("claim_id")["paid_cents"].sum()
-    postings = tables["postings"]
-    written = set(postings.loc[(postings["kind"] == "denial") & (postings["posted_on"] <= end), "claim_id"])
+    written = set(table_rows(tables, "postings", ["claim_id"], query=lambda f: by_end(
+        f.filter(nw.col("kind") == "denial"), "posted_on"))["claim_id"])
     got = cohort["claim_id"].map(recovered.to_dict()).fillna(0).astype("int64")
     outcome = pd.Series("still open", index=cohort.index)
     outcome[isin(cohort["claim_id"], written)] = "written off"

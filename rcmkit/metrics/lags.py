@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import pandas as pd
 
-from rcmkit.metrics._common import MetricOptions, month_window, pandas_only
+from rcmkit.core.engine import between
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only, table_rows
+from rcmkit.metrics.ar import claim_first_submissions
 from rcmkit.metrics.denials import first_adjudications
 
 __all__ = ["charge_lag", "days_to_pay", "unbilled_charges"]
@@ -29,6 +32,15 @@ def _summary(days: pd.Series, keys: list[pd.Series] | None) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _first_submissions(tables: Mapping[str, pd.DataFrame], columns: list[str], query=None, among=None
+                       ) -> pd.DataFrame:
+    """Columns of each claim's first submission (:func:`rcmkit.metrics.ar.claim_first_submissions`) that pass
+    ``query`` (or whose claim is ``among``'s), queried on the tables' engine: a month's few claims, not the
+    practice's every claim sorted in pandas."""
+    return table_rows(tables, "claims", columns, among=among, query=lambda f: (
+        claim_first_submissions(f) if query is None else query(claim_first_submissions(f))))
+
+
 @pandas_only
 def charge_lag(
     tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), by: str | None = None
@@ -38,10 +50,9 @@ def charge_lag(
     One row per group (``by=None``: the practice; ``"payer"``) with claims, median and p90 (linear
     interpolation between order statistics, numpy's default). Replacements and voids are not new claims.
     """
-    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
-    first = claims.drop_duplicates("claim_id", keep="first")
-    first = first[first["frequency_code"] == "1"]
-    first = first[month_window(month).contains(first["submitted_on"])]
+    window = month_window(month)
+    first = _first_submissions(tables, ["submitted_on", "service_from", "payer_id"], lambda f: f.filter(
+        nw.col("frequency_code") == "1", between(f, "submitted_on", window.start, window.end)))
     days = (first["submitted_on"] - first["service_from"]).dt.days
     return _summary(days, [first["payer_id"]] if by == "payer" else None)
 
@@ -55,8 +66,7 @@ def days_to_pay(
     p90. Denied first adjudications count too: the payer took that long to answer.
     """
     first = first_adjudications(tables, options, month=month)
-    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
-    submitted = claims.drop_duplicates("claim_id", keep="first")[["claim_id", "submitted_on"]]
+    submitted = _first_submissions(tables, ["claim_id", "submitted_on"], among=first[["claim_id"]])
     first = first.merge(submitted, on="claim_id", how="inner")
     days = (first["paid_on"] - first["submitted_on"]).dt.days
     return _summary(days, [first["payer_id"]] if by == "payer" else None)
@@ -71,9 +81,8 @@ def unbilled_charges(
     charge_cents, and the same for all services of the month (``month_claims``, ``month_charge_cents``), so
     the share is visible. HFMA calls the hospital version DNFB (discharged not final billed)."""
     window = month_window(month)
-    claims = tables["claims"].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
-    first = claims.drop_duplicates("claim_id", keep="first")
-    served = first[window.contains(first["service_from"]) & (first["frequency_code"] != "8")]
+    served = _first_submissions(tables, ["submitted_on", "total_charge_cents"], lambda f: f.filter(
+        between(f, "service_from", window.start, window.end), nw.col("frequency_code") != "8"))
     late = served[served["submitted_on"] > window.end]
     return pd.DataFrame([{
         "claims": len(late), "charge_cents": int(late["total_charge_cents"].sum()),

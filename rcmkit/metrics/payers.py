@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.core.frames import isin
-from rcmkit.metrics._common import MetricOptions, ledger_for, month_window, pandas_only
-from rcmkit.metrics.ar import ar_balances
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only, table_rows
+from rcmkit.metrics.ar import ar_balances, posted_rows
 from rcmkit.metrics.collections import PAYMENT_KINDS
 from rcmkit.metrics.denials import first_adjudications, remit_flags
 from rcmkit.metrics.lags import days_to_pay
@@ -57,8 +57,7 @@ def payer_scorecard(
     patient row comes last. Sums over the rows equal :func:`charges`, :func:`payments` and :func:`ar_total`.
     """
     window = month_window(month)
-    ledger = ledger_for(tables, options)
-    in_month = ledger[window.contains(ledger["posted_on"])]
+    in_month = posted_rows(tables, options, window, ("charge", *PAYMENT_KINDS))
     charged = in_month[in_month["kind"] == "charge"].groupby("responsible")["amount_cents"].sum()
     paid = -in_month[in_month["kind"].isin(PAYMENT_KINDS)].groupby("responsible")["amount_cents"].sum()
 
@@ -123,12 +122,13 @@ def open_denials(
     claims = denied_not_resubmitted(tables, month, options)
     if by not in ("category", "payer", None):
         raise ValueError(f"by must be 'category', 'payer' or None, got {by!r}")
-    remits = remit_flags(tables)
+    remits = remit_flags(tables, claims)  # the listed claims' answers, filtered on the engine
     answers = claims[["claim_id", "payer_id", "last_answer_on"]].merge(
         remits.loc[remits["any_denial"], ["claim_id", "paid_on", "remit_id"]],
         left_on=["claim_id", "last_answer_on"], right_on=["claim_id", "paid_on"], how="inner")
-    adj = classify_adjustments(tables["adjustments"])
-    adj = adj[(adj["treatment"] == "denial") & isin(adj["remit_id"], answers["remit_id"])]
+    # the denial adjustments of those answers, queried on the engine (classified: prepare())
+    adj = table_rows(tables, "adjustments", ["remit_id", "category", "amount_cents"], among=answers[["remit_id"]],
+                     query=lambda f: classify_adjustments(f).filter(nw.col("treatment") == "denial"))
     adj = adj.merge(answers[["remit_id", "claim_id"]], on="remit_id")
     per_cat = adj.groupby(["claim_id", "category"], as_index=False)["amount_cents"].sum()
     per_cat = per_cat.sort_values(["claim_id", "amount_cents", "category"], ascending=[True, False, True],

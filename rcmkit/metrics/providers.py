@@ -32,6 +32,10 @@ def provider_names(tables: Any) -> dict[str, str]:
     ``{npi: name}`` mapping). Blank names are left out; an NPI named twice keeps its last name. No providers
     table (or an empty one): ``{}``."""
     if isinstance(tables, Mapping) and "providers" not in tables:
+        from rcmkit.metrics._common import Prepared
+
+        if isinstance(tables, Prepared):  # tables without a providers table (their values: never collected here)
+            return {}
         values = list(tables.values())
         if all(isinstance(v, str) for v in values):  # already {npi: name}
             return {str(k): v.strip() for k, v in tables.items() if v and v.strip()}
@@ -92,19 +96,19 @@ def provider_summary(tables: Mapping[str, Any], month: str, options: Any = None)
     adjudications but no charges this month are kept. Charges, claims, adjudicated, denied and clean add up to
     the practice's KPIs. Pandas tables (:func:`rcmkit.metrics.prepare`).
     """
-    from rcmkit.metrics._common import MetricOptions, ledger_for, month_window
+    from rcmkit.metrics._common import MetricOptions, month_window, read_columns
+    from rcmkit.metrics.ar import posted_rows
     from rcmkit.metrics.denials import first_adjudications
 
     options = options or MetricOptions()
     window = month_window(month)
-    npis = claim_providers(tables["claims"])
-    ledger = ledger_for(tables, options)
-    charge = ledger[(ledger["kind"] == "charge") & window.contains(ledger["posted_on"])]
+    claims = read_columns(tables, "claims", ["claim_id", "submitted_on", "rendering_npi", "billing_npi"])
+    npis = claim_providers(claims)
+    charge = posted_rows(tables, options, window, ("charge",))
     by_claim = charge.groupby("claim_id")["amount_cents"].sum()
     charged = pd.DataFrame({"npi": npis.reindex(by_claim.index).fillna("").to_numpy(),
                             "charges_cents": by_claim.to_numpy()})
     first = first_adjudications(tables, options, month=month)
-    claims = tables["claims"]
     late = claims[claims["submitted_on"] <= window.end].groupby("claim_id").size()
     first = first.assign(npi=npis.reindex(first["claim_id"]).fillna("").to_numpy(),
                          clean=(~first["any_denial"].astype(bool)

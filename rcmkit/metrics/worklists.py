@@ -18,7 +18,8 @@ import pandas as pd
 
 from rcmkit.core.ledger import sort_events
 from rcmkit.core.frames import isin
-from rcmkit.metrics._common import MetricOptions, Prepared, month_window, pandas_only
+from rcmkit.core.engine import on_or_before
+from rcmkit.metrics._common import MetricOptions, Prepared, month_window, pandas_only, table_rows
 from rcmkit.metrics.ar import ar_balances
 from rcmkit.metrics.denials import remit_flags
 from rcmkit.metrics.providers import label_providers
@@ -55,13 +56,20 @@ def _insurance_open_rows(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp
         balance_cents=("balance_cents", "sum"), service_from=("service_from", "first"))
 
 
-def _last_submission(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
-    return _once(tables, ("last_submission", as_of), lambda: _last_submission_rows(tables["claims"], as_of))
+def _last_submission(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, options: MetricOptions
+                     ) -> pd.DataFrame:
+    """The latest submission by ``as_of`` of each claim with an open insurance balance (the lists' claims)."""
+    return _once(tables, ("last_submission", as_of, options.denial_policy, options.aging_basis),
+                 lambda: _last_submission_rows(tables, _insurance_open(tables, as_of, options), as_of))
 
 
-def _last_submission_rows(claims: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    c = claims[claims["submitted_on"] <= as_of].sort_values(["claim_id", "submitted_on", "submission_id"],
-                                                              kind="mergesort")
+def _last_submission_rows(tables: Mapping[str, pd.DataFrame], open_: pd.DataFrame, as_of: pd.Timestamp
+                          ) -> pd.DataFrame:
+    # the open claims' submissions, queried on the engine (not the practice's every claim)
+    claims = table_rows(tables, "claims", ["claim_id", "submitted_on", "submission_id", "frequency_code",
+                                           "rendering_npi"], among=open_[["claim_id"]],
+                        query=lambda f: f.filter(on_or_before(f, "submitted_on", as_of)))
+    c = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
     return c.drop_duplicates("claim_id", keep="last")[["claim_id", "submitted_on", "frequency_code",
                                                        "rendering_npi"]].rename(
         columns={"submitted_on": "last_submitted_on"})
@@ -72,14 +80,18 @@ def _with_provider(work: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd
     return label_providers(work, "rendering_npi", tables, into="provider")
 
 
-def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
-    return _once(tables, ("last_answer", as_of), lambda: _last_answer_rows(tables, as_of))
+def _last_answer(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, options: MetricOptions) -> pd.DataFrame:
+    """The latest payer answer by ``as_of`` of each claim with an open insurance balance (the lists' claims)."""
+    return _once(tables, ("last_answer", as_of, options.denial_policy, options.aging_basis),
+                 lambda: _last_answer_rows(tables, _insurance_open(tables, as_of, options), as_of))
 
 
-def _last_answer_rows(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
-    r = remit_flags(tables)
+def _last_answer_rows(tables: Mapping[str, pd.DataFrame], open_: pd.DataFrame | None, as_of: pd.Timestamp
+                      ) -> pd.DataFrame:
+    """Each claim's latest answer by ``as_of``: of ``open_``'s claims (filtered on the engine), or of every claim."""
+    r = remit_flags(tables, open_, as_of=as_of)
     # Same-day answers in the 835's order (file, CLP segment number), not the remit_id string's (rcmkit.core.ledger).
-    r = sort_events(r[r["paid_on"] <= as_of], ["claim_id", "paid_on"])
+    r = sort_events(r, ["claim_id", "paid_on"])
     return r.drop_duplicates("claim_id", keep="last")[["claim_id", "paid_on", "any_denial", "paid_cents"]].rename(
         columns={"paid_on": "last_answer_on"})
 
@@ -93,8 +105,8 @@ def no_response(
     balance_cents."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
-    work = open_.merge(_last_submission(tables, as_of), on="claim_id").merge(
-        _last_answer(tables, as_of), on="claim_id", how="left")
+    work = open_.merge(_last_submission(tables, as_of, options), on="claim_id").merge(
+        _last_answer(tables, as_of, options), on="claim_id", how="left")
     waiting = work["last_answer_on"].isna() | (work["last_answer_on"] < work["last_submitted_on"])
     work = work[waiting].assign(days_waiting=(as_of - work["last_submitted_on"]).dt.days)
     work = _with_provider(work[work["days_waiting"] > days].rename(columns={"responsible": "payer_id"}), tables)
@@ -113,13 +125,13 @@ def timely_filing_risk(
     filed (again) before the deadline."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
-    answered = _last_answer(tables, as_of)["claim_id"]
+    answered = _last_answer(tables, as_of, options)["claim_id"]
     work = open_[~isin(open_["claim_id"], answered)].rename(columns={"responsible": "payer_id"})
     limit = work["payer_id"].map(timely_filing_limits(tables["payers"], limits).to_dict())
     work = work.assign(deadline=work["service_from"] + pd.to_timedelta(limit, unit="D")).dropna(subset=["deadline"])
     work = work.assign(days_left=(work["deadline"] - as_of).dt.days)
     work = work[work["days_left"] <= warn_days].merge(
-        _last_submission(tables, as_of)[["claim_id", "rendering_npi"]], on="claim_id", how="left")
+        _last_submission(tables, as_of, options)[["claim_id", "rendering_npi"]], on="claim_id", how="left")
     work = _with_provider(work, tables)
     cols = ["claim_id", "payer_id", "rendering_npi", "provider", "service_from", "deadline", "days_left",
             "balance_cents"]
@@ -134,8 +146,8 @@ def denied_not_resubmitted(
     since: claim_id, payer_id, rendering_npi, provider, last_answer_on, days_since_denial, balance_cents."""
     as_of = month_window(month).end
     open_ = _insurance_open(tables, as_of, options)
-    work = open_.merge(_last_answer(tables, as_of), on="claim_id").merge(
-        _last_submission(tables, as_of), on="claim_id", how="left")
+    work = open_.merge(_last_answer(tables, as_of, options), on="claim_id").merge(
+        _last_submission(tables, as_of, options), on="claim_id", how="left")
     stale = work["any_denial"] & ~(work["last_submitted_on"] > work["last_answer_on"])
     work = work[stale].rename(columns={"responsible": "payer_id"})
     work = _with_provider(work.assign(days_since_denial=(as_of - work["last_answer_on"]).dt.days), tables)

@@ -218,8 +218,9 @@ def build_report(
                            known={month: kpis})  # the suite's month is not computed again
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
     # The KPI suite and trend above run on the tables' engine (DuckDB for a large practice); the other sections
-    # run in pandas on the tables collected once (as_pandas), sharing the engine's intermediates (first
-    # adjudications, balances); their queries still run on the engine.
+    # run in pandas on as_pandas' tables, which share the engine's intermediates (first adjudications, balances)
+    # and collect a table only when pandas code reads it whole: the sections query their rows and columns on the
+    # engine (table_rows, posted_rows, read_columns), so on DuckDB only the small reference tables are collected.
     pt = as_pandas(prepared)
     first_month = first_ledger_month(pt)
     comparison = kpi_comparison(kpis, long_trend, month, first_month=first_month)
@@ -288,7 +289,7 @@ def build_report(
 
 def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame:
     """The month's initially denied claims by the scrub check that would have stopped them
-    (:func:`rcmkit.scrub.caught_denials`; the scrub runs on pandas: lazy tables are collected once)."""
+    (:func:`rcmkit.scrub.caught_denials`; the scrub runs on pandas, on the rows and columns it queries)."""
     from rcmkit.scrub import caught_denials
 
     return caught_denials(as_pandas(tables), month)
@@ -296,10 +297,11 @@ def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame:
 
 def _cash_forecast(tables: Mapping[str, Any], month: str, options: MetricOptions):
     """The month's cash forecast and last month's check (:func:`rcmkit.forecast.report.month_forecast`; the
-    forecast runs on pandas: lazy tables are collected once); None when the tables hold no ledger rows."""
+    forecast runs on pandas, on the columns it queries: forecast.model.BOOK_COLUMNS); None when the tables hold no
+    ledger rows."""
     from rcmkit.forecast.report import month_forecast
 
     tables = as_pandas(tables)
-    if not len(tables["ledger"]):
+    if first_ledger_month(tables) is None:  # no ledger rows (without collecting the ledger)
         return None
     return month_forecast(tables, month, options)

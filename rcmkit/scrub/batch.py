@@ -17,6 +17,7 @@ import pandas as pd
 
 from rcmkit.core import schema
 from rcmkit.core.frames import isin
+from rcmkit.metrics import table_rows
 from rcmkit.ingest.pipeline import expand_paths
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, read_x12
 from rcmkit.scrub import risk
@@ -204,18 +205,20 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
     # each is checked as it was first sent
     first = first_adjudications(tables, MetricOptions(), month=month)  # the month's: the report's other sections
     denied_ids = first.loc[first["denied"].astype(bool), "claim_id"]  # ask for the same (one memo, one query)
-    every = tables["claims"]
-    mine = every[isin(every["claim_id"], denied_ids).to_numpy()]  # the denied claims' submissions, then each first
+    # the denied claims' submissions (queried on the tables' engine), then each first, in submission order
+    mine = table_rows(tables, "claims", among=denied_ids.to_frame())
     sent = mine.sort_values(["claim_id", "submitted_on", "submission_id"]).drop_duplicates("claim_id")
-    claims = every[isin(every["submission_id"], sent["submission_id"]).to_numpy()]
+    claims = mine[isin(mine["submission_id"], sent["submission_id"]).to_numpy()].sort_values(
+        "submission_id", kind="mergesort", ignore_index=True)
     cols = ["rule", "title", "claims", "billed_cents"]
     if claims.empty:
         return pd.DataFrame(columns=cols).astype({"claims": "int64", "billed_cents": "int64"})
     payers = dict(zip(tables["payers"]["payer_id"], tables["payers"]["payer_class"])) if "payers" in tables else {}
     ctx = ScrubContext(as_of=claims["submitted_on"].max().date(), icd=icd or default_icd(), payers=payers,
                        history=tables, payer_rules=load_payer_rules(rules_path))
-    lines = tables["claim_lines"]
-    f = run_rules(claims, lines[isin(lines["submission_id"], claims["submission_id"]).to_numpy()], ctx)
+    # the checked submissions' lines, queried on the tables' engine (not the practice's every line), in key order
+    lines = table_rows(tables, "claim_lines", among=claims[["submission_id"]])
+    f = run_rules(claims, lines.sort_values(["submission_id", "line_number"], kind="mergesort", ignore_index=True), ctx)
     f = f[f["severity"] == "error"].drop_duplicates(["submission_id", "rule"])
     charge = claims.set_index("submission_id")["total_charge_cents"]
     rows = []

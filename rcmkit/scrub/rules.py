@@ -20,10 +20,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
 from rcmkit.core.frames import isin
+from rcmkit.metrics import read_columns, table_rows
 from rcmkit.errors import RcmkitError
 from rcmkit.scrub import codesets
 from rcmkit.scrub.codesets import IcdRelease
@@ -341,14 +343,16 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         return
     pool = [lx.assign(in_batch=True)]
     hist = ctx.history or {}
-    if "claims" in hist and "claim_lines" in hist and len(hist["claims"]):
-        hc = hist["claims"]
+    hc = read_columns(hist, "claims", ["patient_key", "submission_id", "claim_id", "submitted_on", "frequency_code"]
+                      ) if "claims" in hist else None
+    if hc is not None and "claim_lines" in hist and len(hc):
         # only this batch's patients' submissions can match a line of it (the key starts with the patient): the
         # stored lines are narrowed to theirs before the merge (a year of history is millions of lines)
         hc = hc[(isin(hc["patient_key"], this["patient_key"].unique()) & ~isin(hc["submission_id"],
                                                                                   lx["submission_id"])).to_numpy()]
-        hist_lines = hist["claim_lines"]
-        hist_lines = hist_lines[isin(hist_lines["submission_id"], hc["submission_id"]).to_numpy()]
+        # queried on the history's engine (a large practice's lines are never collected whole), in key order
+        hist_lines = table_rows(hist, "claim_lines", among=hc[["submission_id"]]).sort_values(
+            ["submission_id", "line_number"], kind="mergesort", ignore_index=True)
         hl = hist_lines.merge(hc[["submission_id", "claim_id", "patient_key", "submitted_on", "frequency_code"]],
                               on="submission_id")
         pool.append(hl.assign(in_batch=False))
@@ -382,14 +386,16 @@ def _closed_before(hist: Mapping[str, pd.DataFrame], m: pd.DataFrame) -> np.ndar
     a new claim is then the right way to bill it again."""
     closed = np.zeros(len(m), dtype=bool)
     here = m[["claim_id_prior", "submitted_on"]].reset_index(drop=True).reset_index()  # 'index': position in m
-    if "claims" in hist and len(hist["claims"]):
-        later = hist["claims"][hist["claims"]["frequency_code"].isin(["7", "8"])][["claim_id", "submitted_on"]]
+    hc = read_columns(hist, "claims", ["claim_id", "submitted_on", "frequency_code"]) if "claims" in hist else None
+    if hc is not None and len(hc):
+        later = hc[hc["frequency_code"].isin(["7", "8"])][["claim_id", "submitted_on"]]
         j = here.merge(later, left_on="claim_id_prior", right_on="claim_id", suffixes=("", "_x"))
         j = j[j["submitted_on_x"] <= j["submitted_on"]]
         closed[j["index"].to_numpy()] = True
-    rem = hist.get("remittances") if hist else None
-    if rem is not None and len(rem):
-        zero = rem[(rem["paid_cents"] == 0) & (rem["status_code"] != "22")][["claim_id", "paid_on"]]
+    if hist and "remittances" in hist:
+        # the answers that paid nothing, queried on the history's engine
+        zero = table_rows(hist, "remittances", ["claim_id", "paid_on"], query=lambda f: f.filter(
+            nw.col("paid_cents") == 0, nw.col("status_code") != "22"))
         j = here.merge(zero, left_on="claim_id_prior", right_on="claim_id")
         j = j[j["paid_on"] <= j["submitted_on"]]
         closed[j["index"].to_numpy()] = True
@@ -403,8 +409,10 @@ def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     rules = ctx.payer_rules if ctx.payer_rules is not None else load_payer_rules()
     own = {r.payer: int(r.value) for r in rules[rules["kind"] == "filing_limit"].itertuples(index=False)}
     sent = [claims[["claim_id", "submitted_on"]]]
-    if ctx.history and "claims" in ctx.history and len(ctx.history["claims"]):
-        sent.append(ctx.history["claims"][["claim_id", "submitted_on"]])
+    hc = read_columns(ctx.history, "claims", ["claim_id", "submitted_on"]) if ctx.history and "claims" in ctx.history \
+        else None
+    if hc is not None and len(hc):
+        sent.append(hc[["claim_id", "submitted_on"]])
     first = pd.concat(sent, ignore_index=True).groupby("claim_id")["submitted_on"].min()
     for row in claims.itertuples(index=False):
         if row.frequency_code in ("7", "8") or pd.isna(row.service_from):
