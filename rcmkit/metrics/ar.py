@@ -25,8 +25,8 @@ from rcmkit.metrics._common import (
 )
 
 __all__ = ["AGING_BUCKETS", "ar_balances", "ar_aging", "days_in_ar", "days_in_ar_net", "ar_total", "ar_aged_pct",
-           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in", "posted_rows", "aged_at", "net_ar_at",
-           "NetAr", "month_number", "date_index"]
+           "balances_frame", "balances_at", "ledger_months", "money_source", "posted_in", "posted_rows", "aged_at",
+           "net_ar_at", "NetAr", "month_number", "date_index"]
 
 #: The A/R aging buckets (days since the aging start), in order: the one definition the charts and tables use.
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")

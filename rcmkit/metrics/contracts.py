@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import between
-
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin

@@ -218,7 +218,8 @@ def caught_denials(tables: Mapping[str, pd.DataFrame], month: str, *, icd: IcdRe
                        history=tables, payer_rules=load_payer_rules(rules_path))
     # the checked submissions' lines, queried on the tables' engine (not the practice's every line), in key order
     lines = table_rows(tables, "claim_lines", among=claims[["submission_id"]])
-    f = run_rules(claims, lines.sort_values(["submission_id", "line_number"], kind="mergesort", ignore_index=True), ctx)
+    lines = lines.sort_values(["submission_id", "line_number"], kind="mergesort", ignore_index=True)
+    f = run_rules(claims, lines, ctx)
     f = f[f["severity"] == "error"].drop_duplicates(["submission_id", "rule"])
     charge = claims.set_index("submission_id")["total_charge_cents"]
     rows = []
