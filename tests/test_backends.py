@@ -122,6 +122,22 @@ def test_unbilled_charges_on_each_backend(tables, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_ledger_months_by_hand_on_each_backend(tables, backend):
+    """The ledger's monthly sums (what every money window of a KPI set reads), ordered by kind and month on every
+    backend: March (month 2026 * 12 + 2) holds test_metrics.py's charges 350.00 and payments 530.00 (insurance
+    549.00 and patient 45.00 less C07's reversed 64.00, all credits but the reversal)."""
+    from rcmkit.metrics.ar import ledger_months
+
+    months = engine.collect(ledger_months(tables["ledger"]))
+    keys = list(zip(months["kind"], months["_ym"]))
+    assert keys == sorted(keys)
+    march = months[months["_ym"] == 2026 * 12 + 2].set_index("kind")["amount_cents"]
+    assert march["charge"] == 35000
+    assert (march["insurance_payment"], march["patient_payment"], march["reversal"]) == (-54900, -4500, 6400)
+    assert -(march["insurance_payment"] + march["patient_payment"] + march["reversal"]) == 53000
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_kpi_suite_hand_computed_on_each_backend(tables, backend):
     """The KPI suite (what the report and `rcmkit kpis` compute) carries test_metrics.py's March numbers:
     A/R 490.00, days in A/R 490 x 90 / 1,300, clean claims 2/5, initial denials 2/5 (330/580 of the dollars),

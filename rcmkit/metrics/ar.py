@@ -222,9 +222,10 @@ def ym(when) -> int:
 def ledger_months(ledger) -> nw.LazyFrame:
     """The ledger's amounts summed by kind and calendar month of posting (kind, _ym = year * 12 + month - 1,
     amount_cents): every money window of the metrics is whole months, so a KPI set sums this small table instead
-    of scanning the ledger once per KPI."""
+    of scanning the ledger once per KPI. Ordered by kind and month: the same rows in the same order on every
+    engine and run (a grouping's order is the engine's, and Polars' in-memory engine varies it from run to run)."""
     return lazy(ledger).with_columns(_ym=month_number(nw.col("posted_on"))).group_by("kind", "_ym").agg(
-        int_sum("amount_cents"))
+        int_sum("amount_cents")).sort("kind", "_ym")
 
 
 def money_source(tables: Mapping[str, Any], options: MetricOptions):
