@@ -125,8 +125,22 @@ def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
     if engine_of(frame) == "pandas":
         native = frame.collect().to_native() if isinstance(frame, nw.LazyFrame) else frame.to_native()
         return native.reset_index(drop=True)
-    result = frame.collect(backend="pyarrow") if isinstance(frame, nw.LazyFrame) else frame
+    result = _run(frame, "pyarrow") if isinstance(frame, nw.LazyFrame) else frame
     return _to_pandas(result.to_native())
+
+
+#: Polars' engine for the queries over pandas tables: the in-memory one. Polars' default (streaming) costs about
+#: 2 ms more per query on the small frames of a practice, a selection of the explorer or a test (the queries of a
+#: report or an explorer change are many and small), and measured on the 1 M-line practice's report model it
+#: took as much CPU (22.9 s streaming, 23.8 s in-memory) for less memory (peak 2.76 against 2.56 GiB).
+POLARS_ENGINE = "in-memory"
+
+
+def _run(frame: nw.LazyFrame, backend: str | None = None) -> nw.DataFrame:
+    """``frame.collect(backend)``, on :data:`POLARS_ENGINE` when Polars runs it."""
+    if engine_of(frame) == "polars":
+        return frame.collect(backend, engine=POLARS_ENGINE)
+    return frame.collect(backend)
 
 
 def like(df: pd.DataFrame, template: nw.LazyFrame) -> nw.LazyFrame:
@@ -153,7 +167,7 @@ def materialize(frame: nw.LazyFrame) -> nw.LazyFrame:
     if kind == "pandas":
         return frame
     if kind == "polars":
-        return frame.collect().lazy()
+        return _run(frame).lazy()
     if kind == "duckdb":
         import duckdb
 
@@ -184,7 +198,7 @@ def pandas_table(name: str, frame: Any) -> pd.DataFrame | None:
     query = lazy(frame)
     if name not in schema.TABLES:
         return collect(query)
-    table = _canonical_arrow(query.collect(backend="pyarrow").to_native())
+    table = _canonical_arrow(_run(query, "pyarrow").to_native())
     return schema.from_arrow(name, table.select([c for c in schema.TABLES[name].names if c in table.column_names]))
 
 
