@@ -121,8 +121,8 @@ def test_split_by_is_the_boolean_cut_of_each_value():
 
 def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     drawn = []
-    real = render.figure_png
-    monkeypatch.setattr(render, "figure_png", lambda fig, **kw: drawn.append(1) or real(fig, **kw))
+    real = render.ChartSlots.png
+    monkeypatch.setattr(render.ChartSlots, "png", lambda self, *a: drawn.append(1) or real(self, *a))
     data.charts.clear()  # (the module's other tests drew charts on the same tables)
     x = Explorer(data, end="2026-03", months=3)
     first = x.chart.value
