@@ -336,3 +336,35 @@ def test_a_change_of_measure_reuses_the_periods_cells(data, filters, monkeypatch
             assert len(calls) == 2
             calls.pop()
         assert got["paid_cents"].sum() > 0 and got["value"].notna().any()
+
+
+def test_grouped_denial_sums_are_each_groups_own_sums(data):
+    """denial_sums(by=...) counts every group's months in one query: each (group, month) equals denial_sums of the
+    first adjudications cut to that group's rows (a random grouping of the small practice's claims, 12 months),
+    and a group without claims in a month is absent (the caller's zero)."""
+    from rcmkit.metrics.denials import denial_sums
+
+    sel = data.select(Filters())
+    first = sel.first
+    months = Period("2026-03", 12).month_list
+    rng = np.random.default_rng(3)
+    group = rng.choice(np.array(["a", "b", "c", "d"], dtype=object), len(first))
+    grouped = denial_sums(sel.tables, months, data.call_options, first.assign(g=group), by="g")
+    assert grouped and sum(v[1] for v in grouped.values()) == len(first)  # every first adjudication, once
+    for g in ("a", "b", "c", "d"):
+        alone = denial_sums(sel.tables, months, data.call_options, first[group == g])
+        for m in months:
+            assert grouped.get((g, m), (0, 0, 0, 0)) == alone[m], (g, m)
+            assert ((g, m) in grouped) == (alone[m][1] > 0)
+
+
+def test_denial_rates_by_payer_are_each_payers_tiles(data):
+    """The denial rates by payer (one grouped query) are the tiles with that payer selected, each payer of the
+    selection (the fast tier's part of test_by_payer_rows_are_the_tiles_of_each_payer)."""
+    rows = data.by_payer(Filters(), Q1, "initial_denial_rate").set_index("payer_id")
+    assert set(rows.index) == {"BCX", "MCR", "MCD", "SELF"}
+    for pid in rows.index:
+        tiles = data.kpis(Filters(payers=(pid,)), Q1)
+        assert (rows.loc[pid, "claims_denied"], rows.loc[pid, "claims_adjudicated"]) == (
+            tiles["initial_denial_rate"].numerator, tiles["initial_denial_rate"].denominator), pid
+    assert tuple(rows.loc["BCX", ["claims_denied", "claims_adjudicated"]]) == (3, 4)  # C11, C02, C06 of 4
