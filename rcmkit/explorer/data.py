@@ -19,7 +19,7 @@ import pandas as pd
 
 from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
                             with_tables)
-from rcmkit.metrics.denials import denial_sums
+from rcmkit.metrics.denials import clean_counts, denial_sums
 from rcmkit.metrics.providers import provider_label, provider_names
 from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import classify_adjustments
@@ -354,32 +354,32 @@ class ExplorerData:
             payer_of = {n: self._payer_of_rows(filters, n) for n in ("first", "claims")}
             payers = sorted(set(payer_of["first"]) | set(payer_of["claims"]))
             per_payer = {}
-            if set(keys) <= {"initial_denial_rate", "initial_denial_rate_dollars"}:
-                # The denial rates read the first adjudications only: every payer's months in one query grouped by
-                # the claim's payer (denial_sums by="_payer"; each payer's sums are those of its rows alone)
-                sums = denial_sums(sel.tables, period.month_list, self.call_options,
-                                   sel.first[["claim_id", "paid_on", "denied", "billed_cents"]].assign(
-                                       _payer=payer_of["first"]), by="_payer")
+            if metric in ("initial_denial_rate", "clean_claim_rate"):
+                # The rates read the first adjudications (and the clean-claim rate the submissions of their claims,
+                # each claim the payer's): every payer's months in one query grouped by the claim's payer
+                # (denial_sums, clean_counts by="_payer"; each payer's numbers are those of its claims alone)
+                first = sel.first.assign(_payer=payer_of["first"])
+                months, options = period.month_list, self.call_options
+                if metric == "initial_denial_rate":
+                    got, name, none = denial_sums(sel.tables, months, options, first[[
+                        "claim_id", "paid_on", "denied", "billed_cents", "_payer"]], by="_payer"), "denials", (0,) * 4
+                else:
+                    got, name, none = clean_counts(sel.tables, months, options, first[[
+                        "claim_id", "paid_on", "any_denial", "_payer"]], by="_payer"), "clean", (0, 0)
                 for pid in payers:
-                    per_month = [views.flow_kpis(sel.tables, m, self.call_options, keys=keys,
-                                                 denials=sums.get((pid, m), (0, 0, 0, 0)))
-                                 for m in period.month_list]
+                    per_month = [views.flow_kpis(sel.tables, m, options, keys=keys, **{name: got.get((pid, m), none)})
+                                 for m in months]
                     per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
                 return views.payer_rows(per_payer, metric, self.tables["payers"])
-            # The selection narrowed to one payer. The flow KPIs read only the first adjudications (the denial and
-            # clean-claim rates: the month's cohort, and the submissions of the cohort's claims, which are the
-            # payer's), and the ledger rows posted in each month (charges, payments): those are cut by payer, the
-            # ledger to the period's rows first. Each payer's rows are taken in one go from a stable grouping.
-            frames = {"first": (sel.first, payer_of["first"])}
-            if "clean_claim_rate" in keys:  # the submissions of the cohort's claims (clean_counts reads these two
-                # columns): the payer's claims rows, cut and converted for the query engine at a few KB a payer
-                frames["claims"] = (sel.tables["claims"][["claim_id", "submitted_on"]], payer_of["claims"])
-            if "charges" in keys or "payments" in keys:
-                ledger = ledger_for(sel.tables, self.call_options)
-                inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
-                # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
-                frames["ledger"] = (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
-                                    self._payer_of_rows(filters, "ledger")[inside])
+            # Charges and payments: the selection narrowed to one payer. They read the ledger rows posted in each
+            # month: those are cut by payer, the ledger to the period's rows first (and the first adjudications, as
+            # monthly_flow_kpis takes them). Each payer's rows are taken in one go from a stable grouping.
+            ledger = ledger_for(sel.tables, self.call_options)
+            inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
+            # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
+            frames = {"first": (sel.first, payer_of["first"]),
+                      "ledger": (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
+                                 self._payer_of_rows(filters, "ledger")[inside])}
             parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
             for pid in payers:
                 cut = {n: parts[n].get(pid, frames[n][0].iloc[:0]) for n in parts}
