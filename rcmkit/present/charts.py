@@ -8,7 +8,8 @@ Drawing is most of a chart's cost (issue #15: 14 report charts, 4 in the deck, o
 :func:`figure_png` turns a Figure (laid out by matplotlib's constrained layout) into PNG bytes with one draw on a
 renderer shared by the pictures of a size (matplotlib's text metrics are cached per renderer) and cuts the white
 border in the pixels; ``savefig(bbox_inches="tight")`` drew each figure twice and measured it a third time. The
-report notebook, the deck and the explorer all use it.
+report notebook, the deck and the explorer all use it. The explorer's trend charts are :class:`LiveChart` s: a
+report chart's figure kept, given fixed margins, and updated in place with each selection's data.
 """
 
 from __future__ import annotations
