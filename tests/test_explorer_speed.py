@@ -121,8 +121,8 @@ def test_split_by_is_the_boolean_cut_of_each_value():
 
 def test_a_chart_seen_before_is_not_drawn_again(data, monkeypatch):
     drawn = []
-    real = render.figure_png
-    monkeypatch.setattr(render, "figure_png", lambda fig, **kw: drawn.append(1) or real(fig, **kw))
+    real = render.ChartSlots.png
+    monkeypatch.setattr(render.ChartSlots, "png", lambda self, *a: drawn.append(1) or real(self, *a))
     data.charts.clear()  # (the module's other tests drew charts on the same tables)
     x = Explorer(data, end="2026-03", months=3)
     first = x.chart.value
@@ -336,3 +336,59 @@ def test_a_change_of_measure_reuses_the_periods_cells(data, filters, monkeypatch
             assert len(calls) == 2
             calls.pop()
         assert got["paid_cents"].sum() > 0 and got["value"].notna().any()
+
+
+def test_grouped_denial_sums_are_each_groups_own_sums(data):
+    """denial_sums(by=...) counts every group's months in one query: each (group, month) equals denial_sums of the
+    first adjudications cut to that group's rows (a random grouping of the small practice's claims, 12 months),
+    and a group without claims in a month is absent (the caller's zero)."""
+    from rcmkit.metrics.denials import denial_sums
+
+    sel = data.select(Filters())
+    first = sel.first
+    months = Period("2026-03", 12).month_list
+    rng = np.random.default_rng(3)
+    group = rng.choice(np.array(["a", "b", "c", "d"], dtype=object), len(first))
+    grouped = denial_sums(sel.tables, months, data.call_options, first.assign(g=group), by="g")
+    assert grouped and sum(v[1] for v in grouped.values()) == len(first)  # every first adjudication, once
+    for g in ("a", "b", "c", "d"):
+        alone = denial_sums(sel.tables, months, data.call_options, first[group == g])
+        for m in months:
+            assert grouped.get((g, m), (0, 0, 0, 0)) == alone[m], (g, m)
+            assert ((g, m) in grouped) == (alone[m][1] > 0)
+
+
+def test_grouped_clean_counts_are_each_groups_own_counts(data):
+    """clean_counts(by=...) in one query: each (group, month) equals clean_counts of the first adjudications and
+    the claims table cut to that group's claims (a random grouping of the claims, each claim in one group)."""
+    from rcmkit.metrics.denials import clean_counts
+    from rcmkit.metrics import with_tables
+
+    sel = data.select(Filters())
+    first, claims = sel.first, sel.tables["claims"]
+    months = Period("2026-03", 12).month_list
+    ids = np.array(sorted(set(claims["claim_id"])), dtype=object)
+    of = dict(zip(ids, np.random.default_rng(5).choice(np.array(["a", "b", "c"], dtype=object), len(ids))))
+    group = first["claim_id"].map(of).to_numpy()
+    grouped = clean_counts(sel.tables, months, data.call_options, first.assign(g=group), by="g")
+    assert grouped and sum(v[1] for v in grouped.values()) == len(first)
+    for g in ("a", "b", "c"):
+        cut = with_tables(sel.tables, claims=claims[claims["claim_id"].map(of) == g])
+        alone = clean_counts(cut, months, data.call_options, first[group == g])
+        for m in months:
+            assert grouped.get((g, m), (0, 0)) == alone[m], (g, m)
+
+
+@pytest.mark.parametrize("metric,numerator", [("initial_denial_rate", "claims_denied"),
+                                              ("clean_claim_rate", "clean_claims")])
+def test_rates_by_payer_are_each_payers_tiles(data, metric, numerator):
+    """The denial and clean-claim rates by payer (one grouped query each) are the tiles with that payer selected,
+    each payer of the selection (the fast tier's part of test_by_payer_rows_are_the_tiles_of_each_payer)."""
+    rows = data.by_payer(Filters(), Q1, metric).set_index("payer_id")
+    assert set(rows.index) == {"BCX", "MCR", "MCD", "SELF"}
+    for pid in rows.index:
+        tile = data.kpis(Filters(payers=(pid,)), Q1)[metric]
+        assert (rows.loc[pid, numerator], rows.loc[pid, "claims_adjudicated"]) == (tile.numerator,
+                                                                                   tile.denominator), pid
+    if metric == "initial_denial_rate":
+        assert tuple(rows.loc["BCX", ["claims_denied", "claims_adjudicated"]]) == (3, 4)  # C11, C02, C06 of 4

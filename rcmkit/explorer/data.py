@@ -19,6 +19,7 @@ import pandas as pd
 
 from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
                             with_tables)
+from rcmkit.metrics.denials import clean_counts, denial_sums
 from rcmkit.metrics.providers import provider_label, provider_names
 from rcmkit.metrics.summary import prepare
 from rcmkit.core.refdata import classify_adjustments
@@ -350,24 +351,37 @@ class ExplorerData:
 
         def compute():
             sel = self.select(filters)
-            payer_of = self._payer_of_rows(filters)
-            # The selection narrowed to one payer. The flow KPIs read only the first adjudications (the denial and
-            # clean-claim rates: the month's cohort, and the submissions of the cohort's claims, which are the
-            # payer's), and the ledger rows posted in each month (charges, payments): those are cut by payer, the
-            # ledger to the period's rows first. Each payer's rows are taken in one go from a stable grouping.
-            frames = {"first": (sel.first, payer_of["first"])}
-            if "clean_claim_rate" in keys:  # the submissions of the cohort's claims (clean_counts reads these two
-                # columns): the payer's claims rows, cut and converted for the query engine at a few KB a payer
-                frames["claims"] = (sel.tables["claims"][["claim_id", "submitted_on"]], payer_of["claims"])
-            if "charges" in keys or "payments" in keys:
-                ledger = ledger_for(sel.tables, self.call_options)
-                inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
-                # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
-                frames["ledger"] = (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
-                                    payer_of["ledger"][inside])
-            parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
+            payer_of = {n: self._payer_of_rows(filters, n) for n in ("first", "claims")}
+            payers = sorted(set(payer_of["first"]) | set(payer_of["claims"]))
             per_payer = {}
-            for pid in sorted(set(payer_of["first"]) | set(payer_of["claims"])):
+            if metric in ("initial_denial_rate", "clean_claim_rate"):
+                # The rates read the first adjudications (and the clean-claim rate the submissions of their claims,
+                # each claim the payer's): every payer's months in one query grouped by the claim's payer
+                # (denial_sums, clean_counts by="_payer"; each payer's numbers are those of its claims alone)
+                first = sel.first.assign(_payer=payer_of["first"])
+                months, options = period.month_list, self.call_options
+                if metric == "initial_denial_rate":
+                    got, name, none = denial_sums(sel.tables, months, options, first[[
+                        "claim_id", "paid_on", "denied", "billed_cents", "_payer"]], by="_payer"), "denials", (0,) * 4
+                else:
+                    got, name, none = clean_counts(sel.tables, months, options, first[[
+                        "claim_id", "paid_on", "any_denial", "_payer"]], by="_payer"), "clean", (0, 0)
+                for pid in payers:
+                    per_month = [views.flow_kpis(sel.tables, m, options, keys=keys, **{name: got.get((pid, m), none)})
+                                 for m in months]
+                    per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
+                return views.payer_rows(per_payer, metric, self.tables["payers"])
+            # Charges and payments: the selection narrowed to one payer. They read the ledger rows posted in each
+            # month: those are cut by payer, the ledger to the period's rows first (and the first adjudications, as
+            # monthly_flow_kpis takes them). Each payer's rows are taken in one go from a stable grouping.
+            ledger = ledger_for(sel.tables, self.call_options)
+            inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
+            # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
+            frames = {"first": (sel.first, payer_of["first"]),
+                      "ledger": (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
+                                 self._payer_of_rows(filters, "ledger")[inside])}
+            parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
+            for pid in payers:
                 cut = {n: parts[n].get(pid, frames[n][0].iloc[:0]) for n in parts}
                 first = cut.pop("first")
                 tables = with_tables(sel.tables, **cut)
@@ -377,14 +391,15 @@ class ExplorerData:
             return views.payer_rows(per_payer, metric, self.tables["payers"])
         return self._memo.get(("by_payer", filters, period, metric), compute)
 
-    def _payer_of_rows(self, filters: Filters) -> dict[str, np.ndarray]:
-        """The claim's payer (as the payer filter sees it) of each row of the selection's claims, ledger and first
-        adjudications."""
+    def _payer_of_rows(self, filters: Filters, name: str) -> np.ndarray:
+        """The claim's payer (as the payer filter sees it) of each row of the selection's ``name``: "claims",
+        "ledger" or "first" (first adjudications); each computed when first asked (the ledger's is most of the
+        cost, and the denial rates by payer never read it)."""
         def compute():
             sel = self.select(filters)
-            frames = {"claims": sel.tables["claims"], "ledger": sel.tables["ledger"], "first": sel.first}
-            return {n: self._claim_payer[self.index.positions(f["claim_id"])] for n, f in frames.items()}
-        return self._memo.get(("payer_of_rows", filters), compute)
+            frame = sel.first if name == "first" else sel.tables[name]
+            return self._claim_payer[self.index.positions(frame["claim_id"])]
+        return self._memo.get(("payer_of_rows", filters, name), compute)
 
     def denial_lines(self, filters: Filters, period: Period) -> pd.DataFrame:
         def compute():

@@ -24,7 +24,7 @@ from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "STYLES", "without_styles", "header_html", "tiles_html", "table_html", "heatmap_html",
-           "chart_figure", "figure_png", "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html",
+           "chart_figure", "ChartSlots", "figure_png", "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html",
            "cash_check_html", "checks_summary_html", "findings_html", "risk_html", "history_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
@@ -286,15 +286,70 @@ def chart_figure(metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], peri
         fig = charts.kpi_trend_chart(trend, [kpis["clean_claim_rate"]],
                                      title="Clean-claim rate by month of first adjudication",
                                      status=benchmark_status(kpis, targets))
-    if fig.axes[0].get_legend() is not None:  # in the title's row: the target's label sits at the lower left
-        fig.axes[0].legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2,
-                           borderaxespad=0.2)
+    _legend_in_title_row(fig.axes[0])
+    shade = _shade(trend, period)
+    if shade is not None:
+        fig.axes[0].axvspan(*shade, color="#fff3cd", zorder=0, lw=0)
+    return fig
+
+
+def _shade(trend: pd.DataFrame, period: Period) -> tuple[float, float] | None:
+    """The period's months on the chart's x axis (a shaded span), or None when the chart is all period or none."""
     months = list(trend["month"])
     inside = [i for i, m in enumerate(months) if m in set(period.month_list)]
-    if inside and len(inside) < len(months):
-        ax = fig.axes[0]
-        ax.axvspan(inside[0] - 0.5, inside[-1] + 0.5, color="#fff3cd", zorder=0, lw=0)
-    return fig
+    return (inside[0] - 0.5, inside[-1] + 0.5) if inside and len(inside) < len(months) else None
+
+
+def _legend_in_title_row(ax) -> None:
+    if ax.get_legend() is not None:  # in the title's row: the target's label sits at the lower left
+        ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, borderaxespad=0.2)
+
+
+class ChartSlots:
+    """The explorer's chart as PNG bytes, drawn on one kept figure per metric (issue #15): the trend charts are
+    :class:`rcmkit.present.charts.LiveChart` s updated with each selection's months (a new figure and its
+    constrained layout cost more than the drawing); the A/R aging, whose payers and legend change with the
+    selection, is a new figure each time (:func:`chart_figure`). Each picture is a function of the selection
+    only: a kept figure draws what a new one would. One per widget (the figures are changed in place)."""
+
+    #: margins (left, right, bottom, top) in inches: room for the widest tick labels ("100.0%", "$1,250k"), the
+    #: values at the lines' ends and, under the denial rates' chart, their legend
+    MARGINS = {"initial_denial_rate": (0.8, 0.06, 0.74, 0.25), "clean_claim_rate": (0.8, 0.06, 0.45, 0.25),
+               "charges_payments": (0.8, 0.06, 0.45, 0.28)}
+
+    def __init__(self, colors: Mapping[str, str], targets: pd.DataFrame | None = None, dpi: int = 90):
+        self.colors, self.targets, self.dpi = colors, targets, dpi
+        self._live: dict[str, Any] = {}
+
+    def png(self, metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], period: Period,
+            aging: pd.DataFrame | None) -> bytes:
+        if metric not in self.MARGINS:
+            return figure_png(chart_figure(metric, trend, kpis, period, aging, self.colors, self.targets), self.dpi)
+        shade = _shade(trend, period)
+        live = self._live.get(metric)
+        if live is None or not live.update(trend, shade):
+            live = self._new(metric, trend, kpis)
+            if not live.update(trend, shade):  # nothing to scale on: the report's chart, laid out as it does
+                self._live.pop(metric, None)
+                return figure_png(chart_figure(metric, trend, kpis, period, aging, self.colors, self.targets),
+                                  self.dpi)
+            self._live[metric] = live
+        return live.png(self.dpi)
+
+    def _new(self, metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI]):
+        margins = self.MARGINS[metric]
+        if metric == "charges_payments":
+            live = charts.LiveChargesPayments(trend, margins=margins)
+            _legend_in_title_row(live.ax)
+            return live
+        status = benchmark_status(kpis, self.targets)
+        if metric == "initial_denial_rate":
+            return charts.LiveKpiTrend(trend, [kpis["initial_denial_rate"], kpis["initial_denial_rate_dollars"]],
+                                       title="Initial denial rate by month of first adjudication", status=status,
+                                       margins=margins)
+        return charts.LiveKpiTrend(trend, [kpis["clean_claim_rate"]],
+                                   title="Clean-claim rate by month of first adjudication", status=status,
+                                   margins=margins)
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:

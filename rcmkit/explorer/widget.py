@@ -112,6 +112,9 @@ class Explorer:
         # rendered charts by (filters, period, metric, targets), kept with the tables so every widget on them shares
         # them (drawing one takes 0.1-0.2 s); the colors are the tables' payers'
         self._charts = data.charts
+        # the figures the charts are drawn on, kept and updated (render.ChartSlots: a new figure cost as much as the
+        # drawing)
+        self._slots = render.ChartSlots(self.colors, targets)
         self._targets_key = None if targets is None else tuple(
             tuple(row) for row in targets.astype(str).itertuples(index=False))
         self._cash_key: Any = None
@@ -398,8 +401,7 @@ class Explorer:
             def draw() -> bytes:  # the chart is a pure function of the key (the targets and colors are fixed)
                 trend = data.trend(f, p, state.metric)
                 aging = data.aging(f, p) if state.metric == "ar" else None
-                fig = render.chart_figure(state.metric, trend, self._kpis, p, aging, self.colors, self.targets)
-                return render.figure_png(fig)
+                return self._slots.png(state.metric, trend, self._kpis, p, aging)
             self.chart.value = self._charts.get(chart_key, draw)
             self._chart_key = chart_key
         self.chart.layout.display = None

@@ -144,10 +144,13 @@ def _cohorts(tables, options: MetricOptions, first, months) -> nw.LazyFrame:
             .filter(nw.col("_ym").is_in([ym(m) for m in months])))
 
 
-def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
-                 ) -> dict[str, tuple[int, int]]:
+def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None, *,
+                 by: str | None = None) -> dict[Any, tuple[int, int]]:
     """(clean claims, claims) of :func:`clean_claim_rate` for each month of ``months``, in one query: each claim
-    is counted in the month of its first adjudication, its submissions up to that month's end."""
+    is counted in the month of its first adjudication, its submissions up to that month's end. ``by``: a column of
+    ``first`` (given) whose values split the claims too, each claim in one group (the explorer's payer of each
+    claim): ``{(value, month): counts}`` for each value and month with claims, in the same query; each value's
+    counts are those of ``first`` and the claims table cut to its claims."""
     months = list(months)
     cohort = _cohorts(tables, options, first, months)
     claims = lazy_tables(tables, ["claims"])["claims"]
@@ -158,22 +161,34 @@ def clean_counts(tables: Mapping[str, Any], months, options: MetricOptions = Met
     counted = collect(cohort.join(submissions, on="claim_id", how="left")
                       .with_columns(_clean=(~nw.col("any_denial") & (nw.col("_submissions").fill_null(1) <= 1))
                                     .cast(nw.Int64), _one=nw.lit(1, nw.Int64))
-                      .group_by("_ym").agg(int_sum("_clean"), int_sum("_one")))
+                      .group_by(*(["_ym"] if by is None else [by, "_ym"])).agg(int_sum("_clean"), int_sum("_one")))
+    if by is not None:
+        month_of = {ym(m): m for m in months}
+        return {(g, month_of[int(y)]): (as_int(c), as_int(n))
+                for g, y, c, n in zip(counted[by], counted["_ym"], counted["_clean"], counted["_one"])}
     got = {int(y): (as_int(c), as_int(n)) for y, c, n in zip(counted["_ym"], counted["_clean"], counted["_one"])}
     return {m: got.get(ym(m), (0, 0)) for m in months}
 
 
-def denial_sums(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None
-                ) -> dict[str, tuple[int, int, int, int]]:
+def denial_sums(tables: Mapping[str, Any], months, options: MetricOptions = MetricOptions(), first=None, *,
+                by: str | None = None) -> dict[Any, tuple[int, int, int, int]]:
     """(denied claims, claims, denied billed cents, billed cents) of :func:`initial_denial_rate` for each month
-    of ``months``, in one query."""
+    of ``months``, in one query. ``by``: a column of ``first`` (given) whose values split the claims too (the
+    explorer's payer of each claim): ``{(value, month): sums}`` for each value and month with claims, in the
+    same query; each value's sums are those of ``first`` cut to its rows."""
     months = list(months)
     sums = collect(_cohorts(tables, options, first, months).with_columns(
         _denied=nw.col("denied").cast(nw.Int64), _one=nw.lit(1, nw.Int64),
         _denied_billed=nw.when(nw.col("denied")).then(nw.col("billed_cents")).otherwise(0),
-    ).group_by("_ym").agg(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents")))
-    got = {int(r["_ym"]): tuple(as_int(r[c]) for c in ("_denied", "_one", "_denied_billed", "billed_cents"))
-           for r in sums.to_dict("records")}
+    ).group_by(*(["_ym"] if by is None else [by, "_ym"]))
+        .agg(int_sum("_denied"), int_sum("_one"), int_sum("_denied_billed"), int_sum("billed_cents")))
+    values = {r["_ym"] if by is None else (r[by], int(r["_ym"])):
+              tuple(as_int(r[c]) for c in ("_denied", "_one", "_denied_billed", "billed_cents"))
+              for r in sums.to_dict("records")}
+    if by is not None:
+        month_of = {ym(m): m for m in months}
+        return {(g, month_of[y]): v for (g, y), v in values.items()}
+    got = {int(y): v for y, v in values.items()}
     return {m: got.get(ym(m), (0, 0, 0, 0)) for m in months}
 
 

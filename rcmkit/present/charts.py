@@ -8,7 +8,8 @@ Drawing is most of a chart's cost (issue #15: 14 report charts, 4 in the deck, o
 :func:`figure_png` turns a Figure (laid out by matplotlib's constrained layout) into PNG bytes with one draw on a
 renderer shared by the pictures of a size (matplotlib's text metrics are cached per renderer) and cuts the white
 border in the pixels; ``savefig(bbox_inches="tight")`` drew each figure twice and measured it a third time. The
-report notebook, the deck and the explorer all use it.
+report notebook, the deck and the explorer all use it. The explorer's trend charts are :class:`LiveChart` s: a
+report chart's figure kept, given fixed margins, and updated in place with each selection's data.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ __all__ = [
     "denied_codes_chart",
     "cash_forecast_chart",
     "figure_png",
+    "LiveChart",
+    "LiveKpiTrend",
+    "LiveChargesPayments",
     "REPORT_CHARTS",
     "report_chart",
 ]
@@ -96,12 +100,14 @@ def _canvas_class() -> type:
     return _CANVAS[0]
 
 
-def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: float = 0.1) -> bytes:
+def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: float = 0.1,
+               compress_level: int | None = None) -> bytes:
     """``fig`` as PNG bytes from a single draw at ``dpi``: its layout engine runs inside that draw, then the
     pixels are encoded as they are. ``crop``: cut the white border around what was drawn down to ``pad_inches``
     (what ``savefig(bbox_inches="tight")`` gives, found in the pixels instead of by measuring every artist and
     drawing again). The figure is opaque: the PNG is RGB, without a timestamp or software tag (the same figure
-    gives the same bytes). The figure's own dpi is left as it was."""
+    gives the same bytes). The figure's own dpi is left as it was. ``compress_level``: zlib's level for the PNG
+    (None: Pillow's default, 6, which the report's pictures keep; 1 encodes faster and is a few % larger)."""
     from PIL import Image
 
     before = fig.dpi
@@ -135,10 +141,11 @@ def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: 
         rgb = np.empty((bottom - top + 2 * pad, right - left + 2 * pad, 3), dtype=rgba.dtype)
         rgb[:] = background
         rgb[pad:pad + bottom - top, pad:pad + right - left] = rgba[top:bottom, left:right, :3]
-    else:
-        rgb = np.ascontiguousarray(rgba[:, :, :3])
+        image = Image.fromarray(rgb)
+    else:  # the same pixels as rgba[:, :, :3] made contiguous, in a quarter of the time
+        image = Image.fromarray(rgba, "RGBA").convert("RGB")
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="png")
+    image.save(buf, format="png", **({} if compress_level is None else {"compress_level": compress_level}))
     return buf.getvalue()
 
 
@@ -321,14 +328,7 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
         if len(y) and np.isfinite(y[-1]):
             ends.append((float(y[-1]), colors[i % 3]))
     drawn = target_lines(ax, status, kpis[0].key, unit)
-    bottom = 0.0
-    if drawn is not None:
-        top = max(top, drawn[1])
-        lows = [np.nanmin(_values(trend, k.key)) for k in kpis if np.isfinite(_values(trend, k.key)).any()]
-        low = min([*lows, drawn[0]])
-        if unit == "pct" and low > 0.5:
-            bottom = max(0.0, low - 0.05)
-            top = max(top, 1.0) if top > 0.97 else top
+    bottom, top = _trend_limits(trend, kpis, drawn, top)
     _month_axis(ax, months)
     _unit_axis(ax, unit, top)
     ax.set_ylim(bottom=bottom, top=(top + (top - bottom) * 0.15) if top > 0 else None)
@@ -342,9 +342,26 @@ def kpi_trend_chart(trend: pd.DataFrame, kpis: Sequence, *, title: str, ylabel: 
     return fig
 
 
-def _end_labels(ax, x: float, ends: list[tuple[float, str]], unit: str, gap: float = 10.0) -> None:
+def _trend_limits(trend: pd.DataFrame, kpis: Sequence, drawn: tuple[float, float] | None, top: float
+                  ) -> tuple[float, float]:
+    """(bottom, top) of a KPI trend's values: ``top`` is the lines' highest value; a target drawn (``drawn``, from
+    :func:`target_lines`) is kept in view, and a rate whose values and target are all above 50% gets a zoomed
+    axis."""
+    bottom = 0.0
+    if drawn is not None:
+        top = max(top, drawn[1])
+        lows = [np.nanmin(_values(trend, k.key)) for k in kpis if np.isfinite(_values(trend, k.key)).any()]
+        low = min([*lows, drawn[0]])
+        if kpis[0].unit == "pct" and low > 0.5:
+            bottom = max(0.0, low - 0.05)
+            top = max(top, 1.0) if top > 0.97 else top
+    return bottom, top
+
+
+def _end_labels(ax, x: float, ends: list[tuple[float, str]], unit: str, gap: float = 10.0) -> list:
     """Each line's last value written at its end; labels closer than ``gap`` points apart are pushed apart
-    (lowest first), so two lines that end together keep readable numbers."""
+    (lowest first), so two lines that end together keep readable numbers. Returns the labels (annotations)."""
+    made = []
     bottom, top = ax.get_ylim()
     points = ax.get_window_extent().height * 72 / ax.figure.dpi  # the axes' height in points
     per_point = (top - bottom) / points if points > 0 else 0.0
@@ -354,9 +371,10 @@ def _end_labels(ax, x: float, ends: list[tuple[float, str]], unit: str, gap: flo
         if placed and per_point > 0:
             offset = max(0.0, placed[-1] + gap - (value - bottom) / per_point)
         placed.append((value - bottom) / per_point + offset if per_point > 0 else 0.0)
-        ax.annotate(fmt.chart_label(value, unit), (x, value), xytext=(6, offset), textcoords="offset points",
-                    va="center", fontsize=8, color=color,
-                    bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 0.5})
+        made.append(ax.annotate(fmt.chart_label(value, unit), (x, value), xytext=(6, offset),
+                                textcoords="offset points", va="center", fontsize=8, color=color,
+                                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 0.5}))
+    return made
 
 
 def _unit_axis(ax, unit: str, top: float) -> None:
@@ -863,6 +881,124 @@ def cash_forecast_chart(weeks: pd.DataFrame, check: pd.DataFrame | None = None, 
             ax2.set_xlabel(f"Cash in the month\n(forecast made {fmt.day_label(made)})")
         ax2.set_title("Last month's forecast\nagainst what came in", loc="left", fontsize=11, fontweight="bold")
     return fig
+
+
+# --------------------------------------------------------------------------------------------- live charts
+class LiveChart:
+    """A chart drawn again and again with new data on one Figure (the explorer's chart, issue #15).
+
+    A new Figure for each picture cost about as much as drawing it, and its constrained layout as much again. A live
+    chart's figure is made once by the report's chart function, then given a fixed layout (``margins``: left, right,
+    bottom and top in inches, the same at every update) and a shaded span of months; :meth:`update` (in each
+    subclass) sets the artists' data, the axis limits, ticks and labels in place. Every update sets everything that
+    depends on the data, so a picture depends on its data only, never on the updates before it (tests compare a
+    chart updated through many selections with a new one). ``update`` returns False, changing nothing, when the data
+    cannot be shown by an update (another number of months; nothing to scale the axis on): make a new chart then.
+    Not for several threads at once (the explorer's refresh draws one at a time)."""
+
+    def __init__(self, fig: Figure, margins: tuple[float, float, float, float]):
+        self.fig = fig
+        self.ax = fig.axes[0]
+        fig.set_layout_engine("none")
+        width, height = fig.get_size_inches()
+        left, right, bottom, top = margins
+        for ax in fig.axes:
+            ax.set_position([left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height])
+        self.span = self.ax.axvspan(0, 1, color="#fff3cd", zorder=0, lw=0, visible=False)
+
+    def _shade(self, shade: tuple[float, float] | None) -> None:
+        """Shade the x range ``shade`` (data units), or nothing."""
+        if shade is None:
+            self.span.set_visible(False)
+            return
+        lo, hi = shade
+        self.span.set_x(lo)
+        self.span.set_width(hi - lo)
+        self.span.set_visible(True)
+
+    def png(self, dpi: float = 90, compress_level: int | None = 1) -> bytes:
+        """The chart as PNG bytes at the figure's full size (:func:`figure_png`, uncropped)."""
+        return figure_png(self.fig, dpi, crop=False, compress_level=compress_level)
+
+
+class LiveKpiTrend(LiveChart):
+    """:func:`kpi_trend_chart` kept and updated: the lines' values, the axis limits and formatter, the months'
+    labels and the values written at the lines' ends. The title, the KPIs' labels and the target (``status``) are
+    the first call's."""
+
+    def __init__(self, trend: pd.DataFrame, kpis: Sequence, *, title: str, status: pd.DataFrame | None = None,
+                 margins: tuple[float, float, float, float] = (0.8, 0.06, 0.45, 0.25)):
+        fig = kpi_trend_chart(trend, kpis, title=title, status=status)
+        self.kpis = list(kpis)
+        self.months = len(trend)
+        ax = fig.axes[0]
+        self.lines = ax.lines[:len(self.kpis)]
+        row = _target_row(status, self.kpis[0].key)
+        self.drawn = None  # what target_lines drew, as it returned it
+        if row is not None:
+            good = float(row["good"])
+            acc = good if fmt.is_missing(row.get("acceptable")) else float(row["acceptable"])
+            self.drawn = (min(good, acc), max(good, acc))
+        self.labels = list(ax.texts[1 if self.drawn is not None else 0:])  # after the target's label: the ends'
+        super().__init__(fig, margins)
+
+    def update(self, trend: pd.DataFrame, shade: tuple[float, float] | None = None) -> bool:
+        if len(trend) != self.months:
+            return False
+        ax, unit = self.ax, self.kpis[0].unit
+        months = list(trend["month"])
+        x = np.arange(len(months))
+        top = 0.0
+        ys, ends = [], []
+        for kpi, line in zip(self.kpis, self.lines):
+            y = _values(trend, kpi.key)
+            top = max(top, np.nanmax(y) if np.isfinite(y).any() else 0.0)
+            ys.append(y)
+            if len(y) and np.isfinite(y[-1]):
+                ends.append((float(y[-1]), line.get_color()))
+        bottom, top = _trend_limits(trend, self.kpis, self.drawn, top)
+        if not top > 0:  # the report's chart scales the axis on the lines then: a new chart does
+            return False
+        for line, y in zip(self.lines, ys):
+            line.set_ydata(y)
+        _month_axis(ax, months)
+        _unit_axis(ax, unit, top)
+        ax.set_ylim(bottom=bottom, top=top + (top - bottom) * 0.15)
+        ax.set_xlim(-0.5, len(months) - 0.2)
+        for label in self.labels:
+            label.remove()
+        self.labels = _end_labels(ax, x[-1] if len(x) else 0, ends, unit)
+        self._shade(shade)
+        return True
+
+
+class LiveChargesPayments(LiveChart):
+    """:func:`charges_payments_trend` kept and updated: the bars' heights, the axis limit and formatter and the
+    months' labels."""
+
+    def __init__(self, trend: pd.DataFrame, margins: tuple[float, float, float, float] = (0.8, 0.06, 0.45, 0.28)):
+        fig = charges_payments_trend(trend)
+        ax = fig.axes[0]
+        self.months = len(trend)
+        self.bars = list(ax.containers[:2])
+        ax.set_xlim(ax.get_xlim())  # the bars' (fixed) extent, before the span: never scaled on it
+        super().__init__(fig, margins)
+
+    def update(self, trend: pd.DataFrame, shade: tuple[float, float] | None = None) -> bool:
+        if len(trend) != self.months:
+            return False
+        months = list(trend["month"])
+        ch, pay = _values(trend, "charges"), _values(trend, "payments")
+        both = np.concatenate([ch, pay])
+        top = np.nanmax(both) if len(months) and np.isfinite(both).any() else 0.0
+        for bars, values in zip(self.bars, (ch, pay)):
+            for rect, v in zip(bars, values):
+                rect.set_height(v)
+        self.ax.yaxis.set_major_formatter(usd_formatter(top))
+        _month_axis(self.ax, months)
+        self.ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+        self._shade(shade)
+        return True
 
 
 def _days_in_ar(r: Any) -> Figure:
