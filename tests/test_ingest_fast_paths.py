@@ -121,3 +121,25 @@ def test_codes_and_modifiers_by_hand():
     assert decode._parse_codes(text).tolist()[3:] == [["25", "59"], ["A", "B", "C"], ["X", "Y"]]
     assert decode._parse_modifiers(text).tolist() == ["M17.11:M25.561", "", "", "25:59", "A:B:C", "X:Y"]
     assert decode._ascii_upper(text) is not None and decode._ascii_upper(text.astype(object)) is None
+
+
+_key_text = st.one_of(st.none(), st.sampled_from(["", "a", "ab", "b", "B", "é", "z9", "Z"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(_key_text, st.one_of(st.none(), st.integers(0, 3)), st.integers(-2, 2), _key_text),
+                     max_size=30),
+       by=st.sampled_from([["s", "d", "i"], ["o", "s"], ["d", "o", "i"], ["i"]]))
+def test_the_ledgers_arrow_sort_equals_pandas_mergesort(rows, by):
+    """Issue #15: the ledger's rows sorted by arrow's stable sort are in pandas' mergesort order (strings by code
+    point, missing values last, ties in their order), for arrow strings, dates with NaT, integers and object
+    strings."""
+    from rcmkit.core.ledger import stable_sorted
+
+    df = pd.DataFrame({"s": pd.Series([r[0] for r in rows], dtype="str"),
+                       "d": pd.to_datetime(pd.Series([None if r[1] is None else f"2024-0{r[1] + 1}-01" for r in rows],
+                                                     dtype=object)),
+                       "i": pd.Series([r[2] for r in rows], dtype="int64"),
+                       "o": pd.Series([r[3] for r in rows], dtype=object)},
+                      index=pd.RangeIndex(len(rows)) * 2)
+    pd.testing.assert_frame_equal(stable_sorted(df, by), df.sort_values(by, kind="mergesort"))
