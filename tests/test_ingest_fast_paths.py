@@ -97,3 +97,49 @@ def test_isin_matches_pandas_on_arrow_strings():
         pd.testing.assert_series_equal(got, expected)
     objects = pd.Series(["a", None], dtype=object)
     pd.testing.assert_series_equal(isin(objects, {"a"}), objects.isin({"a"}))
+
+
+#: Letters, digits, dots, every separator the code and modifier lists allow, what Python's \s matches beyond RE2's
+#: (\v, \x1c-\x1f), a control character that is no separator, and a non-ASCII letter (the pandas path's case).
+_code_chars = st.sampled_from(list("aZm09.,:;| \t\n\r\x0b\x0c\x1c\x1f\x7f-") + ["é", "ß"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(_code_chars, max_size=10)), max_size=12))
+def test_codes_and_modifiers_by_arrow_equal_the_pandas_path(values):
+    """Issue #15: an ASCII column's codes and modifiers are split by arrow kernels; any column gives what the
+    pandas string methods give (a non-ASCII column takes the pandas path)."""
+    text = pd.Series(values, dtype="str", index=pd.RangeIndex(len(values)) + 5)
+    pd.testing.assert_series_equal(decode._parse_codes(text), decode._parse_codes_python(text))
+    pd.testing.assert_series_equal(decode._parse_modifiers(text), decode._parse_modifiers_python(text))
+
+
+def test_codes_and_modifiers_by_hand():
+    text = pd.Series(["m17.11, m25.561", None, "", " 25\x0b59 ", "a|b;;c", "x\x1cy"], dtype="str")
+    assert decode._parse_codes(text).tolist()[:1] == [["M1711", "M25561"]]
+    assert decode._parse_codes(text).isna().tolist() == [False, True, True, False, False, False]
+    assert decode._parse_codes(text).tolist()[3:] == [["25", "59"], ["A", "B", "C"], ["X", "Y"]]
+    assert decode._parse_modifiers(text).tolist() == ["M17.11:M25.561", "", "", "25:59", "A:B:C", "X:Y"]
+    assert decode._ascii_upper(text) is not None and decode._ascii_upper(text.astype(object)) is None
+
+
+_key_text = st.one_of(st.none(), st.sampled_from(["", "a", "ab", "b", "B", "é", "z9", "Z"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(_key_text, st.one_of(st.none(), st.integers(0, 3)), st.integers(-2, 2), _key_text),
+                     max_size=30),
+       by=st.sampled_from([["s", "d", "i"], ["o", "s"], ["d", "o", "i"], ["i"]]))
+def test_the_ledgers_arrow_sort_equals_pandas_mergesort(rows, by):
+    """Issue #15: the ledger's rows sorted by arrow's stable sort are in pandas' mergesort order (strings by code
+    point, missing values last, ties in their order), for arrow strings, dates with NaT, integers and object
+    strings."""
+    from rcmkit.core.ledger import stable_sorted
+
+    df = pd.DataFrame({"s": pd.Series([r[0] for r in rows], dtype="str"),
+                       "d": pd.to_datetime(pd.Series([None if r[1] is None else f"2024-0{r[1] + 1}-01" for r in rows],
+                                                     dtype=object)),
+                       "i": pd.Series([r[2] for r in rows], dtype="int64"),
+                       "o": pd.Series([r[3] for r in rows], dtype=object)},
+                      index=pd.RangeIndex(len(rows)) * 2)
+    pd.testing.assert_frame_equal(stable_sorted(df, by), df.sort_values(by, kind="mergesort"))

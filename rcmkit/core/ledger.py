@@ -28,6 +28,7 @@ import os
 import re
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from rcmkit.core import schema
@@ -57,9 +58,29 @@ def self_pay_ids(payers: pd.DataFrame | None) -> set[str]:
 _self_pay_ids = self_pay_ids
 
 
+def stable_sorted(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``df.sort_values(by, kind="mergesort")`` (ascending, missing values last, ties in their order), sorted by
+    arrow's stable sort (issue #15: pandas factorizes every string key first: ~1.5 s for a 250,000-claim ledger).
+    Strings compare by code point in both (UTF-8 bytes in arrow). Keys arrow cannot take go to pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        keys = pa.Table.from_pandas(df[by], preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return df.sort_values(by, kind="mergesort")
+    if any(pa.types.is_floating(t) or not (pa.types.is_string(t) or pa.types.is_large_string(t)
+                                           or pa.types.is_integer(t) or pa.types.is_timestamp(t)
+                                           or pa.types.is_date(t) or pa.types.is_boolean(t))
+           for t in keys.schema.types):  # NaN's place differs; other types: pandas' own rules
+        return df.sort_values(by, kind="mergesort")
+    order = pc.sort_indices(keys, sort_keys=[(c, "ascending", "at_end") for c in by])
+    return df.iloc[order.to_numpy()]
+
+
 def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
     needed = ["claim_id", "submitted_on", "submission_id", "frequency_code", "payer_id", "total_charge_cents"]
-    ordered = claims[needed].sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    ordered = stable_sorted(claims[needed], ["claim_id", "submitted_on", "submission_id"])
     first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id", keep="first")
     responsible = first["payer_id"].where(~first["payer_id"].isin(self_pay), "patient")
     charges = pd.DataFrame(
@@ -94,7 +115,8 @@ def _payments(remittances: pd.DataFrame) -> pd.DataFrame:
         {
             "claim_id": r["claim_id"],
             "posted_on": r["paid_on"],
-            "kind": r["status_code"].map(lambda s: "reversal" if s == REVERSAL_STATUS else "insurance_payment"),
+            "kind": pd.Series(np.where(r["status_code"] == REVERSAL_STATUS, "reversal", "insurance_payment"),
+                              index=r.index, dtype="str"),
             "amount_cents": -r["paid_cents"],
             "responsible": r["payer_id"],
         }
@@ -277,9 +299,8 @@ def build_ledger(tables: dict[str, pd.DataFrame], *, denial_policy: str = "keep_
         ledger = schema.empty("ledger")
         return ledger
     ledger = ledger[ledger["amount_cents"] != 0]
-    ledger = ledger.sort_values(
-        ["claim_id", "posted_on", "kind", "responsible", "amount_cents"], kind="mergesort"
-    ).reset_index(drop=True)
+    ledger = stable_sorted(ledger, ["claim_id", "posted_on", "kind", "responsible", "amount_cents"]
+                           ).reset_index(drop=True)
     ledger = schema.conform("ledger", ledger)
     return ledger
 

@@ -182,6 +182,8 @@ def _die_with_parent(parent: int) -> None:
 #: the server the ingest died, so a killed ingest would leave server and workers behind. A worker's start costs
 #: an interpreter and the reader's imports (about a second, once per worker), paid only by runs of several batches.
 POOL_START = "spawn"
+#: One reader process (``jobs=1``): the PM exports are decoded in a thread while the X12 files are read (issue #15).
+DECODE_IN_THREAD = True
 
 
 def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, meanwhile=None) -> tuple[list, Any]:
@@ -195,7 +197,18 @@ def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, m
     results = []
     other = None
     try:
-        if jobs <= 1 or len(batches) <= 1:
+        if (jobs <= 1 or len(batches) <= 1) and meanwhile is not None and DECODE_IN_THREAD:
+            # one process: ``meanwhile`` runs in a thread while this one reads the X12 files (the PM export's
+            # CSV reader and string kernels are arrow's, which release the GIL, as do the X12 readers' kernels)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcmkit-pm-decode") as pool:
+                decoding = pool.submit(meanwhile)
+                for batch in batches:
+                    results.append(_read_batch([str(f) for f in batch], salt))
+                    bar.update(len(batch))
+                other = decoding.result()
+        elif jobs <= 1 or len(batches) <= 1:
             for batch in batches:
                 results.append(_read_batch([str(f) for f in batch], salt))
                 bar.update(len(batch))
