@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from rcmkit.core.engine import engine_of, lazy
 from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
@@ -153,35 +154,27 @@ class Book:
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
         # only the columns read here: a table left on the engine is queried (read_columns)
         get = lambda name: read_columns(tables, name, BOOK_COLUMNS[name])  # noqa: E731
-        ledger = get("ledger") if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
-            else ledger_for(tables, options)
-        if not isinstance(ledger, pd.DataFrame):
-            raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
+        source = _ledger_events(tables, options)
         payers = get("payers")
         self.payer_names = dict(zip(payers["payer_id"], payers["payer_name"])) if payers is not None else {}
         self.payer_class = dict(zip(payers["payer_id"], payers["payer_class"])) if payers is not None else {}
         self.options = options
-        ledger = ledger[ledger["amount_cents"] != 0]
-        claim_codes, self.claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
-        party_codes, parties = factorize_sorted(ledger["responsible"])
-        self.parties = list(parties)
+        self.claim_ids, self.parties = source["claim_ids"], source["parties"]
         self.patient = self.parties.index("patient") if "patient" in self.parties else -1
-        day = _days(ledger["posted_on"])
-        amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
-        cash = np.where(isin(ledger["kind"], CASH_KINDS).to_numpy(dtype=bool), -amount, 0.0)
-        self.ev = {"claim": claim_codes.astype(np.int64), "party": party_codes.astype(np.int64), "day": day,
-                   "amount": amount, "cash": cash}
+        self.ev = source["ev"]
+        claim_codes, day = self.ev["claim"], self.ev["day"]
         n = len(self.claim_ids)
         # each claim's charge: its first positive charge (else its first event: a claim known from an 835 only)
-        is_charge = (ledger["kind"] == "charge").to_numpy(dtype=bool) & (amount > 0)
         first_any = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(first_any, claim_codes, day)
+        ch = source["charges"]  # every positive charge posting: claim, day, party, amount
         charge_day = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(charge_day, claim_codes[is_charge], day[is_charge])
+        np.minimum.at(charge_day, ch["claim"], ch["day"])
         self.charge_day = np.where(charge_day == np.iinfo(np.int64).max, first_any, charge_day)
-        charge_rows = pd.DataFrame({"claim": claim_codes[is_charge], "day": day[is_charge],
-                                    "party": party_codes[is_charge], "amount": amount[is_charge]})
-        charge_rows = charge_rows.sort_values(["claim", "day"], kind="mergesort")
+        charge_rows = pd.DataFrame(ch)
+        # a claim's first charge: its earliest; of two on that day (never in a built ledger: one charge per claim),
+        # the lower party code, then the smaller amount, so the choice does not hang on the engine's row order
+        charge_rows = charge_rows.sort_values(["claim", "day", "party", "amount"], kind="mergesort")
         firsts = charge_rows.drop_duplicates("claim")
         self.charge_party = np.full(n, -1, dtype=np.int64)
         self.charge_party[firsts["claim"].to_numpy()] = firsts["party"].to_numpy()
@@ -287,6 +280,79 @@ class Book:
 
     def name_of(self, party: str) -> str:
         return "Patients" if party == "patient" else self.payer_names.get(party, party)
+
+
+def _ledger_events(tables: Mapping[str, Any], options: MetricOptions) -> dict:
+    """What the Book reads of the ledger (rows with an amount): the claim IDs and responsible parties (sorted:
+    their positions are the integer codes), the events (``ev``: claim, party, day, amount, cash) and every
+    positive charge posting (``charges``: claim, day, party, amount).
+
+    On pandas tables the events are the ledger's rows. When the ledger is still on DuckDB (prepared tables that
+    :meth:`~rcmkit.metrics.Prepared.collected` left on the engine), the engine sums them by claim, party, day and
+    sign (credits apart: the money curves count them alone) and only those sums come to numpy, so the ledger is
+    never collected whole (issue #15: 31 M rows at 10 M claim lines). Every use of the events is a sum of
+    amounts or cash by claim, party, day or sign (or a count > 0), and the sums of whole cents are exact in
+    float64, so the forecast's numbers are the same, bit for bit."""
+    if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy:
+        native = tables.engine_frame("ledger")
+        if native is not None and engine_of(native) == "duckdb":
+            return _duckdb_ledger_events(lazy(native).to_native())
+        ledger = read_columns(tables, "ledger", BOOK_COLUMNS["ledger"])
+    else:
+        ledger = ledger_for(tables, options)
+    if not isinstance(ledger, pd.DataFrame):
+        raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
+    ledger = ledger[ledger["amount_cents"] != 0]
+    claim_codes, claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
+    party_codes, parties = factorize_sorted(ledger["responsible"])
+    day = _days(ledger["posted_on"])
+    amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
+    cash = np.where(isin(ledger["kind"], CASH_KINDS).to_numpy(dtype=bool), -amount, 0.0)
+    claim_codes, party_codes = claim_codes.astype(np.int64), party_codes.astype(np.int64)
+    is_charge = (ledger["kind"] == "charge").to_numpy(dtype=bool) & (amount > 0)
+    return {"claim_ids": claim_ids, "parties": list(parties),
+            "ev": {"claim": claim_codes, "party": party_codes, "day": day, "amount": amount, "cash": cash},
+            "charges": {"claim": claim_codes[is_charge], "day": day[is_charge], "party": party_codes[is_charge],
+                        "amount": amount[is_charge]}}
+
+
+_LEDGER_CODES = """
+    WITH l AS (SELECT claim_id, responsible, kind, amount_cents,
+                      datediff('day', DATE '1970-01-01', posted_on) AS day
+               FROM forecast_ledger WHERE amount_cents <> 0),
+    c AS (SELECT claim_id, row_number() OVER (ORDER BY claim_id) - 1 AS claim
+          FROM (SELECT DISTINCT claim_id FROM l WHERE claim_id IS NOT NULL)),
+    p AS (SELECT responsible, row_number() OVER (ORDER BY responsible) - 1 AS party
+          FROM (SELECT DISTINCT responsible FROM l WHERE responsible IS NOT NULL)),
+    e AS (SELECT c.claim, p.party, l.day, l.kind, l.amount_cents FROM l JOIN c USING (claim_id) JOIN p USING (responsible))
+"""
+
+
+def _duckdb_ledger_events(relation) -> dict:
+    """:func:`_ledger_events` of a ledger on DuckDB: the codes numbered in the engine (claim IDs and parties in
+    ascending byte order, as :func:`rcmkit.core.frames.factorize_sorted`), the events summed by claim, party, day
+    and sign there."""
+    def run(sql: str) -> pa.Table:
+        return relation.query("forecast_ledger", _LEDGER_CODES + sql).to_arrow_table()
+
+    def ints(table: pa.Table, column: str) -> np.ndarray:
+        return table.column(column).to_numpy().astype(np.int64, copy=False)
+
+    claim_ids = run("SELECT claim_id FROM c ORDER BY claim").column("claim_id").to_numpy(zero_copy_only=False)
+    parties = run("SELECT responsible FROM p ORDER BY party").column("responsible").to_pylist()
+    kinds = ", ".join(f"'{k}'" for k in CASH_KINDS)
+    ev = run(f"""SELECT claim, party, day,
+                        CAST(sum(amount_cents) AS BIGINT) AS amount,
+                        CAST(sum(CASE WHEN kind IN ({kinds}) THEN -amount_cents ELSE 0 END) AS BIGINT) AS cash
+                 FROM e GROUP BY claim, party, day, amount_cents < 0""")
+    events = {"claim": ints(ev, "claim"), "party": ints(ev, "party"), "day": ints(ev, "day"),
+              "amount": ev.column("amount").to_numpy().astype(np.float64),
+              "cash": ev.column("cash").to_numpy().astype(np.float64)}
+    del ev
+    ch = run("SELECT claim, day, party, amount_cents FROM e WHERE kind = 'charge' AND amount_cents > 0")
+    charges = {"claim": ints(ch, "claim"), "day": ints(ch, "day"), "party": ints(ch, "party"),
+               "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
+    return {"claim_ids": np.asarray(claim_ids, dtype=object), "parties": parties, "ev": events, "charges": charges}
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
