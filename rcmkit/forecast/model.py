@@ -181,7 +181,7 @@ class Book:
         self.charges = charge_rows  # every charge posting (for the new-charge rate)
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
-        self._remits(get("remittances"), get("remit_lines"), get("claims"), get("claim_lines"), get("contracts"))
+        self._remits(get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
@@ -219,7 +219,11 @@ class Book:
         return out
 
     # ----------------------------------------------------------------------------------------- set-up
-    def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
+    def _remits(self, get) -> None:
+        """First adjudications and billed lines from the claims, remittances and their lines, each table read
+        (``get(name)``) when it is used and let go after, so a large practice's tables are not held at once
+        (issue #15: the 10 M-line report's memory)."""
+        contracts = get("contracts")
         claim_index = pa.array(self.claim_ids, type=pa.string())
         party_index = pa.array(self.parties, type=pa.string())
         n = len(self.claim_ids)
@@ -229,6 +233,7 @@ class Book:
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
+        claims = get("claims")
         if claims is not None and len(claims):
             claims = claims[BOOK_COLUMNS["claims"]]
             code = positions(claims["claim_id"], claim_index)
@@ -238,8 +243,12 @@ class Book:
             billed = c[_first_of_runs(c["_claim"].to_numpy())]  # each claim's first, as drop_duplicates keeps
             dated = billed.dropna(subset=["service_from"])
             self.service_month[dated["_claim"].to_numpy()] = pd.to_datetime(dated["service_from"]).dt.month.to_numpy()
+            billed = billed[["_claim", "submission_id", "payer_id"]]  # what the billed lines' look-up reads
+            del c, dated
+        del claims
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
+        remits = get("remittances")
         if remits is not None and len(remits):
             remits = remits[BOOK_COLUMNS["remittances"]]
             claim = positions(remits["claim_id"], claim_index)
@@ -257,6 +266,9 @@ class Book:
                                               "paid": first["paid_cents"].to_numpy(dtype=float),
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
+            first = first[["remit_id", "party", "day", "payer_id"]]  # what the lines' look-up reads
+            del remits, r
+            remit_lines = get("remit_lines")
             if remit_lines is not None and len(remit_lines):
                 lines = _lookup(remit_lines[BOOK_COLUMNS["remit_lines"]], first, "remit_id",
                                 ["party", "day", "payer_id"])
@@ -265,8 +277,10 @@ class Book:
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
                     "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
                     "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
+                del remit_lines, lines
         # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
+        claim_lines = get("claim_lines") if billed is not None else None
         if billed is not None and claim_lines is not None and len(claim_lines):
             lines = _lookup(claim_lines[BOOK_COLUMNS["claim_lines"]], billed, "submission_id", ["_claim", "payer_id"])
             lines = _with_contract(lines, contracts, "payer_id")
