@@ -330,43 +330,33 @@ def _ledger_events(tables: Mapping[str, Any], options: MetricOptions) -> dict:
                         "amount": amount[is_charge]}}
 
 
-_LEDGER_CODES = """
-    WITH l AS (SELECT claim_id, responsible, kind, amount_cents,
-                      datediff('day', DATE '1970-01-01', posted_on) AS day
-               FROM forecast_ledger WHERE amount_cents <> 0),
-    c AS (SELECT claim_id, row_number() OVER (ORDER BY claim_id) - 1 AS claim
-          FROM (SELECT DISTINCT claim_id FROM l WHERE claim_id IS NOT NULL)),
-    p AS (SELECT responsible, row_number() OVER (ORDER BY responsible) - 1 AS party
-          FROM (SELECT DISTINCT responsible FROM l WHERE responsible IS NOT NULL)),
-    e AS (SELECT c.claim, p.party, l.day, l.kind, l.amount_cents FROM l JOIN c USING (claim_id) JOIN p USING (responsible))
-"""
-
-
 def _duckdb_ledger_events(relation) -> dict:
-    """:func:`_ledger_events` of a ledger on DuckDB: the codes numbered in the engine (claim IDs and parties in
-    ascending byte order, as :func:`rcmkit.core.frames.factorize_sorted`), the events summed by claim, party, day
-    and sign there."""
+    """:func:`_ledger_events` of a ledger on DuckDB: the events summed by claim, party, day and sign there, and the
+    positive charge postings, each with its claim ID and party as arrow strings, numbered here
+    (:func:`rcmkit.core.frames.factorize_sorted`, :func:`rcmkit.core.frames.positions`) as the pandas path
+    numbers the ledger's."""
     def run(sql: str) -> pa.Table:
-        return relation.query("forecast_ledger", _LEDGER_CODES + sql).to_arrow_table()
+        return relation.query("forecast_ledger", sql).to_arrow_table()
 
-    def ints(table: pa.Table, column: str) -> np.ndarray:
-        return table.column(column).to_numpy().astype(np.int64, copy=False)
-
-    claim_ids = run("SELECT claim_id FROM c ORDER BY claim").column("claim_id").to_numpy(zero_copy_only=False)
-    parties = run("SELECT responsible FROM p ORDER BY party").column("responsible").to_pylist()
+    day = "datediff('day', DATE '1970-01-01', posted_on)"
     kinds = ", ".join(f"'{k}'" for k in CASH_KINDS)
-    ev = run(f"""SELECT claim, party, day,
-                        CAST(sum(amount_cents) AS BIGINT) AS amount,
+    ev = run(f"""SELECT claim_id, responsible, {day} AS day, CAST(sum(amount_cents) AS BIGINT) AS amount,
                         CAST(sum(CASE WHEN kind IN ({kinds}) THEN -amount_cents ELSE 0 END) AS BIGINT) AS cash
-                 FROM e GROUP BY claim, party, day, amount_cents < 0""")
-    events = {"claim": ints(ev, "claim"), "party": ints(ev, "party"), "day": ints(ev, "day"),
+                 FROM forecast_ledger WHERE amount_cents <> 0
+                 GROUP BY claim_id, responsible, {day}, amount_cents < 0""")
+    claim, claim_ids = factorize_sorted(ev.column("claim_id"))
+    party, parties = factorize_sorted(ev.column("responsible"))
+    events = {"claim": claim, "party": party, "day": ev.column("day").to_numpy().astype(np.int64),
               "amount": ev.column("amount").to_numpy().astype(np.float64),
               "cash": ev.column("cash").to_numpy().astype(np.float64)}
     del ev
-    ch = run("SELECT claim, day, party, amount_cents FROM e WHERE kind = 'charge' AND amount_cents > 0")
-    charges = {"claim": ints(ch, "claim"), "day": ints(ch, "day"), "party": ints(ch, "party"),
+    ch = run(f"""SELECT claim_id, responsible, {day} AS day, amount_cents FROM forecast_ledger
+                 WHERE kind = 'charge' AND amount_cents > 0""")
+    charges = {"claim": positions(ch.column("claim_id"), pa.array(claim_ids, type=pa.string())),
+               "day": ch.column("day").to_numpy().astype(np.int64),
+               "party": positions(ch.column("responsible"), pa.array(list(parties), type=pa.string())),
                "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
-    return {"claim_ids": np.asarray(claim_ids, dtype=object), "parties": parties, "ev": events, "charges": charges}
+    return {"claim_ids": claim_ids, "parties": list(parties), "ev": events, "charges": charges}
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
