@@ -385,8 +385,10 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
     if contracts is None or not len(contracts) or not len(lines):
         return lines.assign(contract=out.to_numpy())
     units = pd.to_numeric(lines["units"], errors="coerce").fillna(1.0).to_numpy()
-    base = lines.assign(_row=lines.index, _date=pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
-                        _mods=lines["modifiers"].fillna(""))
+    # only the columns the match reads (a copy of every column of 10 M lines is gigabytes: issue #15)
+    base = pd.DataFrame({payer_col: lines[payer_col], "procedure_code": lines["procedure_code"], "_row": lines.index,
+                         "_date": pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
+                         "_mods": lines["modifiers"].fillna("")})
     terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"])).sort_values("_date")
     for mods_exact in (True, False):
         want = base[out.isna().to_numpy()]
@@ -404,7 +406,8 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
         hit = pd.merge_asof(left, right.sort_values("_date"), on="_date", by=keys_l, direction="backward")
         found = hit.dropna(subset=["_allowed"])
         out[found["_row"].to_numpy()] = found["_allowed"].to_numpy(dtype=float)
-    return lines.assign(contract=out.to_numpy() * units)
+    lines["contract"] = out.to_numpy() * units  # lines: this function's own frame (reset_index), not a copy more
+    return lines
 
 
 # --------------------------------------------------------------------------------------------- curves
