@@ -181,6 +181,7 @@ class Book:
         self.charges = charge_rows  # every charge posting (for the new-charge rate)
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
+        del source, ch, claim_codes, day, first_any, charge_day, firsts  # self.ev and self.charges hold what stays
         self._remits(get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
@@ -188,7 +189,9 @@ class Book:
         self._arrays()
         # events in posting order: the events known at a date are a prefix, the cash of a window a slice
         order = np.argsort(self.ev["day"], kind="stable")
-        self.ev = {k: v[order] for k, v in self.ev.items()}
+        for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
+            self.ev[k] = self.ev[k][order]
+        del order
         self._memo: dict[tuple, dict] = {}
 
     def _arrays(self) -> None:
