@@ -178,10 +178,10 @@ class Book:
         firsts = charge_rows.drop_duplicates("claim")
         self.charge_party = np.full(n, -1, dtype=np.int64)
         self.charge_party[firsts["claim"].to_numpy()] = firsts["party"].to_numpy()
-        self.charges = charge_rows  # every charge posting (for the new-charge rate)
+        self.charges = charge_rows  # every charge posting (for the new-charge rate; _arrays keeps its arrays)
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
-        del source, ch, claim_codes, day, first_any, charge_day, firsts  # self.ev and self.charges hold what stays
+        del source, ch, claim_codes, day, first_any, charge_day, firsts, charge_rows  # self.ev, self.charges stay
         self._remits(get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
@@ -199,7 +199,8 @@ class Book:
         first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
         order), codes numbered across both."""
         fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
-        codes, uniques = pd.factorize(np.concatenate([fl["code"].to_numpy(object), bl["code"].to_numpy(object)]))
+        # numbered in order of appearance, on the columns' own (arrow) strings: no Python object per line
+        codes, uniques = pd.factorize(pd.concat([fl["code"], bl["code"]], ignore_index=True))
         self._n_codes = max(len(uniques), 1)
         self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
                     "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
@@ -213,6 +214,8 @@ class Book:
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
+        # the arrays above are what the forecasts read: the frames go (issue #15: a gigabyte at 10 M claim lines)
+        del self.first_lines, self.bill_lines, self.first_claims, self.charges
 
     def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
         """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
