@@ -247,3 +247,42 @@ def test_month_forecast_checks_last_month_against_what_came_in():
     assert scan(text) == []
     # the data's first month has nothing before it to check
     assert month_forecast(tiny_tables(), "2026-01", forecast_options=RAW).check.empty
+
+
+def test_the_forecast_on_duckdb_sums_the_ledger_in_the_engine(tmp_path, monkeypatch):
+    """On DuckDB tables as the report hands them on (prepared, then as_pandas: tables left on the engine), the Book
+    asks the engine for the ledger's events summed by claim, party, day and sign and never collects the ledger
+    (issue #15: 31 M rows at 10 M claim lines); the forecast is the pandas one bit for bit (sums of whole cents).
+    Tiny's ledger plus both signs on one (claim, party, day): a payment reversed and paid again, a refund beside
+    a patient payment, and an event of a claim whose charge posts after as_of."""
+    from rcmkit.core import engine, store
+    from rcmkit.forecast.report import month_forecast
+    from rcmkit.metrics import MetricOptions, as_pandas, prepare
+
+    tables = tiny_tables()
+    extra = [("X3", "2026-02-02", "insurance_payment", -1500, "A"), ("X3", "2026-02-02", "reversal", 1500, "A"),
+             ("X3", "2026-02-02", "insurance_payment", -1400, "A"), ("X1", "2026-02-05", "patient_payment", -300,
+                                                                      "patient"),
+             ("X1", "2026-02-05", "refund", 200, "patient"), ("X4", "2026-02-20", "refund", 0, "A")]
+    tables["ledger"] = schema.conform("ledger", pd.concat([tables["ledger"], pd.DataFrame(
+        extra, columns=["claim_id", "posted_on", "kind", "amount_cents", "responsible"]).assign(
+        posted_on=lambda d: pd.to_datetime(d["posted_on"]))], ignore_index=True))
+    store.save_tables(tmp_path, "tiny", tables)
+    collected, real = [], engine.pandas_table
+
+    def counted(name, frame):
+        collected.append(name)
+        return real(name, frame)
+
+    monkeypatch.setattr(engine, "pandas_table", counted)
+    options = MetricOptions()
+    on_duckdb = as_pandas(prepare(engine.open_tables(tmp_path, "tiny", "duckdb"), options))
+    got = month_forecast(on_duckdb, "2026-02", options, RAW)
+    assert "ledger" not in collected, collected
+    expected = month_forecast(engine.open_tables(tmp_path, "tiny", "pandas"), "2026-02", options, RAW)
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(expected.forecast, name),
+                                      check_exact=True)
+    assert got.forecast.detail["expected_cents"].sum() > 0 and len(got.check)

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from rcmkit.core.engine import engine_of, lazy
 from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
@@ -153,49 +154,44 @@ class Book:
     def __init__(self, tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> None:
         # only the columns read here: a table left on the engine is queried (read_columns)
         get = lambda name: read_columns(tables, name, BOOK_COLUMNS[name])  # noqa: E731
-        ledger = get("ledger") if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy \
-            else ledger_for(tables, options)
-        if not isinstance(ledger, pd.DataFrame):
-            raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
+        source = _ledger_events(tables, options)
         payers = get("payers")
         self.payer_names = dict(zip(payers["payer_id"], payers["payer_name"])) if payers is not None else {}
         self.payer_class = dict(zip(payers["payer_id"], payers["payer_class"])) if payers is not None else {}
         self.options = options
-        ledger = ledger[ledger["amount_cents"] != 0]
-        claim_codes, self.claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
-        party_codes, parties = factorize_sorted(ledger["responsible"])
-        self.parties = list(parties)
+        self.claim_ids, self.parties = source["claim_ids"], source["parties"]
         self.patient = self.parties.index("patient") if "patient" in self.parties else -1
-        day = _days(ledger["posted_on"])
-        amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
-        cash = np.where(isin(ledger["kind"], CASH_KINDS).to_numpy(dtype=bool), -amount, 0.0)
-        self.ev = {"claim": claim_codes.astype(np.int64), "party": party_codes.astype(np.int64), "day": day,
-                   "amount": amount, "cash": cash}
+        self.ev = source["ev"]
+        claim_codes, day = self.ev["claim"], self.ev["day"]
         n = len(self.claim_ids)
         # each claim's charge: its first positive charge (else its first event: a claim known from an 835 only)
-        is_charge = (ledger["kind"] == "charge").to_numpy(dtype=bool) & (amount > 0)
         first_any = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(first_any, claim_codes, day)
+        ch = source["charges"]  # every positive charge posting: claim, day, party, amount
         charge_day = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(charge_day, claim_codes[is_charge], day[is_charge])
+        np.minimum.at(charge_day, ch["claim"], ch["day"])
         self.charge_day = np.where(charge_day == np.iinfo(np.int64).max, first_any, charge_day)
-        charge_rows = pd.DataFrame({"claim": claim_codes[is_charge], "day": day[is_charge],
-                                    "party": party_codes[is_charge], "amount": amount[is_charge]})
-        charge_rows = charge_rows.sort_values(["claim", "day"], kind="mergesort")
+        charge_rows = pd.DataFrame(ch)
+        # a claim's first charge: its earliest; of two on that day (never in a built ledger: one charge per claim),
+        # the lower party code, then the smaller amount, so the choice does not hang on the engine's row order
+        charge_rows = charge_rows.sort_values(["claim", "day", "party", "amount"], kind="mergesort")
         firsts = charge_rows.drop_duplicates("claim")
         self.charge_party = np.full(n, -1, dtype=np.int64)
         self.charge_party[firsts["claim"].to_numpy()] = firsts["party"].to_numpy()
-        self.charges = charge_rows  # every charge posting (for the new-charge rate)
+        self.charges = charge_rows  # every charge posting (for the new-charge rate; _arrays keeps its arrays)
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
-        self._remits(get("remittances"), get("remit_lines"), get("claims"), get("claim_lines"), get("contracts"))
+        del source, ch, claim_codes, day, first_any, charge_day, firsts, charge_rows  # self.ev, self.charges stay
+        self._remits(get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._arrays()
         # events in posting order: the events known at a date are a prefix, the cash of a window a slice
         order = np.argsort(self.ev["day"], kind="stable")
-        self.ev = {k: v[order] for k, v in self.ev.items()}
+        for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
+            self.ev[k] = self.ev[k][order]
+        del order
         self._memo: dict[tuple, dict] = {}
 
     def _arrays(self) -> None:
@@ -203,7 +199,8 @@ class Book:
         first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
         order), codes numbered across both."""
         fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
-        codes, uniques = pd.factorize(np.concatenate([fl["code"].to_numpy(object), bl["code"].to_numpy(object)]))
+        # numbered in order of appearance, on the columns' own (arrow) strings: no Python object per line
+        codes, uniques = pd.factorize(pd.concat([fl["code"], bl["code"]], ignore_index=True))
         self._n_codes = max(len(uniques), 1)
         self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
                     "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
@@ -217,6 +214,8 @@ class Book:
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
+        # the arrays above are what the forecasts read: the frames go (issue #15: a gigabyte at 10 M claim lines)
+        del self.first_lines, self.bill_lines, self.first_claims, self.charges
 
     def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
         """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
@@ -226,7 +225,11 @@ class Book:
         return out
 
     # ----------------------------------------------------------------------------------------- set-up
-    def _remits(self, remits, remit_lines, claims, claim_lines, contracts) -> None:
+    def _remits(self, get) -> None:
+        """First adjudications and billed lines from the claims, remittances and their lines, each table read
+        (``get(name)``) when it is used and let go after, so a large practice's tables are not held at once
+        (issue #15: the 10 M-line report's memory)."""
+        contracts = get("contracts")
         claim_index = pa.array(self.claim_ids, type=pa.string())
         party_index = pa.array(self.parties, type=pa.string())
         n = len(self.claim_ids)
@@ -236,6 +239,7 @@ class Book:
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
+        claims = get("claims")
         if claims is not None and len(claims):
             claims = claims[BOOK_COLUMNS["claims"]]
             code = positions(claims["claim_id"], claim_index)
@@ -245,8 +249,12 @@ class Book:
             billed = c[_first_of_runs(c["_claim"].to_numpy())]  # each claim's first, as drop_duplicates keeps
             dated = billed.dropna(subset=["service_from"])
             self.service_month[dated["_claim"].to_numpy()] = pd.to_datetime(dated["service_from"]).dt.month.to_numpy()
+            billed = billed[["_claim", "submission_id", "payer_id"]]  # what the billed lines' look-up reads
+            del c, dated
+        del claims
         self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
+        remits = get("remittances")
         if remits is not None and len(remits):
             remits = remits[BOOK_COLUMNS["remittances"]]
             claim = positions(remits["claim_id"], claim_index)
@@ -264,6 +272,9 @@ class Book:
                                               "paid": first["paid_cents"].to_numpy(dtype=float),
                                               "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
                                                   dtype=float)})
+            first = first[["remit_id", "party", "day", "payer_id"]]  # what the lines' look-up reads
+            del remits, r
+            remit_lines = get("remit_lines")
             if remit_lines is not None and len(remit_lines):
                 lines = _lookup(remit_lines[BOOK_COLUMNS["remit_lines"]], first, "remit_id",
                                 ["party", "day", "payer_id"])
@@ -272,8 +283,10 @@ class Book:
                     "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
                     "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
                     "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
+                del remit_lines, lines
         # the lines of each claim's billed submission, for expected payments
         self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
+        claim_lines = get("claim_lines") if billed is not None else None
         if billed is not None and claim_lines is not None and len(claim_lines):
             lines = _lookup(claim_lines[BOOK_COLUMNS["claim_lines"]], billed, "submission_id", ["_claim", "payer_id"])
             lines = _with_contract(lines, contracts, "payer_id")
@@ -287,6 +300,69 @@ class Book:
 
     def name_of(self, party: str) -> str:
         return "Patients" if party == "patient" else self.payer_names.get(party, party)
+
+
+def _ledger_events(tables: Mapping[str, Any], options: MetricOptions) -> dict:
+    """What the Book reads of the ledger (rows with an amount): the claim IDs and responsible parties (sorted:
+    their positions are the integer codes), the events (``ev``: claim, party, day, amount, cash) and every
+    positive charge posting (``charges``: claim, day, party, amount).
+
+    On pandas tables the events are the ledger's rows. When the ledger is still on DuckDB (prepared tables that
+    :meth:`~rcmkit.metrics.Prepared.collected` left on the engine), the engine sums them by claim, party, day and
+    sign (credits apart: the money curves count them alone) and only those sums come to numpy, so the ledger is
+    never collected whole (issue #15: 31 M rows at 10 M claim lines). Every use of the events is a sum of
+    amounts or cash by claim, party, day or sign (or a count > 0), and the sums of whole cents are exact in
+    float64, so the forecast's numbers are the same, bit for bit."""
+    if isinstance(tables, Prepared) and tables.denial_policy == options.denial_policy:
+        native = tables.engine_frame("ledger")
+        if native is not None and engine_of(native) == "duckdb":
+            return _duckdb_ledger_events(lazy(native).to_native())
+        ledger = read_columns(tables, "ledger", BOOK_COLUMNS["ledger"])
+    else:
+        ledger = ledger_for(tables, options)
+    if not isinstance(ledger, pd.DataFrame):
+        raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
+    ledger = ledger[ledger["amount_cents"] != 0]
+    claim_codes, claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
+    party_codes, parties = factorize_sorted(ledger["responsible"])
+    day = _days(ledger["posted_on"])
+    amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
+    cash = np.where(isin(ledger["kind"], CASH_KINDS).to_numpy(dtype=bool), -amount, 0.0)
+    claim_codes, party_codes = claim_codes.astype(np.int64), party_codes.astype(np.int64)
+    is_charge = (ledger["kind"] == "charge").to_numpy(dtype=bool) & (amount > 0)
+    return {"claim_ids": claim_ids, "parties": list(parties),
+            "ev": {"claim": claim_codes, "party": party_codes, "day": day, "amount": amount, "cash": cash},
+            "charges": {"claim": claim_codes[is_charge], "day": day[is_charge], "party": party_codes[is_charge],
+                        "amount": amount[is_charge]}}
+
+
+def _duckdb_ledger_events(relation) -> dict:
+    """:func:`_ledger_events` of a ledger on DuckDB: the events summed by claim, party, day and sign there, and the
+    positive charge postings, each with its claim ID and party as arrow strings, numbered here
+    (:func:`rcmkit.core.frames.factorize_sorted`, :func:`rcmkit.core.frames.positions`) as the pandas path
+    numbers the ledger's."""
+    def run(sql: str) -> pa.Table:
+        return relation.query("forecast_ledger", sql).to_arrow_table()
+
+    day = "datediff('day', DATE '1970-01-01', posted_on)"
+    kinds = ", ".join(f"'{k}'" for k in CASH_KINDS)
+    ev = run(f"""SELECT claim_id, responsible, {day} AS day, CAST(sum(amount_cents) AS BIGINT) AS amount,
+                        CAST(sum(CASE WHEN kind IN ({kinds}) THEN -amount_cents ELSE 0 END) AS BIGINT) AS cash
+                 FROM forecast_ledger WHERE amount_cents <> 0
+                 GROUP BY claim_id, responsible, {day}, amount_cents < 0""")
+    claim, claim_ids = factorize_sorted(ev.column("claim_id"))
+    party, parties = factorize_sorted(ev.column("responsible"))
+    events = {"claim": claim, "party": party, "day": ev.column("day").to_numpy().astype(np.int64),
+              "amount": ev.column("amount").to_numpy().astype(np.float64),
+              "cash": ev.column("cash").to_numpy().astype(np.float64)}
+    del ev
+    ch = run(f"""SELECT claim_id, responsible, {day} AS day, amount_cents FROM forecast_ledger
+                 WHERE kind = 'charge' AND amount_cents > 0""")
+    charges = {"claim": positions(ch.column("claim_id"), pa.array(claim_ids, type=pa.string())),
+               "day": ch.column("day").to_numpy().astype(np.int64),
+               "party": positions(ch.column("responsible"), pa.array(list(parties), type=pa.string())),
+               "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
+    return {"claim_ids": claim_ids, "parties": list(parties), "ev": events, "charges": charges}
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -315,8 +391,10 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
     if contracts is None or not len(contracts) or not len(lines):
         return lines.assign(contract=out.to_numpy())
     units = pd.to_numeric(lines["units"], errors="coerce").fillna(1.0).to_numpy()
-    base = lines.assign(_row=lines.index, _date=pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
-                        _mods=lines["modifiers"].fillna(""))
+    # only the columns the match reads (a copy of every column of 10 M lines is gigabytes: issue #15)
+    base = pd.DataFrame({payer_col: lines[payer_col], "procedure_code": lines["procedure_code"], "_row": lines.index,
+                         "_date": pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
+                         "_mods": lines["modifiers"].fillna("")})
     terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"])).sort_values("_date")
     for mods_exact in (True, False):
         want = base[out.isna().to_numpy()]
@@ -334,7 +412,8 @@ def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_co
         hit = pd.merge_asof(left, right.sort_values("_date"), on="_date", by=keys_l, direction="backward")
         found = hit.dropna(subset=["_allowed"])
         out[found["_row"].to_numpy()] = found["_allowed"].to_numpy(dtype=float)
-    return lines.assign(contract=out.to_numpy() * units)
+    lines["contract"] = out.to_numpy() * units  # lines: this function's own frame (reset_index), not a copy more
+    return lines
 
 
 # --------------------------------------------------------------------------------------------- curves

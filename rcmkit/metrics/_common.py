@@ -271,6 +271,13 @@ class Prepared(Mapping[str, Any]):
         engine)."""
         return name in self._pending or self._tables.get(name) is not None
 
+    def engine_frame(self, name: str) -> Any:
+        """The engine's native frame of table ``name`` when :meth:`collected` left it on the engine and no pandas
+        code has read it yet (a DuckDB relation, a Spark DataFrame), else None: for a pandas-only computation that
+        can ask the engine for what it needs aggregated instead of the table's rows (the cash forecast's ledger
+        events by claim, party and day: issue #15)."""
+        return self._pending.get(name)
+
     def read(self, name: str, columns: list[str]) -> pd.DataFrame | None:
         """Table ``name`` as a pandas DataFrame holding at least ``columns`` (None without the table): the table
         itself when it is pandas, or, for a table :meth:`collected` left on the engine, those columns queried and

@@ -73,11 +73,14 @@ def label_providers(frame: pd.DataFrame, column: str, tables: Any, *, into: str 
 
 
 def claim_providers(claims: pd.DataFrame) -> pd.Series:
-    """Each claim's provider NPI, indexed by claim_id: the rendering NPI (837 NM1*82) of its first submission,
-    else its billing NPI (NM1*85, the rendering provider when no NM1*82 is sent); ``""`` when neither is known."""
+    """Each claim's provider NPI, indexed by claim_id: the rendering NPI (837 NM1*82) of its first submission (by
+    submitted_on, then submission_id), else its billing NPI (NM1*85, the rendering provider when no NM1*82 is
+    sent); ``""`` when neither is known."""
     if claims is None or not len(claims):
         return pd.Series(dtype="object", name="npi")
-    c = claims.sort_values(["claim_id", "submitted_on"], kind="stable").drop_duplicates("claim_id")
+    # the first submission; of two on one day, the lower submission ID (the tables' row order is no engine's promise)
+    keys = ["claim_id", "submitted_on"] + (["submission_id"] if "submission_id" in claims.columns else [])
+    c = claims.sort_values(keys, kind="stable").drop_duplicates("claim_id")
     rendering = c["rendering_npi"] if "rendering_npi" in c.columns else pd.Series(None, index=c.index)
     billing = c["billing_npi"] if "billing_npi" in c.columns else pd.Series(None, index=c.index)
     npi = rendering.where(rendering.notna() & (rendering.astype(str).str.strip() != ""), billing)
@@ -96,19 +99,29 @@ def provider_summary(tables: Mapping[str, Any], month: str, options: Any = None)
     adjudications but no charges this month are kept. Charges, claims, adjudicated, denied and clean add up to
     the practice's KPIs. Pandas tables (:func:`rcmkit.metrics.prepare`).
     """
-    from rcmkit.metrics._common import MetricOptions, month_window, read_columns
+    from rcmkit.core.frames import isin
+    from rcmkit.metrics._common import MetricOptions, Prepared, month_window, read_columns, table_rows
     from rcmkit.metrics.ar import posted_rows
     from rcmkit.metrics.denials import first_adjudications
 
     options = options or MetricOptions()
     window = month_window(month)
-    claims = read_columns(tables, "claims", ["claim_id", "submitted_on", "rendering_npi", "billing_npi"])
-    npis = claim_providers(claims)
     charge = posted_rows(tables, options, window, ("charge",))
     by_claim = charge.groupby("claim_id")["amount_cents"].sum()
+    first = first_adjudications(tables, options, month=month)
+    # only the claims the month counts (charged or first adjudicated in it): a claim's provider and submissions
+    # are its own rows', so the rest of a large practice's claims are not read (issue #15: 5 M claims)
+    wanted = pd.Index(by_claim.index).union(pd.Index(first["claim_id"].unique()))
+    columns = ["claim_id", "submission_id", "submitted_on", "rendering_npi", "billing_npi"]
+    if isinstance(tables, Prepared) and tables.engine_frame("claims") is not None:
+        claims = table_rows(tables, "claims", columns, among=pd.DataFrame({"claim_id": wanted.to_numpy(object)})
+                            ) if len(wanted) else table_rows(tables, "claims", columns, query=lambda f: f.head(0))
+    else:
+        claims = read_columns(tables, "claims", columns)
+        claims = claims[isin(claims["claim_id"], wanted)] if claims is not None else None
+    npis = claim_providers(claims)
     charged = pd.DataFrame({"npi": npis.reindex(by_claim.index).fillna("").to_numpy(),
                             "charges_cents": by_claim.to_numpy()})
-    first = first_adjudications(tables, options, month=month)
     late = claims[claims["submitted_on"] <= window.end].groupby("claim_id").size()
     first = first.assign(npi=npis.reindex(first["claim_id"]).fillna("").to_numpy(),
                          clean=(~first["any_denial"].astype(bool)
