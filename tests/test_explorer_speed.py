@@ -422,3 +422,20 @@ def test_charges_and_payments_by_payer_are_each_payers_tiles(data):
             assert rows.loc[pid, "payments_cents"] == round(tiles["payments"].value * 100), (filters, period, pid)
             seen += rows.loc[pid, "charges_cents"] != 0
     assert seen  # some selection had charges
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicare", "self_pay"))])
+def test_aging_by_payer_reuses_the_charts_aging_and_is_the_plain_table(data, filters, monkeypatch):
+    """The A/R table by payer reads the aging the chart draws (one ar_aging call for both) and is the table
+    computed plainly from the selection's tables (its ledger scanned, no kept balances)."""
+    for period in (MARCH, Q1, Period("2026-01", 1)):
+        plain = views.aging_table(dict(data.select(filters).tables), period, data.call_options)
+        calls = []
+        real = views.ar_aging
+        monkeypatch.setattr(views, "ar_aging", lambda *a, **k: calls.append(1) or real(*a, **k))
+        chart = data.aging(filters, period)
+        table = data.by_payer(filters, period, "ar")
+        monkeypatch.setattr(views, "ar_aging", real)
+        assert calls == []  # the table did not compute the aging again
+        pd.testing.assert_frame_equal(table, plain)
+        assert chart["balance_cents"].sum() == table["total_cents"].sum()

@@ -342,9 +342,9 @@ class ExplorerData:
         """The metric's period KPIs for each payer of the selection (the payer filter narrowed to one payer: each
         row equals the tiles with that payer selected)."""
         if metric == "ar":
+            # the aging the chart draws (self.aging: the same ar_aging call), computed once for both
             return self._memo.get(("aging", filters, period), lambda: views.aging_table(
-                self.select(filters).tables, period, self.call_options,
-                balances=self.end_balances(filters, period.end)))
+                self.select(filters).tables, period, self.call_options, aging=self.aging(filters, period)))
         keys = {"initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
                 "clean_claim_rate": ("clean_claim_rate",), "charges_payments": ("charges", "payments")}[metric]
 
