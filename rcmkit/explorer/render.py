@@ -309,7 +309,8 @@ class ChartSlots:
     """The explorer's chart as PNG bytes, drawn on one kept figure per metric (issue #15): the trend charts are
     :class:`rcmkit.present.charts.LiveChart` s updated with each selection's months (a new figure and its
     constrained layout cost more than the drawing); the A/R aging, whose payers and legend change with the
-    selection, is a new figure each time (:func:`chart_figure`). Each picture is a function of the selection
+    selection, is a new figure each time (:func:`chart_figure`) laid out at fixed margins and its legend's width
+    (:func:`aging_fixed_layout`) instead of by the constrained layout. Each picture is a function of the selection
     only: a kept figure draws what a new one would. One per widget (the figures are changed in place)."""
 
     #: margins (left, right, bottom, top) in inches: room for the widest tick labels ("100.0%", "$1,250k"), the
@@ -323,6 +324,9 @@ class ChartSlots:
 
     def png(self, metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], period: Period,
             aging: pd.DataFrame | None) -> bytes:
+        if metric == "ar":
+            return figure_png(aging_fixed_layout(chart_figure(metric, trend, kpis, period, aging, self.colors,
+                                                              self.targets), self.dpi), self.dpi)
         if metric not in self.MARGINS:
             return figure_png(chart_figure(metric, trend, kpis, period, aging, self.colors, self.targets), self.dpi)
         shade = _shade(trend, period)
@@ -350,6 +354,35 @@ class ChartSlots:
         return charts.LiveKpiTrend(trend, [kpis["clean_claim_rate"]],
                                    title="Clean-claim rate by month of first adjudication", status=status,
                                    margins=margins)
+
+
+#: The A/R aging chart's fixed margins (left, bottom, top) in inches: room for the widest tick labels ("$1,250k"),
+#: the buckets' labels with the axis label under them, the title above; the right margin is the legend's width.
+AGING_MARGINS = (0.8, 0.55, 0.3)
+
+
+def aging_fixed_layout(fig: Figure, dpi: float = 90) -> Figure:
+    """``fig`` (:func:`rcmkit.present.charts.aging_by_payer`, changed in place and returned) laid out without its
+    constrained layout: the axes at fixed margins (:data:`AGING_MARGINS`) and, on the right, the legend's own width
+    measured at ``dpi`` (its payers change with the selection): the same picture, the layout engine's several
+    measuring passes over every artist saved (issue #15). A chart without a legend (no open A/R) is left as it is."""
+    ax = fig.axes[0] if fig.axes else None
+    legend = ax.get_legend() if ax is not None else None
+    if legend is None:
+        return fig
+    before = fig.dpi
+    with charts._DRAWING:  # the shared renderer of the picture's size (charts.figure_png draws on it)
+        try:
+            fig.dpi = dpi
+            renderer = charts._canvas_class()(fig).get_renderer()
+            right = legend.get_window_extent(renderer).width / dpi + 0.12
+        finally:
+            fig.dpi = before
+    fig.set_layout_engine("none")
+    width, height = fig.get_size_inches()
+    left, bottom, top = AGING_MARGINS
+    ax.set_position([left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height])
+    return fig
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
