@@ -24,7 +24,8 @@ from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "STYLES", "without_styles", "header_html", "tiles_html", "table_html", "heatmap_html",
-           "chart_figure", "ChartSlots", "figure_png", "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html",
+           "chart_figure", "ChartSlots", "aging_fixed_layout", "AGING_MARGINS", "figure_png", "png_img",
+           "carc_descriptions", "MAX_ROWS", "cash_table_html",
            "cash_check_html", "checks_summary_html", "findings_html", "risk_html", "history_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
@@ -370,14 +371,7 @@ def aging_fixed_layout(fig: Figure, dpi: float = 90) -> Figure:
     legend = ax.get_legend() if ax is not None else None
     if legend is None:
         return fig
-    before = fig.dpi
-    with charts._DRAWING:  # the shared renderer of the picture's size (charts.figure_png draws on it)
-        try:
-            fig.dpi = dpi
-            renderer = charts._canvas_class()(fig).get_renderer()
-            right = legend.get_window_extent(renderer).width / dpi + 0.12
-        finally:
-            fig.dpi = before
+    right = charts.window_width(legend, dpi) + 0.12
     fig.set_layout_engine("none")
     width, height = fig.get_size_inches()
     left, bottom, top = AGING_MARGINS
