@@ -192,3 +192,42 @@ def test_the_fixed_margins_keep_every_text_inside_the_picture(data, metric, valu
     trend = pd.DataFrame({"month": MONTHS, **values})
     slots.png(metric, trend, data.kpis(Filters(), period), period, None)
     assert _texts_outside(slots._live[metric].fig) == []
+
+
+@pytest.mark.parametrize("names,top", [
+    (["BlueCross X"], 4.5e4),
+    (["A payer whose name is very long indeed, Inc.", "Medicare Part B", "Short"], 1.25e6),  # a wide legend
+])
+def test_the_aging_charts_fixed_layout_keeps_everything_inside_and_the_legend_beside_the_bars(names, top):
+    """The explorer's A/R aging chart is laid out at fixed margins and its legend's measured width
+    (render.aging_fixed_layout) instead of the constrained layout: the widest tick labels ($1,250k), the bars'
+    labels, the title and the legend, however wide the payers' names, are inside the picture, the legend right of
+    the axes; the picture is the report's chart's size. The report's own chart keeps its constrained layout."""
+    pids = [f"P{i}" for i in range(len(names))] + ["patient"]
+    aging = pd.DataFrame({"payer_id": np.repeat(pids, len(charts.BUCKETS)),
+                          "payer_name": np.repeat(names + ["Patient"], len(charts.BUCKETS)),
+                          "bucket": charts.BUCKETS * len(pids),
+                          "balance_cents": np.linspace(top * 100 / len(pids), 1e4, len(pids) * len(charts.BUCKETS))})
+    colors = charts.payer_colors(pids)
+    report = charts.aging_by_payer(aging, colors, month="2026-03")
+    assert report.get_layout_engine() is not None  # the report's chart: constrained, as it was
+    fig = render.aging_fixed_layout(charts.aging_by_payer(aging, colors, month="2026-03"))
+    assert fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ == "PlaceHolderLayoutEngine"
+    assert _texts_outside(fig) == []
+    fig.dpi = 90  # as drawn
+    fig.draw_without_rendering()
+    legend, axes = fig.axes[0].get_legend().get_window_extent(), fig.axes[0].get_window_extent()
+    assert legend.x0 >= axes.x1 - 1 and legend.x1 <= fig.bbox.width + 1
+    png = render.figure_png(fig)
+    assert Image.open(io.BytesIO(png)).size == Image.open(io.BytesIO(render.figure_png(report))).size
+    slots = render.ChartSlots(colors)
+    period = Period("2026-03", 3)
+    assert slots.png("ar", None, {}, period, aging) == png  # what the widget shows
+
+
+def test_the_aging_chart_without_open_ar_is_the_reports_note():
+    colors = charts.payer_colors(["P0"])
+    empty = pd.DataFrame(columns=["payer_id", "payer_name", "bucket", "balance_cents"])
+    slots = render.ChartSlots(colors)
+    assert slots.png("ar", None, {}, Period("2026-03", 3), empty) == render.figure_png(
+        charts.aging_by_payer(empty, colors, month="2026-03"))

@@ -392,3 +392,50 @@ def test_rates_by_payer_are_each_payers_tiles(data, metric, numerator):
                                                                                    tile.denominator), pid
     if metric == "initial_denial_rate":
         assert tuple(rows.loc["BCX", ["claims_denied", "claims_adjudicated"]]) == (3, 4)  # C11, C02, C06 of 4
+
+
+def test_charges_and_payments_by_payer_are_each_payers_tiles(data):
+    """Charges and payments by payer (the ledger's sums grouped by the claim's payer, kind and month in one go) are
+    the tiles of the selection narrowed to each payer, recomputed plainly (the selection's ledger scanned, no
+    monthly sums): random selections (payers, payer classes, providers, codes) and periods, every payer."""
+    rng = np.random.default_rng(11)
+    payers, months = ["BCX", "MCR", "MCD", "SELF"], data.months
+    classes = sorted(set(data.index.attributes["payer_class"]))
+    npis = sorted(set(data.index.attributes["rendering_npi"].dropna().astype(str)))
+    seen = 0
+    for _ in range(6):
+        filters = Filters(payers=tuple(rng.choice(payers, rng.integers(0, 3), replace=False)),
+                          payer_classes=tuple(rng.choice(classes, rng.integers(0, 2), replace=False)),
+                          providers=tuple(rng.choice(npis, rng.integers(0, 2), replace=False)))
+        period = Period(months[rng.integers(0, len(months))], int(rng.choice([1, 3, 12])))
+        rows = data.by_payer(filters, period, "charges_payments")
+        if not len(rows):  # an empty selection: no payer (and no columns)
+            assert data.select(filters).claims == 0
+            continue
+        rows = rows.set_index("payer_id")
+        selected = set(data.select(filters).tables["claims"]["payer_id"])
+        assert set(rows.index) <= selected
+        for pid in rows.index:
+            alone = Filters(payers=(pid,), payer_classes=filters.payer_classes, providers=filters.providers)
+            tiles = _fresh_kpis(data, alone, period)
+            assert rows.loc[pid, "charges_cents"] == round(tiles["charges"].value * 100), (filters, period, pid)
+            assert rows.loc[pid, "payments_cents"] == round(tiles["payments"].value * 100), (filters, period, pid)
+            seen += rows.loc[pid, "charges_cents"] != 0
+    assert seen  # some selection had charges
+
+
+@pytest.mark.parametrize("filters", [Filters(), BCX, Filters(payer_classes=("medicare", "self_pay"))])
+def test_aging_by_payer_reuses_the_charts_aging_and_is_the_plain_table(data, filters, monkeypatch):
+    """The A/R table by payer reads the aging the chart draws (one ar_aging call for both) and is the table
+    computed plainly from the selection's tables (its ledger scanned, no kept balances)."""
+    for period in (MARCH, Q1, Period("2026-01", 1)):
+        plain = views.aging_table(dict(data.select(filters).tables), period, data.call_options)
+        calls = []
+        real = views.ar_aging
+        monkeypatch.setattr(views, "ar_aging", lambda *a, **k: calls.append(1) or real(*a, **k))
+        chart = data.aging(filters, period)
+        table = data.by_payer(filters, period, "ar")
+        monkeypatch.setattr(views, "ar_aging", real)
+        assert calls == []  # the table did not compute the aging again
+        pd.testing.assert_frame_equal(table, plain)
+        assert chart["balance_cents"].sum() == table["total_cents"].sum()

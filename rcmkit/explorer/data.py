@@ -17,8 +17,7 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from rcmkit.metrics import (KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for,
-                            with_tables)
+from rcmkit.metrics import KPI, MetricOptions, Prepared, first_adjudications, last_full_month, ledger_for
 from rcmkit.metrics.denials import clean_counts, denial_sums
 from rcmkit.metrics.providers import provider_label, provider_names
 from rcmkit.metrics.summary import prepare
@@ -343,9 +342,9 @@ class ExplorerData:
         """The metric's period KPIs for each payer of the selection (the payer filter narrowed to one payer: each
         row equals the tiles with that payer selected)."""
         if metric == "ar":
+            # the aging the chart draws (self.aging: the same ar_aging call), computed once for both
             return self._memo.get(("aging", filters, period), lambda: views.aging_table(
-                self.select(filters).tables, period, self.call_options,
-                balances=self.end_balances(filters, period.end)))
+                self.select(filters).tables, period, self.call_options, aging=self.aging(filters, period)))
         keys = {"initial_denial_rate": ("initial_denial_rate", "initial_denial_rate_dollars"),
                 "clean_claim_rate": ("clean_claim_rate",), "charges_payments": ("charges", "payments")}[metric]
 
@@ -371,25 +370,35 @@ class ExplorerData:
                                  for m in months]
                     per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
                 return views.payer_rows(per_payer, metric, self.tables["payers"])
-            # Charges and payments: the selection narrowed to one payer. They read the ledger rows posted in each
-            # month: those are cut by payer, the ledger to the period's rows first (and the first adjudications, as
-            # monthly_flow_kpis takes them). Each payer's rows are taken in one go from a stable grouping.
-            ledger = ledger_for(sel.tables, self.call_options)
-            inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
-            # the columns of its monthly sums (rcmkit.metrics.ar.ledger_months), which charges and payments read
-            frames = {"first": (sel.first, payer_of["first"]),
-                      "ledger": (ledger.loc[inside, ["kind", "posted_on", "amount_cents"]],
-                                 self._payer_of_rows(filters, "ledger")[inside])}
-            parts = {n: _split_by(frame, payer) for n, (frame, payer) in frames.items()}
+            # Charges and payments: the ledger's rows posted in the period, summed by the claim's payer, kind and
+            # month in one grouping; each payer's sums are the monthly sums (rcmkit.metrics.ar.ledger_months) its
+            # selection's tables would carry, which charges and payments read (each amount an integer sum: the same
+            # cents as the payer's own ledger rows summed).
+            sums = self._ledger_sums_by_payer(filters, period)
+            none = pd.DataFrame({"kind": pd.Series(dtype=object), "_ym": pd.Series(dtype=np.int64),
+                                 "amount_cents": pd.Series(dtype=np.int64)})
+            options = self.call_options
             for pid in payers:
-                cut = {n: parts[n].get(pid, frames[n][0].iloc[:0]) for n in parts}
-                first = cut.pop("first")
-                tables = with_tables(sel.tables, **cut)
-                monthly = views.monthly_flow_kpis(tables, period.month_list, self.call_options, first=first, keys=keys)
-                per_month = [monthly[m] for m in period.month_list]
+                tables = Prepared({}, options.denial_policy, ledger_months=sums.get(pid, none))
+                per_month = [views.flow_kpis(tables, m, options, keys=keys) for m in period.month_list]
                 per_payer[pid] = {k: views.pool([pm[k] for pm in per_month], period.month_list) for k in keys}
             return views.payer_rows(per_payer, metric, self.tables["payers"])
         return self._memo.get(("by_payer", filters, period, metric), compute)
+
+    def _ledger_sums_by_payer(self, filters: Filters, period: Period) -> dict[str, pd.DataFrame]:
+        """The selection's ledger rows posted in ``period`` summed by the claim's payer, kind and month: {payer_id:
+        its (kind, _ym, amount_cents) sums, as :func:`rcmkit.metrics.ar.ledger_months` gives them}, in one
+        grouping."""
+        ledger = ledger_for(self.select(filters).tables, self.call_options)
+        inside = np.asarray(period.window.contains(ledger["posted_on"]), dtype=bool)
+        posted = pd.DatetimeIndex(ledger["posted_on"].to_numpy()[inside])
+        rows = pd.DataFrame({"_payer": self._payer_of_rows(filters, "ledger")[inside],
+                             "kind": ledger["kind"].to_numpy()[inside],
+                             "_ym": posted.year.to_numpy(dtype=np.int64) * 12 + posted.month.to_numpy() - 1,
+                             "amount_cents": ledger["amount_cents"].to_numpy()[inside]})
+        sums = rows.groupby(["_payer", "kind", "_ym"], sort=True)["amount_cents"].sum().reset_index()
+        return {pid: part.drop(columns="_payer").reset_index(drop=True)
+                for pid, part in _split_by(sums, sums["_payer"].to_numpy()).items()}
 
     def _payer_of_rows(self, filters: Filters, name: str) -> np.ndarray:
         """The claim's payer (as the payer filter sees it) of each row of the selection's ``name``: "claims",

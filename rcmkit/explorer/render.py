@@ -24,7 +24,8 @@ from rcmkit.explorer.filters import Filters, Period
 from rcmkit.explorer.views import FLOW_KEYS, MEASURES
 
 __all__ = ["EXPLORER_STYLE", "STYLES", "without_styles", "header_html", "tiles_html", "table_html", "heatmap_html",
-           "chart_figure", "ChartSlots", "figure_png", "png_img", "carc_descriptions", "MAX_ROWS", "cash_table_html",
+           "chart_figure", "ChartSlots", "aging_fixed_layout", "AGING_MARGINS", "figure_png", "png_img",
+           "carc_descriptions", "MAX_ROWS", "cash_table_html",
            "cash_check_html", "checks_summary_html", "findings_html", "risk_html", "history_html"]
 
 #: Rows of a claims list shown on the page (the export carries every row).
@@ -309,7 +310,8 @@ class ChartSlots:
     """The explorer's chart as PNG bytes, drawn on one kept figure per metric (issue #15): the trend charts are
     :class:`rcmkit.present.charts.LiveChart` s updated with each selection's months (a new figure and its
     constrained layout cost more than the drawing); the A/R aging, whose payers and legend change with the
-    selection, is a new figure each time (:func:`chart_figure`). Each picture is a function of the selection
+    selection, is a new figure each time (:func:`chart_figure`) laid out at fixed margins and its legend's width
+    (:func:`aging_fixed_layout`) instead of by the constrained layout. Each picture is a function of the selection
     only: a kept figure draws what a new one would. One per widget (the figures are changed in place)."""
 
     #: margins (left, right, bottom, top) in inches: room for the widest tick labels ("100.0%", "$1,250k"), the
@@ -323,6 +325,9 @@ class ChartSlots:
 
     def png(self, metric: str, trend: pd.DataFrame, kpis: Mapping[str, KPI], period: Period,
             aging: pd.DataFrame | None) -> bytes:
+        if metric == "ar":
+            return figure_png(aging_fixed_layout(chart_figure(metric, trend, kpis, period, aging, self.colors,
+                                                              self.targets), self.dpi), self.dpi)
         if metric not in self.MARGINS:
             return figure_png(chart_figure(metric, trend, kpis, period, aging, self.colors, self.targets), self.dpi)
         shade = _shade(trend, period)
@@ -350,6 +355,28 @@ class ChartSlots:
         return charts.LiveKpiTrend(trend, [kpis["clean_claim_rate"]],
                                    title="Clean-claim rate by month of first adjudication", status=status,
                                    margins=margins)
+
+
+#: The A/R aging chart's fixed margins (left, bottom, top) in inches: room for the widest tick labels ("$1,250k"),
+#: the buckets' labels with the axis label under them, the title above; the right margin is the legend's width.
+AGING_MARGINS = (0.8, 0.55, 0.3)
+
+
+def aging_fixed_layout(fig: Figure, dpi: float = 90) -> Figure:
+    """``fig`` (:func:`rcmkit.present.charts.aging_by_payer`, changed in place and returned) laid out without its
+    constrained layout: the axes at fixed margins (:data:`AGING_MARGINS`) and, on the right, the legend's own width
+    measured at ``dpi`` (its payers change with the selection): the same picture, the layout engine's several
+    measuring passes over every artist saved (issue #15). A chart without a legend (no open A/R) is left as it is."""
+    ax = fig.axes[0] if fig.axes else None
+    legend = ax.get_legend() if ax is not None else None
+    if legend is None:
+        return fig
+    right = charts.window_width(legend, dpi) + 0.12
+    fig.set_layout_engine("none")
+    width, height = fig.get_size_inches()
+    left, bottom, top = AGING_MARGINS
+    ax.set_position([left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height])
+    return fig
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:

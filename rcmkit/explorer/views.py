@@ -452,12 +452,15 @@ def _balance_rows(balances: pd.DataFrame) -> pd.DataFrame:
 
 
 def aging_table(
-    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *, balances=None
+    tables: Mapping[str, pd.DataFrame], period: Period, options: MetricOptions = MetricOptions(), *, balances=None,
+    aging: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Open A/R at the period's end by responsible party and aging bucket (:func:`rcmkit.metrics.ar_aging`), wide:
     payer_id, payer_name, one ``*_cents`` column per bucket, total_cents. Largest total first, the patient last.
-    ``balances``: the balances at the period's end (:func:`rcmkit.metrics.ar.balances_frame`), when known."""
-    aging = ar_aging(tables, period.end, options, balances=balances)
+    ``balances``: the balances at the period's end (:func:`rcmkit.metrics.ar.balances_frame`), when known;
+    ``aging``: that ``ar_aging`` of the tables at the period's end, when the caller has it (the explorer's chart
+    reads the same), not modified."""
+    aging = ar_aging(tables, period.end, options, balances=balances) if aging is None else aging
     if aging.empty:
         return pd.DataFrame(columns=["payer_id", "payer_name", "total_cents"])
     wide = aging.pivot_table(index=["payer_id", "payer_name"], columns="bucket", values="balance_cents",

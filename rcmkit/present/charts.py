@@ -29,6 +29,7 @@ from rcmkit.present import format as fmt
 from rcmkit.present.format import month_end, short_month, span_label
 
 __all__ = [
+    "window_width",
     "PATIENT_COLOR",
     "is_patient",
     "payer_color",
@@ -147,6 +148,20 @@ def figure_png(fig: Figure, dpi: float = 110, *, crop: bool = True, pad_inches: 
     buf = io.BytesIO()
     image.save(buf, format="png", **({} if compress_level is None else {"compress_level": compress_level}))
     return buf.getvalue()
+
+
+def window_width(artist, dpi: float) -> float:
+    """``artist``'s width in inches as its figure draws at ``dpi`` (measured on the renderer :func:`figure_png`
+    draws that picture size on, whose text metrics are cached): for a layout fixed by hand around a part whose
+    size changes with the data, such as a legend. The figure's own dpi is left as it was."""
+    fig = artist.figure
+    before = fig.dpi
+    with _DRAWING:
+        try:
+            fig.dpi = dpi
+            return artist.get_window_extent(_canvas_class()(fig).get_renderer()).width / dpi
+        finally:
+            fig.dpi = before
 
 
 # --------------------------------------------------------------------------------------------- colours
