@@ -9,12 +9,11 @@ ending in March has values in its last months only.
 from __future__ import annotations
 
 import io
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.text import Annotation, Text
+from matplotlib.text import Annotation
 from PIL import Image
 
 from rcmkit.core.refdata import benchmarks
@@ -24,6 +23,7 @@ from rcmkit.present import charts
 from rcmkit.present import format as fmt
 
 from small_practice import tables as small_tables
+from test_charts_render import _drawn_texts
 
 MONTHS = [str(p) for p in pd.period_range("2025-04", "2026-03", freq="M")]
 
@@ -163,15 +163,7 @@ def test_a_selection_with_nothing_to_scale_on_gets_the_reports_chart(data):
 
 
 def _texts_outside(fig, dpi: float = 90) -> list[str]:
-    seen = []
-    real = Text.draw
-
-    def spy(self, renderer):
-        real(self, renderer)
-        if self.get_visible() and self.get_text().strip():
-            seen.append((self.get_text(), self.get_window_extent(renderer)))
-
-    with mock.patch.object(Text, "draw", spy):
+    with _drawn_texts() as seen:
         png = charts.figure_png(fig, dpi, crop=False)
     width, height = Image.open(io.BytesIO(png)).size
     assert seen
