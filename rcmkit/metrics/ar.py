@@ -375,7 +375,9 @@ def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances
     for frame, start, value, slot in (
             (single.join(priced_from, on="claim_id", how="inner"), "_priced_from", "charge", 1),
             (single.drop("charge").join(contractual, on="claim_id", how="inner"), "_j", "contractual", 0)):
-        ranged = frame.with_columns(_s=nw.max_horizontal("_a", start)).filter(nw.col("_s") <= nw.col("_b"))
+        # read twice (the range's start and end): computed once
+        ranged = materialize(frame.with_columns(_s=nw.max_horizontal("_a", start)).filter(nw.col("_s") <= nw.col("_b"))
+                             .select("payer", value, "_s", "_b"))
         for at, sign in (("_s", 1), ("_b", -1)):
             got = collect(ranged.with_columns(_at=nw.col(at) + (0 if sign > 0 else 1))
                           .group_by("payer", "_at").agg(int_sum(value)))
