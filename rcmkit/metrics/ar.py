@@ -119,7 +119,10 @@ def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: 
     # A claim known only from an 835 (no 837 loaded): age it from its first ledger posting (its earliest row, so
     # on or before every date it has a balance at).
     first_post = posted.group_by("claim_id").agg(nw.col("posted_on").min().alias("first_posted_on"))
-    bal = (bal.join(_claim_dates(claims), on="claim_id", how="left")
+    # each claim's dates, one row per claim: the same for every date, computed once per prepared tables
+    dates_of = tables.memo("claim_dates", lambda: materialize(_claim_dates(claims))) \
+        if isinstance(tables, Prepared) else _claim_dates(claims)
+    bal = (bal.join(dates_of, on="claim_id", how="left")
            .join(first_post, on="claim_id", how="left"))
     start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
     age = nw.col("_as_of_day") - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
