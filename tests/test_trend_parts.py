@@ -161,6 +161,24 @@ def test_reversal_in_a_later_month_moves_the_payment_out_of_march():
     assert trend.loc["2026-03", "clean_claim_rate"] == pytest.approx(2 / 5)
 
 
+def test_forgetting_the_intermediates_keeps_the_numbers_and_the_collected_tables():
+    """Before the forecast the report model drops the memo's intermediates too (issue #15: memory at 10 M lines):
+    first adjudications, balances and the claims' dates go, the collected tables (as_pandas) stay the same object,
+    and the KPIs computed again are the same."""
+    from rcmkit.metrics import as_pandas
+
+    tables = prepare(small_tables())
+    before = monthly_kpis(tables, "2026-03")
+    pt = as_pandas(tables)
+    assert ("first_adjudications", "any") in tables._memo and "claim_dates" in tables._memo
+    tables.forget_intermediates()
+    left = set(tables._memo)
+    assert left <= {"pandas"} and as_pandas(tables) is pt  # no lazy copy, no intermediate; the collected stay
+    assert monthly_kpis(tables, "2026-03") == before
+    k = before["initial_denial_rate"]
+    assert (k.numerator, k.denominator) == (2, 5)  # test_metrics: March's first adjudications, by hand
+
+
 def test_forgetting_the_engine_copies_keeps_the_numbers():
     """The report model drops the Polars copies of prepared tables before the forecast (issue #15: memory): the
     copies go, the intermediates stay, and a query afterwards converts again and gives the same KPIs."""

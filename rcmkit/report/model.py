@@ -278,13 +278,14 @@ def build_report(
         definitions=definitions_used(opts, month),
         measures=measure_definitions(opts, no_response_days=NO_RESPONSE_DAYS, warn_days=WARN_DAYS),
     )
-    # The queries are done: the Polars copies of the tables go before the forecast and the scrub (pandas, numpy)
-    # build their own indexes, so the two never hold memory at once (issue #15: the peak at 1 M claim lines).
+    caught = _caught_denials(pt, month)
+    # The metrics are done: the Polars copies of the tables and the intermediates (first adjudications, balances)
+    # go before the forecast (pandas, numpy) builds its own indexes, so the two never hold memory at once (issue
+    # #15: the peak at 1 M and 10 M claim lines).
     for held_tables in {id(t): t for t in (prepared, pt)}.values():
         if isinstance(held_tables, Prepared):
-            held_tables.forget_engine_copies()
-    return dataclasses.replace(report, cash_forecast=_cash_forecast(pt, month, opts),
-                               caught_denials=_caught_denials(pt, month))
+            held_tables.forget_intermediates()
+    return dataclasses.replace(report, cash_forecast=_cash_forecast(pt, month, opts), caught_denials=caught)
 
 
 def _caught_denials(tables: Mapping[str, Any], month: str) -> pd.DataFrame:
