@@ -77,8 +77,8 @@ def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions 
     """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column): the one
     computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (computed
     once per :class:`~rcmkit.metrics.Prepared` tables and denial scope, on every engine: one row per claim, read by
-    the suite, the trend, the report's pandas sections and the forecast; on DuckDB each of them ran the query
-    again, about 12 s each at 10 M claim lines)."""
+    the suite, the trend and the report's pandas sections (work lists, scorecard, the scrub's caught denials); on
+    DuckDB each of them ran the query again, about 12 s each at 10 M claim lines)."""
     if isinstance(tables, Prepared):
         return tables.memo(("first_adjudications", options.denial_scope),
                            lambda: materialize(_first_adjudications_frame(tables, options)))
