@@ -24,6 +24,7 @@ import pytest
 
 import test_metrics as hand
 from rcmkit.core import engine
+from rcmkit.core.engine import collect
 from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
 from rcmkit.metrics import MetricOptions, ar_balances, kpi_suite, monthly_kpis
@@ -173,3 +174,22 @@ def test_last_full_month_on_each_backend(tables, backend):
     assert last_full_month(tables) == "2026-03"
     with pytest.raises(ValueError, match="no dated events"):
         last_full_month({"payers": tables["payers"]})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pinned_first_adjudications_are_the_querys_rows_computed_once(tables, backend):
+    """The report model computes the first adjudications once before its sections (issue #15: on DuckDB each
+    reader ran the query again): pinned, every later reader gets the one materialized frame, whose rows are the
+    query's; March's cohort is test_metrics.py's hand-computed one (5 claims, 2 denied)."""
+    from rcmkit.metrics.denials import first_adjudications_frame, in_month, pinned_first_adjudications
+    from rcmkit.metrics.summary import prepare
+
+    prepared = prepare(tables)
+    query = collect(first_adjudications_frame(prepared).sort("claim_id"))
+    pinned = pinned_first_adjudications(prepared)
+    assert first_adjudications_frame(prepared) is pinned and pinned_first_adjudications(prepared) is pinned
+    assert engine.engine_of(pinned) == ("polars" if backend == "pandas" else backend)
+    pd.testing.assert_frame_equal(collect(pinned.sort("claim_id")), query)
+    march = collect(in_month(pinned, MONTH))
+    assert (len(march), int(march["denied"].sum())) == (5, 2)
+    assert monthly_kpis(prepared, MONTH)["initial_denial_rate"].value == pytest.approx(2 / 5)

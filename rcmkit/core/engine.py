@@ -179,7 +179,8 @@ def held(frame: nw.LazyFrame) -> nw.LazyFrame:
     """An intermediate that many queries read, computed once where the data is in memory (pandas tables, run in
     Polars: the result is small next to the tables and recomputing it would cost a full pass per query), left a
     query on DuckDB and Spark (which plan it into each query that reads it, where materializing it can cost more
-    than the queries themselves)."""
+    than the queries themselves; :meth:`rcmkit.metrics.Prepared.pin` computes it once for a caller that knows many
+    queries will read it)."""
     return materialize(frame) if engine_of(frame) in ("pandas", "polars") else frame
 
 

@@ -225,6 +225,7 @@ class Prepared(Mapping[str, Any]):
         self.denial_policy = denial_policy
         self.ledger_months = ledger_months
         self._memo: dict[Any, Any] = {}
+        self._pinned: set[Any] = set()  # memo entries already materialized (pin)
         self._pending: dict[str, Any] = {}  # collected(): the engine's tables not yet collected to pandas
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -235,6 +236,18 @@ class Prepared(Mapping[str, Any]):
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def pin(self, key: Any) -> Any:
+        """The memo's entry ``key`` computed once: a lazy query there (an intermediate left a query on DuckDB and
+        Spark, :func:`rcmkit.core.engine.held`) is replaced by its materialized result, which later readers share;
+        returns it."""
+        from rcmkit.core.engine import engine_of, materialize
+
+        value = self._memo[key]
+        if key not in self._pinned and engine_of(value) in ("duckdb", "spark"):
+            value = self._memo[key] = materialize(value)
+        self._pinned.add(key)
+        return value
 
     def forget_engine_copies(self) -> None:
         """Drop the tables' copies converted for the query engine (:func:`rcmkit.core.engine.lazy_tables`: pandas
@@ -257,6 +270,7 @@ class Prepared(Mapping[str, Any]):
         self.forget_engine_copies()
         for key in [k for k in self._memo if k != "pandas" and not (isinstance(k, tuple) and k and k[0] == "lazy")]:
             del self._memo[key]
+        self._pinned.clear()
 
     def collected(self) -> "Prepared":
         """These tables as pandas DataFrames (:func:`as_pandas`), for the computations that run in pandas only,
@@ -273,6 +287,7 @@ class Prepared(Mapping[str, Any]):
         out._pending = {n: v for n, v in self._tables.items() if v is not None}
         lazy_tables(self, list(self._tables))  # the engine's query frames, in this memo
         out._memo.update({k: v for k, v in self._memo.items() if k != "pandas"})
+        out._pinned = set(self._pinned)
         out._memo["pandas"] = out  # already pandas: as_pandas returns it as it is
         return out
 

@@ -75,14 +75,28 @@ def remit_flags(tables: Mapping[str, Any], claims: pd.DataFrame | None = None, *
 
 def first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
     """:func:`first_adjudications` as a lazy frame on the tables' engine (without the 'month' column): the one
-    computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (computed
-    once per :class:`~rcmkit.metrics.Prepared` tables and denial scope, on every engine: one row per claim, read by
-    the suite, the trend and the report's pandas sections (work lists, scorecard, the scrub's caught denials); on
-    DuckDB each of them ran the query again, about 12 s each at 10 M claim lines)."""
+    computation of first adjudications, which the KPIs filter to their month with :func:`in_month` (on pandas
+    computed once per :class:`~rcmkit.metrics.Prepared` tables and denial scope; on DuckDB and Spark a query
+    planned into each query that reads it, unless :func:`pinned_first_adjudications` computed it once)."""
     if isinstance(tables, Prepared):
-        return tables.memo(("first_adjudications", options.denial_scope),
-                           lambda: materialize(_first_adjudications_frame(tables, options)))
+        return tables.memo(_first_key(options), lambda: held(_first_adjudications_frame(tables, options)))
     return _first_adjudications_frame(tables, options)
+
+
+def _first_key(options: MetricOptions) -> tuple:
+    return ("first_adjudications", options.denial_scope)
+
+
+def pinned_first_adjudications(tables: Mapping[str, Any], options: MetricOptions = MetricOptions()) -> nw.LazyFrame:
+    """:func:`first_adjudications_frame` computed now, once (materialized on every engine), and on
+    :class:`~rcmkit.metrics.Prepared` tables kept in their memo, so every later reader shares the result instead
+    of running the query again: for callers that know many queries follow (a trend reads it for every month; the
+    report's suite, trend, work lists, scorecard and caught denials each read it, about 12 s of DuckDB each at
+    10 M claim lines). A single KPI set is better served by the query: its month's filter reads it once."""
+    if isinstance(tables, Prepared):
+        first_adjudications_frame(tables, options)
+        return tables.pin(_first_key(options))
+    return materialize(_first_adjudications_frame(tables, options))
 
 
 def _first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions) -> nw.LazyFrame:

@@ -15,7 +15,7 @@ from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, mon
 from rcmkit.metrics.ar import aged_at, ar_aging, balances_at, balances_frame, ledger_months, net_ar_at
 from rcmkit.metrics.collections import patient_sums
 from rcmkit.metrics.denials import (
-    clean_counts, denial_reasons, denial_sums, first_adjudications_frame, in_month,
+    clean_counts, denial_reasons, denial_sums, first_adjudications_frame, in_month, pinned_first_adjudications,
 )
 from rcmkit.metrics.registry import MonthContext
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
@@ -118,7 +118,7 @@ def kpi_trend(
         # month), the month-end balances (balances_at reads the ledger once) and their sums, net A/R's pending
         # balances and payer rates, the claim cohorts' counts and the patient sums; each month's KPIs are then
         # built from its share, through the functions that compute one month alone
-        first = materialize(first_adjudications_frame(tables, options))
+        first = pinned_first_adjudications(tables, options)
         ends = [month_window(m).end for m in todo]
         balances = materialize(balances_at(tables, ends, options))
         aged = aged_at(balances, options.aged_over_days, len(todo))

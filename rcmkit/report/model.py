@@ -26,6 +26,7 @@ from rcmkit.metrics import (
     denial_outcomes, denial_rates_by, first_ledger_month, gross_collection_rate, kpi_suite, kpi_trend, last_full_month,
     payments_by_payer_class, unapplied_postings, unbilled_charges, underpayment_summary,
 )
+from rcmkit.metrics.denials import pinned_first_adjudications
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
 from rcmkit.metrics.providers import provider_summary
 from rcmkit.metrics.summary import prepare
@@ -209,6 +210,9 @@ def build_report(
     as_of = month_end(month)
     prepared = prepare(tables, opts)
 
+    # Each claim's first adjudication is read by the suite, the trend, the work lists, the scorecard and the caught
+    # denials: computed once, before them (on DuckDB otherwise a query run again by each: issue #15, 10 M lines).
+    pinned_first_adjudications(prepared, opts)
     # the KPI suite shares the month's first adjudications and month-end balances among the KPIs, the aging
     # and the denial reasons
     suite = kpi_suite(prepared, month, opts)
