@@ -562,9 +562,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     starts = wins["start_day"].to_numpy()
     parts = []  # (party, part, expected per window, variance per window)
 
-    def add(party: int, part: str, cum: np.ndarray, size: np.ndarray | None = None) -> None:
-        """``cum``: (n, _HMAX + 1) cumulative expected cash of n balances; ``size``: their amounts (variance)."""
-        exp = cum[:, ends] - cum[:, starts]
+    def add(party: int, part: str, cum: np.ndarray | None, size: np.ndarray | None = None, *,
+            at_ends: np.ndarray | None = None, at_starts: np.ndarray | None = None) -> None:
+        """``cum``: (n, _HMAX + 1) cumulative expected cash of n balances, or only its window columns
+        (``at_ends``, ``at_starts``: ``cum[:, ends]``, ``cum[:, starts]``, the same numbers without the other
+        days' columns); ``size``: their amounts (variance)."""
+        # column-major, as cum[:, ends] is: the sums over balances below then add in the same (pairwise) order
+        exp = cum[:, ends] - cum[:, starts] if cum is not None else np.asfortranarray(at_ends - at_starts)
         if size is None:
             var = np.zeros(len(ends))
         else:
@@ -611,9 +615,12 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     if pm.any():
         ages, amounts = b_age[pm], b_amount[pm]
         selfpay = book.charge_party[b_claim[pm]] == patient
-        share = np.where(selfpay[:, None], pat_self_share[np.searchsorted(self_ages, clip(ages))],
-                         pat_ins_share[idx(ages)])
-        add(patient, "patient balance", amounts[:, None] * share, amounts)
+        at_self, at_ins = np.searchsorted(self_ages, clip(ages)), idx(ages)
+        # the share at the window bounds only: amount x share of each (balance, bound), as amount x share[:, day]
+        # of the whole (n, _HMAX + 1) matrix would give it, without its other 75 columns
+        add(patient, "patient balance", None, amounts, **{name: amounts[:, None] * np.where(
+            selfpay[:, None], pat_self_share[:, cols][at_self], pat_ins_share[:, cols][at_ins])
+            for name, cols in (("at_ends", ends), ("at_starts", starts))})
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
@@ -625,8 +632,10 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         ab = (b_party == p) & ~b_pending
         if ab.any():
             ages, amounts = b_age[ab], b_amount[ab]
-            add(p, "payer balance after adjudication",
-                amounts[:, None] * adj_share[p][np.searchsorted(adj_ages[p], clip(ages))], amounts)
+            at = np.searchsorted(adj_ages[p], clip(ages))
+            add(p, "payer balance after adjudication", None, amounts,
+                at_ends=amounts[:, None] * adj_share[p][:, ends][at],
+                at_starts=amounts[:, None] * adj_share[p][:, starts][at])
             if writeoffs:
                 wo.append(("balance", adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
@@ -635,11 +644,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
             paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
-            add(p, "awaiting payer", paid[:, None] * km[p][0][at], paid)
+            add(p, "awaiting payer", None, paid, at_ends=paid[:, None] * km[p][0][:, ends][at],
+                at_starts=paid[:, None] * km[p][0][:, starts][at])
             pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
             pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
-            add(patient, "patient share of claims awaiting payer", pr[:, None] * km[p][1][at], pr)
+            add(patient, "patient share of claims awaiting payer", None, pr,
+                at_ends=pr[:, None] * km[p][1][:, ends][at], at_starts=pr[:, None] * km[p][1][:, starts][at])
             if writeoffs:
                 wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
