@@ -38,6 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rcmkit.core.engine import engine_of, lazy
 from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
@@ -182,7 +183,7 @@ class Book:
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
         del source, ch, claim_codes, day, first_any, charge_day, firsts, charge_rows  # self.ev, self.charges stay
-        self._remits(get)
+        self._remits(tables, get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
@@ -195,19 +196,13 @@ class Book:
         self._memo: dict[tuple, dict] = {}
 
     def _arrays(self) -> None:
-        """The frames above as numpy arrays for the per-date sums (np.bincount over party and code numbers):
-        first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
-        order), codes numbered across both."""
-        fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
-        # numbered in order of appearance, on the columns' own (arrow) strings: no Python object per line
-        codes, uniques = pd.factorize(pd.concat([fl["code"], bl["code"]], ignore_index=True))
-        self._n_codes = max(len(uniques), 1)
-        self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
-                    "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
-                    "paid": fl["paid"].to_numpy(float), "contract": fl["contract"].to_numpy(float)}
-        order = np.argsort(bl["claim"].to_numpy(np.int64), kind="stable")
-        self._bl = {"claim": bl["claim"].to_numpy(np.int64)[order], "code": codes[len(fl):].astype(np.int64)[order],
-                    "charge": bl["charge"].to_numpy(float)[order], "contract": bl["contract"].to_numpy(float)[order]}
+        """The first-adjudication claims and the charges as numpy arrays for the per-date sums (np.bincount over
+        party and code numbers), and the billed lines sorted by claim (each claim's lines in their order); the
+        lines' arrays come from :meth:`_remits`, their codes numbered across both (:meth:`_code_numbers`)."""
+        self._n_codes = max(len(self._code_of), 1)
+        order = np.argsort(self._bl["claim"], kind="stable")
+        self._bl = {k: v[order] for k, v in self._bl.items()}
+        fc = self.first_claims
         self._fc = {"party": fc["party"].to_numpy(np.int64), "day": fc["day"].to_numpy(np.int64),
                     "month": fc["month"].to_numpy(np.int64), "billed": fc["billed"].to_numpy(float),
                     "paid": fc["paid"].to_numpy(float), "pr": fc["pr"].to_numpy(float)}
@@ -215,7 +210,7 @@ class Book:
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
         # the arrays above are what the forecasts read: the frames go (issue #15: a gigabyte at 10 M claim lines)
-        del self.first_lines, self.bill_lines, self.first_claims, self.charges
+        del self.first_claims, self.charges
 
     def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
         """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
@@ -225,7 +220,7 @@ class Book:
         return out
 
     # ----------------------------------------------------------------------------------------- set-up
-    def _remits(self, get) -> None:
+    def _remits(self, tables: Mapping[str, Any], get) -> None:
         """First adjudications and billed lines from the claims, remittances and their lines, each table read
         (``get(name)``) when it is used and let go after, so a large practice's tables are not held at once
         (issue #15: the 10 M-line report's memory)."""
@@ -252,7 +247,11 @@ class Book:
             billed = billed[["_claim", "submission_id", "payer_id"]]  # what the billed lines' look-up reads
             del c, dated
         del claims
-        self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
+        no_int, no_float = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self._code_of: dict = {}  # procedure code -> its number in the lines' arrays
+        self._fl = {"party": no_int, "code": no_int, "day": no_int, "billed": no_float, "paid": no_float,
+                    "contract": no_float}
+        self._bl = {"claim": no_int, "code": no_int, "charge": no_float, "contract": no_float}
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
         remits = get("remittances")
         if remits is not None and len(remits):
@@ -274,26 +273,45 @@ class Book:
                                                   dtype=float)})
             first = first[["remit_id", "party", "day", "payer_id"]]  # what the lines' look-up reads
             del remits, r
-            remit_lines = get("remit_lines")
-            if remit_lines is not None and len(remit_lines):
-                lines = _lookup(remit_lines[BOOK_COLUMNS["remit_lines"]], first, "remit_id",
-                                ["party", "day", "payer_id"])
-                lines = _with_contract(lines, contracts, "payer_id")
-                self.first_lines = pd.DataFrame({
-                    "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
-                    "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
-                    "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
-                del remit_lines, lines
+            lines = _read_lines(tables, "remit_lines", get)
+            if lines is not None:
+                # the lines of first adjudications: their remit's party, day and payer, as integer arrays
+                at = positions(lines["remit_id"], first["remit_id"])
+                hit = np.nonzero(at >= 0)[0]
+                at = at[hit]
+                payer, payer_names = factorize_sorted(first["payer_id"])
+                code, code_names = _coded(lines["procedure_code"], hit)
+                mods, mod_names = _coded(lines["modifiers"], hit)
+                self._fl = {"party": first["party"].to_numpy(np.int64)[at], "code": self._code_numbers(
+                    code, code_names), "day": first["day"].to_numpy(np.int64)[at],
+                    "billed": _floats(lines["billed_cents"], hit), "paid": _floats(lines["paid_cents"], hit),
+                    "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods, mod_names,
+                                                _day_numbers(lines["service_date"], hit),
+                                                _floats(lines["units"], hit, missing=1.0))}
+                del lines, at, hit, payer, code, mods
         # the lines of each claim's billed submission, for expected payments
-        self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
-        claim_lines = get("claim_lines") if billed is not None else None
-        if billed is not None and claim_lines is not None and len(claim_lines):
-            lines = _lookup(claim_lines[BOOK_COLUMNS["claim_lines"]], billed, "submission_id", ["_claim", "payer_id"])
-            lines = _with_contract(lines, contracts, "payer_id")
-            self.bill_lines = pd.DataFrame({
-                "claim": lines["_claim"].to_numpy(dtype=np.int64),
-                "code": lines["procedure_code"].astype(str).to_numpy(),
-                "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
+        lines = _read_lines(tables, "claim_lines", get) if billed is not None else None
+        if lines is not None:
+            at = positions(lines["submission_id"], billed["submission_id"])
+            hit = np.nonzero(at >= 0)[0]
+            at = at[hit]
+            payer, payer_names = factorize_sorted(billed["payer_id"])
+            code, code_names = _coded(lines["procedure_code"], hit)
+            mods, mod_names = _coded(lines["modifiers"], hit)
+            self._bl = {"claim": billed["_claim"].to_numpy(np.int64)[at], "code": self._code_numbers(code, code_names),
+                        "charge": _floats(lines["charge_cents"], hit),
+                        "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods,
+                                                    mod_names, _day_numbers(lines["service_date"], hit),
+                                                    _floats(lines["units"], hit, missing=1.0))}
+
+    def _code_numbers(self, codes: np.ndarray, names: list) -> np.ndarray:
+        """Procedure codes (positions in ``names``, -1 missing) as the Book's code numbers, shared by the
+        first-adjudication and billed lines (numbered as they are first met; a missing code is one code too)."""
+        names = list(names) + ([None] if (codes < 0).any() else [])
+        for name in names:
+            self._code_of.setdefault(name, len(self._code_of))
+        lookup = np.array([self._code_of[name] for name in names] or [0], dtype=np.int64)
+        return lookup[codes]  # -1: the last entry, the missing code's number
 
     def class_of(self, party: str) -> str:
         return "patient" if party == "patient" else self.payer_class.get(party, "other")
@@ -372,48 +390,108 @@ def _first_of_runs(keys: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _lookup(left: pd.DataFrame, right: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
-    """``left.merge(right[[key, *columns]], on=key)`` for a ``right`` whose keys are distinct: the rows of
-    ``left`` with a match, in their order, with the match's ``columns`` (one hash look-up of the keys, not a
-    merge on strings)."""
-    at = positions(left[key], right[key])
-    hit = at >= 0
-    out = left[hit].reset_index(drop=True)
-    taken = right[columns].iloc[at[hit]].reset_index(drop=True)
-    return pd.concat([out, taken], axis=1)
+def _read_lines(tables: Mapping[str, Any], name: str, get) -> Mapping[str, Any] | None:
+    """The columns the Book reads of a lines table (BOOK_COLUMNS), None without rows: arrow columns queried on
+    DuckDB when the table was left there (:meth:`~rcmkit.metrics.Prepared.engine_frame`), so no pandas frame of
+    10 M lines is made (issue #15: the 10 M-line report's memory), else the pandas table's columns. Either way
+    the rows in the table's order."""
+    columns = BOOK_COLUMNS[name]
+    native = tables.engine_frame(name) if isinstance(tables, Prepared) else None
+    if native is not None and engine_of(native) == "duckdb":
+        select = ", ".join(f'"{c}"' for c in columns)
+        table = lazy(native).to_native().query("forecast_lines", f"SELECT {select} FROM forecast_lines"
+                                               ).to_arrow_table()
+        return {c: table.column(c) for c in columns} if table.num_rows else None
+    frame = get(name)
+    return {c: frame[c] for c in columns} if frame is not None and len(frame) else None
 
 
-def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_col: str) -> pd.DataFrame:
-    """``lines`` with ``contract``: the contract's allowed amount x units for the line's payer, code and service
-    date (the exact modifiers' rate, else the code's any-modifier rate; NaN without one)."""
-    lines = lines.reset_index(drop=True)
-    out = pd.Series(np.nan, index=lines.index)
-    if contracts is None or not len(contracts) or not len(lines):
-        return lines.assign(contract=out.to_numpy())
-    units = pd.to_numeric(lines["units"], errors="coerce").fillna(1.0).to_numpy()
-    # only the columns the match reads (a copy of every column of 10 M lines is gigabytes: issue #15)
-    base = pd.DataFrame({payer_col: lines[payer_col], "procedure_code": lines["procedure_code"], "_row": lines.index,
-                         "_date": pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
-                         "_mods": lines["modifiers"].fillna("")})
-    terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"])).sort_values("_date")
-    for mods_exact in (True, False):
-        want = base[out.isna().to_numpy()]
+def _coded(values, rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """Strings at ``rows`` as (positions in the distinct values, -1 for a missing one; the distinct values)."""
+    array = _as_arrow(values)
+    names = pc.unique(array)
+    names = names.filter(names.is_valid())
+    return positions(array, names)[rows], names.to_pylist()
+
+
+def _as_arrow(values) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    array = getattr(values.array, "_pa_array", None)  # an arrow-backed Series: no copy
+    return array if array is not None else pa.array(values.to_numpy(), from_pandas=True)
+
+
+def _floats(values, rows: np.ndarray, missing: float = np.nan) -> np.ndarray:
+    """Numbers at ``rows`` as float64, ``missing`` where missing (or not a number, as pd.to_numeric coerces)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        out = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)[rows]
+    else:
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)[rows]
+    return out if np.isnan(missing) else np.where(np.isnan(out), missing, out)
+
+
+def _day_numbers(values, rows: np.ndarray) -> np.ndarray:
+    """Dates at ``rows`` as day numbers (1970-01-01 for a missing date, as the contract match's Timestamp(0))."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_date32(values.type):
+        return np.asarray(pc.cast(values, pa.int32()).fill_null(0), dtype=np.int64)[rows]
+    dates = pd.to_datetime(pd.Series(values.to_pandas() if isinstance(values, (pa.Array, pa.ChunkedArray)) else
+                                     values).iloc[rows]).fillna(pd.Timestamp(0))
+    return ((dates - _EPOCH).dt.days).to_numpy(dtype=np.int64)
+
+
+def _line_contracts(contracts: pd.DataFrame | None, payer: np.ndarray, payer_names: list, code: np.ndarray,
+                    code_names: list, mods: np.ndarray, mod_names: list, day: np.ndarray, units: np.ndarray
+                    ) -> np.ndarray:
+    """Each line's contract amount: the allowed amount per unit x ``units`` of the contract row for the line's
+    payer, procedure code and modifiers (the exact modifiers' rate, else the code's any-modifier rate, '') in
+    effect on its service day (``day``, a day number): the latest ``effective_from`` on or before it; NaN without
+    one. The lines' keys are integer positions in ``*_names`` (-1 missing: no contract; missing modifiers are '');
+    each distinct key is matched to the contracts once, then every line's date by a binary search (what
+    ``pd.merge_asof(direction="backward")`` by payer, code and modifiers gives, on integers instead of a merge
+    of 10 M lines' strings: issue #15)."""
+    out = np.full(len(day), np.nan)
+    if contracts is None or not len(contracts) or not len(day):
+        return out * units
+    terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"]))
+    terms = terms[terms["_date"].notna() & terms["allowed_cents"].notna()]
+    t_day = ((terms["_date"] - _EPOCH).dt.days).to_numpy(dtype=np.int64)
+    t_keys = list(zip(terms["payer_id"], terms["procedure_code"], terms["modifiers"]))
+    t_allowed = terms["allowed_cents"].to_numpy(dtype=float)
+    mod_names = list(mod_names) + [""]  # a missing modifier (position -1) is '' (fillna(""))
+    shift = 1 << 32  # key * shift + day + 2**31: the day's order within a key
+    for exact in (True, False):
+        want = np.nonzero(np.isnan(out))[0]
         if not len(want):
             break
-        t = terms if mods_exact else terms[terms["modifiers"] == ""]
-        keys_l = [payer_col, "procedure_code"] + (["_mods"] if mods_exact else [])
-        left = want[keys_l + ["_date", "_row"]].sort_values("_date")  # only what the match reads
-        keys_r = ["payer_id", "procedure_code"] + (["modifiers"] if mods_exact else [])
-        right = t.rename(columns={**dict(zip(keys_r, keys_l)), "allowed_cents": "_allowed"})[
-            keys_l + ["_date", "_allowed"]]
-        for col in keys_l:
-            left[col] = left[col].astype(str)
-            right[col] = right[col].astype(str)
-        hit = pd.merge_asof(left, right.sort_values("_date"), on="_date", by=keys_l, direction="backward")
-        found = hit.dropna(subset=["_allowed"])
-        out[found["_row"].to_numpy()] = found["_allowed"].to_numpy(dtype=float)
-    lines["contract"] = out.to_numpy() * units  # lines: this function's own frame (reset_index), not a copy more
-    return lines
+        # the contract rows this pass reads, numbered by key
+        group_of: dict = {}
+        rows = [i for i, k in enumerate(t_keys) if all(isinstance(x, str) for x in k) and (exact or k[2] == "")]
+        groups = np.array([group_of.setdefault(t_keys[i] if exact else t_keys[i][:2], len(group_of))
+                           for i in rows], dtype=np.int64)
+        if not len(rows):
+            continue
+        sorted_keys = np.sort(groups * shift + t_day[rows] + (1 << 31))
+        allowed = t_allowed[rows][np.argsort(groups * shift + t_day[rows] + (1 << 31), kind="stable")]
+        # each line's key: its distinct (payer, code, modifiers) looked up once
+        n_c, n_m = len(code_names) + 1, len(mod_names)  # a missing payer or code: position len(names), no key
+        p = np.where(payer[want] < 0, len(payer_names), payer[want]).astype(np.int64)
+        c = np.where(code[want] < 0, len(code_names), code[want]).astype(np.int64)
+        m = np.where(mods[want] < 0, n_m - 1, mods[want]).astype(np.int64)
+        distinct, inverse = np.unique((p * n_c + c) * n_m + m, return_inverse=True)
+        line_group = np.full(len(distinct), -1, dtype=np.int64)
+        for j, key in enumerate(distinct.tolist()):
+            kp, rest = divmod(key, n_c * n_m)
+            kc, km = divmod(rest, n_m)
+            if kp >= len(payer_names) or kc >= len(code_names):
+                continue
+            name = (payer_names[kp], code_names[kc], mod_names[km]) if exact else (payer_names[kp], code_names[kc])
+            line_group[j] = group_of.get(name, -1)
+        g = line_group[inverse.reshape(-1)]
+        has = np.nonzero(g >= 0)[0]
+        at = np.searchsorted(sorted_keys, g[has] * shift + day[want[has]] + (1 << 31), side="right") - 1
+        ok = (at >= 0) & ((sorted_keys[np.maximum(at, 0)] >> 32) == g[has])
+        out[want[has[ok]]] = allowed[at[ok]]
+    return out * units
 
 
 # --------------------------------------------------------------------------------------------- curves
