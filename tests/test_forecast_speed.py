@@ -213,13 +213,18 @@ def _contract_lines(rng, n):
     return lines, contracts
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 300))
-def test_line_contracts_is_the_reference_merge_asof(seed, n):
+def test_line_contracts_is_the_reference_merge_asof(dense, seed, n):
     """The Book's contract match on integer keys (issue #15: no merge of 10 M lines' strings) gives each line the
     amount the straightforward pandas merge_asof by payer, code and modifiers gives (tests/forecast_reference.py):
     exact modifiers first, then the code's any-modifier rate, the latest effective_from on or before the service
-    date (a missing date: 1970-01-01, before every rate), x units (1 when missing); NaN without a rate."""
+    date (a missing date: 1970-01-01, before every rate), x units (1 when missing); NaN without a rate. Both ways
+    of finding a line's key: a table of every payer x code x modifiers cell, or each distinct cell looked up."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
     from rcmkit.forecast.model import _coded, _day_numbers, _floats, _line_contracts
     from rcmkit.core.frames import factorize_sorted
 
@@ -229,8 +234,9 @@ def test_line_contracts_is_the_reference_merge_asof(seed, n):
     payer, payer_names = factorize_sorted(lines["payer_id"])
     code, code_names = _coded(lines["procedure_code"], rows)
     mods, mod_names = _coded(lines["modifiers"], rows)
-    got = _line_contracts(contracts, payer, payer_names, code, code_names, mods, mod_names,
-                          _day_numbers(lines["service_date"], rows), _floats(lines["units"], rows, missing=1.0))
+    with mock.patch.object(model, "_DENSE_KEYS", model._DENSE_KEYS if dense else 0):
+        got = _line_contracts(contracts, payer, payer_names, code, code_names, mods, mod_names,
+                              _day_numbers(lines["service_date"], rows), _floats(lines["units"], rows, missing=1.0))
     np.testing.assert_array_equal(got, want)
     assert np.isfinite(want).any() or n < 20  # not vacuous: lines do meet contracts
 

@@ -119,6 +119,7 @@ def windows(as_of=None) -> pd.DataFrame:
 
 _WINDOWS = windows()
 _HMAX = int(_WINDOWS["end_day"].max())  # 91
+_DENSE_KEYS = 1 << 22  # the contract match's table of payer x code x modifiers cells, when no larger
 
 
 def _days(dates: pd.Series) -> np.ndarray:
@@ -193,7 +194,36 @@ class Book:
         for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
             self.ev[k] = self.ev[k][order]
         del order
+        self._curve_events()
         self._memo: dict[tuple, dict] = {}
+
+    def _curve_events(self) -> None:
+        """The money curves' events, set apart once so that each forecast date reads a prefix of them (views, not
+        masks and copies of every event: issue #15, a report forecasts at 18 dates): the patients' events in
+        posting order (known at T: a prefix) with their segment (1 self-pay, 2 the patient share of an insured
+        claim), and the payers' events of adjudicated balances in order of the day they are both posted and
+        adjudicated (max(day, first adjudication): known and adjudicated at T, a prefix). Day columns are int32
+        (day numbers; _NEVER fits), the segment int64. The curves' sums are sums of whole cents, exact in float64
+        in any order, so reading the events in this order gives the same numbers, bit for bit. ``ev["fa"]`` goes
+        (only the payers' curve read it); each party's first posting day stays (who is seen at T)."""
+        e = self.ev
+        self._first_day = np.full(self._n_parties, np.iinfo(np.int64).max)
+        parties, first = np.unique(e["party"], return_index=True)  # each party's first event: its earliest day
+        self._first_day[parties] = e["day"][first]
+        charged = self.charge_day[e["claim"]]
+        at = np.nonzero(e["party"] == self.patient)[0]  # in posting order
+        self._pat = {"key": e["day"][at].astype(np.int32), "charged": charged[at].astype(np.int32),
+                     "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
+                     "cash": e["cash"][at],
+                     "seg": np.where(self.charge_party[e["claim"][at]] == self.patient, 1, 2).astype(np.int64)}
+        at = np.nonzero((e["party"] != self.patient) & (e["fa"] < _NEVER))[0]
+        key = np.maximum(e["day"][at], e["fa"][at])
+        at = at[np.argsort(key, kind="stable")]
+        self._ins = {"key": np.sort(key, kind="stable").astype(np.int32), "party": e["party"][at].astype(np.int32),
+                     "charged": charged[at].astype(np.int32), "fa": e["fa"][at].astype(np.int32),
+                     "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
+                     "cash": e["cash"][at]}
+        del e["fa"], charged, at, key
 
     def _arrays(self) -> None:
         """The first-adjudication claims and the charges as numpy arrays for the per-date sums (np.bincount over
@@ -477,16 +507,32 @@ def _line_contracts(contracts: pd.DataFrame | None, payer: np.ndarray, payer_nam
         p = np.where(payer[want] < 0, len(payer_names), payer[want]).astype(np.int64)
         c = np.where(code[want] < 0, len(code_names), code[want]).astype(np.int64)
         m = np.where(mods[want] < 0, n_m - 1, mods[want]).astype(np.int64)
-        distinct, inverse = np.unique((p * n_c + c) * n_m + m, return_inverse=True)
-        line_group = np.full(len(distinct), -1, dtype=np.int64)
-        for j, key in enumerate(distinct.tolist()):
-            kp, rest = divmod(key, n_c * n_m)
-            kc, km = divmod(rest, n_m)
-            if kp >= len(payer_names) or kc >= len(code_names):
-                continue
-            name = (payer_names[kp], code_names[kc], mod_names[km]) if exact else (payer_names[kp], code_names[kc])
-            line_group[j] = group_of.get(name, -1)
-        g = line_group[inverse.reshape(-1)]
+        cell = (p * n_c + c) * n_m + m
+        size = (len(payer_names) + 1) * n_c * n_m
+        if size <= _DENSE_KEYS:  # every (payer, code, modifiers) cell's group in a table: one gather a line
+            table = np.full(size, -1, dtype=np.int64)
+            p_at = {name: i for i, name in enumerate(payer_names)}
+            c_at = {name: i for i, name in enumerate(code_names)}
+            m_at: dict = {}
+            for i, name in enumerate(mod_names):  # '' twice: a line's '' and its missing modifiers
+                m_at.setdefault(name, []).append(i)
+            for key, group in group_of.items():
+                if key[0] in p_at and key[1] in c_at:
+                    base = (p_at[key[0]] * n_c + c_at[key[1]]) * n_m
+                    table[[base + i for i in (m_at.get(key[2], []) if exact else range(n_m))]] = group
+            g = table[cell]
+        else:  # each distinct cell of the lines looked up once
+            distinct, inverse = np.unique(cell, return_inverse=True)
+            line_group = np.full(len(distinct), -1, dtype=np.int64)
+            for j, key in enumerate(distinct.tolist()):
+                kp, rest = divmod(key, n_c * n_m)
+                kc, km = divmod(rest, n_m)
+                if kp >= len(payer_names) or kc >= len(code_names):
+                    continue
+                name = (payer_names[kp], code_names[kc], mod_names[km]) if exact else (payer_names[kp],
+                                                                                        code_names[kc])
+                line_group[j] = group_of.get(name, -1)
+            g = line_group[inverse.reshape(-1)]
         has = np.nonzero(g >= 0)[0]
         at = np.searchsorted(sorted_keys, g[has] * shift + day[want[has]] + (1 << 31), side="right") - 1
         ok = (at >= 0) & ((sorted_keys[np.maximum(at, 0)] >> 32) == g[has])
@@ -556,23 +602,6 @@ def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
 
 
 # --------------------------------------------------------------------------------------------- forecast
-def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
-    """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
-    e = book.ev
-    known = slice(0, int(np.searchsorted(e["day"], as_of, side="right")))  # events are in posting order
-    claim = e["claim"][known]
-    charged = book.charge_day[claim]
-    ev = {"claim": claim, "party": e["party"][known], "day": e["day"][known], "amount": e["amount"][known],
-          "cash": e["cash"][known], "age": e["day"][known] - charged, "fa": e["fa"][known]}
-    window_start = as_of - fo.lookback_days + 1
-    lo_cal = window_start - charged
-    hi = as_of - charged
-    adjudicated = ev["fa"] <= as_of
-    ev["fa_age"] = np.where(adjudicated, ev["fa"] - charged, -1)
-    ev["adjudicated"] = adjudicated
-    return {"ev": ev, "lo_cal": lo_cal, "hi": hi, "window_start": window_start}
-
-
 def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *, writeoffs: bool = True
                    ) -> dict:
     """The expected cash of every window (no intervals) as of ``as_of``: ``{"detail": frame, "writeoffs":
@@ -582,35 +611,42 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     key = (T, fo, writeoffs)
     if key in book._memo:
         return book._memo[key]
-    st = _segment_state(book, T, fo)
-    ev, lo_cal, hi = st["ev"], st["lo_cal"], st["hi"]
+    e = book.ev
+    known = slice(0, int(np.searchsorted(e["day"], T, side="right")))  # events are in posting order
+    ev = {"claim": e["claim"][known], "party": e["party"][known], "amount": e["amount"][known]}
+    window_start = T - fo.lookback_days + 1
     patient = book.patient
     billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
-    seen = np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)
-    insured_parties = [p for p in np.nonzero(seen > 0)[0].tolist() if p != patient]
-    # ---- curves: payer balances after adjudication
+    seen = (book._first_day <= T) | (np.bincount(billed_to, minlength=book._n_parties) > 0)
+    insured_parties = [p for p in np.nonzero(seen)[0].tolist() if p != patient]
+    # ---- curves: payer balances after adjudication (observed from the window's start or the day after the
+    # first adjudication, to as_of), from the events known and adjudicated at T: a prefix (Book._curve_events)
     rows, parent, leaf = _hierarchy(book, insured_parties)
-    ins = (ev["party"] != patient) & ev["adjudicated"]
     leaf_of = np.full(book._n_parties, -1, dtype=np.int64)  # party -> its row (payers only)
     for p, row in leaf.items():
         leaf_of[p] = row
-    seg = leaf_of[ev["party"][ins]]
-    sub = {k: ev[k][ins] for k in ("age", "amount", "cash")}
-    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins],
-                               fo)
-    # ---- curves: patient balances, self-pay claims vs the patient share of insured claims
-    pat = ev["party"] == patient
-    self_pay = book.charge_party[ev["claim"][pat]] == patient
+    e = book._ins
+    n = int(np.searchsorted(e["key"], T, side="right"))
+    charged = e["charged"][:n]
+    sub = {k: e[k][:n] for k in ("age", "amount", "cash")}
+    adj_curves = _money_curves(rows, leaf_of[e["party"][:n]], parent, book, sub, np.maximum(
+        window_start - charged, e["fa"][:n] - charged + 1), T - charged, fo)
+    # ---- curves: patient balances, self-pay claims vs the patient share of insured claims (events known at T)
+    e = book._pat
+    n = int(np.searchsorted(e["key"], T, side="right"))
+    charged = e["charged"][:n]
     pat_rows = {("all",): 0, ("self_pay",): 1, ("insured",): 2}
-    sub = {k: ev[k][pat] for k in ("age", "amount", "cash")}
-    pat_curves = _money_curves(pat_rows, np.where(self_pay, 1, 2), [-1, 0, 0], book, sub, lo_cal[pat], hi[pat], fo)
+    sub = {k: e[k][:n] for k in ("age", "amount", "cash")}
+    pat_curves = _money_curves(pat_rows, e["seg"][:n], [-1, 0, 0], book, sub, window_start - charged, T - charged,
+                               fo)
+    del e, charged, sub
     # ---- curves: days from billing to the payer's first adjudication (Kaplan-Meier, claims censored)
     claims_known = np.nonzero((book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient))[0]
     c_party = book.charge_party[claims_known]
     c_day = book.charge_day[claims_known]
     fa = book.claim_fa[claims_known]
     done = fa <= T
-    entry = np.maximum(st["window_start"] - c_day, 0)
+    entry = np.maximum(window_start - c_day, 0)
     exit_ = np.where(done, fa - c_day, T - c_day)
     km_seg = leaf_of[c_party]
     d, n = curves.claim_hazards(km_seg, entry, exit_, done, len(rows), MAX_AGE)
@@ -624,7 +660,7 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         h_fa[level] = curves.shrink(d_s[level], n_s[level], h_fa[parents[level]] if depth else 0.0,
                                     fo.claim_weight * fo.smooth_days if depth else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
-    rt = _ratios(book, T, st["window_start"], fo)
+    rt = _ratios(book, T, window_start, fo)
     paid_factor, share_factor = _month_factors(book, T, fo)
     next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
     # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
