@@ -213,15 +213,16 @@ def _contract_lines(rng, n):
     return lines, contracts
 
 
-@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("way", ["table", "distinct", "chunks"])
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 300))
-def test_line_contracts_is_the_reference_merge_asof(dense, seed, n):
+def test_line_contracts_is_the_reference_merge_asof(way, seed, n):
     """The Book's contract match on integer keys (issue #15: no merge of 10 M lines' strings) gives each line the
     amount the straightforward pandas merge_asof by payer, code and modifiers gives (tests/forecast_reference.py):
     exact modifiers first, then the code's any-modifier rate, the latest effective_from on or before the service
     date (a missing date: 1970-01-01, before every rate), x units (1 when missing); NaN without a rate. Both ways
-    of finding a line's key: a table of every payer x code x modifiers cell, or each distinct cell looked up."""
+    of finding a line's key (a table of every payer x code x modifiers cell, or each distinct cell looked up), and
+    the lines matched a few at a time."""
     from unittest import mock
 
     from rcmkit.forecast import model
@@ -234,7 +235,8 @@ def test_line_contracts_is_the_reference_merge_asof(dense, seed, n):
     payer, payer_names = factorize_sorted(lines["payer_id"])
     code, code_names = _coded(lines["procedure_code"], rows)
     mods, mod_names = _coded(lines["modifiers"], rows)
-    with mock.patch.object(model, "_DENSE_KEYS", model._DENSE_KEYS if dense else 0):
+    with mock.patch.object(model, "_DENSE_KEYS", 0 if way == "distinct" else model._DENSE_KEYS), \
+            mock.patch.object(model, "_CHUNK", 7 if way == "chunks" else model._CHUNK):
         got = _line_contracts(contracts, payer, payer_names, code, code_names, mods, mod_names,
                               _day_numbers(lines["service_date"], rows), _floats(lines["units"], rows, missing=1.0))
     np.testing.assert_array_equal(got, want)

@@ -120,6 +120,7 @@ def windows(as_of=None) -> pd.DataFrame:
 _WINDOWS = windows()
 _HMAX = int(_WINDOWS["end_day"].max())  # 91
 _DENSE_KEYS = 1 << 22  # the contract match's table of payer x code x modifiers cells, when no larger
+_CHUNK = 1 << 21  # lines matched to contracts at a time (issue #15: the temporaries of 10 M lines at once)
 
 
 def _days(dates: pd.Series) -> np.ndarray:
@@ -306,7 +307,7 @@ class Book:
             lines = _read_lines(tables, "remit_lines", get)
             if lines is not None:
                 # the lines of first adjudications: their remit's party, day and payer, as integer arrays
-                at = positions(lines["remit_id"], first["remit_id"])
+                at = positions(lines.pop("remit_id"), first["remit_id"])  # the IDs go once looked up
                 hit = np.nonzero(at >= 0)[0]
                 at = at[hit]
                 payer, payer_names = factorize_sorted(first["payer_id"])
@@ -319,10 +320,11 @@ class Book:
                                                 _day_numbers(lines["service_date"], hit),
                                                 _floats(lines["units"], hit, missing=1.0))}
                 del lines, at, hit, payer, code, mods
+            del first
         # the lines of each claim's billed submission, for expected payments
         lines = _read_lines(tables, "claim_lines", get) if billed is not None else None
         if lines is not None:
-            at = positions(lines["submission_id"], billed["submission_id"])
+            at = positions(lines.pop("submission_id"), billed["submission_id"])  # the IDs go once looked up
             hit = np.nonzero(at >= 0)[0]
             at = at[hit]
             payer, payer_names = factorize_sorted(billed["payer_id"])
@@ -482,6 +484,12 @@ def _line_contracts(contracts: pd.DataFrame | None, payer: np.ndarray, payer_nam
     out = np.full(len(day), np.nan)
     if contracts is None or not len(contracts) or not len(day):
         return out * units
+    if len(day) > _CHUNK:  # a few million lines at a time: each line's match is its own, the temporaries are not
+        for lo in range(0, len(day), _CHUNK):
+            part = slice(lo, lo + _CHUNK)
+            out[part] = _line_contracts(contracts, payer[part], payer_names, code[part], code_names, mods[part],
+                                        mod_names, day[part], units[part])
+        return out
     terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"]))
     terms = terms[terms["_date"].notna() & terms["allowed_cents"].notna()]
     t_day = ((terms["_date"] - _EPOCH).dt.days).to_numpy(dtype=np.int64)
