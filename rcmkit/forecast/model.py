@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rcmkit.core.engine import engine_of, lazy
-from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
+from rcmkit.core.frames import factorize_sorted, isin, positions
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
 from rcmkit.metrics import AGING_BUCKETS, MetricOptions, Prepared, ledger_for, read_columns
@@ -265,18 +265,21 @@ class Book:
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
-        claims = get("claims")
-        if claims is not None and len(claims):
-            claims = claims[BOOK_COLUMNS["claims"]]
+        claims = _read_columns(tables, "claims", get)
+        if claims is not None:
             code = positions(claims["claim_id"], claim_index)
-            keep = (claims["frequency_code"] != "8").to_numpy(dtype=bool) & (code >= 0)
-            c = claims[keep].assign(_claim=code[keep])
-            c = c.iloc[sort_order(c, ["_claim", "submitted_on", "submission_id"])]
-            billed = c[_first_of_runs(c["_claim"].to_numpy())]  # each claim's first, as drop_duplicates keeps
-            dated = billed.dropna(subset=["service_from"])
-            self.service_month[dated["_claim"].to_numpy()] = pd.to_datetime(dated["service_from"]).dt.month.to_numpy()
-            billed = billed[["_claim", "submission_id", "payer_id"]]  # what the billed lines' look-up reads
-            del c, dated
+            keep = np.nonzero(np.asarray(pc.not_equal(claims["frequency_code"], "8").fill_null(True), dtype=bool)
+                              & (code >= 0))[0]
+            # each claim's first submission that is not a void (the order of sort_order: stable, missing last)
+            order = keep[_sort_indices([code[keep], _take(claims["submitted_on"], keep),
+                                        _take(claims["submission_id"], keep)])]
+            order = order[_first_of_runs(code[order])]
+            billed = {"_claim": code[order], "submission_id": _take(claims["submission_id"], order),
+                      "payer_id": _take(claims["payer_id"], order)}  # what the billed lines' look-up reads
+            month = pc.month(_take(claims["service_from"], order))
+            dated = np.asarray(month.is_valid(), dtype=bool)
+            self.service_month[billed["_claim"][dated]] = np.asarray(month.filter(month.is_valid()), dtype=np.int64)
+            del code, keep, order, month, dated
         del claims
         no_int, no_float = np.zeros(0, dtype=np.int64), np.zeros(0)
         self._code_of: dict = {}  # procedure code -> its number in the lines' arrays
@@ -284,27 +287,28 @@ class Book:
                     "contract": no_float}
         self._bl = {"claim": no_int, "code": no_int, "charge": no_float, "contract": no_float}
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
-        remits = get("remittances")
-        if remits is not None and len(remits):
-            remits = remits[BOOK_COLUMNS["remittances"]]
+        remits = _read_columns(tables, "remittances", get)
+        if remits is not None:
             claim = positions(remits["claim_id"], claim_index)
             party = positions(remits["payer_id"], party_index)
-            keep = (~isin(remits["status_code"], NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
-                claim >= 0) & (party >= 0)
-            r = remits[keep].assign(claim=claim[keep], party=party[keep], day=_days(remits.loc[keep, "paid_on"]))
-            r = r.iloc[sort_order(r, ["claim", "party", "day", "remit_id"])]
-            first = r[_first_of_runs(r["claim"].to_numpy() * max(len(self.parties), 1) + r["party"].to_numpy())]
-            self._fa_flat[first["claim"].to_numpy() * self._n_parties + first["party"].to_numpy()] = first[
-                "day"].to_numpy()
-            self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
-                                              "month": self.service_month[first["claim"].to_numpy()],
-                                              "billed": first["billed_cents"].to_numpy(dtype=float),
-                                              "paid": first["paid_cents"].to_numpy(dtype=float),
-                                              "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
-                                                  dtype=float)})
-            first = first[["remit_id", "party", "day", "payer_id"]]  # what the lines' look-up reads
-            del remits, r
-            lines = _read_lines(tables, "remit_lines", get)
+            status = pc.is_in(remits["status_code"], value_set=pa.array(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,)))
+            keep = np.nonzero(~np.asarray(status, dtype=bool) & (claim >= 0) & (party >= 0))[0]
+            day = _day_numbers(remits["paid_on"], keep)
+            # each (claim, payer)'s first adjudication: its earliest remit (then the smallest remit ID)
+            order = _sort_indices([claim[keep], party[keep], day, _take(remits["remit_id"], keep)])
+            order = order[_first_of_runs(claim[keep][order] * self._n_parties + party[keep][order])]
+            rows, day = keep[order], day[order]
+            claim, party = claim[rows], party[rows]
+            self._fa_flat[claim * self._n_parties + party] = day
+            self.first_claims = pd.DataFrame({"party": party, "day": day, "month": self.service_month[claim],
+                                              "billed": _floats(remits["billed_cents"], rows),
+                                              "paid": _floats(remits["paid_cents"], rows),
+                                              "pr": _floats(remits["patient_responsibility_cents"], rows, missing=0.0)})
+            # what the lines' look-up reads
+            first = {"remit_id": _take(remits["remit_id"], rows), "party": party, "day": day,
+                     "payer_id": _take(remits["payer_id"], rows)}
+            del remits, claim, party, status, keep, order, rows, day
+            lines = _read_columns(tables, "remit_lines", get)
             if lines is not None:
                 # the lines of first adjudications: their remit's party, day and payer, as integer arrays
                 at = positions(lines.pop("remit_id"), first["remit_id"])  # the IDs go once looked up
@@ -313,8 +317,8 @@ class Book:
                 payer, payer_names = factorize_sorted(first["payer_id"])
                 code, code_names = _coded(lines["procedure_code"], hit)
                 mods, mod_names = _coded(lines["modifiers"], hit)
-                self._fl = {"party": first["party"].to_numpy(np.int64)[at], "code": self._code_numbers(
-                    code, code_names), "day": first["day"].to_numpy(np.int64)[at],
+                self._fl = {"party": first["party"][at], "code": self._code_numbers(code, code_names),
+                            "day": first["day"][at],
                     "billed": _floats(lines["billed_cents"], hit), "paid": _floats(lines["paid_cents"], hit),
                     "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods, mod_names,
                                                 _day_numbers(lines["service_date"], hit),
@@ -322,7 +326,7 @@ class Book:
                 del lines, at, hit, payer, code, mods
             del first
         # the lines of each claim's billed submission, for expected payments
-        lines = _read_lines(tables, "claim_lines", get) if billed is not None else None
+        lines = _read_columns(tables, "claim_lines", get) if billed is not None else None
         if lines is not None:
             at = positions(lines.pop("submission_id"), billed["submission_id"])  # the IDs go once looked up
             hit = np.nonzero(at >= 0)[0]
@@ -330,7 +334,7 @@ class Book:
             payer, payer_names = factorize_sorted(billed["payer_id"])
             code, code_names = _coded(lines["procedure_code"], hit)
             mods, mod_names = _coded(lines["modifiers"], hit)
-            self._bl = {"claim": billed["_claim"].to_numpy(np.int64)[at], "code": self._code_numbers(code, code_names),
+            self._bl = {"claim": billed["_claim"][at], "code": self._code_numbers(code, code_names),
                         "charge": _floats(lines["charge_cents"], hit),
                         "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods,
                                                     mod_names, _day_numbers(lines["service_date"], hit),
@@ -422,20 +426,32 @@ def _first_of_runs(keys: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _read_lines(tables: Mapping[str, Any], name: str, get) -> Mapping[str, Any] | None:
-    """The columns the Book reads of a lines table (BOOK_COLUMNS), None without rows: arrow columns queried on
-    DuckDB when the table was left there (:meth:`~rcmkit.metrics.Prepared.engine_frame`), so no pandas frame of
-    10 M lines is made (issue #15: the 10 M-line report's memory), else the pandas table's columns. Either way
-    the rows in the table's order."""
+def _read_columns(tables: Mapping[str, Any], name: str, get) -> dict[str, pa.ChunkedArray] | None:
+    """The columns the Book reads of a table (BOOK_COLUMNS) as arrow arrays, None without rows: queried on DuckDB
+    when the table was left there (:meth:`~rcmkit.metrics.Prepared.engine_frame`), so no pandas frame of 10 M
+    lines is made (issue #15: the 10 M-line report's memory), else the pandas table's columns (arrow-backed
+    ones without a copy). Either way the rows in the table's order."""
     columns = BOOK_COLUMNS[name]
     native = tables.engine_frame(name) if isinstance(tables, Prepared) else None
     if native is not None and engine_of(native) == "duckdb":
         select = ", ".join(f'"{c}"' for c in columns)
-        table = lazy(native).to_native().query("forecast_lines", f"SELECT {select} FROM forecast_lines"
+        table = lazy(native).to_native().query("forecast_table", f"SELECT {select} FROM forecast_table"
                                                ).to_arrow_table()
         return {c: table.column(c) for c in columns} if table.num_rows else None
     frame = get(name)
-    return {c: frame[c] for c in columns} if frame is not None and len(frame) else None
+    return {c: _as_arrow(frame[c]) for c in columns} if frame is not None and len(frame) else None
+
+
+def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    return values.take(pa.array(rows, type=pa.int64()))
+
+
+def _sort_indices(keys: list) -> np.ndarray:
+    """The row positions sorted by ``keys`` (arrays of one length; ascending, stable, missing values last): the
+    order :func:`rcmkit.core.frames.sort_order` gives a frame of those columns."""
+    table = pa.table({f"k{i}": k for i, k in enumerate(keys)})
+    return np.asarray(pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending") for i in range(len(keys))]),
+                      dtype=np.int64)
 
 
 def _coded(values, rows: np.ndarray) -> tuple[np.ndarray, list]:
