@@ -256,7 +256,7 @@ class Book:
         (``get(name)``) when it is used and let go after, so a large practice's tables are not held at once
         (issue #15: the 10 M-line report's memory)."""
         contracts = get("contracts")
-        claim_index = pa.array(self.claim_ids, type=pa.string())
+        claim_index = self.claim_ids
         party_index = pa.array(self.parties, type=pa.string())
         n = len(self.claim_ids)
         self._n_parties = max(len(self.parties), 1)
@@ -377,7 +377,7 @@ def _ledger_events(tables: Mapping[str, Any], options: MetricOptions) -> dict:
     if not isinstance(ledger, pd.DataFrame):
         raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
     ledger = ledger[ledger["amount_cents"] != 0]
-    claim_codes, claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
+    claim_codes, claim_ids = _sorted_codes(ledger["claim_id"])  # integer keys from here on
     party_codes, parties = factorize_sorted(ledger["responsible"])
     day = _days(ledger["posted_on"])
     amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
@@ -404,7 +404,7 @@ def _duckdb_ledger_events(relation) -> dict:
                         CAST(sum(CASE WHEN kind IN ({kinds}) THEN -amount_cents ELSE 0 END) AS BIGINT) AS cash
                  FROM forecast_ledger WHERE amount_cents <> 0
                  GROUP BY claim_id, responsible, {day}, amount_cents < 0""")
-    claim, claim_ids = factorize_sorted(ev.column("claim_id"))
+    claim, claim_ids = _sorted_codes(ev.column("claim_id"))
     party, parties = factorize_sorted(ev.column("responsible"))
     events = {"claim": claim, "party": party, "day": ev.column("day").to_numpy().astype(np.int64),
               "amount": ev.column("amount").to_numpy().astype(np.float64),
@@ -412,11 +412,26 @@ def _duckdb_ledger_events(relation) -> dict:
     del ev
     ch = run(f"""SELECT claim_id, responsible, {day} AS day, amount_cents FROM forecast_ledger
                  WHERE kind = 'charge' AND amount_cents > 0""")
-    charges = {"claim": positions(ch.column("claim_id"), pa.array(claim_ids, type=pa.string())),
+    charges = {"claim": positions(ch.column("claim_id"), claim_ids),
                "day": ch.column("day").to_numpy().astype(np.int64),
                "party": positions(ch.column("responsible"), pa.array(list(parties), type=pa.string())),
                "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
     return {"claim_ids": claim_ids, "parties": list(parties), "ev": events, "charges": charges}
+
+
+def _sorted_codes(values) -> tuple[np.ndarray, pa.Array]:
+    """:func:`rcmkit.core.frames.factorize_sorted` with the distinct values kept as an arrow string array (the
+    claim IDs: the Book looks claims up in them, and 5 M Python strings are a few hundred MB: issue #15)."""
+    array = _as_arrow(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = array.dictionary_encode()
+    order = np.asarray(pc.sort_indices(encoded.dictionary), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    raw = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    codes = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
+    return codes.astype(np.int64), encoded.dictionary.take(pa.array(order, type=pa.int64())).cast(pa.string())
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
