@@ -255,3 +255,39 @@ def test_line_contracts_hand_computed():
     got = _line_contracts(contracts, np.array([0, 0, 1]), ["P1", "P3"], np.array([0, 0, 1]), ["99213", "J1100"],
                           np.array([0, 1, -1]), ["25", "59"], day, np.array([2.0, 1.0, 1.0]))
     np.testing.assert_array_equal(got, [18000.0, 7500.0, np.nan])
+
+
+def test_whole_sums_are_exact_in_any_order():
+    from rcmkit.forecast.model import _whole
+
+    assert _whole(np.array([7000.0, np.nan, 15000.0, -3.0]))
+    assert _whole(np.zeros(0))
+    assert not _whole(np.array([7000.0, 3500.5]))
+    assert not _whole(np.array([2.0**52, 1.0]))
+
+
+def test_book_reads_a_window_of_lines_by_slice_or_by_mask_alike():
+    """The Book keeps the first-adjudication lines by day (a date's look-back window: a slice) when their contract
+    amounts are whole, else in their order (a mask): both give the same ratios and forecasts, bit for bit."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    tables = _small_tables()
+    sliced = Book(tables)
+    with mock.patch.object(model, "_whole", lambda values: False):
+        masked = Book(tables)
+    assert sliced._fl_by_day and not masked._fl_by_day
+    assert len(sliced._fl["day"]) and not np.array_equal(sliced._fl["day"], masked._fl["day"])  # not vacuous
+    fo = ForecastOptions()
+    for end in ("2026-01-31", "2026-02-28", "2026-03-31"):
+        T = model.day_number(end)
+        a, b = model._ratios(sliced, T, T - fo.lookback_days + 1, fo), model._ratios(masked, T, T - fo.lookback_days
+                                                                                         + 1, fo)
+        for name in ("ratio", "code", "contract", "pr"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    got, want = month_forecast(sliced, "2026-03"), month_forecast(masked, "2026-03")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)

@@ -237,6 +237,15 @@ class Book:
         self._fc = {"party": fc["party"].to_numpy(np.int64), "day": fc["day"].to_numpy(np.int64),
                     "month": fc["month"].to_numpy(np.int64), "billed": fc["billed"].to_numpy(float),
                     "paid": fc["paid"].to_numpy(float), "pr": fc["pr"].to_numpy(float)}
+        # first adjudications by day, so a date's look-back window is a slice (issue #15: 18 dates a report): their
+        # sums over a window are of whole cents, exact in any order; the lines too when their contract amounts
+        # (allowed x units) are whole as well, else they stay in their order (a window is then a mask)
+        order = np.argsort(self._fc["day"], kind="stable")
+        self._fc = {k: v[order] for k, v in self._fc.items()}
+        self._fl_by_day = _whole(self._fl["contract"])
+        if self._fl_by_day:
+            order = np.argsort(self._fl["day"], kind="stable")
+            self._fl = {k: v[order] for k, v in self._fl.items()}
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
@@ -432,6 +441,13 @@ def _sorted_codes(values) -> tuple[np.ndarray, pa.Array]:
     raw = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
     codes = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
     return codes.astype(np.int64), encoded.dictionary.take(pa.array(order, type=pa.int64())).cast(pa.string())
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every number of ``values`` (NaN aside) is whole and their sum far below 2**53: sums of any of them
+    are then exact in float64, in any order."""
+    finite = values[~np.isnan(values)]
+    return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -874,7 +890,10 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     / billed ratio."""
     n_p, n_c = book._n_parties, book._n_codes
     fl = book._fl
-    m = (fl["day"] <= T) & (fl["day"] >= window_start)
+    if book._fl_by_day:  # the window's lines: a slice (Book._arrays)
+        m = slice(*np.searchsorted(fl["day"], [window_start, T + 1], side="left").tolist())
+    else:
+        m = (fl["day"] <= T) & (fl["day"] >= window_start)
     party, code = fl["party"][m], fl["code"][m]
     paid, billed = fl["paid"][m], fl["billed"][m]
     ratio = _ratio(np.bincount(party, weights=paid, minlength=n_p), np.bincount(party, weights=billed, minlength=n_p))
@@ -885,13 +904,13 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     shrunk = (np.bincount(cell, weights=paid, minlength=n_p * n_c).reshape(n_p, n_c) + w * base) / (
         np.bincount(cell, weights=billed, minlength=n_p * n_c).reshape(n_p, n_c) + w)
     code_ratio = np.where(seen, shrunk, base)
-    c = m & ~np.isnan(fl["contract"])
-    allowed = np.bincount(fl["party"][c], weights=fl["contract"][c], minlength=n_p)
+    amount = fl["contract"][m]
+    c = ~np.isnan(amount)
+    allowed = np.bincount(party[c], weights=amount[c], minlength=n_p)
     contract = np.full(n_p, np.nan)
-    np.divide(np.bincount(fl["party"][c], weights=fl["paid"][c], minlength=n_p), allowed, out=contract,
-              where=allowed > 0)
+    np.divide(np.bincount(party[c], weights=paid[c], minlength=n_p), allowed, out=contract, where=allowed > 0)
     fc = book._fc
-    m = (fc["day"] <= T) & (fc["day"] >= window_start)
+    m = slice(*np.searchsorted(fc["day"], [window_start, T + 1], side="left").tolist())  # by day (Book._arrays)
     pr = _ratio(np.bincount(fc["party"][m], weights=fc["pr"][m], minlength=n_p),
                 np.bincount(fc["party"][m], weights=fc["billed"][m], minlength=n_p))
     return _Ratios(ratio, code_ratio, contract, pr)
@@ -909,8 +928,8 @@ def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray,
     if not fo.seasonal:
         return paid, share
     fc = book._fc
-    m = fc["day"] <= T
-    if not m.any():
+    m = slice(0, int(np.searchsorted(fc["day"], T, side="right")))  # by day (Book._arrays)
+    if m.stop == 0:
         return paid, share
     w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     party, month = fc["party"][m], fc["month"][m]
