@@ -225,6 +225,8 @@ class Book:
                      "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
                      "cash": e["cash"][at]}
         del e["fa"], charged, at, key
+        # each event's (claim, party) balance, flat at claim * parties + party: today's balances are its sums
+        self._ev_balance = e["claim"] * self._n_parties + e["party"]
 
     def _arrays(self) -> None:
         """The first-adjudication claims and the charges as numpy arrays for the per-date sums (np.bincount over
@@ -668,7 +670,6 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         return book._memo[key]
     e = book.ev
     known = slice(0, int(np.searchsorted(e["day"], T, side="right")))  # events are in posting order
-    ev = {"claim": e["claim"][known], "party": e["party"][known], "amount": e["amount"][known]}
     window_start = T - fo.lookback_days + 1
     patient = book.patient
     billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
@@ -720,7 +721,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
     # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
     n_p = book._n_parties
-    sums = np.bincount(ev["claim"] * n_p + ev["party"], weights=ev["amount"], minlength=len(book.claim_ids) * n_p)
+    sums = np.bincount(book._ev_balance[known], weights=book.ev["amount"][known],
+                       minlength=len(book.claim_ids) * n_p)
     open_ = np.nonzero(sums > 0)[0]
     b_claim, b_party, b_amount = open_ // n_p, open_ % n_p, sums[open_]
     b_age = T - book.charge_day[b_claim]
