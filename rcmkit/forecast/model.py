@@ -789,9 +789,16 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         at_self, at_ins = np.searchsorted(self_ages, clip(ages)), idx(ages)
         # the share at the window bounds only: amount x share of each (balance, bound), as amount x share[:, day]
         # of the whole (n, _HMAX + 1) matrix would give it, without its other 75 columns
-        add(patient, "patient balance", None, amounts, **{name: amounts[:, None] * np.where(
-            selfpay[:, None], pat_self_share[:, cols][at_self], pat_ins_share[:, cols][at_ins])
-            for name, cols in (("at_ends", ends), ("at_starts", starts))})
+        mine, other = np.nonzero(selfpay)[0], np.nonzero(~selfpay)[0]
+
+        def bounds_share(cols: np.ndarray) -> np.ndarray:  # each balance's row of its curve (self-pay or insured)
+            out = np.empty((len(ages), len(cols)))
+            out[mine] = pat_self_share[:, cols][at_self[mine]]
+            out[other] = pat_ins_share[:, cols][at_ins[other]]
+            return out
+
+        add(patient, "patient balance", None, amounts, at_ends=amounts[:, None] * bounds_share(ends),
+            at_starts=amounts[:, None] * bounds_share(starts))
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
