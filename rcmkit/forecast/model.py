@@ -294,6 +294,7 @@ class Book:
             dated = np.asarray(month.is_valid(), dtype=bool)
             self.service_month[billed["_claim"][dated]] = np.asarray(month.filter(month.is_valid()), dtype=np.int64)
             del code, keep, order, month, dated
+        _release_arrow_memory()
         del claims
         no_int, no_float = np.zeros(0, dtype=np.int64), np.zeros(0)
         self._code_of: dict = {}  # procedure code -> its number in the lines' arrays
@@ -322,6 +323,7 @@ class Book:
             first = {"remit_id": _take(remits["remit_id"], rows), "party": party, "day": day,
                      "payer_id": _take(remits["payer_id"], rows)}
             del remits, claim, party, status, keep, order, rows, day
+            _release_arrow_memory()
             lines = _read_columns(tables, "remit_lines", get)
             if lines is not None:
                 # the lines of first adjudications: their remit's party, day and payer, as integer arrays
@@ -338,6 +340,7 @@ class Book:
                                                 _day_numbers(lines["service_date"], hit),
                                                 _floats(lines["units"], hit, missing=1.0))}
                 del lines, at, hit, payer, code, mods
+                _release_arrow_memory()
             del first
         # the lines of each claim's billed submission, for expected payments
         lines = _read_columns(tables, "claim_lines", get) if billed is not None else None
@@ -353,6 +356,8 @@ class Book:
                         "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods,
                                                     mod_names, _day_numbers(lines["service_date"], hit),
                                                     _floats(lines["units"], hit, missing=1.0))}
+        del lines, billed
+        _release_arrow_memory()
 
     def _code_numbers(self, codes: np.ndarray, names: list) -> np.ndarray:
         """Procedure codes (positions in ``names``, -1 missing) as the Book's code numbers, shared by the
@@ -419,17 +424,24 @@ def _duckdb_ledger_events(relation) -> dict:
                  FROM forecast_ledger WHERE amount_cents <> 0
                  GROUP BY claim_id, responsible, {day}, amount_cents < 0""")
     claim, claim_ids = _sorted_codes(ev.column("claim_id"))
+    ev = ev.drop_columns(["claim_id"])  # the IDs go once numbered, one column at a time (issue #15: the peak)
+    _release_arrow_memory()
     party, parties = factorize_sorted(ev.column("responsible"))
+    party = _int32(party)
+    ev = ev.drop_columns(["responsible"])
     events = {"claim": claim, "party": party, "day": ev.column("day").to_numpy().astype(np.int64),
               "amount": ev.column("amount").to_numpy().astype(np.float64),
               "cash": ev.column("cash").to_numpy().astype(np.float64)}
     del ev
+    _release_arrow_memory()
     ch = run(f"""SELECT claim_id, responsible, {day} AS day, amount_cents FROM forecast_ledger
                  WHERE kind = 'charge' AND amount_cents > 0""")
     charges = {"claim": positions(ch.column("claim_id"), claim_ids),
                "day": ch.column("day").to_numpy().astype(np.int64),
                "party": positions(ch.column("responsible"), pa.array(list(parties), type=pa.string())),
                "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
+    del ch
+    _release_arrow_memory()
     return {"claim_ids": claim_ids, "parties": list(parties), "ev": events, "charges": charges}
 
 
@@ -440,19 +452,28 @@ def _sorted_codes(values) -> tuple[np.ndarray, pa.Array]:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     encoded = array.dictionary_encode()
+    del array
     order = np.asarray(pc.sort_indices(encoded.dictionary), dtype=np.int64)
-    rank = np.empty(len(order), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int64)  # the last: a missing value's (index -1)
     rank[order] = np.arange(len(order), dtype=np.int64)
-    raw = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
-    codes = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
-    return codes.astype(np.int64), encoded.dictionary.take(pa.array(order, type=pa.int64())).cast(pa.string())
+    rank[-1] = -1
+    dtype = np.int32 if len(order) < 2**31 else np.int64  # 4 bytes a row (issue #15: 16 M events)
+    codes = rank.astype(dtype)[np.asarray(encoded.indices.fill_null(-1)).astype(np.int64, copy=False)]
+    return codes, encoded.dictionary.take(pa.array(order, type=pa.int64())).cast(pa.string())
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory arrow's allocator keeps for reuse (mimalloc, jemalloc) back to the system once a large
+    table's arrow columns are let go: the numpy arrays that follow do not allocate from it, so without this the
+    process holds both (issue #15: the 10 M-line forecast's peak)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _int32(values: np.ndarray) -> np.ndarray:
     """Small non-negative numbers (claim, party and code numbers; -1 for none) as int32: half the memory."""
     if len(values) and int(values.max()) >= 2**31:
         return values
-    return values.astype(np.int32)
+    return values.astype(np.int32, copy=False)
 
 
 def _whole(values: np.ndarray) -> bool:
