@@ -192,3 +192,102 @@ def test_hand_computed_share_rows():
     g, d = curves.cumulative_share_rows(cash, exit_, np.array([0, 1]), np.array([0, 0]), 2)
     np.testing.assert_allclose(g[:, 2], [0.75, 0.21875])
     np.testing.assert_allclose(d[1], [0.0, 0.25, 0.1875])  # exits on day 1, then 0.75 x 0.25
+
+
+def _contract_lines(rng, n):
+    """``n`` claim lines over 3 payers x 4 codes x 3 modifier sets, with missing dates and units."""
+    dates = pd.to_datetime("2025-01-01") + pd.to_timedelta(rng.integers(-40, 400, n), unit="D")
+    lines = pd.DataFrame({
+        "payer_id": pd.Series(rng.choice(["P1", "P2", "P3"], n), dtype="str"),
+        "procedure_code": pd.Series(rng.choice(["99213", "99214", "80053", "J1100"], n), dtype="str"),
+        "modifiers": pd.Series(rng.choice(["", "25", "59", None], n), dtype="str"),
+        "service_date": pd.Series(dates).where(rng.random(n) > 0.05),
+        "units": pd.Series(rng.choice([1.0, 2.0, 0.5, np.nan], n))})
+    contracts = pd.DataFrame({
+        "payer_id": pd.Series(["P1", "P1", "P1", "P1", "P2", "P2", "P3"], dtype="str"),
+        "procedure_code": pd.Series(["99213", "99213", "99213", "99214", "99213", "80053", "J1100"], dtype="str"),
+        "modifiers": pd.Series(["", "", "25", "", "25", "", ""], dtype="str"),
+        "effective_from": pd.to_datetime(["2025-01-01", "2025-07-01", "2025-03-01", "2024-01-01", "2025-02-01",
+                                          "2025-01-15", "2026-01-01"]),
+        "allowed_cents": [7000, 7500, 9000, 11000, 8000, 1500, 300]})
+    return lines, contracts
+
+
+@pytest.mark.parametrize("way", ["table", "distinct", "chunks"])
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 300))
+def test_line_contracts_is_the_reference_merge_asof(way, seed, n):
+    """The Book's contract match on integer keys (issue #15: no merge of 10 M lines' strings) gives each line the
+    amount the straightforward pandas merge_asof by payer, code and modifiers gives (tests/forecast_reference.py):
+    exact modifiers first, then the code's any-modifier rate, the latest effective_from on or before the service
+    date (a missing date: 1970-01-01, before every rate), x units (1 when missing); NaN without a rate. Both ways
+    of finding a line's key (a table of every payer x code x modifiers cell, or each distinct cell looked up), and
+    the lines matched a few at a time."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+    from rcmkit.forecast.model import _coded, _day_numbers, _floats, _line_contracts
+    from rcmkit.core.frames import factorize_sorted
+
+    lines, contracts = _contract_lines(np.random.default_rng(seed), n)
+    want = reference._with_contract(lines, contracts, "payer_id")["contract"].to_numpy()
+    rows = np.arange(n)
+    payer, payer_names = factorize_sorted(lines["payer_id"])
+    code, code_names = _coded(lines["procedure_code"], rows)
+    mods, mod_names = _coded(lines["modifiers"], rows)
+    with mock.patch.object(model, "_DENSE_KEYS", 0 if way == "distinct" else model._DENSE_KEYS), \
+            mock.patch.object(model, "_CHUNK", 7 if way == "chunks" else model._CHUNK):
+        got = _line_contracts(contracts, payer, payer_names, code, code_names, mods, mod_names,
+                              _day_numbers(lines["service_date"], rows), _floats(lines["units"], rows, missing=1.0))
+    np.testing.assert_array_equal(got, want)
+    assert np.isfinite(want).any() or n < 20  # not vacuous: lines do meet contracts
+
+
+def test_line_contracts_hand_computed():
+    """Three lines by hand: P1 99213 mod 25 on 2025-04-01 takes the exact-modifier rate of 2025-03-01 (9000 x 2);
+    P1 99213 mod 59 on 2025-08-01 the any-modifier rate of 2025-07-01 (7500 x 1); P3 J1100 before its first
+    rate (2026-01-01) has none."""
+    from rcmkit.forecast.model import _line_contracts
+
+    _, contracts = _contract_lines(np.random.default_rng(0), 1)
+    day = np.array([(pd.Timestamp(d) - pd.Timestamp("1970-01-01")).days
+                    for d in ("2025-04-01", "2025-08-01", "2025-12-31")])
+    got = _line_contracts(contracts, np.array([0, 0, 1]), ["P1", "P3"], np.array([0, 0, 1]), ["99213", "J1100"],
+                          np.array([0, 1, -1]), ["25", "59"], day, np.array([2.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(got, [18000.0, 7500.0, np.nan])
+
+
+def test_whole_sums_are_exact_in_any_order():
+    from rcmkit.forecast.model import _whole
+
+    assert _whole(np.array([7000.0, np.nan, 15000.0, -3.0]))
+    assert _whole(np.zeros(0))
+    assert not _whole(np.array([7000.0, 3500.5]))
+    assert not _whole(np.array([2.0**52, 1.0]))
+
+
+def test_book_reads_a_window_of_lines_by_slice_or_by_mask_alike():
+    """The Book keeps the first-adjudication lines by day (a date's look-back window: a slice) when their contract
+    amounts are whole, else in their order (a mask): both give the same ratios and forecasts, bit for bit."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    tables = _small_tables()
+    sliced = Book(tables)
+    with mock.patch.object(model, "_whole", lambda values: False):
+        masked = Book(tables)
+    assert sliced._fl_by_day and not masked._fl_by_day
+    assert len(sliced._fl["day"]) and not np.array_equal(sliced._fl["day"], masked._fl["day"])  # not vacuous
+    fo = ForecastOptions()
+    for end in ("2026-01-31", "2026-02-28", "2026-03-31"):
+        T = model.day_number(end)
+        a, b = model._ratios(sliced, T, T - fo.lookback_days + 1, fo), model._ratios(masked, T, T - fo.lookback_days
+                                                                                         + 1, fo)
+        for name in ("ratio", "code", "contract", "pr"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    got, want = month_forecast(sliced, "2026-03"), month_forecast(masked, "2026-03")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)

@@ -38,9 +38,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rcmkit.core.engine import engine_of, lazy
-from rcmkit.core.frames import factorize_sorted, isin, positions, sort_order
+from rcmkit.core.frames import factorize_sorted, isin, positions
 from rcmkit.core.ledger import NON_PAYMENT_STATUSES, REVERSAL_STATUS
 from rcmkit.forecast import curves
 from rcmkit.metrics import AGING_BUCKETS, MetricOptions, Prepared, ledger_for, read_columns
@@ -118,6 +119,8 @@ def windows(as_of=None) -> pd.DataFrame:
 
 _WINDOWS = windows()
 _HMAX = int(_WINDOWS["end_day"].max())  # 91
+_DENSE_KEYS = 1 << 22  # the contract match's table of payer x code x modifiers cells, when no larger
+_CHUNK = 1 << 21  # lines matched to contracts at a time (issue #15: the temporaries of 10 M lines at once)
 
 
 def _days(dates: pd.Series) -> np.ndarray:
@@ -162,6 +165,9 @@ class Book:
         self.claim_ids, self.parties = source["claim_ids"], source["parties"]
         self.patient = self.parties.index("patient") if "patient" in self.parties else -1
         self.ev = source["ev"]
+        # claim and party numbers as int32 (a few million claims, a few parties): 128 MB less at 10 M claim lines
+        for k in ("claim", "party"):
+            self.ev[k] = _int32(self.ev[k])
         claim_codes, day = self.ev["claim"], self.ev["day"]
         n = len(self.claim_ids)
         # each claim's charge: its first positive charge (else its first event: a claim known from an 835 only)
@@ -182,7 +188,7 @@ class Book:
         self.charge_cents = np.zeros(n)
         self.charge_cents[firsts["claim"].to_numpy()] = firsts["amount"].to_numpy()
         del source, ch, claim_codes, day, first_any, charge_day, firsts, charge_rows  # self.ev, self.charges stay
-        self._remits(get)
+        self._remits(tables, get)
         # the first adjudication day of each event's (claim, party), and of each claim's billed payer
         self.ev["fa"] = self._fa_of(self.ev["claim"], self.ev["party"])
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
@@ -192,108 +198,175 @@ class Book:
         for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
             self.ev[k] = self.ev[k][order]
         del order
+        self._curve_events()
         self._memo: dict[tuple, dict] = {}
 
+    def _curve_events(self) -> None:
+        """The money curves' events, set apart once so that each forecast date reads a prefix of them (views, not
+        masks and copies of every event: issue #15, a report forecasts at 18 dates): the patients' events in
+        posting order (known at T: a prefix) with their segment (1 self-pay, 2 the patient share of an insured
+        claim), and the payers' events of adjudicated balances in order of the day they are both posted and
+        adjudicated (max(day, first adjudication): known and adjudicated at T, a prefix). Day columns are int32
+        (day numbers; _NEVER fits), the segment int64. The curves' sums are sums of whole cents, exact in float64
+        in any order, so reading the events in this order gives the same numbers, bit for bit. ``ev["fa"]`` goes
+        (only the payers' curve read it); each party's first posting day stays (who is seen at T)."""
+        e = self.ev
+        self._first_day = np.full(self._n_parties, np.iinfo(np.int64).max)
+        parties, first = np.unique(e["party"], return_index=True)  # each party's first event: its earliest day
+        self._first_day[parties] = e["day"][first]
+        charged = self.charge_day[e["claim"]]
+        at = np.nonzero(e["party"] == self.patient)[0]  # in posting order
+        self._pat = {"key": e["day"][at].astype(np.int32), "charged": charged[at].astype(np.int32),
+                     "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
+                     "cash": e["cash"][at],
+                     "seg": np.where(self.charge_party[e["claim"][at]] == self.patient, 1, 2).astype(np.int64)}
+        at = np.nonzero((e["party"] != self.patient) & (e["fa"] < _NEVER))[0]
+        key = np.maximum(e["day"][at], e["fa"][at])
+        at = at[np.argsort(key, kind="stable")]
+        self._ins = {"key": np.sort(key, kind="stable").astype(np.int32), "party": e["party"][at].astype(np.int32),
+                     "charged": charged[at].astype(np.int32), "fa": e["fa"][at].astype(np.int32),
+                     "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
+                     "cash": e["cash"][at]}
+        del e["fa"], charged, at, key
+        # each event's (claim, party) balance, flat at claim * parties + party: today's balances are its sums
+        self._ev_balance = e["claim"].astype(np.int64) * self._n_parties + e["party"]
+
     def _arrays(self) -> None:
-        """The frames above as numpy arrays for the per-date sums (np.bincount over party and code numbers):
-        first-adjudication lines and claims, and billed lines sorted by claim (each claim's lines in their
-        order), codes numbered across both."""
-        fl, bl, fc = self.first_lines, self.bill_lines, self.first_claims
-        # numbered in order of appearance, on the columns' own (arrow) strings: no Python object per line
-        codes, uniques = pd.factorize(pd.concat([fl["code"], bl["code"]], ignore_index=True))
-        self._n_codes = max(len(uniques), 1)
-        self._fl = {"party": fl["party"].to_numpy(np.int64), "code": codes[:len(fl)].astype(np.int64),
-                    "day": fl["day"].to_numpy(np.int64), "billed": fl["billed"].to_numpy(float),
-                    "paid": fl["paid"].to_numpy(float), "contract": fl["contract"].to_numpy(float)}
-        order = np.argsort(bl["claim"].to_numpy(np.int64), kind="stable")
-        self._bl = {"claim": bl["claim"].to_numpy(np.int64)[order], "code": codes[len(fl):].astype(np.int64)[order],
-                    "charge": bl["charge"].to_numpy(float)[order], "contract": bl["contract"].to_numpy(float)[order]}
+        """The first-adjudication claims and the charges as numpy arrays for the per-date sums (np.bincount over
+        party and code numbers), and the billed lines sorted by claim (each claim's lines in their order); the
+        lines' arrays come from :meth:`_remits`, their codes numbered across both (:meth:`_code_numbers`)."""
+        self._n_codes = max(len(self._code_of), 1)
+        order = np.argsort(self._bl["claim"], kind="stable")
+        self._bl = {k: v[order] for k, v in self._bl.items()}
+        fc = self.first_claims
         self._fc = {"party": fc["party"].to_numpy(np.int64), "day": fc["day"].to_numpy(np.int64),
                     "month": fc["month"].to_numpy(np.int64), "billed": fc["billed"].to_numpy(float),
                     "paid": fc["paid"].to_numpy(float), "pr": fc["pr"].to_numpy(float)}
+        # first adjudications by day, so a date's look-back window is a slice (issue #15: 18 dates a report): their
+        # sums over a window are of whole cents, exact in any order; the lines too when their contract amounts
+        # (allowed x units) are whole as well, else they stay in their order (a window is then a mask)
+        order = np.argsort(self._fc["day"], kind="stable")
+        self._fc = {k: v[order] for k, v in self._fc.items()}
+        self._fl_by_day = _whole(self._fl["contract"])
+        if self._fl_by_day:
+            order = np.argsort(self._fl["day"], kind="stable")
+            self._fl = {k: v[order] for k, v in self._fl.items()}
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
         # the arrays above are what the forecasts read: the frames go (issue #15: a gigabyte at 10 M claim lines)
-        del self.first_lines, self.bill_lines, self.first_claims, self.charges
+        del self.first_claims, self.charges
 
     def _fa_of(self, claim: np.ndarray, party: np.ndarray) -> np.ndarray:
         """The payer's first adjudication day of each (claim, party) (_NEVER without one, or party -1)."""
         out = np.full(len(claim), _NEVER, dtype=np.int64)
         has = party >= 0
-        out[has] = self._fa_flat[claim[has] * self._n_parties + party[has]]
+        out[has] = self._fa_flat[claim[has].astype(np.int64) * self._n_parties + party[has]]
         return out
 
     # ----------------------------------------------------------------------------------------- set-up
-    def _remits(self, get) -> None:
+    def _remits(self, tables: Mapping[str, Any], get) -> None:
         """First adjudications and billed lines from the claims, remittances and their lines, each table read
         (``get(name)``) when it is used and let go after, so a large practice's tables are not held at once
         (issue #15: the 10 M-line report's memory)."""
         contracts = get("contracts")
-        claim_index = pa.array(self.claim_ids, type=pa.string())
+        claim_index = self.claim_ids
         party_index = pa.array(self.parties, type=pa.string())
         n = len(self.claim_ids)
         self._n_parties = max(len(self.parties), 1)
         # (claim, party) -> day of the payer's first adjudication, flat at claim * parties + party
-        self._fa_flat = np.full(n * self._n_parties, _NEVER, dtype=np.int64)
+        self._fa_flat = np.full(n * self._n_parties, _NEVER, dtype=np.int32)  # day numbers (_NEVER fits)
         # each claim's month of service (1-12; the month its charge posted when the claims table has no date)
         self.service_month = (_EPOCH + pd.to_timedelta(self.charge_day, unit="D")).month.to_numpy().copy()
         billed = None  # each claim's billed submission: its first that is not a void
-        claims = get("claims")
-        if claims is not None and len(claims):
-            claims = claims[BOOK_COLUMNS["claims"]]
+        claims = _read_columns(tables, "claims", get)
+        if claims is not None:
             code = positions(claims["claim_id"], claim_index)
-            keep = (claims["frequency_code"] != "8").to_numpy(dtype=bool) & (code >= 0)
-            c = claims[keep].assign(_claim=code[keep])
-            c = c.iloc[sort_order(c, ["_claim", "submitted_on", "submission_id"])]
-            billed = c[_first_of_runs(c["_claim"].to_numpy())]  # each claim's first, as drop_duplicates keeps
-            dated = billed.dropna(subset=["service_from"])
-            self.service_month[dated["_claim"].to_numpy()] = pd.to_datetime(dated["service_from"]).dt.month.to_numpy()
-            billed = billed[["_claim", "submission_id", "payer_id"]]  # what the billed lines' look-up reads
-            del c, dated
+            keep = np.nonzero(np.asarray(pc.not_equal(claims["frequency_code"], "8").fill_null(True), dtype=bool)
+                              & (code >= 0))[0]
+            # each claim's first submission that is not a void (the order of sort_order: stable, missing last)
+            order = keep[_sort_indices([code[keep], _take(claims["submitted_on"], keep),
+                                        _take(claims["submission_id"], keep)])]
+            order = order[_first_of_runs(code[order])]
+            billed = {"_claim": code[order], "submission_id": _take(claims["submission_id"], order),
+                      "payer_id": _take(claims["payer_id"], order)}  # what the billed lines' look-up reads
+            month = pc.month(_take(claims["service_from"], order))
+            dated = np.asarray(month.is_valid(), dtype=bool)
+            self.service_month[billed["_claim"][dated]] = np.asarray(month.filter(month.is_valid()), dtype=np.int64)
+            del code, keep, order, month, dated
+        _release_arrow_memory()
         del claims
-        self.first_lines = pd.DataFrame(columns=["party", "code", "day", "billed", "paid", "contract"])
+        no_int, no_float = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self._code_of: dict = {}  # procedure code -> its number in the lines' arrays
+        self._fl = {"party": no_int, "code": no_int, "day": no_int, "billed": no_float, "paid": no_float,
+                    "contract": no_float}
+        self._bl = {"claim": no_int, "code": no_int, "charge": no_float, "contract": no_float}
         self.first_claims = pd.DataFrame(columns=["party", "day", "month", "billed", "paid", "pr"])
-        remits = get("remittances")
-        if remits is not None and len(remits):
-            remits = remits[BOOK_COLUMNS["remittances"]]
+        remits = _read_columns(tables, "remittances", get)
+        if remits is not None:
             claim = positions(remits["claim_id"], claim_index)
             party = positions(remits["payer_id"], party_index)
-            keep = (~isin(remits["status_code"], NON_PAYMENT_STATUSES + (REVERSAL_STATUS,))).to_numpy(dtype=bool) & (
-                claim >= 0) & (party >= 0)
-            r = remits[keep].assign(claim=claim[keep], party=party[keep], day=_days(remits.loc[keep, "paid_on"]))
-            r = r.iloc[sort_order(r, ["claim", "party", "day", "remit_id"])]
-            first = r[_first_of_runs(r["claim"].to_numpy() * max(len(self.parties), 1) + r["party"].to_numpy())]
-            self._fa_flat[first["claim"].to_numpy() * self._n_parties + first["party"].to_numpy()] = first[
-                "day"].to_numpy()
-            self.first_claims = pd.DataFrame({"party": first["party"].to_numpy(), "day": first["day"].to_numpy(),
-                                              "month": self.service_month[first["claim"].to_numpy()],
-                                              "billed": first["billed_cents"].to_numpy(dtype=float),
-                                              "paid": first["paid_cents"].to_numpy(dtype=float),
-                                              "pr": first["patient_responsibility_cents"].fillna(0).to_numpy(
-                                                  dtype=float)})
-            first = first[["remit_id", "party", "day", "payer_id"]]  # what the lines' look-up reads
-            del remits, r
-            remit_lines = get("remit_lines")
-            if remit_lines is not None and len(remit_lines):
-                lines = _lookup(remit_lines[BOOK_COLUMNS["remit_lines"]], first, "remit_id",
-                                ["party", "day", "payer_id"])
-                lines = _with_contract(lines, contracts, "payer_id")
-                self.first_lines = pd.DataFrame({
-                    "party": lines["party"].to_numpy(), "code": lines["procedure_code"].astype(str).to_numpy(),
-                    "day": lines["day"].to_numpy(), "billed": lines["billed_cents"].to_numpy(dtype=float),
-                    "paid": lines["paid_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
-                del remit_lines, lines
+            status = pc.is_in(remits["status_code"], value_set=pa.array(NON_PAYMENT_STATUSES + (REVERSAL_STATUS,)))
+            keep = np.nonzero(~np.asarray(status, dtype=bool) & (claim >= 0) & (party >= 0))[0]
+            day = _day_numbers(remits["paid_on"], keep)
+            # each (claim, payer)'s first adjudication: its earliest remit (then the smallest remit ID)
+            order = _sort_indices([claim[keep], party[keep], day, _take(remits["remit_id"], keep)])
+            order = order[_first_of_runs(claim[keep][order] * self._n_parties + party[keep][order])]
+            rows, day = keep[order], day[order]
+            claim, party = claim[rows], party[rows]
+            self._fa_flat[claim * self._n_parties + party] = day
+            self.first_claims = pd.DataFrame({"party": party, "day": day, "month": self.service_month[claim],
+                                              "billed": _floats(remits["billed_cents"], rows),
+                                              "paid": _floats(remits["paid_cents"], rows),
+                                              "pr": _floats(remits["patient_responsibility_cents"], rows, missing=0.0)})
+            # what the lines' look-up reads
+            first = {"remit_id": _take(remits["remit_id"], rows), "party": party, "day": day,
+                     "payer_id": _take(remits["payer_id"], rows)}
+            del remits, claim, party, status, keep, order, rows, day
+            _release_arrow_memory()
+            lines = _read_columns(tables, "remit_lines", get)
+            if lines is not None:
+                # the lines of first adjudications: their remit's party, day and payer, as integer arrays
+                at = positions(lines.pop("remit_id"), first["remit_id"])  # the IDs go once looked up
+                hit = np.nonzero(at >= 0)[0]
+                at = at[hit]
+                payer, payer_names = factorize_sorted(first["payer_id"])
+                code, code_names = _coded(lines["procedure_code"], hit)
+                mods, mod_names = _coded(lines["modifiers"], hit)
+                self._fl = {"party": _int32(first["party"][at]), "code": _int32(self._code_numbers(code, code_names)),
+                            "day": first["day"][at],
+                    "billed": _floats(lines["billed_cents"], hit), "paid": _floats(lines["paid_cents"], hit),
+                    "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods, mod_names,
+                                                _day_numbers(lines["service_date"], hit),
+                                                _floats(lines["units"], hit, missing=1.0))}
+                del lines, at, hit, payer, code, mods
+                _release_arrow_memory()
+            del first
         # the lines of each claim's billed submission, for expected payments
-        self.bill_lines = pd.DataFrame(columns=["claim", "code", "charge", "contract"])
-        claim_lines = get("claim_lines") if billed is not None else None
-        if billed is not None and claim_lines is not None and len(claim_lines):
-            lines = _lookup(claim_lines[BOOK_COLUMNS["claim_lines"]], billed, "submission_id", ["_claim", "payer_id"])
-            lines = _with_contract(lines, contracts, "payer_id")
-            self.bill_lines = pd.DataFrame({
-                "claim": lines["_claim"].to_numpy(dtype=np.int64),
-                "code": lines["procedure_code"].astype(str).to_numpy(),
-                "charge": lines["charge_cents"].to_numpy(dtype=float), "contract": lines["contract"].to_numpy()})
+        lines = _read_columns(tables, "claim_lines", get) if billed is not None else None
+        if lines is not None:
+            at = positions(lines.pop("submission_id"), billed["submission_id"])  # the IDs go once looked up
+            hit = np.nonzero(at >= 0)[0]
+            at = at[hit]
+            payer, payer_names = factorize_sorted(billed["payer_id"])
+            code, code_names = _coded(lines["procedure_code"], hit)
+            mods, mod_names = _coded(lines["modifiers"], hit)
+            self._bl = {"claim": billed["_claim"][at], "code": _int32(self._code_numbers(code, code_names)),
+                        "charge": _floats(lines["charge_cents"], hit),
+                        "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods,
+                                                    mod_names, _day_numbers(lines["service_date"], hit),
+                                                    _floats(lines["units"], hit, missing=1.0))}
+        del lines, billed
+        _release_arrow_memory()
+
+    def _code_numbers(self, codes: np.ndarray, names: list) -> np.ndarray:
+        """Procedure codes (positions in ``names``, -1 missing) as the Book's code numbers, shared by the
+        first-adjudication and billed lines (numbered as they are first met; a missing code is one code too)."""
+        names = list(names) + ([None] if (codes < 0).any() else [])
+        for name in names:
+            self._code_of.setdefault(name, len(self._code_of))
+        lookup = np.array([self._code_of[name] for name in names] or [0], dtype=np.int64)
+        return lookup[codes]  # -1: the last entry, the missing code's number
 
     def class_of(self, party: str) -> str:
         return "patient" if party == "patient" else self.payer_class.get(party, "other")
@@ -323,7 +396,7 @@ def _ledger_events(tables: Mapping[str, Any], options: MetricOptions) -> dict:
     if not isinstance(ledger, pd.DataFrame):
         raise TypeError("the forecast runs on pandas tables: load them with rcmkit.core.store.load_tables")
     ledger = ledger[ledger["amount_cents"] != 0]
-    claim_codes, claim_ids = factorize_sorted(ledger["claim_id"])  # integer keys from here on
+    claim_codes, claim_ids = _sorted_codes(ledger["claim_id"])  # integer keys from here on
     party_codes, parties = factorize_sorted(ledger["responsible"])
     day = _days(ledger["posted_on"])
     amount = ledger["amount_cents"].to_numpy(dtype=np.float64)
@@ -350,19 +423,64 @@ def _duckdb_ledger_events(relation) -> dict:
                         CAST(sum(CASE WHEN kind IN ({kinds}) THEN -amount_cents ELSE 0 END) AS BIGINT) AS cash
                  FROM forecast_ledger WHERE amount_cents <> 0
                  GROUP BY claim_id, responsible, {day}, amount_cents < 0""")
-    claim, claim_ids = factorize_sorted(ev.column("claim_id"))
+    claim, claim_ids = _sorted_codes(ev.column("claim_id"))
+    ev = ev.drop_columns(["claim_id"])  # the IDs go once numbered, one column at a time (issue #15: the peak)
+    _release_arrow_memory()
     party, parties = factorize_sorted(ev.column("responsible"))
+    party = _int32(party)
+    ev = ev.drop_columns(["responsible"])
     events = {"claim": claim, "party": party, "day": ev.column("day").to_numpy().astype(np.int64),
               "amount": ev.column("amount").to_numpy().astype(np.float64),
               "cash": ev.column("cash").to_numpy().astype(np.float64)}
     del ev
+    _release_arrow_memory()
     ch = run(f"""SELECT claim_id, responsible, {day} AS day, amount_cents FROM forecast_ledger
                  WHERE kind = 'charge' AND amount_cents > 0""")
-    charges = {"claim": positions(ch.column("claim_id"), pa.array(claim_ids, type=pa.string())),
+    charges = {"claim": positions(ch.column("claim_id"), claim_ids),
                "day": ch.column("day").to_numpy().astype(np.int64),
                "party": positions(ch.column("responsible"), pa.array(list(parties), type=pa.string())),
                "amount": ch.column("amount_cents").to_numpy().astype(np.float64)}
+    del ch
+    _release_arrow_memory()
     return {"claim_ids": claim_ids, "parties": list(parties), "ev": events, "charges": charges}
+
+
+def _sorted_codes(values) -> tuple[np.ndarray, pa.Array]:
+    """:func:`rcmkit.core.frames.factorize_sorted` with the distinct values kept as an arrow string array (the
+    claim IDs: the Book looks claims up in them, and 5 M Python strings are a few hundred MB: issue #15)."""
+    array = _as_arrow(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = array.dictionary_encode()
+    del array
+    order = np.asarray(pc.sort_indices(encoded.dictionary), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int64)  # the last: a missing value's (index -1)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    rank[-1] = -1
+    dtype = np.int32 if len(order) < 2**31 else np.int64  # 4 bytes a row (issue #15: 16 M events)
+    codes = rank.astype(dtype)[np.asarray(encoded.indices.fill_null(-1)).astype(np.int64, copy=False)]
+    return codes, encoded.dictionary.take(pa.array(order, type=pa.int64())).cast(pa.string())
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory arrow's allocator keeps for reuse (mimalloc, jemalloc) back to the system once a large
+    table's arrow columns are let go: the numpy arrays that follow do not allocate from it, so without this the
+    process holds both (issue #15: the 10 M-line forecast's peak)."""
+    pa.default_memory_pool().release_unused()
+
+
+def _int32(values: np.ndarray) -> np.ndarray:
+    """Small non-negative numbers (claim, party and code numbers; -1 for none) as int32: half the memory."""
+    if len(values) and int(values.max()) >= 2**31:
+        return values
+    return values.astype(np.int32, copy=False)
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every number of ``values`` (NaN aside) is whole and their sum far below 2**53: sums of any of them
+    are then exact in float64, in any order."""
+    finite = values[~np.isnan(values)]
+    return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -372,48 +490,142 @@ def _first_of_runs(keys: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _lookup(left: pd.DataFrame, right: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
-    """``left.merge(right[[key, *columns]], on=key)`` for a ``right`` whose keys are distinct: the rows of
-    ``left`` with a match, in their order, with the match's ``columns`` (one hash look-up of the keys, not a
-    merge on strings)."""
-    at = positions(left[key], right[key])
-    hit = at >= 0
-    out = left[hit].reset_index(drop=True)
-    taken = right[columns].iloc[at[hit]].reset_index(drop=True)
-    return pd.concat([out, taken], axis=1)
+def _read_columns(tables: Mapping[str, Any], name: str, get) -> dict[str, pa.ChunkedArray] | None:
+    """The columns the Book reads of a table (BOOK_COLUMNS) as arrow arrays, None without rows: queried on DuckDB
+    when the table was left there (:meth:`~rcmkit.metrics.Prepared.engine_frame`), so no pandas frame of 10 M
+    lines is made (issue #15: the 10 M-line report's memory), else the pandas table's columns (arrow-backed
+    ones without a copy). Either way the rows in the table's order."""
+    columns = BOOK_COLUMNS[name]
+    native = tables.engine_frame(name) if isinstance(tables, Prepared) else None
+    if native is not None and engine_of(native) == "duckdb":
+        select = ", ".join(f'"{c}"' for c in columns)
+        table = lazy(native).to_native().query("forecast_table", f"SELECT {select} FROM forecast_table"
+                                               ).to_arrow_table()
+        return {c: table.column(c) for c in columns} if table.num_rows else None
+    frame = get(name)
+    return {c: _as_arrow(frame[c]) for c in columns} if frame is not None and len(frame) else None
 
 
-def _with_contract(lines: pd.DataFrame, contracts: pd.DataFrame | None, payer_col: str) -> pd.DataFrame:
-    """``lines`` with ``contract``: the contract's allowed amount x units for the line's payer, code and service
-    date (the exact modifiers' rate, else the code's any-modifier rate; NaN without one)."""
-    lines = lines.reset_index(drop=True)
-    out = pd.Series(np.nan, index=lines.index)
-    if contracts is None or not len(contracts) or not len(lines):
-        return lines.assign(contract=out.to_numpy())
-    units = pd.to_numeric(lines["units"], errors="coerce").fillna(1.0).to_numpy()
-    # only the columns the match reads (a copy of every column of 10 M lines is gigabytes: issue #15)
-    base = pd.DataFrame({payer_col: lines[payer_col], "procedure_code": lines["procedure_code"], "_row": lines.index,
-                         "_date": pd.to_datetime(lines["service_date"]).fillna(pd.Timestamp(0)),
-                         "_mods": lines["modifiers"].fillna("")})
-    terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"])).sort_values("_date")
-    for mods_exact in (True, False):
-        want = base[out.isna().to_numpy()]
+def _take(values: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    return values.take(pa.array(rows, type=pa.int64()))
+
+
+def _sort_indices(keys: list) -> np.ndarray:
+    """The row positions sorted by ``keys`` (arrays of one length; ascending, stable, missing values last): the
+    order :func:`rcmkit.core.frames.sort_order` gives a frame of those columns."""
+    table = pa.table({f"k{i}": k for i, k in enumerate(keys)})
+    return np.asarray(pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending") for i in range(len(keys))]),
+                      dtype=np.int64)
+
+
+def _coded(values, rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """Strings at ``rows`` as (positions in the distinct values, -1 for a missing one; the distinct values)."""
+    array = _as_arrow(values)
+    names = pc.unique(array)
+    names = names.filter(names.is_valid())
+    return positions(array, names)[rows], names.to_pylist()
+
+
+def _as_arrow(values) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    array = getattr(values.array, "_pa_array", None)  # an arrow-backed Series: no copy
+    return array if array is not None else pa.array(values.to_numpy(), from_pandas=True)
+
+
+def _floats(values, rows: np.ndarray, missing: float = np.nan) -> np.ndarray:
+    """Numbers at ``rows`` as float64, ``missing`` where missing (or not a number, as pd.to_numeric coerces)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        out = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)[rows]
+    else:
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)[rows]
+    return out if np.isnan(missing) else np.where(np.isnan(out), missing, out)
+
+
+def _day_numbers(values, rows: np.ndarray) -> np.ndarray:
+    """Dates at ``rows`` as day numbers (1970-01-01 for a missing date, as the contract match's Timestamp(0))."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_date32(values.type):
+        return np.asarray(pc.cast(values, pa.int32()).fill_null(0), dtype=np.int64)[rows]
+    dates = pd.to_datetime(pd.Series(values.to_pandas() if isinstance(values, (pa.Array, pa.ChunkedArray)) else
+                                     values).iloc[rows]).fillna(pd.Timestamp(0))
+    return ((dates - _EPOCH).dt.days).to_numpy(dtype=np.int64)
+
+
+def _line_contracts(contracts: pd.DataFrame | None, payer: np.ndarray, payer_names: list, code: np.ndarray,
+                    code_names: list, mods: np.ndarray, mod_names: list, day: np.ndarray, units: np.ndarray
+                    ) -> np.ndarray:
+    """Each line's contract amount: the allowed amount per unit x ``units`` of the contract row for the line's
+    payer, procedure code and modifiers (the exact modifiers' rate, else the code's any-modifier rate, '') in
+    effect on its service day (``day``, a day number): the latest ``effective_from`` on or before it; NaN without
+    one. The lines' keys are integer positions in ``*_names`` (-1 missing: no contract; missing modifiers are '');
+    each distinct key is matched to the contracts once, then every line's date by a binary search (what
+    ``pd.merge_asof(direction="backward")`` by payer, code and modifiers gives, on integers instead of a merge
+    of 10 M lines' strings: issue #15)."""
+    out = np.full(len(day), np.nan)
+    if contracts is None or not len(contracts) or not len(day):
+        return out * units
+    if len(day) > _CHUNK:  # a few million lines at a time: each line's match is its own, the temporaries are not
+        for lo in range(0, len(day), _CHUNK):
+            part = slice(lo, lo + _CHUNK)
+            out[part] = _line_contracts(contracts, payer[part], payer_names, code[part], code_names, mods[part],
+                                        mod_names, day[part], units[part])
+        return out
+    terms = contracts.assign(_date=pd.to_datetime(contracts["effective_from"]))
+    terms = terms[terms["_date"].notna() & terms["allowed_cents"].notna()]
+    t_day = ((terms["_date"] - _EPOCH).dt.days).to_numpy(dtype=np.int64)
+    t_keys = list(zip(terms["payer_id"], terms["procedure_code"], terms["modifiers"]))
+    t_allowed = terms["allowed_cents"].to_numpy(dtype=float)
+    mod_names = list(mod_names) + [""]  # a missing modifier (position -1) is '' (fillna(""))
+    shift = 1 << 32  # key * shift + day + 2**31: the day's order within a key
+    for exact in (True, False):
+        want = np.nonzero(np.isnan(out))[0]
         if not len(want):
             break
-        t = terms if mods_exact else terms[terms["modifiers"] == ""]
-        keys_l = [payer_col, "procedure_code"] + (["_mods"] if mods_exact else [])
-        left = want[keys_l + ["_date", "_row"]].sort_values("_date")  # only what the match reads
-        keys_r = ["payer_id", "procedure_code"] + (["modifiers"] if mods_exact else [])
-        right = t.rename(columns={**dict(zip(keys_r, keys_l)), "allowed_cents": "_allowed"})[
-            keys_l + ["_date", "_allowed"]]
-        for col in keys_l:
-            left[col] = left[col].astype(str)
-            right[col] = right[col].astype(str)
-        hit = pd.merge_asof(left, right.sort_values("_date"), on="_date", by=keys_l, direction="backward")
-        found = hit.dropna(subset=["_allowed"])
-        out[found["_row"].to_numpy()] = found["_allowed"].to_numpy(dtype=float)
-    lines["contract"] = out.to_numpy() * units  # lines: this function's own frame (reset_index), not a copy more
-    return lines
+        # the contract rows this pass reads, numbered by key
+        group_of: dict = {}
+        rows = [i for i, k in enumerate(t_keys) if all(isinstance(x, str) for x in k) and (exact or k[2] == "")]
+        groups = np.array([group_of.setdefault(t_keys[i] if exact else t_keys[i][:2], len(group_of))
+                           for i in rows], dtype=np.int64)
+        if not len(rows):
+            continue
+        sorted_keys = np.sort(groups * shift + t_day[rows] + (1 << 31))
+        allowed = t_allowed[rows][np.argsort(groups * shift + t_day[rows] + (1 << 31), kind="stable")]
+        # each line's key: its distinct (payer, code, modifiers) looked up once
+        n_c, n_m = len(code_names) + 1, len(mod_names)  # a missing payer or code: position len(names), no key
+        p = np.where(payer[want] < 0, len(payer_names), payer[want]).astype(np.int64)
+        c = np.where(code[want] < 0, len(code_names), code[want]).astype(np.int64)
+        m = np.where(mods[want] < 0, n_m - 1, mods[want]).astype(np.int64)
+        cell = (p * n_c + c) * n_m + m
+        size = (len(payer_names) + 1) * n_c * n_m
+        if size <= _DENSE_KEYS:  # every (payer, code, modifiers) cell's group in a table: one gather a line
+            table = np.full(size, -1, dtype=np.int64)
+            p_at = {name: i for i, name in enumerate(payer_names)}
+            c_at = {name: i for i, name in enumerate(code_names)}
+            m_at: dict = {}
+            for i, name in enumerate(mod_names):  # '' twice: a line's '' and its missing modifiers
+                m_at.setdefault(name, []).append(i)
+            for key, group in group_of.items():
+                if key[0] in p_at and key[1] in c_at:
+                    base = (p_at[key[0]] * n_c + c_at[key[1]]) * n_m
+                    table[[base + i for i in (m_at.get(key[2], []) if exact else range(n_m))]] = group
+            g = table[cell]
+        else:  # each distinct cell of the lines looked up once
+            distinct, inverse = np.unique(cell, return_inverse=True)
+            line_group = np.full(len(distinct), -1, dtype=np.int64)
+            for j, key in enumerate(distinct.tolist()):
+                kp, rest = divmod(key, n_c * n_m)
+                kc, km = divmod(rest, n_m)
+                if kp >= len(payer_names) or kc >= len(code_names):
+                    continue
+                name = (payer_names[kp], code_names[kc], mod_names[km]) if exact else (payer_names[kp],
+                                                                                        code_names[kc])
+                line_group[j] = group_of.get(name, -1)
+            g = line_group[inverse.reshape(-1)]
+        has = np.nonzero(g >= 0)[0]
+        at = np.searchsorted(sorted_keys, g[has] * shift + day[want[has]] + (1 << 31), side="right") - 1
+        ok = (at >= 0) & ((sorted_keys[np.maximum(at, 0)] >> 32) == g[has])
+        out[want[has[ok]]] = allowed[at[ok]]
+    return out * units
 
 
 # --------------------------------------------------------------------------------------------- curves
@@ -478,23 +690,6 @@ def _hierarchy(book: Book, parties: list[int]) -> tuple[dict, list, dict]:
 
 
 # --------------------------------------------------------------------------------------------- forecast
-def _segment_state(book: Book, as_of: int, fo: ForecastOptions) -> dict:
-    """Everything a forecast as of day ``as_of`` needs: events known then, with ages, states and curves."""
-    e = book.ev
-    known = slice(0, int(np.searchsorted(e["day"], as_of, side="right")))  # events are in posting order
-    claim = e["claim"][known]
-    charged = book.charge_day[claim]
-    ev = {"claim": claim, "party": e["party"][known], "day": e["day"][known], "amount": e["amount"][known],
-          "cash": e["cash"][known], "age": e["day"][known] - charged, "fa": e["fa"][known]}
-    window_start = as_of - fo.lookback_days + 1
-    lo_cal = window_start - charged
-    hi = as_of - charged
-    adjudicated = ev["fa"] <= as_of
-    ev["fa_age"] = np.where(adjudicated, ev["fa"] - charged, -1)
-    ev["adjudicated"] = adjudicated
-    return {"ev": ev, "lo_cal": lo_cal, "hi": hi, "window_start": window_start}
-
-
 def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *, writeoffs: bool = True
                    ) -> dict:
     """The expected cash of every window (no intervals) as of ``as_of``: ``{"detail": frame, "writeoffs":
@@ -504,35 +699,41 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     key = (T, fo, writeoffs)
     if key in book._memo:
         return book._memo[key]
-    st = _segment_state(book, T, fo)
-    ev, lo_cal, hi = st["ev"], st["lo_cal"], st["hi"]
+    e = book.ev
+    known = slice(0, int(np.searchsorted(e["day"], T, side="right")))  # events are in posting order
+    window_start = T - fo.lookback_days + 1
     patient = book.patient
     billed_to = book.charge_party[(book.charge_day <= T) & (book.charge_party >= 0)]
-    seen = np.bincount(ev["party"], minlength=book._n_parties) + np.bincount(billed_to, minlength=book._n_parties)
-    insured_parties = [p for p in np.nonzero(seen > 0)[0].tolist() if p != patient]
-    # ---- curves: payer balances after adjudication
+    seen = (book._first_day <= T) | (np.bincount(billed_to, minlength=book._n_parties) > 0)
+    insured_parties = [p for p in np.nonzero(seen)[0].tolist() if p != patient]
+    # ---- curves: payer balances after adjudication (observed from the window's start or the day after the
+    # first adjudication, to as_of), from the events known and adjudicated at T: a prefix (Book._curve_events)
     rows, parent, leaf = _hierarchy(book, insured_parties)
-    ins = (ev["party"] != patient) & ev["adjudicated"]
     leaf_of = np.full(book._n_parties, -1, dtype=np.int64)  # party -> its row (payers only)
     for p, row in leaf.items():
         leaf_of[p] = row
-    seg = leaf_of[ev["party"][ins]]
-    sub = {k: ev[k][ins] for k in ("age", "amount", "cash")}
-    adj_curves = _money_curves(rows, seg, parent, book, sub, np.maximum(lo_cal[ins], ev["fa_age"][ins] + 1), hi[ins],
-                               fo)
-    # ---- curves: patient balances, self-pay claims vs the patient share of insured claims
-    pat = ev["party"] == patient
-    self_pay = book.charge_party[ev["claim"][pat]] == patient
+    e = book._ins
+    n = int(np.searchsorted(e["key"], T, side="right"))
+    charged = e["charged"][:n]
+    sub = {k: e[k][:n] for k in ("age", "amount", "cash")}
+    adj_curves = _money_curves(rows, leaf_of[e["party"][:n]], parent, book, sub, np.maximum(
+        window_start - charged, e["fa"][:n] - charged + 1), T - charged, fo)
+    # ---- curves: patient balances, self-pay claims vs the patient share of insured claims (events known at T)
+    e = book._pat
+    n = int(np.searchsorted(e["key"], T, side="right"))
+    charged = e["charged"][:n]
     pat_rows = {("all",): 0, ("self_pay",): 1, ("insured",): 2}
-    sub = {k: ev[k][pat] for k in ("age", "amount", "cash")}
-    pat_curves = _money_curves(pat_rows, np.where(self_pay, 1, 2), [-1, 0, 0], book, sub, lo_cal[pat], hi[pat], fo)
+    sub = {k: e[k][:n] for k in ("age", "amount", "cash")}
+    pat_curves = _money_curves(pat_rows, e["seg"][:n], [-1, 0, 0], book, sub, window_start - charged, T - charged,
+                               fo)
+    del e, charged, sub
     # ---- curves: days from billing to the payer's first adjudication (Kaplan-Meier, claims censored)
     claims_known = np.nonzero((book.charge_day <= T) & (book.charge_party >= 0) & (book.charge_party != patient))[0]
     c_party = book.charge_party[claims_known]
     c_day = book.charge_day[claims_known]
     fa = book.claim_fa[claims_known]
     done = fa <= T
-    entry = np.maximum(st["window_start"] - c_day, 0)
+    entry = np.maximum(window_start - c_day, 0)
     exit_ = np.where(done, fa - c_day, T - c_day)
     km_seg = leaf_of[c_party]
     d, n = curves.claim_hazards(km_seg, entry, exit_, done, len(rows), MAX_AGE)
@@ -546,12 +747,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         h_fa[level] = curves.shrink(d_s[level], n_s[level], h_fa[parents[level]] if depth else 0.0,
                                     fo.claim_weight * fo.smooth_days if depth else 1e-9)
     # ---- expected payment and patient share of a first adjudication, from first adjudications in the window
-    rt = _ratios(book, T, st["window_start"], fo)
+    rt = _ratios(book, T, window_start, fo)
     paid_factor, share_factor = _month_factors(book, T, fo)
     next_month = int((_EPOCH + pd.Timedelta(days=T + 1)).month)
     # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
     n_p = book._n_parties
-    sums = np.bincount(ev["claim"] * n_p + ev["party"], weights=ev["amount"], minlength=len(book.claim_ids) * n_p)
+    sums = np.bincount(book._ev_balance[known], weights=book.ev["amount"][known],
+                       minlength=len(book.claim_ids) * n_p)
     open_ = np.nonzero(sums > 0)[0]
     b_claim, b_party, b_amount = open_ // n_p, open_ % n_p, sums[open_]
     b_age = T - book.charge_day[b_claim]
@@ -562,9 +764,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     starts = wins["start_day"].to_numpy()
     parts = []  # (party, part, expected per window, variance per window)
 
-    def add(party: int, part: str, cum: np.ndarray, size: np.ndarray | None = None) -> None:
-        """``cum``: (n, _HMAX + 1) cumulative expected cash of n balances; ``size``: their amounts (variance)."""
-        exp = cum[:, ends] - cum[:, starts]
+    def add(party: int, part: str, cum: np.ndarray | None, size: np.ndarray | None = None, *,
+            at_ends: np.ndarray | None = None, at_starts: np.ndarray | None = None) -> None:
+        """``cum``: (n, _HMAX + 1) cumulative expected cash of n balances, or only its window columns
+        (``at_ends``, ``at_starts``: ``cum[:, ends]``, ``cum[:, starts]``, the same numbers without the other
+        days' columns); ``size``: their amounts (variance)."""
+        # column-major, as cum[:, ends] is: the sums over balances below then add in the same (pairwise) order
+        exp = cum[:, ends] - cum[:, starts] if cum is not None else np.asfortranarray(at_ends - at_starts)
         if size is None:
             var = np.zeros(len(ends))
         else:
@@ -611,9 +817,19 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     if pm.any():
         ages, amounts = b_age[pm], b_amount[pm]
         selfpay = book.charge_party[b_claim[pm]] == patient
-        share = np.where(selfpay[:, None], pat_self_share[np.searchsorted(self_ages, clip(ages))],
-                         pat_ins_share[idx(ages)])
-        add(patient, "patient balance", amounts[:, None] * share, amounts)
+        at_self, at_ins = np.searchsorted(self_ages, clip(ages)), idx(ages)
+        # the share at the window bounds only: amount x share of each (balance, bound), as amount x share[:, day]
+        # of the whole (n, _HMAX + 1) matrix would give it, without its other 75 columns
+        mine, other = np.nonzero(selfpay)[0], np.nonzero(~selfpay)[0]
+
+        def bounds_share(cols: np.ndarray) -> np.ndarray:  # each balance's row of its curve (self-pay or insured)
+            out = np.empty((len(ages), len(cols)))
+            out[mine] = pat_self_share[:, cols][at_self[mine]]
+            out[other] = pat_ins_share[:, cols][at_ins[other]]
+            return out
+
+        add(patient, "patient balance", None, amounts, at_ends=amounts[:, None] * bounds_share(ends),
+            at_starts=amounts[:, None] * bounds_share(starts))
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
@@ -625,8 +841,10 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         ab = (b_party == p) & ~b_pending
         if ab.any():
             ages, amounts = b_age[ab], b_amount[ab]
-            add(p, "payer balance after adjudication",
-                amounts[:, None] * adj_share[p][np.searchsorted(adj_ages[p], clip(ages))], amounts)
+            at = np.searchsorted(adj_ages[p], clip(ages))
+            add(p, "payer balance after adjudication", None, amounts,
+                at_ends=amounts[:, None] * adj_share[p][:, ends][at],
+                at_starts=amounts[:, None] * adj_share[p][:, starts][at])
             if writeoffs:
                 wo.append(("balance", adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
@@ -635,11 +853,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
             paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
-            add(p, "awaiting payer", paid[:, None] * km[p][0][at], paid)
+            add(p, "awaiting payer", None, paid, at_ends=paid[:, None] * km[p][0][:, ends][at],
+                at_starts=paid[:, None] * km[p][0][:, starts][at])
             pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
             pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
-            add(patient, "patient share of claims awaiting payer", pr[:, None] * km[p][1][at], pr)
+            add(patient, "patient share of claims awaiting payer", None, pr,
+                at_ends=pr[:, None] * km[p][1][:, ends][at], at_starts=pr[:, None] * km[p][1][:, starts][at])
             if writeoffs:
                 wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
@@ -710,7 +930,10 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     / billed ratio."""
     n_p, n_c = book._n_parties, book._n_codes
     fl = book._fl
-    m = (fl["day"] <= T) & (fl["day"] >= window_start)
+    if book._fl_by_day:  # the window's lines: a slice (Book._arrays)
+        m = slice(*np.searchsorted(fl["day"], [window_start, T + 1], side="left").tolist())
+    else:
+        m = (fl["day"] <= T) & (fl["day"] >= window_start)
     party, code = fl["party"][m], fl["code"][m]
     paid, billed = fl["paid"][m], fl["billed"][m]
     ratio = _ratio(np.bincount(party, weights=paid, minlength=n_p), np.bincount(party, weights=billed, minlength=n_p))
@@ -721,13 +944,13 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     shrunk = (np.bincount(cell, weights=paid, minlength=n_p * n_c).reshape(n_p, n_c) + w * base) / (
         np.bincount(cell, weights=billed, minlength=n_p * n_c).reshape(n_p, n_c) + w)
     code_ratio = np.where(seen, shrunk, base)
-    c = m & ~np.isnan(fl["contract"])
-    allowed = np.bincount(fl["party"][c], weights=fl["contract"][c], minlength=n_p)
+    amount = fl["contract"][m]
+    c = ~np.isnan(amount)
+    allowed = np.bincount(party[c], weights=amount[c], minlength=n_p)
     contract = np.full(n_p, np.nan)
-    np.divide(np.bincount(fl["party"][c], weights=fl["paid"][c], minlength=n_p), allowed, out=contract,
-              where=allowed > 0)
+    np.divide(np.bincount(party[c], weights=paid[c], minlength=n_p), allowed, out=contract, where=allowed > 0)
     fc = book._fc
-    m = (fc["day"] <= T) & (fc["day"] >= window_start)
+    m = slice(*np.searchsorted(fc["day"], [window_start, T + 1], side="left").tolist())  # by day (Book._arrays)
     pr = _ratio(np.bincount(fc["party"][m], weights=fc["pr"][m], minlength=n_p),
                 np.bincount(fc["party"][m], weights=fc["billed"][m], minlength=n_p))
     return _Ratios(ratio, code_ratio, contract, pr)
@@ -745,8 +968,8 @@ def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray,
     if not fo.seasonal:
         return paid, share
     fc = book._fc
-    m = fc["day"] <= T
-    if not m.any():
+    m = slice(0, int(np.searchsorted(fc["day"], T, side="right")))  # by day (Book._arrays)
+    if m.stop == 0:
         return paid, share
     w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     party, month = fc["party"][m], fc["month"][m]
