@@ -327,37 +327,38 @@ class Book:
             lines = _read_columns(tables, "remit_lines", get)
             if lines is not None:
                 # the lines of first adjudications: their remit's party, day and payer, as integer arrays
-                at = positions(lines.pop("remit_id"), first["remit_id"])  # the IDs go once looked up
-                hit = np.nonzero(at >= 0)[0]
-                at = at[hit]
-                payer, payer_names = factorize_sorted(first["payer_id"])
-                code, code_names = _coded(lines["procedure_code"], hit)
-                mods, mod_names = _coded(lines["modifiers"], hit)
-                self._fl = {"party": _int32(first["party"][at]), "code": _int32(self._code_numbers(code, code_names)),
-                            "day": first["day"][at],
-                    "billed": _floats(lines["billed_cents"], hit), "paid": _floats(lines["paid_cents"], hit),
-                    "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods, mod_names,
-                                                _day_numbers(lines["service_date"], hit),
-                                                _floats(lines["units"], hit, missing=1.0))}
-                del lines, at, hit, payer, code, mods
+                at, hit, code, contract = self._owned_lines(lines, "remit_id", first, contracts)
+                self._fl = {"party": _int32(first["party"][at]), "code": code, "day": first["day"][at],
+                            "billed": _floats(lines["billed_cents"], hit), "paid": _floats(lines["paid_cents"], hit),
+                            "contract": contract}
+                del lines, at, hit, code, contract
                 _release_arrow_memory()
             del first
         # the lines of each claim's billed submission, for expected payments
         lines = _read_columns(tables, "claim_lines", get) if billed is not None else None
         if lines is not None:
-            at = positions(lines.pop("submission_id"), billed["submission_id"])  # the IDs go once looked up
-            hit = np.nonzero(at >= 0)[0]
-            at = at[hit]
-            payer, payer_names = factorize_sorted(billed["payer_id"])
-            code, code_names = _coded(lines["procedure_code"], hit)
-            mods, mod_names = _coded(lines["modifiers"], hit)
-            self._bl = {"claim": billed["_claim"][at], "code": _int32(self._code_numbers(code, code_names)),
-                        "charge": _floats(lines["charge_cents"], hit),
-                        "contract": _line_contracts(contracts, payer[at], payer_names, code, code_names, mods,
-                                                    mod_names, _day_numbers(lines["service_date"], hit),
-                                                    _floats(lines["units"], hit, missing=1.0))}
+            at, hit, code, contract = self._owned_lines(lines, "submission_id", billed, contracts)
+            self._bl = {"claim": billed["_claim"][at], "code": code, "charge": _floats(lines["charge_cents"], hit),
+                        "contract": contract}
         del lines, billed
         _release_arrow_memory()
+
+    def _owned_lines(self, lines: dict, key: str, owners: dict, contracts: pd.DataFrame | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The lines (arrow columns) whose ``key`` is one of ``owners``' (the first adjudications' remits, the
+        claims' billed submissions; ``key`` is popped: the IDs go once looked up): each kept line's owner
+        position, its row in ``lines``, its code number (:meth:`_code_numbers`) and its contract amount for the
+        owner's payer (:func:`_line_contracts`)."""
+        at = positions(lines.pop(key), owners[key])
+        hit = np.nonzero(at >= 0)[0]
+        at = at[hit]
+        payer, payer_names = factorize_sorted(owners["payer_id"])
+        code, code_names = _coded(lines["procedure_code"], hit)
+        mods, mod_names = _coded(lines["modifiers"], hit)
+        numbers = _int32(self._code_numbers(code, code_names))
+        contract = _line_contracts(contracts, payer[at], payer_names, code, code_names, mods, mod_names,
+                                   _day_numbers(lines["service_date"], hit), _floats(lines["units"], hit, missing=1.0))
+        return at, hit, numbers, contract
 
     def _code_numbers(self, codes: np.ndarray, names: list) -> np.ndarray:
         """Procedure codes (positions in ``names``, -1 missing) as the Book's code numbers, shared by the
