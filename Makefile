@@ -45,7 +45,7 @@ test: $(STAMP)
 
 # The edit-test loop: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
 # tests/conftest.py), the property tests with few examples, on every core. Every module's hand-computed tests still
-# run. 832-841 tests in 53-69 s on the 2-core machine, by its speed that hour (December 2026); `make test` 10-14 min.
+# run. 841 tests in 46-69 s on the 2-core machine, by its speed that hour (December 2026); `make test` 9-14 min.
 FAST_EXAMPLES ?= 5
 test-fast: $(STAMP)
 	HYPOTHESIS_MAX_EXAMPLES=$(FAST_EXAMPLES) RCMKIT_FUZZ_EXAMPLES=$(FAST_EXAMPLES) \
