@@ -193,3 +193,48 @@ def test_pinned_first_adjudications_are_the_querys_rows_computed_once(tables, ba
     march = collect(in_month(pinned, MONTH))
     assert (len(march), int(march["denied"].sum())) == (5, 2)
     assert monthly_kpis(prepared, MONTH)["initial_denial_rate"].value == pytest.approx(2 / 5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lags_read_each_claims_first_submission_once(tables, backend, monkeypatch):
+    """On prepared tables the lags compute each claim's first submission once and filter it (issue #15: a report
+    read it four times, 3.3 s of DuckDB each at 10 M claim lines); the numbers are test_metrics.py's hand-computed
+    ones: March's charge lag 4 claims, median 1, p90 1.7; days to pay BCX 2 claims, 19.5, 21.5; MCD median 17.5;
+    nothing of March unbilled (4 claims, 350.00), nor of February."""
+    import rcmkit.metrics.lags as lags
+    from rcmkit.metrics import as_pandas, charge_lag, days_to_pay, unbilled_charges
+    from rcmkit.metrics.summary import prepare
+
+    calls = []
+    first = lags.claim_first_submissions
+    monkeypatch.setattr(lags, "claim_first_submissions", lambda f, **k: calls.append(1) or first(f, **k))
+    pt = as_pandas(prepare(tables))
+    lag = charge_lag(pt, MONTH).iloc[0]
+    assert (lag["claims"], lag["median"], lag["p90"]) == (4, 1.0, pytest.approx(1.7))
+    d = days_to_pay(pt, MONTH).set_index("payer_id")
+    assert d.loc["BCX", ["claims", "median", "p90"]].tolist() == [2, 19.5, pytest.approx(21.5)]
+    assert d.loc["MCD", "median"] == 17.5
+    assert unbilled_charges(pt, MONTH).iloc[0].to_dict() == {
+        "claims": 0, "charge_cents": 0, "month_claims": 4, "month_charge_cents": 35000}
+    assert unbilled_charges(pt, "2026-02").iloc[0][["claims", "charge_cents"]].tolist() == [0, 0]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_remit_flags_of_some_claims_are_those_claims_rows_of_every_flag(tables, backend):
+    """remit_flags(claims=...) flags those claims' remittances only on DuckDB (issue #15: not every remittance's
+    adjustments grouped, then joined): the rows are the same as every remittance's flags kept for those claims; and
+    open_denials on each backend is tests/test_payers.py's hand-computed March (C08 MCD 80.00, C06 BCX 50.00)."""
+    from rcmkit.metrics import as_pandas, open_denials
+    from rcmkit.metrics.denials import remit_flags
+    from rcmkit.metrics.summary import prepare
+
+    pt = as_pandas(prepare(tables))
+    every = remit_flags(pt)
+    some = remit_flags(pt, pd.DataFrame({"claim_id": ["C06", "C08", "C06"]}), as_of=pd.Timestamp("2026-03-31"))
+    expected = every[every["claim_id"].isin(["C06", "C08"]) & (every["paid_on"] <= "2026-03-31")]
+    pd.testing.assert_frame_equal(some, expected.reset_index(drop=True))
+    assert some["claim_id"].nunique() == 2 and some["any_denial"].any()
+    per_claim = open_denials(pt, MONTH, by=None).set_index("claim_id")
+    assert per_claim[["payer_id", "balance_cents"]].to_dict("index") == {
+        "C08": {"payer_id": "MCD", "balance_cents": 8000}, "C06": {"payer_id": "BCX", "balance_cents": 5000}}

@@ -396,18 +396,20 @@ def as_pandas(tables: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def table_rows(tables: Mapping[str, Any], name: str, columns: list[str] | None = None, *, query=None,
-               among: pd.DataFrame | None = None) -> pd.DataFrame:
+               among: pd.DataFrame | None = None, base: nw.LazyFrame | None = None) -> pd.DataFrame:
     """The rows of table ``name`` a pandas-only metric reads, queried on the tables' engine and collected to
     pandas (canonical dtypes, :func:`rcmkit.core.engine.collect`), so a large practice's table is never collected
     whole: ``query(frame)``, the table's narwhals LazyFrame filtered or extended (date literals from
     :func:`rcmkit.core.engine.date_value`); ``among``, a small pandas frame whose rows the table's rows must match
-    on its columns (a semi join); ``columns``, the columns returned (default: all). Rows of the table's own
-    columns come in the stored tables' dtypes (:func:`rcmkit.core.engine.pandas_table`), as the table itself would.
-    Row order is the engine's: callers group or sort."""
+    on its columns (a semi join); ``columns``, the columns returned (default: all); ``base``, the rows to start
+    from instead of the table's own (an intermediate of the table that the caller computed once, such as each
+    claim's first submission). Rows of the table's own columns come in the stored tables' dtypes
+    (:func:`rcmkit.core.engine.pandas_table`), as the table itself would. Row order is the engine's: callers group
+    or sort."""
     from rcmkit.core import schema
     from rcmkit.core.engine import lazy_tables, like, pandas_table
 
-    frame = lazy_tables(tables, [name])[name]
+    frame = lazy_tables(tables, [name])[name] if base is None else base
     if query is not None:
         frame = query(frame)
     if among is not None:

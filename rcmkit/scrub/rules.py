@@ -409,8 +409,10 @@ def _timely(claims: pd.DataFrame, ctx: ScrubContext, finding) -> None:
     rules = ctx.payer_rules if ctx.payer_rules is not None else load_payer_rules()
     own = {r.payer: int(r.value) for r in rules[rules["kind"] == "filing_limit"].itertuples(index=False)}
     sent = [claims[["claim_id", "submitted_on"]]]
-    hc = read_columns(ctx.history, "claims", ["claim_id", "submitted_on"]) if ctx.history and "claims" in ctx.history \
-        else None
+    # the stored submissions of this batch's claims only, queried on the history's engine (a practice's history is
+    # millions of submissions: grouping them all took 4.2 s of a report at 10 M claim lines, issue #15)
+    hc = table_rows(ctx.history, "claims", ["claim_id", "submitted_on"], among=claims[["claim_id"]]) \
+        if ctx.history and "claims" in ctx.history else None
     if hc is not None and len(hc):
         sent.append(hc[["claim_id", "submitted_on"]])
     first = pd.concat(sent, ignore_index=True).groupby("claim_id")["submitted_on"].min()
