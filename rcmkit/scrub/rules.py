@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.frames import isin
-from rcmkit.metrics import read_columns, table_rows
+from rcmkit.metrics import table_rows
 from rcmkit.errors import RcmkitError
 from rcmkit.scrub import codesets
 from rcmkit.scrub.codesets import IcdRelease
@@ -343,13 +343,12 @@ def _duplicates(lx: pd.DataFrame, ctx: ScrubContext, finding) -> None:
         return
     pool = [lx.assign(in_batch=True)]
     hist = ctx.history or {}
-    hc = read_columns(hist, "claims", ["patient_key", "submission_id", "claim_id", "submitted_on", "frequency_code"]
-                      ) if "claims" in hist else None
+    # only this batch's patients' submissions can match a line of it (the key starts with the patient): the stored
+    # submissions and lines are narrowed to theirs on the history's engine (a year of history is millions of lines)
+    hc = table_rows(hist, "claims", ["patient_key", "submission_id", "claim_id", "submitted_on", "frequency_code"],
+                    among=this[["patient_key"]]) if "claims" in hist else None
     if hc is not None and "claim_lines" in hist and len(hc):
-        # only this batch's patients' submissions can match a line of it (the key starts with the patient): the
-        # stored lines are narrowed to theirs before the merge (a year of history is millions of lines)
-        hc = hc[(isin(hc["patient_key"], this["patient_key"].unique()) & ~isin(hc["submission_id"],
-                                                                                  lx["submission_id"])).to_numpy()]
+        hc = hc[~isin(hc["submission_id"], lx["submission_id"]).to_numpy()]
         # queried on the history's engine (a large practice's lines are never collected whole), in key order
         hist_lines = table_rows(hist, "claim_lines", among=hc[["submission_id"]]).sort_values(
             ["submission_id", "line_number"], kind="mergesort", ignore_index=True)
@@ -386,15 +385,17 @@ def _closed_before(hist: Mapping[str, pd.DataFrame], m: pd.DataFrame) -> np.ndar
     a new claim is then the right way to bill it again."""
     closed = np.zeros(len(m), dtype=bool)
     here = m[["claim_id_prior", "submitted_on"]].reset_index(drop=True).reset_index()  # 'index': position in m
-    hc = read_columns(hist, "claims", ["claim_id", "submitted_on", "frequency_code"]) if "claims" in hist else None
-    if hc is not None and len(hc):
-        later = hc[hc["frequency_code"].isin(["7", "8"])][["claim_id", "submitted_on"]]
+    # the prior claims' stored replacements and voids, and their answers that paid nothing: queried on the history's
+    # engine for those claims only
+    prior = m[["claim_id_prior"]].rename(columns={"claim_id_prior": "claim_id"})
+    if hist and "claims" in hist:
+        later = table_rows(hist, "claims", ["claim_id", "submitted_on"], among=prior,
+                           query=lambda f: f.filter(nw.col("frequency_code").is_in(["7", "8"])))
         j = here.merge(later, left_on="claim_id_prior", right_on="claim_id", suffixes=("", "_x"))
         j = j[j["submitted_on_x"] <= j["submitted_on"]]
         closed[j["index"].to_numpy()] = True
     if hist and "remittances" in hist:
-        # the answers that paid nothing, queried on the history's engine
-        zero = table_rows(hist, "remittances", ["claim_id", "paid_on"], query=lambda f: f.filter(
+        zero = table_rows(hist, "remittances", ["claim_id", "paid_on"], among=prior, query=lambda f: f.filter(
             nw.col("paid_cents") == 0, nw.col("status_code") != "22"))
         j = here.merge(zero, left_on="claim_id_prior", right_on="claim_id")
         j = j[j["paid_on"] <= j["submitted_on"]]
