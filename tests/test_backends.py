@@ -238,3 +238,29 @@ def test_remit_flags_of_some_claims_are_those_claims_rows_of_every_flag(tables, 
     per_claim = open_denials(pt, MONTH, by=None).set_index("claim_id")
     assert per_claim[["payer_id", "balance_cents"]].to_dict("index") == {
         "C08": {"payer_id": "MCD", "balance_cents": 8000}, "C06": {"payer_id": "BCX", "balance_cents": 5000}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_balances_of_several_dates_serve_each_date_alone(tables, backend, monkeypatch):
+    """On prepared tables the balances of several dates are also each date's balances (issue #15: the report's
+    KPI suite takes its month end from the trend's pass instead of a pass of its own): no second computation,
+    and the rows of one date's own computation; March's open A/R is test_metrics.py's 490.00 (C12's -5.00 credit
+    kept as a row, not counted), January's 970.00."""
+    import rcmkit.metrics.ar as ar
+    from rcmkit.metrics.ar import balances_at, balances_frame
+    from rcmkit.metrics.summary import prepare
+
+    dates = [pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-28"), pd.Timestamp("2026-03-31")]
+    cols = ["claim_id", "responsible", "balance_cents", "age_days", "bucket"]
+
+    def rows(frame):
+        return collect(frame).sort_values(cols[:2], ignore_index=True)[cols]
+
+    alone = [rows(balances_frame(prepare(tables), d, MetricOptions())) for d in dates]  # each date's own pass
+    prepared = prepare(tables)
+    balances_at(prepared, dates, MetricOptions())
+    monkeypatch.setattr(ar, "_balances_at", lambda *a: pytest.fail("the balances were computed again"))
+    for d, own, total in zip(dates, alone, (97000, 140000, 49000)):
+        view = rows(balances_frame(prepared, d, MetricOptions()))
+        pd.testing.assert_frame_equal(view, own)
+        assert view.loc[view["balance_cents"] > 0, "balance_cents"].sum() == total

@@ -79,10 +79,16 @@ def balances_at(tables: Mapping[str, Any], dates, options: MetricOptions) -> nw.
     dates = [pd.Timestamp(d) for d in dates]
     if not dates or any(b <= a for a, b in zip(dates, dates[1:])):
         raise ValueError(f"dates must be distinct and ascending, got {[str(d.date()) for d in dates]}")
-    if isinstance(tables, Prepared):  # the work lists, the KPIs and the aging ask for the same month end
-        return tables.memo(("balances", tuple(dates), options.denial_policy, options.aging_basis),
-                           lambda: materialize(_balances_at(tables, dates, options)))
-    return _balances_at(tables, dates, options)
+    if not isinstance(tables, Prepared):
+        return _balances_at(tables, dates, options)
+    # the work lists, the KPIs and the aging ask for the same month end: computed once per prepared tables; the
+    # balances of several dates also serve each date alone (its rows: the one definition, the same numbers)
+    key = lambda ds: ("balances", tuple(ds), options.denial_policy, options.aging_basis)  # noqa: E731
+    out = tables.memo(key(dates), lambda: materialize(_balances_at(tables, dates, options)))
+    for i, d in enumerate(dates if len(dates) > 1 else ()):
+        tables.memo(key([d]), lambda i=i: out.filter(nw.col("as_of_index") == i).with_columns(
+            as_of_index=nw.lit(0, nw.Int64)))
+    return out
 
 
 def date_index(frame: nw.LazyFrame, column: str, dates: list[pd.Timestamp]) -> nw.Expr:

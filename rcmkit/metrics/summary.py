@@ -81,17 +81,20 @@ def monthly_kpis(
 
 
 def kpi_suite(
-    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions()
+    tables: Mapping[str, pd.DataFrame], month: str, options: MetricOptions = MetricOptions(), *,
+    kpis: Mapping[str, KPI] | None = None,
 ) -> dict:
     """The full KPI suite of ``month`` on any engine (pandas frames, DuckDB relations or Spark DataFrames, see
     :mod:`rcmkit.core.engine`): ``"kpis"`` (:func:`monthly_kpis`), ``"aging"`` (:func:`ar_aging` by payer),
     ``"reimbursement"`` (:func:`reimbursement_by_payer_code`) and ``"denial_reasons"`` (every reason, not a
-    top 10). What the scale benchmark times and the engine equality tests compare, to the cent."""
+    top 10). What the scale benchmark times and the engine equality tests compare, to the cent. ``kpis``: the
+    month's :func:`monthly_kpis` when the caller has them (the report's :func:`trend_kpis`), not computed again."""
     tables = prepare(tables, options)
     first = materialize(in_month(first_adjudications_frame(tables, options), month))
     balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
-        "kpis": monthly_kpis(tables, month, options, first=first, balances=balances),
+        "kpis": dict(kpis) if kpis is not None else monthly_kpis(tables, month, options, first=first,
+                                                                 balances=balances),
         "aging": ar_aging(tables, month, options, by="payer", balances=balances),
         "reimbursement": reimbursement_by_payer_code(tables, month, options),
         "denial_reasons": denial_reasons(tables, month, options, top=None, first=first),
@@ -109,6 +112,18 @@ def kpi_trend(
     and options) the caller already has, e.g. the report month's from :func:`kpi_suite`; they are not computed
     again.
     """
+    by_month = trend_kpis(tables, month, months, options, known=known)
+    return pd.DataFrame([{"month": m, **{k: v.value for k, v in kpis.items()}} for m, kpis in by_month.items()])
+
+
+def trend_kpis(
+    tables: Mapping[str, pd.DataFrame], month: str, months: int = 12, options: MetricOptions = MetricOptions(), *,
+    known: Mapping[str, Mapping[str, KPI]] | None = None,
+) -> dict[str, dict[str, KPI]]:
+    """:func:`kpi_trend`'s months as :func:`monthly_kpis` dicts ('YYYY-MM' -> KPIs, oldest month first): the same
+    numbers, with each KPI's definition. The report model computes its month's KPIs here, in the trend's passes
+    over the ledger, and hands them to :func:`kpi_suite` (issue #15: the suite's own passes cost about 10 s at
+    10 M claim lines)."""
     end = pd.Period(month_window(month).end, freq="M")
     tables = prepare(tables, options)
     known = dict(known or {})
@@ -131,9 +146,7 @@ def kpi_trend(
             parts = {"aged": aged[i], "net": net[i], "clean": clean[m], "denials": denied[m], "patient": patient[m]}
             known[m] = registry.compute(MonthContext(tables, m, options, first=first, balances=own, parts=parts),
                                         specs)
-    rows = [{"month": str(p), **{k: v.value for k, v in known[str(p)].items()}}
-            for p in pd.period_range(end - (months - 1), end, freq="M")]
-    return pd.DataFrame(rows)
+    return {str(p): dict(known[str(p)]) for p in pd.period_range(end - (months - 1), end, freq="M")}
 
 
 def definitions_used(options: MetricOptions = MetricOptions(), month: str = "2026-03") -> pd.DataFrame:

@@ -29,7 +29,7 @@ from rcmkit.metrics import (
 from rcmkit.metrics.denials import pinned_first_adjudications
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
 from rcmkit.metrics.providers import provider_summary
-from rcmkit.metrics.summary import prepare
+from rcmkit.metrics.summary import prepare, trend_kpis
 from rcmkit.core.refdata import benchmarks
 from rcmkit.present.format import month_end, months_back, previous_month
 from rcmkit.present.narrative import ExecutiveSummary, data_through, executive_summary
@@ -213,13 +213,14 @@ def build_report(
     # Each claim's first adjudication is read by the suite, the trend, the work lists, the scorecard and the caught
     # denials: computed once, before them (on DuckDB otherwise a query run again by each: issue #15, 10 M lines).
     pinned_first_adjudications(prepared, opts)
-    # the KPI suite shares the month's first adjudications and month-end balances among the KPIs, the aging
-    # and the denial reasons
-    suite = kpi_suite(prepared, month, opts)
+    # The KPIs of the trend's months, the report's month among them, in one pass over the ledger each (one month
+    # more than the charts show: the same month last year, for the comparison and the summary); the KPI suite
+    # takes its month's KPIs from there and its month-end balances from the trend's (issue #15), and shares its
+    # month's first adjudications and balances among the aging and the denial reasons.
+    by_month = trend_kpis(prepared, month, months=max(TREND_MONTHS, 13), options=opts)
+    suite = kpi_suite(prepared, month, opts, kpis=by_month[month])
     kpis = suite["kpis"]
-    # one month more than the charts show: the same month last year, for the comparison and the summary
-    long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts,
-                           known={month: kpis})  # the suite's month is not computed again
+    long_trend = kpi_trend(prepared, month, months=max(TREND_MONTHS, 13), options=opts, known=by_month)
     trend = long_trend.tail(TREND_MONTHS).reset_index(drop=True)
     # The KPI suite and trend above run on the tables' engine (DuckDB for a large practice); the other sections
     # run in pandas on as_pandas' tables, which share the engine's intermediates (first adjudications, balances)
