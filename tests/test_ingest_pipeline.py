@@ -158,3 +158,55 @@ def test_files_in_any_order_give_the_same_tables(tmp_path):
         pd.testing.assert_frame_equal(x, y, obj=name)
     payers = store.load_table(tmp_path / "each", "p", "payers").set_index("payer_id")
     assert payers.loc["ACME01", "payer_name"] == "ACME HEALTH PLAN"
+
+
+def _sized(folder: Path, sizes: list[int]) -> list[Path]:
+    files = []
+    for k, n in enumerate(sizes):
+        f = folder / f"f{k:03d}.x12"
+        f.write_bytes(b"x" * n)
+        files.append(f)
+    return files
+
+
+def test_reader_shares_are_contiguous_in_order_and_about_equal(tmp_path, monkeypatch):
+    """``--jobs``: workers read the first files, this process the rest and the PM exports; each about the same
+    bytes (hand-computed with 100-byte files and a 100-byte minimum per worker)."""
+    from rcmkit.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "MIN_WORKER_BYTES", 100)
+    files = _sized(tmp_path, [100] * 12)  # 1,200 bytes of X12
+    assert pipeline._shares(files, 1, 0) == ([], files)
+    assert pipeline._shares(files, 2, 0) == ([files[:6]], files[6:])  # 600 each
+    assert pipeline._shares(files, 3, 0) == ([files[:4], files[4:8]], files[8:])  # 400 each
+    assert pipeline._shares(files, 2, 600) == ([files[:9]], files[9:])  # 900 each: 300 of X12 + 600 of PM here
+    assert pipeline._shares(files, 2, 5000) == ([files], [])  # the PM exports outweigh all the X12
+    assert pipeline._shares(files, 3, 5000) == ([files[:6], files[6:]], [])
+    assert pipeline._shares(files[:1], 4, 0) == ([], files[:1])  # 100 bytes: one share at most (none for 3)
+    assert pipeline._shares(files[:3], 4, 0) == ([files[:1], files[1:2]], files[2:3])  # 3 x 100: 2 workers
+    monkeypatch.setattr(pipeline, "MIN_WORKER_BYTES", 16 << 20)
+    assert pipeline._shares(files, 2, 0) == ([], files)  # too small an inbox for a worker's start
+
+
+def test_jobs_2_stores_what_jobs_1_does(tmp_path, monkeypatch):
+    """The demo's inbox (837s, 835s, PM exports) ingested by one process and by two (a worker reading the first
+    files, lowered minimum so this small inbox gets one): every stored table the same, digests included."""
+    from rcmkit import demo
+    from rcmkit.ingest import pipeline
+    from rcmkit.ingest.x12.write import write_demo_files
+
+    write_demo_files(tmp_path / "src", demo.generate(seed=3, n_claims=400), demo.patients(seed=3, n_claims=400),
+                     practice="src")
+    inbox = tmp_path / "src" / "src" / "inbox"
+    x12 = [f for f in pipeline.expand_paths([inbox]) if f.suffix.lower() not in pipeline.CSV_SUFFIXES]
+    monkeypatch.setattr(pipeline, "MIN_WORKER_BYTES", 1)
+    shares, own = pipeline._shares(x12, 2, 0)
+    assert len(shares) == 1 and shares[0] and own  # the worker and this process each read some X12
+    summaries = {jobs: ingest(tmp_path / f"j{jobs}", "p", [inbox], column_map="generic", jobs=jobs, progress=False)
+                 for jobs in (1, 2)}
+    assert summaries[1].lines() == summaries[2].lines()
+    a, b = (store.manifest(tmp_path / f"j{jobs}", "p")["tables"] for jobs in (1, 2))
+    assert {n: (t["rows"], t["sha256"]) for n, t in a.items()} == {n: (t["rows"], t["sha256"]) for n, t in b.items()}
+    for name in a:
+        pd.testing.assert_frame_equal(store.load_table(tmp_path / "j1", "p", name),
+                                      store.load_table(tmp_path / "j2", "p", name), obj=name)
