@@ -269,8 +269,7 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
 @click.option("--column-map", default=None, help="YAML column map for CSV/Excel exports "
               "(a path, or a built-in name: generic, synthea).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes reading X12 files: this one and jobs - 1 workers, each about the same share of an "
-              "inbox's bytes (an inbox too small for a worker is read here).")
+              help="Worker processes reading X12 files.")
 @click.option("--salt-env", default="RCMKIT_PATIENT_SALT", show_default=True,
               help="Environment variable holding the practice's secret salt for patient pseudonyms; when it is "
               "unset, the practice's own random secret is used (created on the first ingest).")

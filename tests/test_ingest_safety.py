@@ -87,15 +87,13 @@ import x12_sleeper
 pipeline._read_batch = x12_sleeper.slow
 files = [Path(p) for p in sys.argv[1:]]
 pipeline._batches = lambda files, **kw: [[f] for f in files]
-pipeline._shares = lambda files, jobs, other: ([files[:1], files[1:]], [])  # two workers, whatever the sizes
-pipeline._read_x12_files(files, b"s", 3, False)
+pipeline._read_x12_files(files, b"s", 2, False)
 """
 
 
 @pytest.mark.slow
 def test_x12_workers_die_with_their_parent(tmp_path):
-    """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each). (``--jobs 3``
-    since the ingest's own process reads a share: two worker processes.)"""
+    """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
     files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]
     (tmp_path / "x12_sleeper.py").write_text(_SLEEPER)
     child, workers = _start_ingest_with_sleeping_workers(files, tmp_path)

@@ -4,11 +4,10 @@ Idempotent: a file whose SHA-256 is already in the practice's ``ingested_files``
 practice already holds under other bytes (the same payer check or EFT trace number with the same date and
 amount; the same claim submission) is not loaded twice. Everything a run adds is written in one crash-safe
 store transaction under the practice lock (stored rows read by key; the ledger of the claims the run touched
-rebuilt), so a run either lands whole or not at all. X12 files are read in batches (the 835s and the 837s of a
-batch each read as one: :func:`rcmkit.ingest.x12.reader.read_x12`; memory is bounded by the batch size or the
-largest file, not by the total input), with a progress bar over files, while a thread decodes the PM exports
-(their lookups of payers and claims wait for the X12 rows); with ``jobs`` > 1, worker processes read the first
-files while this process reads the rest and decodes the PM exports (:func:`_shares`). A claim known
+rebuilt), so a run either lands whole or not at all. X12 files are read in worker processes (small files
+batched per task, the 835s of a batch read as one: :func:`rcmkit.ingest.x12.reader.read_x12`; memory is bounded
+by the batch size or the largest file, not by the total input), with a progress bar over files; meanwhile the
+parent decodes the PM exports (their lookups of payers and claims wait for the X12 rows). A claim known
 from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
 """
 
@@ -181,100 +180,52 @@ def _die_with_parent(parent: int) -> None:
 #: fork of a process holding threads (pyarrow's, deltalake's, tqdm's monitor) can copy a held lock, and about one
 #: start in six hung. Not "forkserver": its workers are the server's children and hold the pipe that would tell
 #: the server the ingest died, so a killed ingest would leave server and workers behind. A worker's start costs
-#: an interpreter and the reader's imports (about half a second, once per worker), paid only by inboxes large
-#: enough to give a worker :data:`MIN_WORKER_BYTES`.
+#: an interpreter and the reader's imports (about a second, once per worker), paid only by runs of several batches.
 POOL_START = "spawn"
 #: One reader process (``jobs=1``): the PM exports are decoded in a thread while the X12 files are read (issue #15).
 DECODE_IN_THREAD = True
-#: The least X12 a worker process is given (its start, a fresh interpreter and the reader's imports, costs about
-#: half a second, about what reading 10 MB costs): a smaller inbox is read in the ingest's own process.
-MIN_WORKER_BYTES = 16 << 20
 
 
-def _shares(files: list[Path], jobs: int, other_bytes: int) -> tuple[list[list[Path]], list[Path]]:
-    """The X12 files split, in order, between at most ``jobs - 1`` worker processes and this one, by bytes: each
-    process about the same work, this one's counting the ``other_bytes`` it decodes meanwhile (the PM exports:
-    a byte of them costs about what a byte of X12 does). Workers take the first files, in contiguous shares of
-    at least :data:`MIN_WORKER_BYTES` (none when the inbox is too small); this process the rest. Returns (the
-    workers' shares, this process's files)."""
-    sizes = [f.stat().st_size for f in files]
-    x12 = sum(sizes)
-    workers = max(0, jobs - 1)
-    while workers and min((x12 + other_bytes) / (workers + 1), x12 / workers) < max(1, MIN_WORKER_BYTES):
-        workers -= 1
-    if not workers:
-        return [], list(files)
-    share = min((x12 + other_bytes) / (workers + 1), x12 / workers)
-    shares: list[list[Path]] = []
-    done = i = 0
-    for k in range(1, workers + 1):
-        current: list[Path] = []
-        # files up to the one whose middle passes the k-th boundary (all that is left for the last worker when
-        # this process has nothing else to read)
-        while i < len(files) and (done + sizes[i] / 2 <= share * k or not current
-                                  or (k == workers and share * k >= x12)):
-            current.append(files[i])
-            done += sizes[i]
-            i += 1
-        if current:
-            shares.append(current)
-    return shares, list(files[i:])
-
-
-def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, meanwhile=None,
-                    other_bytes: int = 0) -> tuple[list, Any]:
-    """The X12 files read in batches, and the result of ``meanwhile()`` (the PM export's decoding, issue #15),
-    which this process runs in a thread while it reads. With ``jobs`` > 1, ``jobs - 1`` worker processes read
-    the first files while this one reads the rest and runs ``meanwhile`` (:func:`_shares`: about equal work
-    each, ``other_bytes`` being what ``meanwhile`` reads); the results are in file order either way."""
+def _read_x12_files(files: list[Path], salt: bytes, jobs: int, progress: bool, meanwhile=None) -> tuple[list, Any]:
+    """The X12 files read in batches (in ``jobs`` worker processes when there are several batches), and the
+    result of ``meanwhile()``, which the parent runs while the workers read (it would wait idle otherwise: the
+    PM export's decoding, issue #15)."""
     bar = tqdm(total=len(files), desc="X12 files", unit="file", disable=not progress)
-    shares, own = _shares(files, jobs, other_bytes if meanwhile is not None else 0)
-    # batches bounded by bytes only (the 835 and 837 readers' fixed cost is per batch, issue #15): 64 MB, or
-    # a worker's share when it is smaller, so each worker gets its own share
-    per_worker = max((sum(f.stat().st_size for f in s) for s in shares), default=0)
-    worker_batches = [b for s in shares for b in _batches(s, max_files=1 << 16, max_bytes=min(64 << 20, per_worker))]
-    own_batches = _batches(own, max_files=1 << 16)
-    results: list = []
+    # one process: batches bounded by bytes only (the 835 and 837 readers' fixed cost is per batch, issue #15);
+    # several: batches of at most 64 files, so that the workers share the work
+    batches = _batches(files, max_files=64 if jobs > 1 else 1 << 16)
+    results = []
     other = None
-
-    def read_own() -> list:
-        out = []
-        for batch in own_batches:
-            out.append(_read_batch([str(f) for f in batch], salt))
-            bar.update(len(batch))
-        return out
-
-    def read_here() -> tuple[list, Any]:
-        if meanwhile is None:
-            return read_own(), None
-        if not DECODE_IN_THREAD:
-            return read_own(), meanwhile()
-        # ``meanwhile`` runs in a thread while this one reads the X12 files (the PM export's CSV reader and
-        # string kernels are arrow's, which release the GIL, as do the X12 readers' kernels)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcmkit-pm-decode") as threads:
-            decoding = threads.submit(meanwhile)
-            out = read_own()
-            return out, decoding.result()
-
     try:
-        if not worker_batches:
-            results, other = read_here()
+        if (jobs <= 1 or len(batches) <= 1) and meanwhile is not None and DECODE_IN_THREAD:
+            # one process: ``meanwhile`` runs in a thread while this one reads the X12 files (the PM export's
+            # CSV reader and string kernels are arrow's, which release the GIL, as do the X12 readers' kernels)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcmkit-pm-decode") as pool:
+                decoding = pool.submit(meanwhile)
+                for batch in batches:
+                    results.append(_read_batch([str(f) for f in batch], salt))
+                    bar.update(len(batch))
+                other = decoding.result()
+        elif jobs <= 1 or len(batches) <= 1:
+            for batch in batches:
+                results.append(_read_batch([str(f) for f in batch], salt))
+                bar.update(len(batch))
+            other = meanwhile() if meanwhile else None
         else:
-            with ProcessPoolExecutor(max_workers=len(shares), mp_context=multiprocessing.get_context(POOL_START),
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(POOL_START),
                                      initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-                args = [[str(f) for f in batch] for batch in worker_batches]
+                args = [[str(f) for f in batch] for batch in batches]
                 read = pool.map(_read_batch, args, [salt] * len(args))  # every batch submitted now
                 try:
-                    mine, other = read_here()
+                    other = meanwhile() if meanwhile else None
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
-                for batch, result in zip(worker_batches, read):
+                for batch, result in zip(batches, read):
                     results.append(result)
                     bar.update(len(batch))
-                results += mine
     finally:
         bar.close()
     return results, other
@@ -459,8 +410,7 @@ def ingest(
         return decode_pm_export(csvs, column_map, patient_salt=salt)
 
     lap("prepare")
-    results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None,
-                                       other_bytes=sum(f.stat().st_size for f in csvs))
+    results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None)
     lap("read")
     new = {name: pd.concat([r.tables[name] for r in results], ignore_index=True) if results
            else schema.empty(name) for name in OUTPUT_TABLES}
