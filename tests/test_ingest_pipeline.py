@@ -158,3 +158,26 @@ def test_files_in_any_order_give_the_same_tables(tmp_path):
         pd.testing.assert_frame_equal(x, y, obj=name)
     payers = store.load_table(tmp_path / "each", "p", "payers").set_index("payer_id")
     assert payers.loc["ACME01", "payer_name"] == "ACME HEALTH PLAN"
+
+
+def test_jobs_2_stores_what_jobs_1_does(tmp_path):
+    """The demo's inbox (837s, 835s, PM exports) ingested by one process and with two X12 worker processes
+    (batches of at most 64 files: this inbox gives several): every stored table the same, digests included
+    (they depended on the batches' chunks before :func:`rcmkit.core.store.table_digest` combined them)."""
+    from rcmkit import demo
+    from rcmkit.ingest import pipeline
+    from rcmkit.ingest.x12.write import write_demo_files
+
+    write_demo_files(tmp_path / "src", demo.generate(seed=3, n_claims=400), demo.patients(seed=3, n_claims=400),
+                     practice="src")
+    inbox = tmp_path / "src" / "src" / "inbox"
+    x12 = [f for f in pipeline.expand_paths([inbox]) if f.suffix.lower() not in pipeline.CSV_SUFFIXES]
+    assert len(pipeline._batches(x12, max_files=64)) > 1  # the worker processes are used
+    summaries = {jobs: ingest(tmp_path / f"j{jobs}", "p", [inbox], column_map="generic", jobs=jobs, progress=False)
+                 for jobs in (1, 2)}
+    assert summaries[1].lines() == summaries[2].lines()
+    a, b = (store.manifest(tmp_path / f"j{jobs}", "p")["tables"] for jobs in (1, 2))
+    assert {n: (t["rows"], t["sha256"]) for n, t in a.items()} == {n: (t["rows"], t["sha256"]) for n, t in b.items()}
+    for name in a:
+        pd.testing.assert_frame_equal(store.load_table(tmp_path / "j1", "p", name),
+                                      store.load_table(tmp_path / "j2", "p", name), obj=name)

@@ -373,7 +373,10 @@ def file_sha256(path: Path) -> str:
 
 def table_digest(table: pa.Table) -> str:
     """SHA-256 of a table's content: the bytes of the table (schema and rows, in order) written as parquet with
-    fixed options, which depend on the values only (not on chunks, slices or validity buffers in memory)."""
+    fixed options, which depend on the values only (not on chunks, slices or validity buffers in memory). Its
+    columns are made one chunk each first: the parquet writer checks a string column's dictionary against its
+    size limit at chunk ends among others, so where it falls back to plain pages, and the bytes, depended on
+    the chunks (the same rows read in other batches, e.g. ``ingest --jobs 2``, gave another digest)."""
     h = hashlib.sha256()
 
     class _Sink:  # a file-like object that hashes what is written to it
@@ -389,7 +392,7 @@ def table_digest(table: pa.Table) -> str:
         def tell(self):
             return 0
 
-    pq.write_table(table.replace_schema_metadata(None), _Sink(), compression="none", store_schema=False,
+    pq.write_table(table.replace_schema_metadata(None).combine_chunks(), _Sink(), compression="none", store_schema=False,
                    write_statistics=False, row_group_size=1 << 20)
     return h.hexdigest()
 
