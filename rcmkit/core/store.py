@@ -392,8 +392,8 @@ def table_digest(table: pa.Table) -> str:
         def tell(self):
             return 0
 
-    pq.write_table(table.replace_schema_metadata(None).combine_chunks(), _Sink(), compression="none", store_schema=False,
-                   write_statistics=False, row_group_size=1 << 20)
+    pq.write_table(table.replace_schema_metadata(None).combine_chunks(), _Sink(), compression="none",
+                   store_schema=False, write_statistics=False, row_group_size=1 << 20)
     return h.hexdigest()
 
 
