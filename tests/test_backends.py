@@ -201,13 +201,13 @@ def test_lags_read_each_claims_first_submission_once(tables, backend, monkeypatc
     read it four times, 3.3 s of DuckDB each at 10 M claim lines); the numbers are test_metrics.py's hand-computed
     ones: March's charge lag 4 claims, median 1, p90 1.7; days to pay BCX 2 claims, 19.5, 21.5; MCD median 17.5;
     nothing of March unbilled (4 claims, 350.00), nor of February."""
-    import rcmkit.metrics.lags as lags
+    import rcmkit.metrics.ar as ar
     from rcmkit.metrics import as_pandas, charge_lag, days_to_pay, unbilled_charges
     from rcmkit.metrics.summary import prepare
 
     calls = []
-    first = lags.claim_first_submissions
-    monkeypatch.setattr(lags, "claim_first_submissions", lambda f, **k: calls.append(1) or first(f, **k))
+    first = ar.claim_first_submissions
+    monkeypatch.setattr(ar, "claim_first_submissions", lambda f, **k: calls.append(1) or first(f, **k))
     pt = as_pandas(prepare(tables))
     lag = charge_lag(pt, MONTH).iloc[0]
     assert (lag["claims"], lag["median"], lag["p90"]) == (4, 1.0, pytest.approx(1.7))

@@ -12,9 +12,9 @@ from typing import Mapping
 import narwhals as nw
 import pandas as pd
 
-from rcmkit.core.engine import between, lazy_tables, materialize
-from rcmkit.metrics._common import MetricOptions, Prepared, month_window, pandas_only, table_rows
-from rcmkit.metrics.ar import claim_first_submissions
+from rcmkit.core.engine import between
+from rcmkit.metrics._common import MetricOptions, month_window, pandas_only, table_rows
+from rcmkit.metrics.ar import first_submissions_frame
 from rcmkit.metrics.denials import first_adjudications
 
 __all__ = ["charge_lag", "days_to_pay", "unbilled_charges"]
@@ -32,25 +32,14 @@ def _summary(days: pd.Series, keys: list[pd.Series] | None) -> pd.DataFrame:
     return out.reset_index()
 
 
-#: the columns of each claim's first submission that the lags read
-_FIRST_COLUMNS = ["claim_id", "submission_id", "submitted_on", "service_from", "payer_id", "total_charge_cents",
-                  "frequency_code"]
-
-
 def _first_submissions(tables: Mapping[str, pd.DataFrame], columns: list[str], query=None, among=None
                        ) -> pd.DataFrame:
-    """Columns of each claim's first submission (:func:`rcmkit.metrics.ar.claim_first_submissions`) that pass
+    """Columns of each claim's first submission (:func:`rcmkit.metrics.ar.first_submissions_frame`) that pass
     ``query`` (or whose claim is ``among``'s), queried on the tables' engine: a month's few claims, not the
-    practice's every claim sorted in pandas. On prepared tables each claim's first submission is computed once
-    (materialized: :func:`rcmkit.core.engine.materialize`) and every lag filters it: a report reads it four
-    times (charge lag, days to pay, this month's and last month's unbilled charges), 3.3 s of DuckDB each at 10 M
-    claim lines (issue #15)."""
-    if isinstance(tables, Prepared):
-        first = tables.memo("first_submissions", lambda: materialize(
-            claim_first_submissions(lazy_tables(tables, ["claims"])["claims"]).select(*_FIRST_COLUMNS)))
-        return table_rows(tables, "claims", columns, among=among, base=first if query is None else query(first))
-    return table_rows(tables, "claims", columns, among=among, query=lambda f: (
-        claim_first_submissions(f) if query is None else query(claim_first_submissions(f))))
+    practice's every claim sorted in pandas. On prepared tables the first submissions are computed once and every
+    lag filters them."""
+    first = first_submissions_frame(tables)
+    return table_rows(tables, "claims", columns, among=among, base=first if query is None else query(first))
 
 
 @pandas_only
