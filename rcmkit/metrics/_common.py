@@ -237,6 +237,10 @@ class Prepared(Mapping[str, Any]):
             self._memo[key] = compute()
         return self._memo[key]
 
+    def peek(self, key: Any) -> Any:
+        """The memo's entry ``key`` when it has been computed, else None (nothing is computed)."""
+        return self._memo.get(key)
+
     def pin(self, key: Any) -> Any:
         """The memo's entry ``key`` computed once: a lazy query there (an intermediate left a query on DuckDB and
         Spark, :func:`rcmkit.core.engine.held`) is replaced by its materialized result, which later readers share;

@@ -54,10 +54,11 @@ FIRST_SUBMISSION_COLUMNS = ["claim_id", "submission_id", "submitted_on", "servic
 
 def first_submissions_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
     """Each claim's first submission (:func:`claim_first_submissions`, voids included) with
-    :data:`FIRST_SUBMISSION_COLUMNS`, lazily; on prepared tables computed once (materialized): the first
-    adjudications leave out the claims whose first submission is a replacement or void, and the lags read the
+    :data:`FIRST_SUBMISSION_COLUMNS`, lazily; on prepared tables computed once (materialized): the lags read the
     first submissions four times in a report (issue #15: a pass over every submission each, 3.3 s of DuckDB at
-    10 M claim lines)."""
+    10 M claim lines), and the report model computes them before its first adjudications, which then leave out
+    the claims whose first submission is a replacement or void from them (a lone KPI set keeps that in its query:
+    it reads two columns of them once)."""
     claims = lazy_tables(tables, ["claims"])["claims"]
     if isinstance(tables, Prepared):
         return tables.memo("first_submissions", lambda: materialize(

@@ -26,6 +26,7 @@ from rcmkit.metrics import (
     denial_outcomes, denial_rates_by, first_ledger_month, gross_collection_rate, kpi_suite, kpi_trend, last_full_month,
     payments_by_payer_class, unapplied_postings, unbilled_charges, underpayment_summary,
 )
+from rcmkit.metrics.ar import first_submissions_frame
 from rcmkit.metrics.denials import pinned_first_adjudications
 from rcmkit.metrics.payers import SCORECARD_DEFINITIONS, open_denials, payer_scorecard
 from rcmkit.metrics.providers import provider_summary
@@ -212,6 +213,8 @@ def build_report(
 
     # Each claim's first adjudication is read by the suite, the trend, the work lists, the scorecard and the caught
     # denials: computed once, before them (on DuckDB otherwise a query run again by each: issue #15, 10 M lines).
+    # Each claim's first submission, read by the first adjudications and the lags: computed once, before them.
+    first_submissions_frame(prepared)
     pinned_first_adjudications(prepared, opts)
     # The KPIs of the trend's months, the report's month among them, in one pass over the ledger each (one month
     # more than the charts show: the same month last year, for the comparison and the summary); the KPI suite
