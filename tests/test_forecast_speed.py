@@ -291,3 +291,55 @@ def test_book_reads_a_window_of_lines_by_slice_or_by_mask_alike():
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
     for name in ("detail", "totals", "writeoffs", "errors"):
         pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+
+
+def test_book_window_sums_by_day_equal_the_sums_of_the_lines():
+    """The ratios and month factors read from cumulative sums by day (model._DaySums, when the columns are whole
+    cents) equal the sums over the window's lines and first adjudications, bit for bit, and so do the forecasts."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    tables = _small_tables()
+    by_day = Book(tables)
+    with mock.patch.object(model, "_exact", lambda *columns: False):
+        by_line = Book(tables)
+    assert by_day._fl_sums is not None and by_day._fc_sums is not None
+    assert by_line._fl_sums is None and by_line._fc_sums is None
+    fo = ForecastOptions()
+    filled = []
+    for end in ("2025-11-30", "2026-01-31", "2026-02-28", "2026-03-31"):
+        T = model.day_number(end)
+        for window_start in (T - fo.lookback_days + 1, T - 30, T + 1):
+            a, b = model._ratios(by_day, T, window_start, fo), model._ratios(by_line, T, window_start, fo)
+            for name in ("ratio", "code", "contract", "pr"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            if window_start == T - fo.lookback_days + 1:
+                filled.append((a.ratio > 0).any() and (a.pr > 0).any() and np.isfinite(a.contract).any())
+        for x, y in zip(model._month_factors(by_day, T, fo), model._month_factors(by_line, T, fo)):
+            np.testing.assert_array_equal(x, y)
+    assert any(filled)  # not vacuous: windows with first adjudications, patient shares and contract lines
+    for T in np.unique(by_day._fl["day"])[::7].tolist():  # windows that start and end on days with lines
+        for window_start in (T - 30, T, T + 1):
+            a, b = model._ratios(by_day, T, window_start, fo), model._ratios(by_line, T, window_start, fo)
+            for name in ("ratio", "code", "contract", "pr"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    got, want = month_forecast(by_day, "2026-03"), month_forecast(by_line, "2026-03")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+
+
+def test_day_sums_hand_computed():
+    from rcmkit.forecast.model import _DaySums
+
+    sums = _DaySums(np.array([10, 10, 12, 15]), np.array([0, 1, 1, 0]), 2, {"count": None,
+                                                                           "x": np.array([1.0, 2.0, 4.0, 8.0])})
+    got = sums.between(10, 12)
+    np.testing.assert_array_equal(got["count"], [1, 2])
+    np.testing.assert_array_equal(got["x"], [1.0, 6.0])
+    np.testing.assert_array_equal(sums.between(11, 15)["x"], [8.0, 4.0])
+    np.testing.assert_array_equal(sums.between(None, 11)["x"], [1.0, 2.0])
+    np.testing.assert_array_equal(sums.between(16, 20)["x"], [0.0, 0.0])
+    np.testing.assert_array_equal(sums.between(13, 14)["count"], [0, 0])

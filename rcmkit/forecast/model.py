@@ -212,8 +212,9 @@ class Book:
         (only the payers' curve read it); each party's first posting day stays (who is seen at T)."""
         e = self.ev
         self._first_day = np.full(self._n_parties, np.iinfo(np.int64).max)
-        parties, first = np.unique(e["party"], return_index=True)  # each party's first event: its earliest day
-        self._first_day[parties] = e["day"][first]
+        has = e["party"] >= 0
+        np.minimum.at(self._first_day, e["party"][has], e["day"][has])  # each party's earliest event (no sort)
+        del has
         charged = self.charge_day[e["claim"]]
         at = np.nonzero(e["party"] == self.patient)[0]  # in posting order
         self._pat = {"key": e["day"][at].astype(np.int32), "charged": charged[at].astype(np.int32),
@@ -261,6 +262,18 @@ class Book:
         if self._fl_by_day:
             order = np.argsort(self._fl["day"], kind="stable")
             self._fl = {k: v[order] for k, v in self._fl.items()}
+        # the window sums of _ratios and _month_factors from cumulative sums by day (:class:`_DaySums`), when exact
+        n_p, n_c = self._n_parties, self._n_codes
+        fl, fc = self._fl, self._fc
+        self._fl_sums = self._fc_sums = None
+        if self._fl_by_day and _exact(fl["paid"], fl["billed"]):
+            c = ~np.isnan(fl["contract"])
+            self._fl_sums = _DaySums(fl["day"], fl["party"].astype(np.int64) * n_c + fl["code"], n_p * n_c, {
+                "count": None, "paid": fl["paid"], "billed": fl["billed"],
+                "contract": np.where(c, fl["contract"], 0.0), "contract_paid": np.where(c, fl["paid"], 0.0)})
+        if _exact(fc["billed"], fc["paid"], fc["pr"]):
+            self._fc_sums = _DaySums(fc["day"], fc["party"] * 13 + fc["month"], n_p * 13, {
+                "count": None, "billed": fc["billed"], "paid": fc["paid"], "pr": fc["pr"]})
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
@@ -492,6 +505,39 @@ def _whole(values: np.ndarray) -> bool:
     are then exact in float64, in any order."""
     finite = values[~np.isnan(values)]
     return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
+
+
+def _exact(*columns: np.ndarray) -> bool:
+    """Whether the sums of any rows of each column are exact in float64, in any order: whole numbers, none missing,
+    far below 2**53 in all (:func:`_whole`)."""
+    return all(_whole(v) and not np.isnan(v).any() for v in columns)
+
+
+class _DaySums:
+    """Sums by cell of columns of whole numbers (:func:`_exact`) over any range of days, as differences of their
+    cumulative sums by day: ``between(first, last)`` is what ``np.bincount(cell[rows], weights=column[rows],
+    minlength=n_cells)`` gives over the rows of days ``first..last`` (a count for a column None), the same
+    numbers bit for bit, since every partial sum of whole numbers below 2**53 is exact. A forecast date's
+    look-back window then costs a few thousand cells, not a pass over millions of lines (issue #15: 18 dates a
+    report at 10 M claim lines)."""
+
+    def __init__(self, day: np.ndarray, cell: np.ndarray, n_cells: int, columns: dict) -> None:
+        self.days, at = np.unique(day, return_inverse=True)
+        key = at.reshape(-1).astype(np.int64) * n_cells + cell
+        size = len(self.days) * n_cells
+        self.cum = {}
+        for name, weights in columns.items():
+            by_day = (np.bincount(key, minlength=size) if weights is None else
+                      np.bincount(key, weights=weights, minlength=size)).reshape(len(self.days), n_cells)
+            cum = np.zeros((len(self.days) + 1, n_cells), dtype=by_day.dtype)
+            np.cumsum(by_day, axis=0, out=cum[1:])
+            self.cum[name] = cum
+
+    def between(self, first: int | None, last: int) -> dict[str, np.ndarray]:
+        """Each column's sums by cell over the rows of days ``first..last`` (from the first day when None)."""
+        hi = int(np.searchsorted(self.days, last, side="right"))
+        lo = 0 if first is None else int(np.searchsorted(self.days, first, side="left"))
+        return {name: cum[hi] - cum[lo] for name, cum in self.cum.items()}
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -942,6 +988,8 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     ratio (shrunk toward the payer's), the payer's paid / contract-allowed ratio and its patient-responsibility
     / billed ratio."""
     n_p, n_c = book._n_parties, book._n_codes
+    if book._fl_sums is not None and book._fc_sums is not None:
+        return _ratios_by_day(book, T, window_start, fo)
     fl = book._fl
     if book._fl_by_day:  # the window's lines: a slice (Book._arrays)
         m = slice(*np.searchsorted(fl["day"], [window_start, T + 1], side="left").tolist())
@@ -969,6 +1017,25 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     return _Ratios(ratio, code_ratio, contract, pr)
 
 
+def _ratios_by_day(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Ratios:
+    """:func:`_ratios` from the Book's cumulative sums by day (:class:`_DaySums`): the same sums of whole cents,
+    so the same numbers, bit for bit (a party's sum is its cells' sum, exact as well)."""
+    n_p, n_c = book._n_parties, book._n_codes
+    s = book._fl_sums.between(window_start, T)
+    paid, billed = s["paid"].reshape(n_p, n_c), s["billed"].reshape(n_p, n_c)
+    ratio = _ratio(paid.sum(axis=1), billed.sum(axis=1))
+    seen = s["count"].reshape(n_p, n_c) > 0
+    w = fo.ratio_weight_cents
+    base = np.repeat(ratio[:, None], n_c, axis=1)
+    code_ratio = np.where(seen, (paid + w * base) / (billed + w), base)
+    allowed = s["contract"].reshape(n_p, n_c).sum(axis=1)
+    contract = np.full(n_p, np.nan)
+    np.divide(s["contract_paid"].reshape(n_p, n_c).sum(axis=1), allowed, out=contract, where=allowed > 0)
+    f = book._fc_sums.between(window_start, T)
+    pr = _ratio(f["pr"].reshape(n_p, 13).sum(axis=1), f["billed"].reshape(n_p, 13).sum(axis=1))
+    return _Ratios(ratio, code_ratio, contract, pr)
+
+
 def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
     """How a payer's first adjudications of claims served in each calendar month compare with its year: the
     paid/billed and patient-responsibility/billed ratios by payer x month of service, over every first
@@ -980,20 +1047,37 @@ def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray,
     paid, share = np.ones((n_p, 13)), np.ones((n_p, 13))
     if not fo.seasonal:
         return paid, share
+    if book._fc_sums is not None:  # the same sums from the cumulative sums by day (_DaySums)
+        s = book._fc_sums.between(None, T)
+        if not s["count"].any():
+            return paid, share
+        seen = s["count"] > 0
+        billed_year = s["billed"].reshape(n_p, 13).sum(axis=1)
+        sums = {col: (s[col].reshape(n_p, 13).sum(axis=1), s[col]) for col in ("paid", "pr")}
+        return _month_factor_arrays(paid, share, seen, billed_year, s["billed"], sums, fo)
     fc = book._fc
     m = slice(0, int(np.searchsorted(fc["day"], T, side="right")))  # by day (Book._arrays)
     if m.stop == 0:
         return paid, share
-    w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     party, month = fc["party"][m], fc["month"][m]
     cell = party * 13 + month
     seen = np.bincount(cell, minlength=n_p * 13) > 0
     billed_year = np.bincount(party, weights=fc["billed"][m], minlength=n_p)
     billed_cell = np.bincount(cell, weights=fc["billed"][m], minlength=n_p * 13)
+    sums = {col: (np.bincount(party, weights=fc[col][m], minlength=n_p),
+                  np.bincount(cell, weights=fc[col][m], minlength=n_p * 13)) for col in ("paid", "pr")}
+    return _month_factor_arrays(paid, share, seen, billed_year, billed_cell, sums, fo)
+
+
+def _month_factor_arrays(paid: np.ndarray, share: np.ndarray, seen: np.ndarray, billed_year: np.ndarray,
+                         billed_cell: np.ndarray, sums: dict, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_month_factors`' factors from its sums: billed by payer and by payer x month (``seen``: the cells
+    with first adjudications), ``sums[col]``: paid and patient responsibility by payer and by payer x month."""
+    w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     for col, out in (("paid", paid), ("pr", share)):
-        base = _ratio(np.bincount(party, weights=fc[col][m], minlength=n_p), billed_year)
+        base = _ratio(sums[col][0], billed_year)
         b = np.repeat(base, 13)
-        r = (np.bincount(cell, weights=fc[col][m], minlength=n_p * 13) + w * b) / (billed_cell + w)
+        r = (sums[col][1] + w * b) / (billed_cell + w)
         factor = np.where(b > 0, r / np.where(b > 0, b, 1.0), 1.0)
         out.reshape(-1)[seen] = factor[seen]
     return paid, share
