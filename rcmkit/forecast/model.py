@@ -879,16 +879,12 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         at_self, at_ins = np.searchsorted(self_ages, clip(ages)), idx(ages)
         # the share at the window bounds only: amount x share of each (balance, bound), as amount x share[:, day]
         # of the whole (n, _HMAX + 1) matrix would give it, without its other 75 columns
-        mine, other = np.nonzero(selfpay)[0], np.nonzero(~selfpay)[0]
-
-        def bounds_share(cols: np.ndarray) -> np.ndarray:  # each balance's row of its curve (self-pay or insured)
-            out = np.empty((len(ages), len(cols)))
-            out[mine] = pat_self_share[:, cols][at_self[mine]]
-            out[other] = pat_ins_share[:, cols][at_ins[other]]
-            return out
-
-        add(patient, "patient balance", None, amounts, at_ends=amounts[:, None] * bounds_share(ends),
-            at_starts=amounts[:, None] * bounds_share(starts))
+        # each balance's row of its curve: the self-pay table's rows, then the insured table's
+        both = np.concatenate([pat_self_share, pat_ins_share])
+        at_both = np.where(selfpay, at_self, len(pat_self_share) + at_ins)
+        add(patient, "patient balance", None, amounts, at_ends=_times_rows(amounts, both, at_both, ends),
+            at_starts=_times_rows(amounts, both, at_both, starts))
+        del both, at_both
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
@@ -902,8 +898,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             ages, amounts = b_age[ab], b_amount[ab]
             at = np.searchsorted(adj_ages[p], clip(ages))
             add(p, "payer balance after adjudication", None, amounts,
-                at_ends=amounts[:, None] * adj_share[p][:, ends][at],
-                at_starts=amounts[:, None] * adj_share[p][:, starts][at])
+                at_ends=_times_rows(amounts, adj_share[p], at, ends),
+                at_starts=_times_rows(amounts, adj_share[p], at, starts))
             if writeoffs:
                 wo.append(("balance", adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
@@ -912,13 +908,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
             paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
-            add(p, "awaiting payer", None, paid, at_ends=paid[:, None] * km[p][0][:, ends][at],
-                at_starts=paid[:, None] * km[p][0][:, starts][at])
+            add(p, "awaiting payer", None, paid, at_ends=_times_rows(paid, km[p][0], at, ends),
+                at_starts=_times_rows(paid, km[p][0], at, starts))
             pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
             pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
             add(patient, "patient share of claims awaiting payer", None, pr,
-                at_ends=pr[:, None] * km[p][1][:, ends][at], at_starts=pr[:, None] * km[p][1][:, starts][at])
+                at_ends=_times_rows(pr, km[p][1], at, ends), at_starts=_times_rows(pr, km[p][1], at, starts))
             if writeoffs:
                 wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
@@ -949,6 +945,14 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
               "open_cents": float(b_amount.sum())}
     book._memo[key] = result
     return result
+
+
+def _times_rows(amounts: np.ndarray, table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``amounts[:, None] * table[:, cols][rows]`` (each balance's amount times its row of a share table at the
+    window bounds ``cols``), the same numbers laid out column-major, as point_forecast's ``add`` sums them
+    (np.asfortranarray then copies nothing): each column gathered and multiplied in one pass over the balances
+    (issue #15: millions of patient balances at each of 18 dates)."""
+    return (amounts[None, :] * np.ascontiguousarray(table[:, cols].T).take(rows, axis=1)).T
 
 
 def _seasonal_factor(book: Book, T: int, fo: ForecastOptions) -> float:
