@@ -194,7 +194,7 @@ class Book:
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._arrays()
         # events in posting order: the events known at a date are a prefix, the cash of a window a slice
-        order = np.argsort(self.ev["day"], kind="stable")
+        order = _stable_argsort(self.ev["day"])
         for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
             self.ev[k] = self.ev[k][order]
         del order
@@ -223,12 +223,13 @@ class Book:
                      "seg": np.where(self.charge_party[e["claim"][at]] == self.patient, 1, 2).astype(np.int64)}
         at = np.nonzero((e["party"] != self.patient) & (e["fa"] < _NEVER))[0]
         key = np.maximum(e["day"][at], e["fa"][at])
-        at = at[np.argsort(key, kind="stable")]
-        self._ins = {"key": np.sort(key, kind="stable").astype(np.int32), "party": e["party"][at].astype(np.int32),
+        order = _stable_argsort(key)
+        at = at[order]
+        self._ins = {"key": key[order].astype(np.int32), "party": e["party"][at].astype(np.int32),
                      "charged": charged[at].astype(np.int32), "fa": e["fa"][at].astype(np.int32),
                      "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
                      "cash": e["cash"][at]}
-        del e["fa"], charged, at, key
+        del e["fa"], charged, at, key, order
         # each event's (claim, party) balance: today's balances are its sums. The balances are numbered in the
         # order of their flat key claim * parties + party (``_balance_keys``: the key of each number), so a date's
         # sums are over the (claim, party) pairs that have events, not every claim x party (issue #15: 40 M at 10 M
@@ -256,11 +257,11 @@ class Book:
         # first adjudications by day, so a date's look-back window is a slice (issue #15: 18 dates a report): their
         # sums over a window are of whole cents, exact in any order; the lines too when their contract amounts
         # (allowed x units) are whole as well, else they stay in their order (a window is then a mask)
-        order = np.argsort(self._fc["day"], kind="stable")
+        order = _stable_argsort(self._fc["day"])
         self._fc = {k: v[order] for k, v in self._fc.items()}
         self._fl_by_day = _whole(self._fl["contract"])
         if self._fl_by_day:
-            order = np.argsort(self._fl["day"], kind="stable")
+            order = _stable_argsort(self._fl["day"])
             self._fl = {k: v[order] for k, v in self._fl.items()}
         # the window sums of _ratios and _month_factors from cumulative sums by day (:class:`_DaySums`), when exact
         n_p, n_c = self._n_parties, self._n_codes
@@ -505,6 +506,17 @@ def _whole(values: np.ndarray) -> bool:
     are then exact in float64, in any order."""
     finite = values[~np.isnan(values)]
     return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
+
+
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` (the one stable order), by numpy's radix sort of 16-bit offsets when
+    the values span fewer than 2**16 (day numbers: a few years), a few times faster than its merge sort of 64-bit
+    integers (issue #15: 16 M events at 10 M claim lines)."""
+    if len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 2**16:
+            return np.argsort((values - lo).astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
 
 
 def _exact(*columns: np.ndarray) -> bool:
