@@ -366,3 +366,75 @@ def test_money_hazards_is_the_reference_on_whole_cents(seed):
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
     assert all(np.count_nonzero(g) > 50 for g in got)  # not vacuous
+
+
+def test_merged_curve_events_give_the_same_forecast(demo_tables):
+    """The Book merges the money curves' events that the curves cannot tell apart (model._merged: same day, charge
+    day, segment or payer, first adjudication, age and sign of the amount; amounts and cash summed): fewer rows,
+    the same curves and forecasts, bit for bit, as the events one by one."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    merged = Book(demo_tables)
+    with mock.patch.object(model, "_merged", lambda events, keys: events):
+        raw = Book(demo_tables)
+    for name in ("_pat", "_ins"):
+        m, r = getattr(merged, name), getattr(raw, name)
+        assert len(m["key"]) < len(r["key"])  # not vacuous: rows were merged
+        assert np.all(np.diff(m["key"]) >= 0)  # still by day: a date reads a prefix
+        assert m["amount"].sum() == r["amount"].sum() and m["cash"].sum() == r["cash"].sum()
+    got, want = month_forecast(merged, "2026-10"), month_forecast(raw, "2026-10")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+        pd.testing.assert_frame_equal(getattr(got.prior, name), getattr(want.prior, name), check_exact=True)
+
+
+def test_merged_hand_computed():
+    from rcmkit.forecast.model import _merged
+
+    events = {"key": np.array([3, 1, 1, 1, 2], dtype=np.int32), "seg": np.array([1, 2, 2, 2, 1]),
+              "amount": np.array([5.0, 10.0, -4.0, 7.0, -1.0]), "cash": np.array([0.0, 0.0, 4.0, 0.0, 1.0])}
+    got = _merged(events, ["key", "seg"])
+    np.testing.assert_array_equal(got["key"], [1, 1, 2, 3])
+    np.testing.assert_array_equal(got["seg"], [2, 2, 1, 1])
+    np.testing.assert_array_equal(got["amount"], [17.0, -4.0, -1.0, 5.0])
+    np.testing.assert_array_equal(got["cash"], [0.0, 4.0, 1.0, 0.0])
+    halves = dict(events, amount=events["amount"] + 0.5)  # not whole cents: left as they are
+    assert _merged(halves, ["key", "seg"]) is halves
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_merged_payer_events_give_the_same_hazards(seed):
+    """money_hazards of the payers' curve events merged (model._merged on the Book's keys) equals that of the
+    events one by one, bit for bit, at dates that read a prefix of each, with lo and hi as point_forecast sets
+    them (the window's start or the day after the first adjudication; the as-of date): rows that differ in any
+    key (first adjudication included) are not merged."""
+    from rcmkit.forecast import curves, model
+
+    rng = np.random.default_rng(seed)
+    n = 20000
+    charged = rng.integers(100, 110, n).astype(np.int32)
+    day = charged + rng.integers(0, 12, n).astype(np.int32)
+    fa = charged + rng.integers(1, 6, n).astype(np.int32)
+    key = np.maximum(day, fa)
+    order = np.argsort(key, kind="stable")
+    amount = rng.integers(-9000, 9000, n).astype(float)
+    amount[amount == 0] = 3.0
+    events = {"key": key[order], "party": rng.integers(0, 3, n).astype(np.int32)[order], "charged": charged[order],
+              "fa": fa[order], "age": (day - charged)[order],
+              "amount": amount[order], "cash": np.where(rng.random(n) < 0.6, -amount, 0.0)[order]}
+    merged = model._merged(events, ["key", "party", "charged", "fa", "age"])
+    assert len(merged["key"]) < n / 2  # not vacuous
+    for T in (104, 108, 112, 125):
+        got = []
+        for e in (events, merged):
+            k = int(np.searchsorted(e["key"], T, side="right"))
+            c = e["charged"][:k]
+            got.append(curves.money_hazards(e["party"][:k].astype(np.int64), e["age"][:k], e["amount"][:k],
+                                            e["cash"][:k], np.maximum(T - 6 + 1 - c, e["fa"][:k] - c + 1), T - c,
+                                            3, 60))
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)

@@ -230,6 +230,11 @@ class Book:
                      "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
                      "cash": e["cash"][at]}
         del e["fa"], charged, at, key, order
+        # the events the curves cannot tell apart merged (issue #15: 7 M and 9 M events at 10 M claim lines, read at
+        # each of 18 dates): the curves read a patient event by its day, charge day and segment, a payer's by its
+        # day known, party, charge day, first adjudication and age, and each by the sign of its amount
+        self._pat = _merged(self._pat, ["key", "charged", "seg"])
+        self._ins = _merged(self._ins, ["key", "party", "charged", "fa", "age"])
         # each event's (claim, party) balance: today's balances are its sums. The balances are numbered in the
         # order of their flat key claim * parties + party (``_balance_keys``: the key of each number), so a date's
         # sums are over the (claim, party) pairs that have events, not every claim x party (issue #15: 40 M at 10 M
@@ -506,6 +511,35 @@ def _whole(values: np.ndarray) -> bool:
     are then exact in float64, in any order."""
     finite = values[~np.isnan(values)]
     return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
+
+
+def _merged(events: dict, keys: list[str]) -> dict:
+    """The money curves' ``events`` (columns of equal length, ``amount`` and ``cash`` among them) with the rows
+    alike in ``keys`` and in the sign of ``amount`` merged into one, ``amount`` and ``cash`` summed, the other
+    columns (alike in those rows) kept; rows ordered by ``keys`` (the first: the day by which a date reads a
+    prefix). curves.money_hazards reads a row by those columns and the sign of its amount and sums amounts and
+    cash by bin, so it gives the same numbers, bit for bit, when the sums are exact (whole cents: :func:`_exact`);
+    otherwise, or when the keys' ranges do not fit one 63-bit number, the events are returned as they are."""
+    amount = events["amount"]
+    if not len(amount) or not _exact(amount, events["cash"]):
+        return events
+    combined = np.zeros(len(amount), dtype=np.int64)
+    room = 1
+    for column in [events[k] for k in keys] + [amount < 0]:  # mixed radix, the first key the most significant
+        lo, hi = int(column.min()), int(column.max())
+        span = hi - lo + 1
+        room *= span
+        if room >= 2**62:
+            return events
+        combined *= span
+        combined += column - lo if lo else column
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    del combined
+    inverse = inverse.reshape(-1)
+    out = {k: v[first] for k, v in events.items() if k not in ("amount", "cash")}
+    for k in ("amount", "cash"):
+        out[k] = np.bincount(inverse, weights=events[k], minlength=len(first))
+    return out
 
 
 def _stable_argsort(values: np.ndarray) -> np.ndarray:
