@@ -291,3 +291,150 @@ def test_book_reads_a_window_of_lines_by_slice_or_by_mask_alike():
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
     for name in ("detail", "totals", "writeoffs", "errors"):
         pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+
+
+def test_book_window_sums_by_day_equal_the_sums_of_the_lines():
+    """The ratios and month factors read from cumulative sums by day (model._DaySums, when the columns are whole
+    cents) equal the sums over the window's lines and first adjudications, bit for bit, and so do the forecasts."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    tables = _small_tables()
+    by_day = Book(tables)
+    with mock.patch.object(model, "_exact", lambda *columns: False):
+        by_line = Book(tables)
+    assert by_day._fl_sums is not None and by_day._fc_sums is not None
+    assert by_line._fl_sums is None and by_line._fc_sums is None
+    fo = ForecastOptions()
+    filled = []
+    for end in ("2025-11-30", "2026-01-31", "2026-02-28", "2026-03-31"):
+        T = model.day_number(end)
+        for window_start in (T - fo.lookback_days + 1, T - 30, T + 1):
+            a, b = model._ratios(by_day, T, window_start, fo), model._ratios(by_line, T, window_start, fo)
+            for name in ("ratio", "code", "contract", "pr"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            if window_start == T - fo.lookback_days + 1:
+                filled.append((a.ratio > 0).any() and (a.pr > 0).any() and np.isfinite(a.contract).any())
+        for x, y in zip(model._month_factors(by_day, T, fo), model._month_factors(by_line, T, fo)):
+            np.testing.assert_array_equal(x, y)
+    assert any(filled)  # not vacuous: windows with first adjudications, patient shares and contract lines
+    for T in np.unique(by_day._fl["day"])[::7].tolist():  # windows that start and end on days with lines
+        for window_start in (T - 30, T, T + 1):
+            a, b = model._ratios(by_day, T, window_start, fo), model._ratios(by_line, T, window_start, fo)
+            for name in ("ratio", "code", "contract", "pr"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    got, want = month_forecast(by_day, "2026-03"), month_forecast(by_line, "2026-03")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+
+
+def test_day_sums_hand_computed():
+    from rcmkit.forecast.model import _DaySums
+
+    sums = _DaySums(np.array([10, 10, 12, 15]), np.array([0, 1, 1, 0]), 2, {"count": None,
+                                                                           "x": np.array([1.0, 2.0, 4.0, 8.0])})
+    got = sums.between(10, 12)
+    np.testing.assert_array_equal(got["count"], [1, 2])
+    np.testing.assert_array_equal(got["x"], [1.0, 6.0])
+    np.testing.assert_array_equal(sums.between(11, 15)["x"], [8.0, 4.0])
+    np.testing.assert_array_equal(sums.between(None, 11)["x"], [1.0, 2.0])
+    np.testing.assert_array_equal(sums.between(16, 20)["x"], [0.0, 0.0])
+    np.testing.assert_array_equal(sums.between(13, 14)["count"], [0, 0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_money_hazards_is_the_reference_on_whole_cents(seed):
+    """curves.money_hazards (every row summed, the rows left out weighted 0) gives the reference's numbers
+    (tests/forecast_reference.py: np.add.at over the rows kept), bit for bit, on whole cents: events before the
+    window, after the as-of date, past the oldest age, credits and charges, balances never observed."""
+    from rcmkit.forecast import curves
+
+    rng = np.random.default_rng(seed)
+    n, n_seg, max_age = 5000, 4, 60
+    segment = rng.integers(0, n_seg, n)
+    age = rng.integers(-3, max_age + 10, n)
+    amount = rng.integers(-50_000, 80_000, n).astype(float)
+    amount[amount == 0] = 1.0
+    cash = np.where(rng.random(n) < 0.5, -amount, 0.0)
+    lo = rng.integers(-5, max_age + 5, n)
+    hi = lo + rng.integers(-10, 50, n)
+    got = curves.money_hazards(segment, age, amount, cash, lo, hi, n_seg, max_age)
+    want = reference.money_hazards(segment, age, amount, cash, lo, hi, n_seg, max_age)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert all(np.count_nonzero(g) > 50 for g in got)  # not vacuous
+
+
+def test_merged_curve_events_give_the_same_forecast(demo_tables):
+    """The Book merges the money curves' events that the curves cannot tell apart (model._merged: same day, charge
+    day, segment or payer, first adjudication, age and sign of the amount; amounts and cash summed): fewer rows,
+    the same curves and forecasts, bit for bit, as the events one by one."""
+    from unittest import mock
+
+    from rcmkit.forecast import model
+
+    merged = Book(demo_tables)
+    with mock.patch.object(model, "_merged", lambda events, keys: events):
+        raw = Book(demo_tables)
+    for name in ("_pat", "_ins"):
+        m, r = getattr(merged, name), getattr(raw, name)
+        assert len(m["key"]) < len(r["key"])  # not vacuous: rows were merged
+        assert np.all(np.diff(m["key"]) >= 0)  # still by day: a date reads a prefix
+        assert m["amount"].sum() == r["amount"].sum() and m["cash"].sum() == r["cash"].sum()
+    got, want = month_forecast(merged, "2026-10"), month_forecast(raw, "2026-10")
+    for name in ("weeks", "horizons", "check"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
+        pd.testing.assert_frame_equal(getattr(got.prior, name), getattr(want.prior, name), check_exact=True)
+
+
+def test_merged_hand_computed():
+    from rcmkit.forecast.model import _merged
+
+    events = {"key": np.array([3, 1, 1, 1, 2], dtype=np.int32), "seg": np.array([1, 2, 2, 2, 1]),
+              "amount": np.array([5.0, 10.0, -4.0, 7.0, -1.0]), "cash": np.array([0.0, 0.0, 4.0, 0.0, 1.0])}
+    got = _merged(events, ["key", "seg"])
+    np.testing.assert_array_equal(got["key"], [1, 1, 2, 3])
+    np.testing.assert_array_equal(got["seg"], [2, 2, 1, 1])
+    np.testing.assert_array_equal(got["amount"], [17.0, -4.0, -1.0, 5.0])
+    np.testing.assert_array_equal(got["cash"], [0.0, 4.0, 1.0, 0.0])
+    halves = dict(events, amount=events["amount"] + 0.5)  # not whole cents: left as they are
+    assert _merged(halves, ["key", "seg"]) is halves
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_merged_payer_events_give_the_same_hazards(seed):
+    """money_hazards of the payers' curve events merged (model._merged on the Book's keys) equals that of the
+    events one by one, bit for bit, at dates that read a prefix of each, with lo and hi as point_forecast sets
+    them (the window's start or the day after the first adjudication; the as-of date): rows that differ in any
+    key (first adjudication included) are not merged."""
+    from rcmkit.forecast import curves, model
+
+    rng = np.random.default_rng(seed)
+    n = 20000
+    charged = rng.integers(100, 110, n).astype(np.int32)
+    day = charged + rng.integers(0, 12, n).astype(np.int32)
+    fa = charged + rng.integers(1, 6, n).astype(np.int32)
+    key = np.maximum(day, fa)
+    order = np.argsort(key, kind="stable")
+    amount = rng.integers(-9000, 9000, n).astype(float)
+    amount[amount == 0] = 3.0
+    events = {"key": key[order], "party": rng.integers(0, 3, n).astype(np.int32)[order], "charged": charged[order],
+              "fa": fa[order], "age": (day - charged)[order],
+              "amount": amount[order], "cash": np.where(rng.random(n) < 0.6, -amount, 0.0)[order]}
+    merged = model._merged(events, ["key", "party", "charged", "fa", "age"])
+    assert len(merged["key"]) < n / 2  # not vacuous
+    for T in (104, 108, 112, 125):
+        got = []
+        for e in (events, merged):
+            k = int(np.searchsorted(e["key"], T, side="right"))
+            c = e["charged"][:k]
+            got.append(curves.money_hazards(e["party"][:k].astype(np.int64), e["age"][:k], e["amount"][:k],
+                                            e["cash"][:k], np.maximum(T - 6 + 1 - c, e["fa"][:k] - c + 1), T - c,
+                                            3, 60))
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)

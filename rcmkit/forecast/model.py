@@ -194,7 +194,7 @@ class Book:
         self.claim_fa = self._fa_of(np.arange(n, dtype=np.int64), self.charge_party)
         self._arrays()
         # events in posting order: the events known at a date are a prefix, the cash of a window a slice
-        order = np.argsort(self.ev["day"], kind="stable")
+        order = _stable_argsort(self.ev["day"])
         for k in list(self.ev):  # one array at a time: the unsorted one goes as its sorted copy comes
             self.ev[k] = self.ev[k][order]
         del order
@@ -212,8 +212,9 @@ class Book:
         (only the payers' curve read it); each party's first posting day stays (who is seen at T)."""
         e = self.ev
         self._first_day = np.full(self._n_parties, np.iinfo(np.int64).max)
-        parties, first = np.unique(e["party"], return_index=True)  # each party's first event: its earliest day
-        self._first_day[parties] = e["day"][first]
+        has = e["party"] >= 0
+        np.minimum.at(self._first_day, e["party"][has], e["day"][has])  # each party's earliest event (no sort)
+        del has
         charged = self.charge_day[e["claim"]]
         at = np.nonzero(e["party"] == self.patient)[0]  # in posting order
         self._pat = {"key": e["day"][at].astype(np.int32), "charged": charged[at].astype(np.int32),
@@ -222,14 +223,30 @@ class Book:
                      "seg": np.where(self.charge_party[e["claim"][at]] == self.patient, 1, 2).astype(np.int64)}
         at = np.nonzero((e["party"] != self.patient) & (e["fa"] < _NEVER))[0]
         key = np.maximum(e["day"][at], e["fa"][at])
-        at = at[np.argsort(key, kind="stable")]
-        self._ins = {"key": np.sort(key, kind="stable").astype(np.int32), "party": e["party"][at].astype(np.int32),
+        order = _stable_argsort(key)
+        at = at[order]
+        self._ins = {"key": key[order].astype(np.int32), "party": e["party"][at].astype(np.int32),
                      "charged": charged[at].astype(np.int32), "fa": e["fa"][at].astype(np.int32),
                      "age": (e["day"][at] - charged[at]).astype(np.int32), "amount": e["amount"][at],
                      "cash": e["cash"][at]}
-        del e["fa"], charged, at, key
-        # each event's (claim, party) balance, flat at claim * parties + party: today's balances are its sums
-        self._ev_balance = e["claim"].astype(np.int64) * self._n_parties + e["party"]
+        del e["fa"], charged, at, key, order
+        # the events the curves cannot tell apart merged (issue #15: 7 M and 9 M events at 10 M claim lines, read at
+        # each of 18 dates): the curves read a patient event by its day, charge day and segment, a payer's by its
+        # day known, party, charge day, first adjudication and age, and each by the sign of its amount
+        self._pat = _merged(self._pat, ["key", "charged", "seg"])
+        self._ins = _merged(self._ins, ["key", "party", "charged", "fa", "age"])
+        # each event's (claim, party) balance: today's balances are its sums. The balances are numbered in the
+        # order of their flat key claim * parties + party (``_balance_keys``: the key of each number), so a date's
+        # sums are over the (claim, party) pairs that have events, not every claim x party (issue #15: 40 M at 10 M
+        # claim lines, at each of 18 dates); numbered without a sort (a mark per flat key, then its rank)
+        flat = e["claim"].astype(np.int64) * self._n_parties + e["party"]
+        mark = np.zeros(len(self.claim_ids) * self._n_parties, dtype=bool)
+        mark[flat] = True
+        self._balance_keys = np.nonzero(mark)[0]
+        rank = np.cumsum(mark, dtype=np.int32 if len(self._balance_keys) < 2**31 else np.int64)
+        del mark
+        self._ev_balance = rank[flat] - 1
+        del rank, flat
 
     def _arrays(self) -> None:
         """The first-adjudication claims and the charges as numpy arrays for the per-date sums (np.bincount over
@@ -245,12 +262,24 @@ class Book:
         # first adjudications by day, so a date's look-back window is a slice (issue #15: 18 dates a report): their
         # sums over a window are of whole cents, exact in any order; the lines too when their contract amounts
         # (allowed x units) are whole as well, else they stay in their order (a window is then a mask)
-        order = np.argsort(self._fc["day"], kind="stable")
+        order = _stable_argsort(self._fc["day"])
         self._fc = {k: v[order] for k, v in self._fc.items()}
         self._fl_by_day = _whole(self._fl["contract"])
         if self._fl_by_day:
-            order = np.argsort(self._fl["day"], kind="stable")
+            order = _stable_argsort(self._fl["day"])
             self._fl = {k: v[order] for k, v in self._fl.items()}
+        # the window sums of _ratios and _month_factors from cumulative sums by day (:class:`_DaySums`), when exact
+        n_p, n_c = self._n_parties, self._n_codes
+        fl, fc = self._fl, self._fc
+        self._fl_sums = self._fc_sums = None
+        if self._fl_by_day and _exact(fl["paid"], fl["billed"]):
+            c = ~np.isnan(fl["contract"])
+            self._fl_sums = _DaySums(fl["day"], fl["party"].astype(np.int64) * n_c + fl["code"], n_p * n_c, {
+                "count": None, "paid": fl["paid"], "billed": fl["billed"],
+                "contract": np.where(c, fl["contract"], 0.0), "contract_paid": np.where(c, fl["paid"], 0.0)})
+        if _exact(fc["billed"], fc["paid"], fc["pr"]):
+            self._fc_sums = _DaySums(fc["day"], fc["party"] * 13 + fc["month"], n_p * 13, {
+                "count": None, "billed": fc["billed"], "paid": fc["paid"], "pr": fc["pr"]})
         self._ch_day = self.charges["day"].to_numpy(np.int64)
         self._ch_party = self.charges["party"].to_numpy(np.int64)
         self._ch_amount = self.charges["amount"].to_numpy(float)
@@ -482,6 +511,79 @@ def _whole(values: np.ndarray) -> bool:
     are then exact in float64, in any order."""
     finite = values[~np.isnan(values)]
     return bool(np.all(finite == np.round(finite)) and np.abs(finite).sum() < 2.0**52)
+
+
+def _merged(events: dict, keys: list[str]) -> dict:
+    """The money curves' ``events`` (columns of equal length, ``amount`` and ``cash`` among them) with the rows
+    alike in ``keys`` and in the sign of ``amount`` merged into one, ``amount`` and ``cash`` summed, the other
+    columns (alike in those rows) kept; rows ordered by ``keys`` (the first: the day by which a date reads a
+    prefix). curves.money_hazards reads a row by those columns and the sign of its amount and sums amounts and
+    cash by bin, so it gives the same numbers, bit for bit, when the sums are exact (whole cents: :func:`_exact`);
+    otherwise, or when the keys' ranges do not fit one 63-bit number, the events are returned as they are."""
+    amount = events["amount"]
+    if not len(amount) or not _exact(amount, events["cash"]):
+        return events
+    combined = np.zeros(len(amount), dtype=np.int64)
+    room = 1
+    for column in [events[k] for k in keys] + [amount < 0]:  # mixed radix, the first key the most significant
+        lo, hi = int(column.min()), int(column.max())
+        span = hi - lo + 1
+        room *= span
+        if room >= 2**62:
+            return events
+        combined *= span
+        combined += column - lo if lo else column
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    del combined
+    inverse = inverse.reshape(-1)
+    out = {k: v[first] for k, v in events.items() if k not in ("amount", "cash")}
+    for k in ("amount", "cash"):
+        out[k] = np.bincount(inverse, weights=events[k], minlength=len(first))
+    return out
+
+
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` (the one stable order), by numpy's radix sort of 16-bit offsets when
+    the values span fewer than 2**16 (day numbers: a few years), a few times faster than its merge sort of 64-bit
+    integers (issue #15: 16 M events at 10 M claim lines)."""
+    if len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 2**16:
+            return np.argsort((values - lo).astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
+def _exact(*columns: np.ndarray) -> bool:
+    """Whether the sums of any rows of each column are exact in float64, in any order: whole numbers, none missing,
+    far below 2**53 in all (:func:`_whole`)."""
+    return all(_whole(v) and not np.isnan(v).any() for v in columns)
+
+
+class _DaySums:
+    """Sums by cell of columns of whole numbers (:func:`_exact`) over any range of days, as differences of their
+    cumulative sums by day: ``between(first, last)`` is what ``np.bincount(cell[rows], weights=column[rows],
+    minlength=n_cells)`` gives over the rows of days ``first..last`` (a count for a column None), the same
+    numbers bit for bit, since every partial sum of whole numbers below 2**53 is exact. A forecast date's
+    look-back window then costs a few thousand cells, not a pass over millions of lines (issue #15: 18 dates a
+    report at 10 M claim lines)."""
+
+    def __init__(self, day: np.ndarray, cell: np.ndarray, n_cells: int, columns: dict) -> None:
+        self.days, at = np.unique(day, return_inverse=True)
+        key = at.reshape(-1).astype(np.int64) * n_cells + cell
+        size = len(self.days) * n_cells
+        self.cum = {}
+        for name, weights in columns.items():
+            by_day = (np.bincount(key, minlength=size) if weights is None else
+                      np.bincount(key, weights=weights, minlength=size)).reshape(len(self.days), n_cells)
+            cum = np.zeros((len(self.days) + 1, n_cells), dtype=by_day.dtype)
+            np.cumsum(by_day, axis=0, out=cum[1:])
+            self.cum[name] = cum
+
+    def between(self, first: int | None, last: int) -> dict[str, np.ndarray]:
+        """Each column's sums by cell over the rows of days ``first..last`` (from the first day when None)."""
+        hi = int(np.searchsorted(self.days, last, side="right"))
+        lo = 0 if first is None else int(np.searchsorted(self.days, first, side="left"))
+        return {name: cum[hi] - cum[lo] for name, cum in self.cum.items()}
 
 
 def _first_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -754,9 +856,11 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
     # ---- today's open balances: each (claim, party)'s sum of the events known, in (claim, party) order
     n_p = book._n_parties
     sums = np.bincount(book._ev_balance[known], weights=book.ev["amount"][known],
-                       minlength=len(book.claim_ids) * n_p)
+                       minlength=len(book._balance_keys))
     open_ = np.nonzero(sums > 0)[0]
-    b_claim, b_party, b_amount = open_ // n_p, open_ % n_p, sums[open_]
+    b_amount = sums[open_]
+    open_ = book._balance_keys[open_]  # the flat keys claim * parties + party, ascending
+    b_claim, b_party = open_ // n_p, open_ % n_p
     b_age = T - book.charge_day[b_claim]
     b_pending = (b_party != patient) & (book._fa_flat[open_] > T)
 
@@ -821,16 +925,12 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
         at_self, at_ins = np.searchsorted(self_ages, clip(ages)), idx(ages)
         # the share at the window bounds only: amount x share of each (balance, bound), as amount x share[:, day]
         # of the whole (n, _HMAX + 1) matrix would give it, without its other 75 columns
-        mine, other = np.nonzero(selfpay)[0], np.nonzero(~selfpay)[0]
-
-        def bounds_share(cols: np.ndarray) -> np.ndarray:  # each balance's row of its curve (self-pay or insured)
-            out = np.empty((len(ages), len(cols)))
-            out[mine] = pat_self_share[:, cols][at_self[mine]]
-            out[other] = pat_ins_share[:, cols][at_ins[other]]
-            return out
-
-        add(patient, "patient balance", None, amounts, at_ends=amounts[:, None] * bounds_share(ends),
-            at_starts=amounts[:, None] * bounds_share(starts))
+        # each balance's row of its curve: the self-pay table's rows, then the insured table's
+        both = np.concatenate([pat_self_share, pat_ins_share])
+        at_both = np.where(selfpay, at_self, len(pat_self_share) + at_ins)
+        add(patient, "patient balance", None, amounts, at_ends=_times_rows(amounts, both, at_both, ends),
+            at_starts=_times_rows(amounts, both, at_both, starts))
+        del both, at_both
         if writeoffs:
             for is_self, row in ((True, 1), (False, 2)):
                 m = selfpay == is_self
@@ -844,8 +944,8 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             ages, amounts = b_age[ab], b_amount[ab]
             at = np.searchsorted(adj_ages[p], clip(ages))
             add(p, "payer balance after adjudication", None, amounts,
-                at_ends=amounts[:, None] * adj_share[p][:, ends][at],
-                at_starts=amounts[:, None] * adj_share[p][:, starts][at])
+                at_ends=_times_rows(amounts, adj_share[p], at, ends),
+                at_starts=_times_rows(amounts, adj_share[p], at, starts))
             if writeoffs:
                 wo.append(("balance", adj_curves, row, ages, amounts))
         pw = (b_party == p) & b_pending
@@ -854,13 +954,13 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
             at = np.searchsorted(waiting[p], ages)
             months = book.service_month[claims_]
             paid = _expected_paid(book, claims_, balances, p, rt, paid_factor[p, months])
-            add(p, "awaiting payer", None, paid, at_ends=paid[:, None] * km[p][0][:, ends][at],
-                at_starts=paid[:, None] * km[p][0][:, starts][at])
+            add(p, "awaiting payer", None, paid, at_ends=_times_rows(paid, km[p][0], at, ends),
+                at_starts=_times_rows(paid, km[p][0], at, starts))
             pr = book.charge_cents[claims_] * rt.pr[p] * share_factor[p, months]
             pr = np.minimum(pr, balances - paid)
             # the patient's share appears when the payer answers, then follows the insured-patient curve
             add(patient, "patient share of claims awaiting payer", None, pr,
-                at_ends=pr[:, None] * km[p][1][:, ends][at], at_starts=pr[:, None] * km[p][1][:, starts][at])
+                at_ends=_times_rows(pr, km[p][1], at, ends), at_starts=_times_rows(pr, km[p][1], at, starts))
             if writeoffs:
                 wo.append(("waiting", h_fa, row, ages, balances, paid, pr))
     # new charges: the trailing daily charge rate carried through the same curves
@@ -891,6 +991,14 @@ def point_forecast(book: Book, as_of, fo: ForecastOptions = ForecastOptions(), *
               "open_cents": float(b_amount.sum())}
     book._memo[key] = result
     return result
+
+
+def _times_rows(amounts: np.ndarray, table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``amounts[:, None] * table[:, cols][rows]`` (each balance's amount times its row of a share table at the
+    window bounds ``cols``), the same numbers laid out column-major, as point_forecast's ``add`` sums them
+    (np.asfortranarray then copies nothing): each column gathered and multiplied in one pass over the balances
+    (issue #15: millions of patient balances at each of 18 dates)."""
+    return (amounts[None, :] * np.ascontiguousarray(table[:, cols].T).take(rows, axis=1)).T
 
 
 def _seasonal_factor(book: Book, T: int, fo: ForecastOptions) -> float:
@@ -930,6 +1038,8 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     ratio (shrunk toward the payer's), the payer's paid / contract-allowed ratio and its patient-responsibility
     / billed ratio."""
     n_p, n_c = book._n_parties, book._n_codes
+    if book._fl_sums is not None and book._fc_sums is not None:
+        return _ratios_by_day(book, T, window_start, fo)
     fl = book._fl
     if book._fl_by_day:  # the window's lines: a slice (Book._arrays)
         m = slice(*np.searchsorted(fl["day"], [window_start, T + 1], side="left").tolist())
@@ -957,6 +1067,25 @@ def _ratios(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Rati
     return _Ratios(ratio, code_ratio, contract, pr)
 
 
+def _ratios_by_day(book: Book, T: int, window_start: int, fo: ForecastOptions) -> _Ratios:
+    """:func:`_ratios` from the Book's cumulative sums by day (:class:`_DaySums`): the same sums of whole cents,
+    so the same numbers, bit for bit (a party's sum is its cells' sum, exact as well)."""
+    n_p, n_c = book._n_parties, book._n_codes
+    s = book._fl_sums.between(window_start, T)
+    paid, billed = s["paid"].reshape(n_p, n_c), s["billed"].reshape(n_p, n_c)
+    ratio = _ratio(paid.sum(axis=1), billed.sum(axis=1))
+    seen = s["count"].reshape(n_p, n_c) > 0
+    w = fo.ratio_weight_cents
+    base = np.repeat(ratio[:, None], n_c, axis=1)
+    code_ratio = np.where(seen, (paid + w * base) / (billed + w), base)
+    allowed = s["contract"].reshape(n_p, n_c).sum(axis=1)
+    contract = np.full(n_p, np.nan)
+    np.divide(s["contract_paid"].reshape(n_p, n_c).sum(axis=1), allowed, out=contract, where=allowed > 0)
+    f = book._fc_sums.between(window_start, T)
+    pr = _ratio(f["pr"].reshape(n_p, 13).sum(axis=1), f["billed"].reshape(n_p, 13).sum(axis=1))
+    return _Ratios(ratio, code_ratio, contract, pr)
+
+
 def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
     """How a payer's first adjudications of claims served in each calendar month compare with its year: the
     paid/billed and patient-responsibility/billed ratios by payer x month of service, over every first
@@ -968,20 +1097,37 @@ def _month_factors(book: Book, T: int, fo: ForecastOptions) -> tuple[np.ndarray,
     paid, share = np.ones((n_p, 13)), np.ones((n_p, 13))
     if not fo.seasonal:
         return paid, share
+    if book._fc_sums is not None:  # the same sums from the cumulative sums by day (_DaySums)
+        s = book._fc_sums.between(None, T)
+        if not s["count"].any():
+            return paid, share
+        seen = s["count"] > 0
+        billed_year = s["billed"].reshape(n_p, 13).sum(axis=1)
+        sums = {col: (s[col].reshape(n_p, 13).sum(axis=1), s[col]) for col in ("paid", "pr")}
+        return _month_factor_arrays(paid, share, seen, billed_year, s["billed"], sums, fo)
     fc = book._fc
     m = slice(0, int(np.searchsorted(fc["day"], T, side="right")))  # by day (Book._arrays)
     if m.stop == 0:
         return paid, share
-    w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     party, month = fc["party"][m], fc["month"][m]
     cell = party * 13 + month
     seen = np.bincount(cell, minlength=n_p * 13) > 0
     billed_year = np.bincount(party, weights=fc["billed"][m], minlength=n_p)
     billed_cell = np.bincount(cell, weights=fc["billed"][m], minlength=n_p * 13)
+    sums = {col: (np.bincount(party, weights=fc[col][m], minlength=n_p),
+                  np.bincount(cell, weights=fc[col][m], minlength=n_p * 13)) for col in ("paid", "pr")}
+    return _month_factor_arrays(paid, share, seen, billed_year, billed_cell, sums, fo)
+
+
+def _month_factor_arrays(paid: np.ndarray, share: np.ndarray, seen: np.ndarray, billed_year: np.ndarray,
+                         billed_cell: np.ndarray, sums: dict, fo: ForecastOptions) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_month_factors`' factors from its sums: billed by payer and by payer x month (``seen``: the cells
+    with first adjudications), ``sums[col]``: paid and patient responsibility by payer and by payer x month."""
+    w = fo.ratio_weight_cents * 5  # a month of a payer counts fully once it holds well over $10,000 billed
     for col, out in (("paid", paid), ("pr", share)):
-        base = _ratio(np.bincount(party, weights=fc[col][m], minlength=n_p), billed_year)
+        base = _ratio(sums[col][0], billed_year)
         b = np.repeat(base, 13)
-        r = (np.bincount(cell, weights=fc[col][m], minlength=n_p * 13) + w * b) / (billed_cell + w)
+        r = (sums[col][1] + w * b) / (billed_cell + w)
         factor = np.where(b > 0, r / np.where(b > 0, b, 1.0), 1.0)
         out.reshape(-1)[seen] = factor[seen]
     return paid, share
