@@ -343,6 +343,25 @@ def test_day_sums_hand_computed():
     np.testing.assert_array_equal(sums.between(None, 11)["x"], [1.0, 2.0])
     np.testing.assert_array_equal(sums.between(16, 20)["x"], [0.0, 0.0])
     np.testing.assert_array_equal(sums.between(13, 14)["count"], [0, 0])
+    # a table of (at most 6 days, 10..15, + 1) x cells x columns of 8 bytes: 550,000 cells of 8 columns take
+    # 246.4 MB, within 256 MiB (268.4 MB); of 9 columns 277.2 MB, not
+    days = np.array([10, 10, 12, 15])
+    assert _DaySums.fits(days, 550_000, 8) and not _DaySums.fits(days, 550_000, 9)
+
+
+def test_a_book_of_many_cells_sums_its_windows_by_line(monkeypatch):
+    """A practice of thousands of codes and many payers would need gigabytes of cumulative sums by day: past
+    _DaySums.MAX_BYTES the Book sums the window's lines at each date instead, with the same forecast."""
+    from rcmkit.forecast import model
+
+    tables = _small_tables()
+    by_day = Book(tables)
+    monkeypatch.setattr(model._DaySums, "MAX_BYTES", 0)
+    by_line = Book(tables)
+    assert by_day._fl_sums is not None and by_line._fl_sums is None and by_line._fc_sums is None
+    got, want = month_forecast(by_day, "2026-03"), month_forecast(by_line, "2026-03")
+    for name in ("detail", "totals", "writeoffs", "errors"):
+        pd.testing.assert_frame_equal(getattr(got.forecast, name), getattr(want.forecast, name), check_exact=True)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -272,12 +272,12 @@ class Book:
         n_p, n_c = self._n_parties, self._n_codes
         fl, fc = self._fl, self._fc
         self._fl_sums = self._fc_sums = None
-        if self._fl_by_day and _exact(fl["paid"], fl["billed"]):
+        if self._fl_by_day and _exact(fl["paid"], fl["billed"]) and _DaySums.fits(fl["day"], n_p * n_c, 5):
             c = ~np.isnan(fl["contract"])
             self._fl_sums = _DaySums(fl["day"], fl["party"].astype(np.int64) * n_c + fl["code"], n_p * n_c, {
                 "count": None, "paid": fl["paid"], "billed": fl["billed"],
                 "contract": np.where(c, fl["contract"], 0.0), "contract_paid": np.where(c, fl["paid"], 0.0)})
-        if _exact(fc["billed"], fc["paid"], fc["pr"]):
+        if _exact(fc["billed"], fc["paid"], fc["pr"]) and _DaySums.fits(fc["day"], n_p * 13, 4):
             self._fc_sums = _DaySums(fc["day"], fc["party"] * 13 + fc["month"], n_p * 13, {
                 "count": None, "billed": fc["billed"], "paid": fc["paid"], "pr": fc["pr"]})
         self._ch_day = self.charges["day"].to_numpy(np.int64)
@@ -565,7 +565,19 @@ class _DaySums:
     minlength=n_cells)`` gives over the rows of days ``first..last`` (a count for a column None), the same
     numbers bit for bit, since every partial sum of whole numbers below 2**53 is exact. A forecast date's
     look-back window then costs a few thousand cells, not a pass over millions of lines (issue #15: 18 dates a
-    report at 10 M claim lines)."""
+    report at 10 M claim lines). A table of days x cells per column: :meth:`fits` says whether it stays small
+    (a practice of thousands of codes and many payers would need gigabytes; the window's lines are then summed
+    at each date instead)."""
+
+    #: the most memory the cumulative sums of one Book may take
+    MAX_BYTES = 256 * 2**20
+
+    @classmethod
+    def fits(cls, day: np.ndarray, n_cells: int, n_columns: int) -> bool:
+        """Whether the sums of ``n_columns`` columns over ``n_cells`` cells and the days of ``day`` (at most its
+        span: no sort of millions of days to count them) fit :attr:`MAX_BYTES`."""
+        days = int(day.max()) - int(day.min()) + 1 if len(day) else 0
+        return (days + 1) * n_cells * n_columns * 8 <= cls.MAX_BYTES
 
     def __init__(self, day: np.ndarray, cell: np.ndarray, n_cells: int, columns: dict) -> None:
         self.days, at = np.unique(day, return_inverse=True)
