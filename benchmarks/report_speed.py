@@ -69,11 +69,12 @@ def timed(name, f):
               file=sys.stderr, flush=True)
         return r
     return w
-for name in ("kpi_suite", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
+for name in ("kpi_suite", "trend_kpis", "kpi_trend", "_cash_forecast", "_caught_denials", "worklist_summary", "payer_scorecard",
              "as_pandas", "open_denials", "provider_summary", "definitions_used", "executive_summary",
              "payments_by_payer_class", "denial_outcomes", "denial_rates_by", "charge_lag", "unbilled_charges",
              "underpayment_summary", "adjustment_shares", "gross_collection_rate"):
-    setattr(M, name, timed(name, getattr(M, name)))
+    if hasattr(M, name):  # trend_kpis: the trend's months since December 2026 (kpi_trend before)
+        setattr(M, name, timed(name, getattr(M, name)))
 t, c = time.perf_counter(), cpu(); M.build_report(tables, month, practice=practice)
 build, build_cpu = time.perf_counter() - t, cpu() - c
 print(json.dumps({"import": imported, "load": load, "suite": suite, "build": build, "build_cpu": build_cpu,
