@@ -160,6 +160,7 @@ def test_files_in_any_order_give_the_same_tables(tmp_path):
     assert payers.loc["ACME01", "payer_name"] == "ACME HEALTH PLAN"
 
 
+@pytest.mark.slow  # a 400-claim demo ingested twice, once by two worker processes (~2.3 s)
 def test_jobs_2_stores_what_jobs_1_does(tmp_path):
     """The demo's inbox (837s, 835s, PM exports) ingested by one process and with two X12 worker processes
     (batches of at most 64 files: this inbox gives several): every stored table the same, digests included
