@@ -366,6 +366,8 @@ def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances
     adjustments posted by then over the charges posted in the year before, of the claims charged in that year
     that are priced (each claim under the lowest responsible party of its charge rows in that year)."""
     dates = [pd.Timestamp(d) for d in dates]
+    if len(dates) == 1:
+        return [_net_ar_one(tables, dates[0], options, balances)]
     ledger = lazy_ledger(tables, options)
     posted = ledger.filter(on_or_before(ledger, "posted_on", dates[-1]))
     # each claim's contractual adjustments by the first date they count at (_j), and the date it is priced from
@@ -443,6 +445,28 @@ def net_ar_at(tables: Mapping[str, Any], dates, options: MetricOptions, balances
         mine = pending[pending["as_of_index"] == i].sort_values("responsible")
         out.append(NetAr(tuple(zip(mine["responsible"], (int(b) for b in mine["balance_cents"]))), rates, overall))
     return out
+
+
+def _net_ar_one(tables: Mapping[str, Any], as_of: pd.Timestamp, options: MetricOptions, balances) -> NetAr:
+    """:func:`net_ar_at` of one date, the same definition without the ranges that share passes among dates (a
+    month's KPI set: issue #15, the suite against hand-written SQL): the claims priced by ``as_of`` (a contractual
+    adjustment posted by then) and their contractuals; the charges of the year before, per claim under its lowest
+    responsible party; the open insurance balances of the claims not priced."""
+    ledger = lazy_ledger(tables, options)
+    posted = ledger.filter(on_or_before(ledger, "posted_on", as_of))
+    contractual = (posted.filter(nw.col("kind") == "contractual")
+                   .group_by("claim_id").agg(int_sum("amount_cents", "contractual")))
+    charged = (posted.filter(nw.col("kind") == "charge",
+                             nw.col("posted_on") > date_value(posted, "posted_on", as_of - pd.DateOffset(years=1)))
+               .group_by("claim_id").agg(nw.col("responsible").min().alias("payer"), int_sum("amount_cents", "charge")))
+    by_payer = collect(charged.join(contractual, on="claim_id", how="inner")
+                       .group_by("payer").agg(int_sum("contractual"), int_sum("charge"))).astype(
+        {"contractual": "int64", "charge": "int64"})
+    pending = collect(_open(balances).filter(nw.col("responsible") != "patient")
+                      .join(contractual.select("claim_id"), on="claim_id", how="anti")
+                      .group_by("responsible").agg(int_sum("balance_cents"))).sort_values("responsible")
+    rates, overall = _contractual_rates(by_payer)
+    return NetAr(tuple(zip(pending["responsible"], (int(b) for b in pending["balance_cents"]))), rates, overall)
 
 
 def _contractual_rates(by_payer: pd.DataFrame) -> tuple[dict[str, float], float]:
