@@ -46,7 +46,7 @@ test: $(STAMP)
 # The edit-test loop: no notebooks, Chromium, Spark, 1,000+-claim demos or long ingests (the `slow` marker;
 # tests/conftest.py), the property tests with few examples, on every core. Every module's hand-computed tests still
 # run. 858 tests in 40-42 s on the 2-core machine when quiet (63-69 s at its slow hours; December 2026); `make test`
-# 8-14 min.
+# 6-14 min.
 FAST_EXAMPLES ?= 5
 test-fast: $(STAMP)
 	HYPOTHESIS_MAX_EXAMPLES=$(FAST_EXAMPLES) RCMKIT_FUZZ_EXAMPLES=$(FAST_EXAMPLES) \
