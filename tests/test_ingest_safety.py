@@ -79,6 +79,7 @@ def slow(paths, salt):
 """
 
 _CHILD = """
+import os
 import sys
 from pathlib import Path
 from rcmkit.ingest import pipeline
@@ -87,6 +88,7 @@ import x12_sleeper
 pipeline._read_batch = x12_sleeper.slow
 files = [Path(p) for p in sys.argv[1:]]
 pipeline._batches = lambda files, **kw: [[f] for f in files]
+print("child", os.getpid(), "batches", len(pipeline._batches(files)), flush=True)  # said if the test fails
 pipeline._read_x12_files(files, b"s", 2, False)
 """
 
@@ -96,11 +98,12 @@ def test_x12_workers_die_with_their_parent(tmp_path):
     """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
     files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]
     (tmp_path / "x12_sleeper.py").write_text(_SLEEPER)
-    child, workers = _start_ingest_with_sleeping_workers(files, tmp_path)
+    child, workers, said = _start_ingest_with_sleeping_workers(files, tmp_path)
     if len(workers) < 2:
         child.kill()
         _, err = child.communicate(timeout=30)
-        pytest.fail(f"workers {workers} started, not 2; exit code {child.returncode}: {err[-1500:]}")
+        pytest.fail(f"workers {workers} started, not 2; exit code {child.returncode}; printed {said}: "
+                    f"{err[-1500:]}")
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     deadline = time.monotonic() + 30
@@ -113,19 +116,23 @@ def test_x12_workers_die_with_their_parent(tmp_path):
     assert not alive, f"workers {alive} outlived their parent"
 
 
-def _start_ingest_with_sleeping_workers(files: list[Path], folder: Path) -> tuple[subprocess.Popen, list[int]]:
-    """An ingest with 2 X12 workers that each print their pid and sleep; the pids of those that started."""
+def _start_ingest_with_sleeping_workers(files: list[Path], folder: Path
+                                        ) -> tuple[subprocess.Popen, list[int], list[str]]:
+    """An ingest with 2 X12 workers that each print their pid and sleep; the pids of those that started, and every
+    line printed (the child's pid and batch count first: a failure says which path the child took)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, *map(str, files)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
     workers: list[int] = []
+    said: list[str] = []
     while len(workers) < 2:  # a child that died (with its workers) ends the output
         line = child.stdout.readline()
         if not line:
             break
+        said.append(line.strip())
         if line.startswith("worker "):
             workers.append(int(line.split()[1]))
-    return child, workers
+    return child, workers, said
 
 
 def _alive(pid: int) -> bool:
