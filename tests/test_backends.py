@@ -264,3 +264,20 @@ def test_balances_of_several_dates_serve_each_date_alone(tables, backend, monkey
         view = rows(balances_frame(prepared, d, MetricOptions()))
         pd.testing.assert_frame_equal(view, own)
         assert view.loc[view["balance_cents"] > 0, "balance_cents"].sum() == total
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_net_ar_of_one_date_is_that_dates_share_of_several(tables, backend):
+    """Net A/R has one definition computed two ways: a trend's dates share passes over the ledger (ranges summed by
+    date), a month alone reads it in four queries (metrics.ar._net_ar_one, the hand-written SQL's shape). Each
+    date's pending balances, payer rates and practice-wide rate must be the same either way, on each backend."""
+    from rcmkit.metrics.ar import balances_at, net_ar_at
+    from rcmkit.metrics.summary import prepare
+
+    dates = [pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-28"), pd.Timestamp("2026-03-31")]
+    prepared = prepare(tables)
+    several = net_ar_at(prepared, dates, MetricOptions(), balances_at(prepared, dates, MetricOptions()))
+    for i, d in enumerate(dates):
+        alone = net_ar_at(prepared, [d], MetricOptions(), balances_at(prepared, [d], MetricOptions()))[0]
+        assert alone == several[i], d
+    assert any(n.pending for n in several) and any(n.rates for n in several)  # not vacuous

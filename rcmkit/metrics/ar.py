@@ -52,13 +52,16 @@ FIRST_SUBMISSION_COLUMNS = ["claim_id", "submission_id", "submitted_on", "servic
                             "total_charge_cents", "frequency_code"]
 
 
-def first_submissions_frame(tables: Mapping[str, Any]) -> nw.LazyFrame:
+def first_submissions_frame(tables: Mapping[str, Any], *, computed_only: bool = False) -> nw.LazyFrame | None:
     """Each claim's first submission (:func:`claim_first_submissions`, voids included) with
     :data:`FIRST_SUBMISSION_COLUMNS`, lazily; on prepared tables computed once (materialized): the lags read the
     first submissions four times in a report (issue #15: a pass over every submission each, 3.3 s of DuckDB at
     10 M claim lines), and the report model computes them before its first adjudications, which then leave out
     the claims whose first submission is a replacement or void from them (a lone KPI set keeps that in its query:
-    it reads two columns of them once)."""
+    it reads two columns of them once). ``computed_only``: the prepared tables' computed frame, else None (nothing
+    is computed)."""
+    if computed_only:
+        return tables.peek("first_submissions") if isinstance(tables, Prepared) else None
     claims = lazy_tables(tables, ["claims"])["claims"]
     if isinstance(tables, Prepared):
         return tables.memo("first_submissions", lambda: materialize(

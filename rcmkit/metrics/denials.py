@@ -23,7 +23,7 @@ from rcmkit.core.frames import isin
 from rcmkit.metrics._common import (
     KPI, MetricOptions, Prepared, as_int, month_window, pandas_only, ratio, table_rows,
 )
-from rcmkit.metrics.ar import claim_first_submissions, first_rows, month_number, ym
+from rcmkit.metrics.ar import claim_first_submissions, first_rows, first_submissions_frame, month_number, ym
 
 __all__ = ["first_adjudications", "first_adjudications_frame", "in_month", "remit_flags", "remit_flags_frame",
            "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes",
@@ -114,8 +114,9 @@ def _first_adjudications_frame(tables: Mapping[str, Any], options: MetricOptions
     # remit_id string ('...:102' < '...:92'): rcmkit.core.ledger.event_order, as sortable columns for every engine.
     adjudications, order = with_event_order(remit_flags_frame(tables).filter(~nw.col("duplicate")))
     first = first_rows(adjudications, "claim_id", ["paid_on", *order])
-    computed = tables.peek("first_submissions") if isinstance(tables, Prepared) else None
-    firsts = computed if computed is not None else claim_first_submissions(lazy_tables(tables, ["claims"])["claims"])
+    firsts = first_submissions_frame(tables, computed_only=True)
+    if firsts is None:
+        firsts = claim_first_submissions(lazy_tables(tables, ["claims"])["claims"])
     not_original = firsts.filter(nw.col("frequency_code").is_in(["7", "8"])).select("claim_id")
     first = first.join(not_original, on="claim_id", how="anti")
     denied = nw.col("any_denial") if options.denial_scope == "any" else nw.col("full_denial")
