@@ -757,48 +757,78 @@ def _recover(folder: Path) -> None:
                            {"snapshot": latest["snapshot"] + 1, "tables": held})
 
 
+class _Commit:
+    """One snapshot's writes, under the practice lock (after :func:`_recover`): table versions written by
+    :meth:`write` (one call or several, e.g. staged in a background thread: :meth:`Transaction.stage`), then the
+    snapshot that names them (:meth:`finish`: the commit point). A failure before that point rolls the tables
+    written so far back (:meth:`fail`); the practice stays at the previous snapshot."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.base = _latest(folder)
+        self.tables = dict(self.base["tables"])
+        self.written: list[str] = []
+        self.new = {"snapshot": int(self.base["snapshot"]) + 1, "tables": self.tables}
+        self.target = _snapshot_path(folder, self.new["snapshot"])
+        self.current = folder / TABLES_DIR  # what is being written, for the error message
+
+    def write(self, ops: Mapping[str, tuple]) -> None:
+        """Write these tables' new Delta versions (not yet visible: no snapshot names them)."""
+        with _private_umask():
+            for name in sorted(ops):
+                kind, table, keys, *extra = ops[name]
+                self.current = self.folder / TABLES_DIR / name
+                info = _write_table(self.folder, name, kind, table, keys, self.tables.get(name), *extra)
+                if info is not None:
+                    self.tables[name] = info
+                    self.written.append(name)
+                    _crash_point(f"table:{name}")
+
+    def finish(self) -> dict:
+        """The snapshot naming every table written (the commit point), then the written files' modes; the new
+        snapshot (the base one when nothing was written)."""
+        if not self.written:
+            return self.base
+        self.current = self.target
+        with _private_umask():
+            make_dirs(self.folder / SNAPSHOTS_DIR)
+            _write_json_atomic(self.target, self.new, crash_point="snapshot-tmp")
+        _crash_point("committed")
+        with contextlib.suppress(OSError):
+            for name in self.written:
+                _restrict_written(self.folder / TABLES_DIR / name,
+                                  self.base["tables"].get(name, {}).get("version", -1))
+            _restrict_tree(self.folder / SNAPSHOTS_DIR, files=[self.target.name])
+        _crash_point("restricted")
+        return self.new
+
+    def fail(self, exc: BaseException) -> BaseException:
+        """Roll back after ``exc`` (unless the snapshot is already in place: committed all the same); the error
+        to raise (a :class:`StoreError` naming what could not be written, for a failed write)."""
+        if self.target.exists():
+            return exc
+        with contextlib.suppress(Exception):  # roll back now; else the next writer does
+            _recover(self.folder)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, schema.SchemaError)):
+            return exc
+        return _write_error(self.current, exc)
+
+
 def _commit(folder: Path, ops: Mapping[str, tuple[str, pa.Table, tuple[str, ...]]]) -> dict:
     """Write the tables as one snapshot. The caller holds the practice lock (and :func:`_recover` has run).
 
     ``ops``: per table, ('overwrite' | 'append' | 'upsert', canonical arrow table, keys). A failed write before
     the commit point (a full disk) rolls the tables written so far back and raises :class:`StoreError` naming the
     table; the practice stays at the previous snapshot."""
-    base = _latest(folder)
-    tables = dict(base["tables"])
-    written: list[str] = []
-    new = {"snapshot": int(base["snapshot"]) + 1, "tables": tables}
-    target = _snapshot_path(folder, new["snapshot"])
-    current = folder / TABLES_DIR
+    writer = _Commit(folder)
     try:
-        with _private_umask():
-            for name in sorted(ops):
-                kind, table, keys, *extra = ops[name]
-                current = folder / TABLES_DIR / name
-                info = _write_table(folder, name, kind, table, keys, tables.get(name), *extra)
-                if info is not None:
-                    tables[name] = info
-                    written.append(name)
-                    _crash_point(f"table:{name}")
-            if not written:
-                return base
-            current = target
-            make_dirs(folder / SNAPSHOTS_DIR)
-            _write_json_atomic(target, new, crash_point="snapshot-tmp")
+        writer.write(ops)
+        return writer.finish()
     except BaseException as exc:
-        if target.exists():  # the snapshot is in place: committed all the same
+        raised = writer.fail(exc)
+        if raised is exc:
             raise
-        with contextlib.suppress(Exception):  # roll back now; else the next writer does
-            _recover(folder)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)) or isinstance(exc, schema.SchemaError):
-            raise
-        raise _write_error(current, exc) from None
-    _crash_point("committed")
-    with contextlib.suppress(OSError):
-        for name in written:
-            _restrict_written(folder / TABLES_DIR / name, base["tables"].get(name, {}).get("version", -1))
-        _restrict_tree(folder / SNAPSHOTS_DIR, files=[target.name])
-    _crash_point("restricted")
-    return new
+        raise raised from None
 
 
 def _ops(changed: Mapping[str, object]) -> dict[str, tuple[str, pa.Table, tuple[str, ...]]]:
@@ -872,6 +902,10 @@ class Transaction:
         self.folder, self.snapshot = folder, snap
         self.result: dict | None = None
         self._datasets: dict = {}  # (table, Delta version) -> its pyarrow dataset, opened once per transaction
+        self._writer: _Commit | None = None  # staged writes (stage), finished by commit
+        self._staged: list = []  # their futures, in order
+        self._staged_names: set[str] = set()
+        self._pool = None
 
     @property
     def tables(self) -> dict:
@@ -887,24 +921,95 @@ class Transaction:
         return _read(self.folder, name, self.tables.get(name), required=False, columns=columns, where=where,
                      datasets=self._datasets)
 
-    def commit(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> dict:
-        """Write the changes as one snapshot (once); returns it (the current one when nothing changed)."""
+    def stage(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> None:
+        """Start writing these tables' new versions now, in a background thread, while the caller computes the
+        others (an ingest builds the ledger meanwhile: the writes are arrow's and delta-rs' work, which releases
+        the GIL; issue #15). Nothing is visible before :meth:`commit` writes the snapshot; a failed staged write
+        is raised by :meth:`commit`; a transaction left without a commit rolls the staged tables back. Each
+        table is staged or committed once; the changes are conformed here (a schema error, nothing written).
+        While staged writes run, the process's umask is the store's (delta-rs creates files with it): the
+        caller creates no files until :meth:`commit`."""
         if self.result is not None:
             raise StoreError("a transaction commits once")
         ops = _ops(changes)
-        self.result = _commit(self.folder, ops) if ops else self.snapshot
+        if not ops:
+            return
+        again = sorted(set(ops) & self._staged_names)
+        if again:
+            raise StoreError(f"tables staged twice in one transaction: {again}")
+        self._staged_names |= set(ops)
+        if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = _Commit(self.folder)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcmkit-commit")
+        self._staged.append(self._pool.submit(self._writer.write, ops))
+
+    def _wait_staged(self) -> None:
+        """Wait for the staged writes; the first failure raised."""
+        try:
+            for future in self._staged:
+                future.result()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def commit(self, changes: Mapping[str, pd.DataFrame | Append | Upsert]) -> dict:
+        """Write the changes (and wait for the staged ones) as one snapshot (once); returns it (the current one
+        when nothing changed)."""
+        if self.result is not None:
+            raise StoreError("a transaction commits once")
+        if self._writer is None:
+            ops = _ops(changes)
+            self.result = _commit(self.folder, ops) if ops else self.snapshot
+            return self.result
+        writer = self._writer
+        try:
+            ops = _ops(changes)
+            again = sorted(set(ops) & self._staged_names)
+            if again:
+                raise StoreError(f"tables staged and committed in one transaction: {again}")
+            self._wait_staged()
+            writer.write(ops)
+            self.result = writer.finish()
+        except BaseException as exc:
+            self._writer = None
+            with contextlib.suppress(BaseException):  # no staged write may still run during the roll-back
+                self._wait_staged()
+            raised = writer.fail(exc)
+            if raised is exc:
+                raise
+            raise raised from None
+        self._writer = None
         return self.result
+
+    def _abandon(self) -> None:
+        """The caller failed after staging writes: wait for them, and roll them back."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        with contextlib.suppress(BaseException):
+            self._wait_staged()
+        with contextlib.suppress(Exception):
+            _recover(self.folder)
 
 
 @contextlib.contextmanager
 def transaction(root: str | os.PathLike, practice: str, *, lock_timeout: float = 600.0) -> Iterator[Transaction]:
     """Read-modify-write with keyed reads: the practice lock is held from the first read to the commit, like
     :func:`update_tables`, but the caller reads only the rows it needs (:meth:`Transaction.read` with ``where``)
-    and commits once (:meth:`Transaction.commit`). Nothing is written unless ``commit`` is called."""
+    and commits once (:meth:`Transaction.commit`), optionally after staging some tables' writes in the
+    background (:meth:`Transaction.stage`). Nothing is visible unless ``commit`` is called: the staged writes of a
+    transaction that ends without a commit are rolled back."""
     folder = practice_dir(root, practice)
     _check_layout(folder)
     with practice_lock(folder, timeout=lock_timeout):
-        yield Transaction(folder, _latest(folder))
+        tx = Transaction(folder, _latest(folder))
+        try:
+            yield tx
+        finally:
+            tx._abandon()  # staged writes of a transaction that did not commit are rolled back
 
 
 # --------------------------------------------------------------------------------------------- reading

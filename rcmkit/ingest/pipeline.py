@@ -519,17 +519,16 @@ def ingest(
         return current, out, run_postings, kept
 
     def change(stored_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+        """The merge with every stored row; every table but the ledger staged (written in the background while
+        the ledger is built: issue #15); the ledger's change returned."""
         current, out, run_postings, _kept = compute(stored_tables)
         lap("merge")
+        tx.stage(_incremental(stored_tables, current, out, read_names, held_tables))
         merged = {**current, **out}
         if incremental and held_tables.get("ledger") is not None:
             ledger = _ledger_update(stored_tables, merged, run_postings)
-            if ledger is not None:
-                out["ledger"] = ledger
-        else:  # the first ingest, or asked for: the whole ledger
-            out["ledger"] = _full_ledger(merged)
-        lap("ledger")
-        return _incremental(stored_tables, current, out, read_names, held_tables)
+            return {} if ledger is None else {"ledger": ledger}
+        return {"ledger": _full_ledger(merged)}  # the first ingest, or asked for: the whole ledger
 
     with store.transaction(root, practice) as tx:
         held_tables = tx.tables
