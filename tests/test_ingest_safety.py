@@ -69,12 +69,14 @@ def test_the_environment_salt_wins_and_the_demo_keeps_its_public_one(tmp_path, m
 
 
 #: The workers are spawned (a fresh interpreter each): they unpickle the task function by name, so the sleeping stand-in for
-#: the reader lives in a module of its own (written to the test's folder, on the child's PYTHONPATH).
+#: the reader lives in a module of its own (written to the test's folder, on the child's PYTHONPATH). Each worker
+#: says its pid in one write(2) to the shared pipe: print() writes its pieces separately when the output is unbuffered
+#: (PYTHONUNBUFFERED), and two workers' words interleaved ("workerworker 19240", "19243": the test's one flake).
 _SLEEPER = """
 import os, time
 
 def slow(paths, salt):
-    print("worker", os.getpid(), flush=True)
+    os.write(1, f"worker {os.getpid()}\\n".encode())  # one write: two workers' lines never interleave
     time.sleep(60)
 """
 
