@@ -388,7 +388,7 @@ def ingest(
 
     files = expand_paths(paths)
     salt = patient_salt.encode() if isinstance(patient_salt, str) else patient_salt
-    stored = store.load_tables(root, practice, ["ingested_files", "payers", "unapplied_postings"],
+    stored = store.load_tables(root, practice, ["ingested_files", "unapplied_postings"],
                                required=False, columns={"ingested_files": ["sha256"]})
     seen = set() if force else set(stored["ingested_files"]["sha256"])
     hashes = {f: store.file_sha256(f) for f in files}
@@ -419,15 +419,19 @@ def ingest(
     csv_new: dict[str, pd.DataFrame] = {}
     csv_rejections = schema.empty("csv_rejections")
     parties = None
-    if csvs:
+
+    def build_pm(stored_payers: pd.DataFrame, stored_claims: pd.DataFrame) -> None:
+        """The PM exports' rows built; their lookups see the stored payers and claims (``_PARTY_COLUMNS``) and
+        the run's X12 ones."""
+        nonlocal csv_new, csv_rejections, parties
+        if not csvs:
+            return
         from rcmkit.ingest.pm.reader import build_pm_export
 
         x12_payers = pd.DataFrame({"payer_id": pd.concat([new["claims"]["payer_id"], new["remittances"]["payer_id"]])
                                    .dropna().unique()}).assign(payer_name=lambda d: d["payer_id"], payer_class="other")
-        unknown = x12_payers[~isin(x12_payers["payer_id"], stored["payers"]["payer_id"])]
-        known_payers = pd.concat([stored["payers"], unknown], ignore_index=True)
-        stored_claims = store.load_tables(root, practice, ["claims"], required=False,
-                                          columns={"claims": _PARTY_COLUMNS})["claims"]
+        unknown = x12_payers[~isin(x12_payers["payer_id"], stored_payers["payer_id"])]
+        known_payers = pd.concat([stored_payers, unknown], ignore_index=True)
         known_claims = pd.concat([stored_claims, new["claims"][_PARTY_COLUMNS]], ignore_index=True)
         csv_result = build_pm_export(decoded, known={"payers": known_payers, "claims": known_claims})
         csv_new, parties = csv_result.tables, csv_result.parties
@@ -443,17 +447,26 @@ def ingest(
                                   "size_bytes": [f.stat().st_size for f in done], "encoding": "csv",
                                   "transaction_sets": 0, "rejected_sets": 0, "warnings": 0})
         new["ingested_files"] = pd.concat([new["ingested_files"], csv_files], ignore_index=True)
-    lap("pm")
+
     summary.files = len(x12s) + len(csvs)
     read_names = {f.name for f in x12s + csvs}
     from rcmkit.ingest.pm import apply_postings, claim_parties, merge_parties
 
-    def compute(current: dict[str, pd.DataFrame]) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame]:
-        """The run's merge with the stored tables ``current`` (all of them, or the rows the run's keys and
-        claims select): (current without the PM claims an 837 replaced, the new tables, the run's postings, the
-        stored postings no corrected row replaced)."""
+    def x12_merge(current: dict[str, pd.DataFrame]) -> tuple[dict, dict, int, dict]:
+        """The part of the merge the PM exports do not change, which can be written while they are built
+        (:data:`_X12_ONLY`): (current without the PM claims an 837 replaced, the run's X12 rows not held yet,
+        how many transactions were held, the X12-only tables after the run)."""
         current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
-        fresh, summary.duplicates = _drop_known(new, current)
+        fresh, duplicates = _drop_known(new, current)
+        return current, fresh, duplicates, {name: _append(current[name], fresh[name], name) for name in _X12_ONLY}
+
+    def compute(current: dict[str, pd.DataFrame], x12: tuple | None = None
+                ) -> tuple[dict, dict, pd.DataFrame, pd.DataFrame]:
+        """The run's merge with the stored tables ``current`` (all of them, or the rows the run's keys and
+        claims select), ``x12``: its :func:`x12_merge`, when done already: (current without the PM claims an
+        837 replaced, the new tables, the run's postings, the stored postings no corrected row replaced)."""
+        current, fresh, summary.duplicates, x12_out = x12_merge(current) if x12 is None else x12
+        fresh = dict(fresh)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
         held = set(current["claims"]["claim_id"]) | set(fresh["claims"]["claim_id"])
         pm_claims = csv_new.get("claims", schema.empty("claims"))
@@ -462,10 +475,11 @@ def ingest(
         pm_lines = pm_lines[isin(pm_lines["submission_id"], pm_claims["submission_id"])]
         for name, df in (("claims", pm_claims), ("claim_lines", pm_lines)):
             fresh[name] = pd.concat([fresh[name], df], ignore_index=True) if len(df) else fresh[name]
-        out = {name: _append(current[name], fresh[name], name)
-               for name in ("claims", "claim_lines", "remittances", "remit_lines", "adjustments", "payments",
-                            "remittance_details", "remit_line_details", "claim_line_details", "plb", "remarks",
-                            "ingested_files")}
+        out = {name: _append(current[name], fresh[name], name) for name in ("claims", "claim_lines")}
+        out.update(x12_out)
+        # the files' rows: X12 and PM (the PM ones are added by build_pm, which may come after x12_merge; no
+        # stored transaction drops a file's row: _drop_known leaves this table as it is)
+        out["ingested_files"] = _append(current["ingested_files"], new["ingested_files"], "ingested_files")
         for name, table in (("ingest_warnings", warnings), ("rejections", rejections)):
             run = pd.concat(table, ignore_index=True) if table else schema.empty(name)
             out[name] = _replace_by_file(current[name], run, read_names, name)
@@ -518,12 +532,15 @@ def ingest(
         summary.contracts = len(rates)
         return current, out, run_postings, kept
 
-    def change(stored_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
-        """The merge with every stored row; every table but the ledger staged (written in the background while
-        the ledger is built: issue #15); the ledger's change returned."""
-        current, out, run_postings, _kept = compute(stored_tables)
+    def change(stored_tables: dict[str, pd.DataFrame], x12: tuple | None, staged: Iterable[str]
+               ) -> dict[str, pd.DataFrame | store.Append | store.Upsert]:
+        """The merge with every stored row (``x12``: its X12 part, whose tables ``staged`` are being written
+        already); every other table but the ledger staged (written in the background while the ledger is built:
+        issue #15); the ledger's change returned."""
+        current, out, run_postings, _kept = compute(stored_tables, x12)
         lap("merge")
-        tx.stage(_incremental(stored_tables, current, out, read_names, held_tables))
+        tx.stage(_incremental(stored_tables, current, {n: t for n, t in out.items() if n not in staged},
+                              read_names, held_tables))
         merged = {**current, **out}
         if incremental and held_tables.get("ledger") is not None:
             ledger = _ledger_update(stored_tables, merged, run_postings)
@@ -532,9 +549,22 @@ def ingest(
 
     with store.transaction(root, practice) as tx:
         held_tables = tx.tables
-        relevant = _relevant(tx, new, csv_new) if incremental and "ledger" in held_tables else None
+        keyed = incremental and "ledger" in held_tables
+        x12, staged, every_row = None, (), None
+        if not keyed:  # the first ingest, or incremental=False: every stored row read, and the X12-only tables
+            # (most of the rows) merged and written in the background while the PM exports' rows are built
+            every_row = {name: tx.read(name) for name in _STORED}
+            x12 = x12_merge(every_row)
+            staged = _X12_ONLY
+            tx.stage(_incremental(every_row, x12[0], x12[3], read_names, held_tables))
+            lap("merge")
+        if csvs:
+            build_pm(every_row["payers"] if every_row else tx.read("payers"),
+                     every_row["claims"][_PARTY_COLUMNS] if every_row else tx.read("claims", columns=_PARTY_COLUMNS))
+            lap("pm")
+        relevant = _relevant(tx, new, csv_new) if keyed else None
         if relevant is None:  # the first ingest, incremental=False, or postings without keys: every row read
-            changes = change({name: tx.read(name) for name in _STORED})
+            changes = change(every_row or {name: tx.read(name) for name in _STORED}, x12, staged)
             lap("ledger")
             tx.commit(changes)
         else:
@@ -787,6 +817,9 @@ def _ledger_change(stored: Mapping[str, pd.DataFrame], after: Mapping[str, pd.Da
                         replace=False)
 
 
+#: Tables whose rows come from X12 files only: an ingest's merge of them does not wait for the PM exports.
+_X12_ONLY = ("remittances", "remit_lines", "adjustments", "payments", "remittance_details", "remit_line_details",
+             "claim_line_details", "plb", "remarks")
 #: Tables an ingest only adds rows to (new files' rows, new keys: :func:`_append`).
 _APPENDED = ("claims", "claim_lines", "remittances", "remit_lines", "adjustments", "payments", "remittance_details",
              "remit_line_details", "claim_line_details", "plb", "remarks", "ingested_files")
