@@ -275,7 +275,7 @@ def _drop_known(new: dict[str, pd.DataFrame], old: dict[str, pd.DataFrame]) -> t
     return out, len(held) + len(subs)
 
 
-def _drop_pm_claims(current: dict[str, pd.DataFrame], x12_claim_ids: set[str]) -> dict[str, pd.DataFrame]:
+def _drop_pm_claims(current: dict[str, pd.DataFrame], x12_claim_ids: pd.Series) -> dict[str, pd.DataFrame]:
     """Claims first known from a PM export (their submission_id is the claim_id) give way to the 837
     submissions of the same claims when those arrive: the 837 is the richer source, and one claim must not
     count twice."""
@@ -456,7 +456,7 @@ def ingest(
         """The part of the merge the PM exports do not change, which can be written while they are built
         (:data:`_X12_ONLY`): (current without the PM claims an 837 replaced, the run's X12 rows not held yet,
         how many transactions were held, the X12-only tables after the run)."""
-        current = _drop_pm_claims(current, set(new["claims"]["claim_id"]))
+        current = _drop_pm_claims(current, new["claims"]["claim_id"])
         fresh, duplicates = _drop_known(new, current)
         return current, fresh, duplicates, {name: _append(current[name], fresh[name], name) for name in _X12_ONLY}
 
@@ -468,7 +468,7 @@ def ingest(
         current, fresh, summary.duplicates, x12_out = x12_merge(current) if x12 is None else x12
         fresh = dict(fresh)
         # A PM export lists every claim, including those its 835/837 files already gave: X12 claims win.
-        held = set(current["claims"]["claim_id"]) | set(fresh["claims"]["claim_id"])
+        held = pd.concat([current["claims"]["claim_id"], fresh["claims"]["claim_id"]], ignore_index=True)
         pm_claims = csv_new.get("claims", schema.empty("claims"))
         pm_claims = pm_claims[~isin(pm_claims["claim_id"], held)]
         pm_lines = csv_new.get("claim_lines", schema.empty("claim_lines"))

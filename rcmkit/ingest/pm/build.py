@@ -17,6 +17,7 @@ import pandas as pd
 from rcmkit.core import schema
 from rcmkit.core.refdata import classify_adjustments
 from rcmkit.core.frames import isin
+from rcmkit.core.ledger import stable_sorted
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
 from rcmkit.ingest.pm.layout import ColumnMap
@@ -238,7 +239,7 @@ def claim_parties(claims: pd.DataFrame) -> pd.DataFrame:
     if claims is None or claims.empty:
         return pd.DataFrame({"claim_id": pd.Series(dtype="str"), "payer_id": pd.Series(dtype="str"),
                              "secondary_payer_id": pd.Series(dtype="str")})
-    ordered = claims.sort_values(["claim_id", "submitted_on", "submission_id"], kind="mergesort")
+    ordered = stable_sorted(claims, ["claim_id", "submitted_on", "submission_id"])
     first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id")
     return pd.DataFrame({"claim_id": first["claim_id"].to_numpy(), "payer_id": first["payer_id"].to_numpy(),
                          "secondary_payer_id": pd.Series(np.nan, index=range(len(first)), dtype="str")})
