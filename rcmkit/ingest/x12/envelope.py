@@ -469,10 +469,14 @@ class ElementIndex:
         arr = segments.array
         first, last = int(segments.starts[lo]), int(segments.terms[hi])
         window = arr[first : last + 1]
-        hits = window == ord(segments.separators.segment)
-        hits |= window == ord(segments.separators.element)
-        self.delims = np.flatnonzero(hits)
-        self.delims += first
+        # one more (true) place after the window: the tokens' offsets end there, with no copy of the delimiters
+        hits = np.empty(len(window) + 1, dtype=bool)
+        np.equal(window, ord(segments.separators.segment), out=hits[:-1])
+        hits[:-1] |= window == ord(segments.separators.element)
+        hits[-1] = True
+        offsets = np.flatnonzero(hits)
+        offsets += first
+        self.delims = offsets[:-1]
         # Terminators among the delimiters, blank pieces' included: segment i ends at the one numbered
         # pieces[i]; its first element follows the delimiter after the previous piece's terminator.
         terminators = np.flatnonzero(arr[self.delims] == ord(segments.separators.segment))
@@ -481,7 +485,7 @@ class ElementIndex:
         self.after_tag[1:] = terminators[piece[1:] - 1] + 1
         self.n_elements = terminators[piece] - self.after_tag
         self.tokens = pa.LargeStringArray.from_buffers(
-            len(self.delims), pa.py_buffer(np.append(self.delims, self.delims[-1] + 1)), pa.py_buffer(segments.data)
+            len(self.delims), pa.py_buffer(offsets), pa.py_buffer(segments.data)
         )
         self.empty_token = len(self.delims) - 1  # the window's last terminator alone: '' once sliced
         self.needs_rtrim = bool((segments.stops[lo : hi + 1] != segments.terms[lo : hi + 1]).any())
