@@ -418,3 +418,27 @@ def test_synthea_month_metrics_equal_the_raw_csv():
     assert round(kpis["payments"].value * 100) == _cents(payments["PAYMENTS"])
     assert kpis["ar_total"].value == 0.0 and kpis["days_in_ar"].value == 0.0
     assert math.isfinite(kpis["net_collection_rate"].value)
+
+
+def test_the_draft_built_apart_says_everything_where_one_pass_would():
+    """Issue #15: `rcmkit ingest` drafts an export's claims and postings (no look-up needed) while its X12 files
+    are read, then builds the tables with the look-ups. The messy export's issues come out in one pass's order:
+    the postings' `not_posted` (said while drafting the postings) before `claim_not_loaded` (said after the
+    claim look-up), the charges' `unknown_payer` (a look-up) among the drafted claim rejections by line; and
+    the tables, warnings and rejections equal those of `read_pm_export`."""
+    from rcmkit.ingest.pm.build import draft_tables
+    from rcmkit.ingest.pm.reader import build_pm_export, decode_pm_export
+
+    one = read_pm_export(FIXTURES / "messy", "generic")
+    decoded = decode_pm_export(FIXTURES / "messy", "generic")
+    decoded.draft = draft_tables(decoded.records, decoded.cmap)
+    assert len(decoded.issues.warnings) == 6  # the decoding's; the drafts' issues are kept apart until the build
+    apart = build_pm_export(decoded)
+    codes = list(apart.warnings["code"])
+    assert codes[-2:] == ["not_posted", "claim_not_loaded"]
+    assert list(apart.rejections.loc[apart.rejections["file"] == "charges.csv", "code"]) == [
+        "claim_not_loaded", "bad_amount", "bad_date", "missing_value", "unknown_payer", "field_count", "bad_amount"]
+    pd.testing.assert_frame_equal(apart.warnings, one.warnings)
+    pd.testing.assert_frame_equal(apart.rejections, one.rejections)
+    for name in one.tables:
+        pd.testing.assert_frame_equal(apart.tables[name], one.tables[name])

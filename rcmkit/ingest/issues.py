@@ -83,6 +83,12 @@ class Issues:
             self.suppressed[code] = self.suppressed.get(code, 0) + count
         self.rejections.extend(other.rejections)
 
+    def extend_lines(self, other: Issues) -> None:
+        """Add what another collector said of PM export lines (:meth:`reject_lines`, :meth:`warn_lines`,
+        :meth:`warn_file`), after what this one said: as if this one had said it now."""
+        self.warnings.extend(other.warnings)
+        self._line_rejections.extend(other._line_rejections)
+
     def finish(self) -> None:
         """One summary warning per code that had more warnings than were kept."""
         for code, count in sorted(self.suppressed.items()):

@@ -405,9 +405,14 @@ def ingest(
         raise ValueError(f"{csvs[0]}: a CSV/Excel export needs --column-map (a YAML map such as "
                          "parameters/column_maps/generic.yaml)")
     def decode_csvs():
+        """The PM exports read and parsed, and what of their tables needs no look-up (the claims' and postings'
+        draft), while the X12 files are read (issue #15)."""
+        from rcmkit.ingest.pm.build import draft_tables
         from rcmkit.ingest.pm.reader import decode_pm_export
 
-        return decode_pm_export(csvs, column_map, patient_salt=salt)
+        decoded = decode_pm_export(csvs, column_map, patient_salt=salt)
+        decoded.draft = draft_tables(decoded.records, decoded.cmap)
+        return decoded
 
     lap("prepare")
     results, decoded = _read_x12_files(x12s, salt, jobs, progress, meanwhile=decode_csvs if csvs else None)

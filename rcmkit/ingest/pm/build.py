@@ -22,7 +22,8 @@ from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
 from rcmkit.ingest.pm.layout import ColumnMap
 
-__all__ = ["PENDING_COLUMNS", "Context", "apply_postings", "build_tables", "claim_parties", "merge_parties"]
+__all__ = ["PENDING_COLUMNS", "Context", "Draft", "apply_postings", "build_tables", "claim_parties", "draft_tables",
+           "merge_parties"]
 
 
 @dataclass(frozen=True)
@@ -107,31 +108,59 @@ def _row_keys(rows: pd.DataFrame) -> pd.Series:
     return rows["_file"] + "\x00" + rows["_line"].astype(str)
 
 
-def _build_claims(records: list[Records], known_payers: set[str], ctx: Context
+@dataclass
+class Draft:
+    """What of a PM export's tables needs nothing of the practice or of the run's X12 files (no payer or claim
+    look-up): the charge lines and claim headers checked against each other, and the postings keyed and
+    classified. ``rcmkit ingest`` builds it while the X12 files are read (issue #15); what building it said is
+    kept apart and added to the export's issues where :func:`build_tables` would have said it."""
+
+    lines: pd.DataFrame | None  # charge lines with a claim id (None: the export has none)
+    has_claims_file: bool
+    headers: pd.DataFrame
+    claim_issues: Issues
+    pending: pd.DataFrame
+    not_posted: dict[str, int]
+    posting_issues: Issues
+
+
+def draft_tables(records: list[Records], cmap: ColumnMap) -> Draft:
+    """The :class:`Draft` of an export's parsed ``records``."""
+    columns = {k: v for s in cmap.files for k, v in source_columns(s).items()}
+    claim_issues, posting_issues = Issues(), Issues()
+    ctx = Context(claim_issues, columns)
+    lines, claims, headers = _concat(records, "claim_lines"), _concat(records, "claims"), None
+    if lines is not None:
+        lines = lines[lines["claim_id"].notna()]
+        headers = _claim_headers(lines, claims, ctx)
+        if claims is not None:
+            orphan = lines["_ok"] & ~isin(lines["claim_id"], headers["claim_id"])
+            ctx.reject(lines[orphan], "claim_id", "unknown_claim", "charge line of a claim not in the claims file",
+                       "a claim id listed in the claims file")
+            lines = lines[~orphan]
+            no_lines = headers["_ok"] & ~isin(headers["claim_id"], lines["claim_id"])
+            ctx.reject(headers[no_lines], "claim_id", "no_lines", "claim without charge lines",
+                       "at least one charge line")
+            headers = headers[~no_lines]
+    pending, not_posted = _pending_postings(records, cmap.credits, Context(posting_issues, columns))
+    return Draft(lines, claims is not None, headers, claim_issues, pending, not_posted, posting_issues)
+
+
+def _build_claims(draft: Draft, known_payers: set[str], ctx: Context
                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, set[str]]:
     """(claims, claim_lines, loaded claim headers, IDs of claims not loaded). A claim loads whole or not at all:
     the first rejected row of a claim (line or header) sinks it, and its other rows are rejected pointing there."""
-    lines = _concat(records, "claim_lines")
-    if lines is None:
+    if draft.lines is None:
         return schema.empty("claims"), schema.empty("claim_lines"), pd.DataFrame(columns=["claim_id"]), set()
-    lines = lines[lines["claim_id"].notna()]
-    claims = _concat(records, "claims")
-    headers = _claim_headers(lines, claims, ctx)
-    if claims is not None:
-        orphan = lines["_ok"] & ~isin(lines["claim_id"], headers["claim_id"])
-        ctx.reject(lines[orphan], "claim_id", "unknown_claim", "charge line of a claim not in the claims file",
-                   "a claim id listed in the claims file")
-        lines = lines[~orphan]
-        no_lines = headers["_ok"] & ~isin(headers["claim_id"], lines["claim_id"])
-        ctx.reject(headers[no_lines], "claim_id", "no_lines", "claim without charge lines", "at least one charge line")
-        headers = headers[~no_lines]
+    ctx.issues.extend_lines(draft.claim_issues)
+    lines, headers, has_claims_file = draft.lines, draft.headers, draft.has_claims_file
     sunk = _row_keys(headers[_unknown_payers(headers, known_payers, ctx)])
     headers = headers.assign(_ok=headers["_ok"] & ~_row_keys(headers).isin(sunk))
     lines = lines.assign(_ok=lines["_ok"] & ~_row_keys(lines).isin(sunk))
-    bad_rows = pd.concat([lines[~lines["_ok"]], headers[~headers["_ok"]] if claims is not None else None])
+    bad_rows = pd.concat([lines[~lines["_ok"]], headers[~headers["_ok"]] if has_claims_file else None])
     blame = bad_rows.sort_values("_order", kind="mergesort").drop_duplicates("claim_id")
     _cascade(lines, blame, ctx)
-    if claims is not None:
+    if has_claims_file:
         _cascade(headers, blame, ctx)
     rejected = set(blame["claim_id"])
     lines = lines[~isin(lines["claim_id"], rejected)]
@@ -375,10 +404,12 @@ def _build_providers(records: list[Records]) -> pd.DataFrame:
 
 
 # ============================================================================================== all tables
-def build_tables(records: list[Records], cmap: ColumnMap, known: Mapping[str, pd.DataFrame] | None, issues: Issues
-                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, int]]:
+def build_tables(records: list[Records], cmap: ColumnMap, known: Mapping[str, pd.DataFrame] | None, issues: Issues,
+                 draft: Draft | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, int]]:
     """(tables, parties of the run's claims, counts of rows not posted) from the parsed ``records`` of one export;
-    ``known``: the practice's stored ``payers`` and ``claims`` (see :func:`rcmkit.ingest.pm.read_pm_export`)."""
+    ``known``: the practice's stored ``payers`` and ``claims`` (see :func:`rcmkit.ingest.pm.read_pm_export`);
+    ``draft``: their :func:`draft_tables`, when built already (made here otherwise)."""
+    draft = draft_tables(records, cmap) if draft is None else draft
     ctx = Context(issues, {k: v for s in cmap.files for k, v in source_columns(s).items()})
     known = dict(known or {})
     stored_payers = known.get("payers") if known.get("payers") is not None else schema.empty("payers")
@@ -386,8 +417,9 @@ def build_tables(records: list[Records], cmap: ColumnMap, known: Mapping[str, pd
     all_payers = pd.concat([payers, stored_payers[~isin(stored_payers["payer_id"], payers["payer_id"])]],
                            ignore_index=True)
     known_payer_ids = set(all_payers["payer_id"])
-    claims, lines, headers, rejected = _build_claims(records, known_payer_ids, ctx)
-    pending, not_posted = _pending_postings(records, cmap.credits, ctx)
+    claims, lines, headers, rejected = _build_claims(draft, known_payer_ids, ctx)
+    issues.extend_lines(draft.posting_issues)
+    pending, not_posted = draft.pending, draft.not_posted
     run_parties = headers.reindex(columns=["claim_id", "payer_id", "secondary_payer_id"]).astype("str")
     parties = merge_parties(claim_parties(known.get("claims")), run_parties)
     postings, waiting = _apply(pending, parties, all_payers, ctx.reject)

@@ -64,7 +64,7 @@ from typing import Any
 import pandas as pd
 
 from rcmkit.ingest.issues import Issues
-from rcmkit.ingest.pm.build import build_tables
+from rcmkit.ingest.pm.build import Draft, build_tables
 from rcmkit.ingest.pm.decode import DEFAULT_PATIENT_SALT, Raw, Records, read_file, read_spec
 from rcmkit.ingest.pm.layout import ColumnMap, load_column_map
 
@@ -134,6 +134,8 @@ class DecodedExport:
     issues: Issues
     files: list[Path]
     records: list[Records]
+    #: what of the tables needs no look-up (:func:`rcmkit.ingest.pm.build.draft_tables`), when built already
+    draft: Draft | None = None
 
 
 def decode_pm_export(paths: list[str | os.PathLike] | str | os.PathLike,
@@ -161,7 +163,7 @@ def build_pm_export(decoded: DecodedExport, known: Mapping[str, pd.DataFrame] | 
     """The second half of :func:`read_pm_export`: the decoded rows into canonical tables, with lookups that see
     ``known`` (the practice's stored payers and claims, and the run's X12 ones)."""
     issues = decoded.issues
-    tables, run_parties, not_posted = build_tables(decoded.records, decoded.cmap, known, issues)
+    tables, run_parties, not_posted = build_tables(decoded.records, decoded.cmap, known, issues, decoded.draft)
     rejections = issues.line_rejections()
     stats = _stats(decoded.files, decoded.records, tables, rejections, not_posted)
     return CsvIngestResult(tables, issues.line_warnings(), rejections, stats, run_parties)
