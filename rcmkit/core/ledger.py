@@ -259,10 +259,25 @@ def _denial_rows(remittances: pd.DataFrame, denials: pd.DataFrame) -> pd.DataFra
     )
 
 
+def _with_remittance(adj: pd.DataFrame, remits: pd.DataFrame) -> pd.DataFrame:
+    """``adj.merge(remits, on="remit_id", how="inner")``: left order, a fresh index. When the remittances' ids
+    are distinct and no id is missing (a canonical table's), by each adjustment's position among them (one arrow
+    hash look-up; pandas' join cost ~0.25 s for a 250,000-claim practice: issue #15)."""
+    from rcmkit.core.frames import positions
+
+    ids = remits["remit_id"]
+    if ids.isna().any() or adj["remit_id"].isna().any() or not ids.is_unique:
+        return adj.merge(remits, on="remit_id", how="inner")
+    at = positions(adj["remit_id"], ids)
+    found = at >= 0
+    left = adj[found].reset_index(drop=True)
+    right = remits.drop(columns="remit_id").iloc[at[found]].reset_index(drop=True)
+    return pd.concat([left, right], axis=1)
+
+
 def _adjustment_rows(remittances: pd.DataFrame, adjustments: pd.DataFrame, denial_policy: str) -> pd.DataFrame:
-    adj = classify_adjustments(adjustments[["remit_id", "group_code", "reason_code", "amount_cents"]]).merge(
-        remittances[["remit_id", "claim_id", "payer_id", "paid_on", "status_code"]], on="remit_id", how="inner"
-    )
+    adj = _with_remittance(classify_adjustments(adjustments[["remit_id", "group_code", "reason_code", "amount_cents"]]),
+                           remittances[["remit_id", "claim_id", "payer_id", "paid_on", "status_code"]])
     adj = adj[~adj["status_code"].isin(NON_PAYMENT_STATUSES) & (adj["amount_cents"] != 0)]
     contractual = adj[adj["treatment"] == "contractual"]
     pr = adj[adj["treatment"] == "patient"]

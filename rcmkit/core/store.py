@@ -565,7 +565,12 @@ def month_strings(dates) -> pa.Array:
     def padded(numbers, width):
         return pc.utf8_lpad(pc.cast(numbers, pa.string()), width=width, padding="0")
 
-    return pc.binary_join_element_wise(padded(pc.year(dates), 4), padded(pc.month(dates), 2), "-")
+    # the text of each distinct month, then taken for every row (a 1.6 M-row ledger has a few dozen months)
+    months = pc.add(pc.multiply(pc.cast(pc.year(dates), pa.int32()), 12), pc.cast(pc.month(dates), pa.int32()))
+    distinct = pc.unique(months).drop_null()
+    years, numbers = pc.divide(pc.subtract(distinct, 1), 12), pc.add(pc.remainder(pc.subtract(distinct, 1), 12), 1)
+    text = pc.binary_join_element_wise(padded(years, 4), padded(numbers, 2), "-")
+    return pc.take(text, pc.index_in(months, value_set=distinct))
 
 
 #: Per table, the column its rows are sorted by inside each file it writes (issue #15): the column an ingest
@@ -614,8 +619,29 @@ def _clustered(name: str, data: pa.Table) -> pa.Table:
     column = CLUSTER_BY.get(name)
     if column is None or column not in data.column_names or data.num_rows < 2:
         return data
+    if _in_order(data[column], data[SEQ_COLUMN]):  # e.g. the ledger, built in claim order
+        return data
     order = pc.sort_indices(data, sort_keys=[(column, "ascending", "at_end"), (SEQ_COLUMN, "ascending", "at_end")])
     return data if not (np.diff(order.to_numpy()) != 1).any() else data.take(order)
+
+
+def _in_order(values: pa.ChunkedArray, seq: pa.ChunkedArray) -> bool:
+    """Whether rows are sorted by ``values`` (missing ones last), then ``seq``, as they are: ``seq`` increasing
+    and ``values`` non-decreasing (compared as arrow sorts them: strings by their UTF-8 bytes), with no value
+    after a missing one. One pass over the column instead of a sort."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if seq.null_count or (np.diff(seq.to_numpy()) <= 0).any():
+        return False
+    values = values.combine_chunks()
+    present = len(values) - values.null_count
+    if values.null_count and pc.any(pc.is_null(values.slice(0, present))).as_py():
+        return False
+    values = values.slice(0, present)
+    if present < 2:
+        return True
+    return bool(pc.all(pc.less_equal(values.slice(0, present - 1), values.slice(1))).as_py())
 
 
 def _file_rows(name: str, data: pa.Table) -> int:
@@ -667,8 +693,35 @@ def _delete_keys(path: Path, rows: pa.Table, keys: tuple[str, ...], months: tupl
     return int(metrics.get("num_target_rows_deleted", 0))
 
 
-def _chain(previous: str, operation: str, table: pa.Table) -> str:
-    return hashlib.sha256(f"{previous}\n{operation}\n{table_digest(table)}".encode()).hexdigest()
+def _chain(previous: str, operation: str, table: pa.Table | str) -> str:
+    """The digest of a table version from its previous one's, the operation and the rows it wrote (or their
+    :func:`table_digest`, computed already)."""
+    digest = table if isinstance(table, str) else table_digest(table)
+    return hashlib.sha256(f"{previous}\n{operation}\n{digest}".encode()).hexdigest()
+
+
+class _DigestAlongside:
+    """:func:`table_digest` of ``table`` computed in a thread of its own while the caller writes it (both are
+    arrow's and delta-rs' work, which releases the GIL; issue #15); :meth:`result` waits for it."""
+
+    def __init__(self, table: pa.Table):
+        import threading
+
+        self._value: str | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(table,), name="rcmkit-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self, table: pa.Table) -> None:
+        try:
+            self._value = table_digest(table)
+        except BaseException as exc:  # raised to the caller by result()
+            self._value = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if isinstance(self._value, BaseException):
+            raise self._value
+        return self._value
 
 
 def _log_version(path: Path) -> int:
@@ -679,6 +732,10 @@ def _log_version(path: Path) -> int:
         return -1
     versions = [int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
     return max(versions, default=-1)
+
+
+#: Rows from which a table's content digest is computed alongside its Delta write rather than after it.
+_DIGEST_ALONGSIDE_ROWS = 100_000
 
 
 def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tuple[str, ...],
@@ -693,21 +750,29 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
         doomed = pa.concat_tables([doomed, delete.select(list(keys)).cast(doomed.schema)])
     if kind != "overwrite" and n == 0 and info is not None and (doomed is None or doomed.num_rows == 0):
         return None
-    if kind == "overwrite" or info is None:
-        make_dirs(path)
-        _write_delta(name, path, _with_helpers(name, table, 0), "overwrite")
-        rows, seq, digest = n, n, table_digest(table)
-    elif kind == "append":
-        _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
-        rows, seq, digest = info["rows"] + n, info["next_seq"] + n, _chain(info["sha256"], "append", table)
-    else:
-        deleted = _delete_keys(path, doomed, keys, months if name in MONTH_CLUSTERED else None)
-        if n:
+    digest = _DigestAlongside(table) if n >= _DIGEST_ALONGSIDE_ROWS else None
+    try:
+        if kind == "overwrite" or info is None:
+            make_dirs(path)
+            _write_delta(name, path, _with_helpers(name, table, 0), "overwrite")
+            rows, seq, digest = n, n, digest.result() if digest else table_digest(table)
+        elif kind == "append":
             _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
-        elif not deleted:
-            return None
-        rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
-        digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys), table)
+            rows, seq = info["rows"] + n, info["next_seq"] + n
+            digest = _chain(info["sha256"], "append", digest.result() if digest else table)
+        else:
+            deleted = _delete_keys(path, doomed, keys, months if name in MONTH_CLUSTERED else None)
+            if n:
+                _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
+            elif not deleted:
+                return None
+            rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
+            digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys),
+                            digest.result() if digest else table)
+    finally:
+        if isinstance(digest, _DigestAlongside):  # the write failed: the thread ends, its result is not wanted
+            with contextlib.suppress(BaseException):
+                digest.result()
         if delete is not None and delete.num_rows:
             digest = _chain(digest, "delete " + ",".join(keys), delete)
     return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
