@@ -102,3 +102,20 @@ def test_adjustments_join_their_remittances_as_pandas_merge_does(adj_ids, remit_
                            "claim_id": pd.Series([f"C{i}" for i in range(len(remit_ids))], dtype="str"),
                            "paid_on": pd.to_datetime(["2024-01-01"] * len(remit_ids))})
     pd.testing.assert_frame_equal(ledger._with_remittance(adj, remits), adj.merge(remits, on="remit_id", how="inner"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(_ids, st.one_of(st.none(), st.integers(0, 3)), _ids), max_size=25),
+       subset=st.sampled_from([["s"], ["s", "n"], ["n"], ["s", "o"], ["n", "s", "o"]]),
+       keep=st.sampled_from(["first", "last"]))
+def test_fast_duplicates_are_pandas_duplicates(rows, subset, keep):
+    """`frames.drop_duplicates` (the ingest's merge, claim parties, the ledger's charges) keeps the rows pandas
+    keeps, in order, with their index: arrow strings, nullable integers and object strings, missing values
+    equal to each other."""
+    from rcmkit.core.frames import drop_duplicates, duplicated
+
+    df = pd.DataFrame({"s": pd.Series([r[0] for r in rows], dtype="str"),
+                       "n": pd.array([r[1] for r in rows], dtype="Int64"),
+                       "o": pd.Series([r[2] for r in rows], dtype=object)}, index=np.arange(len(rows)) * 2 + 1)
+    assert (duplicated(df, subset, keep) == df.duplicated(subset, keep=keep).to_numpy()).all()
+    pd.testing.assert_frame_equal(drop_duplicates(df, subset, keep), df.drop_duplicates(subset, keep=keep))

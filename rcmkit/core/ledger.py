@@ -34,6 +34,7 @@ import pandas as pd
 from rcmkit.core import schema
 
 from rcmkit.core import store
+from rcmkit.core.frames import drop_duplicates, positions
 from rcmkit.core.refdata import classify_adjustments
 
 __all__ = ["DENIAL_POLICIES", "build_ledger", "write_ledger", "REVERSAL_STATUS", "NON_PAYMENT_STATUSES", "event_order",
@@ -81,7 +82,7 @@ def stable_sorted(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
     needed = ["claim_id", "submitted_on", "submission_id", "frequency_code", "payer_id", "total_charge_cents"]
     ordered = stable_sorted(claims[needed], ["claim_id", "submitted_on", "submission_id"])
-    first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id", keep="first")
+    first = drop_duplicates(ordered[ordered["frequency_code"] != "8"], ["claim_id"], keep="first")
     responsible = first["payer_id"].where(~first["payer_id"].isin(self_pay), "patient")
     charges = pd.DataFrame(
         {
@@ -92,7 +93,7 @@ def _charges(claims: pd.DataFrame, self_pay: set[str]) -> pd.DataFrame:
             "responsible": responsible,
         }
     )
-    last = ordered.drop_duplicates("claim_id", keep="last")
+    last = drop_duplicates(ordered, ["claim_id"], keep="last")
     voided = last[last["frequency_code"] == "8"].merge(
         charges[["claim_id", "amount_cents", "responsible"]], on="claim_id", how="inner"
     )
@@ -263,8 +264,6 @@ def _with_remittance(adj: pd.DataFrame, remits: pd.DataFrame) -> pd.DataFrame:
     """``adj.merge(remits, on="remit_id", how="inner")``: left order, a fresh index. When the remittances' ids
     are distinct and no id is missing (a canonical table's), by each adjustment's position among them (one arrow
     hash look-up; pandas' join cost ~0.25 s for a 250,000-claim practice: issue #15)."""
-    from rcmkit.core.frames import positions
-
     ids = remits["remit_id"]
     if ids.isna().any() or adj["remit_id"].isna().any() or not ids.is_unique:
         return adj.merge(remits, on="remit_id", how="inner")

@@ -29,7 +29,7 @@ from rcmkit.core import schema
 
 from rcmkit.core import store
 from rcmkit.core.ledger import build_ledger
-from rcmkit.core.frames import isin
+from rcmkit.core.frames import drop_duplicates, isin
 from rcmkit.ingest.x12.reader import DEFAULT_PATIENT_SALT, OUTPUT_TABLES, read_x12
 
 __all__ = ["IngestSummary", "ingest", "expand_paths", "derive_payers", "touched_claims", "CSV_SUFFIXES"]
@@ -295,7 +295,7 @@ def _append(old: pd.DataFrame, new: pd.DataFrame, name: str, keep: str = "first"
         return old
     both = pd.concat([old, schema.conform(name, new)], ignore_index=True) if len(old) else schema.conform(name, new)
     key = list(schema.TABLES[name].key)
-    return both.drop_duplicates(key, keep=keep) if key else both
+    return drop_duplicates(both, key, keep=keep) if key else both
 
 
 def _legacy_ids(postings: pd.DataFrame) -> pd.DataFrame:

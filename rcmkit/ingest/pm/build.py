@@ -16,7 +16,7 @@ import pandas as pd
 
 from rcmkit.core import schema
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.core.frames import isin
+from rcmkit.core.frames import drop_duplicates, isin
 from rcmkit.core.ledger import stable_sorted
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
@@ -269,7 +269,7 @@ def claim_parties(claims: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"claim_id": pd.Series(dtype="str"), "payer_id": pd.Series(dtype="str"),
                              "secondary_payer_id": pd.Series(dtype="str")})
     ordered = stable_sorted(claims, ["claim_id", "submitted_on", "submission_id"])
-    first = ordered[ordered["frequency_code"] != "8"].drop_duplicates("claim_id")
+    first = drop_duplicates(ordered[ordered["frequency_code"] != "8"], ["claim_id"])
     return pd.DataFrame({"claim_id": first["claim_id"].to_numpy(), "payer_id": first["payer_id"].to_numpy(),
                          "secondary_payer_id": pd.Series(np.nan, index=range(len(first)), dtype="str")})
 
@@ -278,8 +278,8 @@ def merge_parties(*frames: pd.DataFrame) -> pd.DataFrame:
     """Claim parties from several sources; the first source that knows a claim gives its primary payer, any
     source its secondary payer."""
     both = pd.concat([f for f in frames if f is not None and len(f)] or [claim_parties(None)], ignore_index=True)
-    secondary = both.dropna(subset=["secondary_payer_id"]).drop_duplicates("claim_id").set_index("claim_id")
-    out = both.drop_duplicates("claim_id").set_index("claim_id")
+    secondary = drop_duplicates(both.dropna(subset=["secondary_payer_id"]), ["claim_id"]).set_index("claim_id")
+    out = drop_duplicates(both, ["claim_id"]).set_index("claim_id")
     out["secondary_payer_id"] = secondary["secondary_payer_id"].reindex(out.index)
     return out.reset_index()
 
