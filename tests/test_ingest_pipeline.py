@@ -160,11 +160,12 @@ def test_files_in_any_order_give_the_same_tables(tmp_path):
     assert payers.loc["ACME01", "payer_name"] == "ACME HEALTH PLAN"
 
 
-@pytest.mark.slow  # a 400-claim demo ingested twice, once by two worker processes (~2.3 s)
+@pytest.mark.slow  # a 400-claim demo ingested three times, twice with worker processes (~4 s)
 def test_jobs_2_stores_what_jobs_1_does(tmp_path):
-    """The demo's inbox (837s, 835s, PM exports) ingested by one process and with two X12 worker processes
-    (batches of at most 64 files: this inbox gives several): every stored table the same, digests included
-    (they depended on the batches' chunks before :func:`rcmkit.core.store.table_digest` combined them)."""
+    """The demo's inbox (837s, 835s, PM exports) ingested by one process, by it and one X12 worker process
+    (``jobs=2``) and by it and two (``jobs=3``), sharing batches of at most 64 files (this inbox gives several):
+    every stored table the same, digests included (they depended on the batches' chunks before
+    :func:`rcmkit.core.store.table_digest` combined them)."""
     from rcmkit import demo
     from rcmkit.ingest import pipeline
     from rcmkit.ingest.x12.write import write_demo_files
@@ -175,10 +176,31 @@ def test_jobs_2_stores_what_jobs_1_does(tmp_path):
     x12 = [f for f in pipeline.expand_paths([inbox]) if f.suffix.lower() not in pipeline.CSV_SUFFIXES]
     assert len(pipeline._batches(x12, max_files=64)) > 1  # the worker processes are used
     summaries = {jobs: ingest(tmp_path / f"j{jobs}", "p", [inbox], column_map="generic", jobs=jobs, progress=False)
-                 for jobs in (1, 2)}
-    assert summaries[1].lines() == summaries[2].lines()
-    a, b = (store.manifest(tmp_path / f"j{jobs}", "p")["tables"] for jobs in (1, 2))
-    assert {n: (t["rows"], t["sha256"]) for n, t in a.items()} == {n: (t["rows"], t["sha256"]) for n, t in b.items()}
-    for name in a:
-        pd.testing.assert_frame_equal(store.load_table(tmp_path / "j1", "p", name),
-                                      store.load_table(tmp_path / "j2", "p", name), obj=name)
+                 for jobs in (1, 2, 3)}
+    for jobs in (2, 3):
+        assert summaries[1].lines() == summaries[jobs].lines()
+        a, b = (store.manifest(tmp_path / f"j{j}", "p")["tables"] for j in (1, jobs))
+        assert {n: (t["rows"], t["sha256"]) for n, t in a.items()} == \
+            {n: (t["rows"], t["sha256"]) for n, t in b.items()}
+        for name in a:
+            pd.testing.assert_frame_equal(store.load_table(tmp_path / "j1", "p", name),
+                                          store.load_table(tmp_path / f"j{jobs}", "p", name), obj=name)
+
+
+@pytest.mark.slow  # worker processes (~1.5 s)
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_shared_batches_are_each_read_once_in_order(jobs, monkeypatch):
+    """With several readers the batches are shared (workers from the front, the ingest process from the back
+    once its own work is done): one result per batch, in the batches' order, each what one process reads, and
+    the result of the work done meanwhile."""
+    from rcmkit.ingest import pipeline
+    from rcmkit.ingest.x12.reader import read_x12
+
+    files = sorted(X12.glob("*.83[57]")) * 3  # 12 files, a batch each
+    monkeypatch.setattr(pipeline, "_batches", lambda files, **kw: [[f] for f in files])
+    results, other = pipeline._read_x12_files(files, b"s", jobs, False, meanwhile=lambda: "decoded")
+    assert other == "decoded" and len(results) == len(files)
+    for f, got in zip(files, results):
+        want = read_x12([str(f)], patient_salt=b"s")
+        for name in want.tables:
+            pd.testing.assert_frame_equal(got.tables[name], want.tables[name], obj=f"{f.name} {name}")

@@ -91,13 +91,14 @@ pipeline._read_batch = x12_sleeper.slow
 files = [Path(p) for p in sys.argv[1:]]
 pipeline._batches = lambda files, **kw: [[f] for f in files]
 print("child", os.getpid(), "batches", len(pipeline._batches(files)), flush=True)  # said if the test fails
-pipeline._read_x12_files(files, b"s", 2, False)
+pipeline._read_x12_files(files, b"s", 3, False)  # 3 readers: this process and 2 worker processes
 """
 
 
 @pytest.mark.slow
 def test_x12_workers_die_with_their_parent(tmp_path):
-    """`kill -9` of `ingest --jobs 2` left both workers alive, blocked on a pipe (120 MB each)."""
+    """`kill -9` of an ingest reading with two worker processes (`--jobs 2` then, `--jobs 3` now: the ingest
+    process reads too) left both workers alive, blocked on a pipe (120 MB each)."""
     files = [X12 / "era_paid_and_denied.835", X12 / "era_reversal_plb.835", CLAIMS]
     (tmp_path / "x12_sleeper.py").write_text(_SLEEPER)
     child, workers, said = _start_ingest_with_sleeping_workers(files, tmp_path)
@@ -132,7 +133,7 @@ def _start_ingest_with_sleeping_workers(files: list[Path], folder: Path
         if not line:
             break
         said.append(line.strip())
-        if line.startswith("worker "):
+        if line.startswith("worker ") and int(line.split()[1]) != child.pid:  # not the ingest reading itself
             workers.append(int(line.split()[1]))
     return child, workers, said
 
