@@ -119,3 +119,17 @@ def test_fast_duplicates_are_pandas_duplicates(rows, subset, keep):
                        "o": pd.Series([r[2] for r in rows], dtype=object)}, index=np.arange(len(rows)) * 2 + 1)
     assert (duplicated(df, subset, keep) == df.duplicated(subset, keep=keep).to_numpy()).all()
     pd.testing.assert_frame_equal(drop_duplicates(df, subset, keep), df.drop_duplicates(subset, keep=keep))
+
+
+@settings(max_examples=100, deadline=None)
+@given(keys=st.lists(_ids, max_size=20), table=st.dictionaries(st.sampled_from(["A", "AB", "B", "é", "C1", "C2"]),
+                                                              st.one_of(st.none(), _ids), max_size=5))
+def test_lookup_is_pandas_map(keys, table):
+    """`frames.lookup` (the PM postings' parties) gives what `Series.map` of a one-row-per-key table gives."""
+    from rcmkit.core.frames import lookup
+
+    k = pd.Series(keys, dtype="str", index=np.arange(len(keys)) * 3, name="claim_id")
+    h = pd.DataFrame({"claim_id": pd.Series(list(table), dtype="str"),
+                      "payer_id": pd.Series(list(table.values()), dtype="str")}).set_index("claim_id")
+    pd.testing.assert_series_equal(lookup(k, h.index.to_series(), h["payer_id"].reset_index(drop=True)),
+                                   k.map(h["payer_id"]))

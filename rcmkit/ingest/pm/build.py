@@ -16,7 +16,7 @@ import pandas as pd
 
 from rcmkit.core import schema
 from rcmkit.core.refdata import classify_adjustments
-from rcmkit.core.frames import drop_duplicates, isin
+from rcmkit.core.frames import drop_duplicates, isin, lookup
 from rcmkit.core.ledger import stable_sorted
 from rcmkit.ingest.issues import Issues
 from rcmkit.ingest.pm.decode import Records, source_columns
@@ -268,7 +268,8 @@ def claim_parties(claims: pd.DataFrame) -> pd.DataFrame:
     if claims is None or claims.empty:
         return pd.DataFrame({"claim_id": pd.Series(dtype="str"), "payer_id": pd.Series(dtype="str"),
                              "secondary_payer_id": pd.Series(dtype="str")})
-    ordered = stable_sorted(claims, ["claim_id", "submitted_on", "submission_id"])
+    needed = ["claim_id", "submitted_on", "submission_id", "frequency_code", "payer_id"]
+    ordered = stable_sorted(claims[needed], ["claim_id", "submitted_on", "submission_id"])  # not the lists etc.
     first = drop_duplicates(ordered[ordered["frequency_code"] != "8"], ["claim_id"])
     return pd.DataFrame({"claim_id": first["claim_id"].to_numpy(), "payer_id": first["payer_id"].to_numpy(),
                          "secondary_payer_id": pd.Series(np.nan, index=range(len(first)), dtype="str")})
@@ -348,10 +349,10 @@ def _classify(rows: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, dict[str,
 def _resolve(rows: pd.DataFrame, name: str, parties: pd.DataFrame, payers: pd.DataFrame, reject) -> pd.DataFrame:
     """Turn a party column into ledger ``responsible`` values: 'patient' or a known payer ID. 'primary' and
     'secondary' are the claim's payers, and a self-pay payer is the patient. Unresolvable rows are rejected."""
-    h = parties.set_index("claim_id")
-    party = rows[name]
-    value = party.where(party != "primary", rows["claim_id"].map(h["payer_id"]))
-    value = value.where(party != "secondary", rows["claim_id"].map(h["secondary_payer_id"]))
+    party = rows[name]  # parties: one row per claim (merge_parties)
+    value = party.where(party != "primary", lookup(rows["claim_id"], parties["claim_id"], parties["payer_id"]))
+    value = value.where(party != "secondary",
+                        lookup(rows["claim_id"], parties["claim_id"], parties["secondary_payer_id"]))
     self_pay = set(payers.loc[payers["payer_class"] == "self_pay", "payer_id"]) | {"SELF"}
     value = value.where(~value.isin(self_pay), "patient")
     no_secondary = (party == "secondary") & value.isna()
