@@ -143,3 +143,18 @@ def test_the_ledgers_arrow_sort_equals_pandas_mergesort(rows, by):
                        "o": pd.Series([r[3] for r in rows], dtype=object)},
                       index=pd.RangeIndex(len(rows)) * 2)
     pd.testing.assert_frame_equal(stable_sorted(df, by), df.sort_values(by, kind="mergesort"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_key_text, st.integers(-2, 2)), max_size=30), picked=st.data())
+def test_the_ledgers_sort_of_some_rows_is_pandas_sort_of_those_rows(rows, picked):
+    """`stable_sorted(df, by, rows=...)` (the ledger's rows with an amount, sorted with one take) is
+    `df.iloc[rows].sort_values(by, kind="mergesort")`."""
+    from rcmkit.core.ledger import stable_sorted
+
+    df = pd.DataFrame({"s": pd.Series([r[0] for r in rows], dtype="str"),
+                       "i": pd.Series([r[1] for r in rows], dtype="int64")}, index=pd.RangeIndex(len(rows)) * 2)
+    keep = np.array(sorted(picked.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)), max_size=len(rows)))
+                           if rows else []), dtype=np.int64)
+    pd.testing.assert_frame_equal(stable_sorted(df, ["s", "i"], rows=keep),
+                                  df.iloc[keep].sort_values(["s", "i"], kind="mergesort"))

@@ -133,3 +133,17 @@ def test_lookup_is_pandas_map(keys, table):
                       "payer_id": pd.Series(list(table.values()), dtype="str")}).set_index("claim_id")
     pd.testing.assert_series_equal(lookup(k, h.index.to_series(), h["payer_id"].reset_index(drop=True)),
                                    k.map(h["payer_id"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(_ids, max_size=25), keep=st.sampled_from(["first", "last"]))
+def test_adjacent_duplicates_of_a_sorted_key_are_pandas_duplicates(values, keep):
+    """`drop_duplicates(..., adjacent=True)` (the ledger's charges, claim parties: frames sorted by claim) keeps
+    what pandas keeps when equal keys are next to each other (missing ones last)."""
+    from rcmkit.core.frames import drop_duplicates
+
+    ordered = sorted(v for v in values if v is not None) + [v for v in values if v is None]
+    df = pd.DataFrame({"claim_id": pd.Series(ordered, dtype="str"), "n": np.arange(len(ordered))},
+                      index=np.arange(len(ordered)) * 2)
+    pd.testing.assert_frame_equal(drop_duplicates(df, ["claim_id"], keep, adjacent=True),
+                                  df.drop_duplicates(["claim_id"], keep=keep))

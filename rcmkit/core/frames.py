@@ -129,9 +129,27 @@ def duplicated(frame: pd.DataFrame, subset: list[str] | tuple[str, ...], keep: s
     return pd.Series(combined).duplicated(keep=keep).to_numpy()
 
 
-def drop_duplicates(frame: pd.DataFrame, subset: list[str] | tuple[str, ...], keep: str = "first") -> pd.DataFrame:
+def drop_duplicates(frame: pd.DataFrame, subset: list[str] | tuple[str, ...], keep: str = "first", *,
+                    adjacent: bool = False) -> pd.DataFrame:
     """``frame.drop_duplicates(subset, keep=keep)`` by :func:`duplicated`; the frame itself when nothing is
-    dropped."""
+    dropped. ``adjacent``: the caller knows equal keys are next to each other (the frame is sorted by them), so a
+    row is a duplicate when its key equals its neighbour's (no hashing; one arrow string key only, else as
+    without it)."""
+    array = _arrow_strings(frame[subset[0]]) if adjacent and len(subset) == 1 else None
+    if array is not None and len(frame) > 1:
+        array = array.combine_chunks()
+        same = pc.equal(array.slice(1), array.slice(0, len(array) - 1))
+        both_missing = pc.and_(pc.is_null(array.slice(1)), pc.is_null(array.slice(0, len(array) - 1)))
+        same = np.asarray(pc.or_kleene(same, both_missing).fill_null(False), dtype=bool)
+        dup = np.zeros(len(frame), dtype=bool)
+        if keep == "first":
+            dup[1:] = same
+        elif keep == "last":
+            dup[:-1] = same
+        else:
+            dup = None
+        if dup is not None:
+            return frame[~dup] if dup.any() else frame
     dup = duplicated(frame, subset, keep)
     return frame[~dup] if dup.any() else frame
 

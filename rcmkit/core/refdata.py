@@ -93,10 +93,10 @@ def _classify_pandas(adjustments: pd.DataFrame, crosswalk: pd.DataFrame | None) 
         return out.astype({"treatment": "str", "category": "str"})
     pairs = pd.DataFrame(pc.split_pattern(distinct, _SEP).to_pylist(), columns=["group_code", "reason_code"])
     looked_up = _lookup(pairs, crosswalk)
-    at = pc.index_in(key, value_set=distinct).fill_null(len(distinct)).to_numpy()
+    at = pc.index_in(key, value_set=distinct).fill_null(len(distinct))
     for col, missing in (("treatment", "denial"), ("category", "Other")):
-        values = np.append(looked_up[col].to_numpy(dtype=object), missing)  # a null group or reason: the last
-        out[col] = pd.Series(values[at], index=out.index, dtype="str")
+        values = pa.array(list(looked_up[col].to_numpy(dtype=object)) + [missing], pa.string())  # null pair: last
+        out[col] = pd.Series(pd.array(values.take(at), dtype="str"), index=out.index)
     return out
 
 

@@ -270,7 +270,7 @@ def claim_parties(claims: pd.DataFrame) -> pd.DataFrame:
                              "secondary_payer_id": pd.Series(dtype="str")})
     needed = ["claim_id", "submitted_on", "submission_id", "frequency_code", "payer_id"]
     ordered = stable_sorted(claims[needed], ["claim_id", "submitted_on", "submission_id"])  # not the lists etc.
-    first = drop_duplicates(ordered[ordered["frequency_code"] != "8"], ["claim_id"])
+    first = drop_duplicates(ordered[ordered["frequency_code"] != "8"], ["claim_id"], adjacent=True)
     return pd.DataFrame({"claim_id": first["claim_id"].to_numpy(), "payer_id": first["payer_id"].to_numpy(),
                          "secondary_payer_id": pd.Series(np.nan, index=range(len(first)), dtype="str")})
 

@@ -465,6 +465,14 @@ def patient_keys(accounts: pd.Series, salt: str | bytes) -> pd.Series:
     Hashes each distinct account once. Same account and salt, same key; the account cannot be read back.
     """
     salt = salt.encode("utf-8") if isinstance(salt, str) else salt
+    array = getattr(accounts.array, "_pa_array", None)
+    if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        # the distinct accounts by arrow's dictionary encoding, each row's key taken by its index (pandas' map of
+        # a dict looks every row up in Python: ~0.2 s for the 250,000-claim demo's exports)
+        encoded = array.combine_chunks().dictionary_encode()
+        keys = pa.array(["P" + hashlib.sha256(salt + b"\x00" + a.encode("utf-8")).hexdigest()[:_KEY_HEX_DIGITS]
+                         for a in encoded.dictionary.to_pylist()], pa.string())
+        return pd.Series(pd.array(keys.take(encoded.indices), dtype="str"), index=accounts.index, name=accounts.name)
     unique = accounts.dropna().unique()
     keys = {a: "P" + hashlib.sha256(salt + b"\x00" + a.encode("utf-8")).hexdigest()[:_KEY_HEX_DIGITS] for a in unique}
     return accounts.map(keys).astype("str")
