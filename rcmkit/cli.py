@@ -43,7 +43,7 @@ def main() -> None:
 @click.option("--direct", is_flag=True, help="Save the generated tables directly instead of writing X12/CSV files "
               "and ingesting them (faster; skips the real input path).")
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Worker processes reading the demo's X12 files.")
+              help="Readers of the demo's X12 files: this process and JOBS-1 worker processes.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def demo(practice: str, seed: int, n_claims: int, profile: str, data_root: str, direct: bool, jobs: int,
          progress: bool) -> None:
@@ -268,8 +268,9 @@ def run_monthly(paths: tuple[str, ...], month: str | None, jobs: int, force: boo
               help="Folder holding one folder of tables per practice.")
 @click.option("--column-map", default=None, help="YAML column map for CSV/Excel exports "
               "(a path, or a built-in name: generic, synthea).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes reading X12 files.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Readers of the X12 files: this process and JOBS-1 worker processes sharing the batches "
+              "(when the files make several batches of up to 64 files); 1 reads them here alone.")
 @click.option("--salt-env", default="RCMKIT_PATIENT_SALT", show_default=True,
               help="Environment variable holding the practice's secret salt for patient pseudonyms; when it is "
               "unset, the practice's own random secret is used (created on the first ingest).")

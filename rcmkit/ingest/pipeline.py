@@ -4,11 +4,14 @@ Idempotent: a file whose SHA-256 is already in the practice's ``ingested_files``
 practice already holds under other bytes (the same payer check or EFT trace number with the same date and
 amount; the same claim submission) is not loaded twice. Everything a run adds is written in one crash-safe
 store transaction under the practice lock (stored rows read by key; the ledger of the claims the run touched
-rebuilt), so a run either lands whole or not at all. X12 files are read in worker processes (small files
-batched per task, the 835s of a batch read as one: :func:`rcmkit.ingest.x12.reader.read_x12`; memory is bounded
-by the batch size or the largest file, not by the total input), with a progress bar over files; meanwhile the
-parent decodes the PM exports (their lookups of payers and claims wait for the X12 rows). A claim known
-from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order they arrive.
+rebuilt), so a run either lands whole or not at all. X12 files are read in batches (small files batched per
+task, the 835s of a batch read as one: :func:`rcmkit.ingest.x12.reader.read_x12`; memory is bounded by the batch
+size or the largest file, not by the total input), with a progress bar over files, by ``jobs`` readers: worker
+processes and the ingest process, which first decodes the PM exports and drafts what of their tables needs no
+look-up (their lookups of payers and claims wait for the X12 rows). On a first ingest the tables are written in
+a background thread while the PM rows and the ledger are built (:meth:`rcmkit.core.store.Transaction.stage`).
+A claim known from both a PM export and an 837 (same claim_id) is held once, from the 837, in whichever order
+they arrive.
 """
 
 from __future__ import annotations
