@@ -147,3 +147,29 @@ def test_adjacent_duplicates_of_a_sorted_key_are_pandas_duplicates(values, keep)
                       index=np.arange(len(ordered)) * 2)
     pd.testing.assert_frame_equal(drop_duplicates(df, ["claim_id"], keep, adjacent=True),
                                   df.drop_duplicates(["claim_id"], keep=keep))
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9])
+def test_an_upsert_whose_delete_finds_nothing_writes_nothing(tmp_path, monkeypatch, threshold):
+    """An upsert of no rows whose delete keys match no stored row leaves the table's version as it is (the
+    write path returns early; with the digest computed alongside or not), and one that deletes chains the
+    delete into the table's digest."""
+    monkeypatch.setattr(store, "_DIGEST_ALONGSIDE_ROWS", threshold)
+    t = small_tables()
+    store.save_tables(tmp_path, "p", {"claims": t["claims"]})
+    before = store.manifest(tmp_path, "p")
+    nothing = t["claims"].iloc[:0]
+    store.save_tables(tmp_path, "p", {"claims": store.Upsert(nothing, keys=("submission_id",),
+                                                             delete=pd.DataFrame({"submission_id": ["nope"]}))})
+    assert store.manifest(tmp_path, "p") == before
+    gone = t["claims"]["submission_id"].iloc[:2]
+    store.save_tables(tmp_path, "p", {"claims": store.Upsert(nothing, keys=("submission_id",),
+                                                             delete=pd.DataFrame({"submission_id": gone}))})
+    after = store.manifest(tmp_path, "p")["tables"]["claims"]
+    assert after["rows"] == len(t["claims"]) - 2
+    first = before["tables"]["claims"]["sha256"]
+    upsert = store._chain(first, "upsert submission_id", store.table_digest(schema.to_arrow("claims", nothing)))
+    delete = pa.Table.from_pandas(pd.DataFrame({"submission_id": gone.astype(object)}),
+                                  schema=pa.schema([schema.TABLES["claims"].arrow_schema.field("submission_id")]),
+                                  preserve_index=False)
+    assert after["sha256"] == store._chain(upsert, "delete submission_id", delete)

@@ -750,16 +750,20 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
         doomed = pa.concat_tables([doomed, delete.select(list(keys)).cast(doomed.schema)])
     if kind != "overwrite" and n == 0 and info is not None and (doomed is None or doomed.num_rows == 0):
         return None
-    digest = _DigestAlongside(table) if n >= _DIGEST_ALONGSIDE_ROWS else None
+    alongside = _DigestAlongside(table) if n >= _DIGEST_ALONGSIDE_ROWS else None
+
+    def content() -> str:  # the rows' table_digest: computed alongside the write, or now
+        return alongside.result() if alongside is not None else table_digest(table)
+
     try:
         if kind == "overwrite" or info is None:
             make_dirs(path)
             _write_delta(name, path, _with_helpers(name, table, 0), "overwrite")
-            rows, seq, digest = n, n, digest.result() if digest else table_digest(table)
+            rows, seq, digest = n, n, content()
         elif kind == "append":
             _write_delta(name, path, _with_helpers(name, table, info["next_seq"]), "append")
             rows, seq = info["rows"] + n, info["next_seq"] + n
-            digest = _chain(info["sha256"], "append", digest.result() if digest else table)
+            digest = _chain(info["sha256"], "append", content())
         else:
             deleted = _delete_keys(path, doomed, keys, months if name in MONTH_CLUSTERED else None)
             if n:
@@ -767,14 +771,13 @@ def _write_table(folder: Path, name: str, kind: str, table: pa.Table, keys: tupl
             elif not deleted:
                 return None
             rows, seq = info["rows"] - deleted + n, info["next_seq"] + n
-            digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys),
-                            digest.result() if digest else table)
+            digest = _chain(info["sha256"], ("upsert " if replace else "append ") + ",".join(keys), content())
+            if delete is not None and delete.num_rows:
+                digest = _chain(digest, "delete " + ",".join(keys), delete)
     finally:
-        if isinstance(digest, _DigestAlongside):  # the write failed: the thread ends, its result is not wanted
+        if alongside is not None:  # its thread has ended before this returns or raises (a failed write)
             with contextlib.suppress(BaseException):
-                digest.result()
-        if delete is not None and delete.num_rows:
-            digest = _chain(digest, "delete " + ",".join(keys), delete)
+                alongside.result()
     return {"version": _log_version(path), "rows": rows, "sha256": digest, "next_seq": seq}
 
 
