@@ -281,3 +281,52 @@ def test_net_ar_of_one_date_is_that_dates_share_of_several(tables, backend):
         alone = net_ar_at(prepared, [d], MetricOptions(), balances_at(prepared, [d], MetricOptions()))[0]
         assert alone == several[i], d
     assert any(n.pending for n in several) and any(n.rates for n in several)  # not vacuous
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("scope", ["any", "full"])
+def test_a_months_first_adjudications_ranked_on_their_first_day_are_the_full_ranking_filtered(tables, backend,
+                                                                                                scope):
+    """A lone KPI set on DuckDB ranks only the claims whose earliest adjudication day falls in its month, on
+    that day's rows (issue #15); every month's cohort equals the full ranking's rows paid in that month (March:
+    test_metrics.py's hand-computed 5 claims, 2 denied)."""
+    from rcmkit.metrics.denials import _first_adjudications_frame, first_adjudications_in_month, in_month
+    from rcmkit.metrics.summary import prepare
+
+    options = MetricOptions(denial_scope=scope)
+    full = _first_adjudications_frame(tables, options)
+    paid = collect(engine.lazy(tables["remittances"]).select("paid_on"))["paid_on"]
+    months = sorted({str(p) for p in paid.dt.to_period("M")})
+    assert len(months) >= 3
+    for month in months:
+        want = collect(in_month(full, month).sort("claim_id"))
+        got = collect(_first_adjudications_frame(tables, options, month=month).sort("claim_id"))
+        pd.testing.assert_frame_equal(got, want, obj=month)
+        pd.testing.assert_frame_equal(collect(first_adjudications_in_month(prepare(tables, options), month, options)
+                                              .sort("claim_id")), want, obj=f"{month} prepared")
+    march = collect(first_adjudications_in_month(prepare(tables, options), MONTH, options))
+    assert len(march) == 5 and (scope != "any" or int(march["denied"].sum()) == 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_months_first_adjudication_ties_on_the_first_day_go_to_the_earlier_event(tmp_path, backend):
+    """Two adjudications of one claim on its first day: the month path ranks them in event order as the full
+    ranking does (segment 92 before 102, though 'R2-102' < 'R2-92' as text; the denial at segment 92 wins)."""
+    from rcmkit.metrics.denials import _first_adjudications_frame, in_month
+
+    t = small_tables()
+    r = t["remittances"]
+    base = r[r["remit_id"] == "R04"].iloc[0]  # C06, paid 2026-03-05
+    twins = pd.DataFrame([{**base.to_dict(), "remit_id": "R2-102", "source": "b.835#102", "paid_cents": 12000},
+                          {**base.to_dict(), "remit_id": "R2-92", "source": "b.835#92", "paid_cents": 0,
+                           "status_code": "4"}])
+    t["remittances"] = pd.concat([r[r["remit_id"] != "R04"], twins], ignore_index=True)
+    t["adjustments"] = t["adjustments"][t["adjustments"]["remit_id"] != "R04"]
+    t["ledger"] = build_ledger(t)
+    store.save_tables(tmp_path, "ties", t)
+    tables = engine.open_tables(tmp_path, "ties", backend)
+    want = collect(in_month(_first_adjudications_frame(tables, MetricOptions()), MONTH).sort("claim_id"))
+    got = collect(_first_adjudications_frame(tables, MetricOptions(), month=MONTH).sort("claim_id"))
+    pd.testing.assert_frame_equal(got, want)
+    c06 = got[got["claim_id"] == "C06"].iloc[0]
+    assert c06["remit_id"] == "R2-92" and bool(c06["denied"])

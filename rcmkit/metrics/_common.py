@@ -241,6 +241,10 @@ class Prepared(Mapping[str, Any]):
         """The memo's entry ``key`` when it has been computed, else None (nothing is computed)."""
         return self._memo.get(key)
 
+    def is_pinned(self, key: Any) -> bool:
+        """Whether the memo's entry ``key`` has been computed once (:meth:`pin`) rather than left a query."""
+        return key in self._pinned
+
     def pin(self, key: Any) -> Any:
         """The memo's entry ``key`` computed once: a lazy query there (an intermediate left a query on DuckDB and
         Spark, :func:`rcmkit.core.engine.held`) is replaced by its materialized result, which later readers share;

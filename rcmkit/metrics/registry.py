@@ -21,7 +21,7 @@ from rcmkit.core.engine import materialize
 from rcmkit.metrics._common import KPI, MetricOptions, month_window
 from rcmkit.metrics.ar import ar_aged_pct, balances_frame, days_in_ar, days_in_ar_net
 from rcmkit.metrics.collections import charges, net_collection_rate, patient_collection_rate, payments
-from rcmkit.metrics.denials import clean_claim_rate, first_adjudications_frame, in_month, initial_denial_rate
+from rcmkit.metrics.denials import clean_claim_rate, first_adjudications_in_month, initial_denial_rate
 
 __all__ = ["KpiSpec", "KPIS", "MonthContext", "spec", "better", "headline_keys", "portfolio_keys", "explorer_keys",
            "compute"]
@@ -53,7 +53,7 @@ class MonthContext:
     @property
     def first(self):
         if self._first is None:
-            self._first = materialize(in_month(first_adjudications_frame(self.tables, self.options), self.month))
+            self._first = materialize(first_adjudications_in_month(self.tables, self.month, self.options))
         return self._first
 
     @cached_property

@@ -15,7 +15,7 @@ from rcmkit.metrics._common import KPI, MetricOptions, Prepared, ledger_for, mon
 from rcmkit.metrics.ar import aged_at, ar_aging, balances_at, balances_frame, ledger_months, net_ar_at
 from rcmkit.metrics.collections import patient_sums
 from rcmkit.metrics.denials import (
-    clean_counts, denial_reasons, denial_sums, first_adjudications_frame, in_month, pinned_first_adjudications,
+    clean_counts, denial_reasons, denial_sums, first_adjudications_in_month, pinned_first_adjudications,
 )
 from rcmkit.metrics.registry import MonthContext
 from rcmkit.metrics.reimbursement import reimbursement_by_payer_code
@@ -90,7 +90,7 @@ def kpi_suite(
     top 10). What the scale benchmark times and the engine equality tests compare, to the cent. ``kpis``: the
     month's :func:`monthly_kpis` when the caller has them (the report's :func:`trend_kpis`), not computed again."""
     tables = prepare(tables, options)
-    first = materialize(in_month(first_adjudications_frame(tables, options), month))
+    first = materialize(first_adjudications_in_month(tables, month, options))
     balances = materialize(balances_frame(tables, month_window(month).end, options))
     return {
         "kpis": dict(kpis) if kpis is not None else monthly_kpis(tables, month, options, first=first,
