@@ -173,3 +173,33 @@ def test_an_upsert_whose_delete_finds_nothing_writes_nothing(tmp_path, monkeypat
                                   schema=pa.schema([schema.TABLES["claims"].arrow_schema.field("submission_id")]),
                                   preserve_index=False)
     assert after["sha256"] == store._chain(upsert, "delete submission_id", delete)
+
+
+_group = st.one_of(st.none(), st.sampled_from(["CO", "co", "PR", "pr", "OA", "PI", "CR", "cr", "ZZ", ""]))
+_reason = st.one_of(st.none(), st.sampled_from(["45", "1", "2", "3", "16", "97", "18", "23", "a1", "A1", "253",
+                                                 "999", "", "N130"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_group, _reason), max_size=25))
+def test_adjustments_classified_on_duckdb_and_polars_as_in_pandas(rows):
+    """The crosswalk's rules joined on the engine (exact, then by group, then by code; upper case; CR as CO;
+    else a denial in Other) give each adjustment the treatment and category of pandas' per-pair lookup."""
+    import duckdb
+    import narwhals as nw
+
+    from rcmkit.core.engine import collect
+    from rcmkit.core.refdata import classify_adjustments
+
+    adj = pd.DataFrame({"remit_id": [f"R{i}" for i in range(len(rows))],
+                        "group_code": pd.Series([r[0] for r in rows], dtype="str"),
+                        "reason_code": pd.Series([r[1] for r in rows], dtype="str"),
+                        "amount_cents": np.arange(len(rows), dtype="int64")})
+    want = classify_adjustments(adj)[["remit_id", "treatment", "category"]].sort_values("remit_id")
+    want = want.reset_index(drop=True).astype(object)
+    table = pa.Table.from_pandas(adj, preserve_index=False)
+    for frame in (duckdb.from_arrow(table), nw.from_native(adj).lazy(backend="polars")):
+        got = collect(nw.from_native(classify_adjustments(frame)).lazy() if not isinstance(frame, nw.LazyFrame)
+                      else classify_adjustments(frame))
+        got = got[["remit_id", "treatment", "category"]].sort_values("remit_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got.astype(object), want, check_dtype=False)
