@@ -330,3 +330,21 @@ def test_a_months_first_adjudication_ties_on_the_first_day_go_to_the_earlier_eve
     pd.testing.assert_frame_equal(got, want)
     c06 = got[got["claim_id"] == "C06"].iloc[0]
     assert c06["remit_id"] == "R2-92" and bool(c06["denied"])
+
+
+@pytest.mark.parametrize("basis", ["service_date", "submission_date"])
+def test_one_dates_balances_on_duckdb_are_the_general_paths(root, basis):
+    """One date's balances on DuckDB are computed in the hand-written SQL's shape (one ledger pass whose sums
+    and first postings are shared, the claims' dates ranked for claims with a balance): every column of every
+    row equals the general path's, which pandas tables take, at three month ends and on both aging bases."""
+    from rcmkit.metrics.ar import _balances_at
+
+    options = MetricOptions(aging_basis=basis)
+    duck, pand = (engine.open_tables(root, "small", b) for b in ("duckdb", "pandas"))
+    for d in (pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-28"), pd.Timestamp("2026-03-31")):
+        want, got = (collect(_balances_at(t, [d], options)) for t in (pand, duck))
+        cols = sorted(want.columns)
+        assert sorted(got.columns) == cols and len(want) > 3
+        key = ["claim_id", "responsible"]
+        pd.testing.assert_frame_equal(got[cols].sort_values(key, ignore_index=True),
+                                      want[cols].sort_values(key, ignore_index=True), check_dtype=False, obj=str(d))

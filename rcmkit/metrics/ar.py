@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rcmkit.core.engine import (
-    between, collect, date_value, day_number, int_sum, lazy, lazy_tables, like, materialize,
+    between, collect, date_value, day_number, engine_of, int_sum, lazy, lazy_tables, like, materialize,
     on_or_before,
 )
 from rcmkit.metrics._common import (
@@ -76,6 +76,27 @@ def _claim_dates(claims: nw.LazyFrame) -> nw.LazyFrame:
         nw.col("submitted_on").alias("first_billed_on"))
 
 
+def _balances_on(ledger: nw.LazyFrame, claims: nw.LazyFrame, as_of: pd.Timestamp, options: MetricOptions
+                 ) -> nw.LazyFrame:
+    """:func:`_balances_at` of one date on DuckDB or Spark, in the hand-written SQL's shape (issue #15: a lone KPI
+    set at 1 M claim lines): one pass over the ledger gives each (claim, party)'s sum and first posting, computed
+    once (materialized: a query engine would plan it again for each reader); the claims' dates are ranked for the
+    claims with a balance only. The same rows as the general path (tests/test_trend_parts.py)."""
+    parties = materialize(ledger.filter(on_or_before(ledger, "posted_on", as_of))
+                          .group_by("claim_id", "responsible")
+                          .agg(int_sum("amount_cents", "balance_cents"), nw.col("posted_on").min().alias("_first")))
+    first_post = parties.group_by("claim_id").agg(nw.col("_first").min().alias("first_posted_on"))
+    bal = parties.filter(nw.col("balance_cents") != 0).select(
+        "claim_id", "responsible", "balance_cents", nw.lit(0, nw.Int64).alias("as_of_index"))
+    dates_of = _claim_dates(claims.join(bal.select("claim_id").unique(), on="claim_id", how="semi"))
+    bal = bal.join(dates_of, on="claim_id", how="left").join(first_post, on="claim_id", how="left")
+    start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
+    as_of_day = (as_of.normalize() - pd.Timestamp("1970-01-01")).days
+    age = nw.lit(as_of_day, nw.Int64) - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
+    return (bal.with_columns(age_days=age.cast(nw.Int64)).with_columns(bucket=_bucket(nw.col("age_days")))
+            .drop("first_posted_on"))
+
+
 def _bucket(age: nw.Expr) -> nw.Expr:
     expr = nw.lit(AGING_BUCKETS[-1])
     for upper, label in reversed(list(zip(_UPPER, AGING_BUCKETS))):
@@ -125,6 +146,8 @@ def date_index(frame: nw.LazyFrame, column: str, dates: list[pd.Timestamp]) -> n
 def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: MetricOptions) -> nw.LazyFrame:
     ledger = lazy_ledger(tables, options)
     claims = lazy_tables(tables, ["claims"])["claims"]
+    if len(dates) == 1 and engine_of(ledger) in ("duckdb", "spark"):
+        return _balances_on(ledger, claims, dates[0], options)
     posted = ledger.with_columns(_i=date_index(ledger, "posted_on", dates)).filter(nw.col("_i") < len(dates))
     as_of_days = [(d.normalize() - pd.Timestamp("1970-01-01")).days for d in dates]
     steps = posted.group_by("claim_id", "responsible", "_i").agg(int_sum("amount_cents", "_step"))
