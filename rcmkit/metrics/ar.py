@@ -81,7 +81,7 @@ def _balances_on(ledger: nw.LazyFrame, claims: nw.LazyFrame, as_of: pd.Timestamp
     """:func:`_balances_at` of one date on DuckDB or Spark, in the hand-written SQL's shape (issue #15: a lone KPI
     set at 1 M claim lines): one pass over the ledger gives each (claim, party)'s sum and first posting, computed
     once (materialized: a query engine would plan it again for each reader); the claims' dates are ranked for the
-    claims with a balance only. The same rows as the general path (tests/test_trend_parts.py)."""
+    claims with a balance only. The same rows as the general path (tests/test_backends.py)."""
     parties = materialize(ledger.filter(on_or_before(ledger, "posted_on", as_of))
                           .group_by("claim_id", "responsible")
                           .agg(int_sum("amount_cents", "balance_cents"), nw.col("posted_on").min().alias("_first")))

@@ -25,7 +25,8 @@ from rcmkit.metrics._common import (
 )
 from rcmkit.metrics.ar import claim_first_submissions, first_rows, first_submissions_frame, month_number, ym
 
-__all__ = ["first_adjudications", "first_adjudications_frame", "first_adjudications_in_month", "in_month", "remit_flags", "remit_flags_frame",
+__all__ = ["first_adjudications", "first_adjudications_frame", "first_adjudications_in_month", "in_month",
+           "remit_flags", "remit_flags_frame",
            "clean_claim_rate", "initial_denial_rate", "denial_reasons", "denial_rates_by", "denial_outcomes",
            "clean_counts", "denial_sums"]
 
