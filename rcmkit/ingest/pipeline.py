@@ -87,8 +87,9 @@ class IngestSummary:
     corrected: int = 0
     contracts: int = 0
     #: wall seconds of the run's stages (benchmarks/ingest_incremental.py prints them): 'prepare' (hashes, stored
-    #: keys), 'read' (X12 files, with the PM exports decoded meanwhile), 'pm' (PM rows built), 'merge' (the merge
-    #: with the stored tables), 'ledger', 'commit' (the Delta writes)
+    #: keys), 'read' (X12 files, with the PM exports decoded and drafted meanwhile), 'pm' (PM rows built), 'merge'
+    #: (the merge with the stored tables), 'ledger', 'commit' (the Delta writes not done yet: on a first ingest the
+    #: other tables are written in the background during the stages before, so mostly the ledger's)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property

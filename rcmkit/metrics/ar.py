@@ -90,9 +90,15 @@ def _balances_on(ledger: nw.LazyFrame, claims: nw.LazyFrame, as_of: pd.Timestamp
         "claim_id", "responsible", "balance_cents", nw.lit(0, nw.Int64).alias("as_of_index"))
     dates_of = _claim_dates(claims.join(bal.select("claim_id").unique(), on="claim_id", how="semi"))
     bal = bal.join(dates_of, on="claim_id", how="left").join(first_post, on="claim_id", how="left")
-    start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
     as_of_day = (as_of.normalize() - pd.Timestamp("1970-01-01")).days
-    age = nw.lit(as_of_day, nw.Int64) - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
+    return _aged(bal, nw.lit(as_of_day, nw.Int64), options)
+
+
+def _aged(bal: nw.LazyFrame, as_of_day: nw.Expr, options: MetricOptions) -> nw.LazyFrame:
+    """Balances with their claims' dates and first postings, given ``age_days`` (whole days from the date of
+    service, or the first bill date, else the claim's first posting, to ``as_of_day``) and their ``bucket``."""
+    start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
+    age = as_of_day - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
     return (bal.with_columns(age_days=age.cast(nw.Int64)).with_columns(bucket=_bucket(nw.col("age_days")))
             .drop("first_posted_on"))
 
@@ -175,10 +181,7 @@ def _balances_at(tables: Mapping[str, Any], dates: list[pd.Timestamp], options: 
         if isinstance(tables, Prepared) else _claim_dates(claims)
     bal = (bal.join(dates_of, on="claim_id", how="left")
            .join(first_post, on="claim_id", how="left"))
-    start = "service_from" if options.aging_basis == "service_date" else "first_billed_on"
-    age = nw.col("_as_of_day") - day_number(nw.coalesce(nw.col(start), nw.col("first_posted_on")))
-    return (bal.with_columns(age_days=age.cast(nw.Int64)).with_columns(bucket=_bucket(nw.col("age_days")))
-            .drop("first_posted_on", "_as_of_day"))
+    return _aged(bal, nw.col("_as_of_day"), options).drop("_as_of_day")
 
 
 def ar_balances(
